@@ -1,0 +1,146 @@
+/**
+ * The one interface every transcription provider implements, and the normalised result they all map to.
+ * Pure types and the error taxonomy: no Cloudflare bindings here.
+ */
+
+export interface Segment {
+  /** seconds from the start of the audio */
+  start: number;
+  end: number;
+  text: string;
+  /** mean log-probability or confidence when the provider reports one */
+  confidence?: number;
+  speaker?: string;
+}
+
+export interface Word {
+  start: number;
+  end: number;
+  word: string;
+  confidence?: number;
+}
+
+/** What every provider's response is normalised to before it is stored. */
+export interface NormalisedTranscript {
+  text: string;
+  segments: Segment[];
+  words?: Word[];
+  /** ISO 639-1 code when known */
+  language: string | null;
+  duration_seconds: number | null;
+  /** the provider's model that actually ran */
+  model: string;
+}
+
+export interface TranscriptionRequest {
+  jobId: string;
+  /** the audio bytes as stored; providers that can stream take the stream */
+  audio: ReadableStream<Uint8Array>;
+  /** byte length of `audio` */
+  bytes: number;
+  /** sniffed container format, e.g. "wav", "mp3" */
+  format: string;
+  /** canonical MIME type for `format` */
+  contentType: string;
+  /** ISO 639-1, or null for automatic detection */
+  language: string | null;
+  prompt: string | null;
+  signal?: AbortSignal;
+}
+
+/** A synchronous provider answers with the transcript; an asynchronous one (the pool) only accepts the job. */
+export type TranscriptionOutcome =
+  | { kind: "completed"; transcript: NormalisedTranscript }
+  | { kind: "dispatched" };
+
+export interface TranscriptionService {
+  /** provider name as used in `PROVIDERS` and the `provider` request field */
+  readonly name: ProviderName;
+  transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome>;
+}
+
+export const PROVIDER_NAMES = ["openai", "deepgram", "workers-ai", "whisper-pool"] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** Stable error codes a provider failure maps to (surfaced as `error.code` on a failed job). */
+export type ProviderErrorCode =
+  | "provider_timeout"
+  | "provider_rate_limited"
+  | "provider_unavailable"
+  | "provider_network_error"
+  | "provider_bad_request"
+  | "provider_auth_failed"
+  | "provider_rejected_audio"
+  | "provider_bad_response"
+  | "provider_not_configured"
+  | "pool_unreachable";
+
+/**
+ * A classified provider failure. `retryable` decides between retry-with-backoff and failing the job at once.
+ * `message` is safe to show to the API caller: adapters never copy secrets or raw vendor bodies into it.
+ */
+export class ProviderError extends Error {
+  readonly code: ProviderErrorCode;
+  readonly retryable: boolean;
+  readonly status: number | null;
+  readonly retryAfterSeconds: number | null;
+  constructor(
+    code: ProviderErrorCode,
+    message: string,
+    options: { retryable: boolean; status?: number | null; retryAfterSeconds?: number | null; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.code = code;
+    this.retryable = options.retryable;
+    this.status = options.status ?? null;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
+  }
+}
+
+/** Maps an HTTP status from a vendor to the taxonomy: 408/429/5xx retry, other 4xx are permanent. */
+export function classifyHttpStatus(
+  provider: string,
+  status: number,
+  retryAfterHeader?: string | null,
+): ProviderError {
+  const retryAfterSeconds = parseRetryAfter(retryAfterHeader);
+  if (status === 429)
+    return new ProviderError("provider_rate_limited", `${provider} rate limited the request`, {
+      retryable: true,
+      status,
+      retryAfterSeconds,
+    });
+  if (status === 408 || status === 504)
+    return new ProviderError("provider_timeout", `${provider} timed out`, { retryable: true, status, retryAfterSeconds });
+  if (status >= 500)
+    return new ProviderError("provider_unavailable", `${provider} answered ${status}`, {
+      retryable: true,
+      status,
+      retryAfterSeconds,
+    });
+  if (status === 401 || status === 403)
+    return new ProviderError("provider_auth_failed", `${provider} rejected our credentials (${status})`, {
+      retryable: false,
+      status,
+    });
+  if (status === 415 || status === 422)
+    return new ProviderError("provider_rejected_audio", `${provider} could not process the audio (${status})`, {
+      retryable: false,
+      status,
+    });
+  return new ProviderError("provider_bad_request", `${provider} rejected the request (${status})`, {
+    retryable: false,
+    status,
+  });
+}
+
+/** Retry-After as seconds (delta-seconds or HTTP date); null when absent or unparseable. */
+export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed));
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
