@@ -33,13 +33,16 @@ export function parseKeyRing(spec: string | undefined): SigningKey[] {
     });
 }
 
-async function hmacKey(secret: string | Uint8Array): Promise<CryptoKey> {
+async function hmacKey(secret: string | Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   const raw = typeof secret === "string" ? encoder.encode(secret) : secret;
   return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
 /** HMAC-SHA256 of `message` as raw bytes. */
-export async function hmacSha256(secret: string | Uint8Array, message: string | Uint8Array): Promise<Uint8Array> {
+export async function hmacSha256(
+  secret: string | Uint8Array<ArrayBuffer>,
+  message: string | Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
   const data = typeof message === "string" ? encoder.encode(message) : message;
   return new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), data));
 }
