@@ -2,6 +2,24 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** Test-only settings and throwaway secrets (real ones come from `wrangler secret` / `.dev.vars`). */
+export const TEST_BINDINGS = {
+  ENVIRONMENT: "test",
+  ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
+  PROVIDERS: "openai,deepgram,whisper-pool",
+  PUBLIC_BASE_URL: "https://edge.test",
+  OPENAI_API_KEY: "sk-test-openai-key",
+  OPENAI_MODEL: "whisper-1",
+  DEEPGRAM_API_KEY: "dg-test-key",
+  POOL_URL: "https://pool.test",
+  POOL_SIGNING_KEYS: "e1:edge-to-pool-secret",
+  POOL_CALLBACK_KEYS: "p2:pool-callback-new,p1:pool-callback-old",
+  AUDIO_URL_KEYS: "a1:audio-url-secret",
+  RETRY_BASE_SECONDS: "1",
+  RETRY_CAP_SECONDS: "10",
+  MAX_RETRIES: "3",
+};
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
@@ -13,13 +31,14 @@ export default defineConfig(async () => {
               main: "./src/index.ts",
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, ENVIRONMENT: "test" },
+                bindings: { TEST_MIGRATIONS: migrations, ...TEST_BINDINGS },
               },
             }),
           ],
-          test: { name: "edge", include: ["test/**/*.test.ts"] },
+          test: { name: "edge", include: ["test/**/*.test.ts"], setupFiles: ["./test/helpers/setup.ts"] },
         },
         "./gpu-worker/vitest.config.ts",
+        "./e2e/vitest.config.ts",
       ],
     },
   };

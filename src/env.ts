@@ -1,7 +1,8 @@
 /** Bindings, variables and secrets the Worker reads. Secrets come only from `wrangler secret` / `.dev.vars`. */
 export interface Env {
   DB: D1Database;
-  AUDIO: R2Bucket;
+  /** audio uploads and transcript documents (docs/storage-schema.md) */
+  BUCKET: R2Bucket;
   JOBS: Queue<JobMessage>;
   BREAKER: DurableObjectNamespace;
   /** Workers AI; bound only in the production environment (it has no local simulation) */
@@ -40,4 +41,15 @@ export interface JobMessage {
   v: 1;
   job_id: string;
   tenant_id: string;
+}
+
+/** Settings read as plain strings from `[vars]` / `.dev.vars` (see src/config.ts for defaults). */
+export interface Env {
+  RETRY_BASE_SECONDS?: string;
+  RETRY_CAP_SECONDS?: string;
+  MAX_RETRIES?: string;
+  /** seconds a job may stay `processing` before the sweeper re-queues it */
+  PROCESSING_DEADLINE_SECONDS?: string;
+  /** "1" mounts the bench-only primitive routes (bench/ingest); never set in production */
+  BENCH_ROUTES?: string;
 }

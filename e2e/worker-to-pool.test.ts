@@ -1,0 +1,125 @@
+/**
+ * End to end, all real: `wrangler dev` (Worker, D1, R2, Queues under Miniflare) → signed dispatch to the Whisper pool
+ * (BullMQ on a private redis-server, ffmpeg, whisper.cpp on a synthetic model) → signed callback → completed job.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+// @ts-expect-error plain ESM helper shared with `npm start`
+import { freePort, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const ADMIN = "e2e-admin-key-0123456789abcdef";
+let base = "";
+let stateDir = "";
+
+function wav(seconds: number): Buffer {
+  const rate = 16_000;
+  const samples = Math.round(seconds * rate);
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    // a warbling tone with pauses, so the pool has something speech-like to window
+    const envelope = Math.floor(i / (rate * 0.7)) % 2 === 0 ? 1 : 0.05;
+    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * (300 + 200 * Math.sin(i / 3000)) * i) / rate) * 9000 * envelope), 44 + i * 2);
+  }
+  return buf;
+}
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-"));
+  const redisUrl = await startPrivateRedis("e2e-redis");
+  const workerPort = await freePort();
+  const poolPort = await freePort();
+  base = `http://127.0.0.1:${workerPort}`;
+  const vars: Record<string, string> = {
+    ENVIRONMENT: "development",
+    ADMIN_API_KEY: ADMIN,
+    PROVIDERS: "whisper-pool",
+    PUBLIC_BASE_URL: base,
+    POOL_URL: `http://127.0.0.1:${poolPort}`,
+    POOL_SIGNING_KEYS: "e2e:edge-to-pool",
+    POOL_CALLBACK_KEYS: "e2e:pool-to-edge",
+    AUDIO_URL_KEYS: "e2e:audio-url",
+    RETRY_BASE_SECONDS: "1",
+    RETRY_CAP_SECONDS: "5",
+  };
+  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "1" },
+    stdio: "ignore",
+  });
+  run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
+    cwd: ROOT,
+    quiet: true,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      PORT: String(poolPort),
+      BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
+      CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
+      WHISPER_MODEL: "synthetic:mini",
+    },
+  });
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  run("e2e-worker", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs], {
+    cwd: ROOT,
+    quiet: true,
+    env: { ...process.env, CI: "1" },
+  });
+  await Promise.all([waitForHttp(`${base}/healthz`, 180_000), waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
+});
+
+afterAll(async () => {
+  await stopAll();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+async function json(res: Response) {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+it("an upload goes through the pool and comes back as a completed transcript", async () => {
+  const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
+  const tenant = await json(await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: admin, body: '{"name":"e2e"}' }));
+  const { key } = await json(await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: admin }));
+  const auth = { authorization: `Bearer ${key}` };
+
+  const form = new FormData();
+  form.append("file", new Blob([wav(3)], { type: "audio/wav" }), "tone.wav");
+  form.append("language", "en");
+  const upload = await fetch(`${base}/v1/transcriptions`, { method: "POST", headers: auth, body: form });
+  expect(upload.status).toBe(202);
+  const { id } = await upload.json();
+
+  let job: Record<string, unknown> = {};
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    job = await json(await fetch(`${base}/v1/transcriptions/${id}`, { headers: auth }));
+    if (job.status === "completed" || job.status === "failed") break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(job.error).toBeNull();
+  expect(job).toMatchObject({ id, status: "completed", provider: "whisper-pool" });
+  expect(typeof job.text).toBe("string");
+  expect(Array.isArray(job.segments)).toBe(true);
+  expect(String(job.model)).toContain("synthetic");
+  expect(job.started_at).toEqual(expect.any(String));
+  const vtt = await fetch(`${base}/v1/transcriptions/${id}/transcript?format=vtt`, { headers: auth });
+  expect(vtt.status).toBe(200);
+  expect((await vtt.text()).startsWith("WEBVTT")).toBe(true);
+});

@@ -1,0 +1,126 @@
+// Shared by `npm start` and the benchmarks: local dev settings, free ports, child processes, readiness waits.
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+/** Creates .dev.vars from the example on first run; returns the parsed settings. */
+export function ensureDevVars(root = process.cwd()) {
+  const path = `${root}/.dev.vars`;
+  if (!existsSync(path)) {
+    copyFileSync(`${root}/.dev.vars.example`, path);
+    console.log("created .dev.vars from .dev.vars.example (development-only secrets)");
+  }
+  return parseVars(readFileSync(path, "utf8"));
+}
+
+export function parseVars(text) {
+  const vars = {};
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) vars[match[1]] = match[2];
+  }
+  return vars;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns a child whose output is prefixed, and remembers it so `stopAll` can end it. */
+const children = new Set();
+export function run(label, command, args, options = {}) {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  children.add(child);
+  const prefix = (stream, out) =>
+    stream.on("data", (chunk) => {
+      if (options.quiet) return;
+      for (const line of chunk.toString().split("\n")) if (line.trim()) out.write(`[${label}] ${line}\n`);
+    });
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+export function runToEnd(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: "inherit", ...options });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}`))));
+  });
+}
+
+export async function stopAll(signal = "SIGTERM") {
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            child.kill("SIGKILL");
+            resolve();
+          }, 10_000);
+          child.on("exit", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill(signal);
+        }),
+    ),
+  );
+}
+
+export async function waitForHttp(url, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${url}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Starts a private redis-server on a free port (no persistence) and resolves to its URL once it answers PING.
+ * Explains how to install Redis when the binary is missing.
+ */
+export async function startPrivateRedis(label = "redis") {
+  const { execFileSync } = await import("node:child_process");
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new Error(
+      "redis-server was not found and REDIS_URL is not set.\n" +
+        "  Install Redis (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)\n" +
+        "  or point REDIS_URL at a running server, then run npm start again.",
+    );
+  }
+  const port = await freePort();
+  run(label, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { quiet: true });
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => socket.write("PING\r\n"));
+      socket.once("data", (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith("+PONG"));
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return `redis://127.0.0.1:${port}`;
+    if (Date.now() > deadline) throw new Error("redis-server did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `/internal`: endpoints for the Whisper pool only, authenticated by HMAC signatures (docs/pool-contract.md),
+ * never by API keys.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app.context.ts";
+import { parseKeyRing, signAudioUrl, timingSafeEqual, verifySignedRequest } from "../domain/signing.ts";
+import { ApiError } from "../http/problem.ts";
+import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { isTerminal } from "../jobs/state.ts";
+import { isWellFormedId } from "../lib/ids.ts";
+import { getJobById } from "../storage/jobs.repo.ts";
+import { PoolCallback } from "./schemas.ts";
+
+export const internal = new Hono<AppEnv>();
+
+/** Largest callback body accepted: transcripts of long audio with word timings stay well under this. */
+const MAX_CALLBACK_BYTES = 8 * 1024 * 1024;
+
+internal.get("/internal/audio/:id", async (c) => {
+  const id = c.req.param("id");
+  const exp = Number(c.req.query("exp"));
+  const kid = c.req.query("kid") ?? "";
+  const sig = c.req.query("sig") ?? "";
+  const key = parseKeyRing(c.env.AUDIO_URL_KEYS).find((k) => k.id === kid);
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  if (!key || !Number.isInteger(exp) || exp < nowSeconds || !isWellFormedId(id, "transcription")) {
+    throw new ApiError(403, "invalid_audio_url", "The audio URL is invalid or expired.");
+  }
+  if (!timingSafeEqual(await signAudioUrl(key.secret, id, exp), sig)) {
+    throw new ApiError(403, "invalid_audio_url", "The audio URL is invalid or expired.");
+  }
+  const job = await getJobById(c.var.db, id);
+  const object = job?.audioKey ? await c.env.BUCKET.get(job.audioKey) : null;
+  if (!object) throw new ApiError(404, "not_found", "The audio is gone.");
+  return new Response(object.body, {
+    headers: {
+      "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+      "content-length": String(object.size),
+      "cache-control": "no-store",
+    },
+  });
+});
+
+internal.post("/internal/pool/callback", async (c) => {
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > MAX_CALLBACK_BYTES) throw new ApiError(413, "payload_too_large");
+  const raw = await c.req.text();
+  if (raw.length > MAX_CALLBACK_BYTES) throw new ApiError(413, "payload_too_large");
+  const verified = await verifySignedRequest(parseKeyRing(c.env.POOL_CALLBACK_KEYS), c.req.raw.headers, raw);
+  if (!verified.ok) {
+    throw new ApiError(401, verified.reason === "stale_signature" ? "stale_signature" : "invalid_signature", "The callback signature is not valid.");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new ApiError(400, "malformed_json", "The callback body is not JSON.");
+  }
+  const parsed = PoolCallback.safeParse(body);
+  if (!parsed.success) throw new ApiError(400, "invalid_callback", parsed.error.issues[0]?.message);
+  const callback = parsed.data;
+  const job = isWellFormedId(callback.job_id, "transcription") ? await getJobById(c.var.db, callback.job_id) : null;
+  // a job deleted meanwhile stays deleted, and a terminal job keeps its first result
+  if (!job || isTerminal(job.status) || job.provider !== "whisper-pool") {
+    return c.json({ ok: true, applied: false });
+  }
+  const applied =
+    callback.status === "completed"
+      ? await storeCompletedResult(c.env, c.var.db, job, {
+          text: callback.result.text,
+          segments: callback.result.segments,
+          words: callback.result.words,
+          language: callback.result.language ?? job.requestedLanguage,
+          duration_seconds: callback.result.duration_seconds ?? null,
+          model: callback.result.model,
+        })
+      : await storeFailure(c.var.db, job.id, callback.error.code, callback.error.message);
+  console.log(JSON.stringify({ event: "pool_callback", job_id: job.id, status: callback.status, applied, key_id: verified.keyId }));
+  return c.json({ ok: true, applied });
+});

@@ -1,0 +1,41 @@
+/** Maps a D1 row (and its R2 transcript document) to the public job object. */
+import type { TranscriptionRow } from "../storage/schema.ts";
+import type { TranscriptDocument } from "../storage/transcript-store.ts";
+import type { JobObject } from "./schemas.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function parseStoredMetadata(text: string | null): Record<string, string> {
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/** `doc` is loaded for single-job reads; list items carry text but no segments (null). */
+export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | null): JobObject {
+  return {
+    id: row.id,
+    object: "transcription",
+    status: row.status,
+    provider: row.provider,
+    model: row.model,
+    language: row.language ?? row.requestedLanguage,
+    duration_seconds: row.durationSeconds,
+    text: row.status === "completed" ? (doc?.text ?? row.text) : null,
+    segments: doc ? doc.segments : null,
+    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null,
+    attempts: row.attempts,
+    metadata: parseStoredMetadata(row.metadata),
+    subject_id: row.subjectId,
+    file_name: row.fileName,
+    audio_bytes: row.audioBytes,
+    audio_format: row.audioFormat,
+    webhook_url: row.webhookUrl,
+    created_at: iso(row.createdAt)!,
+    started_at: iso(row.startedAt),
+    completed_at: iso(row.completedAt),
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * One zod schema per payload: they validate requests, type the handlers and generate the OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
+import { SUPPORTED_LANGUAGES } from "../domain/languages.ts";
+import { PROVIDER_NAMES } from "../providers/types.ts";
+import { JOB_STATUSES } from "../storage/schema.ts";
+
+// Control characters (C0 except tab/newline, DEL, C1) and bidi overrides never belong in stored text fields.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+
+export const LanguageParam = z
+  .string()
+  .refine((v) => v.toLowerCase() === "auto" || SUPPORTED_LANGUAGES.has(v.toLowerCase()), {
+    message: "must be `auto` or a supported ISO 639-1 code",
+  })
+  .openapi({ example: "en", description: "ISO 639-1 code, or `auto` to detect" });
+
+const metadataValue = z.string().max(1024).refine((v) => !CONTROL_CHARS.test(v), "contains control characters");
+
+/** `metadata` arrives as a JSON string (multipart field or query parameter). */
+export const MetadataParam = z
+  .string()
+  .refine((v) => new TextEncoder().encode(v).byteLength <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes`)
+  .transform((v, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return z.NEVER;
+    }
+    const result = z
+      .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "keys use letters, digits and _ . : -"), metadataValue)
+      .refine((o) => Object.keys(o).length <= 32, "at most 32 keys")
+      .safeParse(parsed);
+    if (!result.success || typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      ctx.addIssue({ code: "custom", message: "must be a flat JSON object of string values" });
+      return z.NEVER;
+    }
+    return result.data;
+  })
+  .openapi({ type: "string", example: '{"call_id":"42"}', description: "JSON object of string values, ≤ 4 KB" });
+
+export const SubjectIdParam = z
+  .string()
+  .min(1)
+  .max(MAX_SUBJECT_ID_CHARS)
+  .regex(/^[A-Za-z0-9._:@-]+$/, "letters, digits and . _ : @ - only")
+  .openapi({ description: "The person the recording is about (for subject deletion)" });
+
+export const PromptParam = z
+  .string()
+  .max(MAX_PROMPT_CHARS)
+  .refine((v) => !CONTROL_CHARS.test(v), "contains control characters");
+
+export const WebhookUrlParam = z.string().max(2048).url().openapi({ format: "uri" });
+
+export const ProviderParam = z.enum(PROVIDER_NAMES);
+
+/** Options of `POST /v1/transcriptions`, as multipart fields or query parameters. */
+export const UploadOptions = z
+  .object({
+    language: LanguageParam.optional(),
+    provider: z.string().optional().openapi({ enum: [...PROVIDER_NAMES] }),
+    webhook_url: WebhookUrlParam.optional(),
+    metadata: MetadataParam.optional(),
+    subject_id: SubjectIdParam.optional(),
+    prompt: PromptParam.optional(),
+  })
+  .strict()
+  .openapi("UploadOptions");
+export type UploadOptionsInput = z.input<typeof UploadOptions>;
+export type UploadOptionsParsed = z.output<typeof UploadOptions>;
+
+/** Which stable error code a failing field maps to. */
+export const FIELD_ERROR_CODES: Record<string, string> = {
+  language: "invalid_language",
+  metadata: "invalid_metadata",
+  webhook_url: "invalid_webhook_url",
+  provider: "unknown_provider",
+  subject_id: "invalid_subject_id",
+  prompt: "invalid_prompt",
+};
+
+export const SegmentSchema = z
+  .object({ start: z.number(), end: z.number(), text: z.string(), confidence: z.number().optional(), speaker: z.string().optional() })
+  .openapi("Segment");
+export const WordSchema = z
+  .object({ start: z.number(), end: z.number(), word: z.string(), confidence: z.number().optional() })
+  .openapi("Word");
+
+export const JobErrorSchema = z.object({ code: z.string(), message: z.string() }).openapi("JobError");
+
+export const JobSchema = z
+  .object({
+    id: z.string().openapi({ example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
+    object: z.literal("transcription"),
+    status: z.enum(JOB_STATUSES),
+    provider: z.string(),
+    model: z.string().nullable(),
+    language: z.string().nullable(),
+    duration_seconds: z.number().nullable(),
+    text: z.string().nullable(),
+    segments: z.array(SegmentSchema).nullable(),
+    error: JobErrorSchema.nullable(),
+    attempts: z.number().int(),
+    metadata: z.record(z.string(), z.string()),
+    subject_id: z.string().nullable(),
+    file_name: z.string().nullable(),
+    audio_bytes: z.number().int(),
+    audio_format: z.string(),
+    webhook_url: z.string().nullable(),
+    created_at: z.string().openapi({ format: "date-time" }),
+    started_at: z.string().nullable().openapi({ format: "date-time" }),
+    completed_at: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Transcription");
+export type JobObject = z.infer<typeof JobSchema>;
+
+export const JobListSchema = z
+  .object({ data: z.array(JobSchema), next_cursor: z.string().nullable() })
+  .openapi("TranscriptionList");
+
+export const ListQuery = z.object({
+  status: z.enum(JOB_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ example: 20 }),
+  cursor: z.string().max(200).optional(),
+});
+
+export const TranscriptFormat = z.enum(["txt", "srt", "vtt", "json"]);
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+export const TenantCreate = z
+  .object({ name: z.string().min(1).max(200).refine((v) => !CONTROL_CHARS.test(v), "contains control characters") })
+  .openapi("TenantCreate");
+export const TenantSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi("Tenant");
+
+export const KeyCreate = z
+  .object({
+    name: z.string().max(200).optional(),
+    scopes: z.array(z.enum(["transcriptions:write", "transcriptions:read", "admin"])).min(1).optional(),
+    expires_at: z.string().datetime().optional(),
+  })
+  .openapi("ApiKeyCreate");
+export const KeyCreated = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string().nullable(),
+    key: z.string().openapi({ description: "Shown once; only its hash is stored" }),
+    prefix: z.string(),
+    scopes: z.array(z.string()),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+  })
+  .openapi("ApiKeyCreated");
+
+/** Result posted by the Whisper pool (docs/pool-contract.md). */
+export const PoolCallback = z.discriminatedUnion("status", [
+  z.object({
+    job_id: z.string().max(64),
+    status: z.literal("completed"),
+    result: z.object({
+      text: z.string(),
+      segments: z.array(SegmentSchema),
+      words: z.array(WordSchema).optional(),
+      language: z.string().nullable().optional(),
+      duration_seconds: z.number().nullable().optional(),
+      model: z.string(),
+      timings: z.record(z.string(), z.number()).optional(),
+    }),
+  }),
+  z.object({
+    job_id: z.string().max(64),
+    status: z.literal("failed"),
+    error: z.object({ code: z.string().max(64), message: z.string().max(2000), retryable: z.boolean().optional() }),
+  }),
+]);
+export type PoolCallbackBody = z.infer<typeof PoolCallback>;

@@ -1,0 +1,55 @@
+/** Validation of upload options beyond their shape: provider availability and webhook URL policy. */
+import { isDevelopment } from "../config.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../http/problem.ts";
+import { normaliseLanguage } from "../domain/languages.ts";
+import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
+import type { ProviderName } from "../providers/types.ts";
+import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
+
+export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt"] as const;
+
+export interface ResolvedUploadOptions {
+  language: string | null;
+  provider: ProviderName;
+  webhookUrl: string | null;
+  metadata: Record<string, string>;
+  subjectId: string | null;
+  prompt: string | null;
+}
+
+function invalid(field: string, message: string): ApiError {
+  return new ApiError(422, FIELD_ERROR_CODES[field] ?? "validation_failed", `${field}: ${message}`, [{ field, message }]);
+}
+
+/** Throws ApiError 422 with the first failing field's stable code and every field error listed. */
+export function resolveUploadOptions(raw: Record<string, string>, env: Env): ResolvedUploadOptions {
+  const parsed = UploadOptions.safeParse(raw);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => ({
+      field: issue.path.length ? String(issue.path[0]) : (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "body"),
+      message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
+    }));
+    const first = errors[0]!;
+    const code = FIELD_ERROR_CODES[first.field] ?? (parsed.error.issues[0]?.code === "unrecognized_keys" ? "unknown_field" : "validation_failed");
+    throw new ApiError(422, code, `${first.field}: ${first.message}`, errors);
+  }
+  const options: UploadOptionsParsed = parsed.data;
+  const provider = options.provider ?? defaultProvider(env);
+  if (!provider || !isProviderEnabled(env, provider)) throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
+  if (options.webhook_url) {
+    const url = new URL(options.webhook_url);
+    if (url.protocol !== "https:" && !(isDevelopment(env) && url.protocol === "http:")) {
+      throw invalid("webhook_url", "must be an https URL");
+    }
+    if (url.username || url.password) throw invalid("webhook_url", "must not carry credentials");
+  }
+  return {
+    language: normaliseLanguage(options.language) ?? null,
+    provider: provider as ProviderName,
+    webhookUrl: options.webhook_url ?? null,
+    metadata: options.metadata ?? {},
+    subjectId: options.subject_id ?? null,
+    prompt: options.prompt ?? null,
+  };
+}

@@ -1,0 +1,60 @@
+/** Composition root of the HTTP API: middleware, routers, OpenAPI document and error mapping. */
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { admin } from "./api/admin.ts";
+import { bench } from "./api/bench.ts";
+import { internal } from "./api/internal.ts";
+import { transcriptions } from "./api/transcriptions.ts";
+import type { AppEnv } from "./app.context.ts";
+import { authenticate } from "./auth/middleware.ts";
+import { ApiError, problemResponse } from "./http/problem.ts";
+import { log } from "./lib/log.ts";
+import * as schema from "./storage/schema.ts";
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", secureHeaders({ strictTransportSecurity: "max-age=31536000; includeSubDomains", xFrameOptions: "DENY" }));
+  app.use("*", async (c, next) => {
+    c.set("db", drizzle(c.env.DB, { schema }));
+    await next();
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("/__bench/*", async (c, next) => {
+    if (c.env.BENCH_ROUTES !== "1") throw new ApiError(404, "not_found", "No such route.");
+    await next();
+  });
+  app.route("/", bench);
+  app.route("/", internal);
+
+  app.use("/v1/*", authenticate);
+  app.route("/", transcriptions);
+  app.route("/", admin);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Edge voice-to-text API",
+      version: "1.0.0",
+      description: "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  app.notFound((c) => problemResponse(c, new ApiError(404, "not_found", "No such route.")));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return problemResponse(c, error);
+    if (error instanceof HTTPException) {
+      const status = error.status;
+      return problemResponse(c, new ApiError(status as 400, status === 405 ? "method_not_allowed" : "bad_request", error.message));
+    }
+    log("unhandled_error", { path: new URL(c.req.url).pathname, error: error instanceof Error ? error.name : "unknown" });
+    return problemResponse(c, new ApiError(500, "internal_error", "Something went wrong on our side."));
+  });
+  return app;
+}

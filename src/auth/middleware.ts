@@ -1,0 +1,59 @@
+/** Authentication middleware: resolves the bearer key to a principal (tenant + scopes) on `c.var.principal`. */
+import { eq } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "../http/problem.ts";
+import { apiKeys } from "../storage/schema.ts";
+import type { AppEnv } from "../app.context.ts";
+import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
+
+export interface Principal {
+  /** null for the bootstrap admin key, which belongs to no tenant */
+  tenantId: string | null;
+  keyId: string | null;
+  scopes: Scope[];
+}
+
+/** Writing last_used_at at most this often keeps hot keys from costing a D1 write per request. */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw new ApiError(401, "unauthenticated", "Send an API key as `Authorization: Bearer <key>`.", undefined, { "www-authenticate": "Bearer" });
+  if (isBootstrapAdminKey(token, c.env.ADMIN_API_KEY)) {
+    c.set("principal", { tenantId: null, keyId: null, scopes: ["admin"] });
+    return next();
+  }
+  const hash = await hashApiKey(token);
+  const [key] = await c.var.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+  const now = Date.now();
+  if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
+    throw new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
+  }
+  if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
+    const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();
+    c.executionCtx.waitUntil(write.catch(() => undefined));
+  }
+  c.set("principal", { tenantId: key.tenantId, keyId: key.id, scopes: parseScopes(key.scopes) });
+  return next();
+});
+
+/** Requires a scope; tenant routes additionally require a tenant-bound key. */
+export function requireScope(scope: Scope, options: { tenant: boolean } = { tenant: true }) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const principal = c.var.principal;
+    if (options.tenant && !principal.tenantId) {
+      throw new ApiError(403, "tenant_required", "This route needs a tenant API key, not the bootstrap admin key.");
+    }
+    // a tenant key with `admin` may also act on its own tenant's transcriptions
+    if (!principal.scopes.includes(scope) && !(scope !== "admin" && principal.scopes.includes("admin"))) {
+      throw new ApiError(403, "insufficient_scope", `This key lacks the \`${scope}\` scope.`);
+    }
+    return next();
+  });
+}
+
+/** The caller's tenant; only valid behind requireScope(…, {tenant: true}). */
+export function tenantOf(principal: Principal): string {
+  if (!principal.tenantId) throw new ApiError(403, "tenant_required");
+  return principal.tenantId;
+}

@@ -1,0 +1,32 @@
+/** Named settings with their defaults; every limit the service enforces is read here. */
+import type { Env } from "./env.ts";
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
+export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+export const MAX_METADATA_BYTES = 4096;
+export const MAX_PROMPT_CHARS = 1000;
+export const MAX_SUBJECT_ID_CHARS = 128;
+export const MAX_FILE_NAME_CHARS = 255;
+export const MAX_LIST_LIMIT = 100;
+export const DEFAULT_LIST_LIMIT = 20;
+/** transcripts up to this many characters are kept inline in D1 as well as in R2 */
+export const TEXT_INLINE_LIMIT = 32 * 1024;
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export function maxUploadBytes(env: Env): number {
+  return positiveInt(env.MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES);
+}
+
+/** Development (and tests) relax https-only rules so localhost webhooks and callbacks work. */
+export function isDevelopment(env: Env): boolean {
+  return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
+}
+
+export function audioUrlTtlSeconds(env: Env): number {
+  return positiveInt(env.AUDIO_URL_TTL_SECONDS, 600);
+}

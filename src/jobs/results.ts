@@ -1,0 +1,31 @@
+/** Persisting a provider's result or failure: shared by the queue consumer and the pool callback. */
+import type { Db } from "../app.context.ts";
+import { TEXT_INLINE_LIMIT } from "../config.ts";
+import type { Env } from "../env.ts";
+import { ulid } from "../lib/ids.ts";
+import type { NormalisedTranscript } from "../providers/types.ts";
+import { completeJob, failJob } from "../storage/jobs.repo.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
+import { putTranscript, transcriptObjectKey } from "../storage/transcript-store.ts";
+
+/**
+ * Writes the transcript document to R2, then flips the row to `completed` only if it is still active.
+ * Returns false when another delivery already stored a result (or the job was deleted); that copy is removed.
+ */
+export async function storeCompletedResult(
+  env: Env,
+  db: Db,
+  job: Pick<TranscriptionRow, "id" | "tenantId">,
+  transcript: NormalisedTranscript,
+): Promise<boolean> {
+  const key = transcriptObjectKey(job.tenantId, job.id, ulid());
+  await putTranscript(env.BUCKET, key, transcript);
+  const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? transcript.text : null;
+  const won = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
+  if (!won) await env.BUCKET.delete(key);
+  return won;
+}
+
+export async function storeFailure(db: Db, jobId: string, code: string, message: string): Promise<boolean> {
+  return failJob(db, jobId, code, message, Date.now());
+}

@@ -1,0 +1,50 @@
+/** Retry policy for retryable provider failures: exponential backoff with full jitter (pure). */
+
+export interface RetryPolicyOptions {
+  /** delay before the first retry, seconds */
+  baseSeconds: number;
+  /** upper bound of any single delay, seconds */
+  capSeconds: number;
+  /** deliveries after the first before the job is given up */
+  maxRetries: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicyOptions = { baseSeconds: 5, capSeconds: 600, maxRetries: 5 };
+
+/**
+ * Delay before the next delivery. `attempt` is the 1-based delivery that just failed (Queues' `message.attempts`).
+ * Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]; a provider's Retry-After is a floor.
+ */
+export function backoffDelaySeconds(
+  attempt: number,
+  policy: RetryPolicyOptions = DEFAULT_RETRY_POLICY,
+  retryAfterSeconds: number | null = null,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(policy.capSeconds, policy.baseSeconds * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.floor(random() * (ceiling + 1));
+  const floor = retryAfterSeconds ?? 0;
+  // Queues accept at most 12 hours of delay
+  return Math.min(43_200, Math.max(jittered, floor));
+}
+
+export function shouldRetry(attempt: number, policy: RetryPolicyOptions = DEFAULT_RETRY_POLICY): boolean {
+  return attempt <= policy.maxRetries;
+}
+
+/** Reads the policy from settings, falling back to defaults for anything missing or malformed. */
+export function retryPolicyFromSettings(settings: {
+  RETRY_BASE_SECONDS?: string;
+  RETRY_CAP_SECONDS?: string;
+  MAX_RETRIES?: string;
+}): RetryPolicyOptions {
+  const num = (value: string | undefined, fallback: number) => {
+    const n = Number(value);
+    return value !== undefined && Number.isFinite(n) && n >= 0 ? n : fallback;
+  };
+  return {
+    baseSeconds: num(settings.RETRY_BASE_SECONDS, DEFAULT_RETRY_POLICY.baseSeconds),
+    capSeconds: num(settings.RETRY_CAP_SECONDS, DEFAULT_RETRY_POLICY.capSeconds),
+    maxRetries: num(settings.MAX_RETRIES, DEFAULT_RETRY_POLICY.maxRetries),
+  };
+}

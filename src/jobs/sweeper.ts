@@ -1,0 +1,37 @@
+/** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
+import { and, eq, isNull, lt, or, inArray } from "drizzle-orm";
+import type { Db } from "../app.context.ts";
+import type { Env, JobMessage } from "../env.ts";
+import { log } from "../lib/log.ts";
+import { transcriptions } from "../storage/schema.ts";
+
+export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
+/** a queued job untouched this long has probably lost its message */
+export const QUEUED_STALE_SECONDS = 15 * 60;
+const SWEEP_BATCH = 100;
+
+export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promise<{ requeued: number }> {
+  const deadline = Number(env.PROCESSING_DEADLINE_SECONDS) > 0 ? Number(env.PROCESSING_DEADLINE_SECONDS) : DEFAULT_PROCESSING_DEADLINE_SECONDS;
+  const stuck = await db
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, status: transcriptions.status })
+    .from(transcriptions)
+    .where(
+      or(
+        and(eq(transcriptions.status, "queued"), isNull(transcriptions.enqueuedAt)),
+        and(eq(transcriptions.status, "queued"), lt(transcriptions.updatedAt, now - QUEUED_STALE_SECONDS * 1000)),
+        and(eq(transcriptions.status, "processing"), lt(transcriptions.updatedAt, now - deadline * 1000)),
+      ),
+    )
+    .limit(SWEEP_BATCH);
+  if (!stuck.length) return { requeued: 0 };
+  await env.JOBS.sendBatch(
+    stuck.map((job) => ({ body: { v: 1, job_id: job.id, tenant_id: job.tenantId } satisfies JobMessage, contentType: "json" as const })),
+  );
+  await db
+    .update(transcriptions)
+    .set({ status: "queued", enqueuedAt: now, dispatchedAt: null, updatedAt: now })
+    .where(and(inArray(transcriptions.id, stuck.map((j) => j.id)), inArray(transcriptions.status, ["queued", "processing"])))
+    .run();
+  for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status });
+  return { requeued: stuck.length };
+}

@@ -1,0 +1,123 @@
+/**
+ * Streams an upload into R2 without holding more than one part in memory, sniffing the container from the first
+ * bytes before anything is written. Every failure path leaves no object behind.
+ */
+import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
+import { ApiError } from "../http/problem.ts";
+
+export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/${jobId}`;
+
+
+export interface StoredAudio {
+  bytes: number;
+  audio: SniffedAudio;
+}
+
+export interface StoreAudioOptions {
+  maxBytes: number;
+  partBytes: number;
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Takes exactly `size` bytes off the front of `chunks` (mutates it). */
+function takeBytes(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const chunk = chunks[0]!;
+    const take = Math.min(chunk.byteLength, size - filled);
+    out.set(chunk.subarray(0, take), filled);
+    filled += take;
+    if (take === chunk.byteLength) chunks.shift();
+    else chunks[0] = chunk.subarray(take);
+  }
+  return out;
+}
+
+/**
+ * Writes `body` to `key`. Throws ApiError 400 `empty_body`, 413 `payload_too_large` or 415 `unsupported_audio`;
+ * stream errors propagate after any partial multipart upload is aborted.
+ */
+export async function storeAudioStream(
+  bucket: R2Bucket,
+  key: string,
+  body: ReadableStream<Uint8Array>,
+  options: StoreAudioOptions,
+): Promise<StoredAudio> {
+  const reader = body.getReader();
+  const pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let total = 0;
+  let sniffed: SniffedAudio | null = null;
+  let upload: R2MultipartUpload | null = null;
+  const parts: R2UploadedPart[] = [];
+
+  const fail = async (error: unknown): Promise<never> => {
+    await reader.cancel().catch(() => undefined);
+    if (upload) await upload.abort().catch(() => undefined);
+    throw error;
+  };
+
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!value || value.byteLength === 0) continue;
+      total += value.byteLength;
+      if (total > options.maxBytes) {
+        await fail(new ApiError(413, "payload_too_large", `Uploads are limited to ${options.maxBytes} bytes.`));
+      }
+      pending.push(value);
+      pendingBytes += value.byteLength;
+      if (!sniffed && pendingBytes >= SNIFF_BYTES) {
+        sniffed = sniffAudio(concat(pending, pendingBytes).subarray(0, SNIFF_BYTES));
+        if (!sniffed) await fail(unsupportedAudio());
+      }
+      while (sniffed && pendingBytes >= options.partBytes) {
+        upload ??= await bucket.createMultipartUpload(key, { httpMetadata: { contentType: sniffed.contentType } });
+        const part = takeBytes(pending, options.partBytes);
+        pendingBytes -= options.partBytes;
+        parts.push(await upload.uploadPart(parts.length + 1, part));
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    await fail(error);
+  }
+
+  if (total === 0) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
+  if (!sniffed) {
+    sniffed = sniffAudio(concat(pending, pendingBytes));
+    if (!sniffed) throw unsupportedAudio();
+  }
+  const rest = concat(pending, pendingBytes);
+  try {
+    if (!upload) {
+      await bucket.put(key, rest, { httpMetadata: { contentType: sniffed.contentType } });
+    } else {
+      if (rest.byteLength > 0) parts.push(await upload.uploadPart(parts.length + 1, rest));
+      await upload.complete(parts);
+    }
+  } catch (error) {
+    if (upload) await upload.abort().catch(() => undefined);
+    throw error;
+  }
+  return { bytes: total, audio: sniffed };
+}
+
+function unsupportedAudio(): ApiError {
+  return new ApiError(
+    415,
+    "unsupported_audio",
+    "The body is not audio in a supported container (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
+  );
+}
