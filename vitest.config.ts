@@ -17,7 +17,6 @@ export const TEST_BINDINGS = {
   AUDIO_URL_KEYS: "a1:audio-url-secret",
   RETRY_BASE_SECONDS: "1",
   RETRY_CAP_SECONDS: "10",
-  MAX_RETRIES: "3",
 };
 
 export default defineConfig(async () => {
@@ -29,7 +28,7 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               main: "./src/index.ts",
-              wrangler: { configPath: "./wrangler.toml" },
+              wrangler: { configPath: "./wrangler.toml", environment: "test" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, ...TEST_BINDINGS },
               },

@@ -7,7 +7,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { admin } from "./api/admin.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
+import { operations } from "./api/operations.ts";
 import { transcriptions } from "./api/transcriptions.ts";
+import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
@@ -33,6 +35,8 @@ export function createApp() {
 
   app.use("/v1/*", authenticate);
   app.route("/", transcriptions);
+  app.route("/", webhooks);
+  app.route("/", operations);
   app.route("/", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

@@ -1,10 +1,13 @@
+import type { CircuitBreaker } from "./breaker/circuit-breaker.ts";
+
 /** Bindings, variables and secrets the Worker reads. Secrets come only from `wrangler secret` / `.dev.vars`. */
 export interface Env {
   DB: D1Database;
   /** audio uploads and transcript documents (docs/storage-schema.md) */
   BUCKET: R2Bucket;
   JOBS: Queue<JobMessage>;
-  BREAKER: DurableObjectNamespace;
+  WEBHOOKS: Queue<WebhookMessage>;
+  BREAKER: DurableObjectNamespace<CircuitBreaker>;
   /** Workers AI; bound only in the production environment (it has no local simulation) */
   AI?: Ai;
 
@@ -25,8 +28,10 @@ export interface Env {
   DEEPGRAM_API_KEY?: string;
   DEEPGRAM_MODEL?: string;
   DEEPGRAM_BASE_URL?: string;
+  DEEPGRAM_TIMEOUT_MS?: string;
   WORKERS_AI_MODEL?: string;
   POOL_URL?: string;
+  POOL_DISPATCH_TIMEOUT_MS?: string;
   /** edge → pool signing keys, `kid:secret,…` (first signs) */
   POOL_SIGNING_KEYS?: string;
   /** pool → edge callback verification keys, `kid:secret,…` */
@@ -34,6 +39,12 @@ export interface Env {
   /** keys for per-job signed audio URLs, `kid:secret,…` */
   AUDIO_URL_KEYS?: string;
   AUDIO_URL_TTL_SECONDS?: string;
+}
+
+/** A webhook delivery task: the event id only (the event row holds the signed payload). */
+export interface WebhookMessage {
+  v: 1;
+  event_id: string;
 }
 
 /** The queue message: ids only, never audio or personal data. */
@@ -47,9 +58,20 @@ export interface JobMessage {
 export interface Env {
   RETRY_BASE_SECONDS?: string;
   RETRY_CAP_SECONDS?: string;
-  MAX_RETRIES?: string;
   /** seconds a job may stay `processing` before the sweeper re-queues it */
   PROCESSING_DEADLINE_SECONDS?: string;
+  /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */
+  FAILOVER_CHAIN?: string;
+  /** how long a dead-lettered, recoverable job is re-driven before it fails with `retries_exhausted` */
+  DEAD_LETTER_MAX_AGE_SECONDS?: string;
+  BREAKER_WINDOW_SIZE?: string;
+  BREAKER_FAILURE_RATE?: string;
+  BREAKER_MINIMUM_CALLS?: string;
+  BREAKER_COOLDOWN_MS?: string;
+  BREAKER_MAX_COOLDOWN_MS?: string;
+  BREAKER_HALF_OPEN_PROBES?: string;
+  /** comma separated hosts (host or host:port) webhooks may reach despite the SSRF rules */
+  WEBHOOK_ALLOWED_HOSTS?: string;
   /** "1" mounts the bench-only primitive routes (bench/ingest); never set in production */
   BENCH_ROUTES?: string;
 }

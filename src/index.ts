@@ -2,7 +2,8 @@
 import { drizzle } from "drizzle-orm/d1";
 import { createApp } from "./app.ts";
 import { handleTranscriptionBatch } from "./consumers/transcription.ts";
-import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
+import { handleDeadLetterBatch, redriveDue } from "./consumers/dead-letter.ts";
+import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import type { Env } from "./env.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import * as schema from "./storage/schema.ts";
@@ -13,11 +14,13 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue.endsWith("-dlq")) return handleDeadLetterBatch(batch, env);
+    if (batch.queue.startsWith("vtt-webhooks")) return handleWebhookBatch(batch, env);
     return handleTranscriptionBatch(batch, env);
   },
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(sweepStuckJobs(env, drizzle(env.DB, { schema })).then(() => undefined));
+    const db = drizzle(env.DB, { schema });
+    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Env>;

@@ -75,7 +75,7 @@ internal.post("/internal/pool/callback", async (c) => {
           duration_seconds: callback.result.duration_seconds ?? null,
           model: callback.result.model,
         })
-      : await storeFailure(c.var.db, job.id, callback.error.code, callback.error.message);
+      : await storeFailure(c.env, c.var.db, job, callback.error.code, callback.error.message);
   console.log(JSON.stringify({ event: "pool_callback", job_id: job.id, status: callback.status, applied, key_id: verified.keyId }));
   return c.json({ ok: true, applied });
 });

@@ -14,8 +14,15 @@ export function parseStoredMetadata(text: string | null): Record<string, string>
   }
 }
 
-/** `doc` is loaded for single-job reads; list items carry text but no segments (null). */
-export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | null): JobObject {
+export const DELAYED_NOTICE = "processing delayed";
+
+/**
+ * `doc` is loaded for single-job reads; list items carry text but no segments (null). `delayReason` overrides the
+ * stored reason (the upload route knows the provider's breaker is open before any consumer has seen the job).
+ */
+export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | null, delayReason?: string | null): JobObject {
+  const active = row.status === "queued" || row.status === "processing";
+  const reason = active ? (delayReason ?? row.delayedReason) : null;
   return {
     id: row.id,
     object: "transcription",
@@ -28,6 +35,9 @@ export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | nul
     segments: doc ? doc.segments : null,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null,
     attempts: row.attempts,
+    delayed: !!reason,
+    delay_reason: reason ?? null,
+    notice: reason ? DELAYED_NOTICE : null,
     metadata: parseStoredMetadata(row.metadata),
     subject_id: row.subjectId,
     file_name: row.fileName,

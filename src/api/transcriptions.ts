@@ -11,7 +11,12 @@ import { isWellFormedId, newId } from "../lib/ids.ts";
 import { deleteTenantJob, getTenantJob, insertJob, listTenantJobs, markEnqueueFailed } from "../storage/jobs.repo.ts";
 import { audioKey, storeAudioStream, type StoredAudio } from "../storage/audio-store.ts";
 import { getTranscript } from "../storage/transcript-store.ts";
+import { isProviderDown } from "../breaker/availability.ts";
+import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
+
+/** Reason shown on jobs whose provider's breaker is open. */
+const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
 import { resolveUploadOptions, UPLOAD_OPTION_NAMES } from "./upload-options.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
@@ -79,11 +84,15 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
   if (declared !== undefined && Number(declared) > maxBytes + 64 * 1024) {
     throw new ApiError(413, "payload_too_large", `Uploads are limited to ${maxBytes} bytes.`);
   }
+  const idempotencyKey = c.req.header("idempotency-key") ?? null;
+  if (idempotencyKey !== null && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+    throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters.");
+  }
   const contentType = c.req.header("content-type") ?? "";
   const body = c.req.raw.body;
   const jobId = newId("transcription");
   const key = audioKey(tenantId, jobId);
-  const storeOptions = { maxBytes, partBytes: UPLOAD_PART_BYTES };
+  const storeOptions = { maxBytes, partBytes: UPLOAD_PART_BYTES, digest: idempotencyKey !== null };
   let stored: StoredAudio | null = null;
   let fileName: string | null = null;
   const fields: Record<string, string> = {};
@@ -143,7 +152,20 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       enqueuedAt: now,
       updatedAt: now,
     };
-    await insertJob(c.var.db, row);
+    if (idempotencyKey !== null) {
+      const fingerprint = await requestFingerprint(options, stored.sha256 ?? "");
+      const replay = await claimIdempotencyKey(c.var.db, tenantId, idempotencyKey, fingerprint, { ...row, idempotencyKey, requestFingerprint: fingerprint });
+      if (replay) {
+        // the original request already stored this audio: drop the copy we just wrote
+        await env.BUCKET.delete(key).catch(() => undefined);
+        stored = null;
+        c.header("Location", `/v1/transcriptions/${replay.id}`);
+        c.header("Idempotent-Replayed", "true");
+        return c.json(toJobObject(replay, null), 200);
+      }
+    } else {
+      await insertJob(c.var.db, row);
+    }
     try {
       await env.JOBS.send({ v: 1, job_id: jobId, tenant_id: tenantId } satisfies JobMessage, { contentType: "json" });
     } catch (error) {
@@ -151,11 +173,13 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       console.error(JSON.stringify({ event: "enqueue_failed", job_id: jobId, error: String(error) }));
       await markEnqueueFailed(c.var.db, jobId, now);
     }
+    const delayReason = (await isProviderDown(env, options.provider)) ? DELAY_PROVIDER_UNAVAILABLE : null;
     c.header("Location", `/v1/transcriptions/${jobId}`);
     return c.json(
       toJobObject(
-        { ...row, language: null, durationSeconds: null, text: null, transcriptKey: null, segmentCount: null, errorCode: null, errorMessage: null, attempts: 0, startedAt: null, dispatchedAt: null, completedAt: null },
+        { ...row, language: null, durationSeconds: null, text: null, transcriptKey: null, segmentCount: null, errorCode: null, errorMessage: null, attempts: 0, startedAt: null, dispatchedAt: null, completedAt: null, delayedReason: null, idempotencyKey: null, requestFingerprint: null },
         null,
+        delayReason,
       ),
       202,
     );

@@ -5,6 +5,7 @@ import { ApiError } from "../http/problem.ts";
 import { normaliseLanguage } from "../domain/languages.ts";
 import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
+import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
 export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt"] as const;
@@ -38,11 +39,9 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
   const provider = options.provider ?? defaultProvider(env);
   if (!provider || !isProviderEnabled(env, provider)) throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
   if (options.webhook_url) {
-    const url = new URL(options.webhook_url);
-    if (url.protocol !== "https:" && !(isDevelopment(env) && url.protocol === "http:")) {
-      throw invalid("webhook_url", "must be an https URL");
-    }
-    if (url.username || url.password) throw invalid("webhook_url", "must not carry credentials");
+    const development = isDevelopment(env);
+    const check = checkWebhookUrl(options.webhook_url, { development, allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development) });
+    if (!check.ok) throw invalid("webhook_url", check.reason);
   }
   return {
     language: normaliseLanguage(options.language) ?? null,

@@ -1,18 +1,25 @@
 /**
  * Queue consumer for transcription jobs. Idempotent per message: a redelivery of a terminal, deleted or already
- * dispatched job is acknowledged and ignored; retryable provider failures are retried with backoff.
+ * dispatched job is acknowledged and ignored. Each provider call goes through that provider's circuit breaker; while
+ * it is open the job fails over along `FAILOVER_CHAIN`, or is parked (retried later without calling anyone).
+ * Retryable failures are retried with exponential backoff and full jitter; after the queue's `max_retries` the
+ * message goes to the dead-letter queue, whose inspector decides between re-driving and failing the job.
  */
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../app.context.ts";
+import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
-import { backoffDelaySeconds, retryPolicyFromSettings, shouldRetry, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
-import { createTranscriptionService } from "../providers/registry.ts";
+import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
+import { log } from "../lib/log.ts";
+import { parseList, providerCandidates } from "../providers/failover.ts";
+import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { getJobById, markDispatched, markProcessing } from "../storage/jobs.repo.ts";
 import * as schema from "../storage/schema.ts";
-import { log } from "../lib/log.ts";
+import { transcriptions, type TranscriptionRow } from "../storage/schema.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: "audio/wav",
@@ -22,6 +29,8 @@ const CONTENT_TYPES: Record<string, string> = {
   webm: "audio/webm",
   mp4: "audio/mp4",
 };
+
+export const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
 
 function isJobMessage(body: unknown): body is JobMessage {
   const b = body as Partial<JobMessage> | null;
@@ -34,6 +43,10 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
   await Promise.all(batch.messages.map((message) => processMessage(message, env, db, policy)));
 }
 
+async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
+  await db.update(transcriptions).set({ delayedReason: reason, updatedAt: Date.now() }).where(eq(transcriptions.id, jobId)).run();
+}
+
 async function processMessage(message: Message<unknown>, env: Env, db: Db, policy: RetryPolicyOptions): Promise<void> {
   const body = message.body;
   if (!isJobMessage(body)) {
@@ -42,8 +55,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
     return;
   }
   const jobId = body.job_id;
+  let job: TranscriptionRow | null = null;
   try {
-    const job = await getJobById(db, jobId);
+    job = await getJobById(db, jobId);
     if (!job || job.tenantId !== body.tenant_id || isTerminal(job.status)) {
       log("job_message_ignored", { job_id: jobId, reason: job ? job.status : "deleted", attempt: message.attempts });
       message.ack();
@@ -54,43 +68,14 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
-    const started = Date.now();
-    const row = await markProcessing(db, jobId, started);
-    if (!row) {
-      message.ack();
+    const outcome = await runWithBreakers(job, env, db, message.attempts);
+    if (outcome === "parked") {
+      const delaySeconds = backoffDelaySeconds(message.attempts, policy);
+      log("job_parked", { job_id: jobId, provider: job.provider, attempt: message.attempts, delay_s: delaySeconds });
+      message.retry({ delaySeconds: Math.max(delaySeconds, 1) });
       return;
     }
-    log("job_processing", { job_id: jobId, tenant_id: row.tenantId, provider: row.provider, attempt: message.attempts });
-    const object = row.audioKey ? await env.BUCKET.get(row.audioKey) : null;
-    if (!object) {
-      await storeFailure(db, jobId, "audio_missing", "The uploaded audio is no longer stored.");
-      message.ack();
-      return;
-    }
-    try {
-      const service = createTranscriptionService(row.provider as ProviderName, env);
-      const outcome = await service.transcribe({
-        jobId,
-        audio: object.body,
-        bytes: object.size,
-        format: row.audioFormat,
-        contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
-        language: row.requestedLanguage,
-        prompt: row.prompt,
-      });
-      if (outcome.kind === "dispatched") {
-        await markDispatched(db, jobId, Date.now());
-        log("job_dispatched", { job_id: jobId, provider: row.provider, duration_ms: Date.now() - started });
-      } else {
-        const stored = await storeCompletedResult(env, db, row, outcome.transcript);
-        log("job_completed", { job_id: jobId, provider: row.provider, stored, duration_ms: Date.now() - started });
-      }
-      message.ack();
-    } catch (error) {
-      // make sure an unread body never keeps the R2 stream open
-      await object.body.cancel().catch(() => undefined);
-      throw error;
-    }
+    message.ack();
   } catch (error) {
     const failure =
       error instanceof ProviderError
@@ -99,18 +84,83 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
             retryable: true,
             cause: error,
           });
-    if (!failure.retryable) {
-      await storeFailure(db, jobId, failure.code, failure.message);
+    if (!failure.retryable && job) {
+      await storeFailure(env, db, job, failure.code, failure.message);
       log("job_failed", { job_id: jobId, code: failure.code, attempt: message.attempts });
       message.ack();
-    } else if (shouldRetry(message.attempts, policy)) {
-      const delaySeconds = backoffDelaySeconds(message.attempts, policy, failure.retryAfterSeconds);
-      log("job_retry", { job_id: jobId, code: failure.code, attempt: message.attempts, delay_s: delaySeconds });
-      message.retry({ delaySeconds });
-    } else {
-      await storeFailure(db, jobId, "retries_exhausted", `${failure.code}: ${failure.message}`);
-      log("job_failed", { job_id: jobId, code: "retries_exhausted", last_code: failure.code, attempt: message.attempts });
-      message.ack();
+      return;
+    }
+    const delaySeconds = backoffDelaySeconds(message.attempts, policy, failure.retryAfterSeconds);
+    log("job_retry", { job_id: jobId, code: failure.code, attempt: message.attempts, delay_s: delaySeconds });
+    message.retry({ delaySeconds });
+  }
+}
+
+/**
+ * Tries the job's provider, failing over while breakers reject. Returns "parked" when every candidate's breaker is
+ * open (nobody was called). Provider errors are rethrown after being reported to the breaker.
+ */
+async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt: number): Promise<"done" | "parked"> {
+  const candidates = providerCandidates(job.provider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
+  for (const provider of candidates) {
+    const breaker = breakerFor(env, provider);
+    const { decision } = await breaker.acquire(provider);
+    if (decision === "reject") {
+      log("breaker_rejected", { job_id: job.id, provider });
+      continue;
+    }
+    const probe = decision === "probe";
+    let service;
+    try {
+      service = createTranscriptionService(provider as ProviderName, env);
+    } catch (error) {
+      await breaker.record(provider, "success", probe);
+      throw error;
+    }
+    const started = Date.now();
+    const row = await markProcessing(db, job.id, started, provider);
+    if (!row) return "done";
+    if (provider !== job.provider) log("job_failover", { job_id: job.id, from: job.provider, to: provider });
+    log("provider_call", { job_id: job.id, tenant_id: row.tenantId, provider, attempt, probe });
+    const object = row.audioKey ? await env.BUCKET.get(row.audioKey) : null;
+    if (!object) {
+      await breaker.record(provider, "success", probe);
+      await storeFailure(env, db, row, "audio_missing", "The uploaded audio is no longer stored.");
+      return "done";
+    }
+    try {
+      const outcome = await service.transcribe({
+        jobId: row.id,
+        audio: object.body,
+        bytes: object.size,
+        format: row.audioFormat,
+        contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
+        language: row.requestedLanguage,
+        prompt: row.prompt,
+      });
+      await breaker.record(provider, "success", probe);
+      if (outcome.kind === "dispatched") {
+        await markDispatched(db, row.id, Date.now());
+        log("job_dispatched", { job_id: row.id, provider, duration_ms: Date.now() - started });
+      } else {
+        const stored = await storeCompletedResult(env, db, row, outcome.transcript);
+        log("job_completed", { job_id: row.id, provider, stored, duration_ms: Date.now() - started });
+      }
+      return "done";
+    } catch (error) {
+      await object.body.cancel().catch(() => undefined);
+      // only provider-side trouble counts against its breaker; audio the provider rejected says it is up
+      const providerDown = !(error instanceof ProviderError) || error.retryable;
+      await breaker.record(provider, providerDown ? "failure" : "success", probe);
+      log("provider_error", {
+        job_id: row.id,
+        provider,
+        code: error instanceof ProviderError ? error.code : "unexpected",
+        duration_ms: Date.now() - started,
+      });
+      throw error;
     }
   }
+  await setDelayed(db, job.id, DELAY_PROVIDER_UNAVAILABLE);
+  return "parked";
 }

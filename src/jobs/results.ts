@@ -7,6 +7,7 @@ import type { NormalisedTranscript } from "../providers/types.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, transcriptObjectKey } from "../storage/transcript-store.ts";
+import { emitJobEvent } from "../webhooks/events.ts";
 
 /**
  * Writes the transcript document to R2, then flips the row to `completed` only if it is still active.
@@ -15,7 +16,7 @@ import { putTranscript, transcriptObjectKey } from "../storage/transcript-store.
 export async function storeCompletedResult(
   env: Env,
   db: Db,
-  job: Pick<TranscriptionRow, "id" | "tenantId">,
+  job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">,
   transcript: NormalisedTranscript,
 ): Promise<boolean> {
   const key = transcriptObjectKey(job.tenantId, job.id, ulid());
@@ -23,9 +24,19 @@ export async function storeCompletedResult(
   const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? transcript.text : null;
   const won = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
   if (!won) await env.BUCKET.delete(key);
+  else await emitJobEvent(env, db, job, "transcription.completed");
   return won;
 }
 
-export async function storeFailure(db: Db, jobId: string, code: string, message: string): Promise<boolean> {
-  return failJob(db, jobId, code, message, Date.now());
+/** Fails the job if it is still active; only the caller that flips it emits the `transcription.failed` event. */
+export async function storeFailure(
+  env: Env,
+  db: Db,
+  job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">,
+  code: string,
+  message: string,
+): Promise<boolean> {
+  const won = await failJob(db, job.id, code, message, Date.now());
+  if (won) await emitJobEvent(env, db, job, "transcription.failed");
+  return won;
 }

@@ -5,11 +5,10 @@ export interface RetryPolicyOptions {
   baseSeconds: number;
   /** upper bound of any single delay, seconds */
   capSeconds: number;
-  /** deliveries after the first before the job is given up */
-  maxRetries: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicyOptions = { baseSeconds: 5, capSeconds: 600, maxRetries: 5 };
+/** `max_retries` itself is the queue consumer's setting in wrangler.toml: after it, messages go to the DLQ. */
+export const DEFAULT_RETRY_POLICY: RetryPolicyOptions = { baseSeconds: 5, capSeconds: 600 };
 
 /**
  * Delay before the next delivery. `attempt` is the 1-based delivery that just failed (Queues' `message.attempts`).
@@ -28,15 +27,10 @@ export function backoffDelaySeconds(
   return Math.min(43_200, Math.max(jittered, floor));
 }
 
-export function shouldRetry(attempt: number, policy: RetryPolicyOptions = DEFAULT_RETRY_POLICY): boolean {
-  return attempt <= policy.maxRetries;
-}
-
 /** Reads the policy from settings, falling back to defaults for anything missing or malformed. */
 export function retryPolicyFromSettings(settings: {
   RETRY_BASE_SECONDS?: string;
   RETRY_CAP_SECONDS?: string;
-  MAX_RETRIES?: string;
 }): RetryPolicyOptions {
   const num = (value: string | undefined, fallback: number) => {
     const n = Number(value);
@@ -45,6 +39,5 @@ export function retryPolicyFromSettings(settings: {
   return {
     baseSeconds: num(settings.RETRY_BASE_SECONDS, DEFAULT_RETRY_POLICY.baseSeconds),
     capSeconds: num(settings.RETRY_CAP_SECONDS, DEFAULT_RETRY_POLICY.capSeconds),
-    maxRetries: num(settings.MAX_RETRIES, DEFAULT_RETRY_POLICY.maxRetries),
   };
 }

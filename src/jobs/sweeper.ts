@@ -18,7 +18,8 @@ export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promis
     .where(
       or(
         and(eq(transcriptions.status, "queued"), isNull(transcriptions.enqueuedAt)),
-        and(eq(transcriptions.status, "queued"), lt(transcriptions.updatedAt, now - QUEUED_STALE_SECONDS * 1000)),
+        // dead-lettered jobs wait for the re-drive schedule instead
+        and(eq(transcriptions.status, "queued"), isNull(transcriptions.delayedReason), lt(transcriptions.updatedAt, now - QUEUED_STALE_SECONDS * 1000)),
         and(eq(transcriptions.status, "processing"), lt(transcriptions.updatedAt, now - deadline * 1000)),
       ),
     )

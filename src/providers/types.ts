@@ -46,6 +46,8 @@ export interface TranscriptionRequest {
   language: string | null;
   prompt: string | null;
   signal?: AbortSignal;
+  /** W3C trace context to propagate to asynchronous providers */
+  traceparent?: string;
 }
 
 /** A synchronous provider answers with the transcript; an asynchronous one (the pool) only accepts the job. */

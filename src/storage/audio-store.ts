@@ -11,11 +11,15 @@ export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/
 export interface StoredAudio {
   bytes: number;
   audio: SniffedAudio;
+  /** hex SHA-256 of the bytes, when asked for */
+  sha256?: string;
 }
 
 export interface StoreAudioOptions {
   maxBytes: number;
   partBytes: number;
+  /** also hash the bytes as they stream past (for Idempotency-Key fingerprints) */
+  digest?: boolean;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
@@ -53,6 +57,8 @@ export async function storeAudioStream(
   body: ReadableStream<Uint8Array>,
   options: StoreAudioOptions,
 ): Promise<StoredAudio> {
+  const digest = options.digest ? new crypto.DigestStream("SHA-256") : null;
+  const digestWriter = digest?.getWriter() ?? null;
   const reader = body.getReader();
   const pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -64,6 +70,7 @@ export async function storeAudioStream(
   const fail = async (error: unknown): Promise<never> => {
     await reader.cancel().catch(() => undefined);
     if (upload) await upload.abort().catch(() => undefined);
+    await digestWriter?.abort().catch(() => undefined);
     throw error;
   };
 
@@ -78,6 +85,7 @@ export async function storeAudioStream(
       }
       pending.push(value);
       pendingBytes += value.byteLength;
+      if (digestWriter) await digestWriter.write(value);
       if (!sniffed && pendingBytes >= SNIFF_BYTES) {
         sniffed = sniffAudio(concat(pending, pendingBytes).subarray(0, SNIFF_BYTES));
         if (!sniffed) await fail(unsupportedAudio());
@@ -111,7 +119,12 @@ export async function storeAudioStream(
     if (upload) await upload.abort().catch(() => undefined);
     throw error;
   }
-  return { bytes: total, audio: sniffed };
+  let sha256: string | undefined;
+  if (digest && digestWriter) {
+    await digestWriter.close();
+    sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  return { bytes: total, audio: sniffed, ...(sha256 ? { sha256 } : {}) };
 }
 
 function unsupportedAudio(): ApiError {

@@ -43,11 +43,13 @@ export async function listTenantJobs(
 }
 
 /** queued|processing → processing; returns null when the job is gone or already terminal (redelivery). */
-export async function markProcessing(db: Db, id: string, now: number): Promise<TranscriptionRow | null> {
+export async function markProcessing(db: Db, id: string, now: number, provider?: string): Promise<TranscriptionRow | null> {
   const [row] = await db
     .update(transcriptions)
     .set({
       status: "processing",
+      delayedReason: null,
+      ...(provider ? { provider } : {}),
       startedAt: sql`coalesce(${transcriptions.startedAt}, ${now})`,
       attempts: sql`${transcriptions.attempts} + 1`,
       updatedAt: now,

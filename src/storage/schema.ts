@@ -8,6 +8,11 @@ export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Standard Webhooks signing secret (`whsec_…`); created on first use */
+  webhookSecret: text("webhook_secret"),
+  /** the secret before the last rotation: it keeps signing beside the new one until `webhook_secret_previous_until` */
+  webhookSecretPrevious: text("webhook_secret_previous"),
+  webhookSecretPreviousUntil: integer("webhook_secret_previous_until"),
 });
 
 export const apiKeys = sqliteTable(
@@ -73,6 +78,12 @@ export const transcriptions = sqliteTable(
     /** when the job message was handed to the queue; null means it still has to be (the sweeper re-sends) */
     enqueuedAt: integer("enqueued_at"),
     startedAt: integer("started_at"),
+    /** set while the job waits for its provider to recover (dead-lettered as recoverable, or breaker open) */
+    delayedReason: text("delayed_reason"),
+    /** `Idempotency-Key` header of the upload, unique per tenant */
+    idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the upload's options and bytes, to tell a retried request from a different one */
+    requestFingerprint: text("request_fingerprint"),
     /** when the job was handed to the asynchronous pool */
     dispatchedAt: integer("dispatched_at"),
     completedAt: integer("completed_at"),
@@ -83,7 +94,69 @@ export const transcriptions = sqliteTable(
     index("transcriptions_tenant_status_id_idx").on(t.tenantId, t.status, t.id),
     index("transcriptions_tenant_subject_idx").on(t.tenantId, t.subjectId),
     index("transcriptions_status_updated_idx").on(t.status, t.updatedAt),
+    uniqueIndex("transcriptions_tenant_idempotency_idx").on(t.tenantId, t.idempotencyKey),
   ],
+);
+
+export const DEAD_LETTER_CLASSES = ["recoverable", "corrupt"] as const;
+
+/** Jobs whose queue message reached the dead-letter queue, with the inspector's verdict. */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    jobId: text("job_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    provider: text("provider").notNull(),
+    classification: text("classification", { enum: DEAD_LETTER_CLASSES }).notNull(),
+    reason: text("reason").notNull(),
+    firstDeadAt: integer("first_dead_at").notNull(),
+    lastDeadAt: integer("last_dead_at").notNull(),
+    redriveCount: integer("redrive_count").notNull().default(0),
+    /** when the cron may re-drive it next (growing delay); null once resolved */
+    nextRedriveAt: integer("next_redrive_at"),
+    /** re-driven for good (completed), failed, or deleted */
+    resolvedAt: integer("resolved_at"),
+    resolution: text("resolution"),
+  },
+  (t) => [index("dead_letters_pending_idx").on(t.resolvedAt, t.nextRedriveAt)],
+);
+
+export const WEBHOOK_EVENT_TYPES = ["transcription.completed", "transcription.failed"] as const;
+
+/** One event per job outcome; its id is the `webhook-id` kept across every delivery attempt. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    jobId: text("job_id").notNull(),
+    type: text("type", { enum: WEBHOOK_EVENT_TYPES }).notNull(),
+    url: text("url").notNull(),
+    /** the exact JSON body that is signed and sent */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "gave_up"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [uniqueIndex("webhook_events_job_type_idx").on(t.jobId, t.type), index("webhook_events_tenant_job_idx").on(t.tenantId, t.jobId)],
+);
+
+/** Every delivery attempt: status code, latency, error. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    eventId: text("event_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    jobId: text("job_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_attempts_event_idx").on(t.eventId, t.attempt), index("webhook_attempts_tenant_job_idx").on(t.tenantId, t.jobId)],
 );
 
 export type TranscriptionRow = typeof transcriptions.$inferSelect;

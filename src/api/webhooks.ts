@@ -1,0 +1,137 @@
+/** `/v1/webhooks/secret` and `/v1/transcriptions/{id}/webhooks`: a tenant's signing secret and delivery log. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
+import type { AppEnv } from "../app.context.ts";
+import { requireScope, tenantOf } from "../auth/middleware.ts";
+import { ApiError } from "../http/problem.ts";
+import { isWellFormedId } from "../lib/ids.ts";
+import { getTenantJob } from "../storage/jobs.repo.ts";
+import { tenants, webhookAttempts, webhookEvents } from "../storage/schema.ts";
+import { signingSecrets } from "../webhooks/events.ts";
+import { generateWebhookSecret } from "../webhooks/signature.ts";
+import { ProblemSchema } from "./schemas.ts";
+import { validationHook } from "./validation.ts";
+
+/** How long the previous secret keeps signing after a rotation, so receivers can switch without dropping events. */
+export const WEBHOOK_SECRET_GRACE_MS = 24 * 60 * 60 * 1000;
+
+const SecretSchema = z
+  .object({
+    secret: z.string().openapi({ description: "Current `whsec_` secret" }),
+    previous_secret: z.string().nullable(),
+    previous_valid_until: z.string().nullable(),
+  })
+  .openapi("WebhookSecret");
+
+const AttemptSchema = z.object({
+  attempt: z.number().int(),
+  status_code: z.number().int().nullable(),
+  latency_ms: z.number().int(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+});
+const DeliverySchema = z
+  .object({
+    event_id: z.string(),
+    type: z.string(),
+    status: z.enum(["pending", "delivered", "gave_up"]),
+    url: z.string(),
+    created_at: z.string(),
+    attempts: z.array(AttemptSchema),
+  })
+  .openapi("WebhookDelivery");
+
+export const webhooks = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ProblemSchema } } });
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+async function secretView(c: { var: AppEnv["Variables"] }, tenantId: string) {
+  await signingSecrets(c.var.db, tenantId);
+  const [tenant] = await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  const graceLive = (tenant?.webhookSecretPreviousUntil ?? 0) > Date.now();
+  return {
+    secret: tenant!.webhookSecret!,
+    previous_secret: graceLive ? tenant!.webhookSecretPrevious : null,
+    previous_valid_until: graceLive ? iso(tenant!.webhookSecretPreviousUntil) : null,
+  };
+}
+
+webhooks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/webhooks/secret",
+    summary: "Read the tenant's webhook signing secret (Standard Webhooks)",
+    security: [{ bearerAuth: [] }],
+    middleware: [requireScope("transcriptions:read")] as const,
+    responses: { 200: { description: "The secret", content: { "application/json": { schema: SecretSchema } } } },
+  }),
+  async (c) => c.json(await secretView(c, tenantOf(c.var.principal)), 200),
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/webhooks/secret/rotate",
+    summary: "Rotate the webhook secret; the old one keeps signing beside the new one for 24 h",
+    security: [{ bearerAuth: [] }],
+    middleware: [requireScope("transcriptions:write")] as const,
+    responses: { 200: { description: "The new secret", content: { "application/json": { schema: SecretSchema } } } },
+  }),
+  async (c) => {
+    const tenantId = tenantOf(c.var.principal);
+    const [current] = await signingSecrets(c.var.db, tenantId);
+    await c.var.db
+      .update(tenants)
+      .set({ webhookSecret: generateWebhookSecret(), webhookSecretPrevious: current, webhookSecretPreviousUntil: Date.now() + WEBHOOK_SECRET_GRACE_MS })
+      .where(eq(tenants.id, tenantId))
+      .run();
+    return c.json(await secretView(c, tenantId), 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/transcriptions/{id}/webhooks",
+    summary: "Webhook deliveries of a job with every attempt",
+    security: [{ bearerAuth: [] }],
+    middleware: [requireScope("transcriptions:read")] as const,
+    request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) },
+    responses: {
+      200: { description: "Deliveries", content: { "application/json": { schema: z.object({ data: z.array(DeliverySchema) }) } } },
+      404: problem("No such job in your tenant"),
+    },
+  }),
+  async (c) => {
+    const tenantId = tenantOf(c.var.principal);
+    const id = c.req.valid("param").id;
+    if (!isWellFormedId(id, "transcription") || !(await getTenantJob(c.var.db, tenantId, id))) {
+      throw new ApiError(404, "not_found", "No transcription with that id.");
+    }
+    const events = await c.var.db
+      .select()
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.tenantId, tenantId), eq(webhookEvents.jobId, id)))
+      .orderBy(asc(webhookEvents.createdAt));
+    const attempts = await c.var.db
+      .select()
+      .from(webhookAttempts)
+      .where(and(eq(webhookAttempts.tenantId, tenantId), eq(webhookAttempts.jobId, id)))
+      .orderBy(asc(webhookAttempts.eventId), asc(webhookAttempts.attempt));
+    return c.json(
+      {
+        data: events.map((e) => ({
+          event_id: e.id,
+          type: e.type,
+          status: e.status,
+          url: e.url,
+          created_at: iso(e.createdAt)!,
+          attempts: attempts
+            .filter((a) => a.eventId === e.id)
+            .map((a) => ({ attempt: a.attempt, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error, created_at: iso(a.createdAt)! })),
+        })),
+      },
+      200,
+    );
+  },
+);

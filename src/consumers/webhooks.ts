@@ -1,0 +1,82 @@
+/**
+ * Webhook delivery consumer (queue `vtt-webhooks`), separate from transcription so a slow receiver never holds a job.
+ * Each attempt is signed afresh (same `webhook-id`, new timestamp), recorded, and retried per the delivery policy.
+ */
+import { eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Db } from "../app.context.ts";
+import { isDevelopment } from "../config.ts";
+import type { Env, WebhookMessage } from "../env.ts";
+import { log } from "../lib/log.ts";
+import * as schema from "../storage/schema.ts";
+import { webhookAttempts, webhookEvents } from "../storage/schema.ts";
+import { decideAfterAttempt, parseRetryAfter, WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery-policy.ts";
+import { signingSecrets } from "../webhooks/events.ts";
+import { signWebhook } from "../webhooks/signature.ts";
+import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
+
+export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = drizzle(env.DB, { schema });
+  await Promise.all(batch.messages.map((message) => deliver(message, env, db)));
+}
+
+async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<void> {
+  const eventId = (message.body as Partial<WebhookMessage> | null)?.event_id;
+  if (typeof eventId !== "string") {
+    message.ack();
+    return;
+  }
+  const [event] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, eventId)).limit(1);
+  // deleted with its job, or already settled by an earlier delivery of this message
+  if (!event || event.status !== "pending") {
+    message.ack();
+    return;
+  }
+  const attempt = event.attempts + 1;
+  const now = Date.now();
+  const firstAttemptAt = (
+    await db.select({ at: sql<number>`min(${webhookAttempts.createdAt})` }).from(webhookAttempts).where(eq(webhookAttempts.eventId, event.id))
+  )[0]?.at ?? now;
+
+  const development = isDevelopment(env);
+  const target = checkWebhookUrl(event.url, { development, allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development) });
+  let statusCode: number | null = null;
+  let error: string | null = null;
+  let retryAfter: number | null = null;
+  const started = Date.now();
+  if (!target.ok) {
+    error = `blocked: ${target.reason}`;
+  } else {
+    const headers = await signWebhook({ id: event.id, timestamp: Math.floor(now / 1000), body: event.payload, secrets: await signingSecrets(db, event.tenantId, now) });
+    try {
+      const res = await fetch(target.url.toString(), {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json", "user-agent": "vtt-webhooks/1" },
+        body: event.payload,
+        redirect: "manual",
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      });
+      statusCode = res.status;
+      retryAfter = parseRetryAfter(res.headers.get("retry-after"), Date.now());
+      await res.body?.cancel();
+    } catch (e) {
+      error = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? "timeout" : "network_error";
+    }
+  }
+  const latencyMs = Date.now() - started;
+  await db.insert(webhookAttempts).values({ eventId: event.id, tenantId: event.tenantId, jobId: event.jobId, attempt, statusCode, latencyMs, error, createdAt: now }).run();
+
+  // a URL the guard refuses will not become acceptable by waiting
+  const decision = target.ok
+    ? decideAfterAttempt({ attempt, status: statusCode, firstAttemptAt, now: Date.now(), retryAfterSeconds: retryAfter })
+    : ({ action: "give_up", reason: "blocked_url" } as const);
+  const settled = decision.action === "done" ? "delivered" : decision.action === "give_up" ? "gave_up" : "pending";
+  await db
+    .update(webhookEvents)
+    .set({ attempts: attempt, status: settled, completedAt: settled === "pending" ? null : Date.now() })
+    .where(eq(webhookEvents.id, event.id))
+    .run();
+  log("webhook_attempt", { event_id: event.id, job_id: event.jobId, attempt, status_code: statusCode, error, latency_ms: latencyMs, decision: decision.action });
+  if (decision.action === "retry") message.retry({ delaySeconds: decision.delaySeconds });
+  else message.ack();
+}

@@ -1,0 +1,115 @@
+/** Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. */
+import type { Env } from "../env.ts";
+import { networkFailure, positiveNumber, singleSegment } from "./http.ts";
+import {
+  classifyHttpStatus,
+  type NormalisedTranscript,
+  ProviderError,
+  type TranscriptionOutcome,
+  type TranscriptionRequest,
+  type TranscriptionService,
+} from "./types.ts";
+
+export const DEEPGRAM_DEFAULT_BASE_URL = "https://api.deepgram.com";
+export const DEEPGRAM_DEFAULT_MODEL = "nova-3";
+export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
+
+interface DeepgramWord {
+  word: string;
+  punctuated_word?: string;
+  start: number;
+  end: number;
+  confidence?: number;
+  speaker?: number;
+}
+interface DeepgramResponse {
+  metadata?: { duration?: number; model_info?: Record<string, { name?: string }> };
+  results?: {
+    channels?: { detected_language?: string; alternatives?: { transcript?: string; confidence?: number; words?: DeepgramWord[] }[] }[];
+    utterances?: { start: number; end: number; transcript: string; confidence?: number; speaker?: number }[];
+  };
+}
+
+export class DeepgramTranscriptionService implements TranscriptionService {
+  readonly name = "deepgram" as const;
+  readonly #apiKey: string;
+  readonly #model: string;
+  readonly #baseUrl: string;
+  readonly #timeoutMs: number;
+
+  constructor(env: Env) {
+    if (!env.DEEPGRAM_API_KEY) throw new ProviderError("provider_not_configured", "DEEPGRAM_API_KEY is not set", { retryable: false });
+    this.#apiKey = env.DEEPGRAM_API_KEY;
+    this.#model = env.DEEPGRAM_MODEL || DEEPGRAM_DEFAULT_MODEL;
+    this.#baseUrl = (env.DEEPGRAM_BASE_URL || DEEPGRAM_DEFAULT_BASE_URL).replace(/\/$/, "");
+    this.#timeoutMs = positiveNumber(env.DEEPGRAM_TIMEOUT_MS, DEEPGRAM_DEFAULT_TIMEOUT_MS);
+  }
+
+  async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
+    const query = new URLSearchParams({ model: this.#model, smart_format: "true", punctuate: "true", utterances: "true" });
+    if (request.language) query.set("language", request.language);
+    else query.set("detect_language", "true");
+    if (request.prompt) {
+      // Deepgram takes vocabulary hints as keyterms (nova-3); a free-text prompt has no equivalent
+      for (const term of request.prompt.split(/[,\n]/).map((t) => t.trim()).filter(Boolean).slice(0, 50)) query.append("keyterm", term);
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this.#baseUrl}/v1/listen?${query}`, {
+        method: "POST",
+        headers: { authorization: `Token ${this.#apiKey}`, "content-type": request.contentType },
+        body: request.audio,
+        signal: request.signal ?? AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      throw networkFailure("deepgram", error);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw classifyHttpStatus("deepgram", response.status, response.headers.get("retry-after"));
+    }
+    let body: DeepgramResponse;
+    try {
+      body = (await response.json()) as DeepgramResponse;
+    } catch (error) {
+      throw new ProviderError("provider_bad_response", "deepgram answered with something that is not JSON", { retryable: true, cause: error });
+    }
+    return { kind: "completed", transcript: this.#normalise(body, request) };
+  }
+
+  #normalise(body: DeepgramResponse, request: TranscriptionRequest): NormalisedTranscript {
+    const channel = body.results?.channels?.[0];
+    const alternative = channel?.alternatives?.[0];
+    if (!alternative) throw new ProviderError("provider_bad_response", "deepgram's answer has no transcript", { retryable: true });
+    const text = (alternative.transcript ?? "").trim();
+    const duration = typeof body.metadata?.duration === "number" ? body.metadata.duration : null;
+    const utterances = body.results?.utterances ?? [];
+    const segments = utterances.length
+      ? utterances.map((u) => ({
+          start: u.start,
+          end: u.end,
+          text: u.transcript.trim(),
+          ...(typeof u.confidence === "number" ? { confidence: u.confidence } : {}),
+          ...(typeof u.speaker === "number" ? { speaker: String(u.speaker) } : {}),
+        }))
+      : singleSegment(text, duration);
+    const modelName = Object.values(body.metadata?.model_info ?? {})[0]?.name;
+    return {
+      text,
+      segments,
+      ...(alternative.words?.length
+        ? {
+            words: alternative.words.map((w) => ({
+              start: w.start,
+              end: w.end,
+              word: w.punctuated_word ?? w.word,
+              ...(typeof w.confidence === "number" ? { confidence: w.confidence } : {}),
+            })),
+          }
+        : {}),
+      language: channel?.detected_language?.slice(0, 2).toLowerCase() ?? request.language,
+      duration_seconds: duration,
+      model: modelName ? `${this.#model} (${modelName})` : this.#model,
+    };
+  }
+}

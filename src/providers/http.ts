@@ -1,0 +1,47 @@
+/** Small helpers shared by the HTTP-based adapters. */
+import { ProviderError } from "./types.ts";
+
+/** Maps a thrown fetch failure (timeout, abort, DNS, reset) to a retryable ProviderError. */
+export function networkFailure(provider: string, error: unknown, timeoutCode: "provider_timeout" | "pool_unreachable" = "provider_timeout"): ProviderError {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new ProviderError(timeoutCode, `${provider} did not answer in time`, { retryable: true, cause: error });
+  }
+  const code = timeoutCode === "pool_unreachable" ? "pool_unreachable" : "provider_network_error";
+  return new ProviderError(code, `${provider} could not be reached`, { retryable: true, cause: error });
+}
+
+/** Reads a whole stream with a byte cap (for APIs that need the complete file). */
+export async function readAllCapped(stream: ReadableStream<Uint8Array>, maxBytes: number, provider: string): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new ProviderError("provider_rejected_audio", `the audio exceeds ${provider}'s ${maxBytes}-byte limit`, { retryable: false });
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+export function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** A transcript without timestamps still needs one segment so the subtitle exports are not empty. */
+export function singleSegment(text: string, duration: number | null) {
+  const trimmed = text.trim();
+  return trimmed ? [{ start: 0, end: duration ?? 0, text: trimmed }] : [];
+}

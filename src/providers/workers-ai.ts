@@ -1,0 +1,82 @@
+/** Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). */
+import type { Env } from "../env.ts";
+import { readAllCapped, singleSegment } from "./http.ts";
+import { type NormalisedTranscript, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
+
+export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
+/** the model takes the whole file base64-encoded in one request */
+export const WORKERS_AI_MAX_BYTES = 25 * 1024 * 1024;
+
+interface WhisperTurboOutput {
+  text?: string;
+  segments?: { start?: number; end?: number; text?: string; avg_logprob?: number; words?: { word?: string; start?: number; end?: number }[] }[];
+  transcription_info?: { language?: string; duration?: number };
+}
+
+/** The binding's error messages carry Workers AI's numeric codes (`3010: Invalid or incomplete input…`). */
+const PERMANENT_AI_ERROR = /\b(3003|3006|3010|5006)\b|invalid|incomplete input|unsupported/i;
+const AUTH_AI_ERROR = /\b(1000|1001|10000)\b|not entitled|unauthori[sz]ed/i;
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  const step = 0x8000;
+  for (let i = 0; i < bytes.length; i += step) binary += String.fromCharCode(...bytes.subarray(i, i + step));
+  return btoa(binary);
+}
+
+export class WorkersAITranscriptionService implements TranscriptionService {
+  readonly name = "workers-ai" as const;
+  readonly #ai: Ai;
+  readonly #model: string;
+
+  constructor(env: Env) {
+    if (!env.AI) throw new ProviderError("provider_not_configured", "the AI binding is not configured", { retryable: false });
+    this.#ai = env.AI;
+    this.#model = env.WORKERS_AI_MODEL || WORKERS_AI_DEFAULT_MODEL;
+  }
+
+  async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
+    const bytes = await readAllCapped(request.audio, WORKERS_AI_MAX_BYTES, "workers-ai");
+    let output: WhisperTurboOutput;
+    try {
+      output = (await this.#ai.run(this.#model as never, {
+        audio: base64(bytes),
+        ...(request.language ? { language: request.language } : {}),
+        ...(request.prompt ? { initial_prompt: request.prompt } : {}),
+      } as never)) as WhisperTurboOutput;
+    } catch (error) {
+      throw mapWorkersAIError(error);
+    }
+    if (!output || typeof output.text !== "string") {
+      throw new ProviderError("provider_bad_response", "workers-ai returned no text", { retryable: true });
+    }
+    return { kind: "completed", transcript: this.#normalise(output, request) };
+  }
+
+  #normalise(output: WhisperTurboOutput, request: TranscriptionRequest): NormalisedTranscript {
+    const text = (output.text ?? "").trim();
+    const duration = typeof output.transcription_info?.duration === "number" ? output.transcription_info.duration : null;
+    const segments = (output.segments ?? [])
+      .filter((s) => typeof s.start === "number" && typeof s.end === "number")
+      .map((s) => ({ start: s.start!, end: s.end!, text: (s.text ?? "").trim(), ...(typeof s.avg_logprob === "number" ? { confidence: s.avg_logprob } : {}) }));
+    const words = (output.segments ?? []).flatMap((s) =>
+      (s.words ?? []).filter((w) => typeof w.start === "number" && typeof w.end === "number").map((w) => ({ start: w.start!, end: w.end!, word: (w.word ?? "").trim() })),
+    );
+    return {
+      text,
+      segments: segments.length ? segments : singleSegment(text, duration),
+      ...(words.length ? { words } : {}),
+      language: output.transcription_info?.language ?? request.language,
+      duration_seconds: duration,
+      model: this.#model,
+    };
+  }
+}
+
+export function mapWorkersAIError(error: unknown): ProviderError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (AUTH_AI_ERROR.test(message)) return new ProviderError("provider_auth_failed", "workers-ai refused the account", { retryable: false, cause: error });
+  if (PERMANENT_AI_ERROR.test(message)) return new ProviderError("provider_rejected_audio", "workers-ai could not process the audio", { retryable: false, cause: error });
+  if (/timeout|timed out|3007/i.test(message)) return new ProviderError("provider_timeout", "workers-ai timed out", { retryable: true, cause: error });
+  return new ProviderError("provider_unavailable", "workers-ai failed", { retryable: true, cause: error });
+}

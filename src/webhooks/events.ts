@@ -1,0 +1,67 @@
+/** Creating webhook events for job outcomes and handing them to the delivery queue. */
+import { and, eq, isNull } from "drizzle-orm";
+import type { Db } from "../app.context.ts";
+import type { Env, WebhookMessage } from "../env.ts";
+import { log } from "../lib/log.ts";
+import { tenants, webhookEvents, type TranscriptionRow } from "../storage/schema.ts";
+import { generateWebhookSecret, newWebhookEventId } from "./signature.ts";
+
+export type JobEventType = "transcription.completed" | "transcription.failed";
+
+/** The body sent to the receiver: the outcome and links, never the transcript itself. */
+export function webhookPayload(job: Pick<TranscriptionRow, "id">, type: JobEventType, status: string, publicBaseUrl: string, now: number) {
+  const self = `${publicBaseUrl.replace(/\/$/, "")}/v1/transcriptions/${job.id}`;
+  return {
+    type,
+    timestamp: new Date(now).toISOString(),
+    data: { id: job.id, object: "transcription", status, links: { self, transcript: `${self}/transcript` } },
+  };
+}
+
+/**
+ * Records the event once per job outcome (the unique (job_id, type) index makes concurrent callers agree on one
+ * event id) and enqueues its delivery. Jobs without a webhook URL get no event.
+ */
+export async function emitJobEvent(
+  env: Env,
+  db: Db,
+  job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">,
+  type: JobEventType,
+): Promise<string | null> {
+  if (!job.webhookUrl) return null;
+  const now = Date.now();
+  const status = type === "transcription.completed" ? "completed" : "failed";
+  const id = newWebhookEventId(now);
+  const payload = JSON.stringify(webhookPayload(job, type, status, env.PUBLIC_BASE_URL ?? "", now));
+  await db
+    .insert(webhookEvents)
+    .values({ id, tenantId: job.tenantId, jobId: job.id, type, url: job.webhookUrl, payload, status: "pending", createdAt: now })
+    .onConflictDoNothing()
+    .run();
+  const [event] = await db
+    .select({ id: webhookEvents.id })
+    .from(webhookEvents)
+    .where(and(eq(webhookEvents.jobId, job.id), eq(webhookEvents.type, type)))
+    .limit(1);
+  if (!event) return null;
+  await env.WEBHOOKS.send({ v: 1, event_id: event.id } satisfies WebhookMessage, { contentType: "json" });
+  log("webhook_enqueued", { job_id: job.id, event_id: event.id, type });
+  return event.id;
+}
+
+/** The tenant's signing secrets: current first, plus the previous one during its grace period. */
+export async function signingSecrets(db: Db, tenantId: string, now = Date.now()): Promise<string[]> {
+  const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  if (!tenant) return [];
+  let current = tenant.webhookSecret;
+  if (!current) {
+    current = generateWebhookSecret();
+    // only the first writer's secret sticks
+    await db.update(tenants).set({ webhookSecret: current }).where(and(eq(tenants.id, tenantId), isNull(tenants.webhookSecret))).run();
+    const [again] = await db.select({ s: tenants.webhookSecret }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+    current = again?.s ?? current;
+  }
+  const secrets = [current];
+  if (tenant.webhookSecretPrevious && (tenant.webhookSecretPreviousUntil ?? 0) > now) secrets.push(tenant.webhookSecretPrevious);
+  return secrets;
+}

@@ -1,0 +1,32 @@
+/** Seeds jobs straight into D1 + R2 (no queue message), so consumer tests drive the queue handlers themselves. */
+import { env } from "cloudflare:workers";
+import { newId } from "../../src/lib/ids.ts";
+import { makeWav } from "./audio.ts";
+
+export async function seedTenant(name = "seeded"): Promise<string> {
+  const id = newId("tenant");
+  await env.DB.prepare("insert into tenants (id, name, created_at) values (?, ?, ?)").bind(id, name, Date.now()).run();
+  return id;
+}
+
+export async function seedJob(
+  tenantId: string,
+  options: { provider?: string; audio?: Uint8Array<ArrayBuffer> | null; webhookUrl?: string | null; status?: string; language?: string | null } = {},
+): Promise<string> {
+  const id = newId("transcription");
+  const audioKey = `audio/${tenantId}/${id}`;
+  const audio = options.audio === undefined ? makeWav(0.5) : options.audio;
+  if (audio) await env.BUCKET.put(audioKey, audio);
+  const now = Date.now();
+  await env.DB.prepare(
+    `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,
+       webhook_url, metadata, created_at, enqueued_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?)`,
+  )
+    .bind(id, tenantId, options.status ?? "queued", options.provider ?? "openai", options.language ?? null, audioKey, audio?.byteLength ?? 0, options.webhookUrl ?? null, now, now, now)
+    .run();
+  return id;
+}
+
+export async function jobRow(id: string): Promise<Record<string, unknown> | null> {
+  return env.DB.prepare("select * from transcriptions where id = ?").bind(id).first();
+}

@@ -1,0 +1,221 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEVELOPMENT_ALLOWED_HOSTS,
+  INVALID_WEBHOOK_URL,
+  MAX_WEBHOOK_URL_LENGTH,
+  checkWebhookUrl,
+  parseAllowedHosts,
+  type WebhookUrlOptions,
+  type WebhookUrlRule,
+} from "../../src/webhooks/ssrf-guard.ts";
+
+const PRODUCTION: WebhookUrlOptions = { development: false, allowedHosts: [] };
+
+describe("what workerd's URL parser does to obfuscated hosts (the guard relies on this)", () => {
+  it.each([
+    ["https://2130706433/", "127.0.0.1"],
+    ["https://0177.0.0.1/", "127.0.0.1"],
+    ["https://0x7f.0.0.1/", "127.0.0.1"],
+    ["https://0x7f000001/", "127.0.0.1"],
+    ["https://0x7f.1/", "127.0.0.1"],
+    ["https://127.1/", "127.0.0.1"],
+    ["https://127.0.0.1./", "127.0.0.1"],
+    ["https://%31%32%37.0.0.1/", "127.0.0.1"],
+    ["https://１２７.０.０.１/", "127.0.0.1"],
+    ["https://0/", "0.0.0.0"],
+    ["https://[::ffff:10.0.0.1]/", "[::ffff:a00:1]"],
+    ["https://[0:0:0:0:0:ffff:127.0.0.1]/", "[::ffff:7f00:1]"],
+    ["https://[::127.0.0.1]/", "[::7f00:1]"],
+    ["https://LOCALHOST./", "localhost."],
+  ])("new URL(%s).hostname is %s", (input, hostname) => {
+    expect(new URL(input).hostname).toBe(hostname);
+  });
+});
+
+type Row = [input: string, expected: "ok" | WebhookUrlRule, options?: Partial<WebhookUrlOptions>];
+
+const ROWS: Row[] = [
+  // accepted public targets
+  ["https://hooks.example.com/transcriptions", "ok"],
+  ["https://hooks.example.com:443/path?x=1", "ok"],
+  ["https://EXAMPLE.com./cb", "ok"],
+  ["https://8.8.8.8/hook", "ok"],
+  ["https://[2606:4700:4700::1111]/hook", "ok"],
+  ["https://ἀ.example.com/", "ok"], // IDN, punycoded by the parser
+  ["https://a.b.c.d.example.co.uk/deep/path#frag", "ok"],
+  ["https://172.32.0.1/", "ok"], // just outside 172.16.0.0/12
+  ["https://100.128.0.1/", "ok"], // just outside 100.64.0.0/10
+
+  // malformed, scheme, credentials, length
+  ["not a url", "malformed"],
+  ["/relative/path", "malformed"],
+  [" https://hooks.example.com/", "malformed"],
+  ["https://hooks.exa\tmple.com/", "malformed"],
+  ["https://hooks.example.com/\n", "malformed"],
+  ["https://999.1.1.1/", "malformed"],
+  ["https://a.com:65536/", "malformed"],
+  ["https://[fe80::1%25eth0]/", "malformed"],
+  [`https://example.com/${"a".repeat(MAX_WEBHOOK_URL_LENGTH)}`, "too_long"],
+  ["http://hooks.example.com/", "scheme"],
+  ["ftp://hooks.example.com/", "scheme"],
+  ["javascript:alert(1)", "scheme"],
+  ["file:///etc/passwd", "scheme"],
+  ["data:text/plain,hi", "scheme"],
+  ["gopher://hooks.example.com/", "scheme"],
+  ["https://user:pass@hooks.example.com/", "credentials"],
+  ["https://user@hooks.example.com/", "credentials"],
+  ["https://:pass@hooks.example.com/", "credentials"],
+
+  // IPv4 private / special, literal and obfuscated
+  ["https://10.0.0.1/", "private_address"],
+  ["https://10.255.255.255/", "private_address"],
+  ["https://172.16.0.1/", "private_address"],
+  ["https://172.31.255.254/", "private_address"],
+  ["https://192.168.1.1/", "private_address"],
+  ["https://100.64.0.1/", "private_address"],
+  ["https://100.100.100.200/", "private_address"], // Alibaba metadata, inside CGNAT space
+  ["https://0.0.0.0/", "private_address"],
+  ["https://0/", "private_address"],
+  ["https://127.0.0.1/", "private_address"],
+  ["https://127.255.255.254/", "private_address"],
+  ["https://169.254.169.254/latest/meta-data/", "private_address"],
+  ["https://192.0.0.192/", "private_address"], // Oracle Cloud metadata
+  ["https://224.0.0.1/", "private_address"],
+  ["https://255.255.255.255/", "private_address"],
+  ["https://198.18.0.1/", "private_address"],
+  ["https://192.0.2.1/", "private_address"],
+  ["https://2130706433/", "private_address"],
+  ["https://0177.0.0.1/", "private_address"],
+  ["https://0x7f.0.0.1/", "private_address"],
+  ["https://0x7f000001/", "private_address"],
+  ["https://127.1/", "private_address"],
+  ["https://127.0.0.1./", "private_address"],
+  ["https://%31%32%37.0.0.1/", "private_address"],
+  ["https://１２７.０.０.１/", "private_address"],
+  ["https://0xa9fea9fe/", "private_address"], // 169.254.169.254
+  ["https://025177524776/", "private_address"], // 169.254.169.254 in octal
+  ["https://167772161/", "private_address"], // 10.0.0.1
+
+  // IPv6
+  ["https://[::1]/", "private_address"],
+  ["https://[::]/", "private_address"],
+  ["https://[0:0:0:0:0:0:0:1]/", "private_address"],
+  ["https://[::ffff:10.0.0.1]/", "private_address"],
+  ["https://[::ffff:7f00:1]/", "private_address"],
+  ["https://[::ffff:127.0.0.1]/", "private_address"],
+  ["https://[::ffff:169.254.169.254]/", "private_address"],
+  ["https://[::ffff:8.8.8.8]/", "private_address"], // mapped public is still not a real IPv6 destination
+  ["https://[::127.0.0.1]/", "private_address"],
+  ["https://[64:ff9b::10.0.0.1]/", "private_address"],
+  ["https://[fe80::1]/", "private_address"],
+  ["https://[febf:ffff::1]/", "private_address"],
+  ["https://[fc00::1]/", "private_address"],
+  ["https://[fd12:3456:789a::1]/", "private_address"],
+  ["https://[fd00:ec2::254]/", "private_address"], // AWS IPv6 metadata
+  ["https://[ff02::1]/", "private_address"],
+  ["https://[2001:db8::1]/", "private_address"],
+  ["https://[2002:7f00:1::]/", "private_address"],
+  ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "private_address"],
+
+  // names
+  ["https://localhost/", "blocked_hostname"],
+  ["https://LOCALHOST./", "blocked_hostname"],
+  ["https://api.localhost/", "blocked_hostname"],
+  ["https://metadata.google.internal/computeMetadata/v1/", "blocked_hostname"],
+  ["https://metadata/", "blocked_hostname"],
+  ["https://service.internal/", "blocked_hostname"],
+  ["https://printer.local/", "blocked_hostname"],
+  ["https://router.home.arpa/", "blocked_hostname"],
+  ["https://db.default.svc.cluster.local/", "blocked_hostname"],
+  ["https://kubernetes.default.svc/", "blocked_hostname"],
+  ["https://intranet/", "blocked_hostname"],
+  ["https://1.0.0.127.in-addr.arpa/", "blocked_hostname"],
+  ["https://a..example.com/", "blocked_hostname"],
+  ["https://-bad.example.com/", "blocked_hostname"],
+
+  // ports
+  ["https://hooks.example.com:8443/", "port"],
+  ["https://hooks.example.com:80/", "port"],
+  ["https://8.8.8.8:22/", "port"],
+
+  // allowedHosts
+  ["https://hooks.example.com:8443/", "ok", { allowedHosts: ["hooks.example.com"] }],
+  ["https://hooks.example.com:8443/", "ok", { allowedHosts: ["HOOKS.example.com:8443"] }],
+  ["https://hooks.example.com:9443/", "port", { allowedHosts: ["hooks.example.com:8443"] }],
+  ["https://hooks.example.com/", "ok", { allowedHosts: ["hooks.example.com:443"] }],
+  ["https://receiver.internal:9000/", "ok", { allowedHosts: ["receiver.internal:9000"] }],
+  ["https://10.1.2.3/", "ok", { allowedHosts: ["10.1.2.3"] }],
+  ["https://10.1.2.4/", "private_address", { allowedHosts: ["10.1.2.3"] }],
+  ["https://[fd00::5]:8443/", "ok", { allowedHosts: ["[fd00::5]:8443"] }],
+  ["https://evil.example.com/", "ok", { allowedHosts: ["not a host", "a/b"] }], // junk entries match nothing
+  ["https://localhost/", "blocked_hostname", { allowedHosts: ["not a host"] }],
+  ["http://receiver.internal/", "scheme", { allowedHosts: ["receiver.internal"] }], // never lifts https-only
+  ["https://u:p@receiver.internal/", "credentials", { allowedHosts: ["receiver.internal"] }],
+
+  // development
+  ["http://localhost:8787/hook", "ok", { development: true }],
+  ["http://127.0.0.1:9000/hook", "ok", { development: true }],
+  ["http://0x7f.1:9000/hook", "ok", { development: true }], // same host after canonicalisation
+  ["https://localhost/", "ok", { development: true }],
+  ["http://hooks.example.com/", "ok", { development: true }],
+  ["http://10.0.0.1/", "private_address", { development: true }],
+  ["http://[::1]:8787/", "private_address", { development: true }],
+  ["ftp://localhost/", "scheme", { development: true }],
+];
+
+describe("checkWebhookUrl", () => {
+  it("has a substantial table", () => {
+    expect(ROWS.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(ROWS)("%s → %s %o", (input, expected, overrides) => {
+    const result = checkWebhookUrl(input, { ...PRODUCTION, ...overrides });
+    if (expected === "ok") {
+      expect(result).toMatchObject({ ok: true });
+      if (result.ok) expect(result.url).toBeInstanceOf(URL);
+    } else {
+      expect(result).toMatchObject({ ok: false, code: INVALID_WEBHOOK_URL, rule: expected });
+      if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
+    }
+  });
+
+  it("returns the canonical URL to store and call", () => {
+    const result = checkWebhookUrl("HTTPS://Hooks.Example.COM:443/a/../b?q=1", PRODUCTION);
+    expect(result.ok && result.url.href).toBe("https://hooks.example.com/b?q=1");
+  });
+
+  it("names the embedded address in the reason for IPv4-mapped IPv6", () => {
+    const result = checkWebhookUrl("https://[::ffff:a9fe:a9fe]/", PRODUCTION);
+    expect(result).toMatchObject({ ok: false, rule: "private_address" });
+    expect(!result.ok && result.reason).toMatch(/IPv4-mapped.*169\.254\.169\.254/);
+  });
+
+  it("explains the port rule", () => {
+    const result = checkWebhookUrl("https://hooks.example.com:8443/", PRODUCTION);
+    expect(!result.ok && result.reason).toMatch(/port 8443 .*hooks\.example\.com:8443/);
+  });
+});
+
+describe("parseAllowedHosts", () => {
+  it("parses and canonicalises host and host:port entries", () => {
+    expect(parseAllowedHosts(" Hooks.Example.com , 10.0.0.7:8443,[FD00::5]:9000,0x7f.1 ", false)).toEqual([
+      "hooks.example.com",
+      "10.0.0.7:8443",
+      "[fd00::5]:9000",
+      "127.0.0.1",
+    ]);
+  });
+
+  it("is empty for an unset variable and adds the development hosts in development", () => {
+    expect(parseAllowedHosts(undefined, false)).toEqual([]);
+    expect(parseAllowedHosts("", true)).toEqual([...DEVELOPMENT_ALLOWED_HOSTS]);
+    expect(parseAllowedHosts("localhost", true)).toEqual(["localhost", "127.0.0.1"]);
+  });
+
+  it.each(["https://hooks.example.com", "hooks.example.com/path", "user@hooks.example.com", "host:99999", "a b"])(
+    "throws on a bad entry %s",
+    (entry) => {
+      expect(() => parseAllowedHosts(entry, false)).toThrow(RangeError);
+    },
+  );
+});
