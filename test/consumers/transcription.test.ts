@@ -1,0 +1,184 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
+import type { BreakerState } from "../../src/breaker/policy.ts";
+import type { Env } from "../../src/env.ts";
+import worker from "../../src/index.ts";
+import { call, createTenant } from "../helpers/api.ts";
+import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
+import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
+import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
+
+let seq = 0;
+async function deliver(jobIds: string[], tenantId: string, options: { attempts?: number; env?: Env } = {}) {
+  const batch = createMessageBatch(
+    "vtt-jobs",
+    jobIds.map((id) => ({ id: `m${seq++}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: { v: 1, job_id: id, tenant_id: tenantId } })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, options.env ?? env, ctx);
+  return { result: await getQueueResult(batch, ctx), ids: batch.messages.map((m) => m.id) };
+}
+
+const openai = () => interceptFetch();
+
+describe("transcription consumer", () => {
+  it("completes a job: provider called once, transcript in R2, row completed, visible through the API", async () => {
+    const { tenantId, key } = await createTenant("consumer");
+    const id = await seedJob(tenantId);
+    const outbound = openai().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    const { result, ids } = await deliver([id], tenantId);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(outbound.requests).toHaveLength(1);
+    expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "openai", model: "whisper-1", language: "en", attempts: 1, segment_count: 2 });
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ status: "completed", text: OPENAI_VERBOSE_JSON.text, duration_seconds: 11 });
+    expect(job.started_at).toEqual(expect.any(String));
+
+    // a redelivery of the terminal job is acknowledged and ignored
+    const again = await deliver([id], tenantId, { attempts: 2 });
+    expect(again.result.explicitAcks).toEqual(again.ids);
+    expect(outbound.requests).toHaveLength(1);
+  });
+
+  it("duplicate deliveries in one batch store exactly one result and one webhook event", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { webhookUrl: "https://hooks.example.com/x" });
+    openai().on("POST", "https://api.openai.com/", () => json(OPENAI_VERBOSE_JSON));
+    await deliver([id, id, id], tenantId);
+    expect(await jobRow(id)).toMatchObject({ status: "completed" });
+    const objects = await env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
+    expect(objects.objects).toHaveLength(1);
+    const events = await env.DB.prepare("select id from webhook_events where job_id = ?").bind(id).all();
+    expect(events.results).toHaveLength(1);
+  });
+
+  it("retries a 5xx with backoff, honours Retry-After on 429, and fails a 4xx at once", async () => {
+    const tenantId = await seedTenant();
+    const flaky = await seedJob(tenantId);
+    openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "overloaded" } }, 503));
+    const r1 = await deliver([flaky], tenantId);
+    expect(r1.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(r1.ids);
+    expect(await jobRow(flaky)).toMatchObject({ status: "processing", attempts: 1 });
+
+    const limited = await seedJob(tenantId);
+    openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "slow down" } }, 429, { "retry-after": "42" }));
+    const r2 = await deliver([limited], tenantId);
+    // (the delay itself is the pure policy's: Retry-After is a floor, see test/jobs/retry-policy.test.ts)
+    expect(r2.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(r2.ids);
+
+    const bad = await seedJob(tenantId);
+    openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "Invalid file format." } }, 400));
+    const r3 = await deliver([bad], tenantId);
+    expect(r3.result.explicitAcks).toEqual(r3.ids);
+    expect(await jobRow(bad)).toMatchObject({ status: "failed", error_code: "provider_bad_request" });
+  });
+
+  it("acknowledges messages for deleted jobs and malformed messages without calling anyone", async () => {
+    const tenantId = await seedTenant();
+    const outbound = openai();
+    const { result, ids } = await deliver(["tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenantId);
+    expect(result.explicitAcks).toEqual(ids);
+    const batch = createMessageBatch("vtt-jobs", [{ id: "bad", timestamp: new Date(), attempts: 1, body: "garbage" }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad"]);
+    expect(outbound.requests).toHaveLength(0);
+  });
+
+  it("fails a job whose audio vanished with audio_missing", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { audio: null });
+    openai();
+    await deliver([id], tenantId);
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_missing" });
+  });
+
+  it("dispatches pool jobs once: processing with dispatched_at, redelivery ignored", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { provider: "whisper-pool" });
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ status: "queued" }, 202));
+    await deliver([id], tenantId);
+    const row = await jobRow(id);
+    expect(row).toMatchObject({ status: "processing" });
+    expect(row!.dispatched_at).toEqual(expect.any(Number));
+    await deliver([id], tenantId, { attempts: 2 });
+    expect(outbound.requests).toHaveLength(1);
+  });
+
+  it("pool unreachable: nothing is lost, the message is retried", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { provider: "whisper-pool" });
+    interceptFetch().on("POST", "https://pool.test/", () => {
+      throw new TypeError("connect ECONNREFUSED");
+    });
+    const { result, ids } = await deliver([id], tenantId);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(ids);
+    expect(await jobRow(id)).toMatchObject({ status: "processing", dispatched_at: null });
+  });
+});
+
+describe("circuit breaker in the consumer", () => {
+  it("stops calling a failing provider, fails over along FAILOVER_CHAIN, or parks the job", async () => {
+    const { tenantId, key } = await createTenant("breaker");
+    await breakerFor(env, "openai").force("openai", "closed");
+    const outbound = interceptFetch()
+      .on("POST", "https://api.openai.com/", () => json({ error: { message: "down" } }, 500))
+      .on("POST", "https://api.deepgram.com/", () => json(DEEPGRAM_RESPONSE));
+    // five failures trip openai's breaker (minimum 5 calls, 50 %)
+    for (let i = 0; i < 5; i++) await deliver([await seedJob(tenantId)], tenantId);
+    const openaiCalls = () => outbound.requests.filter((r) => r.url.hostname === "api.openai.com").length;
+    expect(openaiCalls()).toBe(5);
+    expect((await breakerFor(env, "openai").snapshot("openai")).state.status).toBe("open");
+
+    // no failover configured: parked, nobody called
+    const parked = await seedJob(tenantId);
+    const p = await deliver([parked], tenantId);
+    expect(p.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(p.ids);
+    expect(openaiCalls()).toBe(5);
+    expect(await jobRow(parked)).toMatchObject({ status: "queued", delayed_reason: "provider_unavailable" });
+    // the tenant's view of a parked job carries the degraded-mode notice
+    const job = (await (await call(`/v1/transcriptions/${parked}`, { key })).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ delayed: true, notice: "processing delayed", delay_reason: "provider_unavailable" });
+
+    // with a failover chain the job goes to deepgram instead
+    const moved = await seedJob(tenantId);
+    await deliver([moved], tenantId, { env: { ...env, FAILOVER_CHAIN: "openai,deepgram" } as Env });
+    expect(await jobRow(moved)).toMatchObject({ status: "completed", provider: "deepgram" });
+    expect(openaiCalls()).toBe(5);
+  });
+
+  it("outage and recovery: every accepted job completes once the provider is back, with only probes while open", async () => {
+    const tenantId = await seedTenant();
+    let healthy = false;
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () => (healthy ? json(DEEPGRAM_RESPONSE) : json({ err_msg: "down" }, 503)));
+    const jobs: string[] = [];
+    await breakerFor(env, "deepgram").force("deepgram", "closed");
+    for (let i = 0; i < 12; i++) jobs.push(await seedJob(tenantId, { provider: "deepgram" }));
+    // the outage: deliveries fail until the breaker opens, then park without calls
+    for (const id of jobs) await deliver([id], tenantId);
+    const callsDuringOutage = outbound.requests.length;
+    expect(callsDuringOutage).toBeLessThan(jobs.length);
+    expect((await breakerFor(env, "deepgram").snapshot("deepgram")).state.status).toBe("open");
+    for (const id of jobs) await deliver([id], tenantId, { attempts: 2 });
+    expect(outbound.requests.length).toBe(callsDuringOutage);
+
+    // recovery: the cool-down elapses (alarm), probes succeed, the breaker closes, redeliveries complete everything
+    healthy = true;
+    const stub = breakerFor(env, "deepgram");
+    await runInDurableObject(stub, async (_i, state) => {
+      const stored = (await state.storage.get<BreakerState>("state"))!;
+      await state.storage.put("state", { ...stored, nextAttemptAt: Date.now() - 1 });
+    });
+    await runDurableObjectAlarm(stub);
+    for (let round = 3; round < 8; round++) {
+      const pending = [];
+      for (const id of jobs) if ((await jobRow(id))!.status !== "completed") pending.push(id);
+      if (!pending.length) break;
+      for (const id of pending) await deliver([id], tenantId, { attempts: round });
+    }
+    for (const id of jobs) expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "deepgram" });
+    expect((await stub.snapshot("deepgram")).state.status).toBe("closed");
+  });
+});

@@ -1,0 +1,257 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { verifySignedRequest, parseKeyRing, signAudioUrl } from "../../src/domain/signing.ts";
+import type { Env } from "../../src/env.ts";
+import { DeepgramTranscriptionService } from "../../src/providers/deepgram.ts";
+import { OpenAITranscriptionService } from "../../src/providers/openai.ts";
+import { createTranscriptionService, defaultProvider, isProviderEnabled, parseProviderList } from "../../src/providers/registry.ts";
+import { ProviderError, type TranscriptionRequest } from "../../src/providers/types.ts";
+import { WhisperPoolService } from "../../src/providers/whisper-pool.ts";
+import { WorkersAITranscriptionService } from "../../src/providers/workers-ai.ts";
+import { makeWav } from "../helpers/audio.ts";
+import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
+import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, WORKERS_AI_OUTPUT } from "./fixtures.ts";
+
+const WAV = makeWav(0.25);
+
+function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRequest {
+  return {
+    jobId: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+    audio: new Response(WAV).body!,
+    bytes: WAV.byteLength,
+    format: "wav",
+    contentType: "audio/wav",
+    language: "en",
+    prompt: null,
+    ...overrides,
+  };
+}
+
+async function expectProviderError(promise: Promise<unknown>, code: string, retryable: boolean) {
+  const error = await promise.then(() => null, (e) => e);
+  expect(error).toBeInstanceOf(ProviderError);
+  expect({ code: error.code, retryable: error.retryable }).toEqual({ code, retryable });
+  return error as ProviderError;
+}
+
+describe("openai", () => {
+  it("sends multipart with model, verbose_json, both granularities, language and prompt; normalises segments and words", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    const service = new OpenAITranscriptionService(env);
+    const outcome = await service.transcribe(request({ prompt: "Kennedy" }));
+    const sent = outbound.requests[0]!;
+    expect(sent.headers.get("authorization")).toBe("Bearer sk-test-openai-key");
+    const form = await new Request("http://x", { method: "POST", headers: { "content-type": sent.headers.get("content-type")! }, body: sent.body }).formData();
+    expect(form.get("model")).toBe("whisper-1");
+    expect(form.get("response_format")).toBe("verbose_json");
+    expect(form.getAll("timestamp_granularities[]")).toEqual(["segment", "word"]);
+    expect(form.get("language")).toBe("en");
+    expect(form.get("prompt")).toBe("Kennedy");
+    const file = form.get("file") as File;
+    expect(file.name).toBe("tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C.wav");
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(WAV);
+    expect(outcome).toEqual({
+      kind: "completed",
+      transcript: {
+        text: OPENAI_VERBOSE_JSON.text,
+        segments: [
+          { start: 0, end: 3.5, text: "And so, my fellow Americans,", confidence: -0.21 },
+          { start: 3.5, end: 11, text: "ask not what your country can do for you.", confidence: -0.18 },
+        ],
+        words: [
+          { start: 0, end: 0.32, word: "And" },
+          { start: 0.32, end: 0.6, word: "so" },
+        ],
+        language: "en",
+        duration_seconds: 11,
+        model: "whisper-1",
+      },
+    });
+  });
+
+  it("uses json for gpt-4o-transcribe and any OpenAI-compatible base URL", async () => {
+    const outbound = interceptFetch().on("POST", "http://speaches.local:8000/v1/audio/transcriptions", () => json({ text: "hello there" }));
+    const service = new OpenAITranscriptionService({ ...env, OPENAI_MODEL: "gpt-4o-transcribe", OPENAI_BASE_URL: "http://speaches.local:8000/v1" } as Env);
+    const outcome = await service.transcribe(request({ language: null }));
+    const sent = outbound.requests[0]!;
+    const form = await new Request("http://x", { method: "POST", headers: { "content-type": sent.headers.get("content-type")! }, body: sent.body }).formData();
+    expect(form.get("response_format")).toBe("json");
+    expect(form.get("language")).toBeNull();
+    expect(outcome).toMatchObject({ transcript: { text: "hello there", segments: [{ start: 0, end: 0, text: "hello there" }], model: "gpt-4o-transcribe", language: null } });
+  });
+
+  it.each([
+    [400, "provider_bad_request", false],
+    [401, "provider_auth_failed", false],
+    [413, "provider_bad_request", false],
+    [415, "provider_rejected_audio", false],
+    [429, "provider_rate_limited", true],
+    [500, "provider_unavailable", true],
+    [503, "provider_unavailable", true],
+  ])("classifies HTTP %i as %s (retryable: %s)", async (status, code, retryable) => {
+    interceptFetch().on("POST", "https://api.openai.com/", () => json({ error: { message: "nope", type: "invalid_request_error" } }, status, { "retry-after": "7" }));
+    const error = await expectProviderError(new OpenAITranscriptionService(env).transcribe(request()), code, retryable);
+    if (status === 429) expect(error.retryAfterSeconds).toBe(7);
+  });
+
+  it("classifies network errors and timeouts as retryable", async () => {
+    interceptFetch().on("POST", "https://api.openai.com/", () => {
+      throw new TypeError("fetch failed");
+    });
+    await expectProviderError(new OpenAITranscriptionService(env).transcribe(request()), "provider_network_error", true);
+    interceptFetch().on("POST", "https://api.openai.com/", () => new Promise<Response>(() => undefined));
+    await expectProviderError(new OpenAITranscriptionService({ ...env, OPENAI_TIMEOUT_MS: "50" } as Env).transcribe(request()), "provider_timeout", true);
+  });
+
+  it("refuses audio over 25 MB without calling OpenAI, and needs its key", async () => {
+    const outbound = interceptFetch();
+    await expectProviderError(new OpenAITranscriptionService(env).transcribe(request({ bytes: 26 * 1024 * 1024 })), "provider_rejected_audio", false);
+    expect(outbound.requests).toHaveLength(0);
+    expect(() => new OpenAITranscriptionService({ ...env, OPENAI_API_KEY: "" } as Env)).toThrow(ProviderError);
+  });
+});
+
+describe("deepgram", () => {
+  it("streams the audio to /v1/listen with model, language detection, utterances and smart_format", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    const outcome = await new DeepgramTranscriptionService(env).transcribe(request({ language: null }));
+    const sent = outbound.requests[0]!;
+    expect(sent.headers.get("authorization")).toBe("Token dg-test-key");
+    expect(sent.headers.get("content-type")).toBe("audio/wav");
+    expect(Object.fromEntries(sent.url.searchParams)).toEqual({ model: "nova-3", smart_format: "true", punctuate: "true", utterances: "true", detect_language: "true" });
+    expect(sent.body).toEqual(WAV);
+    expect(outcome).toEqual({
+      kind: "completed",
+      transcript: {
+        text: "And so, my fellow Americans, ask not what your country can do for you.",
+        segments: [
+          { start: 0.08, end: 3.4, text: "And so, my fellow Americans,", confidence: 0.97, speaker: "0" },
+          { start: 3.6, end: 10.9, text: "ask not what your country can do for you.", confidence: 0.98, speaker: "0" },
+        ],
+        words: [
+          { start: 0.08, end: 0.32, word: "And", confidence: 0.99 },
+          { start: 0.32, end: 0.64, word: "so,", confidence: 0.97 },
+        ],
+        language: "en",
+        duration_seconds: 11,
+        model: "nova-3 (general-nova-3)",
+      },
+    });
+  });
+
+  it("passes a fixed language instead of detection", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    await new DeepgramTranscriptionService(env).transcribe(request({ language: "pt" }));
+    expect(outbound.requests[0]!.url.searchParams.get("language")).toBe("pt");
+    expect(outbound.requests[0]!.url.searchParams.has("detect_language")).toBe(false);
+  });
+
+  it.each([
+    [400, "provider_bad_request", false],
+    [402, "provider_bad_request", false],
+    [403, "provider_auth_failed", false],
+    [429, "provider_rate_limited", true],
+    [502, "provider_unavailable", true],
+    [504, "provider_timeout", true],
+  ])("classifies HTTP %i as %s", async (status, code, retryable) => {
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ err_code: "X", err_msg: "no" }, status));
+    await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), code, retryable);
+  });
+
+  it("treats a body that is not Deepgram's shape as a bad response", async () => {
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ results: {} }));
+    await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_bad_response", true);
+  });
+});
+
+describe("workers-ai", () => {
+  function fakeAi(run: (model: string, input: Record<string, unknown>) => unknown) {
+    const calls: { model: string; input: Record<string, unknown> }[] = [];
+    const ai = { run: async (model: string, input: Record<string, unknown>) => (calls.push({ model, input }), run(model, input)) };
+    return { calls, env: { ...env, AI: ai as unknown as Ai } as Env };
+  }
+
+  it("sends base64 audio, language and prompt to whisper-large-v3-turbo and normalises its output", async () => {
+    const { calls, env: aiEnv } = fakeAi(() => WORKERS_AI_OUTPUT);
+    const outcome = await new WorkersAITranscriptionService(aiEnv).transcribe(request({ prompt: "Kennedy" }));
+    expect(calls[0]!.model).toBe("@cf/openai/whisper-large-v3-turbo");
+    expect(calls[0]!.input.language).toBe("en");
+    expect(calls[0]!.input.initial_prompt).toBe("Kennedy");
+    expect(Uint8Array.from(atob(calls[0]!.input.audio as string), (c) => c.charCodeAt(0))).toEqual(WAV);
+    expect(outcome).toMatchObject({
+      transcript: {
+        segments: [{ start: 0, end: 3.5, text: "And so, my fellow Americans,", confidence: -0.2 }, { start: 3.5, end: 11 }],
+        words: [{ start: 0, end: 0.3, word: "And" }, { start: 3.5, end: 3.8, word: "ask" }],
+        language: "en",
+        duration_seconds: 11,
+        model: "@cf/openai/whisper-large-v3-turbo",
+      },
+    });
+  });
+
+  it.each([
+    ["AiError: 3010: Invalid or incomplete input for the model", "provider_rejected_audio", false],
+    ["AiError: 3040: Out of capacity for this model", "provider_unavailable", true],
+    ["AiError: 3007: Request timeout", "provider_timeout", true],
+  ])("maps %s", async (message, code, retryable) => {
+    const { env: aiEnv } = fakeAi(() => {
+      throw new Error(message);
+    });
+    await expectProviderError(new WorkersAITranscriptionService(aiEnv).transcribe(request()), code, retryable);
+  });
+
+  it("is not configured without the AI binding (local development)", () => {
+    expect(() => new WorkersAITranscriptionService({ ...env, AI: undefined } as Env)).toThrow(/AI binding/);
+  });
+});
+
+describe("whisper-pool", () => {
+  it("dispatches a signed job with a per-job signed audio URL and the callback URL", async () => {
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ job_id: "x", status: "queued", duplicate: false }, 202));
+    const outcome = await new WhisperPoolService(env).transcribe(request({ prompt: "Kennedy", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }));
+    expect(outcome).toEqual({ kind: "dispatched" });
+    const sent = outbound.requests[0]!;
+    const raw = new TextDecoder().decode(sent.body);
+    expect(await verifySignedRequest(parseKeyRing("e1:edge-to-pool-secret"), sent.headers, raw)).toEqual({ ok: true, keyId: "e1" });
+    const body = JSON.parse(raw);
+    expect(body).toMatchObject({ job_id: request().jobId, language: "en", prompt: "Kennedy", callback_url: "https://edge.test/internal/pool/callback", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    const audioUrl = new URL(body.audio_url);
+    expect(audioUrl.origin + audioUrl.pathname).toBe(`https://edge.test/internal/audio/${request().jobId}`);
+    expect(Number(audioUrl.searchParams.get("exp"))).toBe(body.audio_expires_at);
+    expect(body.audio_expires_at - Date.now() / 1000).toBeGreaterThan(500);
+    expect(body.audio_expires_at - Date.now() / 1000).toBeLessThanOrEqual(600);
+    expect(audioUrl.searchParams.get("sig")).toBe(await signAudioUrl("audio-url-secret", request().jobId, body.audio_expires_at));
+  });
+
+  it("pool down is retryable (pool_unreachable); a 400 is permanent", async () => {
+    interceptFetch().on("POST", "https://pool.test/", () => {
+      throw new TypeError("connection refused");
+    });
+    await expectProviderError(new WhisperPoolService(env).transcribe(request()), "pool_unreachable", true);
+    interceptFetch().on("POST", "https://pool.test/", () => json({ code: "redis" }, 503));
+    await expectProviderError(new WhisperPoolService(env).transcribe(request()), "pool_unreachable", true);
+    interceptFetch().on("POST", "https://pool.test/", () => json({ code: "bad" }, 400));
+    await expectProviderError(new WhisperPoolService(env).transcribe(request()), "provider_bad_request", false);
+  });
+});
+
+describe("registry", () => {
+  it("reads the ordered provider list and ignores unknown names", () => {
+    expect(parseProviderList(env)).toEqual(["openai", "deepgram", "whisper-pool"]);
+    expect(parseProviderList({ ...env, PROVIDERS: "deepgram, nope ,openai,deepgram" } as Env)).toEqual(["deepgram", "openai"]);
+    expect(defaultProvider({ ...env, PROVIDERS: "" } as Env)).toBe("whisper-pool");
+    expect(defaultProvider({ ...env, PROVIDERS: "", POOL_URL: "" } as Env)).toBe("openai");
+    expect(isProviderEnabled(env, "workers-ai")).toBe(false);
+  });
+
+  it("a provider without its secret is not configured (permanent)", () => {
+    const error = (() => {
+      try {
+        createTranscriptionService("deepgram", { ...env, DEEPGRAM_API_KEY: undefined } as Env);
+      } catch (e) {
+        return e as ProviderError;
+      }
+    })();
+    expect(error).toMatchObject({ code: "provider_not_configured", retryable: false });
+  });
+});
