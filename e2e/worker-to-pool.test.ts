@@ -96,7 +96,7 @@ async function json(res: Response) {
 it("an upload goes through the pool and comes back as a completed transcript", async () => {
   const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
   const tenant = await json(await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: admin, body: '{"name":"e2e"}' }));
-  const { key } = await json(await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: admin }));
+  const { key } = await json(await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: admin, body: "{}" }));
   const auth = { authorization: `Bearer ${key}` };
 
   const form = new FormData();
