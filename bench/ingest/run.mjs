@@ -2,7 +2,8 @@
 // bench/ingest: throughput and latency of authenticated POST /v1/transcriptions (64 KB WAV) on `wrangler dev`,
 // against the same run's bare primitives (one R2 put, one D1 insert, one queue send, each alone).
 // Usage: node bench/ingest/run.mjs [--requests 300] [--concurrency 4] [--write]
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { ensureDevVars, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
@@ -137,20 +138,6 @@ async function main() {
   } finally {
     await stopAll();
   }
-}
-
-/** Replaces (or appends) one `## ` section of the benchmarks document. */
-export function writeSection(path, heading, section) {
-  const doc = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n\nFigures measured on this project's machines, with the command that produced each.\n\n";
-  const start = doc.indexOf(heading);
-  let next;
-  if (start === -1) next = `${doc.trimEnd()}\n\n${section}`;
-  else {
-    const end = doc.indexOf("\n## ", start + heading.length);
-    next = doc.slice(0, start) + section + (end === -1 ? "" : doc.slice(end + 1));
-  }
-  mkdirSync("docs", { recursive: true });
-  writeFileSync(path, next.trimEnd() + "\n");
 }
 
 main().catch(async (error) => {
