@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-// @ts-expect-error plain ESM helper shared with `npm start`
+// plain ESM helper shared with `npm start`
 import { freePort, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -100,7 +100,7 @@ it("an upload goes through the pool and comes back as a completed transcript", a
   const auth = { authorization: `Bearer ${key}` };
 
   const form = new FormData();
-  form.append("file", new Blob([wav(3)], { type: "audio/wav" }), "tone.wav");
+  form.append("file", new Blob([new Uint8Array(wav(3))], { type: "audio/wav" }), "tone.wav");
   form.append("language", "en");
   const upload = await fetch(`${base}/v1/transcriptions`, { method: "POST", headers: auth, body: form });
   expect(upload.status).toBe(202);

@@ -14,7 +14,8 @@ async function main() {
   if (providers.includes("whisper-pool")) {
     const redisUrl = process.env.REDIS_URL ?? (await startPrivateRedis());
     const poolPort = new URL(vars.POOL_URL ?? "http://127.0.0.1:8788").port || "8788";
-    console.log(`starting the Whisper pool on :${poolPort} (redis ${redisUrl})`);
+    const model = process.env.WHISPER_MODEL ?? vars.WHISPER_MODEL ?? "synthetic:mini";
+    console.log(`starting the Whisper pool on :${poolPort} (redis ${redisUrl}, model ${model})`);
     run("pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
       env: {
         ...process.env,
@@ -22,7 +23,9 @@ async function main() {
         PORT: poolPort,
         BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
         CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
-        WHISPER_MODEL: process.env.WHISPER_MODEL ?? vars.WHISPER_MODEL ?? "synthetic:mini",
+        WHISPER_MODEL: model,
+        // random weights never reach whisper's confidence threshold: without this every window is re-decoded 5×
+        ...(model.startsWith("synthetic:") && !process.env.WHISPER_TEMPERATURE_INC ? { WHISPER_TEMPERATURE_INC: "0" } : {}),
         NODE_ENV: "development",
       },
     });

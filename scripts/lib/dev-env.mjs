@@ -37,7 +37,8 @@ export function freePort() {
 /** Spawns a child whose output is prefixed, and remembers it so `stopAll` can end it. */
 const children = new Set();
 export function run(label, command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  // own process group, so stopping `npx wrangler dev` also stops the workerd it started
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, ...options });
   children.add(child);
   const prefix = (stream, out) =>
     stream.on("data", (chunk) => {
@@ -62,15 +63,28 @@ export async function stopAll(signal = "SIGTERM") {
     [...children].map(
       (child) =>
         new Promise((resolve) => {
+          const killGroup = (sig) => {
+            try {
+              process.kill(-child.pid, sig);
+            } catch {
+              child.kill(sig);
+            }
+          };
           const timer = setTimeout(() => {
-            child.kill("SIGKILL");
+            killGroup("SIGKILL");
             resolve();
           }, 10_000);
           child.on("exit", () => {
             clearTimeout(timer);
+            // whatever the group leader left behind goes too
+            try {
+              process.kill(-child.pid, "SIGKILL");
+            } catch {
+              // already gone
+            }
             resolve();
           });
-          child.kill(signal);
+          killGroup(signal);
         }),
     ),
   );

@@ -1,0 +1,90 @@
+/**
+ * Cutting decoded audio into engine windows (pure).
+ *
+ * Whisper sees at most 30 s at a time. Long audio is cut at the quietest point near each window's end, so a cut
+ * rarely splits a word; a window is later right-padded with zeros to its batch's longest window.
+ */
+
+/** Whisper's input sample rate. */
+export const SAMPLE_RATE = 16_000;
+/** Whisper's context: a window never exceeds 30 s. */
+export const MAX_WINDOW_SECONDS = 30;
+/** How far back from a window's maximum end the quietest cut point is searched. */
+export const DEFAULT_CUT_SEARCH_SECONDS = 5;
+/** Energy is compared over frames of this length. */
+export const ENERGY_FRAME_MS = 20;
+/** whisper.cpp skips input shorter than 1 s, so no cut leaves a tail shorter than this. */
+export const MIN_TAIL_SECONDS = 1;
+
+/** A slice of a job's audio, in order. */
+export interface AudioWindow {
+  index: number;
+  /** Offset of the first sample in the job's audio. */
+  startSample: number;
+  samples: Float32Array;
+}
+
+/** Options for {@link splitIntoWindows}. */
+export interface WindowOptions {
+  /** Longest window, ≤ {@link MAX_WINDOW_SECONDS}. */
+  maxWindowSeconds?: number;
+  cutSearchSeconds?: number;
+}
+
+/**
+ * Splits mono 16 kHz PCM into windows of at most `maxWindowSeconds`, each cut at the quietest
+ * {@link ENERGY_FRAME_MS} frame within the last `cutSearchSeconds` of the window. Windows share the
+ * underlying buffer (subarrays, no copies).
+ */
+export function splitIntoWindows(pcm: Float32Array, options: WindowOptions = {}): AudioWindow[] {
+  const maxSeconds = Math.min(options.maxWindowSeconds ?? MAX_WINDOW_SECONDS, MAX_WINDOW_SECONDS);
+  const maxSamples = Math.round(maxSeconds * SAMPLE_RATE);
+  // every window but the last keeps at least half the maximum length
+  const searchSamples = Math.min(Math.round((options.cutSearchSeconds ?? DEFAULT_CUT_SEARCH_SECONDS) * SAMPLE_RATE), Math.floor(maxSamples / 2));
+  const minTail = Math.min(Math.round(MIN_TAIL_SECONDS * SAMPLE_RATE), Math.floor(maxSamples / 2));
+  const windows: AudioWindow[] = [];
+  let start = 0;
+  while (pcm.length - start > maxSamples) {
+    const searchEnd = Math.min(start + maxSamples, pcm.length - minTail);
+    const searchStart = Math.max(start + 1, start + maxSamples - searchSamples);
+    const cut = quietestPoint(pcm, searchStart, searchEnd);
+    windows.push({ index: windows.length, startSample: start, samples: pcm.subarray(start, cut) });
+    start = cut;
+  }
+  if (pcm.length > start) windows.push({ index: windows.length, startSample: start, samples: pcm.subarray(start) });
+  return windows;
+}
+
+/** The centre of the quietest stretch in `[from, to)`: the first run of consecutive lowest-energy frames. */
+export function quietestPoint(pcm: Float32Array, from: number, to: number): number {
+  const frame = Math.max(1, Math.round((ENERGY_FRAME_MS / 1000) * SAMPLE_RATE));
+  if (to - from <= frame) return to;
+  let bestEnergy = Number.POSITIVE_INFINITY;
+  let runStart = to;
+  let runEnd = to;
+  for (let frameStart = from; frameStart + frame <= to; frameStart += frame) {
+    let energy = 0;
+    for (let i = frameStart; i < frameStart + frame; i++) energy += pcm[i]! * pcm[i]!;
+    if (energy < bestEnergy) {
+      bestEnergy = energy;
+      runStart = frameStart;
+      runEnd = frameStart + frame;
+    } else if (energy === bestEnergy && frameStart === runEnd) {
+      runEnd = frameStart + frame;
+    }
+  }
+  return Math.floor((runStart + runEnd) / 2);
+}
+
+/** Copies `samples` into a zero-filled buffer of `length` samples (right-padding); returns it unchanged when long enough. */
+export function rightPad(samples: Float32Array, length: number): Float32Array {
+  if (samples.length >= length) return samples;
+  const padded = new Float32Array(length);
+  padded.set(samples);
+  return padded;
+}
+
+/** Seconds of audio in `sampleCount` samples at 16 kHz. */
+export function samplesToSeconds(sampleCount: number): number {
+  return sampleCount / SAMPLE_RATE;
+}

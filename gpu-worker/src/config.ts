@@ -1,0 +1,270 @@
+/**
+ * Pool settings: every limit is a named, documented setting (docs/pool.md lists them with their env vars).
+ * `poolOptionsFromEnv` is the only place that reads environment variables.
+ */
+import os from "node:os";
+import path from "node:path";
+import { parseKeyRing, type SigningKey } from "../../src/domain/signing.ts";
+import type { LogLevel } from "./log.ts";
+
+/** Where downloaded and generated models are cached unless MODEL_CACHE_DIR says otherwise. */
+export const DEFAULT_MODEL_CACHE_DIR = path.resolve(import.meta.dirname, "../.cache/models");
+
+export type EngineKind = "whispercpp" | "openai-compatible";
+export type WhisperBinding = "smart-whisper" | "fugood";
+
+/** Everything a pool needs; {@link resolvePoolSettings} fills the defaults. */
+export interface PoolSettings {
+  /** HTTP listen address; port 0 picks a free port. */
+  host: string;
+  port: number;
+  redisUrl: string;
+  /** BullMQ key prefix and queue names (several pools can share one Redis with different prefixes). */
+  queuePrefix: string;
+  /** Verifies dispatches from the edge (edge's POOL_SIGNING_KEYS). */
+  bridgeKeys: SigningKey[];
+  /** Signs callbacks to the edge (edge's POOL_CALLBACK_KEYS); the first key signs. */
+  callbackKeys: SigningKey[];
+  signatureToleranceSeconds: number;
+
+  engine: EngineKind;
+  whisperBinding: WhisperBinding;
+  /** A file path, a catalog name (`base.en`) or `synthetic:mini` / `synthetic:tiny`. */
+  whisperModel: string;
+  modelCacheDir: string;
+  /** Download a catalog model at startup when it is not cached. */
+  modelAutoFetch: boolean;
+  /** Threads per decoding state. */
+  whisperThreads: number;
+  /** Tokens per decode pass (0 = whisper.cpp's own cap). */
+  whisperMaxTokens: number;
+  /** Temperature fallback step (0 = a single greedy pass). */
+  whisperTemperatureInc: number;
+  whisperBestOf: number;
+  whisperUseGpu: boolean;
+
+  openaiBaseUrl: string;
+  openaiApiKey: string;
+  openaiModel: string;
+  openaiRequestTimeoutMs: number;
+  openaiWordTimestamps: boolean;
+  /** How long start waits for the engine (server) to become ready. */
+  engineStartTimeoutMs: number;
+
+  /** Windows run through the engine together. */
+  batchSize: number;
+  /** Longest wait after the first window before a partial batch runs. */
+  batchWaitMs: number;
+  /** Longest window, ≤ 30 s. */
+  windowSeconds: number;
+  /** Jobs one process holds at once (fetching, decoding, waiting for a batch). */
+  jobConcurrency: number;
+  /** Whole-job limit (fetch, decode, inference); the job then fails with `timeout`. */
+  jobTimeoutMs: number;
+  /** BullMQ attempts for retryable failures, and the first backoff delay (doubling). */
+  jobAttempts: number;
+  jobBackoffMs: number;
+  /** BullMQ lock: a worker that dies mid-job loses its jobs to another after about this long. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+
+  maxAudioBytes: number;
+  maxAudioSeconds: number;
+  audioFetchTimeoutMs: number;
+  ffmpegPath: string;
+
+  callbackAttempts: number;
+  callbackBackoffMs: number;
+  callbackBackoffCapMs: number;
+  callbackTimeoutMs: number;
+
+  /** SIGTERM: how long the batch in flight may take to finish before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+/** What `startPool` accepts: the required settings plus any overrides. */
+export type PoolOptions = Pick<PoolSettings, "redisUrl" | "bridgeKeys" | "callbackKeys"> & Partial<PoolSettings>;
+
+const MIB = 1024 * 1024;
+
+/** Applies defaults and checks ranges; throws a {@link ConfigError} listing every problem. */
+export function resolvePoolSettings(options: PoolOptions): PoolSettings {
+  const batchSize = options.batchSize ?? 4;
+  const settings: PoolSettings = {
+    host: "0.0.0.0",
+    port: 8788,
+    queuePrefix: "vtt",
+    signatureToleranceSeconds: 300,
+    engine: "whispercpp",
+    whisperBinding: "smart-whisper",
+    whisperModel: "synthetic:mini",
+    modelCacheDir: DEFAULT_MODEL_CACHE_DIR,
+    modelAutoFetch: true,
+    // parallel states split the cores between them
+    whisperThreads: Math.max(1, Math.floor(os.availableParallelism() / batchSize)),
+    whisperMaxTokens: 0,
+    whisperTemperatureInc: 0.2,
+    whisperBestOf: 5,
+    whisperUseGpu: false,
+    openaiBaseUrl: "http://127.0.0.1:8000/v1",
+    openaiApiKey: "not-needed",
+    openaiModel: "openai/whisper-large-v3-turbo",
+    openaiRequestTimeoutMs: 300_000,
+    openaiWordTimestamps: false,
+    engineStartTimeoutMs: 600_000,
+    batchSize,
+    batchWaitMs: 50,
+    windowSeconds: 30,
+    jobConcurrency: batchSize * 2,
+    jobTimeoutMs: 600_000,
+    jobAttempts: 3,
+    jobBackoffMs: 5_000,
+    lockDurationMs: 30_000,
+    stalledIntervalMs: 30_000,
+    maxStalledCount: 2,
+    maxAudioBytes: 500 * MIB,
+    maxAudioSeconds: 4 * 3600,
+    audioFetchTimeoutMs: 30_000,
+    ffmpegPath: "ffmpeg",
+    callbackAttempts: 500,
+    callbackBackoffMs: 1_000,
+    callbackBackoffCapMs: 300_000,
+    callbackTimeoutMs: 10_000,
+    shutdownTimeoutMs: 120_000,
+    logLevel: "info",
+    ...withoutUndefined(options),
+  } as PoolSettings;
+  const problems: string[] = [];
+  const int = (name: keyof PoolSettings, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    const value = settings[name];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got ${String(value)})`);
+    }
+  };
+  if (!settings.redisUrl) problems.push("redisUrl (REDIS_URL) is required");
+  if (settings.bridgeKeys.length === 0) problems.push("bridgeKeys (BRIDGE_KEYS) needs at least one kid:secret");
+  if (settings.callbackKeys.length === 0) problems.push("callbackKeys (CALLBACK_KEYS) needs at least one kid:secret");
+  if (!["whispercpp", "openai-compatible"].includes(settings.engine)) problems.push(`engine must be whispercpp or openai-compatible (got ${settings.engine})`);
+  if (!["smart-whisper", "fugood"].includes(settings.whisperBinding)) problems.push(`whisperBinding must be smart-whisper or fugood (got ${settings.whisperBinding})`);
+  int("port", 0, 65535);
+  int("batchSize", 1, 64);
+  int("batchWaitMs", 0, 60_000);
+  int("jobConcurrency", 1, 1024);
+  int("whisperThreads", 1, 256);
+  int("whisperMaxTokens", 0, 448);
+  int("whisperBestOf", 1, 10);
+  int("jobTimeoutMs", 100);
+  int("jobAttempts", 1, 100);
+  int("jobBackoffMs", 0);
+  int("lockDurationMs", 500);
+  int("stalledIntervalMs", 100);
+  int("maxStalledCount", 0, 100);
+  int("maxAudioBytes", 1);
+  int("audioFetchTimeoutMs", 100);
+  int("callbackAttempts", 1);
+  int("callbackBackoffMs", 0);
+  int("callbackBackoffCapMs", 0);
+  int("callbackTimeoutMs", 100);
+  int("signatureToleranceSeconds", 1);
+  if (!(settings.windowSeconds >= 2 && settings.windowSeconds <= 30)) problems.push("windowSeconds must be between 2 and 30");
+  if (!(settings.maxAudioSeconds > 0)) problems.push("maxAudioSeconds must be positive");
+  if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1)) problems.push("whisperTemperatureInc must be between 0 and 1");
+  if (settings.jobConcurrency < settings.batchSize) problems.push("jobConcurrency must be at least batchSize, or batches never fill");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return settings;
+}
+
+/** Invalid settings, every problem listed. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`invalid pool settings:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** Environment variable → setting (docs/pool.md documents each). */
+const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "boolean"]> = {
+  HOST: ["host", "string"],
+  PORT: ["port", "number"],
+  REDIS_URL: ["redisUrl", "string"],
+  QUEUE_PREFIX: ["queuePrefix", "string"],
+  SIGNATURE_TOLERANCE_SECONDS: ["signatureToleranceSeconds", "number"],
+  ENGINE: ["engine", "string"],
+  WHISPER_BINDING: ["whisperBinding", "string"],
+  WHISPER_MODEL: ["whisperModel", "string"],
+  MODEL_CACHE_DIR: ["modelCacheDir", "string"],
+  MODEL_AUTO_FETCH: ["modelAutoFetch", "boolean"],
+  WHISPER_THREADS: ["whisperThreads", "number"],
+  WHISPER_MAX_TOKENS: ["whisperMaxTokens", "number"],
+  WHISPER_TEMPERATURE_INC: ["whisperTemperatureInc", "number"],
+  WHISPER_BEST_OF: ["whisperBestOf", "number"],
+  WHISPER_USE_GPU: ["whisperUseGpu", "boolean"],
+  OPENAI_BASE_URL: ["openaiBaseUrl", "string"],
+  OPENAI_API_KEY: ["openaiApiKey", "string"],
+  OPENAI_MODEL: ["openaiModel", "string"],
+  OPENAI_REQUEST_TIMEOUT_MS: ["openaiRequestTimeoutMs", "number"],
+  OPENAI_WORD_TIMESTAMPS: ["openaiWordTimestamps", "boolean"],
+  ENGINE_START_TIMEOUT_MS: ["engineStartTimeoutMs", "number"],
+  BATCH_SIZE: ["batchSize", "number"],
+  BATCH_WAIT_MS: ["batchWaitMs", "number"],
+  WINDOW_SECONDS: ["windowSeconds", "number"],
+  JOB_CONCURRENCY: ["jobConcurrency", "number"],
+  JOB_TIMEOUT_MS: ["jobTimeoutMs", "number"],
+  JOB_ATTEMPTS: ["jobAttempts", "number"],
+  JOB_BACKOFF_MS: ["jobBackoffMs", "number"],
+  LOCK_DURATION_MS: ["lockDurationMs", "number"],
+  STALLED_INTERVAL_MS: ["stalledIntervalMs", "number"],
+  MAX_STALLED_COUNT: ["maxStalledCount", "number"],
+  MAX_AUDIO_BYTES: ["maxAudioBytes", "number"],
+  MAX_AUDIO_SECONDS: ["maxAudioSeconds", "number"],
+  AUDIO_FETCH_TIMEOUT_MS: ["audioFetchTimeoutMs", "number"],
+  FFMPEG_PATH: ["ffmpegPath", "string"],
+  CALLBACK_ATTEMPTS: ["callbackAttempts", "number"],
+  CALLBACK_BACKOFF_MS: ["callbackBackoffMs", "number"],
+  CALLBACK_BACKOFF_CAP_MS: ["callbackBackoffCapMs", "number"],
+  CALLBACK_TIMEOUT_MS: ["callbackTimeoutMs", "number"],
+  SHUTDOWN_TIMEOUT_MS: ["shutdownTimeoutMs", "number"],
+  LOG_LEVEL: ["logLevel", "string"],
+};
+
+/** The environment variables {@link poolOptionsFromEnv} reads (plus BRIDGE_KEYS and CALLBACK_KEYS). */
+export const POOL_ENV_VARS = ["BRIDGE_KEYS", "CALLBACK_KEYS", ...Object.keys(ENV_SETTINGS)];
+
+/** Reads pool options from environment variables; malformed numbers and booleans are reported, not guessed. */
+export function poolOptionsFromEnv(env: NodeJS.ProcessEnv): PoolOptions {
+  const problems: string[] = [];
+  const options: Partial<PoolSettings> = {};
+  for (const [name, [key, type]] of Object.entries(ENV_SETTINGS)) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") continue;
+    if (type === "string") (options as Record<string, unknown>)[key] = raw;
+    else if (type === "number") {
+      const value = Number(raw);
+      if (Number.isFinite(value)) (options as Record<string, unknown>)[key] = value;
+      else problems.push(`${name} must be a number (got "${raw}")`);
+    } else if (/^(1|true|yes|on)$/i.test(raw)) (options as Record<string, unknown>)[key] = true;
+    else if (/^(0|false|no|off)$/i.test(raw)) (options as Record<string, unknown>)[key] = false;
+    else problems.push(`${name} must be true or false (got "${raw}")`);
+  }
+  const ring = (name: string): SigningKey[] => {
+    try {
+      return parseKeyRing(env[name]);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return [];
+    }
+  };
+  const bridgeKeys = ring("BRIDGE_KEYS");
+  const callbackKeys = ring("CALLBACK_KEYS");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...options, redisUrl: options.redisUrl ?? "", bridgeKeys, callbackKeys };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,117 @@
+/**
+ * The `openai-compatible` engine: forwards windows to a co-located engine server (vLLM, speaches, …) through the
+ * `openai` SDK's `audio.transcriptions.create` with `response_format: verbose_json`. A batch's windows go out as
+ * concurrent requests (concurrency = batch size), so the server's own continuous batching does the packing.
+ */
+import OpenAI, { toFile } from "openai";
+import { encodeWav16 } from "../audio/wav.ts";
+import { SAMPLE_RATE } from "../audio/windows.ts";
+import type { Logger } from "../log.ts";
+import { WindowAbortedError, type EngineDescription, type EngineWindow, type EngineWindowResult, type TranscriptionEngine } from "./engine.ts";
+import { languageCode } from "./language-names.ts";
+
+/** How often start() probes a server that is not up yet. */
+const START_PROBE_INTERVAL_MS = 2_000;
+
+/** Options for {@link OpenAICompatibleEngine}. */
+export interface OpenAICompatibleEngineOptions {
+  /** e.g. `http://127.0.0.1:8000/v1` */
+  baseURL: string;
+  apiKey: string;
+  /** The server's model id, e.g. `openai/whisper-large-v3-turbo`; also reported as `result.model`. */
+  model: string;
+  /** Concurrent requests (the batch size). */
+  capacity: number;
+  requestTimeoutMs: number;
+  /** How long start() waits for the server to answer `GET /models`. */
+  startTimeoutMs: number;
+  /** Ask for word timestamps too (slower on most servers). */
+  wordTimestamps: boolean;
+  logger: Logger;
+  /** Replaces the global fetch (tests intercept outbound calls with it). */
+  fetch?: typeof fetch;
+}
+
+/** A Whisper server that speaks OpenAI's transcription API. */
+export class OpenAICompatibleEngine implements TranscriptionEngine {
+  readonly description: EngineDescription;
+  readonly capacity: number;
+  readonly #client: OpenAI;
+  readonly #options: OpenAICompatibleEngineOptions;
+  #ready = false;
+
+  constructor(options: OpenAICompatibleEngineOptions) {
+    this.#options = options;
+    this.capacity = options.capacity;
+    this.description = { engine: "openai-compatible", backend: options.baseURL, model: options.model, synthetic: false };
+    this.#client = new OpenAI({
+      baseURL: options.baseURL,
+      apiKey: options.apiKey,
+      timeout: options.requestTimeoutMs,
+      // the pool's own attempts (BullMQ) retry a failed job; a window is not retried twice over
+      maxRetries: 0,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Waits until the server lists its models (servers load weights before answering). */
+  async start(): Promise<void> {
+    const deadline = Date.now() + this.#options.startTimeoutMs;
+    for (;;) {
+      try {
+        await this.#client.models.list();
+        this.#ready = true;
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) throw new Error(`the engine server at ${this.#options.baseURL} did not answer: ${(error as Error).message}`);
+        this.#options.logger.warn("engine_server_waiting", { base_url: this.#options.baseURL, error });
+        await new Promise((resolve) => setTimeout(resolve, START_PROBE_INTERVAL_MS));
+      }
+    }
+  }
+
+  transcribeBatch(windows: EngineWindow[]): Promise<PromiseSettledResult<EngineWindowResult>[]> {
+    return Promise.allSettled(windows.map((window) => this.#transcribe(window)));
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+  }
+
+  async #transcribe(window: EngineWindow): Promise<EngineWindowResult> {
+    if (window.signal?.aborted) throw new WindowAbortedError(window.signal.reason);
+    // the server pads on its own side: only the real samples travel
+    const samples = window.samples.subarray(0, Math.round((window.durationMs / 1000) * SAMPLE_RATE));
+    const file = await toFile(encodeWav16(samples), "window.wav", { type: "audio/wav" });
+    try {
+      const response = await this.#client.audio.transcriptions.create(
+        {
+          file,
+          model: this.#options.model,
+          response_format: "verbose_json",
+          timestamp_granularities: this.#options.wordTimestamps ? ["segment", "word"] : ["segment"],
+          temperature: 0,
+          ...(window.language ? { language: window.language } : {}),
+          ...(window.prompt ? { prompt: window.prompt } : {}),
+        },
+        { signal: window.signal },
+      );
+      return {
+        segments: (response.segments ?? [{ start: 0, end: window.durationMs / 1000, text: response.text }]).map((s) => ({
+          startMs: s.start * 1000,
+          endMs: s.end * 1000,
+          text: s.text,
+        })),
+        ...(response.words ? { words: response.words.map((w) => ({ startMs: w.start * 1000, endMs: w.end * 1000, word: w.word })) } : {}),
+        language: languageCode(response.language) ?? window.language,
+      };
+    } catch (error) {
+      if (window.signal?.aborted) throw new WindowAbortedError(window.signal.reason);
+      throw error;
+    }
+  }
+}

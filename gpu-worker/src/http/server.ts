@@ -1,0 +1,168 @@
+/**
+ * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), `/healthz`, `/readyz` and `/metrics`.
+ * Errors are RFC 9457 problem+json with a stable `code`, like the edge's.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { verifySignedRequest, type SigningKey } from "../../../src/domain/signing.ts";
+import { validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
+import { traceIdFromTraceparent, type Logger } from "../log.ts";
+import type { PoolMetrics } from "../metrics.ts";
+import type { EnqueueOutcome } from "../queue/queues.ts";
+
+/** Largest dispatch body accepted (a dispatch is a few hundred bytes; the prompt is capped at 2000 characters). */
+export const MAX_DISPATCH_BYTES = 64 * 1024;
+const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  503: "Service Unavailable",
+};
+
+/** What the HTTP layer needs from the rest of the pool. */
+export interface HttpDeps {
+  bridgeKeys: SigningKey[];
+  signatureToleranceSeconds: number;
+  enqueue: (dispatch: Dispatch) => Promise<EnqueueOutcome>;
+  /** Why the pool is not ready, or null when it is. */
+  notReadyReason: () => string | null;
+  readinessDetail: () => Record<string, unknown>;
+  metrics: PoolMetrics;
+  logger: Logger;
+}
+
+/** Starts the HTTP server; resolves with its URL once listening. */
+export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer((request, response) => {
+    route(request, response, deps).catch((error: unknown) => {
+      deps.logger.error("http_unhandled", { error, path: request.url });
+      if (!response.headersSent) sendProblem(response, 500, "internal_error", "Unexpected error.");
+      else response.end();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return { server, url: `http://${shownHost}:${address.port}` };
+}
+
+async function route(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps): Promise<void> {
+  const path = new URL(request.url ?? "/", "http://pool").pathname;
+  if (path === "/v1/jobs") {
+    if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
+    return ingress(request, response, deps);
+  }
+  if (path === "/healthz" && request.method === "GET") return sendJson(response, 200, { status: "ok" });
+  if (path === "/readyz" && request.method === "GET") {
+    const reason = deps.notReadyReason();
+    return sendJson(response, reason ? 503 : 200, { status: reason ? "not_ready" : "ready", ...(reason ? { reason } : {}), ...deps.readinessDetail() });
+  }
+  if (path === "/metrics" && request.method === "GET") {
+    const body = await deps.metrics.registry.metrics();
+    response.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+    response.end(body);
+    return;
+  }
+  sendProblem(response, 404, "not_found", `No route for ${request.method} ${path}.`);
+}
+
+/** `POST /v1/jobs`: verify the signature over the raw body, validate, enqueue (idempotent), answer 202. */
+async function ingress(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps): Promise<void> {
+  const reject = (status: number, code: string, detail: string, errors?: FieldError[]): void => {
+    deps.metrics.dispatches.inc({ outcome: status === 503 ? "unavailable" : "rejected" });
+    sendProblem(response, status, code, detail, undefined, errors);
+  };
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (declared > MAX_DISPATCH_BYTES) return reject(413, "payload_too_large", `Dispatch bodies are at most ${MAX_DISPATCH_BYTES} bytes.`);
+  const raw = await readBody(request, MAX_DISPATCH_BYTES);
+  if (raw === null) return reject(413, "payload_too_large", `Dispatch bodies are at most ${MAX_DISPATCH_BYTES} bytes.`);
+  const verified = await verifySignedRequest(deps.bridgeKeys, { get: (name) => headerValue(request, name) }, raw, {
+    toleranceSeconds: deps.signatureToleranceSeconds,
+  });
+  if (!verified.ok) {
+    const stale = verified.reason === "stale_signature";
+    deps.logger.warn("dispatch_unauthorized", { reason: verified.reason, key_id: headerValue(request, "x-vtt-key-id") });
+    return reject(401, stale ? "stale_signature" : "invalid_signature", stale ? "The signature timestamp is too far from now." : "The request signature is not valid.");
+  }
+  const contentType = headerValue(request, "content-type") ?? "";
+  if (!/^application\/json\b/i.test(contentType)) return reject(415, "unsupported_media_type", "Send application/json.");
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return reject(400, "malformed_json", "The body is not valid JSON.");
+  }
+  const validation = validateDispatch(body);
+  if (!validation.ok) return reject(400, "invalid_dispatch", "The dispatch body does not validate.", validation.errors);
+  const dispatch = validation.dispatch;
+  if (dispatch.audio_expires_at * 1000 <= Date.now()) {
+    return reject(400, "audio_url_expired", "The audio URL has already expired; dispatch again with a fresh one.");
+  }
+  const log = deps.logger.child({ job_id: dispatch.job_id, trace_id: traceIdFromTraceparent(dispatch.traceparent) });
+  let outcome: EnqueueOutcome;
+  try {
+    outcome = await deps.enqueue(dispatch);
+  } catch (error) {
+    log.error("dispatch_enqueue_failed", { error });
+    return reject(503, "queue_unavailable", "The job queue is unreachable; retry later.");
+  }
+  deps.metrics.dispatches.inc({ outcome: outcome.duplicate ? "duplicate" : "accepted" });
+  log.info(outcome.duplicate ? "dispatch_duplicate" : "dispatch_accepted", { key_id: verified.keyId });
+  sendJson(response, 202, { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate });
+}
+
+/** Reads the body as UTF-8, or null once it exceeds `limit` bytes. */
+function readBody(request: http.IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    request.on("end", () => resolve(tooLarge ? null : Buffer.concat(chunks).toString("utf8")));
+    request.on("error", reject);
+  });
+}
+
+function headerValue(request: http.IncomingMessage, name: string): string | null {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  response.end(JSON.stringify(body));
+}
+
+function sendProblem(
+  response: http.ServerResponse,
+  status: number,
+  code: string,
+  detail: string,
+  headers?: Record<string, string>,
+  errors?: FieldError[],
+): void {
+  response.writeHead(status, { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store", ...headers });
+  response.end(
+    JSON.stringify({
+      type: `https://docs.vtt.dev/errors/${code}`,
+      title: TITLES[status] ?? "Error",
+      status,
+      code,
+      detail,
+      ...(errors ? { errors } : {}),
+    }),
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * What a pool worker does with one transcription job: fetch and decode the audio, cut it into windows, hand the
+ * windows to the batch scheduler, stitch the results, and queue the signed callback. Failures are classified:
+ * retryable ones go back to BullMQ for another attempt, terminal ones queue a failed callback and end the job.
+ */
+import { UnrecoverableError, type Queue } from "bullmq";
+import { fetchAndDecode } from "../audio/decode.ts";
+import { splitIntoWindows } from "../audio/windows.ts";
+import type { BatchScheduler } from "../batch/scheduler.ts";
+import { stitchWindows } from "../batch/stitch.ts";
+import type { CallbackBody } from "../callback/deliver.ts";
+import type { PoolSettings } from "../config.ts";
+import { WindowAbortedError, type EngineWindowResult } from "../engines/engine.ts";
+import { PoolJobError, publicMessage, toPoolJobError } from "../errors.ts";
+import { traceIdFromTraceparent, type Logger } from "../log.ts";
+import type { PoolMetrics } from "../metrics.ts";
+import { enqueueCallback, type CallbackJobData, type TranscriptionJob } from "./queues.ts";
+
+/** What the processor needs. */
+export interface JobProcessorDeps {
+  settings: PoolSettings;
+  scheduler: BatchScheduler;
+  callbacks: Queue<CallbackJobData>;
+  metrics: PoolMetrics;
+  logger: Logger;
+  /** `result.model` */
+  modelName: string;
+  /** Counts jobs this process holds (metrics). */
+  activeJobs: { count: number };
+  fetchImpl?: typeof fetch;
+}
+
+/** Builds the BullMQ processor function for the `transcriptions` queue. */
+export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<{ segments: number }> {
+  const { settings, scheduler, metrics } = deps;
+  return async (job) => {
+    const data = job.data;
+    const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
+    const startedAt = Date.now();
+    const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new PoolJobError("timeout", `The job did not finish within ${settings.jobTimeoutMs} ms.`)),
+      settings.jobTimeoutMs,
+    );
+    deps.activeJobs.count++;
+    log.info("job_started", { attempt: job.attemptsMade + 1, queue_ms: queueMs });
+    try {
+      const decoded = await fetchAndDecode(data.audio_url, {
+        ffmpegPath: settings.ffmpegPath,
+        maxAudioBytes: settings.maxAudioBytes,
+        maxAudioSeconds: settings.maxAudioSeconds,
+        fetchTimeoutMs: settings.audioFetchTimeoutMs,
+        signal: timeout.signal,
+        fetchImpl: deps.fetchImpl,
+      });
+      const windows = splitIntoWindows(decoded.pcm, { maxWindowSeconds: settings.windowSeconds });
+      const inferenceStarted = performance.now();
+      const outcomes = await Promise.allSettled(
+        windows.map((window) =>
+          scheduler.submit({ samples: window.samples, language: data.language, prompt: data.prompt, signal: timeout.signal }),
+        ),
+      );
+      const inferenceMs = performance.now() - inferenceStarted;
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+      if (failed) throw failed.reason;
+      const transcript = stitchWindows(
+        windows.map((w) => ({ startSample: w.startSample, sampleCount: w.samples.length })),
+        outcomes.map((o) => (o as PromiseFulfilledResult<EngineWindowResult>).value),
+        data.language,
+      );
+      const totalMs = Date.now() - (data.dispatched_at ?? job.timestamp);
+      const timings = {
+        queue_ms: queueMs,
+        fetch_ms: Math.round(decoded.fetchMs),
+        decode_ms: Math.round(decoded.decodeMs),
+        inference_ms: Math.round(inferenceMs),
+        total_ms: totalMs,
+      };
+      const body: CallbackBody = {
+        job_id: data.job_id,
+        status: "completed",
+        result: { ...transcript, duration_seconds: round3(decoded.durationSeconds), model: deps.modelName, timings },
+      };
+      await enqueueCallback(deps.callbacks, { callback_url: data.callback_url, body, traceparent: data.traceparent }, settings);
+      metrics.jobsCompleted.inc();
+      metrics.audioSeconds.inc(decoded.durationSeconds);
+      metrics.realTimeFactor.observe(inferenceMs / 1000 / decoded.durationSeconds);
+      for (const [phase, ms] of [["queue", queueMs], ["fetch", timings.fetch_ms], ["decode", timings.decode_ms], ["inference", inferenceMs], ["total", totalMs]] as const) {
+        metrics.latency.observe({ phase }, ms / 1000);
+      }
+      log.info("job_completed", { windows: windows.length, segments: transcript.segments.length, duration_seconds: decoded.durationSeconds, ...timings });
+      return { segments: transcript.segments.length };
+    } catch (thrown) {
+      const error = timeout.signal.aborted && (thrown instanceof WindowAbortedError || thrown === timeout.signal.reason || isAbortError(thrown))
+        ? (timeout.signal.reason as PoolJobError)
+        : toPoolJobError(thrown);
+      const terminal = !error.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      metrics.jobsFailed.inc({ code: error.code, terminal: String(terminal) });
+      log.warn("job_failed", { code: error.code, message: error.message, terminal, attempt: job.attemptsMade + 1 });
+      if (!terminal) throw error;
+      const body: CallbackBody = {
+        job_id: data.job_id,
+        status: "failed",
+        error: { code: error.code, message: publicMessage(error.message), retryable: false },
+      };
+      await enqueueCallback(deps.callbacks, { callback_url: data.callback_url, body, traceparent: data.traceparent }, settings);
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    } finally {
+      clearTimeout(timer);
+      deps.activeJobs.count--;
+    }
+  };
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

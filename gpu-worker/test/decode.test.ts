@@ -1,0 +1,121 @@
+/**
+ * Fetching and decoding with the real ffmpeg: formats (including MP4/M4A, which needs the seekable fallback),
+ * corrupt and non-audio input, caps, and HTTP failures mapped to contract codes; then a decode failure through a
+ * whole pool ends as a terminal failed callback after a single attempt.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchAndDecode, type DecodeOptions } from "../src/audio/decode.ts";
+import { PoolJobError } from "../src/errors.ts";
+import type { RunningPool } from "../src/pool.ts";
+import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { bytesOf, decodeReference, jfkSlice, makeClip, tone } from "./helpers/audio.ts";
+import { dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { startTestPool } from "./helpers/pool.ts";
+
+let edge: FakeEdge;
+const OPTIONS: DecodeOptions = { ffmpegPath: "ffmpeg", maxAudioBytes: 5_000_000, maxAudioSeconds: 120, fetchTimeoutMs: 5_000 };
+
+beforeAll(async () => {
+  edge = await startFakeEdge();
+});
+afterAll(async () => {
+  await edge?.close();
+});
+
+async function audioUrlFor(jobId: string, bytes: Uint8Array | null): Promise<string> {
+  return (await edge.addJob(jobId, bytes)).audio_url as string;
+}
+
+async function failure(promise: Promise<unknown>): Promise<PoolJobError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(PoolJobError);
+  return error as PoolJobError;
+}
+
+describe("fetchAndDecode", () => {
+  it("streams WAV through ffmpeg into the same samples ffmpeg gives for the file", async () => {
+    const file = await jfkSlice(0, 3);
+    const decoded = await fetchAndDecode(await audioUrlFor("tr_wav", await bytesOf(file)), OPTIONS);
+    expect(decoded.durationSeconds).toBeCloseTo(3, 2);
+    expect(Buffer.from(decoded.pcm.buffer).equals(Buffer.from((await decodeReference(file)).buffer))).toBe(true);
+  });
+
+  it.each(["mp3", "ogg", "flac", "m4a"] as const)("decodes %s to 16 kHz mono", async (format) => {
+    const file = await jfkSlice(1, 2, format);
+    const decoded = await fetchAndDecode(await audioUrlFor(`tr_${format}`, await bytesOf(file)), OPTIONS);
+    expect(decoded.durationSeconds).toBeGreaterThan(1.9);
+    expect(decoded.durationSeconds).toBeLessThan(2.2);
+    expect(decoded.pcm.some((s) => Math.abs(s) > 0.01)).toBe(true);
+  });
+
+  it("decodes an MP4 whose index sits at the end (too big to probe from a pipe) through the file fallback", async () => {
+    const file = await makeClip({ name: "tone-m4a-90", input: ["-f", "lavfi", "-i", "sine=frequency=300:duration=90"], format: "m4a" });
+    const decoded = await fetchAndDecode(await audioUrlFor("tr_m4a_long", await bytesOf(file)), OPTIONS);
+    expect(decoded.durationSeconds).toBeGreaterThan(89.9);
+    expect(decoded.durationSeconds).toBeLessThan(90.2);
+  });
+
+  it("fails corrupt, non-audio and empty input with invalid_audio, not a retry", async () => {
+    const wav = await bytesOf(await jfkSlice(0, 1));
+    const truncatedHeader = wav.subarray(0, 30);
+    const text = Buffer.from("<html>this is not audio</html>".repeat(50));
+    for (const [id, bytes] of [["tr_trunc", truncatedHeader], ["tr_text", text], ["tr_empty", Buffer.alloc(0)]] as const) {
+      const error = await failure(fetchAndDecode(await audioUrlFor(id, bytes), OPTIONS));
+      expect(error.code, id).toBe("invalid_audio");
+      expect(error.retryable).toBe(false);
+    }
+  });
+
+  it("enforces the byte and duration caps with invalid_audio", async () => {
+    const bytes = await bytesOf(await tone(440, 4));
+    const tooBig = await failure(fetchAndDecode(await audioUrlFor("tr_big", bytes), { ...OPTIONS, maxAudioBytes: 10_000 }));
+    expect(tooBig.code).toBe("invalid_audio");
+    expect(tooBig.message).toMatch(/larger than/);
+    const tooLong = await failure(fetchAndDecode(await audioUrlFor("tr_long", bytes), { ...OPTIONS, maxAudioSeconds: 2 }));
+    expect(tooLong.code).toBe("invalid_audio");
+    expect(tooLong.message).toMatch(/longer than the 2 s/);
+  });
+
+  it("maps a deleted job (404) and a bad signature (403) to audio_gone, a 5xx to a retryable fetch failure", async () => {
+    const gone = await failure(fetchAndDecode(`${edge.url}/internal/audio/tr_unknown?exp=9999999999&kid=a1&sig=x`, OPTIONS));
+    expect(gone.code).toBe("audio_gone");
+    const url = new URL(await audioUrlFor("tr_forged", Buffer.alloc(10)));
+    url.searchParams.set("sig", "0".repeat(64));
+    expect((await failure(fetchAndDecode(url.href, OPTIONS))).code).toBe("audio_gone");
+    const flaky = async (): Promise<Response> => new Response("busy", { status: 503 });
+    const unavailable = await failure(fetchAndDecode("http://edge.invalid/a", { ...OPTIONS, fetchImpl: flaky }));
+    expect([unavailable.code, unavailable.retryable]).toEqual(["audio_fetch_failed", true]);
+  });
+});
+
+describe("decode failures through the pool", () => {
+  let redis: PrivateRedis;
+  let pool: RunningPool;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    pool = await startTestPool(redis.url, { jobAttempts: 3 });
+  });
+  afterAll(async () => {
+    await pool?.stop();
+    await redis?.stop();
+  });
+
+  it("ends a non-audio job with a failed invalid_audio callback after one attempt", async () => {
+    const response = await dispatch(pool.url, await edge.addJob("tr_pool_garbage", Buffer.from("definitely not audio ".repeat(100))));
+    expect(response.status).toBe(202);
+    const callback = await edge.waitForCallback("tr_pool_garbage");
+    expect(callback.body).toMatchObject({ job_id: "tr_pool_garbage", status: "failed", error: { code: "invalid_audio", retryable: false } });
+    expect(edge.audioRequests.filter((id) => id === "tr_pool_garbage")).toHaveLength(1);
+  });
+
+  it("ends a job whose audio is gone with audio_gone", async () => {
+    const body = await edge.addJob("tr_pool_gone", null);
+    await dispatch(pool.url, body);
+    const callback = await edge.waitForCallback("tr_pool_gone");
+    expect(callback.body).toMatchObject({ status: "failed", error: { code: "audio_gone" } });
+  });
+});
