@@ -14,9 +14,7 @@ import { getTranscript } from "../storage/transcript-store.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
-
-/** Reason shown on jobs whose provider's breaker is open. */
-const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
+import { DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
 import { resolveUploadOptions, UPLOAD_OPTION_NAMES } from "./upload-options.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
 import { validationHook } from "./validation.ts";

@@ -13,13 +13,12 @@ import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { classifyDeadLetter, DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, redriveDelaySeconds } from "../jobs/dead-letter-policy.ts";
 import { storeFailure } from "../jobs/results.ts";
-import { isTerminal } from "../jobs/state.ts";
+import { DELAY_DEAD_LETTERED, isTerminal } from "../jobs/state.ts";
 import { log } from "../lib/log.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
 import * as schema from "../storage/schema.ts";
 import { deadLetters, transcriptions, type TranscriptionRow } from "../storage/schema.ts";
 
-export const DELAY_DEAD_LETTERED = "dead_lettered";
 const REDRIVE_BATCH = 50;
 
 export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {

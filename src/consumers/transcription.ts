@@ -10,7 +10,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
-import { isTerminal } from "../jobs/state.ts";
+import { DELAY_PROVIDER_UNAVAILABLE, isTerminal } from "../jobs/state.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { log } from "../lib/log.ts";
@@ -29,8 +29,6 @@ const CONTENT_TYPES: Record<string, string> = {
   webm: "audio/webm",
   mp4: "audio/mp4",
 };
-
-export const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
 
 function isJobMessage(body: unknown): body is JobMessage {
   const b = body as Partial<JobMessage> | null;

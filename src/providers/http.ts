@@ -1,4 +1,5 @@
 /** Small helpers shared by the HTTP-based adapters. */
+import { concatBytes } from "../lib/bytes.ts";
 import { ProviderError } from "./types.ts";
 
 /** Maps a thrown fetch failure (timeout, abort, DNS, reset) to a retryable ProviderError. */
@@ -26,13 +27,7 @@ export async function readAllCapped(stream: ReadableStream<Uint8Array>, maxBytes
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 export function positiveNumber(value: string | undefined, fallback: number): number {

@@ -2,6 +2,7 @@
  * The one interface every transcription provider implements, and the normalised result they all map to.
  * Pure types and the error taxonomy: no Cloudflare bindings here.
  */
+import { parseRetryAfter } from "../lib/retry-after.ts";
 
 export interface Segment {
   /** seconds from the start of the audio */
@@ -135,14 +136,4 @@ export function classifyHttpStatus(
     retryable: false,
     status,
   });
-}
-
-/** Retry-After as seconds (delta-seconds or HTTP date); null when absent or unparseable. */
-export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | null {
-  if (!value) return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed));
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }

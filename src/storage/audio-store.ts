@@ -4,6 +4,7 @@
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
 import { ApiError } from "../http/problem.ts";
+import { concatBytes } from "../lib/bytes.ts";
 
 export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/${jobId}`;
 
@@ -20,16 +21,6 @@ export interface StoreAudioOptions {
   partBytes: number;
   /** also hash the bytes as they stream past (for Idempotency-Key fingerprints) */
   digest?: boolean;
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /** Takes exactly `size` bytes off the front of `chunks` (mutates it). */
@@ -87,7 +78,7 @@ export async function storeAudioStream(
       pendingBytes += value.byteLength;
       if (digestWriter) await digestWriter.write(value);
       if (!sniffed && pendingBytes >= SNIFF_BYTES) {
-        sniffed = sniffAudio(concat(pending, pendingBytes).subarray(0, SNIFF_BYTES));
+        sniffed = sniffAudio(concatBytes(pending, pendingBytes).subarray(0, SNIFF_BYTES));
         if (!sniffed) await fail(unsupportedAudio());
       }
       while (sniffed && pendingBytes >= options.partBytes) {
@@ -104,10 +95,10 @@ export async function storeAudioStream(
 
   if (total === 0) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
   if (!sniffed) {
-    sniffed = sniffAudio(concat(pending, pendingBytes));
+    sniffed = sniffAudio(concatBytes(pending, pendingBytes));
     if (!sniffed) throw unsupportedAudio();
   }
-  const rest = concat(pending, pendingBytes);
+  const rest = concatBytes(pending, pendingBytes);
   try {
     if (!upload) {
       await bucket.put(key, rest, { httpMetadata: { contentType: sniffed.contentType } });
