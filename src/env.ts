@@ -60,6 +60,8 @@ export interface Env {
   RETRY_CAP_SECONDS?: string;
   /** seconds a job may stay `processing` before the sweeper re-queues it */
   PROCESSING_DEADLINE_SECONDS?: string;
+  /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
+  BACKLOG_DELAY_THRESHOLD?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */
   FAILOVER_CHAIN?: string;
   /** how long a dead-lettered, recoverable job is re-driven before it fails with `retries_exhausted` */

@@ -14,7 +14,8 @@ import { getTranscript } from "../storage/transcript-store.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
-import { DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
+import { isBacklogLarge } from "../jobs/backlog.ts";
+import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
 import { resolveUploadOptions, UPLOAD_OPTION_NAMES } from "./upload-options.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
@@ -171,7 +172,11 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       console.error(JSON.stringify({ event: "enqueue_failed", job_id: jobId, error: String(error) }));
       await markEnqueueFailed(c.var.db, jobId, now);
     }
-    const delayReason = (await isProviderDown(env, options.provider)) ? DELAY_PROVIDER_UNAVAILABLE : null;
+    const delayReason = (await isProviderDown(env, options.provider))
+      ? DELAY_PROVIDER_UNAVAILABLE
+      : (await isBacklogLarge(env, c.var.db))
+        ? DELAY_BACKLOG
+        : null;
     c.header("Location", `/v1/transcriptions/${jobId}`);
     return c.json(
       toJobObject(
@@ -219,7 +224,8 @@ async function loadTenantJob(c: { var: AppEnv["Variables"] }, id: string) {
 transcriptions.openapi(getJobRoute, async (c) => {
   const row = await loadTenantJob(c, c.req.valid("param").id);
   const doc = row.status === "completed" && row.transcriptKey ? await getTranscript(c.env.BUCKET, row.transcriptKey) : null;
-  return c.json(toJobObject(row, doc), 200);
+  const backlogged = row.status === "queued" && !row.delayedReason && (await isBacklogLarge(c.env, c.var.db));
+  return c.json(toJobObject(row, doc, backlogged ? DELAY_BACKLOG : undefined), 200);
 });
 
 const listRoute = createRoute({
