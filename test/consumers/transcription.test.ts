@@ -182,3 +182,56 @@ describe("circuit breaker in the consumer", () => {
     expect((await stub.snapshot("deepgram")).state.status).toBe("closed");
   });
 });
+
+describe("fault injection", () => {
+  it("a provider that hangs past its timeout is retried, not failed", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { provider: "deepgram" });
+    await breakerFor(env, "deepgram").force("deepgram", "closed");
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => new Promise<Response>(() => undefined));
+    const { result, ids } = await deliver([id], tenantId, { env: { ...env, DEEPGRAM_TIMEOUT_MS: "50" } as Env });
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(ids);
+    expect(await jobRow(id)).toMatchObject({ status: "processing", error_code: null });
+  });
+
+  it("a flapping provider (every third call fails, below the breaker's threshold): every job completes exactly once", async () => {
+    const tenantId = await seedTenant();
+    await breakerFor(env, "deepgram").force("deepgram", "closed");
+    let call = 0;
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () => (call++ % 3 === 0 ? json({ err_msg: "flap" }, 502) : json(DEEPGRAM_RESPONSE)));
+    const jobs = [await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" })];
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      for (const id of jobs) if ((await jobRow(id))!.status !== "completed") await deliver([id], tenantId, { attempts: attempt });
+    }
+    for (const id of jobs) {
+      expect(await jobRow(id)).toMatchObject({ status: "completed" });
+      expect((await env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` })).objects).toHaveLength(1);
+    }
+    // one failed call per three, each retried: more calls than jobs, and the breaker never tripped
+    expect(outbound.requests.length).toBeGreaterThan(jobs.length);
+    expect((await breakerFor(env, "deepgram").snapshot("deepgram")).state.status).toBe("closed");
+  });
+});
+
+describe("sweeper (cron)", () => {
+  it("re-sends jobs whose enqueue failed and re-queues jobs stuck in processing past the deadline", async () => {
+    const { sweepStuckJobs } = await import("../../src/jobs/sweeper.ts");
+    const { drizzle } = await import("drizzle-orm/d1");
+    const schema = await import("../../src/storage/schema.ts");
+    const tenantId = await seedTenant();
+    const lostMessage = await seedJob(tenantId);
+    await env.DB.prepare("update transcriptions set enqueued_at = null where id = ?").bind(lostMessage).run();
+    const stuck = await seedJob(tenantId, { status: "processing" });
+    await env.DB.prepare("update transcriptions set updated_at = ? where id = ?").bind(Date.now() - 2 * 3600 * 1000, stuck).run();
+    const fresh = await seedJob(tenantId, { status: "processing" });
+    const parked = await seedJob(tenantId);
+    await env.DB.prepare("update transcriptions set delayed_reason = 'dead_lettered', updated_at = ? where id = ?").bind(Date.now() - 2 * 3600 * 1000, parked).run();
+
+    const { requeued } = await sweepStuckJobs(env, drizzle(env.DB, { schema }));
+    expect(requeued).toBe(2);
+    expect(await jobRow(stuck)).toMatchObject({ status: "queued" });
+    expect(await jobRow(fresh)).toMatchObject({ status: "processing" });
+    expect(await jobRow(parked)).toMatchObject({ status: "queued", delayed_reason: "dead_lettered" });
+    expect((await jobRow(lostMessage))!.enqueued_at).toEqual(expect.any(Number));
+  });
+});
