@@ -68,6 +68,25 @@ async function main() {
     const { key } = await (await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })).json();
     const auth = { authorization: `Bearer ${key}` };
 
+    // breaker timeline, to tell calls made while it was open from probes (half-open) and pre-trip calls (closed)
+    const timeline = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          const b = await (await fetch(`${base}/v1/admin/breakers`, { headers: h })).json();
+          timeline.push({ at: Date.now(), status: b.data.find((x) => x.provider === "openai")?.status ?? "closed" });
+        } catch {
+          // wrangler busy; next poll
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const statusAt = (at) => {
+      let status = "closed";
+      for (const point of timeline) if (point.at <= at) status = point.status;
+      return status;
+    };
     const outageStart = Date.now();
     const ids = [];
     let rejected = 0;
@@ -111,12 +130,21 @@ async function main() {
     const okCalls = new Map();
     for (const c of calls) if (c.ok) okCalls.set(c.job, (okCalls.get(c.job) ?? 0) + 1);
     const twice = [...okCalls.values()].filter((n) => n > 1).length;
+    polling = false;
+    await poller;
+    const breaker = (await (await fetch(`${base}/v1/admin/breakers`, { headers: h })).json()).data.find((b) => b.provider === "openai");
     const outageCalls = calls.filter((c) => !c.ok);
+    const byState = { closed: 0, open: 0, half_open: 0 };
+    for (const c of outageCalls) byState[statusAt(c.at)]++;
     const rows = [
       ["jobs accepted (202)", `${ids.length} of ${JOBS} (rejected ${rejected})`],
       ["jobs lost (not completed)", `${ids.length - completed} (failed ${failed})`],
       ["jobs transcribed twice by the provider", String(twice)],
       ["provider calls during the outage", `${outageCalls.length} (over ${(OUTAGE_MS / 1000).toFixed(0)} s, for ${ids.length} jobs)`],
+      ["… made while the breaker was closed (before it tripped)", String(byState.closed)],
+      ["… made while it was half-open (probes)", String(byState.half_open)],
+      ["… made while it was open (goal 0), by the 100 ms poll", `${byState.open} (a call at the instant the cool-down ends is admitted as a probe; the poll still says open)`],
+      ["breaker's own counters: probes admitted / calls rejected / times opened", `${breaker.counters.probes} / ${breaker.counters.rejected} / ${breaker.counters.opens}`],
       ["time from recovery to drained backlog", drainedAt ? `${((drainedAt - recoverAt) / 1000).toFixed(1)} s` : `not drained within ${values["timeout-seconds"]} s (${done} done)`],
     ];
     const command = `node bench/outage/run.mjs --jobs ${JOBS} --outage-seconds ${values["outage-seconds"]}${values.write ? " --write" : ""}`;
@@ -124,7 +152,7 @@ async function main() {
       "## Outage and recovery (bench/outage)",
       "",
       `Command: \`${command}\` — wrangler dev (local Queues with DLQ, Durable Object breakers, cron triggered every 2 s), a local ` +
-        `OpenAI-compatible provider answering 503 during the outage; breaker cool-down 3 s (max 6 s), retry base 1 s, cap 4 s. ` +
+        `OpenAI-compatible provider (breaker state polled every 100 ms to attribute each failed call) answering 503 during the outage; breaker cool-down 3 s (max 6 s), retry base 1 s, cap 4 s. ` +
         `${cpus().length} CPU cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
       "",
       "| measure | value |",
