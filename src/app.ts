@@ -5,6 +5,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { admin } from "./api/admin.ts";
+import { compliance } from "./api/compliance.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
 import { operations } from "./api/operations.ts";
@@ -37,6 +38,7 @@ export function createApp() {
   app.route("/", transcriptions);
   app.route("/", webhooks);
   app.route("/", operations);
+  app.route("/", compliance);
   app.route("/", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

@@ -162,3 +162,18 @@ export const webhookAttempts = sqliteTable(
 export type TranscriptionRow = typeof transcriptions.$inferSelect;
 export type NewTranscriptionRow = typeof transcriptions.$inferInsert;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** Deletion receipts and other compliance events. Never holds personal data: counts, kinds, times and ids of our own. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    /** the tenant acted on (kept after the tenant itself is erased) */
+    tenantId: text("tenant_id").notNull(),
+    action: text("action", { enum: ["subject.erased", "tenant.erased"] }).notNull(),
+    /** JSON receipt: what kinds and how many were erased */
+    receipt: text("receipt").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("audit_log_tenant_idx").on(t.tenantId, t.createdAt)],
+);

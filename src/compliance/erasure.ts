@@ -1,0 +1,111 @@
+/**
+ * Recursive erasure (GDPR/LGPD): everything stored about a subject within a tenant, or about a whole tenant —
+ * D1 rows, R2 audio and transcripts, webhook events and attempts, dead-letter items — with a receipt that the audit
+ * log keeps without any personal data. Idempotent: erasing again finds nothing and says so.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db } from "../app.context.ts";
+import type { Env } from "../env.ts";
+import { ulid } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
+import { apiKeys, auditLog, deadLetters, tenants, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
+
+export interface ErasureCounts {
+  transcriptions: number;
+  audio_objects: number;
+  transcript_objects: number;
+  webhook_events: number;
+  webhook_attempts: number;
+  dead_letters: number;
+  api_keys: number;
+  tenants: number;
+}
+
+export interface ErasureReceipt {
+  receipt_id: string;
+  scope: "subject" | "tenant";
+  erased: ErasureCounts;
+  completed_at: string;
+}
+
+/** Jobs are erased in slices so a large subject or tenant never builds one huge statement. */
+const SLICE = 100;
+
+const emptyCounts = (): ErasureCounts => ({
+  transcriptions: 0,
+  audio_objects: 0,
+  transcript_objects: 0,
+  webhook_events: 0,
+  webhook_attempts: 0,
+  dead_letters: 0,
+  api_keys: 0,
+  tenants: 0,
+});
+
+async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> {
+  let deleted = 0;
+  let cursor: string | undefined;
+  do {
+    const listed = await bucket.list({ prefix, cursor });
+    if (listed.objects.length) await bucket.delete(listed.objects.map((o) => o.key));
+    deleted += listed.objects.length;
+    cursor = listed.truncated ? listed.cursor : undefined;
+  } while (cursor);
+  return deleted;
+}
+
+/** Erases a slice of jobs and everything hanging off them. */
+async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], counts: ErasureCounts): Promise<void> {
+  if (!jobIds.length) return;
+  for (const id of jobIds) {
+    counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/${id}`);
+    counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/${id}/`);
+  }
+  counts.webhook_attempts += (await db.delete(webhookAttempts).where(and(eq(webhookAttempts.tenantId, tenantId), inArray(webhookAttempts.jobId, jobIds))).returning({ id: webhookAttempts.id })).length;
+  counts.webhook_events += (await db.delete(webhookEvents).where(and(eq(webhookEvents.tenantId, tenantId), inArray(webhookEvents.jobId, jobIds))).returning({ id: webhookEvents.id })).length;
+  counts.dead_letters += (await db.delete(deadLetters).where(and(eq(deadLetters.tenantId, tenantId), inArray(deadLetters.jobId, jobIds))).returning({ id: deadLetters.jobId })).length;
+  // the row goes last: a late provider result or pool callback then finds nothing and is dropped
+  counts.transcriptions += (await db.delete(transcriptions).where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds))).returning({ id: transcriptions.id })).length;
+}
+
+async function record(db: Db, tenantId: string, scope: "subject" | "tenant", counts: ErasureCounts): Promise<ErasureReceipt> {
+  const now = Date.now();
+  const receipt: ErasureReceipt = { receipt_id: `rcpt_${ulid(now)}`, scope, erased: counts, completed_at: new Date(now).toISOString() };
+  await db.insert(auditLog).values({ id: receipt.receipt_id, tenantId, action: scope === "subject" ? "subject.erased" : "tenant.erased", receipt: JSON.stringify(receipt), createdAt: now }).run();
+  log("erasure", { tenant_id: tenantId, scope, receipt_id: receipt.receipt_id, transcriptions: counts.transcriptions });
+  return receipt;
+}
+
+/** Everything about one subject (`subject_id` given at upload) in one tenant. */
+export async function eraseSubject(env: Env, db: Db, tenantId: string, subjectId: string): Promise<ErasureReceipt> {
+  const counts = emptyCounts();
+  for (;;) {
+    const slice = await db
+      .select({ id: transcriptions.id })
+      .from(transcriptions)
+      .where(and(eq(transcriptions.tenantId, tenantId), eq(transcriptions.subjectId, subjectId)))
+      .limit(SLICE);
+    if (!slice.length) break;
+    await eraseJobs(env, db, tenantId, slice.map((r) => r.id), counts);
+  }
+  return record(db, tenantId, "subject", counts);
+}
+
+/** A whole tenant: its jobs, objects, webhook data, keys and the tenant row. */
+export async function eraseTenant(env: Env, db: Db, tenantId: string): Promise<ErasureReceipt> {
+  const counts = emptyCounts();
+  for (;;) {
+    const slice = await db.select({ id: transcriptions.id }).from(transcriptions).where(eq(transcriptions.tenantId, tenantId)).limit(SLICE);
+    if (!slice.length) break;
+    await eraseJobs(env, db, tenantId, slice.map((r) => r.id), counts);
+  }
+  // objects whose rows were already gone (e.g. an interrupted earlier erasure)
+  counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/`);
+  counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/`);
+  counts.webhook_attempts += (await db.delete(webhookAttempts).where(eq(webhookAttempts.tenantId, tenantId)).returning({ id: webhookAttempts.id })).length;
+  counts.webhook_events += (await db.delete(webhookEvents).where(eq(webhookEvents.tenantId, tenantId)).returning({ id: webhookEvents.id })).length;
+  counts.dead_letters += (await db.delete(deadLetters).where(eq(deadLetters.tenantId, tenantId)).returning({ id: deadLetters.jobId })).length;
+  counts.api_keys += (await db.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id })).length;
+  counts.tenants += (await db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })).length;
+  return record(db, tenantId, "tenant", counts);
+}

@@ -1,0 +1,82 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, createTenant, multipartUpload } from "../helpers/api.ts";
+import { completedCallback, poolCallback } from "../helpers/pool.ts";
+
+async function upload(key: string, subject: string | null, webhook = false): Promise<string> {
+  const fields: Record<string, string> = { provider: "whisper-pool" };
+  if (subject) fields.subject_id = subject;
+  if (webhook) fields.webhook_url = "https://hooks.example.com/x";
+  const res = await multipartUpload(key, fields);
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const rows = async (tenantId: string) =>
+  (await env.DB.prepare("select id from transcriptions where tenant_id = ?").bind(tenantId).all<{ id: string }>()).results.map((r) => r.id);
+
+describe("DELETE /v1/subjects/{subject_id}", () => {
+  it("erases the subject's recordings, transcripts and webhook records in the caller's tenant only, with a receipt", async () => {
+    const a = await createTenant("erase-a");
+    const b = await createTenant("erase-b");
+    const done = await upload(a.key, "person-1", true);
+    await poolCallback(completedCallback(done));
+    const queued = await upload(a.key, "person-1");
+    const otherSubject = await upload(a.key, "person-2");
+    const otherTenant = await upload(b.key, "person-1");
+
+    const res = await call("/v1/subjects/person-1", { method: "DELETE", key: a.key });
+    expect(res.status).toBe(200);
+    const receipt = (await res.json()) as { receipt_id: string; scope: string; erased: Record<string, number> };
+    expect(receipt.scope).toBe("subject");
+    expect(receipt.erased).toMatchObject({ transcriptions: 2, audio_objects: 2, transcript_objects: 1, webhook_events: 1 });
+
+    expect((await rows(a.tenantId)).sort()).toEqual([otherSubject]);
+    expect(await rows(b.tenantId)).toEqual([otherTenant]);
+    for (const id of [done, queued]) {
+      expect((await env.BUCKET.list({ prefix: `audio/${a.tenantId}/${id}` })).objects).toHaveLength(0);
+      expect((await env.BUCKET.list({ prefix: `transcripts/${a.tenantId}/${id}` })).objects).toHaveLength(0);
+      expect((await call(`/v1/transcriptions/${id}`, { key: a.key })).status).toBe(404);
+    }
+    // a late pool result for an erased job is dropped, not resurrected
+    expect(await (await poolCallback(completedCallback(queued))).json()).toEqual({ ok: true, applied: false });
+    expect(await rows(a.tenantId)).toEqual([otherSubject]);
+
+    // idempotent, and the audit log keeps the receipt without the subject's id
+    const again = (await (await call("/v1/subjects/person-1", { method: "DELETE", key: a.key })).json()) as { erased: Record<string, number> };
+    expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
+    const audit = await env.DB.prepare("select receipt from audit_log where id = ?").bind(receipt.receipt_id).first<{ receipt: string }>();
+    expect(JSON.parse(audit!.receipt)).toEqual(receipt);
+    expect(audit!.receipt).not.toContain("person-1");
+  });
+
+  it("rejects a malformed subject id and needs the write scope", async () => {
+    const t = await createTenant("erase-scope");
+    expect((await call("/v1/subjects/bad%20id", { method: "DELETE", key: t.key })).status).toBe(400);
+    const reader = await createTenant("erase-reader", ["transcriptions:read"]);
+    expect((await call("/v1/subjects/p", { method: "DELETE", key: reader.key })).status).toBe(403);
+  });
+});
+
+describe("DELETE /v1/admin/tenants/{tenant}", () => {
+  it("erases the tenant, its keys and all its data; its key stops working; idempotent", async () => {
+    const t = await createTenant("doomed");
+    const survivor = await createTenant("survivor");
+    const id = await upload(t.key, "someone", true);
+    await poolCallback(completedCallback(id));
+    const keep = await upload(survivor.key, null);
+
+    const res = await call(`/v1/admin/tenants/${t.tenantId}`, { method: "DELETE", key: env.ADMIN_API_KEY });
+    expect(res.status).toBe(200);
+    const receipt = (await res.json()) as { scope: string; erased: Record<string, number> };
+    expect(receipt).toMatchObject({ scope: "tenant", erased: { transcriptions: 1, audio_objects: 1, transcript_objects: 1, api_keys: 1, tenants: 1, webhook_events: 1 } });
+    expect((await env.BUCKET.list({ prefix: `audio/${t.tenantId}/` })).objects).toHaveLength(0);
+    expect((await call("/v1/transcriptions", { key: t.key })).status).toBe(401);
+    expect(await rows(survivor.tenantId)).toEqual([keep]);
+
+    const again = (await (await call(`/v1/admin/tenants/${t.tenantId}`, { method: "DELETE", key: env.ADMIN_API_KEY })).json()) as { erased: Record<string, number> };
+    expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
+    // tenant keys cannot erase tenants
+    expect((await call(`/v1/admin/tenants/${survivor.tenantId}`, { method: "DELETE", key: survivor.key })).status).toBe(403);
+  });
+});
