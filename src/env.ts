@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from "./breaker/circuit-breaker.ts";
+import type { RateLimiter } from "./ratelimit/rate-limiter.ts";
 
 /** Bindings, variables and secrets the Worker reads. Secrets come only from `wrangler secret` / `.dev.vars`. */
 export interface Env {
@@ -8,6 +9,8 @@ export interface Env {
   JOBS: Queue<JobMessage>;
   WEBHOOKS: Queue<WebhookMessage>;
   BREAKER: DurableObjectNamespace<CircuitBreaker>;
+  /** per-API-key token buckets */
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** Workers AI; bound only in the production environment (it has no local simulation) */
   AI?: Ai;
 
@@ -60,6 +63,9 @@ export interface Env {
   RETRY_CAP_SECONDS?: string;
   /** seconds a job may stay `processing` before the sweeper re-queues it */
   PROCESSING_DEADLINE_SECONDS?: string;
+  /** per API key (defaults 600 requests and 2 GiB of uploads per minute) */
+  RATE_LIMIT_REQUESTS_PER_MINUTE?: string;
+  RATE_LIMIT_BYTES_PER_MINUTE?: string;
   /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
   BACKLOG_DELAY_THRESHOLD?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */

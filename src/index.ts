@@ -9,6 +9,7 @@ import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import * as schema from "./storage/schema.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
+export { RateLimiter } from "./ratelimit/rate-limiter.ts";
 
 const app = createApp();
 

@@ -57,7 +57,7 @@ async function main() {
   const vars = {
     ENVIRONMENT: "development", ADMIN_API_KEY: admin, PROVIDERS: "openai", OPENAI_API_KEY: "sk-local",
     OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`, PUBLIC_BASE_URL: base,
-    RETRY_BASE_SECONDS: "1", RETRY_CAP_SECONDS: "4", BREAKER_COOLDOWN_MS: "3000", BREAKER_MAX_COOLDOWN_MS: "6000",
+    RETRY_BASE_SECONDS: "1", RETRY_CAP_SECONDS: "4", RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000", BREAKER_COOLDOWN_MS: "3000", BREAKER_MAX_COOLDOWN_MS: "6000",
   };
   await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env: { ...process.env, CI: "1" }, stdio: "ignore" });
   run("wrangler", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])], { quiet: true, env: { ...process.env, CI: "1" } });

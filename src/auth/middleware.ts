@@ -2,6 +2,7 @@
 import { eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../http/problem.ts";
+import { chargeKey } from "../ratelimit/rate-limiter.ts";
 import { apiKeys } from "../storage/schema.ts";
 import type { AppEnv } from "../app.context.ts";
 import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
@@ -32,6 +33,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
     const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();
     c.executionCtx.waitUntil(write.catch(() => undefined));
+  }
+  const declared = c.req.method === "POST" ? Number(c.req.header("content-length") ?? 0) || null : null;
+  const waitSeconds = await chargeKey(c.env, key.id, declared);
+  if (waitSeconds !== null) {
+    throw new ApiError(429, "rate_limited", `Too many requests for this API key; retry in ${waitSeconds} s.`, undefined, { "retry-after": String(waitSeconds) });
   }
   c.set("principal", { tenantId: key.tenantId, keyId: key.id, scopes: parseScopes(key.scopes) });
   return next();

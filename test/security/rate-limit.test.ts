@@ -1,0 +1,59 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env.ts";
+import worker from "../../src/index.ts";
+import { takeTokens } from "../../src/ratelimit/token-bucket.ts";
+import { BASE, createTenant } from "../helpers/api.ts";
+import { makeWav } from "../helpers/audio.ts";
+
+async function fetchWith(overrides: Partial<Env>, path: string, key: string, init: RequestInit = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${key}`);
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+describe("token bucket", () => {
+  it("allows the limit per minute, then asks the caller to wait, and refills over time", () => {
+    let state = null;
+    for (let i = 0; i < 3; i++) {
+      const r = takeTokens(state, 0, 3, 1);
+      expect(r.allowed).toBe(true);
+      state = r.state;
+    }
+    const denied = takeTokens(state, 0, 3, 1);
+    expect(denied).toMatchObject({ allowed: false, retryAfterSeconds: 20 });
+    expect(takeTokens(denied.state, 20_000, 3, 1).allowed).toBe(true);
+    // a single cost above the capacity is charged as the whole capacity, never refused forever
+    expect(takeTokens(null, 0, 10, 1e9).allowed).toBe(true);
+  });
+});
+
+describe("per-key rate limits", () => {
+  it("answers 429 rate_limited with Retry-After once a key exceeds its requests per minute; other keys are unaffected", async () => {
+    const a = await createTenant("limited");
+    const b = await createTenant("unlimited");
+    const limits = { RATE_LIMIT_REQUESTS_PER_MINUTE: "3" };
+    for (let i = 0; i < 3; i++) expect((await fetchWith(limits, "/v1/transcriptions", a.key)).status).toBe(200);
+    const limited = await fetchWith(limits, "/v1/transcriptions", a.key);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("content-type")).toContain("application/problem+json");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await limited.json()) as { code: string }).code).toBe("rate_limited");
+    expect((await fetchWith(limits, "/v1/transcriptions", b.key)).status).toBe(200);
+  });
+
+  it("limits uploaded bytes per minute by the declared length", async () => {
+    const t = await createTenant("bytes");
+    const wav = makeWav(1); // 32 KB
+    const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(wav.byteLength + 1000) };
+    const upload = () => fetchWith(limits, "/v1/transcriptions?provider=whisper-pool", t.key, { method: "POST", body: wav, headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) } });
+    expect((await upload()).status).toBe(202);
+    const second = await upload();
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { code: string }).code).toBe("rate_limited");
+  });
+});
