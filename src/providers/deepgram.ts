@@ -1,6 +1,6 @@
 /** Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. */
 import type { Env } from "../env.ts";
-import { networkFailure, positiveNumber, singleSegment } from "./http.ts";
+import { deadlineSignal, networkFailure, positiveNumber, singleSegment } from "./http.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -22,10 +22,21 @@ interface DeepgramWord {
   confidence?: number;
   speaker?: number;
 }
+interface DeepgramParagraph {
+  sentences?: { text: string; start: number; end: number }[];
+  speaker?: number;
+}
+interface DeepgramAlternative {
+  transcript?: string;
+  confidence?: number;
+  words?: DeepgramWord[];
+  /** present with `paragraphs=true` or `smart_format=true` */
+  paragraphs?: { transcript?: string; paragraphs?: DeepgramParagraph[] };
+}
 interface DeepgramResponse {
   metadata?: { duration?: number; model_info?: Record<string, { name?: string }> };
   results?: {
-    channels?: { detected_language?: string; alternatives?: { transcript?: string; confidence?: number; words?: DeepgramWord[] }[] }[];
+    channels?: { detected_language?: string; alternatives?: DeepgramAlternative[] }[];
     utterances?: { start: number; end: number; transcript: string; confidence?: number; speaker?: number }[];
   };
 }
@@ -59,7 +70,7 @@ export class DeepgramTranscriptionService implements TranscriptionService {
         method: "POST",
         headers: { authorization: `Token ${this.#apiKey}`, "content-type": request.contentType },
         body: request.audio,
-        signal: request.signal ?? AbortSignal.timeout(this.#timeoutMs),
+        signal: deadlineSignal(request.signal, this.#timeoutMs),
       });
     } catch (error) {
       throw networkFailure("deepgram", error);
@@ -84,6 +95,15 @@ export class DeepgramTranscriptionService implements TranscriptionService {
     const text = (alternative.transcript ?? "").trim();
     const duration = typeof body.metadata?.duration === "number" ? body.metadata.duration : null;
     const utterances = body.results?.utterances ?? [];
+    // utterances are the natural subtitle cues; without them, paragraph sentences; without those, one segment
+    const sentences = (alternative.paragraphs?.paragraphs ?? []).flatMap((p) =>
+      (p.sentences ?? []).map((s) => ({
+        start: s.start,
+        end: s.end,
+        text: s.text.trim(),
+        ...(typeof p.speaker === "number" ? { speaker: String(p.speaker) } : {}),
+      })),
+    );
     const segments = utterances.length
       ? utterances.map((u) => ({
           start: u.start,
@@ -92,7 +112,9 @@ export class DeepgramTranscriptionService implements TranscriptionService {
           ...(typeof u.confidence === "number" ? { confidence: u.confidence } : {}),
           ...(typeof u.speaker === "number" ? { speaker: String(u.speaker) } : {}),
         }))
-      : singleSegment(text, duration);
+      : sentences.length
+        ? sentences
+        : singleSegment(text, duration);
     const modelName = Object.values(body.metadata?.model_info ?? {})[0]?.name;
     return {
       text,

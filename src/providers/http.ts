@@ -30,6 +30,12 @@ export async function readAllCapped(stream: ReadableStream<Uint8Array>, maxBytes
   return concatBytes(chunks, total);
 }
 
+/** The caller's abort signal (if any) combined with our own deadline: whichever fires first aborts the call. */
+export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
 export function positiveNumber(value: string | undefined, fallback: number): number {
   const n = Number(value);
   return value !== undefined && value !== "" && Number.isFinite(n) && n > 0 ? n : fallback;

@@ -5,7 +5,7 @@
 import { audioUrlTtlSeconds } from "../config.ts";
 import { parseKeyRing, signAudioUrl, signedHeaders, type SigningKey } from "../domain/signing.ts";
 import type { Env } from "../env.ts";
-import { networkFailure, positiveNumber } from "./http.ts";
+import { deadlineSignal, networkFailure, positiveNumber } from "./http.ts";
 import { classifyHttpStatus, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
 
 export const POOL_DISPATCH_TIMEOUT_MS = 10_000;
@@ -53,7 +53,7 @@ export class WhisperPoolService implements TranscriptionService {
         method: "POST",
         headers: { ...(await signedHeaders(this.#signingKeys, body)), "content-type": "application/json" },
         body,
-        signal: request.signal ?? AbortSignal.timeout(this.#timeoutMs),
+        signal: deadlineSignal(request.signal, this.#timeoutMs),
       });
     } catch (error) {
       throw networkFailure("whisper-pool", error, "pool_unreachable");

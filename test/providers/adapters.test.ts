@@ -10,7 +10,7 @@ import { WhisperPoolService } from "../../src/providers/whisper-pool.ts";
 import { WorkersAITranscriptionService } from "../../src/providers/workers-ai.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
-import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, WORKERS_AI_OUTPUT } from "./fixtures.ts";
+import { DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE, DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, WORKERS_AI_OUTPUT } from "./fixtures.ts";
 
 const WAV = makeWav(0.25);
 
@@ -158,6 +158,31 @@ describe("deepgram", () => {
     await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), code, retryable);
   });
 
+  it("falls back to paragraph sentences when the answer has no utterances", async () => {
+    interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE));
+    const outcome = await new DeepgramTranscriptionService(env).transcribe(request());
+    expect(outcome).toMatchObject({
+      transcript: {
+        segments: [
+          { start: 0.08, end: 3.4, text: "And so, my fellow Americans,", speaker: "0" },
+          { start: 3.6, end: 10.9, text: "ask not what your country can do for you.", speaker: "0" },
+        ],
+      },
+    });
+  });
+
+  it("keeps Retry-After on 429; network errors and its own deadline are retryable", async () => {
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ err_code: "TOO_MANY_REQUESTS" }, 429, { "retry-after": "12" }));
+    const limited = await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_rate_limited", true);
+    expect(limited.retryAfterSeconds).toBe(12);
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => {
+      throw new TypeError("Network connection lost.");
+    });
+    await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_network_error", true);
+    interceptFetch().on("POST", "https://api.deepgram.com/", () => new Promise<Response>(() => undefined));
+    await expectProviderError(new DeepgramTranscriptionService({ ...env, DEEPGRAM_TIMEOUT_MS: "50" } as Env).transcribe(request()), "provider_timeout", true);
+  });
+
   it("treats a body that is not Deepgram's shape as a bad response", async () => {
     interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ results: {} }));
     await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_bad_response", true);
@@ -230,6 +255,8 @@ describe("whisper-pool", () => {
     await expectProviderError(new WhisperPoolService(env).transcribe(request()), "pool_unreachable", true);
     interceptFetch().on("POST", "https://pool.test/", () => json({ code: "redis" }, 503));
     await expectProviderError(new WhisperPoolService(env).transcribe(request()), "pool_unreachable", true);
+    interceptFetch().on("POST", "https://pool.test/", () => new Promise<Response>(() => undefined));
+    await expectProviderError(new WhisperPoolService({ ...env, POOL_DISPATCH_TIMEOUT_MS: "50" } as Env).transcribe(request()), "pool_unreachable", true);
     interceptFetch().on("POST", "https://pool.test/", () => json({ code: "bad" }, 400));
     await expectProviderError(new WhisperPoolService(env).transcribe(request()), "provider_bad_request", false);
   });

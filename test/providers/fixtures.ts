@@ -53,6 +53,38 @@ export const DEEPGRAM_RESPONSE = {
   },
 };
 
+/** The same answer without `utterances=true`: `smart_format` still returns paragraphs with sentence timings. */
+export const DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE = {
+  metadata: DEEPGRAM_RESPONSE.metadata,
+  results: {
+    channels: [
+      {
+        ...DEEPGRAM_RESPONSE.results.channels[0]!,
+        alternatives: [
+          {
+            ...DEEPGRAM_RESPONSE.results.channels[0]!.alternatives[0]!,
+            paragraphs: {
+              transcript: "\nAnd so, my fellow Americans, ask not what your country can do for you.",
+              paragraphs: [
+                {
+                  sentences: [
+                    { text: "And so, my fellow Americans,", start: 0.08, end: 3.4 },
+                    { text: "ask not what your country can do for you.", start: 3.6, end: 10.9 },
+                  ],
+                  speaker: 0,
+                  num_words: 14,
+                  start: 0.08,
+                  end: 10.9,
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  },
+};
+
 /** Workers AI `@cf/openai/whisper-large-v3-turbo` output. */
 export const WORKERS_AI_OUTPUT = {
   transcription_info: { language: "en", language_probability: 0.98, duration: 11.0, duration_after_vad: 10.6 },
