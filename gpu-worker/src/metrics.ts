@@ -42,6 +42,12 @@ export function createPoolMetrics(options: PoolMetricsOptions) {
       labelNames: ["outcome"] as const,
       registers,
     }),
+    erasures: new Counter({
+      name: "vtt_pool_erasures_total",
+      help: "Erasure requests by outcome (erased, pending = erased while running, absent, rejected, unavailable).",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
     batchSize: new Histogram({ name: "vtt_pool_batch_size", help: "Windows per engine batch.", buckets: BATCH_SIZE_BUCKETS, registers }),
     batchPadding: new Counter({
       name: "vtt_pool_batch_padding_seconds_total",

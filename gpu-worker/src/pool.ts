@@ -16,6 +16,7 @@ import { startHttpServer } from "./http/server.ts";
 import { createLogger, traceIdFromTraceparent, type Logger } from "./log.ts";
 import { createPoolMetrics, type PoolMetrics } from "./metrics.ts";
 import { resolveModel } from "./models/resolve.ts";
+import { JobEraser } from "./queue/erase.ts";
 import { createJobProcessor } from "./queue/process-job.ts";
 import {
   CALLBACK_QUEUE,
@@ -35,6 +36,8 @@ const STOP_STEP_TIMEOUT_MS = 5_000;
 const OUTAGE_STOP_STEP_TIMEOUT_MS = 250;
 /** A repeated worker error (Redis down) is logged at most once per this interval. */
 const REPEATED_ERROR_LOG_INTERVAL_MS = 30_000;
+/** How much longer than one job attempt an erasure marker lives when its job never reports back. */
+const ERASURE_MARKER_MARGIN_SECONDS = 60;
 /** BullMQ's message when the stalled checker gives up on a job (its worker died too often). */
 const STALLED_LIMIT_REASON = /stalled more than allowable limit/i;
 
@@ -78,6 +81,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   });
   const transcriptions = new Queue<TranscriptionJobData>(TRANSCRIPTION_QUEUE, { connection: queueConnection, prefix: settings.queuePrefix });
   const callbacks = new Queue<CallbackJobData>(CALLBACK_QUEUE, { connection: queueConnection, prefix: settings.queuePrefix });
+  const eraser = new JobEraser({
+    redis: queueConnection,
+    transcriptions,
+    callbacks,
+    prefix: settings.queuePrefix,
+    markerTtlSeconds: (Math.max(settings.jobTimeoutMs, settings.callbackTimeoutMs) + settings.lockDurationMs) / 1000 + ERASURE_MARKER_MARGIN_SECONDS,
+  });
 
   let engine: TranscriptionEngine | undefined = engineInstance;
   let scheduler: BatchScheduler | undefined;
@@ -89,7 +99,8 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   const { server, url } = await startHttpServer(settings.host, settings.port, {
     bridgeKeys: settings.bridgeKeys,
     signatureToleranceSeconds: settings.signatureToleranceSeconds,
-    enqueue: (dispatch) => enqueueDispatch(transcriptions, callbacks, dispatch, settings),
+    enqueue: (dispatch) => enqueueDispatch(transcriptions, callbacks, dispatch, settings, eraser),
+    erase: (jobId) => eraser.erase(jobId),
     notReadyReason: () => {
       if (startupError) return `startup failed: ${startupError}`;
       if (shuttingDown) return "shutting down";
@@ -136,6 +147,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
         logger,
         modelName: engine.description.model,
         activeJobs,
+        erasure: eraser,
         fetchImpl: fetchImpl,
       }),
       {
@@ -147,7 +159,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
         maxStalledCount: settings.maxStalledCount,
       },
     );
-    const callbackWorker = new Worker<CallbackJobData>(CALLBACK_QUEUE, (job) => deliver(job, settings, metrics, logger, fetchImpl), {
+    const callbackWorker = new Worker<CallbackJobData>(CALLBACK_QUEUE, (job) => deliver(job, settings, metrics, logger, eraser, fetchImpl), {
       connection: workerConnection,
       prefix: settings.queuePrefix,
       concurrency: CALLBACK_CONCURRENCY,
@@ -168,6 +180,19 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       });
     }
     transcriptionWorker.on("stalled", (jobId) => logger.warn("job_stalled", { job_id: jobId }));
+    // a job erased while it ran leaves its blanked hash, events and marker until it finishes: remove them then
+    const finishErasure = (jobId: string | undefined, result?: unknown): void => {
+      if (!jobId) return;
+      const discarded = (result as { discarded?: unknown } | undefined)?.discarded === "erased";
+      void eraser
+        .finish(jobId, discarded)
+        .then((erased) => erased && logger.info("job_erasure_finished", { job_id: jobId }))
+        .catch((error: unknown) => logger.error("job_erasure_finish_failed", { job_id: jobId, error }));
+    };
+    for (const worker of [transcriptionWorker, callbackWorker] as Worker[]) {
+      worker.on("completed", (job, result) => finishErasure(job.id, result));
+      worker.on("failed", (job) => finishErasure(job?.id));
+    }
 
     // a job whose worker died more than maxStalledCount times is failed by BullMQ without running our code:
     // the edge still has to hear about it
@@ -184,6 +209,10 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
     const reportLostJob = async (jobId: string, reason: string): Promise<void> => {
       const job = await transcriptions.getJob(jobId);
       if (!job) return;
+      if (job.data.erased_at !== undefined || (await eraser.isErased(jobId))) {
+        await eraser.finish(jobId);
+        return;
+      }
       await enqueueCallback(
         callbacks,
         {
@@ -288,14 +317,31 @@ async function createEngine(settings: PoolSettings, logger: Logger, metrics: Poo
 }
 
 /** One callback delivery attempt as a BullMQ job: acknowledged → done, retryable → backoff, refused → give up. */
-async function deliver(job: CallbackJob, settings: PoolSettings, metrics: PoolMetrics, logger: Logger, fetchImpl?: typeof fetch): Promise<void> {
+async function deliver(
+  job: CallbackJob,
+  settings: PoolSettings,
+  metrics: PoolMetrics,
+  logger: Logger,
+  eraser: JobEraser,
+  fetchImpl?: typeof fetch,
+): Promise<{ discarded: "erased" } | undefined> {
   const { callback_url: url, body, traceparent } = job.data;
   const log = logger.child({ job_id: body.job_id, trace_id: traceIdFromTraceparent(traceparent) });
+  // erased while waiting for (another) delivery: never post it; the job completes and `finish` removes it
+  const erased = async (): Promise<boolean> => job.data.erased_at !== undefined || (await eraser.isErased(job.id ?? body.job_id));
+  if (await erased()) {
+    log.info("callback_discarded_erased", { stage: "before_delivery" });
+    return { discarded: "erased" };
+  }
   const outcome = await deliverCallback(url, body, { keys: settings.callbackKeys, timeoutMs: settings.callbackTimeoutMs, traceparent, fetchImpl });
+  if (outcome.kind !== "acknowledged" && (await erased())) {
+    log.info("callback_discarded_erased", { stage: "after_attempt", http_status: outcome.status });
+    return { discarded: "erased" };
+  }
   if (outcome.kind === "acknowledged") {
     metrics.callbacks.inc({ outcome: "acknowledged" });
     log.info("callback_acknowledged", { status: body.status, http_status: outcome.status, attempt: job.attemptsMade + 1 });
-    return;
+    return undefined;
   }
   if (outcome.kind === "rejected") {
     metrics.callbacks.inc({ outcome: "rejected" });

@@ -9,6 +9,12 @@ import { deadlineSignal, networkFailure, positiveNumber } from "./http.ts";
 import { classifyHttpStatus, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
 
 export const POOL_DISPATCH_TIMEOUT_MS = 10_000;
+/** Limit of one erasure call to the pool (headers and body). */
+export const POOL_ERASE_TIMEOUT_MS = 5_000;
+/** Erasure calls in flight at once (a Worker invocation keeps at most 6 connections open). */
+export const POOL_ERASE_CONCURRENCY = 6;
+/** Budget for all erasure calls of one request; ids not attempted by then are reported as failed. */
+export const POOL_ERASE_DEADLINE_MS = 20_000;
 
 export class WhisperPoolService implements TranscriptionService {
   readonly name = "whisper-pool" as const;
@@ -64,5 +70,78 @@ export class WhisperPoolService implements TranscriptionService {
       throw new ProviderError("pool_unreachable", `whisper-pool answered ${response.status}`, { retryable: true, status: response.status });
     }
     throw classifyHttpStatus("whisper-pool", response.status, response.headers.get("retry-after"));
+  }
+}
+
+/** What an erasure call to the pool signs in place of a body (docs/pool-contract.md §4). */
+export function poolErasureSigningString(jobId: string): string {
+  return `DELETE /v1/jobs/${jobId}`;
+}
+
+/** Options for {@link erasePoolJobs}; the defaults are the `POOL_ERASE_*` constants. */
+export interface ErasePoolJobsOptions {
+  timeoutMs?: number;
+  concurrency?: number;
+  deadlineMs?: number;
+}
+
+/** Outcome of {@link erasePoolJobs}. */
+export interface PoolErasureResult {
+  /** Jobs the pool held and erased (it answered `erased: true`); ids it no longer held count neither here nor as failed. */
+  erased: number;
+  /** Ids whose erasure could not be confirmed (pool unreachable, timeout, non-200 answer): report them, retry later. */
+  failed: string[];
+}
+
+/**
+ * Erases the pool's copies of these jobs (queued dispatch with its prompt and audio URL, results awaiting
+ * acknowledgement, failed jobs kept for inspection) with one signed `DELETE {POOL_URL}/v1/jobs/{job_id}` per id.
+ * Without POOL_URL there is no pool and nothing to do. Never throws: a pool that is down or slow must not block the
+ * erasure of the edge's own data, so each call is bounded ({@link POOL_ERASE_TIMEOUT_MS}, all of them by
+ * {@link POOL_ERASE_DEADLINE_MS}) and the ids that failed are returned for the caller to report.
+ */
+export async function erasePoolJobs(env: Env, jobIds: string[], options: ErasePoolJobsOptions = {}): Promise<PoolErasureResult> {
+  if (!env.POOL_URL) return { erased: 0, failed: [] };
+  const ids = [...new Set(jobIds)];
+  let keys: SigningKey[];
+  try {
+    keys = parseKeyRing(env.POOL_SIGNING_KEYS);
+  } catch {
+    keys = [];
+  }
+  if (ids.length === 0) return { erased: 0, failed: [] };
+  if (keys.length === 0) return { erased: 0, failed: ids };
+  const poolUrl = env.POOL_URL.replace(/\/$/, "");
+  const timeoutMs = options.timeoutMs ?? POOL_ERASE_TIMEOUT_MS;
+  const deadline = Date.now() + (options.deadlineMs ?? POOL_ERASE_DEADLINE_MS);
+  const result: PoolErasureResult = { erased: 0, failed: [] };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const outcome = Date.now() < deadline ? await erasePoolJob(poolUrl, keys, id, Math.min(timeoutMs, deadline - Date.now())) : "failed";
+      if (outcome === "erased") result.erased++;
+      else if (outcome === "failed") result.failed.push(id);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ids.length, Math.max(1, options.concurrency ?? POOL_ERASE_CONCURRENCY)) }, lane));
+  return result;
+}
+
+async function erasePoolJob(poolUrl: string, keys: SigningKey[], jobId: string, timeoutMs: number): Promise<"erased" | "absent" | "failed"> {
+  try {
+    const response = await fetch(`${poolUrl}/v1/jobs/${encodeURIComponent(jobId)}`, {
+      method: "DELETE",
+      headers: await signedHeaders(keys, poolErasureSigningString(jobId)),
+      signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
+    });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return "failed";
+    }
+    const body = (await response.json()) as { erased?: unknown };
+    return body.erased === true ? "erased" : body.erased === false ? "absent" : "failed";
+  } catch {
+    return "failed";
   }
 }

@@ -24,6 +24,11 @@ export type DispatchValidation = { ok: true; dispatch: Dispatch } | { ok: false;
 
 /** BullMQ custom ids may not contain ':' nor be plain integers; the edge's ids look like `tr_01J…`. */
 const JOB_ID_PATTERN = /^(?!\d+$)[A-Za-z0-9_-]{1,64}$/;
+
+/** True for a string the pool accepts as a job id (also the id in `DELETE /v1/jobs/{job_id}`). */
+export function isValidJobId(value: unknown): value is string {
+  return typeof value === "string" && JOB_ID_PATTERN.test(value);
+}
 const LANGUAGE_PATTERN = /^[a-z]{2,3}$/;
 const MAX_PROMPT_LENGTH = 2_000;
 const MAX_URL_LENGTH = 4_096;
@@ -36,7 +41,7 @@ export function validateDispatch(body: unknown): DispatchValidation {
   const input = body as Record<string, unknown>;
   const errors: FieldError[] = [];
   const jobId = input.job_id;
-  if (typeof jobId !== "string" || !JOB_ID_PATTERN.test(jobId)) {
+  if (!isValidJobId(jobId)) {
     errors.push({ field: "job_id", message: "must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits)" });
   }
   const language = input.language ?? null;

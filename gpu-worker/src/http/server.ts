@@ -1,18 +1,29 @@
 /**
- * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), `/healthz`, `/readyz` and `/metrics`.
+ * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), erasure (`DELETE /v1/jobs/{job_id}`), `/healthz`,
+ * `/readyz` and `/metrics`.
  * Errors are RFC 9457 problem+json with a stable `code`, like the edge's.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifySignedRequest, type SigningKey } from "../../../src/domain/signing.ts";
-import { validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
+import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
+import type { ErasureOutcome } from "../queue/erase.ts";
 import type { EnqueueOutcome } from "../queue/queues.ts";
 
 /** Largest dispatch body accepted (a dispatch is a few hundred bytes; the prompt is capped at 2000 characters). */
 export const MAX_DISPATCH_BYTES = 64 * 1024;
 const PROBLEM_CONTENT_TYPE = "application/problem+json";
+const JOB_PATH = /^\/v1\/jobs\/([^/]+)$/;
+
+/**
+ * What an erasure request signs in place of a body (docs/pool-contract.md §4): the method and the job's path, so a
+ * signature cannot be replayed against another job. `jobId` is the decoded path segment.
+ */
+export function erasureSigningString(jobId: string): string {
+  return `DELETE /v1/jobs/${jobId}`;
+}
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -29,6 +40,8 @@ export interface HttpDeps {
   bridgeKeys: SigningKey[];
   signatureToleranceSeconds: number;
   enqueue: (dispatch: Dispatch) => Promise<EnqueueOutcome>;
+  /** Removes every trace of a job from Redis (queue/erase.ts). */
+  erase: (jobId: string) => Promise<ErasureOutcome>;
   /** Why the pool is not ready, or null when it is. */
   notReadyReason: () => string | null;
   readinessDetail: () => Record<string, unknown>;
@@ -60,6 +73,11 @@ async function route(request: http.IncomingMessage, response: http.ServerRespons
   if (path === "/v1/jobs") {
     if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
     return ingress(request, response, deps);
+  }
+  const jobPath = JOB_PATH.exec(path);
+  if (jobPath) {
+    if (request.method !== "DELETE") return sendProblem(response, 405, "method_not_allowed", "Use DELETE.", { allow: "DELETE" });
+    return erasure(request, response, deps, jobPath[1]!);
   }
   if (path === "/healthz" && request.method === "GET") return sendJson(response, 200, { status: "ok" });
   if (path === "/readyz" && request.method === "GET") {
@@ -118,6 +136,49 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
   deps.metrics.dispatches.inc({ outcome: outcome.duplicate ? "duplicate" : "accepted" });
   log.info(outcome.duplicate ? "dispatch_duplicate" : "dispatch_accepted", { key_id: verified.keyId });
   sendJson(response, 202, { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate });
+}
+
+/**
+ * `DELETE /v1/jobs/{job_id}`: verify the signature over {@link erasureSigningString}, validate the id, erase the job
+ * (idempotent), answer 200 `{ job_id, erased, state, callback }`. Any request body is ignored.
+ */
+async function erasure(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps, segment: string): Promise<void> {
+  request.resume();
+  let jobId: string;
+  try {
+    jobId = decodeURIComponent(segment);
+  } catch {
+    jobId = segment;
+  }
+  const verified = await verifySignedRequest(deps.bridgeKeys, { get: (name) => headerValue(request, name) }, erasureSigningString(jobId), {
+    toleranceSeconds: deps.signatureToleranceSeconds,
+  });
+  if (!verified.ok) {
+    const stale = verified.reason === "stale_signature";
+    deps.metrics.erasures.inc({ outcome: "rejected" });
+    deps.logger.warn("erasure_unauthorized", { reason: verified.reason, key_id: headerValue(request, "x-vtt-key-id") });
+    return sendProblem(
+      response,
+      401,
+      stale ? "stale_signature" : "invalid_signature",
+      stale ? "The signature timestamp is too far from now." : "The request signature is not valid.",
+    );
+  }
+  if (!isValidJobId(jobId)) {
+    deps.metrics.erasures.inc({ outcome: "rejected" });
+    return sendProblem(response, 400, "invalid_job_id", "The job id must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits).");
+  }
+  let outcome: ErasureOutcome;
+  try {
+    outcome = await deps.erase(jobId);
+  } catch (error) {
+    deps.metrics.erasures.inc({ outcome: "unavailable" });
+    deps.logger.error("erasure_failed", { job_id: jobId, error });
+    return sendProblem(response, 503, "queue_unavailable", "The job queue is unreachable; retry later.");
+  }
+  deps.metrics.erasures.inc({ outcome: outcome.pending ? "pending" : outcome.erased ? "erased" : "absent" });
+  deps.logger.info("job_erased", { job_id: jobId, key_id: verified.keyId, ...outcome });
+  sendJson(response, 200, { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback });
 }
 
 /** Reads the body as UTF-8, or null once it exceeds `limit` bytes. */

@@ -27,15 +27,27 @@ export interface JobProcessorDeps {
   modelName: string;
   /** Counts jobs this process holds (metrics). */
   activeJobs: { count: number };
+  /** Tells whether a job was erased while it ran (queue/erase.ts); its work is then discarded, never delivered. */
+  erasure?: { isErased(jobId: string): Promise<boolean> };
   fetchImpl?: typeof fetch;
 }
 
+/** What a transcription job returns to BullMQ (its `returnvalue`). */
+export type JobResult = { segments: number } | { discarded: "erased" };
+
 /** Builds the BullMQ processor function for the `transcriptions` queue. */
-export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<{ segments: number }> {
+export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<JobResult> {
   const { settings, scheduler, metrics } = deps;
   return async (job) => {
     const data = job.data;
     const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
+    // erased while queued, or while an earlier attempt ran: drop it without touching the (blanked) data
+    const erased = async (): Promise<boolean> => data.erased_at !== undefined || ((await deps.erasure?.isErased(job.id ?? data.job_id)) ?? false);
+    const discard = (stage: string): JobResult => {
+      log.info("job_discarded_erased", { stage });
+      return { discarded: "erased" };
+    };
+    if (await erased()) return discard("start");
     const startedAt = Date.now();
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
@@ -54,6 +66,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
       });
+      if (await erased()) return discard("before_inference");
       const windows = splitIntoWindows(decoded.pcm, { maxWindowSeconds: settings.windowSeconds });
       const inferenceStarted = performance.now();
       const outcomes = await Promise.allSettled(
@@ -77,6 +90,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         inference_ms: Math.round(inferenceMs),
         total_ms: totalMs,
       };
+      if (await erased()) return discard("after_inference");
       const body: CallbackBody = {
         job_id: data.job_id,
         status: "completed",
@@ -95,6 +109,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       const error = timeout.signal.aborted && (thrown instanceof WindowAbortedError || thrown === timeout.signal.reason || isAbortError(thrown))
         ? (timeout.signal.reason as PoolJobError)
         : toPoolJobError(thrown);
+      // an erased job neither retries nor reports its failure
+      if (await erased()) return discard("after_failure");
       const terminal = !error.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       metrics.jobsFailed.inc({ code: error.code, terminal: String(terminal) });
       log.warn("job_failed", { code: error.code, message: error.message, terminal, attempt: job.attemptsMade + 1 });

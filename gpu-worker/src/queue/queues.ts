@@ -7,6 +7,7 @@ import { Queue, type Job } from "bullmq";
 import type { Dispatch } from "../bridge/dispatch.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
+import type { JobEraser } from "./erase.ts";
 
 export const TRANSCRIPTION_QUEUE = "transcriptions";
 export const CALLBACK_QUEUE = "callbacks";
@@ -19,6 +20,8 @@ const REJECTED_CALLBACK_RETENTION_SECONDS = 7 * 24 * 3600;
 export interface TranscriptionJobData extends Dispatch {
   /** ms since epoch when the bridge accepted it (queue latency starts here). */
   dispatched_at: number;
+  /** Set (and every other field blanked) when the job was erased while it ran: discard it (queue/erase.ts). */
+  erased_at?: number;
 }
 
 /** The callback job's data. */
@@ -26,6 +29,8 @@ export interface CallbackJobData {
   callback_url: string;
   body: CallbackBody;
   traceparent: string | null;
+  /** Set (and the URL and result blanked) when the job was erased while its callback was delivered: drop it. */
+  erased_at?: number;
 }
 
 export type TranscriptionJob = Job<TranscriptionJobData>;
@@ -45,6 +50,7 @@ export async function enqueueDispatch(
   callbacks: Queue<CallbackJobData>,
   dispatch: Dispatch,
   settings: Pick<PoolSettings, "jobAttempts" | "jobBackoffMs">,
+  eraser?: Pick<JobEraser, "clearMarker">,
 ): Promise<EnqueueOutcome> {
   const id = dispatch.job_id;
   const pendingCallback = await callbacks.getJob(id);
@@ -55,6 +61,8 @@ export async function enqueueDispatch(
     if (state !== "failed" && state !== "completed" && state !== "unknown") return { duplicate: true };
     await existing.remove();
   }
+  // nothing of an earlier job with this id runs any more: a leftover erasure marker must not discard the new one
+  await eraser?.clearMarker(id);
   await transcriptions.add(
     "transcribe",
     { ...dispatch, dispatched_at: Date.now() },

@@ -136,3 +136,16 @@ export async function dispatch(poolUrl: string, body: unknown, ring: SigningKey[
   const headers = await signedHeaders(ring, raw, nowSeconds);
   return fetch(`${poolUrl}/v1/jobs`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
 }
+
+/**
+ * Sends `DELETE /v1/jobs/{jobId}` signed like the edge (over `DELETE /v1/jobs/{id}`, docs/pool-contract.md §4).
+ * `signedJobId` signs another id than the one in the path (a replay attempt).
+ */
+export async function eraseJob(
+  poolUrl: string,
+  jobId: string,
+  options: { ring?: SigningKey[]; nowSeconds?: number; signedJobId?: string } = {},
+): Promise<Response> {
+  const headers = await signedHeaders(options.ring ?? BRIDGE_KEYS, `DELETE /v1/jobs/${options.signedJobId ?? jobId}`, options.nowSeconds);
+  return fetch(`${poolUrl}/v1/jobs/${encodeURIComponent(jobId)}`, { method: "DELETE", headers });
+}
