@@ -15,6 +15,7 @@ export const TEST_BINDINGS = {
   POOL_SIGNING_KEYS: "e1:edge-to-pool-secret",
   POOL_CALLBACK_KEYS: "p2:pool-callback-new,p1:pool-callback-old",
   AUDIO_URL_KEYS: "a1:audio-url-secret",
+  ENCRYPTION_KEYS: "m2:test-master-key-two-0123456789abcdef,m1:test-master-key-one-0123456789abcdef",
   RETRY_BASE_SECONDS: "1",
   RETRY_CAP_SECONDS: "10",
 };

@@ -53,6 +53,7 @@ beforeAll(async () => {
     POOL_SIGNING_KEYS: "e2e:edge-to-pool",
     POOL_CALLBACK_KEYS: "e2e:pool-to-edge",
     AUDIO_URL_KEYS: "e2e:audio-url",
+    ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
     RETRY_BASE_SECONDS: "1",
     RETRY_CAP_SECONDS: "5",
   };

@@ -1,11 +1,12 @@
 /** Composition root of the HTTP API: middleware, routers, OpenAPI document and error mapping. */
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { HTTPException } from "hono/http-exception";
+import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { admin } from "./api/admin.ts";
 import { compliance } from "./api/compliance.ts";
+import { API_CSP, docs } from "./api/docs-page.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
 import { operations } from "./api/operations.ts";
@@ -13,6 +14,8 @@ import { transcriptions } from "./api/transcriptions.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
 import { authenticate } from "./auth/middleware.ts";
+import { corsOrigins, isDevelopment } from "./config.ts";
+import { EnvelopeError } from "./domain/envelope.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log } from "./lib/log.ts";
 import * as schema from "./storage/schema.ts";
@@ -21,6 +24,29 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use("*", secureHeaders({ strictTransportSecurity: "max-age=31536000; includeSubDomains", xFrameOptions: "DENY" }));
+  app.use("*", async (c, next) => {
+    await next();
+    if (!c.res.headers.has("content-security-policy")) c.res.headers.set("content-security-policy", API_CSP);
+  });
+  app.use("*", async (c, next) => {
+    // TLS only: an API key sent over plain http is already exposed, so the request is refused, not redirected
+    if (!isDevelopment(c.env) && new URL(c.req.url).protocol !== "https:") {
+      throw new ApiError(403, "https_required", "This API is served over HTTPS only; the request was not processed.");
+    }
+    await next();
+  });
+  // CORS stays off (no Access-Control-* headers, browsers block cross-origin calls) unless origins are configured
+  app.use("*", async (c, next) => {
+    const origins = corsOrigins(c.env);
+    if (!origins.length) return next();
+    return cors({
+      origin: origins,
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      exposeHeaders: ["location", "retry-after", "idempotent-replayed"],
+      maxAge: 600,
+    })(c, next);
+  });
   app.use("*", async (c, next) => {
     c.set("db", drizzle(c.env.DB, { schema }));
     await next();
@@ -50,14 +76,21 @@ export function createApp() {
       description: "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docs);
 
   app.notFound((c) => problemResponse(c, new ApiError(404, "not_found", "No such route.")));
   app.onError((error, c) => {
     if (error instanceof ApiError) return problemResponse(c, error);
+    if (error instanceof EnvelopeError) {
+      // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
+      log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });
+      return problemResponse(c, new ApiError(500, "stored_data_unreadable", "A stored object could not be decrypted; operators have been alerted."));
+    }
     if (error instanceof HTTPException) {
       const status = error.status;
-      return problemResponse(c, new ApiError(status as 400, status === 405 ? "method_not_allowed" : "bad_request", error.message));
+      const code =
+        status === 405 ? "method_not_allowed" : status === 415 ? "unsupported_media_type" : /json/i.test(error.message) ? "malformed_json" : "bad_request";
+      return problemResponse(c, new ApiError(status as 400, code, error.message));
     }
     log("unhandled_error", { path: new URL(c.req.url).pathname, error: error instanceof Error ? error.name : "unknown" });
     return problemResponse(c, new ApiError(500, "internal_error", "Something went wrong on our side."));

@@ -30,3 +30,11 @@ export function isDevelopment(env: Env): boolean {
 export function audioUrlTtlSeconds(env: Env): number {
   return positiveInt(env.AUDIO_URL_TTL_SECONDS, 600);
 }
+
+/** Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`, comma separated, exact `scheme://host[:port]`). */
+export function corsOrigins(env: Env): string[] {
+  return (env.CORS_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => /^https?:\/\/[^/\s*]+$/.test(o));
+}

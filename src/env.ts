@@ -42,6 +42,8 @@ export interface Env {
   /** keys for per-job signed audio URLs, `kid:secret,…` */
   AUDIO_URL_KEYS?: string;
   AUDIO_URL_TTL_SECONDS?: string;
+  /** master keys for encryption at rest, `version:secret,…` (first encrypts, all decrypt; see docs/security.md) */
+  ENCRYPTION_KEYS?: string;
 }
 
 /** A webhook delivery task: the event id only (the event row holds the signed payload). */
@@ -80,6 +82,8 @@ export interface Env {
   BREAKER_HALF_OPEN_PROBES?: string;
   /** comma separated hosts (host or host:port) webhooks may reach despite the SSRF rules */
   WEBHOOK_ALLOWED_HOSTS?: string;
+  /** browser origins allowed by CORS, comma separated; unset = CORS off */
+  CORS_ALLOWED_ORIGINS?: string;
   /** "1" mounts the bench-only primitive routes (bench/ingest); never set in production */
   BENCH_ROUTES?: string;
 }

@@ -56,7 +56,7 @@ async function main() {
   const admin = "outage-admin-key-0123456789abcdef";
   const vars = {
     ENVIRONMENT: "development", ADMIN_API_KEY: admin, PROVIDERS: "openai", OPENAI_API_KEY: "sk-local",
-    OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`, PUBLIC_BASE_URL: base,
+    OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`, PUBLIC_BASE_URL: base, ENCRYPTION_KEYS: "bench:outage-bench-master-key-0123456789abcdef",
     RETRY_BASE_SECONDS: "1", RETRY_CAP_SECONDS: "4", RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000", BREAKER_COOLDOWN_MS: "3000", BREAKER_MAX_COOLDOWN_MS: "6000",
   };
   await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env: { ...process.env, CI: "1" }, stdio: "ignore" });

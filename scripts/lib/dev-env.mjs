@@ -1,14 +1,24 @@
 // Shared by `npm start` and the benchmarks: local dev settings, free ports, child processes, readiness waits.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
-/** Creates .dev.vars from the example on first run; returns the parsed settings. */
+/**
+ * Creates .dev.vars from the example on first run, and adds settings the example gained since (e.g. a new secret)
+ * to an existing one without touching the values already there; returns the parsed settings.
+ */
 export function ensureDevVars(root = process.cwd()) {
   const path = `${root}/.dev.vars`;
+  const example = readFileSync(`${root}/.dev.vars.example`, "utf8");
   if (!existsSync(path)) {
     copyFileSync(`${root}/.dev.vars.example`, path);
     console.log("created .dev.vars from .dev.vars.example (development-only secrets)");
+  }
+  const have = parseVars(readFileSync(path, "utf8"));
+  const missing = Object.entries(parseVars(example)).filter(([name]) => !(name in have));
+  if (missing.length) {
+    appendFileSync(path, `\n# added from .dev.vars.example\n${missing.map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
+    console.log(`added ${missing.map(([k]) => k).join(", ")} to .dev.vars from .dev.vars.example`);
   }
   return parseVars(readFileSync(path, "utf8"));
 }

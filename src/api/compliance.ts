@@ -1,7 +1,7 @@
 /** Erasure routes: a subject within the caller's tenant, or (admin) a whole tenant. Both answer with a receipt. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app.context.ts";
-import { requireScope, tenantOf } from "../auth/middleware.ts";
+import { requireOperator, requireScope, tenantOf } from "../auth/middleware.ts";
 import { eraseSubject, eraseTenant } from "../compliance/erasure.ts";
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId } from "../lib/ids.ts";
@@ -11,7 +11,7 @@ import { validationHook } from "./validation.ts";
 const ReceiptSchema = z
   .object({
     receipt_id: z.string(),
-    scope: z.enum(["subject", "tenant"]),
+    scope: z.enum(["subject", "tenant", "retention"]),
     erased: z.object({
       transcriptions: z.number().int(),
       audio_objects: z.number().int(),
@@ -51,7 +51,7 @@ compliance.openapi(
     path: "/v1/admin/tenants/{tenant}",
     summary: "Erase a tenant and everything it stored",
     security: [{ bearerAuth: [] }],
-    middleware: [requireScope("admin", { tenant: false })] as const,
+    middleware: [requireOperator] as const,
     request: { params: z.object({ tenant: z.string().openapi({ param: { name: "tenant", in: "path" } }) }) },
     responses: {
       200: { description: "Receipt", content: { "application/json": { schema: ReceiptSchema } } },

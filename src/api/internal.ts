@@ -5,10 +5,12 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { parseKeyRing, signAudioUrl, timingSafeEqual, verifySignedRequest } from "../domain/signing.ts";
+import { getSealedStream } from "../storage/sealed-objects.ts";
 import { ApiError } from "../http/problem.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
 import { PoolCallback } from "./schemas.ts";
 
@@ -31,12 +33,12 @@ internal.get("/internal/audio/:id", async (c) => {
     throw new ApiError(403, "invalid_audio_url", "The audio URL is invalid or expired.");
   }
   const job = await getJobById(c.var.db, id);
-  const object = job?.audioKey ? await c.env.BUCKET.get(job.audioKey) : null;
-  if (!object) throw new ApiError(404, "not_found", "The audio is gone.");
+  const object = job?.audioKey ? await getSealedStream(c.env, job.tenantId, job.audioKey) : null;
+  if (!job || !object) throw new ApiError(404, "not_found", "The audio is gone.");
   return new Response(object.body, {
     headers: {
-      "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
-      "content-length": String(object.size),
+      "content-type": object.contentType,
+      "content-length": String(job.audioBytes),
       "cache-control": "no-store",
     },
   });
@@ -76,6 +78,6 @@ internal.post("/internal/pool/callback", async (c) => {
           model: callback.result.model,
         })
       : await storeFailure(c.env, c.var.db, job, callback.error.code, callback.error.message);
-  console.log(JSON.stringify({ event: "pool_callback", job_id: job.id, status: callback.status, applied, key_id: verified.keyId }));
+  log("pool_callback", { job_id: job.id, tenant_id: job.tenantId, status: callback.status, applied, key_id: verified.keyId });
   return c.json({ ok: true, applied });
 });

@@ -47,5 +47,9 @@ export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | nul
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
+    delete_after_seconds: row.deleteAfterSeconds,
+    audio_expires_at: iso(row.audioDeleteAt),
+    audio_deleted_at: iso(row.audioPurgedAt),
+    expires_at: iso(row.deleteAt),
   };
 }

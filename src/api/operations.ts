@@ -5,7 +5,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { AppEnv } from "../app.context.ts";
-import { requireScope } from "../auth/middleware.ts";
+import { requireOperator } from "../auth/middleware.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { redrive } from "../consumers/dead-letter.ts";
 import { storeFailure } from "../jobs/results.ts";
@@ -20,7 +20,7 @@ export const operations = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
 const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ProblemSchema } } });
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ "application/json": { schema } });
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const admin = requireScope("admin", { tenant: false });
+const admin = requireOperator;
 
 const BreakerView = z
   .object({

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
 import { SUPPORTED_LANGUAGES } from "../domain/languages.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
+import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
 
 // Control characters (C0 except tab/newline, DEL, C1) and bidi overrides never belong in stored text fields.
@@ -60,6 +61,18 @@ export const WebhookUrlParam = z.string().max(2048).url().openapi({ format: "uri
 
 export const ProviderParam = z.enum(PROVIDER_NAMES);
 
+/** Seconds, as a multipart field / query string (digits only) or a JSON number. */
+const RetentionSeconds = z
+  .union([z.string().regex(/^\d{1,10}$/, "must be a whole number of seconds"), z.number().int()])
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(MAX_RETENTION_SECONDS, `must be at most ${MAX_RETENTION_SECONDS} seconds`));
+
+export const DeleteAfterParam = RetentionSeconds.openapi({
+  type: "integer",
+  example: 86400,
+  description: "Delete the job (audio, transcript, webhook log) this many seconds after it finishes",
+});
+
 /** Options of `POST /v1/transcriptions`, as multipart fields or query parameters. */
 export const UploadOptions = z
   .object({
@@ -69,6 +82,7 @@ export const UploadOptions = z
     metadata: MetadataParam.optional(),
     subject_id: SubjectIdParam.optional(),
     prompt: PromptParam.optional(),
+    delete_after_seconds: DeleteAfterParam.optional(),
   })
   .strict()
   .openapi("UploadOptions");
@@ -83,6 +97,7 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   provider: "unknown_provider",
   subject_id: "invalid_subject_id",
   prompt: "invalid_prompt",
+  delete_after_seconds: "invalid_delete_after_seconds",
 };
 
 export const SegmentSchema = z
@@ -119,6 +134,10 @@ export const JobSchema = z
     created_at: z.string().openapi({ format: "date-time" }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
     completed_at: z.string().nullable().openapi({ format: "date-time" }),
+    delete_after_seconds: z.number().int().nullable(),
+    audio_expires_at: z.string().nullable().openapi({ format: "date-time", description: "when the purge deletes the audio (set once the job finishes)" }),
+    audio_deleted_at: z.string().nullable().openapi({ format: "date-time" }),
+    expires_at: z.string().nullable().openapi({ format: "date-time", description: "when the purge deletes the whole job; null keeps it until deleted" }),
   })
   .openapi("Transcription");
 export type JobObject = z.infer<typeof JobSchema>;
@@ -147,10 +166,29 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
+const RetentionSettings = z
+  .object({
+    audio_seconds: RetentionSeconds.nullable().optional().openapi({ type: "integer", description: `seconds audio is kept after its job finishes (≤ 30 days); null = service default` }),
+    transcript_seconds: RetentionSeconds.nullable().optional().openapi({ type: "integer", description: "seconds a finished job is kept; null = until deleted" }),
+  })
+  .strict();
+
 export const TenantCreate = z
-  .object({ name: z.string().min(1).max(200).refine((v) => !CONTROL_CHARS.test(v), "contains control characters") })
+  .object({
+    name: z.string().min(1).max(200).refine((v) => !CONTROL_CHARS.test(v), "contains control characters"),
+    retention: RetentionSettings.optional(),
+  })
+  .strict()
   .openapi("TenantCreate");
-export const TenantSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi("Tenant");
+export const TenantUpdate = z.object({ retention: RetentionSettings }).strict().openapi("TenantUpdate");
+export const TenantSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    created_at: z.string(),
+    retention: z.object({ audio_seconds: z.number().int(), transcript_seconds: z.number().int().nullable() }),
+  })
+  .openapi("Tenant");
 
 export const KeyCreate = z
   .object({

@@ -1,5 +1,6 @@
 /** `/v1/transcriptions`: upload, read, list, export and delete jobs, always within the caller's tenant. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { DEFAULT_LIST_LIMIT, MAX_FILE_NAME_CHARS, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
@@ -8,14 +9,18 @@ import type { JobMessage } from "../env.ts";
 import { boundaryFromContentType, MultipartError, parseMultipart } from "../http/multipart.ts";
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId, newId } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
 import { deleteTenantJob, getTenantJob, insertJob, listTenantJobs, markEnqueueFailed } from "../storage/jobs.repo.ts";
 import { audioKey, storeAudioStream, type StoredAudio } from "../storage/audio-store.ts";
-import { getTranscript } from "../storage/transcript-store.ts";
+import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
+import { objectSealer } from "../storage/sealed-objects.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
+import { resolveRetention } from "../jobs/retention-policy.ts";
+import { tenants } from "../storage/schema.ts";
 import { resolveUploadOptions, UPLOAD_OPTION_NAMES } from "./upload-options.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
@@ -91,7 +96,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
   const body = c.req.raw.body;
   const jobId = newId("transcription");
   const key = audioKey(tenantId, jobId);
-  const storeOptions = { maxBytes, partBytes: UPLOAD_PART_BYTES, digest: idempotencyKey !== null };
+  const storeOptions = { maxBytes, partBytes: UPLOAD_PART_BYTES, digest: idempotencyKey !== null, sealer: await objectSealer(env, tenantId, key) };
   let stored: StoredAudio | null = null;
   let fileName: string | null = null;
   const fields: Record<string, string> = {};
@@ -131,6 +136,12 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
     }
 
     const options = resolveUploadOptions(fields, env);
+    const [tenant] = await c.var.db
+      .select({ audioRetentionSeconds: tenants.audioRetentionSeconds, transcriptRetentionSeconds: tenants.transcriptRetentionSeconds })
+      .from(tenants)
+      .where(eq(tenants.id, tenantId))
+      .limit(1);
+    const retention = resolveRetention(options.deleteAfterSeconds, tenant ?? { audioRetentionSeconds: null, transcriptRetentionSeconds: null });
     const now = Date.now();
     const row = {
       id: jobId,
@@ -150,6 +161,9 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       createdAt: now,
       enqueuedAt: now,
       updatedAt: now,
+      deleteAfterSeconds: options.deleteAfterSeconds,
+      retainAudioSeconds: retention.retainAudioSeconds,
+      retainSeconds: retention.retainSeconds,
     };
     if (idempotencyKey !== null) {
       const fingerprint = await requestFingerprint(options, stored.sha256 ?? "");
@@ -160,7 +174,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
         stored = null;
         c.header("Location", `/v1/transcriptions/${replay.id}`);
         c.header("Idempotent-Replayed", "true");
-        return c.json(toJobObject(replay, null), 200);
+        return c.json(toJobObject(await withOpenedText(env, replay), null), 200);
       }
     } else {
       await insertJob(c.var.db, row);
@@ -169,7 +183,8 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       await env.JOBS.send({ v: 1, job_id: jobId, tenant_id: tenantId } satisfies JobMessage, { contentType: "json" });
     } catch (error) {
       // the job is stored; the cron sweeper re-sends messages for queued jobs without an enqueue time
-      console.error(JSON.stringify({ event: "enqueue_failed", job_id: jobId, error: String(error) }));
+      // the error's name only: a binding's message may echo request data
+      log("enqueue_failed", { job_id: jobId, error: error instanceof Error ? error.name : "unknown" });
       await markEnqueueFailed(c.var.db, jobId, now);
     }
     const delayReason = (await isProviderDown(env, options.provider))
@@ -180,7 +195,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
     c.header("Location", `/v1/transcriptions/${jobId}`);
     return c.json(
       toJobObject(
-        { ...row, language: null, durationSeconds: null, text: null, transcriptKey: null, segmentCount: null, errorCode: null, errorMessage: null, attempts: 0, startedAt: null, dispatchedAt: null, completedAt: null, delayedReason: null, idempotencyKey: null, requestFingerprint: null },
+        { ...row, language: null, durationSeconds: null, text: null, transcriptKey: null, segmentCount: null, errorCode: null, errorMessage: null, attempts: 0, startedAt: null, dispatchedAt: null, completedAt: null, delayedReason: null, idempotencyKey: null, requestFingerprint: null, audioDeleteAt: null, deleteAt: null, audioPurgedAt: null },
         null,
         delayReason,
       ),
@@ -223,9 +238,9 @@ async function loadTenantJob(c: { var: AppEnv["Variables"] }, id: string) {
 
 transcriptions.openapi(getJobRoute, async (c) => {
   const row = await loadTenantJob(c, c.req.valid("param").id);
-  const doc = row.status === "completed" && row.transcriptKey ? await getTranscript(c.env.BUCKET, row.transcriptKey) : null;
+  const doc = row.status === "completed" && row.transcriptKey ? await getTranscript(c.env, row.tenantId, row.transcriptKey) : null;
   const backlogged = row.status === "queued" && !row.delayedReason && (await isBacklogLarge(c.env, c.var.db));
-  return c.json(toJobObject(row, doc, backlogged ? DELAY_BACKLOG : undefined), 200);
+  return c.json(toJobObject(doc ? row : await withOpenedText(c.env, row), doc, backlogged ? DELAY_BACKLOG : undefined), 200);
 });
 
 const listRoute = createRoute({
@@ -264,7 +279,7 @@ transcriptions.openapi(listRoute, async (c) => {
   });
   const page = rows.slice(0, limit);
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
-  return c.json({ data: page.map((row) => toJobObject(row, null)), next_cursor: nextCursor }, 200);
+  return c.json({ data: await Promise.all(page.map(async (row) => toJobObject(await withOpenedText(c.env, row), null))), next_cursor: nextCursor }, 200);
 });
 
 // ---------- export ----------
@@ -297,7 +312,7 @@ transcriptions.openapi(transcriptRoute, async (c) => {
   if (row.status !== "completed" || !row.transcriptKey) {
     throw new ApiError(409, "transcript_not_ready", `The job is ${row.status}; transcripts exist once it is completed.`);
   }
-  const doc = await getTranscript(c.env.BUCKET, row.transcriptKey);
+  const doc = await getTranscript(c.env, row.tenantId, row.transcriptKey);
   if (!doc) throw new ApiError(404, "transcript_gone", "The transcript is no longer stored.");
   const name = row.id;
   switch (format) {

@@ -8,7 +8,7 @@ import type { ProviderName } from "../providers/types.ts";
 import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
-export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt"] as const;
+export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt", "delete_after_seconds"] as const;
 
 export interface ResolvedUploadOptions {
   language: string | null;
@@ -17,6 +17,7 @@ export interface ResolvedUploadOptions {
   metadata: Record<string, string>;
   subjectId: string | null;
   prompt: string | null;
+  deleteAfterSeconds: number | null;
 }
 
 function invalid(field: string, message: string): ApiError {
@@ -50,5 +51,6 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     metadata: options.metadata ?? {},
     subjectId: options.subject_id ?? null,
     prompt: options.prompt ?? null,
+    deleteAfterSeconds: options.delete_after_seconds ?? null,
   };
 }

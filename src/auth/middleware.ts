@@ -58,6 +58,19 @@ export function requireScope(scope: Scope, options: { tenant: boolean } = { tena
   });
 }
 
+/**
+ * The operator plane (`/v1/admin/*`): only keys that belong to no tenant (the bootstrap `ADMIN_API_KEY`). A tenant
+ * key, even one holding the `admin` scope, is refused the same way whatever tenant or job id it names, so the
+ * answer tells it nothing about other tenants.
+ */
+export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
+  const principal = c.var.principal;
+  if (principal.tenantId !== null || !principal.scopes.includes("admin")) {
+    throw new ApiError(403, "operator_required", "This route is for the service operator's admin key, not tenant keys.");
+  }
+  return next();
+});
+
 /** The caller's tenant; only valid behind requireScope(…, {tenant: true}). */
 export function tenantOf(principal: Principal): string {
   if (!principal.tenantId) throw new ApiError(403, "tenant_required");

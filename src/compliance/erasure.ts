@@ -3,11 +3,12 @@
  * D1 rows, R2 audio and transcripts, webhook events and attempts, dead-letter items — with a receipt that the audit
  * log keeps without any personal data. Idempotent: erasing again finds nothing and says so.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import type { Db } from "../app.context.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
+import { erasePoolJobs } from "../providers/whisper-pool.ts";
 import { apiKeys, auditLog, deadLetters, tenants, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
 
 export interface ErasureCounts {
@@ -19,11 +20,19 @@ export interface ErasureCounts {
   dead_letters: number;
   api_keys: number;
   tenants: number;
+  /** jobs the Whisper pool still held (queued, running or awaiting callback) and erased */
+  pool_jobs: number;
+  /** pool jobs whose erasure call failed (pool unreachable); the pool's own expiry still removes them */
+  pool_jobs_unconfirmed: number;
 }
+
+export type ErasureScope = "subject" | "tenant" | "retention";
+
+const AUDIT_ACTIONS: Record<ErasureScope, "subject.erased" | "tenant.erased" | "retention.purged"> = { subject: "subject.erased", tenant: "tenant.erased", retention: "retention.purged" };
 
 export interface ErasureReceipt {
   receipt_id: string;
-  scope: "subject" | "tenant";
+  scope: ErasureScope;
   erased: ErasureCounts;
   completed_at: string;
 }
@@ -31,7 +40,7 @@ export interface ErasureReceipt {
 /** Jobs are erased in slices so a large subject or tenant never builds one huge statement. */
 const SLICE = 100;
 
-const emptyCounts = (): ErasureCounts => ({
+export const emptyCounts = (): ErasureCounts => ({
   transcriptions: 0,
   audio_objects: 0,
   transcript_objects: 0,
@@ -40,6 +49,8 @@ const emptyCounts = (): ErasureCounts => ({
   dead_letters: 0,
   api_keys: 0,
   tenants: 0,
+  pool_jobs: 0,
+  pool_jobs_unconfirmed: 0,
 });
 
 async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> {
@@ -55,8 +66,18 @@ async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> 
 }
 
 /** Erases a slice of jobs and everything hanging off them. */
-async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], counts: ErasureCounts): Promise<void> {
+export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], counts: ErasureCounts): Promise<void> {
   if (!jobIds.length) return;
+  // jobs handed to the pool: it may still hold their data (payload, prompt, an undelivered result)
+  const pooled = await db
+    .select({ id: transcriptions.id })
+    .from(transcriptions)
+    .where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds), isNotNull(transcriptions.dispatchedAt)));
+  if (pooled.length) {
+    const pool = await erasePoolJobs(env, pooled.map((r) => r.id));
+    counts.pool_jobs += pool.erased;
+    counts.pool_jobs_unconfirmed += pool.failed.length;
+  }
   for (const id of jobIds) {
     counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/${id}`);
     counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/${id}/`);
@@ -68,10 +89,10 @@ async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], c
   counts.transcriptions += (await db.delete(transcriptions).where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds))).returning({ id: transcriptions.id })).length;
 }
 
-async function record(db: Db, tenantId: string, scope: "subject" | "tenant", counts: ErasureCounts): Promise<ErasureReceipt> {
+export async function record(db: Db, tenantId: string, scope: ErasureScope, counts: ErasureCounts): Promise<ErasureReceipt> {
   const now = Date.now();
   const receipt: ErasureReceipt = { receipt_id: `rcpt_${ulid(now)}`, scope, erased: counts, completed_at: new Date(now).toISOString() };
-  await db.insert(auditLog).values({ id: receipt.receipt_id, tenantId, action: scope === "subject" ? "subject.erased" : "tenant.erased", receipt: JSON.stringify(receipt), createdAt: now }).run();
+  await db.insert(auditLog).values({ id: receipt.receipt_id, tenantId, action: AUDIT_ACTIONS[scope], receipt: JSON.stringify(receipt), createdAt: now }).run();
   log("erasure", { tenant_id: tenantId, scope, receipt_id: receipt.receipt_id, transcriptions: counts.transcriptions });
   return receipt;
 }

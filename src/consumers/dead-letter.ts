@@ -17,6 +17,7 @@ import { DELAY_DEAD_LETTERED, isTerminal } from "../jobs/state.ts";
 import { log } from "../lib/log.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
 import * as schema from "../storage/schema.ts";
+import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { deadLetters, transcriptions, type TranscriptionRow } from "../storage/schema.ts";
 
 const REDRIVE_BATCH = 50;
@@ -37,11 +38,10 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
 
 /** Classifies one dead-lettered job and records the verdict. */
 export async function inspect(env: Env, db: Db, job: TranscriptionRow, now = Date.now()): Promise<"corrupt" | "recoverable"> {
-  const head = job.audioKey ? await env.BUCKET.head(job.audioKey) : null;
-  const start = head && head.size > 0 ? await env.BUCKET.get(head.key, { range: { offset: 0, length: Math.min(head.size, SNIFF_BYTES) } }) : null;
-  const bytes = start ? new Uint8Array(await start.arrayBuffer()) : null;
+  // a prefix that does not decrypt (tampered, or its master key version is gone) reads as missing audio
+  const bytes = job.audioKey ? await getSealedPrefix(env, job.tenantId, job.audioKey, SNIFF_BYTES).catch(() => null) : null;
   const verdict = classifyDeadLetter(
-    { size: head ? head.size : null, maxBytes: maxUploadBytes(env), sniffsAsAudio: !!bytes && sniffAudio(bytes) !== null },
+    { size: bytes ? (bytes.byteLength > 0 ? job.audioBytes : 0) : null, maxBytes: maxUploadBytes(env), sniffsAsAudio: !!bytes && sniffAudio(bytes) !== null },
     job.delayedReason ?? job.errorCode,
   );
   const [existing] = await db.select().from(deadLetters).where(eq(deadLetters.jobId, job.id)).limit(1);

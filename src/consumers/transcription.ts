@@ -19,6 +19,7 @@ import { createTranscriptionService, parseProviderList } from "../providers/regi
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { getJobById, markDispatched, markProcessing } from "../storage/jobs.repo.ts";
 import * as schema from "../storage/schema.ts";
+import { getSealedStream } from "../storage/sealed-objects.ts";
 import { transcriptions, type TranscriptionRow } from "../storage/schema.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -120,7 +121,7 @@ async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt:
     if (!row) return "done";
     if (provider !== job.provider) log("job_failover", { job_id: job.id, from: job.provider, to: provider });
     log("provider_call", { job_id: job.id, tenant_id: row.tenantId, provider, attempt, probe });
-    const object = row.audioKey ? await env.BUCKET.get(row.audioKey) : null;
+    const object = row.audioKey ? await getSealedStream(env, row.tenantId, row.audioKey) : null;
     if (!object) {
       await breaker.record(provider, "success", probe);
       await storeFailure(env, db, row, "audio_missing", "The uploaded audio is no longer stored.");
@@ -130,7 +131,7 @@ async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt:
       const outcome = await service.transcribe({
         jobId: row.id,
         audio: object.body,
-        bytes: object.size,
+        bytes: row.audioBytes,
         format: row.audioFormat,
         contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
         language: row.requestedLanguage,

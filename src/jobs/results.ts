@@ -6,7 +6,7 @@ import { ulid } from "../lib/ids.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
-import { putTranscript, transcriptObjectKey } from "../storage/transcript-store.ts";
+import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 
 /**
@@ -20,8 +20,8 @@ export async function storeCompletedResult(
   transcript: NormalisedTranscript,
 ): Promise<boolean> {
   const key = transcriptObjectKey(job.tenantId, job.id, ulid());
-  await putTranscript(env.BUCKET, key, transcript);
-  const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? transcript.text : null;
+  await putTranscript(env, job.tenantId, key, transcript);
+  const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? await sealInlineText(env, job.tenantId, job.id, transcript.text) : null;
   const won = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
   if (!won) await env.BUCKET.delete(key);
   else await emitJobEvent(env, db, job, "transcription.completed");

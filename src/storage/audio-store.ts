@@ -1,8 +1,10 @@
 /**
  * Streams an upload into R2 without holding more than one part in memory, sniffing the container from the first
- * bytes before anything is written. Every failure path leaves no object behind.
+ * bytes before anything is written and sealing every part with the tenant's envelope (src/domain/envelope.ts).
+ * Every failure path leaves no object behind.
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
+import { SEGMENT_BYTES, type ObjectSealer } from "../domain/envelope.ts";
 import { ApiError } from "../http/problem.ts";
 import { concatBytes } from "../lib/bytes.ts";
 
@@ -21,6 +23,8 @@ export interface StoreAudioOptions {
   partBytes: number;
   /** also hash the bytes as they stream past (for Idempotency-Key fingerprints) */
   digest?: boolean;
+  /** encrypts the parts; the object is never written in plaintext */
+  sealer: ObjectSealer;
 }
 
 /** Takes exactly `size` bytes off the front of `chunks` (mutates it). */
@@ -48,6 +52,13 @@ export async function storeAudioStream(
   body: ReadableStream<Uint8Array>,
   options: StoreAudioOptions,
 ): Promise<StoredAudio> {
+  // sealed parts must hold whole segments; all but the last part of an R2 multipart upload share one size
+  const partBytes = Math.ceil(options.partBytes / SEGMENT_BYTES) * SEGMENT_BYTES;
+  const { sealer } = options;
+  const storedMetadata = (audio: SniffedAudio) => ({
+    httpMetadata: { contentType: "application/octet-stream" },
+    customMetadata: { ...sealer.header, ct: audio.contentType },
+  });
   const digest = options.digest ? new crypto.DigestStream("SHA-256") : null;
   const digestWriter = digest?.getWriter() ?? null;
   const reader = body.getReader();
@@ -81,11 +92,12 @@ export async function storeAudioStream(
         sniffed = sniffAudio(concatBytes(pending, pendingBytes).subarray(0, SNIFF_BYTES));
         if (!sniffed) await fail(unsupportedAudio());
       }
-      while (sniffed && pendingBytes >= options.partBytes) {
-        upload ??= await bucket.createMultipartUpload(key, { httpMetadata: { contentType: sniffed.contentType } });
-        const part = takeBytes(pending, options.partBytes);
-        pendingBytes -= options.partBytes;
-        parts.push(await upload.uploadPart(parts.length + 1, part));
+      // strictly more than a part: the final segment (sealed as last) always lands in the final part
+      while (sniffed && pendingBytes > partBytes) {
+        upload ??= await bucket.createMultipartUpload(key, storedMetadata(sniffed));
+        const part = takeBytes(pending, partBytes);
+        pendingBytes -= partBytes;
+        parts.push(await upload.uploadPart(parts.length + 1, await sealer.sealPart(part, false)));
       }
     }
   } catch (error) {
@@ -98,12 +110,12 @@ export async function storeAudioStream(
     sniffed = sniffAudio(concatBytes(pending, pendingBytes));
     if (!sniffed) throw unsupportedAudio();
   }
-  const rest = concatBytes(pending, pendingBytes);
+  const rest = await sealer.sealPart(concatBytes(pending, pendingBytes), true);
   try {
     if (!upload) {
-      await bucket.put(key, rest, { httpMetadata: { contentType: sniffed.contentType } });
+      await bucket.put(key, rest, storedMetadata(sniffed));
     } else {
-      if (rest.byteLength > 0) parts.push(await upload.uploadPart(parts.length + 1, rest));
+      parts.push(await upload.uploadPart(parts.length + 1, rest));
       await upload.complete(parts);
     }
   } catch (error) {

@@ -72,6 +72,14 @@ export async function markEnqueueFailed(db: Db, id: string, now: number): Promis
   await db.update(transcriptions).set({ enqueuedAt: null, updatedAt: now }).where(eq(transcriptions.id, id)).run();
 }
 
+/** Retention windows start when a job finishes (null windows stay null: SQL arithmetic on null is null). */
+function retentionDeadlines(now: number) {
+  return {
+    audioDeleteAt: sql<number | null>`${now} + ${transcriptions.retainAudioSeconds} * 1000`,
+    deleteAt: sql<number | null>`${now} + ${transcriptions.retainSeconds} * 1000`,
+  };
+}
+
 /**
  * Stores the result only if the job is still active: of concurrent or duplicate completions exactly one wins.
  * Returns false for the losers (and for a job deleted meanwhile).
@@ -97,6 +105,7 @@ export async function completeJob(
       errorMessage: null,
       completedAt: now,
       updatedAt: now,
+      ...retentionDeadlines(now),
     })
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
     .returning({ id: transcriptions.id });
@@ -106,7 +115,7 @@ export async function completeJob(
 export async function failJob(db: Db, id: string, code: string, message: string, now: number): Promise<boolean> {
   const rows = await db
     .update(transcriptions)
-    .set({ status: "failed", errorCode: code, errorMessage: message.slice(0, 1000), completedAt: now, updatedAt: now })
+    .set({ status: "failed", errorCode: code, errorMessage: message.slice(0, 1000), completedAt: now, updatedAt: now, ...retentionDeadlines(now) })
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
     .returning({ id: transcriptions.id });
   return rows.length > 0;

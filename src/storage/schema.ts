@@ -13,6 +13,10 @@ export const tenants = sqliteTable("tenants", {
   /** the secret before the last rotation: it keeps signing beside the new one until `webhook_secret_previous_until` */
   webhookSecretPrevious: text("webhook_secret_previous"),
   webhookSecretPreviousUntil: integer("webhook_secret_previous_until"),
+  /** seconds audio is kept after its job finishes; null = the service default (`DEFAULT_AUDIO_RETENTION_SECONDS`) */
+  audioRetentionSeconds: integer("audio_retention_seconds"),
+  /** seconds a finished job (transcript, row, webhook log) is kept; null = until deleted */
+  transcriptRetentionSeconds: integer("transcript_retention_seconds"),
 });
 
 export const apiKeys = sqliteTable(
@@ -88,6 +92,15 @@ export const transcriptions = sqliteTable(
     dispatchedAt: integer("dispatched_at"),
     completedAt: integer("completed_at"),
     updatedAt: integer("updated_at").notNull(),
+    /** `delete_after_seconds` as the caller sent it (null when not sent) */
+    deleteAfterSeconds: integer("delete_after_seconds"),
+    /** retention windows resolved at upload from the request and the tenant's defaults; null = keep */
+    retainAudioSeconds: integer("retain_audio_seconds"),
+    retainSeconds: integer("retain_seconds"),
+    /** when the purge cron deletes the audio / the whole job; set when the job finishes */
+    audioDeleteAt: integer("audio_delete_at"),
+    deleteAt: integer("delete_at"),
+    audioPurgedAt: integer("audio_purged_at"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),
@@ -95,6 +108,8 @@ export const transcriptions = sqliteTable(
     index("transcriptions_tenant_subject_idx").on(t.tenantId, t.subjectId),
     index("transcriptions_status_updated_idx").on(t.status, t.updatedAt),
     uniqueIndex("transcriptions_tenant_idempotency_idx").on(t.tenantId, t.idempotencyKey),
+    index("transcriptions_audio_delete_at_idx").on(t.audioDeleteAt),
+    index("transcriptions_delete_at_idx").on(t.deleteAt),
   ],
 );
 
@@ -170,7 +185,7 @@ export const auditLog = sqliteTable(
     id: text("id").primaryKey(),
     /** the tenant acted on (kept after the tenant itself is erased) */
     tenantId: text("tenant_id").notNull(),
-    action: text("action", { enum: ["subject.erased", "tenant.erased"] }).notNull(),
+    action: text("action", { enum: ["subject.erased", "tenant.erased", "retention.purged"] }).notNull(),
     /** JSON receipt: what kinds and how many were erased */
     receipt: text("receipt").notNull(),
     createdAt: integer("created_at").notNull(),

@@ -110,7 +110,8 @@ describe("service routes", () => {
   it("GET /docs serves the API reference page", async () => {
     const res = await call("/docs");
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain("/openapi.json");
+    expect(await res.text()).toContain('<script src="/docs/init.js">');
+    expect(await (await call("/docs/init.js")).text()).toContain("/openapi.json");
   });
 
   it("unknown routes are problem+json 404s", async () => {

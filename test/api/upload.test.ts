@@ -1,7 +1,12 @@
 import { env } from "cloudflare:workers";
+import { sealedSize } from "../../src/domain/envelope.ts";
+import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { call, createTenant, multipartUpload, rawUpload, storageCounts } from "../helpers/api.ts";
+
+const openedAudio = async (tenantId: string, jobId: string) =>
+  new Uint8Array(await new Response((await getSealedStream(env, tenantId, `audio/${tenantId}/${jobId}`))!.body).arrayBuffer());
 
 let key: string;
 let tenantId: string;
@@ -52,7 +57,10 @@ describe("POST /v1/transcriptions", () => {
     // stored under tenant + job id, never under the client's file name
     const object = await env.BUCKET.get(`audio/${tenantId}/${job.id}`);
     expect(object).not.toBeNull();
-    expect(new Uint8Array(await object!.arrayBuffer())).toEqual(wav);
+    // R2 holds the tenant-sealed form; it opens back to the exact upload
+    expect(new Uint8Array(await object!.arrayBuffer())).not.toEqual(wav);
+    expect(object!.customMetadata).toMatchObject({ enc: "a256gcm-stream-1", kv: "m2" });
+    expect(await openedAudio(tenantId, String(job.id))).toEqual(wav);
   });
 
   it("accepts a raw audio body with options as query parameters", async () => {
@@ -70,9 +78,10 @@ describe("POST /v1/transcriptions", () => {
     expect(res.status).toBe(202);
     const job = (await res.json()) as { id: string; audio_bytes: number };
     expect(job.audio_bytes).toBe(wav.byteLength);
-    const object = await env.BUCKET.get(`audio/${tenantId}/${job.id}`);
-    expect(object!.size).toBe(wav.byteLength);
-    const stored = new Uint8Array(await object!.arrayBuffer());
+    const object = await env.BUCKET.head(`audio/${tenantId}/${job.id}`);
+    expect(object!.size).toBe(sealedSize(wav.byteLength));
+    const stored = await openedAudio(tenantId, job.id);
+    expect(stored.byteLength).toBe(wav.byteLength);
     expect(stored.subarray(0, 64)).toEqual(wav.subarray(0, 64));
     expect(stored.subarray(-64)).toEqual(wav.subarray(-64));
   });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
+import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 
 async function upload(key: string, subject: string | null, webhook = false): Promise<string> {
@@ -48,6 +49,29 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     const audit = await env.DB.prepare("select receipt from audit_log where id = ?").bind(receipt.receipt_id).first<{ receipt: string }>();
     expect(JSON.parse(audit!.receipt)).toEqual(receipt);
     expect(audit!.receipt).not.toContain("person-1");
+  });
+
+  it("erases what the Whisper pool still holds for dispatched jobs, and reports a pool it could not reach", async () => {
+    const t = await createTenant("erase-pool");
+    const dispatched = await upload(t.key, "person-9");
+    const notDispatched = await upload(t.key, "person-9");
+    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?").bind(Date.now(), dispatched).run();
+    const pool = interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", ({ url }) =>
+      json({ job_id: url.pathname.split("/").pop(), erased: true, state: "active", callback: "absent" }),
+    );
+    const receipt = (await (await call("/v1/subjects/person-9", { method: "DELETE", key: t.key })).json()) as { erased: Record<string, number> };
+    // only the job handed to the pool is erased there
+    expect(pool.requests.map((r) => r.url.pathname)).toEqual([`/v1/jobs/${dispatched}`]);
+    expect(receipt.erased).toMatchObject({ transcriptions: 2, pool_jobs: 1, pool_jobs_unconfirmed: 0 });
+    expect(await rows(t.tenantId)).not.toContain(notDispatched);
+
+    // the pool is down: the edge's data still goes, and the receipt says the pool's copy is unconfirmed
+    const again = await upload(t.key, "person-10");
+    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?").bind(Date.now(), again).run();
+    interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", () => json({ title: "down" }, 503));
+    const down = (await (await call("/v1/subjects/person-10", { method: "DELETE", key: t.key })).json()) as { erased: Record<string, number> };
+    expect(down.erased).toMatchObject({ transcriptions: 1, pool_jobs: 0, pool_jobs_unconfirmed: 1 });
+    expect(await rows(t.tenantId)).not.toContain(again);
   });
 
   it("rejects a malformed subject id and needs the write scope", async () => {

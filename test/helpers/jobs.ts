@@ -1,6 +1,7 @@
 /** Seeds jobs straight into D1 + R2 (no queue message), so consumer tests drive the queue handlers themselves. */
 import { env } from "cloudflare:workers";
 import { newId } from "../../src/lib/ids.ts";
+import { putSealed } from "../../src/storage/sealed-objects.ts";
 import { makeWav } from "./audio.ts";
 
 export async function seedTenant(name = "seeded"): Promise<string> {
@@ -11,12 +12,21 @@ export async function seedTenant(name = "seeded"): Promise<string> {
 
 export async function seedJob(
   tenantId: string,
-  options: { provider?: string; audio?: Uint8Array<ArrayBuffer> | null; webhookUrl?: string | null; status?: string; language?: string | null } = {},
+  options: {
+    provider?: string;
+    audio?: Uint8Array<ArrayBuffer> | null;
+    webhookUrl?: string | null;
+    status?: string;
+    language?: string | null;
+    /** write the audio as a pre-encryption (legacy) plaintext object instead of sealing it like an upload does */
+    plaintext?: boolean;
+  } = {},
 ): Promise<string> {
   const id = newId("transcription");
   const audioKey = `audio/${tenantId}/${id}`;
   const audio = options.audio === undefined ? makeWav(0.5) : options.audio;
-  if (audio) await env.BUCKET.put(audioKey, audio);
+  if (audio && options.plaintext) await env.BUCKET.put(audioKey, audio);
+  else if (audio) await putSealed(env, tenantId, audioKey, audio, "audio/wav");
   const now = Date.now();
   await env.DB.prepare(
     `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,

@@ -1,24 +1,47 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/http/problem.ts";
+import { createSealer, parseMasterKeys } from "../../src/domain/envelope.ts";
 import { storeAudioStream } from "../../src/storage/audio-store.ts";
+import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 
+const TENANT = "ten_audio_store";
+const ring = () => parseMasterKeys(env.ENCRYPTION_KEYS);
+const sealed = async (key: string, maxBytes: number, partBytes: number) => ({ maxBytes, partBytes, sealer: await createSealer(ring(), TENANT, key) });
+const digest = async (bytes: ArrayBuffer | Uint8Array<ArrayBuffer>) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(",");
+
 describe("storeAudioStream (real R2)", () => {
-  it("writes across several multipart parts and reads back identical bytes", async () => {
+  it("writes sealed multipart parts that decrypt back to identical bytes", async () => {
     // R2 (and Miniflare) require parts of at least 5 MiB except the last: 11.4 MB → 2 full parts + a tail
     const wav = makeWav(356);
-    const stored = await storeAudioStream(env.BUCKET, "t/multi", chunkedStream(wav, 64 * 1024), { maxBytes: 20_000_000, partBytes: 5 * 1024 * 1024 });
+    const stored = await storeAudioStream(env.BUCKET, "t/multi", chunkedStream(wav, 50_000), await sealed("t/multi", 20_000_000, 5 * 1024 * 1024));
     expect(stored).toEqual({ bytes: wav.byteLength, audio: { format: "wav", contentType: "audio/wav" } });
-    const object = await env.BUCKET.get("t/multi");
-    expect(object!.size).toBe(wav.byteLength);
-    const digest = async (bytes: ArrayBuffer | Uint8Array<ArrayBuffer>) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(",");
-    expect(await digest(await object!.arrayBuffer())).toBe(await digest(wav));
+    const raw = await env.BUCKET.get("t/multi");
+    const rawBytes = new Uint8Array(await raw!.arrayBuffer());
+    // what R2 holds is ciphertext: one 16-byte tag per 64 KiB segment, no RIFF header, metadata names the key version
+    expect(rawBytes.byteLength).toBe(wav.byteLength + Math.ceil(wav.byteLength / 65536) * 16);
+    expect(new TextDecoder().decode(rawBytes.subarray(0, 4))).not.toBe("RIFF");
+    expect(raw!.customMetadata).toMatchObject({ enc: "a256gcm-stream-1", kv: "m2", ct: "audio/wav" });
+    expect(raw!.httpMetadata?.contentType).toBe("application/octet-stream");
+    const opened = await getSealedStream(env, TENANT, "t/multi");
+    expect(opened!.contentType).toBe("audio/wav");
+    expect(await digest(new Uint8Array(await new Response(opened!.body).arrayBuffer()))).toBe(await digest(wav));
+  });
+
+  it("seals an upload whose length is an exact multiple of the part size", async () => {
+    const bytes = makeWav(1);
+    const exact = new Uint8Array(10 * 1024 * 1024);
+    exact.set(bytes.subarray(0, Math.min(bytes.byteLength, exact.byteLength)));
+    const stored = await storeAudioStream(env.BUCKET, "t/exact", chunkedStream(exact, 256 * 1024), await sealed("t/exact", 2e7, 5 * 1024 * 1024));
+    expect(stored.bytes).toBe(exact.byteLength);
+    const opened = await getSealedStream(env, TENANT, "t/exact");
+    expect(await digest(new Uint8Array(await new Response(opened!.body).arrayBuffer()))).toBe(await digest(exact));
   });
 
   it("aborts past maxBytes mid-stream with 413 and leaves no object", async () => {
     const wav = makeWav(5);
-    const error = await storeAudioStream(env.BUCKET, "t/big", chunkedStream(wav, 1000), { maxBytes: 50_000, partBytes: 20_000 }).catch((e) => e);
+    const error = await storeAudioStream(env.BUCKET, "t/big", chunkedStream(wav, 1000), await sealed("t/big", 50_000, 20_000)).catch((e) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(413);
     expect(await env.BUCKET.head("t/big")).toBeNull();
@@ -26,7 +49,7 @@ describe("storeAudioStream (real R2)", () => {
 
   it("rejects non-audio before writing anything", async () => {
     const bytes = new TextEncoder().encode("RIFF....WAVEfmt but really just a text file pretending to be a wav");
-    const error = await storeAudioStream(env.BUCKET, "t/fake", chunkedStream(bytes, 3), { maxBytes: 1e6, partBytes: 1e6 }).catch((e) => e);
+    const error = await storeAudioStream(env.BUCKET, "t/fake", chunkedStream(bytes, 3), await sealed("t/fake", 1e6, 1e6)).catch((e) => e);
     expect((error as ApiError).code).toBe("unsupported_audio");
     expect(await env.BUCKET.head("t/fake")).toBeNull();
   });
@@ -41,7 +64,7 @@ describe("storeAudioStream (real R2)", () => {
         sent += 10_000;
       },
     });
-    await expect(storeAudioStream(env.BUCKET, "t/broken", broken, { maxBytes: 1e7, partBytes: 20_000 })).rejects.toThrow("client disconnected");
+    await expect(storeAudioStream(env.BUCKET, "t/broken", broken, await sealed("t/broken", 1e7, 20_000))).rejects.toThrow("client disconnected");
     expect(await env.BUCKET.head("t/broken")).toBeNull();
   });
 });

@@ -1,0 +1,309 @@
+/**
+ * Envelope encryption for everything the service keeps at rest (docs/security.md).
+ *
+ * - A master key ring (`ENCRYPTION_KEYS`, `version:secret,…`, the first encrypts, all decrypt) never touches data.
+ * - Each tenant gets a key-encryption key: HKDF-SHA256(master secret, salt, info = tenant id) → AES-256-GCM.
+ * - Each object gets a random 256-bit data key, wrapped with the tenant key (AAD = the object's storage key, so a
+ *   wrapped key copied onto another object or tenant does not open). The wrapped key, the master version and a
+ *   nonce prefix travel in the object's metadata; rotating the master only means adding a version in front.
+ * - Objects are sealed in 64 KiB segments (the STREAM construction): nonce = prefix ‖ segment index ‖ last flag,
+ *   so a stream can be encrypted and decrypted without holding it whole, and reordered, dropped or truncated
+ *   segments fail authentication.
+ *
+ * Pure WebCrypto: no bindings, runs in workerd and Node.
+ */
+import { parseKeyRing } from "./signing.ts";
+
+export const ENVELOPE_SCHEME = "a256gcm-stream-1";
+export const SEGMENT_BYTES = 64 * 1024;
+const TAG_BYTES = 16;
+const SEALED_SEGMENT_BYTES = SEGMENT_BYTES + TAG_BYTES;
+const NONCE_PREFIX_BYTES = 7;
+const MIN_MASTER_SECRET_CHARS = 32;
+const FIELD_PREFIX = "enc1";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class EnvelopeError extends Error {
+  constructor(
+    readonly reason: "no_master_key" | "unknown_key_version" | "corrupt" | "malformed_key_ring",
+    message: string,
+  ) {
+    super(message);
+    this.name = "EnvelopeError";
+  }
+}
+
+export interface MasterKey {
+  version: string;
+  secret: string;
+}
+
+/** `version:secret,…`; versions are `[A-Za-z0-9_-]`, secrets at least 32 characters (e.g. `openssl rand -base64 32`). */
+export function parseMasterKeys(spec: string | undefined): MasterKey[] {
+  let ring;
+  try {
+    ring = parseKeyRing(spec);
+  } catch {
+    throw new EnvelopeError("malformed_key_ring", "ENCRYPTION_KEYS entries must look like version:secret.");
+  }
+  for (const key of ring) {
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(key.id) || key.secret.length < MIN_MASTER_SECRET_CHARS) {
+      throw new EnvelopeError("malformed_key_ring", `ENCRYPTION_KEYS entry "${key.id.slice(0, 16)}" needs a short version and a secret of ≥ ${MIN_MASTER_SECRET_CHARS} characters.`);
+    }
+  }
+  return ring.map((k) => ({ version: k.id, secret: k.secret }));
+}
+
+/** The metadata stored beside a sealed object (R2 customMetadata). */
+export interface EnvelopeHeader {
+  enc: typeof ENVELOPE_SCHEME;
+  /** master key version the data key was wrapped under */
+  kv: string;
+  /** base64(nonce ‖ AES-GCM(tenant key, data key)) */
+  dek: string;
+  /** base64 nonce prefix of the segments */
+  np: string;
+}
+
+export function isEnvelopeHeader(meta: Record<string, string> | undefined): meta is Record<string, string> & EnvelopeHeader {
+  return !!meta && meta.enc === ENVELOPE_SCHEME && typeof meta.kv === "string" && typeof meta.dek === "string" && typeof meta.np === "string";
+}
+
+const kekCache = new Map<string, Promise<CryptoKey>>();
+
+function tenantKey(master: MasterKey, tenantId: string): Promise<CryptoKey> {
+  const cacheKey = `${master.version}\u0000${master.secret}\u0000${tenantId}`;
+  let key = kekCache.get(cacheKey);
+  if (!key) {
+    key = (async () => {
+      const ikm = await crypto.subtle.importKey("raw", encoder.encode(master.secret), "HKDF", false, ["deriveKey"]);
+      return crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: encoder.encode("vtt/tenant-key/v1"), info: encoder.encode(tenantId) },
+        ikm,
+        { name: "AES-GCM", length: 256 },
+        false,
+        ["encrypt", "decrypt"],
+      );
+    })();
+    if (kekCache.size > 1000) kekCache.clear();
+    kekCache.set(cacheKey, key);
+  }
+  return key;
+}
+
+function masterFor(ring: MasterKey[], version?: string): MasterKey {
+  if (!ring.length) throw new EnvelopeError("no_master_key", "ENCRYPTION_KEYS is not configured.");
+  if (version === undefined) return ring[0]!;
+  const key = ring.find((k) => k.version === version);
+  if (!key) throw new EnvelopeError("unknown_key_version", `No master key of version "${version}" is configured.`);
+  return key;
+}
+
+const b64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
+function unb64(text: string): Uint8Array<ArrayBuffer> {
+  try {
+    return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+  } catch {
+    throw new EnvelopeError("corrupt", "The envelope is not valid base64.");
+  }
+}
+
+async function gcm(op: "encrypt" | "decrypt", key: CryptoKey, iv: Uint8Array, data: Uint8Array, aad?: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const params = { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, ...(aad ? { additionalData: aad as Uint8Array<ArrayBuffer> } : {}) };
+  const bytes = data as Uint8Array<ArrayBuffer>;
+  try {
+    return new Uint8Array(op === "encrypt" ? await crypto.subtle.encrypt(params, key, bytes) : await crypto.subtle.decrypt(params, key, bytes));
+  } catch {
+    throw new EnvelopeError("corrupt", "Decryption failed: wrong key or tampered data.");
+  }
+}
+
+function segmentNonce(prefix: Uint8Array, index: number, last: boolean): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(12);
+  nonce.set(prefix, 0);
+  new DataView(nonce.buffer).setUint32(NONCE_PREFIX_BYTES, index);
+  nonce[11] = last ? 1 : 0;
+  return nonce;
+}
+
+/** Seals one object. Feed it the plaintext in order; every part but the last must be a multiple of SEGMENT_BYTES. */
+export interface ObjectSealer {
+  header: EnvelopeHeader;
+  sealPart(plain: Uint8Array, final: boolean): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+export async function createSealer(ring: MasterKey[], tenantId: string, objectKey: string): Promise<ObjectSealer> {
+  const master = masterFor(ring);
+  const rawDataKey = crypto.getRandomValues(new Uint8Array(32));
+  const wrapNonce = crypto.getRandomValues(new Uint8Array(12));
+  const wrapped = await gcm("encrypt", await tenantKey(master, tenantId), wrapNonce, rawDataKey, encoder.encode(objectKey));
+  const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["encrypt"]);
+  const prefix = crypto.getRandomValues(new Uint8Array(NONCE_PREFIX_BYTES));
+  let index = 0;
+  let finished = false;
+  const header: EnvelopeHeader = {
+    enc: ENVELOPE_SCHEME,
+    kv: master.version,
+    dek: b64(new Uint8Array([...wrapNonce, ...wrapped])),
+    np: b64(prefix),
+  };
+  return {
+    header,
+    async sealPart(plain, final) {
+      if (finished) throw new Error("the object is already sealed");
+      if (!final && (plain.byteLength === 0 || plain.byteLength % SEGMENT_BYTES !== 0)) {
+        throw new Error("non-final parts must be a positive multiple of SEGMENT_BYTES");
+      }
+      const segments = Math.max(1, Math.ceil(plain.byteLength / SEGMENT_BYTES));
+      const out = new Uint8Array(plain.byteLength + segments * TAG_BYTES);
+      for (let s = 0; s < segments; s++) {
+        const chunk = plain.slice(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES);
+        const sealed = await gcm("encrypt", dataKey, segmentNonce(prefix, index++, final && s === segments - 1), chunk);
+        out.set(sealed, s * SEALED_SEGMENT_BYTES);
+      }
+      finished = final;
+      return out;
+    },
+  };
+}
+
+/** Size of the sealed form of `plainBytes` bytes. */
+export function sealedSize(plainBytes: number): number {
+  return plainBytes + Math.max(1, Math.ceil(plainBytes / SEGMENT_BYTES)) * TAG_BYTES;
+}
+
+/** Opens a sealed object's segments; `openSegment` needs to know which one is last (truncation defence). */
+export interface ObjectOpener {
+  openSegment(sealed: Uint8Array, index: number, last: boolean): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+export async function createOpener(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader): Promise<ObjectOpener> {
+  const master = masterFor(ring, header.kv);
+  const wrapped = unb64(header.dek);
+  const prefix = unb64(header.np);
+  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES || prefix.byteLength !== NONCE_PREFIX_BYTES) {
+    throw new EnvelopeError("corrupt", "The envelope header is malformed.");
+  }
+  const rawDataKey = await gcm("decrypt", await tenantKey(master, tenantId), wrapped.slice(0, 12), wrapped.slice(12), encoder.encode(objectKey));
+  const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["decrypt"]);
+  return {
+    openSegment: (sealed, index, last) => gcm("decrypt", dataKey, segmentNonce(prefix, index, last), sealed),
+  };
+}
+
+/**
+ * Decrypts a sealed byte stream segment by segment. Holds at most two segments; a stream that ends early or was
+ * tampered with errors instead of yielding unauthenticated bytes.
+ */
+export function openStream(opener: ObjectOpener, sealed: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = sealed.getReader();
+  const chunks: Uint8Array[] = [];
+  let buffered = 0;
+  let index = 0;
+  let done = false;
+  const take = (size: number): Uint8Array => {
+    const out = new Uint8Array(size);
+    let filled = 0;
+    while (filled < size) {
+      const chunk = chunks[0]!;
+      const n = Math.min(chunk.byteLength, size - filled);
+      out.set(chunk.subarray(0, n), filled);
+      filled += n;
+      if (n === chunk.byteLength) chunks.shift();
+      else chunks[0] = chunk.subarray(n);
+    }
+    buffered -= size;
+    return out;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        // wait for more than one segment, so the one emitted is known not to be the last
+        while (!done && buffered <= SEALED_SEGMENT_BYTES) {
+          const next = await reader.read();
+          if (next.done) done = true;
+          else if (next.value?.byteLength) {
+            chunks.push(next.value);
+            buffered += next.value.byteLength;
+          }
+        }
+        if (buffered > SEALED_SEGMENT_BYTES) {
+          controller.enqueue(await opener.openSegment(take(SEALED_SEGMENT_BYTES), index++, false));
+          return;
+        }
+        if (buffered < TAG_BYTES) throw new EnvelopeError("corrupt", "The sealed object is truncated.");
+        const plain = await opener.openSegment(take(buffered), index++, true);
+        if (plain.byteLength) controller.enqueue(plain);
+        controller.close();
+      } catch (error) {
+        await reader.cancel().catch(() => undefined);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Seals a whole small value (a transcript document) as a single-part object. */
+export async function sealBytes(ring: MasterKey[], tenantId: string, objectKey: string, plain: Uint8Array): Promise<{ header: EnvelopeHeader; sealed: Uint8Array<ArrayBuffer> }> {
+  const sealer = await createSealer(ring, tenantId, objectKey);
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  // every non-final part is a whole number of segments
+  while (plain.byteLength - offset > SEGMENT_BYTES) {
+    parts.push(await sealer.sealPart(plain.subarray(offset, offset + SEGMENT_BYTES), false));
+    offset += SEGMENT_BYTES;
+  }
+  parts.push(await sealer.sealPart(plain.subarray(offset), true));
+  const sealed = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    sealed.set(part, at);
+    at += part.byteLength;
+  }
+  return { header: sealer.header, sealed };
+}
+
+export async function openBytes(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader, sealed: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const opener = await createOpener(ring, tenantId, objectKey, header);
+  const segments = Math.max(1, Math.ceil(sealed.byteLength / SEALED_SEGMENT_BYTES));
+  const out: Uint8Array[] = [];
+  for (let s = 0; s < segments; s++) {
+    out.push(await opener.openSegment(sealed.slice(s * SEALED_SEGMENT_BYTES, (s + 1) * SEALED_SEGMENT_BYTES), s, s === segments - 1));
+  }
+  const plain = new Uint8Array(out.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of out) {
+    plain.set(part, at);
+    at += part.byteLength;
+  }
+  return plain;
+}
+
+/**
+ * Seals a short text field (a D1 column) with the tenant key directly: `enc1.<version>.<base64(nonce ‖ ciphertext)>`.
+ * `context` (e.g. the job id) is bound as AAD so a value copied into another row does not open.
+ */
+export async function sealField(ring: MasterKey[], tenantId: string, context: string, text: string): Promise<string> {
+  const master = masterFor(ring);
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await gcm("encrypt", await tenantKey(master, tenantId), nonce, encoder.encode(text), encoder.encode(context));
+  return `${FIELD_PREFIX}.${master.version}.${b64(new Uint8Array([...nonce, ...sealed]))}`;
+}
+
+export const isSealedField = (value: string): boolean => value.startsWith(`${FIELD_PREFIX}.`);
+
+/** Opens a sealed field; a value written before encryption existed is returned as it is. */
+export async function openField(ring: MasterKey[], tenantId: string, context: string, value: string): Promise<string> {
+  if (!isSealedField(value)) return value;
+  const [, version, payload] = value.split(".");
+  if (!version || !payload) throw new EnvelopeError("corrupt", "The sealed field is malformed.");
+  const bytes = unb64(payload);
+  if (bytes.byteLength < 12 + TAG_BYTES) throw new EnvelopeError("corrupt", "The sealed field is truncated.");
+  const plain = await gcm("decrypt", await tenantKey(masterFor(ring, version), tenantId), bytes.slice(0, 12), bytes.slice(12), encoder.encode(context));
+  return decoder.decode(plain);
+}

@@ -1,0 +1,97 @@
+/**
+ * R2 reads and writes through the tenant's envelope (src/domain/envelope.ts). Objects written before encryption
+ * existed carry no envelope header and are read as they are, so enabling encryption needs no migration.
+ */
+import {
+  createOpener,
+  createSealer,
+  EnvelopeError,
+  isEnvelopeHeader,
+  openBytes,
+  openStream,
+  parseMasterKeys,
+  sealBytes,
+  type MasterKey,
+  type ObjectSealer,
+} from "../domain/envelope.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../http/problem.ts";
+
+let parsedSpec: string | undefined;
+let parsedRing: MasterKey[] = [];
+
+/** The master key ring; an upload or read without one fails closed rather than storing plaintext. */
+export function masterKeys(env: Env): MasterKey[] {
+  if (env.ENCRYPTION_KEYS !== parsedSpec) {
+    parsedRing = parseMasterKeys(env.ENCRYPTION_KEYS);
+    parsedSpec = env.ENCRYPTION_KEYS;
+  }
+  if (!parsedRing.length) throw new ApiError(503, "encryption_not_configured", "Storage encryption is not configured on this deployment.");
+  return parsedRing;
+}
+
+export function objectSealer(env: Env, tenantId: string, key: string): Promise<ObjectSealer> {
+  return createSealer(masterKeys(env), tenantId, key);
+}
+
+export async function putSealed(env: Env, tenantId: string, key: string, plain: Uint8Array, contentType: string): Promise<void> {
+  const { header, sealed } = await sealBytes(masterKeys(env), tenantId, key, plain);
+  await env.BUCKET.put(key, sealed, { httpMetadata: { contentType: "application/octet-stream" }, customMetadata: { ...header, ct: contentType } });
+}
+
+export async function getSealedBytes(env: Env, tenantId: string, key: string): Promise<Uint8Array | null> {
+  const object = await env.BUCKET.get(key);
+  if (!object) return null;
+  const bytes = new Uint8Array(await object.arrayBuffer());
+  if (!isEnvelopeHeader(object.customMetadata)) return bytes;
+  return openBytes(masterKeys(env), tenantId, key, object.customMetadata, bytes);
+}
+
+export interface OpenedObject {
+  /** plaintext stream; errors if the stored bytes were tampered with */
+  body: ReadableStream<Uint8Array>;
+  contentType: string;
+}
+
+export async function getSealedStream(env: Env, tenantId: string, key: string): Promise<OpenedObject | null> {
+  const object = await env.BUCKET.get(key);
+  if (!object) return null;
+  const meta = object.customMetadata;
+  if (!isEnvelopeHeader(meta)) {
+    return { body: object.body, contentType: object.httpMetadata?.contentType ?? "application/octet-stream" };
+  }
+  const opener = await createOpener(masterKeys(env), tenantId, key, meta).catch(async (error: unknown) => {
+    await object.body.cancel().catch(() => undefined);
+    throw error;
+  });
+  return { body: openStream(opener, object.body), contentType: meta.ct ?? "application/octet-stream" };
+}
+
+/** The first `length` plaintext bytes (at most one segment is fetched and opened), or null when the object is gone. */
+export async function getSealedPrefix(env: Env, tenantId: string, key: string, length: number): Promise<Uint8Array | null> {
+  const opened = await getSealedStream(env, tenantId, key);
+  if (!opened) return null;
+  const reader = opened.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let have = 0;
+  try {
+    while (have < length) {
+      const next = await reader.read();
+      if (next.done) break;
+      chunks.push(next.value);
+      have += next.value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  const out = new Uint8Array(Math.min(have, length));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk.subarray(0, out.byteLength - at), at);
+    at += Math.min(chunk.byteLength, out.byteLength - at);
+    if (at >= out.byteLength) break;
+  }
+  return out;
+}
+
+export { EnvelopeError };

@@ -1,0 +1,550 @@
+/**
+ * A corpus of hostile and malformed requests. Every row must be answered with a 4xx problem+json carrying the
+ * expected stable `code` (never a 5xx, never HTML) and must leave storage exactly as it was: every D1 row that matters
+ * and every R2 object (key, size, etag) are compared before and after each request.
+ *
+ * Requests that should succeed despite hostile input (file names with traversal or control characters, HTML in
+ * metadata, replayed pool callbacks) live in their own `describe` blocks below the table.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signAudioUrl, signedHeaders, type SigningKey } from "../../src/domain/signing.ts";
+import type { Env } from "../../src/env.ts";
+import worker from "../../src/index.ts";
+import { adminKey, BASE, call, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
+import { chunkedStream, makeWav } from "../helpers/audio.ts";
+import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
+import { expectProblem, expectUnchanged, listAllObjects, snapshot } from "./snapshot.ts";
+
+// ---------- request builders ----------
+
+const encoder = new TextEncoder();
+const SCRIPT = "<script>alert(1)</script>";
+
+function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+interface Part {
+  name: string;
+  filename?: string;
+  contentType?: string;
+  body: Uint8Array | string;
+}
+
+/** A multipart body written byte by byte, so file names reach the parser exactly as given (raw UTF-8, NUL, bidi). */
+function rawMultipart(parts: Part[], boundary = "hostile-7MA4YWxkTrZu0gW"): { body: Uint8Array<ArrayBuffer>; contentType: string } {
+  const chunks: Uint8Array[] = [];
+  for (const p of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+    if (p.filename !== undefined) head += `; filename="${p.filename}"`;
+    head += "\r\n";
+    if (p.contentType) head += `Content-Type: ${p.contentType}\r\n`;
+    head += "\r\n";
+    chunks.push(encoder.encode(head), typeof p.body === "string" ? encoder.encode(p.body) : p.body, encoder.encode("\r\n"));
+  }
+  chunks.push(encoder.encode(`--${boundary}--\r\n`));
+  return { body: concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+function sendMultipart(key: string, parts: Part[], extraHeaders: Record<string, string> = {}): Promise<Response> {
+  const { body, contentType } = rawMultipart(parts);
+  return call("/v1/transcriptions", { method: "POST", key, body, headers: { "content-type": contentType, ...extraHeaders } });
+}
+
+const filePart = (bytes: Uint8Array = makeWav(0.1), filename = "clip.wav"): Part => ({ name: "file", filename, contentType: "audio/wav", body: bytes });
+
+function json(path: string, key: string, body: unknown, method = "POST"): Promise<Response> {
+  return call(path, { method, key, headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+}
+
+/** The Worker with some bindings overridden (e.g. ENVIRONMENT=production for the https-only webhook rules). */
+async function callWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const PRODUCTION = { ENVIRONMENT: "production" } satisfies Partial<Env>;
+
+/** A raw upload whose webhook URL is judged by production rules. */
+const productionWebhook = (key: string, url: string) =>
+  callWith(PRODUCTION, `/v1/transcriptions?webhook_url=${encodeURIComponent(url)}`, {
+    method: "POST",
+    key,
+    body: makeWav(0.1),
+    headers: { "content-type": "audio/wav" },
+  });
+
+/** POSTs `body` to the pool callback signed with `ring` at `nowSeconds`, with header overrides. */
+async function signedCallback(
+  body: string,
+  options: { ring?: SigningKey[]; nowSeconds?: number; signedBody?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const headers = await signedHeaders(options.ring ?? POOL_CALLBACK_RING, options.signedBody ?? body, options.nowSeconds);
+  return call("/internal/pool/callback", { method: "POST", body, headers: { ...headers, "content-type": "application/json", ...options.headers } });
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const audioUrl = (id: string, exp: number, kid: string, sig: string) => `/internal/audio/${id}?exp=${exp}&kid=${kid}&sig=${sig}`;
+
+/** The same key with one character changed (still well-formed). */
+function mutate(key: string): string {
+  const last = key.at(-1) === "A" ? "B" : "A";
+  return key.slice(0, -1) + last;
+}
+
+// ---------- the baseline every row must leave untouched ----------
+
+interface Baseline {
+  a: { tenantId: string; key: string; keyId: string };
+  b: { tenantId: string; key: string; keyId: string };
+  readKey: string;
+  writeKey: string;
+  expiredKey: string;
+  revokedKey: string;
+  erasedTenantKey: string;
+  /** A's jobs: completed (pool, with webhook event and transcript), queued (pool, with subject and Idempotency-Key), failed */
+  done: string;
+  queued: string;
+  failed: string;
+  bJob: string;
+}
+
+let s: Baseline;
+
+async function mintKey(tenantId: string, body: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const res = await json(`/v1/admin/tenants/${tenantId}/keys`, adminKey(), body);
+  expect(res.status, await res.clone().text()).toBe(201);
+  return (await res.json()) as { id: string; key: string };
+}
+
+async function accepted(res: Response): Promise<string> {
+  expect(res.status, await res.clone().text()).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function seedBaseline(): Promise<Baseline> {
+  const a = await createTenant("hostile-a");
+  const b = await createTenant("hostile-b");
+  const readKey = (await mintKey(a.tenantId, { scopes: ["transcriptions:read"] })).key;
+  const writeKey = (await mintKey(a.tenantId, { scopes: ["transcriptions:write"] })).key;
+  const expiresAt = Date.now() + 1500;
+  const expiredKey = (await mintKey(a.tenantId, { name: "short-lived", expires_at: new Date(expiresAt).toISOString() })).key;
+  const revoked = await mintKey(a.tenantId, { name: "revoked" });
+  expect((await call(`/v1/admin/tenants/${a.tenantId}/keys/${revoked.id}/revoke`, { method: "POST", key: adminKey() })).status).toBe(204);
+  const erased = await createTenant("hostile-erased");
+  expect((await call(`/v1/admin/tenants/${erased.tenantId}`, { method: "DELETE", key: adminKey() })).status).toBe(200);
+
+  const done = await accepted(
+    await multipartUpload(a.key, { provider: "whisper-pool", webhook_url: "https://hooks.example.com/a", subject_id: "person-a" }, makeWav(0.2), "done.wav"),
+  );
+  const completed = await signedCallback(JSON.stringify(completedCallback(done)));
+  expect(await completed.json()).toEqual({ ok: true, applied: true });
+  const queued = await accepted(
+    await call("/v1/transcriptions?provider=whisper-pool&subject_id=person-a&metadata=%7B%22call%22%3A%2242%22%7D", {
+      method: "POST",
+      key: a.key,
+      body: makeWav(0.2),
+      headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" },
+    }),
+  );
+  const failed = await accepted(await multipartUpload(a.key, { provider: "whisper-pool" }, makeWav(0.1), "failed.wav"));
+  await signedCallback(JSON.stringify({ job_id: failed, status: "failed", error: { code: "invalid_audio", message: "could not decode" } }));
+  const bJob = await accepted(await multipartUpload(b.key, { provider: "whisper-pool", subject_id: "person-a" }, makeWav(0.1), "b.wav"));
+
+  // rows the API only writes after long waits: a webhook attempt and a dead-letter item for A's queued job
+  const now = Date.now();
+  const [event] = (await env.DB.prepare("select id from webhook_events where job_id = ?").bind(done).all<{ id: string }>()).results;
+  expect(event).toBeDefined();
+  await env.DB.prepare(
+    "insert into webhook_attempts (event_id, tenant_id, job_id, attempt, status_code, latency_ms, error, created_at) values (?, ?, ?, 1, 503, 12, null, ?)",
+  )
+    .bind(event!.id, a.tenantId, done, now)
+    .run();
+  await env.DB.prepare(
+    `insert into dead_letters (job_id, tenant_id, provider, classification, reason, first_dead_at, last_dead_at, redrive_count, next_redrive_at)
+     values (?, ?, 'whisper-pool', 'recoverable', 'provider_unavailable', ?, ?, 0, ?)`,
+  )
+    .bind(queued, a.tenantId, now, now, now + 3_600_000)
+    .run();
+
+  // let the short-lived key expire
+  const wait = expiresAt - Date.now() + 50;
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  return { a, b, readKey, writeKey, expiredKey, revokedKey: revoked.key, erasedTenantKey: erased.key, done, queued, failed, bJob };
+}
+
+beforeAll(async () => {
+  s = await seedBaseline();
+  const base = await snapshot();
+  // the baseline really is there: 4 jobs, 4 audio objects + 1 transcript, a webhook event and attempt, a dead letter
+  expect(base.d1.transcriptions).toHaveLength(4);
+  expect(base.d1.webhook_events).toHaveLength(1);
+  expect(base.d1.webhook_attempts).toHaveLength(1);
+  expect(base.d1.dead_letters).toHaveLength(1);
+  expect(base.d1.audit_log).toHaveLength(1);
+  expect(base.r2.filter((o) => o.key.startsWith("audio/"))).toHaveLength(4);
+  expect(base.r2.filter((o) => o.key.startsWith("transcripts/"))).toHaveLength(1);
+}, 30_000);
+
+// ---------- the corpus ----------
+
+type Row = [name: string, send: () => Promise<Response>, status: number, code: string];
+
+const tooBigDeclared = String(200 * 1024 * 1024);
+const RIFF_OVER_GARBAGE = concat([encoder.encode("RIFF"), new Uint8Array([0x24, 0x08, 0, 0]), encoder.encode("WAVE"), encoder.encode("garbage!".repeat(64))]);
+const ZIP = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0, ...new Array(120).fill(7)]);
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, ...new Array(120).fill(0)]);
+const PDF = encoder.encode("%PDF-1.7\n%âãÏÓ\n1 0 obj << /Type /Catalog >> endobj\n" + "x".repeat(200));
+const HTML = encoder.encode(`<!doctype html><html><body>${SCRIPT}</body></html>` + " ".repeat(200));
+const TEXT = encoder.encode("hello, this is not audio at all, just some words typed into a file named like audio ".repeat(4));
+const meta = (value: unknown) => JSON.stringify(value);
+
+const rows: Row[] = [
+  // --- authentication ---
+  ["no Authorization header", () => call("/v1/transcriptions"), 401, "unauthenticated"],
+  ["Basic credentials instead of a bearer key", () => call("/v1/transcriptions", { headers: { authorization: `Basic ${btoa("admin:admin")}` } }), 401, "unauthenticated"],
+  ["Bearer without a token", () => call("/v1/transcriptions", { headers: { authorization: "Bearer" } }), 401, "unauthenticated"],
+  ["token with markup characters", () => call("/v1/transcriptions", { headers: { authorization: `Bearer vtt_live_${SCRIPT}` } }), 401, "unauthenticated"],
+  ["token over 512 characters", () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(600)}` }), 401, "unauthenticated"],
+  ["two bearer tokens in one header", () => call("/v1/transcriptions", { headers: { authorization: `Bearer ${s.a.key}, Bearer ${s.b.key}` } }), 401, "unauthenticated"],
+  ["unknown well-formed key", () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(43)}` }), 401, "invalid_api_key"],
+  ["tenant key with its last character changed", () => call("/v1/transcriptions", { key: mutate(s.a.key) }), 401, "invalid_api_key"],
+  ["admin key with a suffix", () => call("/v1/admin/tenants", { key: `${adminKey()}x`, method: "POST", body: "{}" }), 401, "invalid_api_key"],
+  ["admin key prefix only", () => json("/v1/admin/tenants", adminKey().slice(0, 16), { name: "x" }), 401, "invalid_api_key"],
+  ["expired key", () => call("/v1/transcriptions", { key: s.expiredKey }), 401, "invalid_api_key"],
+  ["expired key uploading", () => multipartUpload(s.expiredKey), 401, "invalid_api_key"],
+  ["revoked key", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey }), 401, "invalid_api_key"],
+  ["revoked key deleting", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey, method: "DELETE" }), 401, "invalid_api_key"],
+  ["key of an erased tenant", () => multipartUpload(s.erasedTenantKey), 401, "invalid_api_key"],
+
+  // --- scopes ---
+  ["bootstrap admin key on a tenant upload", () => multipartUpload(adminKey()), 403, "tenant_required"],
+  ["bootstrap admin key reading a job", () => call(`/v1/transcriptions/${s.done}`, { key: adminKey() }), 403, "tenant_required"],
+  ["read-only key uploads", () => multipartUpload(s.readKey), 403, "insufficient_scope"],
+  ["read-only key deletes a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
+  ["read-only key erases a subject", () => call("/v1/subjects/person-a", { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
+  ["read-only key rotates the webhook secret", () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }), 403, "insufficient_scope"],
+  ["write-only key reads a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }), 403, "insufficient_scope"],
+  ["write-only key reads the webhook secret", () => call("/v1/webhooks/secret", { key: s.writeKey }), 403, "insufficient_scope"],
+  ["tenant key creates a tenant", () => json("/v1/admin/tenants", s.a.key, { name: "mine" }), 403, "operator_required"],
+  ["tenant key mints itself an admin key", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, s.a.key, { scopes: ["admin"] }), 403, "operator_required"],
+  ["tenant key revokes another tenant's key", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.b.keyId}/revoke`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
+  ["tenant key erases another tenant", () => call(`/v1/admin/tenants/${s.b.tenantId}`, { key: s.a.key, method: "DELETE" }), 403, "operator_required"],
+  ["tenant key forces a breaker open", () => call("/v1/admin/breakers/openai/open", { key: s.a.key, method: "POST" }), 403, "operator_required"],
+  ["tenant key fails a dead letter", () => call(`/v1/admin/dead-letters/${s.queued}/fail`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
+  ["tenant key lists dead letters", () => call("/v1/admin/dead-letters?state=all", { key: s.b.key }), 403, "operator_required"],
+
+  // --- foreign and forged ids ---
+  ["tenant B reads A's job", () => call(`/v1/transcriptions/${s.done}`, { key: s.b.key }), 404, "not_found"],
+  ["tenant B exports A's transcript", () => call(`/v1/transcriptions/${s.done}/transcript?format=srt`, { key: s.b.key }), 404, "not_found"],
+  ["tenant B reads A's webhook log", () => call(`/v1/transcriptions/${s.done}/webhooks`, { key: s.b.key }), 404, "not_found"],
+  ["tenant B deletes A's job", () => call(`/v1/transcriptions/${s.queued}`, { key: s.b.key, method: "DELETE" }), 404, "not_found"],
+  ["admin revokes A's key under B's tenant", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.a.keyId}/revoke`, { key: adminKey(), method: "POST" }), 404, "not_found"],
+  ["admin mints a key for a tenant that does not exist", () => json("/v1/admin/tenants/tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ/keys", adminKey(), {}), 404, "not_found"],
+  ["admin mints a key for a path-traversal tenant", () => json("/v1/admin/tenants/..%2F..%2Fetc/keys", adminKey(), {}), 404, "not_found"],
+  ["job id with path traversal", () => call("/v1/transcriptions/..%2F..%2Fetc%2Fpasswd", { key: s.a.key }), 404, "not_found"],
+  ["job id with SQL", () => call(`/v1/transcriptions/${encodeURIComponent("tr_' OR '1'='1")}`, { key: s.a.key }), 404, "not_found"],
+  ["job id with markup", () => call(`/v1/transcriptions/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }), 404, "not_found"],
+  ["delete with a lower-cased id", () => call(`/v1/transcriptions/${s.queued.toLowerCase()}`, { key: s.a.key, method: "DELETE" }), 404, "not_found"],
+
+  // --- sizes and framing ---
+  ["raw body declaring 200 MB", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "content-length": tooBigDeclared } }), 413, "payload_too_large"],
+  ["multipart body declaring 200 MB", () => {
+    const { body, contentType } = rawMultipart([filePart()]);
+    return call("/v1/transcriptions", { method: "POST", key: s.a.key, body, headers: { "content-type": contentType, "content-length": tooBigDeclared } });
+  }, 413, "payload_too_large"],
+  ["raw stream over MAX_UPLOAD_BYTES without a declared length", () =>
+    callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(makeWav(4), 16 * 1024), headers: { "content-type": "audio/wav" } }), 413, "payload_too_large"],
+  ["multipart file over MAX_UPLOAD_BYTES", () => {
+    const { body, contentType } = rawMultipart([filePart(makeWav(4))]);
+    return callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(body, 16 * 1024), headers: { "content-type": contentType } });
+  }, 413, "payload_too_large"],
+  ["truncated multipart (no closing boundary)", () =>
+    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: concat([encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'), makeWav(0.1)]), headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
+  ["truncated multipart inside the part headers", () =>
+    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: '--b\r\ncontent-disposition: form-data; name="fi', headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
+  ["multipart without a boundary parameter", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "x", headers: { "content-type": "multipart/form-data" } }), 400, "malformed_multipart"],
+  ["multipart whose boundary never appears", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "multipart/form-data; boundary=nowhere" } }), 400, "malformed_multipart"],
+  ["multipart part without Content-Disposition", () =>
+    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "--b\r\ncontent-type: audio/wav\r\n\r\nRIFF\r\n--b--\r\n", headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
+  ["multipart part headers over 8 KB", () => sendMultipart(s.a.key, [filePart(makeWav(0.1), `${"a".repeat(9000)}.wav`)]), 400, "malformed_multipart"],
+  ["multipart field that is not UTF-8", () => sendMultipart(s.a.key, [{ name: "language", body: new Uint8Array([0xff, 0xfe, 0x65]) }, filePart()]), 400, "malformed_multipart"],
+  ["two file parts", () => sendMultipart(s.a.key, [filePart(), filePart()]), 400, "duplicate_file"],
+  ["a field sent twice", () => sendMultipart(s.a.key, [{ name: "language", body: "en" }, { name: "language", body: "de" }, filePart()]), 422, "duplicate_field"],
+  ["file part under another name", () => sendMultipart(s.a.key, [filePart(makeWav(0.1)), { name: "audio", filename: "x.wav", contentType: "audio/wav", body: makeWav(0.1) }]), 422, "unknown_field"],
+  ["40 fields", () => sendMultipart(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart()]), 400, "too_many_fields"],
+  ["a 70 KB field", () => sendMultipart(s.a.key, [{ name: "prompt", body: "p".repeat(70 * 1024) }, filePart()]), 400, "field_too_large"],
+  ["0-byte raw body", () => rawUpload(s.a.key, new Uint8Array(0)), 400, "empty_body"],
+  ["multipart without a file part", () => sendMultipart(s.a.key, [{ name: "language", body: "en" }]), 400, "missing_file"],
+
+  // --- what the bytes are ---
+  ["a text file named .wav", () => sendMultipart(s.a.key, [filePart(TEXT, "speech.wav")]), 415, "unsupported_audio"],
+  ["a RIFF/WAVE header over garbage", () => rawUpload(s.a.key, RIFF_OVER_GARBAGE), 415, "unsupported_audio"],
+  ["zip bytes as audio/wav", () => rawUpload(s.a.key, ZIP), 415, "unsupported_audio"],
+  ["PNG bytes as audio/wav", () => rawUpload(s.a.key, PNG), 415, "unsupported_audio"],
+  ["PDF bytes as application/octet-stream", () => rawUpload(s.a.key, PDF, "", "application/octet-stream"), 415, "unsupported_audio"],
+  ["an HTML page named .mp3", () => sendMultipart(s.a.key, [filePart(HTML, "song.mp3")]), 415, "unsupported_audio"],
+  ["JSON request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "{}", headers: { "content-type": "application/json" } }), 415, "unsupported_media_type"],
+  ["text/html request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: HTML, headers: { "content-type": "text/html" } }), 415, "unsupported_media_type"],
+  ["no request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1) }), 415, "unsupported_media_type"],
+  ["form-urlencoded Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "file=RIFF", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, "unsupported_media_type"],
+
+  // --- option fields ---
+  ["nested metadata", () => multipartUpload(s.a.key, { metadata: meta({ a: { b: "c" } }) }), 422, "invalid_metadata"],
+  ["metadata array", () => multipartUpload(s.a.key, { metadata: meta(["a"]) }), 422, "invalid_metadata"],
+  ["metadata null", () => multipartUpload(s.a.key, { metadata: "null" }), 422, "invalid_metadata"],
+  ["metadata with number, boolean and null values", () => multipartUpload(s.a.key, { metadata: meta({ n: 1, b: true, z: null }) }), 422, "invalid_metadata"],
+  ["metadata over 4 KB", () => multipartUpload(s.a.key, { metadata: meta(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, "x".repeat(1000)]))) }), 422, "invalid_metadata"],
+  ["metadata with 33 keys", () => multipartUpload(s.a.key, { metadata: meta(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"]))) }), 422, "invalid_metadata"],
+  ["metadata key with markup", () => multipartUpload(s.a.key, { metadata: meta({ [SCRIPT]: "x" }) }), 422, "invalid_metadata"],
+  ["metadata value with a bidi override", () => multipartUpload(s.a.key, { metadata: meta({ name: "invoice\u202Efdp.exe" }) }), 422, "invalid_metadata"],
+  ["metadata value with NUL and escape characters", () => multipartUpload(s.a.key, { metadata: meta({ name: "a\u0000b\u001b[31m" }) }), 422, "invalid_metadata"],
+  ["metadata not JSON", () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent("{call: 42")}`), 422, "invalid_metadata"],
+  ["prompt with bidi isolates", () => multipartUpload(s.a.key, { prompt: "names: \u2066Ada\u2069" }), 422, "invalid_prompt"],
+  ["prompt over 1000 characters", () => multipartUpload(s.a.key, { prompt: "p".repeat(1001) }), 422, "invalid_prompt"],
+  ["subject id with path traversal", () => multipartUpload(s.a.key, { subject_id: "../../etc/passwd" }), 422, "invalid_subject_id"],
+  ["subject id with markup", () => multipartUpload(s.a.key, { subject_id: SCRIPT }), 422, "invalid_subject_id"],
+  ["language with SQL", () => rawUpload(s.a.key, makeWav(0.1), `?language=${encodeURIComponent("en'; drop table transcriptions; --")}`), 422, "invalid_language"],
+  ["unknown query parameter on a raw upload", () => rawUpload(s.a.key, makeWav(0.1), "?colour=blue"), 422, "unknown_field"],
+  ["tenant_id smuggled as an option", () => multipartUpload(s.a.key, { tenant_id: s.b.tenantId }), 422, "unknown_field"],
+  ["unknown provider", () => multipartUpload(s.a.key, { provider: "../openai" }), 422, "unknown_provider"],
+
+  // --- webhook URLs (SSRF), judged by production rules ---
+  ["webhook to cloud metadata over https", () => productionWebhook(s.a.key, "https://169.254.169.254/latest/meta-data/"), 422, "invalid_webhook_url"],
+  ["webhook to cloud metadata over http", () => productionWebhook(s.a.key, "http://169.254.169.254/latest/meta-data/"), 422, "invalid_webhook_url"],
+  ["webhook to localhost", () => productionWebhook(s.a.key, "https://localhost/hook"), 422, "invalid_webhook_url"],
+  ["webhook to [::1]", () => productionWebhook(s.a.key, "https://[::1]/hook"), 422, "invalid_webhook_url"],
+  ["webhook to a decimal IP (2130706433)", () => productionWebhook(s.a.key, "https://2130706433/hook"), 422, "invalid_webhook_url"],
+  ["webhook to a hex/short IP (0x7f.1)", () => productionWebhook(s.a.key, "https://0x7f.1/hook"), 422, "invalid_webhook_url"],
+  ["webhook to IPv4-mapped IPv6 loopback", () => productionWebhook(s.a.key, "https://[::ffff:127.0.0.1]/hook"), 422, "invalid_webhook_url"],
+  ["webhook to IPv4-mapped IPv6 metadata", () => productionWebhook(s.a.key, "https://[::ffff:a9fe:a9fe]/hook"), 422, "invalid_webhook_url"],
+  ["webhook to a private network", () => productionWebhook(s.a.key, "https://10.0.0.1/hook"), 422, "invalid_webhook_url"],
+  ["webhook to metadata.google.internal", () => productionWebhook(s.a.key, "https://metadata.google.internal/computeMetadata/v1/"), 422, "invalid_webhook_url"],
+  ["webhook with a file:// URL", () => productionWebhook(s.a.key, "file:///etc/passwd"), 422, "invalid_webhook_url"],
+  ["webhook with a javascript: URL", () => productionWebhook(s.a.key, "javascript:alert(1)"), 422, "invalid_webhook_url"],
+  ["webhook over plain http", () => productionWebhook(s.a.key, "http://hooks.example.com/x"), 422, "invalid_webhook_url"],
+  ["webhook with credentials", () => productionWebhook(s.a.key, "https://user:pass@hooks.example.com/x"), 422, "invalid_webhook_url"],
+  ["webhook on a non-default port", () => productionWebhook(s.a.key, "https://hooks.example.com:8443/x"), 422, "invalid_webhook_url"],
+  ["webhook with a newline (header injection)", () => productionWebhook(s.a.key, "https://hooks.example.com/x\r\nHost: 169.254.169.254"), 422, "invalid_webhook_url"],
+  ["webhook to cloud metadata, even in the test environment", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("http://169.254.169.254/")}`), 422, "invalid_webhook_url"],
+  ["webhook to [::1], even in the test environment", () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }), 422, "invalid_webhook_url"],
+
+  // --- pool callback signatures ---
+  ["unsigned pool callback", () => call("/internal/pool/callback", { method: "POST", body: JSON.stringify(completedCallback(s.queued)), headers: { "content-type": "application/json" } }), 401, "invalid_signature"],
+  ["pool callback signed with a guessed secret", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "p2", secret: "guessed" }] }), 401, "invalid_signature"],
+  ["pool callback signed with the edge→pool key", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "p2", secret: "edge-to-pool-secret" }] }), 401, "invalid_signature"],
+  ["pool callback with an unknown key id", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "zz", secret: "pool-callback-new" }] }), 401, "invalid_signature"],
+  ["pool callback whose body was swapped after signing", () =>
+    signedCallback(JSON.stringify(completedCallback(s.queued, { text: "forged" })), { signedBody: JSON.stringify(completedCallback(s.queued)) }), 401, "invalid_signature"],
+  ["pool callback with a truncated signature", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-signature": "v1=00" } }), 401, "invalid_signature"],
+  ["pool callback signed an hour ago", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 3600 }), 401, "stale_signature"],
+  ["pool callback replayed 10 minutes later", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 600 }), 401, "stale_signature"],
+  ["pool callback signed an hour in the future", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() + 3600 }), 401, "stale_signature"],
+  ["pool callback with a non-numeric timestamp", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-timestamp": "now" } }), 401, "stale_signature"],
+  ["signed pool callback that is not JSON", () => signedCallback("{not json"), 400, "malformed_json"],
+  ["signed pool callback of the wrong shape", () => signedCallback(JSON.stringify({ job_id: 5, status: "weird" })), 400, "invalid_callback"],
+  ["signed pool callback with a 10 KB job id", () => signedCallback(JSON.stringify(completedCallback("tr_" + "A".repeat(10_000)))), 400, "invalid_callback"],
+  ["pool callback declaring 9 MB", () => call("/internal/pool/callback", { method: "POST", body: "{}", headers: { "content-type": "application/json", "content-length": String(9 * 1024 * 1024) } }), 413, "payload_too_large"],
+
+  // --- signed audio URLs ---
+  ["audio URL with a forged signature", () => call(audioUrl(s.queued, nowSeconds() + 600, "a1", "0".repeat(64))), 403, "invalid_audio_url"],
+  ["audio URL signed with the wrong secret", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("guessed", s.queued, exp))); }, 403, "invalid_audio_url"],
+  ["audio URL that has expired", async () => { const exp = nowSeconds() - 5; return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
+  ["audio URL with its expiry pushed back", async () => { const exp = nowSeconds() + 60; return call(audioUrl(s.queued, exp + 86_400, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
+  ["audio URL signed for another job", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.bJob, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
+  ["audio URL with an unknown key id", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.queued, exp, "zz", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
+  ["audio URL without parameters", () => call(`/internal/audio/${s.queued}`), 403, "invalid_audio_url"],
+  ["audio URL with path traversal", async () => { const exp = nowSeconds() + 600; return call(audioUrl("..%2F..%2Fetc%2Fpasswd", exp, "a1", await signAudioUrl("audio-url-secret", "../../etc/passwd", exp))); }, 403, "invalid_audio_url"],
+
+  // --- validated query parameters ---
+  ["list limit 1000", () => call("/v1/transcriptions?limit=1000", { key: s.a.key }), 400, "invalid_parameters"],
+  ["list limit -1", () => call("/v1/transcriptions?limit=-1", { key: s.a.key }), 400, "invalid_parameters"],
+  ["list limit not a number", () => call("/v1/transcriptions?limit=1%20or%201", { key: s.a.key }), 400, "invalid_parameters"],
+  ["list status not a status", () => call("/v1/transcriptions?status=deleted", { key: s.a.key }), 400, "invalid_parameters"],
+  ["list cursor that is garbage", () => call("/v1/transcriptions?cursor=%%%%", { key: s.a.key }), 400, "invalid_cursor"],
+  ["list cursor carrying SQL", () => call(`/v1/transcriptions?cursor=${encodeURIComponent(btoa(JSON.stringify({ before: "tr_' OR 1=1 --" })))}`, { key: s.a.key }), 400, "invalid_cursor"],
+  ["list cursor over 200 characters", () => call(`/v1/transcriptions?cursor=${"A".repeat(300)}`, { key: s.a.key }), 400, "invalid_parameters"],
+  ["transcript format exe", () => call(`/v1/transcriptions/${s.done}/transcript?format=exe`, { key: s.a.key }), 400, "invalid_parameters"],
+  ["transcript of a job still queued", () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }), 409, "transcript_not_ready"],
+  ["dead-letter state not a state", () => call("/v1/admin/dead-letters?state=everything", { key: adminKey() }), 400, "invalid_parameters"],
+
+  // --- JSON bodies and content types on the admin API ---
+  ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), "{\"name\": "), 400, "malformed_json"],
+  ["admin: JSON sent as text/plain", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: '{"name":"x"}', headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
+  ["admin: key JSON that does not parse", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), "{\"scopes\":"), 400, "malformed_json"],
+  ["admin: tenant name with a bidi override", () => json("/v1/admin/tenants", adminKey(), { name: "acme\u202Eevil" }), 422, "validation_failed"],
+  ["admin: tenant name of 10 000 characters", () => json("/v1/admin/tenants", adminKey(), { name: "n".repeat(10_000) }), 422, "validation_failed"],
+  ["admin: tenant name that is an object", () => json("/v1/admin/tenants", adminKey(), { name: { $ne: null } }), 422, "validation_failed"],
+  ["admin: key with an unknown scope", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { scopes: ["root"] }), 422, "validation_failed"],
+  ["admin: key that expired before it was made", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "2001-01-01T00:00:00Z" }), 422, "validation_failed"],
+  ["admin: key expiry that is not a date", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "tomorrow" }), 422, "validation_failed"],
+  ["admin: erase a malformed tenant id", () => call("/v1/admin/tenants/not-a-tenant", { method: "DELETE", key: adminKey() }), 400, "invalid_parameters"],
+  ["admin: breaker action that does not exist", () => call("/v1/admin/breakers/openai/explode", { method: "POST", key: adminKey() }), 400, "invalid_parameters"],
+  ["admin: breaker of a provider that does not exist", () => call("/v1/admin/breakers/acme/open", { method: "POST", key: adminKey() }), 404, "not_found"],
+  ["admin: re-drive a job that is not dead-lettered", () => call(`/v1/admin/dead-letters/${s.done}/redrive`, { method: "POST", key: adminKey() }), 404, "not_found"],
+  ["admin: fail a dead letter that does not exist", () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/fail", { method: "POST", key: adminKey() }), 404, "not_found"],
+  ["erase a malformed subject id", () => call(`/v1/subjects/${encodeURIComponent("person a/../b")}`, { method: "DELETE", key: s.a.key }), 400, "invalid_parameters"],
+
+  // --- Idempotency-Key ---
+  ["Idempotency-Key of 256 characters", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "idempotency-key": "k".repeat(256) } }), 400, "invalid_idempotency_key"],
+  ["Idempotency-Key of 8 KB", () => sendMultipart(s.a.key, [filePart()], { "idempotency-key": "k".repeat(8 * 1024) }), 400, "invalid_idempotency_key"],
+  ["Idempotency-Key with spaces", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "idempotency-key": "a b" } }), 400, "invalid_idempotency_key"],
+  ["Idempotency-Key reused with different audio", () =>
+    call("/v1/transcriptions?provider=whisper-pool&subject_id=person-a&metadata=%7B%22call%22%3A%2242%22%7D", { method: "POST", key: s.a.key, body: makeWav(0.3), headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" } }), 409, "idempotency_key_reused"],
+  ["Idempotency-Key reused with different options", () =>
+    call("/v1/transcriptions?provider=whisper-pool&subject_id=person-b&metadata=%7B%22call%22%3A%2242%22%7D", { method: "POST", key: s.a.key, body: makeWav(0.2), headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" } }), 409, "idempotency_key_reused"],
+
+  // --- routing ---
+  ["PUT on the collection", () => call("/v1/transcriptions", { method: "PUT", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav" } }), 404, "not_found"],
+  ["bench routes are not mounted", () => call("/__bench/r2", { method: "POST", body: "x" }), 404, "not_found"],
+  ["bench D1 route is not mounted", () => call("/__bench/d1", { method: "POST" }), 404, "not_found"],
+  ["a route that does not exist", () => call(`/v1/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }), 404, "not_found"],
+];
+
+describe("hostile and malformed requests: 4xx problem+json, nothing stored or changed", () => {
+  it("the corpus is large enough", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(35);
+    expect(new Set(rows.map(([name]) => name)).size).toBe(rows.length);
+  });
+
+  for (const [name, send, status, code] of rows) {
+    it(`${name} → ${status} ${code}`, async () => {
+      const before = await snapshot();
+      const res = await send();
+      expect(res.status, "never a 5xx").toBeLessThan(500);
+      expect(res.headers.get("content-type") ?? "").not.toContain("text/html");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      await expectProblem(res, status, code);
+      await expectUnchanged(before, name);
+    });
+  }
+});
+
+// ---------- hostile input that is accepted, sanitised ----------
+
+const R2_KEY = /^(audio\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}|transcripts\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}\/[0-9A-Z]{26}\.json)$/;
+
+describe("hostile file names are accepted but sanitised, and never reach a storage key", () => {
+  const names: [raw: string, stored: string | null][] = [
+    ["../../etc/passwd", "passwd"],
+    ["..\\..\\windows\\system32\\config.wav", "config.wav"],
+    ["/etc/shadow", "shadow"],
+    ["C:\\Users\\victim\\talk.wav", "talk.wav"],
+    ["clip\u0000.wav", "clip.wav"],
+    ["evil\u202Evaw.exe", "evilvaw.exe"],
+    ["\u2066isolated\u2069.wav", "isolated.wav"],
+    ["tab\there\u0007bell\u001b[31m.wav", "tabherebell[31m.wav"],
+    ["\u0085next\u009bline.wav", "nextline.wav"],
+    ["<img src=x onerror=alert(1)>.wav", "<img src=x onerror=alert(1)>.wav"],
+    [`${SCRIPT}.wav`, "script>.wav"],
+    ["\u0001\u0002\u202E", null],
+    ["../", null],
+    [`${"n".repeat(400)}.wav`, "n".repeat(255)],
+  ];
+
+  for (const [raw, stored] of names) {
+    it(`${JSON.stringify(raw).slice(0, 60)} → ${JSON.stringify(stored)?.slice(0, 40)}`, async () => {
+      const res = await sendMultipart(s.a.key, [{ name: "provider", body: "whisper-pool" }, filePart(makeWav(0.1), raw)]);
+      expect(res.status, await res.clone().text()).toBe(202);
+      const job = (await res.json()) as { id: string; file_name: string | null };
+      expect(job.file_name).toBe(stored);
+      const row = await env.DB.prepare("select file_name, audio_key from transcriptions where id = ?").bind(job.id).first<{ file_name: string | null; audio_key: string }>();
+      expect(row!.file_name).toBe(stored);
+      expect(row!.audio_key).toBe(`audio/${s.a.tenantId}/${job.id}`);
+      // what the API serves back is the sanitised value as JSON
+      const read = (await (await call(`/v1/transcriptions/${job.id}`, { key: s.a.key })).json()) as { file_name: string | null };
+      expect(read.file_name).toBe(stored);
+      const keys = (await listAllObjects()).map((o) => o.key);
+      expect(keys).toContain(`audio/${s.a.tenantId}/${job.id}`);
+      for (const key of keys) {
+        expect(key).toMatch(R2_KEY);
+        expect(key.includes(raw)).toBe(false);
+        if (stored) expect(key.includes(stored)).toBe(false);
+      }
+    });
+  }
+});
+
+describe("markup in file names, metadata and transcripts never comes back as HTML", () => {
+  it("every response about the job is JSON or plain text (nosniff), and the only HTML page does not echo it", async () => {
+    const marker = `${SCRIPT}<img src=x onerror=alert(2)>`;
+    const res = await sendMultipart(s.a.key, [
+      { name: "provider", body: "whisper-pool" },
+      { name: "metadata", body: meta({ note: marker }) },
+      filePart(makeWav(0.1), "<img src=x onerror=alert(2)>.wav"),
+    ]);
+    expect(res.status, await res.clone().text()).toBe(202);
+    const job = (await res.json()) as { id: string; metadata: Record<string, string> };
+    expect(job.metadata).toEqual({ note: marker });
+    const callback = await signedCallback(
+      JSON.stringify(completedCallback(job.id, { text: marker, segments: [{ start: 0, end: 1, text: marker }] })),
+    );
+    expect(await callback.json()).toEqual({ ok: true, applied: true });
+
+    const responses: [string, Response][] = [];
+    for (const path of [
+      `/v1/transcriptions/${job.id}`,
+      "/v1/transcriptions",
+      ...["txt", "srt", "vtt", "json"].map((f) => `/v1/transcriptions/${job.id}/transcript?format=${f}`),
+      `/v1/transcriptions/${job.id}/webhooks`,
+      `/v1/transcriptions/${encodeURIComponent(marker)}`,
+      `/v1/${encodeURIComponent(marker)}`,
+    ]) {
+      responses.push([path, await call(path, { key: s.a.key })]);
+    }
+    responses.push(["/docs", await call("/docs")]);
+    responses.push(["/openapi.json", await call("/openapi.json")]);
+    for (const [path, r] of responses) {
+      const type = r.headers.get("content-type") ?? "";
+      const body = await r.text();
+      expect(r.status, path).toBeLessThan(500);
+      expect(r.headers.get("x-content-type-options"), path).toBe("nosniff");
+      if (type.includes("text/html")) {
+        expect(path, "only the API reference page is HTML").toBe("/docs");
+        expect(body).not.toContain(SCRIPT);
+        expect(body).not.toContain("onerror=alert");
+      } else {
+        expect(type, path).toMatch(/^(application\/(json|problem\+json)|text\/plain|text\/vtt|application\/x-subrip)/);
+      }
+    }
+  });
+});
+
+describe("replays and unknown jobs on the pool callback are dropped harmlessly", () => {
+  it("an exact replay of an applied callback inside the signature window changes nothing", async () => {
+    const body = JSON.stringify(completedCallback(s.done, { text: "a replayed, different result" }));
+    const headers = await signedHeaders(POOL_CALLBACK_RING, body);
+    const before = await snapshot();
+    for (let i = 0; i < 2; i++) {
+      const res = await call("/internal/pool/callback", { method: "POST", body, headers: { ...headers, "content-type": "application/json" } });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true, applied: false });
+    }
+    await expectUnchanged(before, "replay");
+  });
+
+  it("a validly signed callback for a job that never existed, or for another tenant's non-pool job, changes nothing", async () => {
+    const openaiJob = await accepted(await multipartUpload(s.b.key, { provider: "openai" }, makeWav(0.1)));
+    const before = await snapshot();
+    for (const id of ["tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ", "../../etc/passwd", openaiJob]) {
+      const res = await signedCallback(JSON.stringify(completedCallback(id)));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true, applied: false });
+    }
+    const failed = await signedCallback(JSON.stringify({ job_id: s.done, status: "failed", error: { code: "x", message: "late failure" } }));
+    expect(await failed.json()).toEqual({ ok: true, applied: false });
+    await expectUnchanged(before, "unknown job callbacks");
+  });
+});
