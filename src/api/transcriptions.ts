@@ -10,6 +10,7 @@ import { boundaryFromContentType, MultipartError, parseMultipart } from "../http
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId, newId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
+import { chargeUploadedBytes } from "../ratelimit/rate-limiter.ts";
 import { deleteTenantJob, getTenantJob, insertJob, listTenantJobs, markEnqueueFailed } from "../storage/jobs.repo.ts";
 import { audioKey, storeAudioStream, type StoredAudio } from "../storage/audio-store.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
@@ -135,6 +136,8 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       );
     }
 
+    // a chunked upload declared no length, so the rate limiter could not charge its bytes up front: charge them now
+    if (declared === undefined && c.var.principal.keyId) await chargeUploadedBytes(env, c.var.principal.keyId, stored.bytes);
     const options = resolveUploadOptions(fields, env);
     const [tenant] = await c.var.db
       .select({ audioRetentionSeconds: tenants.audioRetentionSeconds, transcriptRetentionSeconds: tenants.transcriptRetentionSeconds })

@@ -34,7 +34,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();
     c.executionCtx.waitUntil(write.catch(() => undefined));
   }
-  const declared = c.req.method === "POST" ? Number(c.req.header("content-length") ?? 0) || null : null;
+  const length = c.req.header("content-length");
+  const declared = c.req.method !== "POST" ? null : length === undefined ? "unknown" : Number(length) || null;
   const waitSeconds = await chargeKey(c.env, key.id, declared);
   if (waitSeconds !== null) {
     throw new ApiError(429, "rate_limited", `Too many requests for this API key; retry in ${waitSeconds} s.`, undefined, { "retry-after": String(waitSeconds) });

@@ -24,3 +24,14 @@ export function takeTokens(state: BucketState | null, now: number, limitPerMinut
   if (tokens >= charge) return { state: { tokens: tokens - charge, updatedAt: now }, allowed: true, retryAfterSeconds: 0 };
   return { state: { tokens, updatedAt: now }, allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((charge - tokens) / perMs / 1000)) };
 }
+
+/**
+ * Charges `cost` after the fact (bytes of an upload that declared no length): always succeeds, and may leave the
+ * bucket in debt down to minus one capacity, so the key's next requests wait until it has refilled.
+ */
+export function chargeTokens(state: BucketState | null, now: number, limitPerMinute: number, cost: number): BucketState {
+  const capacity = Math.max(1, limitPerMinute);
+  const previous = state ?? { tokens: capacity, updatedAt: now };
+  const tokens = Math.min(capacity, previous.tokens + Math.max(0, now - previous.updatedAt) * (capacity / 60_000));
+  return { tokens: Math.max(-capacity, tokens - Math.max(0, cost)), updatedAt: now };
+}

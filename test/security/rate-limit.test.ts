@@ -3,7 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import worker from "../../src/index.ts";
-import { takeTokens } from "../../src/ratelimit/token-bucket.ts";
+import { chargeTokens, takeTokens } from "../../src/ratelimit/token-bucket.ts";
+import { chunkedStream } from "../helpers/audio.ts";
 import { BASE, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 
@@ -32,6 +33,16 @@ describe("token bucket", () => {
   });
 });
 
+describe("after-the-fact charges", () => {
+  it("put the bucket in debt (at most one capacity) so the next requests wait until it refills", () => {
+    const indebted = chargeTokens(null, 0, 100, 150);
+    expect(indebted.tokens).toBe(-50);
+    expect(takeTokens(indebted, 0, 100, 1)).toMatchObject({ allowed: false, retryAfterSeconds: 31 });
+    expect(takeTokens(indebted, 31_000, 100, 1).allowed).toBe(true);
+    expect(chargeTokens(null, 0, 100, 1e12).tokens).toBe(-100);
+  });
+});
+
 describe("per-key rate limits", () => {
   it("answers 429 rate_limited with Retry-After once a key exceeds its requests per minute; other keys are unaffected", async () => {
     const a = await createTenant("limited");
@@ -55,5 +66,18 @@ describe("per-key rate limits", () => {
     const second = await upload();
     expect(second.status).toBe(429);
     expect(((await second.json()) as { code: string }).code).toBe("rate_limited");
+  });
+
+  it("charges a chunked upload without Content-Length once its size is known", async () => {
+    const t = await createTenant("bytes-chunked");
+    const wav = makeWav(1);
+    // its size is unknown up front, so the upload that overdraws the minute's bytes still lands; the debt stops the next
+    const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(Math.floor(wav.byteLength / 2)) };
+    const chunked = () =>
+      fetchWith(limits, "/v1/transcriptions?provider=whisper-pool", t.key, { method: "POST", body: chunkedStream(wav, 4096), headers: { "content-type": "audio/wav" } });
+    expect((await chunked()).status).toBe(202);
+    const next = await chunked();
+    expect(next.status).toBe(429);
+    expect(Number(next.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 });
