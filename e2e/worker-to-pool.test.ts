@@ -2,6 +2,7 @@
  * End to end, all real: `wrangler dev` (Worker, D1, R2, Queues under Miniflare) → signed dispatch to the Whisper pool
  * (BullMQ on a private redis-server, ffmpeg, whisper.cpp on a synthetic model) → signed callback → completed job.
  */
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -38,6 +39,14 @@ function wav(seconds: number): Buffer {
   return buf;
 }
 
+/** Everything the pool and the Worker print, to follow one trace id across both processes. */
+const poolLogs: string[] = [];
+const workerLogs: string[] = [];
+function collect(into: string[], child: ChildProcess) {
+  child.stdout?.on("data", (chunk: Buffer) => into.push(...chunk.toString().split("\n")));
+  child.stderr?.on("data", (chunk: Buffer) => into.push(...chunk.toString().split("\n")));
+}
+
 beforeAll(async () => {
   stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-"));
   const redisUrl = await startPrivateRedis("e2e-redis");
@@ -62,7 +71,7 @@ beforeAll(async () => {
     env: { ...process.env, CI: "1" },
     stdio: "ignore",
   });
-  run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
+  collect(poolLogs, run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
     cwd: ROOT,
     quiet: true,
     env: {
@@ -73,13 +82,13 @@ beforeAll(async () => {
       CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
       WHISPER_MODEL: "synthetic:mini",
     },
-  });
+  }));
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  run("e2e-worker", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs], {
+  collect(workerLogs, run("e2e-worker", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs], {
     cwd: ROOT,
     quiet: true,
     env: { ...process.env, CI: "1" },
-  });
+  }));
   await Promise.all([waitForHttp(`${base}/healthz`, 180_000), waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
 });
 
@@ -103,8 +112,14 @@ it("an upload goes through the pool and comes back as a completed transcript", a
   const form = new FormData();
   form.append("file", new Blob([new Uint8Array(wav(3))], { type: "audio/wav" }), "tone.wav");
   form.append("language", "en");
-  const upload = await fetch(`${base}/v1/transcriptions`, { method: "POST", headers: auth, body: form });
+  const traceId = "0af7651916cd43dd8448eb211c80319c";
+  const upload = await fetch(`${base}/v1/transcriptions`, {
+    method: "POST",
+    headers: { ...auth, traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+    body: form,
+  });
   expect(upload.status).toBe(202);
+  expect(upload.headers.get("x-trace-id")).toBe(traceId);
   const { id } = await upload.json();
 
   let job: Record<string, unknown> = {};
@@ -123,4 +138,19 @@ it("an upload goes through the pool and comes back as a completed transcript", a
   const vtt = await fetch(`${base}/v1/transcriptions/${id}/transcript?format=vtt`, { headers: auth });
   expect(vtt.status).toBe(200);
   expect((await vtt.text()).startsWith("WEBVTT")).toBe(true);
+
+  // one trace id across both processes: the Worker's upload, consumer and callback lines, and the pool's job lines
+  const traced = (lines: string[]) =>
+    lines.flatMap((line) => {
+      const start = line.indexOf("{");
+      if (start < 0) return [];
+      try {
+        const parsed = JSON.parse(line.slice(start)) as Record<string, unknown>;
+        return parsed.trace_id === traceId ? [String(parsed.event)] : [];
+      } catch {
+        return [];
+      }
+    });
+  expect(traced(workerLogs)).toEqual(expect.arrayContaining(["request", "provider_call", "job_dispatched", "pool_callback", "job_finished"]));
+  expect(traced(poolLogs).length).toBeGreaterThan(0);
 });

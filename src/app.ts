@@ -9,6 +9,7 @@ import { compliance } from "./api/compliance.ts";
 import { API_CSP, docs } from "./api/docs-page.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
+import { metrics } from "./api/metrics.ts";
 import { operations } from "./api/operations.ts";
 import { transcriptions } from "./api/transcriptions.ts";
 import { webhooks } from "./api/webhooks.ts";
@@ -17,12 +18,33 @@ import { authenticate } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
-import { log } from "./lib/log.ts";
+import { log, withLogContext } from "./lib/log.ts";
+import { childTraceparent, traceIdOf } from "./observability/trace.ts";
 import * as schema from "./storage/schema.ts";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("*", async (c, next) => {
+    // continue the caller's trace (W3C traceparent) or start one; every log line of the request carries its trace id
+    const traceparent = childTraceparent(c.req.header("traceparent"));
+    c.set("traceparent", traceparent);
+    const traceId = traceIdOf(traceparent);
+    const started = Date.now();
+    await withLogContext({ trace_id: traceId }, async () => {
+      await next();
+      c.res.headers.set("x-trace-id", traceId ?? "");
+      // the route pattern, not the path: paths carry ids, and /v1/subjects/{id} a person's identifier
+      const route = c.req.matchedRoutes.findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
+      log("request", {
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        duration_ms: Date.now() - started,
+        tenant_id: c.get("principal")?.tenantId ?? undefined,
+      });
+    });
+  });
   app.use("*", secureHeaders({ strictTransportSecurity: "max-age=31536000; includeSubDomains", xFrameOptions: "DENY" }));
   app.use("*", async (c, next) => {
     await next();
@@ -59,6 +81,7 @@ export function createApp() {
   });
   app.route("/", bench);
   app.route("/", internal);
+  app.route("/", metrics);
 
   app.use("/v1/*", authenticate);
   app.route("/", transcriptions);

@@ -11,6 +11,8 @@ export interface Env {
   BREAKER: DurableObjectNamespace<CircuitBreaker>;
   /** per-API-key token buckets */
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** Workers Analytics Engine dataset `vtt_jobs` (one data point per finished job); bound in production */
+  JOB_ANALYTICS?: AnalyticsEngineDataset;
   /** Workers AI; bound only in the production environment (it has no local simulation) */
   AI?: Ai;
 
@@ -57,6 +59,8 @@ export interface JobMessage {
   v: 1;
   job_id: string;
   tenant_id: string;
+  /** W3C trace context of the upload (absent in messages from before tracing, and re-read from the row then) */
+  traceparent?: string;
 }
 
 /** Settings read as plain strings from `[vars]` / `.dev.vars` (see src/config.ts for defaults). */

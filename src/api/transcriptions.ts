@@ -167,6 +167,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       deleteAfterSeconds: options.deleteAfterSeconds,
       retainAudioSeconds: retention.retainAudioSeconds,
       retainSeconds: retention.retainSeconds,
+      traceparent: c.var.traceparent,
     };
     if (idempotencyKey !== null) {
       const fingerprint = await requestFingerprint(options, stored.sha256 ?? "");
@@ -183,7 +184,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       await insertJob(c.var.db, row);
     }
     try {
-      await env.JOBS.send({ v: 1, job_id: jobId, tenant_id: tenantId } satisfies JobMessage, { contentType: "json" });
+      await env.JOBS.send({ v: 1, job_id: jobId, tenant_id: tenantId, traceparent: c.var.traceparent } satisfies JobMessage, { contentType: "json" });
     } catch (error) {
       // the job is stored; the cron sweeper re-sends messages for queued jobs without an enqueue time
       // the error's name only: a binding's message may echo request data

@@ -15,6 +15,7 @@ import { classifyDeadLetter, DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, redriveDelaySe
 import { storeFailure } from "../jobs/results.ts";
 import { DELAY_DEAD_LETTERED, isTerminal } from "../jobs/state.ts";
 import { log } from "../lib/log.ts";
+import { traceIdOf } from "../observability/trace.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
 import * as schema from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
@@ -54,7 +55,7 @@ export async function inspect(env: Env, db: Db, job: TranscriptionRow, now = Dat
     await db.update(transcriptions).set({ delayedReason: DELAY_DEAD_LETTERED, status: "queued", updatedAt: now }).where(eq(transcriptions.id, job.id)).run();
     await upsert(db, job.id, { ...base, nextRedriveAt: now + redriveDelaySeconds(redriveCount) * 1000, resolvedAt: null, resolution: null }, now);
   }
-  log("dead_letter", { job_id: job.id, provider: job.provider, classification: verdict.classification, reason: verdict.reason });
+  log("dead_letter", { job_id: job.id, tenant_id: job.tenantId, provider: job.provider, classification: verdict.classification, reason: verdict.reason, trace_id: traceIdOf(job.traceparent) ?? undefined });
   return verdict.classification;
 }
 
@@ -70,14 +71,16 @@ async function upsert(db: Db, jobId: string, values: Omit<typeof deadLetters.$in
 export async function redrive(env: Env, db: Db, jobId: string, now = Date.now()): Promise<boolean> {
   const [item] = await db.select().from(deadLetters).where(and(eq(deadLetters.jobId, jobId), isNull(deadLetters.resolvedAt))).limit(1);
   if (!item) return false;
-  await env.JOBS.send({ v: 1, job_id: item.jobId, tenant_id: item.tenantId } satisfies JobMessage, { contentType: "json" });
+  const [job] = await db.select({ traceparent: transcriptions.traceparent }).from(transcriptions).where(eq(transcriptions.id, jobId)).limit(1);
+  const traceparent = job?.traceparent ?? undefined;
+  await env.JOBS.send({ v: 1, job_id: item.jobId, tenant_id: item.tenantId, ...(traceparent ? { traceparent } : {}) } satisfies JobMessage, { contentType: "json" });
   await db
     .update(deadLetters)
     .set({ redriveCount: item.redriveCount + 1, nextRedriveAt: now + redriveDelaySeconds(item.redriveCount + 1) * 1000 })
     .where(eq(deadLetters.jobId, jobId))
     .run();
   await db.update(transcriptions).set({ enqueuedAt: now, updatedAt: now }).where(eq(transcriptions.id, jobId)).run();
-  log("dead_letter_redriven", { job_id: jobId, redrive: item.redriveCount + 1 });
+  log("dead_letter_redriven", { job_id: jobId, redrive: item.redriveCount + 1, trace_id: traceIdOf(traceparent) ?? undefined });
   return true;
 }
 

@@ -13,7 +13,8 @@ import type { Env, JobMessage } from "../env.ts";
 import { DELAY_PROVIDER_UNAVAILABLE, isTerminal } from "../jobs/state.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
-import { log } from "../lib/log.ts";
+import { log, withLogContext } from "../lib/log.ts";
+import { childTraceparent, traceIdOf } from "../observability/trace.ts";
 import { parseList, providerCandidates } from "../providers/failover.ts";
 import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
@@ -39,7 +40,16 @@ function isJobMessage(body: unknown): body is JobMessage {
 export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = drizzle(env.DB, { schema });
   const policy = retryPolicyFromSettings(env);
-  await Promise.all(batch.messages.map((message) => processMessage(message, env, db, policy)));
+  await Promise.all(
+    batch.messages.map((message) => {
+      const body = message.body as Partial<JobMessage> | null;
+      // every line about this message carries the upload's trace id (the sweeper and the re-drive resend it too)
+      return withLogContext(
+        { trace_id: traceIdOf(body?.traceparent), job_id: body?.job_id, tenant_id: body?.tenant_id, attempt: message.attempts },
+        () => processMessage(message, env, db, policy),
+      );
+    }),
+  );
 }
 
 async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
@@ -67,7 +77,7 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
-    const outcome = await runWithBreakers(job, env, db, message.attempts);
+    const outcome = await runWithBreakers(job, env, db, message.attempts, body.traceparent ?? job.traceparent);
     if (outcome === "parked") {
       const delaySeconds = backoffDelaySeconds(message.attempts, policy);
       log("job_parked", { job_id: jobId, provider: job.provider, attempt: message.attempts, delay_s: delaySeconds });
@@ -99,7 +109,7 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
  * Tries the job's provider, failing over while breakers reject. Returns "parked" when every candidate's breaker is
  * open (nobody was called). Provider errors are rethrown after being reported to the breaker.
  */
-async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt: number): Promise<"done" | "parked"> {
+async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt: number, traceparent: string | null): Promise<"done" | "parked"> {
   const candidates = providerCandidates(job.provider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
   for (const provider of candidates) {
     const breaker = breakerFor(env, provider);
@@ -136,6 +146,8 @@ async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt:
         contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
         language: row.requestedLanguage,
         prompt: row.prompt,
+        // the provider call (or the pool's whole job) is a child span of the upload's trace
+        traceparent: childTraceparent(traceparent),
       });
       await breaker.record(provider, "success", probe);
       if (outcome.kind === "dispatched") {

@@ -7,6 +7,7 @@ import type { NormalisedTranscript } from "../providers/types.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
+import { recordJobOutcome } from "../observability/job-outcome.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 
 /**
@@ -22,10 +23,14 @@ export async function storeCompletedResult(
   const key = transcriptObjectKey(job.tenantId, job.id, ulid());
   await putTranscript(env, job.tenantId, key, transcript);
   const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? await sealInlineText(env, job.tenantId, job.id, transcript.text) : null;
-  const won = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
-  if (!won) await env.BUCKET.delete(key);
-  else await emitJobEvent(env, db, job, "transcription.completed");
-  return won;
+  const completed = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
+  if (!completed) {
+    await env.BUCKET.delete(key);
+    return false;
+  }
+  recordJobOutcome(env, completed);
+  await emitJobEvent(env, db, job, "transcription.completed");
+  return true;
 }
 
 /** Fails the job if it is still active; only the caller that flips it emits the `transcription.failed` event. */
@@ -36,7 +41,9 @@ export async function storeFailure(
   code: string,
   message: string,
 ): Promise<boolean> {
-  const won = await failJob(db, job.id, code, message, Date.now());
-  if (won) await emitJobEvent(env, db, job, "transcription.failed");
-  return won;
+  const failed = await failJob(db, job.id, code, message, Date.now());
+  if (!failed) return false;
+  recordJobOutcome(env, failed);
+  await emitJobEvent(env, db, job, "transcription.failed");
+  return true;
 }

@@ -3,6 +3,7 @@ import { and, eq, isNull, lt, or, inArray } from "drizzle-orm";
 import type { Db } from "../app.context.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
+import { traceIdOf } from "../observability/trace.ts";
 import { transcriptions } from "../storage/schema.ts";
 
 export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
@@ -13,7 +14,7 @@ const SWEEP_BATCH = 100;
 export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promise<{ requeued: number }> {
   const deadline = Number(env.PROCESSING_DEADLINE_SECONDS) > 0 ? Number(env.PROCESSING_DEADLINE_SECONDS) : DEFAULT_PROCESSING_DEADLINE_SECONDS;
   const stuck = await db
-    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, status: transcriptions.status })
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, status: transcriptions.status, traceparent: transcriptions.traceparent })
     .from(transcriptions)
     .where(
       or(
@@ -26,13 +27,16 @@ export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promis
     .limit(SWEEP_BATCH);
   if (!stuck.length) return { requeued: 0 };
   await env.JOBS.sendBatch(
-    stuck.map((job) => ({ body: { v: 1, job_id: job.id, tenant_id: job.tenantId } satisfies JobMessage, contentType: "json" as const })),
+    stuck.map((job) => ({
+      body: { v: 1, job_id: job.id, tenant_id: job.tenantId, ...(job.traceparent ? { traceparent: job.traceparent } : {}) } satisfies JobMessage,
+      contentType: "json" as const,
+    })),
   );
   await db
     .update(transcriptions)
     .set({ status: "queued", enqueuedAt: now, dispatchedAt: null, updatedAt: now })
     .where(and(inArray(transcriptions.id, stuck.map((j) => j.id)), inArray(transcriptions.status, ["queued", "processing"])))
     .run();
-  for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status });
+  for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status, trace_id: traceIdOf(job.traceparent) ?? undefined });
   return { requeued: stuck.length };
 }

@@ -82,7 +82,7 @@ function retentionDeadlines(now: number) {
 
 /**
  * Stores the result only if the job is still active: of concurrent or duplicate completions exactly one wins.
- * Returns false for the losers (and for a job deleted meanwhile).
+ * Returns the completed row to the winner, null to the losers (and for a job deleted meanwhile).
  */
 export async function completeJob(
   db: Db,
@@ -90,7 +90,7 @@ export async function completeJob(
   result: NormalisedTranscript,
   storage: { transcriptKey: string; inlineText: string | null },
   now: number,
-): Promise<boolean> {
+): Promise<TranscriptionRow | null> {
   const rows = await db
     .update(transcriptions)
     .set({
@@ -108,17 +108,18 @@ export async function completeJob(
       ...retentionDeadlines(now),
     })
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
-    .returning({ id: transcriptions.id });
-  return rows.length > 0;
+    .returning();
+  return rows[0] ?? null;
 }
 
-export async function failJob(db: Db, id: string, code: string, message: string, now: number): Promise<boolean> {
+/** Fails the job only if it is still active; returns the failed row, or null when another outcome came first. */
+export async function failJob(db: Db, id: string, code: string, message: string, now: number): Promise<TranscriptionRow | null> {
   const rows = await db
     .update(transcriptions)
     .set({ status: "failed", errorCode: code, errorMessage: message.slice(0, 1000), completedAt: now, updatedAt: now, ...retentionDeadlines(now) })
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
-    .returning({ id: transcriptions.id });
-  return rows.length > 0;
+    .returning();
+  return rows[0] ?? null;
 }
 
 /** Deletes the row and returns the R2 keys that belonged to it (null when it did not exist for this tenant). */

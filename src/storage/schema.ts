@@ -101,6 +101,8 @@ export const transcriptions = sqliteTable(
     audioDeleteAt: integer("audio_delete_at"),
     deleteAt: integer("delete_at"),
     audioPurgedAt: integer("audio_purged_at"),
+    /** W3C trace context of the upload, carried to the queue, the provider or pool, and the callback */
+    traceparent: text("traceparent"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),
@@ -110,6 +112,8 @@ export const transcriptions = sqliteTable(
     uniqueIndex("transcriptions_tenant_idempotency_idx").on(t.tenantId, t.idempotencyKey),
     index("transcriptions_audio_delete_at_idx").on(t.audioDeleteAt),
     index("transcriptions_delete_at_idx").on(t.deleteAt),
+    // /metrics aggregates jobs finished within fixed windows
+    index("transcriptions_completed_at_idx").on(t.completedAt),
   ],
 );
 
@@ -154,7 +158,12 @@ export const webhookEvents = sqliteTable(
     createdAt: integer("created_at").notNull(),
     completedAt: integer("completed_at"),
   },
-  (t) => [uniqueIndex("webhook_events_job_type_idx").on(t.jobId, t.type), index("webhook_events_tenant_job_idx").on(t.tenantId, t.jobId)],
+  (t) => [
+    uniqueIndex("webhook_events_job_type_idx").on(t.jobId, t.type),
+    index("webhook_events_tenant_job_idx").on(t.tenantId, t.jobId),
+    // /metrics counts events created within fixed windows
+    index("webhook_events_created_at_idx").on(t.createdAt),
+  ],
 );
 
 /** Every delivery attempt: status code, latency, error. */

@@ -9,13 +9,14 @@ export async function poolCallback(
   body: unknown,
   ring = POOL_CALLBACK_RING,
   nowSeconds?: number,
+  extraHeaders: Record<string, string> = {},
 ): Promise<Response> {
   const raw = JSON.stringify(body);
   const headers = await signedHeaders(ring, raw, nowSeconds);
   return call("/internal/pool/callback", {
     method: "POST",
     body: raw,
-    headers: { ...headers, "content-type": "application/json" },
+    headers: { ...headers, ...extraHeaders, "content-type": "application/json" },
   });
 }
 

@@ -1,0 +1,13 @@
+/** `GET /metrics`: Prometheus exposition of the Worker's metrics, for the operator key only. */
+import { Hono } from "hono";
+import type { AppEnv } from "../app.context.ts";
+import { authenticate, requireOperator } from "../auth/middleware.ts";
+import { edgeMetricFamilies } from "../observability/edge-metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderExposition } from "../observability/prometheus.ts";
+
+export const metrics = new Hono<AppEnv>();
+
+metrics.get("/metrics", authenticate, requireOperator, async (c) => {
+  const families = await edgeMetricFamilies(c.env, c.var.db, Date.now());
+  return c.body(renderExposition(families), 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
+});
