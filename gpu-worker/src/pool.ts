@@ -131,7 +131,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       onBatch: (report) => {
         metrics.batchSize.observe(report.size);
         metrics.batchPadding.inc((report.paddedSamples - report.audioSamples) / SAMPLE_RATE);
-        logger.debug("batch_done", { size: report.size, wall_ms: Math.round(report.wallMs), max_wait_ms: Math.round(report.maxWaitMs) });
+        // one line per engine batch; the jobs in it log their own lines with their trace ids
+        logger.info("batch_done", {
+          size: report.size,
+          wall_ms: Math.round(report.wallMs),
+          max_wait_ms: Math.round(report.maxWaitMs),
+          padding_ratio: report.paddedSamples > 0 ? Number((1 - report.audioSamples / report.paddedSamples).toFixed(3)) : 0,
+        });
       },
     });
 

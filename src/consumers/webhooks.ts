@@ -76,7 +76,7 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
     .set({ attempts: attempt, status: settled, completedAt: settled === "pending" ? null : Date.now() })
     .where(eq(webhookEvents.id, event.id))
     .run();
-  log("webhook_attempt", { event_id: event.id, job_id: event.jobId, attempt, status_code: statusCode, error, latency_ms: latencyMs, decision: decision.action });
+  log("webhook_attempt", { event_id: event.id, job_id: event.jobId, tenant_id: event.tenantId, attempt, status_code: statusCode, error, latency_ms: latencyMs, decision: decision.action });
   if (decision.action === "retry") message.retry({ delaySeconds: decision.delaySeconds });
   else message.ack();
 }
