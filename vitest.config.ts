@@ -35,10 +35,11 @@ export default defineConfig(async () => {
               },
             }),
           ],
-          test: { name: "edge", include: ["test/**/*.test.ts"], setupFiles: ["./test/helpers/setup.ts"] },
+          test: { name: "edge", include: ["test/**/*.test.ts"], exclude: ["test/infra/**"], setupFiles: ["./test/helpers/setup.ts"] },
         },
         "./gpu-worker/vitest.config.ts",
         "./e2e/vitest.config.ts",
+        "./test/infra/vitest.config.ts",
       ],
     },
   };

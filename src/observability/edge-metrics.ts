@@ -8,6 +8,7 @@ import type { Db } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env } from "../env.ts";
 import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
+import { ulid } from "../lib/ids.ts";
 import { parseProviderList } from "../providers/registry.ts";
 import { EDGE_METRICS, LATENCY_BUCKETS_SECONDS, LATENCY_STAGES, METRIC_WINDOWS, type EdgeMetricName, type MetricWindow } from "./metrics-catalog.ts";
 import type { HistogramSample, MetricFamily, ScalarSample } from "./prometheus.ts";
@@ -138,12 +139,32 @@ async function addQueue(families: Families, db: Db, now: number): Promise<void> 
   for (const [provider, created] of oldest) families.add("vtt_queue_oldest_age_seconds", { provider }, Math.max(0, (now - created) / 1000));
 }
 
-async function addDeadLetters(families: Families, db: Db): Promise<void> {
-  const rows = await db.all<{ classification: string; n: number }>(
-    sql`select classification, count(*) as n from dead_letters where resolved_at is null group by classification`,
+async function addDeadLetters(families: Families, db: Db, now: number): Promise<void> {
+  const rows = await db.all<{ classification: string; n: number; oldest: number | null }>(
+    sql`select classification, count(*) as n, min(first_dead_at) as oldest from dead_letters where resolved_at is null group by classification`,
   );
+  const oldest = Math.min(...rows.map((r) => r.oldest ?? now), now);
+  families.add("vtt_dead_letter_oldest_age_seconds", {}, Math.max(0, (now - oldest) / 1000));
   for (const classification of ["recoverable", "corrupt"]) {
     families.add("vtt_dead_letters", { classification }, rows.find((r) => r.classification === classification)?.n ?? 0);
+  }
+}
+
+/** Ids are `tr_` + ULID, time ordered: the smallest id of a millisecond bounds a primary-key range scan. */
+const firstIdAt = (ms: number) => `tr_${ulid(ms).slice(0, 10)}${"0".repeat(16)}`;
+
+async function addArrivalsAndFailures(families: Families, db: Db, now: number): Promise<void> {
+  for (const [window, seconds] of Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]) {
+    const since = now - seconds * 1000;
+    const created = await db.all<{ provider: string; n: number }>(
+      sql`select provider, count(*) as n from transcriptions where id >= ${firstIdAt(since)} group by provider`,
+    );
+    for (const row of created) families.add("vtt_jobs_created", { provider: row.provider, window }, row.n);
+    const failed = await db.all<{ provider: string; code: string | null; n: number }>(
+      sql`select provider, error_code as code, count(*) as n from transcriptions
+          where completed_at >= ${since} and status = 'failed' group by provider, error_code`,
+    );
+    for (const row of failed) families.add("vtt_jobs_failed", { provider: row.provider, code: row.code ?? "unknown", window }, row.n);
   }
 }
 
@@ -189,7 +210,8 @@ export async function edgeMetricFamilies(env: Env, db: Db, now = Date.now(), ext
       addFinished(families, window, await finishedSince(db, now - seconds * 1000)),
     ),
     addQueue(families, db, now),
-    addDeadLetters(families, db),
+    addDeadLetters(families, db, now),
+    addArrivalsAndFailures(families, db, now),
     addWebhooks(families, db, now),
     addBreakers(families, env),
   ]);

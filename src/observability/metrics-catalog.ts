@@ -19,6 +19,8 @@ export interface CatalogEntry {
 
 export const EDGE_METRICS = {
   vtt_jobs_finished: { type: "gauge", help: "Jobs that finished within the window, by outcome.", labels: ["provider", "outcome", "window"] },
+  vtt_jobs_created: { type: "gauge", help: "Jobs uploaded within the window (arrivals, to compare with throughput).", labels: ["provider", "window"] },
+  vtt_jobs_failed: { type: "gauge", help: "Jobs that failed within the window, by error code.", labels: ["provider", "code", "window"] },
   vtt_jobs_per_second: { type: "gauge", help: "Finished jobs per second over the window.", labels: ["provider", "window"] },
   vtt_job_error_rate: { type: "gauge", help: "Failed / finished jobs over the window (0 when none finished).", labels: ["provider", "window"] },
   vtt_job_latency_avg_seconds: { type: "gauge", help: "Average latency of jobs finished within the window.", labels: ["provider", "stage", "window"] },
@@ -29,6 +31,7 @@ export const EDGE_METRICS = {
   vtt_real_time_factor: { type: "gauge", help: "Processing seconds per audio second of jobs completed within the window.", labels: ["provider", "window"] },
   vtt_queue_depth: { type: "gauge", help: "Unfinished jobs by state: queued, processing, delayed (backlog notice) or parked (provider down / dead-lettered).", labels: ["provider", "state"] },
   vtt_queue_oldest_age_seconds: { type: "gauge", help: "Age of the oldest unfinished job.", labels: ["provider"] },
+  vtt_dead_letter_oldest_age_seconds: { type: "gauge", help: "Age of the oldest unresolved dead-letter item (0 when none).", labels: [] },
   vtt_dead_letters: { type: "gauge", help: "Dead-lettered jobs not yet resolved, by classification.", labels: ["classification"] },
   vtt_breaker_open: { type: "gauge", help: "1 when the provider's circuit breaker is open or half-open (not closed).", labels: ["provider"] },
   vtt_breaker_state: { type: "gauge", help: "1 for the breaker's current state, 0 for the others.", labels: ["provider", "state"] },

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ulid } from "../../src/lib/ids.ts";
 import { EDGE_METRICS } from "../../src/observability/metrics-catalog.ts";
 import { adminKey, call, createTenant } from "../helpers/api.ts";
 import { seedTenant } from "../helpers/jobs.ts";
@@ -31,13 +32,14 @@ const NOW = Date.now();
 const S = 1000;
 let seq = 0;
 
-async function job(tenantId: string, fields: { provider: string; status: string; created: number; started?: number | null; completed?: number | null; attempts?: number; duration?: number | null; delayed?: string | null }) {
-  const id = `tr_01METRICS${String(seq++).padStart(16, "0")}`;
+async function job(tenantId: string, fields: { provider: string; status: string; created: number; started?: number | null; completed?: number | null; attempts?: number; duration?: number | null; delayed?: string | null; code?: string }) {
+  // ids are time ordered like real ones (ULID of the creation time)
+  const id = `tr_${ulid(fields.created).slice(0, 10)}${String(seq++).padStart(16, "0")}`;
   await env.DB.prepare(
-    `insert into transcriptions (id, tenant_id, status, provider, audio_bytes, audio_format, created_at, started_at, completed_at, updated_at, attempts, duration_seconds, delayed_reason)
-     values (?, ?, ?, ?, 1000, 'wav', ?, ?, ?, ?, ?, ?, ?)`,
+    `insert into transcriptions (id, tenant_id, status, provider, audio_bytes, audio_format, created_at, started_at, completed_at, updated_at, attempts, duration_seconds, delayed_reason, error_code)
+     values (?, ?, ?, ?, 1000, 'wav', ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-    .bind(id, tenantId, fields.status, fields.provider, fields.created, fields.started ?? null, fields.completed ?? null, fields.completed ?? fields.created, fields.attempts ?? 1, fields.duration ?? null, fields.delayed ?? null)
+    .bind(id, tenantId, fields.status, fields.provider, fields.created, fields.started ?? null, fields.completed ?? null, fields.completed ?? fields.created, fields.attempts ?? 1, fields.duration ?? null, fields.delayed ?? null, fields.code ?? null)
     .run();
   return id;
 }
@@ -50,7 +52,7 @@ beforeAll(async () => {
   // finished within the last 5 minutes
   await job(t, { provider: "openai", status: "completed", created: NOW - 60 * S, started: NOW - 58 * S, completed: NOW - 50 * S, attempts: 1, duration: 20 });
   await job(t, { provider: "openai", status: "completed", created: NOW - 100 * S, started: NOW - 96 * S, completed: NOW - 70 * S, attempts: 3, duration: 40 });
-  await job(t, { provider: "openai", status: "failed", created: NOW - 30 * S, started: NOW - 29 * S, completed: NOW - 25 * S, attempts: 2 });
+  await job(t, { provider: "openai", status: "failed", created: NOW - 30 * S, started: NOW - 29 * S, completed: NOW - 25 * S, attempts: 2, code: "invalid_audio" });
   // finished 30 minutes ago: only in the 1 h window
   await job(t, { provider: "deepgram", status: "completed", created: NOW - 1805 * S, started: NOW - 1804 * S, completed: NOW - 1800 * S, duration: 8 });
   // finished 2 hours ago: in no window
@@ -135,6 +137,15 @@ describe("GET /metrics", () => {
     expect(value(samples, "vtt_webhook_events", { status: "delivered", window: "5m" })).toBe(1);
     expect(value(samples, "vtt_webhook_events", { status: "pending", window: "5m" })).toBe(1);
     expect(value(samples, "vtt_webhook_events", { status: "delivered", window: "1h" })).toBe(2);
+  });
+
+  it("counts arrivals by upload time and failures by code", () => {
+    // created within 5 min: 3 finished + 4 unfinished openai/pool jobs
+    expect(value(samples, "vtt_jobs_created", { provider: "openai", window: "5m" })).toBe(6);
+    expect(value(samples, "vtt_jobs_created", { provider: "whisper-pool", window: "5m" })).toBe(1);
+    expect(value(samples, "vtt_jobs_created", { provider: "deepgram", window: "1h" })).toBe(1);
+    expect(value(samples, "vtt_jobs_failed", { provider: "openai", code: "invalid_audio", window: "5m" })).toBe(1);
+    expect(value(samples, "vtt_dead_letter_oldest_age_seconds", {})).toBeLessThan(60);
   });
 
   it("reads breaker state and counters from the Durable Objects", () => {
