@@ -9,6 +9,7 @@ import { compliance } from "./api/compliance.ts";
 import { API_CSP, docs } from "./api/docs-page.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
+import { quality } from "./api/quality.ts";
 import { metrics } from "./api/metrics.ts";
 import { operations } from "./api/operations.ts";
 import { transcriptions } from "./api/transcriptions.ts";
@@ -88,6 +89,7 @@ export function createApp() {
   app.route("/", webhooks);
   app.route("/", operations);
   app.route("/", compliance);
+  app.route("/", quality);
   app.route("/", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

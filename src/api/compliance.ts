@@ -21,6 +21,10 @@ const ReceiptSchema = z
       dead_letters: z.number().int(),
       api_keys: z.number().int(),
       tenants: z.number().int(),
+      pool_jobs: z.number().int(),
+      pool_jobs_unconfirmed: z.number().int(),
+      job_features: z.number().int(),
+      feedback: z.number().int(),
     }),
     completed_at: z.string(),
   })

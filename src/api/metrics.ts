@@ -2,12 +2,16 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { authenticate, requireOperator } from "../auth/middleware.ts";
+import { driftMetricFamilies } from "../observability/drift.ts";
 import { edgeMetricFamilies } from "../observability/edge-metrics.ts";
+import { qualityMetricFamilies } from "../observability/quality.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderExposition } from "../observability/prometheus.ts";
 
 export const metrics = new Hono<AppEnv>();
 
 metrics.get("/metrics", authenticate, requireOperator, async (c) => {
-  const families = await edgeMetricFamilies(c.env, c.var.db, Date.now());
+  const now = Date.now();
+  const [drift, quality] = await Promise.all([driftMetricFamilies(c.var.db, now), qualityMetricFamilies(c.var.db, now)]);
+  const families = await edgeMetricFamilies(c.env, c.var.db, now, [...drift, ...quality]);
   return c.body(renderExposition(families), 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
 });

@@ -101,7 +101,18 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
 };
 
 export const SegmentSchema = z
-  .object({ start: z.number(), end: z.number(), text: z.string(), confidence: z.number().optional(), speaker: z.string().optional() })
+  .object({
+    start: z.number(),
+    end: z.number(),
+    text: z.string(),
+    /** a probability in [0, 1] (Deepgram) */
+    confidence: z.number().optional(),
+    /** Whisper engines: mean token log-probability of the segment */
+    avg_logprob: z.number().optional(),
+    /** Whisper engines: probability that the segment holds no speech */
+    no_speech_prob: z.number().min(0).max(1).optional(),
+    speaker: z.string().optional(),
+  })
   .openapi("Segment");
 export const WordSchema = z
   .object({ start: z.number(), end: z.number(), word: z.string(), confidence: z.number().optional() })

@@ -18,6 +18,7 @@ import { objectSealer } from "../storage/sealed-objects.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
+import { deleteJobQualityRows } from "../observability/quality.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
 import { resolveRetention } from "../jobs/retention-policy.ts";
@@ -354,6 +355,8 @@ transcriptions.openapi(deleteRoute, async (c) => {
   const id = c.req.valid("param").id;
   const keys = isWellFormedId(id, "transcription") ? await deleteTenantJob(c.var.db, tenantId, id) : null;
   if (!keys) throw new ApiError(404, "not_found", "No transcription with that id.");
+  // drift features and reviews are about this recording too
+  await deleteJobQualityRows(c.var.db, tenantId, [id]);
   // transcripts of losing duplicate results are already gone; list the job's prefix to catch any stragglers
   const listed = await c.env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
   const objectKeys = [keys.audioKey, keys.transcriptKey, ...listed.objects.map((o) => o.key)].filter(

@@ -9,7 +9,7 @@ import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
-import { apiKeys, auditLog, deadLetters, tenants, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
+import { apiKeys, auditLog, deadLetters, jobFeatures, tenants, transcriptFeedback, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
 
 export interface ErasureCounts {
   transcriptions: number;
@@ -24,6 +24,10 @@ export interface ErasureCounts {
   pool_jobs: number;
   /** pool jobs whose erasure call failed (pool unreachable); the pool's own expiry still removes them */
   pool_jobs_unconfirmed: number;
+  /** drift feature rows (`job_features`) */
+  job_features: number;
+  /** transcript reviews (`transcript_feedback`: rating, sealed reason and correction) */
+  feedback: number;
 }
 
 export type ErasureScope = "subject" | "tenant" | "retention";
@@ -51,6 +55,8 @@ export const emptyCounts = (): ErasureCounts => ({
   tenants: 0,
   pool_jobs: 0,
   pool_jobs_unconfirmed: 0,
+  job_features: 0,
+  feedback: 0,
 });
 
 async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> {
@@ -85,8 +91,17 @@ export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: stri
   counts.webhook_attempts += (await db.delete(webhookAttempts).where(and(eq(webhookAttempts.tenantId, tenantId), inArray(webhookAttempts.jobId, jobIds))).returning({ id: webhookAttempts.id })).length;
   counts.webhook_events += (await db.delete(webhookEvents).where(and(eq(webhookEvents.tenantId, tenantId), inArray(webhookEvents.jobId, jobIds))).returning({ id: webhookEvents.id })).length;
   counts.dead_letters += (await db.delete(deadLetters).where(and(eq(deadLetters.tenantId, tenantId), inArray(deadLetters.jobId, jobIds))).returning({ id: deadLetters.jobId })).length;
-  // the row goes last: a late provider result or pool callback then finds nothing and is dropped
-  counts.transcriptions += (await db.delete(transcriptions).where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds))).returning({ id: transcriptions.id })).length;
+  // the row goes last: a late provider result or pool callback then finds nothing and is dropped. Features and
+  // reviews go in the same batch (one transaction): they are only ever written while the row exists, so none can
+  // slip in between.
+  const [rows, features, feedback] = await db.batch([
+    db.delete(transcriptions).where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds))).returning({ id: transcriptions.id }),
+    db.delete(jobFeatures).where(and(eq(jobFeatures.tenantId, tenantId), inArray(jobFeatures.jobId, jobIds))).returning({ id: jobFeatures.jobId }),
+    db.delete(transcriptFeedback).where(and(eq(transcriptFeedback.tenantId, tenantId), inArray(transcriptFeedback.jobId, jobIds))).returning({ id: transcriptFeedback.jobId }),
+  ]);
+  counts.transcriptions += rows.length;
+  counts.job_features += features.length;
+  counts.feedback += feedback.length;
 }
 
 export async function record(db: Db, tenantId: string, scope: ErasureScope, counts: ErasureCounts): Promise<ErasureReceipt> {
@@ -126,6 +141,8 @@ export async function eraseTenant(env: Env, db: Db, tenantId: string): Promise<E
   counts.webhook_attempts += (await db.delete(webhookAttempts).where(eq(webhookAttempts.tenantId, tenantId)).returning({ id: webhookAttempts.id })).length;
   counts.webhook_events += (await db.delete(webhookEvents).where(eq(webhookEvents.tenantId, tenantId)).returning({ id: webhookEvents.id })).length;
   counts.dead_letters += (await db.delete(deadLetters).where(eq(deadLetters.tenantId, tenantId)).returning({ id: deadLetters.jobId })).length;
+  counts.job_features += (await db.delete(jobFeatures).where(eq(jobFeatures.tenantId, tenantId)).returning({ id: jobFeatures.jobId })).length;
+  counts.feedback += (await db.delete(transcriptFeedback).where(eq(transcriptFeedback.tenantId, tenantId)).returning({ id: transcriptFeedback.jobId })).length;
   counts.api_keys += (await db.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id })).length;
   counts.tenants += (await db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })).length;
   return record(db, tenantId, "tenant", counts);

@@ -7,6 +7,7 @@ import type { NormalisedTranscript } from "../providers/types.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
+import { recordCompletionFeatures } from "../observability/drift.ts";
 import { recordJobOutcome } from "../observability/job-outcome.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 
@@ -29,6 +30,8 @@ export async function storeCompletedResult(
     return false;
   }
   recordJobOutcome(env, completed);
+  // drift features: logged and swallowed on failure, never fails the job
+  await recordCompletionFeatures(env, db, completed, transcript);
   await emitJobEvent(env, db, job, "transcription.completed");
   return true;
 }

@@ -146,6 +146,43 @@ export function alignTokens(reference: readonly string[], hypothesis: readonly s
   };
 }
 
+/** Alignment cells {@link alignTokensBounded} allows by default: a few hundred milliseconds of CPU at most. */
+export const DEFAULT_MAX_ALIGNMENT_CELLS = 25_000_000;
+
+/**
+ * {@link alignTokens} for long texts: the common prefix and suffix are matched first (they are hits in some optimal
+ * alignment, so the error total and the rate are unchanged; only how equal-cost errors split between substitutions,
+ * deletions and insertions may differ), then only the differing middle is aligned. Returns null when that middle
+ * still needs more than `maxCells` (n·m) cells, so a caller can refuse instead of burning seconds of CPU.
+ */
+export function alignTokensBounded(
+  reference: readonly string[],
+  hypothesis: readonly string[],
+  maxCells = DEFAULT_MAX_ALIGNMENT_CELLS,
+): ErrorRate | null {
+  let prefix = 0;
+  const shorter = Math.min(reference.length, hypothesis.length);
+  while (prefix < shorter && reference[prefix] === hypothesis[prefix]) prefix += 1;
+  let suffix = 0;
+  while (
+    suffix < shorter - prefix &&
+    reference[reference.length - 1 - suffix] === hypothesis[hypothesis.length - 1 - suffix]
+  ) {
+    suffix += 1;
+  }
+  const refMiddle = reference.slice(prefix, reference.length - suffix);
+  const hypMiddle = hypothesis.slice(prefix, hypothesis.length - suffix);
+  if (refMiddle.length * hypMiddle.length > maxCells) return null;
+  const middle = alignTokens(refMiddle, hypMiddle);
+  return {
+    ...middle,
+    hits: middle.hits + prefix + suffix,
+    referenceLength: reference.length,
+    hypothesisLength: hypothesis.length,
+    rate: rateOf(middle.errors, reference.length),
+  };
+}
+
 /**
  * Corpus-level rate: total errors over total reference length (not the mean of per-item rates, which would let a
  * two-word clip weigh as much as an hour-long one).

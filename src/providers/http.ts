@@ -46,3 +46,14 @@ export function singleSegment(text: string, duration: number | null) {
   const trimmed = text.trim();
   return trimmed ? [{ start: 0, end: duration ?? 0, text: trimmed }] : [];
 }
+
+/**
+ * Whisper's per-segment signals, kept under their own names: `avg_logprob` is a log-probability and must never land
+ * in `confidence` (a probability, as Deepgram reports it), or drift would compare unlike quantities.
+ */
+export function whisperSignals(segment: { avg_logprob?: unknown; no_speech_prob?: unknown }): { avg_logprob?: number; no_speech_prob?: number } {
+  return {
+    ...(typeof segment.avg_logprob === "number" && Number.isFinite(segment.avg_logprob) ? { avg_logprob: segment.avg_logprob } : {}),
+    ...(typeof segment.no_speech_prob === "number" && segment.no_speech_prob >= 0 && segment.no_speech_prob <= 1 ? { no_speech_prob: segment.no_speech_prob } : {}),
+  };
+}

@@ -5,7 +5,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
 import { languageCode } from "../domain/languages.ts";
 import type { Env } from "../env.ts";
-import { positiveNumber, readAllCapped, singleSegment } from "./http.ts";
+import { positiveNumber, readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -27,7 +27,7 @@ interface VerboseTranscription {
   text: string;
   language?: string;
   duration?: number;
-  segments?: { start: number; end: number; text: string; avg_logprob?: number }[];
+  segments?: { start: number; end: number; text: string; avg_logprob?: number; no_speech_prob?: number }[];
   words?: { word: string; start: number; end: number }[];
 }
 
@@ -83,7 +83,7 @@ export class OpenAITranscriptionService implements TranscriptionService {
           start: s.start,
           end: s.end,
           text: s.text.trim(),
-          ...(typeof s.avg_logprob === "number" ? { confidence: s.avg_logprob } : {}),
+          ...whisperSignals(s),
         }))
       : singleSegment(text, duration);
     return {

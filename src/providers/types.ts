@@ -9,8 +9,12 @@ export interface Segment {
   start: number;
   end: number;
   text: string;
-  /** mean log-probability or confidence when the provider reports one */
+  /** a probability in [0, 1] when the provider reports one (Deepgram); never a log-probability */
   confidence?: number;
+  /** Whisper engines (OpenAI, Workers AI, the pool): mean token log-probability of the segment (≤ 0) */
+  avg_logprob?: number;
+  /** Whisper engines: probability that the segment holds no speech, in [0, 1] */
+  no_speech_prob?: number;
   speaker?: string;
 }
 

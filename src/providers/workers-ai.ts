@@ -1,6 +1,6 @@
 /** Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). */
 import type { Env } from "../env.ts";
-import { readAllCapped, singleSegment } from "./http.ts";
+import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import { type NormalisedTranscript, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
 
 export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
@@ -9,7 +9,7 @@ export const WORKERS_AI_MAX_BYTES = 25 * 1024 * 1024;
 
 interface WhisperTurboOutput {
   text?: string;
-  segments?: { start?: number; end?: number; text?: string; avg_logprob?: number; words?: { word?: string; start?: number; end?: number }[] }[];
+  segments?: { start?: number; end?: number; text?: string; avg_logprob?: number; no_speech_prob?: number; words?: { word?: string; start?: number; end?: number }[] }[];
   transcription_info?: { language?: string; duration?: number };
 }
 
@@ -58,7 +58,7 @@ export class WorkersAITranscriptionService implements TranscriptionService {
     const duration = typeof output.transcription_info?.duration === "number" ? output.transcription_info.duration : null;
     const segments = (output.segments ?? [])
       .filter((s) => typeof s.start === "number" && typeof s.end === "number")
-      .map((s) => ({ start: s.start!, end: s.end!, text: (s.text ?? "").trim(), ...(typeof s.avg_logprob === "number" ? { confidence: s.avg_logprob } : {}) }));
+      .map((s) => ({ start: s.start!, end: s.end!, text: (s.text ?? "").trim(), ...whisperSignals(s) }));
     const words = (output.segments ?? []).flatMap((s) =>
       (s.words ?? []).filter((w) => typeof w.start === "number" && typeof w.end === "number").map((w) => ({ start: w.start!, end: w.end!, word: (w.word ?? "").trim() })),
     );

@@ -201,3 +201,82 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_tenant_idx").on(t.tenantId, t.createdAt)],
 );
+
+/**
+ * Drift features of one completed job (src/observability/features.ts): what the audio and the transcript looked like,
+ * one column per feature, null where it could not be computed (the missing share is part of drift). Written once
+ * when the job completes; erased with the job (subject and tenant erasure, retention purge, DELETE).
+ */
+export const jobFeatures = sqliteTable(
+  "job_features",
+  {
+    jobId: text("job_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    createdAt: integer("created_at").notNull(),
+    completedAt: integer("completed_at").notNull(),
+    durationSeconds: real("duration_seconds"),
+    bytes: integer("bytes").notNull(),
+    bytesPerSecond: real("bytes_per_second"),
+    format: text("format"),
+    sampleRate: integer("sample_rate"),
+    channels: integer("channels"),
+    requestedLanguage: text("requested_language"),
+    detectedLanguage: text("detected_language"),
+    /** 1 when a language was requested and another one detected; null when either is unknown */
+    languageMismatch: integer("language_mismatch"),
+    loudnessDbfs: real("loudness_dbfs"),
+    silenceRatio: real("silence_ratio"),
+    characters: integer("characters").notNull(),
+    words: integer("words").notNull(),
+    charsPerSecond: real("chars_per_second"),
+    wordsPerSecond: real("words_per_second"),
+    /** 1 when the transcript has no letter or digit */
+    emptyTranscript: integer("empty_transcript").notNull(),
+    segmentCount: integer("segment_count").notNull(),
+    /** mean segment confidence as a probability (Deepgram's confidence, or exp(avg_logprob) for Whisper engines) */
+    meanConfidence: real("mean_confidence"),
+    meanNoSpeechProb: real("mean_no_speech_prob"),
+  },
+  (t) => [
+    // drift windows: one provider + model over a time range, or every pair over a time range
+    index("job_features_provider_model_completed_idx").on(t.provider, t.model, t.completedAt),
+    index("job_features_completed_idx").on(t.completedAt),
+    index("job_features_tenant_idx").on(t.tenantId),
+  ],
+);
+
+export const FEEDBACK_RATINGS = ["good", "bad"] as const;
+export type FeedbackRating = (typeof FEEDBACK_RATINGS)[number];
+
+/**
+ * A tenant admin's review of one transcript: one row per job (a new review replaces the previous one). The reason and
+ * the corrected text are personal data and sealed with the tenant key (AAD `transcript_feedback.{field}:{job_id}`).
+ */
+export const transcriptFeedback = sqliteTable(
+  "transcript_feedback",
+  {
+    jobId: text("job_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    rating: text("rating", { enum: FEEDBACK_RATINGS }).notNull(),
+    /** sealed; null when none was given */
+    reason: text("reason"),
+    /** sealed; null when none was given */
+    correctedText: text("corrected_text"),
+    /** WER / CER of the stored transcript against the correction; null without a correction (or too large to align) */
+    wer: real("wer"),
+    cer: real("cer"),
+    /** words of the normalised correction (the WER denominator) */
+    referenceWords: integer("reference_words"),
+    createdAt: integer("created_at").notNull(),
+    /** when the current review was submitted (the quality windows count by it) */
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("transcript_feedback_updated_idx").on(t.updatedAt), index("transcript_feedback_tenant_idx").on(t.tenantId)],
+);
+
+export type JobFeaturesRow = typeof jobFeatures.$inferSelect;
+export type TranscriptFeedbackRow = typeof transcriptFeedback.$inferSelect;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   aggregateErrorRates,
   alignTokens,
+  alignTokensBounded,
   characterErrorRate,
   normaliseTranscript,
   transcriptCharacters,
@@ -152,5 +153,39 @@ describe("aggregateErrorRates", () => {
     const total = aggregateErrorRates([wordErrorRate("a b c d e f g h i j", "a b c d e f g h i j"), wordErrorRate("yes", "no")]);
     expect(total).toMatchObject({ substitutions: 1, referenceLength: 11, errors: 1, rate: 1 / 11 });
     expect(aggregateErrorRates([]).rate).toBe(0);
+  });
+});
+
+describe("alignTokensBounded", () => {
+  it("gives the same error total as the full alignment on random pairs sharing a prefix and suffix", () => {
+    const random = seededRandom(7);
+    const alphabet = ["a", "b", "c", "d"];
+    const tokens = (length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]!);
+    for (let trial = 0; trial < 200; trial++) {
+      const head = tokens(Math.floor(random() * 6));
+      const tail = tokens(Math.floor(random() * 6));
+      const reference = [...head, ...tokens(Math.floor(random() * 8)), ...tail];
+      const hypothesis = [...head, ...tokens(Math.floor(random() * 8)), ...tail];
+      const bounded = alignTokensBounded(reference, hypothesis)!;
+      const full = alignTokens(reference, hypothesis);
+      expect(bounded.errors).toBe(naiveDistance(reference, hypothesis));
+      expect(bounded.errors).toBe(full.errors);
+      expect(bounded.rate).toBe(full.rate);
+      expect(bounded.referenceLength).toBe(reference.length);
+      expect(bounded.hypothesisLength).toBe(hypothesis.length);
+      expect(bounded.hits + bounded.substitutions + bounded.deletions).toBe(reference.length);
+      expect(bounded.hits + bounded.substitutions + bounded.insertions).toBe(hypothesis.length);
+    }
+  });
+
+  it("aligns only the differing middle, and refuses a middle over the cell budget", () => {
+    const long = Array.from({ length: 100_000 }, (_, i) => `w${i % 50}`);
+    const edited = [...long];
+    edited[50_000] = "changed";
+    expect(alignTokensBounded(long, edited, 10)).toMatchObject({ errors: 1, substitutions: 1, hits: 99_999, rate: 1e-5 });
+    expect(alignTokensBounded(["a", "b", "c"], ["x", "y", "z"], 8)).toBeNull();
+    expect(alignTokensBounded(["a", "b", "c"], ["x", "y", "z"], 9)).toMatchObject({ errors: 3 });
+    expect(alignTokensBounded([], [])).toMatchObject({ errors: 0, rate: 0 });
+    expect(alignTokensBounded([], ["a"])).toMatchObject({ errors: 1, insertions: 1, rate: null });
   });
 });

@@ -55,8 +55,8 @@ describe("openai", () => {
       transcript: {
         text: OPENAI_VERBOSE_JSON.text,
         segments: [
-          { start: 0, end: 3.5, text: "And so, my fellow Americans,", confidence: -0.21 },
-          { start: 3.5, end: 11, text: "ask not what your country can do for you.", confidence: -0.18 },
+          { start: 0, end: 3.5, text: "And so, my fellow Americans,", avg_logprob: -0.21, no_speech_prob: 0.01 },
+          { start: 3.5, end: 11, text: "ask not what your country can do for you.", avg_logprob: -0.18, no_speech_prob: 0.02 },
         ],
         words: [
           { start: 0, end: 0.32, word: "And" },
@@ -205,7 +205,7 @@ describe("workers-ai", () => {
     expect(Uint8Array.from(atob(calls[0]!.input.audio as string), (c) => c.charCodeAt(0))).toEqual(WAV);
     expect(outcome).toMatchObject({
       transcript: {
-        segments: [{ start: 0, end: 3.5, text: "And so, my fellow Americans,", confidence: -0.2 }, { start: 3.5, end: 11 }],
+        segments: [{ start: 0, end: 3.5, text: "And so, my fellow Americans,", avg_logprob: -0.2, no_speech_prob: 0.01 }, { start: 3.5, end: 11 }],
         words: [{ start: 0, end: 0.3, word: "And" }, { start: 3.5, end: 3.8, word: "ask" }],
         language: "en",
         duration_seconds: 11,

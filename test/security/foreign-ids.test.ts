@@ -49,7 +49,8 @@ async function complete(id: string): Promise<void> {
 
 async function seedWorld(): Promise<World> {
   const a = await createTenant("isolation-a");
-  const b = await createTenant("isolation-b");
+  // B's key holds `admin` too, so tenant-admin routes (feedback) are reached and must still find nothing of A
+  const b = await createTenant("isolation-b", ["transcriptions:read", "transcriptions:write", "admin"]);
   const aDone = await upload(a.key, { subject_id: "subject-a", webhook_url: "https://hooks.example.com/a", metadata: JSON.stringify({ owner: "a" }) });
   await complete(aDone);
   const aQueued = await upload(a.key, { subject_id: "subject-a" }, "shared-idempotency-key");
@@ -114,6 +115,12 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     expect: TENANT_404,
   },
   "GET /v1/transcriptions/{id}/webhooks": { foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }], never: { id: NEVER.id }, expect: TENANT_404 },
+  "POST /v1/transcriptions/{id}/feedback": {
+    foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
+    never: { id: NEVER.id },
+    body: { rating: "bad", reason: "wrong words", corrected_text: "B's guess at A's words" },
+    expect: TENANT_404,
+  },
   "DELETE /v1/transcriptions/{id}": { foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }], never: { id: NEVER.id }, expect: TENANT_404 },
   "DELETE /v1/subjects/{subject_id}": { foreign: () => [{ subject_id: "subject-a" }], never: { subject_id: NEVER.subject }, expect: "erasure_receipt" },
   "DELETE /v1/admin/tenants/{tenant}": { foreign: (w) => [{ tenant: w.a.tenantId }], never: { tenant: NEVER.tenant }, expect: ADMIN_403 },
@@ -146,6 +153,8 @@ const COLLECTION_ROUTES = [
   "GET /v1/webhooks/secret",
   "POST /v1/webhooks/secret/rotate",
   "GET /v1/admin/breakers",
+  "GET /v1/admin/drift",
+  "GET /v1/admin/quality",
   "GET /v1/admin/dead-letters",
   "POST /v1/admin/dead-letters/redrive",
   "POST /v1/admin/tenants",
@@ -316,6 +325,8 @@ describe("collections and counts never include A", () => {
     const aBefore = await snapshot(w.a.tenantId);
     for (const [method, path, body] of [
       ["GET", "/v1/admin/breakers"],
+      ["GET", "/v1/admin/drift"],
+      ["GET", "/v1/admin/quality"],
       ["GET", "/v1/admin/dead-letters?state=all"],
       ["POST", "/v1/admin/dead-letters/redrive"],
       ["POST", "/v1/admin/tenants", { name: "b-made" }],

@@ -14,6 +14,8 @@ export const SNAPSHOT_TABLES = [
   "webhook_attempts",
   "dead_letters",
   "audit_log",
+  "job_features",
+  "transcript_feedback",
 ] as const;
 
 export interface StorageSnapshot {

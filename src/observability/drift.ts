@@ -1,0 +1,316 @@
+/**
+ * Drift detection over D1: records each completed job's features (`job_features`) and compares a recent window with
+ * a baseline window per provider and model, feature by feature, with PSI (psi.ts) and the share of missing values.
+ *
+ * Histograms are counted in SQL (per feature, one indexed range query over `completed_at` grouped by a `CASE` that
+ * reproduces {@link bucketIndex}; the fifteen statements go to D1 as one batch), so a report never loads job rows
+ * into the Worker.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Db } from "../app.context.ts";
+import type { Env } from "../env.ts";
+import { log } from "../lib/log.ts";
+import type { NormalisedTranscript } from "../providers/types.ts";
+import { jobFeatures, type TranscriptionRow } from "../storage/schema.ts";
+import { getSealedPrefix } from "../storage/sealed-objects.ts";
+import { PROBE_MAX_BYTES, probeAudio, type AudioProbe } from "./audio-probe.ts";
+import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, transcriptionFeatures, type DriftFeature, type TranscriptionFeatures } from "./features.ts";
+import { EDGE_METRICS } from "./metrics-catalog.ts";
+import type { MetricFamily, ScalarSample } from "./prometheus.ts";
+import { bucketLabels, compareHistograms, PSI_DEFAULT_MIN_SAMPLES, type FeatureBins, type Histogram, type PsiVerdict } from "./psi.ts";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Default recent window of {@link driftReport}. */
+export const DRIFT_DEFAULT_WINDOW_HOURS = 24;
+/** Default baseline: this many days immediately before the recent window. */
+export const DRIFT_DEFAULT_BASELINE_DAYS = 7;
+/** Model label of a job whose result named none. */
+export const UNKNOWN_MODEL = "unknown";
+
+// ---------- recording ----------
+
+/**
+ * Computes and stores the drift features of a job that has just completed. WAV uploads are probed (sample rate,
+ * channels, loudness, silence) from at most {@link PROBE_MAX_BYTES} of decrypted audio; other containers are not
+ * read at all and leave those features null. The row is written only while the job row still exists, so a job
+ * erased in the meantime does not leave features behind. Throws on storage errors: see {@link recordCompletionFeatures}.
+ */
+export async function recordJobFeatures(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript): Promise<TranscriptionFeatures> {
+  let probe: AudioProbe = { sampleRate: null, channels: null, durationSeconds: null, pcm: null };
+  if (job.audioKey && job.audioFormat === "wav" && job.audioBytes > 0) {
+    const head = await getSealedPrefix(env, job.tenantId, job.audioKey, Math.min(PROBE_MAX_BYTES, job.audioBytes));
+    if (head) probe = probeAudio(head, job.audioBytes);
+  }
+  const features = transcriptionFeatures(
+    {
+      durationSeconds: transcript.duration_seconds ?? probe.durationSeconds ?? job.durationSeconds ?? null,
+      bytes: job.audioBytes,
+      format: job.audioFormat,
+      sampleRate: probe.sampleRate,
+      channels: probe.channels,
+      requestedLanguage: job.requestedLanguage,
+      detectedLanguage: transcript.language,
+      pcm: probe.pcm,
+    },
+    { text: transcript.text, segments: transcript.segments },
+  );
+  const values: Record<string, unknown> = {
+    jobId: job.id,
+    tenantId: job.tenantId,
+    provider: job.provider,
+    model: job.model ?? transcript.model ?? UNKNOWN_MODEL,
+    createdAt: job.createdAt,
+    completedAt: job.completedAt ?? Date.now(),
+    durationSeconds: finiteOrNull(features.durationSeconds),
+    bytes: features.bytes,
+    bytesPerSecond: finiteOrNull(features.bytesPerSecond),
+    format: features.format,
+    sampleRate: features.sampleRate,
+    channels: features.channels,
+    requestedLanguage: features.requestedLanguage,
+    detectedLanguage: features.detectedLanguage,
+    languageMismatch: features.languageMismatch === null ? null : Number(features.languageMismatch),
+    loudnessDbfs: finiteOrNull(features.loudnessDbfs),
+    silenceRatio: finiteOrNull(features.silenceRatio),
+    characters: features.characters,
+    words: features.words,
+    charsPerSecond: finiteOrNull(features.charsPerSecond),
+    wordsPerSecond: finiteOrNull(features.wordsPerSecond),
+    emptyTranscript: Number(features.emptyTranscript),
+    segmentCount: features.segmentCount,
+    meanConfidence: finiteOrNull(features.meanConfidence),
+    meanNoSpeechProb: finiteOrNull(features.meanNoSpeechProb),
+  };
+  const columns = Object.keys(values).map((key) => sql.identifier((jobFeatures[key as keyof typeof jobFeatures] as SQLiteColumn).name));
+  const params = Object.values(values).map((value) => sql`${value ?? null}`);
+  // INSERT … SELECT … WHERE EXISTS: SQLite serialises writes, so either the erasure's batch sees this row, or this
+  // statement no longer sees the job and writes nothing.
+  await db.run(sql`INSERT OR IGNORE INTO ${jobFeatures} (${sql.join(columns, sql`, `)})
+    SELECT ${sql.join(params, sql`, `)}
+    WHERE EXISTS (SELECT 1 FROM transcriptions WHERE id = ${job.id} AND tenant_id = ${job.tenantId})`);
+  return features;
+}
+
+/**
+ * {@link recordJobFeatures} for the completion path: a failure is logged (`job_features_failed`) and swallowed,
+ * because a missing feature row must never fail a transcription that succeeded.
+ */
+export async function recordCompletionFeatures(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript): Promise<void> {
+  try {
+    await recordJobFeatures(env, db, job, transcript);
+  } catch (error) {
+    log("job_features_failed", {
+      job_id: job.id,
+      tenant_id: job.tenantId,
+      provider: job.provider,
+      error: error instanceof Error ? error.name : "unknown",
+      message: error instanceof Error ? error.message.slice(0, 200) : undefined,
+    });
+  }
+}
+
+// ---------- reporting ----------
+
+export interface DriftWindowOptions {
+  /** end of the recent window (ms); default now */
+  now?: number;
+  /** length of the recent window; default {@link DRIFT_DEFAULT_WINDOW_HOURS} */
+  windowHours?: number;
+  /** length of the baseline window right before it; default {@link DRIFT_DEFAULT_BASELINE_DAYS} */
+  baselineDays?: number;
+  provider?: string;
+  model?: string;
+  /** observations each window needs for a verdict; default {@link PSI_DEFAULT_MIN_SAMPLES} */
+  minSamples?: number;
+}
+
+export interface DriftWindow {
+  /** exclusive start (ms) */
+  from: number;
+  /** inclusive end (ms) */
+  to: number;
+}
+
+export interface FeatureWindowStats {
+  samples: number;
+  missing_share: number | null;
+  histogram: { bin: string; count: number }[];
+}
+
+export interface FeatureDrift {
+  feature: DriftFeature;
+  psi: number | null;
+  verdict: PsiVerdict;
+  baseline: FeatureWindowStats;
+  current: FeatureWindowStats;
+}
+
+export interface DriftGroup {
+  provider: string;
+  model: string;
+  baseline_samples: number;
+  current_samples: number;
+  features: FeatureDrift[];
+}
+
+export interface DriftReportResult {
+  current: DriftWindow;
+  baseline: DriftWindow;
+  min_samples: number;
+  groups: DriftGroup[];
+}
+
+interface BucketCountRow {
+  f: number;
+  provider: string;
+  model: string;
+  cur: number;
+  b: number;
+  n: number;
+}
+
+/** PSI of every drift feature per provider and model: the recent window against the baseline window before it. */
+export async function driftReport(db: Db, options: DriftWindowOptions = {}): Promise<DriftReportResult> {
+  const now = Math.floor(options.now ?? Date.now());
+  const windowMs = Math.round((options.windowHours ?? DRIFT_DEFAULT_WINDOW_HOURS) * HOUR_MS);
+  const baselineMs = Math.round((options.baselineDays ?? DRIFT_DEFAULT_BASELINE_DAYS) * DAY_MS);
+  const minSamples = options.minSamples ?? PSI_DEFAULT_MIN_SAMPLES;
+  const current: DriftWindow = { from: now - windowMs, to: now };
+  const baseline: DriftWindow = { from: now - windowMs - baselineMs, to: now - windowMs };
+
+  const filters: SQL[] = [sql`${jobFeatures.completedAt} > ${sql.raw(integerLiteral(baseline.from))}`, sql`${jobFeatures.completedAt} <= ${sql.raw(integerLiteral(now))}`];
+  if (options.provider !== undefined) filters.push(sql`${jobFeatures.provider} = ${options.provider}`);
+  if (options.model !== undefined) filters.push(sql`${jobFeatures.model} = ${options.model}`);
+  const where = sql.join(filters, sql` AND `);
+  const isCurrent = sql<number>`CASE WHEN ${jobFeatures.completedAt} > ${sql.raw(integerLiteral(current.from))} THEN 1 ELSE 0 END`;
+  // one statement per feature, sent as one batch (one round trip): D1 caps a compound SELECT at a few terms
+  const statements = DRIFT_FEATURES.map((feature, i) => {
+    const bucket = bucketSql(DRIFT_FEATURE_BINS[feature], jobFeatures[feature]);
+    return db
+      .select({ f: sql<number>`${sql.raw(String(i))}`, provider: jobFeatures.provider, model: jobFeatures.model, cur: isCurrent, b: sql<number>`${bucket}`, n: sql<number>`count(*)` })
+      .from(jobFeatures)
+      .where(where)
+      .groupBy(jobFeatures.provider, jobFeatures.model, isCurrent, bucket);
+  });
+  const [first, ...rest] = statements;
+  const rows: BucketCountRow[] = (await db.batch([first!, ...rest])).flat();
+  return { current, baseline, min_samples: minSamples, groups: buildGroups(rows, minSamples) };
+}
+
+/**
+ * `vtt_drift_psi` and `vtt_drift_missing_share` for `/metrics`, over the default windows (last 24 h against the 7 days
+ * before). PSI is exported only where both windows hold at least {@link PSI_DEFAULT_MIN_SAMPLES} jobs (below that it is
+ * noise and would page people); the missing share wherever the recent window has jobs.
+ */
+export async function driftMetricFamilies(db: Db, now: number = Date.now()): Promise<MetricFamily[]> {
+  const report = await driftReport(db, { now });
+  const psiSamples: ScalarSample[] = [];
+  const missingSamples: ScalarSample[] = [];
+  for (const group of report.groups) {
+    for (const feature of group.features) {
+      const labels = { provider: group.provider, model: group.model, feature: feature.feature };
+      if (feature.psi !== null && feature.verdict !== "insufficient_data") psiSamples.push({ labels, value: feature.psi });
+      if (feature.current.missing_share !== null) missingSamples.push({ labels, value: feature.current.missing_share });
+    }
+  }
+  return [
+    { name: "vtt_drift_psi", type: "gauge", help: EDGE_METRICS.vtt_drift_psi.help, samples: psiSamples },
+    { name: "vtt_drift_missing_share", type: "gauge", help: EDGE_METRICS.vtt_drift_missing_share.help, samples: missingSamples },
+  ];
+}
+
+/** Histograms per provider, model, feature and window from the SQL bucket counts, then PSI per feature. */
+export function buildGroups(rows: readonly BucketCountRow[], minSamples: number): DriftGroup[] {
+  const labels = DRIFT_FEATURES.map((feature) => bucketLabels(DRIFT_FEATURE_BINS[feature]));
+  const groups = new Map<string, { provider: string; model: string; counts: [number[][], number[][]] }>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.provider, row.model]);
+    let group = groups.get(key);
+    if (!group) {
+      const empty = () => labels.map((l) => new Array<number>(l.length).fill(0));
+      group = { provider: row.provider, model: row.model, counts: [empty(), empty()] };
+      groups.set(key, group);
+    }
+    group.counts[Number(row.cur) === 1 ? 1 : 0][Number(row.f)]![Number(row.b)]! += Number(row.n);
+  }
+  return [...groups.values()]
+    .sort((a, b) => (a.provider === b.provider ? compare(a.model, b.model) : compare(a.provider, b.provider)))
+    .map((group) => {
+      const features = DRIFT_FEATURES.map((feature, i): FeatureDrift => {
+        const baseline = toHistogram(feature, labels[i]!, group.counts[0][i]!);
+        const current = toHistogram(feature, labels[i]!, group.counts[1][i]!);
+        const report = compareHistograms(baseline, current, { minSamples });
+        return {
+          feature,
+          psi: report.value,
+          verdict: report.verdict,
+          baseline: windowStats(baseline, report.baselineMissingShare),
+          current: windowStats(current, report.currentMissingShare),
+        };
+      });
+      return {
+        provider: group.provider,
+        model: group.model,
+        baseline_samples: features[0]?.baseline.samples ?? 0,
+        current_samples: features[0]?.current.samples ?? 0,
+        features,
+      };
+    });
+}
+
+/**
+ * SQL that gives a value's index into {@link bucketLabels}, exactly as {@link bucketIndex} does: numeric
+ * (−∞, e0) → 0 … [e(n−1), +∞) → n, NULL → n + 1; categorical by trimmed lower-case match, unlisted → "other",
+ * NULL or blank → missing. Edges and categories are constants of this module, written as literals (a query with one
+ * bound parameter per edge would pass D1's 100-parameter limit).
+ */
+export function bucketSql(bins: FeatureBins, column: SQLiteColumn): SQL {
+  if (bins.kind === "numeric") {
+    const missing = bins.edges.length + 1;
+    const cases = bins.edges.map((edge, i) => sql` WHEN ${column} < ${sql.raw(numberLiteral(edge))} THEN ${sql.raw(String(i))}`);
+    return sql`CASE WHEN ${column} IS NULL THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(bins.edges.length))} END`;
+  }
+  const other = bins.categories.length;
+  const missing = other + 1;
+  const cases = bins.categories.map((category, i) => sql` WHEN lower(trim(${column})) = ${sql.raw(categoryLiteral(category))} THEN ${sql.raw(String(i))}`);
+  return sql`CASE WHEN ${column} IS NULL OR trim(${column}) = '' THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(other))} END`;
+}
+
+function toHistogram(feature: string, labels: string[], counts: number[]): Histogram {
+  const total = counts.reduce((sum, count) => sum + count, 0);
+  return { feature, labels, counts, total, missing: counts[counts.length - 1]! };
+}
+
+function windowStats(histogram: Histogram, missingShare: number | null): FeatureWindowStats {
+  return {
+    samples: histogram.total,
+    missing_share: missingShare,
+    histogram: histogram.labels.map((bin, i) => ({ bin, count: histogram.counts[i]! })),
+  };
+}
+
+function numberLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new RangeError("bin edges must be finite");
+  return String(value);
+}
+
+function integerLiteral(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new RangeError("window bounds must be integers");
+  return String(value);
+}
+
+function categoryLiteral(category: string): string {
+  const key = category.trim().toLowerCase();
+  if (!/^[a-z0-9_-]+$/.test(key)) throw new RangeError(`category "${category}" is not a plain code`);
+  return `'${key}'`;
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
