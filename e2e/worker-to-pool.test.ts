@@ -133,6 +133,8 @@ it("an upload goes through the pool and comes back as a completed transcript", a
   expect(job).toMatchObject({ id, status: "completed", provider: "whisper-pool" });
   expect(typeof job.text).toBe("string");
   expect(Array.isArray(job.segments)).toBe(true);
+  // whisper.cpp's token probabilities reach the stored segments (drift features use them)
+  for (const segment of job.segments as { avg_logprob?: number }[]) expect(segment.avg_logprob).toBeLessThanOrEqual(0);
   expect(String(job.model)).toContain("synthetic");
   expect(job.started_at).toEqual(expect.any(String));
   const vtt = await fetch(`${base}/v1/transcriptions/${id}/transcript?format=vtt`, { headers: auth });

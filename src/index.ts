@@ -6,6 +6,7 @@ import { handleDeadLetterBatch, redriveDue } from "./consumers/dead-letter.ts";
 import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import type { Env } from "./env.ts";
 import { purgeExpired } from "./jobs/retention.ts";
+import { refreshDriftSnapshot } from "./observability/drift-snapshot.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import * as schema from "./storage/schema.ts";
 
@@ -23,6 +24,6 @@ export default {
   },
   async scheduled(_controller, env, ctx) {
     const db = drizzle(env.DB, { schema });
-    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db)]).then(() => undefined));
+    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db), refreshDriftSnapshot(db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Env>;

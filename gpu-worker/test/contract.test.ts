@@ -48,6 +48,9 @@ it("calls back with text, ordered segments inside the audio, language, duration,
     expect(segment.end).toBeGreaterThanOrEqual(segment.start);
     expect(segment.end).toBeLessThanOrEqual(11);
     expect(segment.text).toBe(segment.text.trim());
+    // whisper.cpp's token probabilities come back as the segment's mean log-probability
+    expect(segment.avg_logprob).toBeLessThanOrEqual(0);
+    expect(Number.isFinite(segment.avg_logprob)).toBe(true);
     previousStart = segment.start;
   }
   // three 5 s windows (cut at quiet points): the stitched transcript reaches past the first window

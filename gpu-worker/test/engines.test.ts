@@ -95,8 +95,8 @@ describe("openai-compatible engine", () => {
       status: "fulfilled",
       value: {
         segments: [
-          { startMs: 0, endMs: 1000, text: " window of 2.0 s part one" },
-          { startMs: 1000, endMs: 2000, text: " window of 2.0 s part two" },
+          { startMs: 0, endMs: 1000, text: " window of 2.0 s part one", avgLogprob: -0.2, noSpeechProb: 0.01 },
+          { startMs: 1000, endMs: 2000, text: " window of 2.0 s part two", avgLogprob: -0.2, noSpeechProb: 0.01 },
         ],
         words: [{ startMs: 0, endMs: 400, word: "window of 2.0 s" }],
         language: "en",

@@ -9,6 +9,7 @@ import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
+import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { apiKeys, auditLog, deadLetters, jobFeatures, tenants, transcriptFeedback, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
 
 export interface ErasureCounts {
@@ -42,7 +43,7 @@ export interface ErasureReceipt {
 }
 
 /** Jobs are erased in slices so a large subject or tenant never builds one huge statement. */
-const SLICE = 100;
+const SLICE = MAX_IDS_PER_QUERY;
 
 export const emptyCounts = (): ErasureCounts => ({
   transcriptions: 0,
@@ -73,6 +74,10 @@ async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> 
 
 /** Erases a slice of jobs and everything hanging off them. */
 export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], counts: ErasureCounts): Promise<void> {
+  if (jobIds.length > MAX_IDS_PER_QUERY) {
+    for (const slice of inSlices(jobIds)) await eraseJobs(env, db, tenantId, slice, counts);
+    return;
+  }
   if (!jobIds.length) return;
   // jobs handed to the pool: it may still hold their data (payload, prompt, an undelivered result)
   const pooled = await db

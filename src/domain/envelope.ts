@@ -12,6 +12,7 @@
  *
  * Pure WebCrypto: no bindings, runs in workerd and Node.
  */
+import { concatBytes, takeBytes } from "../lib/bytes.ts";
 import { parseKeyRing } from "./signing.ts";
 
 export const ENVELOPE_SCHEME = "a256gcm-stream-1";
@@ -204,18 +205,8 @@ export function openStream(opener: ObjectOpener, sealed: ReadableStream<Uint8Arr
   let index = 0;
   let done = false;
   const take = (size: number): Uint8Array => {
-    const out = new Uint8Array(size);
-    let filled = 0;
-    while (filled < size) {
-      const chunk = chunks[0]!;
-      const n = Math.min(chunk.byteLength, size - filled);
-      out.set(chunk.subarray(0, n), filled);
-      filled += n;
-      if (n === chunk.byteLength) chunks.shift();
-      else chunks[0] = chunk.subarray(n);
-    }
     buffered -= size;
-    return out;
+    return takeBytes(chunks, size);
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -259,13 +250,7 @@ export async function sealBytes(ring: MasterKey[], tenantId: string, objectKey: 
     offset += SEGMENT_BYTES;
   }
   parts.push(await sealer.sealPart(plain.subarray(offset), true));
-  const sealed = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    sealed.set(part, at);
-    at += part.byteLength;
-  }
-  return { header: sealer.header, sealed };
+  return { header: sealer.header, sealed: concatBytes(parts) };
 }
 
 export async function openBytes(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader, sealed: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
@@ -275,13 +260,7 @@ export async function openBytes(ring: MasterKey[], tenantId: string, objectKey: 
   for (let s = 0; s < segments; s++) {
     out.push(await opener.openSegment(sealed.slice(s * SEALED_SEGMENT_BYTES, (s + 1) * SEALED_SEGMENT_BYTES), s, s === segments - 1));
   }
-  const plain = new Uint8Array(out.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of out) {
-    plain.set(part, at);
-    at += part.byteLength;
-  }
-  return plain;
+  return concatBytes(out);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Db } from "../app.context.ts";
 import { emptyCounts, eraseJobs, record, type ErasureCounts } from "../compliance/erasure.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
+import { inSlices } from "../storage/limits.ts";
 import { transcriptions } from "../storage/schema.ts";
 
 /** Rows handled per run and phase; the cron runs every minute, so a backlog drains over a few runs. */
@@ -34,11 +35,9 @@ export async function purgeExpired(env: Env, db: Db, now = Date.now(), slice = P
   if (audio.length) {
     const keys = audio.flatMap((row) => (row.audioKey ? [row.audioKey] : []));
     if (keys.length) await env.BUCKET.delete(keys);
-    await db
-      .update(transcriptions)
-      .set({ audioKey: null, audioDeleteAt: null, audioPurgedAt: now })
-      .where(inArray(transcriptions.id, audio.map((row) => row.id)))
-      .run();
+    for (const ids of inSlices(audio.map((row) => row.id))) {
+      await db.update(transcriptions).set({ audioKey: null, audioDeleteAt: null, audioPurgedAt: now }).where(inArray(transcriptions.id, ids)).run();
+    }
     for (const row of audio) if (row.audioKey) countsFor(row.tenantId).audio_objects += 1;
   }
 

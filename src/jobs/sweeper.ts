@@ -3,13 +3,15 @@ import { and, eq, isNull, lt, or, inArray } from "drizzle-orm";
 import type { Db } from "../app.context.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
+import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { traceIdOf } from "../observability/trace.ts";
 import { transcriptions } from "../storage/schema.ts";
 
 export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
 /** a queued job untouched this long has probably lost its message */
 export const QUEUED_STALE_SECONDS = 15 * 60;
-const SWEEP_BATCH = 100;
+// also bounded by D1's bound-parameter limit: the ids go into one update
+const SWEEP_BATCH = MAX_IDS_PER_QUERY;
 
 export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promise<{ requeued: number }> {
   const deadline = Number(env.PROCESSING_DEADLINE_SECONDS) > 0 ? Number(env.PROCESSING_DEADLINE_SECONDS) : DEFAULT_PROCESSING_DEADLINE_SECONDS;

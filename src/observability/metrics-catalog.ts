@@ -40,6 +40,7 @@ export const EDGE_METRICS = {
   vtt_breaker_opens_total: { type: "counter", help: "Times the breaker opened since it was created.", labels: ["provider"] },
   vtt_webhook_events: { type: "gauge", help: "Webhook events created within the window, by delivery status.", labels: ["status", "window"] },
   vtt_drift_psi: { type: "gauge", help: "Population stability index of a feature, recent window vs baseline.", labels: ["provider", "model", "feature"] },
+  vtt_drift_snapshot_age_seconds: { type: "gauge", help: "Age of the drift figures (recomputed by the cron every 15 minutes).", labels: [] },
   vtt_drift_missing_share: { type: "gauge", help: "Share of jobs in the recent window without a value for the feature.", labels: ["provider", "model", "feature"] },
   vtt_quality_wer: { type: "gauge", help: "Mean word error rate of reviewed transcripts over the last 7 days.", labels: ["provider", "model"] },
   vtt_quality_reviews: { type: "gauge", help: "Transcripts rated over the last 7 days, by rating.", labels: ["provider", "model", "rating"] },

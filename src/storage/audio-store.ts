@@ -6,7 +6,7 @@
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
 import { SEGMENT_BYTES, type ObjectSealer } from "../domain/envelope.ts";
 import { ApiError } from "../http/problem.ts";
-import { concatBytes } from "../lib/bytes.ts";
+import { concatBytes, takeBytes } from "../lib/bytes.ts";
 
 export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/${jobId}`;
 
@@ -27,20 +27,6 @@ export interface StoreAudioOptions {
   sealer: ObjectSealer;
 }
 
-/** Takes exactly `size` bytes off the front of `chunks` (mutates it). */
-function takeBytes(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(size);
-  let filled = 0;
-  while (filled < size) {
-    const chunk = chunks[0]!;
-    const take = Math.min(chunk.byteLength, size - filled);
-    out.set(chunk.subarray(0, take), filled);
-    filled += take;
-    if (take === chunk.byteLength) chunks.shift();
-    else chunks[0] = chunk.subarray(take);
-  }
-  return out;
-}
 
 /**
  * Writes `body` to `key`. Throws ApiError 400 `empty_body`, 413 `payload_too_large` or 415 `unsupported_audio`;

@@ -280,3 +280,14 @@ export const transcriptFeedback = sqliteTable(
 
 export type JobFeaturesRow = typeof jobFeatures.$inferSelect;
 export type TranscriptFeedbackRow = typeof transcriptFeedback.$inferSelect;
+
+/**
+ * Metric families too costly to compute at every scrape (drift reads days of job features), computed by the cron and
+ * served by `/metrics` from here. One row per snapshot name.
+ */
+export const metricSnapshots = sqliteTable("metric_snapshots", {
+  name: text("name").primaryKey(),
+  computedAt: integer("computed_at").notNull(),
+  /** JSON array of Prometheus metric families (src/observability/prometheus.ts) */
+  families: text("families").notNull(),
+});

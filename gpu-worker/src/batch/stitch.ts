@@ -10,6 +10,9 @@ export interface ResultSegment {
   start: number;
   end: number;
   text: string;
+  /** Whisper's signals, under the edge contract's names (docs/pool-contract.md) */
+  avg_logprob?: number;
+  no_speech_prob?: number;
 }
 
 /** A word of the final result, in seconds. */
@@ -59,7 +62,14 @@ export function stitchWindows(
     language ??= result.language;
     for (const segment of result.segments) {
       const text = segment.text.trim();
-      if (text) segments.push({ ...place(segment.startMs, segment.endMs), text });
+      if (text) {
+        segments.push({
+          ...place(segment.startMs, segment.endMs),
+          text,
+          ...(segment.avgLogprob !== undefined ? { avg_logprob: Number(segment.avgLogprob.toFixed(4)) } : {}),
+          ...(segment.noSpeechProb !== undefined ? { no_speech_prob: Number(segment.noSpeechProb.toFixed(4)) } : {}),
+        });
+      }
     }
     if (result.words) {
       sawWords = true;

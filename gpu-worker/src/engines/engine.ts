@@ -21,6 +21,17 @@ export interface EngineSegment {
   startMs: number;
   endMs: number;
   text: string;
+  /** mean log-probability of the segment's tokens (≤ 0), when the engine gives token probabilities */
+  avgLogprob?: number;
+  /** probability that the segment holds no speech, when the engine reports it */
+  noSpeechProb?: number;
+}
+
+/** Mean natural-log probability of tokens, or undefined without usable probabilities. */
+export function meanLogprob(probabilities: readonly number[]): number | undefined {
+  const usable = probabilities.filter((p) => Number.isFinite(p) && p > 0 && p <= 1);
+  if (!usable.length) return undefined;
+  return usable.reduce((sum, p) => sum + Math.log(p), 0) / usable.length;
 }
 
 /** A word relative to the start of its window, in milliseconds. */

@@ -105,6 +105,9 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
           startMs: s.start * 1000,
           endMs: s.end * 1000,
           text: s.text,
+          // verbose_json reports Whisper's own per-segment signals
+          ...("avg_logprob" in s && typeof s.avg_logprob === "number" ? { avgLogprob: s.avg_logprob } : {}),
+          ...("no_speech_prob" in s && typeof s.no_speech_prob === "number" ? { noSpeechProb: s.no_speech_prob } : {}),
         })),
         ...(response.words ? { words: response.words.map((w) => ({ startMs: w.start * 1000, endMs: w.end * 1000, word: w.word })) } : {}),
         language: languageCode(response.language) ?? window.language,

@@ -7,7 +7,7 @@
  * pool's event loop never shares a process with the inference threads.
  */
 import { createRequire } from "node:module";
-import type { EngineSegment, EngineWindowResult } from "./engine.ts";
+import { meanLogprob, type EngineSegment, type EngineWindowResult } from "./engine.ts";
 
 /** The first message: what to load and how to decode. */
 export interface HostLoadRequest {
@@ -86,6 +86,8 @@ interface SmartWhisperSegment {
   to: number;
   text: string;
   lang?: string;
+  /** with format "detail": every token with its probability */
+  tokens?: { p: number }[];
 }
 
 interface SmartWhisperModule {
@@ -132,7 +134,10 @@ async function loadSmartWhisper(request: HostLoadRequest): Promise<LoadedModel> 
             // the binding reports a native failure by passing an Error to the same callback
             if (!Array.isArray(results)) return reject(results instanceof Error ? results : new Error(String(results)));
             resolve({
-              segments: results.map((s): EngineSegment => ({ startMs: s.from, endMs: s.to, text: s.text })),
+              segments: results.map((s): EngineSegment => {
+                const avgLogprob = meanLogprob((s.tokens ?? []).map((t) => t.p));
+                return { startMs: s.from, endMs: s.to, text: s.text, ...(avgLogprob !== undefined ? { avgLogprob } : {}) };
+              }),
               language: results.find((s) => s.lang)?.lang ?? run.language,
             });
           },
