@@ -11,7 +11,7 @@ import { signAudioUrl } from "../../src/domain/signing.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { expectProblem, expectUnchanged, snapshot, type Problem } from "./snapshot.ts";
+import { expectProblem, expectUnchanged, seedAttemptAndDeadLetter, snapshot, type Problem } from "./snapshot.ts";
 
 interface Tenant {
   tenantId: string;
@@ -58,19 +58,7 @@ async function seedWorld(): Promise<World> {
   await complete(bDone);
   const bQueued = await upload(b.key, {});
 
-  const now = Date.now();
-  const [event] = (await env.DB.prepare("select id from webhook_events where job_id = ?").bind(aDone).all<{ id: string }>()).results;
-  await env.DB.prepare(
-    "insert into webhook_attempts (event_id, tenant_id, job_id, attempt, status_code, latency_ms, error, created_at) values (?, ?, ?, 1, 500, 9, null, ?)",
-  )
-    .bind(event!.id, a.tenantId, aDone, now)
-    .run();
-  await env.DB.prepare(
-    `insert into dead_letters (job_id, tenant_id, provider, classification, reason, first_dead_at, last_dead_at, redrive_count, next_redrive_at)
-     values (?, ?, 'whisper-pool', 'recoverable', 'provider_unavailable', ?, ?, 0, ?)`,
-  )
-    .bind(aQueued, a.tenantId, now, now, now + 3_600_000)
-    .run();
+  await seedAttemptAndDeadLetter(a.tenantId, aDone, aQueued);
   return { a, b, aDone, aQueued, bDone, bQueued };
 }
 

@@ -15,7 +15,7 @@ import worker from "../../src/index.ts";
 import { adminKey, BASE, call, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
-import { expectProblem, expectUnchanged, listAllObjects, snapshot } from "./snapshot.ts";
+import { expectProblem, expectUnchanged, listAllObjects, seedAttemptAndDeadLetter, snapshot } from "./snapshot.ts";
 
 // ---------- request builders ----------
 
@@ -164,20 +164,7 @@ async function seedBaseline(): Promise<Baseline> {
   const bJob = await accepted(await multipartUpload(b.key, { provider: "whisper-pool", subject_id: "person-a" }, makeWav(0.1), "b.wav"));
 
   // rows the API only writes after long waits: a webhook attempt and a dead-letter item for A's queued job
-  const now = Date.now();
-  const [event] = (await env.DB.prepare("select id from webhook_events where job_id = ?").bind(done).all<{ id: string }>()).results;
-  expect(event).toBeDefined();
-  await env.DB.prepare(
-    "insert into webhook_attempts (event_id, tenant_id, job_id, attempt, status_code, latency_ms, error, created_at) values (?, ?, ?, 1, 503, 12, null, ?)",
-  )
-    .bind(event!.id, a.tenantId, done, now)
-    .run();
-  await env.DB.prepare(
-    `insert into dead_letters (job_id, tenant_id, provider, classification, reason, first_dead_at, last_dead_at, redrive_count, next_redrive_at)
-     values (?, ?, 'whisper-pool', 'recoverable', 'provider_unavailable', ?, ?, 0, ?)`,
-  )
-    .bind(queued, a.tenantId, now, now, now + 3_600_000)
-    .run();
+  await seedAttemptAndDeadLetter(a.tenantId, done, queued, 503);
 
   // let the short-lived key expire
   const wait = expiresAt - Date.now() + 50;

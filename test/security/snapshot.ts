@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { ProblemBody } from "../../src/http/problem.ts";
 
 /** Tables compared row by row; `api_keys.last_used_at` is left out (written in the background on every use). */
 export const SNAPSHOT_TABLES = [
@@ -62,14 +63,27 @@ export async function expectUnchanged(before: StorageSnapshot, label = "", tenan
   expect(after.r2, `${label} R2 objects`).toEqual(before.r2);
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance?: string;
-  errors?: { field: string; message: string }[];
+export type Problem = ProblemBody;
+
+/**
+ * Rows the API writes only after long waits, for the data set a security test guards: a failed webhook attempt for
+ * `eventJobId`'s event and a pending dead-letter item for `deadJobId`.
+ */
+export async function seedAttemptAndDeadLetter(tenantId: string, eventJobId: string, deadJobId: string, statusCode = 500): Promise<void> {
+  const now = Date.now();
+  const [event] = (await env.DB.prepare("select id from webhook_events where job_id = ?").bind(eventJobId).all<{ id: string }>()).results;
+  expect(event, `webhook event of ${eventJobId}`).toBeDefined();
+  await env.DB.prepare(
+    "insert into webhook_attempts (event_id, tenant_id, job_id, attempt, status_code, latency_ms, error, created_at) values (?, ?, ?, 1, ?, 9, null, ?)",
+  )
+    .bind(event!.id, tenantId, eventJobId, statusCode, now)
+    .run();
+  await env.DB.prepare(
+    `insert into dead_letters (job_id, tenant_id, provider, classification, reason, first_dead_at, last_dead_at, redrive_count, next_redrive_at)
+     values (?, ?, 'whisper-pool', 'recoverable', 'provider_unavailable', ?, ?, 0, ?)`,
+  )
+    .bind(deadJobId, tenantId, now, now, now + 3_600_000)
+    .run();
 }
 
 /** Asserts an RFC 9457 problem response with the given status and stable code; returns the body. */
