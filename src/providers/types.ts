@@ -131,7 +131,8 @@ export function classifyHttpStatus(
       retryable: false,
       status,
     });
-  if (status === 415 || status === 422)
+  // 413: the file is over the provider's size limit; retrying the same audio cannot help
+  if (status === 413 || status === 415 || status === 422)
     return new ProviderError("provider_rejected_audio", `${provider} could not process the audio (${status})`, {
       retryable: false,
       status,

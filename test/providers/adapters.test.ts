@@ -83,7 +83,7 @@ describe("openai", () => {
   it.each([
     [400, "provider_bad_request", false],
     [401, "provider_auth_failed", false],
-    [413, "provider_bad_request", false],
+    [413, "provider_rejected_audio", false],
     [415, "provider_rejected_audio", false],
     [429, "provider_rate_limited", true],
     [500, "provider_unavailable", true],
