@@ -49,7 +49,13 @@ async function problem(res) {
 /** For local development: make (once) a tenant and key with the bootstrap admin key, cached under .wrangler/. */
 async function developmentKey() {
   const cache = ".wrangler/dev-api-key";
-  if (existsSync(cache)) return readFileSync(cache, "utf8").trim();
+  if (existsSync(cache)) {
+    const cached = readFileSync(cache, "utf8").trim();
+    // after `rm -rf .wrangler/state` the cached key no longer exists: make a new one instead of failing the upload
+    const check = await fetch(`${base}/v1/transcriptions?limit=1`, { headers: { authorization: `Bearer ${cached}` } });
+    await check.body?.cancel();
+    if (check.status !== 401) return cached;
+  }
   const admin = devVars().ADMIN_API_KEY;
   if (!admin) throw new Error("no --key given and no ADMIN_API_KEY in .dev.vars");
   const headers = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
