@@ -5,6 +5,7 @@ import { handleTranscriptionBatch } from "./consumers/transcription.ts";
 import { handleDeadLetterBatch, redriveDue } from "./consumers/dead-letter.ts";
 import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import type { Env } from "./env.ts";
+import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";
 import { purgeExpired } from "./jobs/retention.ts";
 import { refreshDriftSnapshot } from "./observability/drift-snapshot.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
@@ -24,6 +25,6 @@ export default {
   },
   async scheduled(_controller, env, ctx) {
     const db = drizzle(env.DB, { schema });
-    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db), refreshDriftSnapshot(db)]).then(() => undefined));
+    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db), refreshDriftSnapshot(db), retryPoolErasures(env, db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Env>;

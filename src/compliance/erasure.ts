@@ -9,6 +9,7 @@ import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
+import { recordUnconfirmedPoolErasures } from "./pool-erasure-retry.ts";
 import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { apiKeys, auditLog, deadLetters, jobFeatures, tenants, transcriptFeedback, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
 
@@ -23,7 +24,7 @@ export interface ErasureCounts {
   tenants: number;
   /** jobs the Whisper pool still held (queued, running or awaiting callback) and erased */
   pool_jobs: number;
-  /** pool jobs whose erasure call failed (pool unreachable); the pool's own expiry still removes them */
+  /** pool jobs whose erasure the pool did not confirm (unreachable): retried by the cron until it does */
   pool_jobs_unconfirmed: number;
   /** drift feature rows (`job_features`) */
   job_features: number;
@@ -88,6 +89,8 @@ export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: stri
     const pool = await erasePoolJobs(env, pooled.map((r) => r.id));
     counts.pool_jobs += pool.erased;
     counts.pool_jobs_unconfirmed += pool.failed.length;
+    // the cron keeps asking an unreachable pool (src/compliance/pool-erasure-retry.ts)
+    if (pool.failed.length) await recordUnconfirmedPoolErasures(db, pool.failed);
   }
   for (const id of jobIds) {
     counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/${id}`);

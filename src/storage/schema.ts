@@ -291,3 +291,18 @@ export const metricSnapshots = sqliteTable("metric_snapshots", {
   /** JSON array of Prometheus metric families (src/observability/prometheus.ts) */
   families: text("families").notNull(),
 });
+
+/**
+ * Pool erasures the pool did not confirm (it was unreachable): the cron retries them with growing delays until the
+ * pool answers. Holds job ids only; the job's own rows are already gone.
+ */
+export const pendingPoolErasures = sqliteTable(
+  "pending_pool_erasures",
+  {
+    jobId: text("job_id").primaryKey(),
+    requestedAt: integer("requested_at").notNull(),
+    attempts: integer("attempts").notNull().default(1),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+  },
+  (t) => [index("pending_pool_erasures_next_idx").on(t.nextAttemptAt)],
+);

@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
+import { drizzle } from "drizzle-orm/d1";
+import { retryPoolErasures } from "../../src/compliance/pool-erasure-retry.ts";
+import * as schema from "../../src/storage/schema.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 
@@ -72,6 +75,34 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     const down = (await (await call("/v1/subjects/person-10", { method: "DELETE", key: t.key })).json()) as { erased: Record<string, number> };
     expect(down.erased).toMatchObject({ transcriptions: 1, pool_jobs: 0, pool_jobs_unconfirmed: 1 });
     expect(await rows(t.tenantId)).not.toContain(again);
+
+    // the cron keeps asking: still down → later again; back up → confirmed and forgotten
+    const pending = () => env.DB.prepare("select job_id, attempts, next_attempt_at from pending_pool_erasures where job_id = ?").bind(again).first<{ attempts: number; next_attempt_at: number }>();
+    const first = (await pending())!;
+    expect(first.attempts).toBe(1);
+    const db = drizzle(env.DB, { schema });
+    expect(await retryPoolErasures(env, db, first.next_attempt_at - 1)).toEqual({ confirmed: 0, pending: 0, abandoned: 0 });
+    expect(await retryPoolErasures(env, db, first.next_attempt_at)).toEqual({ confirmed: 0, pending: 1, abandoned: 0 });
+    const second = (await pending())!;
+    expect(second.attempts).toBe(2);
+    expect(second.next_attempt_at).toBeGreaterThan(first.next_attempt_at);
+    const back = interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", ({ url }) =>
+      json({ job_id: url.pathname.split("/").pop(), erased: true, state: "completed", callback: "absent" }),
+    );
+    expect(await retryPoolErasures(env, db, second.next_attempt_at)).toEqual({ confirmed: 1, pending: 0, abandoned: 0 });
+    expect(back.requests.map((r) => r.url.pathname)).toEqual([`/v1/jobs/${again}`]);
+    expect(await pending()).toBeNull();
+  });
+
+  it("gives up on a pool erasure the pool never confirms after 7 days", async () => {
+    const db = drizzle(env.DB, { schema });
+    const requested = Date.now() - 8 * 86_400_000;
+    await env.DB.prepare("insert into pending_pool_erasures (job_id, requested_at, attempts, next_attempt_at) values ('tr_01GIVEUP000000000000000000', ?, 9, ?)")
+      .bind(requested, requested)
+      .run();
+    interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", () => json({ title: "down" }, 503));
+    expect(await retryPoolErasures(env, db)).toMatchObject({ abandoned: 1 });
+    expect(await env.DB.prepare("select count(*) as n from pending_pool_erasures where job_id = 'tr_01GIVEUP000000000000000000'").first("n")).toBe(0);
   });
 
   it("rejects a malformed subject id and needs the write scope", async () => {

@@ -1,0 +1,57 @@
+/**
+ * Pool erasures that the pool did not confirm are kept (job ids only) and retried by the cron with growing delays,
+ * so a pool that was down during an erasure still loses its copy once it is back. After
+ * POOL_ERASURE_GIVE_UP_MS the item is dropped and logged: by then the pool's own retention has removed the job.
+ */
+import { asc, inArray, lte } from "drizzle-orm";
+import type { Db } from "../app.context.ts";
+import type { Env } from "../env.ts";
+import { log } from "../lib/log.ts";
+import { erasePoolJobs } from "../providers/whisper-pool.ts";
+import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
+import { pendingPoolErasures } from "../storage/schema.ts";
+
+export const POOL_ERASURE_GIVE_UP_MS = 7 * 86_400_000;
+const RETRY_BATCH = 50;
+
+/** 1 min, 2, 4 … capped at 1 h. */
+export function poolErasureRetryDelayMs(attempts: number): number {
+  return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
+}
+
+export async function recordUnconfirmedPoolErasures(db: Db, jobIds: string[], now = Date.now()): Promise<void> {
+  for (const ids of inSlices(jobIds, 20)) {
+    await db
+      .insert(pendingPoolErasures)
+      .values(ids.map((jobId) => ({ jobId, requestedAt: now, attempts: 1, nextAttemptAt: now + poolErasureRetryDelayMs(1) })))
+      .onConflictDoNothing()
+      .run();
+  }
+}
+
+export async function retryPoolErasures(env: Env, db: Db, now = Date.now()): Promise<{ confirmed: number; pending: number; abandoned: number }> {
+  const due = await db
+    .select()
+    .from(pendingPoolErasures)
+    .where(lte(pendingPoolErasures.nextAttemptAt, now))
+    .orderBy(asc(pendingPoolErasures.nextAttemptAt))
+    .limit(Math.min(RETRY_BATCH, MAX_IDS_PER_QUERY));
+  if (!due.length) return { confirmed: 0, pending: 0, abandoned: 0 };
+  const { failed } = await erasePoolJobs(env, due.map((d) => d.jobId));
+  const stillFailing = new Set(failed);
+  const confirmed = due.filter((d) => !stillFailing.has(d.jobId));
+  const abandoned = due.filter((d) => stillFailing.has(d.jobId) && now - d.requestedAt >= POOL_ERASURE_GIVE_UP_MS);
+  const retry = due.filter((d) => stillFailing.has(d.jobId) && now - d.requestedAt < POOL_ERASURE_GIVE_UP_MS);
+  const done = [...confirmed, ...abandoned].map((d) => d.jobId);
+  if (done.length) await db.delete(pendingPoolErasures).where(inArray(pendingPoolErasures.jobId, done)).run();
+  for (const item of retry) {
+    await db
+      .insert(pendingPoolErasures)
+      .values({ ...item, attempts: item.attempts + 1, nextAttemptAt: now + poolErasureRetryDelayMs(item.attempts + 1) })
+      .onConflictDoUpdate({ target: pendingPoolErasures.jobId, set: { attempts: item.attempts + 1, nextAttemptAt: now + poolErasureRetryDelayMs(item.attempts + 1) } })
+      .run();
+  }
+  for (const item of abandoned) log("pool_erasure_abandoned", { job_id: item.jobId, attempts: item.attempts });
+  log("pool_erasure_retry", { confirmed: confirmed.length, pending: retry.length, abandoned: abandoned.length });
+  return { confirmed: confirmed.length, pending: retry.length, abandoned: abandoned.length };
+}
