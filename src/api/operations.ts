@@ -12,6 +12,7 @@ import { storeFailure } from "../jobs/results.ts";
 import { ApiError } from "../http/problem.ts";
 import { parseProviderList } from "../providers/registry.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
+import { rewrapBatch, staleFieldCount } from "../storage/rewrap.ts";
 import { deadLetters, transcriptions } from "../storage/schema.ts";
 import { ProblemSchema } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
@@ -243,5 +244,38 @@ operations.openapi(
       },
       200,
     );
+  },
+);
+
+const RewrapQuery = z.object({
+  cursor: z.string().max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional().openapi({ example: 100 }),
+});
+const RewrapResultSchema = z
+  .object({
+    objects_checked: z.number().int(),
+    objects_rewrapped: z.number().int(),
+    fields_resealed: z.number().int(),
+    next_cursor: z.string().nullable().openapi({ description: "pass back as `cursor`; null once the bucket has been walked" }),
+    stale_fields: z.number().int().openapi({ description: "sealed D1 fields still under an older master version" }),
+  })
+  .openapi("RewrapResult");
+
+operations.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/admin/encryption/rewrap",
+    summary: "Move stored data to the newest encryption master key version (one batch per call)",
+    description:
+      "After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0, then the old version can be removed.",
+    security: [{ bearerAuth: [] }],
+    middleware: [admin] as const,
+    request: { query: RewrapQuery },
+    responses: { 200: { description: "One batch done", content: json(RewrapResultSchema) }, 400: problem("Bad cursor or limit") },
+  }),
+  async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const result = await rewrapBatch(c.env, c.var.db, { cursor, limit });
+    return c.json({ ...result, stale_fields: await staleFieldCount(c.env, c.var.db) }, 200);
   },
 );

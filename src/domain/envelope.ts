@@ -170,6 +170,27 @@ export async function createSealer(ring: MasterKey[], tenantId: string, objectKe
   };
 }
 
+/**
+ * Re-wraps an object's data key under the newest master version (after a rotation). The segments are untouched:
+ * only the header changes, so the object's body can be copied as it is.
+ */
+export async function rewrapHeader(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader): Promise<EnvelopeHeader> {
+  const current = masterFor(ring);
+  if (header.kv === current.version) return header;
+  const wrapped = unb64(header.dek);
+  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES) throw new EnvelopeError("corrupt", "The envelope header is malformed.");
+  const aad = encoder.encode(objectKey);
+  const rawDataKey = await gcm("decrypt", await tenantKey(masterFor(ring, header.kv), tenantId), wrapped.slice(0, 12), wrapped.slice(12), aad);
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const rewrapped = await gcm("encrypt", await tenantKey(current, tenantId), nonce, rawDataKey, aad);
+  return { ...header, kv: current.version, dek: b64(new Uint8Array([...nonce, ...rewrapped])) };
+}
+
+/** The master version a sealed field was written under, or null for a plain (pre-encryption) value. */
+export function sealedFieldVersion(value: string): string | null {
+  return isSealedField(value) ? (value.split(".")[1] ?? null) : null;
+}
+
 /** Size of the sealed form of `plainBytes` bytes. */
 export function sealedSize(plainBytes: number): number {
   return plainBytes + Math.max(1, Math.ceil(plainBytes / SEGMENT_BYTES)) * TAG_BYTES;

@@ -1,0 +1,104 @@
+/**
+ * After a master-key rotation: moves what is stored under older `ENCRYPTION_KEYS` versions to the newest one, a
+ * bounded batch per call, so the old version can be retired. R2 objects keep their ciphertext and only get a new
+ * wrapped data key (the body is copied as it is); sealed D1 fields are opened and sealed again.
+ */
+import { and, eq, like, not, or, sql } from "drizzle-orm";
+import type { Db } from "../app.context.ts";
+import { isEnvelopeHeader, openField, rewrapHeader, sealField, sealedFieldVersion } from "../domain/envelope.ts";
+import type { Env } from "../env.ts";
+import { log } from "../lib/log.ts";
+import { masterKeys } from "./sealed-objects.ts";
+import { transcriptFeedback, transcriptions } from "./schema.ts";
+
+export interface RewrapResult {
+  objects_checked: number;
+  objects_rewrapped: number;
+  fields_resealed: number;
+  /** pass back as `cursor` to continue the object listing; null once the bucket has been walked */
+  next_cursor: string | null;
+}
+
+/** `audio/{tenant}/…` and `transcripts/{tenant}/…` belong to the tenant named by the second segment. */
+function tenantOfKey(key: string): string | null {
+  const [kind, tenant] = key.split("/");
+  return (kind === "audio" || kind === "transcripts") && tenant ? tenant : null;
+}
+
+async function rewrapObjects(env: Env, cursor: string | undefined, limit: number): Promise<Omit<RewrapResult, "fields_resealed">> {
+  const ring = masterKeys(env);
+  const listed = await env.BUCKET.list({ cursor, limit, include: ["customMetadata"] });
+  let rewrapped = 0;
+  for (const listedObject of listed.objects) {
+    const tenantId = tenantOfKey(listedObject.key);
+    const meta = listedObject.customMetadata;
+    if (!tenantId || !isEnvelopeHeader(meta) || meta.kv === ring[0]!.version) continue;
+    const object = await env.BUCKET.get(listedObject.key);
+    if (!object || !isEnvelopeHeader(object.customMetadata)) continue;
+    const header = await rewrapHeader(ring, tenantId, listedObject.key, object.customMetadata);
+    await env.BUCKET.put(listedObject.key, object.body, {
+      httpMetadata: object.httpMetadata,
+      customMetadata: { ...object.customMetadata, ...header },
+      // only if nobody replaced the object meanwhile
+      onlyIf: { etagMatches: object.etag },
+    });
+    rewrapped++;
+  }
+  return { objects_checked: listed.objects.length, objects_rewrapped: rewrapped, next_cursor: listed.truncated ? listed.cursor : null };
+}
+
+async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
+  const ring = masterKeys(env);
+  const current = `enc1.${ring[0]!.version}.%`;
+  const stale = (column: typeof transcriptions.text | typeof transcriptFeedback.reason | typeof transcriptFeedback.correctedText) =>
+    and(like(column, "enc1.%"), not(like(column, current)));
+  let count = 0;
+  const texts = await db
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, text: transcriptions.text })
+    .from(transcriptions)
+    .where(stale(transcriptions.text))
+    .limit(limit);
+  for (const row of texts) {
+    const context = `transcriptions.text:${row.id}`;
+    const plain = await openField(ring, row.tenantId, context, row.text!);
+    await db.update(transcriptions).set({ text: await sealField(ring, row.tenantId, context, plain) }).where(and(eq(transcriptions.id, row.id), eq(transcriptions.text, row.text!))).run();
+    count++;
+  }
+  const reviews = await db
+    .select()
+    .from(transcriptFeedback)
+    .where(or(stale(transcriptFeedback.reason), stale(transcriptFeedback.correctedText)))
+    .limit(limit);
+  for (const row of reviews) {
+    const reseal = async (field: "reason" | "corrected_text", value: string | null) => {
+      if (value === null || sealedFieldVersion(value) === ring[0]!.version) return value;
+      const context = `transcript_feedback.${field}:${row.jobId}`;
+      count++;
+      return sealField(ring, row.tenantId, context, await openField(ring, row.tenantId, context, value));
+    };
+    await db
+      .update(transcriptFeedback)
+      .set({ reason: await reseal("reason", row.reason), correctedText: await reseal("corrected_text", row.correctedText) })
+      .where(eq(transcriptFeedback.jobId, row.jobId))
+      .run();
+  }
+  return count;
+}
+
+export async function rewrapBatch(env: Env, db: Db, options: { cursor?: string; limit?: number } = {}): Promise<RewrapResult> {
+  const limit = Math.min(Math.max(options.limit ?? 100, 1), 500);
+  const objects = await rewrapObjects(env, options.cursor, limit);
+  const fields = await resealFields(env, db, limit);
+  log("encryption_rewrap", { ...objects, next_cursor: undefined, fields_resealed: fields });
+  return { ...objects, fields_resealed: fields };
+}
+
+/** How much still sits under older versions in D1 (objects are counted by walking the bucket with `rewrapBatch`). */
+export async function staleFieldCount(env: Env, db: Db): Promise<number> {
+  const current = `enc1.${masterKeys(env)[0]!.version}.%`;
+  const [t] = await db.all<{ n: number }>(sql`select count(*) as n from transcriptions where text like 'enc1.%' and text not like ${current}`);
+  const [f] = await db.all<{ n: number }>(
+    sql`select count(*) as n from transcript_feedback where (reason like 'enc1.%' and reason not like ${current}) or (corrected_text like 'enc1.%' and corrected_text not like ${current})`,
+  );
+  return (t?.n ?? 0) + (f?.n ?? 0);
+}
