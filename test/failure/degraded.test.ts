@@ -1,20 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
 import { forgetBacklogCount } from "../../src/jobs/backlog.ts";
-import { BASE, call, createTenant } from "../helpers/api.ts";
+import { call, callWith, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 
-async function fetchWith(overrides: Partial<Env>, path: string, init: RequestInit & { key: string }) {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${init.key}`);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 describe("degraded mode", () => {
   it("keeps accepting uploads while the provider's breaker is open, with a processing-delayed notice", async () => {
@@ -32,14 +21,14 @@ describe("degraded mode", () => {
   it("marks new and queued jobs as delayed when the backlog passes BACKLOG_DELAY_THRESHOLD", async () => {
     const { key } = await createTenant("backlog");
     forgetBacklogCount();
-    const small = await fetchWith({ BACKLOG_DELAY_THRESHOLD: "100000" }, "/v1/transcriptions?provider=whisper-pool", { method: "POST", key, body: makeWav(0.2), headers: { "content-type": "audio/wav" } });
+    const small = await callWith({ BACKLOG_DELAY_THRESHOLD: "100000" }, "/v1/transcriptions?provider=whisper-pool", { method: "POST", key, body: makeWav(0.2), headers: { "content-type": "audio/wav" } });
     expect(((await small.json()) as { delayed: boolean }).delayed).toBe(false);
     forgetBacklogCount();
-    const big = await fetchWith({ BACKLOG_DELAY_THRESHOLD: "1" }, "/v1/transcriptions?provider=whisper-pool", { method: "POST", key, body: makeWav(0.2), headers: { "content-type": "audio/wav" } });
+    const big = await callWith({ BACKLOG_DELAY_THRESHOLD: "1" }, "/v1/transcriptions?provider=whisper-pool", { method: "POST", key, body: makeWav(0.2), headers: { "content-type": "audio/wav" } });
     const job = (await big.json()) as { id: string; delayed: boolean; delay_reason: string; notice: string };
     expect(big.status).toBe(202);
     expect(job).toMatchObject({ delayed: true, delay_reason: "backlog", notice: "processing delayed" });
-    const read = (await (await fetchWith({ BACKLOG_DELAY_THRESHOLD: "1" }, `/v1/transcriptions/${job.id}`, { key })).json()) as { delayed: boolean };
+    const read = (await (await callWith({ BACKLOG_DELAY_THRESHOLD: "1" }, `/v1/transcriptions/${job.id}`, { key })).json()) as { delayed: boolean };
     expect(read.delayed).toBe(true);
     forgetBacklogCount();
   });

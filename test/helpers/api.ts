@@ -1,5 +1,8 @@
 /** Drives the Worker through its real fetch handler, as a client would. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import type { Env } from "../../src/env.ts";
+import worker from "../../src/index.ts";
 import { makeWav } from "./audio.ts";
 
 export const BASE = "https://edge.test";
@@ -8,6 +11,20 @@ export function call(path: string, init: RequestInit & { key?: string } = {}): P
   const headers = new Headers(init.headers);
   if (init.key) headers.set("authorization", `Bearer ${init.key}`);
   return exports.default.fetch(new Request(BASE + path, { ...init, headers }));
+}
+
+/**
+ * Like `call`, but with some bindings overridden (limits, ENVIRONMENT=production, another key ring). `path` may be
+ * a full URL, to test the scheme or host.
+ */
+export async function callWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
+  const url = /^https?:\/\//.test(path) ? path : BASE + path;
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(url, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>, { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 export const adminKey = () => env.ADMIN_API_KEY;

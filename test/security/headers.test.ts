@@ -1,16 +1,7 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
-import { call, createTenant } from "../helpers/api.ts";
+import { call, callWith, createTenant } from "../helpers/api.ts";
 
-async function fetchWith(overrides: Partial<Env>, url: string, init: RequestInit = {}): Promise<Response> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(url, init) as Request<unknown, IncomingRequestCfProperties>, { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 describe("security headers", () => {
   it.each(["/healthz", "/v1/transcriptions", "/openapi.json", "/nope", "/docs"])("%s carries HSTS, nosniff, frame-deny and a CSP", async (path) => {
@@ -55,30 +46,30 @@ describe("CORS", () => {
 
   it("allows exactly the configured origins", async () => {
     const configured = { CORS_ALLOWED_ORIGINS: "https://app.example, https://admin.example:8443, not a url, *" };
-    const ok = await fetchWith(configured, "https://edge.test/v1/transcriptions", preflight("https://app.example"));
+    const ok = await callWith(configured, "https://edge.test/v1/transcriptions", preflight("https://app.example"));
     expect(ok.status).toBeLessThan(300);
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example");
     expect(ok.headers.get("access-control-allow-headers")).toContain("authorization");
-    const other = await fetchWith(configured, "https://edge.test/v1/transcriptions", preflight("https://evil.example"));
+    const other = await callWith(configured, "https://edge.test/v1/transcriptions", preflight("https://evil.example"));
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
     // a wildcard in the setting is ignored rather than opening the API to every site
-    const star = await fetchWith({ CORS_ALLOWED_ORIGINS: "*" }, "https://edge.test/healthz", { headers: { origin: "https://evil.example" } });
+    const star = await callWith({ CORS_ALLOWED_ORIGINS: "*" }, "https://edge.test/healthz", { headers: { origin: "https://evil.example" } });
     expect(star.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
 
 describe("TLS only", () => {
   it("outside development, plain http is refused with 403 https_required before authentication", async () => {
-    const res = await fetchWith({ ENVIRONMENT: "production" }, "http://edge.test/v1/transcriptions", { headers: { authorization: "Bearer vtt_live_whatever" } });
+    const res = await callWith({ ENVIRONMENT: "production" }, "http://edge.test/v1/transcriptions", { headers: { authorization: "Bearer vtt_live_whatever" } });
     expect(res.status).toBe(403);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
     expect(await res.json()).toMatchObject({ code: "https_required" });
     expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
-    const tls = await fetchWith({ ENVIRONMENT: "production" }, "https://edge.test/healthz");
+    const tls = await callWith({ ENVIRONMENT: "production" }, "https://edge.test/healthz");
     expect(tls.status).toBe(200);
   });
 
   it("development (npm start on http://127.0.0.1) still works over http", async () => {
-    expect((await fetchWith({ ENVIRONMENT: "development" }, "http://127.0.0.1:8787/healthz")).status).toBe(200);
+    expect((await callWith({ ENVIRONMENT: "development" }, "http://127.0.0.1:8787/healthz")).status).toBe(200);
   });
 });

@@ -6,13 +6,11 @@
  * Requests that should succeed despite hostile input (file names with traversal or control characters, HTML in
  * metadata, replayed pool callbacks) live in their own `describe` blocks below the table.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signAudioUrl, signedHeaders, type SigningKey } from "../../src/domain/signing.ts";
 import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
-import { adminKey, BASE, call, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
+import { adminKey, call, callWith, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
 import { expectProblem, expectUnchanged, listAllObjects, seedAttemptAndDeadLetter, snapshot } from "./snapshot.ts";
@@ -65,15 +63,6 @@ function json(path: string, key: string, body: unknown, method = "POST"): Promis
   return call(path, { method, key, headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
 }
 
-/** The Worker with some bindings overridden (e.g. ENVIRONMENT=production for the https-only webhook rules). */
-async function callWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 const PRODUCTION = { ENVIRONMENT: "production" } satisfies Partial<Env>;
 

@@ -1,10 +1,7 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signAudioUrl, signedHeaders } from "../../src/domain/signing.ts";
-import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
-import { adminKey, BASE, call, createTenant } from "../helpers/api.ts";
+import { adminKey, call, callWith, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
@@ -14,14 +11,6 @@ const [M2, M1] = env.ENCRYPTION_KEYS!.split(",");
 const BEFORE_ROTATION = { ENCRYPTION_KEYS: M1 };
 const AFTER_RETIREMENT = { ENCRYPTION_KEYS: M2 };
 
-async function fetchWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>, { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 describe("master key rotation", () => {
   it("rewrap moves objects and sealed fields to the newest version, after which the old one can be retired", async () => {
@@ -32,18 +21,18 @@ describe("master key rotation", () => {
     const form = new FormData();
     form.append("provider", "whisper-pool");
     form.append("file", new Blob([wav], { type: "audio/wav" }), "a.wav");
-    const upload = await fetchWith(BEFORE_ROTATION, "/v1/transcriptions", { method: "POST", key, body: form });
+    const upload = await callWith(BEFORE_ROTATION, "/v1/transcriptions", { method: "POST", key, body: form });
     expect(upload.status).toBe(202);
     const { id } = (await upload.json()) as { id: string };
     // the pool callback stores the transcript; run it under the old ring too
     const callbackBody = JSON.stringify(completedCallback(id));
-    const callback = await fetchWith(BEFORE_ROTATION, "/internal/pool/callback", {
+    const callback = await callWith(BEFORE_ROTATION, "/internal/pool/callback", {
       method: "POST",
       body: callbackBody,
       headers: { ...(await signedHeaders(POOL_CALLBACK_RING, callbackBody)), "content-type": "application/json" },
     });
     expect(callback.status).toBe(200);
-    const review = await fetchWith(BEFORE_ROTATION, `/v1/transcriptions/${id}/feedback`, {
+    const review = await callWith(BEFORE_ROTATION, `/v1/transcriptions/${id}/feedback`, {
       method: "POST",
       key,
       headers: { "content-type": "application/json" },
@@ -65,11 +54,11 @@ describe("master key rotation", () => {
     expect(String((await jobRow(id))!.text)).toMatch(/^enc1\.m2\./);
 
     // m1 retired: everything still opens
-    const job = (await (await fetchWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}`, { key })).json()) as { text: string; segments: unknown[] };
+    const job = (await (await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}`, { key })).json()) as { text: string; segments: unknown[] };
     expect(job.text).toContain("fellow Americans");
-    expect((await fetchWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}/transcript?format=srt`, { key })).status).toBe(200);
+    expect((await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}/transcript?format=srt`, { key })).status).toBe(200);
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const audio = await fetchWith(AFTER_RETIREMENT, `/internal/audio/${id}?exp=${exp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, exp)}`);
+    const audio = await callWith(AFTER_RETIREMENT, `/internal/audio/${id}?exp=${exp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, exp)}`);
     expect(new Uint8Array(await audio.arrayBuffer())).toEqual(wav);
 
     // idempotent: nothing left to move

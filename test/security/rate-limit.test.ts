@@ -1,21 +1,10 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
 import { chargeTokens, takeTokens } from "../../src/ratelimit/token-bucket.ts";
 import { chunkedStream } from "../helpers/audio.ts";
-import { BASE, createTenant } from "../helpers/api.ts";
+import { callWith, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 
-async function fetchWith(overrides: Partial<Env>, path: string, key: string, init: RequestInit = {}) {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${key}`);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 describe("token bucket", () => {
   it("allows the limit per minute, then asks the caller to wait, and refills over time", () => {
@@ -48,20 +37,20 @@ describe("per-key rate limits", () => {
     const a = await createTenant("limited");
     const b = await createTenant("unlimited");
     const limits = { RATE_LIMIT_REQUESTS_PER_MINUTE: "3" };
-    for (let i = 0; i < 3; i++) expect((await fetchWith(limits, "/v1/transcriptions", a.key)).status).toBe(200);
-    const limited = await fetchWith(limits, "/v1/transcriptions", a.key);
+    for (let i = 0; i < 3; i++) expect((await callWith(limits, "/v1/transcriptions", { key: a.key })).status).toBe(200);
+    const limited = await callWith(limits, "/v1/transcriptions", { key: a.key });
     expect(limited.status).toBe(429);
     expect(limited.headers.get("content-type")).toContain("application/problem+json");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(((await limited.json()) as { code: string }).code).toBe("rate_limited");
-    expect((await fetchWith(limits, "/v1/transcriptions", b.key)).status).toBe(200);
+    expect((await callWith(limits, "/v1/transcriptions", { key: b.key })).status).toBe(200);
   });
 
   it("limits uploaded bytes per minute by the declared length", async () => {
     const t = await createTenant("bytes");
     const wav = makeWav(1); // 32 KB
     const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(wav.byteLength + 1000) };
-    const upload = () => fetchWith(limits, "/v1/transcriptions?provider=whisper-pool", t.key, { method: "POST", body: wav, headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) } });
+    const upload = () => callWith(limits, "/v1/transcriptions?provider=whisper-pool", { key: t.key, method: "POST", body: wav, headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) } });
     expect((await upload()).status).toBe(202);
     const second = await upload();
     expect(second.status).toBe(429);
@@ -74,7 +63,7 @@ describe("per-key rate limits", () => {
     // its size is unknown up front, so the upload that overdraws the minute's bytes still lands; the debt stops the next
     const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(Math.floor(wav.byteLength / 2)) };
     const chunked = () =>
-      fetchWith(limits, "/v1/transcriptions?provider=whisper-pool", t.key, { method: "POST", body: chunkedStream(wav, 4096), headers: { "content-type": "audio/wav" } });
+      callWith(limits, "/v1/transcriptions?provider=whisper-pool", { key: t.key, method: "POST", body: chunkedStream(wav, 4096), headers: { "content-type": "audio/wav" } });
     expect((await chunked()).status).toBe(202);
     const next = await chunked();
     expect(next.status).toBe(429);

@@ -6,14 +6,14 @@
  * webhook signing secrets, Authorization header values, request signatures and signed URLs, transcript text and a
  * marker hidden in the upload's prompt and metadata. Every line must also be one JSON object with an `event`.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signedHeaders } from "../../src/domain/signing.ts";
 import type { Env } from "../../src/env.ts";
 import { log } from "../../src/lib/log.ts";
 import worker from "../../src/index.ts";
-import { adminKey, BASE, call } from "../helpers/api.ts";
+import { adminKey, call, callWith } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { POOL_CALLBACK_RING } from "../helpers/pool.ts";
@@ -101,14 +101,6 @@ async function deliverWebhooks(eventIds: string[]) {
   return getQueueResult(batch, ctx);
 }
 
-async function fetchWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}) {
-  const headers = new Headers(init.headers);
-  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(BASE + path, { ...init, headers }), { ...env, ...overrides } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 async function adminJson(path: string, body: unknown) {
   const res = await call(path, { method: "POST", key: adminKey(), headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -356,7 +348,7 @@ describe("a representative flow writes no secret to the logs", () => {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    const res = await fetchWith({ DB: brokenDb as D1Database }, "/v1/transcriptions", { key });
+    const res = await callWith({ DB: brokenDb as D1Database }, "/v1/transcriptions", { key });
     expect(res.status).toBe(500);
     expect(await res.text()).not.toContain(key);
 
@@ -412,7 +404,7 @@ describe("a failed enqueue whose error message carries request data", () => {
     for (const [name, value] of Object.entries(uploadFields("openai"))) form.append(name, value);
     form.append("file", new Blob([makeWav(0.2)], { type: "audio/wav" }), "q.wav");
     const start = captured.length;
-    const res = await fetchWith({ JOBS: brokenQueue as unknown as Queue }, "/v1/transcriptions", { method: "POST", key, body: form });
+    const res = await callWith({ JOBS: brokenQueue as unknown as Queue }, "/v1/transcriptions", { method: "POST", key, body: form });
     expect(res.status, "the job is kept and re-sent by the sweeper").toBe(202);
     const lines = captured.slice(start);
     expect(lines.map((c) => c.line).join("\n")).toContain("enqueue_failed");
