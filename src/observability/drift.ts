@@ -105,8 +105,8 @@ export async function recordCompletionFeatures(env: Env, db: Db, job: Transcript
       job_id: job.id,
       tenant_id: job.tenantId,
       provider: job.provider,
+      // the name only: a D1 error message echoes the statement's parameters
       error: error instanceof Error ? error.name : "unknown",
-      message: error instanceof Error ? error.message.slice(0, 200) : undefined,
     });
   }
 }
