@@ -1,17 +1,17 @@
 /** Composition root of the HTTP API: middleware, routers, OpenAPI document and error mapping. */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "./storage/db.ts";
 import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import { admin } from "./api/admin.ts";
-import { compliance } from "./api/compliance.ts";
+import { admin } from "./api/admin/index.ts";
 import { API_CSP, docs } from "./api/docs-page.ts";
 import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
-import { quality } from "./api/quality.ts";
+import { feedbackRoutes } from "./api/feedback.ts";
 import { metrics } from "./api/metrics.ts";
-import { operations } from "./api/operations.ts";
+import { status } from "./api/status.ts";
+import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
@@ -71,7 +71,7 @@ export function createApp() {
     })(c, next);
   });
   app.use("*", async (c, next) => {
-    c.set("db", drizzle(c.env.DB, { schema }));
+    c.set("db", createDb(c.env));
     await next();
   });
 
@@ -87,9 +87,9 @@ export function createApp() {
   app.use("/v1/*", authenticate);
   app.route("/", transcriptions);
   app.route("/", webhooks);
-  app.route("/", operations);
-  app.route("/", compliance);
-  app.route("/", quality);
+  app.route("/", feedbackRoutes);
+  app.route("/", status);
+  app.route("/", subjects);
   app.route("/", admin);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

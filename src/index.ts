@@ -1,5 +1,5 @@
 /** Worker entry: HTTP API, queue consumers and cron. */
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "./storage/db.ts";
 import { createApp } from "./app.ts";
 import { handleTranscriptionBatch } from "./consumers/transcription.ts";
 import { handleDeadLetterBatch, redriveDue } from "./consumers/dead-letter.ts";
@@ -7,7 +7,7 @@ import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import type { Env } from "./env.ts";
 import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";
 import { purgeExpired } from "./jobs/retention.ts";
-import { refreshDriftSnapshot } from "./observability/drift-snapshot.ts";
+import { refreshDriftSnapshot } from "./drift/drift-snapshot.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import * as schema from "./storage/schema.ts";
 
@@ -24,7 +24,7 @@ export default {
     return handleTranscriptionBatch(batch, env);
   },
   async scheduled(_controller, env, ctx) {
-    const db = drizzle(env.DB, { schema });
+    const db = createDb(env);
     ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db), refreshDriftSnapshot(db), retryPoolErasures(env, db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Env>;

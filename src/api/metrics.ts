@@ -2,9 +2,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { authenticate, requireOperator } from "../auth/middleware.ts";
-import { cachedDriftFamilies } from "../observability/drift-snapshot.ts";
+import { cachedDriftFamilies } from "../drift/drift-snapshot.ts";
 import { edgeMetricFamilies } from "../observability/edge-metrics.ts";
-import { qualityMetricFamilies } from "../observability/quality.ts";
+import { qualityMetricFamilies } from "../quality/feedback.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderExposition } from "../observability/prometheus.ts";
 
 export const metrics = new Hono<AppEnv>();

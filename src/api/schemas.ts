@@ -243,3 +243,26 @@ export const PoolCallback = z.discriminatedUnion("status", [
   }),
 ]);
 export type PoolCallbackBody = z.infer<typeof PoolCallback>;
+
+/** What an erasure removed, kept in the audit log without personal data. */
+export const ErasureReceiptSchema = z
+  .object({
+    receipt_id: z.string(),
+    scope: z.enum(["subject", "tenant", "retention"]),
+    erased: z.object({
+      transcriptions: z.number().int(),
+      audio_objects: z.number().int(),
+      transcript_objects: z.number().int(),
+      webhook_events: z.number().int(),
+      webhook_attempts: z.number().int(),
+      dead_letters: z.number().int(),
+      api_keys: z.number().int(),
+      tenants: z.number().int(),
+      pool_jobs: z.number().int(),
+      pool_jobs_unconfirmed: z.number().int(),
+      job_features: z.number().int(),
+      feedback: z.number().int(),
+    }),
+    completed_at: z.string(),
+  })
+  .openapi("ErasureReceipt");

@@ -18,7 +18,7 @@ import { objectSealer } from "../storage/sealed-objects.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
-import { deleteJobQualityRows } from "../observability/quality.ts";
+import { deleteJobQualityRows } from "../quality/feedback.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
 import { resolveRetention } from "../jobs/retention-policy.ts";

@@ -4,7 +4,7 @@
  * log keeps without any personal data. Idempotent: erasing again finds nothing and says so.
  */
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";

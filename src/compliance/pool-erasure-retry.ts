@@ -4,7 +4,7 @@
  * POOL_ERASURE_GIVE_UP_MS the item is dropped and logged: by then the pool's own retention has removed the job.
  */
 import { asc, inArray, lte } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";

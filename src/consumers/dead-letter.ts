@@ -5,8 +5,8 @@
  * `DEAD_LETTER_MAX_AGE_SECONDS`, after which they fail with `retries_exhausted`.
  */
 import { and, asc, eq, isNull, lte } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import type { Db } from "../app.context.ts";
+import { createDb } from "../storage/db.ts";
+import type { Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { maxUploadBytes } from "../config.ts";
 import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
@@ -24,7 +24,7 @@ import { deadLetters, transcriptions, type TranscriptionRow } from "../storage/s
 const REDRIVE_BATCH = 50;
 
 export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+  const db = createDb(env);
   for (const message of batch.messages) {
     const body = message.body as Partial<JobMessage> | null;
     const job = body && typeof body.job_id === "string" ? await getJobById(db, body.job_id) : null;

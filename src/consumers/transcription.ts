@@ -6,8 +6,8 @@
  * message goes to the dead-letter queue, whose inspector decides between re-driving and failing the job.
  */
 import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import type { Db } from "../app.context.ts";
+import { createDb } from "../storage/db.ts";
+import type { Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { DELAY_PROVIDER_UNAVAILABLE, isTerminal } from "../jobs/state.ts";
@@ -38,7 +38,7 @@ function isJobMessage(body: unknown): body is JobMessage {
 }
 
 export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+  const db = createDb(env);
   const policy = retryPolicyFromSettings(env);
   await Promise.all(
     batch.messages.map((message) => {

@@ -3,8 +3,8 @@
  * Each attempt is signed afresh (same `webhook-id`, new timestamp), recorded, and retried per the delivery policy.
  */
 import { eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import type { Db } from "../app.context.ts";
+import { createDb } from "../storage/db.ts";
+import type { Db } from "../storage/db.ts";
 import { isDevelopment } from "../config.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -16,7 +16,7 @@ import { signWebhook } from "../webhooks/signature.ts";
 import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
 
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+  const db = createDb(env);
   await Promise.all(batch.messages.map((message) => deliver(message, env, db)));
 }
 

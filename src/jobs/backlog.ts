@@ -3,7 +3,7 @@
  * (status, updated_at) index at most once every few seconds per isolate.
  */
 import { eq, sql } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { transcriptions } from "../storage/schema.ts";
 

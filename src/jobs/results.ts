@@ -1,5 +1,5 @@
 /** Persisting a provider's result or failure: shared by the queue consumer and the pool callback. */
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import { TEXT_INLINE_LIMIT } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
@@ -7,7 +7,7 @@ import type { NormalisedTranscript } from "../providers/types.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
-import { recordCompletionFeatures } from "../observability/drift.ts";
+import { recordCompletionFeatures } from "../drift/drift.ts";
 import { recordJobOutcome } from "../observability/job-outcome.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 

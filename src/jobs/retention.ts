@@ -3,7 +3,7 @@
  * Each tenant touched gets a receipt in the audit log (counts only, no personal data).
  */
 import { inArray, lte } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import { emptyCounts, eraseJobs, record, type ErasureCounts } from "../compliance/erasure.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";

@@ -1,6 +1,6 @@
 /** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
 import { and, eq, isNull, lt, or, inArray } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";

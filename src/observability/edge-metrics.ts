@@ -4,7 +4,7 @@
  * resolved_at); nothing scans the whole jobs table. Names and labels: src/observability/metrics-catalog.ts.
  */
 import { sql } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env } from "../env.ts";
 import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";

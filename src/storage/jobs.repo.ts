@@ -1,6 +1,6 @@
 /** D1 queries for transcription jobs. Every tenant-facing read and write is scoped by tenant id. */
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "./db.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
 import { type JobStatus, type NewTranscriptionRow, type TranscriptionRow, transcriptions } from "./schema.ts";
 

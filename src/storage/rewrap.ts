@@ -4,7 +4,7 @@
  * wrapped data key (the body is copied as it is); sealed D1 fields are opened and sealed again.
  */
 import { and, eq, like, not, or, sql } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "./db.ts";
 import { isEnvelopeHeader, openField, rewrapHeader, sealField, sealedFieldVersion } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";

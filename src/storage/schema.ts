@@ -203,7 +203,7 @@ export const auditLog = sqliteTable(
 );
 
 /**
- * Drift features of one completed job (src/observability/features.ts): what the audio and the transcript looked like,
+ * Drift features of one completed job (src/drift/features.ts): what the audio and the transcript looked like,
  * one column per feature, null where it could not be computed (the missing share is part of drift). Written once
  * when the job completes; erased with the job (subject and tenant erasure, retention purge, DELETE).
  */

@@ -1,6 +1,6 @@
 /** Creating webhook events for job outcomes and handing them to the delivery queue. */
 import { and, eq, isNull } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { tenants, webhookEvents, type TranscriptionRow } from "../storage/schema.ts";

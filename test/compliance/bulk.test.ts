@@ -3,14 +3,14 @@
  * These run each path with well over 100 jobs against the real (Miniflare) D1, which enforces the limit.
  */
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
 import { purgeExpired } from "../../src/jobs/retention.ts";
 import { sweepStuckJobs } from "../../src/jobs/sweeper.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { call, createTenant } from "../helpers/api.ts";
 
-const db = () => drizzle(env.DB, { schema });
+const db = () => createDb(env);
 
 async function seedMany(tenantId: string, count: number, columns: Record<string, string | number | null>) {
   const now = Date.now();

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { retryPoolErasures } from "../../src/compliance/pool-erasure-retry.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
@@ -80,7 +80,7 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     const pending = () => env.DB.prepare("select job_id, attempts, next_attempt_at from pending_pool_erasures where job_id = ?").bind(again).first<{ attempts: number; next_attempt_at: number }>();
     const first = (await pending())!;
     expect(first.attempts).toBe(1);
-    const db = drizzle(env.DB, { schema });
+    const db = createDb(env);
     expect(await retryPoolErasures(env, db, first.next_attempt_at - 1)).toEqual({ confirmed: 0, pending: 0, abandoned: 0 });
     expect(await retryPoolErasures(env, db, first.next_attempt_at)).toEqual({ confirmed: 0, pending: 1, abandoned: 0 });
     const second = (await pending())!;
@@ -95,7 +95,7 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
   });
 
   it("gives up on a pool erasure the pool never confirms after 7 days", async () => {
-    const db = drizzle(env.DB, { schema });
+    const db = createDb(env);
     const requested = Date.now() - 8 * 86_400_000;
     await env.DB.prepare("insert into pending_pool_erasures (job_id, requested_at, attempts, next_attempt_at) values ('tr_01GIVEUP000000000000000000', ?, 9, ?)")
       .bind(requested, requested)

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS } from "../../src/jobs/retention-policy.ts";
@@ -10,7 +10,7 @@ import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 
-const db = () => drizzle(env.DB, { schema });
+const db = () => createDb(env);
 
 async function uploadAndComplete(key: string, fields: Record<string, string> = {}) {
   const res = await multipartUpload(key, { provider: "whisper-pool", ...fields });

@@ -5,6 +5,7 @@ import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
 import type { BreakerState } from "../../src/breaker/policy.ts";
 import type { Env } from "../../src/env.ts";
 import worker from "../../src/index.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
@@ -227,7 +228,7 @@ describe("sweeper (cron)", () => {
     const parked = await seedJob(tenantId);
     await env.DB.prepare("update transcriptions set delayed_reason = 'dead_lettered', updated_at = ? where id = ?").bind(Date.now() - 2 * 3600 * 1000, parked).run();
 
-    const { requeued } = await sweepStuckJobs(env, drizzle(env.DB, { schema }));
+    const { requeued } = await sweepStuckJobs(env, createDb(env));
     expect(requeued).toBe(2);
     expect(await jobRow(stuck)).toMatchObject({ status: "queued" });
     expect(await jobRow(fresh)).toMatchObject({ status: "processing" });

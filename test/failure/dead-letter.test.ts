@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import worker from "../../src/index.ts";
 import { describe, expect, it } from "vitest";
 import { redriveDue } from "../../src/consumers/dead-letter.ts";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { call } from "../helpers/api.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
@@ -47,7 +47,7 @@ describe("dead-letter inspector", () => {
     const tenant = await seedTenant();
     const id = await seedJob(tenant);
     await deadLetter([id], tenant);
-    const db = drizzle(env.DB, { schema });
+    const db = createDb(env);
     const first = (await deadLetterRow(id))!;
     // not yet due
     expect(await redriveDue(env, db, Number(first.first_dead_at) + 1000)).toMatchObject({ redriven: 0 });

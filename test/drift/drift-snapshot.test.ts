@@ -1,13 +1,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
-import { cachedDriftFamilies, refreshDriftSnapshot } from "../../src/observability/drift-snapshot.ts";
+import { cachedDriftFamilies, refreshDriftSnapshot } from "../../src/drift/drift-snapshot.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { adminKey, call } from "../helpers/api.ts";
 
-const db = () => drizzle(env.DB, { schema });
+const db = () => createDb(env);
 const HOUR = 3_600_000;
 
 async function seedFeatures(model: string, completedAt: number, count: number, duration: (i: number) => number) {

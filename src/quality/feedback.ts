@@ -5,7 +5,7 @@
  * and ISO week feed `GET /v1/admin/quality` and the `vtt_quality_*` gauges.
  */
 import { and, eq, gt, gte, inArray, sql } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import { openField, sealField } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
@@ -13,9 +13,9 @@ import { getTenantJob } from "../storage/jobs.repo.ts";
 import { jobFeatures, transcriptFeedback, transcriptions, type FeedbackRating, type TranscriptFeedbackRow } from "../storage/schema.ts";
 import { masterKeys } from "../storage/sealed-objects.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
-import { UNKNOWN_MODEL } from "./drift.ts";
-import { EDGE_METRICS } from "./metrics-catalog.ts";
-import type { MetricFamily, ScalarSample } from "./prometheus.ts";
+import { UNKNOWN_MODEL } from "../drift/drift.ts";
+import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
+import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
 import { alignTokensBounded, transcriptCharacters, transcriptWords } from "./wer.ts";
 
 const DAY_MS = 86_400_000;

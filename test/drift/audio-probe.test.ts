@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeSamples, probeAudio } from "../../src/observability/audio-probe.ts";
+import { decodeSamples, probeAudio } from "../../src/drift/audio-probe.ts";
 import { makeWav } from "../helpers/audio.ts";
 
 /** A WAV header for `dataBytes` of audio (format tag 1 = PCM, 3 = float). */

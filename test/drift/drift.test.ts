@@ -1,12 +1,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index.ts";
-import { driftMetricFamilies, driftReport } from "../../src/observability/drift.ts";
-import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, type DriftFeature } from "../../src/observability/features.ts";
+import { driftMetricFamilies, driftReport } from "../../src/drift/drift.ts";
+import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, type DriftFeature } from "../../src/drift/features.ts";
 import { renderExposition } from "../../src/observability/prometheus.ts";
-import { histogram, PSI_DEFAULT_EPSILON, type FeatureValue } from "../../src/observability/psi.ts";
+import { histogram, PSI_DEFAULT_EPSILON, type FeatureValue } from "../../src/drift/psi.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { jobFeatures } from "../../src/storage/schema.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
@@ -16,7 +16,7 @@ import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
-const db = () => drizzle(env.DB, { schema });
+const db = () => createDb(env);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 

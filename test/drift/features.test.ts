@@ -10,8 +10,8 @@ import {
   transcriptionFeatures,
   wavInfo,
   type TranscriptionInput,
-} from "../../src/observability/features.ts";
-import { compareHistograms, histogram, validateBins } from "../../src/observability/psi.ts";
+} from "../../src/drift/features.ts";
+import { compareHistograms, histogram, validateBins } from "../../src/drift/psi.ts";
 import { makeWav } from "../helpers/audio.ts";
 
 const hex = (text: string) => new Uint8Array(text.match(/../g)!.map((byte) => parseInt(byte, 16)));

@@ -1,16 +1,16 @@
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
+import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
 import { openField } from "../../src/domain/envelope.ts";
 import { purgeExpired } from "../../src/jobs/retention.ts";
-import { isoWeek, qualityMetricFamilies, readFeedback, scoreCorrection } from "../../src/observability/quality.ts";
+import { isoWeek, qualityMetricFamilies, readFeedback, scoreCorrection } from "../../src/quality/feedback.ts";
 import { renderExposition } from "../../src/observability/prometheus.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { masterKeys } from "../../src/storage/sealed-objects.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 
-const db = () => drizzle(env.DB, { schema });
+const db = () => createDb(env);
 const DAY = 86_400_000;
 /** The transcript every completed job in this file has (test/helpers/pool.ts). */
 const TRANSCRIPT = "And so my fellow Americans, ask not what your country can do for you.";

@@ -14,7 +14,7 @@ import {
   psiVerdict,
   type CategoricalBins,
   type NumericBins,
-} from "../../src/observability/psi.ts";
+} from "../../src/drift/psi.ts";
 
 /** mulberry32: a small seeded PRNG so the "random" samples are the same on every run. */
 function seededRandom(seed: number): () => number {

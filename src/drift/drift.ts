@@ -8,7 +8,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
@@ -16,8 +16,8 @@ import { jobFeatures, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { PROBE_MAX_BYTES, probeAudio, type AudioProbe } from "./audio-probe.ts";
 import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, transcriptionFeatures, type DriftFeature, type TranscriptionFeatures } from "./features.ts";
-import { EDGE_METRICS } from "./metrics-catalog.ts";
-import type { MetricFamily, ScalarSample } from "./prometheus.ts";
+import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
+import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
 import { bucketLabels, compareHistograms, PSI_DEFAULT_MIN_SAMPLES, type FeatureBins, type Histogram, type PsiVerdict } from "./psi.ts";
 
 const HOUR_MS = 3_600_000;

@@ -4,12 +4,12 @@
  * the stored snapshot, with its age, in a single-row read.
  */
 import { eq } from "drizzle-orm";
-import type { Db } from "../app.context.ts";
+import type { Db } from "../storage/db.ts";
 import { log } from "../lib/log.ts";
 import { metricSnapshots } from "../storage/schema.ts";
 import { driftMetricFamilies } from "./drift.ts";
-import { EDGE_METRICS } from "./metrics-catalog.ts";
-import type { MetricFamily } from "./prometheus.ts";
+import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
+import type { MetricFamily } from "../observability/prometheus.ts";
 
 export const DRIFT_SNAPSHOT = "drift";
 export const DRIFT_SNAPSHOT_INTERVAL_MS = 15 * 60_000;

@@ -7,7 +7,7 @@ import {
   normaliseTranscript,
   transcriptCharacters,
   wordErrorRate,
-} from "../../src/observability/wer.ts";
+} from "../../src/quality/wer.ts";
 
 /** Textbook full-matrix Levenshtein distance, kept deliberately naive to cross-check the two-row version. */
 function naiveDistance(a: readonly string[], b: readonly string[]): number {

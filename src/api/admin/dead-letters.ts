@@ -1,0 +1,126 @@
+/** `/v1/admin/dead-letters`: the dead-letter inspector's items, re-drive and fail (operator plane). */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq, isNotNull, isNull } from "drizzle-orm";
+import type { AppEnv } from "../../app.context.ts";
+import { redrive } from "../../consumers/dead-letter.ts";
+import { ApiError } from "../../http/problem.ts";
+import { storeFailure } from "../../jobs/results.ts";
+import { getJobById } from "../../storage/jobs.repo.ts";
+import { deadLetters, transcriptions } from "../../storage/schema.ts";
+import { iso, json, problem } from "../openapi.ts";
+import { validationHook } from "../validation.ts";
+
+export const deadLetterRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const DeadLetterView = z
+  .object({
+    job_id: z.string(),
+    tenant_id: z.string(),
+    provider: z.string(),
+    classification: z.enum(["recoverable", "corrupt"]),
+    reason: z.string(),
+    job_status: z.string().nullable(),
+    redrive_count: z.number().int(),
+    first_dead_at: z.string(),
+    next_redrive_at: z.string().nullable(),
+    resolved_at: z.string().nullable(),
+    resolution: z.string().nullable(),
+  })
+  .openapi("DeadLetter");
+
+deadLetterRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/admin/dead-letters",
+    summary: "Dead-lettered jobs with their classification",
+    security: [{ bearerAuth: [] }],
+    request: { query: z.object({ state: z.enum(["pending", "resolved", "all"]).optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+    responses: { 200: { description: "Items", content: json(z.object({ data: z.array(DeadLetterView) })) } },
+  }),
+  async (c) => {
+    const { state = "pending", limit = 100 } = c.req.valid("query");
+    const where = state === "pending" ? isNull(deadLetters.resolvedAt) : state === "resolved" ? isNotNull(deadLetters.resolvedAt) : undefined;
+    const rows = await c.var.db
+      .select({ item: deadLetters, jobStatus: transcriptions.status })
+      .from(deadLetters)
+      .leftJoin(transcriptions, eq(transcriptions.id, deadLetters.jobId))
+      .where(where)
+      .orderBy(desc(deadLetters.lastDeadAt))
+      .limit(limit);
+    return c.json(
+      {
+        data: rows.map(({ item, jobStatus }) => ({
+          job_id: item.jobId,
+          tenant_id: item.tenantId,
+          provider: item.provider,
+          classification: item.classification,
+          reason: item.reason,
+          job_status: jobStatus ?? null,
+          redrive_count: item.redriveCount,
+          first_dead_at: iso(item.firstDeadAt)!,
+          next_redrive_at: iso(item.nextRedriveAt),
+          resolved_at: iso(item.resolvedAt),
+          resolution: item.resolution,
+        })),
+      },
+      200,
+    );
+  },
+);
+
+const JobParam = z.object({ job: z.string().openapi({ param: { name: "job", in: "path" } }) });
+
+deadLetterRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/admin/dead-letters/redrive",
+    summary: "Re-drive every pending recoverable item now",
+    security: [{ bearerAuth: [] }],
+    responses: { 200: { description: "How many were sent", content: json(z.object({ redriven: z.number().int() })) } },
+  }),
+  async (c) => {
+    const pending = await c.var.db
+      .select({ jobId: deadLetters.jobId })
+      .from(deadLetters)
+      .where(and(isNull(deadLetters.resolvedAt), eq(deadLetters.classification, "recoverable")))
+      .limit(500);
+    let redriven = 0;
+    for (const { jobId } of pending) if (await redrive(c.env, c.var.db, jobId)) redriven++;
+    return c.json({ redriven }, 200);
+  },
+);
+
+deadLetterRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/admin/dead-letters/{job}/redrive",
+    summary: "Re-drive one item now",
+    security: [{ bearerAuth: [] }],
+    request: { params: JobParam },
+    responses: { 202: { description: "Sent", content: json(z.object({ redriven: z.literal(true) })) }, 404: problem("No pending item") },
+  }),
+  async (c) => {
+    if (!(await redrive(c.env, c.var.db, c.req.valid("param").job))) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
+    return c.json({ redriven: true as const }, 202);
+  },
+);
+
+deadLetterRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/admin/dead-letters/{job}/fail",
+    summary: "Fail one item's job now (`dead_lettered`)",
+    security: [{ bearerAuth: [] }],
+    request: { params: JobParam },
+    responses: { 200: { description: "Failed", content: json(z.object({ failed: z.boolean() })) }, 404: problem("No pending item") },
+  }),
+  async (c) => {
+    const jobId = c.req.valid("param").job;
+    const [item] = await c.var.db.select().from(deadLetters).where(and(eq(deadLetters.jobId, jobId), isNull(deadLetters.resolvedAt))).limit(1);
+    const job = item ? await getJobById(c.var.db, jobId) : null;
+    if (!item || !job) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
+    const failed = await storeFailure(c.env, c.var.db, job, "dead_lettered", "Failed by an operator from the dead-letter queue.");
+    await c.var.db.update(deadLetters).set({ resolvedAt: Date.now(), resolution: "failed_by_admin", nextRedriveAt: null }).where(eq(deadLetters.jobId, jobId)).run();
+    return c.json({ failed }, 200);
+  },
+);

@@ -1,0 +1,80 @@
+/** `/v1/admin/tenants/{tenant}/keys`: mint (shown once) and revoke a tenant's API keys. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import type { AppEnv } from "../../app.context.ts";
+import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
+import { ApiError } from "../../http/problem.ts";
+import { isWellFormedId, newId } from "../../lib/ids.ts";
+import { apiKeys, tenants } from "../../storage/schema.ts";
+import { json, problem } from "../openapi.ts";
+import { KeyCreate, KeyCreated } from "../schemas.ts";
+import { validationHook } from "../validation.ts";
+import { TenantParam } from "./tenants.ts";
+
+export const keyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const createKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/tenants/{tenant}/keys",
+  summary: "Create an API key for a tenant (the key is shown once)",
+  security: [{ bearerAuth: [] }],
+  request: { params: TenantParam, body: { content: json(KeyCreate), required: false } },
+  responses: { 201: { description: "Created", content: json(KeyCreated) }, 404: problem("No such tenant") },
+});
+
+keyRoutes.openapi(createKeyRoute, async (c) => {
+  const tenantId = c.req.valid("param").tenant;
+  const input = c.req.valid("json") ?? {};
+  const [tenant] = isWellFormedId(tenantId, "tenant")
+    ? await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1)
+    : [];
+  if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
+  const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
+  if (expiresAt !== null && expiresAt <= Date.now()) throw new ApiError(422, "validation_failed", "expires_at must be in the future.");
+  const key = generateApiKey();
+  const scopes = input.scopes ?? DEFAULT_TENANT_SCOPES;
+  const row = {
+    id: newId("apiKey"),
+    tenantId,
+    name: input.name ?? null,
+    prefix: key.slice(0, KEY_DISPLAY_PREFIX_LENGTH),
+    keyHash: await hashApiKey(key),
+    scopes: scopes.join(" "),
+    createdAt: Date.now(),
+    expiresAt,
+  };
+  await c.var.db.insert(apiKeys).values(row).run();
+  return c.json(
+    {
+      id: row.id,
+      tenant_id: tenantId,
+      name: row.name,
+      key,
+      prefix: row.prefix,
+      scopes,
+      created_at: new Date(row.createdAt).toISOString(),
+      expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+    },
+    201,
+  );
+});
+
+const revokeKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/tenants/{tenant}/keys/{key}/revoke",
+  summary: "Revoke an API key",
+  security: [{ bearerAuth: [] }],
+  request: { params: TenantParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) }) },
+  responses: { 204: { description: "Revoked" }, 404: problem("No such key") },
+});
+
+keyRoutes.openapi(revokeKeyRoute, async (c) => {
+  const { tenant, key } = c.req.valid("param");
+  const rows = await c.var.db
+    .update(apiKeys)
+    .set({ revokedAt: Date.now() })
+    .where(and(eq(apiKeys.tenantId, tenant), eq(apiKeys.id, key)))
+    .returning({ id: apiKeys.id });
+  if (!rows.length) throw new ApiError(404, "not_found", "No such key for that tenant.");
+  return c.body(null, 204);
+});

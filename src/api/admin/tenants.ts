@@ -1,0 +1,111 @@
+/** `/v1/admin/tenants`: create a tenant, change its retention windows, erase it with everything it stored. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import type { AppEnv } from "../../app.context.ts";
+import { eraseTenant } from "../../compliance/erasure.ts";
+import { ApiError } from "../../http/problem.ts";
+import { DEFAULT_AUDIO_RETENTION_SECONDS, MAX_AUDIO_RETENTION_SECONDS } from "../../jobs/retention-policy.ts";
+import { isWellFormedId, newId } from "../../lib/ids.ts";
+import { tenants } from "../../storage/schema.ts";
+import { json, problem } from "../openapi.ts";
+import { ErasureReceiptSchema, TenantCreate, TenantSchema, TenantUpdate } from "../schemas.ts";
+import { validationHook } from "../validation.ts";
+
+export const TenantParam = z.object({ tenant: z.string().openapi({ param: { name: "tenant", in: "path" } }) });
+
+export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const createTenantRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/tenants",
+  summary: "Create a tenant",
+  security: [{ bearerAuth: [] }],
+  request: { body: { content: json(TenantCreate), required: true } },
+  responses: { 201: { description: "Created", content: json(TenantSchema) }, 422: problem("Invalid body") },
+});
+
+type TenantRow = typeof tenants.$inferSelect;
+type RetentionInput = { audio_seconds?: number | null; transcript_seconds?: number | null };
+
+function tenantObject(row: TenantRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    created_at: new Date(row.createdAt).toISOString(),
+    retention: {
+      audio_seconds: row.audioRetentionSeconds ?? DEFAULT_AUDIO_RETENTION_SECONDS,
+      transcript_seconds: row.transcriptRetentionSeconds,
+    },
+  };
+}
+
+/** Only the fields that were sent change; null resets a window to its default. */
+function retentionColumns(input: RetentionInput | undefined): Partial<Pick<TenantRow, "audioRetentionSeconds" | "transcriptRetentionSeconds">> {
+  if (!input) return {};
+  if (typeof input.audio_seconds === "number" && input.audio_seconds > MAX_AUDIO_RETENTION_SECONDS) {
+    throw new ApiError(422, "validation_failed", `retention.audio_seconds: at most ${MAX_AUDIO_RETENTION_SECONDS} seconds (30 days)`, [
+      { field: "retention.audio_seconds", message: `at most ${MAX_AUDIO_RETENTION_SECONDS}` },
+    ]);
+  }
+  return {
+    ...(input.audio_seconds !== undefined ? { audioRetentionSeconds: input.audio_seconds } : {}),
+    ...(input.transcript_seconds !== undefined ? { transcriptRetentionSeconds: input.transcript_seconds } : {}),
+  };
+}
+
+tenantRoutes.openapi(createTenantRoute, async (c) => {
+  const { name, retention } = c.req.valid("json");
+  const row: TenantRow = {
+    id: newId("tenant"),
+    name,
+    createdAt: Date.now(),
+    webhookSecret: null,
+    webhookSecretPrevious: null,
+    webhookSecretPreviousUntil: null,
+    audioRetentionSeconds: null,
+    transcriptRetentionSeconds: null,
+    ...retentionColumns(retention),
+  };
+  await c.var.db.insert(tenants).values(row).run();
+  return c.json(tenantObject(row), 201);
+});
+
+const updateTenantRoute = createRoute({
+  method: "patch",
+  path: "/v1/admin/tenants/{tenant}",
+  summary: "Change a tenant's retention windows (applies to jobs uploaded afterwards)",
+  security: [{ bearerAuth: [] }],
+  request: { params: TenantParam, body: { content: json(TenantUpdate), required: true } },
+  responses: { 200: { description: "Updated", content: json(TenantSchema) }, 404: problem("No such tenant"), 422: problem("Invalid body") },
+});
+
+tenantRoutes.openapi(updateTenantRoute, async (c) => {
+  const tenantId = c.req.valid("param").tenant;
+  const changes = retentionColumns(c.req.valid("json").retention);
+  const [row] = isWellFormedId(tenantId, "tenant")
+    ? Object.keys(changes).length
+      ? await c.var.db.update(tenants).set(changes).where(eq(tenants.id, tenantId)).returning()
+      : await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1)
+    : [];
+  if (!row) throw new ApiError(404, "not_found", "No tenant with that id.");
+  return c.json(tenantObject(row), 200);
+});
+
+tenantRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v1/admin/tenants/{tenant}",
+    summary: "Erase a tenant and everything it stored",
+    security: [{ bearerAuth: [] }],
+    request: { params: TenantParam },
+    responses: {
+      200: { description: "Receipt", content: json(ErasureReceiptSchema) },
+      400: problem("Malformed tenant id"),
+    },
+  }),
+  async (c) => {
+    const tenantId = c.req.valid("param").tenant;
+    if (!isWellFormedId(tenantId, "tenant")) throw new ApiError(400, "invalid_parameters", "tenant: not a tenant id");
+    return c.json(await eraseTenant(c.env, c.var.db, tenantId), 200);
+  },
+);

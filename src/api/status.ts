@@ -1,0 +1,58 @@
+/** `GET /v1/status`: per-provider availability and the backlog, for any key (degraded mode stays visible). */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, sql } from "drizzle-orm";
+import type { AppEnv } from "../app.context.ts";
+import { breakerFor } from "../breaker/circuit-breaker.ts";
+import { parseProviderList } from "../providers/registry.ts";
+import { transcriptions } from "../storage/schema.ts";
+import { json } from "./openapi.ts";
+import { validationHook } from "./validation.ts";
+
+export const status = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+status.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/status",
+    summary: "Per-provider availability and whether new jobs will be delayed",
+    security: [{ bearerAuth: [] }],
+    responses: {
+      200: {
+        description: "Status",
+        content: json(
+          z.object({
+            status: z.enum(["operational", "degraded"]),
+            providers: z.array(z.object({ provider: z.string(), available: z.boolean(), breaker: z.enum(["closed", "open", "half_open"]) })),
+            backlog: z.object({ queued: z.number().int(), processing: z.number().int(), parked: z.number().int() }),
+          }),
+        ),
+      },
+    },
+  }),
+  async (c) => {
+    const providers = await Promise.all(
+      parseProviderList(c.env).map(async (provider) => {
+        const snap = await breakerFor(c.env, provider).snapshot(provider);
+        return { provider, available: snap.state.status !== "open", breaker: snap.state.status };
+      }),
+    );
+    // tenant keys see their own backlog; the admin key sees the whole service
+    const tenantId = c.var.principal.tenantId;
+    const [row] = await c.var.db
+      .select({
+        queued: sql<number>`sum(case when ${transcriptions.status} = 'queued' then 1 else 0 end)`,
+        processing: sql<number>`sum(case when ${transcriptions.status} = 'processing' then 1 else 0 end)`,
+        parked: sql<number>`sum(case when ${transcriptions.delayedReason} is not null then 1 else 0 end)`,
+      })
+      .from(transcriptions)
+      .where(and(tenantId ? eq(transcriptions.tenantId, tenantId) : undefined, sql`${transcriptions.status} in ('queued', 'processing')`));
+    return c.json(
+      {
+        status: providers.every((p) => p.available) ? ("operational" as const) : ("degraded" as const),
+        providers,
+        backlog: { queued: Number(row?.queued ?? 0), processing: Number(row?.processing ?? 0), parked: Number(row?.parked ?? 0) },
+      },
+      200,
+    );
+  },
+);
