@@ -2,7 +2,8 @@
 import { createDb } from "./storage/db.ts";
 import { createApp } from "./app.ts";
 import { handleTranscriptionBatch } from "./consumers/transcription.ts";
-import { handleDeadLetterBatch, redriveDue } from "./consumers/dead-letter.ts";
+import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
+import { redriveDue } from "./jobs/dead-letters.ts";
 import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import type { Env } from "./env.ts";
 import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";

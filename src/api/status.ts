@@ -1,10 +1,9 @@
 /** `GET /v1/status`: per-provider availability and the backlog, for any key (degraded mode stays visible). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
 import type { AppEnv } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { parseProviderList } from "../providers/registry.ts";
-import { transcriptions } from "../storage/schema.ts";
+import { countActiveJobs } from "../storage/jobs.repo.ts";
 import { json } from "./openapi.ts";
 import { validationHook } from "./validation.ts";
 
@@ -38,19 +37,12 @@ status.openapi(
     );
     // tenant keys see their own backlog; the admin key sees the whole service
     const tenantId = c.var.principal.tenantId;
-    const [row] = await c.var.db
-      .select({
-        queued: sql<number>`sum(case when ${transcriptions.status} = 'queued' then 1 else 0 end)`,
-        processing: sql<number>`sum(case when ${transcriptions.status} = 'processing' then 1 else 0 end)`,
-        parked: sql<number>`sum(case when ${transcriptions.delayedReason} is not null then 1 else 0 end)`,
-      })
-      .from(transcriptions)
-      .where(and(tenantId ? eq(transcriptions.tenantId, tenantId) : undefined, sql`${transcriptions.status} in ('queued', 'processing')`));
+    const backlog = await countActiveJobs(c.var.db, tenantId);
     return c.json(
       {
         status: providers.every((p) => p.available) ? ("operational" as const) : ("degraded" as const),
         providers,
-        backlog: { queued: Number(row?.queued ?? 0), processing: Number(row?.processing ?? 0), parked: Number(row?.parked ?? 0) },
+        backlog,
       },
       200,
     );

@@ -3,15 +3,22 @@
  * D1 rows, R2 audio and transcripts, webhook events and attempts, dead-letter items — with a receipt that the audit
  * log keeps without any personal data. Idempotent: erasing again finds nothing and says so.
  */
-import { and, eq, inArray, isNotNull } from "drizzle-orm";
+import { appendAuditEntry } from "../storage/audit.repo.ts";
 import type { Db } from "../storage/db.ts";
+import {
+  deleteJobRows,
+  deleteJobSideRecords,
+  deleteTenantRecords,
+  listDispatchedJobIds,
+  listSubjectJobIds,
+  listTenantJobIds,
+} from "../storage/erasure.repo.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
 import { recordUnconfirmedPoolErasures } from "./pool-erasure-retry.ts";
 import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
-import { apiKeys, auditLog, deadLetters, jobFeatures, tenants, transcriptFeedback, transcriptions, webhookAttempts, webhookEvents } from "../storage/schema.ts";
 
 export interface ErasureCounts {
   transcriptions: number;
@@ -81,12 +88,9 @@ export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: stri
   }
   if (!jobIds.length) return;
   // jobs handed to the pool: it may still hold their data (payload, prompt, an undelivered result)
-  const pooled = await db
-    .select({ id: transcriptions.id })
-    .from(transcriptions)
-    .where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds), isNotNull(transcriptions.dispatchedAt)));
+  const pooled = await listDispatchedJobIds(db, tenantId, jobIds);
   if (pooled.length) {
-    const pool = await erasePoolJobs(env, pooled.map((r) => r.id));
+    const pool = await erasePoolJobs(env, pooled);
     counts.pool_jobs += pool.erased;
     counts.pool_jobs_unconfirmed += pool.failed.length;
     // the cron keeps asking an unreachable pool (src/compliance/pool-erasure-retry.ts)
@@ -96,26 +100,19 @@ export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: stri
     counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/${id}`);
     counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/${id}/`);
   }
-  counts.webhook_attempts += (await db.delete(webhookAttempts).where(and(eq(webhookAttempts.tenantId, tenantId), inArray(webhookAttempts.jobId, jobIds))).returning({ id: webhookAttempts.id })).length;
-  counts.webhook_events += (await db.delete(webhookEvents).where(and(eq(webhookEvents.tenantId, tenantId), inArray(webhookEvents.jobId, jobIds))).returning({ id: webhookEvents.id })).length;
-  counts.dead_letters += (await db.delete(deadLetters).where(and(eq(deadLetters.tenantId, tenantId), inArray(deadLetters.jobId, jobIds))).returning({ id: deadLetters.jobId })).length;
-  // the row goes last: a late provider result or pool callback then finds nothing and is dropped. Features and
-  // reviews go in the same batch (one transaction): they are only ever written while the row exists, so none can
-  // slip in between.
-  const [rows, features, feedback] = await db.batch([
-    db.delete(transcriptions).where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds))).returning({ id: transcriptions.id }),
-    db.delete(jobFeatures).where(and(eq(jobFeatures.tenantId, tenantId), inArray(jobFeatures.jobId, jobIds))).returning({ id: jobFeatures.jobId }),
-    db.delete(transcriptFeedback).where(and(eq(transcriptFeedback.tenantId, tenantId), inArray(transcriptFeedback.jobId, jobIds))).returning({ id: transcriptFeedback.jobId }),
-  ]);
-  counts.transcriptions += rows.length;
-  counts.job_features += features.length;
-  counts.feedback += feedback.length;
+  addCounts(counts, await deleteJobSideRecords(db, tenantId, jobIds));
+  // the row goes last: a late provider result or pool callback then finds nothing and is dropped
+  addCounts(counts, await deleteJobRows(db, tenantId, jobIds));
+}
+
+function addCounts(counts: ErasureCounts, erased: Partial<ErasureCounts>): void {
+  for (const [name, n] of Object.entries(erased) as [keyof ErasureCounts, number][]) counts[name] += n;
 }
 
 export async function record(db: Db, tenantId: string, scope: ErasureScope, counts: ErasureCounts): Promise<ErasureReceipt> {
   const now = Date.now();
   const receipt: ErasureReceipt = { receipt_id: `rcpt_${ulid(now)}`, scope, erased: counts, completed_at: new Date(now).toISOString() };
-  await db.insert(auditLog).values({ id: receipt.receipt_id, tenantId, action: AUDIT_ACTIONS[scope], receipt: JSON.stringify(receipt), createdAt: now }).run();
+  await appendAuditEntry(db, { id: receipt.receipt_id, tenantId, action: AUDIT_ACTIONS[scope], receipt, createdAt: now });
   log("erasure", { tenant_id: tenantId, scope, receipt_id: receipt.receipt_id, transcriptions: counts.transcriptions });
   return receipt;
 }
@@ -124,13 +121,9 @@ export async function record(db: Db, tenantId: string, scope: ErasureScope, coun
 export async function eraseSubject(env: Env, db: Db, tenantId: string, subjectId: string): Promise<ErasureReceipt> {
   const counts = emptyCounts();
   for (;;) {
-    const slice = await db
-      .select({ id: transcriptions.id })
-      .from(transcriptions)
-      .where(and(eq(transcriptions.tenantId, tenantId), eq(transcriptions.subjectId, subjectId)))
-      .limit(SLICE);
+    const slice = await listSubjectJobIds(db, tenantId, subjectId, SLICE);
     if (!slice.length) break;
-    await eraseJobs(env, db, tenantId, slice.map((r) => r.id), counts);
+    await eraseJobs(env, db, tenantId, slice, counts);
   }
   return record(db, tenantId, "subject", counts);
 }
@@ -139,19 +132,13 @@ export async function eraseSubject(env: Env, db: Db, tenantId: string, subjectId
 export async function eraseTenant(env: Env, db: Db, tenantId: string): Promise<ErasureReceipt> {
   const counts = emptyCounts();
   for (;;) {
-    const slice = await db.select({ id: transcriptions.id }).from(transcriptions).where(eq(transcriptions.tenantId, tenantId)).limit(SLICE);
+    const slice = await listTenantJobIds(db, tenantId, SLICE);
     if (!slice.length) break;
-    await eraseJobs(env, db, tenantId, slice.map((r) => r.id), counts);
+    await eraseJobs(env, db, tenantId, slice, counts);
   }
   // objects whose rows were already gone (e.g. an interrupted earlier erasure)
   counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/`);
   counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/`);
-  counts.webhook_attempts += (await db.delete(webhookAttempts).where(eq(webhookAttempts.tenantId, tenantId)).returning({ id: webhookAttempts.id })).length;
-  counts.webhook_events += (await db.delete(webhookEvents).where(eq(webhookEvents.tenantId, tenantId)).returning({ id: webhookEvents.id })).length;
-  counts.dead_letters += (await db.delete(deadLetters).where(eq(deadLetters.tenantId, tenantId)).returning({ id: deadLetters.jobId })).length;
-  counts.job_features += (await db.delete(jobFeatures).where(eq(jobFeatures.tenantId, tenantId)).returning({ id: jobFeatures.jobId })).length;
-  counts.feedback += (await db.delete(transcriptFeedback).where(eq(transcriptFeedback.tenantId, tenantId)).returning({ id: transcriptFeedback.jobId })).length;
-  counts.api_keys += (await db.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id })).length;
-  counts.tenants += (await db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })).length;
+  addCounts(counts, await deleteTenantRecords(db, tenantId));
   return record(db, tenantId, "tenant", counts);
 }

@@ -3,13 +3,16 @@
  * so a pool that was down during an erasure still loses its copy once it is back. After
  * POOL_ERASURE_GIVE_UP_MS the item is dropped and logged: by then the pool's own retention has removed the job.
  */
-import { asc, inArray, lte } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
-import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
-import { pendingPoolErasures } from "../storage/schema.ts";
+import {
+  deletePendingPoolErasures,
+  insertPendingPoolErasures,
+  listDuePoolErasures,
+  reschedulePoolErasure,
+} from "../storage/pool-erasures.repo.ts";
 
 export const POOL_ERASURE_GIVE_UP_MS = 7 * 86_400_000;
 const RETRY_BATCH = 50;
@@ -20,22 +23,12 @@ export function poolErasureRetryDelayMs(attempts: number): number {
 }
 
 export async function recordUnconfirmedPoolErasures(db: Db, jobIds: string[], now = Date.now()): Promise<void> {
-  for (const ids of inSlices(jobIds, 20)) {
-    await db
-      .insert(pendingPoolErasures)
-      .values(ids.map((jobId) => ({ jobId, requestedAt: now, attempts: 1, nextAttemptAt: now + poolErasureRetryDelayMs(1) })))
-      .onConflictDoNothing()
-      .run();
-  }
+  const nextAttemptAt = now + poolErasureRetryDelayMs(1);
+  await insertPendingPoolErasures(db, jobIds.map((jobId) => ({ jobId, requestedAt: now, attempts: 1, nextAttemptAt })));
 }
 
 export async function retryPoolErasures(env: Env, db: Db, now = Date.now()): Promise<{ confirmed: number; pending: number; abandoned: number }> {
-  const due = await db
-    .select()
-    .from(pendingPoolErasures)
-    .where(lte(pendingPoolErasures.nextAttemptAt, now))
-    .orderBy(asc(pendingPoolErasures.nextAttemptAt))
-    .limit(Math.min(RETRY_BATCH, MAX_IDS_PER_QUERY));
+  const due = await listDuePoolErasures(db, now, RETRY_BATCH);
   if (!due.length) return { confirmed: 0, pending: 0, abandoned: 0 };
   const { failed } = await erasePoolJobs(env, due.map((d) => d.jobId));
   const stillFailing = new Set(failed);
@@ -43,13 +36,10 @@ export async function retryPoolErasures(env: Env, db: Db, now = Date.now()): Pro
   const abandoned = due.filter((d) => stillFailing.has(d.jobId) && now - d.requestedAt >= POOL_ERASURE_GIVE_UP_MS);
   const retry = due.filter((d) => stillFailing.has(d.jobId) && now - d.requestedAt < POOL_ERASURE_GIVE_UP_MS);
   const done = [...confirmed, ...abandoned].map((d) => d.jobId);
-  if (done.length) await db.delete(pendingPoolErasures).where(inArray(pendingPoolErasures.jobId, done)).run();
+  if (done.length) await deletePendingPoolErasures(db, done);
   for (const item of retry) {
-    await db
-      .insert(pendingPoolErasures)
-      .values({ ...item, attempts: item.attempts + 1, nextAttemptAt: now + poolErasureRetryDelayMs(item.attempts + 1) })
-      .onConflictDoUpdate({ target: pendingPoolErasures.jobId, set: { attempts: item.attempts + 1, nextAttemptAt: now + poolErasureRetryDelayMs(item.attempts + 1) } })
-      .run();
+    const attempts = item.attempts + 1;
+    await reschedulePoolErasure(db, item.jobId, attempts, now + poolErasureRetryDelayMs(attempts));
   }
   for (const item of abandoned) log("pool_erasure_abandoned", { job_id: item.jobId, attempts: item.attempts });
   log("pool_erasure_retry", { confirmed: confirmed.length, pending: retry.length, abandoned: abandoned.length });

@@ -5,9 +5,7 @@
  * Retryable failures are retried with exponential backoff and full jitter; after the queue's `max_retries` the
  * message goes to the dead-letter queue, whose inspector decides between re-driving and failing the job.
  */
-import { eq } from "drizzle-orm";
-import { createDb } from "../storage/db.ts";
-import type { Db } from "../storage/db.ts";
+import { createDb, type Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { DELAY_PROVIDER_UNAVAILABLE, isTerminal } from "../jobs/state.ts";
@@ -18,10 +16,9 @@ import { childTraceparent, traceIdOf } from "../observability/trace.ts";
 import { parseList, providerCandidates } from "../providers/failover.ts";
 import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
-import { getJobById, markDispatched, markProcessing } from "../storage/jobs.repo.ts";
-import * as schema from "../storage/schema.ts";
+import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
-import { transcriptions, type TranscriptionRow } from "../storage/schema.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: "audio/wav",
@@ -53,7 +50,7 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
 }
 
 async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
-  await db.update(transcriptions).set({ delayedReason: reason, updatedAt: Date.now() }).where(eq(transcriptions.id, jobId)).run();
+  await setDelayReason(db, jobId, reason, Date.now());
 }
 
 async function processMessage(message: Message<unknown>, env: Env, db: Db, policy: RetryPolicyOptions): Promise<void> {

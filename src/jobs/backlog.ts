@@ -2,10 +2,9 @@
  * "Is the backlog large?" for degraded-mode notices: the number of queued jobs, counted on the
  * (status, updated_at) index at most once every few seconds per isolate.
  */
-import { eq, sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
-import { transcriptions } from "../storage/schema.ts";
+import { countQueuedJobs } from "../storage/jobs.repo.ts";
 
 export const DEFAULT_BACKLOG_DELAY_THRESHOLD = 1000;
 const CACHE_MS = 5_000;
@@ -18,8 +17,7 @@ export function backlogThreshold(env: Env): number {
 
 export async function isBacklogLarge(env: Env, db: Db, now = Date.now()): Promise<boolean> {
   if (!cached || now - cached.at > CACHE_MS) {
-    const [row] = await db.select({ n: sql<number>`count(*)` }).from(transcriptions).where(eq(transcriptions.status, "queued"));
-    cached = { queued: Number(row?.n ?? 0), at: now };
+    cached = { queued: await countQueuedJobs(db), at: now };
   }
   return cached.queued >= backlogThreshold(env);
 }

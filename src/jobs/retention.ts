@@ -2,13 +2,11 @@
  * The retention purge (cron): audio past its window first, then whole jobs past theirs, in bounded slices per run.
  * Each tenant touched gets a receipt in the audit log (counts only, no personal data).
  */
-import { inArray, lte } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import { emptyCounts, eraseJobs, record, type ErasureCounts } from "../compliance/erasure.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
-import { inSlices } from "../storage/limits.ts";
-import { transcriptions } from "../storage/schema.ts";
+import { listExpiredJobs, listJobsWithAudioDue, markAudioPurged } from "../storage/jobs.repo.ts";
 
 /** Rows handled per run and phase; the cron runs every minute, so a backlog drains over a few runs. */
 export const PURGE_SLICE = 200;
@@ -27,25 +25,15 @@ export async function purgeExpired(env: Env, db: Db, now = Date.now(), slice = P
     return counts;
   };
 
-  const audio = await db
-    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, audioKey: transcriptions.audioKey })
-    .from(transcriptions)
-    .where(lte(transcriptions.audioDeleteAt, now))
-    .limit(slice);
+  const audio = await listJobsWithAudioDue(db, now, slice);
   if (audio.length) {
     const keys = audio.flatMap((row) => (row.audioKey ? [row.audioKey] : []));
     if (keys.length) await env.BUCKET.delete(keys);
-    for (const ids of inSlices(audio.map((row) => row.id))) {
-      await db.update(transcriptions).set({ audioKey: null, audioDeleteAt: null, audioPurgedAt: now }).where(inArray(transcriptions.id, ids)).run();
-    }
+    await markAudioPurged(db, audio.map((row) => row.id), now);
     for (const row of audio) if (row.audioKey) countsFor(row.tenantId).audio_objects += 1;
   }
 
-  const expired = await db
-    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId })
-    .from(transcriptions)
-    .where(lte(transcriptions.deleteAt, now))
-    .limit(slice);
+  const expired = await listExpiredJobs(db, now, slice);
   const byTenant = new Map<string, string[]>();
   for (const row of expired) byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row.id]);
   for (const [tenantId, ids] of byTenant) await eraseJobs(env, db, tenantId, ids, countsFor(tenantId));

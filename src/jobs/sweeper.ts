@@ -1,11 +1,10 @@
 /** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
-import { and, eq, isNull, lt, or, inArray } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { traceIdOf } from "../observability/trace.ts";
-import { transcriptions } from "../storage/schema.ts";
+import { listStuckJobs, requeueJobs } from "../storage/jobs.repo.ts";
 
 export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
 /** a queued job untouched this long has probably lost its message */
@@ -15,18 +14,12 @@ const SWEEP_BATCH = MAX_IDS_PER_QUERY;
 
 export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promise<{ requeued: number }> {
   const deadline = Number(env.PROCESSING_DEADLINE_SECONDS) > 0 ? Number(env.PROCESSING_DEADLINE_SECONDS) : DEFAULT_PROCESSING_DEADLINE_SECONDS;
-  const stuck = await db
-    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, status: transcriptions.status, traceparent: transcriptions.traceparent })
-    .from(transcriptions)
-    .where(
-      or(
-        and(eq(transcriptions.status, "queued"), isNull(transcriptions.enqueuedAt)),
-        // dead-lettered jobs wait for the re-drive schedule instead
-        and(eq(transcriptions.status, "queued"), isNull(transcriptions.delayedReason), lt(transcriptions.updatedAt, now - QUEUED_STALE_SECONDS * 1000)),
-        and(eq(transcriptions.status, "processing"), lt(transcriptions.updatedAt, now - deadline * 1000)),
-      ),
-    )
-    .limit(SWEEP_BATCH);
+  const stuck = await listStuckJobs(db, {
+    now,
+    queuedStaleMs: QUEUED_STALE_SECONDS * 1000,
+    processingDeadlineMs: deadline * 1000,
+    limit: SWEEP_BATCH,
+  });
   if (!stuck.length) return { requeued: 0 };
   await env.JOBS.sendBatch(
     stuck.map((job) => ({
@@ -34,11 +27,7 @@ export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promis
       contentType: "json" as const,
     })),
   );
-  await db
-    .update(transcriptions)
-    .set({ status: "queued", enqueuedAt: now, dispatchedAt: null, updatedAt: now })
-    .where(and(inArray(transcriptions.id, stuck.map((j) => j.id)), inArray(transcriptions.status, ["queued", "processing"])))
-    .run();
+  await requeueJobs(db, stuck.map((j) => j.id), now);
   for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status, trace_id: traceIdOf(job.traceparent) ?? undefined });
   return { requeued: stuck.length };
 }

@@ -1,7 +1,8 @@
 /** D1 queries for transcription jobs. Every tenant-facing read and write is scoped by tenant id. */
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
+import { inSlices } from "./limits.ts";
 import { type JobStatus, type NewTranscriptionRow, type TranscriptionRow, transcriptions } from "./schema.ts";
 
 const ACTIVE: JobStatus[] = ["queued", "processing"];
@@ -133,4 +134,135 @@ export async function deleteTenantJob(
     .where(and(eq(transcriptions.tenantId, tenantId), eq(transcriptions.id, id)))
     .returning({ audioKey: transcriptions.audioKey, transcriptKey: transcriptions.transcriptKey });
   return row ?? null;
+}
+
+/** Sets or clears why an active job waits (`delay_reason`); internal, by id. */
+export async function setDelayReason(db: Db, id: string, reason: string | null, now: number): Promise<void> {
+  await db.update(transcriptions).set({ delayedReason: reason, updatedAt: now }).where(eq(transcriptions.id, id)).run();
+}
+
+/** Parks a dead-lettered job as queued with its delay reason until the re-drive schedule sends it again. */
+export async function parkJob(db: Db, id: string, reason: string, now: number): Promise<void> {
+  await db
+    .update(transcriptions)
+    .set({ delayedReason: reason, status: "queued", updatedAt: now })
+    .where(eq(transcriptions.id, id))
+    .run();
+}
+
+/** Records that a queue message for the job was sent (again) now. */
+export async function markEnqueued(db: Db, id: string, now: number): Promise<void> {
+  await db.update(transcriptions).set({ enqueuedAt: now, updatedAt: now }).where(eq(transcriptions.id, id)).run();
+}
+
+export interface StuckJob {
+  id: string;
+  tenantId: string;
+  status: JobStatus;
+  traceparent: string | null;
+}
+
+/**
+ * Jobs that would otherwise sit forever: queued without a sent message, queued and untouched for `queuedStaleMs`
+ * (dead-lettered ones wait for their re-drive schedule instead), or processing past `processingDeadlineMs`.
+ */
+export async function listStuckJobs(
+  db: Db,
+  options: { now: number; queuedStaleMs: number; processingDeadlineMs: number; limit: number },
+): Promise<StuckJob[]> {
+  const { now } = options;
+  return db
+    .select({
+      id: transcriptions.id,
+      tenantId: transcriptions.tenantId,
+      status: transcriptions.status,
+      traceparent: transcriptions.traceparent,
+    })
+    .from(transcriptions)
+    .where(
+      or(
+        and(eq(transcriptions.status, "queued"), isNull(transcriptions.enqueuedAt)),
+        and(
+          eq(transcriptions.status, "queued"),
+          isNull(transcriptions.delayedReason),
+          lt(transcriptions.updatedAt, now - options.queuedStaleMs),
+        ),
+        and(eq(transcriptions.status, "processing"), lt(transcriptions.updatedAt, now - options.processingDeadlineMs)),
+      ),
+    )
+    .limit(options.limit);
+}
+
+/** Puts still-active jobs back to queued with a fresh enqueue time (their messages were just re-sent). */
+export async function requeueJobs(db: Db, ids: string[], now: number): Promise<void> {
+  for (const slice of inSlices(ids)) {
+    await db
+      .update(transcriptions)
+      .set({ status: "queued", enqueuedAt: now, dispatchedAt: null, updatedAt: now })
+      .where(and(inArray(transcriptions.id, slice), inArray(transcriptions.status, ACTIVE)))
+      .run();
+  }
+}
+
+/** How many jobs wait in `queued` across the service. */
+export async function countQueuedJobs(db: Db): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(transcriptions)
+    .where(eq(transcriptions.status, "queued"));
+  return Number(row?.n ?? 0);
+}
+
+/** Active jobs by state, for one tenant or (null) the whole service. */
+export async function countActiveJobs(
+  db: Db,
+  tenantId: string | null,
+): Promise<{ queued: number; processing: number; parked: number }> {
+  const [row] = await db
+    .select({
+      queued: sql<number>`sum(case when ${transcriptions.status} = 'queued' then 1 else 0 end)`,
+      processing: sql<number>`sum(case when ${transcriptions.status} = 'processing' then 1 else 0 end)`,
+      parked: sql<number>`sum(case when ${transcriptions.delayedReason} is not null then 1 else 0 end)`,
+    })
+    .from(transcriptions)
+    .where(
+      and(
+        tenantId ? eq(transcriptions.tenantId, tenantId) : undefined,
+        sql`${transcriptions.status} in ('queued', 'processing')`,
+      ),
+    );
+  return { queued: Number(row?.queued ?? 0), processing: Number(row?.processing ?? 0), parked: Number(row?.parked ?? 0) };
+}
+
+/** Jobs whose audio retention window has passed (audio first: it is the most sensitive part). */
+export async function listJobsWithAudioDue(
+  db: Db,
+  now: number,
+  limit: number,
+): Promise<{ id: string; tenantId: string; audioKey: string | null }[]> {
+  return db
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, audioKey: transcriptions.audioKey })
+    .from(transcriptions)
+    .where(lte(transcriptions.audioDeleteAt, now))
+    .limit(limit);
+}
+
+/** Marks the audio of these jobs as purged (the objects are already deleted). */
+export async function markAudioPurged(db: Db, ids: string[], now: number): Promise<void> {
+  for (const slice of inSlices(ids)) {
+    await db
+      .update(transcriptions)
+      .set({ audioKey: null, audioDeleteAt: null, audioPurgedAt: now })
+      .where(inArray(transcriptions.id, slice))
+      .run();
+  }
+}
+
+/** Jobs whose whole retention window has passed. */
+export async function listExpiredJobs(db: Db, now: number, limit: number): Promise<{ id: string; tenantId: string }[]> {
+  return db
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId })
+    .from(transcriptions)
+    .where(lte(transcriptions.deleteAt, now))
+    .limit(limit);
 }

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import worker from "../../src/index.ts";
 import { describe, expect, it } from "vitest";
-import { redriveDue } from "../../src/consumers/dead-letter.ts";
+import { redriveDue } from "../../src/jobs/dead-letters.ts";
 import { createDb } from "../../src/storage/db.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { call } from "../helpers/api.ts";

@@ -1,12 +1,16 @@
 /** `/v1/admin/dead-letters`: the dead-letter inspector's items, re-drive and fail (operator plane). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, isNotNull, isNull } from "drizzle-orm";
 import type { AppEnv } from "../../app.context.ts";
-import { redrive } from "../../consumers/dead-letter.ts";
 import { ApiError } from "../../http/problem.ts";
+import { redrive } from "../../jobs/dead-letters.ts";
 import { storeFailure } from "../../jobs/results.ts";
+import {
+  getPendingDeadLetter,
+  listDeadLetters,
+  listPendingRecoverableJobIds,
+  resolveDeadLetter,
+} from "../../storage/dead-letters.repo.ts";
 import { getJobById } from "../../storage/jobs.repo.ts";
-import { deadLetters, transcriptions } from "../../storage/schema.ts";
 import { iso, json, problem } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
@@ -39,14 +43,7 @@ deadLetterRoutes.openapi(
   }),
   async (c) => {
     const { state = "pending", limit = 100 } = c.req.valid("query");
-    const where = state === "pending" ? isNull(deadLetters.resolvedAt) : state === "resolved" ? isNotNull(deadLetters.resolvedAt) : undefined;
-    const rows = await c.var.db
-      .select({ item: deadLetters, jobStatus: transcriptions.status })
-      .from(deadLetters)
-      .leftJoin(transcriptions, eq(transcriptions.id, deadLetters.jobId))
-      .where(where)
-      .orderBy(desc(deadLetters.lastDeadAt))
-      .limit(limit);
+    const rows = await listDeadLetters(c.var.db, state, limit);
     return c.json(
       {
         data: rows.map(({ item, jobStatus }) => ({
@@ -79,13 +76,8 @@ deadLetterRoutes.openapi(
     responses: { 200: { description: "How many were sent", content: json(z.object({ redriven: z.number().int() })) } },
   }),
   async (c) => {
-    const pending = await c.var.db
-      .select({ jobId: deadLetters.jobId })
-      .from(deadLetters)
-      .where(and(isNull(deadLetters.resolvedAt), eq(deadLetters.classification, "recoverable")))
-      .limit(500);
     let redriven = 0;
-    for (const { jobId } of pending) if (await redrive(c.env, c.var.db, jobId)) redriven++;
+    for (const jobId of await listPendingRecoverableJobIds(c.var.db, 500)) if (await redrive(c.env, c.var.db, jobId)) redriven++;
     return c.json({ redriven }, 200);
   },
 );
@@ -116,11 +108,11 @@ deadLetterRoutes.openapi(
   }),
   async (c) => {
     const jobId = c.req.valid("param").job;
-    const [item] = await c.var.db.select().from(deadLetters).where(and(eq(deadLetters.jobId, jobId), isNull(deadLetters.resolvedAt))).limit(1);
+    const item = await getPendingDeadLetter(c.var.db, jobId);
     const job = item ? await getJobById(c.var.db, jobId) : null;
     if (!item || !job) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
     const failed = await storeFailure(c.env, c.var.db, job, "dead_lettered", "Failed by an operator from the dead-letter queue.");
-    await c.var.db.update(deadLetters).set({ resolvedAt: Date.now(), resolution: "failed_by_admin", nextRedriveAt: null }).where(eq(deadLetters.jobId, jobId)).run();
+    await resolveDeadLetter(c.var.db, jobId, "failed_by_admin", Date.now());
     return c.json({ failed }, 200);
   },
 );
