@@ -1,15 +1,15 @@
 /** `/v1/webhooks/secret` and `/v1/transcriptions/{id}/webhooks`: a tenant's signing secret and delivery log. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, eq } from "drizzle-orm";
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { getTenantJob } from "../storage/jobs.repo.ts";
-import { tenants, webhookAttempts, webhookEvents } from "../storage/schema.ts";
+import { getTenant, rotateWebhookSecret } from "../storage/tenants.repo.ts";
+import { listJobDeliveries } from "../storage/webhooks.repo.ts";
 import { signingSecrets } from "../webhooks/events.ts";
 import { generateWebhookSecret } from "../webhooks/signature.ts";
-import { ProblemSchema } from "./schemas.ts";
+import { iso, problem } from "./openapi.ts";
 import { validationHook } from "./validation.ts";
 
 /** How long the previous secret keeps signing after a rotation, so receivers can switch without dropping events. */
@@ -42,12 +42,10 @@ const DeliverySchema = z
   .openapi("WebhookDelivery");
 
 export const webhooks = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ProblemSchema } } });
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 async function secretView(c: { var: AppEnv["Variables"] }, tenantId: string) {
   await signingSecrets(c.var.db, tenantId);
-  const [tenant] = await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  const tenant = await getTenant(c.var.db, tenantId);
   const graceLive = (tenant?.webhookSecretPreviousUntil ?? 0) > Date.now();
   return {
     secret: tenant!.webhookSecret!,
@@ -80,11 +78,11 @@ webhooks.openapi(
   async (c) => {
     const tenantId = tenantOf(c.var.principal);
     const [current] = await signingSecrets(c.var.db, tenantId);
-    await c.var.db
-      .update(tenants)
-      .set({ webhookSecret: generateWebhookSecret(), webhookSecretPrevious: current, webhookSecretPreviousUntil: Date.now() + WEBHOOK_SECRET_GRACE_MS })
-      .where(eq(tenants.id, tenantId))
-      .run();
+    await rotateWebhookSecret(c.var.db, tenantId, {
+      secret: generateWebhookSecret(),
+      previous: current ?? null,
+      previousUntil: Date.now() + WEBHOOK_SECRET_GRACE_MS,
+    });
     return c.json(await secretView(c, tenantId), 200);
   },
 );
@@ -108,16 +106,7 @@ webhooks.openapi(
     if (!isWellFormedId(id, "transcription") || !(await getTenantJob(c.var.db, tenantId, id))) {
       throw new ApiError(404, "not_found", "No transcription with that id.");
     }
-    const events = await c.var.db
-      .select()
-      .from(webhookEvents)
-      .where(and(eq(webhookEvents.tenantId, tenantId), eq(webhookEvents.jobId, id)))
-      .orderBy(asc(webhookEvents.createdAt));
-    const attempts = await c.var.db
-      .select()
-      .from(webhookAttempts)
-      .where(and(eq(webhookAttempts.tenantId, tenantId), eq(webhookAttempts.jobId, id)))
-      .orderBy(asc(webhookAttempts.eventId), asc(webhookAttempts.attempt));
+    const { events, attempts } = await listJobDeliveries(c.var.db, tenantId, id);
     return c.json(
       {
         data: events.map((e) => ({

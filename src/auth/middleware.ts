@@ -1,9 +1,8 @@
 /** Authentication middleware: resolves the bearer key to a principal (tenant + scopes) on `c.var.principal`. */
-import { eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../http/problem.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
-import { apiKeys } from "../storage/schema.ts";
+import { findApiKeyByHash, touchApiKey } from "../storage/tenants.repo.ts";
 import type { AppEnv } from "../app.context.ts";
 import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
 
@@ -25,14 +24,13 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const hash = await hashApiKey(token);
-  const [key] = await c.var.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+  const key = await findApiKeyByHash(c.var.db, hash);
   const now = Date.now();
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
     throw new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
   }
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
-    const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();
-    c.executionCtx.waitUntil(write.catch(() => undefined));
+    c.executionCtx.waitUntil(touchApiKey(c.var.db, key.id, now).catch(() => undefined));
   }
   const length = c.req.header("content-length");
   const declared = c.req.method !== "POST" ? null : length === undefined ? "unknown" : Number(length) || null;

@@ -2,14 +2,16 @@
  * Webhook delivery consumer (queue `vtt-webhooks`), separate from transcription so a slow receiver never holds a job.
  * Each attempt is signed afresh (same `webhook-id`, new timestamp), recorded, and retried per the delivery policy.
  */
-import { eq, sql } from "drizzle-orm";
-import { createDb } from "../storage/db.ts";
-import type { Db } from "../storage/db.ts";
+import { createDb, type Db } from "../storage/db.ts";
 import { isDevelopment } from "../config.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
-import * as schema from "../storage/schema.ts";
-import { webhookAttempts, webhookEvents } from "../storage/schema.ts";
+import {
+  firstAttemptAt as firstAttemptTime,
+  getWebhookEvent,
+  insertWebhookAttempt,
+  settleWebhookEvent,
+} from "../storage/webhooks.repo.ts";
 import { decideAfterAttempt, parseRetryAfter, WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery-policy.ts";
 import { signingSecrets } from "../webhooks/events.ts";
 import { signWebhook } from "../webhooks/signature.ts";
@@ -26,7 +28,7 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
     message.ack();
     return;
   }
-  const [event] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, eventId)).limit(1);
+  const event = await getWebhookEvent(db, eventId);
   // deleted with its job, or already settled by an earlier delivery of this message
   if (!event || event.status !== "pending") {
     message.ack();
@@ -34,9 +36,7 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
   }
   const attempt = event.attempts + 1;
   const now = Date.now();
-  const firstAttemptAt = (
-    await db.select({ at: sql<number>`min(${webhookAttempts.createdAt})` }).from(webhookAttempts).where(eq(webhookAttempts.eventId, event.id))
-  )[0]?.at ?? now;
+  const firstAttemptAt = (await firstAttemptTime(db, event.id)) ?? now;
 
   const development = isDevelopment(env);
   const target = checkWebhookUrl(event.url, { development, allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development) });
@@ -64,18 +64,27 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
     }
   }
   const latencyMs = Date.now() - started;
-  await db.insert(webhookAttempts).values({ eventId: event.id, tenantId: event.tenantId, jobId: event.jobId, attempt, statusCode, latencyMs, error, createdAt: now }).run();
+  await insertWebhookAttempt(db, {
+    eventId: event.id,
+    tenantId: event.tenantId,
+    jobId: event.jobId,
+    attempt,
+    statusCode,
+    latencyMs,
+    error,
+    createdAt: now,
+  });
 
   // a URL the guard refuses will not become acceptable by waiting
   const decision = target.ok
     ? decideAfterAttempt({ attempt, status: statusCode, firstAttemptAt, now: Date.now(), retryAfterSeconds: retryAfter })
     : ({ action: "give_up", reason: "blocked_url" } as const);
   const settled = decision.action === "done" ? "delivered" : decision.action === "give_up" ? "gave_up" : "pending";
-  await db
-    .update(webhookEvents)
-    .set({ attempts: attempt, status: settled, completedAt: settled === "pending" ? null : Date.now() })
-    .where(eq(webhookEvents.id, event.id))
-    .run();
+  await settleWebhookEvent(db, event.id, {
+    attempts: attempt,
+    status: settled,
+    completedAt: settled === "pending" ? null : Date.now(),
+  });
   log("webhook_attempt", { event_id: event.id, job_id: event.jobId, tenant_id: event.tenantId, attempt, status_code: statusCode, error, latency_ms: latencyMs, decision: decision.action });
   if (decision.action === "retry") message.retry({ delaySeconds: decision.delaySeconds });
   else message.ack();

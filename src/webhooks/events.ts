@@ -1,9 +1,10 @@
 /** Creating webhook events for job outcomes and handing them to the delivery queue. */
-import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
-import { tenants, webhookEvents, type TranscriptionRow } from "../storage/schema.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
+import { getTenant, setFirstWebhookSecret } from "../storage/tenants.repo.ts";
+import { insertJobEventOnce } from "../storage/webhooks.repo.ts";
 import { generateWebhookSecret, newWebhookEventId } from "./signature.ts";
 
 export type JobEventType = "transcription.completed" | "transcription.failed";
@@ -33,33 +34,31 @@ export async function emitJobEvent(
   const status = type === "transcription.completed" ? "completed" : "failed";
   const id = newWebhookEventId(now);
   const payload = JSON.stringify(webhookPayload(job, type, status, env.PUBLIC_BASE_URL ?? "", now));
-  await db
-    .insert(webhookEvents)
-    .values({ id, tenantId: job.tenantId, jobId: job.id, type, url: job.webhookUrl, payload, status: "pending", createdAt: now })
-    .onConflictDoNothing()
-    .run();
-  const [event] = await db
-    .select({ id: webhookEvents.id })
-    .from(webhookEvents)
-    .where(and(eq(webhookEvents.jobId, job.id), eq(webhookEvents.type, type)))
-    .limit(1);
-  if (!event) return null;
-  await env.WEBHOOKS.send({ v: 1, event_id: event.id } satisfies WebhookMessage, { contentType: "json" });
-  log("webhook_enqueued", { job_id: job.id, event_id: event.id, type });
-  return event.id;
+  const eventId = await insertJobEventOnce(db, {
+    id,
+    tenantId: job.tenantId,
+    jobId: job.id,
+    type,
+    url: job.webhookUrl,
+    payload,
+    status: "pending",
+    createdAt: now,
+  });
+  if (!eventId) return null;
+  await env.WEBHOOKS.send({ v: 1, event_id: eventId } satisfies WebhookMessage, { contentType: "json" });
+  log("webhook_enqueued", { job_id: job.id, event_id: eventId, type });
+  return eventId;
 }
 
 /** The tenant's signing secrets: current first, plus the previous one during its grace period. */
 export async function signingSecrets(db: Db, tenantId: string, now = Date.now()): Promise<string[]> {
-  const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  const tenant = await getTenant(db, tenantId);
   if (!tenant) return [];
   let current = tenant.webhookSecret;
   if (!current) {
-    current = generateWebhookSecret();
     // only the first writer's secret sticks
-    await db.update(tenants).set({ webhookSecret: current }).where(and(eq(tenants.id, tenantId), isNull(tenants.webhookSecret))).run();
-    const [again] = await db.select({ s: tenants.webhookSecret }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
-    current = again?.s ?? current;
+    const generated = generateWebhookSecret();
+    current = (await setFirstWebhookSecret(db, tenantId, generated)) ?? generated;
   }
   const secrets = [current];
   if (tenant.webhookSecretPrevious && (tenant.webhookSecretPreviousUntil ?? 0) > now) secrets.push(tenant.webhookSecretPrevious);

@@ -1,11 +1,10 @@
 /** `/v1/admin/tenants/{tenant}/keys`: mint (shown once) and revoke a tenant's API keys. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
 import type { AppEnv } from "../../app.context.ts";
 import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
-import { apiKeys, tenants } from "../../storage/schema.ts";
+import { getTenant, insertApiKey, revokeApiKey } from "../../storage/tenants.repo.ts";
 import { json, problem } from "../openapi.ts";
 import { KeyCreate, KeyCreated } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
@@ -25,9 +24,7 @@ const createKeyRoute = createRoute({
 keyRoutes.openapi(createKeyRoute, async (c) => {
   const tenantId = c.req.valid("param").tenant;
   const input = c.req.valid("json") ?? {};
-  const [tenant] = isWellFormedId(tenantId, "tenant")
-    ? await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1)
-    : [];
+  const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
   if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
   const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
   if (expiresAt !== null && expiresAt <= Date.now()) throw new ApiError(422, "validation_failed", "expires_at must be in the future.");
@@ -43,7 +40,7 @@ keyRoutes.openapi(createKeyRoute, async (c) => {
     createdAt: Date.now(),
     expiresAt,
   };
-  await c.var.db.insert(apiKeys).values(row).run();
+  await insertApiKey(c.var.db, row);
   return c.json(
     {
       id: row.id,
@@ -70,11 +67,6 @@ const revokeKeyRoute = createRoute({
 
 keyRoutes.openapi(revokeKeyRoute, async (c) => {
   const { tenant, key } = c.req.valid("param");
-  const rows = await c.var.db
-    .update(apiKeys)
-    .set({ revokedAt: Date.now() })
-    .where(and(eq(apiKeys.tenantId, tenant), eq(apiKeys.id, key)))
-    .returning({ id: apiKeys.id });
-  if (!rows.length) throw new ApiError(404, "not_found", "No such key for that tenant.");
+  if (!(await revokeApiKey(c.var.db, tenant, key, Date.now()))) throw new ApiError(404, "not_found", "No such key for that tenant.");
   return c.body(null, 204);
 });

@@ -1,12 +1,17 @@
 /** `/v1/admin/tenants`: create a tenant, change its retention windows, erase it with everything it stored. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import type { AppEnv } from "../../app.context.ts";
 import { eraseTenant } from "../../compliance/erasure.ts";
 import { ApiError } from "../../http/problem.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS, MAX_AUDIO_RETENTION_SECONDS } from "../../jobs/retention-policy.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
-import { tenants } from "../../storage/schema.ts";
+import {
+  getTenant,
+  insertTenant,
+  type TenantRetentionColumns,
+  type TenantRow,
+  updateTenantRetention,
+} from "../../storage/tenants.repo.ts";
 import { json, problem } from "../openapi.ts";
 import { ErasureReceiptSchema, TenantCreate, TenantSchema, TenantUpdate } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
@@ -24,7 +29,6 @@ const createTenantRoute = createRoute({
   responses: { 201: { description: "Created", content: json(TenantSchema) }, 422: problem("Invalid body") },
 });
 
-type TenantRow = typeof tenants.$inferSelect;
 type RetentionInput = { audio_seconds?: number | null; transcript_seconds?: number | null };
 
 function tenantObject(row: TenantRow) {
@@ -40,7 +44,7 @@ function tenantObject(row: TenantRow) {
 }
 
 /** Only the fields that were sent change; null resets a window to its default. */
-function retentionColumns(input: RetentionInput | undefined): Partial<Pick<TenantRow, "audioRetentionSeconds" | "transcriptRetentionSeconds">> {
+function retentionColumns(input: RetentionInput | undefined): TenantRetentionColumns {
   if (!input) return {};
   if (typeof input.audio_seconds === "number" && input.audio_seconds > MAX_AUDIO_RETENTION_SECONDS) {
     throw new ApiError(422, "validation_failed", `retention.audio_seconds: at most ${MAX_AUDIO_RETENTION_SECONDS} seconds (30 days)`, [
@@ -66,7 +70,7 @@ tenantRoutes.openapi(createTenantRoute, async (c) => {
     transcriptRetentionSeconds: null,
     ...retentionColumns(retention),
   };
-  await c.var.db.insert(tenants).values(row).run();
+  await insertTenant(c.var.db, row);
   return c.json(tenantObject(row), 201);
 });
 
@@ -82,11 +86,7 @@ const updateTenantRoute = createRoute({
 tenantRoutes.openapi(updateTenantRoute, async (c) => {
   const tenantId = c.req.valid("param").tenant;
   const changes = retentionColumns(c.req.valid("json").retention);
-  const [row] = isWellFormedId(tenantId, "tenant")
-    ? Object.keys(changes).length
-      ? await c.var.db.update(tenants).set(changes).where(eq(tenants.id, tenantId)).returning()
-      : await c.var.db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1)
-    : [];
+  const row = isWellFormedId(tenantId, "tenant") ? await updateTenantRetention(c.var.db, tenantId, changes) : null;
   if (!row) throw new ApiError(404, "not_found", "No tenant with that id.");
   return c.json(tenantObject(row), 200);
 });
