@@ -6,7 +6,6 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { admin } from "./api/admin/index.ts";
 import { API_CSP, docs } from "./api/docs-page.ts";
-import { bench } from "./api/bench.ts";
 import { internal } from "./api/internal.ts";
 import { feedbackRoutes } from "./api/feedback.ts";
 import { metrics } from "./api/metrics.ts";
@@ -21,7 +20,17 @@ import { EnvelopeError } from "./domain/envelope.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
+import { StorageError, type StorageErrorKind } from "./storage/errors.ts";
 import * as schema from "./storage/schema.ts";
+
+/** How each kind of storage failure reads over HTTP. */
+const STORAGE_ERROR_STATUS = {
+  invalid_input: 400,
+  too_large: 413,
+  unsupported: 415,
+  conflict: 409,
+  unavailable: 503,
+} as const satisfies Record<StorageErrorKind, number>;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -76,11 +85,6 @@ export function createApp() {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.use("/__bench/*", async (c, next) => {
-    if (c.env.BENCH_ROUTES !== "1") throw new ApiError(404, "not_found", "No such route.");
-    await next();
-  });
-  app.route("/", bench);
   app.route("/", internal);
   app.route("/", metrics);
 
@@ -106,6 +110,9 @@ export function createApp() {
   app.notFound((c) => problemResponse(c, new ApiError(404, "not_found", "No such route.")));
   app.onError((error, c) => {
     if (error instanceof ApiError) return problemResponse(c, error);
+    if (error instanceof StorageError) {
+      return problemResponse(c, new ApiError(STORAGE_ERROR_STATUS[error.kind], error.code, error.message));
+    }
     if (error instanceof EnvelopeError) {
       // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
       log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });

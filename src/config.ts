@@ -38,3 +38,19 @@ export function corsOrigins(env: Env): string[] {
     .map((o) => o.trim())
     .filter((o) => /^https?:\/\/[^/\s*]+$/.test(o));
 }
+
+/** Queue names as wrangler.toml declares them; `src/index.ts` maps each to exactly one consumer. */
+export interface QueueNames {
+  jobs: string;
+  deadLetters: string;
+  webhooks: string;
+}
+
+/** `JOBS_QUEUE`, `JOBS_DLQ`, `WEBHOOKS_QUEUE` override the default names (vtt-jobs, vtt-jobs-dlq, vtt-webhooks). */
+export function queueNames(env: Env): QueueNames {
+  return {
+    jobs: env.JOBS_QUEUE || "vtt-jobs",
+    deadLetters: env.JOBS_DLQ || "vtt-jobs-dlq",
+    webhooks: env.WEBHOOKS_QUEUE || "vtt-webhooks",
+  };
+}

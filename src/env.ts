@@ -86,8 +86,10 @@ export interface Env {
   BREAKER_HALF_OPEN_PROBES?: string;
   /** comma separated hosts (host or host:port) webhooks may reach despite the SSRF rules */
   WEBHOOK_ALLOWED_HOSTS?: string;
+  /** queue names, when a deployment renames them (defaults vtt-jobs, vtt-jobs-dlq, vtt-webhooks) */
+  JOBS_QUEUE?: string;
+  JOBS_DLQ?: string;
+  WEBHOOKS_QUEUE?: string;
   /** browser origins allowed by CORS, comma separated; unset = CORS off */
   CORS_ALLOWED_ORIGINS?: string;
-  /** "1" mounts the bench-only primitive routes (bench/ingest); never set in production */
-  BENCH_ROUTES?: string;
 }

@@ -1,31 +1,73 @@
-/** Worker entry: HTTP API, queue consumers and cron. */
-import { createDb } from "./storage/db.ts";
+/** Worker entry: the HTTP API, the queue consumers (an exact queue → consumer map) and the cron tasks. */
 import { createApp } from "./app.ts";
-import { handleTranscriptionBatch } from "./consumers/transcription.ts";
-import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
-import { redriveDue } from "./jobs/dead-letters.ts";
-import { handleWebhookBatch } from "./consumers/webhooks.ts";
-import type { Env } from "./env.ts";
 import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";
-import { purgeExpired } from "./jobs/retention.ts";
+import { queueNames } from "./config.ts";
+import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
+import { handleTranscriptionBatch } from "./consumers/transcription.ts";
+import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import { refreshDriftSnapshot } from "./drift/drift-snapshot.ts";
+import type { Env } from "./env.ts";
+import { redriveDue } from "./jobs/dead-letters.ts";
+import { purgeExpired } from "./jobs/retention.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
-import * as schema from "./storage/schema.ts";
+import { log } from "./lib/log.ts";
+import { createDb, type Db } from "./storage/db.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
 export { RateLimiter } from "./ratelimit/rate-limiter.ts";
+
+type BatchHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
+
+/** Which consumer each configured queue feeds; a queue missing here is a deployment error, not a default. */
+export function queueConsumers(env: Env): Map<string, BatchHandler> {
+  const names = queueNames(env);
+  return new Map<string, BatchHandler>([
+    [names.jobs, handleTranscriptionBatch],
+    [names.deadLetters, handleDeadLetterBatch],
+    [names.webhooks, handleWebhookBatch],
+  ]);
+}
+
+/** The cron's tasks, each run on its own so one failing task neither stops nor hides the others. */
+export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> = {
+  sweep_stuck_jobs: (env, db) => sweepStuckJobs(env, db),
+  redrive_dead_letters: (env, db) => redriveDue(env, db),
+  purge_expired: (env, db) => purgeExpired(env, db),
+  refresh_drift_snapshot: (_env, db) => refreshDriftSnapshot(db),
+  retry_pool_erasures: (env, db) => retryPoolErasures(env, db),
+};
+
+/** Runs every cron task; one log line per task with its outcome. */
+export async function runCronTasks(env: Env): Promise<PromiseSettledResult<unknown>[]> {
+  const db = createDb(env);
+  const names = Object.keys(CRON_TASKS);
+  const started = Date.now();
+  const outcomes = await Promise.allSettled(names.map((name) => CRON_TASKS[name]!(env, db)));
+  outcomes.forEach((outcome, i) => {
+    const fields = { task: names[i], duration_ms: Date.now() - started };
+    if (outcome.status === "fulfilled") log("cron_task", { ...fields, outcome: "ok" });
+    // the error's name only: a binding's message may echo data
+    else log("cron_task", { ...fields, outcome: "failed", error: errorName(outcome.reason) });
+  });
+  return outcomes;
+}
+
+const errorName = (error: unknown) => (error instanceof Error ? error.name : "unknown");
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
-    if (batch.queue.endsWith("-dlq")) return handleDeadLetterBatch(batch, env);
-    if (batch.queue.startsWith("vtt-webhooks")) return handleWebhookBatch(batch, env);
-    return handleTranscriptionBatch(batch, env);
+    const consume = queueConsumers(env).get(batch.queue);
+    if (!consume) {
+      // thrown, so the batch is retried (and dead-lettered) instead of acknowledged by the wrong consumer
+      log("queue_unknown", { queue: batch.queue, messages: batch.messages.length });
+      throw new Error(`No consumer is configured for queue "${batch.queue}"`);
+    }
+    return consume(batch, env);
   },
   async scheduled(_controller, env, ctx) {
-    const db = createDb(env);
-    ctx.waitUntil(Promise.all([sweepStuckJobs(env, db), redriveDue(env, db), purgeExpired(env, db), refreshDriftSnapshot(db), retryPoolErasures(env, db)]).then(() => undefined));
+    ctx.waitUntil(runCronTasks(env).then(() => undefined));
   },
 } satisfies ExportedHandler<Env>;

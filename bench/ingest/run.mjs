@@ -72,7 +72,7 @@ async function main() {
     stdio: "ignore",
   });
   const port = await freePort();
-  run("wrangler", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", "BENCH_ROUTES:1", "--var", "RATE_LIMIT_REQUESTS_PER_MINUTE:1000000", "--var", "PROVIDERS:whisper-pool", "--var", "POOL_URL:http://127.0.0.1:9"], { quiet: true });
+  run("wrangler", "npx", ["wrangler", "dev", "bench/ingest/worker.ts", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", "RATE_LIMIT_REQUESTS_PER_MINUTE:1000000", "--var", "PROVIDERS:whisper-pool", "--var", "POOL_URL:http://127.0.0.1:9"], { quiet: true });
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/healthz`, 120_000);

@@ -8,7 +8,7 @@
 import { createDb, type Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
-import { DELAY_PROVIDER_UNAVAILABLE, isTerminal } from "../jobs/state.ts";
+import { isTerminal } from "../jobs/state.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { log, withLogContext } from "../lib/log.ts";
@@ -18,7 +18,7 @@ import { createTranscriptionService, parseProviderList } from "../providers/regi
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
-import type { TranscriptionRow } from "../storage/schema.ts";
+import { DELAY_PROVIDER_UNAVAILABLE, type TranscriptionRow } from "../storage/schema.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: "audio/wav",

@@ -3,10 +3,9 @@
  * docs/benchmarks.md). So the cron recomputes them at most every DRIFT_SNAPSHOT_INTERVAL_MS and `/metrics` serves
  * the stored snapshot, with its age, in a single-row read.
  */
-import { eq } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import { log } from "../lib/log.ts";
-import { metricSnapshots } from "../storage/schema.ts";
+import { getSnapshot, putSnapshot, snapshotComputedAt } from "../storage/snapshots.repo.ts";
 import { driftMetricFamilies } from "./drift.ts";
 import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
 import type { MetricFamily } from "../observability/prometheus.ts";
@@ -16,19 +15,18 @@ export const DRIFT_SNAPSHOT_INTERVAL_MS = 15 * 60_000;
 
 /** Recomputes the drift snapshot when it is missing or older than the interval; returns whether it did. */
 export async function refreshDriftSnapshot(db: Db, now = Date.now(), intervalMs = DRIFT_SNAPSHOT_INTERVAL_MS): Promise<boolean> {
-  const [current] = await db.select({ computedAt: metricSnapshots.computedAt }).from(metricSnapshots).where(eq(metricSnapshots.name, DRIFT_SNAPSHOT)).limit(1);
-  if (current && now - current.computedAt < intervalMs) return false;
+  const computedAt = await snapshotComputedAt(db, DRIFT_SNAPSHOT);
+  if (computedAt !== null && now - computedAt < intervalMs) return false;
   const started = Date.now();
   const families = await driftMetricFamilies(db, now);
-  const row = { name: DRIFT_SNAPSHOT, computedAt: now, families: JSON.stringify(families) };
-  await db.insert(metricSnapshots).values(row).onConflictDoUpdate({ target: metricSnapshots.name, set: row }).run();
+  await putSnapshot(db, { name: DRIFT_SNAPSHOT, computedAt: now, families: JSON.stringify(families) });
   log("drift_snapshot", { duration_ms: Date.now() - started, series: families.reduce((n, f) => n + f.samples.length, 0) });
   return true;
 }
 
 /** The stored drift families plus the snapshot's age; empty families (and no age) before the first snapshot. */
 export async function cachedDriftFamilies(db: Db, now = Date.now()): Promise<MetricFamily[]> {
-  const [row] = await db.select().from(metricSnapshots).where(eq(metricSnapshots.name, DRIFT_SNAPSHOT)).limit(1);
+  const row = await getSnapshot(db, DRIFT_SNAPSHOT);
   if (!row) return [];
   const families = JSON.parse(row.families) as MetricFamily[];
   return [

@@ -6,13 +6,17 @@
  * reproduces {@link bucketIndex}; the fifteen statements go to D1 as one batch), so a report never loads job rows
  * into the Worker.
  */
-import { sql, type SQL } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../storage/db.ts";
+import {
+  type BucketCountRow,
+  countFeatureBuckets,
+  insertJobFeaturesWhileJobExists,
+  type JobFeaturesRow,
+} from "../storage/drift.repo.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
-import { jobFeatures, type TranscriptionRow } from "../storage/schema.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { PROBE_MAX_BYTES, probeAudio, type AudioProbe } from "./audio-probe.ts";
 import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, transcriptionFeatures, type DriftFeature, type TranscriptionFeatures } from "./features.ts";
@@ -56,7 +60,7 @@ export async function recordJobFeatures(env: Env, db: Db, job: TranscriptionRow,
     },
     { text: transcript.text, segments: transcript.segments },
   );
-  const values: Record<string, unknown> = {
+  const values: JobFeaturesRow = {
     jobId: job.id,
     tenantId: job.tenantId,
     provider: job.provider,
@@ -83,13 +87,7 @@ export async function recordJobFeatures(env: Env, db: Db, job: TranscriptionRow,
     meanConfidence: finiteOrNull(features.meanConfidence),
     meanNoSpeechProb: finiteOrNull(features.meanNoSpeechProb),
   };
-  const columns = Object.keys(values).map((key) => sql.identifier((jobFeatures[key as keyof typeof jobFeatures] as SQLiteColumn).name));
-  const params = Object.values(values).map((value) => sql`${value ?? null}`);
-  // INSERT … SELECT … WHERE EXISTS: SQLite serialises writes, so either the erasure's batch sees this row, or this
-  // statement no longer sees the job and writes nothing.
-  await db.run(sql`INSERT OR IGNORE INTO ${jobFeatures} (${sql.join(columns, sql`, `)})
-    SELECT ${sql.join(params, sql`, `)}
-    WHERE EXISTS (SELECT 1 FROM transcriptions WHERE id = ${job.id} AND tenant_id = ${job.tenantId})`);
+  await insertJobFeaturesWhileJobExists(db, values);
   return features;
 }
 
@@ -162,15 +160,6 @@ export interface DriftReportResult {
   groups: DriftGroup[];
 }
 
-interface BucketCountRow {
-  f: number;
-  provider: string;
-  model: string;
-  cur: number;
-  b: number;
-  n: number;
-}
-
 /** PSI of every drift feature per provider and model: the recent window against the baseline window before it. */
 export async function driftReport(db: Db, options: DriftWindowOptions = {}): Promise<DriftReportResult> {
   const now = Math.floor(options.now ?? Date.now());
@@ -180,22 +169,12 @@ export async function driftReport(db: Db, options: DriftWindowOptions = {}): Pro
   const current: DriftWindow = { from: now - windowMs, to: now };
   const baseline: DriftWindow = { from: now - windowMs - baselineMs, to: now - windowMs };
 
-  const filters: SQL[] = [sql`${jobFeatures.completedAt} > ${sql.raw(integerLiteral(baseline.from))}`, sql`${jobFeatures.completedAt} <= ${sql.raw(integerLiteral(now))}`];
-  if (options.provider !== undefined) filters.push(sql`${jobFeatures.provider} = ${options.provider}`);
-  if (options.model !== undefined) filters.push(sql`${jobFeatures.model} = ${options.model}`);
-  const where = sql.join(filters, sql` AND `);
-  const isCurrent = sql<number>`CASE WHEN ${jobFeatures.completedAt} > ${sql.raw(integerLiteral(current.from))} THEN 1 ELSE 0 END`;
-  // one statement per feature, sent as one batch (one round trip): D1 caps a compound SELECT at a few terms
-  const statements = DRIFT_FEATURES.map((feature, i) => {
-    const bucket = bucketSql(DRIFT_FEATURE_BINS[feature], jobFeatures[feature]);
-    return db
-      .select({ f: sql<number>`${sql.raw(String(i))}`, provider: jobFeatures.provider, model: jobFeatures.model, cur: isCurrent, b: sql<number>`${bucket}`, n: sql<number>`count(*)` })
-      .from(jobFeatures)
-      .where(where)
-      .groupBy(jobFeatures.provider, jobFeatures.model, isCurrent, bucket);
-  });
-  const [first, ...rest] = statements;
-  const rows: BucketCountRow[] = (await db.batch([first!, ...rest])).flat();
+  const rows = await countFeatureBuckets(
+    db,
+    { baselineFrom: baseline.from, currentFrom: current.from, to: now },
+    { provider: options.provider, model: options.model },
+    DRIFT_FEATURES.map((feature) => ({ bins: DRIFT_FEATURE_BINS[feature], column: feature })),
+  );
   return { current, baseline, min_samples: minSamples, groups: buildGroups(rows, minSamples) };
 }
 
@@ -260,24 +239,6 @@ export function buildGroups(rows: readonly BucketCountRow[], minSamples: number)
     });
 }
 
-/**
- * SQL that gives a value's index into {@link bucketLabels}, exactly as {@link bucketIndex} does: numeric
- * (−∞, e0) → 0 … [e(n−1), +∞) → n, NULL → n + 1; categorical by trimmed lower-case match, unlisted → "other",
- * NULL or blank → missing. Edges and categories are constants of this module, written as literals (a query with one
- * bound parameter per edge would pass D1's 100-parameter limit).
- */
-export function bucketSql(bins: FeatureBins, column: SQLiteColumn): SQL {
-  if (bins.kind === "numeric") {
-    const missing = bins.edges.length + 1;
-    const cases = bins.edges.map((edge, i) => sql` WHEN ${column} < ${sql.raw(numberLiteral(edge))} THEN ${sql.raw(String(i))}`);
-    return sql`CASE WHEN ${column} IS NULL THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(bins.edges.length))} END`;
-  }
-  const other = bins.categories.length;
-  const missing = other + 1;
-  const cases = bins.categories.map((category, i) => sql` WHEN lower(trim(${column})) = ${sql.raw(categoryLiteral(category))} THEN ${sql.raw(String(i))}`);
-  return sql`CASE WHEN ${column} IS NULL OR trim(${column}) = '' THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(other))} END`;
-}
-
 function toHistogram(feature: string, labels: string[], counts: number[]): Histogram {
   const total = counts.reduce((sum, count) => sum + count, 0);
   return { feature, labels, counts, total, missing: counts[counts.length - 1]! };
@@ -289,22 +250,6 @@ function windowStats(histogram: Histogram, missingShare: number | null): Feature
     missing_share: missingShare,
     histogram: histogram.labels.map((bin, i) => ({ bin, count: histogram.counts[i]! })),
   };
-}
-
-function numberLiteral(value: number): string {
-  if (!Number.isFinite(value)) throw new RangeError("bin edges must be finite");
-  return String(value);
-}
-
-function integerLiteral(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new RangeError("window bounds must be integers");
-  return String(value);
-}
-
-function categoryLiteral(category: string): string {
-  const key = category.trim().toLowerCase();
-  if (!/^[a-z0-9_-]+$/.test(key)) throw new RangeError(`category "${category}" is not a plain code`);
-  return `'${key}'`;
 }
 
 function finiteOrNull(value: number | null): number | null {

@@ -20,11 +20,11 @@ import {
 } from "../storage/dead-letters.repo.ts";
 import type { Db } from "../storage/db.ts";
 import { getJobById, markEnqueued, parkJob } from "../storage/jobs.repo.ts";
-import type { TranscriptionRow } from "../storage/schema.ts";
+import { DELAY_DEAD_LETTERED, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { classifyDeadLetter, DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, redriveDelaySeconds } from "./dead-letter-policy.ts";
 import { storeFailure } from "./results.ts";
-import { DELAY_DEAD_LETTERED, isTerminal } from "./state.ts";
+import { isTerminal } from "./state.ts";
 
 const REDRIVE_BATCH = 50;
 

@@ -18,8 +18,3 @@ export function isTerminal(status: JobStatus): boolean {
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return ALLOWED[from].includes(to);
 }
-
-/** Why an active job is delayed (shown as `delay_reason` with `notice: "processing delayed"`). */
-export const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
-export const DELAY_DEAD_LETTERED = "dead_lettered";
-export const DELAY_BACKLOG = "backlog";

@@ -3,54 +3,26 @@
  * Durable Objects' counters. Every query is an indexed range or prefix scan (completed_at, status, created_at,
  * resolved_at); nothing scans the whole jobs table. Names and labels: src/observability/metrics-catalog.ts.
  */
-import { sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
+import {
+  activeJobGroups,
+  type FinishedJobStats,
+  finishedJobStats,
+  jobsCreatedSince,
+  jobsFailedSince,
+  pendingDeadLetterGroups,
+  webhookEventsSince,
+} from "../storage/metrics.repo.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env } from "../env.ts";
-import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../jobs/state.ts";
-import { ulid } from "../lib/ids.ts";
+import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
 import { parseProviderList } from "../providers/registry.ts";
 import { EDGE_METRICS, LATENCY_BUCKETS_SECONDS, LATENCY_STAGES, METRIC_WINDOWS, type EdgeMetricName, type MetricWindow } from "./metrics-catalog.ts";
 import type { HistogramSample, MetricFamily, ScalarSample } from "./prometheus.ts";
 
-type Stage = (typeof LATENCY_STAGES)[number];
-
-/** SQL for each stage's latency in ms (null when the job never started). */
-const STAGE_SQL: Record<Stage, string> = {
-  queue_wait: "(started_at - created_at)",
-  processing: "(completed_at - started_at)",
-  end_to_end: "(completed_at - created_at)",
-};
-
-interface FinishedRow {
-  provider: string;
-  status: string;
-  n: number;
-  retries: number;
-  audio_s: number;
-  processed_ms: number;
-  [column: string]: string | number | null;
-}
-
 /** One pass over the jobs finished since `since`: counts, sums, averages, maxima and cumulative buckets per stage. */
-async function finishedSince(db: Db, since: number): Promise<FinishedRow[]> {
-  const stageColumns = LATENCY_STAGES.flatMap((stage) => {
-    const ms = STAGE_SQL[stage];
-    return [
-      `count(${ms}) as ${stage}_count`,
-      `coalesce(sum(${ms}), 0) as ${stage}_sum`,
-      `avg(${ms}) as ${stage}_avg`,
-      `max(${ms}) as ${stage}_max`,
-      ...LATENCY_BUCKETS_SECONDS.map((le, i) => `sum(case when ${ms} <= ${le * 1000} then 1 else 0 end) as ${stage}_b${i}`),
-    ];
-  });
-  const query = `select provider, status, count(*) as n, coalesce(sum(attempts - 1), 0) as retries,
-      coalesce(sum(case when status = 'completed' then duration_seconds else 0 end), 0) as audio_s,
-      coalesce(sum(case when status = 'completed' and duration_seconds > 0 then completed_at - started_at else 0 end), 0) as processed_ms,
-      ${stageColumns.join(",\n      ")}
-    from transcriptions where completed_at >= ${Math.floor(since)} group by provider, status`;
-  // built from constants and one integer, so sql.raw is safe here
-  return db.all<FinishedRow>(sql.raw(query));
+function finishedSince(db: Db, since: number): Promise<FinishedJobStats[]> {
+  return finishedJobStats(db, since, LATENCY_STAGES, LATENCY_BUCKETS_SECONDS);
 }
 
 class Families {
@@ -82,9 +54,9 @@ class Families {
   }
 }
 
-function addFinished(families: Families, window: MetricWindow, rows: FinishedRow[]): void {
+function addFinished(families: Families, window: MetricWindow, rows: FinishedJobStats[]): void {
   const seconds = METRIC_WINDOWS[window];
-  const byProvider = new Map<string, FinishedRow[]>();
+  const byProvider = new Map<string, FinishedJobStats[]>();
   for (const row of rows) byProvider.set(row.provider, [...(byProvider.get(row.provider) ?? []), row]);
   for (const [provider, group] of byProvider) {
     const total = group.reduce((n, r) => n + r.n, 0);
@@ -121,10 +93,7 @@ function queueState(status: string, delayedReason: string | null): "queued" | "p
 }
 
 async function addQueue(families: Families, db: Db, now: number): Promise<void> {
-  const rows = await db.all<{ provider: string; status: string; delayed_reason: string | null; n: number; oldest: number }>(
-    sql`select provider, status, delayed_reason, count(*) as n, min(created_at) as oldest
-        from transcriptions where status in ('queued', 'processing') group by provider, status, delayed_reason`,
-  );
+  const rows = await activeJobGroups(db);
   const depth = new Map<string, number>();
   const oldest = new Map<string, number>();
   for (const row of rows) {
@@ -140,9 +109,7 @@ async function addQueue(families: Families, db: Db, now: number): Promise<void> 
 }
 
 async function addDeadLetters(families: Families, db: Db, now: number): Promise<void> {
-  const rows = await db.all<{ classification: string; n: number; oldest: number | null }>(
-    sql`select classification, count(*) as n, min(first_dead_at) as oldest from dead_letters where resolved_at is null group by classification`,
-  );
+  const rows = await pendingDeadLetterGroups(db);
   const oldest = Math.min(...rows.map((r) => r.oldest ?? now), now);
   families.add("vtt_dead_letter_oldest_age_seconds", {}, Math.max(0, (now - oldest) / 1000));
   for (const classification of ["recoverable", "corrupt"]) {
@@ -150,29 +117,19 @@ async function addDeadLetters(families: Families, db: Db, now: number): Promise<
   }
 }
 
-/** Ids are `tr_` + ULID, time ordered: the smallest id of a millisecond bounds a primary-key range scan. */
-const firstIdAt = (ms: number) => `tr_${ulid(ms).slice(0, 10)}${"0".repeat(16)}`;
-
 async function addArrivalsAndFailures(families: Families, db: Db, now: number): Promise<void> {
   for (const [window, seconds] of Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]) {
     const since = now - seconds * 1000;
-    const created = await db.all<{ provider: string; n: number }>(
-      sql`select provider, count(*) as n from transcriptions where id >= ${firstIdAt(since)} group by provider`,
-    );
+    const created = await jobsCreatedSince(db, since);
     for (const row of created) families.add("vtt_jobs_created", { provider: row.provider, window }, row.n);
-    const failed = await db.all<{ provider: string; code: string | null; n: number }>(
-      sql`select provider, error_code as code, count(*) as n from transcriptions
-          where completed_at >= ${since} and status = 'failed' group by provider, error_code`,
-    );
+    const failed = await jobsFailedSince(db, since);
     for (const row of failed) families.add("vtt_jobs_failed", { provider: row.provider, code: row.code ?? "unknown", window }, row.n);
   }
 }
 
 async function addWebhooks(families: Families, db: Db, now: number): Promise<void> {
   for (const [window, seconds] of Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]) {
-    const rows = await db.all<{ status: string; n: number }>(
-      sql`select status, count(*) as n from webhook_events where created_at >= ${now - seconds * 1000} group by status`,
-    );
+    const rows = await webhookEventsSince(db, now - seconds * 1000);
     for (const row of rows) families.add("vtt_webhook_events", { status: row.status, window }, row.n);
   }
 }

@@ -4,13 +4,13 @@
  * `transcript_feedback`, with the reason and the correction sealed under the tenant key. Aggregates per provider, model
  * and ISO week feed `GET /v1/admin/quality` and the `vtt_quality_*` gauges.
  */
-import { and, eq, gt, gte, inArray, sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
 import { openField, sealField } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import { getTenantJob } from "../storage/jobs.repo.ts";
-import { jobFeatures, transcriptFeedback, transcriptions, type FeedbackRating, type TranscriptFeedbackRow } from "../storage/schema.ts";
+import { getFeedback, hasFeedback, listReviewsBetween, type ReviewRow, upsertFeedbackWhileJobExists } from "../storage/feedback.repo.ts";
+import type { FeedbackRating, TranscriptFeedbackRow } from "../storage/schema.ts";
 import { masterKeys } from "../storage/sealed-objects.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { UNKNOWN_MODEL } from "../drift/drift.ts";
@@ -95,46 +95,10 @@ export async function submitFeedback(env: Env, db: Db, tenantId: string, jobId: 
     wer: score?.wer ?? null,
     cer: score?.cer ?? null,
     referenceWords: score?.referenceWords ?? null,
-    createdAt: now,
-    updatedAt: now,
   };
-  const existing = await db.select({ createdAt: transcriptFeedback.createdAt }).from(transcriptFeedback).where(eq(transcriptFeedback.jobId, jobId)).limit(1);
-  // written only while the job row exists (see recordJobFeatures): an erasure running meanwhile leaves nothing behind
-  const written = await db
-    .insert(transcriptFeedback)
-    .select(
-      db
-        .select({
-          jobId: sql`${jobId}`.as("job_id"),
-          tenantId: sql`${tenantId}`.as("tenant_id"),
-          provider: sql`${provider}`.as("provider"),
-          model: sql`${model}`.as("model"),
-          rating: sql`${values.rating}`.as("rating"),
-          reason: sql`${reason}`.as("reason"),
-          correctedText: sql`${corrected}`.as("corrected_text"),
-          wer: sql`${values.wer}`.as("wer"),
-          cer: sql`${values.cer}`.as("cer"),
-          referenceWords: sql`${values.referenceWords}`.as("reference_words"),
-          createdAt: sql`${now}`.as("created_at"),
-          updatedAt: sql`${now}`.as("updated_at"),
-        })
-        .from(transcriptions)
-        .where(and(eq(transcriptions.id, jobId), eq(transcriptions.tenantId, tenantId))),
-    )
-    .onConflictDoUpdate({
-      target: transcriptFeedback.jobId,
-      set: {
-        rating: sql`excluded.rating`,
-        reason: sql`excluded.reason`,
-        correctedText: sql`excluded.corrected_text`,
-        wer: sql`excluded.wer`,
-        cer: sql`excluded.cer`,
-        referenceWords: sql`excluded.reference_words`,
-        updatedAt: sql`excluded.updated_at`,
-      },
-    })
-    .returning({ createdAt: transcriptFeedback.createdAt });
-  if (!written.length) throw new ApiError(404, "not_found", "No transcription with that id.");
+  const replaced = await hasFeedback(db, tenantId, jobId);
+  const written = await upsertFeedbackWhileJobExists(db, values, now);
+  if (!written) throw new ApiError(404, "not_found", "No transcription with that id.");
   return {
     job_id: jobId,
     rating: input.rating,
@@ -145,19 +109,15 @@ export async function submitFeedback(env: Env, db: Db, tenantId: string, jobId: 
     reference_words: values.referenceWords,
     provider,
     model,
-    created_at: new Date(written[0]!.createdAt).toISOString(),
+    created_at: new Date(written.createdAt).toISOString(),
     updated_at: new Date(now).toISOString(),
-    replaced: existing.length > 0,
+    replaced,
   };
 }
 
 /** The review of one job with its sealed fields opened (for the tenant's own reads and tests). */
 export async function readFeedback(env: Env, db: Db, tenantId: string, jobId: string): Promise<(TranscriptFeedbackRow & { reason: string | null; correctedText: string | null }) | null> {
-  const [row] = await db
-    .select()
-    .from(transcriptFeedback)
-    .where(and(eq(transcriptFeedback.tenantId, tenantId), eq(transcriptFeedback.jobId, jobId)))
-    .limit(1);
+  const row = await getFeedback(db, tenantId, jobId);
   if (!row) return null;
   const ring = masterKeys(env);
   return {
@@ -165,19 +125,6 @@ export async function readFeedback(env: Env, db: Db, tenantId: string, jobId: st
     reason: row.reason === null ? null : await openField(ring, tenantId, fieldContext("reason", jobId), row.reason),
     correctedText: row.correctedText === null ? null : await openField(ring, tenantId, fieldContext("corrected_text", jobId), row.correctedText),
   };
-}
-
-/**
- * Deletes the drift features and the review of the given jobs of one tenant; for `DELETE /v1/transcriptions/{id}`.
- * (Erasure and the retention purge delete them in the same batch as the job rows: src/compliance/erasure.ts.)
- */
-export async function deleteJobQualityRows(db: Db, tenantId: string, jobIds: string[]): Promise<{ job_features: number; feedback: number }> {
-  if (!jobIds.length) return { job_features: 0, feedback: 0 };
-  const [features, feedback] = await db.batch([
-    db.delete(jobFeatures).where(and(eq(jobFeatures.tenantId, tenantId), inArray(jobFeatures.jobId, jobIds))).returning({ id: jobFeatures.jobId }),
-    db.delete(transcriptFeedback).where(and(eq(transcriptFeedback.tenantId, tenantId), inArray(transcriptFeedback.jobId, jobIds))).returning({ id: transcriptFeedback.jobId }),
-  ]);
-  return { job_features: features.length, feedback: feedback.length };
 }
 
 // ---------- aggregates ----------
@@ -218,15 +165,6 @@ export interface QualityReportResult {
   to: string;
   weeks: number;
   data: QualityBucket[];
-}
-
-interface ReviewRow {
-  provider: string;
-  model: string;
-  rating: string;
-  wer: number | null;
-  cer: number | null;
-  updatedAt: number;
 }
 
 /** Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`. */
@@ -275,21 +213,14 @@ export async function qualityMetricFamilies(db: Db, now: number = Date.now()): P
   ];
 }
 
-async function reviewsSince(db: Db, from: number, to: number, filter: { provider?: string; model?: string }, exclusiveFrom = false): Promise<ReviewRow[]> {
-  const conditions = [exclusiveFrom ? gt(transcriptFeedback.updatedAt, from) : gte(transcriptFeedback.updatedAt, from), sql`${transcriptFeedback.updatedAt} <= ${to}`];
-  if (filter.provider !== undefined) conditions.push(eq(transcriptFeedback.provider, filter.provider));
-  if (filter.model !== undefined) conditions.push(eq(transcriptFeedback.model, filter.model));
-  return db
-    .select({
-      provider: transcriptFeedback.provider,
-      model: transcriptFeedback.model,
-      rating: transcriptFeedback.rating,
-      wer: transcriptFeedback.wer,
-      cer: transcriptFeedback.cer,
-      updatedAt: transcriptFeedback.updatedAt,
-    })
-    .from(transcriptFeedback)
-    .where(and(...conditions));
+async function reviewsSince(
+  db: Db,
+  from: number,
+  to: number,
+  filter: { provider?: string; model?: string },
+  exclusiveFrom = false,
+): Promise<ReviewRow[]> {
+  return listReviewsBetween(db, { from, to, exclusiveFrom }, filter);
 }
 
 function summarise(rows: readonly ReviewRow[]): Omit<QualityBucket, "provider" | "model" | "week"> {

@@ -1,8 +1,8 @@
 /** `Idempotency-Key` on uploads: per tenant, kept for 24 h, bound to a fingerprint of the request. */
 import { and, eq, lt } from "drizzle-orm";
 import type { Db } from "./db.ts";
+import { StorageError } from "./errors.ts";
 import { toHex } from "../domain/signing.ts";
-import { ApiError } from "../http/problem.ts";
 import { transcriptions, type NewTranscriptionRow, type TranscriptionRow } from "./schema.ts";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -37,9 +37,19 @@ export async function claimIdempotencyKey(
     .from(transcriptions)
     .where(and(eq(transcriptions.tenantId, tenantId), eq(transcriptions.idempotencyKey, key)))
     .limit(1);
-  if (!existing) throw new ApiError(409, "idempotency_conflict", "The Idempotency-Key is being used by a concurrent request; retry.");
+  if (!existing) {
+    throw new StorageError(
+      "conflict",
+      "idempotency_conflict",
+      "The Idempotency-Key is being used by a concurrent request; retry.",
+    );
+  }
   if (existing.requestFingerprint !== fingerprint) {
-    throw new ApiError(409, "idempotency_key_reused", "This Idempotency-Key was used with a different request in the last 24 hours.");
+    throw new StorageError(
+      "conflict",
+      "idempotency_key_reused",
+      "This Idempotency-Key was used with a different request in the last 24 hours.",
+    );
   }
   return existing;
 }

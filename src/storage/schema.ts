@@ -44,6 +44,11 @@ export const apiKeys = sqliteTable(
 export const JOB_STATUSES = ["queued", "processing", "completed", "failed"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+/** Why an active job is delayed (shown as `delay_reason` with `notice: "processing delayed"`). */
+export const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
+export const DELAY_DEAD_LETTERED = "dead_lettered";
+export const DELAY_BACKLOG = "backlog";
+
 export const transcriptions = sqliteTable(
   "transcriptions",
   {

@@ -15,7 +15,7 @@ import {
   type ObjectSealer,
 } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../http/problem.ts";
+import { StorageError } from "./errors.ts";
 
 let parsedSpec: string | undefined;
 let parsedRing: MasterKey[] = [];
@@ -26,7 +26,13 @@ export function masterKeys(env: Env): MasterKey[] {
     parsedRing = parseMasterKeys(env.ENCRYPTION_KEYS);
     parsedSpec = env.ENCRYPTION_KEYS;
   }
-  if (!parsedRing.length) throw new ApiError(503, "encryption_not_configured", "Storage encryption is not configured on this deployment.");
+  if (!parsedRing.length) {
+    throw new StorageError(
+      "unavailable",
+      "encryption_not_configured",
+      "Storage encryption is not configured on this deployment.",
+    );
+  }
   return parsedRing;
 }
 

@@ -11,6 +11,11 @@ export async function insertTenant(db: Db, row: TenantRow): Promise<void> {
   await db.insert(tenants).values(row).run();
 }
 
+/** Creates the tenant unless it exists (fixtures and the bench entry point). */
+export async function insertTenantIfMissing(db: Db, row: typeof tenants.$inferInsert): Promise<void> {
+  await db.insert(tenants).values(row).onConflictDoNothing().run();
+}
+
 export async function getTenant(db: Db, tenantId: string): Promise<TenantRow | null> {
   const [row] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
   return row ?? null;

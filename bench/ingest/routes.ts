@@ -1,14 +1,16 @@
 /**
- * Bench-only routes (mounted only when `BENCH_ROUTES=1`, never in production): each runs one storage primitive of
- * the upload path alone, so bench/ingest can compare the real upload with the serial sum of its parts.
+ * Bench-only routes, served only by the bench entry point (bench/ingest/worker.ts), never by the production Worker:
+ * each runs one storage primitive of the upload path alone, so bench/ingest can compare the real upload with the
+ * serial sum of its parts.
  */
 import { Hono } from "hono";
-import type { AppEnv } from "../app.context.ts";
-import { newId } from "../lib/ids.ts";
-import { insertJob } from "../storage/jobs.repo.ts";
-import { tenants } from "../storage/schema.ts";
+import type { Env } from "../../src/env.ts";
+import { newId } from "../../src/lib/ids.ts";
+import { createDb } from "../../src/storage/db.ts";
+import { insertJob } from "../../src/storage/jobs.repo.ts";
+import { insertTenantIfMissing } from "../../src/storage/tenants.repo.ts";
 
-export const bench = new Hono<AppEnv>();
+export const bench = new Hono<{ Bindings: Env }>();
 const BENCH_TENANT = "tn_00000000000000000000BENCH0";
 
 bench.post("/__bench/r2", async (c) => {
@@ -18,9 +20,10 @@ bench.post("/__bench/r2", async (c) => {
 });
 
 bench.post("/__bench/d1", async (c) => {
-  await c.var.db.insert(tenants).values({ id: BENCH_TENANT, name: "bench", createdAt: 0 }).onConflictDoNothing().run();
+  const db = createDb(c.env);
+  await insertTenantIfMissing(db, { id: BENCH_TENANT, name: "bench", createdAt: 0 });
   const now = Date.now();
-  await insertJob(c.var.db, {
+  await insertJob(db, {
     id: newId("transcription"),
     tenantId: BENCH_TENANT,
     status: "failed",
