@@ -1,14 +1,14 @@
 import type { D1Migration } from "cloudflare:test";
-import type { Env as AppBindings } from "../src/env.ts";
 
+/** What the test runner adds to the generated bindings (vitest.config.ts: TEST_MIGRATIONS and TEST_BINDINGS). */
 declare global {
   namespace Cloudflare {
-    interface GlobalProps {
-      mainModule: typeof import("../src/index.ts");
-    }
-    interface Env extends AppBindings {
+    interface Env {
       TEST_MIGRATIONS: D1Migration[];
       ADMIN_API_KEY: string;
+      OPENAI_API_KEY: string;
+      DEEPGRAM_API_KEY: string;
+      ENCRYPTION_KEYS: string;
     }
   }
 }
