@@ -1,4 +1,9 @@
-/** Named settings with their defaults; every limit the service enforces is read here. */
+/**
+ * Named settings with their defaults; every limit the service enforces is read here. Settings arrive as strings
+ * (`[vars]`, `.dev.vars`, `wrangler secret`) and are parsed once per environment object by one zod schema; a value
+ * that does not parse falls back to its documented default rather than failing requests.
+ */
+import { z } from "zod";
 import type { Env } from "./env.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
@@ -13,30 +18,97 @@ export const DEFAULT_LIST_LIMIT = 20;
 /** transcripts up to this many characters are kept inline in D1 as well as in R2 */
 export const TEXT_INLINE_LIMIT = 32 * 1024;
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && Number.isInteger(n) && n > 0 ? n : fallback;
+export const DEFAULT_AUDIO_URL_TTL_SECONDS = 600;
+/** a job `processing` longer than this is re-queued by the sweeper */
+export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
+/** how long a recoverable dead letter is re-driven before it fails with `retries_exhausted` */
+export const DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 24 * 60 * 60;
+/** queued jobs above which new and queued jobs carry the "processing delayed" notice */
+export const DEFAULT_BACKLOG_DELAY_THRESHOLD = 1000;
+
+/** Provider call deadlines (ms). */
+export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
+export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
+export const POOL_DISPATCH_TIMEOUT_MS = 10_000;
+
+/** A string setting parsed as a number; blank or unparsable → `fallback`. */
+const numberSetting = (check: (n: number) => boolean, fallback: number) =>
+  z.preprocess(
+    (value) => (typeof value === "string" && value.trim() !== "" ? Number(value) : undefined),
+    z.number().refine(check).catch(fallback).default(fallback),
+  );
+const positiveInteger = (fallback: number) => numberSetting((n) => Number.isInteger(n) && n > 0, fallback);
+const positive = (fallback: number) => numberSetting((n) => Number.isFinite(n) && n > 0, fallback);
+/** A number the caller defaults itself (undefined when unset or unparsable). */
+const optionalNumber = z.preprocess(
+  (value) => (typeof value === "string" && value.trim() !== "" ? Number(value) : undefined),
+  z.number().finite().optional().catch(undefined),
+);
+/** Comma separated, trimmed, blanks dropped. */
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
+const SettingsSchema = z.object({
+  ENVIRONMENT: z.string().optional(),
+  MAX_UPLOAD_BYTES: positiveInteger(DEFAULT_MAX_UPLOAD_BYTES),
+  AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
+  PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
+  DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
+  BACKLOG_DELAY_THRESHOLD: positiveInteger(DEFAULT_BACKLOG_DELAY_THRESHOLD),
+  OPENAI_TIMEOUT_MS: positive(OPENAI_DEFAULT_TIMEOUT_MS),
+  DEEPGRAM_TIMEOUT_MS: positive(DEEPGRAM_DEFAULT_TIMEOUT_MS),
+  POOL_DISPATCH_TIMEOUT_MS: positive(POOL_DISPATCH_TIMEOUT_MS),
+  BREAKER_WINDOW_SIZE: optionalNumber,
+  BREAKER_FAILURE_RATE: optionalNumber,
+  BREAKER_MINIMUM_CALLS: optionalNumber,
+  BREAKER_COOLDOWN_MS: optionalNumber,
+  BREAKER_MAX_COOLDOWN_MS: optionalNumber,
+  BREAKER_HALF_OPEN_PROBES: optionalNumber,
+  CORS_ALLOWED_ORIGINS: list,
+  JOBS_QUEUE: z.string().optional(),
+  JOBS_DLQ: z.string().optional(),
+  WEBHOOKS_QUEUE: z.string().optional(),
+});
+
+/** The parsed settings (see the README's configuration table). */
+export type Settings = z.output<typeof SettingsSchema>;
+
+const parsed = new WeakMap<object, Settings>();
+
+/** The environment's settings, parsed once per environment object (an isolate keeps one; tests pass their own). */
+export function settings(env: Env): Settings {
+  let result = parsed.get(env);
+  if (!result) {
+    result = SettingsSchema.parse(env);
+    parsed.set(env, result);
+  }
+  return result;
 }
 
 export function maxUploadBytes(env: Env): number {
-  return positiveInt(env.MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES);
+  return settings(env).MAX_UPLOAD_BYTES;
 }
 
 /** Development (and tests) relax https-only rules so localhost webhooks and callbacks work. */
 export function isDevelopment(env: Env): boolean {
-  return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
+  const environment = settings(env).ENVIRONMENT;
+  return environment === "development" || environment === "test";
 }
 
 export function audioUrlTtlSeconds(env: Env): number {
-  return positiveInt(env.AUDIO_URL_TTL_SECONDS, 600);
+  return settings(env).AUDIO_URL_TTL_SECONDS;
 }
 
 /** Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`, comma separated, exact `scheme://host[:port]`). */
 export function corsOrigins(env: Env): string[] {
-  return (env.CORS_ALLOWED_ORIGINS ?? "")
-    .split(",")
-    .map((o) => o.trim())
-    .filter((o) => /^https?:\/\/[^/\s*]+$/.test(o));
+  return settings(env).CORS_ALLOWED_ORIGINS.filter((o) => /^https?:\/\/[^/\s*]+$/.test(o));
 }
 
 /** Queue names as wrangler.toml declares them; `src/index.ts` maps each to exactly one consumer. */
@@ -48,9 +120,10 @@ export interface QueueNames {
 
 /** `JOBS_QUEUE`, `JOBS_DLQ`, `WEBHOOKS_QUEUE` override the default names (vtt-jobs, vtt-jobs-dlq, vtt-webhooks). */
 export function queueNames(env: Env): QueueNames {
+  const { JOBS_QUEUE, JOBS_DLQ, WEBHOOKS_QUEUE } = settings(env);
   return {
-    jobs: env.JOBS_QUEUE || "vtt-jobs",
-    deadLetters: env.JOBS_DLQ || "vtt-jobs-dlq",
-    webhooks: env.WEBHOOKS_QUEUE || "vtt-webhooks",
+    jobs: JOBS_QUEUE || "vtt-jobs",
+    deadLetters: JOBS_DLQ || "vtt-jobs-dlq",
+    webhooks: WEBHOOKS_QUEUE || "vtt-webhooks",
   };
 }

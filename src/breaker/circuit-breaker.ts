@@ -4,6 +4,7 @@
  * evictions) and sets an alarm for the open → half-open move.
  */
 import { DurableObject } from "cloudflare:workers";
+import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import {
@@ -85,19 +86,18 @@ export class CircuitBreaker extends DurableObject<Env> {
 
 /** Breaker thresholds from settings (`BREAKER_*`), defaults in `DEFAULT_BREAKER_SETTINGS`. */
 export function breakerSettingsFromEnv(env: Env): BreakerSettings {
-  const num = (value: string | undefined) => (value !== undefined && value !== "" && Number.isFinite(Number(value)) ? Number(value) : undefined);
-  const overrides: Partial<BreakerSettings> = {};
-  const map: [keyof BreakerSettings, string | undefined][] = [
-    ["windowSize", env.BREAKER_WINDOW_SIZE],
-    ["failureRateThreshold", env.BREAKER_FAILURE_RATE],
-    ["minimumCalls", env.BREAKER_MINIMUM_CALLS],
-    ["baseCooldownMs", env.BREAKER_COOLDOWN_MS],
-    ["maxCooldownMs", env.BREAKER_MAX_COOLDOWN_MS],
-    ["halfOpenMaxProbes", env.BREAKER_HALF_OPEN_PROBES],
-  ];
-  for (const [key, value] of map) {
-    const n = num(value);
-    if (n !== undefined) (overrides as Record<string, number>)[key] = n;
+  const config = settings(env);
+  const overrides: Partial<BreakerSettings> = {
+    windowSize: config.BREAKER_WINDOW_SIZE,
+    failureRateThreshold: config.BREAKER_FAILURE_RATE,
+    minimumCalls: config.BREAKER_MINIMUM_CALLS,
+    baseCooldownMs: config.BREAKER_COOLDOWN_MS,
+    maxCooldownMs: config.BREAKER_MAX_COOLDOWN_MS,
+    halfOpenMaxProbes: config.BREAKER_HALF_OPEN_PROBES,
+  };
+  // unset settings keep the policy's defaults
+  for (const key of Object.keys(overrides) as (keyof BreakerSettings)[]) {
+    if (overrides[key] === undefined) delete overrides[key];
   }
   return resolveBreakerSettings(overrides);
 }

@@ -21,7 +21,6 @@ export function classifyDeadLetter(audio: StoredAudioFacts, lastReason: string |
   return { classification: "recoverable", reason: lastReason ?? "provider_failures" };
 }
 
-export const DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 24 * 60 * 60;
 const REDRIVE_BASE_SECONDS = 60;
 const REDRIVE_CAP_SECONDS = 60 * 60;
 

@@ -5,7 +5,7 @@
  * `DEAD_LETTER_MAX_AGE_SECONDS`, after which they fail with `retries_exhausted`.
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
-import { maxUploadBytes } from "../config.ts";
+import { maxUploadBytes, settings } from "../config.ts";
 import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -22,7 +22,7 @@ import type { Db } from "../storage/db.ts";
 import { getJobById, markEnqueued, parkJob } from "../storage/jobs.repo.ts";
 import { DELAY_DEAD_LETTERED, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
-import { classifyDeadLetter, DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, redriveDelaySeconds } from "./dead-letter-policy.ts";
+import { classifyDeadLetter, redriveDelaySeconds } from "./dead-letter-policy.ts";
 import { storeFailure } from "./results.ts";
 import { isTerminal } from "./state.ts";
 
@@ -67,7 +67,7 @@ export async function redrive(env: Env, db: Db, jobId: string, now = Date.now())
 
 /** Cron: resolve settled items, fail ones past the maximum age, re-drive the rest whose breaker lets calls through. */
 export async function redriveDue(env: Env, db: Db, now = Date.now()): Promise<{ redriven: number; expired: number; resolved: number }> {
-  const maxAgeMs = (Number(env.DEAD_LETTER_MAX_AGE_SECONDS) > 0 ? Number(env.DEAD_LETTER_MAX_AGE_SECONDS) : DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS) * 1000;
+  const maxAgeMs = settings(env).DEAD_LETTER_MAX_AGE_SECONDS * 1000;
   const due = await listDueDeadLetters(db, now, REDRIVE_BATCH);
   const counts = { redriven: 0, expired: 0, resolved: 0 };
   const breakerOpen = new Map<string, boolean>();

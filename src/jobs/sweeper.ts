@@ -1,4 +1,5 @@
 /** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
+import { settings } from "../config.ts";
 import type { Db } from "../storage/db.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -6,14 +7,13 @@ import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { traceIdOf } from "../observability/trace.ts";
 import { listStuckJobs, requeueJobs } from "../storage/jobs.repo.ts";
 
-export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
 /** a queued job untouched this long has probably lost its message */
 export const QUEUED_STALE_SECONDS = 15 * 60;
 // also bounded by D1's bound-parameter limit: the ids go into one update
 const SWEEP_BATCH = MAX_IDS_PER_QUERY;
 
 export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promise<{ requeued: number }> {
-  const deadline = Number(env.PROCESSING_DEADLINE_SECONDS) > 0 ? Number(env.PROCESSING_DEADLINE_SECONDS) : DEFAULT_PROCESSING_DEADLINE_SECONDS;
+  const deadline = settings(env).PROCESSING_DEADLINE_SECONDS;
   const stuck = await listStuckJobs(db, {
     now,
     queuedStaleMs: QUEUED_STALE_SECONDS * 1000,

@@ -1,6 +1,7 @@
 /** Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. */
 import type { Env } from "../env.ts";
-import { deadlineSignal, networkFailure, positiveNumber, singleSegment } from "./http.ts";
+import { settings } from "../config.ts";
+import { deadlineSignal, networkFailure, singleSegment } from "./http.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -12,7 +13,6 @@ import {
 
 export const DEEPGRAM_DEFAULT_BASE_URL = "https://api.deepgram.com";
 export const DEEPGRAM_DEFAULT_MODEL = "nova-3";
-export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
 
 interface DeepgramWord {
   word: string;
@@ -53,7 +53,7 @@ export class DeepgramTranscriptionService implements TranscriptionService {
     this.#apiKey = env.DEEPGRAM_API_KEY;
     this.#model = env.DEEPGRAM_MODEL || DEEPGRAM_DEFAULT_MODEL;
     this.#baseUrl = (env.DEEPGRAM_BASE_URL || DEEPGRAM_DEFAULT_BASE_URL).replace(/\/$/, "");
-    this.#timeoutMs = positiveNumber(env.DEEPGRAM_TIMEOUT_MS, DEEPGRAM_DEFAULT_TIMEOUT_MS);
+    this.#timeoutMs = settings(env).DEEPGRAM_TIMEOUT_MS;
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {

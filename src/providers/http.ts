@@ -36,11 +36,6 @@ export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: numbe
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-export function positiveNumber(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && value !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
 /** A transcript without timestamps still needs one segment so the subtitle exports are not empty. */
 export function singleSegment(text: string, duration: number | null) {
   const trimmed = text.trim();

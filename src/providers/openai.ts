@@ -5,7 +5,8 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
 import { languageCode } from "../domain/languages.ts";
 import type { Env } from "../env.ts";
-import { positiveNumber, readAllCapped, singleSegment, whisperSignals } from "./http.ts";
+import { settings } from "../config.ts";
+import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -18,7 +19,6 @@ import {
 /** OpenAI's upload limit for the transcription endpoint */
 export const OPENAI_MAX_BYTES = 25 * 1024 * 1024;
 export const OPENAI_DEFAULT_MODEL = "whisper-1";
-export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
 
 /** Models that only answer `json`/`text` (no segments or word timings). */
 const JSON_ONLY_MODELS = /^gpt-4o/;
@@ -46,7 +46,7 @@ export class OpenAITranscriptionService implements TranscriptionService {
       baseURL: env.OPENAI_BASE_URL || undefined,
       // the queue owns retries (with backoff and a dead-letter queue); the SDK must not retry on its own
       maxRetries: 0,
-      timeout: positiveNumber(env.OPENAI_TIMEOUT_MS, OPENAI_DEFAULT_TIMEOUT_MS),
+      timeout: settings(env).OPENAI_TIMEOUT_MS,
     });
   }
 

@@ -2,13 +2,12 @@
  * The self-hosted Whisper pool (docs/pool-contract.md): an asynchronous provider. `transcribe` only dispatches a
  * signed job carrying a per-job signed audio URL and the callback URL; the result arrives at /internal/pool/callback.
  */
-import { audioUrlTtlSeconds } from "../config.ts";
+import { audioUrlTtlSeconds, settings } from "../config.ts";
 import { parseKeyRing, signAudioUrl, signedHeaders, type SigningKey } from "../domain/signing.ts";
 import type { Env } from "../env.ts";
-import { deadlineSignal, networkFailure, positiveNumber } from "./http.ts";
+import { deadlineSignal, networkFailure } from "./http.ts";
 import { classifyHttpStatus, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
 
-export const POOL_DISPATCH_TIMEOUT_MS = 10_000;
 /** Limit of one erasure call to the pool (headers and body). */
 export const POOL_ERASE_TIMEOUT_MS = 5_000;
 /** Erasure calls in flight at once (a Worker invocation keeps at most 6 connections open). */
@@ -36,7 +35,7 @@ export class WhisperPoolService implements TranscriptionService {
     this.#signingKeys = signingKeys;
     this.#audioKey = audioKey;
     this.#audioTtlSeconds = audioUrlTtlSeconds(env);
-    this.#timeoutMs = positiveNumber(env.POOL_DISPATCH_TIMEOUT_MS, POOL_DISPATCH_TIMEOUT_MS);
+    this.#timeoutMs = settings(env).POOL_DISPATCH_TIMEOUT_MS;
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {

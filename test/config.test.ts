@@ -1,0 +1,48 @@
+/** Settings are parsed once, through one schema, with documented fallbacks for blank or malformed values. */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import {
+  corsOrigins,
+  DEFAULT_BACKLOG_DELAY_THRESHOLD,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_PROCESSING_DEADLINE_SECONDS,
+  isDevelopment,
+  settings,
+} from "../src/config.ts";
+import type { Env } from "../src/env.ts";
+
+const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
+
+describe("settings", () => {
+  it("reads numbers, lists and names, and falls back to the defaults for blank or malformed values", () => {
+    const parsed = settings(
+      withVars({
+        MAX_UPLOAD_BYTES: "2048",
+        PROCESSING_DEADLINE_SECONDS: "90.5",
+        BACKLOG_DELAY_THRESHOLD: "12.5",
+        BREAKER_WINDOW_SIZE: "abc",
+        BREAKER_FAILURE_RATE: "0.25",
+        CORS_ALLOWED_ORIGINS: " https://a.example , ,https://b.example:8443,*",
+      }),
+    );
+    expect(parsed.MAX_UPLOAD_BYTES).toBe(2048);
+    expect(parsed.PROCESSING_DEADLINE_SECONDS).toBe(90.5);
+    // an integer setting given a fraction keeps its default
+    expect(parsed.BACKLOG_DELAY_THRESHOLD).toBe(DEFAULT_BACKLOG_DELAY_THRESHOLD);
+    expect(parsed.BREAKER_WINDOW_SIZE).toBeUndefined();
+    expect(parsed.BREAKER_FAILURE_RATE).toBe(0.25);
+    expect(parsed.CORS_ALLOWED_ORIGINS).toEqual(["https://a.example", "https://b.example:8443", "*"]);
+    expect(corsOrigins(withVars({ CORS_ALLOWED_ORIGINS: "https://a.example,*" }))).toEqual(["https://a.example"]);
+
+    const blank = settings(withVars({ MAX_UPLOAD_BYTES: "", PROCESSING_DEADLINE_SECONDS: "-5" }));
+    expect(blank.MAX_UPLOAD_BYTES).toBe(DEFAULT_MAX_UPLOAD_BYTES);
+    expect(blank.PROCESSING_DEADLINE_SECONDS).toBe(DEFAULT_PROCESSING_DEADLINE_SECONDS);
+  });
+
+  it("is parsed once per environment object", () => {
+    const vars = withVars({ MAX_UPLOAD_BYTES: "4096" });
+    expect(settings(vars)).toBe(settings(vars));
+    expect(isDevelopment(withVars({ ENVIRONMENT: "production" }))).toBe(false);
+    expect(isDevelopment(withVars({ ENVIRONMENT: "development" }))).toBe(true);
+  });
+});
