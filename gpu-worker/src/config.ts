@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { parseKeyRing, type SigningKey } from "../../src/domain/signing.ts";
+import { parseKeyRing, type SigningKey } from "@vtt/pool-contract";
 import type { LogLevel } from "./log.ts";
 
 /** Where downloaded and generated models are cached unless MODEL_CACHE_DIR says otherwise. */

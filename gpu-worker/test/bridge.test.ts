@@ -44,7 +44,7 @@ describe("signature", () => {
     const unknownKey = await dispatch(pool.url, body, [{ id: "e9", secret: "edge-to-pool-new" }]);
     const wrongSecret = await dispatch(pool.url, body, [{ id: "e2", secret: "guess" }]);
     const raw = JSON.stringify(body);
-    const { signedHeaders } = await import("../../src/domain/signing.ts");
+    const { signedHeaders } = await import("@vtt/pool-contract");
     const headers = await signedHeaders(BRIDGE_KEYS, raw);
     const tampered = await fetch(`${pool.url}/v1/jobs`, {
       method: "POST",

@@ -1,7 +1,7 @@
 /** `Idempotency-Key` on uploads: per tenant, kept for 24 h, bound to a fingerprint of the request. */
 import { and, eq, lt } from "drizzle-orm";
+import { toHex } from "@vtt/pool-contract";
 import type { Db } from "./db.ts";
-import { toHex } from "../domain/signing.ts";
 import { ApiError } from "../http/problem.ts";
 import { transcriptions, type NewTranscriptionRow, type TranscriptionRow } from "./schema.ts";
 

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { verifySignedRequest, type SigningKey } from "../../../src/domain/signing.ts";
+import { erasureSigningString, verifySignedRequest, type DispatchAccepted, type ErasureResponse, type SigningKey } from "@vtt/pool-contract";
 import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
@@ -16,14 +16,6 @@ import type { EnqueueOutcome } from "../queue/queues.ts";
 export const MAX_DISPATCH_BYTES = 64 * 1024;
 const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const JOB_PATH = /^\/v1\/jobs\/([^/]+)$/;
-
-/**
- * What an erasure request signs in place of a body (docs/pool-contract.md §4): the method and the job's path, so a
- * signature cannot be replayed against another job. `jobId` is the decoded path segment.
- */
-export function erasureSigningString(jobId: string): string {
-  return `DELETE /v1/jobs/${jobId}`;
-}
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -135,7 +127,8 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
   }
   deps.metrics.dispatches.inc({ outcome: outcome.duplicate ? "duplicate" : "accepted" });
   log.info(outcome.duplicate ? "dispatch_duplicate" : "dispatch_accepted", { key_id: verified.keyId });
-  sendJson(response, 202, { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate });
+  const accepted: DispatchAccepted = { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate };
+  sendJson(response, 202, accepted);
 }
 
 /**
@@ -178,7 +171,8 @@ async function erasure(request: http.IncomingMessage, response: http.ServerRespo
   }
   deps.metrics.erasures.inc({ outcome: outcome.pending ? "pending" : outcome.erased ? "erased" : "absent" });
   deps.logger.info("job_erased", { job_id: jobId, key_id: verified.keyId, ...outcome });
-  sendJson(response, 200, { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback });
+  const answer: ErasureResponse = { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback };
+  sendJson(response, 200, answer);
 }
 
 /** Reads the body as UTF-8, or null once it exceeds `limit` bytes. */
