@@ -110,6 +110,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
     },
     readinessDetail: () => ({ engine: engine?.description ?? null, batch_size: settings.batchSize }),
     metrics,
+    metricsToken: settings.metricsToken,
     logger,
   });
   logger.info("pool_http_listening", { url });

@@ -144,6 +144,41 @@ describe("operations endpoints", () => {
     }
   });
 
+  it("serves /metrics only with the Bearer METRICS_TOKEN when one is set; probes stay open", async () => {
+    const token = "scrape-token-0123456789abcdef";
+    const guarded = await startTestPool(redis.url, { metricsToken: token });
+    try {
+      for (const authorization of [undefined, "Bearer wrong-token-0123456789abcdef", token, `Basic ${token}`]) {
+        const refused = await fetch(`${guarded.url}/metrics`, { headers: authorization ? { authorization } : {} });
+        expect([authorization, refused.status]).toEqual([authorization, 401]);
+        expect(refused.headers.get("www-authenticate")).toContain("Bearer");
+        const body = await problem(refused);
+        expect(body.code).toBe("invalid_metrics_token");
+        expect(JSON.stringify(body)).not.toContain(token);
+      }
+      const scraped = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toContain("vtt_pool_jobs_completed_total");
+      expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${guarded.url}/readyz`)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it("refuses /metrics with 403 metrics_token_required on a non-loopback address without METRICS_TOKEN", async () => {
+    const exposed = await startTestPool(redis.url, { host: "0.0.0.0" });
+    try {
+      const metrics = await fetch(`${exposed.url}/metrics`);
+      expect(metrics.status).toBe(403);
+      expect((await problem(metrics)).code).toBe("metrics_token_required");
+      expect((await fetch(`${exposed.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${exposed.url}/readyz`)).status).toBe(200);
+    } finally {
+      await exposed.stop();
+    }
+  });
+
   it("answers 503 queue_unavailable and not-ready while Redis is down", async () => {
     const ownRedis = await startPrivateRedis();
     const lonely = await startTestPool(ownRedis.url);

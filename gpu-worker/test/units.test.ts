@@ -160,6 +160,13 @@ describe("settings", () => {
     expect(settings.bridgeKeys).toEqual(parseKeyRing("e2:new,e1:old"));
   });
 
+  it("listens on loopback unless HOST says otherwise, and reads METRICS_TOKEN", () => {
+    expect(resolvePoolSettings(poolOptionsFromEnv(env))).toMatchObject({ host: "127.0.0.1", metricsToken: null });
+    const exposed = resolvePoolSettings(poolOptionsFromEnv({ ...env, HOST: "0.0.0.0", METRICS_TOKEN: "scrape-token-0123456789" }));
+    expect(exposed).toMatchObject({ host: "0.0.0.0", metricsToken: "scrape-token-0123456789" });
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, METRICS_TOKEN: "short" }))).toThrow(/METRICS_TOKEN/);
+  });
+
   it("reports malformed values instead of guessing", () => {
     expect(() => poolOptionsFromEnv({ ...env, BATCH_SIZE: "eight", WHISPER_USE_GPU: "maybe" })).toThrow(ConfigError);
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, BATCH_SIZE: "0" }))).toThrow(/batchSize/);

@@ -1,11 +1,12 @@
 /**
  * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), erasure (`DELETE /v1/jobs/{job_id}`), `/healthz`,
- * `/readyz` and `/metrics`.
+ * `/readyz` (open: probes carry no credentials, and they say nothing beyond up/ready) and `/metrics` (Bearer
+ * METRICS_TOKEN, or loopback only without one).
  * Errors are RFC 9457 problem+json with a stable `code`, like the edge's.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { erasureSigningString, verifySignedRequest, type DispatchAccepted, type ErasureResponse, type SigningKey } from "@vtt/pool-contract";
+import { erasureSigningString, timingSafeEqual, verifySignedRequest, type DispatchAccepted, type ErasureResponse, type SigningKey } from "@vtt/pool-contract";
 import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
@@ -20,6 +21,7 @@ const JOB_PATH = /^\/v1\/jobs\/([^/]+)$/;
 const TITLES: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   413: "Content Too Large",
@@ -38,13 +40,19 @@ export interface HttpDeps {
   notReadyReason: () => string | null;
   readinessDetail: () => Record<string, unknown>;
   metrics: PoolMetrics;
+  /** Bearer token `/metrics` requires; null serves it only on a loopback listener. */
+  metricsToken: string | null;
   logger: Logger;
 }
 
 /** Starts the HTTP server; resolves with its URL once listening. */
 export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: http.Server; url: string }> {
+  const loopback = isLoopbackHost(host);
+  if (!deps.metricsToken && !loopback) {
+    deps.logger.warn("metrics_disabled", { host, note: "HOST is not loopback and METRICS_TOKEN is unset: /metrics answers 403" });
+  }
   const server = http.createServer((request, response) => {
-    route(request, response, deps).catch((error: unknown) => {
+    route(request, response, deps, loopback).catch((error: unknown) => {
       deps.logger.error("http_unhandled", { error, path: request.url });
       if (!response.headersSent) sendProblem(response, 500, "internal_error", "Unexpected error.");
       else response.end();
@@ -60,7 +68,12 @@ export async function startHttpServer(host: string, port: number, deps: HttpDeps
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-async function route(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps): Promise<void> {
+/** True for an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+async function route(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps, loopback: boolean): Promise<void> {
   const path = new URL(request.url ?? "/", "http://pool").pathname;
   if (path === "/v1/jobs") {
     if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
@@ -77,6 +90,16 @@ async function route(request: http.IncomingMessage, response: http.ServerRespons
     return sendJson(response, reason ? 503 : 200, { status: reason ? "not_ready" : "ready", ...(reason ? { reason } : {}), ...deps.readinessDetail() });
   }
   if (path === "/metrics" && request.method === "GET") {
+    if (deps.metricsToken) {
+      const authorization = headerValue(request, "authorization") ?? "";
+      if (!timingSafeEqual(authorization, `Bearer ${deps.metricsToken}`)) {
+        return sendProblem(response, 401, "invalid_metrics_token", "Send the METRICS_TOKEN as a Bearer token.", {
+          "www-authenticate": 'Bearer realm="metrics"',
+        });
+      }
+    } else if (!loopback) {
+      return sendProblem(response, 403, "metrics_token_required", "Set METRICS_TOKEN to serve /metrics on a non-loopback address.");
+    }
     const body = await deps.metrics.registry.metrics();
     response.writeHead(200, { "content-type": deps.metrics.registry.contentType });
     response.end(body);
