@@ -5,11 +5,12 @@
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningPool } from "../src/pool.ts";
-import { TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
+import { CALLBACK_QUEUE, TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkSlice } from "./helpers/audio.ts";
 import { BRIDGE_KEYS, dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let redis: PrivateRedis;
 let edge: FakeEdge;
@@ -112,11 +113,15 @@ describe("dedupe", () => {
     const delivered = edge.callbacks.filter((c) => c.body.job_id === "tr_dupe");
     expect(delivered.map((c) => c.answeredStatus)).toEqual([503, 503, 503, 200]);
     expect(new Set(delivered.map((c) => JSON.stringify(c.body))).size).toBe(1);
-    // once acknowledged, the pool forgets the job: a new dispatch is new work
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // once acknowledged, the pool forgets the job (its callback job goes): a new dispatch is new work
+    const callbacks = new Queue(CALLBACK_QUEUE, { connection: { url: redis.url }, prefix: pool.settings.queuePrefix });
+    try {
+      await waitFor(async () => (await callbacks.getJob("tr_dupe")) === undefined, { description: "the acknowledged callback to be removed" });
+    } finally {
+      await callbacks.close();
+    }
     const afterAck = await dispatch(pool.url, body);
     expect((await afterAck.json()).duplicate).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     await expect.poll(() => edge.callbacks.filter((c) => c.body.job_id === "tr_dupe").length, { timeout: 20_000 }).toBe(5);
   });
 });

@@ -18,6 +18,7 @@ import { downloadVerified } from "../src/models/download.ts";
 import { resolveModel } from "../src/models/resolve.ts";
 import { ensureSyntheticModel } from "../src/models/synthetic.ts";
 import { CACHE_DIR, decodeReference, jfkSlice } from "./helpers/audio.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const silent = createLogger({ level: "silent" });
 
@@ -53,7 +54,8 @@ describe("openai-compatible engine", () => {
       requests.push({ url: request.url, form });
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // hold every request until all three are in flight at once: an engine that sent them one by one times out here
+      await waitFor(() => maxInFlight >= 3, { timeoutMs: 4_000, description: "three requests in flight" });
       inFlight--;
       const file = form.get("file") as File;
       const seconds = (file.size - 44) / 2 / SAMPLE_RATE;
