@@ -1,7 +1,8 @@
 /**
  * Engine adapters that talk to the outside: the OpenAI-compatible engine against the documented
  * `audio/transcriptions` wire format (outbound fetch intercepted), model download with its SHA-256 check, model
- * resolution, and the optional @fugood binding (run only where it is installed).
+ * resolution, and the @fugood binding (its CPU package, installed by `npm run fugood:install -w gpu-worker`; CI
+ * installs it and sets REQUIRE_FUGOOD=1, so there the test runs or fails, never skips).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -195,17 +196,28 @@ describe("models", () => {
   });
 });
 
-/** @fugood/whisper.node is optional (see docs/pool.md); where it is installed, it must give the same contract. */
+/**
+ * @fugood/whisper.node is not a dependency (see docs/pool.md): `npm run fugood:install -w gpu-worker` puts its CPU
+ * package into gpu-worker/.cache/fugood, where the engine host finds it through FUGOOD_WHISPER_MODULE.
+ */
+const FUGOOD_CACHE_MODULE = path.resolve(import.meta.dirname, "../.cache/fugood/node_modules/@fugood/whisper.node/lib/index.js");
+if (!process.env.FUGOOD_WHISPER_MODULE && existsSync(FUGOOD_CACHE_MODULE)) process.env.FUGOOD_WHISPER_MODULE = FUGOOD_CACHE_MODULE;
 const fugoodModule = process.env.FUGOOD_WHISPER_MODULE ?? "@fugood/whisper.node";
 const hasFugood = await import(fugoodModule).then(
   () => true,
   () => false,
 );
+/** CI installs the package: there a missing binding is a failure, not a skip. */
+const fugoodRequired = process.env.REQUIRE_FUGOOD === "1";
 
 describe("fugood binding", () => {
+  it.runIf(fugoodRequired && !hasFugood)("is installed where REQUIRE_FUGOOD=1 (run npm run fugood:install -w gpu-worker)", () => {
+    expect.fail(`${fugoodModule} could not be imported`);
+  });
+
   const title = hasFugood
     ? "transcribes windows in parallel contexts"
-    : "transcribes windows in parallel contexts (skipped: the optional @fugood/whisper.node is not installed; set FUGOOD_WHISPER_MODULE to run it)";
+    : "transcribes windows in parallel contexts (skipped: @fugood/whisper.node is not installed; run npm run fugood:install -w gpu-worker)";
   it.skipIf(!hasFugood)(title, async () => {
     const engine = new WhisperCppEngine({
       binding: "fugood",
