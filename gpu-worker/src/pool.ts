@@ -21,7 +21,13 @@ import { resolveModel } from "./models/resolve.ts";
 import { closeRedis, connectRedis } from "./queue/connections.ts";
 import { JobEraser } from "./queue/erase.ts";
 import { watchLostJobs } from "./queue/lost-jobs.ts";
-import { CALLBACK_QUEUE, enqueueDispatch, TRANSCRIPTION_QUEUE, type CallbackJobData, type TranscriptionJobData } from "./queue/queues.ts";
+import {
+  CALLBACK_QUEUE,
+  enqueueDispatch,
+  TRANSCRIPTION_QUEUE,
+  type CallbackJobData,
+  type TranscriptionJobData,
+} from "./queue/queues.ts";
 import { startWorkers } from "./queue/workers.ts";
 
 /** Bound on each shutdown step other than draining jobs in flight. */

@@ -200,8 +200,13 @@ describe("models", () => {
  * @fugood/whisper.node is not a dependency (see docs/pool.md): `npm run fugood:install -w gpu-worker` puts its CPU
  * package into gpu-worker/.cache/fugood, where the engine host finds it through FUGOOD_WHISPER_MODULE.
  */
-const FUGOOD_CACHE_MODULE = path.resolve(import.meta.dirname, "../.cache/fugood/node_modules/@fugood/whisper.node/lib/index.js");
-if (!process.env.FUGOOD_WHISPER_MODULE && existsSync(FUGOOD_CACHE_MODULE)) process.env.FUGOOD_WHISPER_MODULE = FUGOOD_CACHE_MODULE;
+const FUGOOD_CACHE_MODULE = path.resolve(
+  import.meta.dirname,
+  "../.cache/fugood/node_modules/@fugood/whisper.node/lib/index.js",
+);
+if (!process.env.FUGOOD_WHISPER_MODULE && existsSync(FUGOOD_CACHE_MODULE)) {
+  process.env.FUGOOD_WHISPER_MODULE = FUGOOD_CACHE_MODULE;
+}
 const fugoodModule = process.env.FUGOOD_WHISPER_MODULE ?? "@fugood/whisper.node";
 const hasFugood = await import(fugoodModule).then(
   () => true,

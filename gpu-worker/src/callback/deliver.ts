@@ -72,5 +72,6 @@ const MAX_CALLBACK_BACKOFF_DOUBLINGS = 30;
 
 /** Capped exponential backoff for callback retries: base, 2×base, 4×base, … up to cap. */
 export function callbackBackoffMs(attemptsMade: number, baseMs: number, capMs: number): number {
-  return cappedExponentialBackoff(attemptsMade - 1, { base: baseMs, cap: capMs, maxDoublings: MAX_CALLBACK_BACKOFF_DOUBLINGS });
+  const doublings = attemptsMade - 1;
+  return cappedExponentialBackoff(doublings, { base: baseMs, cap: capMs, maxDoublings: MAX_CALLBACK_BACKOFF_DOUBLINGS });
 }

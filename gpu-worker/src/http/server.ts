@@ -6,7 +6,14 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { erasureSigningString, timingSafeEqual, verifySignedRequest, type DispatchAccepted, type ErasureResponse, type SigningKey } from "@vtt/pool-contract";
+import {
+  erasureSigningString,
+  timingSafeEqual,
+  verifySignedRequest,
+  type DispatchAccepted,
+  type ErasureResponse,
+  type SigningKey,
+} from "@vtt/pool-contract";
 import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
@@ -49,7 +56,8 @@ export interface HttpDeps {
 export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: http.Server; url: string }> {
   const loopback = isLoopbackHost(host);
   if (!deps.metricsToken && !loopback) {
-    deps.logger.warn("metrics_disabled", { host, note: "HOST is not loopback and METRICS_TOKEN is unset: /metrics answers 403" });
+    const note = "HOST is not loopback and METRICS_TOKEN is unset: /metrics answers 403";
+    deps.logger.warn("metrics_disabled", { host, note });
   }
   const server = http.createServer((request, response) => {
     route(request, response, deps, loopback).catch((error: unknown) => {
@@ -73,7 +81,12 @@ export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-async function route(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps, loopback: boolean): Promise<void> {
+async function route(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  deps: HttpDeps,
+  loopback: boolean,
+): Promise<void> {
   const path = new URL(request.url ?? "/", "http://pool").pathname;
   if (path === "/v1/jobs") {
     if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
@@ -98,7 +111,8 @@ async function route(request: http.IncomingMessage, response: http.ServerRespons
         });
       }
     } else if (!loopback) {
-      return sendProblem(response, 403, "metrics_token_required", "Set METRICS_TOKEN to serve /metrics on a non-loopback address.");
+      const detail = "Set METRICS_TOKEN to serve /metrics on a non-loopback address.";
+      return sendProblem(response, 403, "metrics_token_required", detail);
     }
     const body = await deps.metrics.registry.metrics();
     response.writeHead(200, { "content-type": deps.metrics.registry.contentType });

@@ -14,7 +14,10 @@ export interface WaitForOptions {
  * Resolves with the first truthy value `condition` returns (it may be async); rejects once `timeoutMs` passed.
  * A condition that throws counts as not yet met.
  */
-export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitForOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<NonNullable<T>> {
   const { timeoutMs = 10_000, intervalMs = 25, description = "condition" } = options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
