@@ -37,7 +37,12 @@ module.exports = {
       comment: "the Worker, gpu-worker and packages/* import each other by package name only",
       severity: "error",
       from: { path: "^(src|gpu-worker|packages/[^/]+)/" },
-      to: { path: "^(src|gpu-worker|packages/[^/]+)/", pathNot: "^$1/", dependencyTypesNot: ["npm", "npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"] },
+      to: {
+        path: "^(src|gpu-worker|packages/[^/]+)/",
+        pathNot: "^$1/",
+        dependencyTypes: ["local"],
+        dependencyTypesNot: ["aliased-workspace"],
+      },
     },
     {
       name: "no-circular",

@@ -37,6 +37,7 @@ export default defineConfig(async () => {
           ],
           test: { name: "edge", include: ["test/**/*.test.ts"], exclude: ["test/infra/**"], setupFiles: ["./test/helpers/setup.ts"] },
         },
+        "./packages/pool-contract/vitest.config.ts",
         "./gpu-worker/vitest.config.ts",
         "./e2e/vitest.config.ts",
         "./test/infra/vitest.config.ts",

@@ -4,8 +4,13 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { parseKeyRing, type SigningKey } from "../../src/domain/signing.ts";
+import { parseKeyRing, type SigningKey } from "@vtt/pool-contract";
 import type { LogLevel } from "./log.ts";
+
+/** The listen address unless HOST says otherwise: loopback, so nothing is exposed by accident. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** A metrics token shorter than this is refused (it guards queue depths and job counts from the network). */
+const MIN_METRICS_TOKEN_LENGTH = 16;
 
 /** Where downloaded and generated models are cached unless MODEL_CACHE_DIR says otherwise. */
 export const DEFAULT_MODEL_CACHE_DIR = path.resolve(import.meta.dirname, "../.cache/models");
@@ -15,9 +20,17 @@ export type WhisperBinding = "smart-whisper" | "fugood";
 
 /** Everything a pool needs; {@link resolvePoolSettings} fills the defaults. */
 export interface PoolSettings {
-  /** HTTP listen address; port 0 picks a free port. */
+  /**
+   * HTTP listen address; port 0 picks a free port. Loopback by default: a deployment that must be reached from
+   * outside (the Dockerfiles, the K8s manifests) sets `0.0.0.0` explicitly.
+   */
   host: string;
   port: number;
+  /**
+   * Bearer token `GET /metrics` requires. Without one, `/metrics` is served only while the pool listens on a
+   * loopback address (anything else answers 403 `metrics_token_required`).
+   */
+  metricsToken: string | null;
   redisUrl: string;
   /** BullMQ key prefix and queue names (several pools can share one Redis with different prefixes). */
   queuePrefix: string;
@@ -93,8 +106,9 @@ const MIB = 1024 * 1024;
 export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   const batchSize = options.batchSize ?? 4;
   const settings: PoolSettings = {
-    host: "0.0.0.0",
+    host: DEFAULT_HOST,
     port: 8788,
+    metricsToken: null,
     queuePrefix: "vtt",
     signatureToleranceSeconds: 300,
     engine: "whispercpp",
@@ -148,6 +162,9 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   if (settings.callbackKeys.length === 0) problems.push("callbackKeys (CALLBACK_KEYS) needs at least one kid:secret");
   if (!["whispercpp", "openai-compatible"].includes(settings.engine)) problems.push(`engine must be whispercpp or openai-compatible (got ${settings.engine})`);
   if (!["smart-whisper", "fugood"].includes(settings.whisperBinding)) problems.push(`whisperBinding must be smart-whisper or fugood (got ${settings.whisperBinding})`);
+  if (settings.metricsToken !== null && settings.metricsToken.length < MIN_METRICS_TOKEN_LENGTH) {
+    problems.push(`metricsToken (METRICS_TOKEN) must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
   int("port", 0, 65535);
   int("batchSize", 1, 64);
   int("batchWaitMs", 0, 60_000);
@@ -191,6 +208,7 @@ export class ConfigError extends Error {
 const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "boolean"]> = {
   HOST: ["host", "string"],
   PORT: ["port", "number"],
+  METRICS_TOKEN: ["metricsToken", "string"],
   REDIS_URL: ["redisUrl", "string"],
   QUEUE_PREFIX: ["queuePrefix", "string"],
   SIGNATURE_TOLERANCE_SECONDS: ["signatureToleranceSeconds", "number"],

@@ -5,11 +5,12 @@
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningPool } from "../src/pool.ts";
-import { TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
+import { CALLBACK_QUEUE, TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkSlice } from "./helpers/audio.ts";
 import { BRIDGE_KEYS, dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let redis: PrivateRedis;
 let edge: FakeEdge;
@@ -44,7 +45,7 @@ describe("signature", () => {
     const unknownKey = await dispatch(pool.url, body, [{ id: "e9", secret: "edge-to-pool-new" }]);
     const wrongSecret = await dispatch(pool.url, body, [{ id: "e2", secret: "guess" }]);
     const raw = JSON.stringify(body);
-    const { signedHeaders } = await import("../../src/domain/signing.ts");
+    const { signedHeaders } = await import("@vtt/pool-contract");
     const headers = await signedHeaders(BRIDGE_KEYS, raw);
     const tampered = await fetch(`${pool.url}/v1/jobs`, {
       method: "POST",
@@ -112,11 +113,15 @@ describe("dedupe", () => {
     const delivered = edge.callbacks.filter((c) => c.body.job_id === "tr_dupe");
     expect(delivered.map((c) => c.answeredStatus)).toEqual([503, 503, 503, 200]);
     expect(new Set(delivered.map((c) => JSON.stringify(c.body))).size).toBe(1);
-    // once acknowledged, the pool forgets the job: a new dispatch is new work
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // once acknowledged, the pool forgets the job (its callback job goes): a new dispatch is new work
+    const callbacks = new Queue(CALLBACK_QUEUE, { connection: { url: redis.url }, prefix: pool.settings.queuePrefix });
+    try {
+      await waitFor(async () => (await callbacks.getJob("tr_dupe")) === undefined, { description: "the acknowledged callback to be removed" });
+    } finally {
+      await callbacks.close();
+    }
     const afterAck = await dispatch(pool.url, body);
     expect((await afterAck.json()).duplicate).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     await expect.poll(() => edge.callbacks.filter((c) => c.body.job_id === "tr_dupe").length, { timeout: 20_000 }).toBe(5);
   });
 });
@@ -141,6 +146,41 @@ describe("operations endpoints", () => {
       'vtt_pool_dispatches_total{outcome="duplicate"}',
     ]) {
       expect(metrics).toContain(name);
+    }
+  });
+
+  it("serves /metrics only with the Bearer METRICS_TOKEN when one is set; probes stay open", async () => {
+    const token = "scrape-token-0123456789abcdef";
+    const guarded = await startTestPool(redis.url, { metricsToken: token });
+    try {
+      for (const authorization of [undefined, "Bearer wrong-token-0123456789abcdef", token, `Basic ${token}`]) {
+        const refused = await fetch(`${guarded.url}/metrics`, { headers: authorization ? { authorization } : {} });
+        expect([authorization, refused.status]).toEqual([authorization, 401]);
+        expect(refused.headers.get("www-authenticate")).toContain("Bearer");
+        const body = await problem(refused);
+        expect(body.code).toBe("invalid_metrics_token");
+        expect(JSON.stringify(body)).not.toContain(token);
+      }
+      const scraped = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toContain("vtt_pool_jobs_completed_total");
+      expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${guarded.url}/readyz`)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it("refuses /metrics with 403 metrics_token_required on a non-loopback address without METRICS_TOKEN", async () => {
+    const exposed = await startTestPool(redis.url, { host: "0.0.0.0" });
+    try {
+      const metrics = await fetch(`${exposed.url}/metrics`);
+      expect(metrics.status).toBe(403);
+      expect((await problem(metrics)).code).toBe("metrics_token_required");
+      expect((await fetch(`${exposed.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${exposed.url}/readyz`)).status).toBe(200);
+    } finally {
+      await exposed.stop();
     }
   });
 

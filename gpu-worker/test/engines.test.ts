@@ -1,7 +1,8 @@
 /**
  * Engine adapters that talk to the outside: the OpenAI-compatible engine against the documented
  * `audio/transcriptions` wire format (outbound fetch intercepted), model download with its SHA-256 check, model
- * resolution, and the optional @fugood binding (run only where it is installed).
+ * resolution, and the @fugood binding (its CPU package, installed by `npm run fugood:install -w gpu-worker`; CI
+ * installs it and sets REQUIRE_FUGOOD=1, so there the test runs or fails, never skips).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -18,6 +19,7 @@ import { downloadVerified } from "../src/models/download.ts";
 import { resolveModel } from "../src/models/resolve.ts";
 import { ensureSyntheticModel } from "../src/models/synthetic.ts";
 import { CACHE_DIR, decodeReference, jfkSlice } from "./helpers/audio.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const silent = createLogger({ level: "silent" });
 
@@ -53,7 +55,8 @@ describe("openai-compatible engine", () => {
       requests.push({ url: request.url, form });
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // hold every request until all three are in flight at once: an engine that sent them one by one times out here
+      await waitFor(() => maxInFlight >= 3, { timeoutMs: 4_000, description: "three requests in flight" });
       inFlight--;
       const file = form.get("file") as File;
       const seconds = (file.size - 44) / 2 / SAMPLE_RATE;
@@ -193,17 +196,33 @@ describe("models", () => {
   });
 });
 
-/** @fugood/whisper.node is optional (see docs/pool.md); where it is installed, it must give the same contract. */
+/**
+ * @fugood/whisper.node is not a dependency (see docs/pool.md): `npm run fugood:install -w gpu-worker` puts its CPU
+ * package into gpu-worker/.cache/fugood, where the engine host finds it through FUGOOD_WHISPER_MODULE.
+ */
+const FUGOOD_CACHE_MODULE = path.resolve(
+  import.meta.dirname,
+  "../.cache/fugood/node_modules/@fugood/whisper.node/lib/index.js",
+);
+if (!process.env.FUGOOD_WHISPER_MODULE && existsSync(FUGOOD_CACHE_MODULE)) {
+  process.env.FUGOOD_WHISPER_MODULE = FUGOOD_CACHE_MODULE;
+}
 const fugoodModule = process.env.FUGOOD_WHISPER_MODULE ?? "@fugood/whisper.node";
 const hasFugood = await import(fugoodModule).then(
   () => true,
   () => false,
 );
+/** CI installs the package: there a missing binding is a failure, not a skip. */
+const fugoodRequired = process.env.REQUIRE_FUGOOD === "1";
 
 describe("fugood binding", () => {
+  it.runIf(fugoodRequired && !hasFugood)("is installed where REQUIRE_FUGOOD=1 (run npm run fugood:install -w gpu-worker)", () => {
+    expect.fail(`${fugoodModule} could not be imported`);
+  });
+
   const title = hasFugood
     ? "transcribes windows in parallel contexts"
-    : "transcribes windows in parallel contexts (skipped: the optional @fugood/whisper.node is not installed; set FUGOOD_WHISPER_MODULE to run it)";
+    : "transcribes windows in parallel contexts (skipped: @fugood/whisper.node is not installed; run npm run fugood:install -w gpu-worker)";
   it.skipIf(!hasFugood)(title, async () => {
     const engine = new WhisperCppEngine({
       binding: "fugood",

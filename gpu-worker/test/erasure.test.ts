@@ -36,7 +36,6 @@ afterAll(async () => {
 });
 
 const traces = (needle: string): Promise<string[]> => redisTraces(redis.url, pool.settings.queuePrefix, needle);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const callbacksFor = (jobId: string): number => edge.callbacks.filter((c) => c.body.job_id === jobId).length;
 
 async function erase(jobId: string): Promise<Record<string, unknown>> {
@@ -68,7 +67,10 @@ describe("erasing", () => {
       expect(await traces("/internal/audio/tr_er_running")).toEqual([]);
       // once it finishes, nothing is left, and its result was not delivered
       await expect.poll(() => traces("tr_er_running"), { timeout: 20_000, interval: 200 }).toEqual([]);
-      await sleep(500);
+      // a job dispatched after it runs to the end and is delivered: had the erased one queued a result, it came first
+      edge.audioDelayMs = 0;
+      await dispatch(pool.url, await edge.addJob("tr_er_after_running", audio));
+      await edge.waitForCallback("tr_er_after_running", { acknowledged: true });
       expect(callbacksFor("tr_er_running")).toBe(0);
       // the waiting job was never started
       expect(edge.audioRequests).not.toContain("tr_er_waiting");
@@ -89,7 +91,11 @@ describe("erasing", () => {
       expect(["waiting", "delayed", "active"]).toContain(outcome.callback);
       await expect.poll(() => traces("tr_er_unacked"), { timeout: 10_000, interval: 200 }).toEqual([]);
       const delivered = callbacksFor("tr_er_unacked");
-      await sleep(1_000);
+      // the edge accepts again; a later job's result gets through, while the erased one is never attempted again
+      // (it retried every ≤ 200 ms before: it would have been delivered by now)
+      edge.callbackStatuses.length = 0;
+      await dispatch(pool.url, await edge.addJob("tr_er_after_unacked", audio));
+      await edge.waitForCallback("tr_er_after_unacked", { acknowledged: true });
       expect(callbacksFor("tr_er_unacked")).toBe(delivered);
       expect(edge.callbacks.some((c) => c.body.job_id === "tr_er_unacked" && c.answeredStatus === 200)).toBe(false);
     } finally {

@@ -11,6 +11,8 @@ import { bytesOf, jfkRepeated, jfkSlice } from "./helpers/audio.ts";
 import { CALLBACK_KEYS, dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 import { isAlive, spawnPool } from "./helpers/process.ts";
+import { workersWaitingForJobs } from "./helpers/redis.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let redis: PrivateRedis;
 let edge: FakeEdge;
@@ -50,11 +52,13 @@ describe("callbacks", () => {
     edge.callbackStatuses.push(400);
     await dispatch(pool.url, await edge.addJob("tr_cb_refused", short));
     await edge.waitForCallback("tr_cb_refused");
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(edge.callbacks.filter((c) => c.body.job_id === "tr_cb_refused")).toHaveLength(1);
     const callbacks = new Queue(CALLBACK_QUEUE, { connection: { url: redis.url }, prefix: pool.settings.queuePrefix });
     try {
-      expect(await (await callbacks.getJob("tr_cb_refused"))?.getState()).toBe("failed");
+      // failed for good: BullMQ schedules no further attempt
+      await waitFor(async () => (await (await callbacks.getJob("tr_cb_refused"))?.getState()) === "failed", {
+        description: "the refused callback to fail",
+      });
+      expect(edge.callbacks.filter((c) => c.body.job_id === "tr_cb_refused")).toHaveLength(1);
     } finally {
       await callbacks.close();
     }
@@ -156,11 +160,18 @@ describe("process death and shutdown", () => {
 
     await dispatch(url, await edge.addJob("tr_inflight", long));
     await pool.waitForLog("batch_done");
+    // with a job in flight the worker still waits for more (its concurrency is above 1)
+    await waitFor(async () => (await workersWaitingForJobs(redis.url, prefix, TRANSCRIPTION_QUEUE)) >= 1, {
+      description: "the transcription worker to wait for jobs",
+    });
     pool.child.kill("SIGTERM");
     await pool.waitForLog("pool_stopping");
     const draining = await fetch(`${url}/readyz`);
     expect([draining.status, (await draining.json()).reason]).toEqual([503, "shutting down"]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // the draining worker no longer waits for new jobs (it still runs the one in flight)
+    await waitFor(async () => (await workersWaitingForJobs(redis.url, prefix, TRANSCRIPTION_QUEUE)) === 0, {
+      description: "the transcription worker to stop taking jobs",
+    });
     expect((await dispatch(url, await edge.addJob("tr_after_sigterm", short))).status).toBe(202);
     expect(await pool.exited).toEqual({ code: 0, signal: null });
 

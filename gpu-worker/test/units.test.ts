@@ -2,14 +2,12 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { parseKeyRing } from "../../src/domain/signing.ts";
-import { encodeWav16 } from "../src/audio/wav.ts";
+import { encodeWav16, languageCode, parseKeyRing } from "@vtt/pool-contract";
 import { quietestPoint, rightPad, SAMPLE_RATE, splitIntoWindows } from "../src/audio/windows.ts";
 import { validateDispatch } from "../src/bridge/dispatch.ts";
 import { stitchWindows } from "../src/batch/stitch.ts";
 import { callbackBackoffMs } from "../src/callback/deliver.ts";
 import { ConfigError, poolOptionsFromEnv, resolvePoolSettings } from "../src/config.ts";
-import { languageCode } from "../src/engines/language-names.ts";
 import { traceIdFromTraceparent } from "../src/log.ts";
 import { buildSyntheticModel, DEFAULT_HEADER_FILE, float32ToFloat16Bits } from "../src/models/synthetic.ts";
 import { REDIS_INSTALL_HINT, startPrivateRedis } from "../src/redis-server.ts";
@@ -112,6 +110,15 @@ describe("stitchWindows", () => {
     expect(transcript.language).toBe("fr");
     expect(transcript.words).toEqual([{ start: 1, end: 1.3, word: "hi" }]);
   });
+
+  it("reports a detected language outside the contract's language list as unknown (the edge would refuse it)", () => {
+    const place = [{ startSample: 0, sampleCount: SAMPLE_RATE }];
+    // whisper.cpp knows Hawaiian ("haw"), the contract's list does not
+    const unknown = stitchWindows(place, [{ segments: [{ startMs: 0, endMs: 500, text: "aloha" }], language: "haw" }], null);
+    expect(unknown.language).toBeNull();
+    const known = stitchWindows(place, [{ segments: [{ startMs: 0, endMs: 500, text: "hallo" }], language: "de" }], null);
+    expect(known.language).toBe("de");
+  });
 });
 
 describe("validateDispatch", () => {
@@ -151,6 +158,13 @@ describe("settings", () => {
     const settings = resolvePoolSettings(poolOptionsFromEnv({ ...env, BATCH_SIZE: "8", WHISPER_USE_GPU: "true", ENGINE: "openai-compatible" }));
     expect(settings).toMatchObject({ batchSize: 8, jobConcurrency: 16, whisperUseGpu: true, engine: "openai-compatible", batchWaitMs: 50 });
     expect(settings.bridgeKeys).toEqual(parseKeyRing("e2:new,e1:old"));
+  });
+
+  it("listens on loopback unless HOST says otherwise, and reads METRICS_TOKEN", () => {
+    expect(resolvePoolSettings(poolOptionsFromEnv(env))).toMatchObject({ host: "127.0.0.1", metricsToken: null });
+    const exposed = resolvePoolSettings(poolOptionsFromEnv({ ...env, HOST: "0.0.0.0", METRICS_TOKEN: "scrape-token-0123456789" }));
+    expect(exposed).toMatchObject({ host: "0.0.0.0", metricsToken: "scrape-token-0123456789" });
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, METRICS_TOKEN: "short" }))).toThrow(/METRICS_TOKEN/);
   });
 
   it("reports malformed values instead of guessing", () => {

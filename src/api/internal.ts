@@ -3,8 +3,9 @@
  * never by API keys.
  */
 import { Hono } from "hono";
+import { parseKeyRing, PoolCallbackSchema, signAudioUrl, timingSafeEqual, verifySignedRequest } from "@vtt/pool-contract";
 import type { AppEnv } from "../app.context.ts";
-import { parseKeyRing, signAudioUrl, timingSafeEqual, verifySignedRequest } from "../domain/signing.ts";
+import { audioUrlTtlSeconds } from "../config.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
 import { ApiError } from "../http/problem.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
@@ -12,21 +13,28 @@ import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
-import { PoolCallback } from "./schemas.ts";
 
 export const internal = new Hono<AppEnv>();
 
 /** Largest callback body accepted: transcripts of long audio with word timings stay well under this. */
 const MAX_CALLBACK_BYTES = 8 * 1024 * 1024;
 
+/** How far a signed audio URL's `exp` may lie beyond `now + AUDIO_URL_TTL_SECONDS` (clock skew between isolates). */
+export const AUDIO_URL_EXP_SKEW_SECONDS = 60;
+/** `exp` exactly as the edge writes it: unix seconds in plain digits (no sign, fraction, exponent or hex). */
+const PLAIN_UNIX_SECONDS = /^\d{1,12}$/;
+
 internal.get("/internal/audio/:id", async (c) => {
   const id = c.req.param("id");
-  const exp = Number(c.req.query("exp"));
+  const expText = c.req.query("exp") ?? "";
+  const exp = PLAIN_UNIX_SECONDS.test(expText) ? Number(expText) : Number.NaN;
   const kid = c.req.query("kid") ?? "";
   const sig = c.req.query("sig") ?? "";
   const key = parseKeyRing(c.env.AUDIO_URL_KEYS).find((k) => k.id === kid);
   const nowSeconds = Math.floor(Date.now() / 1000);
-  if (!key || !Number.isInteger(exp) || exp < nowSeconds || !isWellFormedId(id, "transcription")) {
+  // the edge never signs a URL for longer than the TTL: a later expiry is a forgery or a leaked long-lived key
+  const latestExp = nowSeconds + audioUrlTtlSeconds(c.env) + AUDIO_URL_EXP_SKEW_SECONDS;
+  if (!key || !Number.isInteger(exp) || exp < nowSeconds || exp > latestExp || !isWellFormedId(id, "transcription")) {
     throw new ApiError(403, "invalid_audio_url", "The audio URL is invalid or expired.");
   }
   if (!timingSafeEqual(await signAudioUrl(key.secret, id, exp), sig)) {
@@ -59,7 +67,7 @@ internal.post("/internal/pool/callback", async (c) => {
   } catch {
     throw new ApiError(400, "malformed_json", "The callback body is not JSON.");
   }
-  const parsed = PoolCallback.safeParse(body);
+  const parsed = PoolCallbackSchema.safeParse(body);
   if (!parsed.success) throw new ApiError(400, "invalid_callback", parsed.error.issues[0]?.message);
   const callback = parsed.data;
   const job = isWellFormedId(callback.job_id, "transcription") ? await getJobById(c.var.db, callback.job_id) : null;

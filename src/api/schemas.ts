@@ -2,8 +2,8 @@
  * One zod schema per payload: they validate requests, type the handlers and generate the OpenAPI document.
  */
 import { z } from "@hono/zod-openapi";
+import { SUPPORTED_LANGUAGES } from "@vtt/pool-contract";
 import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
-import { SUPPORTED_LANGUAGES } from "../domain/languages.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
@@ -220,29 +220,6 @@ export const KeyCreated = z
     expires_at: z.string().nullable(),
   })
   .openapi("ApiKeyCreated");
-
-/** Result posted by the Whisper pool (docs/pool-contract.md). */
-export const PoolCallback = z.discriminatedUnion("status", [
-  z.object({
-    job_id: z.string().max(64),
-    status: z.literal("completed"),
-    result: z.object({
-      text: z.string(),
-      segments: z.array(SegmentSchema),
-      words: z.array(WordSchema).optional(),
-      language: z.string().nullable().optional(),
-      duration_seconds: z.number().nullable().optional(),
-      model: z.string(),
-      timings: z.record(z.string(), z.number()).optional(),
-    }),
-  }),
-  z.object({
-    job_id: z.string().max(64),
-    status: z.literal("failed"),
-    error: z.object({ code: z.string().max(64), message: z.string().max(2000), retryable: z.boolean().optional() }),
-  }),
-]);
-export type PoolCallbackBody = z.infer<typeof PoolCallback>;
 
 /** What an erasure removed, kept in the audit log without personal data. */
 export const ErasureReceiptSchema = z

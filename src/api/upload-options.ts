@@ -1,8 +1,8 @@
 /** Validation of upload options beyond their shape: provider availability and webhook URL policy. */
+import { normaliseLanguage } from "@vtt/pool-contract";
 import { isDevelopment } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
-import { normaliseLanguage } from "../domain/languages.ts";
 import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";

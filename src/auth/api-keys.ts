@@ -1,5 +1,5 @@
 /** API key format, hashing and scope checks (pure WebCrypto). */
-import { timingSafeEqual, toHex } from "../domain/signing.ts";
+import { timingSafeEqual, toHex } from "@vtt/pool-contract";
 
 export const API_KEY_PREFIX = "vtt_live_";
 export const SCOPES = ["transcriptions:write", "transcriptions:read", "admin"] as const;

@@ -3,6 +3,7 @@
  * so a pool that was down during an erasure still loses its copy once it is back. After
  * POOL_ERASURE_GIVE_UP_MS the item is dropped and logged: by then the pool's own retention has removed the job.
  */
+import { cappedExponentialBackoff } from "@vtt/pool-contract";
 import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -16,10 +17,12 @@ import {
 
 export const POOL_ERASURE_GIVE_UP_MS = 7 * 86_400_000;
 const RETRY_BATCH = 50;
+const RETRY_BASE_MS = 60_000;
+const RETRY_CAP_MS = 60 * 60_000;
 
-/** 1 min, 2, 4 … capped at 1 h. */
+/** Delay after the `attempts`-th unconfirmed erasure (1-based): 1 min, 2, 4 … capped at 1 h. */
 export function poolErasureRetryDelayMs(attempts: number): number {
-  return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
+  return cappedExponentialBackoff(attempts - 1, { base: RETRY_BASE_MS, cap: RETRY_CAP_MS });
 }
 
 export async function recordUnconfirmedPoolErasures(db: Db, jobIds: string[], now = Date.now()): Promise<void> {

@@ -12,8 +12,8 @@
  *
  * Pure WebCrypto: no bindings, runs in workerd and Node.
  */
+import { parseKeyRing } from "@vtt/pool-contract";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
-import { parseKeyRing } from "./signing.ts";
 
 export const ENVELOPE_SCHEME = "a256gcm-stream-1";
 export const SEGMENT_BYTES = 64 * 1024;

@@ -1,4 +1,5 @@
 /** Dead-letter classification and re-drive schedule (pure). */
+import { cappedExponentialBackoff } from "@vtt/pool-contract";
 
 export type DeadLetterVerdict =
   | { classification: "corrupt"; code: "audio_missing" | "empty_audio" | "audio_too_large" | "invalid_audio"; reason: string }
@@ -26,5 +27,5 @@ const REDRIVE_CAP_SECONDS = 60 * 60;
 
 /** Growing delay before the n-th re-drive (0-based): 1 min, 2, 4, … capped at 1 h. */
 export function redriveDelaySeconds(redriveCount: number): number {
-  return Math.min(REDRIVE_CAP_SECONDS, REDRIVE_BASE_SECONDS * 2 ** Math.max(0, redriveCount));
+  return cappedExponentialBackoff(redriveCount, { base: REDRIVE_BASE_SECONDS, cap: REDRIVE_CAP_SECONDS });
 }

@@ -1,4 +1,5 @@
 /** Retry policy for retryable provider failures: exponential backoff with full jitter (pure). */
+import { cappedExponentialBackoff } from "@vtt/pool-contract";
 
 export interface RetryPolicyOptions {
   /** delay before the first retry, seconds */
@@ -20,7 +21,7 @@ export function backoffDelaySeconds(
   retryAfterSeconds: number | null = null,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(policy.capSeconds, policy.baseSeconds * 2 ** Math.max(0, attempt - 1));
+  const ceiling = cappedExponentialBackoff(attempt - 1, { base: policy.baseSeconds, cap: policy.capSeconds });
   const jittered = Math.floor(random() * (ceiling + 1));
   const floor = retryAfterSeconds ?? 0;
   // Queues accept at most 12 hours of delay

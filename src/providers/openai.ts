@@ -3,7 +3,7 @@
  * `whisper-1` answers `verbose_json` with segments and word timestamps; the gpt-4o transcribe models answer `json`.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
-import { languageCode } from "../domain/languages.ts";
+import { languageCode } from "@vtt/pool-contract";
 import type { Env } from "../env.ts";
 import { settings } from "../config.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";

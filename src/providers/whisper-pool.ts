@@ -2,8 +2,16 @@
  * The self-hosted Whisper pool (docs/pool-contract.md): an asynchronous provider. `transcribe` only dispatches a
  * signed job carrying a per-job signed audio URL and the callback URL; the result arrives at /internal/pool/callback.
  */
+import {
+  erasureSigningString,
+  ErasureResponseSchema,
+  parseKeyRing,
+  signAudioUrl,
+  signedHeaders,
+  type DispatchBody,
+  type SigningKey,
+} from "@vtt/pool-contract";
 import { audioUrlTtlSeconds, settings } from "../config.ts";
-import { parseKeyRing, signAudioUrl, signedHeaders, type SigningKey } from "../domain/signing.ts";
 import type { Env } from "../env.ts";
 import { deadlineSignal, networkFailure } from "./http.ts";
 import { classifyHttpStatus, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
@@ -43,7 +51,7 @@ export class WhisperPoolService implements TranscriptionService {
     await request.audio.cancel().catch(() => undefined);
     const exp = Math.floor(Date.now() / 1000) + this.#audioTtlSeconds;
     const sig = await signAudioUrl(this.#audioKey.secret, request.jobId, exp);
-    const body = JSON.stringify({
+    const dispatch: DispatchBody = {
       job_id: request.jobId,
       language: request.language,
       prompt: request.prompt,
@@ -51,7 +59,8 @@ export class WhisperPoolService implements TranscriptionService {
       audio_expires_at: exp,
       callback_url: `${this.#publicBaseUrl}/internal/pool/callback`,
       ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-    });
+    };
+    const body = JSON.stringify(dispatch);
     let response: Response;
     try {
       response = await fetch(`${this.#poolUrl}/v1/jobs`, {
@@ -70,11 +79,6 @@ export class WhisperPoolService implements TranscriptionService {
     }
     throw classifyHttpStatus("whisper-pool", response.status, response.headers.get("retry-after"));
   }
-}
-
-/** What an erasure call to the pool signs in place of a body (docs/pool-contract.md §4). */
-export function poolErasureSigningString(jobId: string): string {
-  return `DELETE /v1/jobs/${jobId}`;
 }
 
 /** Options for {@link erasePoolJobs}; the defaults are the `POOL_ERASE_*` constants. */
@@ -131,15 +135,16 @@ async function erasePoolJob(poolUrl: string, keys: SigningKey[], jobId: string, 
   try {
     const response = await fetch(`${poolUrl}/v1/jobs/${encodeURIComponent(jobId)}`, {
       method: "DELETE",
-      headers: await signedHeaders(keys, poolErasureSigningString(jobId)),
+      headers: await signedHeaders(keys, erasureSigningString(jobId)),
       signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
     });
     if (response.status !== 200) {
       await response.body?.cancel();
       return "failed";
     }
-    const body = (await response.json()) as { erased?: unknown };
-    return body.erased === true ? "erased" : body.erased === false ? "absent" : "failed";
+    const answer = ErasureResponseSchema.safeParse(await response.json());
+    if (!answer.success) return "failed";
+    return answer.data.erased ? "erased" : "absent";
   } catch {
     return "failed";
   }

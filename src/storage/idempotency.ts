@@ -1,8 +1,8 @@
 /** `Idempotency-Key` on uploads: per tenant, kept for 24 h, bound to a fingerprint of the request. */
 import { and, eq, lt } from "drizzle-orm";
+import { toHex } from "@vtt/pool-contract";
 import type { Db } from "./db.ts";
 import { StorageError } from "./errors.ts";
-import { toHex } from "../domain/signing.ts";
 import { transcriptions, type NewTranscriptionRow, type TranscriptionRow } from "./schema.ts";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;

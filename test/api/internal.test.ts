@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAudioUrl } from "../../src/domain/signing.ts";
+import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
-import { completedCallback, OLD_POOL_CALLBACK_RING, poolCallback } from "../helpers/pool.ts";
+import { completedCallback, OLD_POOL_CALLBACK_RING, POOL_CALLBACK_RING, poolCallback } from "../helpers/pool.ts";
 
 let key: string;
 beforeAll(async () => {
@@ -57,6 +57,43 @@ describe("pool callback", () => {
     const res = await poolCallback({ job_id: 5, status: "weird" });
     expect(res.status).toBe(400);
   });
+
+  it("refuses out-of-range numbers, oversized lists and unknown languages with 400 invalid_callback", async () => {
+    const id = await submitPoolJob();
+    const segment = { start: 0, end: 1, text: "hello" };
+    const refused: Record<string, unknown>[] = [
+      // a start of 1e300 seconds once became a nonsense SRT timestamp
+      { segments: [{ ...segment, start: 1e300 }] },
+      { segments: [{ ...segment, end: -1 }] },
+      { segments: [{ ...segment, end: 7 * 86_400 + 1 }] },
+      { words: [{ start: 0, end: 1e20, word: "hello" }] },
+      { segments: [{ ...segment, no_speech_prob: 2 }] },
+      { duration_seconds: 1e12 },
+      { language: "xx" },
+      { language: "english" },
+      { model: "m".repeat(201) },
+      { segments: [{ ...segment, text: "a".repeat(10_001) }] },
+      { timings: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`t${i}_ms`, 1])) },
+    ];
+    for (const overrides of refused) {
+      const res = await poolCallback(completedCallback(id, overrides));
+      expect([JSON.stringify(overrides).slice(0, 80), res.status]).toEqual([JSON.stringify(overrides).slice(0, 80), 400]);
+      expect(((await res.json()) as { code: string }).code).toBe("invalid_callback");
+    }
+    // JSON numbers beyond double range parse as Infinity: refused too
+    const raw = JSON.stringify(completedCallback(id)).replace('"duration_seconds":11', '"duration_seconds":1e400');
+    const infinite = await call("/internal/pool/callback", {
+      method: "POST",
+      body: raw,
+      headers: { ...(await signedHeaders(POOL_CALLBACK_RING, raw)), "content-type": "application/json" },
+    });
+    expect(infinite.status).toBe(400);
+    expect(((await infinite.json()) as { code: string }).code).toBe("invalid_callback");
+    const job = (await (await call(`/v1/transcriptions/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { status: string };
+    expect(job.status).not.toBe("completed");
+    // the same body within bounds is applied
+    expect(await (await poolCallback(completedCallback(id, { language: "de" }))).json()).toEqual({ ok: true, applied: true });
+  });
 });
 
 describe("signed audio URL", () => {
@@ -79,6 +116,29 @@ describe("signed audio URL", () => {
     const expired = await signAudioUrl("audio-url-secret", id, past);
     expect((await call(`/internal/audio/${id}?exp=${past}&kid=a1&sig=${expired}`)).status).toBe(403);
     expect((await call(`/internal/audio/${id}?exp=${exp}&kid=zz&sig=${sig}`)).status).toBe(403);
+  });
+
+  it("refuses an exp that is not plain integer seconds, or lies beyond the URL lifetime, with 403 invalid_audio_url", async () => {
+    const id = await submitPoolJob();
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + 600;
+    const sig = await signAudioUrl("audio-url-secret", id, exp);
+    // other spellings of the same number would carry the same signature
+    for (const spelling of [`${exp}.0`, `${exp / 1000}e3`, `+${exp}`, `0x${exp.toString(16)}`, ` ${exp}`]) {
+      const res = await call(`/internal/audio/${id}?exp=${encodeURIComponent(spelling)}&kid=a1&sig=${sig}`);
+      expect([spelling, res.status]).toEqual([spelling, 403]);
+      expect(((await res.json()) as { code: string }).code).toBe("invalid_audio_url");
+    }
+    // a validly signed URL that lives far longer than AUDIO_URL_TTL_SECONDS (600) was not issued by the edge
+    const farExp = now + 10 * 365 * 86_400;
+    const far = await call(`/internal/audio/${id}?exp=${farExp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, farExp)}`);
+    expect(far.status).toBe(403);
+    expect(((await far.json()) as { code: string }).code).toBe("invalid_audio_url");
+    const justBeyond = now + 600 + 120;
+    const beyond = await call(`/internal/audio/${id}?exp=${justBeyond}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, justBeyond)}`);
+    expect(beyond.status).toBe(403);
+    // within the lifetime plus the clock-skew allowance it is served
+    expect((await call(`/internal/audio/${id}?exp=${exp}&kid=a1&sig=${sig}`)).status).toBe(200);
   });
 });
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseKeyRing, verifySignedRequest } from "../../src/domain/signing.ts";
+import { parseKeyRing, verifySignedRequest } from "@vtt/pool-contract";
 import type { Env } from "../../src/env.ts";
 import { erasePoolJobs } from "../../src/providers/whisper-pool.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";

@@ -1,5 +1,5 @@
 /** Audio fixtures built in code: valid PCM WAV files of a given length. */
-import { encodeWav16 } from "../../src/domain/wav.ts";
+import { encodeWav16 } from "@vtt/pool-contract";
 
 export function makeWav(seconds = 0.5, sampleRate = 16_000, frequency = 440): Uint8Array<ArrayBuffer> {
   const samples = new Float32Array(Math.round(seconds * sampleRate));

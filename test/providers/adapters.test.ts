@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { verifySignedRequest, parseKeyRing, signAudioUrl } from "../../src/domain/signing.ts";
+import { verifySignedRequest, parseKeyRing, signAudioUrl } from "@vtt/pool-contract";
 import type { Env } from "../../src/env.ts";
 import { DeepgramTranscriptionService } from "../../src/providers/deepgram.ts";
 import { OpenAITranscriptionService } from "../../src/providers/openai.ts";

@@ -1,8 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { signAudioUrl } from "@vtt/pool-contract";
 import { parseMasterKeys, sealBytes } from "../../src/domain/envelope.ts";
-import { signAudioUrl } from "../../src/domain/signing.ts";
 import worker from "../../src/index.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";

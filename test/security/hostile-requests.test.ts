@@ -8,7 +8,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAudioUrl, signedHeaders, type SigningKey } from "../../src/domain/signing.ts";
+import { signAudioUrl, signedHeaders, type SigningKey } from "@vtt/pool-contract";
 import type { Env } from "../../src/env.ts";
 import { adminKey, call, callWith, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";

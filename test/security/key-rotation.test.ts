@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signAudioUrl, signedHeaders } from "../../src/domain/signing.ts";
+import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
 import { adminKey, call, callWith, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { jobRow } from "../helpers/jobs.ts";

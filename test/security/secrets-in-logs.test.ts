@@ -9,7 +9,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { signedHeaders } from "../../src/domain/signing.ts";
+import { signedHeaders } from "@vtt/pool-contract";
 import type { Env } from "../../src/env.ts";
 import { log } from "../../src/lib/log.ts";
 import worker from "../../src/index.ts";

@@ -2,6 +2,7 @@
  * Stitching a job's window results back into one transcript (pure): window-relative times become job times,
  * clamped to the window so engine quirks (segments past the audio's end) never leak out.
  */
+import { isSupportedLanguage } from "@vtt/pool-contract";
 import { SAMPLE_RATE } from "../audio/windows.ts";
 import type { EngineWindowResult } from "../engines/engine.ts";
 
@@ -59,7 +60,8 @@ export function stitchWindows(
       const end = clamp(Math.max(endMs, startMs), 0, lengthMs);
       return { start: toSeconds(offsetMs + start), end: toSeconds(offsetMs + end) };
     };
-    language ??= result.language;
+    // the contract carries codes from its language list only: a detected language outside it counts as unknown
+    if (language === null && isSupportedLanguage(result.language)) language = result.language;
     for (const segment of result.segments) {
       const text = segment.text.trim();
       if (text) {

@@ -2,25 +2,29 @@
  * Delivering a result to the edge: `POST {callback_url}` signed with the first CALLBACK_KEYS key
  * (docs/pool-contract.md §3). Each attempt signs afresh, so a retried callback is never stale.
  */
-import { signedHeaders, type SigningKey } from "../../../src/domain/signing.ts";
+import { cappedExponentialBackoff, signedHeaders, type PoolCallbackBody, type SigningKey } from "@vtt/pool-contract";
 import type { ResultSegment, ResultWord } from "../batch/stitch.ts";
 import type { FailureCode } from "../errors.ts";
 
-/** The completed callback's `result`. */
+/** The completed callback's `result`: what the pool always fills in of the contract's `CallbackResultSchema`. */
 export interface CallbackResult {
   text: string;
   segments: ResultSegment[];
   words?: ResultWord[];
+  /** a code from the contract's language list, or null */
   language: string | null;
   duration_seconds: number;
   model: string;
   timings: { queue_ms: number; fetch_ms: number; decode_ms: number; inference_ms: number; total_ms: number };
 }
 
-/** The callback body, exactly as the edge's `PoolCallback` schema expects it. */
+/** The callback body the pool builds; the edge validates it with the contract's `PoolCallbackSchema`. */
 export type CallbackBody =
   | { job_id: string; status: "completed"; result: CallbackResult }
   | { job_id: string; status: "failed"; error: { code: FailureCode; message: string; retryable: false } };
+/** Fails to compile when a body the pool builds is not a `PoolCallbackBody`. */
+type ConformsToContract<T extends PoolCallbackBody> = T;
+export type ContractCallbackBody = ConformsToContract<CallbackBody>;
 
 /** What one delivery attempt achieved. */
 export type DeliveryOutcome =
@@ -63,8 +67,11 @@ export async function deliverCallback(url: string, body: CallbackBody, options: 
   return { kind: "rejected", status: response.status, message: text };
 }
 
+/** Doublings beyond this add nothing: the delay has long reached any sensible cap by then. */
+const MAX_CALLBACK_BACKOFF_DOUBLINGS = 30;
+
 /** Capped exponential backoff for callback retries: base, 2×base, 4×base, … up to cap. */
 export function callbackBackoffMs(attemptsMade: number, baseMs: number, capMs: number): number {
-  const exponent = Math.min(Math.max(attemptsMade - 1, 0), 30);
-  return Math.min(capMs, baseMs * 2 ** exponent);
+  const doublings = attemptsMade - 1;
+  return cappedExponentialBackoff(doublings, { base: baseMs, cap: capMs, maxDoublings: MAX_CALLBACK_BACKOFF_DOUBLINGS });
 }

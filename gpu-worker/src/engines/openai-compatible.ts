@@ -4,11 +4,10 @@
  * concurrent requests (concurrency = batch size), so the server's own continuous batching does the packing.
  */
 import OpenAI, { toFile } from "openai";
-import { encodeWav16 } from "../audio/wav.ts";
+import { encodeWav16, languageCode } from "@vtt/pool-contract";
 import { SAMPLE_RATE } from "../audio/windows.ts";
 import type { Logger } from "../log.ts";
 import { WindowAbortedError, type EngineDescription, type EngineWindow, type EngineWindowResult, type TranscriptionEngine } from "./engine.ts";
-import { languageCode } from "./language-names.ts";
 
 /** How often start() probes a server that is not up yet. */
 const START_PROBE_INTERVAL_MS = 2_000;

@@ -1,11 +1,19 @@
 /**
  * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), erasure (`DELETE /v1/jobs/{job_id}`), `/healthz`,
- * `/readyz` and `/metrics`.
+ * `/readyz` (open: probes carry no credentials, and they say nothing beyond up/ready) and `/metrics` (Bearer
+ * METRICS_TOKEN, or loopback only without one).
  * Errors are RFC 9457 problem+json with a stable `code`, like the edge's.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { verifySignedRequest, type SigningKey } from "../../../src/domain/signing.ts";
+import {
+  erasureSigningString,
+  timingSafeEqual,
+  verifySignedRequest,
+  type DispatchAccepted,
+  type ErasureResponse,
+  type SigningKey,
+} from "@vtt/pool-contract";
 import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
@@ -17,17 +25,10 @@ export const MAX_DISPATCH_BYTES = 64 * 1024;
 const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const JOB_PATH = /^\/v1\/jobs\/([^/]+)$/;
 
-/**
- * What an erasure request signs in place of a body (docs/pool-contract.md §4): the method and the job's path, so a
- * signature cannot be replayed against another job. `jobId` is the decoded path segment.
- */
-export function erasureSigningString(jobId: string): string {
-  return `DELETE /v1/jobs/${jobId}`;
-}
-
 const TITLES: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   413: "Content Too Large",
@@ -46,13 +47,20 @@ export interface HttpDeps {
   notReadyReason: () => string | null;
   readinessDetail: () => Record<string, unknown>;
   metrics: PoolMetrics;
+  /** Bearer token `/metrics` requires; null serves it only on a loopback listener. */
+  metricsToken: string | null;
   logger: Logger;
 }
 
 /** Starts the HTTP server; resolves with its URL once listening. */
 export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: http.Server; url: string }> {
+  const loopback = isLoopbackHost(host);
+  if (!deps.metricsToken && !loopback) {
+    const note = "HOST is not loopback and METRICS_TOKEN is unset: /metrics answers 403";
+    deps.logger.warn("metrics_disabled", { host, note });
+  }
   const server = http.createServer((request, response) => {
-    route(request, response, deps).catch((error: unknown) => {
+    route(request, response, deps, loopback).catch((error: unknown) => {
       deps.logger.error("http_unhandled", { error, path: request.url });
       if (!response.headersSent) sendProblem(response, 500, "internal_error", "Unexpected error.");
       else response.end();
@@ -68,7 +76,17 @@ export async function startHttpServer(host: string, port: number, deps: HttpDeps
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-async function route(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps): Promise<void> {
+/** True for an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+async function route(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  deps: HttpDeps,
+  loopback: boolean,
+): Promise<void> {
   const path = new URL(request.url ?? "/", "http://pool").pathname;
   if (path === "/v1/jobs") {
     if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
@@ -85,6 +103,17 @@ async function route(request: http.IncomingMessage, response: http.ServerRespons
     return sendJson(response, reason ? 503 : 200, { status: reason ? "not_ready" : "ready", ...(reason ? { reason } : {}), ...deps.readinessDetail() });
   }
   if (path === "/metrics" && request.method === "GET") {
+    if (deps.metricsToken) {
+      const authorization = headerValue(request, "authorization") ?? "";
+      if (!timingSafeEqual(authorization, `Bearer ${deps.metricsToken}`)) {
+        return sendProblem(response, 401, "invalid_metrics_token", "Send the METRICS_TOKEN as a Bearer token.", {
+          "www-authenticate": 'Bearer realm="metrics"',
+        });
+      }
+    } else if (!loopback) {
+      const detail = "Set METRICS_TOKEN to serve /metrics on a non-loopback address.";
+      return sendProblem(response, 403, "metrics_token_required", detail);
+    }
     const body = await deps.metrics.registry.metrics();
     response.writeHead(200, { "content-type": deps.metrics.registry.contentType });
     response.end(body);
@@ -135,7 +164,8 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
   }
   deps.metrics.dispatches.inc({ outcome: outcome.duplicate ? "duplicate" : "accepted" });
   log.info(outcome.duplicate ? "dispatch_duplicate" : "dispatch_accepted", { key_id: verified.keyId });
-  sendJson(response, 202, { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate });
+  const accepted: DispatchAccepted = { job_id: dispatch.job_id, status: "queued", duplicate: outcome.duplicate };
+  sendJson(response, 202, accepted);
 }
 
 /**
@@ -178,7 +208,8 @@ async function erasure(request: http.IncomingMessage, response: http.ServerRespo
   }
   deps.metrics.erasures.inc({ outcome: outcome.pending ? "pending" : outcome.erased ? "erased" : "absent" });
   deps.logger.info("job_erased", { job_id: jobId, key_id: verified.keyId, ...outcome });
-  sendJson(response, 200, { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback });
+  const answer: ErasureResponse = { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback };
+  sendJson(response, 200, answer);
 }
 
 /** Reads the body as UTF-8, or null once it exceeds `limit` bytes. */

@@ -15,6 +15,7 @@
  */
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { ErasedJobState } from "@vtt/pool-contract";
 import type { CallbackJobData, TranscriptionJobData } from "./queues.ts";
 
 /** Default life of an erasure marker whose job never finished (the pool sets it from JOB_TIMEOUT_MS, see pool.ts). */
@@ -22,8 +23,8 @@ export const ERASURE_MARKER_TTL_SECONDS = 3600;
 /** Event stream entries read per XRANGE page while purging a job's events. */
 const EVENTS_PAGE_SIZE = 500;
 
-/** What one queue held for the job. */
-export type ErasedJobState = "waiting" | "active" | "delayed" | "prioritized" | "completed" | "failed" | "waiting-children" | "unknown" | "absent";
+/** What one queue held for the job (the contract's erasure answer reports it). */
+export type { ErasedJobState };
 
 /** The outcome of erasing one job id. */
 export interface ErasureOutcome {

@@ -6,7 +6,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { signAudioUrl, signedHeaders, timingSafeEqual, verifySignedRequest, type SigningKey } from "../../../src/domain/signing.ts";
+import { signAudioUrl, signedHeaders, timingSafeEqual, verifySignedRequest, type SigningKey } from "@vtt/pool-contract";
 import type { CallbackBody } from "../../src/callback/deliver.ts";
 
 export const BRIDGE_KEYS: SigningKey[] = [

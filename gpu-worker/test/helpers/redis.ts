@@ -47,3 +47,19 @@ async function contentOf(redis: Redis, key: string, type: string): Promise<strin
       return [];
   }
 }
+
+/**
+ * How many BullMQ workers of `queue` under `prefix` are blocked waiting for a job (BZPOPMIN on the queue's marker):
+ * 0 once every such worker stopped taking new jobs.
+ */
+export async function workersWaitingForJobs(redisUrl: string, prefix: string, queue: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const list = (await redis.client("LIST")) as string;
+    // BullMQ names a worker's blocking connection `{prefix}:{base64(queue name)}`
+    const name = `${prefix}:${Buffer.from(queue).toString("base64")}`;
+    return list.split("\n").filter((line) => line.includes(` name=${name} `) && /\bcmd=bzpopmin\b/.test(line)).length;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,2 +1,0 @@
-/** WAV encoding is shared with the edge (pure code in src/domain). */
-export { encodeWav16 } from "../../../src/domain/wav.ts";

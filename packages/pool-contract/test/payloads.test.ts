@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import {
+  DispatchSchema,
+  erasureSigningString,
+  ErasureResponseSchema,
+  fieldErrors,
+  MAX_MEDIA_SECONDS,
+  PoolCallbackSchema,
+  type DispatchBody,
+  type PoolCallbackBody,
+} from "../src/payloads.ts";
+
+const dispatch: DispatchBody = {
+  job_id: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+  language: "en",
+  prompt: "Kennedy",
+  audio_url: "https://edge.example/internal/audio/tr_1?exp=1&kid=a&sig=b",
+  audio_expires_at: 1_900_000_000,
+  callback_url: "https://edge.example/internal/pool/callback",
+};
+
+const completed: PoolCallbackBody = {
+  job_id: "tr_1",
+  status: "completed",
+  result: {
+    text: "hello there",
+    segments: [{ start: 0, end: 1.5, text: "hello there", avg_logprob: -0.2, no_speech_prob: 0.01 }],
+    words: [{ start: 0, end: 0.4, word: "hello" }],
+    language: "en",
+    duration_seconds: 2,
+    model: "ggml-tiny.en",
+    timings: { queue_ms: 3, total_ms: 900 },
+  },
+};
+
+describe("DispatchSchema", () => {
+  it("fills left-out optional fields with null and drops unknown ones", () => {
+    const parsed = DispatchSchema.parse({ ...dispatch, language: undefined, prompt: "", future_field: 1 });
+    expect(parsed).toEqual({ ...dispatch, language: null, prompt: null, traceparent: null });
+  });
+
+  it("takes languages from the language list only", () => {
+    expect(DispatchSchema.safeParse({ ...dispatch, language: "de" }).success).toBe(true);
+    expect(DispatchSchema.safeParse({ ...dispatch, language: "xx" }).success).toBe(false);
+  });
+
+  it("lists one error per bad field, and the body itself when it is not an object", () => {
+    const bad = DispatchSchema.safeParse({ ...dispatch, job_id: "12345", audio_url: "ftp://x", audio_expires_at: 1.5 });
+    expect(bad.success).toBe(false);
+    if (!bad.success) expect(fieldErrors(bad.error).map((e) => e.field)).toEqual(["job_id", "audio_url", "audio_expires_at"]);
+    const notObject = DispatchSchema.safeParse([dispatch]);
+    if (!notObject.success) expect(fieldErrors(notObject.error)).toEqual([{ field: "", message: "the body must be a JSON object" }]);
+  });
+});
+
+describe("PoolCallbackSchema", () => {
+  it("accepts a completed and a failed callback", () => {
+    expect(PoolCallbackSchema.parse(completed)).toEqual(completed);
+    const failed = { job_id: "tr_1", status: "failed", error: { code: "invalid_audio", message: "no audio", retryable: false } };
+    expect(PoolCallbackSchema.parse(failed)).toEqual(failed);
+  });
+
+  it("bounds times to 0 … 7 days and refuses non-finite numbers", () => {
+    const withSegmentStart = (start: number) => ({ ...completed, result: { ...completed.result, segments: [{ start, end: 1, text: "x" }] } });
+    expect(PoolCallbackSchema.safeParse(withSegmentStart(MAX_MEDIA_SECONDS)).success).toBe(true);
+    for (const start of [1e300, MAX_MEDIA_SECONDS + 1, -0.5, Number.POSITIVE_INFINITY, Number.NaN]) {
+      expect([start, PoolCallbackSchema.safeParse(withSegmentStart(start)).success]).toEqual([start, false]);
+    }
+  });
+
+  it("refuses languages outside the list and oversized text", () => {
+    const withResult = (result: object) => ({ ...completed, result: { ...completed.result, ...result } });
+    expect(PoolCallbackSchema.safeParse(withResult({ language: null })).success).toBe(true);
+    expect(PoolCallbackSchema.safeParse(withResult({ language: "haw" })).success).toBe(false);
+    expect(PoolCallbackSchema.safeParse(withResult({ text: "a".repeat(2_000_001) })).success).toBe(false);
+  });
+});
+
+describe("erasure", () => {
+  it("signs the method and the decoded job path, and reads the pool's answer", () => {
+    expect(erasureSigningString("tr_1")).toBe("DELETE /v1/jobs/tr_1");
+    const answer = { job_id: "tr_1", erased: true, state: "waiting", callback: "absent" };
+    expect(ErasureResponseSchema.parse(answer)).toEqual(answer);
+    expect(ErasureResponseSchema.safeParse({ ...answer, state: "gone" }).success).toBe(false);
+  });
+});
