@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
+import { enqueueJob } from "../jobs/enqueue.ts";
 import { newId } from "../lib/ids.ts";
 import { insertJob } from "../storage/jobs.repo.ts";
 import { tenants } from "../storage/schema.ts";
@@ -34,6 +35,6 @@ bench.post("/__bench/d1", async (c) => {
 });
 
 bench.post("/__bench/queue", async (c) => {
-  await c.env.JOBS.send({ v: 1, job_id: newId("transcription"), tenant_id: BENCH_TENANT }, { contentType: "json" });
+  await enqueueJob(c.env, { id: newId("transcription"), tenantId: BENCH_TENANT });
   return c.json({ ok: true });
 });

@@ -11,6 +11,7 @@ import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { maxUploadBytes } from "../config.ts";
 import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
 import type { Env, JobMessage } from "../env.ts";
+import { enqueueJob } from "../jobs/enqueue.ts";
 import { classifyDeadLetter, DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, redriveDelaySeconds } from "../jobs/dead-letter-policy.ts";
 import { storeFailure } from "../jobs/results.ts";
 import { DELAY_DEAD_LETTERED, isTerminal } from "../jobs/state.ts";
@@ -73,7 +74,7 @@ export async function redrive(env: Env, db: Db, jobId: string, now = Date.now())
   if (!item) return false;
   const [job] = await db.select({ traceparent: transcriptions.traceparent }).from(transcriptions).where(eq(transcriptions.id, jobId)).limit(1);
   const traceparent = job?.traceparent ?? undefined;
-  await env.JOBS.send({ v: 1, job_id: item.jobId, tenant_id: item.tenantId, ...(traceparent ? { traceparent } : {}) } satisfies JobMessage, { contentType: "json" });
+  await enqueueJob(env, { id: item.jobId, tenantId: item.tenantId, traceparent });
   await db
     .update(deadLetters)
     .set({ redriveCount: item.redriveCount + 1, nextRedriveAt: now + redriveDelaySeconds(item.redriveCount + 1) * 1000 })
