@@ -2,6 +2,9 @@
 import type { Env } from "./env.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** Room for multipart framing and option fields around the audio: a body may exceed MAX_UPLOAD_BYTES by this much. */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+export const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY = 10;
 /** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 export const MAX_METADATA_BYTES = 4096;
@@ -20,6 +23,16 @@ function positiveInt(value: string | undefined, fallback: number): number {
 
 export function maxUploadBytes(env: Env): number {
   return positiveInt(env.MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES);
+}
+
+/** The largest request body a valid upload can have: the audio limit plus multipart framing and fields. */
+export function maxUploadBodyBytes(env: Env): number {
+  return maxUploadBytes(env) + MULTIPART_OVERHEAD_BYTES;
+}
+
+/** Uploads one API key may have in flight at once (`MAX_CONCURRENT_UPLOADS_PER_KEY`). */
+export function maxConcurrentUploadsPerKey(env: Env): number {
+  return positiveInt(env.MAX_CONCURRENT_UPLOADS_PER_KEY, DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY);
 }
 
 /** Development (and tests) relax https-only rules so localhost webhooks and callbacks work. */

@@ -34,9 +34,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();
     c.executionCtx.waitUntil(write.catch(() => undefined));
   }
-  const length = c.req.header("content-length");
-  const declared = c.req.method !== "POST" ? null : length === undefined ? "unknown" : Number(length) || null;
-  const waitSeconds = await chargeKey(c.env, key.id, declared);
+  // upload bytes and concurrent uploads are reserved by the upload route itself (src/api/upload-budget.ts)
+  const waitSeconds = await chargeKey(c.env, key.id);
   if (waitSeconds !== null) {
     throw new ApiError(429, "rate_limited", `Too many requests for this API key; retry in ${waitSeconds} s.`, undefined, { "retry-after": String(waitSeconds) });
   }
