@@ -116,7 +116,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
   const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
   const budget = await reserveUploadBudget(env, c.var.principal.keyId, declaredBytes);
   const raw = c.req.raw.body;
-  const body = raw ? guardRequestBody(raw) : null;
+  const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
   try {
     const jobId = newId("transcription");
     const key = audioKey(tenantId, jobId);
