@@ -8,7 +8,8 @@ export const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY = 10;
 /** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 export const MAX_METADATA_BYTES = 4096;
-export const MAX_PROMPT_CHARS = 1000;
+/** prompts are measured in UTF-16 code units (JavaScript string length), like the pool's own check */
+export const MAX_PROMPT_UTF16_UNITS = 1000;
 export const MAX_SUBJECT_ID_CHARS = 128;
 export const MAX_FILE_NAME_CHARS = 255;
 export const MAX_LIST_LIMIT = 100;

@@ -183,3 +183,21 @@ describe("a failing upload stream is told apart by its type, not its message", (
     await expectProblem(res, 500, "internal_error");
   });
 });
+
+describe("option limits", () => {
+  it("a prompt is measured in UTF-16 code units: 500 emoji (1000 units) pass, 501 do not", async () => {
+    const ok = await multipartUpload(key, { prompt: "😀".repeat(500) });
+    expect(ok.status, await ok.clone().text()).toBe(202);
+    expect(((await ok.json()) as { id: string }).id).toMatch(/^tr_/);
+    const body = await expectProblem(await multipartUpload(key, { prompt: "😀".repeat(501) }), 422, "invalid_prompt");
+    expect(JSON.stringify(body)).toContain("UTF-16 code units");
+  });
+
+  it("a webhook URL is stored exactly as sent, never cleaned of whitespace", async () => {
+    const url = "https://hooks.example.com/a?b=1";
+    const res = await multipartUpload(key, { webhook_url: url });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { webhook_url: string }).webhook_url).toBe(url);
+    await expectProblem(await multipartUpload(key, { webhook_url: `${url}\t` }), 422, "invalid_webhook_url");
+  });
+});
