@@ -2,6 +2,7 @@
 import { maxConcurrentUploadsPerKey, maxUploadBodyBytes } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
+import { log } from "../lib/log.ts";
 import { beginUpload, type UploadReservation } from "../ratelimit/rate-limiter.ts";
 
 const UNLIMITED: UploadReservation = { end: async () => undefined };
@@ -20,7 +21,7 @@ export async function reserveUploadBudget(
   const maxConcurrent = maxConcurrentUploadsPerKey(env);
   const reserveBytes = declaredBytes ?? maxUploadBodyBytes(env);
   const admission = await beginUpload(env, keyId, { reserveBytes, maxConcurrent });
-  if (admission.allowed) return admission.reservation;
+  if (admission.allowed) return endingQuietly(admission.reservation);
   const retryAfter = { "retry-after": String(admission.retryAfterSeconds) };
   if (admission.limit === "concurrency") {
     throw new ApiError(
@@ -38,4 +39,17 @@ export async function reserveUploadBudget(
     undefined,
     retryAfter,
   );
+}
+
+/**
+ * Ending runs in a `finally` after the job is answered for: a failure there must not turn a stored upload into an
+ * error. The slot then frees itself when its lease ends; the unread part of the reservation stays charged.
+ */
+function endingQuietly(reservation: UploadReservation): UploadReservation {
+  return {
+    end: (bytesRead) =>
+      reservation.end(bytesRead).catch((error: unknown) => {
+        log("upload_budget_end_failed", { error: error instanceof Error ? error.name : "unknown" });
+      }),
+  };
 }

@@ -79,29 +79,26 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     log("enqueue_failed", { job_id: row.id, error: error instanceof Error ? error.name : "unknown" });
     await markEnqueueFailed(db, row.id, now);
   }
-  return { kind: "created", job: asStoredRow(row) };
+  return { kind: "created", job: { ...row, ...INSERT_DEFAULTS } };
 }
 
-/** The row as D1 now holds it: the columns an insert leaves to their defaults. */
-function asStoredRow(row: NewTranscriptionRow & { status: "queued" }): TranscriptionRow {
-  return {
-    ...row,
-    language: null,
-    durationSeconds: null,
-    text: null,
-    transcriptKey: null,
-    segmentCount: null,
-    errorCode: null,
-    errorMessage: null,
-    attempts: 0,
-    startedAt: null,
-    dispatchedAt: null,
-    completedAt: null,
-    delayedReason: null,
-    idempotencyKey: null,
-    requestFingerprint: null,
-    audioDeleteAt: null,
-    deleteAt: null,
-    audioPurgedAt: null,
-  } as TranscriptionRow;
-}
+/** The columns an insert leaves to their defaults, so the new job reads as D1 now holds it. */
+const INSERT_DEFAULTS = {
+  language: null,
+  durationSeconds: null,
+  text: null,
+  transcriptKey: null,
+  segmentCount: null,
+  errorCode: null,
+  errorMessage: null,
+  attempts: 0,
+  startedAt: null,
+  dispatchedAt: null,
+  completedAt: null,
+  delayedReason: null,
+  idempotencyKey: null,
+  requestFingerprint: null,
+  audioDeleteAt: null,
+  deleteAt: null,
+  audioPurgedAt: null,
+} satisfies Partial<TranscriptionRow>;
