@@ -14,7 +14,8 @@ export interface EnqueuedJob {
 
 /** The queue message for a job. */
 export function jobMessage(job: EnqueuedJob): JobMessage {
-  return { v: 1, job_id: job.id, tenant_id: job.tenantId, ...(job.traceparent ? { traceparent: job.traceparent } : {}) };
+  const trace = job.traceparent ? { traceparent: job.traceparent } : {};
+  return { v: 1, job_id: job.id, tenant_id: job.tenantId, ...trace };
 }
 
 /** Sends one job to the transcription queue; a failed send throws (the caller decides what the job's row records). */
