@@ -7,10 +7,14 @@ import { z } from "zod";
 import type { Env } from "./env.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** Room for multipart framing and option fields around the audio: a body may exceed MAX_UPLOAD_BYTES by this much. */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+export const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY = 10;
 /** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 export const MAX_METADATA_BYTES = 4096;
-export const MAX_PROMPT_CHARS = 1000;
+/** prompts are measured in UTF-16 code units (JavaScript string length), like the pool's own check */
+export const MAX_PROMPT_UTF16_UNITS = 1000;
 export const MAX_SUBJECT_ID_CHARS = 128;
 export const MAX_FILE_NAME_CHARS = 255;
 export const MAX_LIST_LIMIT = 100;
@@ -25,6 +29,10 @@ export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
 export const DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 24 * 60 * 60;
 /** queued jobs above which new and queued jobs carry the "processing delayed" notice */
 export const DEFAULT_BACKLOG_DELAY_THRESHOLD = 1000;
+
+/** per API key: requests and declared upload bytes per minute */
+export const DEFAULT_REQUESTS_PER_MINUTE = 600;
+export const DEFAULT_BYTES_PER_MINUTE = 2 * 1024 * 1024 * 1024;
 
 /** Provider call deadlines (ms). */
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
@@ -58,6 +66,9 @@ const list = z
 const SettingsSchema = z.object({
   ENVIRONMENT: z.string().optional(),
   MAX_UPLOAD_BYTES: positiveInteger(DEFAULT_MAX_UPLOAD_BYTES),
+  MAX_CONCURRENT_UPLOADS_PER_KEY: positiveInteger(DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: positive(DEFAULT_REQUESTS_PER_MINUTE),
+  RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
   PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
   DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
@@ -94,6 +105,16 @@ export function settings(env: Env): Settings {
 
 export function maxUploadBytes(env: Env): number {
   return settings(env).MAX_UPLOAD_BYTES;
+}
+
+/** The largest request body a valid upload can have: the audio limit plus multipart framing and fields. */
+export function maxUploadBodyBytes(env: Env): number {
+  return maxUploadBytes(env) + MULTIPART_OVERHEAD_BYTES;
+}
+
+/** Uploads one API key may have in flight at once (`MAX_CONCURRENT_UPLOADS_PER_KEY`). */
+export function maxConcurrentUploadsPerKey(env: Env): number {
+  return settings(env).MAX_CONCURRENT_UPLOADS_PER_KEY;
 }
 
 /** Development (and tests) relax https-only rules so localhost webhooks and callbacks work. */

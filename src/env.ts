@@ -67,6 +67,8 @@ interface EnvOverlay {
   /** per API key (defaults 600 requests and 2 GiB of uploads per minute) */
   RATE_LIMIT_REQUESTS_PER_MINUTE?: string;
   RATE_LIMIT_BYTES_PER_MINUTE?: string;
+  /** uploads one API key may have in flight at once (default 10) */
+  MAX_CONCURRENT_UPLOADS_PER_KEY?: string;
   /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
   BACKLOG_DELAY_THRESHOLD?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Env } from "../../src/env.ts";
+import { enqueueJob } from "../../src/jobs/enqueue.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { insertJob } from "../../src/storage/jobs.repo.ts";
@@ -37,6 +38,6 @@ bench.post("/__bench/d1", async (c) => {
 });
 
 bench.post("/__bench/queue", async (c) => {
-  await c.env.JOBS.send({ v: 1, job_id: newId("transcription"), tenant_id: BENCH_TENANT }, { contentType: "json" });
+  await enqueueJob(c.env, { id: newId("transcription"), tenantId: BENCH_TENANT });
   return c.json({ ok: true });
 });

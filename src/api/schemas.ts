@@ -3,7 +3,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { SUPPORTED_LANGUAGES } from "@vtt/pool-contract";
-import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
+import { MAX_METADATA_BYTES, MAX_PROMPT_UTF16_UNITS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
@@ -33,6 +33,11 @@ export const MetadataParam = z
       ctx.addIssue({ code: "custom", message: "must be a JSON object" });
       return z.NEVER;
     }
+    // JSON.parse keeps a `__proto__` key as an own property, but copying it into a plain object drops it silently
+    if (typeof parsed === "object" && parsed !== null && Object.hasOwn(parsed, "__proto__")) {
+      ctx.addIssue({ code: "custom", message: "the key `__proto__` is not allowed" });
+      return z.NEVER;
+    }
     const result = z
       .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "keys use letters, digits and _ . : -"), metadataValue)
       .refine((o) => Object.keys(o).length <= 32, "at most 32 keys")
@@ -52,12 +57,24 @@ export const SubjectIdParam = z
   .regex(/^[A-Za-z0-9._:@-]+$/, "letters, digits and . _ : @ - only")
   .openapi({ description: "The person the recording is about (for subject deletion)" });
 
+/** Counted in UTF-16 code units (JavaScript string length), as the pool counts it; an emoji is two. */
 export const PromptParam = z
   .string()
-  .max(MAX_PROMPT_CHARS)
-  .refine((v) => !CONTROL_CHARS.test(v), "contains control characters");
+  .refine((v) => v.length <= MAX_PROMPT_UTF16_UNITS, `must be at most ${MAX_PROMPT_UTF16_UNITS} UTF-16 code units`)
+  .refine((v) => !CONTROL_CHARS.test(v), "contains control characters")
+  .openapi({ description: `Vocabulary hint, ≤ ${MAX_PROMPT_UTF16_UNITS} UTF-16 code units (an emoji counts 2)` });
 
-export const WebhookUrlParam = z.string().max(2048).url().openapi({ format: "uri" });
+// The URL parser drops TAB, CR and LF anywhere and trims spaces and controls at the ends: such a URL is refused,
+// never silently cleaned into another one.
+// eslint-disable-next-line no-control-regex
+const URL_WHITESPACE_OR_CONTROL = /[\u0000-\u0020\u007F]/;
+
+export const WebhookUrlParam = z
+  .string()
+  .max(2048)
+  .refine((v) => !URL_WHITESPACE_OR_CONTROL.test(v), "must not contain spaces, tabs, line breaks or control characters")
+  .url()
+  .openapi({ format: "uri" });
 
 export const ProviderParam = z.enum(PROVIDER_NAMES);
 

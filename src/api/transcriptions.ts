@@ -1,29 +1,28 @@
 /** `/v1/transcriptions`: upload, read, list, export and delete jobs, always within the caller's tenant. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
-import { DEFAULT_LIST_LIMIT, MAX_FILE_NAME_CHARS, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
+import { DEFAULT_LIST_LIMIT, maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
-import type { JobMessage } from "../env.ts";
-import { boundaryFromContentType, MultipartError, parseMultipart } from "../http/multipart.ts";
+import type { Env } from "../env.ts";
+import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId, newId } from "../lib/ids.ts";
-import { log } from "../lib/log.ts";
-import { chargeUploadedBytes } from "../ratelimit/rate-limiter.ts";
-import { deleteTenantJob, getTenantJob, insertJob, listTenantJobs, markEnqueueFailed } from "../storage/jobs.repo.ts";
-import { audioKey, storeAudioStream, type StoredAudio } from "../storage/audio-store.ts";
+import { createJob } from "../jobs/create-job.ts";
+import type { ProviderName } from "../providers/types.ts";
+import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
+import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
+import type { Db } from "../storage/db.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
 import { isProviderDown } from "../breaker/availability.ts";
-import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { toJobObject } from "./job-object.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { resolveRetention } from "../jobs/retention-policy.ts";
-import { tenants } from "../storage/schema.ts";
-import { resolveUploadOptions, UPLOAD_OPTION_NAMES } from "./upload-options.ts";
+import { reserveUploadBudget } from "./upload-budget.ts";
+import { type AudioSink, readUploadBody } from "./upload-body.ts";
+import { resolveUploadOptions } from "./upload-options.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
 
@@ -65,157 +64,88 @@ transcriptions.openAPIRegistry.registerPath({
     413: problem("Upload larger than MAX_UPLOAD_BYTES"),
     415: problem("Not audio in a supported container"),
     422: problem("Invalid option fields"),
+    429: problem("The API key's upload bytes per minute or concurrent uploads are spent (Retry-After)"),
   },
 });
 
-function sanitiseFileName(name: string | null): string | null {
-  if (!name) return null;
-  // keep the last path component, drop control and bidi characters; the name is display-only
-  const base = name.split(/[\\/]/).pop() ?? "";
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g, "").trim();
-  return clean ? clean.slice(0, MAX_FILE_NAME_CHARS) : null;
-}
-
-function isRawAudioType(contentType: string): boolean {
-  const type = contentType.split(";")[0]!.trim().toLowerCase();
-  return type.startsWith("audio/") || type === "application/octet-stream" || type === "video/webm" || type === "video/mp4";
-}
-
-transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), async (c) => {
-  const tenantId = tenantOf(c.var.principal);
-  const env = c.env;
-  const maxBytes = maxUploadBytes(env);
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > maxBytes + 64 * 1024) {
-    throw new ApiError(413, "payload_too_large", `Uploads are limited to ${maxBytes} bytes.`);
+/** 413 for a declared length no valid upload can have; the declared length, or null for a chunked body. */
+function declaredBodyBytes(header: string | undefined, env: Env): number | null {
+  if (header === undefined) return null;
+  const bytes = Number(header);
+  if (bytes > maxUploadBodyBytes(env)) {
+    throw new ApiError(413, "payload_too_large", `Uploads are limited to ${maxUploadBytes(env)} bytes.`);
   }
-  const idempotencyKey = c.req.header("idempotency-key") ?? null;
-  if (idempotencyKey !== null && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+  return Number.isFinite(bytes) ? bytes : null;
+}
+
+function parseIdempotencyKey(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
     throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters.");
   }
-  const contentType = c.req.header("content-type") ?? "";
-  const body = c.req.raw.body;
-  const jobId = newId("transcription");
-  const key = audioKey(tenantId, jobId);
-  const storeOptions = { maxBytes, partBytes: UPLOAD_PART_BYTES, digest: idempotencyKey !== null, sealer: await objectSealer(env, tenantId, key) };
-  let stored: StoredAudio | null = null;
-  let fileName: string | null = null;
-  const fields: Record<string, string> = {};
+  return header;
+}
 
+/** Stores the audio sealed under the job's key; `discard` deletes it again. */
+async function audioSinkFor(env: Env, key: string, tenantId: string, digest: boolean): Promise<AudioSink> {
+  const sealer = await objectSealer(env, tenantId, key);
+  const options = { maxBytes: maxUploadBytes(env), partBytes: UPLOAD_PART_BYTES, digest, sealer };
+  let stored = false;
+  return {
+    store: async (audio) => {
+      stored = true;
+      return storeAudioStream(env.BUCKET, key, audio, options);
+    },
+    discard: async () => {
+      if (stored) await env.BUCKET.delete(key).catch(() => undefined);
+    },
+  };
+}
+
+/** Why a new job will wait: its provider's breaker is open, or the backlog is large. */
+async function newJobDelay(env: Env, db: Db, provider: ProviderName): Promise<string | null> {
+  if (await isProviderDown(env, provider)) return DELAY_PROVIDER_UNAVAILABLE;
+  return (await isBacklogLarge(env, db)) ? DELAY_BACKLOG : null;
+}
+
+// parse the body → validate the options → createJob() → respond; the budget is held until the body is read
+transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), async (c) => {
+  const { env } = c;
+  const tenantId = tenantOf(c.var.principal);
+  const declaredBytes = declaredBodyBytes(c.req.header("content-length"), env);
+  const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
+  const budget = await reserveUploadBudget(env, c.var.principal.keyId, declaredBytes);
+  const raw = c.req.raw.body;
+  const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
   try {
-    if (contentType.toLowerCase().startsWith("multipart/form-data")) {
-      const boundary = boundaryFromContentType(contentType);
-      if (!boundary) throw new ApiError(400, "malformed_multipart", "multipart/form-data needs a boundary parameter.");
-      if (!body) throw new ApiError(400, "empty_body", "The request has no body.");
-      for await (const part of parseMultipart(body, boundary)) {
-        if (part.kind === "field") {
-          if (part.name in fields) throw new ApiError(422, "duplicate_field", `Field \`${part.name}\` appears twice.`);
-          fields[part.name] = part.value;
-          continue;
-        }
-        if (part.name !== "file") {
-          await part.stream.cancel();
-          throw new ApiError(422, "unknown_field", `Unexpected file part \`${part.name}\`; send the audio as \`file\`.`);
-        }
-        if (stored) throw new ApiError(400, "duplicate_file", "Send exactly one `file` part.");
-        fileName = sanitiseFileName(part.filename);
-        stored = await storeAudioStream(env.BUCKET, key, part.stream, storeOptions);
-      }
-      if (!stored) throw new ApiError(400, "missing_file", "The multipart body has no `file` part.");
-    } else if (isRawAudioType(contentType)) {
-      for (const [name, value] of Object.entries(c.req.query())) fields[name] = value;
-      // validate before reading the body so a bad option costs no upload
-      resolveUploadOptions(fields, env);
-      if (!body) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
-      stored = await storeAudioStream(env.BUCKET, key, body, storeOptions);
-    } else {
-      throw new ApiError(
-        415,
-        "unsupported_media_type",
-        "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream Content-Type.",
-      );
-    }
-
-    // a chunked upload declared no length, so the rate limiter could not charge its bytes up front: charge them now
-    if (declared === undefined && c.var.principal.keyId) await chargeUploadedBytes(env, c.var.principal.keyId, stored.bytes);
-    const options = resolveUploadOptions(fields, env);
-    const [tenant] = await c.var.db
-      .select({ audioRetentionSeconds: tenants.audioRetentionSeconds, transcriptRetentionSeconds: tenants.transcriptRetentionSeconds })
-      .from(tenants)
-      .where(eq(tenants.id, tenantId))
-      .limit(1);
-    const retention = resolveRetention(options.deleteAfterSeconds, tenant ?? { audioRetentionSeconds: null, transcriptRetentionSeconds: null });
-    const now = Date.now();
-    const row = {
-      id: jobId,
-      tenantId,
-      status: "queued" as const,
-      provider: options.provider,
-      model: null,
-      requestedLanguage: options.language,
-      metadata: JSON.stringify(options.metadata),
-      subjectId: options.subjectId,
-      prompt: options.prompt,
-      webhookUrl: options.webhookUrl,
-      audioKey: key,
-      audioBytes: stored.bytes,
-      audioFormat: stored.audio.format,
-      fileName,
-      createdAt: now,
-      enqueuedAt: now,
-      updatedAt: now,
-      deleteAfterSeconds: options.deleteAfterSeconds,
-      retainAudioSeconds: retention.retainAudioSeconds,
-      retainSeconds: retention.retainSeconds,
-      traceparent: c.var.traceparent,
-    };
-    if (idempotencyKey !== null) {
-      const fingerprint = await requestFingerprint(options, stored.sha256 ?? "");
-      const replay = await claimIdempotencyKey(c.var.db, tenantId, idempotencyKey, fingerprint, { ...row, idempotencyKey, requestFingerprint: fingerprint });
-      if (replay) {
-        // the original request already stored this audio: drop the copy we just wrote
-        await env.BUCKET.delete(key).catch(() => undefined);
-        stored = null;
-        c.header("Location", `/v1/transcriptions/${replay.id}`);
-        c.header("Idempotent-Replayed", "true");
-        return c.json(toJobObject(await withOpenedText(env, replay), null), 200);
-      }
-    } else {
-      await insertJob(c.var.db, row);
-    }
+    const jobId = newId("transcription");
+    const key = audioKey(tenantId, jobId);
+    const sink = await audioSinkFor(env, key, tenantId, idempotencyKey !== null);
+    const upload = await readUploadBody({
+      contentType: c.req.header("content-type") ?? "",
+      body: body?.stream ?? null,
+      query: new URL(c.req.url).searchParams,
+      sink,
+      checkFieldsFirst: (fields) => resolveUploadOptions(fields, env),
+    });
     try {
-      await env.JOBS.send({ v: 1, job_id: jobId, tenant_id: tenantId, traceparent: c.var.traceparent } satisfies JobMessage, { contentType: "json" });
+      const options = resolveUploadOptions(upload.fields, env);
+      const { stored, fileName } = upload;
+      const input = { jobId, tenantId, audioKey: key, stored, fileName, options, idempotencyKey };
+      const created = await createJob(env, c.var.db, { ...input, traceparent: c.var.traceparent });
+      if (created.kind === "replayed") {
+        c.header("Location", `/v1/transcriptions/${created.job.id}`);
+        c.header("Idempotent-Replayed", "true");
+        return c.json(toJobObject(await withOpenedText(env, created.job), null), 200);
+      }
+      c.header("Location", `/v1/transcriptions/${jobId}`);
+      return c.json(toJobObject(created.job, null, await newJobDelay(env, c.var.db, options.provider)), 202);
     } catch (error) {
-      // the job is stored; the cron sweeper re-sends messages for queued jobs without an enqueue time
-      // the error's name only: a binding's message may echo request data
-      log("enqueue_failed", { job_id: jobId, error: error instanceof Error ? error.name : "unknown" });
-      await markEnqueueFailed(c.var.db, jobId, now);
+      await sink.discard();
+      throw error;
     }
-    const delayReason = (await isProviderDown(env, options.provider))
-      ? DELAY_PROVIDER_UNAVAILABLE
-      : (await isBacklogLarge(env, c.var.db))
-        ? DELAY_BACKLOG
-        : null;
-    c.header("Location", `/v1/transcriptions/${jobId}`);
-    return c.json(
-      toJobObject(
-        { ...row, language: null, durationSeconds: null, text: null, transcriptKey: null, segmentCount: null, errorCode: null, errorMessage: null, attempts: 0, startedAt: null, dispatchedAt: null, completedAt: null, delayedReason: null, idempotencyKey: null, requestFingerprint: null, audioDeleteAt: null, deleteAt: null, audioPurgedAt: null },
-        null,
-        delayReason,
-      ),
-      202,
-    );
-  } catch (error) {
-    if (stored) await env.BUCKET.delete(key).catch(() => undefined);
-    if (error instanceof MultipartError) {
-      throw new ApiError(400, error.code, error.message);
-    }
-    if (error instanceof ApiError) throw error;
-    if (error instanceof TypeError || (error instanceof Error && /stream|body|network|disconnect/i.test(error.message))) {
-      throw new ApiError(400, "upload_interrupted", "The upload stream ended unexpectedly.");
-    }
-    throw error;
+  } finally {
+    await budget.end(body?.bytesRead() ?? 0);
   }
 });
 

@@ -20,8 +20,13 @@ export interface ResolvedUploadOptions {
   deleteAfterSeconds: number | null;
 }
 
+/** The stable code of a field's errors; own keys only, so a field named `constructor` is not Object's. */
+function fieldErrorCode(field: string): string | undefined {
+  return Object.hasOwn(FIELD_ERROR_CODES, field) ? FIELD_ERROR_CODES[field] : undefined;
+}
+
 function invalid(field: string, message: string): ApiError {
-  return new ApiError(422, FIELD_ERROR_CODES[field] ?? "validation_failed", `${field}: ${message}`, [{ field, message }]);
+  return new ApiError(422, fieldErrorCode(field) ?? "validation_failed", `${field}: ${message}`, [{ field, message }]);
 }
 
 /** Throws ApiError 422 with the first failing field's stable code and every field error listed. */
@@ -33,7 +38,8 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
       message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
     }));
     const first = errors[0]!;
-    const code = FIELD_ERROR_CODES[first.field] ?? (parsed.error.issues[0]?.code === "unrecognized_keys" ? "unknown_field" : "validation_failed");
+    const unknown = parsed.error.issues[0]?.code === "unrecognized_keys";
+    const code = fieldErrorCode(first.field) ?? (unknown ? "unknown_field" : "validation_failed");
     throw new ApiError(422, code, `${first.field}: ${first.message}`, errors);
   }
   const options: UploadOptionsParsed = parsed.data;

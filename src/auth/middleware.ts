@@ -32,9 +32,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
     c.executionCtx.waitUntil(touchApiKey(c.var.db, key.id, now).catch(() => undefined));
   }
-  const length = c.req.header("content-length");
-  const declared = c.req.method !== "POST" ? null : length === undefined ? "unknown" : Number(length) || null;
-  const waitSeconds = await chargeKey(c.env, key.id, declared);
+  // upload bytes and concurrent uploads are reserved by the upload route itself (src/api/upload-budget.ts)
+  const waitSeconds = await chargeKey(c.env, key.id);
   if (waitSeconds !== null) {
     throw new ApiError(429, "rate_limited", `Too many requests for this API key; retry in ${waitSeconds} s.`, undefined, { "retry-after": String(waitSeconds) });
   }

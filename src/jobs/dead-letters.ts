@@ -7,7 +7,7 @@
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { maxUploadBytes, settings } from "../config.ts";
 import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
-import type { Env, JobMessage } from "../env.ts";
+import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { traceIdOf } from "../observability/trace.ts";
 import {
@@ -23,6 +23,7 @@ import { getJobById, markEnqueued, parkJob } from "../storage/jobs.repo.ts";
 import { DELAY_DEAD_LETTERED, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { classifyDeadLetter, redriveDelaySeconds } from "./dead-letter-policy.ts";
+import { enqueueJob } from "./enqueue.ts";
 import { storeFailure } from "./results.ts";
 import { isTerminal } from "./state.ts";
 
@@ -57,7 +58,7 @@ export async function redrive(env: Env, db: Db, jobId: string, now = Date.now())
   if (!item) return false;
   const job = await getJobById(db, jobId);
   const traceparent = job?.traceparent ?? undefined;
-  await env.JOBS.send({ v: 1, job_id: item.jobId, tenant_id: item.tenantId, ...(traceparent ? { traceparent } : {}) } satisfies JobMessage, { contentType: "json" });
+  await enqueueJob(env, { id: item.jobId, tenantId: item.tenantId, traceparent });
   const redriveCount = item.redriveCount + 1;
   await scheduleRedrive(db, jobId, { redriveCount, nextRedriveAt: now + redriveDelaySeconds(redriveCount) * 1000 });
   await markEnqueued(db, jobId, now);

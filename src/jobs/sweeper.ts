@@ -1,7 +1,8 @@
 /** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
 import { settings } from "../config.ts";
 import type { Db } from "../storage/db.ts";
-import type { Env, JobMessage } from "../env.ts";
+import type { Env } from "../env.ts";
+import { enqueueJobs } from "./enqueue.ts";
 import { log } from "../lib/log.ts";
 import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { traceIdOf } from "../observability/trace.ts";
@@ -21,12 +22,7 @@ export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promis
     limit: SWEEP_BATCH,
   });
   if (!stuck.length) return { requeued: 0 };
-  await env.JOBS.sendBatch(
-    stuck.map((job) => ({
-      body: { v: 1, job_id: job.id, tenant_id: job.tenantId, ...(job.traceparent ? { traceparent: job.traceparent } : {}) } satisfies JobMessage,
-      contentType: "json" as const,
-    })),
-  );
+  await enqueueJobs(env, stuck);
   await requeueJobs(db, stuck.map((j) => j.id), now);
   for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status, trace_id: traceIdOf(job.traceparent) ?? undefined });
   return { requeued: stuck.length };

@@ -1,56 +1,129 @@
 /**
  * Per-API-key rate limits (one Durable Object per key, SQLite-backed): requests per minute and uploaded bytes per
- * minute, as token buckets.
+ * minute as token buckets, and a cap on the key's concurrent uploads (leased slots).
+ *
+ * An upload reserves before its body is read: its declared length, or `MAX_UPLOAD_BYTES` when the length is unknown
+ * (chunked), charged in full (the bucket may go into debt), plus one slot. When it ends, whatever it did not read is
+ * refunded and the slot freed. A slot is a lease, so a request that dies without ending frees its slot by itself.
  */
 import { DurableObject } from "cloudflare:workers";
+import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { type BucketState, chargeTokens, takeTokens } from "./token-bucket.ts";
+import { type BucketState, refundTokens, reserveTokens, takeTokens } from "./token-bucket.ts";
 
 export type LimitKind = "requests" | "bytes";
 
-export const DEFAULT_REQUESTS_PER_MINUTE = 600;
-export const DEFAULT_BYTES_PER_MINUTE = 2 * 1024 * 1024 * 1024;
+/** How long an upload's slot is held at most; an upload still running after that no longer counts. */
+export const UPLOAD_SLOT_LEASE_MS = 15 * 60_000;
+/** Retry-After for a key at its concurrency cap: slots free as soon as one of its uploads ends. */
+const SLOT_RETRY_AFTER_SECONDS = 1;
+
+/** slot id → lease expiry (epoch ms) */
+type UploadSlots = Record<string, number>;
+
+export interface BeginUploadRequest {
+  uploadId: string;
+  reserveBytes: number;
+  bytesPerMinute: number;
+  maxConcurrent: number;
+  leaseMs: number;
+}
+
+export type UploadAdmission =
+  | { allowed: true }
+  | { allowed: false; limit: "bytes" | "concurrency"; retryAfterSeconds: number };
 
 export class RateLimiter extends DurableObject<Env> {
   /** Charges `cost` against the bucket; the limit comes from the caller so settings change without a migration. */
-  async take(kind: LimitKind, cost: number, limitPerMinute: number): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+  async take(
+    kind: LimitKind,
+    cost: number,
+    limitPerMinute: number,
+  ): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
     const state = (await this.ctx.storage.get<BucketState>(kind)) ?? null;
     const result = takeTokens(state, Date.now(), limitPerMinute, cost);
     await this.ctx.storage.put(kind, result.state);
     return { allowed: result.allowed, retryAfterSeconds: result.retryAfterSeconds };
   }
 
-  /** Charges `cost` unconditionally (the work is already done); the debt delays the key's next requests. */
-  async charge(kind: LimitKind, cost: number, limitPerMinute: number): Promise<void> {
-    const state = (await this.ctx.storage.get<BucketState>(kind)) ?? null;
-    await this.ctx.storage.put(kind, chargeTokens(state, Date.now(), limitPerMinute, cost));
+  /** Admits an upload: a free slot first, then the byte reservation; nothing is held when it is refused. */
+  async beginUpload(request: BeginUploadRequest): Promise<UploadAdmission> {
+    const now = Date.now();
+    const slots = liveSlots((await this.ctx.storage.get<UploadSlots>("uploads")) ?? {}, now);
+    if (Object.keys(slots).length >= request.maxConcurrent) {
+      await this.ctx.storage.put("uploads", slots);
+      return { allowed: false, limit: "concurrency", retryAfterSeconds: SLOT_RETRY_AFTER_SECONDS };
+    }
+    const bucket = (await this.ctx.storage.get<BucketState>("bytes")) ?? null;
+    const reserved = reserveTokens(bucket, now, request.bytesPerMinute, request.reserveBytes);
+    await this.ctx.storage.put("bytes", reserved.state);
+    if (!reserved.allowed) {
+      await this.ctx.storage.put("uploads", slots);
+      return { allowed: false, limit: "bytes", retryAfterSeconds: reserved.retryAfterSeconds };
+    }
+    await this.ctx.storage.put("uploads", { ...slots, [request.uploadId]: now + request.leaseMs });
+    return { allowed: true };
+  }
+
+  /**
+   * Ends an upload: refunds the unused part of its reservation (negative: charges bytes read beyond it) and frees its
+   * slot (idempotent for the slot).
+   */
+  async endUpload(uploadId: string, refundBytes: number, bytesPerMinute: number): Promise<void> {
+    const now = Date.now();
+    const { [uploadId]: _ended, ...others } = (await this.ctx.storage.get<UploadSlots>("uploads")) ?? {};
+    await this.ctx.storage.put("uploads", liveSlots(others, now));
+    if (refundBytes !== 0) {
+      const bucket = (await this.ctx.storage.get<BucketState>("bytes")) ?? null;
+      await this.ctx.storage.put("bytes", refundTokens(bucket, now, bytesPerMinute, refundBytes));
+    }
   }
 }
 
-function limit(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && value !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
+function liveSlots(slots: UploadSlots, now: number): UploadSlots {
+  return Object.fromEntries(Object.entries(slots).filter(([, expiresAt]) => expiresAt > now));
 }
 
-/**
- * Charges one request (and, for uploads, the declared bytes) to the key; returns the wait when over a limit. A body
- * of unknown length (chunked) is charged after the upload (`chargeUploadedBytes`); here it only has to find the
- * bytes bucket out of debt.
- */
-export async function chargeKey(env: Env, keyId: string, declaredBytes: number | "unknown" | null): Promise<number | null> {
-  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId));
-  const requests = await stub.take("requests", 1, limit(env.RATE_LIMIT_REQUESTS_PER_MINUTE, DEFAULT_REQUESTS_PER_MINUTE));
-  if (!requests.allowed) return requests.retryAfterSeconds;
-  if (declaredBytes === "unknown" || (declaredBytes && declaredBytes > 0)) {
-    const cost = declaredBytes === "unknown" ? 0 : declaredBytes;
-    const bytes = await stub.take("bytes", cost, limit(env.RATE_LIMIT_BYTES_PER_MINUTE, DEFAULT_BYTES_PER_MINUTE));
-    if (!bytes.allowed) return bytes.retryAfterSeconds;
-  }
-  return null;
+const limiterFor = (env: Env, keyId: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId));
+
+/** Charges one request to the key; returns the wait in seconds when it is over its requests per minute. */
+export async function chargeKey(env: Env, keyId: string): Promise<number | null> {
+  const perMinute = settings(env).RATE_LIMIT_REQUESTS_PER_MINUTE;
+  const requests = await limiterFor(env, keyId).take("requests", 1, perMinute);
+  return requests.allowed ? null : requests.retryAfterSeconds;
 }
 
-/** Charges the bytes of an upload that had no Content-Length, once they are known. */
-export async function chargeUploadedBytes(env: Env, keyId: string, bytes: number): Promise<void> {
-  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId));
-  await stub.charge("bytes", bytes, limit(env.RATE_LIMIT_BYTES_PER_MINUTE, DEFAULT_BYTES_PER_MINUTE));
+/** An admitted upload's hold on the key's budget; `end` exactly once, in a `finally`. */
+export interface UploadReservation {
+  /** refunds what was reserved but not read, and frees the slot */
+  end(bytesRead: number): Promise<void>;
+}
+
+export interface UploadLimits {
+  /** bytes to reserve: the declared length, or the per-upload maximum when the length is unknown */
+  reserveBytes: number;
+  maxConcurrent: number;
+}
+
+/** Reserves an upload's bytes and a slot for the key, or says which limit refused it and for how long. */
+export async function beginUpload(
+  env: Env,
+  keyId: string,
+  limits: UploadLimits,
+): Promise<{ allowed: true; reservation: UploadReservation } | Extract<UploadAdmission, { allowed: false }>> {
+  const limiter = limiterFor(env, keyId);
+  const bytesPerMinute = settings(env).RATE_LIMIT_BYTES_PER_MINUTE;
+  const uploadId = crypto.randomUUID();
+  const admission = await limiter.beginUpload({
+    uploadId,
+    reserveBytes: limits.reserveBytes,
+    bytesPerMinute,
+    maxConcurrent: limits.maxConcurrent,
+    leaseMs: UPLOAD_SLOT_LEASE_MS,
+  });
+  if (!admission.allowed) return admission;
+  const reservation: UploadReservation = {
+    end: (bytesRead) => limiter.endUpload(uploadId, limits.reserveBytes - bytesRead, bytesPerMinute),
+  };
+  return { allowed: true, reservation };
 }

@@ -25,13 +25,41 @@ export function takeTokens(state: BucketState | null, now: number, limitPerMinut
   return { state: { tokens, updatedAt: now }, allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((charge - tokens) / perMs / 1000)) };
 }
 
-/**
- * Charges `cost` after the fact (bytes of an upload that declared no length): always succeeds, and may leave the
- * bucket in debt down to minus one capacity, so the key's next requests wait until it has refilled.
- */
-export function chargeTokens(state: BucketState | null, now: number, limitPerMinute: number, cost: number): BucketState {
-  const capacity = Math.max(1, limitPerMinute);
+function refill(state: BucketState | null, now: number, capacity: number): number {
   const previous = state ?? { tokens: capacity, updatedAt: now };
-  const tokens = Math.min(capacity, previous.tokens + Math.max(0, now - previous.updatedAt) * (capacity / 60_000));
-  return { tokens: Math.max(-capacity, tokens - Math.max(0, cost)), updatedAt: now };
+  return Math.min(capacity, previous.tokens + Math.max(0, now - previous.updatedAt) * (capacity / 60_000));
+}
+
+/**
+ * Reserves `cost` tokens for work whose size is only bounded (an upload): admitted once the bucket holds the cost, or
+ * a full bucket for a cost above the capacity, and then charged in full, so the bucket may go into debt (without a
+ * floor) and the key waits until it has refilled. Nothing is capped: an upload larger than a minute's budget costs
+ * what it is. Return what was not used with {@link refundTokens}.
+ */
+export function reserveTokens(
+  state: BucketState | null,
+  now: number,
+  limitPerMinute: number,
+  cost: number,
+): TakeResult {
+  const capacity = Math.max(1, limitPerMinute);
+  const tokens = refill(state, now, capacity);
+  const charge = Math.max(0, cost);
+  const needed = Math.min(charge, capacity);
+  if (tokens >= needed) {
+    return { state: { tokens: tokens - charge, updatedAt: now }, allowed: true, retryAfterSeconds: 0 };
+  }
+  const waitSeconds = Math.ceil((needed - tokens) / (capacity / 60_000) / 1000);
+  return { state: { tokens, updatedAt: now }, allowed: false, retryAfterSeconds: Math.max(1, waitSeconds) };
+}
+
+/** Gives back the unused part of a reservation (never above the capacity); a negative refund charges the overrun. */
+export function refundTokens(
+  state: BucketState | null,
+  now: number,
+  limitPerMinute: number,
+  refund: number,
+): BucketState {
+  const capacity = Math.max(1, limitPerMinute);
+  return { tokens: Math.min(capacity, refill(state, now, capacity) + refund), updatedAt: now };
 }

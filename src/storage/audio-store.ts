@@ -5,8 +5,8 @@
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
 import { SEGMENT_BYTES, type ObjectSealer } from "../domain/envelope.ts";
-import { ApiError } from "../http/problem.ts";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
+import { StorageError } from "./errors.ts";
 
 export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/${jobId}`;
 
@@ -29,7 +29,7 @@ export interface StoreAudioOptions {
 
 
 /**
- * Writes `body` to `key`. Throws ApiError 400 `empty_body`, 413 `payload_too_large` or 415 `unsupported_audio`;
+ * Writes `body` to `key`. Throws StorageError `empty_body`, `payload_too_large` or `unsupported_audio`;
  * stream errors propagate after any partial multipart upload is aborted.
  */
 export async function storeAudioStream(
@@ -69,7 +69,7 @@ export async function storeAudioStream(
       if (!value || value.byteLength === 0) continue;
       total += value.byteLength;
       if (total > options.maxBytes) {
-        await fail(new ApiError(413, "payload_too_large", `Uploads are limited to ${options.maxBytes} bytes.`));
+        await fail(new StorageError("too_large", "payload_too_large", `Uploads are limited to ${options.maxBytes} bytes.`));
       }
       pending.push(value);
       pendingBytes += value.byteLength;
@@ -87,11 +87,11 @@ export async function storeAudioStream(
       }
     }
   } catch (error) {
-    if (error instanceof ApiError) throw error;
+    if (error instanceof StorageError) throw error;
     await fail(error);
   }
 
-  if (total === 0) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
+  if (total === 0) throw new StorageError("invalid_input", "empty_body", "The audio is empty (0 bytes).");
   if (!sniffed) {
     sniffed = sniffAudio(concatBytes(pending, pendingBytes));
     if (!sniffed) throw unsupportedAudio();
@@ -116,9 +116,9 @@ export async function storeAudioStream(
   return { bytes: total, audio: sniffed, ...(sha256 ? { sha256 } : {}) };
 }
 
-function unsupportedAudio(): ApiError {
-  return new ApiError(
-    415,
+function unsupportedAudio(): StorageError {
+  return new StorageError(
+    "unsupported",
     "unsupported_audio",
     "The body is not audio in a supported container (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
   );

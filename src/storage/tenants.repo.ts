@@ -1,5 +1,6 @@
 /** `tenants` and `api_keys`: tenant settings, webhook signing secrets, and API key hashes. */
 import { and, eq, isNull } from "drizzle-orm";
+import type { TenantRetention } from "../jobs/retention-policy.ts";
 import type { Db } from "./db.ts";
 import { apiKeys, tenants } from "./schema.ts";
 
@@ -86,4 +87,17 @@ export async function findApiKeyByHash(db: Db, keyHash: string): Promise<ApiKeyR
 
 export async function touchApiKey(db: Db, keyId: string, now: number): Promise<void> {
   await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId)).run();
+}
+
+/** The tenant's retention windows; both null (service defaults) when the tenant row is missing. */
+export async function getTenantRetention(db: Db, tenantId: string): Promise<TenantRetention> {
+  const [tenant] = await db
+    .select({
+      audioRetentionSeconds: tenants.audioRetentionSeconds,
+      transcriptRetentionSeconds: tenants.transcriptRetentionSeconds,
+    })
+    .from(tenants)
+    .where(eq(tenants.id, tenantId))
+    .limit(1);
+  return tenant ?? { audioRetentionSeconds: null, transcriptRetentionSeconds: null };
 }

@@ -3,7 +3,7 @@ import { sealedSize } from "../../src/domain/envelope.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
-import { call, createTenant, multipartUpload, rawUpload, storageCounts } from "../helpers/api.ts";
+import { call, callWith, createTenant, multipartUpload, rawUpload, storageCounts } from "../helpers/api.ts";
 
 const openedAudio = async (tenantId: string, jobId: string) =>
   new Uint8Array(await new Response((await getSealedStream(env, tenantId, `audio/${tenantId}/${jobId}`))!.body).arrayBuffer());
@@ -130,5 +130,74 @@ describe("POST /v1/transcriptions", () => {
     });
     await expectProblem(res, 413, "payload_too_large");
     expect(await storageCounts()).toEqual(before);
+  });
+});
+
+describe("a failing upload stream is told apart by its type, not its message", () => {
+  /** Sends `head`, then fails as a disconnecting client's body does. */
+  const failingAfter = (head: Uint8Array) => {
+    let sent = false;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return controller.error(new Error("connection reset by peer"));
+        sent = true;
+        controller.enqueue(head);
+      },
+    });
+  };
+  const encoder = new TextEncoder();
+  // handed to the Worker's fetch in this isolate (callWith), so the stream's own error reaches the handler
+  const upload = (body: ReadableStream<Uint8Array>, contentType: string) =>
+    callWith({}, "/v1/transcriptions", { method: "POST", key, body, headers: { "content-type": contentType } });
+
+  it("a raw body that breaks off → 400 upload_interrupted, nothing stored", async () => {
+    const before = await storageCounts();
+    await expectProblem(await upload(failingAfter(makeWav(1).slice(0, 20_000)), "audio/wav"), 400, "upload_interrupted");
+    expect(await storageCounts()).toEqual(before);
+  });
+
+  it("a multipart body that breaks off inside a field or inside the file → 400 upload_interrupted", async () => {
+    const before = await storageCounts();
+    const multipart = (body: ReadableStream<Uint8Array>) => upload(body, "multipart/form-data; boundary=b");
+    const inField = encoder.encode('--b\r\ncontent-disposition: form-data; name="language"\r\n\r\ne');
+    const inFile = new Uint8Array([...encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'), ...makeWav(0.5)]);
+    await expectProblem(await multipart(failingAfter(inField)), 400, "upload_interrupted");
+    await expectProblem(await multipart(failingAfter(inFile)), 400, "upload_interrupted");
+    expect(await storageCounts()).toEqual(before);
+  });
+
+  it("a storage failure whose message mentions a stream is our fault: 500, not a client error", async () => {
+    const failingBucket = new Proxy(env.BUCKET, {
+      get(target, name) {
+        if (name === "put" || name === "createMultipartUpload") return async () => Promise.reject(new Error("network stream disconnected"));
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await callWith({ BUCKET: failingBucket }, "/v1/transcriptions", {
+      method: "POST",
+      key,
+      body: makeWav(0.2),
+      headers: { "content-type": "audio/wav" },
+    });
+    await expectProblem(res, 500, "internal_error");
+  });
+});
+
+describe("option limits", () => {
+  it("a prompt is measured in UTF-16 code units: 500 emoji (1000 units) pass, 501 do not", async () => {
+    const ok = await multipartUpload(key, { prompt: "😀".repeat(500) });
+    expect(ok.status, await ok.clone().text()).toBe(202);
+    expect(((await ok.json()) as { id: string }).id).toMatch(/^tr_/);
+    const body = await expectProblem(await multipartUpload(key, { prompt: "😀".repeat(501) }), 422, "invalid_prompt");
+    expect(JSON.stringify(body)).toContain("UTF-16 code units");
+  });
+
+  it("a webhook URL is stored exactly as sent, never cleaned of whitespace", async () => {
+    const url = "https://hooks.example.com/a?b=1";
+    const res = await multipartUpload(key, { webhook_url: url });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { webhook_url: string }).webhook_url).toBe(url);
+    await expectProblem(await multipartUpload(key, { webhook_url: `${url}\t` }), 422, "invalid_webhook_url");
   });
 });

@@ -57,6 +57,12 @@ function sendMultipart(key: string, parts: Part[], extraHeaders: Record<string, 
   return call("/v1/transcriptions", { method: "POST", key, body, headers: { "content-type": contentType, ...extraHeaders } });
 }
 
+/** The same body sent in 16 KiB chunks without a length, so the Worker refuses it while more is still coming. */
+function sendMultipartStreaming(key: string, parts: Part[]): Promise<Response> {
+  const { body, contentType } = rawMultipart(parts);
+  return call("/v1/transcriptions", { method: "POST", key, body: chunkedStream(body, 16 * 1024), headers: { "content-type": contentType } });
+}
+
 const filePart = (bytes: Uint8Array = makeWav(0.1), filename = "clip.wav"): Part => ({ name: "file", filename, contentType: "audio/wav", body: bytes });
 
 function json(path: string, key: string, body: unknown, method = "POST"): Promise<Response> {
@@ -262,6 +268,11 @@ const rows: Row[] = [
   ["file part under another name", () => sendMultipart(s.a.key, [filePart(makeWav(0.1)), { name: "audio", filename: "x.wav", contentType: "audio/wav", body: makeWav(0.1) }]), 422, "unknown_field"],
   ["40 fields", () => sendMultipart(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart()]), 400, "too_many_fields"],
   ["a 70 KB field", () => sendMultipart(s.a.key, [{ name: "prompt", body: "p".repeat(70 * 1024) }, filePart()]), 400, "field_too_large"],
+  ["two file parts, the client still sending", () => sendMultipartStreaming(s.a.key, [filePart(), filePart(makeWav(4))]), 400, "duplicate_file"],
+  ["40 fields, the client still sending", () => sendMultipartStreaming(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart(makeWav(4))]), 400, "too_many_fields"],
+  ["a 1 MB field, the client still sending", () => sendMultipartStreaming(s.a.key, [{ name: "prompt", body: "p".repeat(1024 * 1024) }, filePart()]), 400, "field_too_large"],
+  ["a part without Content-Disposition, the client still sending", () =>
+    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(concat([encoder.encode("--b\r\ncontent-type: audio/wav\r\n\r\n"), makeWav(4), encoder.encode("\r\n--b--\r\n")]), 16 * 1024), headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
   ["0-byte raw body", () => rawUpload(s.a.key, new Uint8Array(0)), 400, "empty_body"],
   ["multipart without a file part", () => sendMultipart(s.a.key, [{ name: "language", body: "en" }]), 400, "missing_file"],
 
@@ -296,6 +307,18 @@ const rows: Row[] = [
   ["unknown query parameter on a raw upload", () => rawUpload(s.a.key, makeWav(0.1), "?colour=blue"), 422, "unknown_field"],
   ["tenant_id smuggled as an option", () => multipartUpload(s.a.key, { tenant_id: s.b.tenantId }), 422, "unknown_field"],
   ["unknown provider", () => multipartUpload(s.a.key, { provider: "../openai" }), 422, "unknown_provider"],
+  ["metadata key __proto__ (never dropped silently)", () => multipartUpload(s.a.key, { metadata: '{"__proto__":"x"}' }), 422, "invalid_metadata"],
+  ["metadata key __proto__ beside others", () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent('{"a":"1","__proto__":"x"}')}`), 422, "invalid_metadata"],
+  ["a field named __proto__", () => multipartUpload(s.a.key, { ["__proto__"]: "x" }), 422, "unknown_field"],
+  ["a field named constructor", () => multipartUpload(s.a.key, { constructor: "x" }), 422, "unknown_field"],
+  ["a query parameter named __proto__", () => rawUpload(s.a.key, makeWav(0.1), "?__proto__=x"), 422, "unknown_field"],
+  ["a query parameter named constructor", () => rawUpload(s.a.key, makeWav(0.1), "?constructor=x"), 422, "unknown_field"],
+  ["an option given twice in the query", () => rawUpload(s.a.key, makeWav(0.1), "?language=en&language=de"), 422, "duplicate_field"],
+  ["prompt of 501 characters outside the BMP (1002 UTF-16 units)", () => multipartUpload(s.a.key, { prompt: "😀".repeat(501) }), 422, "invalid_prompt"],
+  ["webhook URL with a TAB in the host", () => multipartUpload(s.a.key, { webhook_url: "https://hooks.exam\tple.com/a" }), 422, "invalid_webhook_url"],
+  ["webhook URL with CR LF in the path", () => multipartUpload(s.a.key, { webhook_url: "https://hooks.example.com/a\r\nx-injected: 1" }), 422, "invalid_webhook_url"],
+  ["webhook URL with a LF in the query", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("https://hooks.example.com/a?b=\n1")}`), 422, "invalid_webhook_url"],
+  ["webhook URL with a leading space", () => multipartUpload(s.a.key, { webhook_url: " https://hooks.example.com/a" }), 422, "invalid_webhook_url"],
 
   // --- webhook URLs (SSRF), judged by production rules ---
   ["webhook to cloud metadata over https", () => productionWebhook(s.a.key, "https://169.254.169.254/latest/meta-data/"), 422, "invalid_webhook_url"],
@@ -404,6 +427,17 @@ describe("hostile and malformed requests: 4xx problem+json, nothing stored or ch
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       await expectProblem(res, status, code);
       await expectUnchanged(before, name);
+    });
+  }
+});
+
+describe("option names that are Object.prototype's own get a precise error", () => {
+  for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    it(`a field named ${name} is reported as that unknown field, not as a duplicate or dropped`, async () => {
+      for (const res of [await multipartUpload(s.a.key, { [name]: "x" }), await rawUpload(s.a.key, makeWav(0.1), `?${name}=x`)]) {
+        const body = await expectProblem(res, 422, "unknown_field");
+        expect(body.errors).toEqual([{ field: name, message: `unknown field(s): ${name}` }]);
+      }
     });
   }
 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/http/problem.ts";
+import { StorageError } from "../../src/storage/errors.ts";
 import { createSealer, parseMasterKeys } from "../../src/domain/envelope.ts";
 import { storeAudioStream } from "../../src/storage/audio-store.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
@@ -39,18 +39,18 @@ describe("storeAudioStream (real R2)", () => {
     expect(await digest(new Uint8Array(await new Response(opened!.body).arrayBuffer()))).toBe(await digest(exact));
   });
 
-  it("aborts past maxBytes mid-stream with 413 and leaves no object", async () => {
+  it("aborts past maxBytes mid-stream (too_large: a 413 over HTTP) and leaves no object", async () => {
     const wav = makeWav(5);
     const error = await storeAudioStream(env.BUCKET, "t/big", chunkedStream(wav, 1000), await sealed("t/big", 50_000, 20_000)).catch((e) => e);
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).status).toBe(413);
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).toMatchObject({ kind: "too_large", code: "payload_too_large" });
     expect(await env.BUCKET.head("t/big")).toBeNull();
   });
 
   it("rejects non-audio before writing anything", async () => {
     const bytes = new TextEncoder().encode("RIFF....WAVEfmt but really just a text file pretending to be a wav");
     const error = await storeAudioStream(env.BUCKET, "t/fake", chunkedStream(bytes, 3), await sealed("t/fake", 1e6, 1e6)).catch((e) => e);
-    expect((error as ApiError).code).toBe("unsupported_audio");
+    expect(error).toMatchObject({ kind: "unsupported", code: "unsupported_audio" });
     expect(await env.BUCKET.head("t/fake")).toBeNull();
   });
 

@@ -1,0 +1,120 @@
+/**
+ * The body of `POST /v1/transcriptions`: a multipart form (one `file` part plus option fields) or raw audio (options
+ * in the query). The audio streams into storage through an {@link AudioSink}; the option fields come back unvalidated
+ * (`resolveUploadOptions` judges them).
+ */
+import { MAX_FILE_NAME_CHARS } from "../config.ts";
+import { UploadStreamError } from "../http/body-stream.ts";
+import { boundaryFromContentType, MultipartError, parseMultipart } from "../http/multipart.ts";
+import { ApiError } from "../http/problem.ts";
+import type { StoredAudio } from "../storage/audio-store.ts";
+
+/** Option fields by name, without a prototype: `__proto__` or `constructor` are names like any other. */
+export type UploadFields = Record<string, string>;
+
+/** Where the audio goes: `store` is called at most once; `discard` removes what it stored (and never throws). */
+export interface AudioSink {
+  store(audio: ReadableStream<Uint8Array>): Promise<StoredAudio>;
+  discard(): Promise<void>;
+}
+
+export interface UploadBody {
+  stored: StoredAudio;
+  /** the client's file name as a display label (multipart only), or null */
+  fileName: string | null;
+  fields: UploadFields;
+}
+
+export interface ReadUploadBodyOptions {
+  contentType: string;
+  body: ReadableStream<Uint8Array> | null;
+  query: URLSearchParams;
+  sink: AudioSink;
+  /** runs on raw uploads before the body is read, so a bad option costs no upload */
+  checkFieldsFirst(fields: UploadFields): void;
+}
+
+/**
+ * Reads the body and stores its audio. Throws ApiError: 415 `unsupported_media_type`, 400 for a malformed or
+ * interrupted body (`malformed_multipart`, `upload_interrupted`, …), 422 for duplicate or unknown parts, and whatever
+ * the sink throws (413, 415 `unsupported_audio`). On any failure nothing stays stored.
+ */
+export async function readUploadBody(options: ReadUploadBodyOptions): Promise<UploadBody> {
+  const { contentType, body, sink } = options;
+  try {
+    const multipart = contentType.toLowerCase().startsWith("multipart/form-data");
+    if (multipart) return await readMultipart(contentType, body, sink);
+    if (isRawAudioType(contentType)) {
+      const fields = queryFields(options.query);
+      options.checkFieldsFirst(fields);
+      if (!body) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
+      return { stored: await sink.store(body), fileName: null, fields };
+    }
+  } catch (error) {
+    await sink.discard();
+    throw asApiError(error);
+  }
+  throw new ApiError(
+    415,
+    "unsupported_media_type",
+    "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream " +
+      "Content-Type.",
+  );
+}
+
+async function readMultipart(contentType: string, body: ReadableStream<Uint8Array> | null, sink: AudioSink) {
+  const boundary = boundaryFromContentType(contentType);
+  if (!boundary) throw new ApiError(400, "malformed_multipart", "multipart/form-data needs a boundary parameter.");
+  if (!body) throw new ApiError(400, "empty_body", "The request has no body.");
+  const fields: UploadFields = Object.create(null);
+  let stored: StoredAudio | null = null;
+  let fileName: string | null = null;
+  for await (const part of parseMultipart(body, boundary)) {
+    if (part.kind === "field") {
+      addField(fields, part.name, part.value);
+      continue;
+    }
+    if (part.name !== "file") {
+      await part.stream.cancel();
+      throw new ApiError(422, "unknown_field", `Unexpected file part \`${part.name}\`; send the audio as \`file\`.`);
+    }
+    if (stored) throw new ApiError(400, "duplicate_file", "Send exactly one `file` part.");
+    fileName = sanitiseFileName(part.filename);
+    stored = await sink.store(part.stream);
+  }
+  if (!stored) throw new ApiError(400, "missing_file", "The multipart body has no `file` part.");
+  return { stored, fileName, fields };
+}
+
+/** Query parameters as fields; a name given twice is as ambiguous as a multipart field sent twice. */
+function queryFields(query: URLSearchParams): UploadFields {
+  const fields: UploadFields = Object.create(null);
+  for (const [name, value] of query) addField(fields, name, value);
+  return fields;
+}
+
+function addField(fields: UploadFields, name: string, value: string): void {
+  if (Object.hasOwn(fields, name)) throw new ApiError(422, "duplicate_field", `Field \`${name}\` appears twice.`);
+  fields[name] = value;
+}
+
+/** Parser and stream failures as problem+json: both are the client's body, never our fault. */
+function asApiError(error: unknown): unknown {
+  if (error instanceof MultipartError) return new ApiError(400, error.code, error.message);
+  if (error instanceof UploadStreamError) return new ApiError(400, "upload_interrupted", error.message);
+  return error;
+}
+
+function isRawAudioType(contentType: string): boolean {
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  return type.startsWith("audio/") || ["application/octet-stream", "video/webm", "video/mp4"].includes(type);
+}
+
+/** Keeps the last path component without control or bidi characters; the name is a display label only. */
+function sanitiseFileName(name: string | null): string | null {
+  if (!name) return null;
+  const base = name.split(/[\\/]/).pop() ?? "";
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g, "").trim();
+  return clean ? clean.slice(0, MAX_FILE_NAME_CHARS) : null;
+}
