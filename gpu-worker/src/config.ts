@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { parseKeyRing, type SigningKey } from "@vtt/pool-contract";
+import { MAX_MEDIA_SECONDS, parseKeyRing, type SigningKey } from "@vtt/pool-contract";
 import type { LogLevel } from "./log.ts";
 
 /** The listen address unless HOST says otherwise: loopback, so nothing is exposed by accident. */
@@ -186,7 +186,10 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("callbackTimeoutMs", 100);
   int("signatureToleranceSeconds", 1);
   if (!(settings.windowSeconds >= 2 && settings.windowSeconds <= 30)) problems.push("windowSeconds must be between 2 and 30");
-  if (!(settings.maxAudioSeconds > 0)) problems.push("maxAudioSeconds must be positive");
+  // the contract bounds every time in a callback to MAX_MEDIA_SECONDS: longer audio could never be delivered
+  if (!(settings.maxAudioSeconds > 0 && settings.maxAudioSeconds <= MAX_MEDIA_SECONDS)) {
+    problems.push(`maxAudioSeconds must be positive and at most ${MAX_MEDIA_SECONDS} (the contract's 7 days)`);
+  }
   if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1)) problems.push("whisperTemperatureInc must be between 0 and 1");
   if (settings.jobConcurrency < settings.batchSize) problems.push("jobConcurrency must be at least batchSize, or batches never fill");
   if (problems.length > 0) throw new ConfigError(problems);

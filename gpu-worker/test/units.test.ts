@@ -172,6 +172,8 @@ describe("settings", () => {
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, BATCH_SIZE: "0" }))).toThrow(/batchSize/);
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ REDIS_URL: "redis://x" }))).toThrow(/BRIDGE_KEYS[\s\S]*CALLBACK_KEYS/);
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, WINDOW_SECONDS: "45" }))).toThrow(/windowSeconds/);
+    // callbacks carry times within the contract's 7 days only
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, MAX_AUDIO_SECONDS: "700000" }))).toThrow(/maxAudioSeconds/);
   });
 });
 
