@@ -494,6 +494,12 @@ describe("markup in file names, metadata and transcripts never comes back as HTM
       } else {
         expect(type, path).toMatch(/^(application\/(json|problem\+json)|text\/plain|text\/vtt|application\/x-subrip)/);
       }
+      // subtitle players render markup in SRT as well as in WebVTT: both must carry it escaped
+      if (/format=(srt|vtt)$/.test(path)) {
+        expect(body, path).not.toContain("<script");
+        expect(body, path).not.toContain("<img");
+        expect(body, path).toContain("&lt;script&gt;");
+      }
     }
   });
 });
