@@ -314,6 +314,11 @@ const rows: Row[] = [
   ["webhook with credentials", () => productionWebhook(s.a.key, "https://user:pass@hooks.example.com/x"), 422, "invalid_webhook_url"],
   ["webhook on a non-default port", () => productionWebhook(s.a.key, "https://hooks.example.com:8443/x"), 422, "invalid_webhook_url"],
   ["webhook with a newline (header injection)", () => productionWebhook(s.a.key, "https://hooks.example.com/x\r\nHost: 169.254.169.254"), 422, "invalid_webhook_url"],
+  ["webhook to 127.0.0.1.nip.io (wildcard DNS to loopback)", () => productionWebhook(s.a.key, "https://127.0.0.1.nip.io/hook"), 422, "invalid_webhook_url"],
+  ["webhook to 169.254.169.254.nip.io (wildcard DNS to metadata)", () => productionWebhook(s.a.key, "https://169.254.169.254.nip.io/latest/meta-data/"), 422, "invalid_webhook_url"],
+  ["webhook to localtest.me (always loopback)", () => productionWebhook(s.a.key, "https://localtest.me/hook"), 422, "invalid_webhook_url"],
+  ["webhook to 10-0-0-1.sslip.io", () => productionWebhook(s.a.key, "https://10-0-0-1.sslip.io/hook"), 422, "invalid_webhook_url"],
+  ["webhook to a name spelling a private address", () => productionWebhook(s.a.key, "https://192.168.0.10.attacker.example/hook"), 422, "invalid_webhook_url"],
   ["webhook to cloud metadata, even in the test environment", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("http://169.254.169.254/")}`), 422, "invalid_webhook_url"],
   ["webhook to [::1], even in the test environment", () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }), 422, "invalid_webhook_url"],
 
