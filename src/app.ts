@@ -18,6 +18,7 @@ import type { AppEnv } from "./app.context.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
+import { limitRequestBodies } from "./http/body-limit.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
@@ -85,6 +86,8 @@ export function createApp() {
   app.route("/", metrics);
 
   app.use("/v1/*", authenticate);
+  // every /v1 body except the streamed upload is read through a byte counter (src/http/body-limit.ts)
+  app.use("/v1/*", limitRequestBodies());
   app.route("/", transcriptions);
   app.route("/", webhooks);
   app.route("/", feedbackRoutes);

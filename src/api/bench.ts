@@ -4,6 +4,8 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
+import { maxUploadBytes } from "../config.ts";
+import { readBodyLimited } from "../http/body-limit.ts";
 import { newId } from "../lib/ids.ts";
 import { insertJob } from "../storage/jobs.repo.ts";
 import { tenants } from "../storage/schema.ts";
@@ -12,7 +14,7 @@ export const bench = new Hono<AppEnv>();
 const BENCH_TENANT = "tn_00000000000000000000BENCH0";
 
 bench.post("/__bench/r2", async (c) => {
-  const body = new Uint8Array(await c.req.arrayBuffer());
+  const body = await readBodyLimited(c.req.raw, maxUploadBytes(c.env));
   await c.env.BUCKET.put(`bench/${newId("transcription")}`, body);
   return c.json({ ok: true });
 });

@@ -337,6 +337,11 @@ const rows: Row[] = [
   ["signed pool callback that is not JSON", () => signedCallback("{not json"), 400, "malformed_json"],
   ["signed pool callback of the wrong shape", () => signedCallback(JSON.stringify({ job_id: 5, status: "weird" })), 400, "invalid_callback"],
   ["signed pool callback with a 10 KB job id", () => signedCallback(JSON.stringify(completedCallback("tr_" + "A".repeat(10_000)))), 400, "invalid_callback"],
+  ["unsigned pool callback of 12 MiB sent chunked", () => call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { "content-type": "application/json" } }), 401, "invalid_signature"],
+  ["pool callback of 12 MiB sent chunked under plausible headers", async () => {
+    const headers = await signedHeaders(POOL_CALLBACK_RING, "another body");
+    return call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { ...headers, "content-type": "application/json" } });
+  }, 413, "payload_too_large"],
   ["pool callback declaring 9 MB", () => call("/internal/pool/callback", { method: "POST", body: "{}", headers: { "content-type": "application/json", "content-length": String(9 * 1024 * 1024) } }), 413, "payload_too_large"],
 
   // --- signed audio URLs ---
@@ -363,6 +368,8 @@ const rows: Row[] = [
 
   // --- JSON bodies and content types on the admin API ---
   ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), "{\"name\": "), 400, "malformed_json"],
+  ["admin: 2 MiB of JSON sent chunked", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: chunkedStream(encoder.encode(JSON.stringify({ name: "n".repeat(2 * 1024 * 1024) })), 64 * 1024), headers: { "content-type": "application/json" } }), 413, "payload_too_large"],
+  ["feedback declaring a 2 MiB body", () => call(`/v1/transcriptions/${s.done}/feedback`, { method: "POST", key: s.a.key, body: "{}", headers: { "content-type": "application/json", "content-length": String(2 * 1024 * 1024) } }), 413, "payload_too_large"],
   ["admin: JSON sent as text/plain", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: '{"name":"x"}', headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
   ["admin: key JSON that does not parse", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), "{\"scopes\":"), 400, "malformed_json"],
   ["admin: tenant name with a bidi override", () => json("/v1/admin/tenants", adminKey(), { name: "acme\u202Eevil" }), 422, "validation_failed"],
