@@ -17,7 +17,7 @@ subjects.openapi(
     description:
       "Idempotent: erasing again returns a receipt with zero counts. The receipt is kept in the audit log without " +
       "personal data.",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["transcriptions:write"] }],
     middleware: [requireScope("transcriptions:write")] as const,
     request: { params: z.object({ subject_id: SubjectIdParam.openapi({ param: { name: "subject_id", in: "path" } }) }) },
     responses: {

@@ -214,6 +214,7 @@ const rows: Row[] = [
   ["read-only key rotates the webhook secret", () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }), 403, "insufficient_scope"],
   ["write-only key reads a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }), 403, "insufficient_scope"],
   ["write-only key reads the webhook secret", () => call("/v1/webhooks/secret", { key: s.writeKey }), 403, "insufficient_scope"],
+  ["write-only key rotates the webhook secret (the answer carries it)", () => call("/v1/webhooks/secret/rotate", { key: s.writeKey, method: "POST" }), 403, "insufficient_scope"],
   ["tenant key creates a tenant", () => json("/v1/admin/tenants", s.a.key, { name: "mine" }), 403, "operator_required"],
   ["tenant key mints itself an admin key", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, s.a.key, { scopes: ["admin"] }), 403, "operator_required"],
   ["tenant key revokes another tenant's key", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.b.keyId}/revoke`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
