@@ -211,6 +211,7 @@ const rows: Row[] = [
   ["read-only key uploads", () => multipartUpload(s.readKey), 403, "insufficient_scope"],
   ["read-only key deletes a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
   ["read-only key erases a subject", () => call("/v1/subjects/person-a", { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
+  ["read-only key erases a subject by body", () => json("/v1/subjects/erase", s.readKey, { subject_id: "person-a" }), 403, "insufficient_scope"],
   ["read-only key rotates the webhook secret", () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }), 403, "insufficient_scope"],
   ["write-only key reads a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }), 403, "insufficient_scope"],
   ["write-only key reads the webhook secret", () => call("/v1/webhooks/secret", { key: s.writeKey }), 403, "insufficient_scope"],
@@ -384,6 +385,11 @@ const rows: Row[] = [
   ["admin: breaker of a provider that does not exist", () => call("/v1/admin/breakers/acme/open", { method: "POST", key: adminKey() }), 404, "not_found"],
   ["admin: re-drive a job that is not dead-lettered", () => call(`/v1/admin/dead-letters/${s.done}/redrive`, { method: "POST", key: adminKey() }), 404, "not_found"],
   ["admin: fail a dead letter that does not exist", () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/fail", { method: "POST", key: adminKey() }), 404, "not_found"],
+  ["erase by body: subject id with path traversal", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person a/../b" }), 422, "validation_failed"],
+  ["erase by body: subject id that is an object", () => json("/v1/subjects/erase", s.a.key, { subject_id: { $ne: null } }), 422, "validation_failed"],
+  ["erase by body: tenant_id smuggled beside the subject", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person-a", tenant_id: s.b.tenantId }), 422, "validation_failed"],
+  ["erase by body: JSON that does not parse", () => json("/v1/subjects/erase", s.a.key, "{\"subject_id\": "), 400, "malformed_json"],
+  ["erase by body: no body", () => call("/v1/subjects/erase", { method: "POST", key: s.a.key, headers: { "content-type": "application/json" } }), 400, "malformed_json"],
   ["erase a malformed subject id", () => call(`/v1/subjects/${encodeURIComponent("person a/../b")}`, { method: "DELETE", key: s.a.key }), 400, "invalid_parameters"],
 
   // --- Idempotency-Key ---
