@@ -15,6 +15,7 @@ import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
+import { refuseWeakAdminKey } from "./auth/admin-key-policy.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
@@ -52,6 +53,8 @@ export function createApp() {
     await next();
     if (!c.res.headers.has("content-security-policy")) c.res.headers.set("content-security-policy", API_CSP);
   });
+  // a weak operator key fails every request closed (a Worker cannot refuse to start)
+  app.use("*", refuseWeakAdminKey);
   app.use("*", async (c, next) => {
     // TLS only: an API key sent over plain http is already exposed, so the request is refused, not redirected
     if (!isDevelopment(c.env) && new URL(c.req.url).protocol !== "https:") {

@@ -27,6 +27,19 @@ export function isDevelopment(env: Env): boolean {
   return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
 }
 
+/** Failed or unauthenticated requests per client address and minute before `429 auth_rate_limited` (default 30). */
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
+/** Failed operator-key attempts per client address and minute: a bucket of its own, smaller (default 10). */
+export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
+
+export function authFailuresPerMinute(env: Env): number {
+  return positiveInt(env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
+}
+
+export function operatorAuthFailuresPerMinute(env: Env): number {
+  return positiveInt(env.OPERATOR_AUTH_FAILURES_PER_MINUTE, DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE);
+}
+
 export function audioUrlTtlSeconds(env: Env): number {
   return positiveInt(env.AUDIO_URL_TTL_SECONDS, 600);
 }

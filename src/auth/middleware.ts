@@ -2,6 +2,7 @@
 import { eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../http/problem.ts";
+import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../ratelimit/auth-throttle.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
 import { apiKeys } from "../storage/schema.ts";
 import type { AppEnv } from "../app.context.ts";
@@ -19,7 +20,12 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
-  if (!token) throw new ApiError(401, "unauthenticated", "Send an API key as `Authorization: Bearer <key>`.", undefined, { "www-authenticate": "Bearer" });
+  const attempt = authAttemptOf(c.env, c.req.raw.headers, token, c.req.path);
+  refuseKnownThrottled(attempt);
+  if (!token) {
+    const error = new ApiError(401, "unauthenticated", "Send an API key as `Authorization: Bearer <key>`.", undefined, { "www-authenticate": "Bearer" });
+    return refuseAuthentication(c.env, attempt, error);
+  }
   if (isBootstrapAdminKey(token, c.env.ADMIN_API_KEY)) {
     c.set("principal", { tenantId: null, keyId: null, scopes: ["admin"] });
     return next();
@@ -28,7 +34,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const [key] = await c.var.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
   const now = Date.now();
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
-    throw new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
+    const error = new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
+    return refuseAuthentication(c.env, attempt, error);
   }
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
     const write = c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run();

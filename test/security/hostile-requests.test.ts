@@ -204,6 +204,16 @@ const rows: Row[] = [
   ["revoked key", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey }), 401, "invalid_api_key"],
   ["revoked key deleting", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey, method: "DELETE" }), 401, "invalid_api_key"],
   ["key of an erased tenant", () => multipartUpload(s.erasedTenantKey), 401, "invalid_api_key"],
+  ["random keys past AUTH_FAILURES_PER_MINUTE from one address", async () => {
+    const guess = (i: number) => callWith({ AUTH_FAILURES_PER_MINUTE: "3" }, "/v1/transcriptions", { key: `vtt_live_${"G".repeat(42)}${i}`, headers: { "cf-connecting-ip": "192.0.2.77" } });
+    for (let i = 0; i < 3; i++) expect((await guess(i)).status).toBe(401);
+    return guess(3);
+  }, 429, "auth_rate_limited"],
+  ["operator-key guesses past OPERATOR_AUTH_FAILURES_PER_MINUTE", async () => {
+    const guess = (i: number) => callWith({ OPERATOR_AUTH_FAILURES_PER_MINUTE: "2" }, "/v1/admin/tenants", { method: "POST", key: `${adminKey().slice(0, 20)}-guess-${i}`, headers: { "cf-connecting-ip": "192.0.2.78" } });
+    for (let i = 0; i < 2; i++) expect((await guess(i)).status).toBe(401);
+    return guess(2);
+  }, 429, "auth_rate_limited"],
 
   // --- scopes ---
   ["bootstrap admin key on a tenant upload", () => multipartUpload(adminKey()), 403, "tenant_required"],
