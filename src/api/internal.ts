@@ -47,7 +47,11 @@ internal.get("/internal/audio/:id", async (c) => {
 });
 
 const signatureError = (reason: VerifyFailure) =>
-  new ApiError(401, reason === "stale_signature" ? "stale_signature" : "invalid_signature", "The callback signature is not valid.");
+  new ApiError(
+    401,
+    reason === "stale_signature" ? "stale_signature" : "invalid_signature",
+    "The callback signature is not valid.",
+  );
 
 internal.post("/internal/pool/callback", async (c) => {
   const declared = Number(c.req.header("content-length") ?? 0);

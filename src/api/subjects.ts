@@ -61,11 +61,15 @@ subjects.openapi(
     method: "delete",
     path: "/v1/subjects/{subject_id}",
     summary: "Deprecated: use POST /v1/subjects/erase (the subject id in a path reaches request logs)",
-    description: `${description} Deprecated: answers with \`Deprecation\`, \`Sunset\` and \`Link\` headers and is removed after the sunset date.`,
+    description:
+      `${description} Deprecated: answers with \`Deprecation\`, \`Sunset\` and \`Link\` headers and is removed ` +
+      "after the sunset date.",
     deprecated: true,
     security: [{ bearerAuth: ["transcriptions:write"] }],
     middleware: [requireScope("transcriptions:write")] as const,
-    request: { params: z.object({ subject_id: SubjectIdParam.openapi({ param: { name: "subject_id", in: "path" } }) }) },
+    request: {
+      params: z.object({ subject_id: SubjectIdParam.openapi({ param: { name: "subject_id", in: "path" } }) }),
+    },
     responses: {
       200: { description: "Receipt", content: json(ErasureReceiptSchema) },
       400: problem("Malformed subject id"),

@@ -17,7 +17,9 @@ const MIN_DISTINCT_CHARS = 10;
 /** Why `key` is too weak to guard the operator plane, or null when it is strong enough or unset. */
 export function adminKeyWeakness(key: string | undefined): string | null {
   if (key === undefined || key === "") return null;
-  if (key.length < MIN_ADMIN_API_KEY_CHARS) return `shorter than ${MIN_ADMIN_API_KEY_CHARS} characters (32 random bytes)`;
+  if (key.length < MIN_ADMIN_API_KEY_CHARS) {
+    return `shorter than ${MIN_ADMIN_API_KEY_CHARS} characters (32 random bytes)`;
+  }
   if (new Set(key).size < MIN_DISTINCT_CHARS) return `fewer than ${MIN_DISTINCT_CHARS} distinct characters`;
   return null;
 }
@@ -35,6 +37,7 @@ export const refuseWeakAdminKey = createMiddleware<AppEnv>(async (c, next) => {
   throw new ApiError(
     503,
     "admin_key_too_weak",
-    "This deployment is misconfigured (its operator key is too weak) and serves no request until the operator replaces it.",
+    "This deployment is misconfigured (its operator key is too weak) and serves no request until the operator " +
+      "replaces it.",
   );
 });

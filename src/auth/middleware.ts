@@ -23,7 +23,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const attempt = authAttemptOf(c.env, c.req.raw.headers, token, c.req.path);
   refuseKnownThrottled(attempt);
   if (!token) {
-    const error = new ApiError(401, "unauthenticated", "Send an API key as `Authorization: Bearer <key>`.", undefined, { "www-authenticate": "Bearer" });
+    const detail = "Send an API key as `Authorization: Bearer <key>`.";
+    const error = new ApiError(401, "unauthenticated", detail, undefined, { "www-authenticate": "Bearer" });
     return refuseAuthentication(c.env, attempt, error);
   }
   if (isBootstrapAdminKey(token, c.env.ADMIN_API_KEY)) {
@@ -34,7 +35,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const [key] = await c.var.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
   const now = Date.now();
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
-    const error = new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
+    const detail = "The API key is unknown, revoked or expired.";
+    const error = new ApiError(401, "invalid_api_key", detail, undefined, { "www-authenticate": "Bearer" });
     return refuseAuthentication(c.env, attempt, error);
   }
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {

@@ -69,9 +69,8 @@ export async function readTextLimited(request: Request, maxBytes: number): Promi
 export function limitRequestBodies(maxBytes = MAX_JSON_BODY_BYTES) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const method = c.req.method;
-    if (method === "GET" || method === "HEAD" || !c.req.raw.body || STREAMED_BODY_ROUTES.includes(`${method} ${c.req.path}`)) {
-      return next();
-    }
+    const streamed = STREAMED_BODY_ROUTES.includes(`${method} ${c.req.path}`);
+    if (method === "GET" || method === "HEAD" || !c.req.raw.body || streamed) return next();
     const body = await readBodyLimited(c.req.raw, maxBytes);
     c.req.raw = new Request(c.req.raw, { body });
     return next();

@@ -82,8 +82,10 @@ export function refuseKnownThrottled(attempt: AuthAttempt, now = Date.now()): vo
  */
 export async function refuseAuthentication(env: Env, attempt: AuthAttempt, failure: ApiError): Promise<never> {
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(attempt.bucket));
-  const { allowed, retryAfterSeconds } = await stub.take("requests", 1, attempt.limitPerMinute);
-  if (allowed) throw failure;
+  // the caller is refused either way: a Durable Object hiccup must not turn its 401 into a 500
+  const charged = await stub.take("requests", 1, attempt.limitPerMinute).catch(() => null);
+  if (charged === null || charged.allowed) throw failure;
+  const { retryAfterSeconds } = charged;
   if (knownBlocks.size >= MAX_KNOWN_BLOCKS) knownBlocks.clear();
   knownBlocks.set(attempt.bucket, Date.now() + retryAfterSeconds * 1000);
   throw throttled(retryAfterSeconds);
