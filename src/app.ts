@@ -14,9 +14,11 @@ import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
+import { refuseWeakAdminKey } from "./auth/admin-key-policy.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
+import { limitRequestBodies } from "./http/body-limit.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
@@ -60,6 +62,8 @@ export function createApp() {
     await next();
     if (!c.res.headers.has("content-security-policy")) c.res.headers.set("content-security-policy", API_CSP);
   });
+  // a weak operator key fails every request closed (a Worker cannot refuse to start)
+  app.use("*", refuseWeakAdminKey);
   app.use("*", async (c, next) => {
     // TLS only: an API key sent over plain http is already exposed, so the request is refused, not redirected
     if (!isDevelopment(c.env) && new URL(c.req.url).protocol !== "https:") {
@@ -89,6 +93,8 @@ export function createApp() {
   app.route("/", metrics);
 
   app.use("/v1/*", authenticate);
+  // every /v1 body except the streamed upload is read through a byte counter (src/http/body-limit.ts)
+  app.use("/v1/*", limitRequestBodies());
   app.route("/", transcriptions);
   app.route("/", webhooks);
   app.route("/", feedbackRoutes);

@@ -34,6 +34,11 @@ export const DEFAULT_BACKLOG_DELAY_THRESHOLD = 1000;
 export const DEFAULT_REQUESTS_PER_MINUTE = 600;
 export const DEFAULT_BYTES_PER_MINUTE = 2 * 1024 * 1024 * 1024;
 
+/** Failed or unauthenticated requests per client address and minute before `429 auth_rate_limited` (default 30). */
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
+/** Failed operator-key attempts per client address and minute: a bucket of its own, smaller (default 10). */
+export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
+
 /** Provider call deadlines (ms). */
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
 export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
@@ -69,6 +74,8 @@ const SettingsSchema = z.object({
   MAX_CONCURRENT_UPLOADS_PER_KEY: positiveInteger(DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY),
   RATE_LIMIT_REQUESTS_PER_MINUTE: positive(DEFAULT_REQUESTS_PER_MINUTE),
   RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
+  AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_AUTH_FAILURES_PER_MINUTE),
+  OPERATOR_AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE),
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
   PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
   DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
@@ -121,6 +128,14 @@ export function maxConcurrentUploadsPerKey(env: Env): number {
 export function isDevelopment(env: Env): boolean {
   const environment = settings(env).ENVIRONMENT;
   return environment === "development" || environment === "test";
+}
+
+export function authFailuresPerMinute(env: Env): number {
+  return settings(env).AUTH_FAILURES_PER_MINUTE;
+}
+
+export function operatorAuthFailuresPerMinute(env: Env): number {
+  return settings(env).OPERATOR_AUTH_FAILURES_PER_MINUTE;
 }
 
 export function audioUrlTtlSeconds(env: Env): number {

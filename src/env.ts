@@ -69,6 +69,9 @@ interface EnvOverlay {
   RATE_LIMIT_BYTES_PER_MINUTE?: string;
   /** uploads one API key may have in flight at once (default 10) */
   MAX_CONCURRENT_UPLOADS_PER_KEY?: string;
+  /** failed or unauthenticated requests per client address and minute (default 30), and for the operator key (10) */
+  AUTH_FAILURES_PER_MINUTE?: string;
+  OPERATOR_AUTH_FAILURES_PER_MINUTE?: string;
   /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
   BACKLOG_DELAY_THRESHOLD?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */

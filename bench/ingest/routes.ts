@@ -4,7 +4,9 @@
  * serial sum of its parts.
  */
 import { Hono } from "hono";
+import { maxUploadBytes } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
+import { readBodyLimited } from "../../src/http/body-limit.ts";
 import { enqueueJob } from "../../src/jobs/enqueue.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { createDb } from "../../src/storage/db.ts";
@@ -15,7 +17,7 @@ export const bench = new Hono<{ Bindings: Env }>();
 const BENCH_TENANT = "tn_00000000000000000000BENCH0";
 
 bench.post("/__bench/r2", async (c) => {
-  const body = new Uint8Array(await c.req.arrayBuffer());
+  const body = await readBodyLimited(c.req.raw, maxUploadBytes(c.env));
   await c.env.BUCKET.put(`bench/${newId("transcription")}`, body);
   return c.json({ ok: true });
 });

@@ -56,7 +56,7 @@ const feedbackRoute = createRoute({
   description:
     "One review per job: a new one replaces the previous. The corrected text is scored against the stored transcript " +
     "(WER and CER after normalisation) and kept sealed with the tenant key; it is erased with the job.",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   middleware: [requireScope("admin")] as const,
   request: { params: IdParam, body: { content: json(FeedbackCreate), required: true } },
   responses: {

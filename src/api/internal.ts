@@ -3,10 +3,19 @@
  * never by API keys.
  */
 import { Hono } from "hono";
-import { parseKeyRing, PoolCallbackSchema, signAudioUrl, timingSafeEqual, verifySignedRequest } from "@vtt/pool-contract";
+import {
+  parseKeyRing,
+  PoolCallbackSchema,
+  signAudioUrl,
+  timingSafeEqual,
+  verifySignedRequest,
+  type VerifyFailure,
+} from "@vtt/pool-contract";
 import type { AppEnv } from "../app.context.ts";
+import { precheckSignatureHeaders } from "../auth/signature-precheck.ts";
 import { audioUrlTtlSeconds } from "../config.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
+import { readTextLimited } from "../http/body-limit.ts";
 import { ApiError } from "../http/problem.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
@@ -52,15 +61,23 @@ internal.get("/internal/audio/:id", async (c) => {
   });
 });
 
+const signatureError = (reason: VerifyFailure) =>
+  new ApiError(
+    401,
+    reason === "stale_signature" ? "stale_signature" : "invalid_signature",
+    "The callback signature is not valid.",
+  );
+
 internal.post("/internal/pool/callback", async (c) => {
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > MAX_CALLBACK_BYTES) throw new ApiError(413, "payload_too_large");
-  const raw = await c.req.text();
-  if (raw.length > MAX_CALLBACK_BYTES) throw new ApiError(413, "payload_too_large");
-  const verified = await verifySignedRequest(parseKeyRing(c.env.POOL_CALLBACK_KEYS), c.req.raw.headers, raw);
-  if (!verified.ok) {
-    throw new ApiError(401, verified.reason === "stale_signature" ? "stale_signature" : "invalid_signature", "The callback signature is not valid.");
-  }
+  const ring = parseKeyRing(c.env.POOL_CALLBACK_KEYS);
+  // unauthenticated: nothing of the body is read until the headers name a known key with a fresh timestamp
+  const precheck = precheckSignatureHeaders(ring, c.req.raw.headers);
+  if (!precheck.ok) throw signatureError(precheck.reason);
+  const raw = await readTextLimited(c.req.raw, MAX_CALLBACK_BYTES);
+  const verified = await verifySignedRequest(ring, c.req.raw.headers, raw);
+  if (!verified.ok) throw signatureError(verified.reason);
   let body: unknown;
   try {
     body = JSON.parse(raw);

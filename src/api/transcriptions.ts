@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
+import { grantsScope } from "../auth/api-keys.ts";
 import { DEFAULT_LIST_LIMIT, maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
@@ -44,7 +45,7 @@ transcriptions.openAPIRegistry.registerPath({
     "Either `multipart/form-data` with a `file` part and optional option fields, or a raw body with an `audio/*` or " +
     "`application/octet-stream` Content-Type and the options as query parameters. The audio is streamed to storage; " +
     "the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["transcriptions:write"] }],
   request: {
     query: UploadOptions,
     body: {
@@ -136,7 +137,10 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       if (created.kind === "replayed") {
         c.header("Location", `/v1/transcriptions/${created.job.id}`);
         c.header("Idempotent-Replayed", "true");
-        return c.json(toJobObject(await withOpenedText(env, created.job), null), 200);
+        // the replayed job may have finished: its transcript goes only to a key that may read transcripts
+        const readable = grantsScope(c.var.principal.scopes, "transcriptions:read");
+        const replayed = readable ? await withOpenedText(env, created.job) : { ...created.job, text: null };
+        return c.json(toJobObject(replayed, null), 200);
       }
       c.header("Location", `/v1/transcriptions/${jobId}`);
       return c.json(toJobObject(created.job, null, await newJobDelay(env, c.var.db, options.provider)), 202);
@@ -155,7 +159,7 @@ const getJobRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}",
   summary: "Get a transcription job",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
   request: { params: IdParam },
   responses: {
@@ -183,7 +187,7 @@ const listRoute = createRoute({
   path: "/v1/transcriptions",
   summary: "List transcription jobs, newest first",
   description: "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`.",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
   request: { query: ListQuery },
   responses: {
@@ -223,7 +227,7 @@ const transcriptRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}/transcript",
   summary: "Download the transcript as text, SubRip, WebVTT or JSON",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
   request: { params: IdParam, query: z.object({ format: TranscriptFormat.optional() }) },
   responses: {
@@ -274,7 +278,7 @@ const deleteRoute = createRoute({
   method: "delete",
   path: "/v1/transcriptions/{id}",
   summary: "Delete a job, its transcript and its audio",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["transcriptions:write"] }],
   middleware: [requireScope("transcriptions:write")] as const,
   request: { params: IdParam },
   responses: { 204: { description: "Deleted" }, 404: problem("No such job in your tenant") },

@@ -59,7 +59,7 @@ webhooks.openapi(
     method: "get",
     path: "/v1/webhooks/secret",
     summary: "Read the tenant's webhook signing secret (Standard Webhooks)",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["transcriptions:read"] }],
     middleware: [requireScope("transcriptions:read")] as const,
     responses: { 200: { description: "The secret", content: { "application/json": { schema: SecretSchema } } } },
   }),
@@ -71,9 +71,14 @@ webhooks.openapi(
     method: "post",
     path: "/v1/webhooks/secret/rotate",
     summary: "Rotate the webhook secret; the old one keeps signing beside the new one for 24 h",
-    security: [{ bearerAuth: [] }],
-    middleware: [requireScope("transcriptions:write")] as const,
-    responses: { 200: { description: "The new secret", content: { "application/json": { schema: SecretSchema } } } },
+    description: "Needs both scopes: rotating changes the secret (write) and the answer contains it (read).",
+    // the answer carries both secrets: a key that may not read them must not get them by rotating
+    security: [{ bearerAuth: ["transcriptions:write", "transcriptions:read"] }],
+    middleware: [requireScope("transcriptions:write"), requireScope("transcriptions:read")] as const,
+    responses: {
+      200: { description: "The new secret", content: { "application/json": { schema: SecretSchema } } },
+      403: problem("The key lacks `transcriptions:read` or `transcriptions:write`"),
+    },
   }),
   async (c) => {
     const tenantId = tenantOf(c.var.principal);
@@ -92,7 +97,7 @@ webhooks.openapi(
     method: "get",
     path: "/v1/transcriptions/{id}/webhooks",
     summary: "Webhook deliveries of a job with every attempt",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["transcriptions:read"] }],
     middleware: [requireScope("transcriptions:read")] as const,
     request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) },
     responses: {

@@ -28,6 +28,11 @@ export function parseScopes(text: string): Scope[] {
   return text.split(/\s+/).filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
 }
 
+/** Whether `scopes` grant `needed`; `admin` grants the tenant scopes too (as `requireScope` does). */
+export function grantsScope(scopes: readonly Scope[], needed: Scope): boolean {
+  return scopes.includes(needed) || (needed !== "admin" && scopes.includes("admin"));
+}
+
 /** The bootstrap admin key from the `ADMIN_API_KEY` secret; constant-time compare. */
 export function isBootstrapAdminKey(presented: string, configured: string | undefined): boolean {
   return !!configured && configured.length >= 16 && timingSafeEqual(presented, configured);

@@ -1,6 +1,7 @@
 /** Authentication middleware: resolves the bearer key to a principal (tenant + scopes) on `c.var.principal`. */
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../http/problem.ts";
+import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../ratelimit/auth-throttle.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
 import { findApiKeyByHash, touchApiKey } from "../storage/tenants.repo.ts";
 import type { AppEnv } from "../app.context.ts";
@@ -18,7 +19,13 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
-  if (!token) throw new ApiError(401, "unauthenticated", "Send an API key as `Authorization: Bearer <key>`.", undefined, { "www-authenticate": "Bearer" });
+  const attempt = authAttemptOf(c.env, c.req.raw.headers, token, c.req.path);
+  refuseKnownThrottled(attempt);
+  if (!token) {
+    const detail = "Send an API key as `Authorization: Bearer <key>`.";
+    const error = new ApiError(401, "unauthenticated", detail, undefined, { "www-authenticate": "Bearer" });
+    return refuseAuthentication(c.env, attempt, error);
+  }
   if (isBootstrapAdminKey(token, c.env.ADMIN_API_KEY)) {
     c.set("principal", { tenantId: null, keyId: null, scopes: ["admin"] });
     return next();
@@ -27,7 +34,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const key = await findApiKeyByHash(c.var.db, hash);
   const now = Date.now();
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
-    throw new ApiError(401, "invalid_api_key", "The API key is unknown, revoked or expired.", undefined, { "www-authenticate": "Bearer" });
+    const detail = "The API key is unknown, revoked or expired.";
+    const error = new ApiError(401, "invalid_api_key", detail, undefined, { "www-authenticate": "Bearer" });
+    return refuseAuthentication(c.env, attempt, error);
   }
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
     c.executionCtx.waitUntil(touchApiKey(c.var.db, key.id, now).catch(() => undefined));

@@ -124,19 +124,25 @@ function buildCues(segments: CueSegment[], options: SubtitleOptions | undefined)
   return cues;
 }
 
-function escapeVttText(line: string): string {
+/**
+ * Escapes `&`, `<` and `>`. WebVTT requires it; SubRip has no standard for markup, but common players (VLC, mpv,
+ * browsers' SRT shims) render `<b>`, `<i>`, `<font>` and some even links, so transcript text that contains markup is
+ * escaped the same way there: a transcript must never style, hide or link text in a viewer.
+ */
+function escapeCueText(line: string): string {
   return line.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**
- * SubRip: 1-based index, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, wrapped text, a blank line between cues, LF endings.
+ * SubRip: 1-based index, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, wrapped text with `&`, `<`, `>` escaped as in WebVTT, a
+ * blank line between cues, LF endings.
  * Empty-text segments are dropped; no cues gives an empty string.
  * @throws RangeError when an option is not a positive integer
  */
 export function toSrt(segments: CueSegment[], options?: SubtitleOptions): string {
   const blocks = buildCues(segments, options).map(
     (cue, index) =>
-      `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${cue.lines.join("\n")}\n`,
+      `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
   );
   return blocks.join("\n");
 }
@@ -149,7 +155,7 @@ export function toSrt(segments: CueSegment[], options?: SubtitleOptions): string
 export function toVtt(segments: CueSegment[], options?: SubtitleOptions): string {
   const blocks = buildCues(segments, options).map(
     (cue) =>
-      `${formatMs(cue.startMs, "vtt")} --> ${formatMs(cue.endMs, "vtt")}\n${cue.lines.map(escapeVttText).join("\n")}\n`,
+      `${formatMs(cue.startMs, "vtt")} --> ${formatMs(cue.endMs, "vtt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
   );
   return ["WEBVTT\n", ...blocks].join("\n");
 }

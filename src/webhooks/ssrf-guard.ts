@@ -4,9 +4,11 @@
  * The URL is parsed with the WHATWG parser first, which already canonicalises every IPv4 spelling a resolver would
  * accept (`2130706433`, `0177.0.0.1`, `0x7f.1`, `127.1`, `%31%32%37.0.0.1`, full-width digits) to dotted decimal and
  * compresses IPv6, so the checks below run on the same host string `fetch` will use. What this cannot see is DNS:
- * a public name that resolves to a private address (e.g. `10.0.0.1.nip.io`, DNS rebinding) passes here. Workers'
- * `fetch` cannot reach private networks, which is the second line; a deployment that sends webhooks from anywhere
- * else must also filter at connect time (an egress proxy such as smokescreen).
+ * a public name that resolves to a private address. The well-known wildcard-DNS services that map names to addresses
+ * (`10.0.0.1.nip.io`, `localtest.me`, …) and names that spell a private IPv4 address in their labels are refused by
+ * name, but any other name a caller controls can still resolve anywhere (DNS rebinding). Workers' `fetch` cannot
+ * reach private networks, which is the second line; a deployment that sends webhooks from anywhere else must also
+ * filter at connect time (an egress proxy such as smokescreen).
  */
 
 export const INVALID_WEBHOOK_URL = "invalid_webhook_url";
@@ -23,7 +25,8 @@ export type WebhookUrlRule =
   | "credentials"
   | "port"
   | "private_address"
-  | "blocked_hostname";
+  | "blocked_hostname"
+  | "wildcard_dns";
 
 export type WebhookUrlCheck =
   | { ok: true; url: URL }
@@ -95,6 +98,29 @@ const BLOCKED_HOSTNAME_SUFFIXES: readonly string[] = [
   ".cluster.local",
 ];
 
+/**
+ * Public wildcard-DNS services whose names resolve to whatever address the name spells (`127.0.0.1.nip.io`,
+ * `10-0-0-1.sslip.io`, `7f000001.nip.io`) or always to loopback (`localtest.me`, `lvh.me`), plus DNS-rebinding
+ * services that answer with a caller-chosen address. The name and every subdomain are refused. Exported so the pool's
+ * outbound fetches (audio URLs) can apply the same list.
+ */
+export const WILDCARD_DNS_SUFFIXES: readonly string[] = Object.freeze([
+  "nip.io",
+  "sslip.io",
+  "xip.io",
+  "traefik.me",
+  "localtest.me",
+  "lvh.me",
+  "vcap.me",
+  "fuf.me",
+  "lacolhost.com",
+  "localhost.direct",
+  "local.gd",
+  "backname.io",
+  "1u.ms",
+  "rbndr.us",
+]);
+
 const DNS_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 // Tabs and newlines are silently deleted by the URL parser; refuse them so what is stored is what was checked.
 // eslint-disable-next-line no-control-regex
@@ -105,7 +131,8 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
  * Rules, in order: length; no whitespace/control characters; parses as a URL; `https:` (also `http:` in
  * development); no user name or password; then, unless the host is allowed by `options.allowedHosts`: no blocked
  * hostname (localhost, metadata names, private suffixes, single-label names), no IP literal outside public unicast
- * (IPv4 and IPv6, including IPv4-mapped/compatible/NAT64/6to4/Teredo forms), and no non-default port.
+ * (IPv4 and IPv6, including IPv4-mapped/compatible/NAT64/6to4/Teredo forms), no wildcard-DNS name
+ * (`WILDCARD_DNS_SUFFIXES`, or labels spelling a non-public IPv4 address), and no non-default port.
  */
 export function checkWebhookUrl(input: string, options: WebhookUrlOptions): WebhookUrlCheck {
   if (input.length > MAX_WEBHOOK_URL_LENGTH) {
@@ -141,6 +168,8 @@ export function checkWebhookUrl(input: string, options: WebhookUrlOptions): Webh
   if (!host.startsWith("[") && parseDottedIpv4(host) === undefined) {
     const nameProblem = hostnameProblem(host);
     if (nameProblem !== undefined) return refuse("blocked_hostname", `host ${host} ${nameProblem}`);
+    const wildcardProblem = wildcardDnsProblem(host);
+    if (wildcardProblem !== undefined) return refuse("wildcard_dns", `host ${host} ${wildcardProblem}`);
   }
   if (url.port !== "") {
     return refuse("port", `port ${url.port} is not allowed; use the default port or ask for ${host}:${url.port} to be allowed`);
@@ -210,6 +239,35 @@ function hostnameProblem(host: string): string | undefined {
   if (BLOCKED_HOSTNAME_SUFFIXES.some((suffix) => name.endsWith(suffix))) return "is under a private or local-only domain";
   if (labels.length < 2) return "is a single-label name, which only resolves on a local network";
   return undefined;
+}
+
+// `127.0.0.1.example.com` (four numeric labels) or `10-0-0-1.example.com` / `ip-10-0-0-1` (dashes inside a label)
+const DOTTED_IPV4_LABELS = /(?:^|\.)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?=\.|$)/;
+const DASHED_IPV4_LABEL = /(?:^|[^0-9])(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(?![0-9])/;
+
+/**
+ * Reason a DNS name is a wildcard-DNS name: under a known wildcard service, or spelling an address outside public
+ * unicast in its labels (the form every such service uses, so unknown ones are caught too). A name spelling a public
+ * address (`ec2-54-1-2-3.compute.amazonaws.com`) is not refused.
+ */
+function wildcardDnsProblem(host: string): string | undefined {
+  const name = stripTrailingDot(host);
+  const service = WILDCARD_DNS_SUFFIXES.find((suffix) => name === suffix || name.endsWith(`.${suffix}`));
+  if (service !== undefined) return `is under ${service}, a wildcard-DNS service that maps names to any address`;
+  for (const label of name.split(".")) {
+    const dashed = DASHED_IPV4_LABEL.exec(label);
+    const problem = dashed ? embeddedIpv4Problem(dashed) : undefined;
+    if (problem !== undefined) return `spells ${problem} in its labels, as wildcard-DNS names do`;
+  }
+  const dotted = DOTTED_IPV4_LABELS.exec(name);
+  const problem = dotted ? embeddedIpv4Problem(dotted) : undefined;
+  return problem === undefined ? undefined : `spells ${problem} in its labels, as wildcard-DNS names do`;
+}
+
+function embeddedIpv4Problem(match: RegExpExecArray): string | undefined {
+  const octets = match.slice(1, 5).map(Number);
+  if (octets.some((octet) => octet > 255)) return undefined;
+  return ipv4Problem(ipv4(octets[0]!, octets[1]!, octets[2]!, octets[3]!));
 }
 
 /** Reason an IPv4 literal host is unsafe, or `undefined` for a public address or a non-IPv4 host. */

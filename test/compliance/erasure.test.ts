@@ -113,6 +113,61 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
   });
 });
 
+describe("POST /v1/subjects/erase (the subject id in the body, never in a URL)", () => {
+  const erase = (key: string, body: unknown) =>
+    call("/v1/subjects/erase", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  it("erases the subject's jobs in the caller's tenant only, with a receipt, idempotently", async () => {
+    const a = await createTenant("erase-body-a");
+    const b = await createTenant("erase-body-b");
+    const done = await upload(a.key, "jane.doe@example.com", true);
+    await poolCallback(completedCallback(done));
+    const queued = await upload(a.key, "jane.doe@example.com");
+    const otherSubject = await upload(a.key, "person-2");
+    const otherTenant = await upload(b.key, "jane.doe@example.com");
+
+    const res = await erase(a.key, { subject_id: "jane.doe@example.com" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get("deprecation")).toBeNull();
+    const receipt = (await res.json()) as { receipt_id: string; scope: string; erased: Record<string, number> };
+    expect(receipt.scope).toBe("subject");
+    expect(receipt.erased).toMatchObject({ transcriptions: 2, audio_objects: 2, transcript_objects: 1, webhook_events: 1 });
+    expect(await rows(a.tenantId)).toEqual([otherSubject]);
+    expect(await rows(b.tenantId)).toEqual([otherTenant]);
+    for (const id of [done, queued]) expect((await call(`/v1/transcriptions/${id}`, { key: a.key })).status).toBe(404);
+
+    const again = (await (await erase(a.key, { subject_id: "jane.doe@example.com" })).json()) as { erased: Record<string, number> };
+    expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
+    const audit = await env.DB.prepare("select receipt from audit_log where id = ?").bind(receipt.receipt_id).first<{ receipt: string }>();
+    expect(audit!.receipt).not.toContain("jane.doe");
+  });
+
+  it("validates the body and needs the write scope", async () => {
+    const t = await createTenant("erase-body-validation");
+    for (const body of [{ subject_id: "bad id" }, { subject_id: "" }, {}, { subject_id: "p", tenant_id: "tn_x" }, { subject_id: ["p"] }]) {
+      const res = await erase(t.key, body);
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      expect(((await res.json()) as { code: string }).code).toBe("validation_failed");
+    }
+    const reader = await createTenant("erase-body-reader", ["transcriptions:read"]);
+    expect((await erase(reader.key, { subject_id: "p" })).status).toBe(403);
+  });
+
+  it("the path form keeps working, marked deprecated in its headers and in the OpenAPI document", async () => {
+    const t = await createTenant("erase-deprecated");
+    await upload(t.key, "person-old");
+    const res = await call("/v1/subjects/person-old", { method: "DELETE", key: t.key });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { erased: { transcriptions: number } }).erased.transcriptions).toBe(1);
+    expect(res.headers.get("deprecation")).toMatch(/^@\d+$/);
+    expect(new Date(res.headers.get("sunset")!).getTime()).toBeGreaterThan(Date.now());
+    expect(res.headers.get("link")).toBe('</v1/subjects/erase>; rel="successor-version"');
+    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, { deprecated?: boolean }>> };
+    expect(doc.paths["/v1/subjects/{subject_id}"]!.delete!.deprecated).toBe(true);
+    expect(doc.paths["/v1/subjects/erase"]!.post!.deprecated).toBeUndefined();
+  });
+});
+
 describe("DELETE /v1/admin/tenants/{tenant}", () => {
   it("erases the tenant, its keys and all its data; its key stops working; idempotent", async () => {
     const t = await createTenant("doomed");

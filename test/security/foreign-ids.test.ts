@@ -140,6 +140,7 @@ const COLLECTION_ROUTES = [
   "GET /v1/status",
   "GET /v1/webhooks/secret",
   "POST /v1/webhooks/secret/rotate",
+  "POST /v1/subjects/erase",
   "GET /v1/admin/breakers",
   "GET /v1/admin/drift",
   "GET /v1/admin/quality",
@@ -308,6 +309,20 @@ describe("collections and counts never include A", () => {
     const receipt = (await (await call("/v1/subjects/subject-a", { method: "DELETE", key: w.b.key })).json()) as { erased: { transcriptions: number } };
     expect(receipt.erased.transcriptions).toBe(1);
     await expectUnchanged(aBefore, "A after B erased its own subject-a", w.a.tenantId);
+  });
+
+  it("POST /v1/subjects/erase: A's subject id in B's body erases nothing of A, exactly like an unknown subject", async () => {
+    const aBefore = await snapshot(w.a.tenantId);
+    const erase = async (subject: string) => {
+      const res = await call("/v1/subjects/erase", { method: "POST", key: w.b.key, headers: { "content-type": "application/json" }, body: JSON.stringify({ subject_id: subject }) });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { scope: string; erased: Record<string, number> }).erased;
+    };
+    const never = await erase(NEVER.subject);
+    const foreign = await erase("subject-a");
+    expect(foreign).toEqual(never);
+    expect(Object.values(foreign).every((n) => n === 0), JSON.stringify(foreign)).toBe(true);
+    await expectUnchanged(aBefore, "A after B erased A's subject id by body", w.a.tenantId);
   });
 
   it("admin-only collections refuse B's key before showing anything", async () => {

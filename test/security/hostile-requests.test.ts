@@ -210,6 +210,16 @@ const rows: Row[] = [
   ["revoked key", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey }), 401, "invalid_api_key"],
   ["revoked key deleting", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey, method: "DELETE" }), 401, "invalid_api_key"],
   ["key of an erased tenant", () => multipartUpload(s.erasedTenantKey), 401, "invalid_api_key"],
+  ["random keys past AUTH_FAILURES_PER_MINUTE from one address", async () => {
+    const guess = (i: number) => callWith({ AUTH_FAILURES_PER_MINUTE: "3" }, "/v1/transcriptions", { key: `vtt_live_${"G".repeat(42)}${i}`, headers: { "cf-connecting-ip": "192.0.2.77" } });
+    for (let i = 0; i < 3; i++) expect((await guess(i)).status).toBe(401);
+    return guess(3);
+  }, 429, "auth_rate_limited"],
+  ["operator-key guesses past OPERATOR_AUTH_FAILURES_PER_MINUTE", async () => {
+    const guess = (i: number) => callWith({ OPERATOR_AUTH_FAILURES_PER_MINUTE: "2" }, "/v1/admin/tenants", { method: "POST", key: `${adminKey().slice(0, 20)}-guess-${i}`, headers: { "cf-connecting-ip": "192.0.2.78" } });
+    for (let i = 0; i < 2; i++) expect((await guess(i)).status).toBe(401);
+    return guess(2);
+  }, 429, "auth_rate_limited"],
 
   // --- scopes ---
   ["bootstrap admin key on a tenant upload", () => multipartUpload(adminKey()), 403, "tenant_required"],
@@ -217,9 +227,11 @@ const rows: Row[] = [
   ["read-only key uploads", () => multipartUpload(s.readKey), 403, "insufficient_scope"],
   ["read-only key deletes a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
   ["read-only key erases a subject", () => call("/v1/subjects/person-a", { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
+  ["read-only key erases a subject by body", () => json("/v1/subjects/erase", s.readKey, { subject_id: "person-a" }), 403, "insufficient_scope"],
   ["read-only key rotates the webhook secret", () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }), 403, "insufficient_scope"],
   ["write-only key reads a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }), 403, "insufficient_scope"],
   ["write-only key reads the webhook secret", () => call("/v1/webhooks/secret", { key: s.writeKey }), 403, "insufficient_scope"],
+  ["write-only key rotates the webhook secret (the answer carries it)", () => call("/v1/webhooks/secret/rotate", { key: s.writeKey, method: "POST" }), 403, "insufficient_scope"],
   ["tenant key creates a tenant", () => json("/v1/admin/tenants", s.a.key, { name: "mine" }), 403, "operator_required"],
   ["tenant key mints itself an admin key", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, s.a.key, { scopes: ["admin"] }), 403, "operator_required"],
   ["tenant key revokes another tenant's key", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.b.keyId}/revoke`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
@@ -337,6 +349,11 @@ const rows: Row[] = [
   ["webhook with credentials", () => productionWebhook(s.a.key, "https://user:pass@hooks.example.com/x"), 422, "invalid_webhook_url"],
   ["webhook on a non-default port", () => productionWebhook(s.a.key, "https://hooks.example.com:8443/x"), 422, "invalid_webhook_url"],
   ["webhook with a newline (header injection)", () => productionWebhook(s.a.key, "https://hooks.example.com/x\r\nHost: 169.254.169.254"), 422, "invalid_webhook_url"],
+  ["webhook to 127.0.0.1.nip.io (wildcard DNS to loopback)", () => productionWebhook(s.a.key, "https://127.0.0.1.nip.io/hook"), 422, "invalid_webhook_url"],
+  ["webhook to 169.254.169.254.nip.io (wildcard DNS to metadata)", () => productionWebhook(s.a.key, "https://169.254.169.254.nip.io/latest/meta-data/"), 422, "invalid_webhook_url"],
+  ["webhook to localtest.me (always loopback)", () => productionWebhook(s.a.key, "https://localtest.me/hook"), 422, "invalid_webhook_url"],
+  ["webhook to 10-0-0-1.sslip.io", () => productionWebhook(s.a.key, "https://10-0-0-1.sslip.io/hook"), 422, "invalid_webhook_url"],
+  ["webhook to a name spelling a private address", () => productionWebhook(s.a.key, "https://192.168.0.10.attacker.example/hook"), 422, "invalid_webhook_url"],
   ["webhook to cloud metadata, even in the test environment", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("http://169.254.169.254/")}`), 422, "invalid_webhook_url"],
   ["webhook to [::1], even in the test environment", () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }), 422, "invalid_webhook_url"],
 
@@ -355,6 +372,11 @@ const rows: Row[] = [
   ["signed pool callback that is not JSON", () => signedCallback("{not json"), 400, "malformed_json"],
   ["signed pool callback of the wrong shape", () => signedCallback(JSON.stringify({ job_id: 5, status: "weird" })), 400, "invalid_callback"],
   ["signed pool callback with a 10 KB job id", () => signedCallback(JSON.stringify(completedCallback("tr_" + "A".repeat(10_000)))), 400, "invalid_callback"],
+  ["unsigned pool callback of 12 MiB sent chunked", () => call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { "content-type": "application/json" } }), 401, "invalid_signature"],
+  ["pool callback of 12 MiB sent chunked under plausible headers", async () => {
+    const headers = await signedHeaders(POOL_CALLBACK_RING, "another body");
+    return call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { ...headers, "content-type": "application/json" } });
+  }, 413, "payload_too_large"],
   ["pool callback declaring 9 MB", () => call("/internal/pool/callback", { method: "POST", body: "{}", headers: { "content-type": "application/json", "content-length": String(9 * 1024 * 1024) } }), 413, "payload_too_large"],
 
   // --- signed audio URLs ---
@@ -381,6 +403,8 @@ const rows: Row[] = [
 
   // --- JSON bodies and content types on the admin API ---
   ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), "{\"name\": "), 400, "malformed_json"],
+  ["admin: 2 MiB of JSON sent chunked", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: chunkedStream(encoder.encode(JSON.stringify({ name: "n".repeat(2 * 1024 * 1024) })), 64 * 1024), headers: { "content-type": "application/json" } }), 413, "payload_too_large"],
+  ["feedback declaring a 2 MiB body", () => call(`/v1/transcriptions/${s.done}/feedback`, { method: "POST", key: s.a.key, body: "{}", headers: { "content-type": "application/json", "content-length": String(2 * 1024 * 1024) } }), 413, "payload_too_large"],
   ["admin: JSON sent as text/plain", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: '{"name":"x"}', headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
   ["admin: key JSON that does not parse", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), "{\"scopes\":"), 400, "malformed_json"],
   ["admin: tenant name with a bidi override", () => json("/v1/admin/tenants", adminKey(), { name: "acme\u202Eevil" }), 422, "validation_failed"],
@@ -394,6 +418,11 @@ const rows: Row[] = [
   ["admin: breaker of a provider that does not exist", () => call("/v1/admin/breakers/acme/open", { method: "POST", key: adminKey() }), 404, "not_found"],
   ["admin: re-drive a job that is not dead-lettered", () => call(`/v1/admin/dead-letters/${s.done}/redrive`, { method: "POST", key: adminKey() }), 404, "not_found"],
   ["admin: fail a dead letter that does not exist", () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/fail", { method: "POST", key: adminKey() }), 404, "not_found"],
+  ["erase by body: subject id with path traversal", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person a/../b" }), 422, "validation_failed"],
+  ["erase by body: subject id that is an object", () => json("/v1/subjects/erase", s.a.key, { subject_id: { $ne: null } }), 422, "validation_failed"],
+  ["erase by body: tenant_id smuggled beside the subject", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person-a", tenant_id: s.b.tenantId }), 422, "validation_failed"],
+  ["erase by body: JSON that does not parse", () => json("/v1/subjects/erase", s.a.key, "{\"subject_id\": "), 400, "malformed_json"],
+  ["erase by body: no body", () => call("/v1/subjects/erase", { method: "POST", key: s.a.key, headers: { "content-type": "application/json" } }), 400, "malformed_json"],
   ["erase a malformed subject id", () => call(`/v1/subjects/${encodeURIComponent("person a/../b")}`, { method: "DELETE", key: s.a.key }), 400, "invalid_parameters"],
 
   // --- Idempotency-Key ---
@@ -527,6 +556,12 @@ describe("markup in file names, metadata and transcripts never comes back as HTM
         expect(body).not.toContain("onerror=alert");
       } else {
         expect(type, path).toMatch(/^(application\/(json|problem\+json)|text\/plain|text\/vtt|application\/x-subrip)/);
+      }
+      // subtitle players render markup in SRT as well as in WebVTT: both must carry it escaped
+      if (/format=(srt|vtt)$/.test(path)) {
+        expect(body, path).not.toContain("<script");
+        expect(body, path).not.toContain("<img");
+        expect(body, path).toContain("&lt;script&gt;");
       }
     }
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEVELOPMENT_ALLOWED_HOSTS,
+  WILDCARD_DNS_SUFFIXES,
   INVALID_WEBHOOK_URL,
   MAX_WEBHOOK_URL_LENGTH,
   checkWebhookUrl,
@@ -133,6 +134,32 @@ const ROWS: Row[] = [
   ["https://a..example.com/", "blocked_hostname"],
   ["https://-bad.example.com/", "blocked_hostname"],
 
+  // wildcard-DNS names that resolve to the address they spell, or to loopback (passed as strings before)
+  ["https://127.0.0.1.nip.io/", "wildcard_dns"],
+  ["https://169.254.169.254.nip.io/latest/meta-data/", "wildcard_dns"],
+  ["https://8.8.8.8.nip.io/", "wildcard_dns"], // the service itself is refused, whatever the name spells
+  ["https://7f000001.nip.io/", "wildcard_dns"], // hex form
+  ["https://app.10.0.0.1.nip.io/", "wildcard_dns"],
+  ["https://NIP.IO./", "wildcard_dns"],
+  ["https://10-0-0-1.sslip.io/", "wildcard_dns"],
+  ["https://127.0.0.1.xip.io/", "wildcard_dns"],
+  ["https://localtest.me/", "wildcard_dns"],
+  ["https://api.localtest.me/", "wildcard_dns"],
+  ["https://lvh.me/", "wildcard_dns"],
+  ["https://a.vcap.me/", "wildcard_dns"],
+  ["https://192-168-1-1.traefik.me/", "wildcard_dns"],
+  ["https://www.localhost.direct/", "wildcard_dns"],
+  ["https://make-1.2.3.4-rebind-127.0.0.1-rr.1u.ms/", "wildcard_dns"],
+  ["https://7f000001.c0a80001.rbndr.us/", "wildcard_dns"],
+  ["https://127.0.0.1.attacker.example/", "wildcard_dns"], // an unknown wildcard service, caught by the spelling
+  ["https://169-254-169-254.attacker.example/", "wildcard_dns"],
+  ["https://ip-10-0-0-1.attacker.example/", "wildcard_dns"],
+  ["https://ec2-54-1-2-3.compute-1.amazonaws.com/", "ok"], // spells a public address
+  ["https://8.8.8.8.example.com/", "ok"],
+  ["https://notnip.io/", "ok"], // a suffix match needs the dot
+  ["https://1.2.3.example.com/", "ok"], // three numeric labels are not an address
+  ["https://127.0.0.1.nip.io/", "ok", { allowedHosts: ["127.0.0.1.nip.io"] }], // an operator may still allow one
+
   // ports
   ["https://hooks.example.com:8443/", "port"],
   ["https://hooks.example.com:80/", "port"],
@@ -193,6 +220,14 @@ describe("checkWebhookUrl", () => {
   it("explains the port rule", () => {
     const result = checkWebhookUrl("https://hooks.example.com:8443/", PRODUCTION);
     expect(!result.ok && result.reason).toMatch(/port 8443 .*hooks\.example\.com:8443/);
+  });
+});
+
+describe("WILDCARD_DNS_SUFFIXES", () => {
+  it.each(WILDCARD_DNS_SUFFIXES.map((suffix) => [suffix]))("refuses %s and its subdomains in production", (suffix) => {
+    for (const host of [suffix, `127.0.0.1.${suffix}`, `x.${suffix}`]) {
+      expect(checkWebhookUrl(`https://${host}/`, PRODUCTION)).toMatchObject({ ok: false, rule: "wildcard_dns" });
+    }
   });
 });
 

@@ -39,7 +39,7 @@ breakers.openapi(
     method: "get",
     path: "/v1/admin/breakers",
     summary: "Every enabled provider's circuit breaker",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["admin"] }],
     responses: { 200: { description: "Breakers", content: json(z.object({ data: z.array(BreakerView) })) } },
   }),
   async (c) => c.json({ data: await Promise.all(parseProviderList(c.env).map((p) => breakerView(c.env, p))) }, 200),
@@ -50,7 +50,7 @@ breakers.openapi(
     method: "post",
     path: "/v1/admin/breakers/{provider}/{action}",
     summary: "Force a breaker open (held until closed) or closed",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["admin"] }],
     request: {
       params: z.object({
         provider: z.string().openapi({ param: { name: "provider", in: "path" } }),

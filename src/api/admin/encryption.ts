@@ -28,7 +28,7 @@ encryption.openapi(
     summary: "Move stored data to the newest encryption master key version (one batch per call)",
     description:
       "After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0, then the old version can be removed.",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["admin"] }],
     request: { query: RewrapQuery },
     responses: { 200: { description: "One batch done", content: json(RewrapResultSchema) }, 400: problem("Bad cursor or limit") },
   }),

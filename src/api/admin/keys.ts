@@ -16,7 +16,7 @@ const createKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys",
   summary: "Create an API key for a tenant (the key is shown once)",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(KeyCreate), required: false } },
   responses: { 201: { description: "Created", content: json(KeyCreated) }, 404: problem("No such tenant") },
 });
@@ -60,7 +60,7 @@ const revokeKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys/{key}/revoke",
   summary: "Revoke an API key",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) }) },
   responses: { 204: { description: "Revoked" }, 404: problem("No such key") },
 });

@@ -83,7 +83,7 @@ const driftRoute = createRoute({
   method: "get",
   path: "/v1/admin/drift",
   summary: "Input and output drift per provider and model (PSI, recent window vs baseline)",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { query: DriftQuery },
   responses: { 200: { description: "Drift report", content: json(DriftReportSchema) }, 403: problem("Not the operator key") },
 });
@@ -105,7 +105,7 @@ const qualityRoute = createRoute({
   method: "get",
   path: "/v1/admin/quality",
   summary: "Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { query: QualityQuery },
   responses: { 200: { description: "Quality report", content: json(QualityReportSchema) }, 403: problem("Not the operator key") },
 });

@@ -24,7 +24,7 @@ const createTenantRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants",
   summary: "Create a tenant",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { body: { content: json(TenantCreate), required: true } },
   responses: { 201: { description: "Created", content: json(TenantSchema) }, 422: problem("Invalid body") },
 });
@@ -78,7 +78,7 @@ const updateTenantRoute = createRoute({
   method: "patch",
   path: "/v1/admin/tenants/{tenant}",
   summary: "Change a tenant's retention windows (applies to jobs uploaded afterwards)",
-  security: [{ bearerAuth: [] }],
+  security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(TenantUpdate), required: true } },
   responses: { 200: { description: "Updated", content: json(TenantSchema) }, 404: problem("No such tenant"), 422: problem("Invalid body") },
 });
@@ -96,7 +96,7 @@ tenantRoutes.openapi(
     method: "delete",
     path: "/v1/admin/tenants/{tenant}",
     summary: "Erase a tenant and everything it stored",
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: ["admin"] }],
     request: { params: TenantParam },
     responses: {
       200: { description: "Receipt", content: json(ErasureReceiptSchema) },
