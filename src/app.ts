@@ -23,7 +23,6 @@ import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
 import { StorageError, type StorageErrorKind } from "./storage/errors.ts";
-import * as schema from "./storage/schema.ts";
 
 /** How each kind of storage failure reads over HTTP. */
 const STORAGE_ERROR_STATUS = {

@@ -97,7 +97,10 @@ async function main() {
       );
       for (const res of batch) {
         if (res.status === 202) ids.push((await res.json()).id);
-        else (rejected++, await res.text());
+        else {
+          rejected++;
+          await res.text();
+        }
       }
     }
     const remaining = OUTAGE_MS - (Date.now() - outageStart);

@@ -29,6 +29,7 @@ const MS_PER_HOUR = 60 * MS_PER_MINUTE;
 
 /** C0 and C1 control characters; the whitespace ones become spaces, the rest vanish. */
 const WHITESPACE_CONTROLS = /[\t\n\v\f\r\u0085]/g;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const OTHER_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 const CUE_ARROW = /-->/g;
 

@@ -22,7 +22,7 @@ import { PROBE_MAX_BYTES, probeAudio, type AudioProbe } from "./audio-probe.ts";
 import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, transcriptionFeatures, type DriftFeature, type TranscriptionFeatures } from "./features.ts";
 import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
 import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
-import { bucketLabels, compareHistograms, PSI_DEFAULT_MIN_SAMPLES, type FeatureBins, type Histogram, type PsiVerdict } from "./psi.ts";
+import { bucketLabels, compareHistograms, PSI_DEFAULT_MIN_SAMPLES, type Histogram, type PsiVerdict } from "./psi.ts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

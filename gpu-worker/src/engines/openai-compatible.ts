@@ -66,7 +66,10 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
         this.#ready = true;
         return;
       } catch (error) {
-        if (Date.now() >= deadline) throw new Error(`the engine server at ${this.#options.baseURL} did not answer: ${(error as Error).message}`);
+        if (Date.now() >= deadline) {
+          const message = `the engine server at ${this.#options.baseURL} did not answer: ${(error as Error).message}`;
+          throw new Error(message, { cause: error });
+        }
         this.#options.logger.warn("engine_server_waiting", { base_url: this.#options.baseURL, error });
         await new Promise((resolve) => setTimeout(resolve, START_PROBE_INTERVAL_MS));
       }

@@ -168,6 +168,7 @@ async function loadFugood(request: HostLoadRequest): Promise<LoadedModel> {
   } catch (error) {
     throw new Error(
       `WHISPER_BINDING=fugood needs the optional package ${specifier} (see docs/pool.md): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   const initWhisper = module.initWhisper ?? module.default?.initWhisper;

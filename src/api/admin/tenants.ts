@@ -6,7 +6,6 @@ import { ApiError } from "../../http/problem.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS, MAX_AUDIO_RETENTION_SECONDS } from "../../jobs/retention-policy.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
 import {
-  getTenant,
   insertTenant,
   type TenantRetentionColumns,
   type TenantRow,
