@@ -4,13 +4,18 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { MAX_MEDIA_SECONDS, parseKeyRing, type SigningKey } from "@vtt/pool-contract";
+import { MAX_MEDIA_SECONDS, parseAllowedHosts, parseKeyRing, type SigningKey } from "@vtt/pool-contract";
 import type { LogLevel } from "./log.ts";
 
 /** The listen address unless HOST says otherwise: loopback, so nothing is exposed by accident. */
 export const DEFAULT_HOST = "127.0.0.1";
 /** A metrics token shorter than this is refused (it guards queue depths and job counts from the network). */
 const MIN_METRICS_TOKEN_LENGTH = 16;
+
+/** True for an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 /** Where downloaded and generated models are cached unless MODEL_CACHE_DIR says otherwise. */
 export const DEFAULT_MODEL_CACHE_DIR = path.resolve(import.meta.dirname, "../.cache/models");
@@ -85,6 +90,16 @@ export interface PoolSettings {
   maxAudioBytes: number;
   maxAudioSeconds: number;
   audioFetchTimeoutMs: number;
+  /**
+   * Hosts (`host` or `host:port`, comma separated) the pool may fetch audio from although they are private
+   * addresses or use a non-default port: the edge's host when it is not a public https URL.
+   */
+  audioFetchAllowedHosts: string;
+  /**
+   * A local setup (`npm start`, tests): audio may come over http from localhost / 127.0.0.1. Defaults to true exactly
+   * when the pool itself listens on loopback; a pool reachable from outside fetches only public https URLs.
+   */
+  audioFetchLocal: boolean;
   ffmpegPath: string;
 
   callbackAttempts: number;
@@ -141,6 +156,7 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     maxAudioBytes: 500 * MIB,
     maxAudioSeconds: 4 * 3600,
     audioFetchTimeoutMs: 30_000,
+    audioFetchAllowedHosts: "",
     ffmpegPath: "ffmpeg",
     callbackAttempts: 500,
     callbackBackoffMs: 1_000,
@@ -150,6 +166,7 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     logLevel: "info",
     ...withoutUndefined(options),
   } as PoolSettings;
+  settings.audioFetchLocal ??= isLoopbackHost(settings.host);
   const problems: string[] = [];
   const int = (name: keyof PoolSettings, min: number, max = Number.MAX_SAFE_INTEGER): void => {
     const value = settings[name];
@@ -162,6 +179,11 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   if (settings.callbackKeys.length === 0) problems.push("callbackKeys (CALLBACK_KEYS) needs at least one kid:secret");
   if (!["whispercpp", "openai-compatible"].includes(settings.engine)) problems.push(`engine must be whispercpp or openai-compatible (got ${settings.engine})`);
   if (!["smart-whisper", "fugood"].includes(settings.whisperBinding)) problems.push(`whisperBinding must be smart-whisper or fugood (got ${settings.whisperBinding})`);
+  try {
+    parseAllowedHosts(settings.audioFetchAllowedHosts, false);
+  } catch (error) {
+    problems.push(`audioFetchAllowedHosts (AUDIO_FETCH_ALLOWED_HOSTS): ${(error as Error).message}`);
+  }
   if (settings.metricsToken !== null && settings.metricsToken.length < MIN_METRICS_TOKEN_LENGTH) {
     problems.push(`metricsToken (METRICS_TOKEN) must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
   }
@@ -244,6 +266,8 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   MAX_AUDIO_BYTES: ["maxAudioBytes", "number"],
   MAX_AUDIO_SECONDS: ["maxAudioSeconds", "number"],
   AUDIO_FETCH_TIMEOUT_MS: ["audioFetchTimeoutMs", "number"],
+  AUDIO_FETCH_ALLOWED_HOSTS: ["audioFetchAllowedHosts", "string"],
+  AUDIO_FETCH_LOCAL: ["audioFetchLocal", "boolean"],
   FFMPEG_PATH: ["ffmpegPath", "string"],
   CALLBACK_ATTEMPTS: ["callbackAttempts", "number"],
   CALLBACK_BACKOFF_MS: ["callbackBackoffMs", "number"],

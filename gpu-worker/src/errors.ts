@@ -9,6 +9,8 @@ export type FailureCode =
   | "invalid_audio"
   /** The signed audio URL answered 403/404/410: expired or the audio was deleted. */
   | "audio_gone"
+  /** The audio URL is not one the pool may fetch (private address, non-https outside a local setup): never retried. */
+  | "audio_url_refused"
   /** The audio URL could not be read (network, 5xx, 408/429); retried, reported only when attempts run out. */
   | "audio_fetch_failed"
   /** The per-job timeout fired; the engine work was cancelled. */

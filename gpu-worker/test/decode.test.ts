@@ -4,7 +4,7 @@
  * whole pool ends as a terminal failed callback after a single attempt.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchAndDecode, type DecodeOptions } from "../src/audio/decode.ts";
+import { checkAudioUrl, fetchAndDecode, type DecodeOptions } from "../src/audio/decode.ts";
 import { PoolJobError } from "../src/errors.ts";
 import type { RunningPool } from "../src/pool.ts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
@@ -13,7 +13,14 @@ import { dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 
 let edge: FakeEdge;
-const OPTIONS: DecodeOptions = { ffmpegPath: "ffmpeg", maxAudioBytes: 5_000_000, maxAudioSeconds: 120, fetchTimeoutMs: 5_000 };
+const OPTIONS: DecodeOptions = {
+  ffmpegPath: "ffmpeg",
+  maxAudioBytes: 5_000_000,
+  maxAudioSeconds: 120,
+  fetchTimeoutMs: 5_000,
+  // the fake edge listens on http://127.0.0.1
+  urlPolicy: { local: true, allowedHosts: "" },
+};
 
 beforeAll(async () => {
   edge = await startFakeEdge();
@@ -112,10 +119,46 @@ describe("decode failures through the pool", () => {
     expect(edge.audioRequests.filter((id) => id === "tr_pool_garbage")).toHaveLength(1);
   });
 
+  it("refuses an audio URL outside its URL policy without fetching it: audio_url_refused, one attempt", async () => {
+    // a pool reachable from outside (not local) fetches only public https URLs; the fake edge is http://127.0.0.1
+    const strict = await startTestPool(redis.url, { jobAttempts: 3, audioFetchLocal: false });
+    try {
+      await dispatch(strict.url, await edge.addJob("tr_pool_refused", await bytesOf(await jfkSlice(0, 1))));
+      const callback = await edge.waitForCallback("tr_pool_refused");
+      expect(callback.body).toMatchObject({ status: "failed", error: { code: "audio_url_refused", retryable: false } });
+      expect(edge.audioRequests).not.toContain("tr_pool_refused");
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it("ends a job whose audio is gone with audio_gone", async () => {
     const body = await edge.addJob("tr_pool_gone", null);
     await dispatch(pool.url, body);
     const callback = await edge.waitForCallback("tr_pool_gone");
     expect(callback.body).toMatchObject({ status: "failed", error: { code: "audio_gone" } });
+  });
+});
+
+describe("audio URL policy (the edge's SSRF guard, shared through @vtt/pool-contract)", () => {
+  const strict = { local: false, allowedHosts: "" };
+  it.each([
+    ["http://127.0.0.1:8787/internal/audio/tr_x", "scheme"],
+    ["https://127.0.0.1/internal/audio/tr_x", "loopback"],
+    ["https://169.254.169.254/latest/meta-data", "link-local"],
+    ["https://10.0.0.5/internal/audio/tr_x", "private"],
+    ["https://127.0.0.1.nip.io/internal/audio/tr_x", "wildcard"],
+    ["https://localtest.me/internal/audio/tr_x", "localtest"],
+    ["https://user:pw@edge.example/internal/audio/tr_x", "credentials"],
+  ])("refuses %s outside a local setup (%s)", (url) => {
+    expect(() => checkAudioUrl(url, strict)).toThrow(expect.objectContaining({ code: "audio_url_refused", retryable: false }));
+  });
+
+  it("accepts a public https edge, loopback http in a local setup, and hosts the operator allowed", () => {
+    expect(checkAudioUrl("https://edge.example/internal/audio/tr_x?exp=1", strict).hostname).toBe("edge.example");
+    expect(checkAudioUrl("http://127.0.0.1:8787/internal/audio/tr_x", { local: true, allowedHosts: "" }).port).toBe("8787");
+    const allowed = { local: false, allowedHosts: "edge.internal:8443" };
+    expect(checkAudioUrl("https://edge.internal:8443/internal/audio/tr_x", allowed).host).toBe("edge.internal:8443");
+    expect(() => checkAudioUrl("https://edge.internal:9000/internal/audio/tr_x", allowed)).toThrow(/refused/);
   });
 });

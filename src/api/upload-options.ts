@@ -1,11 +1,10 @@
 /** Validation of upload options beyond their shape: provider availability and webhook URL policy. */
-import { normaliseLanguage } from "@vtt/pool-contract";
+import { checkWebhookUrl, normaliseLanguage, parseAllowedHosts } from "@vtt/pool-contract";
 import { isDevelopment } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
-import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
 export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt", "delete_after_seconds"] as const;

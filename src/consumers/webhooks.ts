@@ -2,6 +2,7 @@
  * Webhook delivery consumer (queue `vtt-webhooks`), separate from transcription so a slow receiver never holds a job.
  * Each attempt is signed afresh (same `webhook-id`, new timestamp), recorded, and retried per the delivery policy.
  */
+import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
 import { createDb, type Db } from "../storage/db.ts";
 import { isDevelopment } from "../config.ts";
 import type { Env, WebhookMessage } from "../env.ts";
@@ -15,7 +16,6 @@ import {
 import { decideAfterAttempt, parseRetryAfter, WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery-policy.ts";
 import { signingSecrets } from "../webhooks/events.ts";
 import { signWebhook } from "../webhooks/signature.ts";
-import { checkWebhookUrl, parseAllowedHosts } from "../webhooks/ssrf-guard.ts";
 
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env);

@@ -8,7 +8,7 @@ import {
   parseAllowedHosts,
   type WebhookUrlOptions,
   type WebhookUrlRule,
-} from "../../src/webhooks/ssrf-guard.ts";
+} from "@vtt/pool-contract";
 
 const PRODUCTION: WebhookUrlOptions = { development: false, allowedHosts: [] };
 

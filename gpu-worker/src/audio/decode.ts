@@ -5,6 +5,7 @@
  * file so that containers that need a seekable input (MP4/M4A with the index at the end) get a second, file-based
  * decode instead of a false `invalid_audio`.
  */
+import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -29,8 +30,29 @@ export interface DecodeOptions {
   maxAudioSeconds: number;
   /** Time allowed for the response headers of the audio URL. */
   fetchTimeoutMs: number;
+  /** Which audio URLs may be fetched: the shared outbound URL guard's rules ({@link checkAudioUrl}). */
+  urlPolicy: AudioUrlPolicy;
   signal?: AbortSignal;
   fetchImpl?: typeof fetch;
+}
+
+/** `local`: http and loopback hosts allowed (npm start, tests); `allowedHosts`: `host` / `host:port` trusted. */
+export interface AudioUrlPolicy {
+  local: boolean;
+  allowedHosts: string;
+}
+
+/**
+ * Vets an audio URL with the same SSRF guard the edge applies to webhooks. The URL comes from a signed dispatch, so
+ * a refusal means a misconfigured or compromised edge key: the job fails at once with `audio_url_refused`.
+ */
+export function checkAudioUrl(audioUrl: string, policy: AudioUrlPolicy): URL {
+  const check = checkWebhookUrl(audioUrl, {
+    development: policy.local,
+    allowedHosts: parseAllowedHosts(policy.allowedHosts, policy.local),
+  });
+  if (!check.ok) throw new PoolJobError("audio_url_refused", `The audio URL was refused: ${check.reason}.`);
+  return check.url;
 }
 
 /** Decoded audio plus how long the two steps took. */
@@ -65,11 +87,13 @@ export async function fetchAndDecode(audioUrl: string, options: DecodeOptions): 
 }
 
 async function openAudio(audioUrl: string, options: DecodeOptions): Promise<ReadableStream<Uint8Array>> {
+  const url = checkAudioUrl(audioUrl, options.urlPolicy);
   const timeout = AbortSignal.timeout(options.fetchTimeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   let response: Response;
   try {
-    response = await (options.fetchImpl ?? fetch)(audioUrl, { signal, redirect: "follow" });
+    // no redirects: the edge serves audio itself, and a redirect could lead past the URL check
+    response = await (options.fetchImpl ?? fetch)(url, { signal, redirect: "error" });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     throw new PoolJobError("audio_fetch_failed", `Fetching the audio failed: ${(error as Error).message}`, { cause: error });

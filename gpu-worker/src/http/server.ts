@@ -15,6 +15,7 @@ import {
   type SigningKey,
 } from "@vtt/pool-contract";
 import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
+import { isLoopbackHost } from "../config.ts";
 import { traceIdFromTraceparent, type Logger } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
 import type { ErasureOutcome } from "../queue/erase.ts";
@@ -76,10 +77,6 @@ export async function startHttpServer(host: string, port: number, deps: HttpDeps
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-/** True for an address only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 async function route(
   request: http.IncomingMessage,

@@ -63,6 +63,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         maxAudioBytes: settings.maxAudioBytes,
         maxAudioSeconds: settings.maxAudioSeconds,
         fetchTimeoutMs: settings.audioFetchTimeoutMs,
+        urlPolicy: { local: settings.audioFetchLocal, allowedHosts: settings.audioFetchAllowedHosts },
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
       });

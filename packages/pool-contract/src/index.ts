@@ -7,4 +7,5 @@ export * from "./backoff.ts";
 export * from "./languages.ts";
 export * from "./payloads.ts";
 export * from "./signing.ts";
+export * from "./url-guard.ts";
 export * from "./wav.ts";

@@ -1,5 +1,6 @@
 /**
- * Webhook URL vetting against server-side request forgery.
+ * Outbound URL vetting against server-side request forgery: the Worker checks webhook targets with it, the pool
+ * checks the audio URLs it fetches (they come from signed dispatches, so this is defence in depth).
  *
  * The URL is parsed with the WHATWG parser first, which already canonicalises every IPv4 spelling a resolver would
  * accept (`2130706433`, `0177.0.0.1`, `0x7f.1`, `127.1`, `%31%32%37.0.0.1`, full-width digits) to dotted decimal and
