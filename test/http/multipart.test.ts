@@ -6,6 +6,7 @@ import {
   type MultipartOptions,
   type MultipartPart,
 } from "../../src/http/multipart.ts";
+import { seededRandom } from "../helpers/random.ts";
 
 const encoder = new TextEncoder();
 const BOUNDARY = "----edge-test-7MA4YWxkTrZu0gW";
@@ -19,18 +20,6 @@ function bytes(...parts: (string | Uint8Array)[]): Uint8Array {
     offset += part.length;
   }
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so a failing random chunking can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Streams `body` in pieces whose sizes come from `nextSize` (a fixed size, or a function of a PRNG). */
@@ -85,7 +74,7 @@ const closing = `--${BOUNDARY}--\r\n`;
 
 /** Binary content full of near-misses: dashes, CRLFs, and every proper prefix of the delimiter. */
 function trickyBinary(seed: number, length: number): Uint8Array {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
   const delimiter = encoder.encode(`\r\n--${BOUNDARY}`);
@@ -176,7 +165,7 @@ describe("parseMultipart", () => {
     ];
     expect(await collect(streamOf(body, 1))).toEqual(expected);
     for (let seed = 1; seed <= 60; seed++) {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const maxChunk = [2, 7, 50, 300, 5000][seed % 5]!;
       const parts = await collect(streamOf(body, () => 1 + Math.floor(random() * maxChunk)));
       expect(parts, `seed ${seed}`).toEqual(expected);
@@ -314,7 +303,7 @@ describe("parseMultipart", () => {
         closing,
       );
       for (let seed = 1; seed <= 200; seed++) {
-        const random = prng(seed);
+        const random = seededRandom(seed);
         const body = valid.slice(0, 1 + Math.floor(random() * valid.length));
         for (let flips = Math.floor(random() * 4); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
         try {
