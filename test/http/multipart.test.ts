@@ -296,22 +296,48 @@ describe("parseMultipart", () => {
       expect(pulls).toBeLessThanOrEqual(6);
     });
 
-    it("throws only MultipartError for truncated and corrupted bodies (200 seeded mutations)", async () => {
+    it("throws only MultipartError for truncated, corrupted and spliced bodies (600 seeded mutations)", async () => {
       const valid = bytes(
         field("language", "en"),
         part('Content-Disposition: form-data; name="file"; filename*=UTF-8\'\'%C3%A9.wav', trickyBinary(3, 300)),
         closing,
       );
+      // Outcomes are counted so the test cannot pass by accepting everything (or by rejecting everything).
+      const outcomes = new Map<string, number>();
+      const parse = async (label: string, body: Uint8Array, random: () => number, options?: MultipartOptions) => {
+        let outcome = "accepted";
+        try {
+          await collect(streamOf(body, () => 1 + Math.floor(random() * 40)), BOUNDARY, options);
+        } catch (error) {
+          expect(error, label).toBeInstanceOf(MultipartError);
+          outcome = (error as MultipartError).code;
+        }
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      };
       for (let seed = 1; seed <= 200; seed++) {
         const random = seededRandom(seed);
         const body = valid.slice(0, 1 + Math.floor(random() * valid.length));
         for (let flips = Math.floor(random() * 4); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
-        try {
-          await collect(streamOf(body, () => 1 + Math.floor(random() * 40)));
-        } catch (error) {
-          expect(error, `seed ${seed}`).toBeInstanceOf(MultipartError);
-        }
+        await parse(`truncated, seed ${seed}`, body, random);
       }
+      for (let seed = 1; seed <= 200; seed++) {
+        const random = seededRandom(seed);
+        const body = valid.slice();
+        for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+        await parse(`corrupted, seed ${seed}`, body, random);
+      }
+      // A slice of the body repeated elsewhere duplicates parts and grows fields, so the limit checks take part too.
+      for (let seed = 1; seed <= 200; seed++) {
+        const random = seededRandom(seed);
+        const from = Math.floor(random() * valid.length);
+        const to = from + Math.floor(random() * (valid.length - from));
+        const at = Math.floor(random() * valid.length);
+        const body = bytes(valid.subarray(0, at), valid.subarray(from, to), valid.subarray(at));
+        await parse(`spliced, seed ${seed}`, body, random, { maxFields: 3, maxFieldBytes: 64 });
+      }
+      expect(outcomes.get("accepted")).toBeGreaterThanOrEqual(50);
+      expect(outcomes.get("malformed_multipart")).toBeGreaterThanOrEqual(50);
+      expect([...outcomes.keys()].sort()).toEqual(["accepted", "duplicate_file", "field_too_large", "malformed_multipart"]);
     });
   });
 
