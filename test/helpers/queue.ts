@@ -51,10 +51,19 @@ export interface DeliveryOptions {
 let sequence = 0;
 
 /** Delivers `messages` as one batch from `queue` to the Worker's `queue()` handler and waits for the outcome. */
-export async function deliver(queue: string, messages: readonly QueuedMessage[], options: DeliveryOptions = {}): Promise<Delivery> {
+export async function deliver(
+  queue: string,
+  messages: readonly QueuedMessage[],
+  options: DeliveryOptions = {},
+): Promise<Delivery> {
   const batch = createMessageBatch(
     queue,
-    messages.map((message) => ({ id: message.id ?? `msg-${sequence++}`, timestamp: new Date(), attempts: message.attempts ?? 1, body: message.body })),
+    messages.map((message) => ({
+      id: message.id ?? `msg-${sequence++}`,
+      timestamp: new Date(),
+      attempts: message.attempts ?? 1,
+      body: message.body,
+    })),
   );
   // getQueueResult drops each retry's delaySeconds, so the delays are recorded on the way to the runtime
   const retryDelays = new Map<string, number | undefined>();
@@ -92,13 +101,20 @@ export function deliverJobs(
 }
 
 /** Delivers job messages on `vtt-jobs-dlq`, as Queues does after `max_retries` (5) failed deliveries. */
-export function deliverDeadLetters(jobIds: readonly string[], tenantId: string, options: DeliveryOptions = {}): Promise<Delivery> {
+export function deliverDeadLetters(
+  jobIds: readonly string[],
+  tenantId: string,
+  options: DeliveryOptions = {},
+): Promise<Delivery> {
   const messages = jobIds.map((jobId) => ({ body: jobMessage(jobId, tenantId), attempts: 6 }));
   return deliver(DEAD_LETTER_QUEUE, messages, options);
 }
 
 /** Delivers one `vtt-webhooks` message per event, in one batch; `attempts` counts earlier tries of that event. */
-export function deliverWebhooks(events: readonly (string | { eventId: string; attempts?: number })[], options: DeliveryOptions = {}): Promise<Delivery> {
+export function deliverWebhooks(
+  events: readonly (string | { eventId: string; attempts?: number })[],
+  options: DeliveryOptions = {},
+): Promise<Delivery> {
   const messages = events.map((event) => {
     const { eventId, attempts } = typeof event === "string" ? { eventId: event, attempts: undefined } : event;
     const body: WebhookMessage = { v: 1, event_id: eventId };
