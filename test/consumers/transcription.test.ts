@@ -3,11 +3,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
 import type { BreakerState } from "../../src/breaker/policy.ts";
+import type { Env } from "../../src/env.ts";
+import { retryPolicyFromSettings } from "../../src/jobs/retry-policy.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
-import { deliver, deliverJobs, JOBS_QUEUE } from "../helpers/queue.ts";
+import { deliver, deliverJobs, QUEUES } from "../helpers/queue.ts";
 import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 const openai = () => interceptFetch();
@@ -49,8 +51,8 @@ describe("transcription consumer", () => {
     openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "overloaded" } }, 503));
     const r1 = await deliverJobs([flaky], tenantId);
     expect(r1.retried).toEqual(r1.ids);
-    // full jitter on the first attempt: within [0, RETRY_BASE_SECONDS]
-    expect(r1.retryDelays.get(r1.ids[0]!)).toBeLessThanOrEqual(Number(env.RETRY_BASE_SECONDS));
+    // full jitter on the first attempt: within [0, the policy's base delay]
+    expect(r1.retryDelays.get(r1.ids[0]!)).toBeLessThanOrEqual(retryPolicyFromSettings(env as Env).baseSeconds);
     expect(await jobRow(flaky)).toMatchObject({ status: "processing", attempts: 1 });
 
     const limited = await seedJob(tenantId);
@@ -72,7 +74,7 @@ describe("transcription consumer", () => {
     const outbound = openai();
     const deleted = await deliverJobs(["tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenantId);
     expect(deleted.explicitAcks).toEqual(deleted.ids);
-    const malformed = await deliver(JOBS_QUEUE, [{ id: "bad", body: "garbage" }]);
+    const malformed = await deliver(QUEUES.jobs, [{ id: "bad", body: "garbage" }]);
     expect(malformed.explicitAcks).toEqual(["bad"]);
     expect(outbound.requests).toHaveLength(0);
   });

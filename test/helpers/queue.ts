@@ -4,12 +4,12 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { queueNames } from "../../src/config.ts";
 import type { Env, JobMessage, WebhookMessage } from "../../src/env.ts";
 import worker from "../../src/index.ts";
 
-export const JOBS_QUEUE = "vtt-jobs";
-export const DEAD_LETTER_QUEUE = "vtt-jobs-dlq";
-export const WEBHOOKS_QUEUE = "vtt-webhooks";
+/** The queue names the Worker is configured with (`JOBS_QUEUE`, `JOBS_DLQ`, `WEBHOOKS_QUEUE` or their defaults). */
+export const QUEUES = queueNames(env);
 
 /** One message to deliver; the id defaults to one unique within the test file. */
 export interface QueuedMessage<Body = unknown> {
@@ -40,12 +40,16 @@ export interface Delivery extends QueueResult {
   retried: string[];
   /** `delaySeconds` asked for each retried message, by id (undefined when the consumer gave none) */
   retryDelays: Map<string, number | undefined>;
+  /** what `queue()` threw; only with {@link DeliveryOptions.captureError} (otherwise the delivery rejects with it) */
+  error?: unknown;
 }
 
 /** Options of a delivery. */
 export interface DeliveryOptions {
   /** bindings overridden for this delivery only (limits, timeouts, a failover chain) */
   env?: Partial<Env>;
+  /** return an error thrown by `queue()` in {@link Delivery.error} instead of rejecting, for tests of failing batches */
+  captureError?: boolean;
 }
 
 let sequence = 0;
@@ -75,42 +79,49 @@ export async function deliver(
     };
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, (options.env ? { ...env, ...options.env } : env) as Env, ctx);
+  let failure: { error: unknown } | undefined;
+  try {
+    await worker.queue(batch, (options.env ? { ...env, ...options.env } : env) as Env, ctx);
+  } catch (error) {
+    if (!options.captureError) throw error;
+    failure = { error };
+  }
   const result = (await getQueueResult(batch, ctx)) as QueueResult;
   return {
     ...result,
     ids: batch.messages.map((message) => message.id),
     retried: result.retryMessages.map((message) => message.msgId),
     retryDelays,
+    ...failure,
   };
 }
 
-/** The `vtt-jobs` message for a job, as the upload route sends it (ids only). */
+/** The jobs-queue message for a job, as the upload route sends it (ids only). */
 export function jobMessage(jobId: string, tenantId: string): JobMessage {
   return { v: 1, job_id: jobId, tenant_id: tenantId };
 }
 
-/** Delivers one `vtt-jobs` message per job id, in one batch, all at the same attempt. */
+/** Delivers one jobs-queue message per job id, in one batch, all at the same attempt. */
 export function deliverJobs(
   jobIds: readonly string[],
   tenantId: string,
   options: DeliveryOptions & { attempts?: number } = {},
 ): Promise<Delivery> {
   const messages = jobIds.map((jobId) => ({ body: jobMessage(jobId, tenantId), attempts: options.attempts }));
-  return deliver(JOBS_QUEUE, messages, options);
+  return deliver(QUEUES.jobs, messages, options);
 }
 
-/** Delivers job messages on `vtt-jobs-dlq`, as Queues does after `max_retries` (5) failed deliveries. */
+/** Delivers job messages on the dead-letter queue, as Queues does after `max_retries` (5) failed deliveries. */
 export function deliverDeadLetters(
   jobIds: readonly string[],
   tenantId: string,
   options: DeliveryOptions = {},
 ): Promise<Delivery> {
   const messages = jobIds.map((jobId) => ({ body: jobMessage(jobId, tenantId), attempts: 6 }));
-  return deliver(DEAD_LETTER_QUEUE, messages, options);
+  return deliver(QUEUES.deadLetters, messages, options);
 }
 
-/** Delivers one `vtt-webhooks` message per event, in one batch; `attempts` counts earlier tries of that event. */
+/** Delivers one webhooks-queue message per event, in one batch; `attempts` counts earlier tries of that event. */
 export function deliverWebhooks(
   events: readonly (string | { eventId: string; attempts?: number })[],
   options: DeliveryOptions = {},
@@ -120,5 +131,5 @@ export function deliverWebhooks(
     const body: WebhookMessage = { v: 1, event_id: eventId };
     return { body, attempts };
   });
-  return deliver(WEBHOOKS_QUEUE, messages, options);
+  return deliver(QUEUES.webhooks, messages, options);
 }

@@ -7,7 +7,7 @@ import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { deliver, JOBS_QUEUE } from "../helpers/queue.ts";
+import { deliver, QUEUES } from "../helpers/queue.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const INCOMING = `00-${TRACE}-00f067aa0ba902b7-01`;
@@ -52,7 +52,7 @@ describe("W3C trace context from the upload through the queue, the pool and the 
 
     // 3. consumer → pool dispatch: a child span of the same trace
     const pool = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ job_id: id, status: "queued", duplicate: false }, 202));
-    await deliver(JOBS_QUEUE, [{ body: message }]);
+    await deliver(QUEUES.jobs, [{ body: message }]);
     const dispatched = JSON.parse(new TextDecoder().decode(pool.requests[0]!.body)) as { traceparent: string };
     const dispatchSpan = parseTraceparent(dispatched.traceparent)!;
     expect(dispatchSpan.traceId).toBe(TRACE);
