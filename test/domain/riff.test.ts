@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import {
   isRiffWave,
   parseWavHeader,
@@ -23,7 +24,11 @@ const concat = (...parts: Uint8Array[]) => {
 
 describe("parseWavHeader", () => {
   it("reads the fmt fields and locates the data chunk of 16-bit PCM at any rate and channel count", () => {
-    for (const [sampleRate, channels] of [[16_000, 1], [44_100, 2], [8_000, 6]] as const) {
+    for (const [sampleRate, channels] of [
+      [16_000, 1],
+      [44_100, 2],
+      [8_000, 6],
+    ] as const) {
       const wav = toneWav({ seconds: 0.25, sampleRate, channels });
       const frameBytes = channels * 2;
       expect(parseWavHeader(wav)).toEqual({

@@ -4,6 +4,7 @@
  * needs WAV bytes takes them from here.
  */
 import { encodeWav16 } from "@vtt/pool-contract";
+
 import { seededRandom } from "./random.ts";
 
 /** Shape of a generated WAV file; every channel carries the same signal. */

@@ -4,6 +4,7 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+
 import { queueNames } from "../../src/config.ts";
 import type { Env, JobMessage, WebhookMessage } from "../../src/env.ts";
 import worker from "../../src/index.ts";
