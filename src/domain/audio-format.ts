@@ -4,6 +4,7 @@
  * The client's Content-Type and file name are never trusted; only the leading bytes decide. Each check is strict
  * enough that a well-known non-audio file (text, PNG, ZIP, PDF, JPEG, GIF, HEIC/AVIF, Theora video) is refused.
  */
+import { parseWavHeader, WAV_FORMAT_EXTENSIBLE, WAV_FORMAT_FLOAT, WAV_FORMAT_PCM } from "./riff.ts";
 
 export type AudioContainer = "wav" | "mp3" | "flac" | "ogg" | "webm" | "mp4";
 
@@ -19,13 +20,10 @@ export interface SniffedAudio {
  */
 export const SNIFF_BYTES = 4096;
 
-const WAV_FORMAT_PCM = 0x0001;
-const WAV_FORMAT_FLOAT = 0x0003;
-const WAV_FORMAT_EXTENSIBLE = 0xfffe;
+const WAV_FORMATS = new Set([WAV_FORMAT_PCM, WAV_FORMAT_FLOAT, WAV_FORMAT_EXTENSIBLE]);
 const WAV_MAX_CHANNELS = 8;
 const WAV_MIN_SAMPLE_RATE = 1_000;
 const WAV_MAX_SAMPLE_RATE = 384_000;
-const WAV_MIN_FMT_BYTES = 16;
 
 const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
 const EBML_DOCTYPE_ID = 0x4282;
@@ -48,44 +46,24 @@ function ascii(bytes: Uint8Array, offset: number, length: number): string {
   return out;
 }
 
-function u16le(bytes: Uint8Array, offset: number): number {
-  return bytes[offset]! | (bytes[offset + 1]! << 8);
-}
-
-function u32le(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
-}
-
 function u32be(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
 
-/** RIFF/WAVE with a plausible `fmt ` chunk; chunks before it (bext, JUNK, LIST) are skipped if they fit the head. */
+/**
+ * RIFF/WAVE whose `fmt ` chunk (found in the head, before any `data`; chunks such as bext, JUNK, LIST are skipped)
+ * names a format we decode, a plausible channel count and a plausible sample rate.
+ */
 function isWav(head: Uint8Array): boolean {
-  if (ascii(head, 0, 4) !== "RIFF" || ascii(head, 8, 4) !== "WAVE") return false;
-  let offset = 12;
-  while (offset + 8 <= head.length) {
-    const id = ascii(head, offset, 4);
-    const size = u32le(head, offset + 4);
-    if (id === "fmt ") {
-      if (size < WAV_MIN_FMT_BYTES || offset + 8 + WAV_MIN_FMT_BYTES > head.length) return false;
-      const body = offset + 8;
-      const formatTag = u16le(head, body);
-      const channels = u16le(head, body + 2);
-      const sampleRate = u32le(head, body + 4);
-      return (
-        (formatTag === WAV_FORMAT_PCM || formatTag === WAV_FORMAT_FLOAT || formatTag === WAV_FORMAT_EXTENSIBLE) &&
-        channels >= 1 &&
-        channels <= WAV_MAX_CHANNELS &&
-        sampleRate >= WAV_MIN_SAMPLE_RATE &&
-        sampleRate <= WAV_MAX_SAMPLE_RATE
-      );
-    }
-    // audio data before the format description cannot be a valid WAV
-    if (id === "data") return false;
-    offset += 8 + size + (size & 1); // RIFF chunks are padded to even sizes
-  }
-  return false;
+  const fmt = parseWavHeader(head)?.fmt;
+  if (!fmt) return false;
+  return (
+    WAV_FORMATS.has(fmt.formatTag) &&
+    fmt.channels >= 1 &&
+    fmt.channels <= WAV_MAX_CHANNELS &&
+    fmt.sampleRate >= WAV_MIN_SAMPLE_RATE &&
+    fmt.sampleRate <= WAV_MAX_SAMPLE_RATE
+  );
 }
 
 /** ID3v2 tag header: "ID3", major version 2..4, revision < 0xFF, synchsafe size bytes. */

@@ -5,6 +5,13 @@
  * asked for and found; outputs describe the transcript (speaking rate, emptiness, confidence, no-speech
  * probability). Each feature has fixed bins in {@link DRIFT_FEATURE_BINS} so daily histograms stay comparable.
  */
+import {
+  parseWavHeader,
+  WAV_FORMAT_EXTENSIBLE,
+  WAV_FORMAT_FLOAT,
+  WAV_FORMAT_PCM,
+  type WavFmt,
+} from "../domain/riff.ts";
 import type { FeatureBins, FeatureValue } from "./psi.ts";
 
 /** Length of one loudness frame for {@link pcmStats}. */
@@ -16,14 +23,14 @@ export const DBFS_FLOOR = -120;
 /** Int16 PCM is scaled by 1/32768 so −32768 maps to −1.0, as most decoders do. */
 const INT16_FULL_SCALE = 32768;
 
-const WAV_FORMAT_PCM = 0x0001;
-const WAV_FORMAT_FLOAT = 0x0003;
-const WAV_FORMAT_EXTENSIBLE = 0xfffe;
-const WAV_FMT_MIN_BYTES = 16;
-/** RIFF chunk header: 4-byte id + 4-byte little-endian size. */
-const RIFF_CHUNK_HEADER_BYTES = 8;
 /** Streaming writers (e.g. ffmpeg to a pipe) cannot seek back and leave the data size as 0 or 0xFFFFFFFF. */
 const WAV_UNKNOWN_DATA_SIZES = new Set([0, 0xffffffff]);
+/** The WAV format tags drift decodes, by the name {@link WavInfo.encoding} gives them. */
+const WAV_ENCODINGS = new Map<number, WavInfo["encoding"]>([
+  [WAV_FORMAT_PCM, "pcm"],
+  [WAV_FORMAT_FLOAT, "float"],
+  [WAV_FORMAT_EXTENSIBLE, "extensible"],
+]);
 
 /** Loudness and silence of decoded PCM. */
 export interface PcmStats {
@@ -110,42 +117,29 @@ export interface WavInfo {
 
 /**
  * Reads a RIFF/WAVE header from the leading bytes of an upload (a few hundred bytes is plenty; chunks before
- * `fmt `/`data` such as `LIST` or `bext` are skipped while they fit). Returns null when the bytes are not WAV, or
- * the `fmt ` and `data` chunk headers are not both inside `head`, or the format fields are inconsistent.
+ * `fmt `/`data` such as `LIST` or `bext` are skipped while they fit; see `parseWavHeader`). Returns null when the
+ * bytes are not WAV, or the `fmt ` and `data` chunk headers are not both inside `head`, or the format fields are
+ * inconsistent.
  *
  * `totalBytes` (the whole file's size) resolves streamed WAVs whose data size is 0 or 0xFFFFFFFF, and caps a data
  * size that claims more bytes than the file has.
  */
 export function wavInfo(head: Uint8Array, totalBytes?: number): WavInfo | null {
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (head.length < 12 || ascii(head, 0) !== "RIFF" || ascii(head, 8) !== "WAVE") return null;
-  let format: Omit<WavInfo, "dataOffset" | "dataBytes" | "durationSeconds"> | null = null;
-  let offset = 12;
-  while (offset + RIFF_CHUNK_HEADER_BYTES <= head.length) {
-    const id = ascii(head, offset);
-    const size = view.getUint32(offset + 4, true);
-    const body = offset + RIFF_CHUNK_HEADER_BYTES;
-    if (id === "fmt ") {
-      if (size < WAV_FMT_MIN_BYTES || body + WAV_FMT_MIN_BYTES > head.length) return null;
-      format = readFmt(view, body);
-      if (!format) return null;
-    } else if (id === "data") {
-      if (!format) return null;
-      let dataBytes: number | null = size;
-      const available = totalBytes === undefined ? undefined : Math.max(0, totalBytes - body);
-      if (WAV_UNKNOWN_DATA_SIZES.has(size)) dataBytes = available ?? null;
-      else if (available !== undefined && size > available) dataBytes = available;
-      return {
-        ...format,
-        dataOffset: body,
-        dataBytes,
-        durationSeconds: dataBytes === null ? null : dataBytes / (format.sampleRate * format.blockAlign),
-      };
-    }
-    // RIFF chunks are padded to an even length.
-    offset = body + size + (size % 2);
-  }
-  return null;
+  const header = parseWavHeader(head);
+  if (!header?.data) return null;
+  const format = describeFmt(header.fmt);
+  if (!format) return null;
+  const { offset, size } = header.data;
+  let dataBytes: number | null = size;
+  const available = totalBytes === undefined ? undefined : Math.max(0, totalBytes - offset);
+  if (WAV_UNKNOWN_DATA_SIZES.has(size)) dataBytes = available ?? null;
+  else if (available !== undefined && size > available) dataBytes = available;
+  return {
+    ...format,
+    dataOffset: offset,
+    dataBytes,
+    durationSeconds: dataBytes === null ? null : dataBytes / (format.sampleRate * format.blockAlign),
+  };
 }
 
 /** Segment fields the features read; field names follow the providers' wire formats. */
@@ -306,21 +300,14 @@ export function driftValues(features: TranscriptionFeatures): Record<DriftFeatur
   return values;
 }
 
-function readFmt(view: DataView, body: number): Omit<WavInfo, "dataOffset" | "dataBytes" | "durationSeconds"> | null {
-  const tag = view.getUint16(body, true);
-  const channels = view.getUint16(body + 2, true);
-  const sampleRate = view.getUint32(body + 4, true);
-  const blockAlign = view.getUint16(body + 12, true);
-  const bitsPerSample = view.getUint16(body + 14, true);
-  const encoding = tag === WAV_FORMAT_PCM ? "pcm" : tag === WAV_FORMAT_FLOAT ? "float" : tag === WAV_FORMAT_EXTENSIBLE ? "extensible" : null;
+/** The format fields drift uses, or null when the encoding is not one we decode or the fields disagree. */
+function describeFmt(fmt: WavFmt): Omit<WavInfo, "dataOffset" | "dataBytes" | "durationSeconds"> | null {
+  const { formatTag: tag, channels, sampleRate, blockAlign, bitsPerSample } = fmt;
+  const encoding = WAV_ENCODINGS.get(tag);
   if (!encoding || channels === 0 || sampleRate === 0 || bitsPerSample === 0) return null;
   // Frames are whole bytes per channel; a header that disagrees with itself would give a wrong duration.
   if (blockAlign !== channels * Math.ceil(bitsPerSample / 8)) return null;
   return { encoding, sampleRate, channels, bitsPerSample, blockAlign };
-}
-
-function ascii(bytes: Uint8Array, offset: number): string {
-  return String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
 }
 
 function normaliseLanguageCode(code: string | null): string | null {

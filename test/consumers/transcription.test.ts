@@ -1,26 +1,16 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
 import type { BreakerState } from "../../src/breaker/policy.ts";
 import type { Env } from "../../src/env.ts";
-import worker from "../../src/index.ts";
+import { retryPolicyFromSettings } from "../../src/jobs/retry-policy.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
+import { deliver, deliverJobs, QUEUES } from "../helpers/queue.ts";
 import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
-
-let seq = 0;
-async function deliver(jobIds: string[], tenantId: string, options: { attempts?: number; env?: Env } = {}) {
-  const batch = createMessageBatch(
-    "vtt-jobs",
-    jobIds.map((id) => ({ id: `m${seq++}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: { v: 1, job_id: id, tenant_id: tenantId } })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, options.env ?? env, ctx);
-  return { result: await getQueueResult(batch, ctx), ids: batch.messages.map((m) => m.id) };
-}
 
 const openai = () => interceptFetch();
 
@@ -29,8 +19,8 @@ describe("transcription consumer", () => {
     const { tenantId, key } = await createTenant("consumer");
     const id = await seedJob(tenantId);
     const outbound = openai().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
-    const { result, ids } = await deliver([id], tenantId);
-    expect(result.explicitAcks).toEqual(ids);
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
     expect(outbound.requests).toHaveLength(1);
     expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "openai", model: "whisper-1", language: "en", attempts: 1, segment_count: 2 });
     const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
@@ -38,8 +28,8 @@ describe("transcription consumer", () => {
     expect(job.started_at).toEqual(expect.any(String));
 
     // a redelivery of the terminal job is acknowledged and ignored
-    const again = await deliver([id], tenantId, { attempts: 2 });
-    expect(again.result.explicitAcks).toEqual(again.ids);
+    const again = await deliverJobs([id], tenantId, { attempts: 2 });
+    expect(again.explicitAcks).toEqual(again.ids);
     expect(outbound.requests).toHaveLength(1);
   });
 
@@ -47,7 +37,7 @@ describe("transcription consumer", () => {
     const tenantId = await seedTenant();
     const id = await seedJob(tenantId, { webhookUrl: "https://hooks.example.com/x" });
     openai().on("POST", "https://api.openai.com/", () => json(OPENAI_VERBOSE_JSON));
-    await deliver([id, id, id], tenantId);
+    await deliverJobs([id, id, id], tenantId);
     expect(await jobRow(id)).toMatchObject({ status: "completed" });
     const objects = await env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
     expect(objects.objects).toHaveLength(1);
@@ -59,32 +49,33 @@ describe("transcription consumer", () => {
     const tenantId = await seedTenant();
     const flaky = await seedJob(tenantId);
     openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "overloaded" } }, 503));
-    const r1 = await deliver([flaky], tenantId);
-    expect(r1.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(r1.ids);
+    const r1 = await deliverJobs([flaky], tenantId);
+    expect(r1.retried).toEqual(r1.ids);
+    // full jitter on the first attempt: within [0, the policy's base delay]
+    expect(r1.retryDelays.get(r1.ids[0]!)).toBeLessThanOrEqual(retryPolicyFromSettings(env as Env).baseSeconds);
     expect(await jobRow(flaky)).toMatchObject({ status: "processing", attempts: 1 });
 
     const limited = await seedJob(tenantId);
     openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "slow down" } }, 429, { "retry-after": "42" }));
-    const r2 = await deliver([limited], tenantId);
+    const r2 = await deliverJobs([limited], tenantId);
     // (the delay itself is the pure policy's: Retry-After is a floor, see test/jobs/retry-policy.test.ts)
-    expect(r2.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(r2.ids);
+    expect(r2.retried).toEqual(r2.ids);
+    expect(r2.retryDelays.get(r2.ids[0]!)).toBeGreaterThanOrEqual(42);
 
     const bad = await seedJob(tenantId);
     openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "Invalid file format." } }, 400));
-    const r3 = await deliver([bad], tenantId);
-    expect(r3.result.explicitAcks).toEqual(r3.ids);
+    const r3 = await deliverJobs([bad], tenantId);
+    expect(r3.explicitAcks).toEqual(r3.ids);
     expect(await jobRow(bad)).toMatchObject({ status: "failed", error_code: "provider_bad_request" });
   });
 
   it("acknowledges messages for deleted jobs and malformed messages without calling anyone", async () => {
     const tenantId = await seedTenant();
     const outbound = openai();
-    const { result, ids } = await deliver(["tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenantId);
-    expect(result.explicitAcks).toEqual(ids);
-    const batch = createMessageBatch("vtt-jobs", [{ id: "bad", timestamp: new Date(), attempts: 1, body: "garbage" }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad"]);
+    const deleted = await deliverJobs(["tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenantId);
+    expect(deleted.explicitAcks).toEqual(deleted.ids);
+    const malformed = await deliver(QUEUES.jobs, [{ id: "bad", body: "garbage" }]);
+    expect(malformed.explicitAcks).toEqual(["bad"]);
     expect(outbound.requests).toHaveLength(0);
   });
 
@@ -92,7 +83,7 @@ describe("transcription consumer", () => {
     const tenantId = await seedTenant();
     const id = await seedJob(tenantId, { audio: null });
     openai();
-    await deliver([id], tenantId);
+    await deliverJobs([id], tenantId);
     expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_missing" });
   });
 
@@ -100,11 +91,11 @@ describe("transcription consumer", () => {
     const tenantId = await seedTenant();
     const id = await seedJob(tenantId, { provider: "whisper-pool" });
     const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ status: "queued" }, 202));
-    await deliver([id], tenantId);
+    await deliverJobs([id], tenantId);
     const row = await jobRow(id);
     expect(row).toMatchObject({ status: "processing" });
     expect(row!.dispatched_at).toEqual(expect.any(Number));
-    await deliver([id], tenantId, { attempts: 2 });
+    await deliverJobs([id], tenantId, { attempts: 2 });
     expect(outbound.requests).toHaveLength(1);
   });
 
@@ -114,8 +105,8 @@ describe("transcription consumer", () => {
     interceptFetch().on("POST", "https://pool.test/", () => {
       throw new TypeError("connect ECONNREFUSED");
     });
-    const { result, ids } = await deliver([id], tenantId);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(ids);
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.retried).toEqual(delivery.ids);
     expect(await jobRow(id)).toMatchObject({ status: "processing", dispatched_at: null });
   });
 });
@@ -128,15 +119,17 @@ describe("circuit breaker in the consumer", () => {
       .on("POST", "https://api.openai.com/", () => json({ error: { message: "down" } }, 500))
       .on("POST", "https://api.deepgram.com/", () => json(DEEPGRAM_RESPONSE));
     // five failures trip openai's breaker (minimum 5 calls, 50 %)
-    for (let i = 0; i < 5; i++) await deliver([await seedJob(tenantId)], tenantId);
+    for (let i = 0; i < 5; i++) await deliverJobs([await seedJob(tenantId)], tenantId);
     const openaiCalls = () => outbound.requests.filter((r) => r.url.hostname === "api.openai.com").length;
     expect(openaiCalls()).toBe(5);
     expect((await breakerFor(env, "openai").snapshot("openai")).state.status).toBe("open");
 
     // no failover configured: parked, nobody called
     const parked = await seedJob(tenantId);
-    const p = await deliver([parked], tenantId);
-    expect(p.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(p.ids);
+    const p = await deliverJobs([parked], tenantId);
+    expect(p.retried).toEqual(p.ids);
+    // a parked job always waits at least a second, even when the jitter draws 0
+    expect(p.retryDelays.get(p.ids[0]!)).toBeGreaterThanOrEqual(1);
     expect(openaiCalls()).toBe(5);
     expect(await jobRow(parked)).toMatchObject({ status: "queued", delayed_reason: "provider_unavailable" });
     // the tenant's view of a parked job carries the degraded-mode notice
@@ -145,7 +138,7 @@ describe("circuit breaker in the consumer", () => {
 
     // with a failover chain the job goes to deepgram instead
     const moved = await seedJob(tenantId);
-    await deliver([moved], tenantId, { env: { ...env, FAILOVER_CHAIN: "openai,deepgram" } as Env });
+    await deliverJobs([moved], tenantId, { env: { FAILOVER_CHAIN: "openai,deepgram" } });
     expect(await jobRow(moved)).toMatchObject({ status: "completed", provider: "deepgram" });
     expect(openaiCalls()).toBe(5);
   });
@@ -158,11 +151,11 @@ describe("circuit breaker in the consumer", () => {
     await breakerFor(env, "deepgram").force("deepgram", "closed");
     for (let i = 0; i < 12; i++) jobs.push(await seedJob(tenantId, { provider: "deepgram" }));
     // the outage: deliveries fail until the breaker opens, then park without calls
-    for (const id of jobs) await deliver([id], tenantId);
+    for (const id of jobs) await deliverJobs([id], tenantId);
     const callsDuringOutage = outbound.requests.length;
     expect(callsDuringOutage).toBeLessThan(jobs.length);
     expect((await breakerFor(env, "deepgram").snapshot("deepgram")).state.status).toBe("open");
-    for (const id of jobs) await deliver([id], tenantId, { attempts: 2 });
+    for (const id of jobs) await deliverJobs([id], tenantId, { attempts: 2 });
     expect(outbound.requests.length).toBe(callsDuringOutage);
 
     // recovery: the cool-down elapses (alarm), probes succeed, the breaker closes, redeliveries complete everything
@@ -177,7 +170,7 @@ describe("circuit breaker in the consumer", () => {
       const pending = [];
       for (const id of jobs) if ((await jobRow(id))!.status !== "completed") pending.push(id);
       if (!pending.length) break;
-      for (const id of pending) await deliver([id], tenantId, { attempts: round });
+      for (const id of pending) await deliverJobs([id], tenantId, { attempts: round });
     }
     for (const id of jobs) expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "deepgram" });
     expect((await stub.snapshot("deepgram")).state.status).toBe("closed");
@@ -190,8 +183,8 @@ describe("fault injection", () => {
     const id = await seedJob(tenantId, { provider: "deepgram" });
     await breakerFor(env, "deepgram").force("deepgram", "closed");
     interceptFetch().on("POST", "https://api.deepgram.com/", () => new Promise<Response>(() => undefined));
-    const { result, ids } = await deliver([id], tenantId, { env: { ...env, DEEPGRAM_TIMEOUT_MS: "50" } as Env });
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(ids);
+    const delivery = await deliverJobs([id], tenantId, { env: { DEEPGRAM_TIMEOUT_MS: "50" } });
+    expect(delivery.retried).toEqual(delivery.ids);
     expect(await jobRow(id)).toMatchObject({ status: "processing", error_code: null });
   });
 
@@ -202,7 +195,7 @@ describe("fault injection", () => {
     const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () => (call++ % 3 === 0 ? json({ err_msg: "flap" }, 502) : json(DEEPGRAM_RESPONSE)));
     const jobs = [await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" })];
     for (let attempt = 1; attempt <= 6; attempt++) {
-      for (const id of jobs) if ((await jobRow(id))!.status !== "completed") await deliver([id], tenantId, { attempts: attempt });
+      for (const id of jobs) if ((await jobRow(id))!.status !== "completed") await deliverJobs([id], tenantId, { attempts: attempt });
     }
     for (const id of jobs) {
       expect(await jobRow(id)).toMatchObject({ status: "completed" });

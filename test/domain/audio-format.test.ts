@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SNIFF_BYTES, sniffAudio } from "../../src/domain/audio-format.ts";
-import { makeWav } from "../helpers/audio.ts";
+import { craftedWav, makeWav, riffChunk } from "../helpers/audio.ts";
 
 const hex = (text: string) => new Uint8Array(text.match(/../g)!.map((byte) => parseInt(byte, 16)));
 const ascii = (text: string) => new Uint8Array(Array.from(text, (char) => char.charCodeAt(0)));
@@ -34,19 +34,6 @@ const FFMPEG_HEADS = {
   oggTheora: "4f67675300020000000000000000e1a1502700000000312dbc55012a807468656f72610302010002000200002000002000000000001900000001000001000001",
 };
 
-/** RIFF/WAVE with one `fmt ` chunk; fields can be overridden to make it implausible. */
-function wavHeader(fmt: { tag?: number; channels?: number; rate?: number; size?: number } = {}, before: Uint8Array = new Uint8Array()) {
-  const size = fmt.size ?? 16;
-  const body = new DataView(new ArrayBuffer(Math.max(size, 16)));
-  body.setUint16(0, fmt.tag ?? 1, true);
-  body.setUint16(2, fmt.channels ?? 1, true);
-  body.setUint32(4, fmt.rate ?? 16_000, true);
-  body.setUint32(8, (fmt.rate ?? 16_000) * 2, true);
-  body.setUint16(12, 2, true);
-  body.setUint16(14, 16, true);
-  return concat(ascii("RIFF"), u32le(1000), ascii("WAVE"), before, ascii("fmt "), u32le(size), new Uint8Array(body.buffer), ascii("data"), u32le(0));
-}
-
 describe("sniffAudio", () => {
   it("asks for a head large enough for every check", () => {
     expect(SNIFF_BYTES).toBeGreaterThanOrEqual(64);
@@ -55,39 +42,41 @@ describe("sniffAudio", () => {
   describe("WAV", () => {
     it("accepts PCM, float and extensible WAV with a plausible fmt chunk", () => {
       expect(sniffAudio(makeWav(0.1))).toEqual({ format: "wav", contentType: "audio/wav" });
-      expect(sniffAudio(wavHeader({ tag: 3, channels: 2, rate: 48_000 }))?.format).toBe("wav");
-      expect(sniffAudio(wavHeader({ tag: 0xfffe, channels: 8, rate: 384_000, size: 40 }))?.format).toBe("wav");
-      expect(sniffAudio(wavHeader({ rate: 1000 }))?.format).toBe("wav");
+      expect(sniffAudio(craftedWav({ formatTag: 3, channels: 2, sampleRate: 48_000 }))?.format).toBe("wav");
+      const extensible = craftedWav({ formatTag: 0xfffe, channels: 8, sampleRate: 384_000, fmtSize: 40 });
+      expect(sniffAudio(extensible)?.format).toBe("wav");
+      expect(sniffAudio(craftedWav({ sampleRate: 1000 }))?.format).toBe("wav");
     });
 
     it("finds fmt after a bext/JUNK chunk, including odd-sized chunks padded to even", () => {
-      const junk = concat(ascii("JUNK"), u32le(28), new Uint8Array(28));
-      const odd = concat(ascii("LIST"), u32le(5), ascii("INFOx"), new Uint8Array(1));
-      expect(sniffAudio(wavHeader({}, concat(junk, odd)))?.format).toBe("wav");
+      const junk = riffChunk("JUNK", new Uint8Array(28));
+      const odd = riffChunk("LIST", ascii("INFOx")); // 5 bytes, then a pad byte
+      expect(sniffAudio(craftedWav({ beforeFmt: concat(junk, odd) }))?.format).toBe("wav");
     });
 
     it("rejects a RIFF/WAVE header over a garbage fmt chunk", () => {
-      expect(sniffAudio(wavHeader({ tag: 2 }))).toBeNull(); // ADPCM is not what we decode
-      expect(sniffAudio(wavHeader({ tag: 0x4242 }))).toBeNull();
-      expect(sniffAudio(wavHeader({ channels: 0 }))).toBeNull();
-      expect(sniffAudio(wavHeader({ channels: 9 }))).toBeNull();
-      expect(sniffAudio(wavHeader({ rate: 999 }))).toBeNull();
-      expect(sniffAudio(wavHeader({ rate: 384_001 }))).toBeNull();
-      expect(sniffAudio(wavHeader({ size: 12 }))).toBeNull();
-      const garbage = concat(ascii("RIFF"), u32le(1000), ascii("WAVE"), new Uint8Array(48).fill(0xa5));
+      expect(sniffAudio(craftedWav({ formatTag: 2 }))).toBeNull(); // ADPCM is not what we decode
+      expect(sniffAudio(craftedWav({ formatTag: 0x4242 }))).toBeNull();
+      expect(sniffAudio(craftedWav({ channels: 0 }))).toBeNull();
+      expect(sniffAudio(craftedWav({ channels: 9 }))).toBeNull();
+      expect(sniffAudio(craftedWav({ sampleRate: 999 }))).toBeNull();
+      expect(sniffAudio(craftedWav({ sampleRate: 384_001 }))).toBeNull();
+      expect(sniffAudio(craftedWav({ fmtSize: 12 }))).toBeNull();
+      const garbage = riffChunk("RIFF", concat(ascii("WAVE"), new Uint8Array(48).fill(0xa5)));
       expect(sniffAudio(garbage)).toBeNull();
     });
 
     it("rejects WAV whose data chunk precedes fmt, or whose fmt lies beyond the head", () => {
-      const dataFirst = concat(ascii("RIFF"), u32le(100), ascii("WAVE"), ascii("data"), u32le(0), wavHeader().subarray(12));
+      const fmtAndData = craftedWav().subarray(12);
+      const dataFirst = riffChunk("RIFF", concat(ascii("WAVE"), riffChunk("data", new Uint8Array()), fmtAndData));
       expect(sniffAudio(dataFirst)).toBeNull();
       expect(sniffAudio(makeWav(0.1).subarray(0, 30))).toBeNull();
-      const hugeJunk = concat(ascii("JUNK"), u32le(SNIFF_BYTES * 2), new Uint8Array(8));
-      expect(sniffAudio(wavHeader({}, hugeJunk))).toBeNull();
+      const hugeJunk = riffChunk("JUNK", new Uint8Array(8), SNIFF_BYTES * 2);
+      expect(sniffAudio(craftedWav({ beforeFmt: hugeJunk }))).toBeNull();
     });
 
     it("rejects RIFF containers that are not WAVE", () => {
-      const avi = wavHeader();
+      const avi = craftedWav();
       avi.set(ascii("AVI "), 8);
       expect(sniffAudio(avi)).toBeNull();
     });

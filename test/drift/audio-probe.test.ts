@@ -1,25 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeSamples, probeAudio } from "../../src/drift/audio-probe.ts";
-import { makeWav } from "../helpers/audio.ts";
-
-/** A WAV header for `dataBytes` of audio (format tag 1 = PCM, 3 = float). */
-function wavHeader(tag: number, sampleRate: number, channels: number, bits: number, dataBytes: number): Uint8Array {
-  const header = new Uint8Array(44);
-  const view = new DataView(header.buffer);
-  header.set([..."RIFF"].map((c) => c.charCodeAt(0)), 0);
-  view.setUint32(4, 36 + dataBytes, true);
-  header.set([..."WAVEfmt "].map((c) => c.charCodeAt(0)), 8);
-  view.setUint32(16, 16, true);
-  view.setUint16(20, tag, true);
-  view.setUint16(22, channels, true);
-  view.setUint32(24, sampleRate, true);
-  view.setUint32(28, (sampleRate * channels * bits) / 8, true);
-  view.setUint16(32, (channels * bits) / 8, true);
-  view.setUint16(34, bits, true);
-  header.set([..."data"].map((c) => c.charCodeAt(0)), 36);
-  view.setUint32(40, dataBytes, true);
-  return header;
-}
+import { craftedWav, makeWav, noiseWav, pcmWav, silenceSamples, silenceWav, toneSamples } from "../helpers/audio.ts";
 
 describe("probeAudio", () => {
   it("reads rate, channels, duration and the loudness of 16-bit PCM", () => {
@@ -31,12 +12,25 @@ describe("probeAudio", () => {
 
   it("analyses only the first maxSeconds, and a truncated prefix still gives the header's duration", () => {
     // 1 s of silence then 1 s of tone: the first half-second is all silent
-    const tone = makeWav(2);
-    const view = new DataView(tone.buffer);
-    for (let i = 0; i < 16_000; i++) view.setInt16(44 + i * 2, 0, true);
+    const tone = pcmWav(Float32Array.from([...silenceSamples({ seconds: 1 }), ...toneSamples({ seconds: 1 })]));
     expect(probeAudio(tone, tone.byteLength, 0.5).pcm!.silenceRatio).toBe(1);
     expect(probeAudio(tone, tone.byteLength).pcm!.silenceRatio).toBeCloseTo(0.5, 2);
     expect(probeAudio(tone.subarray(0, 1000), tone.byteLength)).toMatchObject({ durationSeconds: 2, sampleRate: 16_000 });
+  });
+
+  it("reads stereo 44.1 kHz, and tells digital silence from noise", () => {
+    const silence = silenceWav({ seconds: 0.5, sampleRate: 44_100, channels: 2 });
+    expect(probeAudio(silence, silence.byteLength)).toMatchObject({
+      sampleRate: 44_100,
+      channels: 2,
+      durationSeconds: 0.5,
+      pcm: { silenceRatio: 1 },
+    });
+    const noise = noiseWav({ seconds: 0.5, sampleRate: 44_100, channels: 2, amplitude: 0.5 });
+    const probe = probeAudio(noise, noise.byteLength);
+    expect(probe).toMatchObject({ sampleRate: 44_100, channels: 2, durationSeconds: 0.5, pcm: { silenceRatio: 0 } });
+    // uniform noise in [−a, a] has an RMS of a/√3
+    expect(probe.pcm!.rmsDbfs).toBeCloseTo(20 * Math.log10(0.5 / Math.sqrt(3)), 0);
   });
 
   it("decodes 24-bit PCM, 8-bit PCM and 32-bit float stereo", () => {
@@ -45,7 +39,7 @@ describe("probeAudio", () => {
     expect(Array.from(decodeSamples(new Uint8Array([128, 192, 64]), "pcm", 8)!)).toEqual([0, 0.5, -0.5]);
     const floats = new Float32Array([0.5, -0.5, 0.5, -0.5]);
     const body = new Uint8Array(floats.buffer);
-    const file = new Uint8Array([...wavHeader(3, 8_000, 2, 32, body.byteLength), ...body]);
+    const file = craftedWav({ formatTag: 3, sampleRate: 8_000, channels: 2, bitsPerSample: 32, data: body });
     const probe = probeAudio(file, file.byteLength);
     expect(probe).toMatchObject({ sampleRate: 8_000, channels: 2, pcm: { silenceRatio: 0 } });
     expect(probe.pcm!.rmsDbfs).toBeCloseTo(20 * Math.log10(0.5), 6);

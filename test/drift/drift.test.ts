@@ -1,8 +1,6 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { createDb } from "../../src/storage/db.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index.ts";
 import { driftMetricFamilies, driftReport } from "../../src/drift/drift.ts";
 import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, type DriftFeature } from "../../src/drift/features.ts";
 import { renderExposition } from "../../src/observability/prometheus.ts";
@@ -14,6 +12,7 @@ import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
+import { deliverJobs } from "../helpers/queue.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 const db = () => createDb(env);
@@ -125,10 +124,8 @@ describe("features recorded on completion", () => {
     const tenantId = await seedTenant();
     const id = await seedJob(tenantId, { language: "en" });
     interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
-    const batch = createMessageBatch("vtt-jobs", [{ id: "m-drift", timestamp: new Date(), attempts: 1, body: { v: 1, job_id: id, tenant_id: tenantId } }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m-drift"]);
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
     expect(await jobRow(id)).toMatchObject({ status: "completed" });
 
     const row = (await featureRow(id))!;

@@ -12,7 +12,7 @@ import {
   type TranscriptionInput,
 } from "../../src/drift/features.ts";
 import { compareHistograms, histogram, validateBins } from "../../src/drift/psi.ts";
-import { makeWav } from "../helpers/audio.ts";
+import { craftedWav, makeWav, riffChunk } from "../helpers/audio.ts";
 
 const hex = (text: string) => new Uint8Array(text.match(/../g)!.map((byte) => parseInt(byte, 16)));
 
@@ -30,33 +30,6 @@ const FFMPEG_WAV_PIPE_HEAD =
 /** `seconds` of a sine at `amplitude` (full scale 1.0), integer cycles per 20 ms frame at the rates used here. */
 function sine(seconds: number, sampleRate: number, amplitude: number, frequency = 1_000): Float32Array {
   return Float32Array.from({ length: Math.round(seconds * sampleRate) }, (_, i) => amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
-}
-
-/** A RIFF/WAVE header built field by field, with optional chunks before `data`. */
-function wavHeader(options: { tag?: number; channels?: number; rate?: number; bits?: number; blockAlign?: number; dataSize?: number; extraChunk?: Uint8Array } = {}) {
-  const channels = options.channels ?? 1;
-  const bits = options.bits ?? 16;
-  const blockAlign = options.blockAlign ?? channels * (bits / 8);
-  const rate = options.rate ?? 16_000;
-  const extra = options.extraChunk ?? new Uint8Array();
-  const bytes = new Uint8Array(12 + 24 + extra.length + 8);
-  const view = new DataView(bytes.buffer);
-  const ascii = (offset: number, text: string) => [...text].forEach((char, i) => view.setUint8(offset + i, char.charCodeAt(0)));
-  ascii(0, "RIFF");
-  view.setUint32(4, 0, true);
-  ascii(8, "WAVE");
-  ascii(12, "fmt ");
-  view.setUint32(16, 16, true);
-  view.setUint16(20, options.tag ?? 1, true);
-  view.setUint16(22, channels, true);
-  view.setUint32(24, rate, true);
-  view.setUint32(28, rate * blockAlign, true);
-  view.setUint16(32, blockAlign, true);
-  view.setUint16(34, bits, true);
-  bytes.set(extra, 36);
-  ascii(36 + extra.length, "data");
-  view.setUint32(40 + extra.length, options.dataSize ?? 32_000, true);
-  return bytes;
 }
 
 describe("pcmStats", () => {
@@ -159,8 +132,15 @@ describe("wavInfo", () => {
   });
 
   it("skips odd-sized chunks with their pad byte and caps a data size larger than the file", () => {
-    const junk = new Uint8Array([0x4a, 0x55, 0x4e, 0x4b, 3, 0, 0, 0, 1, 2, 3, 0]); // "JUNK", 3 bytes + pad
-    const head = wavHeader({ tag: 3, channels: 2, rate: 48_000, bits: 32, dataSize: 384_000, extraChunk: junk });
+    const junk = riffChunk("JUNK", Uint8Array.of(1, 2, 3)); // 3 bytes + pad
+    const head = craftedWav({
+      formatTag: 3,
+      channels: 2,
+      sampleRate: 48_000,
+      bitsPerSample: 32,
+      dataSize: 384_000,
+      beforeData: junk,
+    });
     expect(wavInfo(head)).toMatchObject({ encoding: "float", channels: 2, blockAlign: 8, dataOffset: 56, dataBytes: 384_000, durationSeconds: 1 });
     expect(wavInfo(head, 56 + 38_400)).toMatchObject({ dataBytes: 38_400, durationSeconds: 0.1 });
   });
@@ -169,9 +149,9 @@ describe("wavInfo", () => {
     expect(wavInfo(hex("fff338c4000000034800000000fff888cb210f7b041070010cbbf10e"))).toBeNull();
     expect(wavInfo(new Uint8Array())).toBeNull();
     expect(wavInfo(makeWav().subarray(0, 40))).toBeNull();
-    expect(wavInfo(wavHeader({ blockAlign: 3 }))).toBeNull();
-    expect(wavInfo(wavHeader({ tag: 0x55 }))).toBeNull();
-    expect(wavInfo(wavHeader({ channels: 0, blockAlign: 0 }))).toBeNull();
+    expect(wavInfo(craftedWav({ blockAlign: 3, dataSize: 32_000 }))).toBeNull();
+    expect(wavInfo(craftedWav({ formatTag: 0x55, dataSize: 32_000 }))).toBeNull();
+    expect(wavInfo(craftedWav({ channels: 0, blockAlign: 0, dataSize: 32_000 }))).toBeNull();
   });
 });
 

@@ -15,18 +15,7 @@ import {
   type CategoricalBins,
   type NumericBins,
 } from "../../src/drift/psi.ts";
-
-/** mulberry32: a small seeded PRNG so the "random" samples are the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../helpers/random.ts";
 
 /** Normal samples by Box–Muller from the seeded generator. */
 function normalSamples(count: number, mean: number, seed: number): number[] {

@@ -1,9 +1,9 @@
 /** The Worker's entry point: queues reach exactly their configured consumer, and cron tasks run independently. */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { queueNames } from "../../src/config.ts";
-import worker, { CRON_TASKS, queueConsumers, runCronTasks } from "../../src/index.ts";
+import { CRON_TASKS, queueConsumers, runCronTasks } from "../../src/index.ts";
+import { deliver } from "../helpers/queue.ts";
 
 function captureLogs(): { events: () => Record<string, unknown>[] } {
   const lines: string[] = [];
@@ -25,12 +25,10 @@ describe("queue entry", () => {
   it("fails loudly (and logs) for a queue no consumer is configured for, instead of guessing by its name", async () => {
     const logs = captureLogs();
     // a name the old substring routing would have sent to the dead-letter consumer
-    const batch = createMessageBatch("vtt-jobs-eu-dlq", [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: { v: 1, job_id: "tr_x", tenant_id: "tn_x" } },
-    ]);
-    const ctx = createExecutionContext();
-    await expect(worker.queue(batch, env, ctx)).rejects.toThrow(/No consumer is configured for queue "vtt-jobs-eu-dlq"/);
-    const result = await getQueueResult(batch, ctx);
+    const message = { body: { v: 1, job_id: "tr_x", tenant_id: "tn_x" } };
+    const result = await deliver("vtt-jobs-eu-dlq", [message], { captureError: true });
+    expect(result.error).toBeInstanceOf(Error);
+    expect((result.error as Error).message).toMatch(/No consumer is configured for queue "vtt-jobs-eu-dlq"/);
     expect(result.explicitAcks).toEqual([]);
     expect(logs.events()).toContainEqual(expect.objectContaining({ event: "queue_unknown", queue: "vtt-jobs-eu-dlq" }));
   });

@@ -1,19 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import worker from "../../src/index.ts";
 import { describe, expect, it } from "vitest";
 import { redriveDue } from "../../src/jobs/dead-letters.ts";
 import { createDb } from "../../src/storage/db.ts";
 import * as schema from "../../src/storage/schema.ts";
 import { call } from "../helpers/api.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
-
-async function deadLetter(jobIds: string[], tenantId: string) {
-  const batch = createMessageBatch("vtt-jobs-dlq", jobIds.map((id, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 6, body: { v: 1, job_id: id, tenant_id: tenantId } })));
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
+import { deliverDeadLetters } from "../helpers/queue.ts";
 
 const deadLetterRow = (id: string) => env.DB.prepare("select * from dead_letters where job_id = ?").bind(id).first<Record<string, unknown>>();
 
@@ -24,8 +16,8 @@ describe("dead-letter inspector", () => {
     const missing = await seedJob(tenant, { audio: null });
     const empty = await seedJob(tenant, { audio: new Uint8Array(0) });
     const garbage = await seedJob(tenant, { audio: new Uint8Array(new TextEncoder().encode("RIFF....WAVE this is not audio, it only pretends to be")) });
-    const result = await deadLetter([good, missing, empty, garbage], tenant);
-    expect(result.explicitAcks.sort()).toEqual(["m0", "m1", "m2", "m3"]);
+    const result = await deliverDeadLetters([good, missing, empty, garbage], tenant);
+    expect(result.explicitAcks.sort()).toEqual([...result.ids].sort());
 
     expect(await jobRow(good)).toMatchObject({ status: "queued", delayed_reason: "dead_lettered" });
     expect(await deadLetterRow(good)).toMatchObject({ classification: "recoverable", resolved_at: null });
@@ -38,7 +30,7 @@ describe("dead-letter inspector", () => {
   it("ignores messages for deleted or finished jobs", async () => {
     const tenant = await seedTenant();
     const done = await seedJob(tenant, { status: "completed" });
-    const result = await deadLetter([done, "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenant);
+    const result = await deliverDeadLetters([done, "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], tenant);
     expect(result.explicitAcks).toHaveLength(2);
     expect(await deadLetterRow(done)).toBeNull();
   });
@@ -46,7 +38,7 @@ describe("dead-letter inspector", () => {
   it("re-drives parked jobs once due, and fails them with retries_exhausted past the maximum age", async () => {
     const tenant = await seedTenant();
     const id = await seedJob(tenant);
-    await deadLetter([id], tenant);
+    await deliverDeadLetters([id], tenant);
     const db = createDb(env);
     const first = (await deadLetterRow(id))!;
     // not yet due
@@ -67,7 +59,7 @@ describe("dead-letter inspector", () => {
     const tenant = await seedTenant();
     const a = await seedJob(tenant);
     const b = await seedJob(tenant);
-    await deadLetter([a, b], tenant);
+    await deliverDeadLetters([a, b], tenant);
     const list = (await (await call("/v1/admin/dead-letters", { key: env.ADMIN_API_KEY })).json()) as { data: { job_id: string; classification: string }[] };
     expect(list.data.filter((d) => [a, b].includes(d.job_id)).map((d) => d.classification)).toEqual(["recoverable", "recoverable"]);
     expect((await call(`/v1/admin/dead-letters/${a}/redrive`, { method: "POST", key: env.ADMIN_API_KEY })).status).toBe(202);

@@ -1,10 +1,9 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import worker from "../../src/index.ts";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
+import { deliverWebhooks } from "../helpers/queue.ts";
 
 interface Received {
   url: string;
@@ -26,13 +25,6 @@ function receiver(statuses: number[]) {
 
 afterEach(() => vi.restoreAllMocks());
 
-async function deliverPending(messages: { event_id: string; attempts?: number }[]) {
-  const batch = createMessageBatch("vtt-webhooks", messages.map((m, i) => ({ id: `w${i}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: { v: 1, event_id: m.event_id } })));
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
 async function completedJobWithWebhook(key: string): Promise<{ id: string; eventId: string }> {
   const res = await multipartUpload(key, { provider: "whisper-pool", webhook_url: "https://hooks.example.com/vtt" });
   const { id } = (await res.json()) as { id: string };
@@ -49,8 +41,8 @@ describe("signed webhooks", () => {
     const { key } = await createTenant("hooks");
     const { id, eventId } = await completedJobWithWebhook(key);
     const received = receiver([200]);
-    const result = await deliverPending([{ event_id: eventId }]);
-    expect(result.explicitAcks).toEqual(["w0"]);
+    const result = await deliverWebhooks([eventId]);
+    expect(result.explicitAcks).toEqual(result.ids);
     expect(received).toHaveLength(1);
     const { secret } = (await (await call("/v1/webhooks/secret", { key })).json()) as { secret: string };
     const payload = new Webhook(secret).verify(received[0]!.body, received[0]!.headers) as Record<string, unknown>;
@@ -63,11 +55,12 @@ describe("signed webhooks", () => {
     const { key } = await createTenant("hooks-retry");
     const { id, eventId } = await completedJobWithWebhook(key);
     const received = receiver([503, 500, 410]);
-    const first = await deliverPending([{ event_id: eventId }]);
-    expect(first.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["w0"]);
-    await deliverPending([{ event_id: eventId, attempts: 2 }]);
-    const last = await deliverPending([{ event_id: eventId, attempts: 3 }]);
-    expect(last.explicitAcks).toEqual(["w0"]);
+    const first = await deliverWebhooks([eventId]);
+    expect(first.retried).toEqual(first.ids);
+    expect(first.retryDelays.get(first.ids[0]!)).toBeGreaterThan(0);
+    await deliverWebhooks([{ eventId, attempts: 2 }]);
+    const last = await deliverWebhooks([{ eventId, attempts: 3 }]);
+    expect(last.explicitAcks).toEqual(last.ids);
     expect(new Set(received.map((r) => r.headers["webhook-id"]))).toEqual(new Set([eventId]));
     const log = (await (await call(`/v1/transcriptions/${id}/webhooks`, { key })).json()) as { data: { status: string; attempts: { status_code: number }[] }[] };
     expect(log.data).toHaveLength(1);
@@ -86,7 +79,7 @@ describe("signed webhooks", () => {
     expect(rotated.secret).not.toBe(old.secret);
     expect(rotated.previous_secret).toBe(old.secret);
     const received = receiver([200]);
-    await deliverPending([{ event_id: eventId }]);
+    await deliverWebhooks([eventId]);
     for (const secret of [old.secret, rotated.secret]) {
       expect(() => new Webhook(secret).verify(received[0]!.body, received[0]!.headers)).not.toThrow();
     }
@@ -101,8 +94,8 @@ describe("signed webhooks", () => {
     await poolCallback(completedCallback(id));
     const event = await env.DB.prepare("select id from webhook_events where job_id = ? and tenant_id = ?").bind(id, tenantId).first<{ id: string }>();
     const received = receiver([200]);
-    const result = await deliverPending([{ event_id: event!.id }]);
-    expect(result.explicitAcks).toEqual(["w0"]);
+    const result = await deliverWebhooks([event!.id]);
+    expect(result.explicitAcks).toEqual(result.ids);
     expect(received).toHaveLength(0);
   });
 });

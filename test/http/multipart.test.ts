@@ -6,6 +6,7 @@ import {
   type MultipartOptions,
   type MultipartPart,
 } from "../../src/http/multipart.ts";
+import { seededRandom } from "../helpers/random.ts";
 
 const encoder = new TextEncoder();
 const BOUNDARY = "----edge-test-7MA4YWxkTrZu0gW";
@@ -19,18 +20,6 @@ function bytes(...parts: (string | Uint8Array)[]): Uint8Array {
     offset += part.length;
   }
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so a failing random chunking can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Streams `body` in pieces whose sizes come from `nextSize` (a fixed size, or a function of a PRNG). */
@@ -85,7 +74,7 @@ const closing = `--${BOUNDARY}--\r\n`;
 
 /** Binary content full of near-misses: dashes, CRLFs, and every proper prefix of the delimiter. */
 function trickyBinary(seed: number, length: number): Uint8Array {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
   const delimiter = encoder.encode(`\r\n--${BOUNDARY}`);
@@ -176,7 +165,7 @@ describe("parseMultipart", () => {
     ];
     expect(await collect(streamOf(body, 1))).toEqual(expected);
     for (let seed = 1; seed <= 60; seed++) {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const maxChunk = [2, 7, 50, 300, 5000][seed % 5]!;
       const parts = await collect(streamOf(body, () => 1 + Math.floor(random() * maxChunk)));
       expect(parts, `seed ${seed}`).toEqual(expected);
@@ -307,22 +296,48 @@ describe("parseMultipart", () => {
       expect(pulls).toBeLessThanOrEqual(6);
     });
 
-    it("throws only MultipartError for truncated and corrupted bodies (200 seeded mutations)", async () => {
+    it("throws only MultipartError for truncated, corrupted and spliced bodies (600 seeded mutations)", async () => {
       const valid = bytes(
         field("language", "en"),
         part('Content-Disposition: form-data; name="file"; filename*=UTF-8\'\'%C3%A9.wav', trickyBinary(3, 300)),
         closing,
       );
+      // Outcomes are counted so the test cannot pass by accepting everything (or by rejecting everything).
+      const outcomes = new Map<string, number>();
+      const parse = async (label: string, body: Uint8Array, random: () => number, options?: MultipartOptions) => {
+        let outcome = "accepted";
+        try {
+          await collect(streamOf(body, () => 1 + Math.floor(random() * 40)), BOUNDARY, options);
+        } catch (error) {
+          expect(error, label).toBeInstanceOf(MultipartError);
+          outcome = (error as MultipartError).code;
+        }
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      };
       for (let seed = 1; seed <= 200; seed++) {
-        const random = prng(seed);
+        const random = seededRandom(seed);
         const body = valid.slice(0, 1 + Math.floor(random() * valid.length));
         for (let flips = Math.floor(random() * 4); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
-        try {
-          await collect(streamOf(body, () => 1 + Math.floor(random() * 40)));
-        } catch (error) {
-          expect(error, `seed ${seed}`).toBeInstanceOf(MultipartError);
-        }
+        await parse(`truncated, seed ${seed}`, body, random);
       }
+      for (let seed = 1; seed <= 200; seed++) {
+        const random = seededRandom(seed);
+        const body = valid.slice();
+        for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+        await parse(`corrupted, seed ${seed}`, body, random);
+      }
+      // A slice of the body repeated elsewhere duplicates parts and grows fields, so the limit checks take part too.
+      for (let seed = 1; seed <= 200; seed++) {
+        const random = seededRandom(seed);
+        const from = Math.floor(random() * valid.length);
+        const to = from + Math.floor(random() * (valid.length - from));
+        const at = Math.floor(random() * valid.length);
+        const body = bytes(valid.subarray(0, at), valid.subarray(from, to), valid.subarray(at));
+        await parse(`spliced, seed ${seed}`, body, random, { maxFields: 3, maxFieldBytes: 64 });
+      }
+      expect(outcomes.get("accepted")).toBeGreaterThanOrEqual(50);
+      expect(outcomes.get("malformed_multipart")).toBeGreaterThanOrEqual(50);
+      expect([...outcomes.keys()].sort()).toEqual(["accepted", "duplicate_file", "field_too_large", "malformed_multipart"]);
     });
   });
 

@@ -1,14 +1,13 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { JobMessage } from "../../src/env.ts";
-import worker from "../../src/index.ts";
 import { parseTraceparent } from "../../src/observability/trace.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
+import { deliver, QUEUES } from "../helpers/queue.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const INCOMING = `00-${TRACE}-00f067aa0ba902b7-01`;
@@ -53,10 +52,7 @@ describe("W3C trace context from the upload through the queue, the pool and the 
 
     // 3. consumer → pool dispatch: a child span of the same trace
     const pool = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ job_id: id, status: "queued", duplicate: false }, 202));
-    const batch = createMessageBatch("vtt-jobs", [{ id: "m-trace", timestamp: new Date(), attempts: 1, body: message }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    await getQueueResult(batch, ctx);
+    await deliver(QUEUES.jobs, [{ body: message }]);
     const dispatched = JSON.parse(new TextDecoder().decode(pool.requests[0]!.body)) as { traceparent: string };
     const dispatchSpan = parseTraceparent(dispatched.traceparent)!;
     expect(dispatchSpan.traceId).toBe(TRACE);

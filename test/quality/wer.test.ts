@@ -8,6 +8,7 @@ import {
   transcriptCharacters,
   wordErrorRate,
 } from "../../src/quality/wer.ts";
+import { seededRandom } from "../helpers/random.ts";
 
 /** Textbook full-matrix Levenshtein distance, kept deliberately naive to cross-check the two-row version. */
 function naiveDistance(a: readonly string[], b: readonly string[]): number {
@@ -18,17 +19,6 @@ function naiveDistance(a: readonly string[], b: readonly string[]): number {
     }
   }
   return d[a.length]![b.length]!;
-}
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("normaliseTranscript", () => {

@@ -1,21 +1,13 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signAudioUrl } from "@vtt/pool-contract";
 import { parseMasterKeys, sealBytes } from "../../src/domain/envelope.ts";
-import worker from "../../src/index.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob } from "../helpers/jobs.ts";
+import { deliverJobs } from "../helpers/queue.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
-
-async function deliver(jobId: string, tenantId: string) {
-  const batch = createMessageBatch("vtt-jobs", [{ id: `m-${jobId}`, timestamp: new Date(), attempts: 1, body: { v: 1, job_id: jobId, tenant_id: tenantId } }]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 async function rawObject(key: string): Promise<{ bytes: Uint8Array; meta: Record<string, string> }> {
   const object = await env.BUCKET.get(key);
@@ -43,7 +35,7 @@ describe("encryption at rest", () => {
     expect(audio.bytes.byteLength).toBe(wav.byteLength + 16);
 
     const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
-    await deliver(id, tenantId);
+    await deliverJobs([id], tenantId);
     // the provider received the plaintext audio, not the sealed bytes
     expect(latin1(outbound.requests[0]!.body)).toContain("RIFF");
     expect(outbound.requests[0]!.body.byteLength).toBeGreaterThan(wav.byteLength);

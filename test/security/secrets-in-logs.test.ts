@@ -6,17 +6,15 @@
  * webhook signing secrets, Authorization header values, request signatures and signed URLs, transcript text and a
  * marker hidden in the upload's prompt and metadata. Every line must also be one JSON object with an `event`.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signedHeaders } from "@vtt/pool-contract";
-import type { Env } from "../../src/env.ts";
 import { log } from "../../src/lib/log.ts";
-import worker from "../../src/index.ts";
 import { adminKey, call, callWith } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { POOL_CALLBACK_RING } from "../helpers/pool.ts";
+import { deliverJobs, deliverWebhooks } from "../helpers/queue.ts";
 import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 // ---------- console capture ----------
@@ -79,28 +77,6 @@ function bindingSecrets(): Map<string, string> {
 }
 
 // ---------- flow helpers ----------
-
-let seq = 0;
-async function deliverJobs(ids: string[], tenantId: string, overrides: Partial<Env> = {}) {
-  const batch = createMessageBatch(
-    "vtt-jobs",
-    ids.map((id) => ({ id: `job-msg-${seq++}`, timestamp: new Date(), attempts: 1, body: { v: 1, job_id: id, tenant_id: tenantId } })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...overrides } as Env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
-async function deliverWebhooks(eventIds: string[]) {
-  const batch = createMessageBatch(
-    "vtt-webhooks",
-    eventIds.map((id) => ({ id: `hook-msg-${seq++}`, timestamp: new Date(), attempts: 1, body: { v: 1, event_id: id } })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
 
 async function adminJson(path: string, body: unknown) {
   const res = await call(path, { method: "POST", key: adminKey(), headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
