@@ -1,4 +1,5 @@
 import path from "node:path";
+
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
@@ -39,7 +40,12 @@ export default defineConfig(async () => {
               },
             }),
           ],
-          test: { name: "edge", include: ["test/**/*.test.ts"], exclude: ["test/infra/**"], setupFiles: ["./test/helpers/setup.ts"] },
+          test: {
+            name: "edge",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/infra/**"],
+            setupFiles: ["./test/helpers/setup.ts"],
+          },
         },
         "./packages/pool-contract/vitest.config.ts",
         "./gpu-worker/vitest.config.ts",

@@ -5,11 +5,13 @@
  * upload keeps sending after the point where it is refused, while another tenant uploads on the same keep-alive
  * connections. Every rejection must come back as its own 4xx, and every other upload must succeed.
  */
-import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 // plain ESM helper shared with `npm start`
 import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
 
@@ -91,16 +93,28 @@ interface Sent {
  * Sends `head`, then keeps sending `TRAILING_BYTES` of filler in chunks (still part of the last part's content), then
  * `tail`. The Worker refuses the upload somewhere in `head`, while the client is still writing.
  */
-function sendStreaming(key: string, contentType: string, head: Buffer, tail: Buffer, trailing = TRAILING_BYTES): Promise<Sent> {
+function sendStreaming(
+  key: string,
+  contentType: string,
+  head: Buffer,
+  tail: Buffer,
+  trailing = TRAILING_BYTES,
+): Promise<Sent> {
   return new Promise((resolve) => {
     const headers = { authorization: `Bearer ${key}`, "content-type": contentType };
-    const req = http.request(`${base}/v1/transcriptions`, { method: "POST", agent, headers, timeout: 30_000 }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? null, body }));
-    });
+    const req = http.request(
+      `${base}/v1/transcriptions`,
+      { method: "POST", agent, headers, timeout: 30_000 },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? null, body }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", (error: NodeJS.ErrnoException) => resolve({ status: null, body: "", error: error.code ?? error.message }));
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      resolve({ status: null, body: "", error: error.code ?? error.message }),
+    );
     req.write(head);
     let sent = 0;
     const pump = () => {
@@ -123,18 +137,61 @@ function goodUpload(key: string): Promise<Sent> {
 const multipartType = `multipart/form-data; boundary=${BOUNDARY}`;
 const closing = Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
 const rejected: [name: string, status: number, code: string, send: (key: string) => Promise<Sent>][] = [
-  ["a second file part", 400, "duplicate_file", (key) =>
-    sendStreaming(key, multipartType, Buffer.concat([Buffer.from(part("file", "a.wav")), wav(), Buffer.from("\r\n" + part("file", "b.wav"))]), closing)],
-  ["too many parts", 400, "too_many_fields", (key) =>
-    sendStreaming(key, multipartType, Buffer.from(Array.from({ length: 40 }, (_, i) => part(`f${i}`) + "x\r\n").join("") + part("file", "a.wav")), closing)],
-  ["an oversize field", 400, "field_too_large", (key) =>
-    sendStreaming(key, multipartType, Buffer.from(part("prompt") + "p".repeat(70 * 1024)), closing)],
-  ["a part without Content-Disposition", 400, "malformed_multipart", (key) =>
-    sendStreaming(key, multipartType, Buffer.from(`--${BOUNDARY}\r\nContent-Type: audio/wav\r\n\r\n`), closing)],
-  ["a file part under another name", 422, "unknown_field", (key) =>
-    sendStreaming(key, multipartType, Buffer.from(part("audio", "a.wav")), closing)],
-  ["raw bytes that are not audio", 415, "unsupported_audio", (key) =>
-    sendStreaming(key, "audio/wav", Buffer.from("this is not audio at all, only words ".repeat(200)), Buffer.alloc(0))],
+  [
+    "a second file part",
+    400,
+    "duplicate_file",
+    (key) =>
+      sendStreaming(
+        key,
+        multipartType,
+        Buffer.concat([Buffer.from(part("file", "a.wav")), wav(), Buffer.from("\r\n" + part("file", "b.wav"))]),
+        closing,
+      ),
+  ],
+  [
+    "too many parts",
+    400,
+    "too_many_fields",
+    (key) =>
+      sendStreaming(
+        key,
+        multipartType,
+        Buffer.from(Array.from({ length: 40 }, (_, i) => part(`f${i}`) + "x\r\n").join("") + part("file", "a.wav")),
+        closing,
+      ),
+  ],
+  [
+    "an oversize field",
+    400,
+    "field_too_large",
+    (key) => sendStreaming(key, multipartType, Buffer.from(part("prompt") + "p".repeat(70 * 1024)), closing),
+  ],
+  [
+    "a part without Content-Disposition",
+    400,
+    "malformed_multipart",
+    (key) =>
+      sendStreaming(key, multipartType, Buffer.from(`--${BOUNDARY}\r\nContent-Type: audio/wav\r\n\r\n`), closing),
+  ],
+  [
+    "a file part under another name",
+    422,
+    "unknown_field",
+    (key) => sendStreaming(key, multipartType, Buffer.from(part("audio", "a.wav")), closing),
+  ],
+  [
+    "raw bytes that are not audio",
+    415,
+    "unsupported_audio",
+    (key) =>
+      sendStreaming(
+        key,
+        "audio/wav",
+        Buffer.from("this is not audio at all, only words ".repeat(200)),
+        Buffer.alloc(0),
+      ),
+  ],
 ];
 
 async function adminJson(pathname: string, body: unknown): Promise<Record<string, string>> {
@@ -164,7 +221,8 @@ describe("an upload rejected mid-body does not break anyone else's requests", ()
         const got = hostile.status === null ? hostile.error : `${hostile.status} ${safeCode(hostile.body)}`;
         if (got !== `${status} ${code}`) failures.push(`${name}: got ${got}`);
         for (const res of [...alongside, ...after]) {
-          if (res.status !== 202) failures.push(`other tenant during "${name}": ${res.status ?? res.error} ${res.body.slice(0, 80)}`);
+          if (res.status !== 202)
+            failures.push(`other tenant during "${name}": ${res.status ?? res.error} ${res.body.slice(0, 80)}`);
         }
       }
     }

@@ -6,7 +6,9 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+
 import { afterAll, beforeAll, expect, it } from "vitest";
+
 // plain ESM helper shared with `npm start`
 import { freePort, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
 
@@ -34,7 +36,10 @@ function wav(seconds: number): Buffer {
   for (let i = 0; i < samples; i++) {
     // a warbling tone with pauses, so the pool has something speech-like to window
     const envelope = Math.floor(i / (rate * 0.7)) % 2 === 0 ? 1 : 0.05;
-    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * (300 + 200 * Math.sin(i / 3000)) * i) / rate) * 9000 * envelope), 44 + i * 2);
+    buf.writeInt16LE(
+      Math.round(Math.sin((2 * Math.PI * (300 + 200 * Math.sin(i / 3000)) * i) / rate) * 9000 * envelope),
+      44 + i * 2,
+    );
   }
   return buf;
 }
@@ -71,25 +76,39 @@ beforeAll(async () => {
     env: { ...process.env, CI: "1" },
     stdio: "ignore",
   });
-  collect(poolLogs, run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
-    cwd: ROOT,
-    quiet: true,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      PORT: String(poolPort),
-      BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
-      CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
-      WHISPER_MODEL: "synthetic:mini",
-    },
-  }));
+  collect(
+    poolLogs,
+    run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
+      cwd: ROOT,
+      quiet: true,
+      env: {
+        ...process.env,
+        REDIS_URL: redisUrl,
+        PORT: String(poolPort),
+        BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
+        CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
+        WHISPER_MODEL: "synthetic:mini",
+      },
+    }),
+  );
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  collect(workerLogs, run("e2e-worker", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs], {
-    cwd: ROOT,
-    quiet: true,
-    env: { ...process.env, CI: "1" },
-  }));
-  await Promise.all([waitForHttp(`${base}/healthz`, 180_000), waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
+  collect(
+    workerLogs,
+    run(
+      "e2e-worker",
+      "npx",
+      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs],
+      {
+        cwd: ROOT,
+        quiet: true,
+        env: { ...process.env, CI: "1" },
+      },
+    ),
+  );
+  await Promise.all([
+    waitForHttp(`${base}/healthz`, 180_000),
+    waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000),
+  ]);
 });
 
 afterAll(async () => {
@@ -105,8 +124,12 @@ async function json(res: Response) {
 
 it("an upload goes through the pool and comes back as a completed transcript", async () => {
   const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
-  const tenant = await json(await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: admin, body: '{"name":"e2e"}' }));
-  const { key } = await json(await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: admin, body: "{}" }));
+  const tenant = await json(
+    await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: admin, body: '{"name":"e2e"}' }),
+  );
+  const { key } = await json(
+    await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: admin, body: "{}" }),
+  );
   const auth = { authorization: `Bearer ${key}` };
 
   const form = new FormData();
@@ -153,6 +176,8 @@ it("an upload goes through the pool and comes back as a completed transcript", a
         return [];
       }
     });
-  expect(traced(workerLogs)).toEqual(expect.arrayContaining(["request", "provider_call", "job_dispatched", "pool_callback", "job_finished"]));
+  expect(traced(workerLogs)).toEqual(
+    expect.arrayContaining(["request", "provider_call", "job_dispatched", "pool_callback", "job_finished"]),
+  );
   expect(traced(poolLogs).length).toBeGreaterThan(0);
 });

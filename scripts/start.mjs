@@ -8,7 +8,9 @@ const WORKER_PORT = Number(process.env.PORT ?? 8787);
 async function main() {
   const vars = ensureDevVars();
   console.log("applying D1 migrations to the local database");
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], { env: { ...process.env, CI: "1" } });
+  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], {
+    env: { ...process.env, CI: "1" },
+  });
 
   const providers = (vars.PROVIDERS ?? "").split(",").map((p) => p.trim());
   if (providers.includes("whisper-pool")) {
@@ -25,7 +27,9 @@ async function main() {
         CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
         WHISPER_MODEL: model,
         // random weights never reach whisper's confidence threshold: without this every window is re-decoded 5×
-        ...(model.startsWith("synthetic:") && !process.env.WHISPER_TEMPERATURE_INC ? { WHISPER_TEMPERATURE_INC: "0" } : {}),
+        ...(model.startsWith("synthetic:") && !process.env.WHISPER_TEMPERATURE_INC
+          ? { WHISPER_TEMPERATURE_INC: "0" }
+          : {}),
         NODE_ENV: "development",
       },
     });

@@ -2,7 +2,7 @@
 // Uploads an audio file to the local (or any) deployment, shows progress, waits and prints the transcript.
 // Usage: npm run transcribe -- file.wav [--format txt|srt|vtt|json] [--provider name] [--language en]
 //        [--url http://127.0.0.1:8787] [--key vtt_live_...]
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, createReadStream } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 
@@ -59,10 +59,18 @@ async function developmentKey() {
   const admin = devVars().ADMIN_API_KEY;
   if (!admin) throw new Error("no --key given and no ADMIN_API_KEY in .dev.vars");
   const headers = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
-  const tenant = await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers, body: JSON.stringify({ name: "local-dev" }) });
+  const tenant = await fetch(`${base}/v1/admin/tenants`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ name: "local-dev" }),
+  });
   if (!tenant.ok) throw new Error(`creating a dev tenant failed: ${await problem(tenant)}`);
   const { id } = await tenant.json();
-  const key = await fetch(`${base}/v1/admin/tenants/${id}/keys`, { method: "POST", headers, body: JSON.stringify({ name: "transcribe-cli" }) });
+  const key = await fetch(`${base}/v1/admin/tenants/${id}/keys`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ name: "transcribe-cli" }),
+  });
   if (!key.ok) throw new Error(`creating a dev key failed: ${await problem(key)}`);
   const created = await key.json();
   mkdirSync(".wrangler", { recursive: true });
@@ -88,7 +96,11 @@ async function main() {
   if (values.language) query.set("language", values.language);
   const res = await fetch(`${base}/v1/transcriptions?${query}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/octet-stream", "content-length": String(size) },
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/octet-stream",
+      "content-length": String(size),
+    },
     body: counting,
     duplex: "half",
   });
@@ -121,6 +133,7 @@ async function main() {
 main().catch((error) => {
   if (tty) process.stderr.write("\n");
   console.error(String(error.message ?? error));
-  if (String(error.cause?.code ?? "").includes("ECONNREFUSED")) console.error(`is the service running at ${base}? (npm start)`);
+  if (String(error.cause?.code ?? "").includes("ECONNREFUSED"))
+    console.error(`is the service running at ${base}? (npm start)`);
   process.exit(1);
 });

@@ -1,13 +1,13 @@
 /** Composition root of the HTTP API: middleware, routers, OpenAPI document and error mapping. */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { createDb } from "./storage/db.ts";
-import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
+
 import { admin } from "./api/admin/index.ts";
 import { API_CSP, docs } from "./api/docs-page.ts";
-import { internal } from "./api/internal.ts";
 import { feedbackRoutes } from "./api/feedback.ts";
+import { internal } from "./api/internal.ts";
 import { metrics } from "./api/metrics.ts";
 import { status } from "./api/status.ts";
 import { subjects } from "./api/subjects.ts";
@@ -22,6 +22,7 @@ import { limitRequestBodies } from "./http/body-limit.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
+import { createDb } from "./storage/db.ts";
 import { StorageError, type StorageErrorKind } from "./storage/errors.ts";
 
 /** How each kind of storage failure reads over HTTP. */
@@ -56,7 +57,10 @@ export function createApp() {
       });
     });
   });
-  app.use("*", secureHeaders({ strictTransportSecurity: "max-age=31536000; includeSubDomains", xFrameOptions: "DENY" }));
+  app.use(
+    "*",
+    secureHeaders({ strictTransportSecurity: "max-age=31536000; includeSubDomains", xFrameOptions: "DENY" }),
+  );
   app.use("*", async (c, next) => {
     await next();
     if (!c.res.headers.has("content-security-policy")) c.res.headers.set("content-security-policy", API_CSP);
@@ -107,7 +111,8 @@ export function createApp() {
     info: {
       title: "Edge voice-to-text API",
       version: "1.0.0",
-      description: "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
+      description:
+        "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
     },
   });
   app.route("/", docs);
@@ -121,15 +126,31 @@ export function createApp() {
     if (error instanceof EnvelopeError) {
       // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
       log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });
-      return problemResponse(c, new ApiError(500, "stored_data_unreadable", "A stored object could not be decrypted; operators have been alerted."));
+      return problemResponse(
+        c,
+        new ApiError(
+          500,
+          "stored_data_unreadable",
+          "A stored object could not be decrypted; operators have been alerted.",
+        ),
+      );
     }
     if (error instanceof HTTPException) {
       const status = error.status;
       const code =
-        status === 405 ? "method_not_allowed" : status === 415 ? "unsupported_media_type" : /json/i.test(error.message) ? "malformed_json" : "bad_request";
+        status === 405
+          ? "method_not_allowed"
+          : status === 415
+            ? "unsupported_media_type"
+            : /json/i.test(error.message)
+              ? "malformed_json"
+              : "bad_request";
       return problemResponse(c, new ApiError(status as 400, code, error.message));
     }
-    log("unhandled_error", { path: new URL(c.req.url).pathname, error: error instanceof Error ? error.name : "unknown" });
+    log("unhandled_error", {
+      path: new URL(c.req.url).pathname,
+      error: error instanceof Error ? error.name : "unknown",
+    });
     return problemResponse(c, new ApiError(500, "internal_error", "Something went wrong on our side."));
   });
   return app;

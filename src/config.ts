@@ -4,6 +4,7 @@
  * that does not parse falls back to its documented default rather than failing requests.
  */
 import { z } from "zod";
+
 import type { Env } from "./env.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;

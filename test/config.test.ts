@@ -1,6 +1,7 @@
 /** Settings are parsed once, through one schema, with documented fallbacks for blank or malformed values. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import {
   corsOrigins,
   DEFAULT_BACKLOG_DELAY_THRESHOLD,

@@ -4,6 +4,7 @@
  * serial sum of its parts.
  */
 import { Hono } from "hono";
+
 import { maxUploadBytes } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { readBodyLimited } from "../../src/http/body-limit.ts";

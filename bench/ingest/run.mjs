@@ -3,9 +3,10 @@
 // against the same run's bare primitives (one R2 put, one D1 insert, one queue send, each alone).
 // Usage: node bench/ingest/run.mjs [--requests 300] [--concurrency 4] [--write]
 import { readFileSync, rmSync } from "node:fs";
-import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+
+import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { ensureDevVars, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
@@ -72,16 +73,46 @@ async function main() {
     stdio: "ignore",
   });
   const port = await freePort();
-  run("wrangler", "npx", ["wrangler", "dev", "bench/ingest/worker.ts", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", "RATE_LIMIT_REQUESTS_PER_MINUTE:1000000", "--var", "PROVIDERS:whisper-pool", "--var", "POOL_URL:http://127.0.0.1:9"], { quiet: true });
+  run(
+    "wrangler",
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "bench/ingest/worker.ts",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--var",
+      "RATE_LIMIT_REQUESTS_PER_MINUTE:1000000",
+      "--var",
+      "PROVIDERS:whisper-pool",
+      "--var",
+      "POOL_URL:http://127.0.0.1:9",
+    ],
+    { quiet: true },
+  );
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/healthz`, 120_000);
     const admin = readFileSync(".dev.vars", "utf8").match(/^ADMIN_API_KEY=(.*)$/m)[1];
     const h = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
-    const tenant = await (await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: h, body: '{"name":"bench"}' })).json();
-    const { key } = await (await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })).json();
+    const tenant = await (
+      await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: h, body: '{"name":"bench"}' })
+    ).json();
+    const { key } = await (
+      await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })
+    ).json();
     const audio = wav64k();
-    const upload = () => fetch(`${base}/v1/transcriptions?provider=whisper-pool`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "audio/wav" }, body: audio });
+    const upload = () =>
+      fetch(`${base}/v1/transcriptions?provider=whisper-pool`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "audio/wav" },
+        body: audio,
+      });
     const primitive = (name, body) => () => fetch(`${base}/__bench/${name}`, { method: "POST", body });
     // warm up every path once, and refuse to measure a path that does not work
     for (const f of [upload, primitive("r2", audio), primitive("d1"), primitive("queue")]) {
@@ -107,7 +138,8 @@ async function main() {
     }
     rounds.sort((a, b) => a.ratio - b.ratio);
     const median = rounds[Math.floor(rounds.length / 2)];
-    const fmt = (s) => `| ${s.name} | ${s.rps.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.mean.toFixed(1)} | ${s.failures} |`;
+    const fmt = (s) =>
+      `| ${s.name} | ${s.rps.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.mean.toFixed(1)} | ${s.failures} |`;
     const table = [
       "| scenario | req/s | p50 ms | p99 ms | mean ms | non-2xx |",
       "|---|---|---|---|---|---|",
@@ -120,7 +152,8 @@ async function main() {
     ].join("\n");
     const summary =
       `upload / serial composite throughput: **${median.ratio.toFixed(2)}** (median of ${ROUNDS} rounds; all rounds: ` +
-      rounds.map((r) => r.ratio.toFixed(2)).join(", ") + "; goal ≥ 0.90)";
+      rounds.map((r) => r.ratio.toFixed(2)).join(", ") +
+      "; goal ≥ 0.90)";
     const command = `node bench/ingest/run.mjs --requests ${REQUESTS} --concurrency ${CONCURRENCY} --rounds ${ROUNDS}${values.write ? " --write" : ""}`;
     const section = [
       "## Ingest (bench/ingest)",

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 
@@ -34,7 +35,10 @@ function jobId(createdMs, i) {
 /** SQL for `count` jobs numbered from `offset`: 95 % finished over the last 7 days, the rest queued or processing. */
 function seedSql(offset, count, now) {
   // a drift snapshot of the smaller data set must not be served for the larger one
-  const lines = ["insert or ignore into tenants (id, name, created_at) values ('tn_bench', 'bench', 0);", "delete from metric_snapshots;"];
+  const lines = [
+    "insert or ignore into tenants (id, name, created_at) values ('tn_bench', 'bench', 0);",
+    "delete from metric_snapshots;",
+  ];
   const rows = [];
   for (let i = offset; i < offset + count; i++) {
     const provider = PROVIDERS[i % PROVIDERS.length];
@@ -45,7 +49,9 @@ function seedSql(offset, count, now) {
     const started = status === "queued" ? "null" : created + 2000;
     const completed = unfinished ? "null" : created + 2000 + ((i % 50) + 1) * 1000;
     const duration = status === "completed" ? (i % 120) + 1 : "null";
-    rows.push(`('${jobId(created, i)}','tn_bench','${status}','${provider}',1000,'wav',${created},${started},${completed},${completed === "null" ? created : completed},${(i % 3) + 1},${duration})`);
+    rows.push(
+      `('${jobId(created, i)}','tn_bench','${status}','${provider}',1000,'wav',${created},${started},${completed},${completed === "null" ? created : completed},${(i % 3) + 1},${duration})`,
+    );
   }
   // drift features of the completed jobs, so the drift windows (24 h vs the 7 days before) hold realistic counts
   const features = [];
@@ -76,10 +82,14 @@ function seedSql(offset, count, now) {
 async function seed(state, offset, count, now) {
   const file = path.join(state, `seed-${offset}.sql`);
   writeFileSync(file, seedSql(offset, count, now));
-  await runToEnd("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file, "--yes"], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await runToEnd(
+    "npx",
+    ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file, "--yes"],
+    {
+      env: { ...process.env, CI: "1" },
+      stdio: "ignore",
+    },
+  );
 }
 
 /**
@@ -117,31 +127,59 @@ async function measure(base) {
 
 const state = mkdtempSync(path.join(tmpdir(), "vtt-metrics-bench-"));
 try {
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env: { ...process.env, CI: "1" }, stdio: "ignore" });
+  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env: { ...process.env, CI: "1" },
+    stdio: "ignore",
+  });
   const now = Date.now();
   const small = Math.min(1000, JOBS);
   await seed(state, 0, small, now);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const vars = { ENVIRONMENT: "development", ADMIN_API_KEY: ADMIN, PROVIDERS: PROVIDERS.join(","), ENCRYPTION_KEYS: "bench:metrics-bench-master-key-0123456789abcdef" };
+  const vars = {
+    ENVIRONMENT: "development",
+    ADMIN_API_KEY: ADMIN,
+    PROVIDERS: PROVIDERS.join(","),
+    ENCRYPTION_KEYS: "bench:metrics-bench-master-key-0123456789abcdef",
+  };
   const start = () =>
-    run("wrangler", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])], {
-      quiet: !process.env.BENCH_VERBOSE,
-      env: { ...process.env, CI: "1" },
-    });
+    run(
+      "wrangler",
+      "npx",
+      [
+        "wrangler",
+        "dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--persist-to",
+        state,
+        ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      {
+        quiet: !process.env.BENCH_VERBOSE,
+        env: { ...process.env, CI: "1" },
+      },
+    );
   start();
   await waitForHttp(`${base}/healthz`, 180_000);
   const cronBefore = await cron(base);
   const before = await measure(base);
-  console.log(`${small} jobs: p50 ${before.p50.toFixed(1)} ms, p95 ${before.p95.toFixed(1)} ms (${before.bytes} bytes); cron with drift refresh ${cronBefore.toFixed(0)} ms`);
+  console.log(
+    `${small} jobs: p50 ${before.p50.toFixed(1)} ms, p95 ${before.p95.toFixed(1)} ms (${before.bytes} bytes); cron with drift refresh ${cronBefore.toFixed(0)} ms`,
+  );
   await stopAll();
   // the rest of the rows while the server is down (the local D1 file is shared with `wrangler d1 execute`)
-  for (let offset = small; offset < JOBS; offset += 20_000) await seed(state, offset, Math.min(20_000, JOBS - offset), now);
+  for (let offset = small; offset < JOBS; offset += 20_000)
+    await seed(state, offset, Math.min(20_000, JOBS - offset), now);
   start();
   await waitForHttp(`${base}/healthz`, 180_000);
   const cronAfter = await cron(base);
   const after = await measure(base);
-  console.log(`${JOBS} jobs: p50 ${after.p50.toFixed(1)} ms, p95 ${after.p95.toFixed(1)} ms (${after.bytes} bytes); cron with drift refresh ${cronAfter.toFixed(0)} ms`);
+  console.log(
+    `${JOBS} jobs: p50 ${after.p50.toFixed(1)} ms, p95 ${after.p95.toFixed(1)} ms (${after.bytes} bytes); cron with drift refresh ${cronAfter.toFixed(0)} ms`,
+  );
   const ratio = after.p50 / before.p50;
   console.log(`p50 ratio ${JOBS} / ${small} jobs: ${ratio.toFixed(2)}`);
   if (values.write) {

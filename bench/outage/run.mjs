@@ -3,13 +3,14 @@
 // and that the breaker kept calls away from the dead provider. Real wrangler dev (queues, DLQ, Durable Objects, cron);
 // the provider is a local OpenAI-compatible server that answers 503 during the outage.
 // Usage: node bench/outage/run.mjs [--jobs 500] [--outage-seconds 20] [--write]
-import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir, cpus } from "node:os";
+import { createServer } from "node:http";
+import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
+import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -25,9 +26,18 @@ const OUTAGE_MS = Number(values["outage-seconds"]) * 1000;
 function wav() {
   const samples = 8000;
   const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0); buf.writeUInt32LE(36 + samples * 2, 4); buf.write("WAVEfmt ", 8); buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22); buf.writeUInt32LE(16000, 24); buf.writeUInt32LE(32000, 28);
-  buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34); buf.write("data", 36); buf.writeUInt32LE(samples * 2, 40);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(16000, 24);
+  buf.writeUInt32LE(32000, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(samples * 2, 40);
   return buf;
 }
 
@@ -44,7 +54,13 @@ async function main() {
       const ok = Date.now() >= recoverAt;
       calls.push({ at: Date.now(), ok, job });
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-      res.end(JSON.stringify(ok ? { text: "ok", language: "english", duration: 0.5, segments: [{ start: 0, end: 0.5, text: "ok" }] } : { error: { message: "down" } }));
+      res.end(
+        JSON.stringify(
+          ok
+            ? { text: "ok", language: "english", duration: 0.5, segments: [{ start: 0, end: 0.5, text: "ok" }] }
+            : { error: { message: "down" } },
+        ),
+      );
     });
   });
   const providerPort = await freePort();
@@ -55,17 +71,48 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   const admin = "outage-admin-key-0123456789abcdef";
   const vars = {
-    ENVIRONMENT: "development", ADMIN_API_KEY: admin, PROVIDERS: "openai", OPENAI_API_KEY: "sk-local",
-    OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`, PUBLIC_BASE_URL: base, ENCRYPTION_KEYS: "bench:outage-bench-master-key-0123456789abcdef",
-    RETRY_BASE_SECONDS: "1", RETRY_CAP_SECONDS: "4", RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000", BREAKER_COOLDOWN_MS: "3000", BREAKER_MAX_COOLDOWN_MS: "6000",
+    ENVIRONMENT: "development",
+    ADMIN_API_KEY: admin,
+    PROVIDERS: "openai",
+    OPENAI_API_KEY: "sk-local",
+    OPENAI_BASE_URL: `http://127.0.0.1:${providerPort}/v1`,
+    PUBLIC_BASE_URL: base,
+    ENCRYPTION_KEYS: "bench:outage-bench-master-key-0123456789abcdef",
+    RETRY_BASE_SECONDS: "1",
+    RETRY_CAP_SECONDS: "4",
+    RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000",
+    BREAKER_COOLDOWN_MS: "3000",
+    BREAKER_MAX_COOLDOWN_MS: "6000",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env: { ...process.env, CI: "1" }, stdio: "ignore" });
-  run("wrangler", "npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])], { quiet: true, env: { ...process.env, CI: "1" } });
+  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env: { ...process.env, CI: "1" },
+    stdio: "ignore",
+  });
+  run(
+    "wrangler",
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    { quiet: true, env: { ...process.env, CI: "1" } },
+  );
   try {
     await waitForHttp(`${base}/healthz`, 120_000);
     const h = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
-    const tenant = await (await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: h, body: '{"name":"outage"}' })).json();
-    const { key } = await (await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })).json();
+    const tenant = await (
+      await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: h, body: '{"name":"outage"}' })
+    ).json();
+    const { key } = await (
+      await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })
+    ).json();
     const auth = { authorization: `Bearer ${key}` };
 
     // breaker timeline, to tell calls made while it was open from probes (half-open) and pre-trip calls (closed)
@@ -93,7 +140,13 @@ async function main() {
     const audio = wav();
     for (let i = 0; i < JOBS; i += 10) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(10, JOBS - i) }, () => fetch(`${base}/v1/transcriptions`, { method: "POST", headers: { ...auth, "content-type": "audio/wav" }, body: audio })),
+        Array.from({ length: Math.min(10, JOBS - i) }, () =>
+          fetch(`${base}/v1/transcriptions`, {
+            method: "POST",
+            headers: { ...auth, "content-type": "audio/wav" },
+            body: audio,
+          }),
+        ),
       );
       for (const res of batch) {
         if (res.status === 202) ids.push((await res.json()).id);
@@ -112,7 +165,9 @@ async function main() {
     let done = 0;
     let drainedAt = null;
     while (Date.now() < deadline) {
-      await fetch(`${base}/cdn-cgi/handler/scheduled`).then((r) => r.text()).catch(() => undefined);
+      await fetch(`${base}/cdn-cgi/handler/scheduled`)
+        .then((r) => r.text())
+        .catch(() => undefined);
       const counts = await (await fetch(`${base}/v1/status`, { headers: auth })).json();
       const backlog = counts.backlog.queued + counts.backlog.processing;
       done = ids.length - backlog;
@@ -135,7 +190,9 @@ async function main() {
     const twice = [...okCalls.values()].filter((n) => n > 1).length;
     polling = false;
     await poller;
-    const breaker = (await (await fetch(`${base}/v1/admin/breakers`, { headers: h })).json()).data.find((b) => b.provider === "openai");
+    const breaker = (await (await fetch(`${base}/v1/admin/breakers`, { headers: h })).json()).data.find(
+      (b) => b.provider === "openai",
+    );
     const outageCalls = calls.filter((c) => !c.ok);
     const byState = { closed: 0, open: 0, half_open: 0 };
     for (const c of outageCalls) byState[statusAt(c.at)]++;
@@ -143,12 +200,26 @@ async function main() {
       ["jobs accepted (202)", `${ids.length} of ${JOBS} (rejected ${rejected})`],
       ["jobs lost (not completed)", `${ids.length - completed} (failed ${failed})`],
       ["jobs transcribed twice by the provider", String(twice)],
-      ["provider calls during the outage", `${outageCalls.length} (over ${(OUTAGE_MS / 1000).toFixed(0)} s, for ${ids.length} jobs)`],
+      [
+        "provider calls during the outage",
+        `${outageCalls.length} (over ${(OUTAGE_MS / 1000).toFixed(0)} s, for ${ids.length} jobs)`,
+      ],
       ["… made while the breaker was closed (before it tripped)", String(byState.closed)],
       ["… made while it was half-open (probes)", String(byState.half_open)],
-      ["… made while it was open (goal 0), by the 100 ms poll", `${byState.open} (a call at the instant the cool-down ends is admitted as a probe; the poll still says open)`],
-      ["breaker's own counters: probes admitted / calls rejected / times opened", `${breaker.counters.probes} / ${breaker.counters.rejected} / ${breaker.counters.opens}`],
-      ["time from recovery to drained backlog", drainedAt ? `${((drainedAt - recoverAt) / 1000).toFixed(1)} s` : `not drained within ${values["timeout-seconds"]} s (${done} done)`],
+      [
+        "… made while it was open (goal 0), by the 100 ms poll",
+        `${byState.open} (a call at the instant the cool-down ends is admitted as a probe; the poll still says open)`,
+      ],
+      [
+        "breaker's own counters: probes admitted / calls rejected / times opened",
+        `${breaker.counters.probes} / ${breaker.counters.rejected} / ${breaker.counters.opens}`,
+      ],
+      [
+        "time from recovery to drained backlog",
+        drainedAt
+          ? `${((drainedAt - recoverAt) / 1000).toFixed(1)} s`
+          : `not drained within ${values["timeout-seconds"]} s (${done} done)`,
+      ],
     ];
     const command = `node bench/outage/run.mjs --jobs ${JOBS} --outage-seconds ${values["outage-seconds"]}${values.write ? " --write" : ""}`;
     const section = [

@@ -13,10 +13,11 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startPool } from "../../gpu-worker/src/pool.ts";
+
+import { DEFAULT_MODEL_CACHE_DIR } from "../../gpu-worker/src/config.ts";
 import { createLogger } from "../../gpu-worker/src/log.ts";
 import { resolveModel } from "../../gpu-worker/src/models/resolve.ts";
-import { DEFAULT_MODEL_CACHE_DIR } from "../../gpu-worker/src/config.ts";
+import { startPool } from "../../gpu-worker/src/pool.ts";
 import { startPrivateRedis } from "../../gpu-worker/src/redis-server.ts";
 import { bytesOf, decodeReference, jfkSlice, makeClip } from "../../gpu-worker/test/helpers/audio.ts";
 import { BRIDGE_KEYS, CALLBACK_KEYS, dispatch, startFakeEdge } from "../../gpu-worker/test/helpers/edge.ts";
@@ -51,8 +52,29 @@ async function makeClips(): Promise<{ name: string; file: string }[]> {
     ["jfk 0–5 s", jfkSlice(0, 5)],
     ["jfk 3–11 s", jfkSlice(3, 8)],
     ["jfk 11 s", jfkSlice(0, 11)],
-    ["jfk ×2 (23 s)", makeClip({ name: "bench-jfk-x2", input: ["-i", jfk, "-i", jfk, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1"] })],
-    ["jfk + tone (16 s)", makeClip({ name: "bench-jfk-tone", input: ["-i", jfk, "-f", "lavfi", "-i", "sine=frequency=220:duration=5:sample_rate=16000", "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1"] })],
+    [
+      "jfk ×2 (23 s)",
+      makeClip({
+        name: "bench-jfk-x2",
+        input: ["-i", jfk, "-i", jfk, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1"],
+      }),
+    ],
+    [
+      "jfk + tone (16 s)",
+      makeClip({
+        name: "bench-jfk-tone",
+        input: [
+          "-i",
+          jfk,
+          "-f",
+          "lavfi",
+          "-i",
+          "sine=frequency=220:duration=5:sample_rate=16000",
+          "-filter_complex",
+          "[0:a][1:a]concat=n=2:v=0:a=1",
+        ],
+      }),
+    ],
     ["jfk reversed (11 s)", makeClip({ name: "bench-jfk-rev", input: ["-i", jfk, "-af", "areverse"] })],
     ["jfk ×3 cut (29 s)", makeClip({ name: "bench-jfk-29", input: ["-stream_loop", "2", "-i", jfk, "-t", "29"] })],
   ];
@@ -71,25 +93,41 @@ interface Measurement {
 async function bareEngine(modelPath: string, clips: Float32Array[], parallel = 1): Promise<Measurement> {
   const smartWhisper = createRequire(import.meta.url)("smart-whisper") as {
     WhisperModel: { load(file: string, gpu?: boolean): Promise<{ handle: unknown; free(): Promise<void> }> };
-    binding: { transcribe(h: unknown, pcm: Float32Array, p: object, done: (r: unknown) => void, progress: () => void): void };
+    binding: {
+      transcribe(h: unknown, pcm: Float32Array, p: object, done: (r: unknown) => void, progress: () => void): void;
+    };
   };
   const model = await smartWhisper.WhisperModel.load(modelPath, false);
   const threads = Math.max(1, Math.floor(CORES / parallel));
-  const params = { strategy: 0, n_threads: threads, language: "en", temperature: 0, temperature_inc: 0, best_of: 1, max_tokens: MAX_TOKENS, format: "detail" };
+  const params = {
+    strategy: 0,
+    n_threads: threads,
+    language: "en",
+    temperature: 0,
+    temperature_inc: 0,
+    best_of: 1,
+    max_tokens: MAX_TOKENS,
+    format: "detail",
+  };
   const started = performance.now();
   // `parallel` calls at once on the one loaded model: each gets its own whisper_state (see engines/whispercpp-host.ts)
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < clips.length) {
       const pcm = clips[next++]!;
-      await new Promise((resolve) => smartWhisper.binding.transcribe(model.handle, pcm, params, resolve, () => undefined));
+      await new Promise((resolve) =>
+        smartWhisper.binding.transcribe(model.handle, pcm, params, resolve, () => undefined),
+      );
     }
   };
   await Promise.all(Array.from({ length: parallel }, lane));
   const wallSeconds = (performance.now() - started) / 1000;
   await model.free();
   const audioSeconds = clips.reduce((sum, c) => sum + c.length / 16_000, 0);
-  const config = parallel === 1 ? "bare engine (smart-whisper, sequential)" : `bare engine, ${parallel} states at once (${threads} thread/state)`;
+  const config =
+    parallel === 1
+      ? "bare engine (smart-whisper, sequential)"
+      : `bare engine, ${parallel} states at once (${threads} thread/state)`;
   return { config, audioSeconds, wallSeconds, throughput: audioSeconds / wallSeconds };
 }
 
@@ -114,7 +152,9 @@ async function pool(redisUrl: string, batchSize: number, clipBytes: Buffer[], ro
     logger: createLogger({ level: "silent" }),
   });
   try {
-    const bodies = await Promise.all(clipBytes.map((bytes, i) => edge.addJob(`tr_bench_${batchSize}_${round}_${i}`, bytes)));
+    const bodies = await Promise.all(
+      clipBytes.map((bytes, i) => edge.addJob(`tr_bench_${batchSize}_${round}_${i}`, bytes)),
+    );
     let healthzMaxMs = 0;
     let probing = PROBE_MS > 0;
     const probe = (async () => {
@@ -127,7 +167,9 @@ async function pool(redisUrl: string, batchSize: number, clipBytes: Buffer[], ro
     })();
     const started = performance.now();
     await Promise.all(bodies.map((body) => dispatch(running.url, body)));
-    const callbacks = await Promise.all(bodies.map((body) => edge.waitForCallback(String(body.job_id), { timeoutMs: 1_800_000 })));
+    const callbacks = await Promise.all(
+      bodies.map((body) => edge.waitForCallback(String(body.job_id), { timeoutMs: 1_800_000 })),
+    );
     const wallSeconds = (performance.now() - started) / 1000;
     probing = false;
     await probe;
@@ -157,10 +199,21 @@ async function pool(redisUrl: string, batchSize: number, clipBytes: Buffer[], ro
 async function paired(redisUrl: string, modelPath: string, clipBytes: Buffer[], pcms: Float32Array[]): Promise<void> {
   const smartWhisper = createRequire(import.meta.url)("smart-whisper") as {
     WhisperModel: { load(file: string, gpu?: boolean): Promise<{ handle: unknown; free(): Promise<void> }> };
-    binding: { transcribe(h: unknown, pcm: Float32Array, p: object, done: (r: unknown) => void, progress: () => void): void };
+    binding: {
+      transcribe(h: unknown, pcm: Float32Array, p: object, done: (r: unknown) => void, progress: () => void): void;
+    };
   };
   const model = await smartWhisper.WhisperModel.load(modelPath, false);
-  const params = { strategy: 0, n_threads: CORES, language: "en", temperature: 0, temperature_inc: 0, best_of: 1, max_tokens: MAX_TOKENS, format: "detail" };
+  const params = {
+    strategy: 0,
+    n_threads: CORES,
+    language: "en",
+    temperature: 0,
+    temperature_inc: 0,
+    best_of: 1,
+    max_tokens: MAX_TOKENS,
+    format: "detail",
+  };
   const edge = await startFakeEdge();
   const running = await startPool({
     redisUrl,
@@ -187,7 +240,9 @@ async function paired(redisUrl: string, modelPath: string, clipBytes: Buffer[], 
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, pcm] of pcms.entries()) {
         const t0 = performance.now();
-        await new Promise((resolve) => smartWhisper.binding.transcribe(model.handle, pcm, params, resolve, () => undefined));
+        await new Promise((resolve) =>
+          smartWhisper.binding.transcribe(model.handle, pcm, params, resolve, () => undefined),
+        );
         const bare = performance.now() - t0;
         const body = await edge.addJob(`tr_paired_${round}_${i}`, clipBytes[i]!);
         const t1 = performance.now();
@@ -198,7 +253,9 @@ async function paired(redisUrl: string, modelPath: string, clipBytes: Buffer[], 
         bareTotal += bare;
         poolTotal += pool;
         audioTotal += pcm.length / 16_000;
-        console.error(`round ${round + 1} clip ${i}: bare ${bare.toFixed(0)} ms, pool ${pool.toFixed(0)} ms, pool/bare throughput ${(bare / pool).toFixed(3)}`);
+        console.error(
+          `round ${round + 1} clip ${i}: bare ${bare.toFixed(0)} ms, pool ${pool.toFixed(0)} ms, pool/bare throughput ${(bare / pool).toFixed(3)}`,
+        );
       }
     }
   } finally {
@@ -209,7 +266,9 @@ async function paired(redisUrl: string, modelPath: string, clipBytes: Buffer[], 
   console.log(`\n| paired, batch 1, ${ROUNDS} × ${pcms.length} clips | audio s / wall s | pool ÷ bare |`);
   console.log("|---|---|---|");
   console.log(`| bare engine | ${(audioTotal / (bareTotal / 1000)).toFixed(3)} | 1.00× |`);
-  console.log(`| pool, batch 1, one job at a time | ${(audioTotal / (poolTotal / 1000)).toFixed(3)} | ${(bareTotal / poolTotal).toFixed(3)}× overall, median per clip ${median(ratios).toFixed(3)}× |`);
+  console.log(
+    `| pool, batch 1, one job at a time | ${(audioTotal / (poolTotal / 1000)).toFixed(3)} | ${(bareTotal / poolTotal).toFixed(3)}× overall, median per clip ${median(ratios).toFixed(3)}× |`,
+  );
 }
 
 function median(values: number[]): number {
@@ -221,7 +280,10 @@ function median(values: number[]): number {
 const clips = (await makeClips()).slice(0, Number(args.clips));
 const clipBytes = await Promise.all(clips.map((c) => bytesOf(c.file)));
 const pcms = await Promise.all(clips.map((c) => decodeReference(c.file)));
-const model = await resolveModel(args.model!, { cacheDir: process.env.MODEL_CACHE_DIR ?? DEFAULT_MODEL_CACHE_DIR, allowDownload: true });
+const model = await resolveModel(args.model!, {
+  cacheDir: process.env.MODEL_CACHE_DIR ?? DEFAULT_MODEL_CACHE_DIR,
+  allowDownload: true,
+});
 const redis = await startPrivateRedis();
 if (args.paired) {
   try {
@@ -231,7 +293,9 @@ if (args.paired) {
   }
   process.exit(0);
 }
-console.error(`model ${model.name}, ${CORES} cores, ${clips.length} clips, ${pcms.reduce((s, p) => s + p.length / 16_000, 0).toFixed(1)} s audio, max_tokens ${MAX_TOKENS}, ${ROUNDS} rounds`);
+console.error(
+  `model ${model.name}, ${CORES} cores, ${clips.length} clips, ${pcms.reduce((s, p) => s + p.length / 16_000, 0).toFixed(1)} s audio, max_tokens ${MAX_TOKENS}, ${ROUNDS} rounds`,
+);
 const results = new Map<string, Measurement[]>();
 try {
   for (let round = 0; round < ROUNDS; round++) {
@@ -243,7 +307,9 @@ try {
     ];
     for (const run of runs) {
       const m = await run();
-      console.error(`round ${round + 1}: ${m.config}: ${m.throughput.toFixed(3)} audio s/s (${m.wallSeconds.toFixed(1)} s wall)${m.healthzMaxMs !== undefined ? `, /healthz max ${m.healthzMaxMs.toFixed(0)} ms` : ""}`);
+      console.error(
+        `round ${round + 1}: ${m.config}: ${m.throughput.toFixed(3)} audio s/s (${m.wallSeconds.toFixed(1)} s wall)${m.healthzMaxMs !== undefined ? `, /healthz max ${m.healthzMaxMs.toFixed(0)} ms` : ""}`,
+      );
       results.set(m.config, [...(results.get(m.config) ?? []), m]);
     }
   }
@@ -252,11 +318,17 @@ try {
 }
 const bare = median(results.get("bare engine (smart-whisper, sequential)")!.map((m) => m.throughput));
 const bareBest = Math.max(...results.get("bare engine (smart-whisper, sequential)")!.map((m) => m.throughput));
-console.log(`\n| configuration | audio s / wall s, median of ${ROUNDS} | vs bare (median) | best round | vs bare (best) | all rounds | max /healthz latency |`);
+console.log(
+  `\n| configuration | audio s / wall s, median of ${ROUNDS} | vs bare (median) | best round | vs bare (best) | all rounds | max /healthz latency |`,
+);
 console.log("|---|---|---|---|---|---|---|");
 for (const [config, ms] of results) {
   const t = median(ms.map((m) => m.throughput));
-  const healthz = ms.some((m) => m.healthzMaxMs !== undefined) ? `${Math.max(...ms.map((m) => m.healthzMaxMs ?? 0)).toFixed(0)} ms` : "—";
+  const healthz = ms.some((m) => m.healthzMaxMs !== undefined)
+    ? `${Math.max(...ms.map((m) => m.healthzMaxMs ?? 0)).toFixed(0)} ms`
+    : "—";
   const best = Math.max(...ms.map((m) => m.throughput));
-  console.log(`| ${config} | ${t.toFixed(3)} | ${(t / bare).toFixed(2)}× | ${best.toFixed(3)} | ${(best / bareBest).toFixed(2)}× | ${ms.map((m) => m.throughput.toFixed(3)).join(", ")} | ${healthz} |`);
+  console.log(
+    `| ${config} | ${t.toFixed(3)} | ${(t / bare).toFixed(2)}× | ${best.toFixed(3)} | ${(best / bareBest).toFixed(2)}× | ${ms.map((m) => m.throughput.toFixed(3)).join(", ")} | ${healthz} |`,
+  );
 }

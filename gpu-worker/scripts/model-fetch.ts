@@ -2,9 +2,9 @@
  * `npm run model:fetch -w gpu-worker -- <name> [...]`: downloads catalog models into MODEL_CACHE_DIR with their
  * SHA-256 checked (e.g. in a Docker build or a Kubernetes init container).
  */
+import { DEFAULT_MODEL_CACHE_DIR } from "../src/config.ts";
 import { MODEL_CATALOG } from "../src/models/catalog.ts";
 import { resolveModel } from "../src/models/resolve.ts";
-import { DEFAULT_MODEL_CACHE_DIR } from "../src/config.ts";
 
 const names = process.argv.slice(2);
 if (names.length === 0) {

@@ -4,7 +4,9 @@
  */
 import os from "node:os";
 import path from "node:path";
+
 import { MAX_MEDIA_SECONDS, parseAllowedHosts, parseKeyRing, type SigningKey } from "@vtt/pool-contract";
+
 import type { LogLevel } from "./log.ts";
 
 /** The listen address unless HOST says otherwise: loopback, so nothing is exposed by accident. */
@@ -177,8 +179,10 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   if (!settings.redisUrl) problems.push("redisUrl (REDIS_URL) is required");
   if (settings.bridgeKeys.length === 0) problems.push("bridgeKeys (BRIDGE_KEYS) needs at least one kid:secret");
   if (settings.callbackKeys.length === 0) problems.push("callbackKeys (CALLBACK_KEYS) needs at least one kid:secret");
-  if (!["whispercpp", "openai-compatible"].includes(settings.engine)) problems.push(`engine must be whispercpp or openai-compatible (got ${settings.engine})`);
-  if (!["smart-whisper", "fugood"].includes(settings.whisperBinding)) problems.push(`whisperBinding must be smart-whisper or fugood (got ${settings.whisperBinding})`);
+  if (!["whispercpp", "openai-compatible"].includes(settings.engine))
+    problems.push(`engine must be whispercpp or openai-compatible (got ${settings.engine})`);
+  if (!["smart-whisper", "fugood"].includes(settings.whisperBinding))
+    problems.push(`whisperBinding must be smart-whisper or fugood (got ${settings.whisperBinding})`);
   try {
     parseAllowedHosts(settings.audioFetchAllowedHosts, false);
   } catch (error) {
@@ -207,13 +211,16 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("callbackBackoffCapMs", 0);
   int("callbackTimeoutMs", 100);
   int("signatureToleranceSeconds", 1);
-  if (!(settings.windowSeconds >= 2 && settings.windowSeconds <= 30)) problems.push("windowSeconds must be between 2 and 30");
+  if (!(settings.windowSeconds >= 2 && settings.windowSeconds <= 30))
+    problems.push("windowSeconds must be between 2 and 30");
   // the contract bounds every time in a callback to MAX_MEDIA_SECONDS: longer audio could never be delivered
   if (!(settings.maxAudioSeconds > 0 && settings.maxAudioSeconds <= MAX_MEDIA_SECONDS)) {
     problems.push(`maxAudioSeconds must be positive and at most ${MAX_MEDIA_SECONDS} (the contract's 7 days)`);
   }
-  if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1)) problems.push("whisperTemperatureInc must be between 0 and 1");
-  if (settings.jobConcurrency < settings.batchSize) problems.push("jobConcurrency must be at least batchSize, or batches never fill");
+  if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1))
+    problems.push("whisperTemperatureInc must be between 0 and 1");
+  if (settings.jobConcurrency < settings.batchSize)
+    problems.push("jobConcurrency must be at least batchSize, or batches never fill");
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;
 }

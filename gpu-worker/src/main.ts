@@ -5,8 +5,8 @@
  */
 import { ConfigError, poolOptionsFromEnv } from "./config.ts";
 import { createLogger, type LogLevel } from "./log.ts";
-import { startPool, type RunningPool } from "./pool.ts";
-import { startPrivateRedis, type PrivateRedis } from "./redis-server.ts";
+import { type RunningPool, startPool } from "./pool.ts";
+import { type PrivateRedis, startPrivateRedis } from "./redis-server.ts";
 
 const logger = createLogger({ level: (process.env.LOG_LEVEL as LogLevel | undefined) ?? "info" });
 
@@ -30,7 +30,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     options.redisUrl = privateRedis.url;
-    logger.warn("private_redis_started", { url: privateRedis.url, note: "REDIS_URL is unset: using a throwaway redis-server; jobs vanish when this process stops" });
+    logger.warn("private_redis_started", {
+      url: privateRedis.url,
+      note: "REDIS_URL is unset: using a throwaway redis-server; jobs vanish when this process stops",
+    });
   }
   let pool: RunningPool;
   try {

@@ -29,7 +29,11 @@ export function createPoolMetrics(options: PoolMetricsOptions) {
   const registers = [registry];
   return {
     registry,
-    jobsCompleted: new Counter({ name: "vtt_pool_jobs_completed_total", help: "Jobs transcribed and handed to callback delivery.", registers }),
+    jobsCompleted: new Counter({
+      name: "vtt_pool_jobs_completed_total",
+      help: "Jobs transcribed and handed to callback delivery.",
+      registers,
+    }),
     jobsFailed: new Counter({
       name: "vtt_pool_jobs_failed_total",
       help: "Job attempts that failed, by code; terminal=true when no attempt is left.",
@@ -48,13 +52,22 @@ export function createPoolMetrics(options: PoolMetricsOptions) {
       labelNames: ["outcome"] as const,
       registers,
     }),
-    batchSize: new Histogram({ name: "vtt_pool_batch_size", help: "Windows per engine batch.", buckets: BATCH_SIZE_BUCKETS, registers }),
+    batchSize: new Histogram({
+      name: "vtt_pool_batch_size",
+      help: "Windows per engine batch.",
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
     batchPadding: new Counter({
       name: "vtt_pool_batch_padding_seconds_total",
       help: "Seconds of zero right-padding added to batched windows.",
       registers,
     }),
-    audioSeconds: new Counter({ name: "vtt_pool_audio_seconds_total", help: "Seconds of audio transcribed.", registers }),
+    audioSeconds: new Counter({
+      name: "vtt_pool_audio_seconds_total",
+      help: "Seconds of audio transcribed.",
+      registers,
+    }),
     realTimeFactor: new Histogram({
       name: "vtt_pool_real_time_factor",
       help: "Per job: seconds from first window submitted to last window done, divided by audio seconds.",

@@ -4,12 +4,14 @@
  * the edge's end-to-end test. Each step records what it opened in a {@link Lifecycle}, which closes it in reverse
  * order on stop, and also when start-up fails half way.
  */
+import type http from "node:http";
+
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import type http from "node:http";
+
 import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
-import { resolvePoolSettings, type PoolOptions, type PoolSettings } from "./config.ts";
+import { type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
 import type { TranscriptionEngine } from "./engines/engine.ts";
 import { OpenAICompatibleEngine } from "./engines/openai-compatible.ts";
 import { WhisperCppEngine } from "./engines/whispercpp.ts";
@@ -23,9 +25,9 @@ import { JobEraser } from "./queue/erase.ts";
 import { watchLostJobs } from "./queue/lost-jobs.ts";
 import {
   CALLBACK_QUEUE,
+  type CallbackJobData,
   enqueueDispatch,
   TRANSCRIPTION_QUEUE,
-  type CallbackJobData,
   type TranscriptionJobData,
 } from "./queue/queues.ts";
 import { startWorkers } from "./queue/workers.ts";
@@ -84,15 +86,24 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   let scheduler: BatchScheduler | undefined;
   let queues: PoolQueues | undefined;
   // with Redis down, BullMQ's close() calls wait on reconnects that never come: do not let each step wait long
-  const stepTimeout = (): number => (queues?.connection.status === "ready" ? STOP_STEP_TIMEOUT_MS : OUTAGE_STOP_STEP_TIMEOUT_MS);
+  const stepTimeout = (): number =>
+    queues?.connection.status === "ready" ? STOP_STEP_TIMEOUT_MS : OUTAGE_STOP_STEP_TIMEOUT_MS;
 
   let url: string;
   let metrics: PoolMetrics;
   try {
-    const { transcriptions, callbacks, eraser, connection } = (queues = await openQueues(settings, lifecycle, stepTimeout));
+    const { transcriptions, callbacks, eraser, connection } = (queues = await openQueues(
+      settings,
+      lifecycle,
+      stepTimeout,
+    ));
     metrics = createPoolMetrics({
       queueCounts: () => transcriptions.getJobCounts("waiting", "prioritized", "active", "delayed", "failed"),
-      saturation: () => ({ busy: scheduler?.runningCount ?? 0, capacity: settings.batchSize, activeJobs: activeJobs.count }),
+      saturation: () => ({
+        busy: scheduler?.runningCount ?? 0,
+        capacity: settings.batchSize,
+        activeJobs: activeJobs.count,
+      }),
     });
     const http = await startHttpServer(settings.host, settings.port, {
       bridgeKeys: settings.bridgeKeys,
@@ -144,10 +155,21 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   const description = engine.description;
   if (description.synthetic) {
     const banner = "!".repeat(96);
-    logger.warn("synthetic_model", { model: description.model, note: "RANDOM WEIGHTS: every transcript this pool produces is MEANINGLESS text." });
-    if (settings.logLevel !== "silent") console.error(`\n${banner}\n!! WHISPER_MODEL=${settings.whisperModel}: synthetic random-weight model. Transcripts are MEANINGLESS. !!\n${banner}\n`);
+    logger.warn("synthetic_model", {
+      model: description.model,
+      note: "RANDOM WEIGHTS: every transcript this pool produces is MEANINGLESS text.",
+    });
+    if (settings.logLevel !== "silent")
+      console.error(
+        `\n${banner}\n!! WHISPER_MODEL=${settings.whisperModel}: synthetic random-weight model. Transcripts are MEANINGLESS. !!\n${banner}\n`,
+      );
   }
-  logger.info("pool_ready", { url, engine: description, batch_size: settings.batchSize, job_concurrency: settings.jobConcurrency });
+  logger.info("pool_ready", {
+    url,
+    engine: description,
+    batch_size: settings.batchSize,
+    job_concurrency: settings.jobConcurrency,
+  });
 
   let stopping: Promise<void> | null = null;
   return {
@@ -167,28 +189,44 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
 }
 
 /** The queues' connection (fails fast while Redis is down), both queues and the eraser. */
-async function openQueues(settings: PoolSettings, lifecycle: Lifecycle, stepTimeout: () => number): Promise<PoolQueues> {
+async function openQueues(
+  settings: PoolSettings,
+  lifecycle: Lifecycle,
+  stepTimeout: () => number,
+): Promise<PoolQueues> {
   const connection = await connectRedis(settings.redisUrl, {
     // the ingress must fail fast (503) when Redis is down, not queue commands in memory
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
   });
   lifecycle.opened("queue connection", () => closeRedis(connection));
-  const transcriptions = new Queue<TranscriptionJobData>(TRANSCRIPTION_QUEUE, { connection, prefix: settings.queuePrefix });
+  const transcriptions = new Queue<TranscriptionJobData>(TRANSCRIPTION_QUEUE, {
+    connection,
+    prefix: settings.queuePrefix,
+  });
   const callbacks = new Queue<CallbackJobData>(CALLBACK_QUEUE, { connection, prefix: settings.queuePrefix });
-  lifecycle.opened("queues", () => settlesWithin(Promise.all([transcriptions.close(), callbacks.close()]), stepTimeout()));
+  lifecycle.opened("queues", () =>
+    settlesWithin(Promise.all([transcriptions.close(), callbacks.close()]), stepTimeout()),
+  );
   const eraser = new JobEraser({
     redis: connection,
     transcriptions,
     callbacks,
     prefix: settings.queuePrefix,
-    markerTtlSeconds: (Math.max(settings.jobTimeoutMs, settings.callbackTimeoutMs) + settings.lockDurationMs) / 1000 + ERASURE_MARKER_MARGIN_SECONDS,
+    markerTtlSeconds:
+      (Math.max(settings.jobTimeoutMs, settings.callbackTimeoutMs) + settings.lockDurationMs) / 1000 +
+      ERASURE_MARKER_MARGIN_SECONDS,
   });
   return { connection, transcriptions, callbacks, eraser };
 }
 
 /** The batch scheduler in front of the engine, reporting each batch to metrics and logs. */
-function createScheduler(settings: PoolSettings, engine: TranscriptionEngine, metrics: PoolMetrics, logger: Logger): BatchScheduler {
+function createScheduler(
+  settings: PoolSettings,
+  engine: TranscriptionEngine,
+  metrics: PoolMetrics,
+  logger: Logger,
+): BatchScheduler {
   return new BatchScheduler({
     engine,
     batchSize: settings.batchSize,
@@ -201,13 +239,19 @@ function createScheduler(settings: PoolSettings, engine: TranscriptionEngine, me
         size: report.size,
         wall_ms: Math.round(report.wallMs),
         max_wait_ms: Math.round(report.maxWaitMs),
-        padding_ratio: report.paddedSamples > 0 ? Number((1 - report.audioSamples / report.paddedSamples).toFixed(3)) : 0,
+        padding_ratio:
+          report.paddedSamples > 0 ? Number((1 - report.audioSamples / report.paddedSamples).toFixed(3)) : 0,
       });
     },
   });
 }
 
-async function createEngine(settings: PoolSettings, logger: Logger, metrics: PoolMetrics, fetchImpl?: typeof fetch): Promise<TranscriptionEngine> {
+async function createEngine(
+  settings: PoolSettings,
+  logger: Logger,
+  metrics: PoolMetrics,
+  fetchImpl?: typeof fetch,
+): Promise<TranscriptionEngine> {
   if (settings.engine === "openai-compatible") {
     return new OpenAICompatibleEngine({
       baseURL: settings.openaiBaseUrl,

@@ -2,7 +2,7 @@
  * A private, throwaway `redis-server` for local runs and tests: free port, loopback only, no persistence.
  * Used by `npm start` when REDIS_URL is unset and by the pool's tests (real Redis, never a mock).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -57,7 +57,20 @@ async function launch(port: number, options: PrivateRedisOptions): Promise<Priva
   const dir = await mkdtemp(path.join(os.tmpdir(), "vtt-redis-"));
   const child = spawn(
     options.binary ?? "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--protected-mode",
+      "yes",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const stop = async (): Promise<void> => {
@@ -76,7 +89,10 @@ async function launch(port: number, options: PrivateRedisOptions): Promise<Priva
 function waitForReady(child: ChildProcess, onLog?: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = "";
-    const timer = setTimeout(() => fail(new Error(`redis-server did not start within ${STARTUP_TIMEOUT_MS} ms: ${output.slice(-500)}`)), STARTUP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error(`redis-server did not start within ${STARTUP_TIMEOUT_MS} ms: ${output.slice(-500)}`)),
+      STARTUP_TIMEOUT_MS,
+    );
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString();
       output += text;
@@ -92,7 +108,9 @@ function waitForReady(child: ChildProcess, onLog?: (line: string) => void): Prom
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("error", (error: NodeJS.ErrnoException) => fail(error.code === "ENOENT" ? new Error(REDIS_INSTALL_HINT) : error));
+    child.once("error", (error: NodeJS.ErrnoException) =>
+      fail(error.code === "ENOENT" ? new Error(REDIS_INSTALL_HINT) : error),
+    );
     child.once("exit", (code) => fail(new Error(`redis-server exited with code ${code}: ${output.slice(-500)}`)));
   });
 }

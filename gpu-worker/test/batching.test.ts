@@ -4,16 +4,17 @@
  * same job processed alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { rightPad, SAMPLE_RATE } from "../src/audio/windows.ts";
-import { BatchScheduler, type BatchReport } from "../src/batch/scheduler.ts";
+import { type BatchReport, BatchScheduler } from "../src/batch/scheduler.ts";
 import type { CallbackBody } from "../src/callback/deliver.ts";
 import type { EngineWindow } from "../src/engines/engine.ts";
 import { WhisperCppEngine } from "../src/engines/whispercpp.ts";
 import { createLogger } from "../src/log.ts";
 import { ensureSyntheticModel } from "../src/models/synthetic.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, CACHE_DIR, decodeReference, jfkRepeated, jfkSlice, tone } from "./helpers/audio.ts";
-import { dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { dispatch, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 
 const DECODING = { maxTokens: 24, temperatureInc: 0, bestOf: 1, threads: 1 };
@@ -68,7 +69,9 @@ describe("right-padding", () => {
   it("forms batches of at most batchSize, sorted longest first, waiting at most batchWaitMs", async () => {
     const reports: BatchReport[] = [];
     const scheduler = new BatchScheduler({ engine, batchSize: 3, batchWaitMs: 30, onBatch: (r) => reports.push(r) });
-    const results = await Promise.all([...clips, clips[0]!].map((samples) => scheduler.submit({ samples, language: "en", prompt: null })));
+    const results = await Promise.all(
+      [...clips, clips[0]!].map((samples) => scheduler.submit({ samples, language: "en", prompt: null })),
+    );
     expect(results).toHaveLength(5);
     expect(reports.map((r) => r.size)).toEqual([3, 2]);
     // padded to the longest of each batch: first batch holds 4 s, 6 s, 2 s → 3 × 6 s
@@ -91,7 +94,14 @@ describe("batched pool = each job alone", () => {
 
   beforeAll(async () => {
     [redis, edge] = await Promise.all([startPrivateRedis(), startFakeEdge()]);
-    const files = await Promise.all([jfkSlice(0, 4), jfkSlice(0, 11), tone(330, 3), jfkSlice(2, 7), jfkRepeated(2, 1), jfkSlice(5, 2.5)]);
+    const files = await Promise.all([
+      jfkSlice(0, 4),
+      jfkSlice(0, 11),
+      tone(330, 3),
+      jfkSlice(2, 7),
+      jfkRepeated(2, 1),
+      jfkSlice(5, 2.5),
+    ]);
     for (const [i, file] of files.entries()) jobs.push({ id: `job${i}`, audio: await bytesOf(file) });
   });
   afterAll(async () => {
@@ -99,7 +109,10 @@ describe("batched pool = each job alone", () => {
     await redis?.stop();
   });
 
-  async function transcribeAll(prefix: string, options: { batchSize: number; oneAtATime: boolean }): Promise<Map<string, CallbackBody>> {
+  async function transcribeAll(
+    prefix: string,
+    options: { batchSize: number; oneAtATime: boolean },
+  ): Promise<Map<string, CallbackBody>> {
     const pool = await startTestPool(redis.url, {
       batchSize: options.batchSize,
       batchWaitMs: 200,

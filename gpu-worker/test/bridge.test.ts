@@ -4,11 +4,12 @@
  */
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { RunningPool } from "../src/pool.ts";
 import { CALLBACK_QUEUE, TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkSlice } from "./helpers/audio.ts";
-import { BRIDGE_KEYS, dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { BRIDGE_KEYS, dispatch, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -27,7 +28,9 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function problem(response: Response): Promise<{ status: number; code: string; type: string; errors?: { field: string }[] }> {
+async function problem(
+  response: Response,
+): Promise<{ status: number; code: string; type: string; errors?: { field: string }[] }> {
   expect(response.headers.get("content-type")).toBe("application/problem+json");
   return (await response.json()) as never;
 }
@@ -52,7 +55,11 @@ describe("signature", () => {
       headers: { ...headers, "content-type": "application/json" },
       body: raw.replace("tr_badsig", "tr_badsi2"),
     });
-    const unsigned = await fetch(`${pool.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: raw });
+    const unsigned = await fetch(`${pool.url}/v1/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: raw,
+    });
     for (const response of [unknownKey, wrongSecret, tampered, unsigned]) {
       expect(response.status).toBe(401);
       expect((await problem(response)).code).toBe("invalid_signature");
@@ -80,7 +87,10 @@ describe("validation", () => {
   it("answers 400 malformed_json, 400 audio_url_expired and 413 payload_too_large", async () => {
     const malformed = await dispatch(pool.url, "{not json");
     expect((await problem(malformed)).code).toBe("malformed_json");
-    const expired = await dispatch(pool.url, { ...(await edge.addJob("tr_expired", audio)), audio_expires_at: Math.floor(Date.now() / 1000) - 1 });
+    const expired = await dispatch(pool.url, {
+      ...(await edge.addJob("tr_expired", audio)),
+      audio_expires_at: Math.floor(Date.now() / 1000) - 1,
+    });
     expect(expired.status).toBe(400);
     expect((await problem(expired)).code).toBe("audio_url_expired");
     const huge = await dispatch(pool.url, { ...(await edge.addJob("tr_huge", audio)), prompt: "x".repeat(70_000) });
@@ -116,13 +126,17 @@ describe("dedupe", () => {
     // once acknowledged, the pool forgets the job (its callback job goes): a new dispatch is new work
     const callbacks = new Queue(CALLBACK_QUEUE, { connection: { url: redis.url }, prefix: pool.settings.queuePrefix });
     try {
-      await waitFor(async () => (await callbacks.getJob("tr_dupe")) === undefined, { description: "the acknowledged callback to be removed" });
+      await waitFor(async () => (await callbacks.getJob("tr_dupe")) === undefined, {
+        description: "the acknowledged callback to be removed",
+      });
     } finally {
       await callbacks.close();
     }
     const afterAck = await dispatch(pool.url, body);
     expect((await afterAck.json()).duplicate).toBe(false);
-    await expect.poll(() => edge.callbacks.filter((c) => c.body.job_id === "tr_dupe").length, { timeout: 20_000 }).toBe(5);
+    await expect
+      .poll(() => edge.callbacks.filter((c) => c.body.job_id === "tr_dupe").length, { timeout: 20_000 })
+      .toBe(5);
   });
 });
 
@@ -131,7 +145,10 @@ describe("operations endpoints", () => {
     expect(await (await fetch(`${pool.url}/healthz`)).json()).toEqual({ status: "ok" });
     const ready = await fetch(`${pool.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", engine: { engine: "whispercpp", backend: "smart-whisper", model: "synthetic-mini", synthetic: true } });
+    expect(await ready.json()).toMatchObject({
+      status: "ready",
+      engine: { engine: "whispercpp", backend: "smart-whisper", model: "synthetic-mini", synthetic: true },
+    });
     const metrics = await (await fetch(`${pool.url}/metrics`)).text();
     for (const name of [
       "vtt_pool_jobs_completed_total",

@@ -3,11 +3,12 @@
  * windows; and the structured logs that carry the job id and the trace id.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+
 import { createLogger } from "../src/log.ts";
 import type { RunningPool } from "../src/pool.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkSlice } from "./helpers/audio.ts";
-import { dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { dispatch, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 
 let redis: PrivateRedis;
@@ -19,7 +20,10 @@ beforeAll(async () => {
   [redis, edge] = await Promise.all([startPrivateRedis(), startFakeEdge()]);
   pool = await startTestPool(redis.url, {
     windowSeconds: 5,
-    logger: createLogger({ level: "info", write: (line) => logLines.push(JSON.parse(line) as Record<string, unknown>) }),
+    logger: createLogger({
+      level: "info",
+      write: (line) => logLines.push(JSON.parse(line) as Record<string, unknown>),
+    }),
   });
 });
 afterAll(async () => {

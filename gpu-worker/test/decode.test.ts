@@ -4,12 +4,13 @@
  * whole pool ends as a terminal failed callback after a single attempt.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkAudioUrl, fetchAndDecode, type DecodeOptions } from "../src/audio/decode.ts";
+
+import { checkAudioUrl, type DecodeOptions, fetchAndDecode } from "../src/audio/decode.ts";
 import { PoolJobError } from "../src/errors.ts";
 import type { RunningPool } from "../src/pool.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, decodeReference, jfkSlice, makeClip, tone } from "./helpers/audio.ts";
-import { dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { dispatch, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 
 let edge: FakeEdge;
@@ -59,7 +60,11 @@ describe("fetchAndDecode", () => {
   });
 
   it("decodes an MP4 whose index sits at the end (too big to probe from a pipe) through the file fallback", async () => {
-    const file = await makeClip({ name: "tone-m4a-90", input: ["-f", "lavfi", "-i", "sine=frequency=300:duration=90"], format: "m4a" });
+    const file = await makeClip({
+      name: "tone-m4a-90",
+      input: ["-f", "lavfi", "-i", "sine=frequency=300:duration=90"],
+      format: "m4a",
+    });
     const decoded = await fetchAndDecode(await audioUrlFor("tr_m4a_long", await bytesOf(file)), OPTIONS);
     expect(decoded.durationSeconds).toBeGreaterThan(89.9);
     expect(decoded.durationSeconds).toBeLessThan(90.2);
@@ -69,7 +74,11 @@ describe("fetchAndDecode", () => {
     const wav = await bytesOf(await jfkSlice(0, 1));
     const truncatedHeader = wav.subarray(0, 30);
     const text = Buffer.from("<html>this is not audio</html>".repeat(50));
-    for (const [id, bytes] of [["tr_trunc", truncatedHeader], ["tr_text", text], ["tr_empty", Buffer.alloc(0)]] as const) {
+    for (const [id, bytes] of [
+      ["tr_trunc", truncatedHeader],
+      ["tr_text", text],
+      ["tr_empty", Buffer.alloc(0)],
+    ] as const) {
       const error = await failure(fetchAndDecode(await audioUrlFor(id, bytes), OPTIONS));
       expect(error.code, id).toBe("invalid_audio");
       expect(error.retryable).toBe(false);
@@ -78,16 +87,22 @@ describe("fetchAndDecode", () => {
 
   it("enforces the byte and duration caps with invalid_audio", async () => {
     const bytes = await bytesOf(await tone(440, 4));
-    const tooBig = await failure(fetchAndDecode(await audioUrlFor("tr_big", bytes), { ...OPTIONS, maxAudioBytes: 10_000 }));
+    const tooBig = await failure(
+      fetchAndDecode(await audioUrlFor("tr_big", bytes), { ...OPTIONS, maxAudioBytes: 10_000 }),
+    );
     expect(tooBig.code).toBe("invalid_audio");
     expect(tooBig.message).toMatch(/larger than/);
-    const tooLong = await failure(fetchAndDecode(await audioUrlFor("tr_long", bytes), { ...OPTIONS, maxAudioSeconds: 2 }));
+    const tooLong = await failure(
+      fetchAndDecode(await audioUrlFor("tr_long", bytes), { ...OPTIONS, maxAudioSeconds: 2 }),
+    );
     expect(tooLong.code).toBe("invalid_audio");
     expect(tooLong.message).toMatch(/longer than the 2 s/);
   });
 
   it("maps a deleted job (404) and a bad signature (403) to audio_gone, a 5xx to a retryable fetch failure", async () => {
-    const gone = await failure(fetchAndDecode(`${edge.url}/internal/audio/tr_unknown?exp=9999999999&kid=a1&sig=x`, OPTIONS));
+    const gone = await failure(
+      fetchAndDecode(`${edge.url}/internal/audio/tr_unknown?exp=9999999999&kid=a1&sig=x`, OPTIONS),
+    );
     expect(gone.code).toBe("audio_gone");
     const url = new URL(await audioUrlFor("tr_forged", Buffer.alloc(10)));
     url.searchParams.set("sig", "0".repeat(64));
@@ -112,10 +127,17 @@ describe("decode failures through the pool", () => {
   });
 
   it("ends a non-audio job with a failed invalid_audio callback after one attempt", async () => {
-    const response = await dispatch(pool.url, await edge.addJob("tr_pool_garbage", Buffer.from("definitely not audio ".repeat(100))));
+    const response = await dispatch(
+      pool.url,
+      await edge.addJob("tr_pool_garbage", Buffer.from("definitely not audio ".repeat(100))),
+    );
     expect(response.status).toBe(202);
     const callback = await edge.waitForCallback("tr_pool_garbage");
-    expect(callback.body).toMatchObject({ job_id: "tr_pool_garbage", status: "failed", error: { code: "invalid_audio", retryable: false } });
+    expect(callback.body).toMatchObject({
+      job_id: "tr_pool_garbage",
+      status: "failed",
+      error: { code: "invalid_audio", retryable: false },
+    });
     expect(edge.audioRequests.filter((id) => id === "tr_pool_garbage")).toHaveLength(1);
   });
 
@@ -151,12 +173,16 @@ describe("audio URL policy (the edge's SSRF guard, shared through @vtt/pool-cont
     ["https://localtest.me/internal/audio/tr_x", "localtest"],
     ["https://user:pw@edge.example/internal/audio/tr_x", "credentials"],
   ])("refuses %s outside a local setup (%s)", (url) => {
-    expect(() => checkAudioUrl(url, strict)).toThrow(expect.objectContaining({ code: "audio_url_refused", retryable: false }));
+    expect(() => checkAudioUrl(url, strict)).toThrow(
+      expect.objectContaining({ code: "audio_url_refused", retryable: false }),
+    );
   });
 
   it("accepts a public https edge, loopback http in a local setup, and hosts the operator allowed", () => {
     expect(checkAudioUrl("https://edge.example/internal/audio/tr_x?exp=1", strict).hostname).toBe("edge.example");
-    expect(checkAudioUrl("http://127.0.0.1:8787/internal/audio/tr_x", { local: true, allowedHosts: "" }).port).toBe("8787");
+    expect(checkAudioUrl("http://127.0.0.1:8787/internal/audio/tr_x", { local: true, allowedHosts: "" }).port).toBe(
+      "8787",
+    );
     const allowed = { local: false, allowedHosts: "edge.internal:8443" };
     expect(checkAudioUrl("https://edge.internal:8443/internal/audio/tr_x", allowed).host).toBe("edge.internal:8443");
     expect(() => checkAudioUrl("https://edge.internal:9000/internal/audio/tr_x", allowed)).toThrow(/refused/);

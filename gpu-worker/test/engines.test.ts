@@ -9,7 +9,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { SAMPLE_RATE } from "../src/audio/windows.ts";
 import { OpenAICompatibleEngine } from "../src/engines/openai-compatible.ts";
 import { WhisperCppEngine } from "../src/engines/whispercpp.ts";
@@ -31,8 +33,30 @@ function verboseJson(text: string, durationSeconds: number, language = "english"
     duration: durationSeconds,
     text,
     segments: [
-      { id: 0, seek: 0, start: 0, end: durationSeconds / 2, text: ` ${text} part one`, tokens: [50364, 400], temperature: 0, avg_logprob: -0.2, compression_ratio: 1.1, no_speech_prob: 0.01 },
-      { id: 1, seek: 0, start: durationSeconds / 2, end: durationSeconds, text: ` ${text} part two`, tokens: [50364, 401], temperature: 0, avg_logprob: -0.2, compression_ratio: 1.1, no_speech_prob: 0.01 },
+      {
+        id: 0,
+        seek: 0,
+        start: 0,
+        end: durationSeconds / 2,
+        text: ` ${text} part one`,
+        tokens: [50364, 400],
+        temperature: 0,
+        avg_logprob: -0.2,
+        compression_ratio: 1.1,
+        no_speech_prob: 0.01,
+      },
+      {
+        id: 1,
+        seek: 0,
+        start: durationSeconds / 2,
+        end: durationSeconds,
+        text: ` ${text} part two`,
+        tokens: [50364, 401],
+        temperature: 0,
+        avg_logprob: -0.2,
+        compression_ratio: 1.1,
+        no_speech_prob: 0.01,
+      },
     ],
     words: [{ word: text, start: 0, end: 0.4 }],
   };
@@ -47,9 +71,13 @@ describe("openai-compatible engine", () => {
       const request = new Request(input, init);
       const url = new URL(request.url);
       if (url.pathname === "/v1/models" && request.method === "GET") {
-        return Response.json({ object: "list", data: [{ id: "openai/whisper-large-v3-turbo", object: "model", created: 0, owned_by: "vllm" }] });
+        return Response.json({
+          object: "list",
+          data: [{ id: "openai/whisper-large-v3-turbo", object: "model", created: 0, owned_by: "vllm" }],
+        });
       }
-      if (url.pathname !== "/v1/audio/transcriptions" || request.method !== "POST") return new Response("unexpected", { status: 599 });
+      if (url.pathname !== "/v1/audio/transcriptions" || request.method !== "POST")
+        return new Response("unexpected", { status: 599 });
       expect(request.headers.get("authorization")).toBe("Bearer local-key");
       const form = await request.formData();
       requests.push({ url: request.url, form });
@@ -91,7 +119,11 @@ describe("openai-compatible engine", () => {
     const file = first.form.get("file") as File;
     expect(file.name).toBe("window.wav");
     // only the real 3 s travel, as 16-bit mono WAV; the right-padding stays home
-    expect(Buffer.from(await file.arrayBuffer()).subarray(0, 4).toString()).toBe("RIFF");
+    expect(
+      Buffer.from(await file.arrayBuffer())
+        .subarray(0, 4)
+        .toString(),
+    ).toBe("RIFF");
     expect(file.size).toBe(44 + 3 * SAMPLE_RATE * 2);
     expect(requests.filter((r) => !r.form.has("language"))).toHaveLength(2);
     expect(outcomes[1]).toEqual({
@@ -153,28 +185,52 @@ describe("models", () => {
       return new Response(bytes, { headers: { "content-length": String(bytes.length) } });
     };
     const good = path.join(dir, "good.bin");
-    await downloadVerified({ url: "https://huggingface.co/x/good.bin", sha256, file: good, fetchImpl: fetchImpl as typeof fetch });
+    await downloadVerified({
+      url: "https://huggingface.co/x/good.bin",
+      sha256,
+      file: good,
+      fetchImpl: fetchImpl as typeof fetch,
+    });
     expect((await readFile(good)).equals(bytes)).toBe(true);
     const bad = path.join(dir, "bad.bin");
-    await expect(downloadVerified({ url: "https://huggingface.co/x/bad.bin", sha256: "0".repeat(64), file: bad, fetchImpl: fetchImpl as typeof fetch })).rejects.toThrow(/SHA-256 mismatch/);
+    await expect(
+      downloadVerified({
+        url: "https://huggingface.co/x/bad.bin",
+        sha256: "0".repeat(64),
+        file: bad,
+        fetchImpl: fetchImpl as typeof fetch,
+      }),
+    ).rejects.toThrow(/SHA-256 mismatch/);
     expect(existsSync(bad)).toBe(false);
     expect(await (await import("node:fs/promises")).readdir(dir)).toEqual(["good.bin"]);
   });
 
   it("resolves catalog names to Hugging Face URLs, synthetic shapes offline, and explains bad specs", async () => {
-    expect(modelUrl(MODEL_CATALOG["base.en"]!)).toBe("https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin");
+    expect(modelUrl(MODEL_CATALOG["base.en"]!)).toBe(
+      "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin",
+    );
     const requested: string[] = [];
     const refuse = async (input: string | URL | Request): Promise<Response> => {
       requested.push(String(input));
       return new Response("not found", { status: 404 });
     };
-    await expect(resolveModel("tiny.en", { cacheDir: dir, allowDownload: true, fetchImpl: refuse as typeof fetch })).rejects.toThrow(/answered 404/);
+    await expect(
+      resolveModel("tiny.en", { cacheDir: dir, allowDownload: true, fetchImpl: refuse as typeof fetch }),
+    ).rejects.toThrow(/answered 404/);
     expect(requested).toEqual(["https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-tiny.en.bin"]);
     await expect(resolveModel("tiny.en", { cacheDir: dir, allowDownload: false })).rejects.toThrow(/model:fetch/);
-    await expect(resolveModel("synthetic:huge", { cacheDir: dir, allowDownload: false })).rejects.toThrow(/synthetic:mini/);
-    await expect(resolveModel("whisper-9000", { cacheDir: dir, allowDownload: false })).rejects.toThrow(/large-v3-turbo/);
-    await expect(resolveModel("./missing/model.bin", { cacheDir: dir, allowDownload: false })).rejects.toThrow(/does not exist/);
-    expect(await resolveModel("synthetic:mini", { cacheDir: `${CACHE_DIR}/models`, allowDownload: false })).toMatchObject({ name: "synthetic-mini", synthetic: true });
+    await expect(resolveModel("synthetic:huge", { cacheDir: dir, allowDownload: false })).rejects.toThrow(
+      /synthetic:mini/,
+    );
+    await expect(resolveModel("whisper-9000", { cacheDir: dir, allowDownload: false })).rejects.toThrow(
+      /large-v3-turbo/,
+    );
+    await expect(resolveModel("./missing/model.bin", { cacheDir: dir, allowDownload: false })).rejects.toThrow(
+      /does not exist/,
+    );
+    expect(
+      await resolveModel("synthetic:mini", { cacheDir: `${CACHE_DIR}/models`, allowDownload: false }),
+    ).toMatchObject({ name: "synthetic-mini", synthetic: true });
   });
 
   it("reports a model file whisper.cpp cannot load as a startup error, not a crash of the pool", async () => {
@@ -216,9 +272,12 @@ const hasFugood = await import(fugoodModule).then(
 const fugoodRequired = process.env.REQUIRE_FUGOOD === "1";
 
 describe("fugood binding", () => {
-  it.runIf(fugoodRequired && !hasFugood)("is installed where REQUIRE_FUGOOD=1 (run npm run fugood:install -w gpu-worker)", () => {
-    expect.fail(`${fugoodModule} could not be imported`);
-  });
+  it.runIf(fugoodRequired && !hasFugood)(
+    "is installed where REQUIRE_FUGOOD=1 (run npm run fugood:install -w gpu-worker)",
+    () => {
+      expect.fail(`${fugoodModule} could not be imported`);
+    },
+  );
 
   const title = hasFugood
     ? "transcribes windows in parallel contexts"

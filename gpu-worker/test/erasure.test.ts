@@ -6,6 +6,7 @@
  */
 import type { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { BatchScheduler } from "../src/batch/scheduler.ts";
 import { resolvePoolSettings } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
@@ -13,9 +14,9 @@ import { createPoolMetrics } from "../src/metrics.ts";
 import type { RunningPool } from "../src/pool.ts";
 import { createJobProcessor } from "../src/queue/process-job.ts";
 import type { CallbackJobData, TranscriptionJob } from "../src/queue/queues.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkSlice } from "./helpers/audio.ts";
-import { BRIDGE_KEYS, dispatch, eraseJob, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { BRIDGE_KEYS, dispatch, eraseJob, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool, testPoolOptions } from "./helpers/pool.ts";
 import { redisTraces } from "./helpers/redis.ts";
 
@@ -57,11 +58,21 @@ describe("erasing", () => {
       expect(await traces("tr_er_waiting")).not.toEqual([]);
       expect(await traces("waiting prompt Berlin")).not.toEqual([]);
 
-      expect(await erase("tr_er_waiting")).toEqual({ job_id: "tr_er_waiting", erased: true, state: "waiting", callback: "absent" });
+      expect(await erase("tr_er_waiting")).toEqual({
+        job_id: "tr_er_waiting",
+        erased: true,
+        state: "waiting",
+        callback: "absent",
+      });
       expect(await traces("tr_er_waiting")).toEqual([]);
       expect(await traces("waiting prompt Berlin")).toEqual([]);
 
-      expect(await erase("tr_er_running")).toEqual({ job_id: "tr_er_running", erased: true, state: "active", callback: "absent" });
+      expect(await erase("tr_er_running")).toEqual({
+        job_id: "tr_er_running",
+        erased: true,
+        state: "active",
+        callback: "absent",
+      });
       // still locked by the worker, but the request's data (prompt, audio URL, callback URL) is gone already
       expect(await traces("running prompt Kennedy")).toEqual([]);
       expect(await traces("/internal/audio/tr_er_running")).toEqual([]);
@@ -115,8 +126,18 @@ describe("erasing", () => {
   });
 
   it("is idempotent: erasing again, or an id the pool never held, answers erased: false, state absent", async () => {
-    expect(await erase("tr_er_failed")).toEqual({ job_id: "tr_er_failed", erased: false, state: "absent", callback: "absent" });
-    expect(await erase("tr_er_never_seen")).toEqual({ job_id: "tr_er_never_seen", erased: false, state: "absent", callback: "absent" });
+    expect(await erase("tr_er_failed")).toEqual({
+      job_id: "tr_er_failed",
+      erased: false,
+      state: "absent",
+      callback: "absent",
+    });
+    expect(await erase("tr_er_never_seen")).toEqual({
+      job_id: "tr_er_never_seen",
+      erased: false,
+      state: "absent",
+      callback: "absent",
+    });
     expect(await traces("tr_er_never_seen")).toEqual([]);
     const metrics = await (await fetch(`${pool.url}/metrics`)).text();
     expect(metrics).toMatch(/vtt_pool_erasures_total\{outcome="erased"\} [1-9]/);
@@ -204,13 +225,19 @@ describe("the processor of a job erased while it runs", () => {
         return { segments: [{ start: 0, end: 1, text: "hello" }], language: "en" };
       },
     } as unknown as BatchScheduler;
-    const callbacks = { getJob: async () => undefined, add: async (...args: unknown[]) => added.push(args) } as unknown as Queue<CallbackJobData>;
+    const callbacks = {
+      getJob: async () => undefined,
+      add: async (...args: unknown[]) => added.push(args),
+    } as unknown as Queue<CallbackJobData>;
     const settings = resolvePoolSettings(testPoolOptions("redis://127.0.0.1:1"));
     const processor = createJobProcessor({
       settings,
       scheduler,
       callbacks,
-      metrics: createPoolMetrics({ queueCounts: async () => ({}), saturation: () => ({ busy: 0, capacity: 1, activeJobs: 0 }) }),
+      metrics: createPoolMetrics({
+        queueCounts: async () => ({}),
+        saturation: () => ({ busy: 0, capacity: 1, activeJobs: 0 }),
+      }),
       logger: createLogger({ level: "silent" }),
       modelName: "test",
       activeJobs: { count: 0 },
@@ -218,7 +245,13 @@ describe("the processor of a job erased while it runs", () => {
       fetchImpl: async () => new Response(new Uint8Array(audio)),
     });
     const data = { ...(await edge.addJob("tr_er_unit", audio)), dispatched_at: Date.now() };
-    const job = { id: "tr_er_unit", data, attemptsMade: 0, opts: { attempts: 3 }, timestamp: Date.now() } as unknown as TranscriptionJob;
+    const job = {
+      id: "tr_er_unit",
+      data,
+      attemptsMade: 0,
+      opts: { attempts: 3 },
+      timestamp: Date.now(),
+    } as unknown as TranscriptionJob;
     return { result: await processor(job), added };
   }
 

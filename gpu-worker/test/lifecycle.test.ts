@@ -4,13 +4,15 @@
  * whisper.cpp engine.
  */
 import path from "node:path";
+
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { WhisperCppEngine } from "../src/engines/whispercpp.ts";
 import { Lifecycle } from "../src/lifecycle.ts";
 import { createLogger } from "../src/log.ts";
 import { ensureSyntheticModel } from "../src/models/synthetic.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { CACHE_DIR } from "./helpers/audio.ts";
 import { startTestPool } from "./helpers/pool.ts";
 import { isAlive } from "./helpers/process.ts";
@@ -36,7 +38,10 @@ async function poolConnections(): Promise<number> {
 /** Log lines written by a pool, parsed. */
 function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  return { logger: createLogger({ level: "debug", write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
+  return {
+    logger: createLogger({ level: "debug", write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }),
+    lines,
+  };
 }
 
 /** The real engine of a test pool with `beforeStart` run before its model loads. */
@@ -88,12 +93,26 @@ describe("startPool", () => {
     const { logger, lines } = capturingLogger();
     // a WAV file is no model: whisper.cpp refuses it while the pool is half way up
     const notAModel = path.resolve(import.meta.dirname, "../fixtures/jfk.wav");
-    await expect(startTestPool(redis.url, { whisperModel: notAModel, logger })).rejects.toThrow(/engine host exited while loading|loading .* failed/);
-    expect(lines.find((l) => l.event === "pool_start_failed")?.opened).toEqual(["queue connection", "queues", "http server", "engine"]);
-    expect(lines.filter((l) => l.event === "lifecycle_closed").map((l) => l.step)).toEqual(["engine", "http server", "queues", "queue connection"]);
+    await expect(startTestPool(redis.url, { whisperModel: notAModel, logger })).rejects.toThrow(
+      /engine host exited while loading|loading .* failed/,
+    );
+    expect(lines.find((l) => l.event === "pool_start_failed")?.opened).toEqual([
+      "queue connection",
+      "queues",
+      "http server",
+      "engine",
+    ]);
+    expect(lines.filter((l) => l.event === "lifecycle_closed").map((l) => l.step)).toEqual([
+      "engine",
+      "http server",
+      "queues",
+      "queue connection",
+    ]);
     const url = String(lines.find((l) => l.event === "pool_http_listening")?.url);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
-    await waitFor(async () => (await poolConnections()) === before, { description: "the pool's Redis connections to close" });
+    await waitFor(async () => (await poolConnections()) === before, {
+      description: "the pool's Redis connections to close",
+    });
   });
 
   it("closes what it opened in reverse order when Redis goes away half way through start-up", async () => {
@@ -102,8 +121,18 @@ describe("startPool", () => {
     // Redis disappears while the model loads: the lost-job watcher's connection cannot be opened
     const engine = await engineStartingAfter(() => flaky.stop());
     await expect(startTestPool(flaky.url, { engineInstance: engine, logger })).rejects.toThrow();
-    expect(lines.find((l) => l.event === "pool_start_failed")?.opened).toEqual(["queue connection", "queues", "http server", "engine"]);
-    expect(lines.filter((l) => l.event === "lifecycle_closed").map((l) => l.step)).toEqual(["engine", "http server", "queues", "queue connection"]);
+    expect(lines.find((l) => l.event === "pool_start_failed")?.opened).toEqual([
+      "queue connection",
+      "queues",
+      "http server",
+      "engine",
+    ]);
+    expect(lines.filter((l) => l.event === "lifecycle_closed").map((l) => l.step)).toEqual([
+      "engine",
+      "http server",
+      "queues",
+      "queue connection",
+    ]);
     expect(engine.ready).toBe(false);
     const url = String(lines.find((l) => l.event === "pool_http_listening")?.url);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
@@ -133,6 +162,8 @@ describe("startPool", () => {
     expect(engine.ready).toBe(false);
     await waitFor(() => !isAlive(hostPid), { description: "the engine host process to exit" });
     await expect(fetch(`${pool.url}/healthz`)).rejects.toThrow();
-    await waitFor(async () => (await poolConnections()) === before, { description: "the pool's Redis connections to close" });
+    await waitFor(async () => (await poolConnections()) === before, {
+      description: "the pool's Redis connections to close",
+    });
   });
 });

@@ -4,11 +4,12 @@
  */
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { RunningPool } from "../src/pool.ts";
 import { CALLBACK_QUEUE, TRANSCRIPTION_QUEUE } from "../src/queue/queues.ts";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis-server.ts";
+import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
 import { bytesOf, jfkRepeated, jfkSlice } from "./helpers/audio.ts";
-import { CALLBACK_KEYS, dispatch, startFakeEdge, type FakeEdge } from "./helpers/edge.ts";
+import { CALLBACK_KEYS, dispatch, type FakeEdge, startFakeEdge } from "./helpers/edge.ts";
 import { startTestPool } from "./helpers/pool.ts";
 import { isAlive, spawnPool } from "./helpers/process.ts";
 import { workersWaitingForJobs } from "./helpers/redis.ts";
@@ -21,7 +22,12 @@ let short: Buffer;
 let long: Buffer;
 
 beforeAll(async () => {
-  [redis, edge, short, long] = await Promise.all([startPrivateRedis(), startFakeEdge(), jfkSlice(0, 2).then(bytesOf), jfkRepeated(2, 1).then(bytesOf)]);
+  [redis, edge, short, long] = await Promise.all([
+    startPrivateRedis(),
+    startFakeEdge(),
+    jfkSlice(0, 2).then(bytesOf),
+    jfkRepeated(2, 1).then(bytesOf),
+  ]);
 });
 afterAll(async () => {
   await edge?.close();
@@ -44,7 +50,10 @@ describe("callbacks", () => {
     const attempts = edge.callbacks.filter((c) => c.body.job_id === "tr_cb_retry");
     expect(attempts.map((c) => c.answeredStatus)).toEqual([503, 500, 429, 200]);
     expect(acknowledged.keyId).toBe(CALLBACK_KEYS[0]!.id);
-    expect(acknowledged.body).toMatchObject({ status: "completed", result: { model: "synthetic-mini", language: "en", duration_seconds: 2 } });
+    expect(acknowledged.body).toMatchObject({
+      status: "completed",
+      result: { model: "synthetic-mini", language: "en", duration_seconds: 2 },
+    });
     expect(edge.audioRequests.filter((id) => id === "tr_cb_retry")).toHaveLength(1);
   });
 
@@ -114,7 +123,12 @@ describe("process death and shutdown", () => {
     await expect.poll(() => isAlive(hostPid), { timeout: 3_000 }).toBe(false);
     expect(edge.callbacks.find((c) => c.body.job_id === "tr_killed")).toBeUndefined();
 
-    const rescuer = await startTestPool(redis.url, { queuePrefix: prefix, windowSeconds: 2, lockDurationMs: 1_500, stalledIntervalMs: 500 });
+    const rescuer = await startTestPool(redis.url, {
+      queuePrefix: prefix,
+      windowSeconds: 2,
+      lockDurationMs: 1_500,
+      stalledIntervalMs: 500,
+    });
     try {
       const recovered = await edge.waitForCallback("tr_killed", { timeoutMs: 30_000 });
       expect(edge.audioRequests.filter((id) => id === "tr_killed")).toHaveLength(2);
@@ -138,7 +152,12 @@ describe("process death and shutdown", () => {
     await doomed.waitForLog("batch_done");
     doomed.child.kill("SIGKILL");
     await doomed.exited;
-    const rescuer = await startTestPool(redis.url, { queuePrefix: prefix, lockDurationMs: 1_500, stalledIntervalMs: 500, maxStalledCount: 0 });
+    const rescuer = await startTestPool(redis.url, {
+      queuePrefix: prefix,
+      lockDurationMs: 1_500,
+      stalledIntervalMs: 500,
+      maxStalledCount: 0,
+    });
     try {
       const callback = await edge.waitForCallback("tr_lost", { timeoutMs: 30_000 });
       expect(callback.body).toMatchObject({ status: "failed", error: { code: "engine_error", retryable: false } });

@@ -1,11 +1,13 @@
 /** Pure parts: windows, padding, stitching, dispatch validation, settings, backoff, WAV, languages, model bytes. */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+
 import { encodeWav16, languageCode, parseKeyRing } from "@vtt/pool-contract";
+import { describe, expect, it } from "vitest";
+
 import { quietestPoint, rightPad, SAMPLE_RATE, splitIntoWindows } from "../src/audio/windows.ts";
-import { validateDispatch } from "../src/bridge/dispatch.ts";
 import { stitchWindows } from "../src/batch/stitch.ts";
+import { validateDispatch } from "../src/bridge/dispatch.ts";
 import { callbackBackoffMs } from "../src/callback/deliver.ts";
 import { ConfigError, poolOptionsFromEnv, resolvePoolSettings } from "../src/config.ts";
 import { traceIdFromTraceparent } from "../src/log.ts";
@@ -35,7 +37,11 @@ describe("splitIntoWindows", () => {
   it("cuts long audio at the quiet point inside the search range, never past 30 s", () => {
     const pcm = noiseWithGaps(70, [27.0, 54.0]);
     const windows = splitIntoWindows(pcm);
-    expect(windows.map((w) => w.startSample / SAMPLE_RATE)).toEqual([0, expect.closeTo(27.1, 1), expect.closeTo(54.1, 1)]);
+    expect(windows.map((w) => w.startSample / SAMPLE_RATE)).toEqual([
+      0,
+      expect.closeTo(27.1, 1),
+      expect.closeTo(54.1, 1),
+    ]);
     for (const w of windows) expect(w.samples.length).toBeLessThanOrEqual(30 * SAMPLE_RATE);
     expect(windows.reduce((sum, w) => sum + w.samples.length, 0)).toBe(pcm.length);
     // windows are views of the decoded buffer, not copies
@@ -85,8 +91,20 @@ describe("stitchWindows", () => {
         { startSample: 4 * SAMPLE_RATE, sampleCount: 2 * SAMPLE_RATE },
       ],
       [
-        { segments: [{ startMs: 240, endMs: 17080, text: " first" }, { startMs: 500, endMs: 400, text: " back" }], language: "en" },
-        { segments: [{ startMs: 100, endMs: 900, text: " second " }, { startMs: 1000, endMs: 1200, text: "  " }], language: "de" },
+        {
+          segments: [
+            { startMs: 240, endMs: 17080, text: " first" },
+            { startMs: 500, endMs: 400, text: " back" },
+          ],
+          language: "en",
+        },
+        {
+          segments: [
+            { startMs: 100, endMs: 900, text: " second " },
+            { startMs: 1000, endMs: 1200, text: "  " },
+          ],
+          language: "de",
+        },
       ],
       null,
     );
@@ -104,7 +122,13 @@ describe("stitchWindows", () => {
   it("prefers the requested language and carries words when the engine gives them", () => {
     const transcript = stitchWindows(
       [{ startSample: SAMPLE_RATE, sampleCount: SAMPLE_RATE }],
-      [{ segments: [{ startMs: 0, endMs: 500, text: "hi" }], words: [{ startMs: 0, endMs: 300, word: " hi" }], language: "en" }],
+      [
+        {
+          segments: [{ startMs: 0, endMs: 500, text: "hi" }],
+          words: [{ startMs: 0, endMs: 300, word: " hi" }],
+          language: "en",
+        },
+      ],
       "fr",
     );
     expect(transcript.language).toBe("fr");
@@ -114,9 +138,17 @@ describe("stitchWindows", () => {
   it("reports a detected language outside the contract's language list as unknown (the edge would refuse it)", () => {
     const place = [{ startSample: 0, sampleCount: SAMPLE_RATE }];
     // whisper.cpp knows Hawaiian ("haw"), the contract's list does not
-    const unknown = stitchWindows(place, [{ segments: [{ startMs: 0, endMs: 500, text: "aloha" }], language: "haw" }], null);
+    const unknown = stitchWindows(
+      place,
+      [{ segments: [{ startMs: 0, endMs: 500, text: "aloha" }], language: "haw" }],
+      null,
+    );
     expect(unknown.language).toBeNull();
-    const known = stitchWindows(place, [{ segments: [{ startMs: 0, endMs: 500, text: "hallo" }], language: "de" }], null);
+    const known = stitchWindows(
+      place,
+      [{ segments: [{ startMs: 0, endMs: 500, text: "hallo" }], language: "de" }],
+      null,
+    );
     expect(known.language).toBe("de");
   });
 });
@@ -140,9 +172,23 @@ describe("validateDispatch", () => {
   });
 
   it("lists every bad field", () => {
-    const result = validateDispatch({ ...valid, job_id: "a:b", language: "english", audio_url: "ftp://x", audio_expires_at: "soon", callback_url: 3 });
+    const result = validateDispatch({
+      ...valid,
+      job_id: "a:b",
+      language: "english",
+      audio_url: "ftp://x",
+      audio_expires_at: "soon",
+      callback_url: 3,
+    });
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors.map((e) => e.field)).toEqual(["job_id", "language", "audio_url", "audio_expires_at", "callback_url"]);
+    if (!result.ok)
+      expect(result.errors.map((e) => e.field)).toEqual([
+        "job_id",
+        "language",
+        "audio_url",
+        "audio_expires_at",
+        "callback_url",
+      ]);
   });
 
   it("rejects ids BullMQ cannot take and non-objects", () => {
@@ -155,14 +201,24 @@ describe("settings", () => {
   const env = { BRIDGE_KEYS: "e2:new,e1:old", CALLBACK_KEYS: "p1:s", REDIS_URL: "redis://127.0.0.1:1" };
 
   it("reads env vars into typed settings with defaults", () => {
-    const settings = resolvePoolSettings(poolOptionsFromEnv({ ...env, BATCH_SIZE: "8", WHISPER_USE_GPU: "true", ENGINE: "openai-compatible" }));
-    expect(settings).toMatchObject({ batchSize: 8, jobConcurrency: 16, whisperUseGpu: true, engine: "openai-compatible", batchWaitMs: 50 });
+    const settings = resolvePoolSettings(
+      poolOptionsFromEnv({ ...env, BATCH_SIZE: "8", WHISPER_USE_GPU: "true", ENGINE: "openai-compatible" }),
+    );
+    expect(settings).toMatchObject({
+      batchSize: 8,
+      jobConcurrency: 16,
+      whisperUseGpu: true,
+      engine: "openai-compatible",
+      batchWaitMs: 50,
+    });
     expect(settings.bridgeKeys).toEqual(parseKeyRing("e2:new,e1:old"));
   });
 
   it("listens on loopback unless HOST says otherwise, and reads METRICS_TOKEN", () => {
     expect(resolvePoolSettings(poolOptionsFromEnv(env))).toMatchObject({ host: "127.0.0.1", metricsToken: null });
-    const exposed = resolvePoolSettings(poolOptionsFromEnv({ ...env, HOST: "0.0.0.0", METRICS_TOKEN: "scrape-token-0123456789" }));
+    const exposed = resolvePoolSettings(
+      poolOptionsFromEnv({ ...env, HOST: "0.0.0.0", METRICS_TOKEN: "scrape-token-0123456789" }),
+    );
     expect(exposed).toMatchObject({ host: "0.0.0.0", metricsToken: "scrape-token-0123456789" });
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, METRICS_TOKEN: "short" }))).toThrow(/METRICS_TOKEN/);
   });
@@ -170,10 +226,14 @@ describe("settings", () => {
   it("reports malformed values instead of guessing", () => {
     expect(() => poolOptionsFromEnv({ ...env, BATCH_SIZE: "eight", WHISPER_USE_GPU: "maybe" })).toThrow(ConfigError);
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, BATCH_SIZE: "0" }))).toThrow(/batchSize/);
-    expect(() => resolvePoolSettings(poolOptionsFromEnv({ REDIS_URL: "redis://x" }))).toThrow(/BRIDGE_KEYS[\s\S]*CALLBACK_KEYS/);
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ REDIS_URL: "redis://x" }))).toThrow(
+      /BRIDGE_KEYS[\s\S]*CALLBACK_KEYS/,
+    );
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, WINDOW_SECONDS: "45" }))).toThrow(/windowSeconds/);
     // callbacks carry times within the contract's 7 days only
-    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, MAX_AUDIO_SECONDS: "700000" }))).toThrow(/maxAudioSeconds/);
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, MAX_AUDIO_SECONDS: "700000" }))).toThrow(
+      /maxAudioSeconds/,
+    );
   });
 });
 
@@ -187,15 +247,28 @@ describe("small helpers", () => {
     const view = new DataView(wav.buffer);
     expect(Buffer.from(wav.subarray(0, 4)).toString()).toBe("RIFF");
     expect(view.getUint32(24, true)).toBe(16_000);
-    expect([view.getInt16(44, true), view.getInt16(46, true), view.getInt16(48, true), view.getInt16(50, true)]).toEqual([0, 32767, -32768, 32767]);
+    expect([
+      view.getInt16(44, true),
+      view.getInt16(46, true),
+      view.getInt16(48, true),
+      view.getInt16(50, true),
+    ]).toEqual([0, 32767, -32768, 32767]);
   });
 
   it("maps server language names to codes", () => {
-    expect([languageCode("english"), languageCode("EN"), languageCode("haitian creole"), languageCode("klingon"), languageCode(null)]).toEqual(["en", "en", "ht", null, null]);
+    expect([
+      languageCode("english"),
+      languageCode("EN"),
+      languageCode("haitian creole"),
+      languageCode("klingon"),
+      languageCode(null),
+    ]).toEqual(["en", "en", "ht", null, null]);
   });
 
   it("extracts the trace id from a traceparent", () => {
-    expect(traceIdFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(traceIdFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")).toBe(
+      "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
     expect(traceIdFromTraceparent("garbage")).toBeUndefined();
   });
 
@@ -210,7 +283,13 @@ describe("synthetic model", () => {
     const model = buildSyntheticModel(header, "mini");
     expect(model.length).toBe(8_020_136);
     expect(model.readUInt32LE(0)).toBe(0x67676d6c);
-    expect([model.readInt32LE(12), model.readInt32LE(16), model.readInt32LE(20), model.readInt32LE(28), model.readInt32LE(36)]).toEqual([64, 2, 1, 64, 1]);
+    expect([
+      model.readInt32LE(12),
+      model.readInt32LE(16),
+      model.readInt32LE(20),
+      model.readInt32LE(28),
+      model.readInt32LE(36),
+    ]).toEqual([64, 2, 1, 64, 1]);
     // the vocabulary is copied byte for byte after the hparams
     expect(model.subarray(48, header.length).equals(header.subarray(48))).toBe(true);
     const digest = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -219,6 +298,8 @@ describe("synthetic model", () => {
   });
 
   it("converts to half precision with round-to-nearest-even", () => {
-    expect([1, -2, 0.5, 65504, 1e-8, 0.1].map(float32ToFloat16Bits)).toEqual([0x3c00, 0xc000, 0x3800, 0x7bff, 0, 0x2e66]);
+    expect([1, -2, 0.5, 65504, 1e-8, 0.1].map(float32ToFloat16Bits)).toEqual([
+      0x3c00, 0xc000, 0x3800, 0x7bff, 0, 0x2e66,
+    ]);
   });
 });

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Replaces (or appends) one `## ` section of the benchmarks document. */
 export function writeSection(path, heading, section) {
-  const doc = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n\nFigures measured on this project's machines, with the command that produced each.\n\n";
+  const doc = existsSync(path)
+    ? readFileSync(path, "utf8")
+    : "# Benchmarks\n\nFigures measured on this project's machines, with the command that produced each.\n\n";
   const start = doc.indexOf(heading);
   let next;
   if (start === -1) next = `${doc.trimEnd()}\n\n${section}`;
@@ -14,4 +16,3 @@ export function writeSection(path, heading, section) {
   mkdirSync("docs", { recursive: true });
   writeFileSync(path, next.trimEnd() + "\n");
 }
-

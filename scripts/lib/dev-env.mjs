@@ -64,7 +64,9 @@ export function run(label, command, args, options = {}) {
 export function runToEnd(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: "inherit", ...options });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}`)),
+    );
   });
 }
 
@@ -130,7 +132,9 @@ export async function startPrivateRedis(label = "redis") {
     );
   }
   const port = await freePort();
-  run(label, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { quiet: true });
+  run(label, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    quiet: true,
+  });
   const { connect } = await import("node:net");
   const deadline = Date.now() + 10_000;
   for (;;) {

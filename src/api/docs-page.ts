@@ -3,6 +3,7 @@
  * script or style: the bundle comes from one pinned CDN path and the start-up code from `/docs/init.js` on this origin.
  */
 import { Hono } from "hono";
+
 import type { AppEnv } from "../app.context.ts";
 
 const SWAGGER_UI_VERSION = "5.17.14";

@@ -3,6 +3,7 @@
  * Design and limits: docs/observability.md ("Drift and quality").
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { ApiError } from "../http/problem.ts";
@@ -15,12 +16,17 @@ import { validationHook } from "./validation.ts";
 export const FeedbackCreate = z
   .object({
     rating: z.enum(FEEDBACK_RATINGS),
-    reason: z.string().trim().min(1).max(FEEDBACK_REASON_MAX_CHARS).optional().openapi({ description: "Why; required for a `bad` rating without `corrected_text`." }),
-    corrected_text: z
+    reason: z
       .string()
-      .max(FEEDBACK_CORRECTION_MAX_CHARS)
+      .trim()
+      .min(1)
+      .max(FEEDBACK_REASON_MAX_CHARS)
       .optional()
-      .openapi({ description: "What the transcript should have said; the service scores the stored transcript against it (WER, CER)." }),
+      .openapi({ description: "Why; required for a `bad` rating without `corrected_text`." }),
+    corrected_text: z.string().max(FEEDBACK_CORRECTION_MAX_CHARS).optional().openapi({
+      description:
+        "What the transcript should have said; the service scores the stored transcript against it (WER, CER).",
+    }),
   })
   .superRefine((value, ctx) => {
     if (value.rating === "bad" && value.reason === undefined && value.corrected_text === undefined) {
@@ -35,7 +41,10 @@ export const FeedbackSchema = z
     rating: z.enum(FEEDBACK_RATINGS),
     reason: z.string().nullable(),
     has_correction: z.boolean(),
-    wer: z.number().nullable().openapi({ description: "Word error rate of the stored transcript against the correction; null without one, for an empty correction, or when the texts differ too much to align within the CPU budget." }),
+    wer: z.number().nullable().openapi({
+      description:
+        "Word error rate of the stored transcript against the correction; null without one, for an empty correction, or when the texts differ too much to align within the CPU budget.",
+    }),
     cer: z.number().nullable(),
     reference_words: z.number().int().nullable(),
     provider: z.string(),
@@ -45,7 +54,6 @@ export const FeedbackSchema = z
     replaced: z.boolean(),
   })
   .openapi("Feedback");
-
 
 export const feedbackRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

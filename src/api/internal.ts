@@ -2,19 +2,19 @@
  * `/internal`: endpoints for the Whisper pool only, authenticated by HMAC signatures (docs/pool-contract.md),
  * never by API keys.
  */
-import { Hono } from "hono";
 import {
   parseKeyRing,
   PoolCallbackSchema,
   signAudioUrl,
   timingSafeEqual,
-  verifySignedRequest,
   type VerifyFailure,
+  verifySignedRequest,
 } from "@vtt/pool-contract";
+import { Hono } from "hono";
+
 import type { AppEnv } from "../app.context.ts";
 import { precheckSignatureHeaders } from "../auth/signature-precheck.ts";
 import { audioUrlTtlSeconds } from "../config.ts";
-import { getSealedStream } from "../storage/sealed-objects.ts";
 import { readTextLimited } from "../http/body-limit.ts";
 import { ApiError } from "../http/problem.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
@@ -22,6 +22,7 @@ import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
+import { getSealedStream } from "../storage/sealed-objects.ts";
 
 export const internal = new Hono<AppEnv>();
 
@@ -103,6 +104,12 @@ internal.post("/internal/pool/callback", async (c) => {
           model: callback.result.model,
         })
       : await storeFailure(c.env, c.var.db, job, callback.error.code, callback.error.message);
-  log("pool_callback", { job_id: job.id, tenant_id: job.tenantId, status: callback.status, applied, key_id: verified.keyId });
+  log("pool_callback", {
+    job_id: job.id,
+    tenant_id: job.tenantId,
+    status: callback.status,
+    applied,
+    key_id: verified.keyId,
+  });
   return c.json({ ok: true, applied });
 });

@@ -20,7 +20,11 @@ export const DELAYED_NOTICE = "processing delayed";
  * `doc` is loaded for single-job reads; list items carry text but no segments (null). `delayReason` overrides the
  * stored reason (the upload route knows the provider's breaker is open before any consumer has seen the job).
  */
-export function toJobObject(row: TranscriptionRow, doc: TranscriptDocument | null, delayReason?: string | null): JobObject {
+export function toJobObject(
+  row: TranscriptionRow,
+  doc: TranscriptDocument | null,
+  delayReason?: string | null,
+): JobObject {
   const active = row.status === "queued" || row.status === "processing";
   const reason = active ? (delayReason ?? row.delayedReason) : null;
   return {

@@ -1,5 +1,6 @@
 /** Small builders shared by the routers' OpenAPI route definitions. */
 import { z } from "@hono/zod-openapi";
+
 import { ProblemSchema } from "./schemas.ts";
 
 /** A problem+json response entry with its description. */

@@ -3,9 +3,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { SUPPORTED_LANGUAGES } from "@vtt/pool-contract";
+
 import { MAX_METADATA_BYTES, MAX_PROMPT_UTF16_UNITS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
-import { PROVIDER_NAMES } from "../providers/types.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
+import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
 
 // Control characters (C0 except tab/newline, DEL, C1) and bidi overrides never belong in stored text fields.
@@ -19,12 +20,18 @@ export const LanguageParam = z
   })
   .openapi({ example: "en", description: "ISO 639-1 code, or `auto` to detect" });
 
-const metadataValue = z.string().max(1024).refine((v) => !CONTROL_CHARS.test(v), "contains control characters");
+const metadataValue = z
+  .string()
+  .max(1024)
+  .refine((v) => !CONTROL_CHARS.test(v), "contains control characters");
 
 /** `metadata` arrives as a JSON string (multipart field or query parameter). */
 export const MetadataParam = z
   .string()
-  .refine((v) => new TextEncoder().encode(v).byteLength <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes`)
+  .refine(
+    (v) => new TextEncoder().encode(v).byteLength <= MAX_METADATA_BYTES,
+    `must be at most ${MAX_METADATA_BYTES} bytes`,
+  )
   .transform((v, ctx) => {
     let parsed: unknown;
     try {
@@ -39,7 +46,14 @@ export const MetadataParam = z
       return z.NEVER;
     }
     const result = z
-      .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "keys use letters, digits and _ . : -"), metadataValue)
+      .record(
+        z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[A-Za-z0-9_.:-]+$/, "keys use letters, digits and _ . : -"),
+        metadataValue,
+      )
       .refine((o) => Object.keys(o).length <= 32, "at most 32 keys")
       .safeParse(parsed);
     if (!result.success || typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
@@ -94,7 +108,10 @@ export const DeleteAfterParam = RetentionSeconds.openapi({
 export const UploadOptions = z
   .object({
     language: LanguageParam.optional(),
-    provider: z.string().optional().openapi({ enum: [...PROVIDER_NAMES] }),
+    provider: z
+      .string()
+      .optional()
+      .openapi({ enum: [...PROVIDER_NAMES] }),
     webhook_url: WebhookUrlParam.optional(),
     metadata: MetadataParam.optional(),
     subject_id: SubjectIdParam.optional(),
@@ -163,9 +180,15 @@ export const JobSchema = z
     started_at: z.string().nullable().openapi({ format: "date-time" }),
     completed_at: z.string().nullable().openapi({ format: "date-time" }),
     delete_after_seconds: z.number().int().nullable(),
-    audio_expires_at: z.string().nullable().openapi({ format: "date-time", description: "when the purge deletes the audio (set once the job finishes)" }),
+    audio_expires_at: z
+      .string()
+      .nullable()
+      .openapi({ format: "date-time", description: "when the purge deletes the audio (set once the job finishes)" }),
     audio_deleted_at: z.string().nullable().openapi({ format: "date-time" }),
-    expires_at: z.string().nullable().openapi({ format: "date-time", description: "when the purge deletes the whole job; null keeps it until deleted" }),
+    expires_at: z.string().nullable().openapi({
+      format: "date-time",
+      description: "when the purge deletes the whole job; null keeps it until deleted",
+    }),
   })
   .openapi("Transcription");
 export type JobObject = z.infer<typeof JobSchema>;
@@ -196,14 +219,23 @@ export const ProblemSchema = z
 
 const RetentionSettings = z
   .object({
-    audio_seconds: RetentionSeconds.nullable().optional().openapi({ type: "integer", description: `seconds audio is kept after its job finishes (≤ 30 days); null = service default` }),
-    transcript_seconds: RetentionSeconds.nullable().optional().openapi({ type: "integer", description: "seconds a finished job is kept; null = until deleted" }),
+    audio_seconds: RetentionSeconds.nullable().optional().openapi({
+      type: "integer",
+      description: `seconds audio is kept after its job finishes (≤ 30 days); null = service default`,
+    }),
+    transcript_seconds: RetentionSeconds.nullable()
+      .optional()
+      .openapi({ type: "integer", description: "seconds a finished job is kept; null = until deleted" }),
   })
   .strict();
 
 export const TenantCreate = z
   .object({
-    name: z.string().min(1).max(200).refine((v) => !CONTROL_CHARS.test(v), "contains control characters"),
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((v) => !CONTROL_CHARS.test(v), "contains control characters"),
     retention: RetentionSettings.optional(),
   })
   .strict()
@@ -221,7 +253,10 @@ export const TenantSchema = z
 export const KeyCreate = z
   .object({
     name: z.string().max(200).optional(),
-    scopes: z.array(z.enum(["transcriptions:write", "transcriptions:read", "admin"])).min(1).optional(),
+    scopes: z
+      .array(z.enum(["transcriptions:write", "transcriptions:read", "admin"]))
+      .min(1)
+      .optional(),
     expires_at: z.string().datetime().optional(),
   })
   .openapi("ApiKeyCreate");

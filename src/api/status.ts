@@ -1,5 +1,6 @@
 /** `GET /v1/status`: per-provider availability and the backlog, for any key (degraded mode stays visible). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { parseProviderList } from "../providers/registry.ts";
@@ -21,7 +22,13 @@ status.openapi(
         content: json(
           z.object({
             status: z.enum(["operational", "degraded"]),
-            providers: z.array(z.object({ provider: z.string(), available: z.boolean(), breaker: z.enum(["closed", "open", "half_open"]) })),
+            providers: z.array(
+              z.object({
+                provider: z.string(),
+                available: z.boolean(),
+                breaker: z.enum(["closed", "open", "half_open"]),
+              }),
+            ),
             backlog: z.object({ queued: z.number().int(), processing: z.number().int(), parked: z.number().int() }),
           }),
         ),

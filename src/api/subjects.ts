@@ -8,6 +8,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { eraseSubject } from "../compliance/erasure.ts";

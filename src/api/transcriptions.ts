@@ -1,37 +1,40 @@
 /** `/v1/transcriptions`: upload, read, list, export and delete jobs, always within the caller's tenant. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../app.context.ts";
-import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { grantsScope } from "../auth/api-keys.ts";
+import { requireScope, tenantOf } from "../auth/middleware.ts";
+import { isProviderDown } from "../breaker/availability.ts";
 import { DEFAULT_LIST_LIMIT, maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
 import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
-import { isWellFormedId, newId } from "../lib/ids.ts";
+import { isBacklogLarge } from "../jobs/backlog.ts";
 import { createJob } from "../jobs/create-job.ts";
+import { isWellFormedId, newId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
-import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
-import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
-import { objectSealer } from "../storage/sealed-objects.ts";
-import { isProviderDown } from "../breaker/availability.ts";
-import { toJobObject } from "./job-object.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
-import { isBacklogLarge } from "../jobs/backlog.ts";
+import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { reserveUploadBudget } from "./upload-budget.ts";
-import { type AudioSink, readUploadBody } from "./upload-body.ts";
-import { resolveUploadOptions } from "./upload-options.ts";
+import { objectSealer } from "../storage/sealed-objects.ts";
+import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
+import { toJobObject } from "./job-object.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
+import { type AudioSink, readUploadBody } from "./upload-body.ts";
+import { reserveUploadBudget } from "./upload-budget.ts";
+import { resolveUploadOptions } from "./upload-options.ts";
 import { validationHook } from "./validation.ts";
 
 const problem = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
 });
-const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }) });
+const IdParam = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
+});
 
 export const transcriptions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -177,9 +180,15 @@ async function loadTenantJob(c: { var: AppEnv["Variables"] }, id: string) {
 
 transcriptions.openapi(getJobRoute, async (c) => {
   const row = await loadTenantJob(c, c.req.valid("param").id);
-  const doc = row.status === "completed" && row.transcriptKey ? await getTranscript(c.env, row.tenantId, row.transcriptKey) : null;
+  const doc =
+    row.status === "completed" && row.transcriptKey
+      ? await getTranscript(c.env, row.tenantId, row.transcriptKey)
+      : null;
   const backlogged = row.status === "queued" && !row.delayedReason && (await isBacklogLarge(c.env, c.var.db));
-  return c.json(toJobObject(doc ? row : await withOpenedText(c.env, row), doc, backlogged ? DELAY_BACKLOG : undefined), 200);
+  return c.json(
+    toJobObject(doc ? row : await withOpenedText(c.env, row), doc, backlogged ? DELAY_BACKLOG : undefined),
+    200,
+  );
 });
 
 const listRoute = createRoute({
@@ -218,7 +227,13 @@ transcriptions.openapi(listRoute, async (c) => {
   });
   const page = rows.slice(0, limit);
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
-  return c.json({ data: await Promise.all(page.map(async (row) => toJobObject(await withOpenedText(c.env, row), null))), next_cursor: nextCursor }, 200);
+  return c.json(
+    {
+      data: await Promise.all(page.map(async (row) => toJobObject(await withOpenedText(c.env, row), null))),
+      next_cursor: nextCursor,
+    },
+    200,
+  );
 });
 
 // ---------- export ----------
@@ -249,7 +264,11 @@ transcriptions.openapi(transcriptRoute, async (c) => {
   const row = await loadTenantJob(c, c.req.valid("param").id);
   const format = c.req.valid("query").format ?? "txt";
   if (row.status !== "completed" || !row.transcriptKey) {
-    throw new ApiError(409, "transcript_not_ready", `The job is ${row.status}; transcripts exist once it is completed.`);
+    throw new ApiError(
+      409,
+      "transcript_not_ready",
+      `The job is ${row.status}; transcripts exist once it is completed.`,
+    );
   }
   const doc = await getTranscript(c.env, row.tenantId, row.transcriptKey);
   if (!doc) throw new ApiError(404, "transcript_gone", "The transcript is no longer stored.");

@@ -1,5 +1,6 @@
 /** Validation of upload options beyond their shape: provider availability and webhook URL policy. */
 import { checkWebhookUrl, normaliseLanguage, parseAllowedHosts } from "@vtt/pool-contract";
+
 import { isDevelopment } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
@@ -7,7 +8,15 @@ import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
-export const UPLOAD_OPTION_NAMES = ["language", "provider", "webhook_url", "metadata", "subject_id", "prompt", "delete_after_seconds"] as const;
+export const UPLOAD_OPTION_NAMES = [
+  "language",
+  "provider",
+  "webhook_url",
+  "metadata",
+  "subject_id",
+  "prompt",
+  "delete_after_seconds",
+] as const;
 
 export interface ResolvedUploadOptions {
   language: string | null;
@@ -33,7 +42,11 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
   const parsed = UploadOptions.safeParse(raw);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => ({
-      field: issue.path.length ? String(issue.path[0]) : (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "body"),
+      field: issue.path.length
+        ? String(issue.path[0])
+        : issue.code === "unrecognized_keys"
+          ? issue.keys.join(",")
+          : "body",
       message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
     }));
     const first = errors[0]!;
@@ -43,10 +56,14 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
   }
   const options: UploadOptionsParsed = parsed.data;
   const provider = options.provider ?? defaultProvider(env);
-  if (!provider || !isProviderEnabled(env, provider)) throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
+  if (!provider || !isProviderEnabled(env, provider))
+    throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
   if (options.webhook_url) {
     const development = isDevelopment(env);
-    const check = checkWebhookUrl(options.webhook_url, { development, allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development) });
+    const check = checkWebhookUrl(options.webhook_url, {
+      development,
+      allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development),
+    });
     if (!check.ok) throw invalid("webhook_url", check.reason);
   }
   return {

@@ -1,5 +1,6 @@
 /** `/v1/webhooks/secret` and `/v1/transcriptions/{id}/webhooks`: a tenant's signing secret and delivery log. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { ApiError } from "../http/problem.ts";
@@ -101,7 +102,10 @@ webhooks.openapi(
     middleware: [requireScope("transcriptions:read")] as const,
     request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) },
     responses: {
-      200: { description: "Deliveries", content: { "application/json": { schema: z.object({ data: z.array(DeliverySchema) }) } } },
+      200: {
+        description: "Deliveries",
+        content: { "application/json": { schema: z.object({ data: z.array(DeliverySchema) }) } },
+      },
       404: problem("No such job in your tenant"),
     },
   }),
@@ -122,7 +126,13 @@ webhooks.openapi(
           created_at: iso(e.createdAt)!,
           attempts: attempts
             .filter((a) => a.eventId === e.id)
-            .map((a) => ({ attempt: a.attempt, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error, created_at: iso(a.createdAt)! })),
+            .map((a) => ({
+              attempt: a.attempt,
+              status_code: a.statusCode,
+              latency_ms: a.latencyMs,
+              error: a.error,
+              created_at: iso(a.createdAt)!,
+            })),
         })),
       },
       200,

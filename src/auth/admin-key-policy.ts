@@ -4,6 +4,7 @@
  * operator replaces it (`openssl rand -base64 32`). An unset key is not weak: the operator plane is simply off.
  */
 import { createMiddleware } from "hono/factory";
+
 import type { AppEnv } from "../app.context.ts";
 import { isDevelopment } from "../config.ts";
 import { ApiError } from "../http/problem.ts";

@@ -1,11 +1,12 @@
 /** Authentication middleware: resolves the bearer key to a principal (tenant + scopes) on `c.var.principal`. */
 import { createMiddleware } from "hono/factory";
+
+import type { AppEnv } from "../app.context.ts";
 import { ApiError } from "../http/problem.ts";
-import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../ratelimit/auth-throttle.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
 import { findApiKeyByHash, touchApiKey } from "../storage/tenants.repo.ts";
-import type { AppEnv } from "../app.context.ts";
 import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
+import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "./failed-auth-throttle.ts";
 
 export interface Principal {
   /** null for the bootstrap admin key, which belongs to no tenant */
@@ -44,7 +45,13 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   // upload bytes and concurrent uploads are reserved by the upload route itself (src/api/upload-budget.ts)
   const waitSeconds = await chargeKey(c.env, key.id);
   if (waitSeconds !== null) {
-    throw new ApiError(429, "rate_limited", `Too many requests for this API key; retry in ${waitSeconds} s.`, undefined, { "retry-after": String(waitSeconds) });
+    throw new ApiError(
+      429,
+      "rate_limited",
+      `Too many requests for this API key; retry in ${waitSeconds} s.`,
+      undefined,
+      { "retry-after": String(waitSeconds) },
+    );
   }
   c.set("principal", { tenantId: key.tenantId, keyId: key.id, scopes: parseScopes(key.scopes) });
   return next();
@@ -73,7 +80,11 @@ export function requireScope(scope: Scope, options: { tenant: boolean } = { tena
 export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.var.principal;
   if (principal.tenantId !== null || !principal.scopes.includes("admin")) {
-    throw new ApiError(403, "operator_required", "This route is for the service operator's admin key, not tenant keys.");
+    throw new ApiError(
+      403,
+      "operator_required",
+      "This route is for the service operator's admin key, not tenant keys.",
+    );
   }
   return next();
 });

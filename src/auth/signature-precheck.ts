@@ -8,8 +8,8 @@ import {
   DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
   KEY_ID_HEADER,
   SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
   type SigningKey,
+  TIMESTAMP_HEADER,
   type VerifyFailure,
 } from "@vtt/pool-contract";
 

@@ -4,6 +4,7 @@
  * evictions) and sets an alarm for the open → half-open move.
  */
 import { DurableObject } from "cloudflare:workers";
+
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";

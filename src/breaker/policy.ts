@@ -186,7 +186,9 @@ export function resolveBreakerSettings(overrides: Partial<BreakerSettings> = {})
     }
   }
   if (!(settings.failureRateThreshold > 0 && settings.failureRateThreshold <= 1)) {
-    throw new RangeError(`breaker setting failureRateThreshold must be in (0, 1], got ${settings.failureRateThreshold}`);
+    throw new RangeError(
+      `breaker setting failureRateThreshold must be in (0, 1], got ${settings.failureRateThreshold}`,
+    );
   }
   if (!(settings.cooldownMultiplier >= 1 && Number.isFinite(settings.cooldownMultiplier))) {
     throw new RangeError(`breaker setting cooldownMultiplier must be ≥ 1, got ${settings.cooldownMultiplier}`);
@@ -212,7 +214,12 @@ export function acquire(state: BreakerState, now: number, settings: BreakerSetti
   let current = state;
   let transition: BreakerTransition | undefined;
 
-  if (current.status === "open" && !current.forcedOpen && current.nextAttemptAt !== null && now >= current.nextAttemptAt) {
+  if (
+    current.status === "open" &&
+    !current.forcedOpen &&
+    current.nextAttemptAt !== null &&
+    now >= current.nextAttemptAt
+  ) {
     ({ state: current, transition } = onCooldownElapsed(current, now));
   }
 
@@ -300,7 +307,13 @@ export function onCooldownElapsed(state: BreakerState, now: number): TransitionR
   if (state.status !== "open" || state.forcedOpen || state.nextAttemptAt === null || now < state.nextAttemptAt) {
     return { state };
   }
-  const next: BreakerState = { ...state, status: "half_open", nextAttemptAt: null, probesInFlight: [], probeSuccesses: 0 };
+  const next: BreakerState = {
+    ...state,
+    status: "half_open",
+    nextAttemptAt: null,
+    probesInFlight: [],
+    probeSuccesses: 0,
+  };
   return withTransition(next, "open", now);
 }
 

@@ -3,6 +3,10 @@
  * D1 rows, R2 audio and transcripts, webhook events and attempts, dead-letter items — with a receipt that the audit
  * log keeps without any personal data. Idempotent: erasing again finds nothing and says so.
  */
+import type { Env } from "../env.ts";
+import { ulid } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
+import { erasePoolJobs } from "../providers/whisper-pool.ts";
 import { appendAuditEntry } from "../storage/audit.repo.ts";
 import type { Db } from "../storage/db.ts";
 import {
@@ -13,12 +17,8 @@ import {
   listSubjectJobIds,
   listTenantJobIds,
 } from "../storage/erasure.repo.ts";
-import type { Env } from "../env.ts";
-import { ulid } from "../lib/ids.ts";
-import { log } from "../lib/log.ts";
-import { erasePoolJobs } from "../providers/whisper-pool.ts";
-import { recordUnconfirmedPoolErasures } from "./pool-erasure-retry.ts";
 import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
+import { recordUnconfirmedPoolErasures } from "./pool-erasure-retry.ts";
 
 export interface ErasureCounts {
   transcriptions: number;
@@ -41,7 +41,11 @@ export interface ErasureCounts {
 
 export type ErasureScope = "subject" | "tenant" | "retention";
 
-const AUDIT_ACTIONS: Record<ErasureScope, "subject.erased" | "tenant.erased" | "retention.purged"> = { subject: "subject.erased", tenant: "tenant.erased", retention: "retention.purged" };
+const AUDIT_ACTIONS: Record<ErasureScope, "subject.erased" | "tenant.erased" | "retention.purged"> = {
+  subject: "subject.erased",
+  tenant: "tenant.erased",
+  retention: "retention.purged",
+};
 
 export interface ErasureReceipt {
   receipt_id: string;
@@ -81,7 +85,13 @@ async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> 
 }
 
 /** Erases a slice of jobs and everything hanging off them. */
-export async function eraseJobs(env: Env, db: Db, tenantId: string, jobIds: string[], counts: ErasureCounts): Promise<void> {
+export async function eraseJobs(
+  env: Env,
+  db: Db,
+  tenantId: string,
+  jobIds: string[],
+  counts: ErasureCounts,
+): Promise<void> {
   if (jobIds.length > MAX_IDS_PER_QUERY) {
     for (const slice of inSlices(jobIds)) await eraseJobs(env, db, tenantId, slice, counts);
     return;
@@ -109,10 +119,26 @@ function addCounts(counts: ErasureCounts, erased: Partial<ErasureCounts>): void 
   for (const [name, n] of Object.entries(erased) as [keyof ErasureCounts, number][]) counts[name] += n;
 }
 
-export async function record(db: Db, tenantId: string, scope: ErasureScope, counts: ErasureCounts): Promise<ErasureReceipt> {
+export async function record(
+  db: Db,
+  tenantId: string,
+  scope: ErasureScope,
+  counts: ErasureCounts,
+): Promise<ErasureReceipt> {
   const now = Date.now();
-  const receipt: ErasureReceipt = { receipt_id: `rcpt_${ulid(now)}`, scope, erased: counts, completed_at: new Date(now).toISOString() };
-  await appendAuditEntry(db, { id: receipt.receipt_id, tenantId, action: AUDIT_ACTIONS[scope], receipt, createdAt: now });
+  const receipt: ErasureReceipt = {
+    receipt_id: `rcpt_${ulid(now)}`,
+    scope,
+    erased: counts,
+    completed_at: new Date(now).toISOString(),
+  };
+  await appendAuditEntry(db, {
+    id: receipt.receipt_id,
+    tenantId,
+    action: AUDIT_ACTIONS[scope],
+    receipt,
+    createdAt: now,
+  });
   log("erasure", { tenant_id: tenantId, scope, receipt_id: receipt.receipt_id, transcriptions: counts.transcriptions });
   return receipt;
 }

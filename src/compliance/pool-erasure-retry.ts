@@ -4,10 +4,11 @@
  * POOL_ERASURE_GIVE_UP_MS the item is dropped and logged: by then the pool's own retention has removed the job.
  */
 import { cappedExponentialBackoff } from "@vtt/pool-contract";
-import type { Db } from "../storage/db.ts";
+
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { erasePoolJobs } from "../providers/whisper-pool.ts";
+import type { Db } from "../storage/db.ts";
 import {
   deletePendingPoolErasures,
   insertPendingPoolErasures,
@@ -27,13 +28,23 @@ export function poolErasureRetryDelayMs(attempts: number): number {
 
 export async function recordUnconfirmedPoolErasures(db: Db, jobIds: string[], now = Date.now()): Promise<void> {
   const nextAttemptAt = now + poolErasureRetryDelayMs(1);
-  await insertPendingPoolErasures(db, jobIds.map((jobId) => ({ jobId, requestedAt: now, attempts: 1, nextAttemptAt })));
+  await insertPendingPoolErasures(
+    db,
+    jobIds.map((jobId) => ({ jobId, requestedAt: now, attempts: 1, nextAttemptAt })),
+  );
 }
 
-export async function retryPoolErasures(env: Env, db: Db, now = Date.now()): Promise<{ confirmed: number; pending: number; abandoned: number }> {
+export async function retryPoolErasures(
+  env: Env,
+  db: Db,
+  now = Date.now(),
+): Promise<{ confirmed: number; pending: number; abandoned: number }> {
   const due = await listDuePoolErasures(db, now, RETRY_BATCH);
   if (!due.length) return { confirmed: 0, pending: 0, abandoned: 0 };
-  const { failed } = await erasePoolJobs(env, due.map((d) => d.jobId));
+  const { failed } = await erasePoolJobs(
+    env,
+    due.map((d) => d.jobId),
+  );
   const stillFailing = new Set(failed);
   const confirmed = due.filter((d) => !stillFailing.has(d.jobId));
   const abandoned = due.filter((d) => stillFailing.has(d.jobId) && now - d.requestedAt >= POOL_ERASURE_GIVE_UP_MS);

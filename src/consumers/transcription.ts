@@ -5,20 +5,20 @@
  * Retryable failures are retried with exponential backoff and full jitter; after the queue's `max_retries` the
  * message goes to the dead-letter queue, whose inspector decides between re-driving and failing the job.
  */
-import { createDb, type Db } from "../storage/db.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
-import { isTerminal } from "../jobs/state.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
+import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
 import { childTraceparent, traceIdOf } from "../observability/trace.ts";
 import { parseList, providerCandidates } from "../providers/failover.ts";
 import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
+import { createDb, type Db } from "../storage/db.ts";
 import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
-import { getSealedStream } from "../storage/sealed-objects.ts";
 import { DELAY_PROVIDER_UNAVAILABLE, type TranscriptionRow } from "../storage/schema.ts";
+import { getSealedStream } from "../storage/sealed-objects.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: "audio/wav",
@@ -42,7 +42,12 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
       const body = message.body as Partial<JobMessage> | null;
       // every line about this message carries the upload's trace id (the sweeper and the re-drive resend it too)
       return withLogContext(
-        { trace_id: traceIdOf(body?.traceparent), job_id: body?.job_id, tenant_id: body?.tenant_id, attempt: message.attempts },
+        {
+          trace_id: traceIdOf(body?.traceparent),
+          job_id: body?.job_id,
+          tenant_id: body?.tenant_id,
+          attempt: message.attempts,
+        },
         () => processMessage(message, env, db, policy),
       );
     }),
@@ -106,7 +111,13 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
  * Tries the job's provider, failing over while breakers reject. Returns "parked" when every candidate's breaker is
  * open (nobody was called). Provider errors are rethrown after being reported to the breaker.
  */
-async function runWithBreakers(job: TranscriptionRow, env: Env, db: Db, attempt: number, traceparent: string | null): Promise<"done" | "parked"> {
+async function runWithBreakers(
+  job: TranscriptionRow,
+  env: Env,
+  db: Db,
+  attempt: number,
+  traceparent: string | null,
+): Promise<"done" | "parked"> {
   const candidates = providerCandidates(job.provider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
   for (const provider of candidates) {
     const breaker = breakerFor(env, provider);

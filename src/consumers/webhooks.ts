@@ -3,10 +3,11 @@
  * Each attempt is signed afresh (same `webhook-id`, new timestamp), recorded, and retried per the delivery policy.
  */
 import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
-import { createDb, type Db } from "../storage/db.ts";
+
 import { isDevelopment } from "../config.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
+import { createDb, type Db } from "../storage/db.ts";
 import {
   firstAttemptAt as firstAttemptTime,
   getWebhookEvent,
@@ -39,7 +40,10 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
   const firstAttemptAt = (await firstAttemptTime(db, event.id)) ?? now;
 
   const development = isDevelopment(env);
-  const target = checkWebhookUrl(event.url, { development, allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development) });
+  const target = checkWebhookUrl(event.url, {
+    development,
+    allowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS, development),
+  });
   let statusCode: number | null = null;
   let error: string | null = null;
   let retryAfter: number | null = null;
@@ -47,7 +51,12 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
   if (!target.ok) {
     error = `blocked: ${target.reason}`;
   } else {
-    const headers = await signWebhook({ id: event.id, timestamp: Math.floor(now / 1000), body: event.payload, secrets: await signingSecrets(db, event.tenantId, now) });
+    const headers = await signWebhook({
+      id: event.id,
+      timestamp: Math.floor(now / 1000),
+      body: event.payload,
+      secrets: await signingSecrets(db, event.tenantId, now),
+    });
     try {
       const res = await fetch(target.url.toString(), {
         method: "POST",
@@ -60,7 +69,8 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
       retryAfter = parseRetryAfter(res.headers.get("retry-after"), Date.now());
       await res.body?.cancel();
     } catch (e) {
-      error = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? "timeout" : "network_error";
+      error =
+        e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? "timeout" : "network_error";
     }
   }
   const latencyMs = Date.now() - started;
@@ -77,7 +87,13 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
 
   // a URL the guard refuses will not become acceptable by waiting
   const decision = target.ok
-    ? decideAfterAttempt({ attempt, status: statusCode, firstAttemptAt, now: Date.now(), retryAfterSeconds: retryAfter })
+    ? decideAfterAttempt({
+        attempt,
+        status: statusCode,
+        firstAttemptAt,
+        now: Date.now(),
+        retryAfterSeconds: retryAfter,
+      })
     : ({ action: "give_up", reason: "blocked_url" } as const);
   const settled = decision.action === "done" ? "delivered" : decision.action === "give_up" ? "gave_up" : "pending";
   await settleWebhookEvent(db, event.id, {
@@ -85,7 +101,16 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
     status: settled,
     completedAt: settled === "pending" ? null : Date.now(),
   });
-  log("webhook_attempt", { event_id: event.id, job_id: event.jobId, tenant_id: event.tenantId, attempt, status_code: statusCode, error, latency_ms: latencyMs, decision: decision.action });
+  log("webhook_attempt", {
+    event_id: event.id,
+    job_id: event.jobId,
+    tenant_id: event.tenantId,
+    attempt,
+    status_code: statusCode,
+    error,
+    latency_ms: latencyMs,
+    decision: decision.action,
+  });
   if (decision.action === "retry") message.retry({ delaySeconds: decision.delaySeconds });
   else message.ack();
 }

@@ -30,10 +30,36 @@ const EBML_DOCTYPE_ID = 0x4282;
 const MATROSKA_DOC_TYPES = new Set(["webm", "matroska"]);
 
 /** ISO-BMFF brands that carry (or may carry) an audio track. `3gp`/`3g2` families are matched by prefix. */
-const MP4_AUDIO_BRANDS = new Set(["M4A ", "M4B ", "M4P ", "mp41", "mp42", "isom", "iso2", "iso4", "iso5", "iso6", "dash"]);
+const MP4_AUDIO_BRANDS = new Set([
+  "M4A ",
+  "M4B ",
+  "M4P ",
+  "mp41",
+  "mp42",
+  "isom",
+  "iso2",
+  "iso4",
+  "iso5",
+  "iso6",
+  "dash",
+]);
 const MP4_AUDIO_BRAND_PREFIXES = ["3gp", "3g2"];
 /** Still-image brands: an HEIF/AVIF file also lists generic brands such as `iso8`/`mif1`, so these veto it. */
-const MP4_IMAGE_BRANDS = new Set(["heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis", "avci", "jpeg", "crx "]);
+const MP4_IMAGE_BRANDS = new Set([
+  "heic",
+  "heix",
+  "heim",
+  "heis",
+  "hevc",
+  "hevx",
+  "mif1",
+  "msf1",
+  "avif",
+  "avis",
+  "avci",
+  "jpeg",
+  "crx ",
+]);
 
 /** Ogg first-packet signatures of the audio codecs we accept (Opus, Vorbis, FLAC-in-Ogg). */
 const OGG_AUDIO_SIGNATURES = ["OpusHead", "\x01vorbis", "\x7fFLAC"];
@@ -91,7 +117,13 @@ function isMpegAudioFrame(head: Uint8Array, offset = 0): boolean {
   const layer = (b1 >> 1) & 0b11; // 01 = III, 10 = II, 11 = I, 00 reserved (also AAC ADTS)
   const bitrateIndex = b2 >> 4;
   const sampleRateIndex = (b2 >> 2) & 0b11;
-  return version !== 0b01 && (layer === 0b01 || layer === 0b10) && bitrateIndex !== 0 && bitrateIndex !== 0xf && sampleRateIndex !== 0b11;
+  return (
+    version !== 0b01 &&
+    (layer === 0b01 || layer === 0b10) &&
+    bitrateIndex !== 0 &&
+    bitrateIndex !== 0xf &&
+    sampleRateIndex !== 0b11
+  );
 }
 
 /** "fLaC" followed by a STREAMINFO block (type 0, 34 bytes), which the format requires first. */

@@ -13,6 +13,7 @@
  * Pure WebCrypto: no bindings, runs in workerd and Node.
  */
 import { parseKeyRing } from "@vtt/pool-contract";
+
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
 
 export const ENVELOPE_SCHEME = "a256gcm-stream-1";
@@ -51,7 +52,10 @@ export function parseMasterKeys(spec: string | undefined): MasterKey[] {
   }
   for (const key of ring) {
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(key.id) || key.secret.length < MIN_MASTER_SECRET_CHARS) {
-      throw new EnvelopeError("malformed_key_ring", `ENCRYPTION_KEYS entry "${key.id.slice(0, 16)}" needs a short version and a secret of ≥ ${MIN_MASTER_SECRET_CHARS} characters.`);
+      throw new EnvelopeError(
+        "malformed_key_ring",
+        `ENCRYPTION_KEYS entry "${key.id.slice(0, 16)}" needs a short version and a secret of ≥ ${MIN_MASTER_SECRET_CHARS} characters.`,
+      );
     }
   }
   return ring.map((k) => ({ version: k.id, secret: k.secret }));
@@ -68,8 +72,16 @@ export interface EnvelopeHeader {
   np: string;
 }
 
-export function isEnvelopeHeader(meta: Record<string, string> | undefined): meta is Record<string, string> & EnvelopeHeader {
-  return !!meta && meta.enc === ENVELOPE_SCHEME && typeof meta.kv === "string" && typeof meta.dek === "string" && typeof meta.np === "string";
+export function isEnvelopeHeader(
+  meta: Record<string, string> | undefined,
+): meta is Record<string, string> & EnvelopeHeader {
+  return (
+    !!meta &&
+    meta.enc === ENVELOPE_SCHEME &&
+    typeof meta.kv === "string" &&
+    typeof meta.dek === "string" &&
+    typeof meta.np === "string"
+  );
 }
 
 const kekCache = new Map<string, Promise<CryptoKey>>();
@@ -111,11 +123,25 @@ function unb64(text: string): Uint8Array<ArrayBuffer> {
   }
 }
 
-async function gcm(op: "encrypt" | "decrypt", key: CryptoKey, iv: Uint8Array, data: Uint8Array, aad?: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  const params = { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, ...(aad ? { additionalData: aad as Uint8Array<ArrayBuffer> } : {}) };
+async function gcm(
+  op: "encrypt" | "decrypt",
+  key: CryptoKey,
+  iv: Uint8Array,
+  data: Uint8Array,
+  aad?: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const params = {
+    name: "AES-GCM",
+    iv: iv as Uint8Array<ArrayBuffer>,
+    ...(aad ? { additionalData: aad as Uint8Array<ArrayBuffer> } : {}),
+  };
   const bytes = data as Uint8Array<ArrayBuffer>;
   try {
-    return new Uint8Array(op === "encrypt" ? await crypto.subtle.encrypt(params, key, bytes) : await crypto.subtle.decrypt(params, key, bytes));
+    return new Uint8Array(
+      op === "encrypt"
+        ? await crypto.subtle.encrypt(params, key, bytes)
+        : await crypto.subtle.decrypt(params, key, bytes),
+    );
   } catch {
     throw new EnvelopeError("corrupt", "Decryption failed: wrong key or tampered data.");
   }
@@ -139,7 +165,13 @@ export async function createSealer(ring: MasterKey[], tenantId: string, objectKe
   const master = masterFor(ring);
   const rawDataKey = crypto.getRandomValues(new Uint8Array(32));
   const wrapNonce = crypto.getRandomValues(new Uint8Array(12));
-  const wrapped = await gcm("encrypt", await tenantKey(master, tenantId), wrapNonce, rawDataKey, encoder.encode(objectKey));
+  const wrapped = await gcm(
+    "encrypt",
+    await tenantKey(master, tenantId),
+    wrapNonce,
+    rawDataKey,
+    encoder.encode(objectKey),
+  );
   const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["encrypt"]);
   const prefix = crypto.getRandomValues(new Uint8Array(NONCE_PREFIX_BYTES));
   let index = 0;
@@ -174,13 +206,25 @@ export async function createSealer(ring: MasterKey[], tenantId: string, objectKe
  * Re-wraps an object's data key under the newest master version (after a rotation). The segments are untouched:
  * only the header changes, so the object's body can be copied as it is.
  */
-export async function rewrapHeader(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader): Promise<EnvelopeHeader> {
+export async function rewrapHeader(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  header: EnvelopeHeader,
+): Promise<EnvelopeHeader> {
   const current = masterFor(ring);
   if (header.kv === current.version) return header;
   const wrapped = unb64(header.dek);
-  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES) throw new EnvelopeError("corrupt", "The envelope header is malformed.");
+  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES)
+    throw new EnvelopeError("corrupt", "The envelope header is malformed.");
   const aad = encoder.encode(objectKey);
-  const rawDataKey = await gcm("decrypt", await tenantKey(masterFor(ring, header.kv), tenantId), wrapped.slice(0, 12), wrapped.slice(12), aad);
+  const rawDataKey = await gcm(
+    "decrypt",
+    await tenantKey(masterFor(ring, header.kv), tenantId),
+    wrapped.slice(0, 12),
+    wrapped.slice(12),
+    aad,
+  );
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   const rewrapped = await gcm("encrypt", await tenantKey(current, tenantId), nonce, rawDataKey, aad);
   return { ...header, kv: current.version, dek: b64(new Uint8Array([...nonce, ...rewrapped])) };
@@ -201,14 +245,25 @@ export interface ObjectOpener {
   openSegment(sealed: Uint8Array, index: number, last: boolean): Promise<Uint8Array<ArrayBuffer>>;
 }
 
-export async function createOpener(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader): Promise<ObjectOpener> {
+export async function createOpener(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  header: EnvelopeHeader,
+): Promise<ObjectOpener> {
   const master = masterFor(ring, header.kv);
   const wrapped = unb64(header.dek);
   const prefix = unb64(header.np);
   if (wrapped.byteLength !== 12 + 32 + TAG_BYTES || prefix.byteLength !== NONCE_PREFIX_BYTES) {
     throw new EnvelopeError("corrupt", "The envelope header is malformed.");
   }
-  const rawDataKey = await gcm("decrypt", await tenantKey(master, tenantId), wrapped.slice(0, 12), wrapped.slice(12), encoder.encode(objectKey));
+  const rawDataKey = await gcm(
+    "decrypt",
+    await tenantKey(master, tenantId),
+    wrapped.slice(0, 12),
+    wrapped.slice(12),
+    encoder.encode(objectKey),
+  );
   const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["decrypt"]);
   return {
     openSegment: (sealed, index, last) => gcm("decrypt", dataKey, segmentNonce(prefix, index, last), sealed),
@@ -261,7 +316,12 @@ export function openStream(opener: ObjectOpener, sealed: ReadableStream<Uint8Arr
 }
 
 /** Seals a whole small value (a transcript document) as a single-part object. */
-export async function sealBytes(ring: MasterKey[], tenantId: string, objectKey: string, plain: Uint8Array): Promise<{ header: EnvelopeHeader; sealed: Uint8Array<ArrayBuffer> }> {
+export async function sealBytes(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  plain: Uint8Array,
+): Promise<{ header: EnvelopeHeader; sealed: Uint8Array<ArrayBuffer> }> {
   const sealer = await createSealer(ring, tenantId, objectKey);
   const parts: Uint8Array[] = [];
   let offset = 0;
@@ -274,12 +334,24 @@ export async function sealBytes(ring: MasterKey[], tenantId: string, objectKey: 
   return { header: sealer.header, sealed: concatBytes(parts) };
 }
 
-export async function openBytes(ring: MasterKey[], tenantId: string, objectKey: string, header: EnvelopeHeader, sealed: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+export async function openBytes(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  header: EnvelopeHeader,
+  sealed: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
   const opener = await createOpener(ring, tenantId, objectKey, header);
   const segments = Math.max(1, Math.ceil(sealed.byteLength / SEALED_SEGMENT_BYTES));
   const out: Uint8Array[] = [];
   for (let s = 0; s < segments; s++) {
-    out.push(await opener.openSegment(sealed.slice(s * SEALED_SEGMENT_BYTES, (s + 1) * SEALED_SEGMENT_BYTES), s, s === segments - 1));
+    out.push(
+      await opener.openSegment(
+        sealed.slice(s * SEALED_SEGMENT_BYTES, (s + 1) * SEALED_SEGMENT_BYTES),
+        s,
+        s === segments - 1,
+      ),
+    );
   }
   return concatBytes(out);
 }
@@ -291,7 +363,13 @@ export async function openBytes(ring: MasterKey[], tenantId: string, objectKey: 
 export async function sealField(ring: MasterKey[], tenantId: string, context: string, text: string): Promise<string> {
   const master = masterFor(ring);
   const nonce = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = await gcm("encrypt", await tenantKey(master, tenantId), nonce, encoder.encode(text), encoder.encode(context));
+  const sealed = await gcm(
+    "encrypt",
+    await tenantKey(master, tenantId),
+    nonce,
+    encoder.encode(text),
+    encoder.encode(context),
+  );
   return `${FIELD_PREFIX}.${master.version}.${b64(new Uint8Array([...nonce, ...sealed]))}`;
 }
 
@@ -304,6 +382,12 @@ export async function openField(ring: MasterKey[], tenantId: string, context: st
   if (!version || !payload) throw new EnvelopeError("corrupt", "The sealed field is malformed.");
   const bytes = unb64(payload);
   if (bytes.byteLength < 12 + TAG_BYTES) throw new EnvelopeError("corrupt", "The sealed field is truncated.");
-  const plain = await gcm("decrypt", await tenantKey(masterFor(ring, version), tenantId), bytes.slice(0, 12), bytes.slice(12), encoder.encode(context));
+  const plain = await gcm(
+    "decrypt",
+    await tenantKey(masterFor(ring, version), tenantId),
+    bytes.slice(0, 12),
+    bytes.slice(12),
+    encoder.encode(context),
+  );
   return decoder.decode(plain);
 }

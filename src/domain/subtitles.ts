@@ -117,7 +117,8 @@ function buildCues(segments: CueSegment[], options: SubtitleOptions | undefined)
     groups.forEach((group, index) => {
       consumed += weights[index]!;
       // the last cue ends exactly at the segment end, so rounding never drifts
-      const cueEnd = index === groups.length - 1 ? endMs : startMs + Math.round(((endMs - startMs) * consumed) / totalWeight);
+      const cueEnd =
+        index === groups.length - 1 ? endMs : startMs + Math.round(((endMs - startMs) * consumed) / totalWeight);
       cues.push({ startMs: cueStart, endMs: cueEnd, lines: group });
       cueStart = cueEnd;
     });

@@ -5,7 +5,7 @@
  * measured over at most {@link PROBE_MAX_SECONDS} of it. Compressed containers (MP3, FLAC, OGG, WebM, MP4) would need
  * a decoder the edge does not have, so their audio statistics stay null — a missing value, which drift counts too.
  */
-import { pcmStats, wavInfo, type PcmStats } from "./features.ts";
+import { type PcmStats, pcmStats, wavInfo } from "./features.ts";
 
 /** Bytes of (decrypted) audio read at completion for the probe: one bounded R2 read, whatever the upload's size. */
 export const PROBE_MAX_BYTES = 2 * 1024 * 1024;
@@ -30,9 +30,19 @@ export function probeAudio(head: Uint8Array, totalBytes: number, maxSeconds = PR
   const info = wavInfo(head, totalBytes);
   if (!info) return NOTHING;
   const frameBytes = info.blockAlign;
-  const available = Math.max(0, Math.min(head.byteLength - info.dataOffset, info.dataBytes ?? Number.POSITIVE_INFINITY));
+  const available = Math.max(
+    0,
+    Math.min(head.byteLength - info.dataOffset, info.dataBytes ?? Number.POSITIVE_INFINITY),
+  );
   const frames = Math.min(Math.floor(available / frameBytes), Math.floor(maxSeconds * info.sampleRate));
-  const samples = frames > 0 ? decodeSamples(head.subarray(info.dataOffset, info.dataOffset + frames * frameBytes), info.encoding, info.bitsPerSample) : null;
+  const samples =
+    frames > 0
+      ? decodeSamples(
+          head.subarray(info.dataOffset, info.dataOffset + frames * frameBytes),
+          info.encoding,
+          info.bitsPerSample,
+        )
+      : null;
   let pcm: AudioProbe["pcm"] = null;
   if (samples) {
     const stats = pcmStats(samples, info.sampleRate, info.channels);
@@ -46,7 +56,11 @@ export function probeAudio(head: Uint8Array, totalBytes: number, maxSeconds = PR
  * 32 or 64 bits. WAVE_FORMAT_EXTENSIBLE is taken as integer PCM for 8–24 bits (a float subformat needs 32 or 64);
  * an extensible 32- or 64-bit stream is ambiguous without its subformat GUID and is left undecoded (null).
  */
-export function decodeSamples(bytes: Uint8Array, encoding: "pcm" | "float" | "extensible", bitsPerSample: number): Float32Array | null {
+export function decodeSamples(
+  bytes: Uint8Array,
+  encoding: "pcm" | "float" | "extensible",
+  bitsPerSample: number,
+): Float32Array | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const integer = encoding === "pcm" || (encoding === "extensible" && bitsPerSample <= 24);
   if (integer) {
@@ -58,7 +72,8 @@ export function decodeSamples(bytes: Uint8Array, encoding: "pcm" | "float" | "ex
       const at = i * width;
       if (width === 1) out[i] = (bytes[at]! - 128) / 128;
       else if (width === 2) out[i] = view.getInt16(at, true) / 32768;
-      else if (width === 3) out[i] = (((bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) << 8) >> 8) / 8388608;
+      else if (width === 3)
+        out[i] = (((bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) << 8) >> 8) / 8388608;
       else out[i] = view.getInt32(at, true) / 2147483648;
     }
     return out;

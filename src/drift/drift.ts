@@ -6,6 +6,11 @@
  * reproduces {@link bucketIndex}; the fifteen statements go to D1 as one batch), so a report never loads job rows
  * into the Worker.
  */
+import type { Env } from "../env.ts";
+import { log } from "../lib/log.ts";
+import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
+import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
+import type { NormalisedTranscript } from "../providers/types.ts";
 import type { Db } from "../storage/db.ts";
 import {
   type BucketCountRow,
@@ -13,16 +18,17 @@ import {
   insertJobFeaturesWhileJobExists,
   type JobFeaturesRow,
 } from "../storage/drift.repo.ts";
-import type { Env } from "../env.ts";
-import { log } from "../lib/log.ts";
-import type { NormalisedTranscript } from "../providers/types.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
-import { PROBE_MAX_BYTES, probeAudio, type AudioProbe } from "./audio-probe.ts";
-import { DRIFT_FEATURE_BINS, DRIFT_FEATURES, transcriptionFeatures, type DriftFeature, type TranscriptionFeatures } from "./features.ts";
-import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
-import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
-import { bucketLabels, compareHistograms, PSI_DEFAULT_MIN_SAMPLES, type Histogram, type PsiVerdict } from "./psi.ts";
+import { type AudioProbe, PROBE_MAX_BYTES, probeAudio } from "./audio-probe.ts";
+import {
+  DRIFT_FEATURE_BINS,
+  DRIFT_FEATURES,
+  type DriftFeature,
+  type TranscriptionFeatures,
+  transcriptionFeatures,
+} from "./features.ts";
+import { bucketLabels, compareHistograms, type Histogram, PSI_DEFAULT_MIN_SAMPLES, type PsiVerdict } from "./psi.ts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -41,7 +47,12 @@ export const UNKNOWN_MODEL = "unknown";
  * read at all and leave those features null. The row is written only while the job row still exists, so a job
  * erased in the meantime does not leave features behind. Throws on storage errors: see {@link recordCompletionFeatures}.
  */
-export async function recordJobFeatures(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript): Promise<TranscriptionFeatures> {
+export async function recordJobFeatures(
+  env: Env,
+  db: Db,
+  job: TranscriptionRow,
+  transcript: NormalisedTranscript,
+): Promise<TranscriptionFeatures> {
   let probe: AudioProbe = { sampleRate: null, channels: null, durationSeconds: null, pcm: null };
   if (job.audioKey && job.audioFormat === "wav" && job.audioBytes > 0) {
     const head = await getSealedPrefix(env, job.tenantId, job.audioKey, Math.min(PROBE_MAX_BYTES, job.audioBytes));
@@ -95,7 +106,12 @@ export async function recordJobFeatures(env: Env, db: Db, job: TranscriptionRow,
  * {@link recordJobFeatures} for the completion path: a failure is logged (`job_features_failed`) and swallowed,
  * because a missing feature row must never fail a transcription that succeeded.
  */
-export async function recordCompletionFeatures(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript): Promise<void> {
+export async function recordCompletionFeatures(
+  env: Env,
+  db: Db,
+  job: TranscriptionRow,
+  transcript: NormalisedTranscript,
+): Promise<void> {
   try {
     await recordJobFeatures(env, db, job, transcript);
   } catch (error) {
@@ -190,13 +206,19 @@ export async function driftMetricFamilies(db: Db, now: number = Date.now()): Pro
   for (const group of report.groups) {
     for (const feature of group.features) {
       const labels = { provider: group.provider, model: group.model, feature: feature.feature };
-      if (feature.psi !== null && feature.verdict !== "insufficient_data") psiSamples.push({ labels, value: feature.psi });
+      if (feature.psi !== null && feature.verdict !== "insufficient_data")
+        psiSamples.push({ labels, value: feature.psi });
       if (feature.current.missing_share !== null) missingSamples.push({ labels, value: feature.current.missing_share });
     }
   }
   return [
     { name: "vtt_drift_psi", type: "gauge", help: EDGE_METRICS.vtt_drift_psi.help, samples: psiSamples },
-    { name: "vtt_drift_missing_share", type: "gauge", help: EDGE_METRICS.vtt_drift_missing_share.help, samples: missingSamples },
+    {
+      name: "vtt_drift_missing_share",
+      type: "gauge",
+      help: EDGE_METRICS.vtt_drift_missing_share.help,
+      samples: missingSamples,
+    },
   ];
 }
 

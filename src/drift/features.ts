@@ -208,7 +208,10 @@ export interface TranscriptionFeatures {
 
 /** Derives the drift features of one completed transcription. */
 export function transcriptionFeatures(input: TranscriptionInput, output: TranscriptionOutput): TranscriptionFeatures {
-  const duration = input.durationSeconds !== null && Number.isFinite(input.durationSeconds) && input.durationSeconds > 0 ? input.durationSeconds : null;
+  const duration =
+    input.durationSeconds !== null && Number.isFinite(input.durationSeconds) && input.durationSeconds > 0
+      ? input.durationSeconds
+      : null;
   const text = output.text ?? "";
   const characters = Array.from(text.replace(/\s+/gu, "")).length;
   const trimmed = text.trim();
@@ -268,7 +271,24 @@ export const DRIFT_FEATURES = [
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
 
 /** Languages with their own bucket; the rest share "other". Chosen from the languages most traffic is expected in. */
-const LANGUAGE_CATEGORIES = ["en", "es", "fr", "de", "it", "pt", "nl", "ru", "zh", "ja", "ko", "ar", "hi", "tr", "pl", "uk"];
+const LANGUAGE_CATEGORIES = [
+  "en",
+  "es",
+  "fr",
+  "de",
+  "it",
+  "pt",
+  "nl",
+  "ru",
+  "zh",
+  "ja",
+  "ko",
+  "ar",
+  "hi",
+  "tr",
+  "pl",
+  "uk",
+];
 
 /**
  * Fixed bins per drift feature. Edges are set from what speech audio plausibly looks like (human speech runs at
@@ -277,9 +297,17 @@ const LANGUAGE_CATEGORIES = ["en", "es", "fr", "de", "it", "pt", "nl", "ru", "zh
  */
 export const DRIFT_FEATURE_BINS: Readonly<Record<DriftFeature, FeatureBins>> = {
   durationSeconds: { kind: "numeric", feature: "durationSeconds", edges: [1, 5, 15, 30, 60, 300, 900, 1800] },
-  bytesPerSecond: { kind: "numeric", feature: "bytesPerSecond", edges: [2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000] },
+  bytesPerSecond: {
+    kind: "numeric",
+    feature: "bytesPerSecond",
+    edges: [2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000],
+  },
   format: { kind: "categorical", feature: "format", categories: ["wav", "mp3", "flac", "ogg", "webm", "mp4"] },
-  sampleRate: { kind: "numeric", feature: "sampleRate", edges: [8_000, 16_000, 22_050, 32_000, 44_100, 48_000, 96_000] },
+  sampleRate: {
+    kind: "numeric",
+    feature: "sampleRate",
+    edges: [8_000, 16_000, 22_050, 32_000, 44_100, 48_000, 96_000],
+  },
   channels: { kind: "numeric", feature: "channels", edges: [2, 3] },
   requestedLanguage: { kind: "categorical", feature: "requestedLanguage", categories: LANGUAGE_CATEGORIES },
   detectedLanguage: { kind: "categorical", feature: "detectedLanguage", categories: LANGUAGE_CATEGORIES },

@@ -100,7 +100,8 @@ export function validateBins(bins: FeatureBins): void {
     if (bins.edges.length === 0) throw new BinsError(`${bins.feature}: numeric bins need at least one edge`);
     bins.edges.forEach((edge, i) => {
       if (!Number.isFinite(edge)) throw new BinsError(`${bins.feature}: edge ${i} is not a finite number`);
-      if (i > 0 && edge <= bins.edges[i - 1]!) throw new BinsError(`${bins.feature}: edges must be strictly increasing`);
+      if (i > 0 && edge <= bins.edges[i - 1]!)
+        throw new BinsError(`${bins.feature}: edges must be strictly increasing`);
     });
     return;
   }
@@ -109,7 +110,8 @@ export function validateBins(bins: FeatureBins): void {
   for (const category of bins.categories) {
     const key = normaliseCategory(category);
     if (!key) throw new BinsError(`${bins.feature}: categories must be non-empty`);
-    if (key === OTHER_BUCKET || key === MISSING_BUCKET) throw new BinsError(`${bins.feature}: "${key}" is a reserved bucket`);
+    if (key === OTHER_BUCKET || key === MISSING_BUCKET)
+      throw new BinsError(`${bins.feature}: "${key}" is a reserved bucket`);
     if (seen.has(key)) throw new BinsError(`${bins.feature}: duplicate category "${key}"`);
     seen.add(key);
   }
@@ -181,7 +183,11 @@ export function mergeHistograms(first: Histogram, ...rest: Histogram[]): Histogr
  * p = count / total, and an empty bin's p replaced by `epsilon` so the logarithm stays finite. A bin empty in both
  * windows contributes exactly 0. Throws {@link BinsError} for mismatched lengths or negative/non-integer counts.
  */
-export function psi(baselineCounts: readonly number[], currentCounts: readonly number[], options: PsiOptions = {}): PsiResult {
+export function psi(
+  baselineCounts: readonly number[],
+  currentCounts: readonly number[],
+  options: PsiOptions = {},
+): PsiResult {
   const epsilon = options.epsilon ?? PSI_DEFAULT_EPSILON;
   const minSamples = options.minSamples ?? PSI_DEFAULT_MIN_SAMPLES;
   if (!(epsilon > 0 && epsilon < 1)) throw new BinsError("epsilon must be in (0, 1)");

@@ -5,6 +5,7 @@
  * zod-validated JSON routes), which stops reading and answers 413 the moment the limit is passed.
  */
 import { createMiddleware } from "hono/factory";
+
 import type { AppEnv } from "../app.context.ts";
 import { ApiError } from "./problem.ts";
 

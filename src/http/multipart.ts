@@ -27,7 +27,13 @@ export class MultipartError extends Error {
  */
 export type MultipartPart =
   | { kind: "field"; name: string; value: string }
-  | { kind: "file"; name: string; filename: string | null; contentType: string | null; stream: ReadableStream<Uint8Array> };
+  | {
+      kind: "file";
+      name: string;
+      filename: string | null;
+      contentType: string | null;
+      stream: ReadableStream<Uint8Array>;
+    };
 
 /** Limits that protect the Worker from hostile bodies. */
 export interface MultipartOptions {
@@ -137,17 +143,20 @@ function parsePartHeaders(block: string): PartHeaders {
   let contentType: string | null = null;
   for (const line of block === "" ? [] : block.split("\r\n")) {
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new MultipartError("malformed_multipart", `Bad part header line: ${JSON.stringify(line.slice(0, 80))}`);
+    if (colon <= 0)
+      throw new MultipartError("malformed_multipart", `Bad part header line: ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (name === "content-disposition") {
-      if (disposition !== undefined) throw new MultipartError("malformed_multipart", "A part has two Content-Disposition headers.");
+      if (disposition !== undefined)
+        throw new MultipartError("malformed_multipart", "A part has two Content-Disposition headers.");
       disposition = value;
     } else if (name === "content-type") {
       contentType = value || null;
     }
   }
-  if (disposition === undefined) throw new MultipartError("malformed_multipart", "A part has no Content-Disposition header.");
+  if (disposition === undefined)
+    throw new MultipartError("malformed_multipart", "A part has no Content-Disposition header.");
   const [type, ...rest] = disposition.split(";");
   if (type!.trim().toLowerCase() !== "form-data") {
     throw new MultipartError("malformed_multipart", "Content-Disposition of a part must be form-data.");
@@ -190,7 +199,8 @@ class ByteSource {
         this.ended = true;
         break;
       }
-      if (!(value instanceof Uint8Array)) throw new MultipartError("malformed_multipart", "The body must be a byte stream.");
+      if (!(value instanceof Uint8Array))
+        throw new MultipartError("malformed_multipart", "The body must be a byte stream.");
       if (value.length === 0) continue;
       if (this.bytes.length === 0) {
         this.bytes = value;
@@ -245,7 +255,8 @@ export async function* parseMultipart(
   const maxFieldBytes = positiveInteger(options?.maxFieldBytes, DEFAULT_MAX_FIELD_BYTES, "maxFieldBytes");
   const maxFields = positiveInteger(options?.maxFields, DEFAULT_MAX_FIELDS, "maxFields");
   const maxHeaderBytes = positiveInteger(options?.maxHeaderBytes, DEFAULT_MAX_HEADER_BYTES, "maxHeaderBytes");
-  if (!BOUNDARY_PATTERN.test(boundary)) throw new MultipartError("malformed_multipart", "The multipart boundary is not valid.");
+  if (!BOUNDARY_PATTERN.test(boundary))
+    throw new MultipartError("malformed_multipart", "The multipart boundary is not valid.");
 
   const delimiter = new TextEncoder().encode(`\r\n--${boundary}`);
   const source = new ByteSource(body.getReader());
@@ -299,7 +310,8 @@ export async function* parseMultipart(
         await source.require(1, "The body ended without a closing boundary.");
         const byte = source.bytes[0];
         if (byte !== SPACE && byte !== TAB) break;
-        if (padding >= maxHeaderBytes) throw new MultipartError("malformed_multipart", "Too much padding after a boundary.");
+        if (padding >= maxHeaderBytes)
+          throw new MultipartError("malformed_multipart", "Too much padding after a boundary.");
         source.take(1);
       }
       await source.require(2, "The body ended without a closing boundary.");
@@ -318,7 +330,10 @@ export async function* parseMultipart(
         for (let piece = await readPartContent(); piece; piece = await readPartContent()) {
           size += piece.length;
           if (size > maxFieldBytes) {
-            throw new MultipartError("field_too_large", `Field \`${headers.name}\` is larger than ${maxFieldBytes} bytes.`);
+            throw new MultipartError(
+              "field_too_large",
+              `Field \`${headers.name}\` is larger than ${maxFieldBytes} bytes.`,
+            );
           }
           pieces.push(piece.slice());
         }
@@ -326,10 +341,17 @@ export async function* parseMultipart(
         continue;
       }
 
-      if (fileNames.has(headers.name)) throw new MultipartError("duplicate_file", `File part \`${headers.name}\` appears twice.`);
+      if (fileNames.has(headers.name))
+        throw new MultipartError("duplicate_file", `File part \`${headers.name}\` appears twice.`);
       fileNames.add(headers.name);
       const file = fileStream(readPartContent);
-      yield { kind: "file", name: headers.name, filename: headers.filename, contentType: headers.contentType, stream: file.stream };
+      yield {
+        kind: "file",
+        name: headers.name,
+        filename: headers.filename,
+        contentType: headers.contentType,
+        stream: file.stream,
+      };
       await file.finish();
     }
   } finally {
@@ -355,7 +377,8 @@ async function readHeaderBlock(source: ByteSource, maxHeaderBytes: number): Prom
     }
     if (source.bytes.length > maxHeaderBytes + HEADER_END.length) break;
     searchFrom = Math.max(0, source.bytes.length - (HEADER_END.length - 1));
-    if (!(await source.fill())) throw new MultipartError("malformed_multipart", "The body ended inside a part's headers.");
+    if (!(await source.fill()))
+      throw new MultipartError("malformed_multipart", "The body ended inside a part's headers.");
   }
   throw new MultipartError("malformed_multipart", `A part's headers are larger than ${maxHeaderBytes} bytes.`);
 }
@@ -415,7 +438,9 @@ function fileStream(readPartContent: () => Promise<Uint8Array | null>) {
       if (done) return;
       done = true;
       try {
-        controller.error(new MultipartError("malformed_multipart", "This file part was skipped: the next part was requested first."));
+        controller.error(
+          new MultipartError("malformed_multipart", "This file part was skipped: the next part was requested first."),
+        );
       } catch {
         // already cancelled by the consumer
       }

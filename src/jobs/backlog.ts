@@ -3,8 +3,8 @@
  * (status, updated_at) index at most once every few seconds per isolate.
  */
 import { settings } from "../config.ts";
-import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
+import type { Db } from "../storage/db.ts";
 import { countQueuedJobs } from "../storage/jobs.repo.ts";
 
 const CACHE_MS = 5_000;

@@ -2,7 +2,11 @@
 import { cappedExponentialBackoff } from "@vtt/pool-contract";
 
 export type DeadLetterVerdict =
-  | { classification: "corrupt"; code: "audio_missing" | "empty_audio" | "audio_too_large" | "invalid_audio"; reason: string }
+  | {
+      classification: "corrupt";
+      code: "audio_missing" | "empty_audio" | "audio_too_large" | "invalid_audio";
+      reason: string;
+    }
   | { classification: "recoverable"; reason: string };
 
 export interface StoredAudioFacts {
@@ -15,10 +19,17 @@ export interface StoredAudioFacts {
 
 /** Corrupt input fails for good; anything else was the providers' trouble and is worth another try later. */
 export function classifyDeadLetter(audio: StoredAudioFacts, lastReason: string | null): DeadLetterVerdict {
-  if (audio.size === null) return { classification: "corrupt", code: "audio_missing", reason: "the audio object is gone" };
+  if (audio.size === null)
+    return { classification: "corrupt", code: "audio_missing", reason: "the audio object is gone" };
   if (audio.size === 0) return { classification: "corrupt", code: "empty_audio", reason: "the audio is empty" };
-  if (audio.size > audio.maxBytes) return { classification: "corrupt", code: "audio_too_large", reason: "the audio exceeds the upload limit" };
-  if (!audio.sniffsAsAudio) return { classification: "corrupt", code: "invalid_audio", reason: "the stored bytes are not a supported audio container" };
+  if (audio.size > audio.maxBytes)
+    return { classification: "corrupt", code: "audio_too_large", reason: "the audio exceeds the upload limit" };
+  if (!audio.sniffsAsAudio)
+    return {
+      classification: "corrupt",
+      code: "invalid_audio",
+      reason: "the stored bytes are not a supported audio container",
+    };
   return { classification: "recoverable", reason: lastReason ?? "provider_failures" };
 }
 

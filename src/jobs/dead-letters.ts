@@ -6,10 +6,11 @@
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { maxUploadBytes, settings } from "../config.ts";
-import { sniffAudio, SNIFF_BYTES } from "../domain/audio-format.ts";
+import { SNIFF_BYTES, sniffAudio } from "../domain/audio-format.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { traceIdOf } from "../observability/trace.ts";
+import type { Db } from "../storage/db.ts";
 import {
   getDeadLetter,
   getPendingDeadLetter,
@@ -18,7 +19,6 @@ import {
   scheduleRedrive,
   upsertDeadLetter,
 } from "../storage/dead-letters.repo.ts";
-import type { Db } from "../storage/db.ts";
 import { getJobById, markEnqueued, parkJob } from "../storage/jobs.repo.ts";
 import { DELAY_DEAD_LETTERED, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
@@ -30,16 +30,33 @@ import { isTerminal } from "./state.ts";
 const REDRIVE_BATCH = 50;
 
 /** Classifies one dead-lettered job and records the verdict. */
-export async function inspect(env: Env, db: Db, job: TranscriptionRow, now = Date.now()): Promise<"corrupt" | "recoverable"> {
+export async function inspect(
+  env: Env,
+  db: Db,
+  job: TranscriptionRow,
+  now = Date.now(),
+): Promise<"corrupt" | "recoverable"> {
   // a prefix that does not decrypt (tampered, or its master key version is gone) reads as missing audio
-  const bytes = job.audioKey ? await getSealedPrefix(env, job.tenantId, job.audioKey, SNIFF_BYTES).catch(() => null) : null;
+  const bytes = job.audioKey
+    ? await getSealedPrefix(env, job.tenantId, job.audioKey, SNIFF_BYTES).catch(() => null)
+    : null;
   const verdict = classifyDeadLetter(
-    { size: bytes ? (bytes.byteLength > 0 ? job.audioBytes : 0) : null, maxBytes: maxUploadBytes(env), sniffsAsAudio: !!bytes && sniffAudio(bytes) !== null },
+    {
+      size: bytes ? (bytes.byteLength > 0 ? job.audioBytes : 0) : null,
+      maxBytes: maxUploadBytes(env),
+      sniffsAsAudio: !!bytes && sniffAudio(bytes) !== null,
+    },
     job.delayedReason ?? job.errorCode,
   );
   const existing = await getDeadLetter(db, job.id);
   const redriveCount = existing?.redriveCount ?? 0;
-  const base = { tenantId: job.tenantId, provider: job.provider, classification: verdict.classification, reason: verdict.reason, lastDeadAt: now };
+  const base = {
+    tenantId: job.tenantId,
+    provider: job.provider,
+    classification: verdict.classification,
+    reason: verdict.reason,
+    lastDeadAt: now,
+  };
   if (verdict.classification === "corrupt") {
     await storeFailure(env, db, job, verdict.code, `Dead-lettered: ${verdict.reason}.`);
     await upsertDeadLetter(db, job.id, { ...base, nextRedriveAt: null, resolvedAt: now, resolution: "failed" }, now);
@@ -48,7 +65,14 @@ export async function inspect(env: Env, db: Db, job: TranscriptionRow, now = Dat
     const nextRedriveAt = now + redriveDelaySeconds(redriveCount) * 1000;
     await upsertDeadLetter(db, job.id, { ...base, nextRedriveAt, resolvedAt: null, resolution: null }, now);
   }
-  log("dead_letter", { job_id: job.id, tenant_id: job.tenantId, provider: job.provider, classification: verdict.classification, reason: verdict.reason, trace_id: traceIdOf(job.traceparent) ?? undefined });
+  log("dead_letter", {
+    job_id: job.id,
+    tenant_id: job.tenantId,
+    provider: job.provider,
+    classification: verdict.classification,
+    reason: verdict.reason,
+    trace_id: traceIdOf(job.traceparent) ?? undefined,
+  });
   return verdict.classification;
 }
 
@@ -62,12 +86,20 @@ export async function redrive(env: Env, db: Db, jobId: string, now = Date.now())
   const redriveCount = item.redriveCount + 1;
   await scheduleRedrive(db, jobId, { redriveCount, nextRedriveAt: now + redriveDelaySeconds(redriveCount) * 1000 });
   await markEnqueued(db, jobId, now);
-  log("dead_letter_redriven", { job_id: jobId, redrive: item.redriveCount + 1, trace_id: traceIdOf(traceparent) ?? undefined });
+  log("dead_letter_redriven", {
+    job_id: jobId,
+    redrive: item.redriveCount + 1,
+    trace_id: traceIdOf(traceparent) ?? undefined,
+  });
   return true;
 }
 
 /** Cron: resolve settled items, fail ones past the maximum age, re-drive the rest whose breaker lets calls through. */
-export async function redriveDue(env: Env, db: Db, now = Date.now()): Promise<{ redriven: number; expired: number; resolved: number }> {
+export async function redriveDue(
+  env: Env,
+  db: Db,
+  now = Date.now(),
+): Promise<{ redriven: number; expired: number; resolved: number }> {
   const maxAgeMs = settings(env).DEAD_LETTER_MAX_AGE_SECONDS * 1000;
   const due = await listDueDeadLetters(db, now, REDRIVE_BATCH);
   const counts = { redriven: 0, expired: 0, resolved: 0 };
@@ -80,7 +112,13 @@ export async function redriveDue(env: Env, db: Db, now = Date.now()): Promise<{ 
       continue;
     }
     if (now - item.firstDeadAt > maxAgeMs) {
-      await storeFailure(env, db, job, "retries_exhausted", "The provider did not recover within the dead-letter window.");
+      await storeFailure(
+        env,
+        db,
+        job,
+        "retries_exhausted",
+        "The provider did not recover within the dead-letter window.",
+      );
       await resolveDeadLetter(db, item.jobId, "expired", now);
       counts.expired++;
       continue;

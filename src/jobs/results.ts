@@ -1,14 +1,14 @@
 /** Persisting a provider's result or failure: shared by the queue consumer and the pool callback. */
-import type { Db } from "../storage/db.ts";
 import { TEXT_INLINE_LIMIT } from "../config.ts";
+import { recordCompletionFeatures } from "../drift/drift.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
+import { recordJobOutcome } from "../observability/job-outcome.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
+import type { Db } from "../storage/db.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
-import { recordCompletionFeatures } from "../drift/drift.ts";
-import { recordJobOutcome } from "../observability/job-outcome.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 
 /**
@@ -23,7 +23,10 @@ export async function storeCompletedResult(
 ): Promise<boolean> {
   const key = transcriptObjectKey(job.tenantId, job.id, ulid());
   await putTranscript(env, job.tenantId, key, transcript);
-  const inlineText = transcript.text.length <= TEXT_INLINE_LIMIT ? await sealInlineText(env, job.tenantId, job.id, transcript.text) : null;
+  const inlineText =
+    transcript.text.length <= TEXT_INLINE_LIMIT
+      ? await sealInlineText(env, job.tenantId, job.id, transcript.text)
+      : null;
   const completed = await completeJob(db, job.id, transcript, { transcriptKey: key, inlineText }, Date.now());
   if (!completed) {
     await env.BUCKET.delete(key);

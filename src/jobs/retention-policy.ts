@@ -25,9 +25,17 @@ export interface ResolvedRetention {
  * `delete_after_seconds` (per job) wins over the tenant's transcript window; the audio goes at the earliest of the
  * tenant's audio window (or the service default), the service maximum, and the job's own deletion.
  */
-export function resolveRetention(deleteAfterSeconds: number | null, tenant: TenantRetention, defaultAudioSeconds = DEFAULT_AUDIO_RETENTION_SECONDS): ResolvedRetention {
+export function resolveRetention(
+  deleteAfterSeconds: number | null,
+  tenant: TenantRetention,
+  defaultAudioSeconds = DEFAULT_AUDIO_RETENTION_SECONDS,
+): ResolvedRetention {
   const retainSeconds = deleteAfterSeconds ?? tenant.transcriptRetentionSeconds ?? null;
   const audioWindow = tenant.audioRetentionSeconds ?? defaultAudioSeconds;
-  const retainAudioSeconds = Math.min(audioWindow, MAX_AUDIO_RETENTION_SECONDS, retainSeconds ?? Number.POSITIVE_INFINITY);
+  const retainAudioSeconds = Math.min(
+    audioWindow,
+    MAX_AUDIO_RETENTION_SECONDS,
+    retainSeconds ?? Number.POSITIVE_INFINITY,
+  );
   return { retainAudioSeconds: Math.max(0, retainAudioSeconds), retainSeconds };
 }

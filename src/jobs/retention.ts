@@ -2,10 +2,10 @@
  * The retention purge (cron): audio past its window first, then whole jobs past theirs, in bounded slices per run.
  * Each tenant touched gets a receipt in the audit log (counts only, no personal data).
  */
-import type { Db } from "../storage/db.ts";
-import { emptyCounts, eraseJobs, record, type ErasureCounts } from "../compliance/erasure.ts";
+import { emptyCounts, eraseJobs, type ErasureCounts, record } from "../compliance/erasure.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
+import type { Db } from "../storage/db.ts";
 import { listExpiredJobs, listJobsWithAudioDue, markAudioPurged } from "../storage/jobs.repo.ts";
 
 /** Rows handled per run and phase; the cron runs every minute, so a backlog drains over a few runs. */
@@ -29,7 +29,11 @@ export async function purgeExpired(env: Env, db: Db, now = Date.now(), slice = P
   if (audio.length) {
     const keys = audio.flatMap((row) => (row.audioKey ? [row.audioKey] : []));
     if (keys.length) await env.BUCKET.delete(keys);
-    await markAudioPurged(db, audio.map((row) => row.id), now);
+    await markAudioPurged(
+      db,
+      audio.map((row) => row.id),
+      now,
+    );
     for (const row of audio) if (row.audioKey) countsFor(row.tenantId).audio_objects += 1;
   }
 

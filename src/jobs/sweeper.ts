@@ -1,12 +1,12 @@
 /** Cron sweeper: re-sends queue messages for jobs that would otherwise sit forever. */
 import { settings } from "../config.ts";
-import type { Db } from "../storage/db.ts";
 import type { Env } from "../env.ts";
-import { enqueueJobs } from "./enqueue.ts";
 import { log } from "../lib/log.ts";
-import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
 import { traceIdOf } from "../observability/trace.ts";
+import type { Db } from "../storage/db.ts";
 import { listStuckJobs, requeueJobs } from "../storage/jobs.repo.ts";
+import { MAX_IDS_PER_QUERY } from "../storage/limits.ts";
+import { enqueueJobs } from "./enqueue.ts";
 
 /** a queued job untouched this long has probably lost its message */
 export const QUEUED_STALE_SECONDS = 15 * 60;
@@ -23,7 +23,16 @@ export async function sweepStuckJobs(env: Env, db: Db, now = Date.now()): Promis
   });
   if (!stuck.length) return { requeued: 0 };
   await enqueueJobs(env, stuck);
-  await requeueJobs(db, stuck.map((j) => j.id), now);
-  for (const job of stuck) log("job_requeued", { job_id: job.id, previous_status: job.status, trace_id: traceIdOf(job.traceparent) ?? undefined });
+  await requeueJobs(
+    db,
+    stuck.map((j) => j.id),
+    now,
+  );
+  for (const job of stuck)
+    log("job_requeued", {
+      job_id: job.id,
+      previous_status: job.status,
+      trace_id: traceIdOf(job.traceparent) ?? undefined,
+    });
   return { requeued: stuck.length };
 }

@@ -16,7 +16,10 @@ export function takeBytes(chunks: Uint8Array[], size: number): Uint8Array<ArrayB
 }
 
 /** Joins chunks into one buffer of `total` bytes (the sum of their lengths). */
-export function concatBytes(chunks: Uint8Array[], total = chunks.reduce((n, c) => n + c.byteLength, 0)): Uint8Array<ArrayBuffer> {
+export function concatBytes(
+  chunks: Uint8Array[],
+  total = chunks.reduce((n, c) => n + c.byteLength, 0),
+): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

@@ -3,6 +3,9 @@
  * Durable Objects' counters. Every query is an indexed range or prefix scan (completed_at, status, created_at,
  * resolved_at); nothing scans the whole jobs table. Names and labels: src/observability/metrics-catalog.ts.
  */
+import { breakerFor } from "../breaker/circuit-breaker.ts";
+import type { Env } from "../env.ts";
+import { parseProviderList } from "../providers/registry.ts";
 import type { Db } from "../storage/db.ts";
 import {
   activeJobGroups,
@@ -13,11 +16,15 @@ import {
   pendingDeadLetterGroups,
   webhookEventsSince,
 } from "../storage/metrics.repo.ts";
-import { breakerFor } from "../breaker/circuit-breaker.ts";
-import type { Env } from "../env.ts";
 import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { parseProviderList } from "../providers/registry.ts";
-import { EDGE_METRICS, LATENCY_BUCKETS_SECONDS, LATENCY_STAGES, METRIC_WINDOWS, type EdgeMetricName, type MetricWindow } from "./metrics-catalog.ts";
+import {
+  EDGE_METRICS,
+  type EdgeMetricName,
+  LATENCY_BUCKETS_SECONDS,
+  LATENCY_STAGES,
+  METRIC_WINDOWS,
+  type MetricWindow,
+} from "./metrics-catalog.ts";
 import type { HistogramSample, MetricFamily, ScalarSample } from "./prometheus.ts";
 
 /** One pass over the jobs finished since `since`: counts, sums, averages, maxima and cumulative buckets per stage. */
@@ -45,10 +52,20 @@ class Families {
   render(extra: readonly MetricFamily[]): MetricFamily[] {
     const provided = new Set(extra.map((f) => f.name));
     const families: MetricFamily[] = [...extra];
-    for (const [name, entry] of Object.entries(EDGE_METRICS) as [EdgeMetricName, (typeof EDGE_METRICS)[EdgeMetricName]][]) {
+    for (const [name, entry] of Object.entries(EDGE_METRICS) as [
+      EdgeMetricName,
+      (typeof EDGE_METRICS)[EdgeMetricName],
+    ][]) {
       if (provided.has(name)) continue;
-      if (entry.type === "histogram") families.push({ name, type: "histogram", help: entry.help, samples: this.#histograms.get(name) ?? [] });
-      else families.push({ name, type: entry.type, help: entry.help, samples: this.#scalars.get(name) ?? [] } as MetricFamily);
+      if (entry.type === "histogram")
+        families.push({ name, type: "histogram", help: entry.help, samples: this.#histograms.get(name) ?? [] });
+      else
+        families.push({
+          name,
+          type: entry.type,
+          help: entry.help,
+          samples: this.#scalars.get(name) ?? [],
+        } as MetricFamily);
     }
     return families;
   }
@@ -64,7 +81,11 @@ function addFinished(families: Families, window: MetricWindow, rows: FinishedJob
     for (const row of group) families.add("vtt_jobs_finished", { provider, outcome: row.status, window }, row.n);
     families.add("vtt_jobs_per_second", { provider, window }, total / seconds);
     families.add("vtt_job_error_rate", { provider, window }, total ? failed / total : 0);
-    families.add("vtt_job_retries", { provider, window }, group.reduce((n, r) => n + r.retries, 0));
+    families.add(
+      "vtt_job_retries",
+      { provider, window },
+      group.reduce((n, r) => n + r.retries, 0),
+    );
     const audio = group.reduce((n, r) => n + r.audio_s, 0);
     const processed = group.reduce((n, r) => n + r.processed_ms, 0) / 1000;
     families.add("vtt_audio_seconds_processed", { provider, window }, audio);
@@ -78,7 +99,10 @@ function addFinished(families: Families, window: MetricWindow, rows: FinishedJob
       families.add("vtt_job_latency_max_seconds", { provider, stage, window }, maxMs / 1000);
       families.addHistogram("vtt_job_latency_seconds", {
         labels: { provider, stage, window },
-        buckets: LATENCY_BUCKETS_SECONDS.map((le, i) => ({ le, count: group.reduce((n, r) => n + Number(r[`${stage}_b${i}`] ?? 0), 0) })),
+        buckets: LATENCY_BUCKETS_SECONDS.map((le, i) => ({
+          le,
+          count: group.reduce((n, r) => n + Number(r[`${stage}_b${i}`] ?? 0), 0),
+        })),
         sum: sumMs / 1000,
         count,
       });
@@ -105,7 +129,8 @@ async function addQueue(families: Families, db: Db, now: number): Promise<void> 
     const [provider, state] = key.split("\u0000") as [string, string];
     families.add("vtt_queue_depth", { provider, state }, n);
   }
-  for (const [provider, created] of oldest) families.add("vtt_queue_oldest_age_seconds", { provider }, Math.max(0, (now - created) / 1000));
+  for (const [provider, created] of oldest)
+    families.add("vtt_queue_oldest_age_seconds", { provider }, Math.max(0, (now - created) / 1000));
 }
 
 async function addDeadLetters(families: Families, db: Db, now: number): Promise<void> {
@@ -123,7 +148,8 @@ async function addArrivalsAndFailures(families: Families, db: Db, now: number): 
     const created = await jobsCreatedSince(db, since);
     for (const row of created) families.add("vtt_jobs_created", { provider: row.provider, window }, row.n);
     const failed = await jobsFailedSince(db, since);
-    for (const row of failed) families.add("vtt_jobs_failed", { provider: row.provider, code: row.code ?? "unknown", window }, row.n);
+    for (const row of failed)
+      families.add("vtt_jobs_failed", { provider: row.provider, code: row.code ?? "unknown", window }, row.n);
   }
 }
 
@@ -141,7 +167,8 @@ async function addBreakers(families: Families, env: Env): Promise<void> {
     const { provider } = snap;
     const status = snap.state.status;
     families.add("vtt_breaker_open", { provider }, status === "closed" ? 0 : 1);
-    for (const state of ["closed", "open", "half_open"]) families.add("vtt_breaker_state", { provider, state }, state === status ? 1 : 0);
+    for (const state of ["closed", "open", "half_open"])
+      families.add("vtt_breaker_state", { provider, state }, state === status ? 1 : 0);
     families.add("vtt_breaker_failure_rate", { provider }, snap.failure_rate);
     const counters = snap.state.counters;
     for (const [result, value] of [
@@ -160,7 +187,12 @@ async function addBreakers(families: Families, env: Env): Promise<void> {
  * All families for one scrape. `extra` are families computed elsewhere (drift, quality) that replace the empty
  * catalog placeholders of the same name.
  */
-export async function edgeMetricFamilies(env: Env, db: Db, now = Date.now(), extra: readonly MetricFamily[] = []): Promise<MetricFamily[]> {
+export async function edgeMetricFamilies(
+  env: Env,
+  db: Db,
+  now = Date.now(),
+  extra: readonly MetricFamily[] = [],
+): Promise<MetricFamily[]> {
   const families = new Families();
   await Promise.all([
     ...(Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]).map(async ([window, seconds]) =>

@@ -18,32 +18,132 @@ export interface CatalogEntry {
 }
 
 export const EDGE_METRICS = {
-  vtt_jobs_finished: { type: "gauge", help: "Jobs that finished within the window, by outcome.", labels: ["provider", "outcome", "window"] },
-  vtt_jobs_created: { type: "gauge", help: "Jobs uploaded within the window (arrivals, to compare with throughput).", labels: ["provider", "window"] },
-  vtt_jobs_failed: { type: "gauge", help: "Jobs that failed within the window, by error code.", labels: ["provider", "code", "window"] },
-  vtt_jobs_per_second: { type: "gauge", help: "Finished jobs per second over the window.", labels: ["provider", "window"] },
-  vtt_job_error_rate: { type: "gauge", help: "Failed / finished jobs over the window (0 when none finished).", labels: ["provider", "window"] },
-  vtt_job_latency_avg_seconds: { type: "gauge", help: "Average latency of jobs finished within the window.", labels: ["provider", "stage", "window"] },
-  vtt_job_latency_max_seconds: { type: "gauge", help: "Maximum latency of jobs finished within the window.", labels: ["provider", "stage", "window"] },
-  vtt_job_latency_seconds: { type: "histogram", help: "Latency distribution of jobs finished within the window.", labels: ["provider", "stage", "window"] },
-  vtt_job_retries: { type: "gauge", help: "Extra attempts (attempts - 1) of jobs finished within the window.", labels: ["provider", "window"] },
-  vtt_audio_seconds_processed: { type: "gauge", help: "Seconds of audio in jobs completed within the window.", labels: ["provider", "window"] },
-  vtt_real_time_factor: { type: "gauge", help: "Processing seconds per audio second of jobs completed within the window.", labels: ["provider", "window"] },
-  vtt_queue_depth: { type: "gauge", help: "Unfinished jobs by state: queued, processing, delayed (backlog notice) or parked (provider down / dead-lettered).", labels: ["provider", "state"] },
+  vtt_jobs_finished: {
+    type: "gauge",
+    help: "Jobs that finished within the window, by outcome.",
+    labels: ["provider", "outcome", "window"],
+  },
+  vtt_jobs_created: {
+    type: "gauge",
+    help: "Jobs uploaded within the window (arrivals, to compare with throughput).",
+    labels: ["provider", "window"],
+  },
+  vtt_jobs_failed: {
+    type: "gauge",
+    help: "Jobs that failed within the window, by error code.",
+    labels: ["provider", "code", "window"],
+  },
+  vtt_jobs_per_second: {
+    type: "gauge",
+    help: "Finished jobs per second over the window.",
+    labels: ["provider", "window"],
+  },
+  vtt_job_error_rate: {
+    type: "gauge",
+    help: "Failed / finished jobs over the window (0 when none finished).",
+    labels: ["provider", "window"],
+  },
+  vtt_job_latency_avg_seconds: {
+    type: "gauge",
+    help: "Average latency of jobs finished within the window.",
+    labels: ["provider", "stage", "window"],
+  },
+  vtt_job_latency_max_seconds: {
+    type: "gauge",
+    help: "Maximum latency of jobs finished within the window.",
+    labels: ["provider", "stage", "window"],
+  },
+  vtt_job_latency_seconds: {
+    type: "histogram",
+    help: "Latency distribution of jobs finished within the window.",
+    labels: ["provider", "stage", "window"],
+  },
+  vtt_job_retries: {
+    type: "gauge",
+    help: "Extra attempts (attempts - 1) of jobs finished within the window.",
+    labels: ["provider", "window"],
+  },
+  vtt_audio_seconds_processed: {
+    type: "gauge",
+    help: "Seconds of audio in jobs completed within the window.",
+    labels: ["provider", "window"],
+  },
+  vtt_real_time_factor: {
+    type: "gauge",
+    help: "Processing seconds per audio second of jobs completed within the window.",
+    labels: ["provider", "window"],
+  },
+  vtt_queue_depth: {
+    type: "gauge",
+    help: "Unfinished jobs by state: queued, processing, delayed (backlog notice) or parked (provider down / dead-lettered).",
+    labels: ["provider", "state"],
+  },
   vtt_queue_oldest_age_seconds: { type: "gauge", help: "Age of the oldest unfinished job.", labels: ["provider"] },
-  vtt_dead_letter_oldest_age_seconds: { type: "gauge", help: "Age of the oldest unresolved dead-letter item (0 when none).", labels: [] },
-  vtt_dead_letters: { type: "gauge", help: "Dead-lettered jobs not yet resolved, by classification.", labels: ["classification"] },
-  vtt_breaker_open: { type: "gauge", help: "1 when the provider's circuit breaker is open or half-open (not closed).", labels: ["provider"] },
-  vtt_breaker_state: { type: "gauge", help: "1 for the breaker's current state, 0 for the others.", labels: ["provider", "state"] },
-  vtt_breaker_failure_rate: { type: "gauge", help: "Failure rate over the breaker's sliding window.", labels: ["provider"] },
-  vtt_breaker_calls_total: { type: "counter", help: "Calls seen by the breaker Durable Object since it was created, by result.", labels: ["provider", "result"] },
-  vtt_breaker_opens_total: { type: "counter", help: "Times the breaker opened since it was created.", labels: ["provider"] },
-  vtt_webhook_events: { type: "gauge", help: "Webhook events created within the window, by delivery status.", labels: ["status", "window"] },
-  vtt_drift_psi: { type: "gauge", help: "Population stability index of a feature, recent window vs baseline.", labels: ["provider", "model", "feature"] },
-  vtt_drift_snapshot_age_seconds: { type: "gauge", help: "Age of the drift figures (recomputed by the cron every 15 minutes).", labels: [] },
-  vtt_drift_missing_share: { type: "gauge", help: "Share of jobs in the recent window without a value for the feature.", labels: ["provider", "model", "feature"] },
-  vtt_quality_wer: { type: "gauge", help: "Mean word error rate of reviewed transcripts over the last 7 days.", labels: ["provider", "model"] },
-  vtt_quality_reviews: { type: "gauge", help: "Transcripts rated over the last 7 days, by rating.", labels: ["provider", "model", "rating"] },
+  vtt_dead_letter_oldest_age_seconds: {
+    type: "gauge",
+    help: "Age of the oldest unresolved dead-letter item (0 when none).",
+    labels: [],
+  },
+  vtt_dead_letters: {
+    type: "gauge",
+    help: "Dead-lettered jobs not yet resolved, by classification.",
+    labels: ["classification"],
+  },
+  vtt_breaker_open: {
+    type: "gauge",
+    help: "1 when the provider's circuit breaker is open or half-open (not closed).",
+    labels: ["provider"],
+  },
+  vtt_breaker_state: {
+    type: "gauge",
+    help: "1 for the breaker's current state, 0 for the others.",
+    labels: ["provider", "state"],
+  },
+  vtt_breaker_failure_rate: {
+    type: "gauge",
+    help: "Failure rate over the breaker's sliding window.",
+    labels: ["provider"],
+  },
+  vtt_breaker_calls_total: {
+    type: "counter",
+    help: "Calls seen by the breaker Durable Object since it was created, by result.",
+    labels: ["provider", "result"],
+  },
+  vtt_breaker_opens_total: {
+    type: "counter",
+    help: "Times the breaker opened since it was created.",
+    labels: ["provider"],
+  },
+  vtt_webhook_events: {
+    type: "gauge",
+    help: "Webhook events created within the window, by delivery status.",
+    labels: ["status", "window"],
+  },
+  vtt_drift_psi: {
+    type: "gauge",
+    help: "Population stability index of a feature, recent window vs baseline.",
+    labels: ["provider", "model", "feature"],
+  },
+  vtt_drift_snapshot_age_seconds: {
+    type: "gauge",
+    help: "Age of the drift figures (recomputed by the cron every 15 minutes).",
+    labels: [],
+  },
+  vtt_drift_missing_share: {
+    type: "gauge",
+    help: "Share of jobs in the recent window without a value for the feature.",
+    labels: ["provider", "model", "feature"],
+  },
+  vtt_quality_wer: {
+    type: "gauge",
+    help: "Mean word error rate of reviewed transcripts over the last 7 days.",
+    labels: ["provider", "model"],
+  },
+  vtt_quality_reviews: {
+    type: "gauge",
+    help: "Transcripts rated over the last 7 days, by rating.",
+    labels: ["provider", "model", "rating"],
+  },
   vtt_metrics_scrape_duration_seconds: { type: "gauge", help: "Time this scrape took to compute.", labels: [] },
 } as const satisfies Record<string, CatalogEntry>;
 

@@ -94,7 +94,10 @@ export function renderExposition(families: readonly MetricFamily[]): string {
  * Cumulative buckets, sum and count of raw observations for the given finite, increasing upper bounds.
  * NaN observations are rejected; a value above the last bound is counted only by the implicit `+Inf` bucket.
  */
-export function histogramFromObservations(bounds: readonly number[], observations: Iterable<number>): Omit<HistogramSample, "labels"> {
+export function histogramFromObservations(
+  bounds: readonly number[],
+  observations: Iterable<number>,
+): Omit<HistogramSample, "labels"> {
   assertBounds("histogramFromObservations", bounds);
   const perBucket = new Array<number>(bounds.length).fill(0);
   let count = 0;
@@ -149,11 +152,15 @@ function scalarRows(family: CounterFamily | GaugeFamily): RenderedSample[] {
 function histogramRows(family: HistogramFamily): RenderedSample[] {
   const rows = family.samples.map((sample) => {
     const labels = checkedLabels(family.name, sample.labels, [HISTOGRAM_BUCKET_LABEL]);
-    assertBounds(family.name, sample.buckets.map((bucket) => bucket.le));
+    assertBounds(
+      family.name,
+      sample.buckets.map((bucket) => bucket.le),
+    );
     if (!Number.isInteger(sample.count) || sample.count < 0) {
       throw new ExpositionError(`${family.name}: histogram count must be a non-negative integer`);
     }
-    if (typeof sample.sum !== "number" || Number.isNaN(sample.sum)) throw new ExpositionError(`${family.name}: histogram sum must be a number`);
+    if (typeof sample.sum !== "number" || Number.isNaN(sample.sum))
+      throw new ExpositionError(`${family.name}: histogram sum must be a number`);
     let previous = 0;
     for (const bucket of sample.buckets) {
       if (!Number.isInteger(bucket.count) || bucket.count < previous || bucket.count > sample.count) {
@@ -163,7 +170,8 @@ function histogramRows(family: HistogramFamily): RenderedSample[] {
     }
     const lines = [
       ...sample.buckets.map(
-        (bucket) => `${family.name}_bucket${labelText([...labels, [HISTOGRAM_BUCKET_LABEL, formatValue(bucket.le)]])} ${bucket.count}\n`,
+        (bucket) =>
+          `${family.name}_bucket${labelText([...labels, [HISTOGRAM_BUCKET_LABEL, formatValue(bucket.le)]])} ${bucket.count}\n`,
       ),
       `${family.name}_bucket${labelText([...labels, [HISTOGRAM_BUCKET_LABEL, "+Inf"]])} ${sample.count}\n`,
       `${family.name}_sum${labelText(labels)} ${formatValue(sample.sum)}\n`,
@@ -179,8 +187,10 @@ function checkedLabels(metric: string, labels: Labels | undefined, reserved: rea
   const entries = Object.entries(labels ?? {});
   for (const [name, value] of entries) {
     if (!LABEL_NAME.test(name)) throw new ExpositionError(`${metric}: invalid label name "${name}"`);
-    if (name.startsWith(RESERVED_LABEL_PREFIX)) throw new ExpositionError(`${metric}: label names starting with "__" are reserved`);
-    if (reserved.includes(name)) throw new ExpositionError(`${metric}: label "${name}" is reserved for this metric type`);
+    if (name.startsWith(RESERVED_LABEL_PREFIX))
+      throw new ExpositionError(`${metric}: label names starting with "__" are reserved`);
+    if (reserved.includes(name))
+      throw new ExpositionError(`${metric}: label "${name}" is reserved for this metric type`);
     if (typeof value !== "string") throw new ExpositionError(`${metric}: label "${name}" must have a string value`);
   }
   return entries.sort(([a], [b]) => compareStrings(a, b));
@@ -199,15 +209,18 @@ function labelKey(labels: readonly (readonly [string, string])[]): string {
 function sortedUnique(metric: string, rows: RenderedSample[]): RenderedSample[] {
   rows.sort((a, b) => compareStrings(a.sortKey, b.sortKey));
   for (let i = 1; i < rows.length; i++) {
-    if (rows[i]!.sortKey === rows[i - 1]!.sortKey) throw new ExpositionError(`${metric}: duplicate label set ${rows[i]!.sortKey}`);
+    if (rows[i]!.sortKey === rows[i - 1]!.sortKey)
+      throw new ExpositionError(`${metric}: duplicate label set ${rows[i]!.sortKey}`);
   }
   return rows;
 }
 
 function assertBounds(metric: string, bounds: readonly number[]): void {
   bounds.forEach((bound, i) => {
-    if (!Number.isFinite(bound)) throw new ExpositionError(`${metric}: bucket bounds must be finite (+Inf is added automatically)`);
-    if (i > 0 && bound <= bounds[i - 1]!) throw new ExpositionError(`${metric}: bucket bounds must be strictly increasing`);
+    if (!Number.isFinite(bound))
+      throw new ExpositionError(`${metric}: bucket bounds must be finite (+Inf is added automatically)`);
+    if (i > 0 && bound <= bounds[i - 1]!)
+      throw new ExpositionError(`${metric}: bucket bounds must be strictly increasing`);
   });
 }
 
@@ -216,11 +229,16 @@ function assertUniqueSampleNames(families: readonly MetricFamily[]): void {
   const owners = new Map<string, string>();
   for (const family of families) {
     if (!METRIC_NAME.test(family.name)) throw new ExpositionError(`invalid metric name "${family.name}"`);
-    if (!["counter", "gauge", "histogram"].includes(family.type)) throw new ExpositionError(`${family.name}: unknown type`);
-    const names = family.type === "histogram" ? [family.name, ...HISTOGRAM_SUFFIXES.map((suffix) => family.name + suffix)] : [family.name];
+    if (!["counter", "gauge", "histogram"].includes(family.type))
+      throw new ExpositionError(`${family.name}: unknown type`);
+    const names =
+      family.type === "histogram"
+        ? [family.name, ...HISTOGRAM_SUFFIXES.map((suffix) => family.name + suffix)]
+        : [family.name];
     for (const name of names) {
       const owner = owners.get(name);
-      if (owner !== undefined) throw new ExpositionError(`metric name "${name}" of "${family.name}" collides with "${owner}"`);
+      if (owner !== undefined)
+        throw new ExpositionError(`metric name "${name}" of "${family.name}" collides with "${owner}"`);
       owners.set(name, family.name);
     }
   }

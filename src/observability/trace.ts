@@ -92,6 +92,7 @@ export function traceIdOf(header: string | null | undefined): string | null {
 function randomHexId(byteLength: number): string {
   for (;;) {
     const bytes = crypto.getRandomValues(new Uint8Array(byteLength));
-    if (bytes.some((byte) => byte !== 0)) return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+    if (bytes.some((byte) => byte !== 0))
+      return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 }

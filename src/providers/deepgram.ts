@@ -1,6 +1,6 @@
 /** Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. */
-import type { Env } from "../env.ts";
 import { settings } from "../config.ts";
+import type { Env } from "../env.ts";
 import { deadlineSignal, networkFailure, singleSegment } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -49,7 +49,8 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   readonly #timeoutMs: number;
 
   constructor(env: Env) {
-    if (!env.DEEPGRAM_API_KEY) throw new ProviderError("provider_not_configured", "DEEPGRAM_API_KEY is not set", { retryable: false });
+    if (!env.DEEPGRAM_API_KEY)
+      throw new ProviderError("provider_not_configured", "DEEPGRAM_API_KEY is not set", { retryable: false });
     this.#apiKey = env.DEEPGRAM_API_KEY;
     this.#model = env.DEEPGRAM_MODEL || DEEPGRAM_DEFAULT_MODEL;
     this.#baseUrl = (env.DEEPGRAM_BASE_URL || DEEPGRAM_DEFAULT_BASE_URL).replace(/\/$/, "");
@@ -57,12 +58,22 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
-    const query = new URLSearchParams({ model: this.#model, smart_format: "true", punctuate: "true", utterances: "true" });
+    const query = new URLSearchParams({
+      model: this.#model,
+      smart_format: "true",
+      punctuate: "true",
+      utterances: "true",
+    });
     if (request.language) query.set("language", request.language);
     else query.set("detect_language", "true");
     if (request.prompt) {
       // Deepgram takes vocabulary hints as keyterms (nova-3); a free-text prompt has no equivalent
-      for (const term of request.prompt.split(/[,\n]/).map((t) => t.trim()).filter(Boolean).slice(0, 50)) query.append("keyterm", term);
+      for (const term of request.prompt
+        .split(/[,\n]/)
+        .map((t) => t.trim())
+        .filter(Boolean)
+        .slice(0, 50))
+        query.append("keyterm", term);
     }
     let response: Response;
     try {
@@ -83,7 +94,10 @@ export class DeepgramTranscriptionService implements TranscriptionService {
     try {
       body = (await response.json()) as DeepgramResponse;
     } catch (error) {
-      throw new ProviderError("provider_bad_response", "deepgram answered with something that is not JSON", { retryable: true, cause: error });
+      throw new ProviderError("provider_bad_response", "deepgram answered with something that is not JSON", {
+        retryable: true,
+        cause: error,
+      });
     }
     return { kind: "completed", transcript: this.#normalise(body, request) };
   }
@@ -91,7 +105,8 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   #normalise(body: DeepgramResponse, request: TranscriptionRequest): NormalisedTranscript {
     const channel = body.results?.channels?.[0];
     const alternative = channel?.alternatives?.[0];
-    if (!alternative) throw new ProviderError("provider_bad_response", "deepgram's answer has no transcript", { retryable: true });
+    if (!alternative)
+      throw new ProviderError("provider_bad_response", "deepgram's answer has no transcript", { retryable: true });
     const text = (alternative.transcript ?? "").trim();
     const duration = typeof body.metadata?.duration === "number" ? body.metadata.duration : null;
     const utterances = body.results?.utterances ?? [];

@@ -3,7 +3,11 @@ import { concatBytes } from "../lib/bytes.ts";
 import { ProviderError } from "./types.ts";
 
 /** Maps a thrown fetch failure (timeout, abort, DNS, reset) to a retryable ProviderError. */
-export function networkFailure(provider: string, error: unknown, timeoutCode: "provider_timeout" | "pool_unreachable" = "provider_timeout"): ProviderError {
+export function networkFailure(
+  provider: string,
+  error: unknown,
+  timeoutCode: "provider_timeout" | "pool_unreachable" = "provider_timeout",
+): ProviderError {
   const name = error instanceof Error ? error.name : "";
   if (name === "TimeoutError" || name === "AbortError") {
     return new ProviderError(timeoutCode, `${provider} did not answer in time`, { retryable: true, cause: error });
@@ -13,7 +17,11 @@ export function networkFailure(provider: string, error: unknown, timeoutCode: "p
 }
 
 /** Reads a whole stream with a byte cap (for APIs that need the complete file). */
-export async function readAllCapped(stream: ReadableStream<Uint8Array>, maxBytes: number, provider: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function readAllCapped(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  provider: string,
+): Promise<Uint8Array<ArrayBuffer>> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -23,7 +31,9 @@ export async function readAllCapped(stream: ReadableStream<Uint8Array>, maxBytes
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw new ProviderError("provider_rejected_audio", `the audio exceeds ${provider}'s ${maxBytes}-byte limit`, { retryable: false });
+      throw new ProviderError("provider_rejected_audio", `the audio exceeds ${provider}'s ${maxBytes}-byte limit`, {
+        retryable: false,
+      });
     }
     chunks.push(value);
   }
@@ -46,9 +56,16 @@ export function singleSegment(text: string, duration: number | null) {
  * Whisper's per-segment signals, kept under their own names: `avg_logprob` is a log-probability and must never land
  * in `confidence` (a probability, as Deepgram reports it), or drift would compare unlike quantities.
  */
-export function whisperSignals(segment: { avg_logprob?: unknown; no_speech_prob?: unknown }): { avg_logprob?: number; no_speech_prob?: number } {
+export function whisperSignals(segment: { avg_logprob?: unknown; no_speech_prob?: unknown }): {
+  avg_logprob?: number;
+  no_speech_prob?: number;
+} {
   return {
-    ...(typeof segment.avg_logprob === "number" && Number.isFinite(segment.avg_logprob) ? { avg_logprob: segment.avg_logprob } : {}),
-    ...(typeof segment.no_speech_prob === "number" && segment.no_speech_prob >= 0 && segment.no_speech_prob <= 1 ? { no_speech_prob: segment.no_speech_prob } : {}),
+    ...(typeof segment.avg_logprob === "number" && Number.isFinite(segment.avg_logprob)
+      ? { avg_logprob: segment.avg_logprob }
+      : {}),
+    ...(typeof segment.no_speech_prob === "number" && segment.no_speech_prob >= 0 && segment.no_speech_prob <= 1
+      ? { no_speech_prob: segment.no_speech_prob }
+      : {}),
   };
 }

@@ -2,10 +2,11 @@
  * OpenAI (and any OpenAI-compatible server: Groq, speaches, vLLM, LocalAI) through the `openai` SDK.
  * `whisper-1` answers `verbose_json` with segments and word timestamps; the gpt-4o transcribe models answer `json`.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
 import { languageCode } from "@vtt/pool-contract";
-import type { Env } from "../env.ts";
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
+
 import { settings } from "../config.ts";
+import type { Env } from "../env.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -53,7 +54,9 @@ export class OpenAITranscriptionService implements TranscriptionService {
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
     if (request.bytes > OPENAI_MAX_BYTES) {
       await request.audio.cancel();
-      throw new ProviderError("provider_rejected_audio", `the audio exceeds OpenAI's ${OPENAI_MAX_BYTES}-byte limit`, { retryable: false });
+      throw new ProviderError("provider_rejected_audio", `the audio exceeds OpenAI's ${OPENAI_MAX_BYTES}-byte limit`, {
+        retryable: false,
+      });
     }
     const bytes = await readAllCapped(request.audio, OPENAI_MAX_BYTES, "openai");
     const file = await toFile(bytes, `${request.jobId}.${request.format}`, { type: request.contentType });
@@ -63,7 +66,12 @@ export class OpenAITranscriptionService implements TranscriptionService {
         {
           file,
           model: this.#model,
-          ...(verbose ? { response_format: "verbose_json" as const, timestamp_granularities: ["segment" as const, "word" as const] } : { response_format: "json" as const }),
+          ...(verbose
+            ? {
+                response_format: "verbose_json" as const,
+                timestamp_granularities: ["segment" as const, "word" as const],
+              }
+            : { response_format: "json" as const }),
           ...(request.language ? { language: request.language } : {}),
           ...(request.prompt ? { prompt: request.prompt } : {}),
         },
@@ -89,7 +97,9 @@ export class OpenAITranscriptionService implements TranscriptionService {
     return {
       text,
       segments,
-      ...(response.words?.length ? { words: response.words.map((w) => ({ start: w.start, end: w.end, word: w.word })) } : {}),
+      ...(response.words?.length
+        ? { words: response.words.map((w) => ({ start: w.start, end: w.end, word: w.word })) }
+        : {}),
       language: languageCode(response.language) ?? request.language,
       duration_seconds: duration,
       model: this.#model,
@@ -104,11 +114,17 @@ export function mapOpenAIError(error: unknown): ProviderError {
     return new ProviderError("provider_timeout", "openai did not answer in time", { retryable: true, cause: error });
   }
   if (error instanceof APIConnectionError) {
-    return new ProviderError("provider_network_error", "openai could not be reached", { retryable: true, cause: error });
+    return new ProviderError("provider_network_error", "openai could not be reached", {
+      retryable: true,
+      cause: error,
+    });
   }
   if (error instanceof APIError && typeof error.status === "number") {
     const retryAfter = error.headers instanceof Headers ? error.headers.get("retry-after") : null;
     return classifyHttpStatus("openai", error.status, retryAfter);
   }
-  return new ProviderError("provider_bad_response", "openai returned something we could not read", { retryable: true, cause: error });
+  return new ProviderError("provider_bad_response", "openai returned something we could not read", {
+    retryable: true,
+    cause: error,
+  });
 }

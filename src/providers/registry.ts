@@ -14,7 +14,9 @@ const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES a
  */
 export function parseProviderList(env: Env): ProviderName[] {
   if (!env.PROVIDERS?.trim()) return [env.POOL_URL ? "whisper-pool" : "openai"];
-  const names = env.PROVIDERS.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const names = env.PROVIDERS.split(",")
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
   return [...new Set(names.filter(isProviderName))];
 }
 

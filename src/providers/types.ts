@@ -56,9 +56,7 @@ export interface TranscriptionRequest {
 }
 
 /** A synchronous provider answers with the transcript; an asynchronous one (the pool) only accepts the job. */
-export type TranscriptionOutcome =
-  | { kind: "completed"; transcript: NormalisedTranscript }
-  | { kind: "dispatched" };
+export type TranscriptionOutcome = { kind: "completed"; transcript: NormalisedTranscript } | { kind: "dispatched" };
 
 export interface TranscriptionService {
   /** provider name as used in `PROVIDERS` and the `provider` request field */
@@ -106,11 +104,7 @@ export class ProviderError extends Error {
 }
 
 /** Maps an HTTP status from a vendor to the taxonomy: 408/429/5xx retry, other 4xx are permanent. */
-export function classifyHttpStatus(
-  provider: string,
-  status: number,
-  retryAfterHeader?: string | null,
-): ProviderError {
+export function classifyHttpStatus(provider: string, status: number, retryAfterHeader?: string | null): ProviderError {
   const retryAfterSeconds = parseRetryAfter(retryAfterHeader);
   if (status === 429)
     return new ProviderError("provider_rate_limited", `${provider} rate limited the request`, {
@@ -119,7 +113,11 @@ export function classifyHttpStatus(
       retryAfterSeconds,
     });
   if (status === 408 || status === 504)
-    return new ProviderError("provider_timeout", `${provider} timed out`, { retryable: true, status, retryAfterSeconds });
+    return new ProviderError("provider_timeout", `${provider} timed out`, {
+      retryable: true,
+      status,
+      retryAfterSeconds,
+    });
   if (status >= 500)
     return new ProviderError("provider_unavailable", `${provider} answered ${status}`, {
       retryable: true,

@@ -3,18 +3,25 @@
  * signed job carrying a per-job signed audio URL and the callback URL; the result arrives at /internal/pool/callback.
  */
 import {
-  erasureSigningString,
+  type DispatchBody,
   ErasureResponseSchema,
+  erasureSigningString,
   parseKeyRing,
   signAudioUrl,
   signedHeaders,
-  type DispatchBody,
   type SigningKey,
 } from "@vtt/pool-contract";
+
 import { audioUrlTtlSeconds, settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { deadlineSignal, networkFailure } from "./http.ts";
-import { classifyHttpStatus, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
+import {
+  classifyHttpStatus,
+  ProviderError,
+  type TranscriptionOutcome,
+  type TranscriptionRequest,
+  type TranscriptionService,
+} from "./types.ts";
 
 /** Limit of one erasure call to the pool (headers and body). */
 export const POOL_ERASE_TIMEOUT_MS = 5_000;
@@ -36,7 +43,11 @@ export class WhisperPoolService implements TranscriptionService {
     const signingKeys = parseKeyRing(env.POOL_SIGNING_KEYS);
     const audioKey = parseKeyRing(env.AUDIO_URL_KEYS)[0];
     if (!env.POOL_URL || !env.PUBLIC_BASE_URL || !signingKeys.length || !audioKey) {
-      throw new ProviderError("provider_not_configured", "POOL_URL, PUBLIC_BASE_URL, POOL_SIGNING_KEYS and AUDIO_URL_KEYS must be set", { retryable: false });
+      throw new ProviderError(
+        "provider_not_configured",
+        "POOL_URL, PUBLIC_BASE_URL, POOL_SIGNING_KEYS and AUDIO_URL_KEYS must be set",
+        { retryable: false },
+      );
     }
     this.#poolUrl = env.POOL_URL.replace(/\/$/, "");
     this.#publicBaseUrl = env.PUBLIC_BASE_URL.replace(/\/$/, "");
@@ -75,7 +86,10 @@ export class WhisperPoolService implements TranscriptionService {
     await response.body?.cancel();
     if (response.status === 202 || response.status === 200) return { kind: "dispatched" };
     if (response.status === 503 || response.status === 502) {
-      throw new ProviderError("pool_unreachable", `whisper-pool answered ${response.status}`, { retryable: true, status: response.status });
+      throw new ProviderError("pool_unreachable", `whisper-pool answered ${response.status}`, {
+        retryable: true,
+        status: response.status,
+      });
     }
     throw classifyHttpStatus("whisper-pool", response.status, response.headers.get("retry-after"));
   }
@@ -103,7 +117,11 @@ export interface PoolErasureResult {
  * erasure of the edge's own data, so each call is bounded ({@link POOL_ERASE_TIMEOUT_MS}, all of them by
  * {@link POOL_ERASE_DEADLINE_MS}) and the ids that failed are returned for the caller to report.
  */
-export async function erasePoolJobs(env: Env, jobIds: string[], options: ErasePoolJobsOptions = {}): Promise<PoolErasureResult> {
+export async function erasePoolJobs(
+  env: Env,
+  jobIds: string[],
+  options: ErasePoolJobsOptions = {},
+): Promise<PoolErasureResult> {
   if (!env.POOL_URL) return { erased: 0, failed: [] };
   const ids = [...new Set(jobIds)];
   let keys: SigningKey[];
@@ -122,16 +140,26 @@ export async function erasePoolJobs(env: Env, jobIds: string[], options: ErasePo
   const lane = async (): Promise<void> => {
     while (next < ids.length) {
       const id = ids[next++]!;
-      const outcome = Date.now() < deadline ? await erasePoolJob(poolUrl, keys, id, Math.min(timeoutMs, deadline - Date.now())) : "failed";
+      const outcome =
+        Date.now() < deadline
+          ? await erasePoolJob(poolUrl, keys, id, Math.min(timeoutMs, deadline - Date.now()))
+          : "failed";
       if (outcome === "erased") result.erased++;
       else if (outcome === "failed") result.failed.push(id);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(ids.length, Math.max(1, options.concurrency ?? POOL_ERASE_CONCURRENCY)) }, lane));
+  await Promise.all(
+    Array.from({ length: Math.min(ids.length, Math.max(1, options.concurrency ?? POOL_ERASE_CONCURRENCY)) }, lane),
+  );
   return result;
 }
 
-async function erasePoolJob(poolUrl: string, keys: SigningKey[], jobId: string, timeoutMs: number): Promise<"erased" | "absent" | "failed"> {
+async function erasePoolJob(
+  poolUrl: string,
+  keys: SigningKey[],
+  jobId: string,
+  timeoutMs: number,
+): Promise<"erased" | "absent" | "failed"> {
   try {
     const response = await fetch(`${poolUrl}/v1/jobs/${encodeURIComponent(jobId)}`, {
       method: "DELETE",

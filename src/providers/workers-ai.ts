@@ -1,7 +1,13 @@
 /** Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). */
 import type { Env } from "../env.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
-import { type NormalisedTranscript, ProviderError, type TranscriptionOutcome, type TranscriptionRequest, type TranscriptionService } from "./types.ts";
+import {
+  type NormalisedTranscript,
+  ProviderError,
+  type TranscriptionOutcome,
+  type TranscriptionRequest,
+  type TranscriptionService,
+} from "./types.ts";
 
 export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
 /** the model takes the whole file base64-encoded in one request */
@@ -9,7 +15,14 @@ export const WORKERS_AI_MAX_BYTES = 25 * 1024 * 1024;
 
 interface WhisperTurboOutput {
   text?: string;
-  segments?: { start?: number; end?: number; text?: string; avg_logprob?: number; no_speech_prob?: number; words?: { word?: string; start?: number; end?: number }[] }[];
+  segments?: {
+    start?: number;
+    end?: number;
+    text?: string;
+    avg_logprob?: number;
+    no_speech_prob?: number;
+    words?: { word?: string; start?: number; end?: number }[];
+  }[];
   transcription_info?: { language?: string; duration?: number };
 }
 
@@ -30,7 +43,8 @@ export class WorkersAITranscriptionService implements TranscriptionService {
   readonly #model: string;
 
   constructor(env: Env) {
-    if (!env.AI) throw new ProviderError("provider_not_configured", "the AI binding is not configured", { retryable: false });
+    if (!env.AI)
+      throw new ProviderError("provider_not_configured", "the AI binding is not configured", { retryable: false });
     this.#ai = env.AI;
     this.#model = env.WORKERS_AI_MODEL || WORKERS_AI_DEFAULT_MODEL;
   }
@@ -39,11 +53,14 @@ export class WorkersAITranscriptionService implements TranscriptionService {
     const bytes = await readAllCapped(request.audio, WORKERS_AI_MAX_BYTES, "workers-ai");
     let output: WhisperTurboOutput;
     try {
-      output = (await this.#ai.run(this.#model as never, {
-        audio: base64(bytes),
-        ...(request.language ? { language: request.language } : {}),
-        ...(request.prompt ? { initial_prompt: request.prompt } : {}),
-      } as never)) as WhisperTurboOutput;
+      output = (await this.#ai.run(
+        this.#model as never,
+        {
+          audio: base64(bytes),
+          ...(request.language ? { language: request.language } : {}),
+          ...(request.prompt ? { initial_prompt: request.prompt } : {}),
+        } as never,
+      )) as WhisperTurboOutput;
     } catch (error) {
       throw mapWorkersAIError(error);
     }
@@ -55,12 +72,15 @@ export class WorkersAITranscriptionService implements TranscriptionService {
 
   #normalise(output: WhisperTurboOutput, request: TranscriptionRequest): NormalisedTranscript {
     const text = (output.text ?? "").trim();
-    const duration = typeof output.transcription_info?.duration === "number" ? output.transcription_info.duration : null;
+    const duration =
+      typeof output.transcription_info?.duration === "number" ? output.transcription_info.duration : null;
     const segments = (output.segments ?? [])
       .filter((s) => typeof s.start === "number" && typeof s.end === "number")
       .map((s) => ({ start: s.start!, end: s.end!, text: (s.text ?? "").trim(), ...whisperSignals(s) }));
     const words = (output.segments ?? []).flatMap((s) =>
-      (s.words ?? []).filter((w) => typeof w.start === "number" && typeof w.end === "number").map((w) => ({ start: w.start!, end: w.end!, word: (w.word ?? "").trim() })),
+      (s.words ?? [])
+        .filter((w) => typeof w.start === "number" && typeof w.end === "number")
+        .map((w) => ({ start: w.start!, end: w.end!, word: (w.word ?? "").trim() })),
     );
     return {
       text,
@@ -75,8 +95,17 @@ export class WorkersAITranscriptionService implements TranscriptionService {
 
 export function mapWorkersAIError(error: unknown): ProviderError {
   const message = error instanceof Error ? error.message : String(error);
-  if (AUTH_AI_ERROR.test(message)) return new ProviderError("provider_auth_failed", "workers-ai refused the account", { retryable: false, cause: error });
-  if (PERMANENT_AI_ERROR.test(message)) return new ProviderError("provider_rejected_audio", "workers-ai could not process the audio", { retryable: false, cause: error });
-  if (/timeout|timed out|3007/i.test(message)) return new ProviderError("provider_timeout", "workers-ai timed out", { retryable: true, cause: error });
+  if (AUTH_AI_ERROR.test(message))
+    return new ProviderError("provider_auth_failed", "workers-ai refused the account", {
+      retryable: false,
+      cause: error,
+    });
+  if (PERMANENT_AI_ERROR.test(message))
+    return new ProviderError("provider_rejected_audio", "workers-ai could not process the audio", {
+      retryable: false,
+      cause: error,
+    });
+  if (/timeout|timed out|3007/i.test(message))
+    return new ProviderError("provider_timeout", "workers-ai timed out", { retryable: true, cause: error });
   return new ProviderError("provider_unavailable", "workers-ai failed", { retryable: true, cause: error });
 }

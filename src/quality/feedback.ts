@@ -4,18 +4,24 @@
  * `transcript_feedback`, with the reason and the correction sealed under the tenant key. Aggregates per provider, model
  * and ISO week feed `GET /v1/admin/quality` and the `vtt_quality_*` gauges.
  */
-import type { Db } from "../storage/db.ts";
 import { openField, sealField } from "../domain/envelope.ts";
+import { UNKNOWN_MODEL } from "../drift/drift.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
+import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
+import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
+import type { Db } from "../storage/db.ts";
+import {
+  getFeedback,
+  hasFeedback,
+  listReviewsBetween,
+  type ReviewRow,
+  upsertFeedbackWhileJobExists,
+} from "../storage/feedback.repo.ts";
 import { getTenantJob } from "../storage/jobs.repo.ts";
-import { getFeedback, hasFeedback, listReviewsBetween, type ReviewRow, upsertFeedbackWhileJobExists } from "../storage/feedback.repo.ts";
 import type { FeedbackRating, TranscriptFeedbackRow } from "../storage/schema.ts";
 import { masterKeys } from "../storage/sealed-objects.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
-import { UNKNOWN_MODEL } from "../drift/drift.ts";
-import { EDGE_METRICS } from "../observability/metrics-catalog.ts";
-import type { MetricFamily, ScalarSample } from "../observability/prometheus.ts";
 import { alignTokensBounded, transcriptCharacters, transcriptWords } from "./wer.ts";
 
 const DAY_MS = 86_400_000;
@@ -55,7 +61,10 @@ export interface FeedbackResult {
 }
 
 /** WER and CER of `transcript` against `correction` (the reference); null rates where alignment is not possible. */
-export function scoreCorrection(transcript: string, correction: string): { wer: number | null; cer: number | null; referenceWords: number } {
+export function scoreCorrection(
+  transcript: string,
+  correction: string,
+): { wer: number | null; cer: number | null; referenceWords: number } {
   const referenceWords = transcriptWords(correction);
   const words = alignTokensBounded(referenceWords, transcriptWords(transcript));
   const chars = alignTokensBounded(transcriptCharacters(correction), transcriptCharacters(transcript));
@@ -67,10 +76,22 @@ export function scoreCorrection(transcript: string, correction: string): { wer: 
  * job that is not the tenant's, 409 `transcript_not_ready` before completion, 404 `transcript_gone` without a stored
  * transcript.
  */
-export async function submitFeedback(env: Env, db: Db, tenantId: string, jobId: string, input: FeedbackInput, now = Date.now()): Promise<FeedbackResult> {
+export async function submitFeedback(
+  env: Env,
+  db: Db,
+  tenantId: string,
+  jobId: string,
+  input: FeedbackInput,
+  now = Date.now(),
+): Promise<FeedbackResult> {
   const job = await getTenantJob(db, tenantId, jobId);
   if (!job) throw new ApiError(404, "not_found", "No transcription with that id.");
-  if (job.status !== "completed") throw new ApiError(409, "transcript_not_ready", `The job is ${job.status}; only completed transcripts can be reviewed.`);
+  if (job.status !== "completed")
+    throw new ApiError(
+      409,
+      "transcript_not_ready",
+      `The job is ${job.status}; only completed transcripts can be reviewed.`,
+    );
 
   let score: ReturnType<typeof scoreCorrection> | null = null;
   if (input.corrected_text !== undefined) {
@@ -81,7 +102,10 @@ export async function submitFeedback(env: Env, db: Db, tenantId: string, jobId: 
   }
   const ring = masterKeys(env);
   const reason = input.reason ? await sealField(ring, tenantId, fieldContext("reason", jobId), input.reason) : null;
-  const corrected = input.corrected_text !== undefined ? await sealField(ring, tenantId, fieldContext("corrected_text", jobId), input.corrected_text) : null;
+  const corrected =
+    input.corrected_text !== undefined
+      ? await sealField(ring, tenantId, fieldContext("corrected_text", jobId), input.corrected_text)
+      : null;
   const provider = job.provider;
   const model = job.model ?? UNKNOWN_MODEL;
   const values = {
@@ -116,14 +140,22 @@ export async function submitFeedback(env: Env, db: Db, tenantId: string, jobId: 
 }
 
 /** The review of one job with its sealed fields opened (for the tenant's own reads and tests). */
-export async function readFeedback(env: Env, db: Db, tenantId: string, jobId: string): Promise<(TranscriptFeedbackRow & { reason: string | null; correctedText: string | null }) | null> {
+export async function readFeedback(
+  env: Env,
+  db: Db,
+  tenantId: string,
+  jobId: string,
+): Promise<(TranscriptFeedbackRow & { reason: string | null; correctedText: string | null }) | null> {
   const row = await getFeedback(db, tenantId, jobId);
   if (!row) return null;
   const ring = masterKeys(env);
   return {
     ...row,
     reason: row.reason === null ? null : await openField(ring, tenantId, fieldContext("reason", jobId), row.reason),
-    correctedText: row.correctedText === null ? null : await openField(ring, tenantId, fieldContext("corrected_text", jobId), row.correctedText),
+    correctedText:
+      row.correctedText === null
+        ? null
+        : await openField(ring, tenantId, fieldContext("corrected_text", jobId), row.correctedText),
   };
 }
 
@@ -168,7 +200,10 @@ export interface QualityReportResult {
 }
 
 /** Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`. */
-export async function qualityReport(db: Db, options: { weeks?: number; now?: number; provider?: string; model?: string } = {}): Promise<QualityReportResult> {
+export async function qualityReport(
+  db: Db,
+  options: { weeks?: number; now?: number; provider?: string; model?: string } = {},
+): Promise<QualityReportResult> {
   const now = options.now ?? Date.now();
   const weeks = options.weeks ?? QUALITY_DEFAULT_WEEKS;
   const from = isoWeekStart(now) - (weeks - 1) * WEEK_MS;
@@ -205,7 +240,10 @@ export async function qualityMetricFamilies(db: Db, now: number = Date.now()): P
     const [provider, model] = JSON.parse(key) as [string, string];
     const summary = summarise(group);
     if (summary.mean_wer !== null) werSamples.push({ labels: { provider, model }, value: summary.mean_wer });
-    reviewSamples.push({ labels: { provider, model, rating: "good" }, value: summary.good }, { labels: { provider, model, rating: "bad" }, value: summary.bad });
+    reviewSamples.push(
+      { labels: { provider, model, rating: "good" }, value: summary.good },
+      { labels: { provider, model, rating: "bad" }, value: summary.bad },
+    );
   }
   return [
     { name: "vtt_quality_wer", type: "gauge", help: EDGE_METRICS.vtt_quality_wer.help, samples: werSamples },

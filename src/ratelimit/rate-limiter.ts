@@ -7,6 +7,7 @@
  * refunded and the slot freed. A slot is a lease, so a request that dies without ending frees its slot by itself.
  */
 import { DurableObject } from "cloudflare:workers";
+
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { type BucketState, refundTokens, reserveTokens, takeTokens } from "./token-bucket.ts";
@@ -30,8 +31,7 @@ export interface BeginUploadRequest {
 }
 
 export type UploadAdmission =
-  | { allowed: true }
-  | { allowed: false; limit: "bytes" | "concurrency"; retryAfterSeconds: number };
+  { allowed: true } | { allowed: false; limit: "bytes" | "concurrency"; retryAfterSeconds: number };
 
 export class RateLimiter extends DurableObject<Env> {
   /** Charges `cost` against the bucket; the limit comes from the caller so settings change without a migration. */

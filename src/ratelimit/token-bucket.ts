@@ -21,8 +21,13 @@ export function takeTokens(state: BucketState | null, now: number, limitPerMinut
   const elapsed = Math.max(0, now - previous.updatedAt);
   const tokens = Math.min(capacity, previous.tokens + elapsed * perMs);
   const charge = Math.min(Math.max(0, cost), capacity);
-  if (tokens >= charge) return { state: { tokens: tokens - charge, updatedAt: now }, allowed: true, retryAfterSeconds: 0 };
-  return { state: { tokens, updatedAt: now }, allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((charge - tokens) / perMs / 1000)) };
+  if (tokens >= charge)
+    return { state: { tokens: tokens - charge, updatedAt: now }, allowed: true, retryAfterSeconds: 0 };
+  return {
+    state: { tokens, updatedAt: now },
+    allowed: false,
+    retryAfterSeconds: Math.max(1, Math.ceil((charge - tokens) / perMs / 1000)),
+  };
 }
 
 function refill(state: BucketState | null, now: number, capacity: number): number {

@@ -4,12 +4,11 @@
  * Every failure path leaves no object behind.
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
-import { SEGMENT_BYTES, type ObjectSealer } from "../domain/envelope.ts";
+import { type ObjectSealer, SEGMENT_BYTES } from "../domain/envelope.ts";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
 import { StorageError } from "./errors.ts";
 
 export const audioKey = (tenantId: string, jobId: string) => `audio/${tenantId}/${jobId}`;
-
 
 export interface StoredAudio {
   bytes: number;
@@ -26,7 +25,6 @@ export interface StoreAudioOptions {
   /** encrypts the parts; the object is never written in plaintext */
   sealer: ObjectSealer;
 }
-
 
 /**
  * Writes `body` to `key`. Throws StorageError `empty_body`, `payload_too_large` or `unsupported_audio`;
@@ -69,7 +67,9 @@ export async function storeAudioStream(
       if (!value || value.byteLength === 0) continue;
       total += value.byteLength;
       if (total > options.maxBytes) {
-        await fail(new StorageError("too_large", "payload_too_large", `Uploads are limited to ${options.maxBytes} bytes.`));
+        await fail(
+          new StorageError("too_large", "payload_too_large", `Uploads are limited to ${options.maxBytes} bytes.`),
+        );
       }
       pending.push(value);
       pendingBytes += value.byteLength;

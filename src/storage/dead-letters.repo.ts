@@ -1,5 +1,6 @@
 /** `dead_letters`: one item per dead-lettered job, its classification and re-drive schedule (operator data). */
 import { and, asc, desc, eq, isNotNull, isNull, lte } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import { deadLetters, type JobStatus, transcriptions } from "./schema.ts";
 

@@ -3,8 +3,9 @@
  * counted in SQL (per feature one indexed range query over `completed_at` grouped by a `CASE` that reproduces
  * `bucketIndex`; the statements go to D1 as one batch), so a report never loads job rows into the Worker.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+
 import type { FeatureBins } from "../drift/psi.ts";
 import type { Db } from "./db.ts";
 import { jobFeatures } from "./schema.ts";
@@ -80,12 +81,17 @@ export async function countFeatureBuckets(
 export function bucketSql(bins: FeatureBins, column: SQLiteColumn): SQL {
   if (bins.kind === "numeric") {
     const missing = bins.edges.length + 1;
-    const cases = bins.edges.map((edge, i) => sql` WHEN ${column} < ${sql.raw(numberLiteral(edge))} THEN ${sql.raw(String(i))}`);
+    const cases = bins.edges.map(
+      (edge, i) => sql` WHEN ${column} < ${sql.raw(numberLiteral(edge))} THEN ${sql.raw(String(i))}`,
+    );
     return sql`CASE WHEN ${column} IS NULL THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(bins.edges.length))} END`;
   }
   const other = bins.categories.length;
   const missing = other + 1;
-  const cases = bins.categories.map((category, i) => sql` WHEN lower(trim(${column})) = ${sql.raw(categoryLiteral(category))} THEN ${sql.raw(String(i))}`);
+  const cases = bins.categories.map(
+    (category, i) =>
+      sql` WHEN lower(trim(${column})) = ${sql.raw(categoryLiteral(category))} THEN ${sql.raw(String(i))}`,
+  );
   return sql`CASE WHEN ${column} IS NULL OR trim(${column}) = '' THEN ${sql.raw(String(missing))}${sql.join(cases, sql``)} ELSE ${sql.raw(String(other))} END`;
 }
 

@@ -3,6 +3,7 @@
  * row goes last), so they are kept together here rather than spread over the per-table repositories.
  */
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import {
   apiKeys,

@@ -1,5 +1,6 @@
 /** `transcript_feedback`: one review per job (rating, sealed reason and correction, WER/CER), and its aggregates. */
 import { and, eq, gt, gte, inArray, sql } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import { jobFeatures, transcriptFeedback, type TranscriptFeedbackRow, transcriptions } from "./schema.ts";
 
@@ -100,7 +101,9 @@ export async function listReviewsBetween(
   filter: { provider?: string; model?: string },
 ): Promise<ReviewRow[]> {
   const conditions = [
-    window.exclusiveFrom ? gt(transcriptFeedback.updatedAt, window.from) : gte(transcriptFeedback.updatedAt, window.from),
+    window.exclusiveFrom
+      ? gt(transcriptFeedback.updatedAt, window.from)
+      : gte(transcriptFeedback.updatedAt, window.from),
     sql`${transcriptFeedback.updatedAt} <= ${window.to}`,
   ];
   if (filter.provider !== undefined) conditions.push(eq(transcriptFeedback.provider, filter.provider));

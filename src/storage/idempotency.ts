@@ -1,9 +1,10 @@
 /** `Idempotency-Key` on uploads: per tenant, kept for 24 h, bound to a fingerprint of the request. */
-import { and, eq, lt } from "drizzle-orm";
 import { toHex } from "@vtt/pool-contract";
+import { and, eq, lt } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import { StorageError } from "./errors.ts";
-import { transcriptions, type NewTranscriptionRow, type TranscriptionRow } from "./schema.ts";
+import { type NewTranscriptionRow, type TranscriptionRow, transcriptions } from "./schema.ts";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -28,9 +29,19 @@ export async function claimIdempotencyKey(
   await db
     .update(transcriptions)
     .set({ idempotencyKey: null })
-    .where(and(eq(transcriptions.tenantId, tenantId), eq(transcriptions.idempotencyKey, key), lt(transcriptions.createdAt, now - IDEMPOTENCY_WINDOW_MS)))
+    .where(
+      and(
+        eq(transcriptions.tenantId, tenantId),
+        eq(transcriptions.idempotencyKey, key),
+        lt(transcriptions.createdAt, now - IDEMPOTENCY_WINDOW_MS),
+      ),
+    )
     .run();
-  const inserted = await db.insert(transcriptions).values(row).onConflictDoNothing().returning({ id: transcriptions.id });
+  const inserted = await db
+    .insert(transcriptions)
+    .values(row)
+    .onConflictDoNothing()
+    .returning({ id: transcriptions.id });
   if (inserted.length) return null;
   const [existing] = await db
     .select()

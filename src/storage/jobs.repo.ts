@@ -1,7 +1,8 @@
 /** D1 queries for transcription jobs. Every tenant-facing read and write is scoped by tenant id. */
 import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
-import type { Db } from "./db.ts";
+
 import type { NormalisedTranscript } from "../providers/types.ts";
+import type { Db } from "./db.ts";
 import { inSlices } from "./limits.ts";
 import { type JobStatus, type NewTranscriptionRow, type TranscriptionRow, transcriptions } from "./schema.ts";
 
@@ -44,7 +45,12 @@ export async function listTenantJobs(
 }
 
 /** queued|processing → processing; returns null when the job is gone or already terminal (redelivery). */
-export async function markProcessing(db: Db, id: string, now: number, provider?: string): Promise<TranscriptionRow | null> {
+export async function markProcessing(
+  db: Db,
+  id: string,
+  now: number,
+  provider?: string,
+): Promise<TranscriptionRow | null> {
   const [row] = await db
     .update(transcriptions)
     .set({
@@ -114,10 +120,23 @@ export async function completeJob(
 }
 
 /** Fails the job only if it is still active; returns the failed row, or null when another outcome came first. */
-export async function failJob(db: Db, id: string, code: string, message: string, now: number): Promise<TranscriptionRow | null> {
+export async function failJob(
+  db: Db,
+  id: string,
+  code: string,
+  message: string,
+  now: number,
+): Promise<TranscriptionRow | null> {
   const rows = await db
     .update(transcriptions)
-    .set({ status: "failed", errorCode: code, errorMessage: message.slice(0, 1000), completedAt: now, updatedAt: now, ...retentionDeadlines(now) })
+    .set({
+      status: "failed",
+      errorCode: code,
+      errorMessage: message.slice(0, 1000),
+      completedAt: now,
+      updatedAt: now,
+      ...retentionDeadlines(now),
+    })
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
     .returning();
   return rows[0] ?? null;
@@ -231,7 +250,11 @@ export async function countActiveJobs(
         sql`${transcriptions.status} in ('queued', 'processing')`,
       ),
     );
-  return { queued: Number(row?.queued ?? 0), processing: Number(row?.processing ?? 0), parked: Number(row?.parked ?? 0) };
+  return {
+    queued: Number(row?.queued ?? 0),
+    processing: Number(row?.processing ?? 0),
+    parked: Number(row?.parked ?? 0),
+  };
 }
 
 /** Jobs whose audio retention window has passed (audio first: it is the most sensitive part). */

@@ -3,6 +3,7 @@
  * status, id ranges) and groups in SQL, so a scrape stays cheap at millions of jobs (docs/benchmarks.md).
  */
 import { sql } from "drizzle-orm";
+
 import { ulid } from "../lib/ids.ts";
 import type { Db } from "./db.ts";
 
@@ -39,7 +40,9 @@ export async function finishedJobStats(
       `coalesce(sum(${ms}), 0) as ${stage}_sum`,
       `avg(${ms}) as ${stage}_avg`,
       `max(${ms}) as ${stage}_max`,
-      ...bucketsSeconds.map((le, i) => `sum(case when ${ms} <= ${Number(le) * 1000} then 1 else 0 end) as ${stage}_b${i}`),
+      ...bucketsSeconds.map(
+        (le, i) => `sum(case when ${ms} <= ${Number(le) * 1000} then 1 else 0 end) as ${stage}_b${i}`,
+      ),
     ];
   });
   const query = `select provider, status, count(*) as n, coalesce(sum(attempts - 1), 0) as retries,

@@ -4,12 +4,13 @@
  * wrapped data key (the body is copied as it is); sealed D1 fields are opened and sealed again.
  */
 import { and, eq, like, not, or, sql } from "drizzle-orm";
-import type { Db } from "./db.ts";
-import { isEnvelopeHeader, openField, rewrapHeader, sealField, sealedFieldVersion } from "../domain/envelope.ts";
+
+import { isEnvelopeHeader, openField, rewrapHeader, sealedFieldVersion, sealField } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
-import { masterKeys } from "./sealed-objects.ts";
+import type { Db } from "./db.ts";
 import { transcriptFeedback, transcriptions } from "./schema.ts";
+import { masterKeys } from "./sealed-objects.ts";
 
 export interface RewrapResult {
   objects_checked: number;
@@ -25,7 +26,11 @@ function tenantOfKey(key: string): string | null {
   return (kind === "audio" || kind === "transcripts") && tenant ? tenant : null;
 }
 
-async function rewrapObjects(env: Env, cursor: string | undefined, limit: number): Promise<Omit<RewrapResult, "fields_resealed">> {
+async function rewrapObjects(
+  env: Env,
+  cursor: string | undefined,
+  limit: number,
+): Promise<Omit<RewrapResult, "fields_resealed">> {
   const ring = masterKeys(env);
   const listed = await env.BUCKET.list({ cursor, limit, include: ["customMetadata"] });
   let rewrapped = 0;
@@ -44,14 +49,19 @@ async function rewrapObjects(env: Env, cursor: string | undefined, limit: number
     });
     rewrapped++;
   }
-  return { objects_checked: listed.objects.length, objects_rewrapped: rewrapped, next_cursor: listed.truncated ? listed.cursor : null };
+  return {
+    objects_checked: listed.objects.length,
+    objects_rewrapped: rewrapped,
+    next_cursor: listed.truncated ? listed.cursor : null,
+  };
 }
 
 async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
   const ring = masterKeys(env);
   const current = `enc1.${ring[0]!.version}.%`;
-  const stale = (column: typeof transcriptions.text | typeof transcriptFeedback.reason | typeof transcriptFeedback.correctedText) =>
-    and(like(column, "enc1.%"), not(like(column, current)));
+  const stale = (
+    column: typeof transcriptions.text | typeof transcriptFeedback.reason | typeof transcriptFeedback.correctedText,
+  ) => and(like(column, "enc1.%"), not(like(column, current)));
   let count = 0;
   const texts = await db
     .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, text: transcriptions.text })
@@ -61,7 +71,11 @@ async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
   for (const row of texts) {
     const context = `transcriptions.text:${row.id}`;
     const plain = await openField(ring, row.tenantId, context, row.text!);
-    await db.update(transcriptions).set({ text: await sealField(ring, row.tenantId, context, plain) }).where(and(eq(transcriptions.id, row.id), eq(transcriptions.text, row.text!))).run();
+    await db
+      .update(transcriptions)
+      .set({ text: await sealField(ring, row.tenantId, context, plain) })
+      .where(and(eq(transcriptions.id, row.id), eq(transcriptions.text, row.text!)))
+      .run();
     count++;
   }
   const reviews = await db
@@ -78,14 +92,21 @@ async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
     };
     await db
       .update(transcriptFeedback)
-      .set({ reason: await reseal("reason", row.reason), correctedText: await reseal("corrected_text", row.correctedText) })
+      .set({
+        reason: await reseal("reason", row.reason),
+        correctedText: await reseal("corrected_text", row.correctedText),
+      })
       .where(eq(transcriptFeedback.jobId, row.jobId))
       .run();
   }
   return count;
 }
 
-export async function rewrapBatch(env: Env, db: Db, options: { cursor?: string; limit?: number } = {}): Promise<RewrapResult> {
+export async function rewrapBatch(
+  env: Env,
+  db: Db,
+  options: { cursor?: string; limit?: number } = {},
+): Promise<RewrapResult> {
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 500);
   const objects = await rewrapObjects(env, options.cursor, limit);
   const fields = await resealFields(env, db, limit);
@@ -96,7 +117,9 @@ export async function rewrapBatch(env: Env, db: Db, options: { cursor?: string; 
 /** How much still sits under older versions in D1 (objects are counted by walking the bucket with `rewrapBatch`). */
 export async function staleFieldCount(env: Env, db: Db): Promise<number> {
   const current = `enc1.${masterKeys(env)[0]!.version}.%`;
-  const [t] = await db.all<{ n: number }>(sql`select count(*) as n from transcriptions where text like 'enc1.%' and text not like ${current}`);
+  const [t] = await db.all<{ n: number }>(
+    sql`select count(*) as n from transcriptions where text like 'enc1.%' and text not like ${current}`,
+  );
   const [f] = await db.all<{ n: number }>(
     sql`select count(*) as n from transcript_feedback where (reason like 'enc1.%' and reason not like ${current}) or (corrected_text like 'enc1.%' and corrected_text not like ${current})`,
   );

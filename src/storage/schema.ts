@@ -185,7 +185,10 @@ export const webhookAttempts = sqliteTable(
     error: text("error"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("webhook_attempts_event_idx").on(t.eventId, t.attempt), index("webhook_attempts_tenant_job_idx").on(t.tenantId, t.jobId)],
+  (t) => [
+    index("webhook_attempts_event_idx").on(t.eventId, t.attempt),
+    index("webhook_attempts_tenant_job_idx").on(t.tenantId, t.jobId),
+  ],
 );
 
 export type TranscriptionRow = typeof transcriptions.$inferSelect;
@@ -280,7 +283,10 @@ export const transcriptFeedback = sqliteTable(
     /** when the current review was submitted (the quality windows count by it) */
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("transcript_feedback_updated_idx").on(t.updatedAt), index("transcript_feedback_tenant_idx").on(t.tenantId)],
+  (t) => [
+    index("transcript_feedback_updated_idx").on(t.updatedAt),
+    index("transcript_feedback_tenant_idx").on(t.tenantId),
+  ],
 );
 
 export type JobFeaturesRow = typeof jobFeatures.$inferSelect;

@@ -7,12 +7,12 @@ import {
   createSealer,
   EnvelopeError,
   isEnvelopeHeader,
+  type MasterKey,
+  type ObjectSealer,
   openBytes,
   openStream,
   parseMasterKeys,
   sealBytes,
-  type MasterKey,
-  type ObjectSealer,
 } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { StorageError } from "./errors.ts";
@@ -40,9 +40,18 @@ export function objectSealer(env: Env, tenantId: string, key: string): Promise<O
   return createSealer(masterKeys(env), tenantId, key);
 }
 
-export async function putSealed(env: Env, tenantId: string, key: string, plain: Uint8Array, contentType: string): Promise<void> {
+export async function putSealed(
+  env: Env,
+  tenantId: string,
+  key: string,
+  plain: Uint8Array,
+  contentType: string,
+): Promise<void> {
   const { header, sealed } = await sealBytes(masterKeys(env), tenantId, key, plain);
-  await env.BUCKET.put(key, sealed, { httpMetadata: { contentType: "application/octet-stream" }, customMetadata: { ...header, ct: contentType } });
+  await env.BUCKET.put(key, sealed, {
+    httpMetadata: { contentType: "application/octet-stream" },
+    customMetadata: { ...header, ct: contentType },
+  });
 }
 
 export async function getSealedBytes(env: Env, tenantId: string, key: string): Promise<Uint8Array | null> {
@@ -74,7 +83,12 @@ export async function getSealedStream(env: Env, tenantId: string, key: string): 
 }
 
 /** The first `length` plaintext bytes (at most one segment is fetched and opened), or null when the object is gone. */
-export async function getSealedPrefix(env: Env, tenantId: string, key: string, length: number): Promise<Uint8Array | null> {
+export async function getSealedPrefix(
+  env: Env,
+  tenantId: string,
+  key: string,
+  length: number,
+): Promise<Uint8Array | null> {
   const opened = await getSealedStream(env, tenantId, key);
   if (!opened) return null;
   const reader = opened.body.getReader();

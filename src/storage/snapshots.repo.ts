@@ -1,5 +1,6 @@
 /** `metric_snapshots`: precomputed metric families (drift) that `/metrics` serves in one row read. */
 import { eq } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import { metricSnapshots } from "./schema.ts";
 

@@ -1,5 +1,6 @@
 /** `tenants` and `api_keys`: tenant settings, webhook signing secrets, and API key hashes. */
 import { and, eq, isNull } from "drizzle-orm";
+
 import type { TenantRetention } from "../jobs/retention-policy.ts";
 import type { Db } from "./db.ts";
 import { apiKeys, tenants } from "./schema.ts";

@@ -26,7 +26,10 @@ export const sealInlineText = (env: Env, tenantId: string, jobId: string, text: 
   sealField(masterKeys(env), tenantId, `transcriptions.text:${jobId}`, text);
 
 /** The row with its inline text opened (rows without text are returned as they are). */
-export async function withOpenedText<R extends Pick<TranscriptionRow, "id" | "tenantId" | "text">>(env: Env, row: R): Promise<R> {
+export async function withOpenedText<R extends Pick<TranscriptionRow, "id" | "tenantId" | "text">>(
+  env: Env,
+  row: R,
+): Promise<R> {
   if (row.text === null) return row;
   return { ...row, text: await openField(masterKeys(env), row.tenantId, `transcriptions.text:${row.id}`, row.text) };
 }

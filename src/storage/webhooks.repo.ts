@@ -1,5 +1,6 @@
 /** `webhook_events` and `webhook_attempts`: one event per job outcome and the log of its delivery attempts. */
 import { and, asc, eq, sql } from "drizzle-orm";
+
 import type { Db } from "./db.ts";
 import { webhookAttempts, webhookEvents } from "./schema.ts";
 

@@ -30,9 +30,7 @@ export const WEBHOOK_MIN_RETRY_DELAY_SECONDS = 1;
 export type WebhookGiveUpReason = "endpoint_gone" | "retry_window_exhausted" | "max_attempts_reached";
 
 export type WebhookDeliveryDecision =
-  | { action: "done" }
-  | { action: "retry"; delaySeconds: number }
-  | { action: "give_up"; reason: WebhookGiveUpReason };
+  { action: "done" } | { action: "retry"; delaySeconds: number } | { action: "give_up"; reason: WebhookGiveUpReason };
 
 export interface AttemptOutcome {
   /** 1-based number of the attempt that just finished. */
@@ -66,7 +64,8 @@ export function decideAfterAttempt(outcome: AttemptOutcome): WebhookDeliveryDeci
   if (status !== null && status >= 200 && status <= 299) return { action: "done" };
   if (status === 410) return { action: "give_up", reason: "endpoint_gone" };
   const remainingSeconds = Math.floor((firstAttemptAt + WEBHOOK_RETRY_WINDOW_SECONDS * 1000 - now) / 1000);
-  if (remainingSeconds < WEBHOOK_MIN_RETRY_DELAY_SECONDS) return { action: "give_up", reason: "retry_window_exhausted" };
+  if (remainingSeconds < WEBHOOK_MIN_RETRY_DELAY_SECONDS)
+    return { action: "give_up", reason: "retry_window_exhausted" };
   if (attempt >= WEBHOOK_MAX_ATTEMPTS) return { action: "give_up", reason: "max_attempts_reached" };
 
   const random = outcome.random ?? Math.random;

@@ -1,7 +1,7 @@
 /** Creating webhook events for job outcomes and handing them to the delivery queue. */
-import type { Db } from "../storage/db.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
+import type { Db } from "../storage/db.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { getTenant, setFirstWebhookSecret } from "../storage/tenants.repo.ts";
 import { insertJobEventOnce } from "../storage/webhooks.repo.ts";
@@ -10,7 +10,13 @@ import { generateWebhookSecret, newWebhookEventId } from "./signature.ts";
 export type JobEventType = "transcription.completed" | "transcription.failed";
 
 /** The body sent to the receiver: the outcome and links, never the transcript itself. */
-export function webhookPayload(job: Pick<TranscriptionRow, "id">, type: JobEventType, status: string, publicBaseUrl: string, now: number) {
+export function webhookPayload(
+  job: Pick<TranscriptionRow, "id">,
+  type: JobEventType,
+  status: string,
+  publicBaseUrl: string,
+  now: number,
+) {
   const self = `${publicBaseUrl.replace(/\/$/, "")}/v1/transcriptions/${job.id}`;
   return {
     type,
@@ -61,6 +67,7 @@ export async function signingSecrets(db: Db, tenantId: string, now = Date.now())
     current = (await setFirstWebhookSecret(db, tenantId, generated)) ?? generated;
   }
   const secrets = [current];
-  if (tenant.webhookSecretPrevious && (tenant.webhookSecretPreviousUntil ?? 0) > now) secrets.push(tenant.webhookSecretPrevious);
+  if (tenant.webhookSecretPrevious && (tenant.webhookSecretPreviousUntil ?? 0) > now)
+    secrets.push(tenant.webhookSecretPrevious);
   return secrets;
 }

@@ -1,6 +1,7 @@
+import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
+
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, OLD_POOL_CALLBACK_RING, POOL_CALLBACK_RING, poolCallback } from "../helpers/pool.ts";
@@ -25,14 +26,23 @@ describe("pool callback", () => {
     expect(await dup.json()).toEqual({ ok: true, applied: false });
     const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as { text: string };
     expect(job.text).toContain("ask not");
-    expect((await env.BUCKET.list({ prefix: `transcripts/` })).objects.filter((o) => o.key.includes(id))).toHaveLength(1);
+    expect((await env.BUCKET.list({ prefix: `transcripts/` })).objects.filter((o) => o.key.includes(id))).toHaveLength(
+      1,
+    );
   });
 
   it("stores a failure with its code", async () => {
     const id = await submitPoolJob();
-    await poolCallback({ job_id: id, status: "failed", error: { code: "invalid_audio", message: "ffmpeg could not decode" } });
+    await poolCallback({
+      job_id: id,
+      status: "failed",
+      error: { code: "invalid_audio", message: "ffmpeg could not decode" },
+    });
     const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
-    expect(job).toMatchObject({ status: "failed", error: { code: "invalid_audio", message: "ffmpeg could not decode" } });
+    expect(job).toMatchObject({
+      status: "failed",
+      error: { code: "invalid_audio", message: "ffmpeg could not decode" },
+    });
   });
 
   it("rejects forged, stale, unknown-key and unsigned callbacks without changing the job", async () => {
@@ -48,7 +58,10 @@ describe("pool callback", () => {
     const unsigned = await call("/internal/pool/callback", { method: "POST", body: JSON.stringify(body) });
     expect(unsigned.status).toBe(401);
     // (the real queue consumer may have picked the job up meanwhile; what matters is that no result was stored)
-    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as { status: string; text: string | null };
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as {
+      status: string;
+      text: string | null;
+    };
     expect(job.status).not.toBe("completed");
     expect(job.text).toBeNull();
   });
@@ -77,7 +90,10 @@ describe("pool callback", () => {
     ];
     for (const overrides of refused) {
       const res = await poolCallback(completedCallback(id, overrides));
-      expect([JSON.stringify(overrides).slice(0, 80), res.status]).toEqual([JSON.stringify(overrides).slice(0, 80), 400]);
+      expect([JSON.stringify(overrides).slice(0, 80), res.status]).toEqual([
+        JSON.stringify(overrides).slice(0, 80),
+        400,
+      ]);
       expect(((await res.json()) as { code: string }).code).toBe("invalid_callback");
     }
     // JSON numbers beyond double range parse as Infinity: refused too
@@ -89,10 +105,15 @@ describe("pool callback", () => {
     });
     expect(infinite.status).toBe(400);
     expect(((await infinite.json()) as { code: string }).code).toBe("invalid_callback");
-    const job = (await (await call(`/v1/transcriptions/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { status: string };
+    const job = (await (
+      await call(`/v1/transcriptions/${id}`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { status: string };
     expect(job.status).not.toBe("completed");
     // the same body within bounds is applied
-    expect(await (await poolCallback(completedCallback(id, { language: "de" }))).json()).toEqual({ ok: true, applied: true });
+    expect(await (await poolCallback(completedCallback(id, { language: "de" }))).json()).toEqual({
+      ok: true,
+      applied: true,
+    });
   });
 });
 
@@ -131,11 +152,15 @@ describe("signed audio URL", () => {
     }
     // a validly signed URL that lives far longer than AUDIO_URL_TTL_SECONDS (600) was not issued by the edge
     const farExp = now + 10 * 365 * 86_400;
-    const far = await call(`/internal/audio/${id}?exp=${farExp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, farExp)}`);
+    const far = await call(
+      `/internal/audio/${id}?exp=${farExp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, farExp)}`,
+    );
     expect(far.status).toBe(403);
     expect(((await far.json()) as { code: string }).code).toBe("invalid_audio_url");
     const justBeyond = now + 600 + 120;
-    const beyond = await call(`/internal/audio/${id}?exp=${justBeyond}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, justBeyond)}`);
+    const beyond = await call(
+      `/internal/audio/${id}?exp=${justBeyond}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, justBeyond)}`,
+    );
     expect(beyond.status).toBe(403);
     // within the lifetime plus the clock-skew allowance it is served
     expect((await call(`/internal/audio/${id}?exp=${exp}&kid=a1&sig=${sig}`)).status).toBe(200);
@@ -151,7 +176,11 @@ describe("service routes", () => {
   });
 
   it("GET /openapi.json documents every public route from the zod schemas", async () => {
-    const doc = (await (await call("/openapi.json")).json()) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    const doc = (await (await call("/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { call, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
@@ -66,13 +67,20 @@ describe("GET /v1/transcriptions", () => {
     const { key: k } = await createTenant("pager");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await submit({}, k));
-    const first = (await (await call("/v1/transcriptions?limit=2", { key: k })).json()) as { data: { id: string }[]; next_cursor: string };
+    const first = (await (await call("/v1/transcriptions?limit=2", { key: k })).json()) as {
+      data: { id: string }[];
+      next_cursor: string;
+    };
     expect(first.data.map((j) => j.id)).toEqual([ids[4], ids[3]]);
     // a job created between page requests must not shift later pages
     await submit({}, k);
-    const second = (await (await call(`/v1/transcriptions?limit=2&cursor=${first.next_cursor}`, { key: k })).json()) as { data: { id: string }[]; next_cursor: string };
+    const second = (await (
+      await call(`/v1/transcriptions?limit=2&cursor=${first.next_cursor}`, { key: k })
+    ).json()) as { data: { id: string }[]; next_cursor: string };
     expect(second.data.map((j) => j.id)).toEqual([ids[2], ids[1]]);
-    const third = (await (await call(`/v1/transcriptions?limit=2&cursor=${second.next_cursor}`, { key: k })).json()) as { data: { id: string }[]; next_cursor: string | null };
+    const third = (await (
+      await call(`/v1/transcriptions?limit=2&cursor=${second.next_cursor}`, { key: k })
+    ).json()) as { data: { id: string }[]; next_cursor: string | null };
     expect(third.data.map((j) => j.id)).toEqual([ids[0]]);
     expect(third.next_cursor).toBeNull();
   });
@@ -82,7 +90,9 @@ describe("GET /v1/transcriptions", () => {
     const queued = await submit({}, k);
     const id = await submit({}, k);
     await poolCallback(completedCallback(id));
-    const completed = (await (await call("/v1/transcriptions?status=completed", { key: k })).json()) as { data: { id: string }[] };
+    const completed = (await (await call("/v1/transcriptions?status=completed", { key: k })).json()) as {
+      data: { id: string }[];
+    };
     expect(completed.data.map((j) => j.id)).toEqual([id]);
     const all = (await (await call("/v1/transcriptions?limit=100", { key: k })).json()) as { data: { id: string }[] };
     expect(all.data.map((j) => j.id).sort()).toEqual([queued, id].sort());
@@ -104,13 +114,18 @@ describe("GET /v1/transcriptions/{id}/transcript", () => {
     expect(txt.headers.get("content-type")).toContain("text/plain");
     expect(await txt.text()).toContain("ask not what your country can do for you.");
     const srt = await (await call(`/v1/transcriptions/${id}/transcript?format=srt`, { key })).text();
-    expect(srt).toMatch(/^1\n00:00:00,000 --> 00:00:03,500\nAnd so my fellow Americans,\n\n2\n00:00:03,500 --> 00:00:11,000\n/);
+    expect(srt).toMatch(
+      /^1\n00:00:00,000 --> 00:00:03,500\nAnd so my fellow Americans,\n\n2\n00:00:03,500 --> 00:00:11,000\n/,
+    );
     const vttRes = await call(`/v1/transcriptions/${id}/transcript?format=vtt`, { key });
     expect(vttRes.headers.get("content-type")).toContain("text/vtt");
     const vtt = await vttRes.text();
     expect(vtt.startsWith("WEBVTT\n\n")).toBe(true);
     expect(vtt).toContain("00:00:03.500 --> 00:00:11.000");
-    const json = (await (await call(`/v1/transcriptions/${id}/transcript?format=json`, { key })).json()) as Record<string, unknown>;
+    const json = (await (await call(`/v1/transcriptions/${id}/transcript?format=json`, { key })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(json).toMatchObject({ id, language: "en", words: [{ start: 0, end: 0.4, word: "And" }] });
   });
 
@@ -152,7 +167,12 @@ describe("scopes", () => {
   });
 
   it("tenant keys cannot use admin routes; the admin key cannot use tenant routes", async () => {
-    const res = await call("/v1/admin/tenants", { method: "POST", key, headers: { "content-type": "application/json" }, body: "{\"name\":\"x\"}" });
+    const res = await call("/v1/admin/tenants", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: '{"name":"x"}',
+    });
     expect(res.status).toBe(403);
     const adminUpload = await rawUpload(env.ADMIN_API_KEY, makeWav());
     expect(adminUpload.status).toBe(403);
@@ -162,7 +182,10 @@ describe("scopes", () => {
   it("a revoked or expired key is rejected", async () => {
     const t = await createTenant("revoke-me");
     expect((await call("/v1/transcriptions", { key: t.key })).status).toBe(200);
-    const revoke = await call(`/v1/admin/tenants/${t.tenantId}/keys/${t.keyId}/revoke`, { method: "POST", key: env.ADMIN_API_KEY });
+    const revoke = await call(`/v1/admin/tenants/${t.tenantId}/keys/${t.keyId}/revoke`, {
+      method: "POST",
+      key: env.ADMIN_API_KEY,
+    });
     expect(revoke.status).toBe(204);
     const res = await call("/v1/transcriptions", { key: t.key });
     expect(res.status).toBe(401);

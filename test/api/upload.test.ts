@@ -1,12 +1,15 @@
 import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+
 import { sealedSize } from "../../src/domain/envelope.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
-import { beforeAll, describe, expect, it } from "vitest";
-import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { call, callWith, createTenant, multipartUpload, rawUpload, storageCounts } from "../helpers/api.ts";
+import { chunkedStream, makeWav } from "../helpers/audio.ts";
 
 const openedAudio = async (tenantId: string, jobId: string) =>
-  new Uint8Array(await new Response((await getSealedStream(env, tenantId, `audio/${tenantId}/${jobId}`))!.body).arrayBuffer());
+  new Uint8Array(
+    await new Response((await getSealedStream(env, tenantId, `audio/${tenantId}/${jobId}`))!.body).arrayBuffer(),
+  );
 
 let key: string;
 let tenantId: string;
@@ -93,20 +96,99 @@ describe("POST /v1/transcriptions", () => {
       ["0-byte raw body", () => rawUpload(key, new Uint8Array(0)), 400, "empty_body"],
       ["0-byte file part", () => multipartUpload(key, {}, new Uint8Array(0)), 400, "empty_body"],
       ["multipart without file", () => multipartUpload(key, { language: "en" }, null), 400, "missing_file"],
-      ["text named .wav", () => multipartUpload(key, {}, new Uint8Array(new TextEncoder().encode("hello, this is not audio at all, just text words")), "x.wav"), 415, "unsupported_audio"],
-      ["PNG bytes as audio/wav", () => rawUpload(key, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(80).fill(0)])), 415, "unsupported_audio"],
-      ["zip bytes", () => rawUpload(key, new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...new Array(80).fill(1)])), 415, "unsupported_audio"],
-      ["JSON content type", () => call("/v1/transcriptions", { method: "POST", key, body: "{}", headers: { "content-type": "application/json" } }), 415, "unsupported_media_type"],
-      ["multipart without boundary", () => call("/v1/transcriptions", { method: "POST", key, body: "x", headers: { "content-type": "multipart/form-data" } }), 400, "malformed_multipart"],
-      ["truncated multipart", () => call("/v1/transcriptions", { method: "POST", key, body: "--b\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF", headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
+      [
+        "text named .wav",
+        () =>
+          multipartUpload(
+            key,
+            {},
+            new Uint8Array(new TextEncoder().encode("hello, this is not audio at all, just text words")),
+            "x.wav",
+          ),
+        415,
+        "unsupported_audio",
+      ],
+      [
+        "PNG bytes as audio/wav",
+        () =>
+          rawUpload(key, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(80).fill(0)])),
+        415,
+        "unsupported_audio",
+      ],
+      [
+        "zip bytes",
+        () => rawUpload(key, new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...new Array(80).fill(1)])),
+        415,
+        "unsupported_audio",
+      ],
+      [
+        "JSON content type",
+        () =>
+          call("/v1/transcriptions", {
+            method: "POST",
+            key,
+            body: "{}",
+            headers: { "content-type": "application/json" },
+          }),
+        415,
+        "unsupported_media_type",
+      ],
+      [
+        "multipart without boundary",
+        () =>
+          call("/v1/transcriptions", {
+            method: "POST",
+            key,
+            body: "x",
+            headers: { "content-type": "multipart/form-data" },
+          }),
+        400,
+        "malformed_multipart",
+      ],
+      [
+        "truncated multipart",
+        () =>
+          call("/v1/transcriptions", {
+            method: "POST",
+            key,
+            body: '--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF',
+            headers: { "content-type": "multipart/form-data; boundary=b" },
+          }),
+        400,
+        "malformed_multipart",
+      ],
       ["bad language", () => multipartUpload(key, { language: "english" }), 422, "invalid_language"],
       ["metadata not JSON", () => multipartUpload(key, { metadata: "{nope" }), 422, "invalid_metadata"],
-      ["nested metadata", () => multipartUpload(key, { metadata: JSON.stringify({ a: { b: "c" } }) }), 422, "invalid_metadata"],
-      ["metadata array", () => multipartUpload(key, { metadata: "[\"a\"]" }), 422, "invalid_metadata"],
-      ["metadata over 4 KB", () => multipartUpload(key, { metadata: JSON.stringify({ a: "x".repeat(1000), b: "x".repeat(1000), c: "x".repeat(1000), d: "x".repeat(1000), e: "x".repeat(200) }) }), 422, "invalid_metadata"],
+      [
+        "nested metadata",
+        () => multipartUpload(key, { metadata: JSON.stringify({ a: { b: "c" } }) }),
+        422,
+        "invalid_metadata",
+      ],
+      ["metadata array", () => multipartUpload(key, { metadata: '["a"]' }), 422, "invalid_metadata"],
+      [
+        "metadata over 4 KB",
+        () =>
+          multipartUpload(key, {
+            metadata: JSON.stringify({
+              a: "x".repeat(1000),
+              b: "x".repeat(1000),
+              c: "x".repeat(1000),
+              d: "x".repeat(1000),
+              e: "x".repeat(200),
+            }),
+          }),
+        422,
+        "invalid_metadata",
+      ],
       ["unknown provider", () => multipartUpload(key, { provider: "acme-asr" }), 422, "unknown_provider"],
       ["disabled provider", () => multipartUpload(key, { provider: "workers-ai" }), 422, "unknown_provider"],
-      ["non-https webhook", () => rawUpload(key, makeWav(), "?webhook_url=ftp%3A%2F%2Fexample.com%2Fhook"), 422, "invalid_webhook_url"],
+      [
+        "non-https webhook",
+        () => rawUpload(key, makeWav(), "?webhook_url=ftp%3A%2F%2Fexample.com%2Fhook"),
+        422,
+        "invalid_webhook_url",
+      ],
       ["unknown field", () => multipartUpload(key, { colour: "blue" }), 422, "unknown_field"],
       ["control characters in prompt", () => multipartUpload(key, { prompt: "hi\u0007there" }), 422, "invalid_prompt"],
       ["bad query option on raw body", () => rawUpload(key, makeWav(), "?language=xx"), 422, "invalid_language"],
@@ -152,7 +234,11 @@ describe("a failing upload stream is told apart by its type, not its message", (
 
   it("a raw body that breaks off → 400 upload_interrupted, nothing stored", async () => {
     const before = await storageCounts();
-    await expectProblem(await upload(failingAfter(makeWav(1).slice(0, 20_000)), "audio/wav"), 400, "upload_interrupted");
+    await expectProblem(
+      await upload(failingAfter(makeWav(1).slice(0, 20_000)), "audio/wav"),
+      400,
+      "upload_interrupted",
+    );
     expect(await storageCounts()).toEqual(before);
   });
 
@@ -160,7 +246,10 @@ describe("a failing upload stream is told apart by its type, not its message", (
     const before = await storageCounts();
     const multipart = (body: ReadableStream<Uint8Array>) => upload(body, "multipart/form-data; boundary=b");
     const inField = encoder.encode('--b\r\ncontent-disposition: form-data; name="language"\r\n\r\ne');
-    const inFile = new Uint8Array([...encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'), ...makeWav(0.5)]);
+    const inFile = new Uint8Array([
+      ...encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'),
+      ...makeWav(0.5),
+    ]);
     await expectProblem(await multipart(failingAfter(inField)), 400, "upload_interrupted");
     await expectProblem(await multipart(failingAfter(inFile)), 400, "upload_interrupted");
     expect(await storageCounts()).toEqual(before);
@@ -169,7 +258,8 @@ describe("a failing upload stream is told apart by its type, not its message", (
   it("a storage failure whose message mentions a stream is our fault: 500, not a client error", async () => {
     const failingBucket = new Proxy(env.BUCKET, {
       get(target, name) {
-        if (name === "put" || name === "createMultipartUpload") return async () => Promise.reject(new Error("network stream disconnected"));
+        if (name === "put" || name === "createMultipartUpload")
+          return async () => Promise.reject(new Error("network stream disconnected"));
         const value = Reflect.get(target, name);
         return typeof value === "function" ? value.bind(target) : value;
       },

@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
+
 import {
-  DEFAULT_BREAKER_SETTINGS,
   acquire,
+  type BreakerSettings,
+  type BreakerState,
+  type CallOutcome,
+  DEFAULT_BREAKER_SETTINGS,
   failureRate,
   forceState,
   initialBreakerState,
   onCooldownElapsed,
   recordResult,
   resolveBreakerSettings,
-  type BreakerSettings,
-  type BreakerState,
-  type CallOutcome,
 } from "../../src/breaker/policy.ts";
 
 const T0 = 1_700_000_000_000;
@@ -163,7 +164,12 @@ describe("open", () => {
     expect(onCooldownElapsed(state, T0 + 3 + 29_999)).toEqual({ state }); // early alarm: nothing
     const result = onCooldownElapsed(state, T0 + 3 + 30_000);
     expect(result.transition).toEqual({ from: "open", to: "half_open", at: T0 + 30_003 });
-    expect(result.state).toMatchObject({ status: "half_open", nextAttemptAt: null, probesInFlight: [], probeSuccesses: 0 });
+    expect(result.state).toMatchObject({
+      status: "half_open",
+      nextAttemptAt: null,
+      probesInFlight: [],
+      probeSuccesses: 0,
+    });
     // the alarm firing twice is harmless
     expect(onCooldownElapsed(result.state, T0 + 40_000)).toEqual({ state: result.state });
   });
@@ -232,7 +238,7 @@ describe("half-open", () => {
   it("a probe failure re-opens with a cool-down that grows by the multiplier up to the cap", () => {
     let state = trippedBreaker();
     const cooldowns: number[] = [state.cooldownMs];
-    let now = T0;
+    let now: number;
     for (let round = 0; round < 4; round++) {
       now = state.nextAttemptAt!;
       state = onCooldownElapsed(state, now).state;
@@ -297,7 +303,12 @@ describe("force", () => {
   });
 
   it("force close from open or half-open resets everything", () => {
-    const fromOpen = forceState(forceState(initialBreakerState(), "open", T0, SETTINGS).state, "closed", T0 + 5, SETTINGS);
+    const fromOpen = forceState(
+      forceState(initialBreakerState(), "open", T0, SETTINGS).state,
+      "closed",
+      T0 + 5,
+      SETTINGS,
+    );
     expect(fromOpen.transition).toEqual({ from: "open", to: "closed", at: T0 + 5 });
     expect(fromOpen.state).toMatchObject({ status: "closed", forcedOpen: false, cooldownMs: 0, consecutiveOpens: 0 });
     expect(acquire(fromOpen.state, T0 + 6, SETTINGS).decision).toBe("allow");
@@ -344,7 +355,14 @@ describe("persistence and observability", () => {
     state = acquire(state, T0 + 40_002, SETTINGS).state;
     state = recordResult(state, "success", T0 + 40_003, SETTINGS, true).state;
     state = recordResult(state, "success", T0 + 40_004, SETTINGS, true).state; // half_open → closed
-    expect(state.counters).toMatchObject({ transitions: 3, opens: 1, probes: 2, admitted: 6, failures: 4, successes: 2 });
+    expect(state.counters).toMatchObject({
+      transitions: 3,
+      opens: 1,
+      probes: 2,
+      admitted: 6,
+      failures: 4,
+      successes: 2,
+    });
     expect(state.lastTransitionAt).toBe(T0 + 40_004);
   });
 });

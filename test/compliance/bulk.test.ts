@@ -3,11 +3,11 @@
  * These run each path with well over 100 jobs against the real (Miniflare) D1, which enforces the limit.
  */
 import { env } from "cloudflare:workers";
-import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
+
 import { purgeExpired } from "../../src/jobs/retention.ts";
 import { sweepStuckJobs } from "../../src/jobs/sweeper.ts";
-import * as schema from "../../src/storage/schema.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { call, createTenant } from "../helpers/api.ts";
 
 const db = () => createDb(env);
@@ -24,15 +24,23 @@ async function seedMany(tenantId: string, count: number, columns: Record<string,
         const v = columns[n];
         return v === null ? "null" : typeof v === "number" ? String(v) : `'${v}'`;
       });
-      rows.push(`('${id}', '${tenantId}', 1000, 'wav', ${now - 3_600_000}, ${now - 3_600_000}, 'audio/${tenantId}/${id}', ${values.join(", ")})`);
+      rows.push(
+        `('${id}', '${tenantId}', 1000, 'wav', ${now - 3_600_000}, ${now - 3_600_000}, 'audio/${tenantId}/${id}', ${values.join(", ")})`,
+      );
     }
-    statements.push(env.DB.prepare(`insert into transcriptions (id, tenant_id, audio_bytes, audio_format, created_at, updated_at, audio_key, ${names.join(", ")}) values ${rows.join(", ")}`));
+    statements.push(
+      env.DB.prepare(
+        `insert into transcriptions (id, tenant_id, audio_bytes, audio_format, created_at, updated_at, audio_key, ${names.join(", ")}) values ${rows.join(", ")}`,
+      ),
+    );
   }
   await env.DB.batch(statements);
 }
 
 const count = async (tenantId: string, where = "1 = 1") =>
-  (await env.DB.prepare(`select count(*) as n from transcriptions where tenant_id = ? and ${where}`).bind(tenantId).first<{ n: number }>())!.n;
+  (await env.DB.prepare(`select count(*) as n from transcriptions where tenant_id = ? and ${where}`)
+    .bind(tenantId)
+    .first<{ n: number }>())!.n;
 
 describe("bulk paths stay within D1's bound-parameter limit", () => {
   it("the sweeper re-queues 150 stuck jobs over two runs", async () => {
@@ -46,7 +54,12 @@ describe("bulk paths stay within D1's bound-parameter limit", () => {
 
   it("a subject with 120 recordings is erased in one call", async () => {
     const { tenantId, key } = await createTenant("bulk-erase");
-    await seedMany(tenantId, 120, { status: "completed", provider: "openai", subject_id: "many", completed_at: Date.now() });
+    await seedMany(tenantId, 120, {
+      status: "completed",
+      provider: "openai",
+      subject_id: "many",
+      completed_at: Date.now(),
+    });
     const res = await call("/v1/subjects/many", { method: "DELETE", key });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { erased: { transcriptions: number } }).erased.transcriptions).toBe(120);
@@ -56,7 +69,13 @@ describe("bulk paths stay within D1's bound-parameter limit", () => {
   it("the retention purge handles 150 expired audio objects and 150 expired jobs in a run", async () => {
     const { tenantId } = await createTenant("bulk-purge");
     const past = Date.now() - 1000;
-    await seedMany(tenantId, 150, { status: "completed", provider: "openai", completed_at: past, audio_delete_at: past, delete_at: null });
+    await seedMany(tenantId, 150, {
+      status: "completed",
+      provider: "openai",
+      completed_at: past,
+      audio_delete_at: past,
+      delete_at: null,
+    });
     const audio = await purgeExpired(env, db());
     expect(audio.audio_objects).toBe(150);
     expect(await count(tenantId, "audio_key is null and audio_purged_at is not null")).toBe(150);

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createTenant, multipartUpload } from "../helpers/api.ts";
-import { createDb } from "../../src/storage/db.ts";
+
 import { retryPoolErasures } from "../../src/compliance/pool-erasure-retry.ts";
-import * as schema from "../../src/storage/schema.ts";
+import { createDb } from "../../src/storage/db.ts";
+import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 
@@ -17,7 +17,9 @@ async function upload(key: string, subject: string | null, webhook = false): Pro
 }
 
 const rows = async (tenantId: string) =>
-  (await env.DB.prepare("select id from transcriptions where tenant_id = ?").bind(tenantId).all<{ id: string }>()).results.map((r) => r.id);
+  (
+    await env.DB.prepare("select id from transcriptions where tenant_id = ?").bind(tenantId).all<{ id: string }>()
+  ).results.map((r) => r.id);
 
 describe("DELETE /v1/subjects/{subject_id}", () => {
   it("erases the subject's recordings, transcripts and webhook records in the caller's tenant only, with a receipt", async () => {
@@ -33,7 +35,12 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     expect(res.status).toBe(200);
     const receipt = (await res.json()) as { receipt_id: string; scope: string; erased: Record<string, number> };
     expect(receipt.scope).toBe("subject");
-    expect(receipt.erased).toMatchObject({ transcriptions: 2, audio_objects: 2, transcript_objects: 1, webhook_events: 1 });
+    expect(receipt.erased).toMatchObject({
+      transcriptions: 2,
+      audio_objects: 2,
+      transcript_objects: 1,
+      webhook_events: 1,
+    });
 
     expect((await rows(a.tenantId)).sort()).toEqual([otherSubject]);
     expect(await rows(b.tenantId)).toEqual([otherTenant]);
@@ -47,9 +54,13 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     expect(await rows(a.tenantId)).toEqual([otherSubject]);
 
     // idempotent, and the audit log keeps the receipt without the subject's id
-    const again = (await (await call("/v1/subjects/person-1", { method: "DELETE", key: a.key })).json()) as { erased: Record<string, number> };
+    const again = (await (await call("/v1/subjects/person-1", { method: "DELETE", key: a.key })).json()) as {
+      erased: Record<string, number>;
+    };
     expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
-    const audit = await env.DB.prepare("select receipt from audit_log where id = ?").bind(receipt.receipt_id).first<{ receipt: string }>();
+    const audit = await env.DB.prepare("select receipt from audit_log where id = ?")
+      .bind(receipt.receipt_id)
+      .first<{ receipt: string }>();
     expect(JSON.parse(audit!.receipt)).toEqual(receipt);
     expect(audit!.receipt).not.toContain("person-1");
   });
@@ -58,11 +69,15 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     const t = await createTenant("erase-pool");
     const dispatched = await upload(t.key, "person-9");
     const notDispatched = await upload(t.key, "person-9");
-    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?").bind(Date.now(), dispatched).run();
+    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?")
+      .bind(Date.now(), dispatched)
+      .run();
     const pool = interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", ({ url }) =>
       json({ job_id: url.pathname.split("/").pop(), erased: true, state: "active", callback: "absent" }),
     );
-    const receipt = (await (await call("/v1/subjects/person-9", { method: "DELETE", key: t.key })).json()) as { erased: Record<string, number> };
+    const receipt = (await (await call("/v1/subjects/person-9", { method: "DELETE", key: t.key })).json()) as {
+      erased: Record<string, number>;
+    };
     // only the job handed to the pool is erased there
     expect(pool.requests.map((r) => r.url.pathname)).toEqual([`/v1/jobs/${dispatched}`]);
     expect(receipt.erased).toMatchObject({ transcriptions: 2, pool_jobs: 1, pool_jobs_unconfirmed: 0 });
@@ -70,18 +85,29 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
 
     // the pool is down: the edge's data still goes, and the receipt says the pool's copy is unconfirmed
     const again = await upload(t.key, "person-10");
-    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?").bind(Date.now(), again).run();
+    await env.DB.prepare("update transcriptions set status = 'processing', dispatched_at = ? where id = ?")
+      .bind(Date.now(), again)
+      .run();
     interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", () => json({ title: "down" }, 503));
-    const down = (await (await call("/v1/subjects/person-10", { method: "DELETE", key: t.key })).json()) as { erased: Record<string, number> };
+    const down = (await (await call("/v1/subjects/person-10", { method: "DELETE", key: t.key })).json()) as {
+      erased: Record<string, number>;
+    };
     expect(down.erased).toMatchObject({ transcriptions: 1, pool_jobs: 0, pool_jobs_unconfirmed: 1 });
     expect(await rows(t.tenantId)).not.toContain(again);
 
     // the cron keeps asking: still down → later again; back up → confirmed and forgotten
-    const pending = () => env.DB.prepare("select job_id, attempts, next_attempt_at from pending_pool_erasures where job_id = ?").bind(again).first<{ attempts: number; next_attempt_at: number }>();
+    const pending = () =>
+      env.DB.prepare("select job_id, attempts, next_attempt_at from pending_pool_erasures where job_id = ?")
+        .bind(again)
+        .first<{ attempts: number; next_attempt_at: number }>();
     const first = (await pending())!;
     expect(first.attempts).toBe(1);
     const db = createDb(env);
-    expect(await retryPoolErasures(env, db, first.next_attempt_at - 1)).toEqual({ confirmed: 0, pending: 0, abandoned: 0 });
+    expect(await retryPoolErasures(env, db, first.next_attempt_at - 1)).toEqual({
+      confirmed: 0,
+      pending: 0,
+      abandoned: 0,
+    });
     expect(await retryPoolErasures(env, db, first.next_attempt_at)).toEqual({ confirmed: 0, pending: 1, abandoned: 0 });
     const second = (await pending())!;
     expect(second.attempts).toBe(2);
@@ -89,7 +115,11 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
     const back = interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", ({ url }) =>
       json({ job_id: url.pathname.split("/").pop(), erased: true, state: "completed", callback: "absent" }),
     );
-    expect(await retryPoolErasures(env, db, second.next_attempt_at)).toEqual({ confirmed: 1, pending: 0, abandoned: 0 });
+    expect(await retryPoolErasures(env, db, second.next_attempt_at)).toEqual({
+      confirmed: 1,
+      pending: 0,
+      abandoned: 0,
+    });
     expect(back.requests.map((r) => r.url.pathname)).toEqual([`/v1/jobs/${again}`]);
     expect(await pending()).toBeNull();
   });
@@ -97,12 +127,18 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
   it("gives up on a pool erasure the pool never confirms after 7 days", async () => {
     const db = createDb(env);
     const requested = Date.now() - 8 * 86_400_000;
-    await env.DB.prepare("insert into pending_pool_erasures (job_id, requested_at, attempts, next_attempt_at) values ('tr_01GIVEUP000000000000000000', ?, 9, ?)")
+    await env.DB.prepare(
+      "insert into pending_pool_erasures (job_id, requested_at, attempts, next_attempt_at) values ('tr_01GIVEUP000000000000000000', ?, 9, ?)",
+    )
       .bind(requested, requested)
       .run();
     interceptFetch().on("DELETE", "https://pool.test/v1/jobs/", () => json({ title: "down" }, 503));
     expect(await retryPoolErasures(env, db)).toMatchObject({ abandoned: 1 });
-    expect(await env.DB.prepare("select count(*) as n from pending_pool_erasures where job_id = 'tr_01GIVEUP000000000000000000'").first("n")).toBe(0);
+    expect(
+      await env.DB.prepare(
+        "select count(*) as n from pending_pool_erasures where job_id = 'tr_01GIVEUP000000000000000000'",
+      ).first("n"),
+    ).toBe(0);
   });
 
   it("rejects a malformed subject id and needs the write scope", async () => {
@@ -115,7 +151,12 @@ describe("DELETE /v1/subjects/{subject_id}", () => {
 
 describe("POST /v1/subjects/erase (the subject id in the body, never in a URL)", () => {
   const erase = (key: string, body: unknown) =>
-    call("/v1/subjects/erase", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    call("/v1/subjects/erase", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   it("erases the subject's jobs in the caller's tenant only, with a receipt, idempotently", async () => {
     const a = await createTenant("erase-body-a");
@@ -131,20 +172,35 @@ describe("POST /v1/subjects/erase (the subject id in the body, never in a URL)",
     expect(res.headers.get("deprecation")).toBeNull();
     const receipt = (await res.json()) as { receipt_id: string; scope: string; erased: Record<string, number> };
     expect(receipt.scope).toBe("subject");
-    expect(receipt.erased).toMatchObject({ transcriptions: 2, audio_objects: 2, transcript_objects: 1, webhook_events: 1 });
+    expect(receipt.erased).toMatchObject({
+      transcriptions: 2,
+      audio_objects: 2,
+      transcript_objects: 1,
+      webhook_events: 1,
+    });
     expect(await rows(a.tenantId)).toEqual([otherSubject]);
     expect(await rows(b.tenantId)).toEqual([otherTenant]);
     for (const id of [done, queued]) expect((await call(`/v1/transcriptions/${id}`, { key: a.key })).status).toBe(404);
 
-    const again = (await (await erase(a.key, { subject_id: "jane.doe@example.com" })).json()) as { erased: Record<string, number> };
+    const again = (await (await erase(a.key, { subject_id: "jane.doe@example.com" })).json()) as {
+      erased: Record<string, number>;
+    };
     expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
-    const audit = await env.DB.prepare("select receipt from audit_log where id = ?").bind(receipt.receipt_id).first<{ receipt: string }>();
+    const audit = await env.DB.prepare("select receipt from audit_log where id = ?")
+      .bind(receipt.receipt_id)
+      .first<{ receipt: string }>();
     expect(audit!.receipt).not.toContain("jane.doe");
   });
 
   it("validates the body and needs the write scope", async () => {
     const t = await createTenant("erase-body-validation");
-    for (const body of [{ subject_id: "bad id" }, { subject_id: "" }, {}, { subject_id: "p", tenant_id: "tn_x" }, { subject_id: ["p"] }]) {
+    for (const body of [
+      { subject_id: "bad id" },
+      { subject_id: "" },
+      {},
+      { subject_id: "p", tenant_id: "tn_x" },
+      { subject_id: ["p"] },
+    ]) {
       const res = await erase(t.key, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
       expect(((await res.json()) as { code: string }).code).toBe("validation_failed");
@@ -162,7 +218,9 @@ describe("POST /v1/subjects/erase (the subject id in the body, never in a URL)",
     expect(res.headers.get("deprecation")).toMatch(/^@\d+$/);
     expect(new Date(res.headers.get("sunset")!).getTime()).toBeGreaterThan(Date.now());
     expect(res.headers.get("link")).toBe('</v1/subjects/erase>; rel="successor-version"');
-    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, { deprecated?: boolean }>> };
+    const doc = (await (await call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { deprecated?: boolean }>>;
+    };
     expect(doc.paths["/v1/subjects/{subject_id}"]!.delete!.deprecated).toBe(true);
     expect(doc.paths["/v1/subjects/erase"]!.post!.deprecated).toBeUndefined();
   });
@@ -179,14 +237,28 @@ describe("DELETE /v1/admin/tenants/{tenant}", () => {
     const res = await call(`/v1/admin/tenants/${t.tenantId}`, { method: "DELETE", key: env.ADMIN_API_KEY });
     expect(res.status).toBe(200);
     const receipt = (await res.json()) as { scope: string; erased: Record<string, number> };
-    expect(receipt).toMatchObject({ scope: "tenant", erased: { transcriptions: 1, audio_objects: 1, transcript_objects: 1, api_keys: 1, tenants: 1, webhook_events: 1 } });
+    expect(receipt).toMatchObject({
+      scope: "tenant",
+      erased: {
+        transcriptions: 1,
+        audio_objects: 1,
+        transcript_objects: 1,
+        api_keys: 1,
+        tenants: 1,
+        webhook_events: 1,
+      },
+    });
     expect((await env.BUCKET.list({ prefix: `audio/${t.tenantId}/` })).objects).toHaveLength(0);
     expect((await call("/v1/transcriptions", { key: t.key })).status).toBe(401);
     expect(await rows(survivor.tenantId)).toEqual([keep]);
 
-    const again = (await (await call(`/v1/admin/tenants/${t.tenantId}`, { method: "DELETE", key: env.ADMIN_API_KEY })).json()) as { erased: Record<string, number> };
+    const again = (await (
+      await call(`/v1/admin/tenants/${t.tenantId}`, { method: "DELETE", key: env.ADMIN_API_KEY })
+    ).json()) as { erased: Record<string, number> };
     expect(Object.values(again.erased).every((n) => n === 0)).toBe(true);
     // tenant keys cannot erase tenants
-    expect((await call(`/v1/admin/tenants/${survivor.tenantId}`, { method: "DELETE", key: survivor.key })).status).toBe(403);
+    expect((await call(`/v1/admin/tenants/${survivor.tenantId}`, { method: "DELETE", key: survivor.key })).status).toBe(
+      403,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import lifecycle from "../../infra/r2/lifecycle.json";
 import { MAX_AUDIO_RETENTION_SECONDS } from "../../src/jobs/retention-policy.ts";
 
@@ -17,9 +18,13 @@ describe("infra/r2/lifecycle.json (retention backstop)", () => {
     const audio = rules.find((r) => r.conditions.prefix === "audio/" && r.deleteObjectsTransition)!;
     expect(audio.enabled).toBe(true);
     expect(audio.deleteObjectsTransition!.condition.type).toBe("Age");
-    expect(audio.deleteObjectsTransition!.condition.maxAge).toBeGreaterThanOrEqual(MAX_AUDIO_RETENTION_SECONDS + 86_400);
+    expect(audio.deleteObjectsTransition!.condition.maxAge).toBeGreaterThanOrEqual(
+      MAX_AUDIO_RETENTION_SECONDS + 86_400,
+    );
     // and not much later, or it is no backstop
-    expect(audio.deleteObjectsTransition!.condition.maxAge).toBeLessThanOrEqual(MAX_AUDIO_RETENTION_SECONDS + 3 * 86_400);
+    expect(audio.deleteObjectsTransition!.condition.maxAge).toBeLessThanOrEqual(
+      MAX_AUDIO_RETENTION_SECONDS + 3 * 86_400,
+    );
   });
 
   it("never expires transcripts (tenants may keep them until deleted) and aborts abandoned multipart uploads", () => {

@@ -1,6 +1,7 @@
+import { parseKeyRing, verifySignedRequest } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseKeyRing, verifySignedRequest } from "@vtt/pool-contract";
+
 import type { Env } from "../../src/env.ts";
 import { erasePoolJobs } from "../../src/providers/whisper-pool.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
@@ -33,7 +34,10 @@ describe("erasePoolJobs", () => {
       const id = JOB_PATH.exec(sent.url.pathname)![1]!;
       expect(sent.body.byteLength).toBe(0);
       // signed over the method and the job's path, so a signature cannot be replayed against another job
-      expect(await verifySignedRequest(POOL_KEYS, sent.headers, `DELETE /v1/jobs/${id}`)).toEqual({ ok: true, keyId: "e1" });
+      expect(await verifySignedRequest(POOL_KEYS, sent.headers, `DELETE /v1/jobs/${id}`)).toEqual({
+        ok: true,
+        keyId: "e1",
+      });
       expect((await verifySignedRequest(POOL_KEYS, sent.headers, `DELETE /v1/jobs/tr_other`)).ok).toBe(false);
       expect((await verifySignedRequest(POOL_KEYS, sent.headers, "")).ok).toBe(false);
     }
@@ -42,7 +46,9 @@ describe("erasePoolJobs", () => {
 
   it("records a 5xx, a 401, a network error and a timeout as failed without throwing", async () => {
     interceptFetch()
-      .on("DELETE", "https://pool.test/v1/jobs/tr_ok", () => json({ job_id: "tr_ok", erased: true, state: "failed", callback: "absent" }))
+      .on("DELETE", "https://pool.test/v1/jobs/tr_ok", () =>
+        json({ job_id: "tr_ok", erased: true, state: "failed", callback: "absent" }),
+      )
       .on("DELETE", "https://pool.test/v1/jobs/tr_503", () => json({ code: "queue_unavailable" }, 503))
       .on("DELETE", "https://pool.test/v1/jobs/tr_401", () => json({ code: "invalid_signature" }, 401))
       .on("DELETE", "https://pool.test/v1/jobs/tr_down", () => {
@@ -70,8 +76,14 @@ describe("erasePoolJobs", () => {
     expect(await erasePoolJobs({ ...env, POOL_URL: undefined } as Env, ["tr_a"])).toEqual({ erased: 0, failed: [] });
     expect(await erasePoolJobs({ ...env, POOL_URL: "" } as Env, ["tr_a"])).toEqual({ erased: 0, failed: [] });
     expect(await erasePoolJobs(env, [])).toEqual({ erased: 0, failed: [] });
-    expect(await erasePoolJobs({ ...env, POOL_SIGNING_KEYS: "" } as Env, ["tr_a", "tr_b"])).toEqual({ erased: 0, failed: ["tr_a", "tr_b"] });
-    expect(await erasePoolJobs({ ...env, POOL_SIGNING_KEYS: "malformed" } as Env, ["tr_a"])).toEqual({ erased: 0, failed: ["tr_a"] });
+    expect(await erasePoolJobs({ ...env, POOL_SIGNING_KEYS: "" } as Env, ["tr_a", "tr_b"])).toEqual({
+      erased: 0,
+      failed: ["tr_a", "tr_b"],
+    });
+    expect(await erasePoolJobs({ ...env, POOL_SIGNING_KEYS: "malformed" } as Env, ["tr_a"])).toEqual({
+      erased: 0,
+      failed: ["tr_a"],
+    });
     expect(outbound.requests).toEqual([]);
   });
 

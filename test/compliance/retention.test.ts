@@ -1,11 +1,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
+
 import worker from "../../src/index.ts";
-import { DEFAULT_AUDIO_RETENTION_SECONDS } from "../../src/jobs/retention-policy.ts";
 import { purgeExpired } from "../../src/jobs/retention.ts";
-import * as schema from "../../src/storage/schema.ts";
+import { DEFAULT_AUDIO_RETENTION_SECONDS } from "../../src/jobs/retention-policy.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
@@ -68,7 +68,9 @@ describe("delete_after_seconds", () => {
     expect(await objectCount(`audio/${tenantId}/${id}`)).toBe(0);
     expect(await objectCount(`transcripts/${tenantId}/${id}/`)).toBe(0);
     expect((await call(`/v1/transcriptions/${id}`, { key })).status).toBe(404);
-    const audit = await env.DB.prepare("select action, receipt from audit_log where tenant_id = ?").bind(tenantId).all<{ action: string; receipt: string }>();
+    const audit = await env.DB.prepare("select action, receipt from audit_log where tenant_id = ?")
+      .bind(tenantId)
+      .all<{ action: string; receipt: string }>();
     expect(audit.results).toHaveLength(1);
     expect(audit.results[0]!.action).toBe("retention.purged");
     const receipt = JSON.parse(audit.results[0]!.receipt) as { erased: Record<string, number> };
@@ -91,12 +93,20 @@ describe("tenant retention defaults", () => {
     const { key, tenantId } = await createTenant("retention-tenant");
     const patched = await setTenantRetention(tenantId, { audio_seconds: 3600, transcript_seconds: 7 * 86_400 });
     expect(patched.status).toBe(200);
-    expect(await patched.json()).toMatchObject({ id: tenantId, retention: { audio_seconds: 3600, transcript_seconds: 604_800 } });
+    expect(await patched.json()).toMatchObject({
+      id: tenantId,
+      retention: { audio_seconds: 3600, transcript_seconds: 604_800 },
+    });
 
     const id = await uploadAndComplete(key);
     const row = (await jobRow(id))!;
     const completedAt = Number(row.completed_at);
-    expect(row).toMatchObject({ retain_audio_seconds: 3600, retain_seconds: 604_800, audio_delete_at: completedAt + 3_600_000, delete_at: completedAt + 604_800_000 });
+    expect(row).toMatchObject({
+      retain_audio_seconds: 3600,
+      retain_seconds: 604_800,
+      audio_delete_at: completedAt + 3_600_000,
+      delete_at: completedAt + 604_800_000,
+    });
 
     // an hour later: only the audio is gone
     await purgeExpired(env, db(), completedAt + 3_600_000);
@@ -116,7 +126,11 @@ describe("tenant retention defaults", () => {
     const { key, tenantId } = await createTenant("retention-default");
     const id = await uploadAndComplete(key);
     const row = (await jobRow(id))!;
-    expect(row).toMatchObject({ retain_audio_seconds: DEFAULT_AUDIO_RETENTION_SECONDS, retain_seconds: null, delete_at: null });
+    expect(row).toMatchObject({
+      retain_audio_seconds: DEFAULT_AUDIO_RETENTION_SECONDS,
+      retain_seconds: null,
+      delete_at: null,
+    });
     await purgeExpired(env, db(), Number(row.completed_at) + 10 * 365 * 86_400_000);
     expect(await jobRow(id)).toMatchObject({ status: "completed", audio_key: null });
     expect(await objectCount(`transcripts/${tenantId}/${id}/`)).toBe(1);
@@ -131,7 +145,12 @@ describe("tenant retention defaults", () => {
     const unknown = await setTenantRetention("ten_01ZZZZZZZZZZZZZZZZZZZZZZZZ", { audio_seconds: 60 });
     expect(unknown.status).toBe(404);
     const tenantKey = (await createTenant("retention-not-admin")).key;
-    const forbidden = await call(`/v1/admin/tenants/${tenantId}`, { method: "PATCH", key: tenantKey, headers: { "content-type": "application/json" }, body: "{}" });
+    const forbidden = await call(`/v1/admin/tenants/${tenantId}`, {
+      method: "PATCH",
+      key: tenantKey,
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect([403, 404]).toContain(forbidden.status);
   });
 });

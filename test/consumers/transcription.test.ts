@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
 import type { BreakerState } from "../../src/breaker/policy.ts";
 import type { Env } from "../../src/env.ts";
@@ -18,11 +19,20 @@ describe("transcription consumer", () => {
   it("completes a job: provider called once, transcript in R2, row completed, visible through the API", async () => {
     const { tenantId, key } = await createTenant("consumer");
     const id = await seedJob(tenantId);
-    const outbound = openai().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    const outbound = openai().on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
+      json(OPENAI_VERBOSE_JSON),
+    );
     const delivery = await deliverJobs([id], tenantId);
     expect(delivery.explicitAcks).toEqual(delivery.ids);
     expect(outbound.requests).toHaveLength(1);
-    expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "openai", model: "whisper-1", language: "en", attempts: 1, segment_count: 2 });
+    expect(await jobRow(id)).toMatchObject({
+      status: "completed",
+      provider: "openai",
+      model: "whisper-1",
+      language: "en",
+      attempts: 1,
+      segment_count: 2,
+    });
     const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
     expect(job).toMatchObject({ status: "completed", text: OPENAI_VERBOSE_JSON.text, duration_seconds: 11 });
     expect(job.started_at).toEqual(expect.any(String));
@@ -56,7 +66,9 @@ describe("transcription consumer", () => {
     expect(await jobRow(flaky)).toMatchObject({ status: "processing", attempts: 1 });
 
     const limited = await seedJob(tenantId);
-    openai().on("POST", "https://api.openai.com/", () => json({ error: { message: "slow down" } }, 429, { "retry-after": "42" }));
+    openai().on("POST", "https://api.openai.com/", () =>
+      json({ error: { message: "slow down" } }, 429, { "retry-after": "42" }),
+    );
     const r2 = await deliverJobs([limited], tenantId);
     // (the delay itself is the pure policy's: Retry-After is a floor, see test/jobs/retry-policy.test.ts)
     expect(r2.retried).toEqual(r2.ids);
@@ -146,7 +158,9 @@ describe("circuit breaker in the consumer", () => {
   it("outage and recovery: every accepted job completes once the provider is back, with only probes while open", async () => {
     const tenantId = await seedTenant();
     let healthy = false;
-    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () => (healthy ? json(DEEPGRAM_RESPONSE) : json({ err_msg: "down" }, 503)));
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () =>
+      healthy ? json(DEEPGRAM_RESPONSE) : json({ err_msg: "down" }, 503),
+    );
     const jobs: string[] = [];
     await breakerFor(env, "deepgram").force("deepgram", "closed");
     for (let i = 0; i < 12; i++) jobs.push(await seedJob(tenantId, { provider: "deepgram" }));
@@ -192,10 +206,17 @@ describe("fault injection", () => {
     const tenantId = await seedTenant();
     await breakerFor(env, "deepgram").force("deepgram", "closed");
     let call = 0;
-    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () => (call++ % 3 === 0 ? json({ err_msg: "flap" }, 502) : json(DEEPGRAM_RESPONSE)));
-    const jobs = [await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" }), await seedJob(tenantId, { provider: "deepgram" })];
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/", () =>
+      call++ % 3 === 0 ? json({ err_msg: "flap" }, 502) : json(DEEPGRAM_RESPONSE),
+    );
+    const jobs = [
+      await seedJob(tenantId, { provider: "deepgram" }),
+      await seedJob(tenantId, { provider: "deepgram" }),
+      await seedJob(tenantId, { provider: "deepgram" }),
+    ];
     for (let attempt = 1; attempt <= 6; attempt++) {
-      for (const id of jobs) if ((await jobRow(id))!.status !== "completed") await deliverJobs([id], tenantId, { attempts: attempt });
+      for (const id of jobs)
+        if ((await jobRow(id))!.status !== "completed") await deliverJobs([id], tenantId, { attempts: attempt });
     }
     for (const id of jobs) {
       expect(await jobRow(id)).toMatchObject({ status: "completed" });
@@ -210,16 +231,18 @@ describe("fault injection", () => {
 describe("sweeper (cron)", () => {
   it("re-sends jobs whose enqueue failed and re-queues jobs stuck in processing past the deadline", async () => {
     const { sweepStuckJobs } = await import("../../src/jobs/sweeper.ts");
-    const { drizzle } = await import("drizzle-orm/d1");
-    const schema = await import("../../src/storage/schema.ts");
     const tenantId = await seedTenant();
     const lostMessage = await seedJob(tenantId);
     await env.DB.prepare("update transcriptions set enqueued_at = null where id = ?").bind(lostMessage).run();
     const stuck = await seedJob(tenantId, { status: "processing" });
-    await env.DB.prepare("update transcriptions set updated_at = ? where id = ?").bind(Date.now() - 2 * 3600 * 1000, stuck).run();
+    await env.DB.prepare("update transcriptions set updated_at = ? where id = ?")
+      .bind(Date.now() - 2 * 3600 * 1000, stuck)
+      .run();
     const fresh = await seedJob(tenantId, { status: "processing" });
     const parked = await seedJob(tenantId);
-    await env.DB.prepare("update transcriptions set delayed_reason = 'dead_lettered', updated_at = ? where id = ?").bind(Date.now() - 2 * 3600 * 1000, parked).run();
+    await env.DB.prepare("update transcriptions set delayed_reason = 'dead_lettered', updated_at = ? where id = ?")
+      .bind(Date.now() - 2 * 3600 * 1000, parked)
+      .run();
 
     const { requeued } = await sweepStuckJobs(env, createDb(env));
     expect(requeued).toBe(2);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import {
   createOpener,
   createSealer,
@@ -7,10 +8,10 @@ import {
   openField,
   openStream,
   parseMasterKeys,
-  SEGMENT_BYTES,
   sealBytes,
   sealedSize,
   sealField,
+  SEGMENT_BYTES,
 } from "../../src/domain/envelope.ts";
 
 const m1 = parseMasterKeys("m1:first-master-secret-0123456789abcdef");
@@ -46,16 +47,19 @@ describe("master key ring", () => {
 });
 
 describe("sealed objects", () => {
-  it.each([0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 17])("round-trips %i bytes, in one piece and as a stream", async (n) => {
-    const plain = patterned(n);
-    const { header, sealed } = await sealBytes(m1, "ten_a", "audio/ten_a/tr_1", plain);
-    expect(sealed.byteLength).toBe(sealedSize(n));
-    expect(header).toMatchObject({ enc: "a256gcm-stream-1", kv: "m1" });
-    expect(await openBytes(m1, "ten_a", "audio/ten_a/tr_1", header, sealed)).toEqual(plain);
-    const opener = await createOpener(m1, "ten_a", "audio/ten_a/tr_1", header);
-    // odd read sizes straddle segment boundaries
-    expect(await readAll(openStream(opener, streamOf(sealed, 7919)))).toEqual(plain);
-  });
+  it.each([0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 17])(
+    "round-trips %i bytes, in one piece and as a stream",
+    async (n) => {
+      const plain = patterned(n);
+      const { header, sealed } = await sealBytes(m1, "ten_a", "audio/ten_a/tr_1", plain);
+      expect(sealed.byteLength).toBe(sealedSize(n));
+      expect(header).toMatchObject({ enc: "a256gcm-stream-1", kv: "m1" });
+      expect(await openBytes(m1, "ten_a", "audio/ten_a/tr_1", header, sealed)).toEqual(plain);
+      const opener = await createOpener(m1, "ten_a", "audio/ten_a/tr_1", header);
+      // odd read sizes straddle segment boundaries
+      expect(await readAll(openStream(opener, streamOf(sealed, 7919)))).toEqual(plain);
+    },
+  );
 
   it("never stores a plaintext run and uses a fresh data key per object", async () => {
     const plain = new TextEncoder().encode("RIFF----WAVEfmt the same secret words ".repeat(200));
@@ -75,7 +79,11 @@ describe("sealed objects", () => {
     const flipped = sealed.slice();
     flipped[seg + 5]! ^= 1;
     const dropped = new Uint8Array([...sealed.subarray(0, seg), ...sealed.subarray(2 * seg)]);
-    const swapped = new Uint8Array([...sealed.subarray(seg, 2 * seg), ...sealed.subarray(0, seg), ...sealed.subarray(2 * seg)]);
+    const swapped = new Uint8Array([
+      ...sealed.subarray(seg, 2 * seg),
+      ...sealed.subarray(0, seg),
+      ...sealed.subarray(2 * seg),
+    ]);
     const truncatedAtBoundary = sealed.slice(0, 3 * seg);
     const truncatedMidSegment = sealed.slice(0, sealed.byteLength - 40);
     for (const bad of [flipped, dropped, swapped, truncatedAtBoundary, truncatedMidSegment]) {
@@ -98,7 +106,9 @@ describe("sealed objects", () => {
     expect(fresh.header.kv).toBe("m2");
     // once m1 is retired, its objects no longer open (re-wrap before removing a version)
     const m2Only = rotated.slice(0, 1);
-    await expect(openBytes(m2Only, "ten_a", "k", old.header, old.sealed)).rejects.toMatchObject({ reason: "unknown_key_version" });
+    await expect(openBytes(m2Only, "ten_a", "k", old.header, old.sealed)).rejects.toMatchObject({
+      reason: "unknown_key_version",
+    });
   });
 
   it("refuses to seal without a master key and rejects non-segment-aligned middle parts", async () => {
@@ -114,8 +124,12 @@ describe("sealed fields", () => {
     expect(value).toMatch(/^enc1\.m1\./);
     expect(value).not.toContain("hello");
     expect(await openField(rotated, "ten_a", "transcriptions.text:tr_1", value)).toBe("hello wörld");
-    await expect(openField(m1, "ten_a", "transcriptions.text:tr_2", value)).rejects.toMatchObject({ reason: "corrupt" });
-    await expect(openField(m1, "ten_b", "transcriptions.text:tr_1", value)).rejects.toMatchObject({ reason: "corrupt" });
+    await expect(openField(m1, "ten_a", "transcriptions.text:tr_2", value)).rejects.toMatchObject({
+      reason: "corrupt",
+    });
+    await expect(openField(m1, "ten_b", "transcriptions.text:tr_1", value)).rejects.toMatchObject({
+      reason: "corrupt",
+    });
     expect(await openField(m1, "ten_a", "x", "written before encryption")).toBe("written before encryption");
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatTimestamp, toPlainText, toSrt, toVtt, type CueSegment } from "../../src/domain/subtitles.ts";
+
+import { type CueSegment, formatTimestamp, toPlainText, toSrt, toVtt } from "../../src/domain/subtitles.ts";
 
 const JFK =
   "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -74,10 +75,14 @@ describe("toSrt / toVtt", () => {
 
   it("escapes &, < and > in WebVTT and SRT alike, and never lets --> into cue text", () => {
     const segments = [{ start: 1, end: 2, text: "<b>Tom & Jerry</b> --> end" }];
-    expect(toVtt(segments)).toBe("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; -&gt; end\n");
+    expect(toVtt(segments)).toBe(
+      "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; -&gt; end\n",
+    );
     // SRT players render <b>, <i>, <font> (some even links): transcript markup must stay text there too
     expect(toSrt(segments)).toBe("1\n00:00:01,000 --> 00:00:02,000\n&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; -&gt; end\n");
-    const font = [{ start: 0, end: 1, text: '<font color="#000000">hidden</font> <a href="https://evil.example">x</a>' }];
+    const font = [
+      { start: 0, end: 1, text: '<font color="#000000">hidden</font> <a href="https://evil.example">x</a>' },
+    ];
     const textLine = toSrt(font, { maxLineLength: 200 }).split("\n")[2]!;
     expect(textLine).not.toMatch(/<|>/);
     expect(textLine).toContain("&lt;font color=");

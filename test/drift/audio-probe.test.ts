@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { decodeSamples, probeAudio } from "../../src/drift/audio-probe.ts";
 import { craftedWav, makeWav, noiseWav, pcmWav, silenceSamples, silenceWav, toneSamples } from "../helpers/audio.ts";
 
@@ -15,7 +16,10 @@ describe("probeAudio", () => {
     const tone = pcmWav(Float32Array.from([...silenceSamples({ seconds: 1 }), ...toneSamples({ seconds: 1 })]));
     expect(probeAudio(tone, tone.byteLength, 0.5).pcm!.silenceRatio).toBe(1);
     expect(probeAudio(tone, tone.byteLength).pcm!.silenceRatio).toBeCloseTo(0.5, 2);
-    expect(probeAudio(tone.subarray(0, 1000), tone.byteLength)).toMatchObject({ durationSeconds: 2, sampleRate: 16_000 });
+    expect(probeAudio(tone.subarray(0, 1000), tone.byteLength)).toMatchObject({
+      durationSeconds: 2,
+      sampleRate: 16_000,
+    });
   });
 
   it("reads stereo 44.1 kHz, and tells digital silence from noise", () => {

@@ -1,10 +1,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index.ts";
+
 import { cachedDriftFamilies, refreshDriftSnapshot } from "../../src/drift/drift-snapshot.ts";
-import * as schema from "../../src/storage/schema.ts";
+import worker from "../../src/index.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { adminKey, call } from "../helpers/api.ts";
 
 const db = () => createDb(env);
@@ -47,6 +47,10 @@ describe("drift snapshot for /metrics", () => {
     expect(await refreshDriftSnapshot(db(), Date.now() + 60_000)).toBe(false);
     expect(await refreshDriftSnapshot(db(), Date.now() + 16 * 60_000)).toBe(true);
     const families = await cachedDriftFamilies(db());
-    expect(families.map((f) => f.name)).toEqual(["vtt_drift_psi", "vtt_drift_missing_share", "vtt_drift_snapshot_age_seconds"]);
+    expect(families.map((f) => f.name)).toEqual([
+      "vtt_drift_psi",
+      "vtt_drift_missing_share",
+      "vtt_drift_snapshot_age_seconds",
+    ]);
   });
 });

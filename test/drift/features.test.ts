@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest";
+
 import {
-  DBFS_FLOOR,
-  DRIFT_FEATURES,
-  DRIFT_FEATURE_BINS,
   amplitudeToDbfs,
+  DBFS_FLOOR,
+  DRIFT_FEATURE_BINS,
+  DRIFT_FEATURES,
   driftValues,
   pcmStats,
   segmentConfidence,
   transcriptionFeatures,
-  wavInfo,
   type TranscriptionInput,
+  wavInfo,
 } from "../../src/drift/features.ts";
 import { compareHistograms, histogram, validateBins } from "../../src/drift/psi.ts";
 import { craftedWav, makeWav, riffChunk } from "../helpers/audio.ts";
@@ -29,7 +30,10 @@ const FFMPEG_WAV_PIPE_HEAD =
 
 /** `seconds` of a sine at `amplitude` (full scale 1.0), integer cycles per 20 ms frame at the rates used here. */
 function sine(seconds: number, sampleRate: number, amplitude: number, frequency = 1_000): Float32Array {
-  return Float32Array.from({ length: Math.round(seconds * sampleRate) }, (_, i) => amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
+  return Float32Array.from(
+    { length: Math.round(seconds * sampleRate) },
+    (_, i) => amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate),
+  );
 }
 
 describe("pcmStats", () => {
@@ -69,8 +73,18 @@ describe("pcmStats", () => {
   });
 
   it("reports digital silence at the floor and empty input as not silent", () => {
-    expect(pcmStats(new Float32Array(16_000), 16_000)).toMatchObject({ rmsDbfs: DBFS_FLOOR, peakDbfs: DBFS_FLOOR, silenceRatio: 1 });
-    expect(pcmStats(new Float32Array(0), 16_000)).toEqual({ frames: 0, durationSeconds: 0, rmsDbfs: DBFS_FLOOR, peakDbfs: DBFS_FLOOR, silenceRatio: 0 });
+    expect(pcmStats(new Float32Array(16_000), 16_000)).toMatchObject({
+      rmsDbfs: DBFS_FLOOR,
+      peakDbfs: DBFS_FLOOR,
+      silenceRatio: 1,
+    });
+    expect(pcmStats(new Float32Array(0), 16_000)).toEqual({
+      frames: 0,
+      durationSeconds: 0,
+      rmsDbfs: DBFS_FLOOR,
+      peakDbfs: DBFS_FLOOR,
+      silenceRatio: 0,
+    });
     expect(amplitudeToDbfs(1e-9)).toBe(DBFS_FLOOR);
   });
 
@@ -127,7 +141,15 @@ describe("wavInfo", () => {
 
   it("sizes a streamed WAV from the file size, and leaves it unknown without one", () => {
     const head = hex(FFMPEG_WAV_PIPE_HEAD);
-    expect(wavInfo(head, 64_102)).toMatchObject({ encoding: "extensible", sampleRate: 16_000, channels: 1, bitsPerSample: 32, dataOffset: 102, dataBytes: 64_000, durationSeconds: 1 });
+    expect(wavInfo(head, 64_102)).toMatchObject({
+      encoding: "extensible",
+      sampleRate: 16_000,
+      channels: 1,
+      bitsPerSample: 32,
+      dataOffset: 102,
+      dataBytes: 64_000,
+      durationSeconds: 1,
+    });
     expect(wavInfo(head)).toMatchObject({ dataBytes: null, durationSeconds: null });
   });
 
@@ -141,7 +163,14 @@ describe("wavInfo", () => {
       dataSize: 384_000,
       beforeData: junk,
     });
-    expect(wavInfo(head)).toMatchObject({ encoding: "float", channels: 2, blockAlign: 8, dataOffset: 56, dataBytes: 384_000, durationSeconds: 1 });
+    expect(wavInfo(head)).toMatchObject({
+      encoding: "float",
+      channels: 2,
+      blockAlign: 8,
+      dataOffset: 56,
+      dataBytes: 384_000,
+      durationSeconds: 1,
+    });
     expect(wavInfo(head, 56 + 38_400)).toMatchObject({ dataBytes: 38_400, durationSeconds: 0.1 });
   });
 
@@ -209,8 +238,17 @@ describe("transcriptionFeatures", () => {
   });
 
   it("flags a language mismatch and counts CJK characters", () => {
-    const features = transcriptionFeatures({ ...input, durationSeconds: 2, detectedLanguage: "zh" }, { text: "今天天气很好。", segments: [] });
-    expect(features).toMatchObject({ languageMismatch: true, characters: 7, words: 1, charsPerSecond: 3.5, meanConfidence: null });
+    const features = transcriptionFeatures(
+      { ...input, durationSeconds: 2, detectedLanguage: "zh" },
+      { text: "今天天气很好。", segments: [] },
+    );
+    expect(features).toMatchObject({
+      languageMismatch: true,
+      characters: 7,
+      words: 1,
+      charsPerSecond: 3.5,
+      meanConfidence: null,
+    });
   });
 
   it("reads confidence as a probability first and exp(avg_logprob) second", () => {
@@ -234,16 +272,31 @@ describe("drift bins", () => {
     const rows = (wordsPerText: number, count: number) =>
       Array.from({ length: count }, (_, i) =>
         transcriptionFeatures(
-          { durationSeconds: 10, bytes: 160_000, format: "mp3", sampleRate: 16_000, channels: 1, requestedLanguage: null, detectedLanguage: i % 2 ? "en" : "es" },
+          {
+            durationSeconds: 10,
+            bytes: 160_000,
+            format: "mp3",
+            sampleRate: 16_000,
+            channels: 1,
+            requestedLanguage: null,
+            detectedLanguage: i % 2 ? "en" : "es",
+          },
           { text: Array.from({ length: wordsPerText }, () => "word").join(" "), segments: [] },
         ),
       );
     const histogramOf = (feature: (typeof DRIFT_FEATURES)[number], features: ReturnType<typeof rows>) =>
-      histogram(features.map((row) => driftValues(row)[feature]), DRIFT_FEATURE_BINS[feature]);
+      histogram(
+        features.map((row) => driftValues(row)[feature]),
+        DRIFT_FEATURE_BINS[feature],
+      );
     const baseline = rows(25, 200); // 2.5 words/s
     const current = rows(8, 200); // 0.8 words/s: e.g. a model dropping speech
-    expect(compareHistograms(histogramOf("wordsPerSecond", baseline), histogramOf("wordsPerSecond", current)).verdict).toBe("significant");
-    expect(compareHistograms(histogramOf("detectedLanguage", baseline), histogramOf("detectedLanguage", current)).value).toBe(0);
+    expect(
+      compareHistograms(histogramOf("wordsPerSecond", baseline), histogramOf("wordsPerSecond", current)).verdict,
+    ).toBe("significant");
+    expect(
+      compareHistograms(histogramOf("detectedLanguage", baseline), histogramOf("detectedLanguage", current)).value,
+    ).toBe(0);
     expect(histogramOf("loudnessDbfs", current).missing).toBe(200);
     expect(histogramOf("languageMismatch", current).missing).toBe(200);
   });

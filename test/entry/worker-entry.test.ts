@@ -1,6 +1,7 @@
 /** The Worker's entry point: queues reach exactly their configured consumer, and cron tasks run independently. */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { queueNames } from "../../src/config.ts";
 import { CRON_TASKS, queueConsumers, runCronTasks } from "../../src/index.ts";
 import { deliver } from "../helpers/queue.ts";
@@ -51,7 +52,10 @@ describe("cron entry", () => {
     }
     const lines = logs.events().filter((e) => e.event === "cron_task");
     expect(lines.map((l) => l.task).sort()).toEqual(Object.keys(CRON_TASKS).sort());
-    expect(lines.find((l) => l.task === "refresh_drift_snapshot")).toMatchObject({ outcome: "failed", error: "RangeError" });
+    expect(lines.find((l) => l.task === "refresh_drift_snapshot")).toMatchObject({
+      outcome: "failed",
+      error: "RangeError",
+    });
     expect(lines.filter((l) => l.outcome === "ok")).toHaveLength(Object.keys(CRON_TASKS).length - 1);
   });
 });

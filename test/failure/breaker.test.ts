@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import { breakerFor } from "../../src/breaker/circuit-breaker.ts";
 import type { BreakerState } from "../../src/breaker/policy.ts";
 import { call } from "../helpers/api.ts";
@@ -66,9 +67,14 @@ describe("CircuitBreaker Durable Object", () => {
     const opened = await call("/v1/admin/breakers/openai/open", { method: "POST", key: admin });
     expect(opened.status).toBe(200);
     expect(await opened.json()).toMatchObject({ provider: "openai", status: "open", forced_open: true });
-    const list = (await (await call("/v1/admin/breakers", { key: admin })).json()) as { data: { provider: string; status: string }[] };
+    const list = (await (await call("/v1/admin/breakers", { key: admin })).json()) as {
+      data: { provider: string; status: string }[];
+    };
     expect(list.data.map((b) => b.provider)).toEqual(["openai", "deepgram", "whisper-pool"]);
-    const status = (await (await call("/v1/status", { key: admin })).json()) as { status: string; providers: { provider: string; available: boolean }[] };
+    const status = (await (await call("/v1/status", { key: admin })).json()) as {
+      status: string;
+      providers: { provider: string; available: boolean }[];
+    };
     expect(status.status).toBe("degraded");
     expect(status.providers.find((p) => p.provider === "openai")?.available).toBe(false);
     expect((await call("/healthz")).status).toBe(200);

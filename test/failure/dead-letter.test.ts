@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import { redriveDue } from "../../src/jobs/dead-letters.ts";
 import { createDb } from "../../src/storage/db.ts";
-import * as schema from "../../src/storage/schema.ts";
 import { call } from "../helpers/api.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { deliverDeadLetters } from "../helpers/queue.ts";
 
-const deadLetterRow = (id: string) => env.DB.prepare("select * from dead_letters where job_id = ?").bind(id).first<Record<string, unknown>>();
+const deadLetterRow = (id: string) =>
+  env.DB.prepare("select * from dead_letters where job_id = ?").bind(id).first<Record<string, unknown>>();
 
 describe("dead-letter inspector", () => {
   it("fails corrupt jobs with their code and parks recoverable ones", async () => {
@@ -15,7 +16,9 @@ describe("dead-letter inspector", () => {
     const good = await seedJob(tenant);
     const missing = await seedJob(tenant, { audio: null });
     const empty = await seedJob(tenant, { audio: new Uint8Array(0) });
-    const garbage = await seedJob(tenant, { audio: new Uint8Array(new TextEncoder().encode("RIFF....WAVE this is not audio, it only pretends to be")) });
+    const garbage = await seedJob(tenant, {
+      audio: new Uint8Array(new TextEncoder().encode("RIFF....WAVE this is not audio, it only pretends to be")),
+    });
     const result = await deliverDeadLetters([good, missing, empty, garbage], tenant);
     expect(result.explicitAcks.sort()).toEqual([...result.ids].sort());
 
@@ -48,7 +51,9 @@ describe("dead-letter inspector", () => {
     const after = (await deadLetterRow(id))!;
     expect(after.redrive_count).toBe(1);
     // the next re-drive waits longer than the first one did
-    expect(Number(after.next_redrive_at) - dueAt).toBeGreaterThan(Number(first.next_redrive_at) - Number(first.first_dead_at));
+    expect(Number(after.next_redrive_at) - dueAt).toBeGreaterThan(
+      Number(first.next_redrive_at) - Number(first.first_dead_at),
+    );
     const expired = await redriveDue(env, db, Number(first.first_dead_at) + 25 * 3600 * 1000);
     expect(expired.expired).toBeGreaterThanOrEqual(1);
     expect(await deadLetterRow(id)).toMatchObject({ resolution: "expired" });
@@ -60,12 +65,21 @@ describe("dead-letter inspector", () => {
     const a = await seedJob(tenant);
     const b = await seedJob(tenant);
     await deliverDeadLetters([a, b], tenant);
-    const list = (await (await call("/v1/admin/dead-letters", { key: env.ADMIN_API_KEY })).json()) as { data: { job_id: string; classification: string }[] };
-    expect(list.data.filter((d) => [a, b].includes(d.job_id)).map((d) => d.classification)).toEqual(["recoverable", "recoverable"]);
-    expect((await call(`/v1/admin/dead-letters/${a}/redrive`, { method: "POST", key: env.ADMIN_API_KEY })).status).toBe(202);
+    const list = (await (await call("/v1/admin/dead-letters", { key: env.ADMIN_API_KEY })).json()) as {
+      data: { job_id: string; classification: string }[];
+    };
+    expect(list.data.filter((d) => [a, b].includes(d.job_id)).map((d) => d.classification)).toEqual([
+      "recoverable",
+      "recoverable",
+    ]);
+    expect((await call(`/v1/admin/dead-letters/${a}/redrive`, { method: "POST", key: env.ADMIN_API_KEY })).status).toBe(
+      202,
+    );
     const failed = await call(`/v1/admin/dead-letters/${b}/fail`, { method: "POST", key: env.ADMIN_API_KEY });
     expect(await failed.json()).toEqual({ failed: true });
     expect(await jobRow(b)).toMatchObject({ status: "failed", error_code: "dead_lettered" });
-    expect((await call(`/v1/admin/dead-letters/${b}/fail`, { method: "POST", key: env.ADMIN_API_KEY })).status).toBe(404);
+    expect((await call(`/v1/admin/dead-letters/${b}/fail`, { method: "POST", key: env.ADMIN_API_KEY })).status).toBe(
+      404,
+    );
   });
 });

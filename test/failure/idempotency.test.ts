@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { call, createTenant, storageCounts } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 
@@ -48,7 +49,9 @@ describe("Idempotency-Key", () => {
     expect(theirs.status).toBe(202);
     expect(((await theirs.json()) as { id: string }).id).not.toBe(mine.id);
     // age the original past the window: the key is free again
-    await env.DB.prepare("update transcriptions set created_at = created_at - 90000000 where id = ?").bind(mine.id).run();
+    await env.DB.prepare("update transcriptions set created_at = created_at - 90000000 where id = ?")
+      .bind(mine.id)
+      .run();
     const later = await upload(key, "shared-key", audio);
     expect(later.status).toBe(202);
     expect(((await later.json()) as { id: string }).id).not.toBe(mine.id);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverWebhooks } from "../helpers/queue.ts";
@@ -16,7 +17,8 @@ function receiver(statuses: number[]) {
   const received: Received[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
-    if (!request.url.startsWith("https://hooks.example.com/")) throw new Error(`unexpected outbound request to ${request.url}`);
+    if (!request.url.startsWith("https://hooks.example.com/"))
+      throw new Error(`unexpected outbound request to ${request.url}`);
     received.push({ url: request.url, headers: Object.fromEntries(request.headers), body: await request.text() });
     return new Response("ok", { status: statuses[Math.min(received.length - 1, statuses.length - 1)] });
   });
@@ -62,7 +64,9 @@ describe("signed webhooks", () => {
     const last = await deliverWebhooks([{ eventId, attempts: 3 }]);
     expect(last.explicitAcks).toEqual(last.ids);
     expect(new Set(received.map((r) => r.headers["webhook-id"]))).toEqual(new Set([eventId]));
-    const log = (await (await call(`/v1/transcriptions/${id}/webhooks`, { key })).json()) as { data: { status: string; attempts: { status_code: number }[] }[] };
+    const log = (await (await call(`/v1/transcriptions/${id}/webhooks`, { key })).json()) as {
+      data: { status: string; attempts: { status_code: number }[] }[];
+    };
     expect(log.data).toHaveLength(1);
     expect(log.data[0]!.status).toBe("gave_up");
     expect(log.data[0]!.attempts.map((a) => a.status_code)).toEqual([503, 500, 410]);
@@ -75,7 +79,10 @@ describe("signed webhooks", () => {
     const { key } = await createTenant("hooks-rotate");
     const { eventId } = await completedJobWithWebhook(key);
     const old = (await (await call("/v1/webhooks/secret", { key })).json()) as { secret: string };
-    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key })).json()) as { secret: string; previous_secret: string };
+    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key })).json()) as {
+      secret: string;
+      previous_secret: string;
+    };
     expect(rotated.secret).not.toBe(old.secret);
     expect(rotated.previous_secret).toBe(old.secret);
     const received = receiver([200]);
@@ -90,9 +97,13 @@ describe("signed webhooks", () => {
     const res = await multipartUpload(key, { provider: "whisper-pool", webhook_url: "https://hooks.example.com/x" });
     const { id } = (await res.json()) as { id: string };
     // simulate a stored URL that the guard rejects at delivery time (e.g. rules tightened since)
-    await env.DB.prepare("update transcriptions set webhook_url = ? where id = ?").bind("https://169.254.169.254/latest", id).run();
+    await env.DB.prepare("update transcriptions set webhook_url = ? where id = ?")
+      .bind("https://169.254.169.254/latest", id)
+      .run();
     await poolCallback(completedCallback(id));
-    const event = await env.DB.prepare("select id from webhook_events where job_id = ? and tenant_id = ?").bind(id, tenantId).first<{ id: string }>();
+    const event = await env.DB.prepare("select id from webhook_events where job_id = ? and tenant_id = ?")
+      .bind(id, tenantId)
+      .first<{ id: string }>();
     const received = receiver([200]);
     const result = await deliverWebhooks([event!.id]);
     expect(result.explicitAcks).toEqual(result.ids);

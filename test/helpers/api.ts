@@ -1,6 +1,7 @@
 /** Drives the Worker through its real fetch handler, as a client would. */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+
 import type { Env } from "../../src/env.ts";
 import worker from "../../src/index.ts";
 import { makeWav } from "./audio.ts";
@@ -17,12 +18,20 @@ export function call(path: string, init: RequestInit & { key?: string } = {}): P
  * Like `call`, but with some bindings overridden (limits, ENVIRONMENT=production, another key ring). `path` may be
  * a full URL, to test the scheme or host.
  */
-export async function callWith(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+export async function callWith(
+  overrides: Partial<Env>,
+  path: string,
+  init: RequestInit & { key?: string } = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.key) headers.set("authorization", `Bearer ${init.key}`);
   const url = /^https?:\/\//.test(path) ? path : BASE + path;
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(url, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>, { ...env, ...overrides } as Env, ctx);
+  const res = await worker.fetch(
+    new Request(url, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>,
+    { ...env, ...overrides } as Env,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -65,7 +74,12 @@ export function multipartUpload(
   return call("/v1/transcriptions", { method: "POST", key, body: form });
 }
 
-export function rawUpload(key: string, body: BodyInit | null, query = "", contentType = "audio/wav"): Promise<Response> {
+export function rawUpload(
+  key: string,
+  body: BodyInit | null,
+  query = "",
+  contentType = "audio/wav",
+): Promise<Response> {
   return call(`/v1/transcriptions${query}`, { method: "POST", key, body, headers: { "content-type": contentType } });
 }
 

@@ -24,7 +24,13 @@ export function interceptFetch() {
     if (String(input instanceof Request ? input.url : input).startsWith("data:")) return realFetch(input, init);
     const request = new Request(input, init);
     const body = new Uint8Array(await request.clone().arrayBuffer());
-    const recorded: RecordedRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body, request };
+    const recorded: RecordedRequest = {
+      method: request.method,
+      url: new URL(request.url),
+      headers: request.headers,
+      body,
+      request,
+    };
     requests.push(recorded);
     const route = routes.find((r) => r.method === request.method && request.url.startsWith(r.prefix));
     if (!route) {

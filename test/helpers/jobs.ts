@@ -1,5 +1,6 @@
 /** Seeds jobs straight into D1 + R2 (no queue message), so consumer tests drive the queue handlers themselves. */
 import { env } from "cloudflare:workers";
+
 import { newId } from "../../src/lib/ids.ts";
 import { putSealed } from "../../src/storage/sealed-objects.ts";
 import { makeWav } from "./audio.ts";
@@ -32,7 +33,19 @@ export async function seedJob(
     `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,
        webhook_url, metadata, created_at, enqueued_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?)`,
   )
-    .bind(id, tenantId, options.status ?? "queued", options.provider ?? "openai", options.language ?? null, audioKey, audio?.byteLength ?? 0, options.webhookUrl ?? null, now, now, now)
+    .bind(
+      id,
+      tenantId,
+      options.status ?? "queued",
+      options.provider ?? "openai",
+      options.language ?? null,
+      audioKey,
+      audio?.byteLength ?? 0,
+      options.webhookUrl ?? null,
+      now,
+      now,
+      now,
+    )
     .run();
   return id;
 }

@@ -1,5 +1,6 @@
 /** Sends pool callbacks signed exactly as the pool signs them (docs/pool-contract.md). */
 import { signedHeaders } from "@vtt/pool-contract";
+
 import { call } from "./api.ts";
 
 export const POOL_CALLBACK_RING = [{ id: "p2", secret: "pool-callback-new" }];

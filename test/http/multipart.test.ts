@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+
 import {
   boundaryFromContentType,
   MultipartError,
-  parseMultipart,
   type MultipartOptions,
   type MultipartPart,
+  parseMultipart,
 } from "../../src/http/multipart.ts";
 import { seededRandom } from "../helpers/random.ts";
 
@@ -46,11 +47,22 @@ type Collected =
   | { kind: "file"; name: string; filename: string | null; contentType: string | null; data: Uint8Array };
 
 /** Runs the parser to the end, reading every file part in full. */
-async function collect(body: ReadableStream<Uint8Array>, boundary = BOUNDARY, options?: MultipartOptions): Promise<Collected[]> {
+async function collect(
+  body: ReadableStream<Uint8Array>,
+  boundary = BOUNDARY,
+  options?: MultipartOptions,
+): Promise<Collected[]> {
   const out: Collected[] = [];
   for await (const part of parseMultipart(body, boundary, options)) {
     if (part.kind === "field") out.push(part);
-    else out.push({ kind: "file", name: part.name, filename: part.filename, contentType: part.contentType, data: await readAll(part.stream) });
+    else
+      out.push({
+        kind: "file",
+        name: part.name,
+        filename: part.filename,
+        contentType: part.contentType,
+        data: await readAll(part.stream),
+      });
   }
   return out;
 }
@@ -135,8 +147,8 @@ describe("parseMultipart", () => {
     const audio = trickyBinary(7, 5000);
     const form = new FormData();
     form.append("language", "de");
-    form.append("metadata", JSON.stringify({ title: "Grüße \"quoted\"" }));
-    form.append("file", new File([audio], "Grüße \"x\".wav", { type: "audio/wav" }));
+    form.append("metadata", JSON.stringify({ title: 'Grüße "quoted"' }));
+    form.append("file", new File([audio], 'Grüße "x".wav', { type: "audio/wav" }));
     const encoded = new Response(form);
     const boundary = boundaryFromContentType(encoded.headers.get("content-type"));
     expect(boundary).not.toBeNull();
@@ -154,7 +166,10 @@ describe("parseMultipart", () => {
     const file = trickyBinary(42, 2048);
     const body = bytes(
       field("model", "large-v3"),
-      part('Content-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream', file),
+      part(
+        'Content-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream',
+        file,
+      ),
       field("empty", ""),
       closing,
     );
@@ -177,7 +192,9 @@ describe("parseMultipart", () => {
       `--${BOUNDARY} \t\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\n\r\n`,
       `--${BOUNDARY}--`,
     );
-    expect(await collect(streamOf(body, 3))).toEqual([{ kind: "file", name: "file", filename: null, contentType: null, data: new Uint8Array() }]);
+    expect(await collect(streamOf(body, 3))).toEqual([
+      { kind: "file", name: "file", filename: null, contentType: null, data: new Uint8Array() },
+    ]);
   });
 
   it("decodes RFC 5987 filename* in preference to filename, and keeps backslashes in quoted names", async () => {
@@ -191,14 +208,18 @@ describe("parseMultipart", () => {
       disposition(`FILENAME=token.flac`),
       closing,
     );
-    const names = (await collect(streamOf(body, 11))).map((collected) => (collected as { filename: string | null }).filename);
+    const names = (await collect(streamOf(body, 11))).map(
+      (collected) => (collected as { filename: string | null }).filename,
+    );
     expect(names).toEqual(["€ rates.wav", "café.mp3", "plain.ogg", 'C:\\new\\a "b".wav', "token.flac"]);
   });
 
   it("streams file bytes without buffering the part: O(chunk + boundary) held at any time", async () => {
     const CHUNK = 64 * 1024;
     const FILE_BYTES = 8 * 1024 * 1024;
-    const head = encoder.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.raw"\r\n\r\n`);
+    const head = encoder.encode(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.raw"\r\n\r\n`,
+    );
     const tail = encoder.encode(`\r\n--${BOUNDARY}--\r\n`);
     const byteAt = (position: number) => (position ^ (position >>> 8) ^ (position >>> 16)) & 0xff;
     let produced = 0; // file bytes handed to the parser so far
@@ -264,17 +285,32 @@ describe("parseMultipart", () => {
       ["headers cut short", bytes(`--${BOUNDARY}\r\nContent-Disposition: form-da`)],
       ["a body that is not multipart", encoder.encode('{"language":"en","file":"aGVsbG8="}')],
       ["an empty body", new Uint8Array()],
-      ["LF-only line endings", encoder.encode(`--${BOUNDARY}\nContent-Disposition: form-data; name="a"\n\nx\n--${BOUNDARY}--\n`)],
+      [
+        "LF-only line endings",
+        encoder.encode(`--${BOUNDARY}\nContent-Disposition: form-data; name="a"\n\nx\n--${BOUNDARY}--\n`),
+      ],
       ["a boundary lookalike with extra characters", bytes(field("a", "x"), `--${BOUNDARY}X\r\n`)],
       ["a part without Content-Disposition", bytes(part("Content-Type: text/plain", "x"), closing)],
       ["a part without headers", bytes(`--${BOUNDARY}\r\n\r\nx\r\n`, closing)],
       ["a non-form-data disposition", bytes(part('Content-Disposition: attachment; name="a"', "x"), closing)],
       ["a disposition without a name", bytes(part('Content-Disposition: form-data; filename="a.wav"', "x"), closing)],
       ["a header line without a colon", bytes(part('Content-Disposition: form-data; name="a"\r\nbogus', "x"), closing)],
-      ["two Content-Disposition headers", bytes(part('Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"', "x"), closing)],
+      [
+        "two Content-Disposition headers",
+        bytes(
+          part('Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"', "x"),
+          closing,
+        ),
+      ],
       ["an unbalanced quote in the disposition", bytes(part('Content-Disposition: form-data; name="a', "x"), closing)],
-      ["an undecodable filename* with no fallback", bytes(part("Content-Disposition: form-data; name=\"f\"; filename*=UTF-8''%FF", "x"), closing)],
-      ["a field that is not UTF-8", bytes(part('Content-Disposition: form-data; name="a"', new Uint8Array([0xc3, 0x28])), closing)],
+      [
+        "an undecodable filename* with no fallback",
+        bytes(part("Content-Disposition: form-data; name=\"f\"; filename*=UTF-8''%FF", "x"), closing),
+      ],
+      [
+        "a field that is not UTF-8",
+        bytes(part('Content-Disposition: form-data; name="a"', new Uint8Array([0xc3, 0x28])), closing),
+      ],
     ])("rejects %s with malformed_multipart", async (_name, body) => {
       await expectMultipartError(collect(streamOf(body, 4)), "malformed_multipart");
     });
@@ -299,7 +335,7 @@ describe("parseMultipart", () => {
     it("throws only MultipartError for truncated, corrupted and spliced bodies (600 seeded mutations)", async () => {
       const valid = bytes(
         field("language", "en"),
-        part('Content-Disposition: form-data; name="file"; filename*=UTF-8\'\'%C3%A9.wav', trickyBinary(3, 300)),
+        part("Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%C3%A9.wav", trickyBinary(3, 300)),
         closing,
       );
       // Outcomes are counted so the test cannot pass by accepting everything (or by rejecting everything).
@@ -307,7 +343,11 @@ describe("parseMultipart", () => {
       const parse = async (label: string, body: Uint8Array, random: () => number, options?: MultipartOptions) => {
         let outcome = "accepted";
         try {
-          await collect(streamOf(body, () => 1 + Math.floor(random() * 40)), BOUNDARY, options);
+          await collect(
+            streamOf(body, () => 1 + Math.floor(random() * 40)),
+            BOUNDARY,
+            options,
+          );
         } catch (error) {
           expect(error, label).toBeInstanceOf(MultipartError);
           outcome = (error as MultipartError).code;
@@ -317,13 +357,15 @@ describe("parseMultipart", () => {
       for (let seed = 1; seed <= 200; seed++) {
         const random = seededRandom(seed);
         const body = valid.slice(0, 1 + Math.floor(random() * valid.length));
-        for (let flips = Math.floor(random() * 4); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+        for (let flips = Math.floor(random() * 4); flips > 0; flips--)
+          body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
         await parse(`truncated, seed ${seed}`, body, random);
       }
       for (let seed = 1; seed <= 200; seed++) {
         const random = seededRandom(seed);
         const body = valid.slice();
-        for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+        for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--)
+          body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
         await parse(`corrupted, seed ${seed}`, body, random);
       }
       // A slice of the body repeated elsewhere duplicates parts and grows fields, so the limit checks take part too.
@@ -337,7 +379,12 @@ describe("parseMultipart", () => {
       }
       expect(outcomes.get("accepted")).toBeGreaterThanOrEqual(50);
       expect(outcomes.get("malformed_multipart")).toBeGreaterThanOrEqual(50);
-      expect([...outcomes.keys()].sort()).toEqual(["accepted", "duplicate_file", "field_too_large", "malformed_multipart"]);
+      expect([...outcomes.keys()].sort()).toEqual([
+        "accepted",
+        "duplicate_file",
+        "field_too_large",
+        "malformed_multipart",
+      ]);
     });
   });
 
@@ -351,11 +398,16 @@ describe("parseMultipart", () => {
     it("rejects a field larger than maxFieldBytes, counting bytes not characters", async () => {
       const body = bytes(field("prompt", "ééé"), closing); // 6 bytes of UTF-8
       await expectMultipartError(collect(streamOf(body, 1), BOUNDARY, { maxFieldBytes: 5 }), "field_too_large");
-      expect(await collect(streamOf(body, 1), BOUNDARY, { maxFieldBytes: 6 })).toEqual([{ kind: "field", name: "prompt", value: "ééé" }]);
+      expect(await collect(streamOf(body, 1), BOUNDARY, { maxFieldBytes: 6 })).toEqual([
+        { kind: "field", name: "prompt", value: "ééé" },
+      ]);
     });
 
     it("rejects part headers larger than maxHeaderBytes", async () => {
-      const body = bytes(part(`Content-Disposition: form-data; name="a"\r\nX-Padding: ${"p".repeat(200)}`, "x"), closing);
+      const body = bytes(
+        part(`Content-Disposition: form-data; name="a"\r\nX-Padding: ${"p".repeat(200)}`, "x"),
+        closing,
+      );
       await expectMultipartError(collect(streamOf(body, 16), BOUNDARY, { maxHeaderBytes: 128 }), "malformed_multipart");
       expect(await collect(streamOf(body, 16), BOUNDARY, { maxHeaderBytes: 512 })).toHaveLength(1);
     });
@@ -394,7 +446,10 @@ describe("parseMultipart", () => {
     it("skips an unread file part when the next part is pulled, erroring its stream", async () => {
       const parts = parseMultipart(streamOf(twoParts(), 100), BOUNDARY);
       const first = (await parts.next()).value as Extract<MultipartPart, { kind: "file" }>;
-      expect(await parts.next()).toEqual({ done: false, value: { kind: "field", name: "after", value: "still parsed" } });
+      expect(await parts.next()).toEqual({
+        done: false,
+        value: { kind: "field", name: "after", value: "still parsed" },
+      });
       await expectMultipartError(readAll(first.stream), "malformed_multipart");
       expect((await parts.next()).done).toBe(true);
     });
@@ -426,7 +481,9 @@ describe("parseMultipart", () => {
         pull(controller) {
           if (sent) return controller.error(disconnect);
           sent = true;
-          controller.enqueue(bytes(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF`));
+          controller.enqueue(
+            bytes(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF`),
+          );
         },
       });
       for await (const current of parseMultipart(body, BOUNDARY)) {

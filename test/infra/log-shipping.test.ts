@@ -67,8 +67,12 @@ describe("log shipping configuration", () => {
     expect(out?.props.get("tls.verify")).toEqual(["On"]);
     expect(out?.props.get("http_passwd")?.[0]).toMatch(/^\$\{[A-Z_]+\}$/);
     const used = new Set([...text.replace(/^\s*#.*$/gm, "").matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!));
-    const kustomization = parseYaml(read("infra/fluent-bit/kustomization.yaml")) as { configMapGenerator: { name: string; literals?: string[] }[] };
-    const daemonset = parseYaml(read("infra/fluent-bit/daemonset.yaml")) as { spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } } };
+    const kustomization = parseYaml(read("infra/fluent-bit/kustomization.yaml")) as {
+      configMapGenerator: { name: string; literals?: string[] }[];
+    };
+    const daemonset = parseYaml(read("infra/fluent-bit/daemonset.yaml")) as {
+      spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } };
+    };
     const provided = new Set([
       ...kustomization.configMapGenerator.flatMap((g) => (g.literals ?? []).map((l) => l.split("=")[0]!)),
       ...daemonset.spec.template.spec.containers.flatMap((c) => (c.env ?? []).map((e) => e.name)),
@@ -76,12 +80,21 @@ describe("log shipping configuration", () => {
     expect([...used].filter((v) => !provided.has(v))).toEqual([]);
   });
 
-  it.each(["infra/logpush/job-r2.json", "infra/logpush/job-datadog.json"])("%s is a workers_trace_events job for our script", (file) => {
-    const job = JSON.parse(read(file)) as { dataset: string; filter: string; destination_conf: string; output_options: { field_names: string[] } };
-    expect(job.dataset).toBe("workers_trace_events");
-    for (const field of ["Event", "EventTimestampMs", "Outcome", "ScriptName", "Logs", "Exceptions"]) expect(job.output_options.field_names).toContain(field);
-    const scriptName = /^name = "([^"]+)"/m.exec(read("wrangler.toml"))?.[1];
-    expect(JSON.parse(job.filter)).toEqual({ where: { key: "ScriptName", operator: "eq", value: scriptName } });
-    expect(job.destination_conf).not.toMatch(/(key-id|secret-access-key|DD-API-KEY)=[^<&]/); // placeholders only, never a credential
-  });
+  it.each(["infra/logpush/job-r2.json", "infra/logpush/job-datadog.json"])(
+    "%s is a workers_trace_events job for our script",
+    (file) => {
+      const job = JSON.parse(read(file)) as {
+        dataset: string;
+        filter: string;
+        destination_conf: string;
+        output_options: { field_names: string[] };
+      };
+      expect(job.dataset).toBe("workers_trace_events");
+      for (const field of ["Event", "EventTimestampMs", "Outcome", "ScriptName", "Logs", "Exceptions"])
+        expect(job.output_options.field_names).toContain(field);
+      const scriptName = /^name = "([^"]+)"/m.exec(read("wrangler.toml"))?.[1];
+      expect(JSON.parse(job.filter)).toEqual({ where: { key: "ScriptName", operator: "eq", value: scriptName } });
+      expect(job.destination_conf).not.toMatch(/(key-id|secret-access-key|DD-API-KEY)=[^<&]/); // placeholders only, never a credential
+    },
+  );
 });

@@ -68,10 +68,16 @@ const families = new Map<string, Family>();
 const poolDefaults = new Set<string>();
 
 beforeAll(async () => {
-  for (const [name, entry] of Object.entries(EDGE_METRICS)) families.set(name, { source: "edge", type: entry.type, labels: entry.labels });
-  const pool = createPoolMetrics({ queueCounts: async () => ({}), saturation: () => ({ busy: 0, capacity: 1, activeJobs: 0 }) });
+  for (const [name, entry] of Object.entries(EDGE_METRICS))
+    families.set(name, { source: "edge", type: entry.type, labels: entry.labels });
+  const pool = createPoolMetrics({
+    queueCounts: async () => ({}),
+    saturation: () => ({ busy: 0, capacity: 1, activeJobs: 0 }),
+  });
   for (const metric of await pool.registry.getMetricsAsJSON()) {
-    const labels = (pool.registry.getSingleMetric(metric.name) as unknown as { labelNames?: readonly string[] } | undefined)?.labelNames ?? [];
+    const labels =
+      (pool.registry.getSingleMetric(metric.name) as unknown as { labelNames?: readonly string[] } | undefined)
+        ?.labelNames ?? [];
     families.set(metric.name, { source: "pool", type: String(metric.type), labels });
   }
   const defaults = new Registry();
@@ -87,7 +93,8 @@ function familyOf(series: string): [string, Family] | undefined {
     if (!series.endsWith(suffix)) continue;
     const base = series.slice(0, -suffix.length);
     const family = families.get(base);
-    if (family && (family.type === "histogram" || (family.type === "summary" && suffix !== "_bucket"))) return [base, family];
+    if (family && (family.type === "histogram" || (family.type === "summary" && suffix !== "_bucket")))
+      return [base, family];
   }
   return undefined;
 }
@@ -113,7 +120,11 @@ function matching(text: string, open: number): number {
   return -1;
 }
 
-const splitLabels = (list: string): string[] => list.split(",").map((l) => l.trim()).filter(Boolean);
+const splitLabels = (list: string): string[] =>
+  list
+    .split(",")
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** Label names an expression relies on for vtt_ metrics, each with the metrics it must belong to. */
 function labelUses(expr: string): { labels: string[]; metrics: string[]; context: string }[] {
@@ -157,7 +168,8 @@ function dashboardExprs(file: string): Expr[] {
   const d = dashboard(file);
   const exprs: Expr[] = [];
   for (const panel of allPanels(d.panels)) {
-    for (const t of panel.targets ?? []) if (t.expr) exprs.push({ where: `${file} panel ${panel.id} "${panel.title}" ${t.refId}`, expr: t.expr });
+    for (const t of panel.targets ?? [])
+      if (t.expr) exprs.push({ where: `${file} panel ${panel.id} "${panel.title}" ${t.refId}`, expr: t.expr });
   }
   for (const v of d.templating.list) {
     if (v.type !== "query") continue;
@@ -177,7 +189,10 @@ function rules(): { group: string; rule: Rule }[] {
 function allExprs(): Expr[] {
   return [
     ...DASHBOARDS.flatMap(dashboardExprs),
-    ...rules().map(({ group, rule }) => ({ where: `${ALERTS} ${group}/${rule.alert ?? rule.record}`, expr: rule.expr })),
+    ...rules().map(({ group, rule }) => ({
+      where: `${ALERTS} ${group}/${rule.alert ?? rule.record}`,
+      expr: rule.expr,
+    })),
   ];
 }
 
@@ -192,27 +207,39 @@ describe("metric names in dashboards and alert rules", () => {
   });
 
   it("finds metric names and label uses in PromQL", () => {
-    const expr = 'histogram_quantile(0.95, sum by (le, stage) (vtt_job_latency_seconds_bucket{window="5m", provider=~"vtt_x"})) and on (provider) vtt_breaker_open';
+    const expr =
+      'histogram_quantile(0.95, sum by (le, stage) (vtt_job_latency_seconds_bucket{window="5m", provider=~"vtt_x"})) and on (provider) vtt_breaker_open';
     expect(metricNames(expr)).toEqual(["vtt_job_latency_seconds_bucket", "vtt_breaker_open"]);
     expect(labelUses(expr).map((u) => [u.labels, u.metrics])).toEqual([
       [["window", "provider"], ["vtt_job_latency_seconds_bucket"]],
       [["le", "stage"], ["vtt_job_latency_seconds_bucket"]],
       [["provider"], ["vtt_job_latency_seconds_bucket", "vtt_breaker_open"]],
     ]);
-    expect(labelUses("sum(vtt_dead_letters) by (classification)")[0]).toMatchObject({ labels: ["classification"], metrics: ["vtt_dead_letters"] });
+    expect(labelUses("sum(vtt_dead_letters) by (classification)")[0]).toMatchObject({
+      labels: ["classification"],
+      metrics: ["vtt_dead_letters"],
+    });
   });
 
   it("every vtt_ metric a dashboard or rule queries is exported by the Worker or the pool", () => {
     const exprs = allExprs();
     expect(exprs.length).toBeGreaterThan(40);
-    const unknown = exprs.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !familyOf(n)).map((n) => `${n} (${where})`));
+    const unknown = exprs.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !familyOf(n))
+        .map((n) => `${n} (${where})`),
+    );
     expect(unknown).toEqual([]);
   });
 
   it("edge metrics are queried from the edge dashboard and pool metrics from the pool dashboard", () => {
     const misplaced = DASHBOARDS.flatMap((file) => {
       const want: Source = file.endsWith("edge.json") ? "edge" : "pool";
-      return dashboardExprs(file).flatMap(({ where, expr }) => metricNames(expr).filter((n) => familyOf(n)?.[1].source !== want).map((n) => `${n} (${where})`));
+      return dashboardExprs(file).flatMap(({ where, expr }) =>
+        metricNames(expr)
+          .filter((n) => familyOf(n)?.[1].source !== want)
+          .map((n) => `${n} (${where})`),
+      );
     });
     expect(misplaced).toEqual([]);
   });
@@ -238,40 +265,50 @@ describe("metric names in dashboards and alert rules", () => {
         const [family, entry] = familyOf(name) ?? [];
         if (!family || !entry?.labels.includes("window")) continue;
         const selectors = [...expr.matchAll(new RegExp(`\\b${name}\\b(\\s*\\{[^}]*\\})?`, "g"))];
-        for (const s of selectors) if (!/\bwindow\s*=\s*"(5m|1h)"/.test(s[1] ?? "")) unpinned.push(`${s[0]} (${where})`);
+        for (const s of selectors)
+          if (!/\bwindow\s*=\s*"(5m|1h)"/.test(s[1] ?? "")) unpinned.push(`${s[0]} (${where})`);
       }
     }
     expect(unpinned).toEqual([]);
   });
 
   it("every exported metric appears on a dashboard (a new metric needs a panel)", () => {
-    const shown = new Set(DASHBOARDS.flatMap((f) => dashboardExprs(f).flatMap(({ expr }) => metricNames(expr).map((n) => familyOf(n)?.[0]))));
+    const shown = new Set(
+      DASHBOARDS.flatMap((f) =>
+        dashboardExprs(f).flatMap(({ expr }) => metricNames(expr).map((n) => familyOf(n)?.[0])),
+      ),
+    );
     const missing = [...families.keys()].filter((name) => !poolDefaults.has(name) && !shown.has(name));
     expect(missing).toEqual([]);
   });
 });
 
 describe("Grafana dashboards", () => {
-  it.each(DASHBOARDS)("%s is an importable dashboard with unique panel ids and a Prometheus datasource variable", (file) => {
-    const d = dashboard(file);
-    expect(d.uid).toMatch(/^vtt-/);
-    expect(d.title).toBeTruthy();
-    expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(d.templating.list).toContainEqual(expect.objectContaining({ name: "DS_PROMETHEUS", type: "datasource", query: "prometheus" }));
-    const panels = allPanels(d.panels);
-    const ids = panels.map((p) => p.id);
-    expect(ids.every((id) => Number.isInteger(id))).toBe(true);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (const panel of panels) {
-      expect(panel.gridPos, `panel ${panel.id}`).toBeDefined();
-      expect(panel.gridPos!.x + panel.gridPos!.w, `panel ${panel.id} width`).toBeLessThanOrEqual(24);
-      if (panel.type === "row") continue;
-      expect(panel.datasource?.uid, `panel ${panel.id} datasource`).toBe("${DS_PROMETHEUS}");
-      expect(panel.targets?.length, `panel ${panel.id} targets`).toBeGreaterThan(0);
-      const refIds = panel.targets!.map((t) => t.refId);
-      expect(new Set(refIds).size, `panel ${panel.id} refIds`).toBe(refIds.length);
-    }
-  });
+  it.each(DASHBOARDS)(
+    "%s is an importable dashboard with unique panel ids and a Prometheus datasource variable",
+    (file) => {
+      const d = dashboard(file);
+      expect(d.uid).toMatch(/^vtt-/);
+      expect(d.title).toBeTruthy();
+      expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
+      expect(d.templating.list).toContainEqual(
+        expect.objectContaining({ name: "DS_PROMETHEUS", type: "datasource", query: "prometheus" }),
+      );
+      const panels = allPanels(d.panels);
+      const ids = panels.map((p) => p.id);
+      expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const panel of panels) {
+        expect(panel.gridPos, `panel ${panel.id}`).toBeDefined();
+        expect(panel.gridPos!.x + panel.gridPos!.w, `panel ${panel.id} width`).toBeLessThanOrEqual(24);
+        if (panel.type === "row") continue;
+        expect(panel.datasource?.uid, `panel ${panel.id} datasource`).toBe("${DS_PROMETHEUS}");
+        expect(panel.targets?.length, `panel ${panel.id} targets`).toBeGreaterThan(0);
+        const refIds = panel.targets!.map((t) => t.refId);
+        expect(new Set(refIds).size, `panel ${panel.id} refIds`).toBe(refIds.length);
+      }
+    },
+  );
 
   it("dashboards have distinct uids", () => {
     const uids = DASHBOARDS.map((f) => dashboard(f).uid);
@@ -296,7 +333,11 @@ describe("Grafana dashboards", () => {
 
 describe("Prometheus alert rules", () => {
   const slug = (heading: string): string =>
-    heading.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-");
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\w\- ]/g, "")
+      .replace(/ /g, "-");
 
   it("every alert has a unique name, an expression, a duration, a severity, a summary, a description and a runbook", () => {
     const all = rules();
@@ -322,14 +363,19 @@ describe("Prometheus alert rules", () => {
         broken.push(`${rule.alert}: ${file}`);
         continue;
       }
-      const anchors = read(file).split("\n").filter((l) => /^#{1,6} /.test(l)).map((l) => slug(l.replace(/^#+ /, "")));
+      const anchors = read(file)
+        .split("\n")
+        .filter((l) => /^#{1,6} /.test(l))
+        .map((l) => slug(l.replace(/^#+ /, "")));
       if (!anchors.includes(anchor)) broken.push(`${rule.alert}: ${rule.annotations!.runbook_url}`);
     }
     expect(broken).toEqual([]);
   });
 
   it("covers the failure modes the issue asks for", () => {
-    const exprs = rules().map(({ rule }) => rule.expr).join("\n");
+    const exprs = rules()
+      .map(({ rule }) => rule.expr)
+      .join("\n");
     for (const needle of [
       "vtt_job_error_rate",
       "vtt_dead_letters",
@@ -351,11 +397,20 @@ describe("Prometheus alert rules", () => {
   it("prometheus.yml scrapes both jobs and loads the rule file", () => {
     const config = parseYaml(read("infra/prometheus/prometheus.yml")) as {
       rule_files: string[];
-      scrape_configs: { job_name: string; scrape_interval?: string; scheme?: string; authorization?: { type: string; credentials_file?: string } }[];
+      scrape_configs: {
+        job_name: string;
+        scrape_interval?: string;
+        scheme?: string;
+        authorization?: { type: string; credentials_file?: string };
+      }[];
     };
     expect(config.rule_files).toContain("alerts.yml");
     const edge = config.scrape_configs.find((c) => c.job_name === "vtt-edge");
-    expect(edge).toMatchObject({ scheme: "https", scrape_interval: "60s", authorization: { type: "Bearer", credentials_file: "/etc/prometheus/vtt-admin-key" } });
+    expect(edge).toMatchObject({
+      scheme: "https",
+      scrape_interval: "60s",
+      authorization: { type: "Bearer", credentials_file: "/etc/prometheus/vtt-admin-key" },
+    });
     expect(config.scrape_configs.map((c) => c.job_name)).toContain("vtt-pool");
   });
 });

@@ -1,7 +1,9 @@
 /** Every queue consumer declared in wrangler.toml (every environment) has exactly one consumer in the Worker. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+
 import { describe, expect, it } from "vitest";
+
 import { queueNames } from "../../src/config.ts";
 
 const toml = readFileSync(path.join(import.meta.dirname, "..", "..", "wrangler.toml"), "utf8");

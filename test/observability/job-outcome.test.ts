@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+
 import type { Env } from "../../src/env.ts";
 import { analyticsDataPoint, jobOutcome, recordJobOutcome } from "../../src/observability/job-outcome.ts";
 import type { TranscriptionRow } from "../../src/storage/schema.ts";
@@ -28,8 +29,17 @@ const row = (overrides: Partial<TranscriptionRow> = {}): TranscriptionRow =>
 
 describe("job outcome records", () => {
   it("derive queue wait, processing and end-to-end times from the row", () => {
-    expect(jobOutcome(row())).toMatchObject({ outcome: "completed", queue_wait_ms: 3000, processing_ms: 7500, end_to_end_ms: 10_500, attempts: 2, audio_seconds: 11 });
-    expect(jobOutcome(row({ status: "failed", startedAt: null, errorCode: "invalid_audio", durationSeconds: null }))).toMatchObject({
+    expect(jobOutcome(row())).toMatchObject({
+      outcome: "completed",
+      queue_wait_ms: 3000,
+      processing_ms: 7500,
+      end_to_end_ms: 10_500,
+      attempts: 2,
+      audio_seconds: 11,
+    });
+    expect(
+      jobOutcome(row({ status: "failed", startedAt: null, errorCode: "invalid_audio", durationSeconds: null })),
+    ).toMatchObject({
       outcome: "failed",
       error_code: "invalid_audio",
       queue_wait_ms: null,
@@ -59,7 +69,11 @@ describe("job outcome records", () => {
 
   it("a failing or absent binding never fails the job", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-    const broken = { writeDataPoint: () => { throw new Error("quota"); } } as unknown as AnalyticsEngineDataset;
+    const broken = {
+      writeDataPoint: () => {
+        throw new Error("quota");
+      },
+    } as unknown as AnalyticsEngineDataset;
     expect(() => recordJobOutcome({ ...env, JOB_ANALYTICS: broken } as Env, row())).not.toThrow();
     expect(() => recordJobOutcome({ ...env, JOB_ANALYTICS: undefined } as Env, row())).not.toThrow();
     expect(log.mock.calls.map((c) => String(c[0])).join("\n")).toContain("analytics_write_failed");

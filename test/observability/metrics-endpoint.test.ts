@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { ulid } from "../../src/lib/ids.ts";
 import { EDGE_METRICS } from "../../src/observability/metrics-catalog.ts";
 import { adminKey, call, createTenant } from "../helpers/api.ts";
@@ -25,21 +26,52 @@ function parseExposition(text: string): Sample[] {
 }
 
 function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length)?.value;
+  return samples.find(
+    (s) =>
+      s.name === name &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v) &&
+      Object.keys(s.labels).length === Object.keys(labels).length,
+  )?.value;
 }
 
 const NOW = Date.now();
 const S = 1000;
 let seq = 0;
 
-async function job(tenantId: string, fields: { provider: string; status: string; created: number; started?: number | null; completed?: number | null; attempts?: number; duration?: number | null; delayed?: string | null; code?: string }) {
+async function job(
+  tenantId: string,
+  fields: {
+    provider: string;
+    status: string;
+    created: number;
+    started?: number | null;
+    completed?: number | null;
+    attempts?: number;
+    duration?: number | null;
+    delayed?: string | null;
+    code?: string;
+  },
+) {
   // ids are time ordered like real ones (ULID of the creation time)
   const id = `tr_${ulid(fields.created).slice(0, 10)}${String(seq++).padStart(16, "0")}`;
   await env.DB.prepare(
     `insert into transcriptions (id, tenant_id, status, provider, audio_bytes, audio_format, created_at, started_at, completed_at, updated_at, attempts, duration_seconds, delayed_reason, error_code)
      values (?, ?, ?, ?, 1000, 'wav', ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-    .bind(id, tenantId, fields.status, fields.provider, fields.created, fields.started ?? null, fields.completed ?? null, fields.completed ?? fields.created, fields.attempts ?? 1, fields.duration ?? null, fields.delayed ?? null, fields.code ?? null)
+    .bind(
+      id,
+      tenantId,
+      fields.status,
+      fields.provider,
+      fields.created,
+      fields.started ?? null,
+      fields.completed ?? null,
+      fields.completed ?? fields.created,
+      fields.attempts ?? 1,
+      fields.duration ?? null,
+      fields.delayed ?? null,
+      fields.code ?? null,
+    )
     .run();
   return id;
 }
@@ -50,13 +82,50 @@ let text: string;
 beforeAll(async () => {
   const t = await seedTenant("metrics");
   // finished within the last 5 minutes
-  await job(t, { provider: "openai", status: "completed", created: NOW - 60 * S, started: NOW - 58 * S, completed: NOW - 50 * S, attempts: 1, duration: 20 });
-  await job(t, { provider: "openai", status: "completed", created: NOW - 100 * S, started: NOW - 96 * S, completed: NOW - 70 * S, attempts: 3, duration: 40 });
-  await job(t, { provider: "openai", status: "failed", created: NOW - 30 * S, started: NOW - 29 * S, completed: NOW - 25 * S, attempts: 2, code: "invalid_audio" });
+  await job(t, {
+    provider: "openai",
+    status: "completed",
+    created: NOW - 60 * S,
+    started: NOW - 58 * S,
+    completed: NOW - 50 * S,
+    attempts: 1,
+    duration: 20,
+  });
+  await job(t, {
+    provider: "openai",
+    status: "completed",
+    created: NOW - 100 * S,
+    started: NOW - 96 * S,
+    completed: NOW - 70 * S,
+    attempts: 3,
+    duration: 40,
+  });
+  await job(t, {
+    provider: "openai",
+    status: "failed",
+    created: NOW - 30 * S,
+    started: NOW - 29 * S,
+    completed: NOW - 25 * S,
+    attempts: 2,
+    code: "invalid_audio",
+  });
   // finished 30 minutes ago: only in the 1 h window
-  await job(t, { provider: "deepgram", status: "completed", created: NOW - 1805 * S, started: NOW - 1804 * S, completed: NOW - 1800 * S, duration: 8 });
+  await job(t, {
+    provider: "deepgram",
+    status: "completed",
+    created: NOW - 1805 * S,
+    started: NOW - 1804 * S,
+    completed: NOW - 1800 * S,
+    duration: 8,
+  });
   // finished 2 hours ago: in no window
-  await job(t, { provider: "openai", status: "failed", created: NOW - 7300 * S, started: NOW - 7290 * S, completed: NOW - 7200 * S });
+  await job(t, {
+    provider: "openai",
+    status: "failed",
+    created: NOW - 7300 * S,
+    started: NOW - 7290 * S,
+    completed: NOW - 7200 * S,
+  });
   // unfinished
   await job(t, { provider: "openai", status: "queued", created: NOW - 120 * S });
   await job(t, { provider: "openai", status: "queued", created: NOW - 90 * S, delayed: "provider_unavailable" });
@@ -96,7 +165,9 @@ describe("GET /metrics", () => {
   it("counts finished jobs per provider, outcome and window, and derives rates", () => {
     expect(value(samples, "vtt_jobs_finished", { provider: "openai", outcome: "completed", window: "5m" })).toBe(2);
     expect(value(samples, "vtt_jobs_finished", { provider: "openai", outcome: "failed", window: "5m" })).toBe(1);
-    expect(value(samples, "vtt_jobs_finished", { provider: "deepgram", outcome: "completed", window: "5m" })).toBeUndefined();
+    expect(
+      value(samples, "vtt_jobs_finished", { provider: "deepgram", outcome: "completed", window: "5m" }),
+    ).toBeUndefined();
     expect(value(samples, "vtt_jobs_finished", { provider: "deepgram", outcome: "completed", window: "1h" })).toBe(1);
     expect(value(samples, "vtt_jobs_per_second", { provider: "openai", window: "5m" })).toBeCloseTo(3 / 300, 10);
     expect(value(samples, "vtt_job_error_rate", { provider: "openai", window: "5m" })).toBeCloseTo(1 / 3, 10);
@@ -107,16 +178,27 @@ describe("GET /metrics", () => {
 
   it("reports average and maximum latency per stage, and a cumulative histogram", () => {
     // queue waits 2, 4, 1 s; processing 8, 26, 4 s; end to end 10, 30, 5 s
-    expect(value(samples, "vtt_job_latency_avg_seconds", { provider: "openai", stage: "queue_wait", window: "5m" })).toBeCloseTo(7 / 3, 6);
-    expect(value(samples, "vtt_job_latency_max_seconds", { provider: "openai", stage: "processing", window: "5m" })).toBe(26);
-    expect(value(samples, "vtt_job_latency_avg_seconds", { provider: "openai", stage: "end_to_end", window: "5m" })).toBeCloseTo(15, 6);
-    const bucket = (le: string) => value(samples, "vtt_job_latency_seconds_bucket", { provider: "openai", stage: "end_to_end", window: "5m", le });
+    expect(
+      value(samples, "vtt_job_latency_avg_seconds", { provider: "openai", stage: "queue_wait", window: "5m" }),
+    ).toBeCloseTo(7 / 3, 6);
+    expect(
+      value(samples, "vtt_job_latency_max_seconds", { provider: "openai", stage: "processing", window: "5m" }),
+    ).toBe(26);
+    expect(
+      value(samples, "vtt_job_latency_avg_seconds", { provider: "openai", stage: "end_to_end", window: "5m" }),
+    ).toBeCloseTo(15, 6);
+    const bucket = (le: string) =>
+      value(samples, "vtt_job_latency_seconds_bucket", { provider: "openai", stage: "end_to_end", window: "5m", le });
     expect(bucket("5")).toBe(1);
     expect(bucket("10")).toBe(2);
     expect(bucket("30")).toBe(3);
     expect(bucket("+Inf")).toBe(3);
-    expect(value(samples, "vtt_job_latency_seconds_sum", { provider: "openai", stage: "end_to_end", window: "5m" })).toBe(45);
-    expect(value(samples, "vtt_job_latency_seconds_count", { provider: "openai", stage: "end_to_end", window: "5m" })).toBe(3);
+    expect(
+      value(samples, "vtt_job_latency_seconds_sum", { provider: "openai", stage: "end_to_end", window: "5m" }),
+    ).toBe(45);
+    expect(
+      value(samples, "vtt_job_latency_seconds_count", { provider: "openai", stage: "end_to_end", window: "5m" }),
+    ).toBe(3);
   });
 
   it("reports audio seconds and the real-time factor of completed jobs", () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { childTraceparent, formatTraceparent, newTraceparent, parseTraceparent, traceIdOf } from "../../src/observability/trace.ts";
+
+import {
+  childTraceparent,
+  formatTraceparent,
+  newTraceparent,
+  parseTraceparent,
+  traceIdOf,
+} from "../../src/observability/trace.ts";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID = "00f067aa0ba902b7";
@@ -8,7 +15,13 @@ const VERSION_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 describe("parseTraceparent", () => {
   it("parses the specification's example", () => {
-    expect(parseTraceparent(EXAMPLE)).toEqual({ version: "00", traceId: TRACE_ID, parentId: PARENT_ID, flags: 1, sampled: true });
+    expect(parseTraceparent(EXAMPLE)).toEqual({
+      version: "00",
+      traceId: TRACE_ID,
+      parentId: PARENT_ID,
+      flags: 1,
+      sampled: true,
+    });
   });
 
   it("reads the sampled bit out of the flags field", () => {
@@ -43,8 +56,15 @@ describe("parseTraceparent", () => {
   });
 
   it("reads a higher version by its first four fields, as the spec asks", () => {
-    expect(parseTraceparent(`cc-${TRACE_ID}-${PARENT_ID}-01`)).toMatchObject({ version: "cc", traceId: TRACE_ID, sampled: true });
-    expect(parseTraceparent(`01-${TRACE_ID}-${PARENT_ID}-01-what-the-future-holds`)).toMatchObject({ version: "01", parentId: PARENT_ID });
+    expect(parseTraceparent(`cc-${TRACE_ID}-${PARENT_ID}-01`)).toMatchObject({
+      version: "cc",
+      traceId: TRACE_ID,
+      sampled: true,
+    });
+    expect(parseTraceparent(`01-${TRACE_ID}-${PARENT_ID}-01-what-the-future-holds`)).toMatchObject({
+      version: "01",
+      parentId: PARENT_ID,
+    });
   });
 });
 
@@ -82,7 +102,9 @@ describe("childTraceparent", () => {
   });
 
   it("writes version 00 for a parent of a higher version", () => {
-    expect(childTraceparent(`cc-${TRACE_ID}-${PARENT_ID}-01-more`)).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
+    expect(childTraceparent(`cc-${TRACE_ID}-${PARENT_ID}-01-more`)).toMatch(
+      new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`),
+    );
   });
 
   it("starts a new sampled trace when the parent is absent or invalid", () => {

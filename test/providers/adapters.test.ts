@@ -1,16 +1,27 @@
+import { parseKeyRing, signAudioUrl, verifySignedRequest } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { verifySignedRequest, parseKeyRing, signAudioUrl } from "@vtt/pool-contract";
+
 import type { Env } from "../../src/env.ts";
 import { DeepgramTranscriptionService } from "../../src/providers/deepgram.ts";
 import { OpenAITranscriptionService } from "../../src/providers/openai.ts";
-import { createTranscriptionService, defaultProvider, isProviderEnabled, parseProviderList } from "../../src/providers/registry.ts";
+import {
+  createTranscriptionService,
+  defaultProvider,
+  isProviderEnabled,
+  parseProviderList,
+} from "../../src/providers/registry.ts";
 import { ProviderError, type TranscriptionRequest } from "../../src/providers/types.ts";
 import { WhisperPoolService } from "../../src/providers/whisper-pool.ts";
 import { WorkersAITranscriptionService } from "../../src/providers/workers-ai.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
-import { DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE, DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, WORKERS_AI_OUTPUT } from "./fixtures.ts";
+import {
+  DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE,
+  DEEPGRAM_RESPONSE,
+  OPENAI_VERBOSE_JSON,
+  WORKERS_AI_OUTPUT,
+} from "./fixtures.ts";
 
 const WAV = makeWav(0.25);
 
@@ -28,7 +39,10 @@ function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRe
 }
 
 async function expectProviderError(promise: Promise<unknown>, code: string, retryable: boolean) {
-  const error = await promise.then(() => null, (e) => e);
+  const error = await promise.then(
+    () => null,
+    (e) => e,
+  );
   expect(error).toBeInstanceOf(ProviderError);
   expect({ code: error.code, retryable: error.retryable }).toEqual({ code, retryable });
   return error as ProviderError;
@@ -36,12 +50,18 @@ async function expectProviderError(promise: Promise<unknown>, code: string, retr
 
 describe("openai", () => {
   it("sends multipart with model, verbose_json, both granularities, language and prompt; normalises segments and words", async () => {
-    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
+      json(OPENAI_VERBOSE_JSON),
+    );
     const service = new OpenAITranscriptionService(env);
     const outcome = await service.transcribe(request({ prompt: "Kennedy" }));
     const sent = outbound.requests[0]!;
     expect(sent.headers.get("authorization")).toBe("Bearer sk-test-openai-key");
-    const form = await new Request("http://x", { method: "POST", headers: { "content-type": sent.headers.get("content-type")! }, body: sent.body }).formData();
+    const form = await new Request("http://x", {
+      method: "POST",
+      headers: { "content-type": sent.headers.get("content-type")! },
+      body: sent.body,
+    }).formData();
     expect(form.get("model")).toBe("whisper-1");
     expect(form.get("response_format")).toBe("verbose_json");
     expect(form.getAll("timestamp_granularities[]")).toEqual(["segment", "word"]);
@@ -56,7 +76,13 @@ describe("openai", () => {
         text: OPENAI_VERBOSE_JSON.text,
         segments: [
           { start: 0, end: 3.5, text: "And so, my fellow Americans,", avg_logprob: -0.21, no_speech_prob: 0.01 },
-          { start: 3.5, end: 11, text: "ask not what your country can do for you.", avg_logprob: -0.18, no_speech_prob: 0.02 },
+          {
+            start: 3.5,
+            end: 11,
+            text: "ask not what your country can do for you.",
+            avg_logprob: -0.18,
+            no_speech_prob: 0.02,
+          },
         ],
         words: [
           { start: 0, end: 0.32, word: "And" },
@@ -70,14 +96,31 @@ describe("openai", () => {
   });
 
   it("uses json for gpt-4o-transcribe and any OpenAI-compatible base URL", async () => {
-    const outbound = interceptFetch().on("POST", "http://speaches.local:8000/v1/audio/transcriptions", () => json({ text: "hello there" }));
-    const service = new OpenAITranscriptionService({ ...env, OPENAI_MODEL: "gpt-4o-transcribe", OPENAI_BASE_URL: "http://speaches.local:8000/v1" } as Env);
+    const outbound = interceptFetch().on("POST", "http://speaches.local:8000/v1/audio/transcriptions", () =>
+      json({ text: "hello there" }),
+    );
+    const service = new OpenAITranscriptionService({
+      ...env,
+      OPENAI_MODEL: "gpt-4o-transcribe",
+      OPENAI_BASE_URL: "http://speaches.local:8000/v1",
+    } as Env);
     const outcome = await service.transcribe(request({ language: null }));
     const sent = outbound.requests[0]!;
-    const form = await new Request("http://x", { method: "POST", headers: { "content-type": sent.headers.get("content-type")! }, body: sent.body }).formData();
+    const form = await new Request("http://x", {
+      method: "POST",
+      headers: { "content-type": sent.headers.get("content-type")! },
+      body: sent.body,
+    }).formData();
     expect(form.get("response_format")).toBe("json");
     expect(form.get("language")).toBeNull();
-    expect(outcome).toMatchObject({ transcript: { text: "hello there", segments: [{ start: 0, end: 0, text: "hello there" }], model: "gpt-4o-transcribe", language: null } });
+    expect(outcome).toMatchObject({
+      transcript: {
+        text: "hello there",
+        segments: [{ start: 0, end: 0, text: "hello there" }],
+        model: "gpt-4o-transcribe",
+        language: null,
+      },
+    });
   });
 
   it.each([
@@ -89,7 +132,9 @@ describe("openai", () => {
     [500, "provider_unavailable", true],
     [503, "provider_unavailable", true],
   ])("classifies HTTP %i as %s (retryable: %s)", async (status, code, retryable) => {
-    interceptFetch().on("POST", "https://api.openai.com/", () => json({ error: { message: "nope", type: "invalid_request_error" } }, status, { "retry-after": "7" }));
+    interceptFetch().on("POST", "https://api.openai.com/", () =>
+      json({ error: { message: "nope", type: "invalid_request_error" } }, status, { "retry-after": "7" }),
+    );
     const error = await expectProviderError(new OpenAITranscriptionService(env).transcribe(request()), code, retryable);
     if (status === 429) expect(error.retryAfterSeconds).toBe(7);
   });
@@ -98,14 +143,26 @@ describe("openai", () => {
     interceptFetch().on("POST", "https://api.openai.com/", () => {
       throw new TypeError("fetch failed");
     });
-    await expectProviderError(new OpenAITranscriptionService(env).transcribe(request()), "provider_network_error", true);
+    await expectProviderError(
+      new OpenAITranscriptionService(env).transcribe(request()),
+      "provider_network_error",
+      true,
+    );
     interceptFetch().on("POST", "https://api.openai.com/", () => new Promise<Response>(() => undefined));
-    await expectProviderError(new OpenAITranscriptionService({ ...env, OPENAI_TIMEOUT_MS: "50" } as Env).transcribe(request()), "provider_timeout", true);
+    await expectProviderError(
+      new OpenAITranscriptionService({ ...env, OPENAI_TIMEOUT_MS: "50" } as Env).transcribe(request()),
+      "provider_timeout",
+      true,
+    );
   });
 
   it("refuses audio over 25 MB without calling OpenAI, and needs its key", async () => {
     const outbound = interceptFetch();
-    await expectProviderError(new OpenAITranscriptionService(env).transcribe(request({ bytes: 26 * 1024 * 1024 })), "provider_rejected_audio", false);
+    await expectProviderError(
+      new OpenAITranscriptionService(env).transcribe(request({ bytes: 26 * 1024 * 1024 })),
+      "provider_rejected_audio",
+      false,
+    );
     expect(outbound.requests).toHaveLength(0);
     expect(() => new OpenAITranscriptionService({ ...env, OPENAI_API_KEY: "" } as Env)).toThrow(ProviderError);
   });
@@ -118,7 +175,13 @@ describe("deepgram", () => {
     const sent = outbound.requests[0]!;
     expect(sent.headers.get("authorization")).toBe("Token dg-test-key");
     expect(sent.headers.get("content-type")).toBe("audio/wav");
-    expect(Object.fromEntries(sent.url.searchParams)).toEqual({ model: "nova-3", smart_format: "true", punctuate: "true", utterances: "true", detect_language: "true" });
+    expect(Object.fromEntries(sent.url.searchParams)).toEqual({
+      model: "nova-3",
+      smart_format: "true",
+      punctuate: "true",
+      utterances: "true",
+      detect_language: "true",
+    });
     expect(sent.body).toEqual(WAV);
     expect(outcome).toEqual({
       kind: "completed",
@@ -172,27 +235,47 @@ describe("deepgram", () => {
   });
 
   it("keeps Retry-After on 429; network errors and its own deadline are retryable", async () => {
-    interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ err_code: "TOO_MANY_REQUESTS" }, 429, { "retry-after": "12" }));
-    const limited = await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_rate_limited", true);
+    interceptFetch().on("POST", "https://api.deepgram.com/", () =>
+      json({ err_code: "TOO_MANY_REQUESTS" }, 429, { "retry-after": "12" }),
+    );
+    const limited = await expectProviderError(
+      new DeepgramTranscriptionService(env).transcribe(request()),
+      "provider_rate_limited",
+      true,
+    );
     expect(limited.retryAfterSeconds).toBe(12);
     interceptFetch().on("POST", "https://api.deepgram.com/", () => {
       throw new TypeError("Network connection lost.");
     });
-    await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_network_error", true);
+    await expectProviderError(
+      new DeepgramTranscriptionService(env).transcribe(request()),
+      "provider_network_error",
+      true,
+    );
     interceptFetch().on("POST", "https://api.deepgram.com/", () => new Promise<Response>(() => undefined));
-    await expectProviderError(new DeepgramTranscriptionService({ ...env, DEEPGRAM_TIMEOUT_MS: "50" } as Env).transcribe(request()), "provider_timeout", true);
+    await expectProviderError(
+      new DeepgramTranscriptionService({ ...env, DEEPGRAM_TIMEOUT_MS: "50" } as Env).transcribe(request()),
+      "provider_timeout",
+      true,
+    );
   });
 
   it("treats a body that is not Deepgram's shape as a bad response", async () => {
     interceptFetch().on("POST", "https://api.deepgram.com/", () => json({ results: {} }));
-    await expectProviderError(new DeepgramTranscriptionService(env).transcribe(request()), "provider_bad_response", true);
+    await expectProviderError(
+      new DeepgramTranscriptionService(env).transcribe(request()),
+      "provider_bad_response",
+      true,
+    );
   });
 });
 
 describe("workers-ai", () => {
   function fakeAi(run: (model: string, input: Record<string, unknown>) => unknown) {
     const calls: { model: string; input: Record<string, unknown> }[] = [];
-    const ai = { run: async (model: string, input: Record<string, unknown>) => (calls.push({ model, input }), run(model, input)) };
+    const ai = {
+      run: async (model: string, input: Record<string, unknown>) => (calls.push({ model, input }), run(model, input)),
+    };
     return { calls, env: { ...env, AI: ai as unknown as Ai } as Env };
   }
 
@@ -205,8 +288,14 @@ describe("workers-ai", () => {
     expect(Uint8Array.from(atob(calls[0]!.input.audio as string), (c) => c.charCodeAt(0))).toEqual(WAV);
     expect(outcome).toMatchObject({
       transcript: {
-        segments: [{ start: 0, end: 3.5, text: "And so, my fellow Americans,", avg_logprob: -0.2, no_speech_prob: 0.01 }, { start: 3.5, end: 11 }],
-        words: [{ start: 0, end: 0.3, word: "And" }, { start: 3.5, end: 3.8, word: "ask" }],
+        segments: [
+          { start: 0, end: 3.5, text: "And so, my fellow Americans,", avg_logprob: -0.2, no_speech_prob: 0.01 },
+          { start: 3.5, end: 11 },
+        ],
+        words: [
+          { start: 0, end: 0.3, word: "And" },
+          { start: 3.5, end: 3.8, word: "ask" },
+        ],
         language: "en",
         duration_seconds: 11,
         model: "@cf/openai/whisper-large-v3-turbo",
@@ -232,20 +321,35 @@ describe("workers-ai", () => {
 
 describe("whisper-pool", () => {
   it("dispatches a signed job with a per-job signed audio URL and the callback URL", async () => {
-    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ job_id: "x", status: "queued", duplicate: false }, 202));
-    const outcome = await new WhisperPoolService(env).transcribe(request({ prompt: "Kennedy", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }));
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () =>
+      json({ job_id: "x", status: "queued", duplicate: false }, 202),
+    );
+    const outcome = await new WhisperPoolService(env).transcribe(
+      request({ prompt: "Kennedy", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }),
+    );
     expect(outcome).toEqual({ kind: "dispatched" });
     const sent = outbound.requests[0]!;
     const raw = new TextDecoder().decode(sent.body);
-    expect(await verifySignedRequest(parseKeyRing("e1:edge-to-pool-secret"), sent.headers, raw)).toEqual({ ok: true, keyId: "e1" });
+    expect(await verifySignedRequest(parseKeyRing("e1:edge-to-pool-secret"), sent.headers, raw)).toEqual({
+      ok: true,
+      keyId: "e1",
+    });
     const body = JSON.parse(raw);
-    expect(body).toMatchObject({ job_id: request().jobId, language: "en", prompt: "Kennedy", callback_url: "https://edge.test/internal/pool/callback", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    expect(body).toMatchObject({
+      job_id: request().jobId,
+      language: "en",
+      prompt: "Kennedy",
+      callback_url: "https://edge.test/internal/pool/callback",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    });
     const audioUrl = new URL(body.audio_url);
     expect(audioUrl.origin + audioUrl.pathname).toBe(`https://edge.test/internal/audio/${request().jobId}`);
     expect(Number(audioUrl.searchParams.get("exp"))).toBe(body.audio_expires_at);
     expect(body.audio_expires_at - Date.now() / 1000).toBeGreaterThan(500);
     expect(body.audio_expires_at - Date.now() / 1000).toBeLessThanOrEqual(600);
-    expect(audioUrl.searchParams.get("sig")).toBe(await signAudioUrl("audio-url-secret", request().jobId, body.audio_expires_at));
+    expect(audioUrl.searchParams.get("sig")).toBe(
+      await signAudioUrl("audio-url-secret", request().jobId, body.audio_expires_at),
+    );
   });
 
   it("pool down is retryable (pool_unreachable); a 400 is permanent", async () => {
@@ -256,7 +360,11 @@ describe("whisper-pool", () => {
     interceptFetch().on("POST", "https://pool.test/", () => json({ code: "redis" }, 503));
     await expectProviderError(new WhisperPoolService(env).transcribe(request()), "pool_unreachable", true);
     interceptFetch().on("POST", "https://pool.test/", () => new Promise<Response>(() => undefined));
-    await expectProviderError(new WhisperPoolService({ ...env, POOL_DISPATCH_TIMEOUT_MS: "50" } as Env).transcribe(request()), "pool_unreachable", true);
+    await expectProviderError(
+      new WhisperPoolService({ ...env, POOL_DISPATCH_TIMEOUT_MS: "50" } as Env).transcribe(request()),
+      "pool_unreachable",
+      true,
+    );
     interceptFetch().on("POST", "https://pool.test/", () => json({ code: "bad" }, 400));
     await expectProviderError(new WhisperPoolService(env).transcribe(request()), "provider_bad_request", false);
   });
@@ -265,7 +373,10 @@ describe("whisper-pool", () => {
 describe("registry", () => {
   it("reads the ordered provider list and ignores unknown names", () => {
     expect(parseProviderList(env)).toEqual(["openai", "deepgram", "whisper-pool"]);
-    expect(parseProviderList({ ...env, PROVIDERS: "deepgram, nope ,openai,deepgram" } as Env)).toEqual(["deepgram", "openai"]);
+    expect(parseProviderList({ ...env, PROVIDERS: "deepgram, nope ,openai,deepgram" } as Env)).toEqual([
+      "deepgram",
+      "openai",
+    ]);
     expect(defaultProvider({ ...env, PROVIDERS: "" } as Env)).toBe("whisper-pool");
     expect(defaultProvider({ ...env, PROVIDERS: "", POOL_URL: "" } as Env)).toBe("openai");
     expect(isProviderEnabled(env, "workers-ai")).toBe(false);

@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
-import { createDb } from "../../src/storage/db.ts";
 import { describe, expect, it } from "vitest";
+
 import { openField } from "../../src/domain/envelope.ts";
 import { purgeExpired } from "../../src/jobs/retention.ts";
-import { isoWeek, qualityMetricFamilies, readFeedback, scoreCorrection } from "../../src/quality/feedback.ts";
 import { renderExposition } from "../../src/observability/prometheus.ts";
-import * as schema from "../../src/storage/schema.ts";
+import { isoWeek, qualityMetricFamilies, readFeedback, scoreCorrection } from "../../src/quality/feedback.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { masterKeys } from "../../src/storage/sealed-objects.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
@@ -24,10 +24,16 @@ async function completedJob(key: string, fields: Record<string, string> = {}): P
 }
 
 function feedback(id: string, key: string, body: unknown) {
-  return call(`/v1/transcriptions/${id}/feedback`, { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return call(`/v1/transcriptions/${id}/feedback`, {
+    method: "POST",
+    key,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
-const count = async (table: string, jobId: string) => (await env.DB.prepare(`select count(*) as n from ${table} where job_id = ?`).bind(jobId).first<{ n: number }>())!.n;
+const count = async (table: string, jobId: string) =>
+  (await env.DB.prepare(`select count(*) as n from ${table} where job_id = ?`).bind(jobId).first<{ n: number }>())!.n;
 
 describe("scoreCorrection (hand-computed)", () => {
   it.each([
@@ -58,11 +64,22 @@ describe("POST /v1/transcriptions/{id}/feedback", () => {
     const res = await feedback(id, key, { rating: "bad", reason: "last word wrong", corrected_text: correction });
     expect(res.status).toBe(201);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ job_id: id, rating: "bad", reason: "last word wrong", has_correction: true, reference_words: 14, provider: "whisper-pool", model: "ggml-tiny.en", replaced: false });
+    expect(body).toMatchObject({
+      job_id: id,
+      rating: "bad",
+      reason: "last word wrong",
+      has_correction: true,
+      reference_words: 14,
+      provider: "whisper-pool",
+      model: "ggml-tiny.en",
+      replaced: false,
+    });
     expect(body.wer).toBeCloseTo(1 / 14, 12);
     expect(body.cer).toBeCloseTo(2 / 56, 12);
 
-    const raw = (await env.DB.prepare("select * from transcript_feedback where job_id = ?").bind(id).first<Record<string, unknown>>())!;
+    const raw = (await env.DB.prepare("select * from transcript_feedback where job_id = ?")
+      .bind(id)
+      .first<Record<string, unknown>>())!;
     expect(raw).toMatchObject({ tenant_id: tenantId, rating: "bad", provider: "whisper-pool", model: "ggml-tiny.en" });
     for (const column of ["corrected_text", "reason"]) {
       expect(String(raw[column])).toMatch(/^enc1\.m2\./);
@@ -72,14 +89,31 @@ describe("POST /v1/transcriptions/{id}/feedback", () => {
     const opened = await readFeedback(env, db(), tenantId, id);
     expect(opened).toMatchObject({ correctedText: correction, reason: "last word wrong" });
     // the AAD binds the sealed text to its job: copied to another job's row it does not open
-    await expect(openField(masterKeys(env), tenantId, "transcript_feedback.corrected_text:tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C", String(raw.corrected_text))).rejects.toThrow();
+    await expect(
+      openField(
+        masterKeys(env),
+        tenantId,
+        "transcript_feedback.corrected_text:tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+        String(raw.corrected_text),
+      ),
+    ).rejects.toThrow();
     await expect(readFeedback(env, db(), "tn_other", id)).resolves.toBeNull();
 
     const again = await feedback(id, key, { rating: "good" });
     expect(again.status).toBe(200);
-    expect(await again.json()).toMatchObject({ rating: "good", replaced: true, wer: null, cer: null, has_correction: false });
+    expect(await again.json()).toMatchObject({
+      rating: "good",
+      replaced: true,
+      wer: null,
+      cer: null,
+      has_correction: false,
+    });
     expect(await count("transcript_feedback", id)).toBe(1);
-    expect(await readFeedback(env, db(), tenantId, id)).toMatchObject({ rating: "good", correctedText: null, reason: null });
+    expect(await readFeedback(env, db(), tenantId, id)).toMatchObject({
+      rating: "good",
+      correctedText: null,
+      reason: null,
+    });
   });
 
   it("is tenant-scoped: another tenant's job and unknown ids are 404, an unfinished job 409", async () => {
@@ -112,7 +146,13 @@ describe("POST /v1/transcriptions/{id}/feedback", () => {
 
     const { key } = await createTenant("fb-valid", ["admin"]);
     const own = await completedJob(key);
-    for (const body of [{ rating: "bad" }, { rating: "meh" }, { rating: "good", reason: "x".repeat(501) }, { rating: "good", corrected_text: "x".repeat(100_001) }, { rating: "bad", reason: "  " }]) {
+    for (const body of [
+      { rating: "bad" },
+      { rating: "meh" },
+      { rating: "good", reason: "x".repeat(501) },
+      { rating: "good", corrected_text: "x".repeat(100_001) },
+      { rating: "bad", reason: "  " },
+    ]) {
       const res = await feedback(own, key, body);
       expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(422);
       expect(((await res.json()) as { code: string }).code).toBe("validation_failed");
@@ -125,7 +165,9 @@ describe("GET /v1/admin/quality and the quality gauges", () => {
   it("aggregates reviews per provider, model and ISO week", async () => {
     const now = Date.now();
     const seed = (jobId: string, rating: string, wer: number | null, cer: number | null, at: number) =>
-      env.DB.prepare("insert into transcript_feedback (job_id, tenant_id, provider, model, rating, wer, cer, created_at, updated_at) values (?, 'tn_q', 'q-prov', 'q-model', ?, ?, ?, ?, ?)").bind(jobId, rating, wer, cer, at, at);
+      env.DB.prepare(
+        "insert into transcript_feedback (job_id, tenant_id, provider, model, rating, wer, cer, created_at, updated_at) values (?, 'tn_q', 'q-prov', 'q-model', ?, ?, ?, ?, ?)",
+      ).bind(jobId, rating, wer, cer, at, at);
     await env.DB.batch([
       seed("tr_q1", "good", 0.1, 0.05, now - 1000),
       seed("tr_q2", "bad", 0.5, 0.25, now - 2000),
@@ -140,18 +182,33 @@ describe("GET /v1/admin/quality and the quality gauges", () => {
     const thisWeek = report.data.find((d) => d.week === isoWeek(now))!;
     expect(thisWeek.reviews).toBeGreaterThanOrEqual(1);
     const byWeek = new Map<string, { reviews: number; good: number; bad: number; werSum: number; scored: number }>();
-    for (const [rating, wer, at] of [["good", 0.1, now - 1000], ["bad", 0.5, now - 2000], ["bad", null, now - 3000], ["good", 0.2, now - 8 * DAY]] as const) {
+    for (const [rating, wer, at] of [
+      ["good", 0.1, now - 1000],
+      ["bad", 0.5, now - 2000],
+      ["bad", null, now - 3000],
+      ["good", 0.2, now - 8 * DAY],
+    ] as const) {
       const week = isoWeek(at);
       const entry = byWeek.get(week) ?? { reviews: 0, good: 0, bad: 0, werSum: 0, scored: 0 };
       entry.reviews += 1;
       entry[rating] += 1;
-      if (wer !== null) ((entry.werSum += wer), (entry.scored += 1));
+      if (wer !== null) {
+        entry.werSum += wer;
+        entry.scored += 1;
+      }
       byWeek.set(week, entry);
     }
     expect(report.data).toHaveLength(byWeek.size);
     for (const [week, expected] of byWeek) {
       const row = report.data.find((d) => d.week === week)!;
-      expect(row).toMatchObject({ provider: "q-prov", model: "q-model", reviews: expected.reviews, good: expected.good, bad: expected.bad, scored: expected.scored });
+      expect(row).toMatchObject({
+        provider: "q-prov",
+        model: "q-model",
+        reviews: expected.reviews,
+        good: expected.good,
+        bad: expected.bad,
+        scored: expected.scored,
+      });
       expect(row.mean_wer as number).toBeCloseTo(expected.werSum / expected.scored, 12);
     }
     expect(isoWeek(Date.UTC(2021, 0, 3))).toBe("2020-W53");
@@ -182,7 +239,11 @@ describe("erasure covers features and reviews", () => {
     const kept = await reviewed(key, { subject_id: "person-other" });
     const res = await call("/v1/subjects/person-fb", { method: "DELETE", key });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { erased: Record<string, number> }).erased).toMatchObject({ transcriptions: 1, job_features: 1, feedback: 1 });
+    expect(((await res.json()) as { erased: Record<string, number> }).erased).toMatchObject({
+      transcriptions: 1,
+      job_features: 1,
+      feedback: 1,
+    });
     expect(await count("job_features", id)).toBe(0);
     expect(await count("transcript_feedback", id)).toBe(0);
     expect(await count("job_features", kept)).toBe(1);
@@ -194,7 +255,11 @@ describe("erasure covers features and reviews", () => {
     const ids = [await reviewed(key), await reviewed(key)];
     const res = await call(`/v1/admin/tenants/${tenantId}`, { method: "DELETE", key: adminKey() });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { erased: Record<string, number> }).erased).toMatchObject({ transcriptions: 2, job_features: 2, feedback: 2 });
+    expect(((await res.json()) as { erased: Record<string, number> }).erased).toMatchObject({
+      transcriptions: 2,
+      job_features: 2,
+      feedback: 2,
+    });
     for (const id of ids) {
       expect(await count("job_features", id)).toBe(0);
       expect(await count("transcript_feedback", id)).toBe(0);
@@ -208,7 +273,11 @@ describe("erasure covers features and reviews", () => {
     expect(result.transcriptions).toBeGreaterThanOrEqual(1);
     expect(await count("job_features", id)).toBe(0);
     expect(await count("transcript_feedback", id)).toBe(0);
-    const receipt = await env.DB.prepare("select receipt from audit_log where tenant_id = ? and action = 'retention.purged'").bind(tenantId).first<{ receipt: string }>();
+    const receipt = await env.DB.prepare(
+      "select receipt from audit_log where tenant_id = ? and action = 'retention.purged'",
+    )
+      .bind(tenantId)
+      .first<{ receipt: string }>();
     expect(JSON.parse(receipt!.receipt).erased).toMatchObject({ transcriptions: 1, job_features: 1, feedback: 1 });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import {
   aggregateErrorRates,
   alignTokens,
@@ -12,7 +13,9 @@ import { seededRandom } from "../helpers/random.ts";
 
 /** Textbook full-matrix Levenshtein distance, kept deliberately naive to cross-check the two-row version. */
 function naiveDistance(a: readonly string[], b: readonly string[]): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
@@ -27,11 +30,15 @@ describe("normaliseTranscript", () => {
   });
 
   it("keeps apostrophes inside words only, typographic ones included", () => {
-    expect(normaliseTranscript("Don’t say 'rock'n'roll' isn't 90s' music")).toBe("don't say rock'n'roll isn't 90s music");
+    expect(normaliseTranscript("Don’t say 'rock'n'roll' isn't 90s' music")).toBe(
+      "don't say rock'n'roll isn't 90s music",
+    );
   });
 
   it("turns other punctuation and symbols into word breaks", () => {
-    expect(normaliseTranscript("“Well-known” — costs $5 (approx.) & 3.5% more…")).toBe("well known costs 5 approx 3 5 more");
+    expect(normaliseTranscript("“Well-known” — costs $5 (approx.) & 3.5% more…")).toBe(
+      "well known costs 5 approx 3 5 more",
+    );
   });
 
   it("applies NFKC so compatibility forms and decomposed accents compare equal", () => {
@@ -86,7 +93,8 @@ describe("wordErrorRate", () => {
     const random = seededRandom(7);
     const vocabulary = ["a", "b", "c", "d"];
     for (let trial = 0; trial < 200; trial++) {
-      const draw = () => Array.from({ length: Math.floor(random() * 12) }, () => vocabulary[Math.floor(random() * vocabulary.length)]!);
+      const draw = () =>
+        Array.from({ length: Math.floor(random() * 12) }, () => vocabulary[Math.floor(random() * vocabulary.length)]!);
       const reference = draw();
       const hypothesis = draw();
       const result = alignTokens(reference, hypothesis);
@@ -94,7 +102,9 @@ describe("wordErrorRate", () => {
       expect(result.substitutions + result.deletions + result.insertions).toBe(result.errors);
       expect(result.hits + result.substitutions + result.deletions).toBe(reference.length);
       expect(result.hits + result.substitutions + result.insertions).toBe(hypothesis.length);
-      expect(Math.min(result.substitutions, result.deletions, result.insertions, result.hits)).toBeGreaterThanOrEqual(0);
+      expect(Math.min(result.substitutions, result.deletions, result.insertions, result.hits)).toBeGreaterThanOrEqual(
+        0,
+      );
     }
   });
 
@@ -109,13 +119,23 @@ describe("wordErrorRate", () => {
       if (i % 1_000 === 500) hypothesis.push(`ins${i}`); // 10 insertions
     });
     const result = wordErrorRate(reference.join(" "), hypothesis.join(" "));
-    expect(result).toMatchObject({ substitutions: 100, deletions: 10, insertions: 10, referenceLength: 10_000, rate: 120 / 10_000 });
+    expect(result).toMatchObject({
+      substitutions: 100,
+      deletions: 10,
+      insertions: 10,
+      referenceLength: 10_000,
+      rate: 120 / 10_000,
+    });
   });
 });
 
 describe("characterErrorRate", () => {
   it("compares characters of the normalised text without spaces", () => {
-    expect(characterErrorRate("The cat", "the bat")).toMatchObject({ substitutions: 1, referenceLength: 6, rate: 1 / 6 });
+    expect(characterErrorRate("The cat", "the bat")).toMatchObject({
+      substitutions: 1,
+      referenceLength: 6,
+      rate: 1 / 6,
+    });
     expect(characterErrorRate("ice cream", "icecream").rate).toBe(0);
     expect(wordErrorRate("ice cream", "icecream")).toMatchObject({ substitutions: 1, deletions: 1, rate: 1 });
   });
@@ -140,7 +160,10 @@ describe("characterErrorRate", () => {
 
 describe("aggregateErrorRates", () => {
   it("weights by reference length rather than averaging per-item rates", () => {
-    const total = aggregateErrorRates([wordErrorRate("a b c d e f g h i j", "a b c d e f g h i j"), wordErrorRate("yes", "no")]);
+    const total = aggregateErrorRates([
+      wordErrorRate("a b c d e f g h i j", "a b c d e f g h i j"),
+      wordErrorRate("yes", "no"),
+    ]);
     expect(total).toMatchObject({ substitutions: 1, referenceLength: 11, errors: 1, rate: 1 / 11 });
     expect(aggregateErrorRates([]).rate).toBe(0);
   });
@@ -172,7 +195,12 @@ describe("alignTokensBounded", () => {
     const long = Array.from({ length: 100_000 }, (_, i) => `w${i % 50}`);
     const edited = [...long];
     edited[50_000] = "changed";
-    expect(alignTokensBounded(long, edited, 10)).toMatchObject({ errors: 1, substitutions: 1, hits: 99_999, rate: 1e-5 });
+    expect(alignTokensBounded(long, edited, 10)).toMatchObject({
+      errors: 1,
+      substitutions: 1,
+      hits: 99_999,
+      rate: 1e-5,
+    });
     expect(alignTokensBounded(["a", "b", "c"], ["x", "y", "z"], 8)).toBeNull();
     expect(alignTokensBounded(["a", "b", "c"], ["x", "y", "z"], 9)).toMatchObject({ errors: 3 });
     expect(alignTokensBounded([], [])).toMatchObject({ errors: 0, rate: 0 });

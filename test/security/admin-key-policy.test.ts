@@ -3,6 +3,7 @@
  * boot): 503 `admin_key_too_weak` and one log line per isolate. Development keeps working with a short key.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { adminKeyWeakness, MIN_ADMIN_API_KEY_CHARS } from "../../src/auth/admin-key-policy.ts";
 import { adminKey, callWith } from "../helpers/api.ts";
 import { expectProblem } from "./snapshot.ts";
@@ -33,12 +34,17 @@ describe("a weak ADMIN_API_KEY outside development", () => {
 
   it("a strong key, or none at all, serves requests", async () => {
     expect((await callWith({ ENVIRONMENT: "production", ADMIN_API_KEY: STRONG }, "/healthz")).status).toBe(200);
-    expect((await callWith({ ENVIRONMENT: "production", ADMIN_API_KEY: STRONG }, "/v1/admin/breakers", { key: STRONG })).status).toBe(200);
+    expect(
+      (await callWith({ ENVIRONMENT: "production", ADMIN_API_KEY: STRONG }, "/v1/admin/breakers", { key: STRONG }))
+        .status,
+    ).toBe(200);
     expect((await callWith({ ENVIRONMENT: "production", ADMIN_API_KEY: undefined }, "/healthz")).status).toBe(200);
   });
 
   it("development and tests accept a short key (the local .dev.vars one)", async () => {
-    expect((await callWith({ ENVIRONMENT: "development", ADMIN_API_KEY: SHORT }, "http://127.0.0.1:8787/healthz")).status).toBe(200);
+    expect(
+      (await callWith({ ENVIRONMENT: "development", ADMIN_API_KEY: SHORT }, "http://127.0.0.1:8787/healthz")).status,
+    ).toBe(200);
     expect(adminKey().length).toBeGreaterThanOrEqual(MIN_ADMIN_API_KEY_CHARS);
   });
 });

@@ -2,8 +2,9 @@
  * Bodies are read through a byte counter (src/http/body-limit.ts), never whole before a size or signature check:
  * each request here streams without a Content-Length, and the test counts how many bytes the Worker pulled.
  */
-import { beforeAll, describe, expect, it } from "vitest";
 import { signedHeaders } from "@vtt/pool-contract";
+import { beforeAll, describe, expect, it } from "vitest";
+
 import { MAX_JSON_BODY_BYTES } from "../../src/http/body-limit.ts";
 import { adminKey, callWith, createTenant } from "../helpers/api.ts";
 import { POOL_CALLBACK_RING } from "../helpers/pool.ts";
@@ -57,7 +58,11 @@ describe("the pool callback reads nothing before the signature headers pass, and
       [await signedHeaders(POOL_CALLBACK_RING, "{}", Math.floor(Date.now() / 1000) - 3600), "stale_signature"],
     ] as const) {
       const { stream, counter } = countingBody(24 * MIB);
-      await expectProblem(await post("/internal/pool/callback", stream, { ...headers, "content-type": "application/json" }), 401, code);
+      await expectProblem(
+        await post("/internal/pool/callback", stream, { ...headers, "content-type": "application/json" }),
+        401,
+        code,
+      );
       expect(counter.pulled, code).toBeLessThan(MIB);
     }
   });
@@ -82,7 +87,12 @@ describe("JSON routes behind authentication read at most MAX_JSON_BODY_BYTES", (
 
   it("feedback: a 4 MiB chunked body is 413", async () => {
     const { stream, counter } = countingBody(4 * MIB);
-    const res = await post("/v1/transcriptions/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/feedback", stream, { "content-type": "application/json" }, tenantKey);
+    const res = await post(
+      "/v1/transcriptions/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/feedback",
+      stream,
+      { "content-type": "application/json" },
+      tenantKey,
+    );
     await expectProblem(res, 413, "payload_too_large");
     expect(counter.pulled).toBeLessThanOrEqual(MAX_JSON_BODY_BYTES + 128 * 1024);
   });

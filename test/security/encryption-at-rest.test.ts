@@ -1,9 +1,10 @@
+import { signAudioUrl } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signAudioUrl } from "@vtt/pool-contract";
+
 import { parseMasterKeys, sealBytes } from "../../src/domain/envelope.ts";
-import { makeWav } from "../helpers/audio.ts";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
+import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob } from "../helpers/jobs.ts";
 import { deliverJobs } from "../helpers/queue.ts";
@@ -34,7 +35,9 @@ describe("encryption at rest", () => {
     expect(latin1(audio.bytes)).not.toContain("RIFF");
     expect(audio.bytes.byteLength).toBe(wav.byteLength + 16);
 
-    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
+      json(OPENAI_VERBOSE_JSON),
+    );
     await deliverJobs([id], tenantId);
     // the provider received the plaintext audio, not the sealed bytes
     expect(latin1(outbound.requests[0]!.body)).toContain("RIFF");
@@ -48,7 +51,10 @@ describe("encryption at rest", () => {
     expect(transcript.meta).toMatchObject({ enc: "a256gcm-stream-1", ct: "application/json" });
     expect(latin1(transcript.bytes)).not.toContain(OPENAI_VERBOSE_JSON.text.slice(0, 12));
 
-    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as { text: string; segments: unknown[] };
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as {
+      text: string;
+      segments: unknown[];
+    };
     expect(job.text).toBe(OPENAI_VERBOSE_JSON.text);
     expect(job.segments).toHaveLength(2);
     const list = (await (await call(`/v1/transcriptions`, { key })).json()) as { data: { id: string; text: string }[] };
@@ -94,7 +100,9 @@ describe("encryption at rest", () => {
     const idB = await seedJob(b.tenantId, { audio: null, provider: "whisper-pool" });
     // an attacker with bucket access copies A's sealed object under B's job: it must not decrypt as B
     const stolen = await env.BUCKET.get(`audio/${a.tenantId}/${idA}`);
-    await env.BUCKET.put(`audio/${b.tenantId}/${idB}`, await stolen!.arrayBuffer(), { customMetadata: stolen!.customMetadata! });
+    await env.BUCKET.put(`audio/${b.tenantId}/${idB}`, await stolen!.arrayBuffer(), {
+      customMetadata: stolen!.customMetadata!,
+    });
     await env.DB.prepare("update transcriptions set audio_bytes = 100 where id = ?").bind(idB).run();
     const res = await call(await audioUrl(idB));
     expect(res.status).toBe(500);

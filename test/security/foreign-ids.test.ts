@@ -5,13 +5,14 @@
  *
  * The routes come from the app's own OpenAPI document, so a route added later without a row here fails this file.
  */
+import { signAudioUrl } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAudioUrl } from "@vtt/pool-contract";
-import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";
+
+import { adminKey, call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { expectProblem, expectUnchanged, seedAttemptAndDeadLetter, snapshot, type Problem } from "./snapshot.ts";
+import { expectProblem, expectUnchanged, type Problem, seedAttemptAndDeadLetter, snapshot } from "./snapshot.ts";
 
 interface Tenant {
   tenantId: string;
@@ -32,13 +33,23 @@ interface World {
 
 let w: World;
 
-const NEVER = { id: "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ", tenant: "tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ", key: "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ", subject: "never-existed-subject" };
+const NEVER = {
+  id: "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
+  tenant: "tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
+  key: "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
+  subject: "never-existed-subject",
+};
 
 async function upload(key: string, fields: Record<string, string>, idempotencyKey?: string): Promise<string> {
   const form = new FormData();
   for (const [name, value] of Object.entries({ provider: "whisper-pool", ...fields })) form.append(name, value);
   form.append("file", new Blob([makeWav(0.2)], { type: "audio/wav" }), "clip.wav");
-  const res = await call("/v1/transcriptions", { method: "POST", key, body: form, headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {} });
+  const res = await call("/v1/transcriptions", {
+    method: "POST",
+    key,
+    body: form,
+    headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
+  });
   expect(res.status, await res.clone().text()).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
@@ -51,7 +62,11 @@ async function seedWorld(): Promise<World> {
   const a = await createTenant("isolation-a");
   // B's key holds `admin` too, so tenant-admin routes (feedback) are reached and must still find nothing of A
   const b = await createTenant("isolation-b", ["transcriptions:read", "transcriptions:write", "admin"]);
-  const aDone = await upload(a.key, { subject_id: "subject-a", webhook_url: "https://hooks.example.com/a", metadata: JSON.stringify({ owner: "a" }) });
+  const aDone = await upload(a.key, {
+    subject_id: "subject-a",
+    webhook_url: "https://hooks.example.com/a",
+    metadata: JSON.stringify({ owner: "a" }),
+  });
   await complete(aDone);
   const aQueued = await upload(a.key, { subject_id: "subject-a" }, "shared-idempotency-key");
   const bDone = await upload(b.key, { subject_id: "subject-b" });
@@ -65,10 +80,16 @@ async function seedWorld(): Promise<World> {
 beforeAll(async () => {
   w = await seedWorld();
   // positive controls: A itself sees its data on the routes B is about to be refused
-  for (const path of [`/v1/transcriptions/${w.aDone}`, `/v1/transcriptions/${w.aDone}/transcript?format=json`, `/v1/transcriptions/${w.aDone}/webhooks`]) {
+  for (const path of [
+    `/v1/transcriptions/${w.aDone}`,
+    `/v1/transcriptions/${w.aDone}/transcript?format=json`,
+    `/v1/transcriptions/${w.aDone}/webhooks`,
+  ]) {
     expect((await call(path, { key: w.a.key })).status, path).toBe(200);
   }
-  const log = (await (await call(`/v1/transcriptions/${w.aDone}/webhooks`, { key: w.a.key })).json()) as { data: { attempts: unknown[] }[] };
+  const log = (await (await call(`/v1/transcriptions/${w.aDone}/webhooks`, { key: w.a.key })).json()) as {
+    data: { attempts: unknown[] }[];
+  };
   expect(log.data).toHaveLength(1);
   expect(log.data[0]!.attempts).toHaveLength(1);
 }, 30_000);
@@ -95,42 +116,78 @@ const ADMIN_403: [number, string] = [403, "operator_required"];
 
 /** Every route with a path parameter, keyed `METHOD /path/{param}` exactly as in /openapi.json. */
 const PARAM_ROUTES: Record<string, ParamRoute> = {
-  "GET /v1/transcriptions/{id}": { foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }], never: { id: NEVER.id }, expect: TENANT_404 },
+  "GET /v1/transcriptions/{id}": {
+    foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
+    never: { id: NEVER.id },
+    expect: TENANT_404,
+  },
   "GET /v1/transcriptions/{id}/transcript": {
     foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
     never: { id: NEVER.id },
     queries: ["", "?format=txt", "?format=srt", "?format=vtt", "?format=json"],
     expect: TENANT_404,
   },
-  "GET /v1/transcriptions/{id}/webhooks": { foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }], never: { id: NEVER.id }, expect: TENANT_404 },
+  "GET /v1/transcriptions/{id}/webhooks": {
+    foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
+    never: { id: NEVER.id },
+    expect: TENANT_404,
+  },
   "POST /v1/transcriptions/{id}/feedback": {
     foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
     never: { id: NEVER.id },
     body: { rating: "bad", reason: "wrong words", corrected_text: "B's guess at A's words" },
     expect: TENANT_404,
   },
-  "DELETE /v1/transcriptions/{id}": { foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }], never: { id: NEVER.id }, expect: TENANT_404 },
-  "DELETE /v1/subjects/{subject_id}": { foreign: () => [{ subject_id: "subject-a" }], never: { subject_id: NEVER.subject }, expect: "erasure_receipt" },
-  "DELETE /v1/admin/tenants/{tenant}": { foreign: (w) => [{ tenant: w.a.tenantId }], never: { tenant: NEVER.tenant }, expect: ADMIN_403 },
+  "DELETE /v1/transcriptions/{id}": {
+    foreign: (w) => [{ id: w.aDone }, { id: w.aQueued }],
+    never: { id: NEVER.id },
+    expect: TENANT_404,
+  },
+  "DELETE /v1/subjects/{subject_id}": {
+    foreign: () => [{ subject_id: "subject-a" }],
+    never: { subject_id: NEVER.subject },
+    expect: "erasure_receipt",
+  },
+  "DELETE /v1/admin/tenants/{tenant}": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    expect: ADMIN_403,
+  },
   "PATCH /v1/admin/tenants/{tenant}": {
     foreign: (w) => [{ tenant: w.a.tenantId }],
     never: { tenant: NEVER.tenant },
     body: { retention: { audio_seconds: 60, transcript_seconds: 60 } },
     expect: ADMIN_403,
   },
-  "POST /v1/admin/tenants/{tenant}/keys": { foreign: (w) => [{ tenant: w.a.tenantId }], never: { tenant: NEVER.tenant }, body: { scopes: ["admin"] }, expect: ADMIN_403 },
+  "POST /v1/admin/tenants/{tenant}/keys": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    body: { scopes: ["admin"] },
+    expect: ADMIN_403,
+  },
   "POST /v1/admin/tenants/{tenant}/keys/{key}/revoke": {
     foreign: (w) => [{ tenant: w.a.tenantId, key: w.a.keyId }],
     never: { tenant: NEVER.tenant, key: NEVER.key },
     expect: ADMIN_403,
   },
   "POST /v1/admin/breakers/{provider}/{action}": {
-    foreign: () => [{ provider: "whisper-pool", action: "open" }, { provider: "openai", action: "close" }],
+    foreign: () => [
+      { provider: "whisper-pool", action: "open" },
+      { provider: "openai", action: "close" },
+    ],
     never: { provider: "nonexistent", action: "open" },
     expect: ADMIN_403,
   },
-  "POST /v1/admin/dead-letters/{job}/redrive": { foreign: (w) => [{ job: w.aQueued }], never: { job: NEVER.id }, expect: ADMIN_403 },
-  "POST /v1/admin/dead-letters/{job}/fail": { foreign: (w) => [{ job: w.aQueued }], never: { job: NEVER.id }, expect: ADMIN_403 },
+  "POST /v1/admin/dead-letters/{job}/redrive": {
+    foreign: (w) => [{ job: w.aQueued }],
+    never: { job: NEVER.id },
+    expect: ADMIN_403,
+  },
+  "POST /v1/admin/dead-letters/{job}/fail": {
+    foreign: (w) => [{ job: w.aQueued }],
+    never: { job: NEVER.id },
+    expect: ADMIN_403,
+  },
 };
 
 /** Routes without a path parameter: each is checked below for what it shows or counts of A. */
@@ -184,8 +241,13 @@ describe("the route table covers the OpenAPI document", () => {
     const missingParamRows = withParams.filter((r) => !(r in PARAM_ROUTES));
     expect(missingParamRows, "routes with a path parameter that have no row in PARAM_ROUTES").toEqual([]);
     const missingCollectionRows = documented.filter((r) => !r.includes("{") && !COLLECTION_ROUTES.includes(r));
-    expect(missingCollectionRows, "routes without a path parameter that have no check in COLLECTION_ROUTES").toEqual([]);
-    expect([...Object.keys(PARAM_ROUTES), ...COLLECTION_ROUTES].filter((r) => !documented.includes(r)), "rows for routes that no longer exist").toEqual([]);
+    expect(missingCollectionRows, "routes without a path parameter that have no check in COLLECTION_ROUTES").toEqual(
+      [],
+    );
+    expect(
+      [...Object.keys(PARAM_ROUTES), ...COLLECTION_ROUTES].filter((r) => !documented.includes(r)),
+      "rows for routes that no longer exist",
+    ).toEqual([]);
   });
 });
 
@@ -206,7 +268,10 @@ describe("tenant B against tenant A's ids: the same answer as for ids that never
             const receipt = (await res.json()) as { scope: string; erased: Record<string, number> };
             expect(receipt.scope).toBe("subject");
             expect(receipt.erased).toEqual(neverReceipt.erased);
-            expect(Object.values(receipt.erased).every((n) => n === 0), JSON.stringify(receipt.erased)).toBe(true);
+            expect(
+              Object.values(receipt.erased).every((n) => n === 0),
+              JSON.stringify(receipt.erased),
+            ).toBe(true);
           }
           continue;
         }
@@ -216,9 +281,13 @@ describe("tenant B against tenant A's ids: the same answer as for ids that never
           const res = await send(route, ids, query, row.body, w.b.key);
           const label = `${route}${query} with ${JSON.stringify(ids)}`;
           expect(res.status, label).toBe(status);
-          expect(res.status, `${label}: a foreign id must look absent, not forbidden`).not.toBe(status === 404 ? 403 : 404);
+          expect(res.status, `${label}: a foreign id must look absent, not forbidden`).not.toBe(
+            status === 404 ? 403 : 404,
+          );
           const body = await expectProblem(res, status, code);
-          expect(withoutInstance(body), `${label}: body differs from a never-existing id's`).toEqual(withoutInstance(neverBody));
+          expect(withoutInstance(body), `${label}: body differs from a never-existing id's`).toEqual(
+            withoutInstance(neverBody),
+          );
           if (body.instance !== undefined) expect(body.instance).toBe(fill(route.split(" ")[1]!, ids));
         }
       }
@@ -247,7 +316,11 @@ describe("collections and counts never include A", () => {
         cursor = page.next_cursor;
       } while (cursor);
     }
-    const own = (await env.DB.prepare("select id from transcriptions where tenant_id = ? order by id desc").bind(w.b.tenantId).all<{ id: string }>()).results.map((r) => r.id);
+    const own = (
+      await env.DB.prepare("select id from transcriptions where tenant_id = ? order by id desc")
+        .bind(w.b.tenantId)
+        .all<{ id: string }>()
+    ).results.map((r) => r.id);
     expect(seen).toEqual(own);
     expect(seen).toEqual(expect.arrayContaining([w.bDone, w.bQueued]));
   });
@@ -275,17 +348,25 @@ describe("collections and counts never include A", () => {
       .first<{ queued: number; processing: number }>();
     expect(status.backlog.queued).toBe(Number(own!.queued ?? 0));
     expect(status.backlog.processing).toBe(Number(own!.processing ?? 0));
-    const everyone = await env.DB.prepare("select count(*) as n from transcriptions where status = 'queued'").first<{ n: number }>();
+    const everyone = await env.DB.prepare("select count(*) as n from transcriptions where status = 'queued'").first<{
+      n: number;
+    }>();
     expect(everyone!.n).toBeGreaterThan(status.backlog.queued);
   });
 
   it("GET /v1/webhooks/secret and POST /v1/webhooks/secret/rotate: B's secret is B's, and rotating it leaves A's alone", async () => {
     const aSecret = (await (await call("/v1/webhooks/secret", { key: w.a.key })).json()) as { secret: string };
     const aBefore = await snapshot(w.a.tenantId);
-    const bSecret = (await (await call("/v1/webhooks/secret", { key: w.b.key })).json()) as { secret: string; previous_secret: string | null };
+    const bSecret = (await (await call("/v1/webhooks/secret", { key: w.b.key })).json()) as {
+      secret: string;
+      previous_secret: string | null;
+    };
     expect(bSecret.secret).not.toBe(aSecret.secret);
     expect(bSecret.previous_secret).not.toBe(aSecret.secret);
-    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key: w.b.key })).json()) as { secret: string; previous_secret: string };
+    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key: w.b.key })).json()) as {
+      secret: string;
+      previous_secret: string;
+    };
     expect(rotated.previous_secret).toBe(bSecret.secret);
     expect(rotated.secret).not.toBe(aSecret.secret);
     await expectUnchanged(aBefore, "A after B rotated its secret", w.a.tenantId);
@@ -297,16 +378,25 @@ describe("collections and counts never include A", () => {
     form.append("provider", "whisper-pool");
     form.append("subject_id", "subject-a");
     form.append("file", new Blob([makeWav(0.2)], { type: "audio/wav" }), "clip.wav");
-    const res = await call("/v1/transcriptions", { method: "POST", key: w.b.key, body: form, headers: { "idempotency-key": "shared-idempotency-key" } });
+    const res = await call("/v1/transcriptions", {
+      method: "POST",
+      key: w.b.key,
+      body: form,
+      headers: { "idempotency-key": "shared-idempotency-key" },
+    });
     expect(res.status, await res.clone().text()).toBe(202);
     expect(res.headers.get("idempotent-replayed")).toBeNull();
     const job = (await res.json()) as { id: string };
     expect(job.id).not.toBe(w.aQueued);
-    const row = await env.DB.prepare("select tenant_id, audio_key from transcriptions where id = ?").bind(job.id).first<{ tenant_id: string; audio_key: string }>();
+    const row = await env.DB.prepare("select tenant_id, audio_key from transcriptions where id = ?")
+      .bind(job.id)
+      .first<{ tenant_id: string; audio_key: string }>();
     expect(row).toEqual({ tenant_id: w.b.tenantId, audio_key: `audio/${w.b.tenantId}/${job.id}` });
     await expectUnchanged(aBefore, "A after B uploaded", w.a.tenantId);
     // B's own upload is B's to erase; A's jobs of the same subject stay
-    const receipt = (await (await call("/v1/subjects/subject-a", { method: "DELETE", key: w.b.key })).json()) as { erased: { transcriptions: number } };
+    const receipt = (await (await call("/v1/subjects/subject-a", { method: "DELETE", key: w.b.key })).json()) as {
+      erased: { transcriptions: number };
+    };
     expect(receipt.erased.transcriptions).toBe(1);
     await expectUnchanged(aBefore, "A after B erased its own subject-a", w.a.tenantId);
   });
@@ -314,14 +404,22 @@ describe("collections and counts never include A", () => {
   it("POST /v1/subjects/erase: A's subject id in B's body erases nothing of A, exactly like an unknown subject", async () => {
     const aBefore = await snapshot(w.a.tenantId);
     const erase = async (subject: string) => {
-      const res = await call("/v1/subjects/erase", { method: "POST", key: w.b.key, headers: { "content-type": "application/json" }, body: JSON.stringify({ subject_id: subject }) });
+      const res = await call("/v1/subjects/erase", {
+        method: "POST",
+        key: w.b.key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ subject_id: subject }),
+      });
       expect(res.status).toBe(200);
       return ((await res.json()) as { scope: string; erased: Record<string, number> }).erased;
     };
     const never = await erase(NEVER.subject);
     const foreign = await erase("subject-a");
     expect(foreign).toEqual(never);
-    expect(Object.values(foreign).every((n) => n === 0), JSON.stringify(foreign)).toBe(true);
+    expect(
+      Object.values(foreign).every((n) => n === 0),
+      JSON.stringify(foreign),
+    ).toBe(true);
     await expectUnchanged(aBefore, "A after B erased A's subject id by body", w.a.tenantId);
   });
 
@@ -336,7 +434,11 @@ describe("collections and counts never include A", () => {
       ["POST", "/v1/admin/dead-letters/redrive"],
       ["POST", "/v1/admin/tenants", { name: "b-made" }],
     ] as [string, string, unknown?][]) {
-      const res = await call(path, { method, key: w.b.key, ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+      const res = await call(path, {
+        method,
+        key: w.b.key,
+        ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+      });
       const problem = await expectProblem(res, 403, "operator_required");
       expect(JSON.stringify(problem)).not.toContain(w.a.tenantId);
     }
@@ -392,7 +494,10 @@ describe("a tenant-bound key holding the admin scope stays inside its tenant", (
     ["revoke another tenant's key", (v) => ["POST", `/v1/admin/tenants/${v.tenantId}/keys/${v.keyId}/revoke`]],
     ["fail another tenant's dead-lettered job", (_v, job) => ["POST", `/v1/admin/dead-letters/${job}/fail`]],
     ["re-drive another tenant's dead-lettered job", (_v, job) => ["POST", `/v1/admin/dead-letters/${job}/redrive`]],
-    ["change another tenant's retention", (v) => ["PATCH", `/v1/admin/tenants/${v.tenantId}`, { retention: { audio_seconds: 60, transcript_seconds: 60 } }]],
+    [
+      "change another tenant's retention",
+      (v) => ["PATCH", `/v1/admin/tenants/${v.tenantId}`, { retention: { audio_seconds: 60, transcript_seconds: 60 } }],
+    ],
     ["erase another tenant", (v) => ["DELETE", `/v1/admin/tenants/${v.tenantId}`]],
   ];
 
@@ -402,11 +507,22 @@ describe("a tenant-bound key holding the admin scope stays inside its tenant", (
       const before = await snapshot(victim.tenantId);
       const [method, path, body] = build(victim, job);
       const send = (target: string) =>
-        call(target, { method, key: attackerKey, ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+        call(target, {
+          method,
+          key: attackerKey,
+          ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+        });
       const res = await send(path);
-      const unknown = await send(path.replaceAll(victim.tenantId, "ten_01ZZZZZZZZZZZZZZZZZZZZZZZZ").replaceAll(job, "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+      const unknown = await send(
+        path
+          .replaceAll(victim.tenantId, "ten_01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+          .replaceAll(job, "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"),
+      );
       const body403 = await expectProblem(res, 403, "operator_required");
-      expect({ ...body403, instance: null }).toEqual({ ...(await expectProblem(unknown, 403, "operator_required")), instance: null });
+      expect({ ...body403, instance: null }).toEqual({
+        ...(await expectProblem(unknown, 403, "operator_required")),
+        instance: null,
+      });
       await expectUnchanged(before, `victim after: ${name}`, victim.tenantId);
       expect((await call(`/v1/transcriptions/${job}`, { key: victim.key })).status).toBe(200);
     });

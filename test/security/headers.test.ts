@@ -1,16 +1,18 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import { call, callWith, createTenant } from "../helpers/api.ts";
 
-
 describe("security headers", () => {
-  it.each(["/healthz", "/v1/transcriptions", "/openapi.json", "/nope", "/docs"])("%s carries HSTS, nosniff, frame-deny and a CSP", async (path) => {
-    const res = await call(path);
-    expect(res.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
-    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-    expect(res.headers.get("x-frame-options")).toBe("DENY");
-    expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-  });
+  it.each(["/healthz", "/v1/transcriptions", "/openapi.json", "/nope", "/docs"])(
+    "%s carries HSTS, nosniff, frame-deny and a CSP",
+    async (path) => {
+      const res = await call(path);
+      expect(res.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    },
+  );
 
   it("JSON responses forbid loading anything; the one HTML page allows only itself and the pinned CDN path, no inline code", async () => {
     expect((await call("/healthz")).headers.get("content-security-policy")).toMatch(/^default-src 'none'/);
@@ -32,7 +34,11 @@ describe("security headers", () => {
 describe("CORS", () => {
   const preflight = (origin: string) => ({
     method: "OPTIONS",
-    headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+    headers: {
+      origin,
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type",
+    },
   });
 
   it("is off unless configured: no Access-Control headers on preflights or responses", async () => {
@@ -53,14 +59,18 @@ describe("CORS", () => {
     const other = await callWith(configured, "https://edge.test/v1/transcriptions", preflight("https://evil.example"));
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
     // a wildcard in the setting is ignored rather than opening the API to every site
-    const star = await callWith({ CORS_ALLOWED_ORIGINS: "*" }, "https://edge.test/healthz", { headers: { origin: "https://evil.example" } });
+    const star = await callWith({ CORS_ALLOWED_ORIGINS: "*" }, "https://edge.test/healthz", {
+      headers: { origin: "https://evil.example" },
+    });
     expect(star.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
 
 describe("TLS only", () => {
   it("outside development, plain http is refused with 403 https_required before authentication", async () => {
-    const res = await callWith({ ENVIRONMENT: "production" }, "http://edge.test/v1/transcriptions", { headers: { authorization: "Bearer vtt_live_whatever" } });
+    const res = await callWith({ ENVIRONMENT: "production" }, "http://edge.test/v1/transcriptions", {
+      headers: { authorization: "Bearer vtt_live_whatever" },
+    });
     expect(res.status).toBe(403);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
     expect(await res.json()).toMatchObject({ code: "https_required" });

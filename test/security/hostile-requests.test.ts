@@ -6,9 +6,10 @@
  * Requests that should succeed despite hostile input (file names with traversal or control characters, HTML in
  * metadata, replayed pool callbacks) live in their own `describe` blocks below the table.
  */
+import { signAudioUrl, signedHeaders, type SigningKey } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAudioUrl, signedHeaders, type SigningKey } from "@vtt/pool-contract";
+
 import type { Env } from "../../src/env.ts";
 import { adminKey, call, callWith, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
@@ -38,7 +39,10 @@ interface Part {
 }
 
 /** A multipart body written byte by byte, so file names reach the parser exactly as given (raw UTF-8, NUL, bidi). */
-function rawMultipart(parts: Part[], boundary = "hostile-7MA4YWxkTrZu0gW"): { body: Uint8Array<ArrayBuffer>; contentType: string } {
+function rawMultipart(
+  parts: Part[],
+  boundary = "hostile-7MA4YWxkTrZu0gW",
+): { body: Uint8Array<ArrayBuffer>; contentType: string } {
   const chunks: Uint8Array[] = [];
   for (const p of parts) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
@@ -46,7 +50,11 @@ function rawMultipart(parts: Part[], boundary = "hostile-7MA4YWxkTrZu0gW"): { bo
     head += "\r\n";
     if (p.contentType) head += `Content-Type: ${p.contentType}\r\n`;
     head += "\r\n";
-    chunks.push(encoder.encode(head), typeof p.body === "string" ? encoder.encode(p.body) : p.body, encoder.encode("\r\n"));
+    chunks.push(
+      encoder.encode(head),
+      typeof p.body === "string" ? encoder.encode(p.body) : p.body,
+      encoder.encode("\r\n"),
+    );
   }
   chunks.push(encoder.encode(`--${boundary}--\r\n`));
   return { body: concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
@@ -54,21 +62,40 @@ function rawMultipart(parts: Part[], boundary = "hostile-7MA4YWxkTrZu0gW"): { bo
 
 function sendMultipart(key: string, parts: Part[], extraHeaders: Record<string, string> = {}): Promise<Response> {
   const { body, contentType } = rawMultipart(parts);
-  return call("/v1/transcriptions", { method: "POST", key, body, headers: { "content-type": contentType, ...extraHeaders } });
+  return call("/v1/transcriptions", {
+    method: "POST",
+    key,
+    body,
+    headers: { "content-type": contentType, ...extraHeaders },
+  });
 }
 
 /** The same body sent in 16 KiB chunks without a length, so the Worker refuses it while more is still coming. */
 function sendMultipartStreaming(key: string, parts: Part[]): Promise<Response> {
   const { body, contentType } = rawMultipart(parts);
-  return call("/v1/transcriptions", { method: "POST", key, body: chunkedStream(body, 16 * 1024), headers: { "content-type": contentType } });
+  return call("/v1/transcriptions", {
+    method: "POST",
+    key,
+    body: chunkedStream(body, 16 * 1024),
+    headers: { "content-type": contentType },
+  });
 }
 
-const filePart = (bytes: Uint8Array = makeWav(0.1), filename = "clip.wav"): Part => ({ name: "file", filename, contentType: "audio/wav", body: bytes });
+const filePart = (bytes: Uint8Array = makeWav(0.1), filename = "clip.wav"): Part => ({
+  name: "file",
+  filename,
+  contentType: "audio/wav",
+  body: bytes,
+});
 
 function json(path: string, key: string, body: unknown, method = "POST"): Promise<Response> {
-  return call(path, { method, key, headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return call(path, {
+    method,
+    key,
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
-
 
 const PRODUCTION = { ENVIRONMENT: "production" } satisfies Partial<Env>;
 
@@ -86,12 +113,21 @@ async function signedCallback(
   body: string,
   options: { ring?: SigningKey[]; nowSeconds?: number; signedBody?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
-  const headers = await signedHeaders(options.ring ?? POOL_CALLBACK_RING, options.signedBody ?? body, options.nowSeconds);
-  return call("/internal/pool/callback", { method: "POST", body, headers: { ...headers, "content-type": "application/json", ...options.headers } });
+  const headers = await signedHeaders(
+    options.ring ?? POOL_CALLBACK_RING,
+    options.signedBody ?? body,
+    options.nowSeconds,
+  );
+  return call("/internal/pool/callback", {
+    method: "POST",
+    body,
+    headers: { ...headers, "content-type": "application/json", ...options.headers },
+  });
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const audioUrl = (id: string, exp: number, kid: string, sig: string) => `/internal/audio/${id}?exp=${exp}&kid=${kid}&sig=${sig}`;
+const audioUrl = (id: string, exp: number, kid: string, sig: string) =>
+  `/internal/audio/${id}?exp=${exp}&kid=${kid}&sig=${sig}`;
 
 /** The same key with one character changed (still well-formed). */
 function mutate(key: string): string {
@@ -135,14 +171,23 @@ async function seedBaseline(): Promise<Baseline> {
   const readKey = (await mintKey(a.tenantId, { scopes: ["transcriptions:read"] })).key;
   const writeKey = (await mintKey(a.tenantId, { scopes: ["transcriptions:write"] })).key;
   const expiresAt = Date.now() + 1500;
-  const expiredKey = (await mintKey(a.tenantId, { name: "short-lived", expires_at: new Date(expiresAt).toISOString() })).key;
+  const expiredKey = (await mintKey(a.tenantId, { name: "short-lived", expires_at: new Date(expiresAt).toISOString() }))
+    .key;
   const revoked = await mintKey(a.tenantId, { name: "revoked" });
-  expect((await call(`/v1/admin/tenants/${a.tenantId}/keys/${revoked.id}/revoke`, { method: "POST", key: adminKey() })).status).toBe(204);
+  expect(
+    (await call(`/v1/admin/tenants/${a.tenantId}/keys/${revoked.id}/revoke`, { method: "POST", key: adminKey() }))
+      .status,
+  ).toBe(204);
   const erased = await createTenant("hostile-erased");
   expect((await call(`/v1/admin/tenants/${erased.tenantId}`, { method: "DELETE", key: adminKey() })).status).toBe(200);
 
   const done = await accepted(
-    await multipartUpload(a.key, { provider: "whisper-pool", webhook_url: "https://hooks.example.com/a", subject_id: "person-a" }, makeWav(0.2), "done.wav"),
+    await multipartUpload(
+      a.key,
+      { provider: "whisper-pool", webhook_url: "https://hooks.example.com/a", subject_id: "person-a" },
+      makeWav(0.2),
+      "done.wav",
+    ),
   );
   const completed = await signedCallback(JSON.stringify(completedCallback(done)));
   expect(await completed.json()).toEqual({ ok: true, applied: true });
@@ -155,8 +200,12 @@ async function seedBaseline(): Promise<Baseline> {
     }),
   );
   const failed = await accepted(await multipartUpload(a.key, { provider: "whisper-pool" }, makeWav(0.1), "failed.wav"));
-  await signedCallback(JSON.stringify({ job_id: failed, status: "failed", error: { code: "invalid_audio", message: "could not decode" } }));
-  const bJob = await accepted(await multipartUpload(b.key, { provider: "whisper-pool", subject_id: "person-a" }, makeWav(0.1), "b.wav"));
+  await signedCallback(
+    JSON.stringify({ job_id: failed, status: "failed", error: { code: "invalid_audio", message: "could not decode" } }),
+  );
+  const bJob = await accepted(
+    await multipartUpload(b.key, { provider: "whisper-pool", subject_id: "person-a" }, makeWav(0.1), "b.wav"),
+  );
 
   // rows the API only writes after long waits: a webhook attempt and a dead-letter item for A's queued job
   await seedAttemptAndDeadLetter(a.tenantId, done, queued, 503);
@@ -164,7 +213,19 @@ async function seedBaseline(): Promise<Baseline> {
   // let the short-lived key expire
   const wait = expiresAt - Date.now() + 50;
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  return { a, b, readKey, writeKey, expiredKey, revokedKey: revoked.key, erasedTenantKey: erased.key, done, queued, failed, bJob };
+  return {
+    a,
+    b,
+    readKey,
+    writeKey,
+    expiredKey,
+    revokedKey: revoked.key,
+    erasedTenantKey: erased.key,
+    done,
+    queued,
+    failed,
+    bJob,
+  };
 }
 
 beforeAll(async () => {
@@ -185,257 +246,1277 @@ beforeAll(async () => {
 type Row = [name: string, send: () => Promise<Response>, status: number, code: string];
 
 const tooBigDeclared = String(200 * 1024 * 1024);
-const RIFF_OVER_GARBAGE = concat([encoder.encode("RIFF"), new Uint8Array([0x24, 0x08, 0, 0]), encoder.encode("WAVE"), encoder.encode("garbage!".repeat(64))]);
+const RIFF_OVER_GARBAGE = concat([
+  encoder.encode("RIFF"),
+  new Uint8Array([0x24, 0x08, 0, 0]),
+  encoder.encode("WAVE"),
+  encoder.encode("garbage!".repeat(64)),
+]);
 const ZIP = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0, ...new Array(120).fill(7)]);
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, ...new Array(120).fill(0)]);
+const PNG = new Uint8Array([
+  0x89,
+  0x50,
+  0x4e,
+  0x47,
+  0x0d,
+  0x0a,
+  0x1a,
+  0x0a,
+  0,
+  0,
+  0,
+  0x0d,
+  0x49,
+  0x48,
+  0x44,
+  0x52,
+  ...new Array(120).fill(0),
+]);
 const PDF = encoder.encode("%PDF-1.7\n%âãÏÓ\n1 0 obj << /Type /Catalog >> endobj\n" + "x".repeat(200));
 const HTML = encoder.encode(`<!doctype html><html><body>${SCRIPT}</body></html>` + " ".repeat(200));
-const TEXT = encoder.encode("hello, this is not audio at all, just some words typed into a file named like audio ".repeat(4));
+const TEXT = encoder.encode(
+  "hello, this is not audio at all, just some words typed into a file named like audio ".repeat(4),
+);
 const meta = (value: unknown) => JSON.stringify(value);
 
 const rows: Row[] = [
   // --- authentication ---
   ["no Authorization header", () => call("/v1/transcriptions"), 401, "unauthenticated"],
-  ["Basic credentials instead of a bearer key", () => call("/v1/transcriptions", { headers: { authorization: `Basic ${btoa("admin:admin")}` } }), 401, "unauthenticated"],
-  ["Bearer without a token", () => call("/v1/transcriptions", { headers: { authorization: "Bearer" } }), 401, "unauthenticated"],
-  ["token with markup characters", () => call("/v1/transcriptions", { headers: { authorization: `Bearer vtt_live_${SCRIPT}` } }), 401, "unauthenticated"],
-  ["token over 512 characters", () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(600)}` }), 401, "unauthenticated"],
-  ["two bearer tokens in one header", () => call("/v1/transcriptions", { headers: { authorization: `Bearer ${s.a.key}, Bearer ${s.b.key}` } }), 401, "unauthenticated"],
-  ["unknown well-formed key", () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(43)}` }), 401, "invalid_api_key"],
-  ["tenant key with its last character changed", () => call("/v1/transcriptions", { key: mutate(s.a.key) }), 401, "invalid_api_key"],
-  ["admin key with a suffix", () => call("/v1/admin/tenants", { key: `${adminKey()}x`, method: "POST", body: "{}" }), 401, "invalid_api_key"],
-  ["admin key prefix only", () => json("/v1/admin/tenants", adminKey().slice(0, 16), { name: "x" }), 401, "invalid_api_key"],
+  [
+    "Basic credentials instead of a bearer key",
+    () => call("/v1/transcriptions", { headers: { authorization: `Basic ${btoa("admin:admin")}` } }),
+    401,
+    "unauthenticated",
+  ],
+  [
+    "Bearer without a token",
+    () => call("/v1/transcriptions", { headers: { authorization: "Bearer" } }),
+    401,
+    "unauthenticated",
+  ],
+  [
+    "token with markup characters",
+    () => call("/v1/transcriptions", { headers: { authorization: `Bearer vtt_live_${SCRIPT}` } }),
+    401,
+    "unauthenticated",
+  ],
+  [
+    "token over 512 characters",
+    () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(600)}` }),
+    401,
+    "unauthenticated",
+  ],
+  [
+    "two bearer tokens in one header",
+    () => call("/v1/transcriptions", { headers: { authorization: `Bearer ${s.a.key}, Bearer ${s.b.key}` } }),
+    401,
+    "unauthenticated",
+  ],
+  [
+    "unknown well-formed key",
+    () => call("/v1/transcriptions", { key: `vtt_live_${"A".repeat(43)}` }),
+    401,
+    "invalid_api_key",
+  ],
+  [
+    "tenant key with its last character changed",
+    () => call("/v1/transcriptions", { key: mutate(s.a.key) }),
+    401,
+    "invalid_api_key",
+  ],
+  [
+    "admin key with a suffix",
+    () => call("/v1/admin/tenants", { key: `${adminKey()}x`, method: "POST", body: "{}" }),
+    401,
+    "invalid_api_key",
+  ],
+  [
+    "admin key prefix only",
+    () => json("/v1/admin/tenants", adminKey().slice(0, 16), { name: "x" }),
+    401,
+    "invalid_api_key",
+  ],
   ["expired key", () => call("/v1/transcriptions", { key: s.expiredKey }), 401, "invalid_api_key"],
   ["expired key uploading", () => multipartUpload(s.expiredKey), 401, "invalid_api_key"],
   ["revoked key", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey }), 401, "invalid_api_key"],
-  ["revoked key deleting", () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey, method: "DELETE" }), 401, "invalid_api_key"],
+  [
+    "revoked key deleting",
+    () => call(`/v1/transcriptions/${s.done}`, { key: s.revokedKey, method: "DELETE" }),
+    401,
+    "invalid_api_key",
+  ],
   ["key of an erased tenant", () => multipartUpload(s.erasedTenantKey), 401, "invalid_api_key"],
-  ["random keys past AUTH_FAILURES_PER_MINUTE from one address", async () => {
-    const guess = (i: number) => callWith({ AUTH_FAILURES_PER_MINUTE: "3" }, "/v1/transcriptions", { key: `vtt_live_${"G".repeat(42)}${i}`, headers: { "cf-connecting-ip": "192.0.2.77" } });
-    for (let i = 0; i < 3; i++) expect((await guess(i)).status).toBe(401);
-    return guess(3);
-  }, 429, "auth_rate_limited"],
-  ["operator-key guesses past OPERATOR_AUTH_FAILURES_PER_MINUTE", async () => {
-    const guess = (i: number) => callWith({ OPERATOR_AUTH_FAILURES_PER_MINUTE: "2" }, "/v1/admin/tenants", { method: "POST", key: `${adminKey().slice(0, 20)}-guess-${i}`, headers: { "cf-connecting-ip": "192.0.2.78" } });
-    for (let i = 0; i < 2; i++) expect((await guess(i)).status).toBe(401);
-    return guess(2);
-  }, 429, "auth_rate_limited"],
+  [
+    "random keys past AUTH_FAILURES_PER_MINUTE from one address",
+    async () => {
+      const guess = (i: number) =>
+        callWith({ AUTH_FAILURES_PER_MINUTE: "3" }, "/v1/transcriptions", {
+          key: `vtt_live_${"G".repeat(42)}${i}`,
+          headers: { "cf-connecting-ip": "192.0.2.77" },
+        });
+      for (let i = 0; i < 3; i++) expect((await guess(i)).status).toBe(401);
+      return guess(3);
+    },
+    429,
+    "auth_rate_limited",
+  ],
+  [
+    "operator-key guesses past OPERATOR_AUTH_FAILURES_PER_MINUTE",
+    async () => {
+      const guess = (i: number) =>
+        callWith({ OPERATOR_AUTH_FAILURES_PER_MINUTE: "2" }, "/v1/admin/tenants", {
+          method: "POST",
+          key: `${adminKey().slice(0, 20)}-guess-${i}`,
+          headers: { "cf-connecting-ip": "192.0.2.78" },
+        });
+      for (let i = 0; i < 2; i++) expect((await guess(i)).status).toBe(401);
+      return guess(2);
+    },
+    429,
+    "auth_rate_limited",
+  ],
 
   // --- scopes ---
   ["bootstrap admin key on a tenant upload", () => multipartUpload(adminKey()), 403, "tenant_required"],
-  ["bootstrap admin key reading a job", () => call(`/v1/transcriptions/${s.done}`, { key: adminKey() }), 403, "tenant_required"],
+  [
+    "bootstrap admin key reading a job",
+    () => call(`/v1/transcriptions/${s.done}`, { key: adminKey() }),
+    403,
+    "tenant_required",
+  ],
   ["read-only key uploads", () => multipartUpload(s.readKey), 403, "insufficient_scope"],
-  ["read-only key deletes a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
-  ["read-only key erases a subject", () => call("/v1/subjects/person-a", { key: s.readKey, method: "DELETE" }), 403, "insufficient_scope"],
-  ["read-only key erases a subject by body", () => json("/v1/subjects/erase", s.readKey, { subject_id: "person-a" }), 403, "insufficient_scope"],
-  ["read-only key rotates the webhook secret", () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }), 403, "insufficient_scope"],
-  ["write-only key reads a job", () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }), 403, "insufficient_scope"],
-  ["write-only key reads the webhook secret", () => call("/v1/webhooks/secret", { key: s.writeKey }), 403, "insufficient_scope"],
-  ["write-only key rotates the webhook secret (the answer carries it)", () => call("/v1/webhooks/secret/rotate", { key: s.writeKey, method: "POST" }), 403, "insufficient_scope"],
+  [
+    "read-only key deletes a job",
+    () => call(`/v1/transcriptions/${s.done}`, { key: s.readKey, method: "DELETE" }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "read-only key erases a subject",
+    () => call("/v1/subjects/person-a", { key: s.readKey, method: "DELETE" }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "read-only key erases a subject by body",
+    () => json("/v1/subjects/erase", s.readKey, { subject_id: "person-a" }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "read-only key rotates the webhook secret",
+    () => call("/v1/webhooks/secret/rotate", { key: s.readKey, method: "POST" }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "write-only key reads a job",
+    () => call(`/v1/transcriptions/${s.done}`, { key: s.writeKey }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "write-only key reads the webhook secret",
+    () => call("/v1/webhooks/secret", { key: s.writeKey }),
+    403,
+    "insufficient_scope",
+  ],
+  [
+    "write-only key rotates the webhook secret (the answer carries it)",
+    () => call("/v1/webhooks/secret/rotate", { key: s.writeKey, method: "POST" }),
+    403,
+    "insufficient_scope",
+  ],
   ["tenant key creates a tenant", () => json("/v1/admin/tenants", s.a.key, { name: "mine" }), 403, "operator_required"],
-  ["tenant key mints itself an admin key", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, s.a.key, { scopes: ["admin"] }), 403, "operator_required"],
-  ["tenant key revokes another tenant's key", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.b.keyId}/revoke`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
-  ["tenant key erases another tenant", () => call(`/v1/admin/tenants/${s.b.tenantId}`, { key: s.a.key, method: "DELETE" }), 403, "operator_required"],
-  ["tenant key forces a breaker open", () => call("/v1/admin/breakers/openai/open", { key: s.a.key, method: "POST" }), 403, "operator_required"],
-  ["tenant key fails a dead letter", () => call(`/v1/admin/dead-letters/${s.queued}/fail`, { key: s.a.key, method: "POST" }), 403, "operator_required"],
-  ["tenant key lists dead letters", () => call("/v1/admin/dead-letters?state=all", { key: s.b.key }), 403, "operator_required"],
+  [
+    "tenant key mints itself an admin key",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, s.a.key, { scopes: ["admin"] }),
+    403,
+    "operator_required",
+  ],
+  [
+    "tenant key revokes another tenant's key",
+    () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.b.keyId}/revoke`, { key: s.a.key, method: "POST" }),
+    403,
+    "operator_required",
+  ],
+  [
+    "tenant key erases another tenant",
+    () => call(`/v1/admin/tenants/${s.b.tenantId}`, { key: s.a.key, method: "DELETE" }),
+    403,
+    "operator_required",
+  ],
+  [
+    "tenant key forces a breaker open",
+    () => call("/v1/admin/breakers/openai/open", { key: s.a.key, method: "POST" }),
+    403,
+    "operator_required",
+  ],
+  [
+    "tenant key fails a dead letter",
+    () => call(`/v1/admin/dead-letters/${s.queued}/fail`, { key: s.a.key, method: "POST" }),
+    403,
+    "operator_required",
+  ],
+  [
+    "tenant key lists dead letters",
+    () => call("/v1/admin/dead-letters?state=all", { key: s.b.key }),
+    403,
+    "operator_required",
+  ],
 
   // --- foreign and forged ids ---
   ["tenant B reads A's job", () => call(`/v1/transcriptions/${s.done}`, { key: s.b.key }), 404, "not_found"],
-  ["tenant B exports A's transcript", () => call(`/v1/transcriptions/${s.done}/transcript?format=srt`, { key: s.b.key }), 404, "not_found"],
-  ["tenant B reads A's webhook log", () => call(`/v1/transcriptions/${s.done}/webhooks`, { key: s.b.key }), 404, "not_found"],
-  ["tenant B deletes A's job", () => call(`/v1/transcriptions/${s.queued}`, { key: s.b.key, method: "DELETE" }), 404, "not_found"],
-  ["admin revokes A's key under B's tenant", () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.a.keyId}/revoke`, { key: adminKey(), method: "POST" }), 404, "not_found"],
-  ["admin mints a key for a tenant that does not exist", () => json("/v1/admin/tenants/tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ/keys", adminKey(), {}), 404, "not_found"],
-  ["admin mints a key for a path-traversal tenant", () => json("/v1/admin/tenants/..%2F..%2Fetc/keys", adminKey(), {}), 404, "not_found"],
-  ["job id with path traversal", () => call("/v1/transcriptions/..%2F..%2Fetc%2Fpasswd", { key: s.a.key }), 404, "not_found"],
-  ["job id with SQL", () => call(`/v1/transcriptions/${encodeURIComponent("tr_' OR '1'='1")}`, { key: s.a.key }), 404, "not_found"],
-  ["job id with markup", () => call(`/v1/transcriptions/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }), 404, "not_found"],
-  ["delete with a lower-cased id", () => call(`/v1/transcriptions/${s.queued.toLowerCase()}`, { key: s.a.key, method: "DELETE" }), 404, "not_found"],
+  [
+    "tenant B exports A's transcript",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=srt`, { key: s.b.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "tenant B reads A's webhook log",
+    () => call(`/v1/transcriptions/${s.done}/webhooks`, { key: s.b.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "tenant B deletes A's job",
+    () => call(`/v1/transcriptions/${s.queued}`, { key: s.b.key, method: "DELETE" }),
+    404,
+    "not_found",
+  ],
+  [
+    "admin revokes A's key under B's tenant",
+    () => call(`/v1/admin/tenants/${s.b.tenantId}/keys/${s.a.keyId}/revoke`, { key: adminKey(), method: "POST" }),
+    404,
+    "not_found",
+  ],
+  [
+    "admin mints a key for a tenant that does not exist",
+    () => json("/v1/admin/tenants/tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ/keys", adminKey(), {}),
+    404,
+    "not_found",
+  ],
+  [
+    "admin mints a key for a path-traversal tenant",
+    () => json("/v1/admin/tenants/..%2F..%2Fetc/keys", adminKey(), {}),
+    404,
+    "not_found",
+  ],
+  [
+    "job id with path traversal",
+    () => call("/v1/transcriptions/..%2F..%2Fetc%2Fpasswd", { key: s.a.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "job id with SQL",
+    () => call(`/v1/transcriptions/${encodeURIComponent("tr_' OR '1'='1")}`, { key: s.a.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "job id with markup",
+    () => call(`/v1/transcriptions/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "delete with a lower-cased id",
+    () => call(`/v1/transcriptions/${s.queued.toLowerCase()}`, { key: s.a.key, method: "DELETE" }),
+    404,
+    "not_found",
+  ],
 
   // --- sizes and framing ---
-  ["raw body declaring 200 MB", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "content-length": tooBigDeclared } }), 413, "payload_too_large"],
-  ["multipart body declaring 200 MB", () => {
-    const { body, contentType } = rawMultipart([filePart()]);
-    return call("/v1/transcriptions", { method: "POST", key: s.a.key, body, headers: { "content-type": contentType, "content-length": tooBigDeclared } });
-  }, 413, "payload_too_large"],
-  ["raw stream over MAX_UPLOAD_BYTES without a declared length", () =>
-    callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(makeWav(4), 16 * 1024), headers: { "content-type": "audio/wav" } }), 413, "payload_too_large"],
-  ["multipart file over MAX_UPLOAD_BYTES", () => {
-    const { body, contentType } = rawMultipart([filePart(makeWav(4))]);
-    return callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(body, 16 * 1024), headers: { "content-type": contentType } });
-  }, 413, "payload_too_large"],
-  ["truncated multipart (no closing boundary)", () =>
-    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: concat([encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'), makeWav(0.1)]), headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
-  ["truncated multipart inside the part headers", () =>
-    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: '--b\r\ncontent-disposition: form-data; name="fi', headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
-  ["multipart without a boundary parameter", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "x", headers: { "content-type": "multipart/form-data" } }), 400, "malformed_multipart"],
-  ["multipart whose boundary never appears", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "multipart/form-data; boundary=nowhere" } }), 400, "malformed_multipart"],
-  ["multipart part without Content-Disposition", () =>
-    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "--b\r\ncontent-type: audio/wav\r\n\r\nRIFF\r\n--b--\r\n", headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
-  ["multipart part headers over 8 KB", () => sendMultipart(s.a.key, [filePart(makeWav(0.1), `${"a".repeat(9000)}.wav`)]), 400, "malformed_multipart"],
-  ["multipart field that is not UTF-8", () => sendMultipart(s.a.key, [{ name: "language", body: new Uint8Array([0xff, 0xfe, 0x65]) }, filePart()]), 400, "malformed_multipart"],
+  [
+    "raw body declaring 200 MB",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "audio/wav", "content-length": tooBigDeclared },
+      }),
+    413,
+    "payload_too_large",
+  ],
+  [
+    "multipart body declaring 200 MB",
+    () => {
+      const { body, contentType } = rawMultipart([filePart()]);
+      return call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body,
+        headers: { "content-type": contentType, "content-length": tooBigDeclared },
+      });
+    },
+    413,
+    "payload_too_large",
+  ],
+  [
+    "raw stream over MAX_UPLOAD_BYTES without a declared length",
+    () =>
+      callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: chunkedStream(makeWav(4), 16 * 1024),
+        headers: { "content-type": "audio/wav" },
+      }),
+    413,
+    "payload_too_large",
+  ],
+  [
+    "multipart file over MAX_UPLOAD_BYTES",
+    () => {
+      const { body, contentType } = rawMultipart([filePart(makeWav(4))]);
+      return callWith({ MAX_UPLOAD_BYTES: "65536" }, "/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: chunkedStream(body, 16 * 1024),
+        headers: { "content-type": contentType },
+      });
+    },
+    413,
+    "payload_too_large",
+  ],
+  [
+    "truncated multipart (no closing boundary)",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: concat([
+          encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'),
+          makeWav(0.1),
+        ]),
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "truncated multipart inside the part headers",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: '--b\r\ncontent-disposition: form-data; name="fi',
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "multipart without a boundary parameter",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: "x",
+        headers: { "content-type": "multipart/form-data" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "multipart whose boundary never appears",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "multipart/form-data; boundary=nowhere" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "multipart part without Content-Disposition",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: "--b\r\ncontent-type: audio/wav\r\n\r\nRIFF\r\n--b--\r\n",
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "multipart part headers over 8 KB",
+    () => sendMultipart(s.a.key, [filePart(makeWav(0.1), `${"a".repeat(9000)}.wav`)]),
+    400,
+    "malformed_multipart",
+  ],
+  [
+    "multipart field that is not UTF-8",
+    () => sendMultipart(s.a.key, [{ name: "language", body: new Uint8Array([0xff, 0xfe, 0x65]) }, filePart()]),
+    400,
+    "malformed_multipart",
+  ],
   ["two file parts", () => sendMultipart(s.a.key, [filePart(), filePart()]), 400, "duplicate_file"],
-  ["a field sent twice", () => sendMultipart(s.a.key, [{ name: "language", body: "en" }, { name: "language", body: "de" }, filePart()]), 422, "duplicate_field"],
-  ["file part under another name", () => sendMultipart(s.a.key, [filePart(makeWav(0.1)), { name: "audio", filename: "x.wav", contentType: "audio/wav", body: makeWav(0.1) }]), 422, "unknown_field"],
-  ["40 fields", () => sendMultipart(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart()]), 400, "too_many_fields"],
-  ["a 70 KB field", () => sendMultipart(s.a.key, [{ name: "prompt", body: "p".repeat(70 * 1024) }, filePart()]), 400, "field_too_large"],
-  ["two file parts, the client still sending", () => sendMultipartStreaming(s.a.key, [filePart(), filePart(makeWav(4))]), 400, "duplicate_file"],
-  ["40 fields, the client still sending", () => sendMultipartStreaming(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart(makeWav(4))]), 400, "too_many_fields"],
-  ["a 1 MB field, the client still sending", () => sendMultipartStreaming(s.a.key, [{ name: "prompt", body: "p".repeat(1024 * 1024) }, filePart()]), 400, "field_too_large"],
-  ["a part without Content-Disposition, the client still sending", () =>
-    call("/v1/transcriptions", { method: "POST", key: s.a.key, body: chunkedStream(concat([encoder.encode("--b\r\ncontent-type: audio/wav\r\n\r\n"), makeWav(4), encoder.encode("\r\n--b--\r\n")]), 16 * 1024), headers: { "content-type": "multipart/form-data; boundary=b" } }), 400, "malformed_multipart"],
+  [
+    "a field sent twice",
+    () => sendMultipart(s.a.key, [{ name: "language", body: "en" }, { name: "language", body: "de" }, filePart()]),
+    422,
+    "duplicate_field",
+  ],
+  [
+    "file part under another name",
+    () =>
+      sendMultipart(s.a.key, [
+        filePart(makeWav(0.1)),
+        { name: "audio", filename: "x.wav", contentType: "audio/wav", body: makeWav(0.1) },
+      ]),
+    422,
+    "unknown_field",
+  ],
+  [
+    "40 fields",
+    () => sendMultipart(s.a.key, [...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })), filePart()]),
+    400,
+    "too_many_fields",
+  ],
+  [
+    "a 70 KB field",
+    () => sendMultipart(s.a.key, [{ name: "prompt", body: "p".repeat(70 * 1024) }, filePart()]),
+    400,
+    "field_too_large",
+  ],
+  [
+    "two file parts, the client still sending",
+    () => sendMultipartStreaming(s.a.key, [filePart(), filePart(makeWav(4))]),
+    400,
+    "duplicate_file",
+  ],
+  [
+    "40 fields, the client still sending",
+    () =>
+      sendMultipartStreaming(s.a.key, [
+        ...Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: "x" })),
+        filePart(makeWav(4)),
+      ]),
+    400,
+    "too_many_fields",
+  ],
+  [
+    "a 1 MB field, the client still sending",
+    () => sendMultipartStreaming(s.a.key, [{ name: "prompt", body: "p".repeat(1024 * 1024) }, filePart()]),
+    400,
+    "field_too_large",
+  ],
+  [
+    "a part without Content-Disposition, the client still sending",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: chunkedStream(
+          concat([
+            encoder.encode("--b\r\ncontent-type: audio/wav\r\n\r\n"),
+            makeWav(4),
+            encoder.encode("\r\n--b--\r\n"),
+          ]),
+          16 * 1024,
+        ),
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+      }),
+    400,
+    "malformed_multipart",
+  ],
   ["0-byte raw body", () => rawUpload(s.a.key, new Uint8Array(0)), 400, "empty_body"],
-  ["multipart without a file part", () => sendMultipart(s.a.key, [{ name: "language", body: "en" }]), 400, "missing_file"],
+  [
+    "multipart without a file part",
+    () => sendMultipart(s.a.key, [{ name: "language", body: "en" }]),
+    400,
+    "missing_file",
+  ],
 
   // --- what the bytes are ---
   ["a text file named .wav", () => sendMultipart(s.a.key, [filePart(TEXT, "speech.wav")]), 415, "unsupported_audio"],
   ["a RIFF/WAVE header over garbage", () => rawUpload(s.a.key, RIFF_OVER_GARBAGE), 415, "unsupported_audio"],
   ["zip bytes as audio/wav", () => rawUpload(s.a.key, ZIP), 415, "unsupported_audio"],
   ["PNG bytes as audio/wav", () => rawUpload(s.a.key, PNG), 415, "unsupported_audio"],
-  ["PDF bytes as application/octet-stream", () => rawUpload(s.a.key, PDF, "", "application/octet-stream"), 415, "unsupported_audio"],
+  [
+    "PDF bytes as application/octet-stream",
+    () => rawUpload(s.a.key, PDF, "", "application/octet-stream"),
+    415,
+    "unsupported_audio",
+  ],
   ["an HTML page named .mp3", () => sendMultipart(s.a.key, [filePart(HTML, "song.mp3")]), 415, "unsupported_audio"],
-  ["JSON request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "{}", headers: { "content-type": "application/json" } }), 415, "unsupported_media_type"],
-  ["text/html request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: HTML, headers: { "content-type": "text/html" } }), 415, "unsupported_media_type"],
-  ["no request Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1) }), 415, "unsupported_media_type"],
-  ["form-urlencoded Content-Type", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: "file=RIFF", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, "unsupported_media_type"],
+  [
+    "JSON request Content-Type",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      }),
+    415,
+    "unsupported_media_type",
+  ],
+  [
+    "text/html request Content-Type",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: HTML,
+        headers: { "content-type": "text/html" },
+      }),
+    415,
+    "unsupported_media_type",
+  ],
+  [
+    "no request Content-Type",
+    () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1) }),
+    415,
+    "unsupported_media_type",
+  ],
+  [
+    "form-urlencoded Content-Type",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: "file=RIFF",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    415,
+    "unsupported_media_type",
+  ],
 
   // --- option fields ---
   ["nested metadata", () => multipartUpload(s.a.key, { metadata: meta({ a: { b: "c" } }) }), 422, "invalid_metadata"],
   ["metadata array", () => multipartUpload(s.a.key, { metadata: meta(["a"]) }), 422, "invalid_metadata"],
   ["metadata null", () => multipartUpload(s.a.key, { metadata: "null" }), 422, "invalid_metadata"],
-  ["metadata with number, boolean and null values", () => multipartUpload(s.a.key, { metadata: meta({ n: 1, b: true, z: null }) }), 422, "invalid_metadata"],
-  ["metadata over 4 KB", () => multipartUpload(s.a.key, { metadata: meta(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, "x".repeat(1000)]))) }), 422, "invalid_metadata"],
-  ["metadata with 33 keys", () => multipartUpload(s.a.key, { metadata: meta(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"]))) }), 422, "invalid_metadata"],
-  ["metadata key with markup", () => multipartUpload(s.a.key, { metadata: meta({ [SCRIPT]: "x" }) }), 422, "invalid_metadata"],
-  ["metadata value with a bidi override", () => multipartUpload(s.a.key, { metadata: meta({ name: "invoice\u202Efdp.exe" }) }), 422, "invalid_metadata"],
-  ["metadata value with NUL and escape characters", () => multipartUpload(s.a.key, { metadata: meta({ name: "a\u0000b\u001b[31m" }) }), 422, "invalid_metadata"],
-  ["metadata not JSON", () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent("{call: 42")}`), 422, "invalid_metadata"],
-  ["prompt with bidi isolates", () => multipartUpload(s.a.key, { prompt: "names: \u2066Ada\u2069" }), 422, "invalid_prompt"],
+  [
+    "metadata with number, boolean and null values",
+    () => multipartUpload(s.a.key, { metadata: meta({ n: 1, b: true, z: null }) }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata over 4 KB",
+    () =>
+      multipartUpload(s.a.key, {
+        metadata: meta(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, "x".repeat(1000)]))),
+      }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata with 33 keys",
+    () =>
+      multipartUpload(s.a.key, {
+        metadata: meta(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"]))),
+      }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata key with markup",
+    () => multipartUpload(s.a.key, { metadata: meta({ [SCRIPT]: "x" }) }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata value with a bidi override",
+    () => multipartUpload(s.a.key, { metadata: meta({ name: "invoice\u202Efdp.exe" }) }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata value with NUL and escape characters",
+    () => multipartUpload(s.a.key, { metadata: meta({ name: "a\u0000b\u001b[31m" }) }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata not JSON",
+    () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent("{call: 42")}`),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "prompt with bidi isolates",
+    () => multipartUpload(s.a.key, { prompt: "names: \u2066Ada\u2069" }),
+    422,
+    "invalid_prompt",
+  ],
   ["prompt over 1000 characters", () => multipartUpload(s.a.key, { prompt: "p".repeat(1001) }), 422, "invalid_prompt"],
-  ["subject id with path traversal", () => multipartUpload(s.a.key, { subject_id: "../../etc/passwd" }), 422, "invalid_subject_id"],
+  [
+    "subject id with path traversal",
+    () => multipartUpload(s.a.key, { subject_id: "../../etc/passwd" }),
+    422,
+    "invalid_subject_id",
+  ],
   ["subject id with markup", () => multipartUpload(s.a.key, { subject_id: SCRIPT }), 422, "invalid_subject_id"],
-  ["language with SQL", () => rawUpload(s.a.key, makeWav(0.1), `?language=${encodeURIComponent("en'; drop table transcriptions; --")}`), 422, "invalid_language"],
-  ["unknown query parameter on a raw upload", () => rawUpload(s.a.key, makeWav(0.1), "?colour=blue"), 422, "unknown_field"],
-  ["tenant_id smuggled as an option", () => multipartUpload(s.a.key, { tenant_id: s.b.tenantId }), 422, "unknown_field"],
+  [
+    "language with SQL",
+    () => rawUpload(s.a.key, makeWav(0.1), `?language=${encodeURIComponent("en'; drop table transcriptions; --")}`),
+    422,
+    "invalid_language",
+  ],
+  [
+    "unknown query parameter on a raw upload",
+    () => rawUpload(s.a.key, makeWav(0.1), "?colour=blue"),
+    422,
+    "unknown_field",
+  ],
+  [
+    "tenant_id smuggled as an option",
+    () => multipartUpload(s.a.key, { tenant_id: s.b.tenantId }),
+    422,
+    "unknown_field",
+  ],
   ["unknown provider", () => multipartUpload(s.a.key, { provider: "../openai" }), 422, "unknown_provider"],
-  ["metadata key __proto__ (never dropped silently)", () => multipartUpload(s.a.key, { metadata: '{"__proto__":"x"}' }), 422, "invalid_metadata"],
-  ["metadata key __proto__ beside others", () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent('{"a":"1","__proto__":"x"}')}`), 422, "invalid_metadata"],
+  [
+    "metadata key __proto__ (never dropped silently)",
+    () => multipartUpload(s.a.key, { metadata: '{"__proto__":"x"}' }),
+    422,
+    "invalid_metadata",
+  ],
+  [
+    "metadata key __proto__ beside others",
+    () => rawUpload(s.a.key, makeWav(0.1), `?metadata=${encodeURIComponent('{"a":"1","__proto__":"x"}')}`),
+    422,
+    "invalid_metadata",
+  ],
   ["a field named __proto__", () => multipartUpload(s.a.key, { ["__proto__"]: "x" }), 422, "unknown_field"],
   ["a field named constructor", () => multipartUpload(s.a.key, { constructor: "x" }), 422, "unknown_field"],
   ["a query parameter named __proto__", () => rawUpload(s.a.key, makeWav(0.1), "?__proto__=x"), 422, "unknown_field"],
-  ["a query parameter named constructor", () => rawUpload(s.a.key, makeWav(0.1), "?constructor=x"), 422, "unknown_field"],
-  ["an option given twice in the query", () => rawUpload(s.a.key, makeWav(0.1), "?language=en&language=de"), 422, "duplicate_field"],
-  ["prompt of 501 characters outside the BMP (1002 UTF-16 units)", () => multipartUpload(s.a.key, { prompt: "😀".repeat(501) }), 422, "invalid_prompt"],
-  ["webhook URL with a TAB in the host", () => multipartUpload(s.a.key, { webhook_url: "https://hooks.exam\tple.com/a" }), 422, "invalid_webhook_url"],
-  ["webhook URL with CR LF in the path", () => multipartUpload(s.a.key, { webhook_url: "https://hooks.example.com/a\r\nx-injected: 1" }), 422, "invalid_webhook_url"],
-  ["webhook URL with a LF in the query", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("https://hooks.example.com/a?b=\n1")}`), 422, "invalid_webhook_url"],
-  ["webhook URL with a leading space", () => multipartUpload(s.a.key, { webhook_url: " https://hooks.example.com/a" }), 422, "invalid_webhook_url"],
+  [
+    "a query parameter named constructor",
+    () => rawUpload(s.a.key, makeWav(0.1), "?constructor=x"),
+    422,
+    "unknown_field",
+  ],
+  [
+    "an option given twice in the query",
+    () => rawUpload(s.a.key, makeWav(0.1), "?language=en&language=de"),
+    422,
+    "duplicate_field",
+  ],
+  [
+    "prompt of 501 characters outside the BMP (1002 UTF-16 units)",
+    () => multipartUpload(s.a.key, { prompt: "😀".repeat(501) }),
+    422,
+    "invalid_prompt",
+  ],
+  [
+    "webhook URL with a TAB in the host",
+    () => multipartUpload(s.a.key, { webhook_url: "https://hooks.exam\tple.com/a" }),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook URL with CR LF in the path",
+    () => multipartUpload(s.a.key, { webhook_url: "https://hooks.example.com/a\r\nx-injected: 1" }),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook URL with a LF in the query",
+    () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("https://hooks.example.com/a?b=\n1")}`),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook URL with a leading space",
+    () => multipartUpload(s.a.key, { webhook_url: " https://hooks.example.com/a" }),
+    422,
+    "invalid_webhook_url",
+  ],
 
   // --- webhook URLs (SSRF), judged by production rules ---
-  ["webhook to cloud metadata over https", () => productionWebhook(s.a.key, "https://169.254.169.254/latest/meta-data/"), 422, "invalid_webhook_url"],
-  ["webhook to cloud metadata over http", () => productionWebhook(s.a.key, "http://169.254.169.254/latest/meta-data/"), 422, "invalid_webhook_url"],
+  [
+    "webhook to cloud metadata over https",
+    () => productionWebhook(s.a.key, "https://169.254.169.254/latest/meta-data/"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to cloud metadata over http",
+    () => productionWebhook(s.a.key, "http://169.254.169.254/latest/meta-data/"),
+    422,
+    "invalid_webhook_url",
+  ],
   ["webhook to localhost", () => productionWebhook(s.a.key, "https://localhost/hook"), 422, "invalid_webhook_url"],
   ["webhook to [::1]", () => productionWebhook(s.a.key, "https://[::1]/hook"), 422, "invalid_webhook_url"],
-  ["webhook to a decimal IP (2130706433)", () => productionWebhook(s.a.key, "https://2130706433/hook"), 422, "invalid_webhook_url"],
-  ["webhook to a hex/short IP (0x7f.1)", () => productionWebhook(s.a.key, "https://0x7f.1/hook"), 422, "invalid_webhook_url"],
-  ["webhook to IPv4-mapped IPv6 loopback", () => productionWebhook(s.a.key, "https://[::ffff:127.0.0.1]/hook"), 422, "invalid_webhook_url"],
-  ["webhook to IPv4-mapped IPv6 metadata", () => productionWebhook(s.a.key, "https://[::ffff:a9fe:a9fe]/hook"), 422, "invalid_webhook_url"],
-  ["webhook to a private network", () => productionWebhook(s.a.key, "https://10.0.0.1/hook"), 422, "invalid_webhook_url"],
-  ["webhook to metadata.google.internal", () => productionWebhook(s.a.key, "https://metadata.google.internal/computeMetadata/v1/"), 422, "invalid_webhook_url"],
+  [
+    "webhook to a decimal IP (2130706433)",
+    () => productionWebhook(s.a.key, "https://2130706433/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to a hex/short IP (0x7f.1)",
+    () => productionWebhook(s.a.key, "https://0x7f.1/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to IPv4-mapped IPv6 loopback",
+    () => productionWebhook(s.a.key, "https://[::ffff:127.0.0.1]/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to IPv4-mapped IPv6 metadata",
+    () => productionWebhook(s.a.key, "https://[::ffff:a9fe:a9fe]/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to a private network",
+    () => productionWebhook(s.a.key, "https://10.0.0.1/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to metadata.google.internal",
+    () => productionWebhook(s.a.key, "https://metadata.google.internal/computeMetadata/v1/"),
+    422,
+    "invalid_webhook_url",
+  ],
   ["webhook with a file:// URL", () => productionWebhook(s.a.key, "file:///etc/passwd"), 422, "invalid_webhook_url"],
-  ["webhook with a javascript: URL", () => productionWebhook(s.a.key, "javascript:alert(1)"), 422, "invalid_webhook_url"],
-  ["webhook over plain http", () => productionWebhook(s.a.key, "http://hooks.example.com/x"), 422, "invalid_webhook_url"],
-  ["webhook with credentials", () => productionWebhook(s.a.key, "https://user:pass@hooks.example.com/x"), 422, "invalid_webhook_url"],
-  ["webhook on a non-default port", () => productionWebhook(s.a.key, "https://hooks.example.com:8443/x"), 422, "invalid_webhook_url"],
-  ["webhook with a newline (header injection)", () => productionWebhook(s.a.key, "https://hooks.example.com/x\r\nHost: 169.254.169.254"), 422, "invalid_webhook_url"],
-  ["webhook to 127.0.0.1.nip.io (wildcard DNS to loopback)", () => productionWebhook(s.a.key, "https://127.0.0.1.nip.io/hook"), 422, "invalid_webhook_url"],
-  ["webhook to 169.254.169.254.nip.io (wildcard DNS to metadata)", () => productionWebhook(s.a.key, "https://169.254.169.254.nip.io/latest/meta-data/"), 422, "invalid_webhook_url"],
-  ["webhook to localtest.me (always loopback)", () => productionWebhook(s.a.key, "https://localtest.me/hook"), 422, "invalid_webhook_url"],
-  ["webhook to 10-0-0-1.sslip.io", () => productionWebhook(s.a.key, "https://10-0-0-1.sslip.io/hook"), 422, "invalid_webhook_url"],
-  ["webhook to a name spelling a private address", () => productionWebhook(s.a.key, "https://192.168.0.10.attacker.example/hook"), 422, "invalid_webhook_url"],
-  ["webhook to cloud metadata, even in the test environment", () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("http://169.254.169.254/")}`), 422, "invalid_webhook_url"],
-  ["webhook to [::1], even in the test environment", () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }), 422, "invalid_webhook_url"],
+  [
+    "webhook with a javascript: URL",
+    () => productionWebhook(s.a.key, "javascript:alert(1)"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook over plain http",
+    () => productionWebhook(s.a.key, "http://hooks.example.com/x"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook with credentials",
+    () => productionWebhook(s.a.key, "https://user:pass@hooks.example.com/x"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook on a non-default port",
+    () => productionWebhook(s.a.key, "https://hooks.example.com:8443/x"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook with a newline (header injection)",
+    () => productionWebhook(s.a.key, "https://hooks.example.com/x\r\nHost: 169.254.169.254"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to 127.0.0.1.nip.io (wildcard DNS to loopback)",
+    () => productionWebhook(s.a.key, "https://127.0.0.1.nip.io/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to 169.254.169.254.nip.io (wildcard DNS to metadata)",
+    () => productionWebhook(s.a.key, "https://169.254.169.254.nip.io/latest/meta-data/"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to localtest.me (always loopback)",
+    () => productionWebhook(s.a.key, "https://localtest.me/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to 10-0-0-1.sslip.io",
+    () => productionWebhook(s.a.key, "https://10-0-0-1.sslip.io/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to a name spelling a private address",
+    () => productionWebhook(s.a.key, "https://192.168.0.10.attacker.example/hook"),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to cloud metadata, even in the test environment",
+    () => rawUpload(s.a.key, makeWav(0.1), `?webhook_url=${encodeURIComponent("http://169.254.169.254/")}`),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "webhook to [::1], even in the test environment",
+    () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }),
+    422,
+    "invalid_webhook_url",
+  ],
 
   // --- pool callback signatures ---
-  ["unsigned pool callback", () => call("/internal/pool/callback", { method: "POST", body: JSON.stringify(completedCallback(s.queued)), headers: { "content-type": "application/json" } }), 401, "invalid_signature"],
-  ["pool callback signed with a guessed secret", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "p2", secret: "guessed" }] }), 401, "invalid_signature"],
-  ["pool callback signed with the edge→pool key", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "p2", secret: "edge-to-pool-secret" }] }), 401, "invalid_signature"],
-  ["pool callback with an unknown key id", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "zz", secret: "pool-callback-new" }] }), 401, "invalid_signature"],
-  ["pool callback whose body was swapped after signing", () =>
-    signedCallback(JSON.stringify(completedCallback(s.queued, { text: "forged" })), { signedBody: JSON.stringify(completedCallback(s.queued)) }), 401, "invalid_signature"],
-  ["pool callback with a truncated signature", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-signature": "v1=00" } }), 401, "invalid_signature"],
-  ["pool callback signed an hour ago", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 3600 }), 401, "stale_signature"],
-  ["pool callback replayed 10 minutes later", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 600 }), 401, "stale_signature"],
-  ["pool callback signed an hour in the future", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() + 3600 }), 401, "stale_signature"],
-  ["pool callback with a non-numeric timestamp", () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-timestamp": "now" } }), 401, "stale_signature"],
+  [
+    "unsigned pool callback",
+    () =>
+      call("/internal/pool/callback", {
+        method: "POST",
+        body: JSON.stringify(completedCallback(s.queued)),
+        headers: { "content-type": "application/json" },
+      }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback signed with a guessed secret",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { ring: [{ id: "p2", secret: "guessed" }] }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback signed with the edge→pool key",
+    () =>
+      signedCallback(JSON.stringify(completedCallback(s.queued)), {
+        ring: [{ id: "p2", secret: "edge-to-pool-secret" }],
+      }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback with an unknown key id",
+    () =>
+      signedCallback(JSON.stringify(completedCallback(s.queued)), {
+        ring: [{ id: "zz", secret: "pool-callback-new" }],
+      }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback whose body was swapped after signing",
+    () =>
+      signedCallback(JSON.stringify(completedCallback(s.queued, { text: "forged" })), {
+        signedBody: JSON.stringify(completedCallback(s.queued)),
+      }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback with a truncated signature",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-signature": "v1=00" } }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback signed an hour ago",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 3600 }),
+    401,
+    "stale_signature",
+  ],
+  [
+    "pool callback replayed 10 minutes later",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() - 600 }),
+    401,
+    "stale_signature",
+  ],
+  [
+    "pool callback signed an hour in the future",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { nowSeconds: nowSeconds() + 3600 }),
+    401,
+    "stale_signature",
+  ],
+  [
+    "pool callback with a non-numeric timestamp",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued)), { headers: { "x-vtt-timestamp": "now" } }),
+    401,
+    "stale_signature",
+  ],
   ["signed pool callback that is not JSON", () => signedCallback("{not json"), 400, "malformed_json"],
-  ["signed pool callback of the wrong shape", () => signedCallback(JSON.stringify({ job_id: 5, status: "weird" })), 400, "invalid_callback"],
-  ["signed pool callback with a 10 KB job id", () => signedCallback(JSON.stringify(completedCallback("tr_" + "A".repeat(10_000)))), 400, "invalid_callback"],
-  ["unsigned pool callback of 12 MiB sent chunked", () => call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { "content-type": "application/json" } }), 401, "invalid_signature"],
-  ["pool callback of 12 MiB sent chunked under plausible headers", async () => {
-    const headers = await signedHeaders(POOL_CALLBACK_RING, "another body");
-    return call("/internal/pool/callback", { method: "POST", body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024), headers: { ...headers, "content-type": "application/json" } });
-  }, 413, "payload_too_large"],
-  ["pool callback declaring 9 MB", () => call("/internal/pool/callback", { method: "POST", body: "{}", headers: { "content-type": "application/json", "content-length": String(9 * 1024 * 1024) } }), 413, "payload_too_large"],
+  [
+    "signed pool callback of the wrong shape",
+    () => signedCallback(JSON.stringify({ job_id: 5, status: "weird" })),
+    400,
+    "invalid_callback",
+  ],
+  [
+    "signed pool callback with a 10 KB job id",
+    () => signedCallback(JSON.stringify(completedCallback("tr_" + "A".repeat(10_000)))),
+    400,
+    "invalid_callback",
+  ],
+  [
+    "unsigned pool callback of 12 MiB sent chunked",
+    () =>
+      call("/internal/pool/callback", {
+        method: "POST",
+        body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024),
+        headers: { "content-type": "application/json" },
+      }),
+    401,
+    "invalid_signature",
+  ],
+  [
+    "pool callback of 12 MiB sent chunked under plausible headers",
+    async () => {
+      const headers = await signedHeaders(POOL_CALLBACK_RING, "another body");
+      return call("/internal/pool/callback", {
+        method: "POST",
+        body: chunkedStream(new Uint8Array(12 * 1024 * 1024), 64 * 1024),
+        headers: { ...headers, "content-type": "application/json" },
+      });
+    },
+    413,
+    "payload_too_large",
+  ],
+  [
+    "pool callback declaring 9 MB",
+    () =>
+      call("/internal/pool/callback", {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json", "content-length": String(9 * 1024 * 1024) },
+      }),
+    413,
+    "payload_too_large",
+  ],
 
   // --- signed audio URLs ---
-  ["audio URL with a forged signature", () => call(audioUrl(s.queued, nowSeconds() + 600, "a1", "0".repeat(64))), 403, "invalid_audio_url"],
-  ["audio URL signed with the wrong secret", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("guessed", s.queued, exp))); }, 403, "invalid_audio_url"],
-  ["audio URL that has expired", async () => { const exp = nowSeconds() - 5; return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
-  ["audio URL with its expiry pushed back", async () => { const exp = nowSeconds() + 60; return call(audioUrl(s.queued, exp + 86_400, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
-  ["audio URL signed for another job", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.bJob, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
-  ["audio URL with an unknown key id", async () => { const exp = nowSeconds() + 600; return call(audioUrl(s.queued, exp, "zz", await signAudioUrl("audio-url-secret", s.queued, exp))); }, 403, "invalid_audio_url"],
+  [
+    "audio URL with a forged signature",
+    () => call(audioUrl(s.queued, nowSeconds() + 600, "a1", "0".repeat(64))),
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL signed with the wrong secret",
+    async () => {
+      const exp = nowSeconds() + 600;
+      return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("guessed", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL that has expired",
+    async () => {
+      const exp = nowSeconds() - 5;
+      return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL with its expiry pushed back",
+    async () => {
+      const exp = nowSeconds() + 60;
+      return call(audioUrl(s.queued, exp + 86_400, "a1", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL signed for another job",
+    async () => {
+      const exp = nowSeconds() + 600;
+      return call(audioUrl(s.bJob, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL with an unknown key id",
+    async () => {
+      const exp = nowSeconds() + 600;
+      return call(audioUrl(s.queued, exp, "zz", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
   ["audio URL without parameters", () => call(`/internal/audio/${s.queued}`), 403, "invalid_audio_url"],
-  ["audio URL with path traversal", async () => { const exp = nowSeconds() + 600; return call(audioUrl("..%2F..%2Fetc%2Fpasswd", exp, "a1", await signAudioUrl("audio-url-secret", "../../etc/passwd", exp))); }, 403, "invalid_audio_url"],
+  [
+    "audio URL with path traversal",
+    async () => {
+      const exp = nowSeconds() + 600;
+      return call(
+        audioUrl("..%2F..%2Fetc%2Fpasswd", exp, "a1", await signAudioUrl("audio-url-secret", "../../etc/passwd", exp)),
+      );
+    },
+    403,
+    "invalid_audio_url",
+  ],
 
   // --- validated query parameters ---
   ["list limit 1000", () => call("/v1/transcriptions?limit=1000", { key: s.a.key }), 400, "invalid_parameters"],
   ["list limit -1", () => call("/v1/transcriptions?limit=-1", { key: s.a.key }), 400, "invalid_parameters"],
-  ["list limit not a number", () => call("/v1/transcriptions?limit=1%20or%201", { key: s.a.key }), 400, "invalid_parameters"],
-  ["list status not a status", () => call("/v1/transcriptions?status=deleted", { key: s.a.key }), 400, "invalid_parameters"],
-  ["list cursor that is garbage", () => call("/v1/transcriptions?cursor=%%%%", { key: s.a.key }), 400, "invalid_cursor"],
-  ["list cursor carrying SQL", () => call(`/v1/transcriptions?cursor=${encodeURIComponent(btoa(JSON.stringify({ before: "tr_' OR 1=1 --" })))}`, { key: s.a.key }), 400, "invalid_cursor"],
-  ["list cursor over 200 characters", () => call(`/v1/transcriptions?cursor=${"A".repeat(300)}`, { key: s.a.key }), 400, "invalid_parameters"],
-  ["transcript format exe", () => call(`/v1/transcriptions/${s.done}/transcript?format=exe`, { key: s.a.key }), 400, "invalid_parameters"],
-  ["transcript of a job still queued", () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }), 409, "transcript_not_ready"],
-  ["dead-letter state not a state", () => call("/v1/admin/dead-letters?state=everything", { key: adminKey() }), 400, "invalid_parameters"],
+  [
+    "list limit not a number",
+    () => call("/v1/transcriptions?limit=1%20or%201", { key: s.a.key }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "list status not a status",
+    () => call("/v1/transcriptions?status=deleted", { key: s.a.key }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "list cursor that is garbage",
+    () => call("/v1/transcriptions?cursor=%%%%", { key: s.a.key }),
+    400,
+    "invalid_cursor",
+  ],
+  [
+    "list cursor carrying SQL",
+    () =>
+      call(`/v1/transcriptions?cursor=${encodeURIComponent(btoa(JSON.stringify({ before: "tr_' OR 1=1 --" })))}`, {
+        key: s.a.key,
+      }),
+    400,
+    "invalid_cursor",
+  ],
+  [
+    "list cursor over 200 characters",
+    () => call(`/v1/transcriptions?cursor=${"A".repeat(300)}`, { key: s.a.key }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "transcript format exe",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=exe`, { key: s.a.key }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "transcript of a job still queued",
+    () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }),
+    409,
+    "transcript_not_ready",
+  ],
+  [
+    "dead-letter state not a state",
+    () => call("/v1/admin/dead-letters?state=everything", { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
 
   // --- JSON bodies and content types on the admin API ---
-  ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), "{\"name\": "), 400, "malformed_json"],
-  ["admin: 2 MiB of JSON sent chunked", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: chunkedStream(encoder.encode(JSON.stringify({ name: "n".repeat(2 * 1024 * 1024) })), 64 * 1024), headers: { "content-type": "application/json" } }), 413, "payload_too_large"],
-  ["feedback declaring a 2 MiB body", () => call(`/v1/transcriptions/${s.done}/feedback`, { method: "POST", key: s.a.key, body: "{}", headers: { "content-type": "application/json", "content-length": String(2 * 1024 * 1024) } }), 413, "payload_too_large"],
-  ["admin: JSON sent as text/plain", () => call("/v1/admin/tenants", { method: "POST", key: adminKey(), body: '{"name":"x"}', headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
-  ["admin: key JSON that does not parse", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), "{\"scopes\":"), 400, "malformed_json"],
-  ["admin: tenant name with a bidi override", () => json("/v1/admin/tenants", adminKey(), { name: "acme\u202Eevil" }), 422, "validation_failed"],
-  ["admin: tenant name of 10 000 characters", () => json("/v1/admin/tenants", adminKey(), { name: "n".repeat(10_000) }), 422, "validation_failed"],
-  ["admin: tenant name that is an object", () => json("/v1/admin/tenants", adminKey(), { name: { $ne: null } }), 422, "validation_failed"],
-  ["admin: key with an unknown scope", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { scopes: ["root"] }), 422, "validation_failed"],
-  ["admin: key that expired before it was made", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "2001-01-01T00:00:00Z" }), 422, "validation_failed"],
-  ["admin: key expiry that is not a date", () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "tomorrow" }), 422, "validation_failed"],
-  ["admin: erase a malformed tenant id", () => call("/v1/admin/tenants/not-a-tenant", { method: "DELETE", key: adminKey() }), 400, "invalid_parameters"],
-  ["admin: breaker action that does not exist", () => call("/v1/admin/breakers/openai/explode", { method: "POST", key: adminKey() }), 400, "invalid_parameters"],
-  ["admin: breaker of a provider that does not exist", () => call("/v1/admin/breakers/acme/open", { method: "POST", key: adminKey() }), 404, "not_found"],
-  ["admin: re-drive a job that is not dead-lettered", () => call(`/v1/admin/dead-letters/${s.done}/redrive`, { method: "POST", key: adminKey() }), 404, "not_found"],
-  ["admin: fail a dead letter that does not exist", () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/fail", { method: "POST", key: adminKey() }), 404, "not_found"],
-  ["erase by body: subject id with path traversal", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person a/../b" }), 422, "validation_failed"],
-  ["erase by body: subject id that is an object", () => json("/v1/subjects/erase", s.a.key, { subject_id: { $ne: null } }), 422, "validation_failed"],
-  ["erase by body: tenant_id smuggled beside the subject", () => json("/v1/subjects/erase", s.a.key, { subject_id: "person-a", tenant_id: s.b.tenantId }), 422, "validation_failed"],
-  ["erase by body: JSON that does not parse", () => json("/v1/subjects/erase", s.a.key, "{\"subject_id\": "), 400, "malformed_json"],
-  ["erase by body: no body", () => call("/v1/subjects/erase", { method: "POST", key: s.a.key, headers: { "content-type": "application/json" } }), 400, "malformed_json"],
-  ["erase a malformed subject id", () => call(`/v1/subjects/${encodeURIComponent("person a/../b")}`, { method: "DELETE", key: s.a.key }), 400, "invalid_parameters"],
+  ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), '{"name": '), 400, "malformed_json"],
+  [
+    "admin: 2 MiB of JSON sent chunked",
+    () =>
+      call("/v1/admin/tenants", {
+        method: "POST",
+        key: adminKey(),
+        body: chunkedStream(encoder.encode(JSON.stringify({ name: "n".repeat(2 * 1024 * 1024) })), 64 * 1024),
+        headers: { "content-type": "application/json" },
+      }),
+    413,
+    "payload_too_large",
+  ],
+  [
+    "feedback declaring a 2 MiB body",
+    () =>
+      call(`/v1/transcriptions/${s.done}/feedback`, {
+        method: "POST",
+        key: s.a.key,
+        body: "{}",
+        headers: { "content-type": "application/json", "content-length": String(2 * 1024 * 1024) },
+      }),
+    413,
+    "payload_too_large",
+  ],
+  [
+    "admin: JSON sent as text/plain",
+    () =>
+      call("/v1/admin/tenants", {
+        method: "POST",
+        key: adminKey(),
+        body: '{"name":"x"}',
+        headers: { "content-type": "text/plain" },
+      }),
+    415,
+    "unsupported_media_type",
+  ],
+  [
+    "admin: key JSON that does not parse",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), '{"scopes":'),
+    400,
+    "malformed_json",
+  ],
+  [
+    "admin: tenant name with a bidi override",
+    () => json("/v1/admin/tenants", adminKey(), { name: "acme\u202Eevil" }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: tenant name of 10 000 characters",
+    () => json("/v1/admin/tenants", adminKey(), { name: "n".repeat(10_000) }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: tenant name that is an object",
+    () => json("/v1/admin/tenants", adminKey(), { name: { $ne: null } }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: key with an unknown scope",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { scopes: ["root"] }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: key that expired before it was made",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "2001-01-01T00:00:00Z" }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: key expiry that is not a date",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/keys`, adminKey(), { expires_at: "tomorrow" }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "admin: erase a malformed tenant id",
+    () => call("/v1/admin/tenants/not-a-tenant", { method: "DELETE", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "admin: breaker action that does not exist",
+    () => call("/v1/admin/breakers/openai/explode", { method: "POST", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "admin: breaker of a provider that does not exist",
+    () => call("/v1/admin/breakers/acme/open", { method: "POST", key: adminKey() }),
+    404,
+    "not_found",
+  ],
+  [
+    "admin: re-drive a job that is not dead-lettered",
+    () => call(`/v1/admin/dead-letters/${s.done}/redrive`, { method: "POST", key: adminKey() }),
+    404,
+    "not_found",
+  ],
+  [
+    "admin: fail a dead letter that does not exist",
+    () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ/fail", { method: "POST", key: adminKey() }),
+    404,
+    "not_found",
+  ],
+  [
+    "erase by body: subject id with path traversal",
+    () => json("/v1/subjects/erase", s.a.key, { subject_id: "person a/../b" }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "erase by body: subject id that is an object",
+    () => json("/v1/subjects/erase", s.a.key, { subject_id: { $ne: null } }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "erase by body: tenant_id smuggled beside the subject",
+    () => json("/v1/subjects/erase", s.a.key, { subject_id: "person-a", tenant_id: s.b.tenantId }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "erase by body: JSON that does not parse",
+    () => json("/v1/subjects/erase", s.a.key, '{"subject_id": '),
+    400,
+    "malformed_json",
+  ],
+  [
+    "erase by body: no body",
+    () => call("/v1/subjects/erase", { method: "POST", key: s.a.key, headers: { "content-type": "application/json" } }),
+    400,
+    "malformed_json",
+  ],
+  [
+    "erase a malformed subject id",
+    () => call(`/v1/subjects/${encodeURIComponent("person a/../b")}`, { method: "DELETE", key: s.a.key }),
+    400,
+    "invalid_parameters",
+  ],
 
   // --- Idempotency-Key ---
-  ["Idempotency-Key of 256 characters", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "idempotency-key": "k".repeat(256) } }), 400, "invalid_idempotency_key"],
-  ["Idempotency-Key of 8 KB", () => sendMultipart(s.a.key, [filePart()], { "idempotency-key": "k".repeat(8 * 1024) }), 400, "invalid_idempotency_key"],
-  ["Idempotency-Key with spaces", () => call("/v1/transcriptions", { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav", "idempotency-key": "a b" } }), 400, "invalid_idempotency_key"],
-  ["Idempotency-Key reused with different audio", () =>
-    call("/v1/transcriptions?provider=whisper-pool&subject_id=person-a&metadata=%7B%22call%22%3A%2242%22%7D", { method: "POST", key: s.a.key, body: makeWav(0.3), headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" } }), 409, "idempotency_key_reused"],
-  ["Idempotency-Key reused with different options", () =>
-    call("/v1/transcriptions?provider=whisper-pool&subject_id=person-b&metadata=%7B%22call%22%3A%2242%22%7D", { method: "POST", key: s.a.key, body: makeWav(0.2), headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" } }), 409, "idempotency_key_reused"],
+  [
+    "Idempotency-Key of 256 characters",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "audio/wav", "idempotency-key": "k".repeat(256) },
+      }),
+    400,
+    "invalid_idempotency_key",
+  ],
+  [
+    "Idempotency-Key of 8 KB",
+    () => sendMultipart(s.a.key, [filePart()], { "idempotency-key": "k".repeat(8 * 1024) }),
+    400,
+    "invalid_idempotency_key",
+  ],
+  [
+    "Idempotency-Key with spaces",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "audio/wav", "idempotency-key": "a b" },
+      }),
+    400,
+    "invalid_idempotency_key",
+  ],
+  [
+    "Idempotency-Key reused with different audio",
+    () =>
+      call("/v1/transcriptions?provider=whisper-pool&subject_id=person-a&metadata=%7B%22call%22%3A%2242%22%7D", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.3),
+        headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" },
+      }),
+    409,
+    "idempotency_key_reused",
+  ],
+  [
+    "Idempotency-Key reused with different options",
+    () =>
+      call("/v1/transcriptions?provider=whisper-pool&subject_id=person-b&metadata=%7B%22call%22%3A%2242%22%7D", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.2),
+        headers: { "content-type": "audio/wav", "idempotency-key": "baseline-idempotency-key" },
+      }),
+    409,
+    "idempotency_key_reused",
+  ],
 
   // --- routing ---
-  ["PUT on the collection", () => call("/v1/transcriptions", { method: "PUT", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav" } }), 404, "not_found"],
+  [
+    "PUT on the collection",
+    () =>
+      call("/v1/transcriptions", {
+        method: "PUT",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "audio/wav" },
+      }),
+    404,
+    "not_found",
+  ],
   ["bench routes are not mounted", () => call("/__bench/r2", { method: "POST", body: "x" }), 404, "not_found"],
   ["bench D1 route is not mounted", () => call("/__bench/d1", { method: "POST" }), 404, "not_found"],
   ["a route that does not exist", () => call(`/v1/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }), 404, "not_found"],
@@ -463,7 +1544,10 @@ describe("hostile and malformed requests: 4xx problem+json, nothing stored or ch
 describe("option names that are Object.prototype's own get a precise error", () => {
   for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
     it(`a field named ${name} is reported as that unknown field, not as a duplicate or dropped`, async () => {
-      for (const res of [await multipartUpload(s.a.key, { [name]: "x" }), await rawUpload(s.a.key, makeWav(0.1), `?${name}=x`)]) {
+      for (const res of [
+        await multipartUpload(s.a.key, { [name]: "x" }),
+        await rawUpload(s.a.key, makeWav(0.1), `?${name}=x`),
+      ]) {
         const body = await expectProblem(res, 422, "unknown_field");
         expect(body.errors).toEqual([{ field: name, message: `unknown field(s): ${name}` }]);
       }
@@ -473,7 +1557,8 @@ describe("option names that are Object.prototype's own get a precise error", () 
 
 // ---------- hostile input that is accepted, sanitised ----------
 
-const R2_KEY = /^(audio\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}|transcripts\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}\/[0-9A-Z]{26}\.json)$/;
+const R2_KEY =
+  /^(audio\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}|transcripts\/tn_[0-9A-Z]{26}\/tr_[0-9A-Z]{26}\/[0-9A-Z]{26}\.json)$/;
 
 describe("hostile file names are accepted but sanitised, and never reach a storage key", () => {
   const names: [raw: string, stored: string | null][] = [
@@ -495,15 +1580,22 @@ describe("hostile file names are accepted but sanitised, and never reach a stora
 
   for (const [raw, stored] of names) {
     it(`${JSON.stringify(raw).slice(0, 60)} → ${JSON.stringify(stored)?.slice(0, 40)}`, async () => {
-      const res = await sendMultipart(s.a.key, [{ name: "provider", body: "whisper-pool" }, filePart(makeWav(0.1), raw)]);
+      const res = await sendMultipart(s.a.key, [
+        { name: "provider", body: "whisper-pool" },
+        filePart(makeWav(0.1), raw),
+      ]);
       expect(res.status, await res.clone().text()).toBe(202);
       const job = (await res.json()) as { id: string; file_name: string | null };
       expect(job.file_name).toBe(stored);
-      const row = await env.DB.prepare("select file_name, audio_key from transcriptions where id = ?").bind(job.id).first<{ file_name: string | null; audio_key: string }>();
+      const row = await env.DB.prepare("select file_name, audio_key from transcriptions where id = ?")
+        .bind(job.id)
+        .first<{ file_name: string | null; audio_key: string }>();
       expect(row!.file_name).toBe(stored);
       expect(row!.audio_key).toBe(`audio/${s.a.tenantId}/${job.id}`);
       // what the API serves back is the sanitised value as JSON
-      const read = (await (await call(`/v1/transcriptions/${job.id}`, { key: s.a.key })).json()) as { file_name: string | null };
+      const read = (await (await call(`/v1/transcriptions/${job.id}`, { key: s.a.key })).json()) as {
+        file_name: string | null;
+      };
       expect(read.file_name).toBe(stored);
       const keys = (await listAllObjects()).map((o) => o.key);
       expect(keys).toContain(`audio/${s.a.tenantId}/${job.id}`);
@@ -573,7 +1665,11 @@ describe("replays and unknown jobs on the pool callback are dropped harmlessly",
     const headers = await signedHeaders(POOL_CALLBACK_RING, body);
     const before = await snapshot();
     for (let i = 0; i < 2; i++) {
-      const res = await call("/internal/pool/callback", { method: "POST", body, headers: { ...headers, "content-type": "application/json" } });
+      const res = await call("/internal/pool/callback", {
+        method: "POST",
+        body,
+        headers: { ...headers, "content-type": "application/json" },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true, applied: false });
     }
@@ -588,7 +1684,9 @@ describe("replays and unknown jobs on the pool callback are dropped harmlessly",
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true, applied: false });
     }
-    const failed = await signedCallback(JSON.stringify({ job_id: s.done, status: "failed", error: { code: "x", message: "late failure" } }));
+    const failed = await signedCallback(
+      JSON.stringify({ job_id: s.done, status: "failed", error: { code: "x", message: "late failure" } }),
+    );
     expect(await failed.json()).toEqual({ ok: true, applied: false });
     await expectUnchanged(before, "unknown job callbacks");
   });

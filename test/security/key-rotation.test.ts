@@ -1,6 +1,7 @@
+import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signAudioUrl, signedHeaders } from "@vtt/pool-contract";
+
 import { adminKey, call, callWith, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { jobRow } from "../helpers/jobs.ts";
@@ -10,7 +11,6 @@ import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
 const [M2, M1] = env.ENCRYPTION_KEYS!.split(",");
 const BEFORE_ROTATION = { ENCRYPTION_KEYS: M1 };
 const AFTER_RETIREMENT = { ENCRYPTION_KEYS: M2 };
-
 
 describe("master key rotation", () => {
   it("rewrap moves objects and sealed fields to the newest version, after which the old one can be retired", async () => {
@@ -46,7 +46,12 @@ describe("master key rotation", () => {
     // after the rotation (m2 first), one call moves everything of this small data set
     const rewrap = await call("/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() });
     expect(rewrap.status).toBe(200);
-    const result = (await rewrap.json()) as { objects_rewrapped: number; fields_resealed: number; next_cursor: string | null; stale_fields: number };
+    const result = (await rewrap.json()) as {
+      objects_rewrapped: number;
+      fields_resealed: number;
+      next_cursor: string | null;
+      stale_fields: number;
+    };
     expect(result.objects_rewrapped).toBeGreaterThanOrEqual(2); // audio + transcript document
     expect(result.fields_resealed).toBeGreaterThanOrEqual(3); // inline text, reason, corrected text
     expect(result.stale_fields).toBe(0);
@@ -54,15 +59,25 @@ describe("master key rotation", () => {
     expect(String((await jobRow(id))!.text)).toMatch(/^enc1\.m2\./);
 
     // m1 retired: everything still opens
-    const job = (await (await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}`, { key })).json()) as { text: string; segments: unknown[] };
+    const job = (await (await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}`, { key })).json()) as {
+      text: string;
+      segments: unknown[];
+    };
     expect(job.text).toContain("fellow Americans");
-    expect((await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}/transcript?format=srt`, { key })).status).toBe(200);
+    expect((await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}/transcript?format=srt`, { key })).status).toBe(
+      200,
+    );
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const audio = await callWith(AFTER_RETIREMENT, `/internal/audio/${id}?exp=${exp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, exp)}`);
+    const audio = await callWith(
+      AFTER_RETIREMENT,
+      `/internal/audio/${id}?exp=${exp}&kid=a1&sig=${await signAudioUrl("audio-url-secret", id, exp)}`,
+    );
     expect(new Uint8Array(await audio.arrayBuffer())).toEqual(wav);
 
     // idempotent: nothing left to move
-    const again = (await (await call("/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() })).json()) as typeof result;
+    const again = (await (
+      await call("/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() })
+    ).json()) as typeof result;
     expect(again).toMatchObject({ objects_rewrapped: 0, fields_resealed: 0, stale_fields: 0 });
   });
 

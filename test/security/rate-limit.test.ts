@@ -1,13 +1,13 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+
 import type { Env } from "../../src/env.ts";
 import { UPLOAD_SLOT_LEASE_MS } from "../../src/ratelimit/rate-limiter.ts";
 import { refundTokens, reserveTokens, takeTokens } from "../../src/ratelimit/token-bucket.ts";
-import { chunkedStream } from "../helpers/audio.ts";
 import { callWith, createTenant } from "../helpers/api.ts";
+import { chunkedStream } from "../helpers/audio.ts";
 import { makeWav } from "../helpers/audio.ts";
-
 
 describe("token bucket", () => {
   it("allows the limit per minute, then asks the caller to wait, and refills over time", () => {
@@ -67,7 +67,13 @@ describe("per-key rate limits", () => {
     const t = await createTenant("bytes");
     const wav = makeWav(1); // 32 KB
     const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(wav.byteLength + 1000) };
-    const upload = () => callWith(limits, "/v1/transcriptions?provider=whisper-pool", { key: t.key, method: "POST", body: wav, headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) } });
+    const upload = () =>
+      callWith(limits, "/v1/transcriptions?provider=whisper-pool", {
+        key: t.key,
+        method: "POST",
+        body: wav,
+        headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) },
+      });
     expect((await upload()).status).toBe(202);
     const second = await upload();
     expect(second.status).toBe(429);
@@ -80,7 +86,12 @@ describe("per-key rate limits", () => {
     // its size is unknown up front, so the upload that overdraws the minute's bytes still lands; the debt stops the next
     const limits = { RATE_LIMIT_BYTES_PER_MINUTE: String(Math.floor(wav.byteLength / 2)) };
     const chunked = () =>
-      callWith(limits, "/v1/transcriptions?provider=whisper-pool", { key: t.key, method: "POST", body: chunkedStream(wav, 4096), headers: { "content-type": "audio/wav" } });
+      callWith(limits, "/v1/transcriptions?provider=whisper-pool", {
+        key: t.key,
+        method: "POST",
+        body: chunkedStream(wav, 4096),
+        headers: { "content-type": "audio/wav" },
+      });
     expect((await chunked()).status).toBe(202);
     const next = await chunked();
     expect(next.status).toBe(429);
@@ -90,8 +101,17 @@ describe("per-key rate limits", () => {
 
 describe("upload budget: reserved before the body is read, settled after", () => {
   const wav = makeWav(1); // 32 KB
-  const chunkedUpload = (limits: Partial<Env>, key: string, body: ReadableStream<Uint8Array> = chunkedStream(wav, 4096)) =>
-    callWith(limits, "/v1/transcriptions?provider=whisper-pool", { key, method: "POST", body, headers: { "content-type": "audio/wav" } });
+  const chunkedUpload = (
+    limits: Partial<Env>,
+    key: string,
+    body: ReadableStream<Uint8Array> = chunkedStream(wav, 4096),
+  ) =>
+    callWith(limits, "/v1/transcriptions?provider=whisper-pool", {
+      key,
+      method: "POST",
+      body,
+      headers: { "content-type": "audio/wav" },
+    });
   const declaredUpload = (limits: Partial<Env>, key: string, audio: Uint8Array<ArrayBuffer> = wav) =>
     callWith(limits, "/v1/transcriptions?provider=whisper-pool", {
       key,
@@ -103,7 +123,9 @@ describe("upload budget: reserved before the body is read, settled after", () =>
   const uploadSlots = (keyId: string) =>
     runInDurableObject(limiterOf(keyId), (_limiter, state) => state.storage.get<Record<string, number>>("uploads"));
   const bytesBucket = (keyId: string) =>
-    runInDurableObject(env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId)), (_limiter, state) => state.storage.get<{ tokens: number }>("bytes"));
+    runInDurableObject(env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId)), (_limiter, state) =>
+      state.storage.get<{ tokens: number }>("bytes"),
+    );
 
   it("parallel chunked uploads cannot spend more than the budget: the unknown length reserves the per-upload maximum", async () => {
     const t = await createTenant("parallel-chunked");
@@ -166,9 +188,23 @@ describe("upload budget: reserved before the body is read, settled after", () =>
     const t = await createTenant("slot-errors");
     const limits = { MAX_CONCURRENT_UPLOADS_PER_KEY: "1", MAX_UPLOAD_BYTES: "65536" };
     const failures: [string, () => Promise<Response>, number][] = [
-      ["not audio", () => chunkedUpload(limits, t.key, chunkedStream(new TextEncoder().encode("not audio ".repeat(100)))), 415],
+      [
+        "not audio",
+        () => chunkedUpload(limits, t.key, chunkedStream(new TextEncoder().encode("not audio ".repeat(100)))),
+        415,
+      ],
       ["too large", () => chunkedUpload(limits, t.key, chunkedStream(makeWav(4), 16 * 1024)), 413],
-      ["bad option", () => callWith(limits, "/v1/transcriptions?language=xx", { key: t.key, method: "POST", body: wav, headers: { "content-type": "audio/wav" } }), 422],
+      [
+        "bad option",
+        () =>
+          callWith(limits, "/v1/transcriptions?language=xx", {
+            key: t.key,
+            method: "POST",
+            body: wav,
+            headers: { "content-type": "audio/wav" },
+          }),
+        422,
+      ],
       ["interrupted", () => chunkedUpload(limits, t.key, brokenStream(wav)), 400],
     ];
     for (const [name, send, status] of failures) {
@@ -182,8 +218,12 @@ describe("upload budget: reserved before the body is read, settled after", () =>
     const limits = { MAX_CONCURRENT_UPLOADS_PER_KEY: "1" };
     const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(t.keyId));
     // a request that reserved a slot and was killed before it could end the upload
-    await runInDurableObject(limiter, (_l, state) => state.storage.put("uploads", { crashed: Date.now() + UPLOAD_SLOT_LEASE_MS }));
-    expect(((await (await chunkedUpload(limits, t.key)).json()) as { code: string }).code).toBe("too_many_concurrent_uploads");
+    await runInDurableObject(limiter, (_l, state) =>
+      state.storage.put("uploads", { crashed: Date.now() + UPLOAD_SLOT_LEASE_MS }),
+    );
+    expect(((await (await chunkedUpload(limits, t.key)).json()) as { code: string }).code).toBe(
+      "too_many_concurrent_uploads",
+    );
     await runInDurableObject(limiter, (_l, state) => state.storage.put("uploads", { crashed: Date.now() - 1 }));
     expect((await chunkedUpload(limits, t.key)).status).toBe(202);
   });

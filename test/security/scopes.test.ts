@@ -5,7 +5,8 @@
  * row here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { SCOPES, type Scope } from "../../src/auth/api-keys.ts";
+
+import { type Scope, SCOPES } from "../../src/auth/api-keys.ts";
 import { adminKey, call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
@@ -36,7 +37,8 @@ interface Route {
 }
 
 /** Response fields that carry a secret (the webhook signing secret, minted API keys): read scope or admin only. */
-const isSecretField = (f: { name: string; description: string }) => /secret|^key$/i.test(f.name) || /whsec_/.test(f.description);
+const isSecretField = (f: { name: string; description: string }) =>
+  /secret|^key$/i.test(f.name) || /whsec_/.test(f.description);
 /** Response fields that carry transcript content. */
 const TRANSCRIPT_FIELDS = ["text", "segments", "words", "corrected_text"];
 /**
@@ -45,9 +47,14 @@ const TRANSCRIPT_FIELDS = ["text", "segments", "words", "corrected_text"];
  */
 const WRITE_ROUTES_WITHOUT_TRANSCRIPT_FOR_WRITERS = ["POST /v1/transcriptions"];
 
-let routes: Route[] = [];
+const routes: Route[] = [];
 
-function collectFields(schema: Schema | undefined, components: Record<string, Schema>, seen: Set<string>, out: Route["fields"]): void {
+function collectFields(
+  schema: Schema | undefined,
+  components: Record<string, Schema>,
+  seen: Set<string>,
+  out: Route["fields"],
+): void {
   if (!schema) return;
   if (schema.$ref) {
     const name = schema.$ref.replace("#/components/schemas/", "");
@@ -60,8 +67,10 @@ function collectFields(schema: Schema | undefined, components: Record<string, Sc
     collectFields(property, components, seen, out);
   }
   collectFields(schema.items, components, seen, out);
-  if (typeof schema.additionalProperties === "object") collectFields(schema.additionalProperties, components, seen, out);
-  for (const part of [...(schema.allOf ?? []), ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])]) collectFields(part, components, seen, out);
+  if (typeof schema.additionalProperties === "object")
+    collectFields(schema.additionalProperties, components, seen, out);
+  for (const part of [...(schema.allOf ?? []), ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])])
+    collectFields(part, components, seen, out);
 }
 
 beforeAll(async () => {
@@ -78,9 +87,16 @@ beforeAll(async () => {
       const fields: Route["fields"] = [];
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
         if (!status.startsWith("2")) continue;
-        for (const media of Object.values(response.content ?? {})) collectFields(media.schema, components, new Set(), fields);
+        for (const media of Object.values(response.content ?? {}))
+          collectFields(media.schema, components, new Set(), fields);
       }
-      routes.push({ route: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path, scopes: requirement?.bearerAuth ?? null, fields });
+      routes.push({
+        route: `${method.toUpperCase()} ${path}`,
+        method: method.toUpperCase(),
+        path,
+        scopes: requirement?.bearerAuth ?? null,
+        fields,
+      });
     }
   }
   expect(routes.length).toBeGreaterThan(15);
@@ -101,15 +117,22 @@ describe("the scopes each route documents fit the data it returns", () => {
     const withSecrets = routes.filter((r) => r.fields.some(isSecretField));
     // the rule has something to judge: the webhook secret routes and key minting
     expect(withSecrets.map((r) => r.route)).toEqual(
-      expect.arrayContaining(["GET /v1/webhooks/secret", "POST /v1/webhooks/secret/rotate", "POST /v1/admin/tenants/{tenant}/keys"]),
+      expect.arrayContaining([
+        "GET /v1/webhooks/secret",
+        "POST /v1/webhooks/secret/rotate",
+        "POST /v1/admin/tenants/{tenant}/keys",
+      ]),
     );
-    for (const r of withSecrets) expect(needsRead(r.scopes!), `${r.route} returns a secret under ${JSON.stringify(r.scopes)}`).toBe(true);
+    for (const r of withSecrets)
+      expect(needsRead(r.scopes!), `${r.route} returns a secret under ${JSON.stringify(r.scopes)}`).toBe(true);
   });
 
   it("a route whose answer contains transcript content needs the read scope, or is checked to withhold it", () => {
     for (const r of routes.filter((r) => r.fields.some((f) => TRANSCRIPT_FIELDS.includes(f.name)))) {
       if (WRITE_ROUTES_WITHOUT_TRANSCRIPT_FOR_WRITERS.includes(r.route)) continue;
-      expect(needsRead(r.scopes!), `${r.route} returns transcript content under ${JSON.stringify(r.scopes)}`).toBe(true);
+      expect(needsRead(r.scopes!), `${r.route} returns transcript content under ${JSON.stringify(r.scopes)}`).toBe(
+        true,
+      );
     }
   });
 });
@@ -163,9 +186,20 @@ describe("every documented scope is enforced", () => {
   });
 
   it("rotating the webhook secret needs read and write; a write-only key gets no secret", async () => {
-    await expectProblem(await call("/v1/webhooks/secret/rotate", { method: "POST", key: await keyWith(["transcriptions:write"]) }), 403, "insufficient_scope");
-    await expectProblem(await call("/v1/webhooks/secret/rotate", { method: "POST", key: await keyWith(["transcriptions:read"]) }), 403, "insufficient_scope");
-    const rotated = await call("/v1/webhooks/secret/rotate", { method: "POST", key: await keyWith(["transcriptions:read", "transcriptions:write"]) });
+    await expectProblem(
+      await call("/v1/webhooks/secret/rotate", { method: "POST", key: await keyWith(["transcriptions:write"]) }),
+      403,
+      "insufficient_scope",
+    );
+    await expectProblem(
+      await call("/v1/webhooks/secret/rotate", { method: "POST", key: await keyWith(["transcriptions:read"]) }),
+      403,
+      "insufficient_scope",
+    );
+    const rotated = await call("/v1/webhooks/secret/rotate", {
+      method: "POST",
+      key: await keyWith(["transcriptions:read", "transcriptions:write"]),
+    });
     expect(rotated.status).toBe(200);
     expect(((await rotated.json()) as { secret: string }).secret).toMatch(/^whsec_/);
   });
@@ -189,7 +223,9 @@ describe("every documented scope is enforced", () => {
     const writerView = (await writer.json()) as { id: string; status: string; text: string | null; segments: unknown };
     expect(writerView).toMatchObject({ id, status: "completed", text: null, segments: null });
 
-    const reader = (await (await upload(await keyWith(["transcriptions:read", "transcriptions:write"]))).json()) as { text: string | null };
+    const reader = (await (await upload(await keyWith(["transcriptions:read", "transcriptions:write"]))).json()) as {
+      text: string | null;
+    };
     expect(reader.text).toContain("ask not");
   });
 });

@@ -6,9 +6,10 @@
  * webhook signing secrets, Authorization header values, request signatures and signed URLs, transcript text and a
  * marker hidden in the upload's prompt and metadata. Every line must also be one JSON object with an `event`.
  */
+import { signedHeaders } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { signedHeaders } from "@vtt/pool-contract";
+
 import { log } from "../../src/lib/log.ts";
 import { adminKey, call, callWith } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
@@ -26,7 +27,14 @@ let spies: ReturnType<typeof vi.spyOn>[] = [];
 function startCapture() {
   spies = METHODS.map((method) =>
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      captured.push({ method, line: args.map((a) => (typeof a === "string" ? a : a instanceof Error ? `${a.name}: ${a.message}\n${a.stack}` : safeJson(a))).join(" ") });
+      captured.push({
+        method,
+        line: args
+          .map((a) =>
+            typeof a === "string" ? a : a instanceof Error ? `${a.name}: ${a.message}\n${a.stack}` : safeJson(a),
+          )
+          .join(" "),
+      });
     }),
   );
 }
@@ -70,7 +78,8 @@ function bindingSecrets(): Map<string, string> {
     if (typeof value !== "string" || !/(KEY|KEYS|SECRET|SECRETS)$/.test(name)) continue;
     out.set(value, name);
     if (/^[^:,\s]+:[^,]+(,\s*[^:,\s]+:[^,]+)*$/.test(value)) {
-      for (const entry of value.split(",")) out.set(entry.trim().slice(entry.trim().indexOf(":") + 1), `${name} (ring entry)`);
+      for (const entry of value.split(","))
+        out.set(entry.trim().slice(entry.trim().indexOf(":") + 1), `${name} (ring entry)`);
     }
   }
   return out;
@@ -79,7 +88,12 @@ function bindingSecrets(): Map<string, string> {
 // ---------- flow helpers ----------
 
 async function adminJson(path: string, body: unknown) {
-  const res = await call(path, { method: "POST", key: adminKey(), headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await call(path, {
+    method: "POST",
+    key: adminKey(),
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(res.status, await res.clone().text()).toBe(201);
   return res.json() as Promise<Record<string, unknown>>;
 }
@@ -99,20 +113,34 @@ async function multipart(key: string, provider: string): Promise<string> {
   const form = new FormData();
   for (const [name, value] of Object.entries(uploadFields(provider))) form.append(name, value);
   form.append("file", new Blob([makeWav(0.3)], { type: "audio/wav" }), `${MARKER}.wav`);
-  const res = await call("/v1/transcriptions", { method: "POST", key, body: form, headers: { "idempotency-key": `idem-${MARKER}-${provider}` } });
+  const res = await call("/v1/transcriptions", {
+    method: "POST",
+    key,
+    body: form,
+    headers: { "idempotency-key": `idem-${MARKER}-${provider}` },
+  });
   expect(res.status, await res.clone().text()).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
 
 async function raw(key: string, provider: string): Promise<string> {
   const query = new URLSearchParams(uploadFields(provider));
-  const res = await call(`/v1/transcriptions?${query}`, { method: "POST", key, body: makeWav(0.3), headers: { "content-type": "audio/wav" } });
+  const res = await call(`/v1/transcriptions?${query}`, {
+    method: "POST",
+    key,
+    body: makeWav(0.3),
+    headers: { "content-type": "audio/wav" },
+  });
   expect(res.status, await res.clone().text()).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
 
 const eventIdsOf = async (jobIds: string[]) =>
-  (await env.DB.prepare(`select id from webhook_events where job_id in (${jobIds.map(() => "?").join(",")})`).bind(...jobIds).all<{ id: string }>()).results.map((r) => r.id);
+  (
+    await env.DB.prepare(`select id from webhook_events where job_id in (${jobIds.map(() => "?").join(",")})`)
+      .bind(...jobIds)
+      .all<{ id: string }>()
+  ).results.map((r) => r.id);
 
 // ---------- the tests ----------
 
@@ -138,7 +166,10 @@ describe("console capture", () => {
     const before = captured.length;
     const res = await call("/v1/subjects/nobody", { method: "DELETE", key });
     expect(res.status).toBe(200);
-    expect(captured.slice(before).map((c) => JSON.parse(c.line).event), "a log line written inside exports.default.fetch").toContain("erasure");
+    expect(
+      captured.slice(before).map((c) => JSON.parse(c.line).event),
+      "a log line written inside exports.default.fetch",
+    ).toContain("erasure");
   });
 });
 
@@ -154,13 +185,21 @@ describe("a representative flow writes no secret to the logs", () => {
     tenantId = tenant.id as string;
     const full = await adminJson(`/v1/admin/tenants/${tenantId}/keys`, { name: "full" });
     key = full.key as string;
-    readKey = (await adminJson(`/v1/admin/tenants/${tenantId}/keys`, { name: "reader", scopes: ["transcriptions:read"] })).key as string;
-    const doomed = await adminJson(`/v1/admin/tenants/${tenantId}/keys`, { name: "doomed", expires_at: new Date(Date.now() + 86_400_000).toISOString() });
+    readKey = (
+      await adminJson(`/v1/admin/tenants/${tenantId}/keys`, { name: "reader", scopes: ["transcriptions:read"] })
+    ).key as string;
+    const doomed = await adminJson(`/v1/admin/tenants/${tenantId}/keys`, {
+      name: "doomed",
+      expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     learn("minted key", key);
     learn("minted read key", readKey);
     learn("minted revoked key", doomed.key as string);
     for (const k of [key, readKey, doomed.key as string]) learn("Authorization header", `Bearer ${k}`);
-    expect((await call(`/v1/admin/tenants/${tenantId}/keys/${doomed.id}/revoke`, { method: "POST", key: adminKey() })).status).toBe(204);
+    expect(
+      (await call(`/v1/admin/tenants/${tenantId}/keys/${doomed.id}/revoke`, { method: "POST", key: adminKey() }))
+        .status,
+    ).toBe(204);
     expect((await call("/v1/transcriptions", { key: doomed.key as string })).status).toBe(401);
   });
 
@@ -169,7 +208,10 @@ describe("a representative flow writes no secret to the logs", () => {
     const first = (await (await call("/v1/webhooks/secret", { key })).json()) as { secret: string };
     learn("webhook secret", first.secret);
     learn("webhook secret body", first.secret.replace(/^whsec_/, ""));
-    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key })).json()) as { secret: string; previous_secret: string };
+    const rotated = (await (await call("/v1/webhooks/secret/rotate", { method: "POST", key })).json()) as {
+      secret: string;
+      previous_secret: string;
+    };
     learn("rotated webhook secret", rotated.secret);
     learn("rotated webhook secret body", rotated.secret.replace(/^whsec_/, ""));
     expect(rotated.previous_secret).toBe(first.secret);
@@ -186,7 +228,12 @@ describe("a representative flow writes no secret to the logs", () => {
     const form = new FormData();
     for (const [name, value] of Object.entries(uploadFields("openai"))) form.append(name, value);
     form.append("file", new Blob([makeWav(0.3)], { type: "audio/wav" }), `${MARKER}.wav`);
-    const replay = await call("/v1/transcriptions", { method: "POST", key, body: form, headers: { "idempotency-key": `idem-${MARKER}-openai` } });
+    const replay = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      body: form,
+      headers: { "idempotency-key": `idem-${MARKER}-openai` },
+    });
     expect(replay.status).toBe(200);
   });
 
@@ -195,7 +242,11 @@ describe("a representative flow writes no secret to the logs", () => {
     const outbound = interceptFetch()
       .on("POST", "https://api.openai.com/v1/audio/transcriptions", (r) => {
         learn("OpenAI Authorization header", r.headers.get("authorization"));
-        return json({ ...OPENAI_VERBOSE_JSON, text: TRANSCRIPT.openai, segments: [{ ...OPENAI_VERBOSE_JSON.segments[0], text: TRANSCRIPT.openai }] });
+        return json({
+          ...OPENAI_VERBOSE_JSON,
+          text: TRANSCRIPT.openai,
+          segments: [{ ...OPENAI_VERBOSE_JSON.segments[0], text: TRANSCRIPT.openai }],
+        });
       })
       .on("POST", "https://api.deepgram.com/", (r) => {
         learn("Deepgram Authorization header", r.headers.get("authorization"));
@@ -203,7 +254,9 @@ describe("a representative flow writes no secret to the logs", () => {
         return json({
           ...DEEPGRAM_RESPONSE,
           results: {
-            channels: [{ ...channel, alternatives: [{ ...channel.alternatives[0]!, transcript: TRANSCRIPT.deepgram }] }],
+            channels: [
+              { ...channel, alternatives: [{ ...channel.alternatives[0]!, transcript: TRANSCRIPT.deepgram }] },
+            ],
             utterances: [{ ...DEEPGRAM_RESPONSE.results.utterances[0]!, transcript: TRANSCRIPT.deepgram }],
           },
         });
@@ -219,12 +272,25 @@ describe("a representative flow writes no secret to the logs", () => {
       const result = await deliverJobs([jobs[name]!], tenantId);
       expect(result.explicitAcks, name).toHaveLength(1);
     }
-    expect(outbound.requests.map((r) => r.url.hostname).sort()).toEqual(["api.deepgram.com", "api.openai.com", "pool.test"]);
+    expect(outbound.requests.map((r) => r.url.hostname).sort()).toEqual([
+      "api.deepgram.com",
+      "api.openai.com",
+      "pool.test",
+    ]);
 
     // a provider that rejects the credentials and echoes them back, and one whose connection error carries them
     interceptFetch()
       .on("POST", "https://api.openai.com/", () =>
-        json({ error: { message: `Incorrect API key provided: ${env.OPENAI_API_KEY}. Prompt was: ${MARKER}`, type: "invalid_request_error", code: "invalid_api_key" } }, 401),
+        json(
+          {
+            error: {
+              message: `Incorrect API key provided: ${env.OPENAI_API_KEY}. Prompt was: ${MARKER}`,
+              type: "invalid_request_error",
+              code: "invalid_api_key",
+            },
+          },
+          401,
+        ),
       )
       .on("POST", "https://api.deepgram.com/", () => {
         throw new TypeError(`connect failed: authorization: Token ${env.DEEPGRAM_API_KEY} (${MARKER})`);
@@ -232,7 +298,10 @@ describe("a representative flow writes no secret to the logs", () => {
     await deliverJobs([jobs.openaiRejected!], tenantId);
     const retried = await deliverJobs([jobs.deepgramDown!], tenantId);
     expect(retried.retryMessages).toHaveLength(1);
-    const rejected = (await (await call(`/v1/transcriptions/${jobs.openaiRejected}`, { key })).json()) as { status: string; error: { message: string } };
+    const rejected = (await (await call(`/v1/transcriptions/${jobs.openaiRejected}`, { key })).json()) as {
+      status: string;
+      error: { message: string };
+    };
     expect(rejected.status).toBe("failed");
     // the provider's echo of our credential must not reach the tenant either
     expect(JSON.stringify(rejected.error)).not.toContain(env.OPENAI_API_KEY!);
@@ -248,23 +317,39 @@ describe("a representative flow writes no secret to the logs", () => {
     const body = JSON.stringify({
       job_id: jobs.pool,
       status: "completed",
-      result: { text: TRANSCRIPT.pool, segments: [{ start: 0, end: 1, text: TRANSCRIPT.pool }], language: "en", duration_seconds: 1, model: "ggml-tiny.en" },
+      result: {
+        text: TRANSCRIPT.pool,
+        segments: [{ start: 0, end: 1, text: TRANSCRIPT.pool }],
+        language: "en",
+        duration_seconds: 1,
+        model: "ggml-tiny.en",
+      },
     });
     const forged = await call("/internal/pool/callback", {
       method: "POST",
       body,
-      headers: { ...(await signedHeaders([{ id: "p2", secret: "guessed-secret" }], body)), "content-type": "application/json" },
+      headers: {
+        ...(await signedHeaders([{ id: "p2", secret: "guessed-secret" }], body)),
+        "content-type": "application/json",
+      },
     });
     expect(forged.status).toBe(401);
     const stale = await call("/internal/pool/callback", {
       method: "POST",
       body,
-      headers: { ...(await signedHeaders(POOL_CALLBACK_RING, body, Math.floor(Date.now() / 1000) - 3600)), "content-type": "application/json" },
+      headers: {
+        ...(await signedHeaders(POOL_CALLBACK_RING, body, Math.floor(Date.now() / 1000) - 3600)),
+        "content-type": "application/json",
+      },
     });
     expect(stale.status).toBe(401);
     const headers = await signedHeaders(POOL_CALLBACK_RING, body);
     learn("callback signature", headers["x-vtt-signature"]);
-    const ok = await call("/internal/pool/callback", { method: "POST", body, headers: { ...headers, "content-type": "application/json" } });
+    const ok = await call("/internal/pool/callback", {
+      method: "POST",
+      body,
+      headers: { ...headers, "content-type": "application/json" },
+    });
     expect(await ok.json()).toEqual({ ok: true, applied: true });
   });
 
@@ -275,9 +360,14 @@ describe("a representative flow writes no secret to the logs", () => {
     let n = 0;
     const outbound = interceptFetch().on("POST", "https://hooks.example.com/receiver", (r) => {
       learn("webhook signature header", r.headers.get("webhook-signature"));
-      for (const sig of (r.headers.get("webhook-signature") ?? "").split(" ")) learn("webhook signature", sig.replace(/^v1,/, ""));
+      for (const sig of (r.headers.get("webhook-signature") ?? "").split(" "))
+        learn("webhook signature", sig.replace(/^v1,/, ""));
       n++;
-      return n === 2 ? new Response("nope", { status: 500 }) : n === 3 ? new Response("gone", { status: 410 }) : new Response("ok");
+      return n === 2
+        ? new Response("nope", { status: 500 })
+        : n === 3
+          ? new Response("gone", { status: 410 })
+          : new Response("ok");
     });
     await deliverWebhooks(eventIds);
     expect(outbound.requests).toHaveLength(4);
@@ -286,9 +376,13 @@ describe("a representative flow writes no secret to the logs", () => {
   it("reads and exports the results", async () => {
     ensureCapture();
     for (const id of [jobs.openai, jobs.deepgram, jobs.pool]) {
-      const job = (await (await call(`/v1/transcriptions/${id}`, { key: readKey })).json()) as { status: string; text: string };
+      const job = (await (await call(`/v1/transcriptions/${id}`, { key: readKey })).json()) as {
+        status: string;
+        text: string;
+      };
       expect(job.status).toBe("completed");
-      for (const format of ["txt", "srt", "vtt", "json"]) expect((await call(`/v1/transcriptions/${id}/transcript?format=${format}`, { key })).status).toBe(200);
+      for (const format of ["txt", "srt", "vtt", "json"])
+        expect((await call(`/v1/transcriptions/${id}/transcript?format=${format}`, { key })).status).toBe(200);
     }
     expect((await call(`/v1/transcriptions?limit=100`, { key })).status).toBe(200);
     expect((await call(`/v1/transcriptions/${jobs.pool}/webhooks`, { key })).status).toBe(200);
@@ -296,7 +390,13 @@ describe("a representative flow writes no secret to the logs", () => {
 
   it("refused keys and refused audio URLs", async () => {
     ensureCapture();
-    const wrong = ["vtt_live_" + "W".repeat(43), `${key.slice(0, -2)}zz`, `${adminKey()}-typo`, env.OPENAI_API_KEY!, "not a key at all"];
+    const wrong = [
+      "vtt_live_" + "W".repeat(43),
+      `${key.slice(0, -2)}zz`,
+      `${adminKey()}-typo`,
+      env.OPENAI_API_KEY!,
+      "not a key at all",
+    ];
     for (const k of wrong) {
       learn("refused Authorization header", `Bearer ${k}`);
       learn("refused key", k);
@@ -306,13 +406,29 @@ describe("a representative flow writes no secret to the logs", () => {
     const basic = `Basic ${btoa(`admin:${MARKER}`)}`;
     learn("Basic Authorization header", basic);
     expect((await call("/v1/transcriptions", { headers: { authorization: basic } })).status).toBe(401);
-    expect((await call(`/v1/transcriptions`, { method: "POST", key: readKey, body: makeWav(0.1), headers: { "content-type": "audio/wav" } })).status).toBe(403);
-    expect((await call(`/internal/audio/${jobs.pool}?exp=${Math.floor(Date.now() / 1000) + 60}&kid=a1&sig=${"f".repeat(64)}`)).status).toBe(403);
+    expect(
+      (
+        await call(`/v1/transcriptions`, {
+          method: "POST",
+          key: readKey,
+          body: makeWav(0.1),
+          headers: { "content-type": "audio/wav" },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await call(
+          `/internal/audio/${jobs.pool}?exp=${Math.floor(Date.now() / 1000) + 60}&kid=a1&sig=${"f".repeat(64)}`,
+        )
+      ).status,
+    ).toBe(403);
   });
 
   it("errors inside handlers (a failing database, a provider throwing a non-Error) are logged without request data", async () => {
     ensureCapture();
-    const boom = (what: string) => new Error(`${what} failed while handling Bearer ${key} / ${MARKER} / ${env.ADMIN_API_KEY}`);
+    const boom = (what: string) =>
+      new Error(`${what} failed while handling Bearer ${key} / ${MARKER} / ${env.ADMIN_API_KEY}`);
     const brokenDb = new Proxy(env.DB, {
       get(target, prop) {
         if (prop === "prepare" || prop === "batch" || prop === "exec") {
@@ -341,14 +457,31 @@ describe("a representative flow writes no secret to the logs", () => {
     for (const t of Object.values(TRANSCRIPT)) secrets.set(t, "transcript text");
     secrets.set(MARKER, "prompt marker");
     secrets.set(META_MARKER, "metadata marker");
-    for (const name of ["ADMIN_API_KEY", "OPENAI_API_KEY", "DEEPGRAM_API_KEY", "POOL_SIGNING_KEYS", "POOL_CALLBACK_KEYS", "AUDIO_URL_KEYS"]) {
+    for (const name of [
+      "ADMIN_API_KEY",
+      "OPENAI_API_KEY",
+      "DEEPGRAM_API_KEY",
+      "POOL_SIGNING_KEYS",
+      "POOL_CALLBACK_KEYS",
+      "AUDIO_URL_KEYS",
+    ]) {
       expect([...bindingSecrets().values()], `binding ${name} is enumerated`).toContain(name);
     }
-    for (const part of ["edge-to-pool-secret", "pool-callback-new", "pool-callback-old", "audio-url-secret"]) expect(secrets.has(part), part).toBe(true);
-    for (const label of ["minted key", "webhook secret", "rotated webhook secret", "signed audio URL", "OpenAI Authorization header", "Deepgram Authorization header", "webhook signature header"]) {
+    for (const part of ["edge-to-pool-secret", "pool-callback-new", "pool-callback-old", "audio-url-secret"])
+      expect(secrets.has(part), part).toBe(true);
+    for (const label of [
+      "minted key",
+      "webhook secret",
+      "rotated webhook secret",
+      "signed audio URL",
+      "OpenAI Authorization header",
+      "Deepgram Authorization header",
+      "webhook signature header",
+    ]) {
       expect([...learnedLabels], `learned a ${label}`).toContain(label);
     }
-    for (const [secret] of secrets) expect(secret.length, `secret too short to search for: ${secret}`).toBeGreaterThanOrEqual(8);
+    for (const [secret] of secrets)
+      expect(secret.length, `secret too short to search for: ${secret}`).toBeGreaterThanOrEqual(8);
 
     // the flow did log: one line at least for each stage
     const events = captured.map((c) => {
@@ -358,7 +491,15 @@ describe("a representative flow writes no secret to the logs", () => {
         return undefined;
       }
     });
-    for (const event of ["provider_call", "job_completed", "job_dispatched", "pool_callback", "webhook_enqueued", "webhook_attempt", "unhandled_error"]) {
+    for (const event of [
+      "provider_call",
+      "job_completed",
+      "job_dispatched",
+      "pool_callback",
+      "webhook_enqueued",
+      "webhook_attempt",
+      "unhandled_error",
+    ]) {
       expect(events, `a "${event}" line was captured`).toContain(event);
     }
 
@@ -374,17 +515,30 @@ describe("a failed enqueue whose error message carries request data", () => {
     const tenant = await adminJson("/v1/admin/tenants", { name: "enqueue-failure" });
     const key = (await adminJson(`/v1/admin/tenants/${tenant.id}/keys`, {})).key as string;
     // binding errors can quote what they were given; here the message carries the caller's key, a prompt and a secret
-    const boom = (what: string) => new Error(`${what} failed while handling Bearer ${key} / ${MARKER} / ${env.ADMIN_API_KEY}`);
-    const brokenQueue = { send: async () => Promise.reject(boom("Queue send")), sendBatch: async () => Promise.reject(boom("Queue sendBatch")) };
+    const boom = (what: string) =>
+      new Error(`${what} failed while handling Bearer ${key} / ${MARKER} / ${env.ADMIN_API_KEY}`);
+    const brokenQueue = {
+      send: async () => Promise.reject(boom("Queue send")),
+      sendBatch: async () => Promise.reject(boom("Queue sendBatch")),
+    };
     const form = new FormData();
     for (const [name, value] of Object.entries(uploadFields("openai"))) form.append(name, value);
     form.append("file", new Blob([makeWav(0.2)], { type: "audio/wav" }), "q.wav");
     const start = captured.length;
-    const res = await callWith({ JOBS: brokenQueue as unknown as Queue }, "/v1/transcriptions", { method: "POST", key, body: form });
+    const res = await callWith({ JOBS: brokenQueue as unknown as Queue }, "/v1/transcriptions", {
+      method: "POST",
+      key,
+      body: form,
+    });
     expect(res.status, "the job is kept and re-sent by the sweeper").toBe(202);
     const lines = captured.slice(start);
     expect(lines.map((c) => c.line).join("\n")).toContain("enqueue_failed");
-    const secrets = new Map<string, string>([...bindingSecrets(), [key, "minted key"], [`Bearer ${key}`, "Authorization header"], [MARKER, "prompt marker"]]);
+    const secrets = new Map<string, string>([
+      ...bindingSecrets(),
+      [key, "minted key"],
+      [`Bearer ${key}`, "Authorization header"],
+      [MARKER, "prompt marker"],
+    ]);
     const { leaks, unstructured } = audit(lines, secrets);
     expect(leaks).toEqual([]);
     expect(unstructured).toEqual([]);
@@ -392,18 +546,26 @@ describe("a failed enqueue whose error message carries request data", () => {
 });
 
 /** Lines that contain a secret, and lines that are not one JSON object with a string `event`. */
-function audit(lines: { method: string; line: string }[], secrets: Map<string, string>): { leaks: string[]; unstructured: string[] } {
+function audit(
+  lines: { method: string; line: string }[],
+  secrets: Map<string, string>,
+): { leaks: string[]; unstructured: string[] } {
   const leaks: string[] = [];
   const unstructured: string[] = [];
   for (const { method, line } of lines) {
-    for (const [secret, label] of secrets) if (line.includes(secret)) leaks.push(`console.${method} leaks ${label}: ${line.slice(0, 300)}`);
+    for (const [secret, label] of secrets)
+      if (line.includes(secret)) leaks.push(`console.${method} leaks ${label}: ${line.slice(0, 300)}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
       parsed = undefined;
     }
-    const ok = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && typeof (parsed as { event?: unknown }).event === "string";
+    const ok =
+      typeof parsed === "object" &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      typeof (parsed as { event?: unknown }).event === "string";
     if (!ok) unstructured.push(`console.${method}: ${line.slice(0, 300)}`);
   }
   return { leaks, unstructured };

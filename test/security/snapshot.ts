@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+
 import type { ProblemBody } from "../../src/http/problem.ts";
 
 /** Tables compared row by row; `api_keys.last_used_at` is left out (written in the background on every use). */
@@ -44,15 +45,22 @@ export async function snapshot(tenantId?: string): Promise<StorageSnapshot> {
   for (const table of SNAPSHOT_TABLES) {
     const where = tenantId === undefined ? "" : table === "tenants" ? " where id = ?1" : " where tenant_id = ?1";
     const statement = env.DB.prepare(`select * from ${table}${where} order by rowid`);
-    const { results } = await (tenantId === undefined ? statement : statement.bind(tenantId)).all<Record<string, unknown>>();
+    const { results } = await (tenantId === undefined ? statement : statement.bind(tenantId)).all<
+      Record<string, unknown>
+    >();
     d1[table] = results.map((row) => {
       if (table !== "api_keys") return row;
       const { last_used_at: _ignored, ...rest } = row;
       return rest;
     });
   }
-  const objects = tenantId === undefined ? await listAllObjects() : [...(await listAllObjects(`audio/${tenantId}/`)), ...(await listAllObjects(`transcripts/${tenantId}/`))];
-  const r2 = objects.map((o) => ({ key: o.key, size: o.size, etag: o.etag })).sort((a, b) => a.key.localeCompare(b.key));
+  const objects =
+    tenantId === undefined
+      ? await listAllObjects()
+      : [...(await listAllObjects(`audio/${tenantId}/`)), ...(await listAllObjects(`transcripts/${tenantId}/`))];
+  const r2 = objects
+    .map((o) => ({ key: o.key, size: o.size, etag: o.etag }))
+    .sort((a, b) => a.key.localeCompare(b.key));
   return { d1, r2 };
 }
 
@@ -69,9 +77,16 @@ export type Problem = ProblemBody;
  * Rows the API writes only after long waits, for the data set a security test guards: a failed webhook attempt for
  * `eventJobId`'s event and a pending dead-letter item for `deadJobId`.
  */
-export async function seedAttemptAndDeadLetter(tenantId: string, eventJobId: string, deadJobId: string, statusCode = 500): Promise<void> {
+export async function seedAttemptAndDeadLetter(
+  tenantId: string,
+  eventJobId: string,
+  deadJobId: string,
+  statusCode = 500,
+): Promise<void> {
   const now = Date.now();
-  const [event] = (await env.DB.prepare("select id from webhook_events where job_id = ?").bind(eventJobId).all<{ id: string }>()).results;
+  const [event] = (
+    await env.DB.prepare("select id from webhook_events where job_id = ?").bind(eventJobId).all<{ id: string }>()
+  ).results;
   expect(event, `webhook event of ${eventJobId}`).toBeDefined();
   await env.DB.prepare(
     "insert into webhook_attempts (event_id, tenant_id, job_id, attempt, status_code, latency_ms, error, created_at) values (?, ?, ?, 1, ?, 9, null, ?)",

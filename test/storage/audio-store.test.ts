@@ -1,21 +1,32 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { StorageError } from "../../src/storage/errors.ts";
+
 import { createSealer, parseMasterKeys } from "../../src/domain/envelope.ts";
 import { storeAudioStream } from "../../src/storage/audio-store.ts";
+import { StorageError } from "../../src/storage/errors.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 
 const TENANT = "ten_audio_store";
 const ring = () => parseMasterKeys(env.ENCRYPTION_KEYS);
-const sealed = async (key: string, maxBytes: number, partBytes: number) => ({ maxBytes, partBytes, sealer: await createSealer(ring(), TENANT, key) });
-const digest = async (bytes: ArrayBuffer | Uint8Array<ArrayBuffer>) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(",");
+const sealed = async (key: string, maxBytes: number, partBytes: number) => ({
+  maxBytes,
+  partBytes,
+  sealer: await createSealer(ring(), TENANT, key),
+});
+const digest = async (bytes: ArrayBuffer | Uint8Array<ArrayBuffer>) =>
+  new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(",");
 
 describe("storeAudioStream (real R2)", () => {
   it("writes sealed multipart parts that decrypt back to identical bytes", async () => {
     // R2 (and Miniflare) require parts of at least 5 MiB except the last: 11.4 MB → 2 full parts + a tail
     const wav = makeWav(356);
-    const stored = await storeAudioStream(env.BUCKET, "t/multi", chunkedStream(wav, 50_000), await sealed("t/multi", 20_000_000, 5 * 1024 * 1024));
+    const stored = await storeAudioStream(
+      env.BUCKET,
+      "t/multi",
+      chunkedStream(wav, 50_000),
+      await sealed("t/multi", 20_000_000, 5 * 1024 * 1024),
+    );
     expect(stored).toEqual({ bytes: wav.byteLength, audio: { format: "wav", contentType: "audio/wav" } });
     const raw = await env.BUCKET.get("t/multi");
     const rawBytes = new Uint8Array(await raw!.arrayBuffer());
@@ -33,7 +44,12 @@ describe("storeAudioStream (real R2)", () => {
     const bytes = makeWav(1);
     const exact = new Uint8Array(10 * 1024 * 1024);
     exact.set(bytes.subarray(0, Math.min(bytes.byteLength, exact.byteLength)));
-    const stored = await storeAudioStream(env.BUCKET, "t/exact", chunkedStream(exact, 256 * 1024), await sealed("t/exact", 2e7, 5 * 1024 * 1024));
+    const stored = await storeAudioStream(
+      env.BUCKET,
+      "t/exact",
+      chunkedStream(exact, 256 * 1024),
+      await sealed("t/exact", 2e7, 5 * 1024 * 1024),
+    );
     expect(stored.bytes).toBe(exact.byteLength);
     const opened = await getSealedStream(env, TENANT, "t/exact");
     expect(await digest(new Uint8Array(await new Response(opened!.body).arrayBuffer()))).toBe(await digest(exact));
@@ -41,7 +57,12 @@ describe("storeAudioStream (real R2)", () => {
 
   it("aborts past maxBytes mid-stream (too_large: a 413 over HTTP) and leaves no object", async () => {
     const wav = makeWav(5);
-    const error = await storeAudioStream(env.BUCKET, "t/big", chunkedStream(wav, 1000), await sealed("t/big", 50_000, 20_000)).catch((e) => e);
+    const error = await storeAudioStream(
+      env.BUCKET,
+      "t/big",
+      chunkedStream(wav, 1000),
+      await sealed("t/big", 50_000, 20_000),
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect(error).toMatchObject({ kind: "too_large", code: "payload_too_large" });
     expect(await env.BUCKET.head("t/big")).toBeNull();
@@ -49,7 +70,12 @@ describe("storeAudioStream (real R2)", () => {
 
   it("rejects non-audio before writing anything", async () => {
     const bytes = new TextEncoder().encode("RIFF....WAVEfmt but really just a text file pretending to be a wav");
-    const error = await storeAudioStream(env.BUCKET, "t/fake", chunkedStream(bytes, 3), await sealed("t/fake", 1e6, 1e6)).catch((e) => e);
+    const error = await storeAudioStream(
+      env.BUCKET,
+      "t/fake",
+      chunkedStream(bytes, 3),
+      await sealed("t/fake", 1e6, 1e6),
+    ).catch((e) => e);
     expect(error).toMatchObject({ kind: "unsupported", code: "unsupported_audio" });
     expect(await env.BUCKET.head("t/fake")).toBeNull();
   });
@@ -64,7 +90,9 @@ describe("storeAudioStream (real R2)", () => {
         sent += 10_000;
       },
     });
-    await expect(storeAudioStream(env.BUCKET, "t/broken", broken, await sealed("t/broken", 1e7, 20_000))).rejects.toThrow("client disconnected");
+    await expect(
+      storeAudioStream(env.BUCKET, "t/broken", broken, await sealed("t/broken", 1e7, 20_000)),
+    ).rejects.toThrow("client disconnected");
     expect(await env.BUCKET.head("t/broken")).toBeNull();
   });
 });

@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
+
 import {
+  type AttemptOutcome,
+  decideAfterAttempt,
+  parseRetryAfter,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_RETRY_DELAYS_SECONDS,
   WEBHOOK_RETRY_JITTER_RATIO,
   WEBHOOK_RETRY_WINDOW_SECONDS,
   WEBHOOK_TIMEOUT_MS,
-  decideAfterAttempt,
-  parseRetryAfter,
-  type AttemptOutcome,
 } from "../../src/webhooks/delivery-policy.ts";
 
 const FIRST = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -74,7 +75,10 @@ describe("decideAfterAttempt", () => {
       now += decision.delaySeconds * 1000;
     }
     expect(delays).toEqual(WEBHOOK_RETRY_DELAYS_SECONDS);
-    expect(after({ attempt: WEBHOOK_MAX_ATTEMPTS, now })).toEqual({ action: "give_up", reason: "max_attempts_reached" });
+    expect(after({ attempt: WEBHOOK_MAX_ATTEMPTS, now })).toEqual({
+      action: "give_up",
+      reason: "max_attempts_reached",
+    });
   });
 
   it("jitters each delay within ±20 % and rounds to whole seconds", () => {

@@ -1,12 +1,13 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+
 import {
-  WEBHOOK_SECRET_PREFIX,
   decodeWebhookSecret,
   generateWebhookSecret,
   isValidWebhookSecret,
   newWebhookEventId,
   signWebhook,
+  WEBHOOK_SECRET_PREFIX,
 } from "../../src/webhooks/signature.ts";
 
 const BODY = JSON.stringify({ type: "transcription.completed", data: { id: "tr_01JD0000000000000000000000" } });
@@ -42,7 +43,12 @@ describe("newWebhookEventId", () => {
 
 describe("signWebhook", () => {
   it("reproduces the spec's reference signature", async () => {
-    const headers = await signWebhook({ id: SPEC_ID, timestamp: SPEC_TIMESTAMP, body: SPEC_BODY, secrets: [SPEC_SECRET] });
+    const headers = await signWebhook({
+      id: SPEC_ID,
+      timestamp: SPEC_TIMESTAMP,
+      body: SPEC_BODY,
+      secrets: [SPEC_SECRET],
+    });
     expect(headers).toEqual({
       "webhook-id": SPEC_ID,
       "webhook-timestamp": String(SPEC_TIMESTAMP),
@@ -52,14 +58,24 @@ describe("signWebhook", () => {
 
   it("produces headers the standardwebhooks receiver library accepts", async () => {
     const secret = generateWebhookSecret();
-    const headers = await signWebhook({ id: newWebhookEventId(), timestamp: nowSeconds(), body: BODY, secrets: [secret] });
+    const headers = await signWebhook({
+      id: newWebhookEventId(),
+      timestamp: nowSeconds(),
+      body: BODY,
+      secrets: [secret],
+    });
     expect(new Webhook(secret).verify(BODY, { ...headers })).toEqual(JSON.parse(BODY));
   });
 
   it("signs with every secret during rotation, and a receiver with either secret verifies", async () => {
     const current = generateWebhookSecret();
     const previous = generateWebhookSecret();
-    const headers = await signWebhook({ id: newWebhookEventId(), timestamp: nowSeconds(), body: BODY, secrets: [current, previous] });
+    const headers = await signWebhook({
+      id: newWebhookEventId(),
+      timestamp: nowSeconds(),
+      body: BODY,
+      secrets: [current, previous],
+    });
     const parts = headers["webhook-signature"].split(" ");
     expect(parts).toHaveLength(2);
     for (const part of parts) expect(part).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
@@ -82,7 +98,9 @@ describe("signWebhook", () => {
     const receiver = new Webhook(secret);
 
     expect(() => receiver.verify(BODY.replace("completed", "failed"), { ...fresh })).toThrow(WebhookVerificationError);
-    expect(() => new Webhook(generateWebhookSecret()).verify(BODY, { ...fresh })).toThrow("No matching signature found");
+    expect(() => new Webhook(generateWebhookSecret()).verify(BODY, { ...fresh })).toThrow(
+      "No matching signature found",
+    );
     expect(() => receiver.verify(BODY, { ...fresh, "webhook-id": `${id}x` })).toThrow("No matching signature found");
 
     // the library tolerates 5 minutes each way

@@ -1,14 +1,14 @@
-import { describe, expect, it } from "vitest";
 import {
+  checkWebhookUrl,
   DEVELOPMENT_ALLOWED_HOSTS,
-  WILDCARD_DNS_SUFFIXES,
   INVALID_WEBHOOK_URL,
   MAX_WEBHOOK_URL_LENGTH,
-  checkWebhookUrl,
   parseAllowedHosts,
   type WebhookUrlOptions,
   type WebhookUrlRule,
+  WILDCARD_DNS_SUFFIXES,
 } from "@vtt/pool-contract";
+import { describe, expect, it } from "vitest";
 
 const PRODUCTION: WebhookUrlOptions = { development: false, allowedHosts: [] };
 

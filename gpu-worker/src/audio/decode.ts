@@ -5,13 +5,15 @@
  * file so that containers that need a seekable input (MP4/M4A with the index at the end) get a second, file-based
  * decode instead of a false `invalid_audio`.
  */
-import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+
+import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
+
 import { PoolJobError } from "../errors.ts";
 import { SAMPLE_RATE } from "./windows.ts";
 
@@ -19,7 +21,8 @@ const BYTES_PER_SAMPLE = 4;
 /** ffmpeg stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 2_000;
 /** ffmpeg messages that mean "the input needs seeking", not "the input is not audio". */
-const NEEDS_SEEKABLE_INPUT = /moov atom not found|partial file|Invalid data found when processing input|could not find codec parameters/i;
+const NEEDS_SEEKABLE_INPUT =
+  /moov atom not found|partial file|Invalid data found when processing input|could not find codec parameters/i;
 
 /** Options for {@link fetchAndDecode}. */
 export interface DecodeOptions {
@@ -96,7 +99,9 @@ async function openAudio(audioUrl: string, options: DecodeOptions): Promise<Read
     response = await (options.fetchImpl ?? fetch)(url, { signal, redirect: "error" });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
-    throw new PoolJobError("audio_fetch_failed", `Fetching the audio failed: ${(error as Error).message}`, { cause: error });
+    throw new PoolJobError("audio_fetch_failed", `Fetching the audio failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (response.status === 403 || response.status === 404 || response.status === 410) {
     await response.body?.cancel();
@@ -105,7 +110,11 @@ async function openAudio(audioUrl: string, options: DecodeOptions): Promise<Read
   if (!response.ok || !response.body) {
     await response.body?.cancel();
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-    throw new PoolJobError(retryable ? "audio_fetch_failed" : "audio_gone", `The audio URL answered ${response.status}.`, { retryable });
+    throw new PoolJobError(
+      retryable ? "audio_fetch_failed" : "audio_gone",
+      `The audio URL answered ${response.status}.`,
+      { retryable },
+    );
   }
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (declared > options.maxAudioBytes) {
@@ -119,13 +128,27 @@ class NeedsSeekableInput extends Error {}
 
 function ffmpegArgs(input: string, maxAudioSeconds: number): string[] {
   return [
-    "-hide_banner", "-nostats", "-loglevel", "error",
-    "-i", input,
-    "-vn", "-sn", "-dn",
-    "-ac", "1", "-ar", String(SAMPLE_RATE),
+    "-hide_banner",
+    "-nostats",
+    "-loglevel",
+    "error",
+    "-i",
+    input,
+    "-vn",
+    "-sn",
+    "-dn",
+    "-ac",
+    "1",
+    "-ar",
+    String(SAMPLE_RATE),
     // one sample past the cap tells "exactly at the cap" from "longer"
-    "-t", String(maxAudioSeconds + 1 / SAMPLE_RATE),
-    "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+    "-t",
+    String(maxAudioSeconds + 1 / SAMPLE_RATE),
+    "-f",
+    "f32le",
+    "-acodec",
+    "pcm_f32le",
+    "pipe:1",
   ];
 }
 
@@ -133,8 +156,14 @@ function ffmpegArgs(input: string, maxAudioSeconds: number): string[] {
  * Streams `body` into ffmpeg's stdin and, in step, into `spoolFile`, collecting float samples from stdout.
  * Feeding continues into the spool file after ffmpeg exits, so a fallback decode sees the whole input.
  */
-async function decodeStream(body: ReadableStream<Uint8Array>, spoolFile: string, options: DecodeOptions): Promise<Float32Array> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds), { stdio: ["pipe", "pipe", "pipe"] });
+async function decodeStream(
+  body: ReadableStream<Uint8Array>,
+  spoolFile: string,
+  options: DecodeOptions,
+): Promise<Float32Array> {
+  const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds), {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
   child.stdin!.on("error", () => undefined);
   const spool = createWriteStream(spoolFile);
@@ -154,7 +183,9 @@ async function decodeStream(body: ReadableStream<Uint8Array>, spoolFile: string,
     child.kill("SIGKILL");
     await decoding.catch(() => undefined);
     if (options.signal?.aborted) throw options.signal.reason;
-    throw new PoolJobError("audio_fetch_failed", `Reading the audio failed: ${(error as Error).message}`, { cause: error });
+    throw new PoolJobError("audio_fetch_failed", `Reading the audio failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await new Promise<void>((resolve) => spool.end(resolve));
   }
@@ -174,7 +205,10 @@ async function decodeStream(body: ReadableStream<Uint8Array>, spoolFile: string,
 }
 
 /** Writes one chunk, resolving on drain, or at once when the stream is already closed (ffmpeg gone). */
-function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
+function writeTo(
+  stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean },
+  chunk: Buffer,
+): Promise<void> {
   return new Promise((resolve) => {
     if (stream.destroyed || stream.writableEnded) return resolve();
     if (stream.write(chunk)) return resolve();
@@ -191,7 +225,9 @@ function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writable
 }
 
 async function decodeFile(file: string, options: DecodeOptions): Promise<Float32Array> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds), { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds), {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const result = await collect(child, options);
   if (result.code !== 0 || (result.pcm.length === 0 && result.stderr)) throw invalidAudio(result.stderr, result.code);
   return checkDuration(result.pcm, options.maxAudioSeconds);
@@ -221,7 +257,10 @@ function collect(child: ReturnType<typeof spawn>, options: DecodeOptions): Promi
     });
     child.once("error", (error: NodeJS.ErrnoException) => {
       options.signal?.removeEventListener("abort", onAbort);
-      const message = error.code === "ENOENT" ? `ffmpeg not found at "${options.ffmpegPath}" (install ffmpeg or set FFMPEG_PATH)` : error.message;
+      const message =
+        error.code === "ENOENT"
+          ? `ffmpeg not found at "${options.ffmpegPath}" (install ffmpeg or set FFMPEG_PATH)`
+          : error.message;
       // a missing ffmpeg is this node's fault, not the audio's: retryable
       reject(new PoolJobError("engine_error", message, { cause: error }));
     });
@@ -249,7 +288,13 @@ function checkDuration(pcm: Float32Array, maxAudioSeconds: number): Float32Array
 }
 
 function invalidAudio(stderr: string, code: number | null): PoolJobError {
-  const detail = stderr.split("\n").filter(Boolean).slice(-2).join(" ").replace(/pipe:0: /g, "") || `ffmpeg exited with ${code}`;
+  const detail =
+    stderr
+      .split("\n")
+      .filter(Boolean)
+      .slice(-2)
+      .join(" ")
+      .replace(/pipe:0: /g, "") || `ffmpeg exited with ${code}`;
   return new PoolJobError("invalid_audio", `The input could not be decoded as audio: ${detail}`);
 }
 

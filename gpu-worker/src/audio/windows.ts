@@ -40,7 +40,10 @@ export function splitIntoWindows(pcm: Float32Array, options: WindowOptions = {})
   const maxSeconds = Math.min(options.maxWindowSeconds ?? MAX_WINDOW_SECONDS, MAX_WINDOW_SECONDS);
   const maxSamples = Math.round(maxSeconds * SAMPLE_RATE);
   // every window but the last keeps at least half the maximum length
-  const searchSamples = Math.min(Math.round((options.cutSearchSeconds ?? DEFAULT_CUT_SEARCH_SECONDS) * SAMPLE_RATE), Math.floor(maxSamples / 2));
+  const searchSamples = Math.min(
+    Math.round((options.cutSearchSeconds ?? DEFAULT_CUT_SEARCH_SECONDS) * SAMPLE_RATE),
+    Math.floor(maxSamples / 2),
+  );
   const minTail = Math.min(Math.round(MIN_TAIL_SECONDS * SAMPLE_RATE), Math.floor(maxSamples / 2));
   const windows: AudioWindow[] = [];
   let start = 0;

@@ -4,7 +4,12 @@
  * together. One batch runs at a time; the next one forms while it runs.
  */
 import { rightPad, SAMPLE_RATE } from "../audio/windows.ts";
-import { WindowAbortedError, type EngineWindow, type EngineWindowResult, type TranscriptionEngine } from "../engines/engine.ts";
+import {
+  type EngineWindow,
+  type EngineWindowResult,
+  type TranscriptionEngine,
+  WindowAbortedError,
+} from "../engines/engine.ts";
 
 /** A window handed to the scheduler: unpadded samples plus the job's decoding options. */
 export interface ScheduledWindow {
@@ -125,7 +130,9 @@ export class BatchScheduler {
 
   async #runBatch(): Promise<void> {
     // oldest first keeps the wait bounded; inside the batch, longest first
-    const entries = this.#pending.splice(0, this.#batchSize).sort((a, b) => b.window.samples.length - a.window.samples.length);
+    const entries = this.#pending
+      .splice(0, this.#batchSize)
+      .sort((a, b) => b.window.samples.length - a.window.samples.length);
     this.#runningSize = entries.length;
     const longest = entries[0]!.window.samples.length;
     const started = performance.now();

@@ -3,6 +3,7 @@
  * clamped to the window so engine quirks (segments past the audio's end) never leak out.
  */
 import { isSupportedLanguage } from "@vtt/pool-contract";
+
 import { SAMPLE_RATE } from "../audio/windows.ts";
 import type { EngineWindowResult } from "../engines/engine.ts";
 

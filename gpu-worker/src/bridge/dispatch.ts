@@ -2,9 +2,9 @@
  * The dispatch body of `POST /v1/jobs` (docs/pool-contract.md §1), validated with the contract's `DispatchSchema`
  * (`@vtt/pool-contract`), the same schema the edge builds its dispatches against.
  */
-import { DispatchSchema, fieldErrors, type Dispatch, type FieldError } from "@vtt/pool-contract";
+import { type Dispatch, DispatchSchema, type FieldError, fieldErrors } from "@vtt/pool-contract";
 
-export { isValidJobId, type Dispatch, type FieldError } from "@vtt/pool-contract";
+export { type Dispatch, type FieldError, isValidJobId } from "@vtt/pool-contract";
 
 export type DispatchValidation = { ok: true; dispatch: Dispatch } | { ok: false; errors: FieldError[] };
 

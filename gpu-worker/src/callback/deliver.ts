@@ -2,7 +2,8 @@
  * Delivering a result to the edge: `POST {callback_url}` signed with the first CALLBACK_KEYS key
  * (docs/pool-contract.md §3). Each attempt signs afresh, so a retried callback is never stale.
  */
-import { cappedExponentialBackoff, signedHeaders, type PoolCallbackBody, type SigningKey } from "@vtt/pool-contract";
+import { cappedExponentialBackoff, type PoolCallbackBody, signedHeaders, type SigningKey } from "@vtt/pool-contract";
+
 import type { ResultSegment, ResultWord } from "../batch/stitch.ts";
 import type { FailureCode } from "../errors.ts";
 
@@ -43,9 +44,16 @@ export interface DeliverOptions {
 }
 
 /** Makes one signed delivery attempt and classifies the answer. */
-export async function deliverCallback(url: string, body: CallbackBody, options: DeliverOptions): Promise<DeliveryOutcome> {
+export async function deliverCallback(
+  url: string,
+  body: CallbackBody,
+  options: DeliverOptions,
+): Promise<DeliveryOutcome> {
   const raw = JSON.stringify(body);
-  const headers: Record<string, string> = { "content-type": "application/json", ...(await signedHeaders(options.keys, raw)) };
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    ...(await signedHeaders(options.keys, raw)),
+  };
   if (options.traceparent) headers.traceparent = options.traceparent;
   let response: Response;
   try {
@@ -73,5 +81,9 @@ const MAX_CALLBACK_BACKOFF_DOUBLINGS = 30;
 /** Capped exponential backoff for callback retries: base, 2×base, 4×base, … up to cap. */
 export function callbackBackoffMs(attemptsMade: number, baseMs: number, capMs: number): number {
   const doublings = attemptsMade - 1;
-  return cappedExponentialBackoff(doublings, { base: baseMs, cap: capMs, maxDoublings: MAX_CALLBACK_BACKOFF_DOUBLINGS });
+  return cappedExponentialBackoff(doublings, {
+    base: baseMs,
+    cap: capMs,
+    maxDoublings: MAX_CALLBACK_BACKOFF_DOUBLINGS,
+  });
 }

@@ -3,11 +3,18 @@
  * `openai` SDK's `audio.transcriptions.create` with `response_format: verbose_json`. A batch's windows go out as
  * concurrent requests (concurrency = batch size), so the server's own continuous batching does the packing.
  */
-import OpenAI, { toFile } from "openai";
 import { encodeWav16, languageCode } from "@vtt/pool-contract";
+import OpenAI, { toFile } from "openai";
+
 import { SAMPLE_RATE } from "../audio/windows.ts";
 import type { Logger } from "../log.ts";
-import { WindowAbortedError, type EngineDescription, type EngineWindow, type EngineWindowResult, type TranscriptionEngine } from "./engine.ts";
+import {
+  type EngineDescription,
+  type EngineWindow,
+  type EngineWindowResult,
+  type TranscriptionEngine,
+  WindowAbortedError,
+} from "./engine.ts";
 
 /** How often start() probes a server that is not up yet. */
 const START_PROBE_INTERVAL_MS = 2_000;
@@ -42,7 +49,12 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
   constructor(options: OpenAICompatibleEngineOptions) {
     this.#options = options;
     this.capacity = options.capacity;
-    this.description = { engine: "openai-compatible", backend: options.baseURL, model: options.model, synthetic: false };
+    this.description = {
+      engine: "openai-compatible",
+      backend: options.baseURL,
+      model: options.model,
+      synthetic: false,
+    };
     this.#client = new OpenAI({
       baseURL: options.baseURL,
       apiKey: options.apiKey,
@@ -103,15 +115,21 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
         { signal: window.signal },
       );
       return {
-        segments: (response.segments ?? [{ start: 0, end: window.durationMs / 1000, text: response.text }]).map((s) => ({
-          startMs: s.start * 1000,
-          endMs: s.end * 1000,
-          text: s.text,
-          // verbose_json reports Whisper's own per-segment signals
-          ...("avg_logprob" in s && typeof s.avg_logprob === "number" ? { avgLogprob: s.avg_logprob } : {}),
-          ...("no_speech_prob" in s && typeof s.no_speech_prob === "number" ? { noSpeechProb: s.no_speech_prob } : {}),
-        })),
-        ...(response.words ? { words: response.words.map((w) => ({ startMs: w.start * 1000, endMs: w.end * 1000, word: w.word })) } : {}),
+        segments: (response.segments ?? [{ start: 0, end: window.durationMs / 1000, text: response.text }]).map(
+          (s) => ({
+            startMs: s.start * 1000,
+            endMs: s.end * 1000,
+            text: s.text,
+            // verbose_json reports Whisper's own per-segment signals
+            ...("avg_logprob" in s && typeof s.avg_logprob === "number" ? { avgLogprob: s.avg_logprob } : {}),
+            ...("no_speech_prob" in s && typeof s.no_speech_prob === "number"
+              ? { noSpeechProb: s.no_speech_prob }
+              : {}),
+          }),
+        ),
+        ...(response.words
+          ? { words: response.words.map((w) => ({ startMs: w.start * 1000, endMs: w.end * 1000, word: w.word })) }
+          : {}),
         language: languageCode(response.language) ?? window.language,
       };
     } catch (error) {

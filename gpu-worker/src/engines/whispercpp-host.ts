@@ -7,7 +7,8 @@
  * pool's event loop never shares a process with the inference threads.
  */
 import { createRequire } from "node:module";
-import { meanLogprob, type EngineSegment, type EngineWindowResult } from "./engine.ts";
+
+import { type EngineSegment, type EngineWindowResult, meanLogprob } from "./engine.ts";
 
 /** The first message: what to load and how to decode. */
 export interface HostLoadRequest {
@@ -136,7 +137,12 @@ async function loadSmartWhisper(request: HostLoadRequest): Promise<LoadedModel> 
             resolve({
               segments: results.map((s): EngineSegment => {
                 const avgLogprob = meanLogprob((s.tokens ?? []).map((t) => t.p));
-                return { startMs: s.from, endMs: s.to, text: s.text, ...(avgLogprob !== undefined ? { avgLogprob } : {}) };
+                return {
+                  startMs: s.from,
+                  endMs: s.to,
+                  text: s.text,
+                  ...(avgLogprob !== undefined ? { avgLogprob } : {}),
+                };
               }),
               language: results.find((s) => s.lang)?.lang ?? run.language,
             });
@@ -151,7 +157,10 @@ interface FugoodContext {
   transcribeData(
     data: ArrayBuffer,
     options: Record<string, unknown>,
-  ): { stop: () => void; promise: Promise<{ segments: { text: string; t0: number; t1: number }[]; language?: string }> };
+  ): {
+    stop: () => void;
+    promise: Promise<{ segments: { text: string; t0: number; t1: number }[]; language?: string }>;
+  };
 }
 
 /**
@@ -176,7 +185,8 @@ async function loadFugood(request: HostLoadRequest): Promise<LoadedModel> {
   // the platform package to load: -cuda on GPU nodes unless FUGOOD_WHISPER_VARIANT says otherwise (e.g. vulkan)
   const variant = process.env.FUGOOD_WHISPER_VARIANT ?? (request.useGpu ? "cuda" : "default");
   const idle: FugoodContext[] = [];
-  for (let i = 0; i < request.parallel; i++) idle.push(await initWhisper({ filePath: request.modelPath, useGpu: request.useGpu }, variant));
+  for (let i = 0; i < request.parallel; i++)
+    idle.push(await initWhisper({ filePath: request.modelPath, useGpu: request.useGpu }, variant));
   const waiting: ((context: FugoodContext) => void)[] = [];
   const acquire = (): Promise<FugoodContext> => {
     const context = idle.pop();

@@ -5,12 +5,19 @@
  * Cancelling a window (per-job timeout) kills the host, which is the only way to stop a running whisper.cpp decode;
  * the other windows of that batch are re-sent to a fresh host, so they lose time but not their result.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+
 import type { Logger } from "../log.ts";
-import { WindowAbortedError, type EngineDescription, type EngineWindow, type EngineWindowResult, type TranscriptionEngine } from "./engine.ts";
+import {
+  type EngineDescription,
+  type EngineWindow,
+  type EngineWindowResult,
+  type TranscriptionEngine,
+  WindowAbortedError,
+} from "./engine.ts";
 import type { HostLoadRequest, HostReply } from "./whispercpp-host.ts";
 
 /** A window that crashed the host this many times fails with an engine error instead of being re-sent again. */
@@ -73,7 +80,12 @@ export class WhisperCppEngine implements TranscriptionEngine {
   constructor(options: WhisperCppEngineOptions) {
     this.#options = options;
     this.capacity = options.capacity;
-    this.description = { engine: "whispercpp", backend: options.binding, model: options.modelName, synthetic: options.synthetic };
+    this.description = {
+      engine: "whispercpp",
+      backend: options.binding,
+      model: options.modelName,
+      synthetic: options.synthetic,
+    };
   }
 
   get ready(): boolean {
@@ -112,7 +124,15 @@ export class WhisperCppEngine implements TranscriptionEngine {
     if (this.#closed) return Promise.reject(new Error("the engine is closed"));
     if (window.signal?.aborted) return Promise.reject(new WindowAbortedError(window.signal.reason));
     return new Promise((resolve, reject) => {
-      const entry: InFlight = { id: this.#nextId++, window, resolve, reject, crashes: 0, sentTo: null, detach: () => undefined };
+      const entry: InFlight = {
+        id: this.#nextId++,
+        window,
+        resolve,
+        reject,
+        crashes: 0,
+        sentTo: null,
+        detach: () => undefined,
+      };
       if (window.signal) {
         const signal = window.signal;
         const onAbort = (): void => this.#abort(entry, signal.reason);
@@ -198,7 +218,11 @@ export class WhisperCppEngine implements TranscriptionEngine {
     const started = performance.now();
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number | null, signal: string | null): void =>
-        reject(new Error(`the engine host exited while loading the model (${signal ?? code}): ${host.stderr.slice(-5).join(" | ")}`));
+        reject(
+          new Error(
+            `the engine host exited while loading the model (${signal ?? code}): ${host.stderr.slice(-5).join(" | ")}`,
+          ),
+        );
       child.once("exit", onExit);
       child.once("error", reject);
       child.on("error", (error) => options.logger.warn("engine_host_error", { error }));
@@ -209,7 +233,9 @@ export class WhisperCppEngine implements TranscriptionEngine {
         } else if (reply.kind === "load_failed") {
           child.off("exit", onExit);
           child.kill("SIGKILL");
-          reject(new Error(`loading ${options.modelPath} failed: ${reply.message}; ${host.stderr.slice(-5).join(" | ")}`));
+          reject(
+            new Error(`loading ${options.modelPath} failed: ${reply.message}; ${host.stderr.slice(-5).join(" | ")}`),
+          );
         } else {
           this.#onReply(reply);
         }
@@ -240,14 +266,21 @@ export class WhisperCppEngine implements TranscriptionEngine {
     if (host.stopping) return;
     const reason = host.killedForAbort ? "window_cancelled" : `exit_${signal ?? code}`;
     if (!host.killedForAbort) {
-      this.#options.logger.error("engine_host_crashed", { pid: host.child.pid, code, signal, stderr: host.stderr.slice(-5) });
+      this.#options.logger.error("engine_host_crashed", {
+        pid: host.child.pid,
+        code,
+        signal,
+        stderr: host.stderr.slice(-5),
+      });
     }
     this.#options.onHostRestart?.(reason);
     for (const entry of [...this.#inFlight.values()]) {
       if (entry.sentTo !== host) continue;
       if (!host.killedForAbort) entry.crashes++;
       if (entry.crashes >= MAX_CRASHES_PER_WINDOW || this.#closed) {
-        this.#settle(entry, { error: new Error(`the engine host crashed (${signal ?? code}) ${entry.crashes} times on this window`) });
+        this.#settle(entry, {
+          error: new Error(`the engine host crashed (${signal ?? code}) ${entry.crashes} times on this window`),
+        });
       } else {
         this.#dispatch(entry);
       }

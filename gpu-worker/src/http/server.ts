@@ -6,17 +6,19 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+
 import {
-  erasureSigningString,
-  timingSafeEqual,
-  verifySignedRequest,
   type DispatchAccepted,
   type ErasureResponse,
+  erasureSigningString,
   type SigningKey,
+  timingSafeEqual,
+  verifySignedRequest,
 } from "@vtt/pool-contract";
-import { isValidJobId, validateDispatch, type Dispatch, type FieldError } from "../bridge/dispatch.ts";
+
+import { type Dispatch, type FieldError, isValidJobId, validateDispatch } from "../bridge/dispatch.ts";
 import { isLoopbackHost } from "../config.ts";
-import { traceIdFromTraceparent, type Logger } from "../log.ts";
+import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
 import type { ErasureOutcome } from "../queue/erase.ts";
 import type { EnqueueOutcome } from "../queue/queues.ts";
@@ -54,7 +56,11 @@ export interface HttpDeps {
 }
 
 /** Starts the HTTP server; resolves with its URL once listening. */
-export async function startHttpServer(host: string, port: number, deps: HttpDeps): Promise<{ server: http.Server; url: string }> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  deps: HttpDeps,
+): Promise<{ server: http.Server; url: string }> {
   const loopback = isLoopbackHost(host);
   if (!deps.metricsToken && !loopback) {
     const note = "HOST is not loopback and METRICS_TOKEN is unset: /metrics answers 403";
@@ -77,7 +83,6 @@ export async function startHttpServer(host: string, port: number, deps: HttpDeps
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-
 async function route(
   request: http.IncomingMessage,
   response: http.ServerResponse,
@@ -86,18 +91,24 @@ async function route(
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://pool").pathname;
   if (path === "/v1/jobs") {
-    if (request.method !== "POST") return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
+    if (request.method !== "POST")
+      return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
     return ingress(request, response, deps);
   }
   const jobPath = JOB_PATH.exec(path);
   if (jobPath) {
-    if (request.method !== "DELETE") return sendProblem(response, 405, "method_not_allowed", "Use DELETE.", { allow: "DELETE" });
+    if (request.method !== "DELETE")
+      return sendProblem(response, 405, "method_not_allowed", "Use DELETE.", { allow: "DELETE" });
     return erasure(request, response, deps, jobPath[1]!);
   }
   if (path === "/healthz" && request.method === "GET") return sendJson(response, 200, { status: "ok" });
   if (path === "/readyz" && request.method === "GET") {
     const reason = deps.notReadyReason();
-    return sendJson(response, reason ? 503 : 200, { status: reason ? "not_ready" : "ready", ...(reason ? { reason } : {}), ...deps.readinessDetail() });
+    return sendJson(response, reason ? 503 : 200, {
+      status: reason ? "not_ready" : "ready",
+      ...(reason ? { reason } : {}),
+      ...deps.readinessDetail(),
+    });
   }
   if (path === "/metrics" && request.method === "GET") {
     if (deps.metricsToken) {
@@ -126,7 +137,8 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
     sendProblem(response, status, code, detail, undefined, errors);
   };
   const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > MAX_DISPATCH_BYTES) return reject(413, "payload_too_large", `Dispatch bodies are at most ${MAX_DISPATCH_BYTES} bytes.`);
+  if (declared > MAX_DISPATCH_BYTES)
+    return reject(413, "payload_too_large", `Dispatch bodies are at most ${MAX_DISPATCH_BYTES} bytes.`);
   const raw = await readBody(request, MAX_DISPATCH_BYTES);
   if (raw === null) return reject(413, "payload_too_large", `Dispatch bodies are at most ${MAX_DISPATCH_BYTES} bytes.`);
   const verified = await verifySignedRequest(deps.bridgeKeys, { get: (name) => headerValue(request, name) }, raw, {
@@ -134,11 +146,19 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
   });
   if (!verified.ok) {
     const stale = verified.reason === "stale_signature";
-    deps.logger.warn("dispatch_unauthorized", { reason: verified.reason, key_id: headerValue(request, "x-vtt-key-id") });
-    return reject(401, stale ? "stale_signature" : "invalid_signature", stale ? "The signature timestamp is too far from now." : "The request signature is not valid.");
+    deps.logger.warn("dispatch_unauthorized", {
+      reason: verified.reason,
+      key_id: headerValue(request, "x-vtt-key-id"),
+    });
+    return reject(
+      401,
+      stale ? "stale_signature" : "invalid_signature",
+      stale ? "The signature timestamp is too far from now." : "The request signature is not valid.",
+    );
   }
   const contentType = headerValue(request, "content-type") ?? "";
-  if (!/^application\/json\b/i.test(contentType)) return reject(415, "unsupported_media_type", "Send application/json.");
+  if (!/^application\/json\b/i.test(contentType))
+    return reject(415, "unsupported_media_type", "Send application/json.");
   let body: unknown;
   try {
     body = JSON.parse(raw);
@@ -169,7 +189,12 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
  * `DELETE /v1/jobs/{job_id}`: verify the signature over {@link erasureSigningString}, validate the id, erase the job
  * (idempotent), answer 200 `{ job_id, erased, state, callback }`. Any request body is ignored.
  */
-async function erasure(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps, segment: string): Promise<void> {
+async function erasure(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  deps: HttpDeps,
+  segment: string,
+): Promise<void> {
   request.resume();
   let jobId: string;
   try {
@@ -177,9 +202,14 @@ async function erasure(request: http.IncomingMessage, response: http.ServerRespo
   } catch {
     jobId = segment;
   }
-  const verified = await verifySignedRequest(deps.bridgeKeys, { get: (name) => headerValue(request, name) }, erasureSigningString(jobId), {
-    toleranceSeconds: deps.signatureToleranceSeconds,
-  });
+  const verified = await verifySignedRequest(
+    deps.bridgeKeys,
+    { get: (name) => headerValue(request, name) },
+    erasureSigningString(jobId),
+    {
+      toleranceSeconds: deps.signatureToleranceSeconds,
+    },
+  );
   if (!verified.ok) {
     const stale = verified.reason === "stale_signature";
     deps.metrics.erasures.inc({ outcome: "rejected" });
@@ -193,7 +223,12 @@ async function erasure(request: http.IncomingMessage, response: http.ServerRespo
   }
   if (!isValidJobId(jobId)) {
     deps.metrics.erasures.inc({ outcome: "rejected" });
-    return sendProblem(response, 400, "invalid_job_id", "The job id must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits).");
+    return sendProblem(
+      response,
+      400,
+      "invalid_job_id",
+      "The job id must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits).",
+    );
   }
   let outcome: ErasureOutcome;
   try {
@@ -205,7 +240,12 @@ async function erasure(request: http.IncomingMessage, response: http.ServerRespo
   }
   deps.metrics.erasures.inc({ outcome: outcome.pending ? "pending" : outcome.erased ? "erased" : "absent" });
   deps.logger.info("job_erased", { job_id: jobId, key_id: verified.keyId, ...outcome });
-  const answer: ErasureResponse = { job_id: jobId, erased: outcome.erased, state: outcome.state, callback: outcome.callback };
+  const answer: ErasureResponse = {
+    job_id: jobId,
+    erased: outcome.erased,
+    state: outcome.state,
+    callback: outcome.callback,
+  };
   sendJson(response, 200, answer);
 }
 

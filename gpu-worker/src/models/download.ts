@@ -38,7 +38,11 @@ export async function downloadVerified(options: DownloadOptions): Promise<string
   });
   const partial = `${options.file}.${process.pid}.partial`;
   try {
-    await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), meter, createWriteStream(partial));
+    await pipeline(
+      Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>),
+      meter,
+      createWriteStream(partial),
+    );
     const digest = hash.digest("hex");
     if (digest !== options.sha256.toLowerCase()) {
       throw new Error(`SHA-256 mismatch for ${options.url}: expected ${options.sha256}, got ${digest}`);

@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+
 import { MODEL_CATALOG, modelUrl } from "./catalog.ts";
 import { downloadVerified } from "./download.ts";
 import { ensureSyntheticModel, SYNTHETIC_SHAPES, type SyntheticShapeName } from "./synthetic.ts";
@@ -33,7 +34,11 @@ export async function resolveModel(spec: string, options: ResolveModelOptions): 
   if (trimmed.startsWith(SYNTHETIC_PREFIX)) {
     const shape = trimmed.slice(SYNTHETIC_PREFIX.length);
     if (!(shape in SYNTHETIC_SHAPES)) {
-      throw new Error(`unknown synthetic model "${trimmed}"; use ${Object.keys(SYNTHETIC_SHAPES).map((s) => SYNTHETIC_PREFIX + s).join(" or ")}`);
+      throw new Error(
+        `unknown synthetic model "${trimmed}"; use ${Object.keys(SYNTHETIC_SHAPES)
+          .map((s) => SYNTHETIC_PREFIX + s)
+          .join(" or ")}`,
+      );
     }
     const file = await ensureSyntheticModel({ shape: shape as SyntheticShapeName, cacheDir: options.cacheDir });
     return { path: file, name: `synthetic-${shape}`, synthetic: true };
@@ -43,9 +48,17 @@ export async function resolveModel(spec: string, options: ResolveModelOptions): 
     const file = path.join(options.cacheDir, catalogEntry.file);
     if (!existsSync(file)) {
       if (!options.allowDownload) {
-        throw new Error(`model ${trimmed} is not cached in ${options.cacheDir}; run \`npm run model:fetch -w gpu-worker -- ${trimmed}\``);
+        throw new Error(
+          `model ${trimmed} is not cached in ${options.cacheDir}; run \`npm run model:fetch -w gpu-worker -- ${trimmed}\``,
+        );
       }
-      await downloadVerified({ url: modelUrl(catalogEntry), sha256: catalogEntry.sha256, file, fetchImpl: options.fetchImpl, onProgress: options.onProgress });
+      await downloadVerified({
+        url: modelUrl(catalogEntry),
+        sha256: catalogEntry.sha256,
+        file,
+        fetchImpl: options.fetchImpl,
+        onProgress: options.onProgress,
+      });
     }
     return { path: file, name: catalogEntry.file.replace(/\.bin$/, ""), synthetic: false };
   }

@@ -220,11 +220,11 @@ export function float32ToFloat16Bits(value: number): number {
     let half = mantissa >>> shift;
     const remainder = mantissa & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
-    if (remainder > halfway || (remainder === halfway && (half & 1))) half++;
+    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
     return sign | half;
   }
   let half = sign | (exponent << 10) | (mantissa >>> 13);
   const remainder = mantissa & 0x1fff;
-  if (remainder > 0x1000 || (remainder === 0x1000 && (half & 1))) half++;
+  if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half++;
   return half;
 }

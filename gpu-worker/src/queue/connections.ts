@@ -1,5 +1,6 @@
 /** Redis connections of the pool (one for the queues, one for the workers, one for the lost-job watcher). */
 import { Redis, type RedisOptions } from "ioredis";
+
 import { settlesWithin } from "../lifecycle.ts";
 
 /** Bound on a QUIT while Redis answers; past it the socket is dropped. */

@@ -13,9 +13,10 @@
  * the running job finishes, {@link JobEraser.finish} (called from the workers' `completed`/`failed` events) removes
  * what is left and deletes the marker.
  */
+import type { ErasedJobState } from "@vtt/pool-contract";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import type { ErasedJobState } from "@vtt/pool-contract";
+
 import type { CallbackJobData, TranscriptionJobData } from "./queues.ts";
 
 /** Default life of an erasure marker whose job never finished (the pool sets it from JOB_TIMEOUT_MS, see pool.ts). */
@@ -98,8 +99,16 @@ export class JobEraser {
     // an active job whose lock had lapsed was removable, but its worker may still be running: keep the marker (TTL)
     const stillRunning = pending || transcription.state === "active" || callback.state === "active";
     if (!stillRunning) await this.#redis.del(this.markerKey(jobId));
-    const state = transcription.state !== "absent" ? transcription.state : (callback.resultStatus ?? (callback.state === "absent" ? "absent" : "completed"));
-    return { erased: transcription.state !== "absent" || callback.state !== "absent", state, callback: callback.state, pending };
+    const state =
+      transcription.state !== "absent"
+        ? transcription.state
+        : (callback.resultStatus ?? (callback.state === "absent" ? "absent" : "completed"));
+    return {
+      erased: transcription.state !== "absent" || callback.state !== "absent",
+      state,
+      callback: callback.state,
+      pending,
+    };
   }
 
   /** True when `jobId` was erased while it ran (its marker is set): its work must be discarded, not delivered. */
@@ -128,11 +137,18 @@ export class JobEraser {
     const transcription = await this.#eraseFrom(this.#transcriptions, jobId, blankRunning ? blankTranscription : null);
     const callback = await this.#eraseFrom(this.#callbacks, jobId, blankRunning ? blankCallback : null);
     // removal itself writes a `removed` event naming the job: purge the streams last
-    await Promise.all([this.#purgeEvents(this.#transcriptions.keys.events!, jobId), this.#purgeEvents(this.#callbacks.keys.events!, jobId)]);
+    await Promise.all([
+      this.#purgeEvents(this.#transcriptions.keys.events!, jobId),
+      this.#purgeEvents(this.#callbacks.keys.events!, jobId),
+    ]);
     return { transcription, callback };
   }
 
-  async #eraseFrom<T>(queue: Queue<T>, jobId: string, blank: ((jobId: string, data: T) => T) | null): Promise<QueueSweep> {
+  async #eraseFrom<T>(
+    queue: Queue<T>,
+    jobId: string,
+    blank: ((jobId: string, data: T) => T) | null,
+  ): Promise<QueueSweep> {
     const job = await queue.getJob(jobId);
     if (!job) {
       // no job hash: still clear any leftover id in a state list or set (removeJob is a no-op otherwise)

@@ -3,13 +3,14 @@
  * checker without running any of our code, yet the edge still has to hear about it. The watcher listens to the
  * transcription queue's events and queues a failed callback (`engine_error`) for each such job.
  */
-import { QueueEvents, type Queue } from "bullmq";
+import { type Queue, QueueEvents } from "bullmq";
+
 import type { PoolSettings } from "../config.ts";
-import { settlesWithin, type Lifecycle } from "../lifecycle.ts";
+import { type Lifecycle, settlesWithin } from "../lifecycle.ts";
 import type { Logger } from "../log.ts";
 import { closeRedis, connectRedis } from "./connections.ts";
 import type { JobEraser } from "./erase.ts";
-import { enqueueCallback, TRANSCRIPTION_QUEUE, type CallbackJobData, type TranscriptionJobData } from "./queues.ts";
+import { type CallbackJobData, enqueueCallback, TRANSCRIPTION_QUEUE, type TranscriptionJobData } from "./queues.ts";
 
 /** BullMQ's message when the stalled checker gives up on a job (its worker died too often). */
 const STALLED_LIMIT_REASON = /stalled more than allowable limit/i;
@@ -58,7 +59,9 @@ export async function watchLostJobs(options: LostJobWatcherOptions): Promise<voi
   };
   events.on("failed", ({ jobId, failedReason }) => {
     if (!STALLED_LIMIT_REASON.test(failedReason)) return;
-    void reportLostJob(jobId, failedReason).catch((error: unknown) => logger.error("lost_job_report_failed", { job_id: jobId, error }));
+    void reportLostJob(jobId, failedReason).catch((error: unknown) =>
+      logger.error("lost_job_report_failed", { job_id: jobId, error }),
+    );
   });
   await events.waitUntilReady();
 }

@@ -3,18 +3,19 @@
  * windows to the batch scheduler, stitch the results, and queue the signed callback. Failures are classified:
  * retryable ones go back to BullMQ for another attempt, terminal ones queue a failed callback and end the job.
  */
-import { UnrecoverableError, type Queue } from "bullmq";
+import { type Queue, UnrecoverableError } from "bullmq";
+
 import { fetchAndDecode } from "../audio/decode.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { stitchWindows } from "../batch/stitch.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
-import { WindowAbortedError, type EngineWindowResult } from "../engines/engine.ts";
+import { type EngineWindowResult, WindowAbortedError } from "../engines/engine.ts";
 import { PoolJobError, publicMessage, toPoolJobError } from "../errors.ts";
-import { traceIdFromTraceparent, type Logger } from "../log.ts";
+import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
-import { enqueueCallback, type CallbackJobData, type TranscriptionJob } from "./queues.ts";
+import { type CallbackJobData, enqueueCallback, type TranscriptionJob } from "./queues.ts";
 
 /** What the processor needs. */
 export interface JobProcessorDeps {
@@ -42,7 +43,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     const data = job.data;
     const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
     // erased while queued, or while an earlier attempt ran: drop it without touching the (blanked) data
-    const erased = async (): Promise<boolean> => data.erased_at !== undefined || ((await deps.erasure?.isErased(job.id ?? data.job_id)) ?? false);
+    const erased = async (): Promise<boolean> =>
+      data.erased_at !== undefined || ((await deps.erasure?.isErased(job.id ?? data.job_id)) ?? false);
     const discard = (stage: string): JobResult => {
       log.info("job_discarded_erased", { stage });
       return { discarded: "erased" };
@@ -72,7 +74,12 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       const inferenceStarted = performance.now();
       const outcomes = await Promise.allSettled(
         windows.map((window) =>
-          scheduler.submit({ samples: window.samples, language: data.language, prompt: data.prompt, signal: timeout.signal }),
+          scheduler.submit({
+            samples: window.samples,
+            language: data.language,
+            prompt: data.prompt,
+            signal: timeout.signal,
+          }),
         ),
       );
       const inferenceMs = performance.now() - inferenceStarted;
@@ -97,19 +104,36 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         status: "completed",
         result: { ...transcript, duration_seconds: round3(decoded.durationSeconds), model: deps.modelName, timings },
       };
-      await enqueueCallback(deps.callbacks, { callback_url: data.callback_url, body, traceparent: data.traceparent }, settings);
+      await enqueueCallback(
+        deps.callbacks,
+        { callback_url: data.callback_url, body, traceparent: data.traceparent },
+        settings,
+      );
       metrics.jobsCompleted.inc();
       metrics.audioSeconds.inc(decoded.durationSeconds);
       metrics.realTimeFactor.observe(inferenceMs / 1000 / decoded.durationSeconds);
-      for (const [phase, ms] of [["queue", queueMs], ["fetch", timings.fetch_ms], ["decode", timings.decode_ms], ["inference", inferenceMs], ["total", totalMs]] as const) {
+      for (const [phase, ms] of [
+        ["queue", queueMs],
+        ["fetch", timings.fetch_ms],
+        ["decode", timings.decode_ms],
+        ["inference", inferenceMs],
+        ["total", totalMs],
+      ] as const) {
         metrics.latency.observe({ phase }, ms / 1000);
       }
-      log.info("job_completed", { windows: windows.length, segments: transcript.segments.length, duration_seconds: decoded.durationSeconds, ...timings });
+      log.info("job_completed", {
+        windows: windows.length,
+        segments: transcript.segments.length,
+        duration_seconds: decoded.durationSeconds,
+        ...timings,
+      });
       return { segments: transcript.segments.length };
     } catch (thrown) {
-      const error = timeout.signal.aborted && (thrown instanceof WindowAbortedError || thrown === timeout.signal.reason || isAbortError(thrown))
-        ? (timeout.signal.reason as PoolJobError)
-        : toPoolJobError(thrown);
+      const error =
+        timeout.signal.aborted &&
+        (thrown instanceof WindowAbortedError || thrown === timeout.signal.reason || isAbortError(thrown))
+          ? (timeout.signal.reason as PoolJobError)
+          : toPoolJobError(thrown);
       // an erased job neither retries nor reports its failure
       if (await erased()) return discard("after_failure");
       const terminal = !error.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -121,7 +145,11 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         status: "failed",
         error: { code: error.code, message: publicMessage(error.message), retryable: false },
       };
-      await enqueueCallback(deps.callbacks, { callback_url: data.callback_url, body, traceparent: data.traceparent }, settings);
+      await enqueueCallback(
+        deps.callbacks,
+        { callback_url: data.callback_url, body, traceparent: data.traceparent },
+        settings,
+      );
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     } finally {
       clearTimeout(timer);

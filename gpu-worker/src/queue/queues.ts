@@ -3,7 +3,8 @@
  * - `transcriptions`: one job per transcription, job id = the edge's transcription id (dedupe for free);
  * - `callbacks`: one job per result to deliver, same id; it lives until the edge acknowledges.
  */
-import { Queue, type Job } from "bullmq";
+import { type Job, type Queue } from "bullmq";
+
 import type { Dispatch } from "../bridge/dispatch.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";

@@ -3,21 +3,22 @@
  * and `callbacks` (signed delivery to the edge until acknowledged). The callback worker is opened first so that,
  * closed in reverse order, it keeps delivering while the transcription worker drains.
  */
-import { UnrecoverableError, Worker, type Queue } from "bullmq";
+import { type Queue, UnrecoverableError, Worker } from "bullmq";
+
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { callbackBackoffMs, deliverCallback } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
-import { settlesWithin, type Lifecycle } from "../lifecycle.ts";
-import { traceIdFromTraceparent, type Logger } from "../log.ts";
+import { type Lifecycle, settlesWithin } from "../lifecycle.ts";
+import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
 import { closeRedis, connectRedis } from "./connections.ts";
 import type { JobEraser } from "./erase.ts";
 import { createJobProcessor } from "./process-job.ts";
 import {
   CALLBACK_QUEUE,
-  TRANSCRIPTION_QUEUE,
   type CallbackJob,
   type CallbackJobData,
+  TRANSCRIPTION_QUEUE,
   type TranscriptionJobData,
 } from "./queues.ts";
 
@@ -49,12 +50,19 @@ export async function startWorkers(options: WorkersOptions): Promise<void> {
   const connection = await connectRedis(settings.redisUrl, { maxRetriesPerRequest: null });
   lifecycle.opened("worker connection", () => closeRedis(connection));
 
-  const callbackWorker = new Worker<CallbackJobData>(CALLBACK_QUEUE, (job) => deliver(job, settings, metrics, logger, eraser, fetchImpl), {
-    connection,
-    prefix: settings.queuePrefix,
-    concurrency: CALLBACK_CONCURRENCY,
-    settings: { backoffStrategy: (attemptsMade: number) => callbackBackoffMs(attemptsMade, settings.callbackBackoffMs, settings.callbackBackoffCapMs) },
-  });
+  const callbackWorker = new Worker<CallbackJobData>(
+    CALLBACK_QUEUE,
+    (job) => deliver(job, settings, metrics, logger, eraser, fetchImpl),
+    {
+      connection,
+      prefix: settings.queuePrefix,
+      concurrency: CALLBACK_CONCURRENCY,
+      settings: {
+        backoffStrategy: (attemptsMade: number) =>
+          callbackBackoffMs(attemptsMade, settings.callbackBackoffMs, settings.callbackBackoffCapMs),
+      },
+    },
+  );
   lifecycle.opened("callback worker", () => settlesWithin(callbackWorker.close(), stepTimeout()));
 
   const transcriptionWorker = new Worker<TranscriptionJobData>(
@@ -127,19 +135,29 @@ async function deliver(
   const { callback_url: url, body, traceparent } = job.data;
   const log = logger.child({ job_id: body.job_id, trace_id: traceIdFromTraceparent(traceparent) });
   // erased while waiting for (another) delivery: never post it; the job completes and `finish` removes it
-  const erased = async (): Promise<boolean> => job.data.erased_at !== undefined || (await eraser.isErased(job.id ?? body.job_id));
+  const erased = async (): Promise<boolean> =>
+    job.data.erased_at !== undefined || (await eraser.isErased(job.id ?? body.job_id));
   if (await erased()) {
     log.info("callback_discarded_erased", { stage: "before_delivery" });
     return { discarded: "erased" };
   }
-  const outcome = await deliverCallback(url, body, { keys: settings.callbackKeys, timeoutMs: settings.callbackTimeoutMs, traceparent, fetchImpl });
+  const outcome = await deliverCallback(url, body, {
+    keys: settings.callbackKeys,
+    timeoutMs: settings.callbackTimeoutMs,
+    traceparent,
+    fetchImpl,
+  });
   if (outcome.kind !== "acknowledged" && (await erased())) {
     log.info("callback_discarded_erased", { stage: "after_attempt", http_status: outcome.status });
     return { discarded: "erased" };
   }
   if (outcome.kind === "acknowledged") {
     metrics.callbacks.inc({ outcome: "acknowledged" });
-    log.info("callback_acknowledged", { status: body.status, http_status: outcome.status, attempt: job.attemptsMade + 1 });
+    log.info("callback_acknowledged", {
+      status: body.status,
+      http_status: outcome.status,
+      attempt: job.attemptsMade + 1,
+    });
     return undefined;
   }
   if (outcome.kind === "rejected") {

@@ -30,14 +30,23 @@ export async function makeClip(recipe: ClipRecipe): Promise<string> {
   const file = path.join(AUDIO_DIR, `${recipe.name}.${format}`);
   if (existsSync(file)) return file;
   const partial = `${file}.${process.pid}.partial.${format}`;
-  const output = format === "wav" ? ["-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le"] : format === "m4a" ? ["-c:a", "aac", "-b:a", "64k"] : [];
+  const output =
+    format === "wav"
+      ? ["-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le"]
+      : format === "m4a"
+        ? ["-c:a", "aac", "-b:a", "64k"]
+        : [];
   await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...recipe.input, ...output, partial]);
   await rename(partial, file);
   return file;
 }
 
 /** A slice of jfk.wav. */
-export function jfkSlice(startSeconds: number, durationSeconds: number, format: ClipRecipe["format"] = "wav"): Promise<string> {
+export function jfkSlice(
+  startSeconds: number,
+  durationSeconds: number,
+  format: ClipRecipe["format"] = "wav",
+): Promise<string> {
   return makeClip({
     name: `jfk-${startSeconds}-${durationSeconds}`,
     input: ["-ss", String(startSeconds), "-t", String(durationSeconds), "-i", JFK_WAV],
@@ -72,10 +81,14 @@ export function bytesOf(file: string): Promise<Buffer> {
 
 /** Decodes any clip to float PCM with ffmpeg (the reference the tests compare against). */
 export async function decodeReference(file: string): Promise<Float32Array> {
-  const { stdout } = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", file, "-ac", "1", "-ar", "16000", "-f", "f32le", "pipe:1"], {
-    encoding: "buffer",
-    maxBuffer: 512 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    "ffmpeg",
+    ["-hide_banner", "-loglevel", "error", "-i", file, "-ac", "1", "-ar", "16000", "-f", "f32le", "pipe:1"],
+    {
+      encoding: "buffer",
+      maxBuffer: 512 * 1024 * 1024,
+    },
+  );
   const pcm = new Float32Array(stdout.length / 4);
   new Uint8Array(pcm.buffer).set(stdout.subarray(0, pcm.length * 4));
   return pcm;

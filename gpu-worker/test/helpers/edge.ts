@@ -6,7 +6,9 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { signAudioUrl, signedHeaders, timingSafeEqual, verifySignedRequest, type SigningKey } from "@vtt/pool-contract";
+
+import { signAudioUrl, signedHeaders, type SigningKey, timingSafeEqual, verifySignedRequest } from "@vtt/pool-contract";
+
 import type { CallbackBody } from "../../src/callback/deliver.ts";
 
 export const BRIDGE_KEYS: SigningKey[] = [
@@ -28,7 +30,11 @@ export interface ReceivedCallback {
 export interface FakeEdge {
   url: string;
   /** Registers audio bytes for a job; returns the dispatch body for it. */
-  addJob(jobId: string, audio: Uint8Array | null, extra?: { language?: string | null; prompt?: string | null }): Promise<Record<string, unknown>>;
+  addJob(
+    jobId: string,
+    audio: Uint8Array | null,
+    extra?: { language?: string | null; prompt?: string | null },
+  ): Promise<Record<string, unknown>>;
   callbacks: ReceivedCallback[];
   /** Statuses for the next callbacks, consumed in order (then 200). */
   callbackStatuses: number[];
@@ -80,10 +86,11 @@ export async function startFakeEdge(): Promise<FakeEdge> {
         check();
       });
     },
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
   const server = http.createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://edge");
@@ -111,14 +118,23 @@ export async function startFakeEdge(): Promise<FakeEdge> {
       return;
     }
     if (url.pathname === "/internal/pool/callback" && request.method === "POST") {
-      const verified = await verifySignedRequest(CALLBACK_KEYS, { get: (name) => (request.headers[name] as string | undefined) ?? null }, raw);
+      const verified = await verifySignedRequest(
+        CALLBACK_KEYS,
+        { get: (name) => (request.headers[name] as string | undefined) ?? null },
+        raw,
+      );
       if (!verified.ok) {
         response.writeHead(401).end();
         return;
       }
       const status = edge.callbackStatuses.shift() ?? 200;
       const traceparent = (request.headers.traceparent as string | undefined) ?? null;
-      edge.callbacks.push({ body: JSON.parse(raw) as CallbackBody, keyId: verified.keyId, answeredStatus: status, traceparent });
+      edge.callbacks.push({
+        body: JSON.parse(raw) as CallbackBody,
+        keyId: verified.keyId,
+        answeredStatus: status,
+        traceparent,
+      });
       response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ ok: status === 200 }));
       for (const wake of waiters.splice(0)) wake();
       return;
@@ -131,10 +147,19 @@ export async function startFakeEdge(): Promise<FakeEdge> {
 }
 
 /** POSTs a dispatch to the pool, signed like the edge (first key of `ring` signs). */
-export async function dispatch(poolUrl: string, body: unknown, ring: SigningKey[] = BRIDGE_KEYS, nowSeconds?: number): Promise<Response> {
+export async function dispatch(
+  poolUrl: string,
+  body: unknown,
+  ring: SigningKey[] = BRIDGE_KEYS,
+  nowSeconds?: number,
+): Promise<Response> {
   const raw = typeof body === "string" ? body : JSON.stringify(body);
   const headers = await signedHeaders(ring, raw, nowSeconds);
-  return fetch(`${poolUrl}/v1/jobs`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
+  return fetch(`${poolUrl}/v1/jobs`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    body: raw,
+  });
 }
 
 /**
@@ -146,6 +171,10 @@ export async function eraseJob(
   jobId: string,
   options: { ring?: SigningKey[]; nowSeconds?: number; signedJobId?: string } = {},
 ): Promise<Response> {
-  const headers = await signedHeaders(options.ring ?? BRIDGE_KEYS, `DELETE /v1/jobs/${options.signedJobId ?? jobId}`, options.nowSeconds);
+  const headers = await signedHeaders(
+    options.ring ?? BRIDGE_KEYS,
+    `DELETE /v1/jobs/${options.signedJobId ?? jobId}`,
+    options.nowSeconds,
+  );
   return fetch(`${poolUrl}/v1/jobs/${encodeURIComponent(jobId)}`, { method: "DELETE", headers });
 }

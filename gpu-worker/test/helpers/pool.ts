@@ -2,11 +2,11 @@
  * Starting real pools for tests: a private redis-server per test file, a fresh BullMQ prefix per pool, the mini
  * synthetic model, short clips, one greedy pass and few tokens so the suite stays fast on two cores.
  */
-import { startPool, type RunningPool, type StartPoolHooks } from "../../src/pool.ts";
 import type { PoolOptions } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { BRIDGE_KEYS, CALLBACK_KEYS } from "./edge.ts";
+import { type RunningPool, startPool, type StartPoolHooks } from "../../src/pool.ts";
 import { CACHE_DIR } from "./audio.ts";
+import { BRIDGE_KEYS, CALLBACK_KEYS } from "./edge.ts";
 
 let counter = 0;
 
@@ -36,7 +36,10 @@ export function testPoolOptions(redisUrl: string, overrides: Partial<PoolOptions
 }
 
 /** Starts a pool with {@link testPoolOptions}. */
-export function startTestPool(redisUrl: string, overrides: Partial<PoolOptions> & StartPoolHooks = {}): Promise<RunningPool> {
+export function startTestPool(
+  redisUrl: string,
+  overrides: Partial<PoolOptions> & StartPoolHooks = {},
+): Promise<RunningPool> {
   const level = (process.env.POOL_TEST_LOG_LEVEL as PoolOptions["logLevel"]) ?? "silent";
   return startPool({ logger: createLogger({ level }), ...testPoolOptions(redisUrl, overrides), ...overrides });
 }

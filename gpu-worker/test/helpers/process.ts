@@ -1,10 +1,11 @@
 /**
  * Running `src/main.ts` as a real child process (what `npm start -w gpu-worker` runs), to kill it or send it SIGTERM.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+
 import { CACHE_DIR } from "./audio.ts";
 import { BRIDGE_KEYS, CALLBACK_KEYS } from "./edge.ts";
 
@@ -26,24 +27,28 @@ const ring = (keys: { id: string; secret: string }[]): string => keys.map((k) =>
 
 /** Starts main.ts with test settings plus `env`. */
 export function spawnPool(env: Record<string, string>): PoolProcess {
-  const child = spawn(process.execPath, ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, MAIN], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      BRIDGE_KEYS: ring(BRIDGE_KEYS),
-      CALLBACK_KEYS: ring(CALLBACK_KEYS),
-      WHISPER_MODEL: "synthetic:mini",
-      MODEL_CACHE_DIR: path.join(CACHE_DIR, "models"),
-      WHISPER_TEMPERATURE_INC: "0",
-      WHISPER_BEST_OF: "1",
-      WHISPER_MAX_TOKENS: "24",
-      WHISPER_THREADS: "1",
-      LOG_LEVEL: "debug",
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, MAIN],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOST: "127.0.0.1",
+        PORT: "0",
+        BRIDGE_KEYS: ring(BRIDGE_KEYS),
+        CALLBACK_KEYS: ring(CALLBACK_KEYS),
+        WHISPER_MODEL: "synthetic:mini",
+        MODEL_CACHE_DIR: path.join(CACHE_DIR, "models"),
+        WHISPER_TEMPERATURE_INC: "0",
+        WHISPER_BEST_OF: "1",
+        WHISPER_MAX_TOKENS: "24",
+        WHISPER_THREADS: "1",
+        LOG_LEVEL: "debug",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   const logs: LogLine[] = [];
   const listeners = new Set<() => void>();
   let buffered = "";

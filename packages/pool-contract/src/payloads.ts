@@ -6,6 +6,7 @@
  * maximum length, so a hostile or broken peer cannot make the other side store nonsense.
  */
 import { z } from "zod";
+
 import { SUPPORTED_LANGUAGES } from "./languages.ts";
 
 /** Longest media the contract describes: a segment or word time, or a duration, lies within 0 … 7 days. */
@@ -79,7 +80,9 @@ export const DispatchSchema = z.object({
     .transform((value) => value ?? null),
   prompt: z
     .string({ error: `must be null or a string of at most ${MAX_DISPATCH_PROMPT_CHARS} characters` })
-    .max(MAX_DISPATCH_PROMPT_CHARS, { error: `must be null or a string of at most ${MAX_DISPATCH_PROMPT_CHARS} characters` })
+    .max(MAX_DISPATCH_PROMPT_CHARS, {
+      error: `must be null or a string of at most ${MAX_DISPATCH_PROMPT_CHARS} characters`,
+    })
     .nullish()
     .transform((value) => value || null),
   audio_url: HttpUrl,
@@ -169,7 +172,13 @@ export const CallbackResultSchema = z.object({
   model: z.string().max(MAX_LABEL_CHARS),
   /** milliseconds per stage (`queue_ms`, `fetch_ms`, …) */
   timings: z
-    .record(z.string().max(64), z.number().min(0).max(MAX_MEDIA_SECONDS * 1000))
+    .record(
+      z.string().max(64),
+      z
+        .number()
+        .min(0)
+        .max(MAX_MEDIA_SECONDS * 1000),
+    )
     .refine((timings) => Object.keys(timings).length <= MAX_TIMING_ENTRIES, {
       error: `timings has at most ${MAX_TIMING_ENTRIES} entries`,
     })

@@ -30,8 +30,7 @@ export type WebhookUrlRule =
   | "wildcard_dns";
 
 export type WebhookUrlCheck =
-  | { ok: true; url: URL }
-  | { ok: false; code: typeof INVALID_WEBHOOK_URL; rule: WebhookUrlRule; reason: string };
+  { ok: true; url: URL } | { ok: false; code: typeof INVALID_WEBHOOK_URL; rule: WebhookUrlRule; reason: string };
 
 export interface WebhookUrlOptions {
   /** Development also accepts `http:` and always allows `DEVELOPMENT_ALLOWED_HOSTS`. */
@@ -173,7 +172,10 @@ export function checkWebhookUrl(input: string, options: WebhookUrlOptions): Webh
     if (wildcardProblem !== undefined) return refuse("wildcard_dns", `host ${host} ${wildcardProblem}`);
   }
   if (url.port !== "") {
-    return refuse("port", `port ${url.port} is not allowed; use the default port or ask for ${host}:${url.port} to be allowed`);
+    return refuse(
+      "port",
+      `port ${url.port} is not allowed; use the default port or ask for ${host}:${url.port} to be allowed`,
+    );
   }
   return { ok: true, url };
 }
@@ -237,7 +239,8 @@ function hostnameProblem(host: string): string | undefined {
   const labels = name.split(".");
   if (!labels.every((label) => DNS_LABEL.test(label))) return "is not a valid DNS name";
   if (BLOCKED_HOSTNAMES.has(name)) return "is a local or cloud-metadata name";
-  if (BLOCKED_HOSTNAME_SUFFIXES.some((suffix) => name.endsWith(suffix))) return "is under a private or local-only domain";
+  if (BLOCKED_HOSTNAME_SUFFIXES.some((suffix) => name.endsWith(suffix)))
+    return "is under a private or local-only domain";
   if (labels.length < 2) return "is a single-label name, which only resolves on a local network";
   return undefined;
 }
@@ -286,7 +289,7 @@ function ipv4Problem(address: number): string | undefined {
 
 function inRange(address: number, base: number, prefix: number): boolean {
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((address & mask) >>> 0) === ((base & mask) >>> 0);
+  return (address & mask) >>> 0 === (base & mask) >>> 0;
 }
 
 function ipv4(a: number, b: number, c: number, d: number): number {

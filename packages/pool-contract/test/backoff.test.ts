@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { cappedExponentialBackoff } from "../src/backoff.ts";
 
 describe("cappedExponentialBackoff", () => {

@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
+
 import {
+  type DispatchBody,
   DispatchSchema,
-  erasureSigningString,
   ErasureResponseSchema,
+  erasureSigningString,
   fieldErrors,
   MAX_MEDIA_SECONDS,
-  PoolCallbackSchema,
-  type DispatchBody,
   type PoolCallbackBody,
+  PoolCallbackSchema,
 } from "../src/payloads.ts";
 
 const dispatch: DispatchBody = {
@@ -47,21 +48,30 @@ describe("DispatchSchema", () => {
   it("lists one error per bad field, and the body itself when it is not an object", () => {
     const bad = DispatchSchema.safeParse({ ...dispatch, job_id: "12345", audio_url: "ftp://x", audio_expires_at: 1.5 });
     expect(bad.success).toBe(false);
-    if (!bad.success) expect(fieldErrors(bad.error).map((e) => e.field)).toEqual(["job_id", "audio_url", "audio_expires_at"]);
+    if (!bad.success)
+      expect(fieldErrors(bad.error).map((e) => e.field)).toEqual(["job_id", "audio_url", "audio_expires_at"]);
     const notObject = DispatchSchema.safeParse([dispatch]);
-    if (!notObject.success) expect(fieldErrors(notObject.error)).toEqual([{ field: "", message: "the body must be a JSON object" }]);
+    if (!notObject.success)
+      expect(fieldErrors(notObject.error)).toEqual([{ field: "", message: "the body must be a JSON object" }]);
   });
 });
 
 describe("PoolCallbackSchema", () => {
   it("accepts a completed and a failed callback", () => {
     expect(PoolCallbackSchema.parse(completed)).toEqual(completed);
-    const failed = { job_id: "tr_1", status: "failed", error: { code: "invalid_audio", message: "no audio", retryable: false } };
+    const failed = {
+      job_id: "tr_1",
+      status: "failed",
+      error: { code: "invalid_audio", message: "no audio", retryable: false },
+    };
     expect(PoolCallbackSchema.parse(failed)).toEqual(failed);
   });
 
   it("bounds times to 0 … 7 days and refuses non-finite numbers", () => {
-    const withSegmentStart = (start: number) => ({ ...completed, result: { ...completed.result, segments: [{ start, end: 1, text: "x" }] } });
+    const withSegmentStart = (start: number) => ({
+      ...completed,
+      result: { ...completed.result, segments: [{ start, end: 1, text: "x" }] },
+    });
     expect(PoolCallbackSchema.safeParse(withSegmentStart(MAX_MEDIA_SECONDS)).success).toBe(true);
     for (const start of [1e300, MAX_MEDIA_SECONDS + 1, -0.5, Number.POSITIVE_INFINITY, Number.NaN]) {
       expect([start, PoolCallbackSchema.safeParse(withSegmentStart(start)).success]).toEqual([start, false]);

@@ -1,5 +1,6 @@
 /** `/v1/admin/breakers`: read and force the per-provider circuit breakers (operator plane). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { breakerFor } from "../../breaker/circuit-breaker.ts";
 import { ApiError } from "../../http/problem.ts";
@@ -61,7 +62,8 @@ breakers.openapi(
   }),
   async (c) => {
     const { provider, action } = c.req.valid("param");
-    if (!parseProviderList(c.env).includes(provider as never)) throw new ApiError(404, "not_found", "No such enabled provider.");
+    if (!parseProviderList(c.env).includes(provider as never))
+      throw new ApiError(404, "not_found", "No such enabled provider.");
     await breakerFor(c.env, provider).force(provider, action === "open" ? "open" : "closed");
     return c.json(await breakerView(c.env, provider), 200);
   },

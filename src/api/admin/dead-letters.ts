@@ -1,5 +1,6 @@
 /** `/v1/admin/dead-letters`: the dead-letter inspector's items, re-drive and fail (operator plane). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { ApiError } from "../../http/problem.ts";
 import { redrive } from "../../jobs/dead-letters.ts";
@@ -38,7 +39,12 @@ deadLetterRoutes.openapi(
     path: "/v1/admin/dead-letters",
     summary: "Dead-lettered jobs with their classification",
     security: [{ bearerAuth: ["admin"] }],
-    request: { query: z.object({ state: z.enum(["pending", "resolved", "all"]).optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+    request: {
+      query: z.object({
+        state: z.enum(["pending", "resolved", "all"]).optional(),
+        limit: z.coerce.number().int().min(1).max(500).optional(),
+      }),
+    },
     responses: { 200: { description: "Items", content: json(z.object({ data: z.array(DeadLetterView) })) } },
   }),
   async (c) => {
@@ -77,7 +83,8 @@ deadLetterRoutes.openapi(
   }),
   async (c) => {
     let redriven = 0;
-    for (const jobId of await listPendingRecoverableJobIds(c.var.db, 500)) if (await redrive(c.env, c.var.db, jobId)) redriven++;
+    for (const jobId of await listPendingRecoverableJobIds(c.var.db, 500))
+      if (await redrive(c.env, c.var.db, jobId)) redriven++;
     return c.json({ redriven }, 200);
   },
 );
@@ -89,10 +96,14 @@ deadLetterRoutes.openapi(
     summary: "Re-drive one item now",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: JobParam },
-    responses: { 202: { description: "Sent", content: json(z.object({ redriven: z.literal(true) })) }, 404: problem("No pending item") },
+    responses: {
+      202: { description: "Sent", content: json(z.object({ redriven: z.literal(true) })) },
+      404: problem("No pending item"),
+    },
   }),
   async (c) => {
-    if (!(await redrive(c.env, c.var.db, c.req.valid("param").job))) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
+    if (!(await redrive(c.env, c.var.db, c.req.valid("param").job)))
+      throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
     return c.json({ redriven: true as const }, 202);
   },
 );
@@ -104,14 +115,23 @@ deadLetterRoutes.openapi(
     summary: "Fail one item's job now (`dead_lettered`)",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: JobParam },
-    responses: { 200: { description: "Failed", content: json(z.object({ failed: z.boolean() })) }, 404: problem("No pending item") },
+    responses: {
+      200: { description: "Failed", content: json(z.object({ failed: z.boolean() })) },
+      404: problem("No pending item"),
+    },
   }),
   async (c) => {
     const jobId = c.req.valid("param").job;
     const item = await getPendingDeadLetter(c.var.db, jobId);
     const job = item ? await getJobById(c.var.db, jobId) : null;
     if (!item || !job) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
-    const failed = await storeFailure(c.env, c.var.db, job, "dead_lettered", "Failed by an operator from the dead-letter queue.");
+    const failed = await storeFailure(
+      c.env,
+      c.var.db,
+      job,
+      "dead_lettered",
+      "Failed by an operator from the dead-letter queue.",
+    );
     await resolveDeadLetter(c.var.db, jobId, "failed_by_admin", Date.now());
     return c.json({ failed }, 200);
   },

@@ -1,5 +1,6 @@
 /** `POST /v1/admin/encryption/rewrap`: move stored data to the newest master key version (operator plane). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { rewrapBatch, staleFieldCount } from "../../storage/rewrap.ts";
 import { json, problem } from "../openapi.ts";
@@ -16,7 +17,10 @@ const RewrapResultSchema = z
     objects_checked: z.number().int(),
     objects_rewrapped: z.number().int(),
     fields_resealed: z.number().int(),
-    next_cursor: z.string().nullable().openapi({ description: "pass back as `cursor`; null once the bucket has been walked" }),
+    next_cursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "pass back as `cursor`; null once the bucket has been walked" }),
     stale_fields: z.number().int().openapi({ description: "sealed D1 fields still under an older master version" }),
   })
   .openapi("RewrapResult");
@@ -30,7 +34,10 @@ encryption.openapi(
       "After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0, then the old version can be removed.",
     security: [{ bearerAuth: ["admin"] }],
     request: { query: RewrapQuery },
-    responses: { 200: { description: "One batch done", content: json(RewrapResultSchema) }, 400: problem("Bad cursor or limit") },
+    responses: {
+      200: { description: "One batch done", content: json(RewrapResultSchema) },
+      400: problem("Bad cursor or limit"),
+    },
   }),
   async (c) => {
     const { cursor, limit } = c.req.valid("query");

@@ -1,5 +1,6 @@
 /** `/v1/admin/*`: the operator plane. Every route here answers only the operator key (`403 operator_required`). */
 import { OpenAPIHono } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { requireOperator } from "../../auth/middleware.ts";
 import { validationHook } from "../validation.ts";

@@ -1,5 +1,6 @@
 /** `/v1/admin/tenants/{tenant}/keys`: mint (shown once) and revoke a tenant's API keys. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
 import { ApiError } from "../../http/problem.ts";
@@ -27,7 +28,8 @@ keyRoutes.openapi(createKeyRoute, async (c) => {
   const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
   if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
   const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
-  if (expiresAt !== null && expiresAt <= Date.now()) throw new ApiError(422, "validation_failed", "expires_at must be in the future.");
+  if (expiresAt !== null && expiresAt <= Date.now())
+    throw new ApiError(422, "validation_failed", "expires_at must be in the future.");
   const key = generateApiKey();
   const scopes = input.scopes ?? DEFAULT_TENANT_SCOPES;
   const row = {
@@ -67,6 +69,7 @@ const revokeKeyRoute = createRoute({
 
 keyRoutes.openapi(revokeKeyRoute, async (c) => {
   const { tenant, key } = c.req.valid("param");
-  if (!(await revokeApiKey(c.var.db, tenant, key, Date.now()))) throw new ApiError(404, "not_found", "No such key for that tenant.");
+  if (!(await revokeApiKey(c.var.db, tenant, key, Date.now())))
+    throw new ApiError(404, "not_found", "No such key for that tenant.");
   return c.body(null, 204);
 });

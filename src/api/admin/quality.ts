@@ -3,6 +3,7 @@
  * ("Drift and quality").
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { DRIFT_DEFAULT_BASELINE_DAYS, DRIFT_DEFAULT_WINDOW_HOURS, driftReport } from "../../drift/drift.ts";
 import { DRIFT_FEATURES } from "../../drift/features.ts";
@@ -12,15 +13,34 @@ import { json, problem } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const DriftQuery = z.object({
-  window_hours: z.coerce.number().int().min(1).max(720).optional().openapi({ example: DRIFT_DEFAULT_WINDOW_HOURS, description: "Recent window, ending now (default 24)." }),
-  baseline_days: z.coerce.number().int().min(1).max(90).optional().openapi({ example: DRIFT_DEFAULT_BASELINE_DAYS, description: "Baseline window right before the recent one (default 7)." }),
-  min_samples: z.coerce.number().int().min(1).max(1_000_000).optional().openapi({ example: PSI_DEFAULT_MIN_SAMPLES, description: "Jobs each window needs for a verdict (default 100)." }),
+  window_hours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .optional()
+    .openapi({ example: DRIFT_DEFAULT_WINDOW_HOURS, description: "Recent window, ending now (default 24)." }),
+  baseline_days: z.coerce.number().int().min(1).max(90).optional().openapi({
+    example: DRIFT_DEFAULT_BASELINE_DAYS,
+    description: "Baseline window right before the recent one (default 7).",
+  }),
+  min_samples: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .optional()
+    .openapi({ example: PSI_DEFAULT_MIN_SAMPLES, description: "Jobs each window needs for a verdict (default 100)." }),
   provider: z.string().max(64).optional(),
   model: z.string().max(200).optional(),
 });
 
 const HistogramBucket = z.object({ bin: z.string(), count: z.number().int() });
-const WindowStats = z.object({ samples: z.number().int(), missing_share: z.number().nullable(), histogram: z.array(HistogramBucket) });
+const WindowStats = z.object({
+  samples: z.number().int(),
+  missing_share: z.number().nullable(),
+  histogram: z.array(HistogramBucket),
+});
 const Window = z.object({ from: z.string(), to: z.string() });
 
 export const DriftReportSchema = z
@@ -49,7 +69,13 @@ export const DriftReportSchema = z
   .openapi("DriftReport");
 
 export const QualityQuery = z.object({
-  weeks: z.coerce.number().int().min(1).max(QUALITY_MAX_WEEKS).optional().openapi({ example: QUALITY_DEFAULT_WEEKS, description: "ISO weeks to report, this one included (default 4)." }),
+  weeks: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(QUALITY_MAX_WEEKS)
+    .optional()
+    .openapi({ example: QUALITY_DEFAULT_WEEKS, description: "ISO weeks to report, this one included (default 4)." }),
   provider: z.string().max(64).optional(),
   model: z.string().max(200).optional(),
 });
@@ -85,7 +111,10 @@ const driftRoute = createRoute({
   summary: "Input and output drift per provider and model (PSI, recent window vs baseline)",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: DriftQuery },
-  responses: { 200: { description: "Drift report", content: json(DriftReportSchema) }, 403: problem("Not the operator key") },
+  responses: {
+    200: { description: "Drift report", content: json(DriftReportSchema) },
+    403: problem("Not the operator key"),
+  },
 });
 
 qualityRoutes.openapi(driftRoute, async (c) => {
@@ -97,7 +126,10 @@ qualityRoutes.openapi(driftRoute, async (c) => {
     provider: query.provider,
     model: query.model,
   });
-  const window = (w: { from: number; to: number }) => ({ from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
+  const window = (w: { from: number; to: number }) => ({
+    from: new Date(w.from).toISOString(),
+    to: new Date(w.to).toISOString(),
+  });
   return c.json({ ...report, current: window(report.current), baseline: window(report.baseline) }, 200);
 });
 
@@ -107,10 +139,16 @@ const qualityRoute = createRoute({
   summary: "Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: QualityQuery },
-  responses: { 200: { description: "Quality report", content: json(QualityReportSchema) }, 403: problem("Not the operator key") },
+  responses: {
+    200: { description: "Quality report", content: json(QualityReportSchema) },
+    403: problem("Not the operator key"),
+  },
 });
 
 qualityRoutes.openapi(qualityRoute, async (c) => {
   const query = c.req.valid("query");
-  return c.json(await qualityReport(c.var.db, { weeks: query.weeks, provider: query.provider, model: query.model }), 200);
+  return c.json(
+    await qualityReport(c.var.db, { weeks: query.weeks, provider: query.provider, model: query.model }),
+    200,
+  );
 });

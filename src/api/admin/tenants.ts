@@ -1,5 +1,6 @@
 /** `/v1/admin/tenants`: create a tenant, change its retention windows, erase it with everything it stored. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
 import type { AppEnv } from "../../app.context.ts";
 import { eraseTenant } from "../../compliance/erasure.ts";
 import { ApiError } from "../../http/problem.ts";
@@ -46,9 +47,12 @@ function tenantObject(row: TenantRow) {
 function retentionColumns(input: RetentionInput | undefined): TenantRetentionColumns {
   if (!input) return {};
   if (typeof input.audio_seconds === "number" && input.audio_seconds > MAX_AUDIO_RETENTION_SECONDS) {
-    throw new ApiError(422, "validation_failed", `retention.audio_seconds: at most ${MAX_AUDIO_RETENTION_SECONDS} seconds (30 days)`, [
-      { field: "retention.audio_seconds", message: `at most ${MAX_AUDIO_RETENTION_SECONDS}` },
-    ]);
+    throw new ApiError(
+      422,
+      "validation_failed",
+      `retention.audio_seconds: at most ${MAX_AUDIO_RETENTION_SECONDS} seconds (30 days)`,
+      [{ field: "retention.audio_seconds", message: `at most ${MAX_AUDIO_RETENTION_SECONDS}` }],
+    );
   }
   return {
     ...(input.audio_seconds !== undefined ? { audioRetentionSeconds: input.audio_seconds } : {}),
@@ -79,7 +83,11 @@ const updateTenantRoute = createRoute({
   summary: "Change a tenant's retention windows (applies to jobs uploaded afterwards)",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(TenantUpdate), required: true } },
-  responses: { 200: { description: "Updated", content: json(TenantSchema) }, 404: problem("No such tenant"), 422: problem("Invalid body") },
+  responses: {
+    200: { description: "Updated", content: json(TenantSchema) },
+    404: problem("No such tenant"),
+    422: problem("Invalid body"),
+  },
 });
 
 tenantRoutes.openapi(updateTenantRoute, async (c) => {

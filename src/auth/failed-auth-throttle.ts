@@ -9,10 +9,10 @@
  * before any hashing, D1 read or Durable Object call. Other isolates learn it from the bucket on the first failure
  * they see; a correct key there is still served.
  */
-import type { Env } from "../env.ts";
-import { API_KEY_PREFIX } from "../auth/api-keys.ts";
 import { authFailuresPerMinute, operatorAuthFailuresPerMinute } from "../config.ts";
+import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
+import { API_KEY_PREFIX } from "./api-keys.ts";
 
 /** An authentication attempt's bucket: DO name and its limit per minute. */
 export interface AuthAttempt {
