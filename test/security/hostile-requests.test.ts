@@ -1146,6 +1146,22 @@ const rows: Row[] = [
     "invalid_callback",
   ],
   [
+    "signed pool callback with a segment start of 1e300 (a nonsense SRT timestamp)",
+    () => {
+      const callback = completedCallback(s.queued);
+      callback.result.segments[0]!.start = 1e300;
+      return signedCallback(JSON.stringify(callback));
+    },
+    400,
+    "invalid_callback",
+  ],
+  [
+    "signed pool callback naming an unknown language",
+    () => signedCallback(JSON.stringify(completedCallback(s.queued, { language: "xx" }))),
+    400,
+    "invalid_callback",
+  ],
+  [
     "unsigned pool callback of 12 MiB sent chunked",
     () =>
       call("/internal/pool/callback", {
@@ -1229,6 +1245,25 @@ const rows: Row[] = [
     async () => {
       const exp = nowSeconds() + 600;
       return call(audioUrl(s.queued, exp, "zz", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL signed with an expiry far past the URL lifetime",
+    async () => {
+      const exp = nowSeconds() + 30 * 86_400;
+      return call(audioUrl(s.queued, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp)));
+    },
+    403,
+    "invalid_audio_url",
+  ],
+  [
+    "audio URL whose expiry is not a plain integer (1.7e9 spelling)",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const url = audioUrl(s.queued, exp, "a1", await signAudioUrl("audio-url-secret", s.queued, exp));
+      return call(url.replace(`exp=${exp}`, `exp=${exp}.0`));
     },
     403,
     "invalid_audio_url",
