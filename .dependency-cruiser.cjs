@@ -26,6 +26,13 @@ module.exports = {
       to: { path: "^src/(api|http)/|^src/app(\\.context)?\\.ts$" },
     },
     {
+      name: "only-the-http-layer-imports-api",
+      comment: "jobs, storage, consumers and the feature folders do not depend on routers (not even for types)",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/(api/|app\\.ts$|index\\.ts$)" },
+      to: { path: "^src/api/" },
+    },
+    {
       name: "api-never-imports-consumers",
       comment: "routers call jobs/ and storage/, never a queue handler",
       severity: "error",

@@ -4,6 +4,7 @@ import { checkWebhookUrl, normaliseLanguage, parseAllowedHosts } from "@vtt/pool
 import { isDevelopment } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
+import type { ResolvedUploadOptions } from "../jobs/create-job.ts";
 import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
@@ -17,16 +18,6 @@ export const UPLOAD_OPTION_NAMES = [
   "prompt",
   "delete_after_seconds",
 ] as const;
-
-export interface ResolvedUploadOptions {
-  language: string | null;
-  provider: ProviderName;
-  webhookUrl: string | null;
-  metadata: Record<string, string>;
-  subjectId: string | null;
-  prompt: string | null;
-  deleteAfterSeconds: number | null;
-}
 
 /** The stable code of a field's errors; own keys only, so a field named `constructor` is not Object's. */
 function fieldErrorCode(field: string): string | undefined {

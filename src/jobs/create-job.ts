@@ -2,9 +2,9 @@
  * Creating a job from a stored upload: build the row, resolve its retention, claim the Idempotency-Key (or insert the
  * row), and enqueue it. A failed send keeps the job: its row is marked so the cron sweeper sends it later.
  */
-import type { ResolvedUploadOptions } from "../api/upload-options.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
+import type { ProviderName } from "../providers/types.ts";
 import type { StoredAudio } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
@@ -13,6 +13,17 @@ import type { NewTranscriptionRow, TranscriptionRow } from "../storage/schema.ts
 import { getTenantRetention } from "../storage/tenants.repo.ts";
 import { enqueueJob } from "./enqueue.ts";
 import { resolveRetention } from "./retention-policy.ts";
+
+/** A job's options once validated (src/api/upload-options.ts resolves them from the request). */
+export interface ResolvedUploadOptions {
+  language: string | null;
+  provider: ProviderName;
+  webhookUrl: string | null;
+  metadata: Record<string, string>;
+  subjectId: string | null;
+  prompt: string | null;
+  deleteAfterSeconds: number | null;
+}
 
 export interface CreateJobInput {
   jobId: string;
