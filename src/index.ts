@@ -40,16 +40,17 @@ export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> 
 /** Runs every cron task; one log line per task with its outcome. */
 export async function runCronTasks(env: Env): Promise<PromiseSettledResult<unknown>[]> {
   const db = createDb(env);
-  const names = Object.keys(CRON_TASKS);
-  const started = Date.now();
-  const outcomes = await Promise.allSettled(names.map((name) => CRON_TASKS[name]!(env, db)));
-  outcomes.forEach((outcome, i) => {
-    const fields = { task: names[i], duration_ms: Date.now() - started };
-    if (outcome.status === "fulfilled") log("cron_task", { ...fields, outcome: "ok" });
-    // the error's name only: a binding's message may echo data
-    else log("cron_task", { ...fields, outcome: "failed", error: errorName(outcome.reason) });
-  });
-  return outcomes;
+  return Promise.all(
+    Object.entries(CRON_TASKS).map(async ([task, run]): Promise<PromiseSettledResult<unknown>> => {
+      const started = Date.now();
+      const [outcome] = await Promise.allSettled([run(env, db)]);
+      const fields = { task, duration_ms: Date.now() - started };
+      if (outcome.status === "fulfilled") log("cron_task", { ...fields, outcome: "ok" });
+      // the error's name only: a binding's message may echo data
+      else log("cron_task", { ...fields, outcome: "failed", error: errorName(outcome.reason) });
+      return outcome;
+    }),
+  );
 }
 
 const errorName = (error: unknown) => (error instanceof Error ? error.name : "unknown");
