@@ -10,6 +10,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import { encodeWav16 } from "@vtt/pool-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
@@ -58,23 +59,10 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
+/** A short tone as 16 kHz mono WAV (the contract's one WAV encoder). */
 function wav(seconds = 0.5): Buffer {
-  const samples = Math.round(seconds * 16_000);
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(16_000, 24);
-  buf.writeUInt32LE(32_000, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(Math.sin(i / 6) * 8000), 44 + i * 2);
-  return buf;
+  const samples = Float32Array.from({ length: Math.round(seconds * 16_000) }, (_, i) => Math.sin(i / 6) * 0.25);
+  return Buffer.from(encodeWav16(samples, 16_000));
 }
 
 const BOUNDARY = "e2e-rejected-0f3a";
