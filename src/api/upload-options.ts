@@ -9,16 +9,6 @@ import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
-export const UPLOAD_OPTION_NAMES = [
-  "language",
-  "provider",
-  "webhook_url",
-  "metadata",
-  "subject_id",
-  "prompt",
-  "delete_after_seconds",
-] as const;
-
 /** The stable code of a field's errors; own keys only, so a field named `constructor` is not Object's. */
 function fieldErrorCode(field: string): string | undefined {
   return Object.hasOwn(FIELD_ERROR_CODES, field) ? FIELD_ERROR_CODES[field] : undefined;
