@@ -55,5 +55,9 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     subjectId: options.subject_id ?? null,
     prompt: options.prompt ?? null,
     deleteAfterSeconds: options.delete_after_seconds ?? null,
+    task: "transcribe",
+    requestedModel: null,
+    temperature: null,
+    wordTimestamps: false,
   };
 }

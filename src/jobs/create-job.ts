@@ -9,7 +9,7 @@ import type { StoredAudio } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
 import { insertJob, markEnqueueFailed } from "../storage/jobs.repo.ts";
-import type { NewTranscriptionRow, TranscriptionRow } from "../storage/schema.ts";
+import type { JobTask, NewTranscriptionRow, TranscriptionRow } from "../storage/schema.ts";
 import { getTenantRetention } from "../storage/tenants.repo.ts";
 import { enqueueJob } from "./enqueue.ts";
 import { resolveRetention } from "./retention-policy.ts";
@@ -23,6 +23,12 @@ export interface ResolvedUploadOptions {
   subjectId: string | null;
   prompt: string | null;
   deleteAfterSeconds: number | null;
+  /** `translate` only through providers that can (OpenAI-compatible `/v1/audio/translations`) */
+  task: JobTask;
+  /** the provider's own model id the caller named; null = the provider's configured default */
+  requestedModel: string | null;
+  temperature: number | null;
+  wordTimestamps: boolean;
 }
 
 export interface CreateJobInput {
@@ -68,6 +74,10 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     retainAudioSeconds: retention.retainAudioSeconds,
     retainSeconds: retention.retainSeconds,
     traceparent: input.traceparent,
+    task: input.options.task,
+    requestedModel: input.options.requestedModel,
+    temperature: input.options.temperature,
+    wordTimestamps: input.options.wordTimestamps,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
@@ -112,4 +122,7 @@ const INSERT_DEFAULTS = {
   audioDeleteAt: null,
   deleteAt: null,
   audioPurgedAt: null,
+  audioUrlSealed: null,
+  audioUrlHeadersSealed: null,
+  audioFetchedAt: null,
 } satisfies Partial<TranscriptionRow>;

@@ -44,6 +44,9 @@ export const apiKeys = sqliteTable(
 export const JOB_STATUSES = ["queued", "processing", "completed", "failed"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+export const JOB_TASKS = ["transcribe", "translate"] as const;
+export type JobTask = (typeof JOB_TASKS)[number];
+
 /** Why an active job is delayed (shown as `delay_reason` with `notice: "processing delayed"`). */
 export const DELAY_PROVIDER_UNAVAILABLE = "provider_unavailable";
 export const DELAY_DEAD_LETTERED = "dead_lettered";
@@ -108,6 +111,20 @@ export const transcriptions = sqliteTable(
     audioPurgedAt: integer("audio_purged_at"),
     /** W3C trace context of the upload, carried to the queue, the provider or pool, and the callback */
     traceparent: text("traceparent"),
+    /** `transcribe`, or `translate` (into English; OpenAI's translations route) */
+    task: text("task", { enum: JOB_TASKS }).notNull().default("transcribe"),
+    /** the provider's model the caller named (e.g. `nova-3` from `deepgram/nova-3`); null = the provider default */
+    requestedModel: text("requested_model"),
+    /** OpenAI-compatible sampling temperature passed to providers that take one */
+    temperature: real("temperature"),
+    /** 1 when the caller asked for word timestamps (`timestamp_granularities[]=word`) */
+    wordTimestamps: integer("word_timestamps", { mode: "boolean" }).notNull().default(false),
+    /** sealed (envelope-encrypted) source URL of audio submitted by `audio_url`; null for uploads */
+    audioUrlSealed: text("audio_url_sealed"),
+    /** sealed JSON object of the `audio_url_headers` sent with the fetch; never logged */
+    audioUrlHeadersSealed: text("audio_url_headers_sealed"),
+    /** when the audio of an `audio_url` job was fetched into R2; null until then (and for uploads) */
+    audioFetchedAt: integer("audio_fetched_at"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),
