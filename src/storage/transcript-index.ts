@@ -26,24 +26,33 @@ import { masterKeys } from "./sealed-objects.ts";
 const ROWS_PER_INSERT = 24;
 
 /** Indexes a completed job's text (replacing any tokens it had); returns how many word positions were written. */
-export async function indexTranscript(
+export function indexTranscript(env: Env, db: Db, job: { id: string; tenantId: string }, text: string) {
+  return indexTranscripts(env, db, job.tenantId, [{ jobId: job.id, text }]);
+}
+
+/** Indexes several jobs (≤ MAX_IDS_PER_QUERY) of one tenant in one D1 batch; returns the word positions written. */
+export async function indexTranscripts(
   env: Env,
   db: Db,
-  job: { id: string; tenantId: string },
-  text: string,
+  tenantId: string,
+  jobs: readonly { jobId: string; text: string }[],
 ): Promise<number> {
-  const words = normaliseWords(text).slice(0, MAX_INDEXED_WORDS);
-  const key = await tenantSearchKey(masterKeys(env)[0]!.secret, job.tenantId);
-  const tokens = await tokensOf(key, words);
-  const rows = words.map((word, position) => ({
-    tenantId: job.tenantId,
-    token: tokens.get(word)!,
-    jobId: job.id,
-    position,
-  }));
-  const clear = db
-    .delete(transcriptTokens)
-    .where(and(eq(transcriptTokens.tenantId, job.tenantId), eq(transcriptTokens.jobId, job.id)));
+  if (!jobs.length) return 0;
+  const key = await tenantSearchKey(masterKeys(env)[0]!.secret, tenantId);
+  const wordsOf = jobs.map((job) => normaliseWords(job.text).slice(0, MAX_INDEXED_WORDS));
+  const tokens = await tokensOf(key, wordsOf.flat());
+  const rows = jobs.flatMap((job, i) =>
+    wordsOf[i]!.map((word, position) => ({ tenantId, token: tokens.get(word)!, jobId: job.jobId, position })),
+  );
+  const clear = db.delete(transcriptTokens).where(
+    and(
+      eq(transcriptTokens.tenantId, tenantId),
+      inArray(
+        transcriptTokens.jobId,
+        jobs.map((job) => job.jobId),
+      ),
+    ),
+  );
   const inserts = inSlices(rows, ROWS_PER_INSERT).map((slice) =>
     db.insert(transcriptTokens).values(slice).onConflictDoNothing(),
   );
