@@ -6,7 +6,7 @@ import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_L
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
 import { getTenant, insertApiKey, revokeApiKey } from "../../storage/tenants.repo.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { KeyCreate, KeyCreated } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 import { TenantParam } from "./tenants.ts";
@@ -16,6 +16,8 @@ export const keyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
 const createKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys",
+  operationId: "createApiKey",
+  tags: [TAGS.admin],
   summary: "Create an API key for a tenant (the key is shown once)",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(KeyCreate), required: false } },
@@ -61,6 +63,8 @@ keyRoutes.openapi(createKeyRoute, async (c) => {
 const revokeKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys/{key}/revoke",
+  operationId: "revokeApiKey",
+  tags: [TAGS.admin],
   summary: "Revoke an API key",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) }) },

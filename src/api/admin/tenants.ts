@@ -12,7 +12,7 @@ import {
   type TenantRow,
   updateTenantRetention,
 } from "../../storage/tenants.repo.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { ErasureReceiptSchema, TenantCreate, TenantSchema, TenantUpdate } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 
@@ -23,6 +23,8 @@ export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
 const createTenantRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants",
+  operationId: "createTenant",
+  tags: [TAGS.admin],
   summary: "Create a tenant",
   security: [{ bearerAuth: ["admin"] }],
   request: { body: { content: json(TenantCreate), required: true } },
@@ -80,6 +82,8 @@ tenantRoutes.openapi(createTenantRoute, async (c) => {
 const updateTenantRoute = createRoute({
   method: "patch",
   path: "/v1/admin/tenants/{tenant}",
+  operationId: "updateTenant",
+  tags: [TAGS.admin],
   summary: "Change a tenant's retention windows (applies to jobs uploaded afterwards)",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(TenantUpdate), required: true } },
@@ -102,6 +106,8 @@ tenantRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/v1/admin/tenants/{tenant}",
+    operationId: "deleteTenant",
+    tags: [TAGS.admin],
     summary: "Erase a tenant and everything it stored",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: TenantParam },
