@@ -129,6 +129,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
   const declaredBytes = declaredBodyBytes(c.req.header("content-length"), env);
   const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
   const budget = await reserveUploadBudget(env, c.var.principal.keyId, declaredBytes);
+  for (const [name, value] of Object.entries(budget.fields)) c.header(name, value, { append: true });
   const raw = c.req.raw.body;
   const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
   try {
