@@ -124,6 +124,7 @@ export function serversOf(env: Pick<Env, "PUBLIC_BASE_URL">): { url: string; des
 type Json = Record<string, unknown>;
 interface Operation {
   security?: Record<string, string[]>[];
+  parameters?: { in: string }[];
   requestBody?: unknown;
   responses?: Record<string, Json>;
 }
@@ -142,8 +143,9 @@ const isOperatorPath = (path: string) => path.startsWith("/v1/admin/") || path =
 /**
  * Adds, to each operation, the answers middleware gives on every route it guards (a route's own declaration wins):
  * `X-Trace-Id` on every response; for authenticated routes 401, 429 (`Retry-After` and the rate-limit fields) and,
- * on tenant routes, the rate-limit fields on successes; 403 `operator_required` on the operator plane; 413 on bodies
- * read through the byte limit; 503 where configuration or storage fails closed.
+ * on tenant routes, the rate-limit fields on successes; 403 `operator_required` on the operator plane; 400/413/422
+ * on bodies read through the byte limit and the zod validation hook; 400 on validated parameters; 503 where
+ * configuration or storage fails closed.
  */
 function declareSharedResponses(paths: Record<string, Json>): void {
   for (const [path, item] of Object.entries(paths)) {
@@ -173,6 +175,12 @@ function declareSharedResponses(paths: Record<string, Json>): void {
       }
       if (operation.requestBody && !STREAMED_BODY_ROUTES.includes(`${method.toUpperCase()} ${path}`)) {
         responses["413"] ??= problemResponse("The request body is over its limit (`payload_too_large`)");
+        // src/api/validation.ts: a body that is not JSON is 400, well-formed JSON with wrong fields 422
+        responses["400"] ??= problemResponse("The body is not JSON (`malformed_json`)");
+        responses["422"] ??= problemResponse("The body fails validation (`validation_failed`, with `errors`)");
+      }
+      if (operation.parameters?.some((p) => p.in === "query" || p.in === "path")) {
+        responses["400"] ??= problemResponse("A query or path parameter fails validation (`invalid_parameters`)");
       }
       responses["503"] ??= problemResponse(
         "The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` " +

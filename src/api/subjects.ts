@@ -76,7 +76,21 @@ subjects.openapi(
       params: z.object({ subject_id: SubjectIdParam.openapi({ param: { name: "subject_id", in: "path" } }) }),
     },
     responses: {
-      200: { description: "Receipt", content: json(ErasureReceiptSchema) },
+      200: {
+        description: "Receipt",
+        headers: {
+          Deprecation: {
+            description: "RFC 9745: when this form was deprecated (`@<epoch seconds>`)",
+            schema: { type: "string" },
+          },
+          Sunset: { description: "RFC 8594: when this form is removed (HTTP-date)", schema: { type: "string" } },
+          Link: {
+            description: 'The successor: `</v1/subjects/erase>; rel="successor-version"`',
+            schema: { type: "string" },
+          },
+        },
+        content: json(ErasureReceiptSchema),
+      },
       400: problem("Malformed subject id"),
     },
   }),
