@@ -205,6 +205,7 @@ const COLLECTION_ROUTES = [
   "GET /v1/admin/dead-letters",
   "POST /v1/admin/dead-letters/redrive",
   "POST /v1/admin/tenants",
+  "POST /v1/admin/search/reindex",
 ];
 
 const fill = (path: string, ids: Ids) =>
@@ -434,6 +435,7 @@ describe("collections and counts never include A", () => {
       ["POST", "/v1/admin/encryption/rewrap"],
       ["GET", "/v1/admin/dead-letters?state=all"],
       ["POST", "/v1/admin/dead-letters/redrive"],
+      ["POST", "/v1/admin/search/reindex"],
       ["POST", "/v1/admin/tenants", { name: "b-made" }],
     ] as [string, string, unknown?][]) {
       const res = await call(path, {
