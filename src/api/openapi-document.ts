@@ -79,7 +79,7 @@ function registerJobWebhook(app: OpenAPIHono<AppEnv>, type: JobEventType): void 
   app.openAPIRegistry.registerWebhook({
     method: "post",
     path: type,
-    operationId: type === "transcription.completed" ? "transcriptionCompletedWebhook" : "transcriptionFailedWebhook",
+    operationId: type === "transcription.completed" ? "notifyTranscriptionCompleted" : "notifyTranscriptionFailed",
     tags: [TAGS.webhooks],
     summary: `Sent to the job's \`webhook_url\` when a job ${JOB_EVENT_STATUS[type] === "completed" ? "completes" : "fails"}`,
     description:

@@ -10,7 +10,7 @@ import { TAGS } from "../../src/api/openapi.ts";
 import { LOCAL_SERVER_URL } from "../../src/api/openapi-document.ts";
 import { createApp } from "../../src/app.ts";
 import { JOB_EVENT_STATUS, jobEventSchema, webhookPayload } from "../../src/webhooks/events.ts";
-import { BASE, call, callWith } from "../helpers/api.ts";
+import { BASE, call, callWith, createTenant, multipartUpload } from "../helpers/api.ts";
 
 /** Routes the app serves that are deliberately not in the document, `METHOD /path` with `{param}`s. */
 const UNDOCUMENTED: Record<string, string> = {
@@ -147,6 +147,30 @@ describe("the OpenAPI document", () => {
     expect(paths["/v1/admin/tenants"]!.post!.responses["413"]).toBeDefined();
     expect(paths["/v1/transcriptions/{id}/feedback"]!.post!.responses["409"]).toBeDefined();
     expect(paths["/v1/transcriptions/{id}/transcript"]!.get!.responses["409"]).toBeDefined();
+  });
+
+  it("real answers carry every header their documented responses declare", async () => {
+    const { paths } = await servedDocument();
+    const t = await createTenant("documented-headers");
+    const declared = (path: string, method: string, status: string) =>
+      Object.keys(paths[path]![method]!.responses[status]!.headers ?? {});
+    const uploaded = await multipartUpload(t.key, { provider: "whisper-pool" });
+    expect(uploaded.status).toBe(202);
+    for (const name of declared("/v1/transcriptions", "post", "202")) {
+      expect(uploaded.headers.get(name), `202 ${name}`).not.toBeNull();
+    }
+    const listed = await call("/v1/transcriptions", { key: t.key });
+    expect(listed.status).toBe(200);
+    for (const name of declared("/v1/transcriptions", "get", "200")) {
+      expect(listed.headers.get(name), `200 ${name}`).not.toBeNull();
+    }
+    const limits = { RATE_LIMIT_REQUESTS_PER_MINUTE: "1" };
+    await callWith(limits, "/v1/transcriptions", { key: t.key });
+    const refused = await callWith(limits, "/v1/transcriptions", { key: t.key });
+    expect(refused.status).toBe(429);
+    for (const name of declared("/v1/transcriptions", "get", "429")) {
+      expect(refused.headers.get(name), `429 ${name}`).not.toBeNull();
+    }
   });
 
   it("types the transcript export with the schema the job object's transcript fields come from", async () => {
