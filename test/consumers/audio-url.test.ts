@@ -6,6 +6,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
+import { purgeExpired } from "../../src/jobs/retention.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
@@ -298,6 +300,21 @@ describe("audio_url fetch stage", () => {
     await deliverJobs([id], tenantId);
     expect(outbound.requests).toHaveLength(0);
     expect(await jobRow(id)).toBeNull();
+  });
+
+  it("a job that failed before its fetch is purged by retention like any other; its sealed headers go first", async () => {
+    const id = await submit(`${HOST}/never.wav`, { authorization: "Bearer purge-me" });
+    interceptFetch().on("GET", `${HOST}/never.wav`, () => new Response("no", { status: 403 }));
+    await deliverJobs([id], tenantId);
+    const failed = (await jobRow(id))!;
+    expect(failed).toMatchObject({ status: "failed", error_code: "audio_url_http_error", audio_key: null });
+    expect(failed.audio_url_headers_sealed).not.toBeNull();
+    const db = createDb(env);
+    await purgeExpired(env, db, Number(failed.completed_at) + 31 * 86_400_000);
+    // the tenant keeps finished jobs by default: the row stays, its audio side is gone
+    const purged = (await jobRow(id))!;
+    expect(purged).toMatchObject({ status: "failed", audio_url_headers_sealed: null, audio_key: null });
+    expect(purged.audio_purged_at).toEqual(expect.any(Number));
   });
 
   it("dead-lettered before its fetch succeeded, the job is parked for re-drive, not failed as missing audio", async () => {
