@@ -411,6 +411,27 @@ export const KeyCreated = z
   })
   .openapi("ApiKeyCreated");
 
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string().nullable(),
+    prefix: z.string().openapi({ description: "the key's first characters, to tell keys apart; never the key" }),
+    scopes: z.array(z.string()),
+    status: z.enum(["active", "revoked", "expired"]),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+export const TenantListSchema = z
+  .object({ data: z.array(TenantSchema), next_cursor: z.string().nullable() })
+  .openapi("TenantList");
+
+export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema) }).openapi("ApiKeyList");
+
 /** What an erasure removed, kept in the audit log without personal data. */
 export const ErasureReceiptSchema = z
   .object({
@@ -429,6 +450,7 @@ export const ErasureReceiptSchema = z
       pool_jobs_unconfirmed: z.number().int(),
       job_features: z.number().int(),
       feedback: z.number().int(),
+      search_tokens: z.number().int().openapi({ description: "word positions of the transcript search index" }),
     }),
     completed_at: z.string(),
   })
