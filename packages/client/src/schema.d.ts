@@ -10,8 +10,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List transcription jobs, newest first
-         * @description Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`.
+         * List transcription jobs, newest first; search inside transcripts with `q`
+         * @description Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`. With `q`, only completed jobs whose transcript holds every word (and every quoted phrase, in order) are listed; the search runs on a keyed token index, never on plaintext (docs/security.md).
          */
         get: {
             parameters: {
@@ -19,6 +19,8 @@ export interface paths {
                     status?: "queued" | "processing" | "completed" | "failed";
                     limit?: number;
                     cursor?: string;
+                    /** @description Search inside completed transcripts: every bare word must occur, a "quoted phrase" in order. Case, accents and punctuation are ignored; at most 8 terms and 16 words. */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -35,7 +37,7 @@ export interface paths {
                         "application/json": components["schemas"]["TranscriptionList"];
                     };
                 };
-                /** @description Bad cursor */
+                /** @description Bad cursor, or a search query with no words or too many */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -183,11 +185,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a transcription job */
+        /**
+         * Get a transcription job
+         * @description With `Prefer: wait=N` (RFC 7240, N ≤ 60 seconds) the answer is held until the job is terminal or N seconds have passed, whichever comes first; `Preference-Applied: wait=N` says the wait was honoured. A long poll without a polling loop: the request is woken when the job finishes.
+         */
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description `wait=N`: hold the answer up to N ≤ 60 s */
+                    prefer?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -198,6 +206,8 @@ export interface paths {
                 /** @description The job */
                 200: {
                     headers: {
+                        /** @description `wait=N` when a `Prefer: wait` was honoured (N as capped) */
+                        "Preference-Applied"?: string;
                         [name: string]: unknown;
                     };
                     content: {
