@@ -29,6 +29,11 @@ describe("resolveConnection", () => {
     });
   });
 
+  it("treats an empty variable as unset", () => {
+    const env = { VTT_CONFIG: file, VTT_API_URL: "", VTT_API_KEY: "", VTT_PROFILE: "" };
+    expect(resolveConnection({}, env)).toEqual({ baseUrl: "http://127.0.0.1:8787", apiKey: "vtt_live_local" });
+  });
+
   it("picks --profile, else VTT_PROFILE, else the file's default_profile", () => {
     expect(resolveConnection({ profile: "prod", config: file }, {}).apiKey).toBe("vtt_live_prod");
     expect(resolveConnection({}, { VTT_CONFIG: file, VTT_PROFILE: "prod" }).apiKey).toBe("vtt_live_prod");

@@ -59,14 +59,15 @@ function readConfigFile(file: string, required: boolean): ConfigFile | null {
 export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv): Connection {
   const file = configPath(flags, env);
   // a file named on purpose must exist; the default one is optional
-  const config = readConfigFile(file, Boolean(flags.config || env.VTT_CONFIG || flags.profile));
-  const profileName = flags.profile ?? env.VTT_PROFILE ?? config?.default_profile ?? "default";
+  const config = readConfigFile(file, Boolean(flags.config || env.VTT_CONFIG || flags.profile || env.VTT_PROFILE));
+  // an empty variable counts as unset (`VTT_API_KEY= vtt list` falls back to the profile)
+  const profileName = flags.profile || env.VTT_PROFILE || config?.default_profile || "default";
   const profile = config?.profiles?.[profileName];
   if (config && (flags.profile || env.VTT_PROFILE) && !profile) {
     throw new ConfigError(`no profile "${profileName}" in ${file}`);
   }
-  const baseUrl = flags.url ?? env.VTT_API_URL ?? profile?.api_url;
-  const apiKey = flags.key ?? env.VTT_API_KEY ?? profile?.api_key;
+  const baseUrl = flags.url || env.VTT_API_URL || profile?.api_url;
+  const apiKey = flags.key || env.VTT_API_KEY || profile?.api_key;
   if (!baseUrl) throw new ConfigError(`no API URL: set VTT_API_URL, pass --url, or add a profile to ${file}`);
   if (!apiKey) throw new ConfigError(`no API key: set VTT_API_KEY, pass --key, or add a profile to ${file}`);
   if (!/^https?:\/\//i.test(baseUrl)) throw new ConfigError(`the API URL must be http(s): ${baseUrl}`);
