@@ -129,10 +129,19 @@ interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** wall-clock milliseconds, for the failure message */
+  ms?: number;
+}
+
+/** The JSON a successful run printed; a failed run fails the test with its exit status, stderr and duration. */
+function printedJson<T>(result: CliRun): T {
+  expect(result.code, `exit ${result.code} after ${result.ms} ms: ${result.stderr}`).toBe(0);
+  return JSON.parse(result.stdout) as T;
 }
 
 /** Runs `vtt …` as a child process with its output piped (not a terminal), configured through the environment. */
 function vtt(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const started = Date.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -141,7 +150,12 @@ function vtt(args: string[], env: Record<string, string> = {}): Promise<CliRun> 
       { env: { ...process.env, VTT_API_URL: base, VTT_API_KEY: key, HOME: stateDir, ...env }, timeout: 120_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
+        resolve({
+          code,
+          stdout,
+          stderr: error?.killed ? `${stderr}(killed: timed out)` : stderr,
+          ms: Date.now() - started,
+        });
       },
     );
   });
@@ -155,23 +169,49 @@ describe("the vtt CLI", () => {
     expect(result.stdout).toContain("the loopback provider");
   });
 
+  it("on a terminal, shows the upload's progress (bytes, rate, ETA) and the job's state on stderr", async (context) => {
+    // util-linux `script` gives the CLI a pseudo-terminal; BSD `script` (macOS) takes other arguments
+    const hasScript = await new Promise<boolean>((resolve) =>
+      execFile("script", ["--version"], (error, stdout) => resolve(!error && stdout.includes("util-linux"))),
+    );
+    if (!hasScript) context.skip("needs util-linux `script` to run the CLI on a pseudo-terminal");
+    const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+    const commandLine = [process.execPath, VTT, "transcribe", audioFile, "--format", "txt"].map(quote).join(" ");
+    const screen = await new Promise<CliRun>((resolve) =>
+      execFile(
+        "script",
+        ["-qefc", commandLine, "/dev/null"],
+        { env: { ...process.env, VTT_API_URL: base, VTT_API_KEY: key, HOME: stateDir }, timeout: 120_000 },
+        (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    expect(screen.code, screen.stdout + screen.stderr).toBe(0);
+    // the progress line is redrawn in place (carriage return, erase line) and ends at 100 %
+    expect(screen.stdout).toContain("\r\x1b[K");
+    expect(screen.stdout).toMatch(
+      /tone\.wav 100% \[#+\] {2}31\.3 KiB \/ 31\.3 KiB {2}[\d.]+ (B|KiB|MiB|GiB)\/s {2}ETA 0s/,
+    );
+    expect(screen.stdout).toMatch(/(queued|processing|completed) tr_/);
+    expect(screen.stdout).toContain(SPOKEN);
+  });
+
   it("transcribe --no-wait --json, then watch, get, list and delete the job", async () => {
     const submitted = await vtt(["transcribe", audioFile, "--no-wait", "--json", "--metadata", "call=42"]);
-    expect(submitted.code, submitted.stderr).toBe(0);
-    const queued = JSON.parse(submitted.stdout) as Transcription;
+    const queued = printedJson<Transcription>(submitted);
     expect(queued).toMatchObject({ object: "transcription", metadata: { call: "42" }, provider: "openai" });
 
     const watched = await vtt(["watch", queued.id, "--json", "--timeout", "90"]);
-    expect(watched.code, watched.stderr).toBe(0);
-    expect(JSON.parse(watched.stdout)).toMatchObject({ id: queued.id, status: "completed", text: SPOKEN });
+    expect(printedJson(watched)).toMatchObject({ id: queued.id, status: "completed", text: SPOKEN });
 
     const got = await vtt(["get", queued.id]);
-    expect(JSON.parse(got.stdout)).toMatchObject({ id: queued.id, status: "completed" });
+    expect(printedJson(got)).toMatchObject({ id: queued.id, status: "completed" });
     const vttText = await vtt(["get", queued.id, "--format", "vtt"]);
     expect(vttText.stdout.startsWith("WEBVTT")).toBe(true);
 
     const listed = await vtt(["list", "--json", "--limit", "100"]);
-    expect((JSON.parse(listed.stdout) as { data: Transcription[] }).data.map((j) => j.id)).toContain(queued.id);
+    expect(printedJson<{ data: Transcription[] }>(listed).data.map((j) => j.id)).toContain(queued.id);
+    const found = await vtt(["list", "--search", '"loopback provider"', "--json"]);
+    expect(printedJson<{ data: Transcription[] }>(found).data.map((j) => j.id)).toContain(queued.id);
     const lines = await vtt(["list", "--status", "completed"]);
     expect(lines.stdout.split("\n").find((line) => line.startsWith(queued.id))).toMatch(/completed/);
 

@@ -31,6 +31,12 @@ describe("progress display", () => {
     expect(line).toBe("talk.mp3  40% [####------]  4.00 MiB / 10.0 MiB  2.00 MiB/s  ETA 3s");
   });
 
+  it("says ETA 0s once everything is sent, even before any time has passed", () => {
+    expect(progressLine({ label: "a", sentBytes: 10, totalBytes: 10, elapsedMs: 0, barWidth: 4 })).toBe(
+      "a 100% [####]  10 B / 10 B  0 B/s  ETA 0s",
+    );
+  });
+
   it("shows bytes and rate only when the total is unknown", () => {
     expect(progressLine({ label: "stdin", sentBytes: 2048, totalBytes: null, elapsedMs: 1000 })).toBe(
       "stdin  2.00 KiB  2.00 KiB/s",

@@ -12,7 +12,7 @@ export const USAGE = `usage: vtt <command> [options]
 commands:
   transcribe <file|url>   upload a file (or submit a URL), wait, print the transcript
   get <id>                print a job as JSON (or its transcript with --format)
-  list                    list jobs, newest first
+  list                    list jobs, newest first (--search: inside transcripts)
   delete <id>...          delete jobs with their transcripts and audio
   watch <id>              wait for a job to finish, then print it like transcribe
 
@@ -25,7 +25,7 @@ transcribe options:
   --header "Name: value" (repeatable; sent with the service's fetch of a URL)
   --timeout seconds           give up waiting after this long
 list options:
-  --status queued|processing|completed|failed  --limit n  --cursor c  --all  --json
+  --status queued|processing|completed|failed  --search 'words "a phrase"'  --limit n  --cursor c  --all  --json
 
 connection (every command):
   --url URL  --key KEY     else VTT_API_URL / VTT_API_KEY, else a profile of the config file
@@ -74,6 +74,7 @@ export interface GetCommand extends Common {
 export interface ListCommand extends Common {
   name: "list";
   status: JobStatus | undefined;
+  search: string | undefined;
   limit: number | undefined;
   cursor: string | undefined;
   all: boolean;
@@ -122,7 +123,13 @@ const OPTIONS = {
     header: { type: "string", multiple: true },
   },
   get: { ...FORMAT_OPTION },
-  list: { status: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" }, all: { type: "boolean" } },
+  list: {
+    status: { type: "string" },
+    search: { type: "string" },
+    limit: { type: "string" },
+    cursor: { type: "string" },
+    all: { type: "boolean" },
+  },
   delete: {},
   watch: { ...FORMAT_OPTION, ...TIMEOUT_OPTION },
 } as const satisfies Record<string, ParseArgsConfig["options"]>;
@@ -225,6 +232,7 @@ export function parseCommand(argv: readonly string[]): Command {
         ...common,
         name: "list",
         status: oneOf(string("status"), STATUSES, "--status"),
+        search: string("search"),
         limit: wholeNumber(string("limit"), "--limit", 1),
         cursor: string("cursor"),
         all: values.all === true,

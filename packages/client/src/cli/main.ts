@@ -60,7 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           return EXIT.ok;
         }
         case "list": {
-          const query = { status: command.status, limit: command.limit, cursor: command.cursor };
+          const query = { status: command.status, q: command.search, limit: command.limit, cursor: command.cursor };
           if (!command.all) {
             const page = await client.list(query, io);
             if (command.json) printJson(io, page);
@@ -71,7 +71,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             return EXIT.ok;
           }
           const jobs: Transcription[] = [];
-          for await (const job of client.listAll({ status: command.status, limit: command.limit })) {
+          for await (const job of client.listAll({ status: command.status, q: command.search, limit: command.limit })) {
             if (command.json) jobs.push(job);
             else printText(io, listLine(job));
           }
@@ -135,9 +135,42 @@ async function finish(
   return EXIT.ok;
 }
 
-function waitingLine(job: Transcription, startedMs: number, tick: number): string {
-  const delayed = job.delayed ? ` (${job.delay_reason ?? "delayed"})` : "";
-  return `${SPINNER[tick % SPINNER.length]} ${job.status}${delayed} ${job.id}  ${formatDuration((Date.now() - startedMs) / 1000)}`;
+/**
+ * The job's state on the status line while waiting; it ticks on its own, because a long-poll holds each request for
+ * up to a minute and the elapsed time should not freeze meanwhile.
+ */
+class WaitingDisplay {
+  readonly #status: StatusLine;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #job: Transcription | null = null;
+  #startedMs = 0;
+  #tick = 0;
+
+  constructor(status: StatusLine) {
+    this.#status = status;
+    this.#timer = setInterval(() => this.#draw(false), 250);
+    this.#timer.unref();
+  }
+
+  show(job: Transcription): void {
+    this.#startedMs ||= Date.now();
+    this.#job = job;
+    this.#draw(true);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#status.clear();
+  }
+
+  #draw(force: boolean): void {
+    const job = this.#job;
+    if (!job) return;
+    const delayed = job.delayed ? ` (${job.delay_reason ?? "delayed"})` : "";
+    const elapsed = formatDuration((Date.now() - this.#startedMs) / 1000);
+    const spinner = SPINNER[this.#tick++ % SPINNER.length];
+    this.#status.update(`${spinner} ${job.status}${delayed} ${job.id}  ${elapsed}`, { force });
+  }
 }
 
 async function transcribe(client: VttClient, command: TranscribeCommand, io: CliIo, status: StatusLine) {
@@ -151,52 +184,38 @@ async function transcribe(client: VttClient, command: TranscribeCommand, io: Cli
     label = path.basename(command.input);
   }
   const uploadStarted = Date.now();
-  let waitStarted = 0;
-  let tick = 0;
-  const job = await client.transcribe(audio, {
-    ...command.fields,
-    audioUrlHeaders: command.audioUrlHeaders,
-    idempotencyKey: command.idempotencyKey,
-    wait: command.wait,
-    timeoutMs: command.timeoutSeconds === undefined ? undefined : command.timeoutSeconds * 1000,
-    signal: io.signal,
-    onProgress: (progress) => {
-      const done = progress.totalBytes !== null && progress.sentBytes >= progress.totalBytes;
-      status.update(progressLine({ label, ...progress, elapsedMs: Date.now() - uploadStarted }), { force: done });
-    },
-    onUpdate: (current) => {
-      waitStarted ||= Date.now();
-      status.update(waitingLine(current, waitStarted, tick++), { force: true });
-    },
-  });
+  const waiting = new WaitingDisplay(status);
+  const job = await client
+    .transcribe(audio, {
+      ...command.fields,
+      audioUrlHeaders: command.audioUrlHeaders,
+      idempotencyKey: command.idempotencyKey,
+      wait: command.wait,
+      timeoutMs: command.timeoutSeconds === undefined ? undefined : command.timeoutSeconds * 1000,
+      signal: io.signal,
+      onProgress: (progress) => {
+        const done = progress.totalBytes !== null && progress.sentBytes >= progress.totalBytes;
+        status.update(progressLine({ label, ...progress, elapsedMs: Date.now() - uploadStarted }), { force: done });
+      },
+      onUpdate: (current) => waiting.show(current),
+    })
+    .finally(() => waiting.stop());
   if (!command.wait) {
-    status.clear();
     if (command.json) printJson(io, job);
     else printText(io, job.id);
     return EXIT.ok;
   }
-  status.clear();
   return finish(client, job, command, io);
 }
 
 async function watch(client: VttClient, command: WatchCommand, io: CliIo, status: StatusLine) {
-  const started = Date.now();
-  let tick = 0;
-  // the spinner turns while a long-poll is held, not only when an answer comes
-  let last: Transcription | null = null;
-  const timer = setInterval(() => last && status.update(waitingLine(last, started, tick++)), 250);
-  try {
-    const job = await client.waitFor(command.id, {
+  const waiting = new WaitingDisplay(status);
+  const job = await client
+    .waitFor(command.id, {
       signal: io.signal,
       timeoutMs: command.timeoutSeconds === undefined ? undefined : command.timeoutSeconds * 1000,
-      onUpdate: (current) => {
-        last = current;
-        status.update(waitingLine(current, started, tick++), { force: true });
-      },
-    });
-    status.clear();
-    return await finish(client, job, command, io);
-  } finally {
-    clearInterval(timer);
-  }
+      onUpdate: (current) => waiting.show(current),
+    })
+    .finally(() => waiting.stop());
+  return finish(client, job, command, io);
 }

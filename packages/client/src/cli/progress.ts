@@ -41,7 +41,8 @@ export function progressLine({ label, sentBytes, totalBytes, elapsedMs, barWidth
   const fraction = Math.min(1, sentBytes / totalBytes);
   const filled = Math.round(fraction * barWidth);
   const bar = `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]`;
-  const eta = rate > 0 ? formatDuration((totalBytes - sentBytes) / rate) : "?";
+  const left = Math.max(0, totalBytes - sentBytes);
+  const eta = left === 0 ? "0s" : rate > 0 ? formatDuration(left / rate) : "?";
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
   return `${label} ${percent} ${bar}  ${formatBytes(sentBytes)} / ${formatBytes(totalBytes)}  ${rateText}  ETA ${eta}`;
 }
@@ -64,7 +65,8 @@ export class StatusLine {
     const now = Date.now();
     if (!force && now - this.#lastDrawMs < minIntervalMs) return;
     this.#lastDrawMs = now;
-    const columns = this.#stream.columns ?? 120;
+    // a pseudo-terminal without a size reports 0 columns: treat it as unknown rather than cut every line to nothing
+    const columns = this.#stream.columns || 120;
     this.#stream.write(`\r\x1b[K${text.slice(0, Math.max(10, columns - 1))}`);
     this.#drawn = true;
   }
