@@ -6,7 +6,7 @@
  * ring and runs once per version (a transcript's tokens all come from one version), so a master rotation needs no
  * re-indexing while the old version stays in the ring.
  */
-import { and, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 
 import type { MasterKey } from "../domain/envelope.ts";
 import {
@@ -17,33 +17,44 @@ import {
   tokensOf,
 } from "../domain/search-tokens.ts";
 import type { Env } from "../env.ts";
+import { log } from "../lib/log.ts";
 import type { Db } from "./db.ts";
 import { inSlices } from "./limits.ts";
 import { type JobStatus, type TranscriptionRow, transcriptions, transcriptTokens } from "./schema.ts";
 import { masterKeys } from "./sealed-objects.ts";
+import { getTranscript } from "./transcript-store.ts";
 
 /** 4 bound parameters a row: 24 rows a statement stays under D1's 100 */
 const ROWS_PER_INSERT = 24;
 
 /** Indexes a completed job's text (replacing any tokens it had); returns how many word positions were written. */
-export async function indexTranscript(
+export function indexTranscript(env: Env, db: Db, job: { id: string; tenantId: string }, text: string) {
+  return indexTranscripts(env, db, job.tenantId, [{ jobId: job.id, text }]);
+}
+
+/** Indexes several jobs (≤ MAX_IDS_PER_QUERY) of one tenant in one D1 batch; returns the word positions written. */
+export async function indexTranscripts(
   env: Env,
   db: Db,
-  job: { id: string; tenantId: string },
-  text: string,
+  tenantId: string,
+  jobs: readonly { jobId: string; text: string }[],
 ): Promise<number> {
-  const words = normaliseWords(text).slice(0, MAX_INDEXED_WORDS);
-  const key = await tenantSearchKey(masterKeys(env)[0]!.secret, job.tenantId);
-  const tokens = await tokensOf(key, words);
-  const rows = words.map((word, position) => ({
-    tenantId: job.tenantId,
-    token: tokens.get(word)!,
-    jobId: job.id,
-    position,
-  }));
-  const clear = db
-    .delete(transcriptTokens)
-    .where(and(eq(transcriptTokens.tenantId, job.tenantId), eq(transcriptTokens.jobId, job.id)));
+  if (!jobs.length) return 0;
+  const key = await tenantSearchKey(masterKeys(env)[0]!.secret, tenantId);
+  const wordsOf = jobs.map((job) => normaliseWords(job.text).slice(0, MAX_INDEXED_WORDS));
+  const tokens = await tokensOf(key, wordsOf.flat());
+  const rows = jobs.flatMap((job, i) =>
+    wordsOf[i]!.map((word, position) => ({ tenantId, token: tokens.get(word)!, jobId: job.jobId, position })),
+  );
+  const clear = db.delete(transcriptTokens).where(
+    and(
+      eq(transcriptTokens.tenantId, tenantId),
+      inArray(
+        transcriptTokens.jobId,
+        jobs.map((job) => job.jobId),
+      ),
+    ),
+  );
   const inserts = inSlices(rows, ROWS_PER_INSERT).map((slice) =>
     db.insert(transcriptTokens).values(slice).onConflictDoNothing(),
   );
@@ -136,4 +147,54 @@ function followingWords(anchor: string, words: number[], prefix: string): SQL[] 
     return sql`EXISTS (SELECT 1 FROM transcript_tokens ${alias} WHERE ${alias}.tenant_id = ${from}.tenant_id
       AND ${alias}.token = ${token} AND ${alias}.job_id = ${from}.job_id AND ${alias}.position = ${from}.position + ${i + 1})`;
   });
+}
+
+export interface ReindexResult {
+  jobs_indexed: number;
+  words_indexed: number;
+  /** jobs whose transcript could not be read (e.g. sealed under a master version no longer in the ring) */
+  jobs_failed: number;
+  /** pass back as `cursor`; null once every completed job has been walked */
+  next_cursor: string | null;
+}
+
+/**
+ * One batch of (re-)indexing, in job id order across tenants: completed jobs from before the index existed, or
+ * indexed under a master version about to leave the ring. Reads each transcript from R2; a job whose transcript is
+ * gone is skipped, one that cannot be opened is counted in `jobs_failed`.
+ */
+export async function reindexBatch(
+  env: Env,
+  db: Db,
+  options: { cursor?: string; limit: number },
+): Promise<ReindexResult> {
+  const conditions = [eq(transcriptions.status, "completed")];
+  if (options.cursor) conditions.push(gt(transcriptions.id, options.cursor));
+  const jobs = await db
+    .select({ id: transcriptions.id, tenantId: transcriptions.tenantId, transcriptKey: transcriptions.transcriptKey })
+    .from(transcriptions)
+    .where(and(...conditions))
+    .orderBy(asc(transcriptions.id))
+    .limit(options.limit);
+  let words = 0;
+  let indexed = 0;
+  let failed = 0;
+  for (const job of jobs) {
+    try {
+      const doc = job.transcriptKey ? await getTranscript(env, job.tenantId, job.transcriptKey) : null;
+      if (!doc) continue;
+      words += await indexTranscript(env, db, job, doc.text);
+      indexed++;
+    } catch (error) {
+      // one unreadable transcript must not stop the walk: counted, logged by id, and the batch goes on
+      failed++;
+      log("search_reindex_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" });
+    }
+  }
+  return {
+    jobs_indexed: indexed,
+    words_indexed: words,
+    jobs_failed: failed,
+    next_cursor: jobs.length === options.limit ? jobs[jobs.length - 1]!.id : null,
+  };
 }

@@ -218,3 +218,45 @@ async function multipartBody(): Promise<Blob> {
   const { makeWav } = await import("../helpers/audio.ts");
   return new Blob([makeWav()]);
 }
+
+describe("POST /v1/admin/search/reindex", () => {
+  async function reindexAll(overrides: Record<string, string> = {}): Promise<number> {
+    let cursor: string | null = null;
+    let jobs = 0;
+    do {
+      const query: string = cursor ? `?limit=200&cursor=${cursor}` : "?limit=200";
+      const res = await callWith(overrides, `/v1/admin/search/reindex${query}`, { method: "POST", key: adminKey() });
+      expect(res.status).toBe(200);
+      const batch = (await res.json()) as { jobs_indexed: number; next_cursor: string | null };
+      jobs += batch.jobs_indexed;
+      cursor = batch.next_cursor;
+    } while (cursor);
+    return jobs;
+  }
+
+  it("indexes completed jobs the index does not cover, from their stored transcripts", async () => {
+    const id = await transcribed("backfilled words from before the index");
+    await env.DB.prepare("delete from transcript_tokens where job_id = ?").bind(id).run();
+    expect(ids(await search('"backfilled words"'))).toEqual([]);
+    expect(await reindexAll()).toBeGreaterThan(0);
+    expect(ids(await search('"backfilled words"'))).toEqual([id]);
+    expect(await tokenRows(id)).toBe(6);
+  });
+
+  it("re-writes the tokens under the newest master version after a rotation", async () => {
+    const id = await transcribed("rotated reindex check");
+    const newest = "test-master-key-four-0123456789abcdefgh";
+    await reindexAll({ ENCRYPTION_KEYS: `m4:${newest},${env.ENCRYPTION_KEYS}` });
+    const expected = await wordToken(await tenantSearchKey(newest, tenantId), "rotated");
+    const row = await env.DB.prepare("select token from transcript_tokens where job_id = ? and position = 0")
+      .bind(id)
+      .first<{ token: number }>();
+    expect(row!.token).toBe(expected);
+  });
+
+  it("is for the operator only and refuses a bad cursor", async () => {
+    expect((await call("/v1/admin/search/reindex", { method: "POST", key })).status).toBe(403);
+    const bad = await call("/v1/admin/search/reindex?cursor=nope", { method: "POST", key: adminKey() });
+    expect(bad.status).toBe(400);
+  });
+});
