@@ -52,126 +52,10 @@ export interface paths {
         /**
          * Submit audio for transcription
          * @description Either `multipart/form-data` with a `file` part and optional option fields, or a raw body with an `audio/*` or `application/octet-stream` Content-Type and the options as query parameters. The audio is streamed to storage; the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).
+         *
+         *     Or name the audio by URL: `application/json` with `audio_url` (and optional `audio_url_headers`) beside the same options, or a multipart `audio_url` field instead of the `file` part. The service fetches it after answering (up to `MAX_URL_AUDIO_BYTES`, 5 redirects, each re-checked against the SSRF rules); until then the job shows `audio_bytes: 0` and `audio_format: "pending"`, and a failed fetch fails the job with an `audio_url_*` code.
          */
-        post: {
-            parameters: {
-                query?: {
-                    /** @description ISO 639-1 code, or `auto` to detect */
-                    language?: string;
-                    provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
-                    webhook_url?: string;
-                    /** @description JSON object of string values, ≤ 4 KB */
-                    metadata?: string;
-                    /** @description The person the recording is about (for subject deletion) */
-                    subject_id?: string;
-                    /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
-                    prompt?: string;
-                    /** @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes */
-                    delete_after_seconds?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: {
-                content: {
-                    "multipart/form-data": {
-                        /** Format: binary */
-                        file?: string;
-                        /**
-                         * @description ISO 639-1 code, or `auto` to detect
-                         * @example en
-                         */
-                        language?: string;
-                        /** @enum {string} */
-                        provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
-                        /** Format: uri */
-                        webhook_url?: string;
-                        /**
-                         * @description JSON object of string values, ≤ 4 KB
-                         * @example {"call_id":"42"}
-                         */
-                        metadata?: string;
-                        /** @description The person the recording is about (for subject deletion) */
-                        subject_id?: string;
-                        /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
-                        prompt?: string;
-                        /**
-                         * @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes
-                         * @example 86400
-                         */
-                        delete_after_seconds?: number;
-                    };
-                    "audio/*": string;
-                    "application/octet-stream": string;
-                };
-            };
-            responses: {
-                /** @description Accepted; poll the Location */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Transcription"];
-                    };
-                };
-                /** @description Malformed or empty body */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Missing or bad API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Upload larger than MAX_UPLOAD_BYTES */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Not audio in a supported container */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Invalid option fields */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description The API key's upload bytes per minute or concurrent uploads are spent (Retry-After) */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["createTranscription"];
         delete?: never;
         options?: never;
         head?: never;
@@ -718,7 +602,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List tenants, newest first
+         * @description Keyset pagination: pass `next_cursor` back as `cursor`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of tenants */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantList"];
+                    };
+                };
+                /** @description Bad cursor */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Create a tenant */
         post: {
@@ -767,7 +686,38 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Get a tenant */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tenant */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Tenant"];
+                    };
+                };
+                /** @description No such tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         post?: never;
         /** Erase a tenant and everything it stored */
@@ -858,7 +808,38 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List a tenant's API keys (never the keys themselves), newest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKeyList"];
+                    };
+                };
+                /** @description No such tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Create an API key for a tenant (the key is shown once) */
         post: {
@@ -1367,6 +1348,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/search/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * (Re-)index completed transcripts for search (one batch per call)
+         * @description Indexes completed jobs in id order across tenants, replacing their tokens: for transcripts completed before the index existed, and after a master key rotation before the old version leaves ENCRYPTION_KEYS (tokens are written under the newest version). Call until `next_cursor` is null.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One batch done */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReindexResult"];
+                    };
+                };
+                /** @description Bad cursor or limit */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1397,8 +1429,11 @@ export interface components {
             };
             subject_id: string | null;
             file_name: string | null;
+            /** @description 0 until the audio of an `audio_url` job is fetched */
             audio_bytes: number;
+            /** @description wav, mp3, flac, ogg, webm or mp4; `pending` until an `audio_url` is fetched */
             audio_format: string;
+            source: components["schemas"]["JobSource"];
             webhook_url: string | null;
             /** Format: date-time */
             created_at: string;
@@ -1433,6 +1468,20 @@ export interface components {
             code: string;
             message: string;
         } | null;
+        JobSource: {
+            /** @enum {string} */
+            type: "upload";
+        } | {
+            /** @enum {string} */
+            type: "url";
+            /** @example media.example.com */
+            host: string | null;
+            /**
+             * Format: date-time
+             * @description null until fetched
+             */
+            fetched_at: string | null;
+        };
         Problem: {
             type: string;
             title: string;
@@ -1444,6 +1493,41 @@ export interface components {
                 field: string;
                 message: string;
             }[];
+        };
+        UrlTranscriptionRequest: {
+            /**
+             * Format: uri
+             * @description http(s) URL the service fetches the audio from (up to 5 redirects, each re-checked)
+             * @example https://media.example.com/calls/42.wav
+             */
+            audio_url: string;
+            /**
+             * @description ≤ 16 string headers sent with the fetch (e.g. a bearer for a private bucket)
+             * @example {
+             *       "authorization": "Bearer …"
+             *     }
+             */
+            audio_url_headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description ISO 639-1 code, or `auto` to detect
+             * @example en
+             */
+            language?: string;
+            /** @enum {string} */
+            provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
+            /** Format: uri */
+            webhook_url?: string;
+            /** @description flat object of string values, ≤ 4 KB (a JSON string is accepted too) */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description The person the recording is about (for subject deletion) */
+            subject_id?: string;
+            /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
+            prompt?: string;
+            delete_after_seconds?: number;
         };
         TranscriptionList: {
             data: components["schemas"]["Transcription"][];
@@ -1511,6 +1595,8 @@ export interface components {
                 pool_jobs_unconfirmed: number;
                 job_features: number;
                 feedback: number;
+                /** @description word positions of the transcript search index */
+                search_tokens: number;
             };
             completed_at: string;
         };
@@ -1536,6 +1622,10 @@ export interface components {
                 transcript_seconds?: number;
             };
         };
+        TenantList: {
+            data: components["schemas"]["Tenant"][];
+            next_cursor: string | null;
+        };
         TenantUpdate: {
             retention: {
                 /** @description seconds audio is kept after its job finishes (≤ 30 days); null = service default */
@@ -1543,6 +1633,23 @@ export interface components {
                 /** @description seconds a finished job is kept; null = until deleted */
                 transcript_seconds?: number;
             };
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+        };
+        ApiKey: {
+            id: string;
+            tenant_id: string;
+            name: string | null;
+            /** @description the key's first characters, to tell keys apart; never the key */
+            prefix: string;
+            scopes: string[];
+            /** @enum {string} */
+            status: "active" | "revoked" | "expired";
+            created_at: string;
+            expires_at: string | null;
+            revoked_at: string | null;
+            last_used_at: string | null;
         };
         ApiKeyCreated: {
             id: string;
@@ -1653,6 +1760,14 @@ export interface components {
                 mean_cer: number | null;
             }[];
         };
+        ReindexResult: {
+            jobs_indexed: number;
+            words_indexed: number;
+            /** @description transcripts that could not be opened (a master version missing from the ring) */
+            jobs_failed: number;
+            /** @description pass back as `cursor`; null once every completed job has been walked */
+            next_cursor: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1661,4 +1776,136 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    createTranscription: {
+        parameters: {
+            query?: {
+                /** @description ISO 639-1 code, or `auto` to detect */
+                language?: string;
+                provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
+                webhook_url?: string;
+                /** @description JSON object of string values, ≤ 4 KB */
+                metadata?: string;
+                /** @description The person the recording is about (for subject deletion) */
+                subject_id?: string;
+                /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
+                prompt?: string;
+                /** @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes */
+                delete_after_seconds?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description or `audio_url`
+                     */
+                    file?: string;
+                    /**
+                     * Format: uri
+                     * @description http(s) URL the service fetches the audio from (up to 5 redirects, each re-checked)
+                     * @example https://media.example.com/calls/42.wav
+                     */
+                    audio_url?: string;
+                    /** @description JSON object of string headers */
+                    audio_url_headers?: string;
+                    /**
+                     * @description ISO 639-1 code, or `auto` to detect
+                     * @example en
+                     */
+                    language?: string;
+                    /** @enum {string} */
+                    provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
+                    /** Format: uri */
+                    webhook_url?: string;
+                    /**
+                     * @description JSON object of string values, ≤ 4 KB
+                     * @example {"call_id":"42"}
+                     */
+                    metadata?: string;
+                    /** @description The person the recording is about (for subject deletion) */
+                    subject_id?: string;
+                    /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
+                    prompt?: string;
+                    /**
+                     * @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes
+                     * @example 86400
+                     */
+                    delete_after_seconds?: number;
+                };
+                "application/json": components["schemas"]["UrlTranscriptionRequest"];
+                "audio/*": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Accepted; poll the Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transcription"];
+                };
+            };
+            /** @description Malformed or empty body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upload larger than MAX_UPLOAD_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not audio in a supported container */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid option fields; `invalid_audio_url`, `audio_url_forbidden` (SSRF rules), `invalid_audio_url_headers`, `conflicting_audio_source` (both `file` and `audio_url`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's upload bytes per minute or concurrent uploads are spent (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}
