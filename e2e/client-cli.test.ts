@@ -308,7 +308,7 @@ describe("@vtt/client in Node", () => {
     expect(error).toMatchObject({ status: 404, code: "not_found" });
   });
 
-  it("transcribe(url) submits audio_url and the service fetches it", async (context) => {
+  it("transcribe(url) and vtt transcribe <url> submit audio_url and the service fetches it", async (context) => {
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
       paths: Record<string, { post?: { requestBody?: { content?: Record<string, unknown> } } }>;
     };
@@ -318,7 +318,11 @@ describe("@vtt/client in Node", () => {
     }
     const client = createVttClient({ baseUrl: base, apiKey: key });
     const providerPort = (provider.address() as AddressInfo).port;
-    const job = await client.transcribe(`http://127.0.0.1:${providerPort}/audio/tone.wav`, { wait: true });
-    expect(job).toMatchObject({ status: "completed", text: SPOKEN });
+    const audioUrl = `http://127.0.0.1:${providerPort}/audio/tone.wav`;
+    const job = await client.transcribe(audioUrl, { wait: true, audioUrlHeaders: { "x-token": "e2e" } });
+    expect(job).toMatchObject({ status: "completed", text: SPOKEN, source: { type: "url", host: "127.0.0.1" } });
+    // and the same through the CLI
+    const printed = await vtt(["transcribe", audioUrl, "--format", "txt", "--header", "X-Token: e2e"]);
+    expect(printed, printed.stderr).toMatchObject({ code: 0, stdout: `${SPOKEN}\n` });
   });
 });
