@@ -100,7 +100,7 @@ try {
   }
   const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-  // Zipf ranks: w2 is in nearly every transcript, w300 in about one in twenty, w15000 in about one in a thousand
+  // Zipf ranks with 60 words a transcript: w2 is in 98 % of transcripts, w300 in about 6 %, w15000 in about 30 of 100 000
   const queries = [
     ["status GET (GET /v1/transcriptions/{id})", `/v1/transcriptions/${sampleJob}`],
     ["list, no query (GET /v1/transcriptions)", "/v1/transcriptions"],
