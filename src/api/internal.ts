@@ -93,8 +93,12 @@ internal.post("/internal/pool/callback", async (c) => {
   if (!job || isTerminal(job.status) || job.provider !== "whisper-pool") {
     return c.json({ ok: true, applied: false });
   }
-  const applied =
-    callback.status === "completed"
+  // a pool older than the task field drops it and transcribes: that result must never pass for a translation
+  const untranslated =
+    callback.status === "completed" && job.task === "translate" && callback.result.task !== "translate";
+  const applied = untranslated
+    ? await storeFailure(c.env, c.var.db, job, "provider_cannot_translate", "The pool did not translate the audio.")
+    : callback.status === "completed"
       ? await storeCompletedResult(c.env, c.var.db, job, {
           text: callback.result.text,
           segments: callback.result.segments,

@@ -12,8 +12,8 @@ import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions }
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
 import { childTraceparent, traceIdOf } from "../observability/trace.ts";
-import { parseList, providerCandidates } from "../providers/failover.ts";
-import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
+import { checkProviderOptions, failoverCandidates, type ProviderJobOptions } from "../providers/capabilities.ts";
+import { createTranscriptionService } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { createDb, type Db } from "../storage/db.ts";
 import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
@@ -108,8 +108,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
 }
 
 /**
- * Tries the job's provider, failing over while breakers reject. Returns "parked" when every candidate's breaker is
- * open (nobody was called). Provider errors are rethrown after being reported to the breaker.
+ * Tries the job's provider, failing over while breakers reject (only to providers that can honour the job's task and
+ * model). Returns "parked" when every candidate's breaker is open (nobody was called). Provider errors are rethrown
+ * after being reported to the breaker; a job its own provider cannot honour fails at once with a stable code.
  */
 async function runWithBreakers(
   job: TranscriptionRow,
@@ -118,8 +119,10 @@ async function runWithBreakers(
   attempt: number,
   traceparent: string | null,
 ): Promise<"done" | "parked"> {
-  const candidates = providerCandidates(job.provider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
-  for (const provider of candidates) {
+  const options: ProviderJobOptions = { task: job.task, model: job.requestedModel };
+  const refusal = checkProviderOptions(env, job.provider, options);
+  if (refusal) throw new ProviderError(refusal.code, refusal.message, { retryable: false });
+  for (const provider of failoverCandidates(env, job.provider, options)) {
     const breaker = breakerFor(env, provider);
     const { decision } = await breaker.acquire(provider);
     if (decision === "reject") {
@@ -154,6 +157,10 @@ async function runWithBreakers(
         contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
         language: row.requestedLanguage,
         prompt: row.prompt,
+        task: row.task,
+        model: row.requestedModel,
+        temperature: row.temperature,
+        wordTimestamps: row.wordTimestamps,
         // the provider call (or the pool's whole job) is a child span of the upload's trace
         traceparent: childTraceparent(traceparent),
       });
