@@ -62,6 +62,12 @@ internal.get("/internal/audio/:id", async (c) => {
   });
 });
 
+/** The pool's codes for options it cannot honour, as the provider codes the same refusal at dispatch gets. */
+const POOL_FAILURE_CODES: Record<string, string> = {
+  translation_unsupported: "provider_cannot_translate",
+  model_unavailable: "provider_model_unavailable",
+};
+
 const signatureError = (reason: VerifyFailure) =>
   new ApiError(
     401,
@@ -107,7 +113,13 @@ internal.post("/internal/pool/callback", async (c) => {
           duration_seconds: callback.result.duration_seconds ?? null,
           model: callback.result.model,
         })
-      : await storeFailure(c.env, c.var.db, job, callback.error.code, callback.error.message);
+      : await storeFailure(
+          c.env,
+          c.var.db,
+          job,
+          POOL_FAILURE_CODES[callback.error.code] ?? callback.error.code,
+          callback.error.message,
+        );
   log("pool_callback", {
     job_id: job.id,
     tenant_id: job.tenantId,

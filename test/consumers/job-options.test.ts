@@ -122,4 +122,16 @@ describe("job options in the consumer", () => {
     expect((await poolCallback(completedCallback(id, { task: "translate" }))).status).toBe(200);
     expect(await jobRow(id)).toMatchObject({ status: "completed", language: "en" });
   });
+
+  it("the pool's own refusal codes in a failed callback become the same stable codes", async () => {
+    const tenantId = await seedTenant();
+    const id = await seedJob(tenantId, { provider: "whisper-pool", task: "translate" });
+    const failed = {
+      job_id: id,
+      status: "failed",
+      error: { code: "translation_unsupported", message: "English-only model", retryable: false },
+    };
+    expect((await poolCallback(failed)).status).toBe(200);
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "provider_cannot_translate" });
+  });
 });
