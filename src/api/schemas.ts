@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { SUPPORTED_LANGUAGES } from "@vtt/pool-contract";
 
 import { MAX_METADATA_BYTES, MAX_PROMPT_UTF16_UNITS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
+import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/search-tokens.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
@@ -201,6 +202,16 @@ export const ListQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional().openapi({ example: 20 }),
   cursor: z.string().max(200).optional(),
+  q: z
+    .string()
+    .max(MAX_QUERY_CHARS)
+    .optional()
+    .openapi({
+      description:
+        'Search inside completed transcripts: every bare word must occur, a "quoted phrase" in order. Case, ' +
+        `accents and punctuation are ignored; at most ${MAX_QUERY_TERMS} terms and ${MAX_QUERY_WORDS} words.`,
+      example: 'refund "account number"',
+    }),
 });
 
 export const TranscriptFormat = z.enum(["txt", "srt", "vtt", "json"]);

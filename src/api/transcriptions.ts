@@ -5,13 +5,23 @@ import type { AppEnv } from "../app.context.ts";
 import { grantsScope } from "../auth/api-keys.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { isProviderDown } from "../breaker/availability.ts";
-import { DEFAULT_LIST_LIMIT, maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
+import {
+  DEFAULT_LIST_LIMIT,
+  MAX_PREFER_WAIT_SECONDS,
+  maxUploadBodyBytes,
+  maxUploadBytes,
+  UPLOAD_PART_BYTES,
+} from "../config.ts";
+import { parseSearchQuery, SearchQueryError } from "../domain/search-tokens.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
 import { guardRequestBody } from "../http/body-stream.ts";
+import { preferredWaitSeconds } from "../http/prefer.ts";
 import { ApiError } from "../http/problem.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
 import { createJob } from "../jobs/create-job.ts";
+import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
+import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId, newId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
@@ -20,6 +30,7 @@ import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
 import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
+import { deleteTranscriptTokens, searchTenantJobs } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { toJobObject } from "./job-object.ts";
 import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
@@ -162,11 +173,32 @@ const getJobRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}",
   summary: "Get a transcription job",
+  description:
+    "With `Prefer: wait=N` (RFC 7240, N ≤ 60 seconds) the answer is held until the job is terminal or N seconds " +
+    "have passed, whichever comes first; `Preference-Applied: wait=N` says the wait was honoured. A long poll " +
+    "without a polling loop: the request is woken when the job finishes.",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
-  request: { params: IdParam },
+  request: {
+    params: IdParam,
+    headers: z.object({
+      prefer: z
+        .string()
+        .optional()
+        .openapi({ description: "`wait=N`: hold the answer up to N ≤ 60 s", example: "wait=30" }),
+    }),
+  },
   responses: {
-    200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
+    200: {
+      description: "The job",
+      headers: {
+        "Preference-Applied": {
+          description: "`wait=N` when a `Prefer: wait` was honoured (N as capped)",
+          schema: { type: "string" },
+        },
+      },
+      content: { "application/json": { schema: JobSchema } },
+    },
     404: problem("No such job in your tenant"),
   },
 });
@@ -179,7 +211,18 @@ async function loadTenantJob(c: { var: AppEnv["Variables"] }, id: string) {
 }
 
 transcriptions.openapi(getJobRoute, async (c) => {
-  const row = await loadTenantJob(c, c.req.valid("param").id);
+  let row = await loadTenantJob(c, c.req.valid("param").id);
+  const waitSeconds = preferredWaitSeconds(c.req.header("prefer"), MAX_PREFER_WAIT_SECONDS);
+  if (waitSeconds !== null) {
+    c.header("Preference-Applied", `wait=${waitSeconds}`);
+    c.header("Vary", "Prefer");
+    if (!isTerminal(row.status) && waitSeconds > 0) {
+      const signal = c.req.raw.signal;
+      const settled = await waitForTerminalJob(c.env, c.var.db, row.tenantId, row.id, waitSeconds * 1000, signal);
+      if (!settled) throw new ApiError(404, "not_found", "No transcription with that id.");
+      row = settled;
+    }
+  }
   const doc =
     row.status === "completed" && row.transcriptKey
       ? await getTranscript(c.env, row.tenantId, row.transcriptKey)
@@ -194,14 +237,17 @@ transcriptions.openapi(getJobRoute, async (c) => {
 const listRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions",
-  summary: "List transcription jobs, newest first",
-  description: "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`.",
+  summary: "List transcription jobs, newest first; search inside transcripts with `q`",
+  description:
+    "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`. With `q`, " +
+    "only completed jobs whose transcript holds every word (and every quoted phrase, in order) are listed; the " +
+    "search runs on a keyed token index, never on plaintext (docs/security.md).",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
   request: { query: ListQuery },
   responses: {
     200: { description: "A page of jobs", content: { "application/json": { schema: JobListSchema } } },
-    400: problem("Bad cursor"),
+    400: problem("Bad cursor, or a search query with no words or too many"),
   },
 });
 
@@ -216,15 +262,30 @@ function decodeCursor(cursor: string): string {
   throw new ApiError(400, "invalid_cursor", "The cursor is malformed.");
 }
 
+function parseQuery(q: string) {
+  try {
+    return parseSearchQuery(q);
+  } catch (error) {
+    if (error instanceof SearchQueryError) {
+      throw new ApiError(400, "invalid_query", error.message, [{ field: "q", message: error.message }]);
+    }
+    throw error;
+  }
+}
+
 transcriptions.openapi(listRoute, async (c) => {
   const tenantId = tenantOf(c.var.principal);
   const query = c.req.valid("query");
   const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-  const rows = await listTenantJobs(c.var.db, tenantId, {
+  const range = {
     status: query.status,
     limit: limit + 1,
     beforeId: query.cursor ? decodeCursor(query.cursor) : undefined,
-  });
+  };
+  const rows =
+    query.q === undefined
+      ? await listTenantJobs(c.var.db, tenantId, range)
+      : await searchTenantJobs(c.env, c.var.db, tenantId, { ...range, terms: parseQuery(query.q) });
   const page = rows.slice(0, limit);
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
   return c.json(
@@ -308,13 +369,16 @@ transcriptions.openapi(deleteRoute, async (c) => {
   const id = c.req.valid("param").id;
   const keys = isWellFormedId(id, "transcription") ? await deleteTenantJob(c.var.db, tenantId, id) : null;
   if (!keys) throw new ApiError(404, "not_found", "No transcription with that id.");
-  // drift features and reviews are about this recording too
+  // drift features, reviews and search tokens are about this recording too
   await deleteJobQualityRows(c.var.db, tenantId, [id]);
+  await deleteTranscriptTokens(c.var.db, tenantId, [id]);
   // transcripts of losing duplicate results are already gone; list the job's prefix to catch any stragglers
   const listed = await c.env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
   const objectKeys = [keys.audioKey, keys.transcriptKey, ...listed.objects.map((o) => o.key)].filter(
     (k): k is string => !!k,
   );
   if (objectKeys.length) await c.env.BUCKET.delete([...new Set(objectKeys)]);
+  // requests held on this job answer 404 now rather than at the end of their wait
+  await notifyJobSettled(c.env, id);
   return c.body(null, 204);
 });
