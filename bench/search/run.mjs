@@ -74,17 +74,25 @@ try {
   const createdFrom = Date.now() - JOBS * 1000;
   let sampleJob;
   for (let offset = 0; offset < JOBS; offset += BATCH) {
-    const res = await fetch(`${base}/__bench/search-seed`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        tenantId: tenant.id,
-        offset,
-        count: Math.min(BATCH, JOBS - offset),
-        words: WORDS,
-        createdFrom,
-      }),
+    const body = JSON.stringify({
+      tenantId: tenant.id,
+      offset,
+      count: Math.min(BATCH, JOBS - offset),
+      words: WORDS,
+      createdFrom,
     });
+    // seeding a batch is idempotent (insert or ignore, tokens replaced), so a restarted isolate is simply retried
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      res = await fetch(`${base}/__bench/search-seed`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      if (res.ok || attempt === 5) break;
+      console.log(`seed ${offset}: ${res.status} ${(await res.text()).slice(0, 120)}; retrying`);
+      await waitForHttp(`${base}/healthz`, 120_000);
+    }
     if (!res.ok) throw new Error(`seed ${offset}: ${res.status} ${(await res.text()).slice(0, 300)}`);
     const { jobs } = await res.json();
     sampleJob ??= jobs[0];

@@ -24,6 +24,7 @@ import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId, newId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
+import { withAudioUrlHost } from "../storage/audio-source.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
@@ -32,8 +33,18 @@ import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts"
 import { objectSealer } from "../storage/sealed-objects.ts";
 import { deleteTranscriptTokens, searchTenantJobs } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
+import { resolveAudioUrlSource } from "./audio-url-source.ts";
 import { toJobObject } from "./job-object.ts";
-import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
+import {
+  AudioUrlSource,
+  JobListSchema,
+  JobSchema,
+  ListQuery,
+  ProblemSchema,
+  TranscriptFormat,
+  UploadOptions,
+  UrlTranscriptionRequest,
+} from "./schemas.ts";
 import { type AudioSink, readUploadBody } from "./upload-body.ts";
 import { reserveUploadBudget } from "./upload-budget.ts";
 import { resolveUploadOptions } from "./upload-options.ts";
@@ -55,18 +66,32 @@ transcriptions.openAPIRegistry.registerPath({
   method: "post",
   path: "/v1/transcriptions",
   summary: "Submit audio for transcription",
+  operationId: "createTranscription",
+  tags: ["Transcriptions"],
   description:
     "Either `multipart/form-data` with a `file` part and optional option fields, or a raw body with an `audio/*` or " +
     "`application/octet-stream` Content-Type and the options as query parameters. The audio is streamed to storage; " +
-    "the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
+    "the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).\n\n" +
+    "Or name the audio by URL: `application/json` with `audio_url` (and optional `audio_url_headers`) beside the " +
+    "same options, or a multipart `audio_url` field instead of the `file` part. The service fetches it after " +
+    "answering (up to `MAX_URL_AUDIO_BYTES`, 5 redirects, each re-checked against the SSRF rules); until then the " +
+    'job shows `audio_bytes: 0` and `audio_format: "pending"`, and a failed fetch fails the job with an ' +
+    "`audio_url_*` code.",
   security: [{ bearerAuth: ["transcriptions:write"] }],
   request: {
     query: UploadOptions,
     body: {
       content: {
         "multipart/form-data": {
-          schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }) }).merge(UploadOptions),
+          schema: z
+            .object({
+              file: z.any().optional().openapi({ type: "string", format: "binary", description: "or `audio_url`" }),
+              audio_url: AudioUrlSource.shape.audio_url.optional(),
+              audio_url_headers: z.string().optional().openapi({ description: "JSON object of string headers" }),
+            })
+            .merge(UploadOptions),
         },
+        "application/json": { schema: UrlTranscriptionRequest },
         "audio/*": { schema: z.any().openapi({ type: "string", format: "binary" }) },
         "application/octet-stream": { schema: z.any().openapi({ type: "string", format: "binary" }) },
       },
@@ -78,7 +103,10 @@ transcriptions.openAPIRegistry.registerPath({
     401: problem("Missing or bad API key"),
     413: problem("Upload larger than MAX_UPLOAD_BYTES"),
     415: problem("Not audio in a supported container"),
-    422: problem("Invalid option fields"),
+    422: problem(
+      "Invalid option fields; `invalid_audio_url`, `audio_url_forbidden` (SSRF rules), `invalid_audio_url_headers`, " +
+        "`conflicting_audio_source` (both `file` and `audio_url`)",
+    ),
     429: problem("The API key's upload bytes per minute or concurrent uploads are spent (Retry-After)"),
   },
 });
@@ -137,6 +165,7 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
     const key = audioKey(tenantId, jobId);
     const sink = await audioSinkFor(env, key, tenantId, idempotencyKey !== null);
     const upload = await readUploadBody({
+      acceptAudioUrl: true,
       contentType: c.req.header("content-type") ?? "",
       body: body?.stream ?? null,
       query: new URL(c.req.url).searchParams,
@@ -144,20 +173,23 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
       checkFieldsFirst: (fields) => resolveUploadOptions(fields, env),
     });
     try {
-      const options = resolveUploadOptions(upload.fields, env);
-      const { stored, fileName } = upload;
-      const input = { jobId, tenantId, audioKey: key, stored, fileName, options, idempotencyKey };
-      const created = await createJob(env, c.var.db, { ...input, traceparent: c.var.traceparent });
+      // a submission by URL is judged whole before anything is stored: a refused one leaves no row
+      const byUrl = upload.stored === null ? resolveAudioUrlSource(upload.fields, env) : null;
+      const options = resolveUploadOptions(byUrl?.options ?? upload.fields, env);
+      const base = { jobId, tenantId, audioKey: key, fileName: upload.fileName, options, idempotencyKey };
+      const audio = byUrl ? { stored: null, audioUrl: byUrl.source } : { stored: upload.stored! };
+      const created = await createJob(env, c.var.db, { ...base, ...audio, traceparent: c.var.traceparent });
       if (created.kind === "replayed") {
         c.header("Location", `/v1/transcriptions/${created.job.id}`);
         c.header("Idempotent-Replayed", "true");
         // the replayed job may have finished: its transcript goes only to a key that may read transcripts
         const readable = grantsScope(c.var.principal.scopes, "transcriptions:read");
         const replayed = readable ? await withOpenedText(env, created.job) : { ...created.job, text: null };
-        return c.json(toJobObject(replayed, null), 200);
+        return c.json(toJobObject(await withAudioUrlHost(env, replayed), null), 200);
       }
       c.header("Location", `/v1/transcriptions/${jobId}`);
-      return c.json(toJobObject(created.job, null, await newJobDelay(env, c.var.db, options.provider)), 202);
+      const job = { ...created.job, audioUrlHost: byUrl ? new URL(byUrl.source.url).hostname : null };
+      return c.json(toJobObject(job, null, await newJobDelay(env, c.var.db, options.provider)), 202);
     } catch (error) {
       await sink.discard();
       throw error;
@@ -229,7 +261,11 @@ transcriptions.openapi(getJobRoute, async (c) => {
       : null;
   const backlogged = row.status === "queued" && !row.delayedReason && (await isBacklogLarge(c.env, c.var.db));
   return c.json(
-    toJobObject(doc ? row : await withOpenedText(c.env, row), doc, backlogged ? DELAY_BACKLOG : undefined),
+    toJobObject(
+      await withAudioUrlHost(c.env, doc ? row : await withOpenedText(c.env, row)),
+      doc,
+      backlogged ? DELAY_BACKLOG : undefined,
+    ),
     200,
   );
 });
@@ -290,7 +326,9 @@ transcriptions.openapi(listRoute, async (c) => {
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
   return c.json(
     {
-      data: await Promise.all(page.map(async (row) => toJobObject(await withOpenedText(c.env, row), null))),
+      data: await Promise.all(
+        page.map(async (row) => toJobObject(await withAudioUrlHost(c.env, await withOpenedText(c.env, row)), null)),
+      ),
       next_cursor: nextCursor,
     },
     200,
