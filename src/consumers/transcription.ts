@@ -55,6 +55,11 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
   );
 }
 
+/** The options that decide which providers may run the job. */
+function jobOptions(job: TranscriptionRow): ProviderJobOptions {
+  return { task: job.task, model: job.requestedModel };
+}
+
 async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
   await setDelayReason(db, jobId, reason, Date.now());
 }
@@ -80,6 +85,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
+    // a job its provider cannot honour (a translation on Deepgram, a model it lacks) fails before any fetch or call
+    const refusal = checkProviderOptions(env, job.provider, jobOptions(job));
+    if (refusal) throw new ProviderError(refusal.code, refusal.message, { retryable: false });
     if (needsAudioFetch(job)) {
       // an audio_url job: its audio comes into R2 first (once; a retry of the provider call does not fetch again)
       const fetched = await fetchJobAudio(env, db, job);
@@ -121,7 +129,7 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
 /**
  * Tries the job's provider, failing over while breakers reject (only to providers that can honour the job's task and
  * model). Returns "parked" when every candidate's breaker is open (nobody was called). Provider errors are rethrown
- * after being reported to the breaker; a job its own provider cannot honour fails at once with a stable code.
+ * after being reported to the breaker.
  */
 async function runWithBreakers(
   job: TranscriptionRow,
@@ -130,10 +138,7 @@ async function runWithBreakers(
   attempt: number,
   traceparent: string | null,
 ): Promise<"done" | "parked"> {
-  const options: ProviderJobOptions = { task: job.task, model: job.requestedModel };
-  const refusal = checkProviderOptions(env, job.provider, options);
-  if (refusal) throw new ProviderError(refusal.code, refusal.message, { retryable: false });
-  for (const provider of failoverCandidates(env, job.provider, options)) {
+  for (const provider of failoverCandidates(env, job.provider, jobOptions(job))) {
     const breaker = breakerFor(env, provider);
     const { decision } = await breaker.acquire(provider);
     if (decision === "reject") {
