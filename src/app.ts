@@ -9,6 +9,7 @@ import { API_CSP, docs } from "./api/docs-page.ts";
 import { feedbackRoutes } from "./api/feedback.ts";
 import { internal } from "./api/internal.ts";
 import { metrics } from "./api/metrics.ts";
+import { openApiDocument, registerDocumentParts } from "./api/openapi-document.ts";
 import { status } from "./api/status.ts";
 import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
@@ -82,7 +83,7 @@ export function createApp() {
       origin: origins,
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       allowHeaders: ["authorization", "content-type", "idempotency-key"],
-      exposeHeaders: ["location", "retry-after", "idempotent-replayed"],
+      exposeHeaders: ["location", "retry-after", "idempotent-replayed", "ratelimit-policy", "ratelimit", "x-trace-id"],
       maxAge: 600,
     })(c, next);
   });
@@ -105,16 +106,8 @@ export function createApp() {
   app.route("/", subjects);
   app.route("/", admin);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Edge voice-to-text API",
-      version: "1.0.0",
-      description:
-        "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
-    },
-  });
+  registerDocumentParts(app);
+  app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.env)));
   app.route("/", docs);
 
   app.notFound((c) => problemResponse(c, new ApiError(404, "not_found", "No such route.")));

@@ -148,6 +148,16 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     never: { subject_id: NEVER.subject },
     expect: "erasure_receipt",
   },
+  "GET /v1/admin/tenants/{tenant}": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    expect: ADMIN_403,
+  },
+  "GET /v1/admin/tenants/{tenant}/keys": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    expect: ADMIN_403,
+  },
   "DELETE /v1/admin/tenants/{tenant}": {
     foreign: (w) => [{ tenant: w.a.tenantId }],
     never: { tenant: NEVER.tenant },
@@ -205,6 +215,8 @@ const COLLECTION_ROUTES = [
   "GET /v1/admin/dead-letters",
   "POST /v1/admin/dead-letters/redrive",
   "POST /v1/admin/tenants",
+  "GET /v1/admin/tenants",
+  "POST /v1/admin/search/reindex",
 ];
 
 const fill = (path: string, ids: Ids) =>
@@ -231,6 +243,8 @@ describe("the route table covers the OpenAPI document", () => {
     const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>> };
     const documented: string[] = [];
     for (const [path, operations] of Object.entries(doc.paths)) {
+      // tenant data lives under /v1; /healthz, /metrics and /openapi.json name no ids
+      if (!path.startsWith("/v1/")) continue;
       for (const method of Object.keys(operations)) {
         if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
         documented.push(`${method.toUpperCase()} ${path}`);
@@ -432,6 +446,8 @@ describe("collections and counts never include A", () => {
       ["POST", "/v1/admin/encryption/rewrap"],
       ["GET", "/v1/admin/dead-letters?state=all"],
       ["POST", "/v1/admin/dead-letters/redrive"],
+      ["POST", "/v1/admin/search/reindex"],
+      ["GET", "/v1/admin/tenants"],
       ["POST", "/v1/admin/tenants", { name: "b-made" }],
     ] as [string, string, unknown?][]) {
       const res = await call(path, {
