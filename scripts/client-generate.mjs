@@ -44,7 +44,9 @@ async function servedDocument() {
   }
 }
 
-const document = await servedDocument();
+// the deployment's own server entry names this run's random port: the snapshot keeps only the local dev server
+const served = await servedDocument();
+const document = { ...served, servers: served.servers.filter((server) => server.url === "http://127.0.0.1:8787") };
 writeFileSync(SNAPSHOT, JSON.stringify(document, null, 2) + "\n");
 console.log("wrote packages/client/openapi.json");
 await runToEnd("npm", ["run", "--silent", "generate", "-w", "@vtt/client"], { cwd: ROOT });
