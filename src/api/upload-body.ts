@@ -12,6 +12,9 @@ import type { StoredAudio } from "../storage/audio-store.ts";
 /** Option fields by name, without a prototype: `__proto__` or `constructor` are names like any other. */
 export type UploadFields = Record<string, string>;
 
+/** Values of the fields that may repeat (`ReadUploadBodyOptions.listFields`), in the order sent; also prototype-less. */
+export type UploadLists = Record<string, string[]>;
+
 /** Where the audio goes: `store` is called at most once; `discard` removes what it stored (and never throws). */
 export interface AudioSink {
   store(audio: ReadableStream<Uint8Array>): Promise<StoredAudio>;
@@ -23,6 +26,8 @@ export interface UploadBody {
   /** the client's file name as a display label (multipart only), or null */
   fileName: string | null;
   fields: UploadFields;
+  /** the repeatable fields that were sent (`timestamp_granularities[]`); empty unless `listFields` names some */
+  lists: UploadLists;
 }
 
 export interface ReadUploadBodyOptions {
@@ -32,6 +37,10 @@ export interface ReadUploadBodyOptions {
   sink: AudioSink;
   /** runs on raw uploads before the body is read, so a bad option costs no upload */
   checkFieldsFirst(fields: UploadFields): void;
+  /** refuse raw audio bodies (415 `unsupported_media_type`): the OpenAI-compatible routes take multipart only */
+  multipartOnly?: boolean;
+  /** multipart field names that may be sent several times (OpenAI's `timestamp_granularities[]`) */
+  listFields?: readonly string[];
 }
 
 /**
@@ -43,12 +52,12 @@ export async function readUploadBody(options: ReadUploadBodyOptions): Promise<Up
   const { contentType, body, sink } = options;
   try {
     const multipart = contentType.toLowerCase().startsWith("multipart/form-data");
-    if (multipart) return await readMultipart(contentType, body, sink);
-    if (isRawAudioType(contentType)) {
+    if (multipart) return await readMultipart(contentType, body, sink, options.listFields ?? []);
+    if (!options.multipartOnly && isRawAudioType(contentType)) {
       const fields = queryFields(options.query);
       options.checkFieldsFirst(fields);
       if (!body) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
-      return { stored: await sink.store(body), fileName: null, fields };
+      return { stored: await sink.store(body), fileName: null, fields, lists: Object.create(null) };
     }
   } catch (error) {
     await sink.discard();
@@ -57,21 +66,30 @@ export async function readUploadBody(options: ReadUploadBodyOptions): Promise<Up
   throw new ApiError(
     415,
     "unsupported_media_type",
-    "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream " +
-      "Content-Type.",
+    options.multipartOnly
+      ? "Send multipart/form-data with a `file` part."
+      : "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream " +
+          "Content-Type.",
   );
 }
 
-async function readMultipart(contentType: string, body: ReadableStream<Uint8Array> | null, sink: AudioSink) {
+async function readMultipart(
+  contentType: string,
+  body: ReadableStream<Uint8Array> | null,
+  sink: AudioSink,
+  listFields: readonly string[],
+): Promise<UploadBody> {
   const boundary = boundaryFromContentType(contentType);
   if (!boundary) throw new ApiError(400, "malformed_multipart", "multipart/form-data needs a boundary parameter.");
   if (!body) throw new ApiError(400, "empty_body", "The request has no body.");
   const fields: UploadFields = Object.create(null);
+  const lists: UploadLists = Object.create(null);
   let stored: StoredAudio | null = null;
   let fileName: string | null = null;
   for await (const part of parseMultipart(body, boundary)) {
     if (part.kind === "field") {
-      addField(fields, part.name, part.value);
+      if (listFields.includes(part.name)) (lists[part.name] ??= []).push(part.value);
+      else addField(fields, part.name, part.value);
       continue;
     }
     if (part.name !== "file") {
@@ -83,7 +101,7 @@ async function readMultipart(contentType: string, body: ReadableStream<Uint8Arra
     stored = await sink.store(part.stream);
   }
   if (!stored) throw new ApiError(400, "missing_file", "The multipart body has no `file` part.");
-  return { stored, fileName, fields };
+  return { stored, fileName, fields, lists };
 }
 
 /** Query parameters as fields; a name given twice is as ambiguous as a multipart field sent twice. */
