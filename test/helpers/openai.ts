@@ -2,20 +2,26 @@
  * The real `openai` SDK pointed at the Worker's fetch handler, and what a test needs around a held request: the job it
  * created (found in D1 while the request waits) and a way to finish that job through the pool callback.
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
 import { expect } from "vitest";
 
+import type { Env } from "../../src/env.ts";
+import worker from "../../src/index.ts";
 import { BASE } from "./api.ts";
 import { completedCallback, poolCallback } from "./pool.ts";
 
-/** An SDK client whose requests go to this Worker; no SDK retries unless asked for. */
-export function openaiClient(apiKey: string, options: { maxRetries?: number } = {}): OpenAI {
+/** An SDK client whose requests go to this Worker (with `env` overriding bindings); no SDK retries unless asked. */
+export function openaiClient(apiKey: string, options: { maxRetries?: number; env?: Partial<Env> } = {}): OpenAI {
+  const overrides = options.env;
   const fetch = (input: string | URL | Request, init?: RequestInit) => {
     const request = new Request(input, init);
     // the SDK probes FormData support with a `data:` URL; that never reaches the Worker
     if (request.url.startsWith("data:")) return globalThis.fetch(request);
-    return exports.default.fetch(request);
+    if (!overrides) return exports.default.fetch(request);
+    const incoming = request as Request<unknown, IncomingRequestCfProperties>;
+    return worker.fetch(incoming, { ...env, ...overrides } as Env, createExecutionContext());
   };
   return new OpenAI({ apiKey, baseURL: `${BASE}/v1`, fetch, maxRetries: options.maxRetries ?? 0 });
 }

@@ -34,7 +34,10 @@ const WORDS = [
 ];
 
 /** Sends `request`, finishes the job it creates through the pool, and returns the SDK's answer and the job id. */
-async function held<T>(request: () => Promise<T>, result: Record<string, unknown> = {}): Promise<{ answer: T; id: string }> {
+async function held<T>(
+  request: () => Promise<T>,
+  result: Record<string, unknown> = {},
+): Promise<{ answer: T; id: string }> {
   const known = await jobIdsOf(tenant.tenantId);
   const pending = request();
   // attach a handler now: an early rejection must surface below, not as an unhandled rejection
@@ -49,7 +52,12 @@ describe("POST /v1/audio/transcriptions through the openai SDK", () => {
     const { answer, id } = await held(() => client.audio.transcriptions.create({ file: wavFile(), model: POOL_MODEL }));
     expect(answer).toEqual({ text: TEXT, usage: { type: "duration", seconds: 11 } });
     const row = await jobRow(id);
-    expect(row).toMatchObject({ status: "completed", provider: "whisper-pool", task: "transcribe", tenant_id: tenant.tenantId });
+    expect(row).toMatchObject({
+      status: "completed",
+      provider: "whisper-pool",
+      task: "transcribe",
+      tenant_id: tenant.tenantId,
+    });
     const listed = (await (await call("/v1/transcriptions", { key: tenant.key })).json()) as { data: { id: string }[] };
     expect(listed.data.map((j) => j.id)).toContain(id);
   });
@@ -156,7 +164,10 @@ describe("models", () => {
       "deepgram/nova-3",
       "whisper-pool/default",
     ]);
-    expect(await client.models.retrieve("deepgram/nova-3")).toMatchObject({ id: "deepgram/nova-3", owned_by: "deepgram" });
+    expect(await client.models.retrieve("deepgram/nova-3")).toMatchObject({
+      id: "deepgram/nova-3",
+      owned_by: "deepgram",
+    });
     await expect(client.models.retrieve("nope/none")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 });
@@ -167,7 +178,12 @@ describe("errors are OpenAI's error classes", () => {
     const objects = (await env.BUCKET.list()).objects.length;
     const error = await client.audio.transcriptions.create({ file: wavFile(), model: "whisper-9" }).catch((e) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(error).toMatchObject({ status: 400, code: "model_not_found", param: "model", type: "invalid_request_error" });
+    expect(error).toMatchObject({
+      status: 400,
+      code: "model_not_found",
+      param: "model",
+      type: "invalid_request_error",
+    });
     expect(await jobIdsOf(tenant.tenantId)).toEqual(before);
     expect((await env.BUCKET.list()).objects.length).toBe(objects);
   });
