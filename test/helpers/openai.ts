@@ -15,7 +15,7 @@ import { completedCallback, poolCallback } from "./pool.ts";
 /** An SDK client whose requests go to this Worker (with `env` overriding bindings); no SDK retries unless asked. */
 export function openaiClient(apiKey: string, options: { maxRetries?: number; env?: Partial<Env> } = {}): OpenAI {
   const overrides = options.env;
-  const fetch = (input: string | URL | Request, init?: RequestInit) => {
+  const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     // the SDK probes FormData support with a `data:` URL; that never reaches the Worker
     if (request.url.startsWith("data:")) return globalThis.fetch(request);

@@ -4,7 +4,7 @@
  * SYNC_WAIT_SECONDS or whose job fails is answered so the SDK does not upload again.
  */
 import { env } from "cloudflare:workers";
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { call, callWith, createTenant, storageCounts } from "../../helpers/api.ts";
@@ -27,7 +27,7 @@ const POOL_MODEL = "whisper-pool/default";
 const wavFile = () => new File([makeWav(0.3)], "clip.wav", { type: "audio/wav" });
 
 /** The SDK's error for a request that is refused before any job exists; asserts nothing was stored. */
-async function refused(request: () => Promise<unknown>): Promise<OpenAI.APIError> {
+async function refused(request: () => Promise<unknown>): Promise<APIError> {
   const before = await storageCounts();
   const error = await request().then(
     () => {
@@ -37,11 +37,12 @@ async function refused(request: () => Promise<unknown>): Promise<OpenAI.APIError
   );
   expect(error).toBeInstanceOf(OpenAI.APIError);
   expect(await storageCounts(), "a refused request stores nothing").toEqual(before);
-  return error as OpenAI.APIError;
+  return error as APIError;
 }
 
 describe("refusals before a job exists", () => {
-  const cases: [string, () => Record<string, unknown>, typeof OpenAI.APIError, number, string, string | null][] = [
+  type ErrorClass = abstract new (...args: never[]) => APIError;
+  const cases: [string, () => Record<string, unknown>, ErrorClass, number, string, string | null][] = [
     ["no model", () => ({ file: wavFile(), model: "" }), OpenAI.BadRequestError, 400, "missing_model", "model"],
     [
       "unknown model",
@@ -200,7 +201,7 @@ describe("held requests whose job does not complete", () => {
     const started = Date.now();
     const error = (await sdk.audio.transcriptions
       .create({ file: wavFile(), model: POOL_MODEL })
-      .catch((e: unknown) => e)) as OpenAI.APIError;
+      .catch((e: unknown) => e)) as APIError;
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     const created = (await jobIdsOf(tenant.tenantId)).filter((id) => !before.includes(id));
@@ -226,7 +227,7 @@ describe("held requests whose job does not complete", () => {
       const pending = sdk.audio.transcriptions.create({ file: wavFile(), model: POOL_MODEL }).catch((e: unknown) => e);
       const id = await newJobOf(tenant.tenantId, before);
       await failThroughPool(id, code, "could not decode the audio");
-      const error = (await pending) as OpenAI.APIError;
+      const error = (await pending) as APIError;
       expect(error).toBeInstanceOf(errorClass);
       expect(error).toMatchObject({ status, code });
       expect(error.message).toContain(id);
@@ -239,7 +240,7 @@ describe("held requests whose job does not complete", () => {
     const pending = client.audio.transcriptions.create({ file: wavFile(), model: POOL_MODEL }).catch((e: unknown) => e);
     const id = await newJobOf(tenant.tenantId, before);
     expect((await call(`/v1/transcriptions/${id}`, { method: "DELETE", key: tenant.key })).status).toBe(204);
-    const error = (await pending) as OpenAI.APIError;
+    const error = (await pending) as APIError;
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect(error).toMatchObject({ code: "transcription_deleted" });
   });
@@ -255,7 +256,7 @@ describe("held requests whose job does not complete", () => {
     })().catch((e: unknown) => e);
     expect(events).toEqual([]);
     expect(error).toBeInstanceOf(OpenAI.APIError);
-    expect((error as OpenAI.APIError).error).toMatchObject({ code: "engine_error", type: "server_error" });
+    expect((error as APIError).error).toMatchObject({ code: "engine_error", type: "server_error" });
   });
 });
 
