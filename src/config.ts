@@ -20,6 +20,8 @@ export const MAX_SUBJECT_ID_CHARS = 128;
 export const MAX_FILE_NAME_CHARS = 255;
 export const MAX_LIST_LIMIT = 100;
 export const DEFAULT_LIST_LIMIT = 20;
+/** the longest `Prefer: wait=N` a job GET honours (issue contract: N ≤ 60) */
+export const MAX_PREFER_WAIT_SECONDS = 60;
 /** transcripts up to this many characters are kept inline in D1 as well as in R2 */
 export const TEXT_INLINE_LIMIT = 32 * 1024;
 

@@ -14,6 +14,7 @@ import { log } from "./lib/log.ts";
 import { createDb, type Db } from "./storage/db.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
+export { JobWaiter } from "./jobs/job-waiter.ts";
 export { RateLimiter } from "./ratelimit/rate-limiter.ts";
 
 type BatchHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;

@@ -5,11 +5,14 @@ import type { AppEnv } from "../app.context.ts";
 import { grantsScope } from "../auth/api-keys.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { isProviderDown } from "../breaker/availability.ts";
-import { DEFAULT_LIST_LIMIT } from "../config.ts";
+import { DEFAULT_LIST_LIMIT, MAX_PREFER_WAIT_SECONDS } from "../config.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
+import { preferredWaitSeconds } from "../http/prefer.ts";
 import { ApiError } from "../http/problem.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
+import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
+import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
 import type { Db } from "../storage/db.ts";
@@ -98,11 +101,32 @@ const getJobRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}",
   summary: "Get a transcription job",
+  description:
+    "With `Prefer: wait=N` (RFC 7240, N ≤ 60 seconds) the answer is held until the job is terminal or N seconds " +
+    "have passed, whichever comes first; `Preference-Applied: wait=N` says the wait was honoured. A long poll " +
+    "without a polling loop: the request is woken when the job finishes.",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
-  request: { params: IdParam },
+  request: {
+    params: IdParam,
+    headers: z.object({
+      prefer: z
+        .string()
+        .optional()
+        .openapi({ description: "`wait=N`: hold the answer up to N ≤ 60 s", example: "wait=30" }),
+    }),
+  },
   responses: {
-    200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
+    200: {
+      description: "The job",
+      headers: {
+        "Preference-Applied": {
+          description: "`wait=N` when a `Prefer: wait` was honoured (N as capped)",
+          schema: { type: "string" },
+        },
+      },
+      content: { "application/json": { schema: JobSchema } },
+    },
     404: problem("No such job in your tenant"),
   },
 });
@@ -115,7 +139,18 @@ async function loadTenantJob(c: { var: AppEnv["Variables"] }, id: string) {
 }
 
 transcriptions.openapi(getJobRoute, async (c) => {
-  const row = await loadTenantJob(c, c.req.valid("param").id);
+  let row = await loadTenantJob(c, c.req.valid("param").id);
+  const waitSeconds = preferredWaitSeconds(c.req.header("prefer"), MAX_PREFER_WAIT_SECONDS);
+  if (waitSeconds !== null) {
+    c.header("Preference-Applied", `wait=${waitSeconds}`);
+    c.header("Vary", "Prefer");
+    if (!isTerminal(row.status) && waitSeconds > 0) {
+      const signal = c.req.raw.signal;
+      const settled = await waitForTerminalJob(c.env, c.var.db, row.tenantId, row.id, waitSeconds * 1000, signal);
+      if (!settled) throw new ApiError(404, "not_found", "No transcription with that id.");
+      row = settled;
+    }
+  }
   const doc =
     row.status === "completed" && row.transcriptKey
       ? await getTranscript(c.env, row.tenantId, row.transcriptKey)
@@ -252,5 +287,7 @@ transcriptions.openapi(deleteRoute, async (c) => {
     (k): k is string => !!k,
   );
   if (objectKeys.length) await c.env.BUCKET.delete([...new Set(objectKeys)]);
+  // requests held on this job answer 404 now rather than at the end of their wait
+  await notifyJobSettled(c.env, id);
   return c.body(null, 204);
 });

@@ -10,6 +10,7 @@ import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
+import { notifyJobSettled } from "./job-waiter.ts";
 
 /**
  * Writes the transcript document to R2, then flips the row to `completed` only if it is still active.
@@ -33,6 +34,8 @@ export async function storeCompletedResult(
     return false;
   }
   recordJobOutcome(env, completed);
+  // held requests (OpenAI-compatible routes, `Prefer: wait`) answer as soon as the row says completed
+  await notifyJobSettled(env, job.id);
   // drift features: logged and swallowed on failure, never fails the job
   await recordCompletionFeatures(env, db, completed, transcript);
   await emitJobEvent(env, db, job, "transcription.completed");
@@ -50,6 +53,7 @@ export async function storeFailure(
   const failed = await failJob(db, job.id, code, message, Date.now());
   if (!failed) return false;
   recordJobOutcome(env, failed);
+  await notifyJobSettled(env, job.id);
   await emitJobEvent(env, db, job, "transcription.failed");
   return true;
 }
