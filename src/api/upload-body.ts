@@ -112,7 +112,10 @@ function queryFields(query: URLSearchParams): UploadFields {
 }
 
 function addField(fields: UploadFields, name: string, value: string): void {
-  if (Object.hasOwn(fields, name)) throw new ApiError(422, "duplicate_field", `Field \`${name}\` appears twice.`);
+  if (Object.hasOwn(fields, name)) {
+    const message = `Field \`${name}\` appears twice.`;
+    throw new ApiError(422, "duplicate_field", message, [{ field: name, message: "appears twice" }]);
+  }
   fields[name] = value;
 }
 

@@ -54,9 +54,11 @@ export function openAIError(error: ApiError): { status: ApiError["status"]; body
  */
 export function openAIErrorResponse(error: ApiError): Response {
   const { status, body } = openAIError(error);
+  // the SDKs retry 409 (as a lock timeout); a key held by a different request never frees itself
+  const final: Record<string, string> = error.code === "idempotency_key_reused" ? { "x-should-retry": "false" } : {};
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", ...(error.headers ?? {}) },
+    headers: { "content-type": "application/json; charset=utf-8", ...final, ...(error.headers ?? {}) },
   });
 }
 
