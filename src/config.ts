@@ -26,6 +26,20 @@ export const MAX_PREFER_WAIT_SECONDS = 60;
 export const TEXT_INLINE_LIMIT = 32 * 1024;
 
 export const DEFAULT_AUDIO_URL_TTL_SECONDS = 600;
+
+/** Audio submitted by `audio_url`: the largest body fetched (2 GiB, above the upload limit: R2 multipart parts) */
+export const DEFAULT_MAX_URL_AUDIO_BYTES = 2 * 1024 * 1024 * 1024;
+/** until the audio host has answered with its status and headers */
+export const DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS = 10_000;
+/** the whole fetch, redirects and body included; the provider call still fits in a consumer's 15 min */
+export const DEFAULT_AUDIO_FETCH_TIMEOUT_MS = 600_000;
+/** redirects followed (each target re-checked by the SSRF guard) */
+export const MAX_AUDIO_URL_REDIRECTS = 5;
+/** `audio_url_headers`: at most this many headers, names and values bounded */
+export const MAX_AUDIO_URL_HEADERS = 16;
+export const MAX_AUDIO_URL_HEADER_VALUE_CHARS = 4096;
+/** a JSON submission body (URL, headers and options) is read whole, up to this size */
+export const MAX_AUDIO_URL_REQUEST_BYTES = 64 * 1024;
 /** a job `processing` longer than this is re-queued by the sweeper */
 export const DEFAULT_PROCESSING_DEADLINE_SECONDS = 30 * 60;
 /** how long a recoverable dead letter is re-driven before it fails with `retries_exhausted` */
@@ -83,6 +97,10 @@ const SettingsSchema = z.object({
   AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_AUTH_FAILURES_PER_MINUTE),
   OPERATOR_AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE),
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
+  MAX_URL_AUDIO_BYTES: positiveInteger(DEFAULT_MAX_URL_AUDIO_BYTES),
+  AUDIO_FETCH_CONNECT_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS),
+  AUDIO_FETCH_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_TIMEOUT_MS),
+  AUDIO_FETCH_ALLOWED_HOSTS: z.string().optional(),
   PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
   DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
   BACKLOG_DELAY_THRESHOLD: positiveInteger(DEFAULT_BACKLOG_DELAY_THRESHOLD),
@@ -152,6 +170,22 @@ export function syncWaitSeconds(env: Env): number {
 
 export function audioUrlTtlSeconds(env: Env): number {
   return settings(env).AUDIO_URL_TTL_SECONDS;
+}
+
+/** Limits of the Worker's fetch of `audio_url` audio (src/jobs/fetch-audio.ts). */
+export interface AudioFetchLimits {
+  maxBytes: number;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+}
+
+export function audioFetchLimits(env: Env): AudioFetchLimits {
+  const s = settings(env);
+  return {
+    maxBytes: s.MAX_URL_AUDIO_BYTES,
+    connectTimeoutMs: s.AUDIO_FETCH_CONNECT_TIMEOUT_MS,
+    timeoutMs: s.AUDIO_FETCH_TIMEOUT_MS,
+  };
 }
 
 /** Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`, comma separated, exact `scheme://host[:port]`). */

@@ -1,8 +1,9 @@
 /**
  * The steps every audio upload route shares (`POST /v1/transcriptions`, `POST /v1/audio/transcriptions|translations`):
  * refuse an impossible declared length, read the Idempotency-Key, hold the key's upload budget while the body is read,
- * stream the audio into R2 sealed under the new job's key, judge the option fields, and create the job. Anything that
- * fails after the audio was stored deletes it again, so a refused request leaves nothing in R2 or D1.
+ * stream the audio into R2 sealed under the new job's key (or, where the route takes one, read an `audio_url` instead),
+ * judge the option fields, and create the job. Anything that fails after the audio was stored deletes it again, so a
+ * refused request leaves nothing in R2 or D1.
  */
 import type { Context } from "hono";
 
@@ -14,14 +15,32 @@ import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
 import { createJob, type CreateJobResult, type ResolvedUploadOptions } from "../jobs/create-job.ts";
 import { newId } from "../lib/ids.ts";
+import type { AudioUrlSource } from "../storage/audio-source.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
-import { type AudioSink, readUploadBody, type UploadFields, type UploadLists } from "./upload-body.ts";
+import {
+  type AudioSink,
+  readUploadBody,
+  type UploadBody,
+  type UploadFields,
+  type UploadLists,
+  type UrlSubmissionBody,
+} from "./upload-body.ts";
 import { reserveUploadBudget } from "./upload-budget.ts";
 
+/** What a route's fields resolve to: the job's options, and for a submission by URL its source. */
+export interface ResolvedUpload {
+  options: ResolvedUploadOptions;
+  /** set exactly when `resolve` was told `byUrl` */
+  audioUrl?: AudioUrlSource;
+}
+
 /** How a route turns its option fields into job options (plus whatever else it needs); throws ApiError to refuse. */
-export interface AcceptUploadOptions<R extends { options: ResolvedUploadOptions }> {
-  resolve(fields: UploadFields, lists: UploadLists): R;
+export interface AcceptUploadOptions<R extends ResolvedUpload> {
+  /** `byUrl`: the body named its audio by `audio_url` (only with `acceptAudioUrl`) and nothing was stored */
+  resolve(fields: UploadFields, lists: UploadLists, byUrl: boolean): R;
+  /** also take `application/json` and a multipart `audio_url` field in place of the file (`POST /v1/transcriptions`) */
+  acceptAudioUrl?: boolean;
   /** refuse raw audio bodies: the OpenAI-compatible routes take multipart only */
   multipartOnly?: boolean;
   /** multipart fields that may repeat, handed to `resolve` as lists */
@@ -37,7 +56,7 @@ export interface AcceptedUpload<R> {
  * Runs the upload steps (module comment) and returns the created or replayed job. The upload budget is settled to the
  * bytes actually read before this returns, so a route that then waits for the job holds no upload slot.
  */
-export async function acceptUpload<R extends { options: ResolvedUploadOptions }>(
+export async function acceptUpload<R extends ResolvedUpload>(
   c: Context<AppEnv>,
   route: AcceptUploadOptions<R>,
 ): Promise<AcceptedUpload<R>> {
@@ -52,20 +71,24 @@ export async function acceptUpload<R extends { options: ResolvedUploadOptions }>
     const jobId = newId("transcription");
     const key = audioKey(tenantId, jobId);
     const sink = await audioSinkFor(env, key, tenantId, idempotencyKey !== null);
-    const upload = await readUploadBody({
+    // with `acceptAudioUrl` the body may name its audio instead of carrying it (`stored: null`)
+    const upload: UploadBody | UrlSubmissionBody = await readUploadBody({
+      acceptAudioUrl: route.acceptAudioUrl ?? false,
       contentType: c.req.header("content-type") ?? "",
       body: body?.stream ?? null,
       query: new URL(c.req.url).searchParams,
       sink,
-      checkFieldsFirst: (fields) => void route.resolve(fields, Object.create(null)),
+      checkFieldsFirst: (fields) => void route.resolve(fields, Object.create(null), false),
       multipartOnly: route.multipartOnly,
       listFields: route.listFields,
     });
     try {
-      const resolved = route.resolve(upload.fields, upload.lists);
-      const { stored, fileName } = upload;
-      const input = { jobId, tenantId, audioKey: key, stored, fileName, options: resolved.options, idempotencyKey };
-      const created = await createJob(env, c.var.db, { ...input, traceparent: c.var.traceparent });
+      const lists: UploadLists = "lists" in upload ? upload.lists : Object.create(null);
+      const resolved = route.resolve(upload.fields, lists, upload.stored === null);
+      const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };
+      const base = { jobId, tenantId, audioKey: key, fileName: upload.fileName, options: resolved.options };
+      const input = { ...base, ...audio, idempotencyKey, traceparent: c.var.traceparent };
+      const created = await createJob(env, c.var.db, input);
       return { created, resolved };
     } catch (error) {
       await sink.discard();
@@ -74,6 +97,11 @@ export async function acceptUpload<R extends { options: ResolvedUploadOptions }>
   } finally {
     await budget.end(body?.bytesRead() ?? 0);
   }
+}
+
+function urlSourceOf(resolved: ResolvedUpload): AudioUrlSource {
+  if (!resolved.audioUrl) throw new Error("a submission by URL was resolved without its source");
+  return resolved.audioUrl;
 }
 
 /** 413 for a declared length no valid upload can have; the declared length, or null for a chunked body. */

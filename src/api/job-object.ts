@@ -19,9 +19,10 @@ export const DELAYED_NOTICE = "processing delayed";
 /**
  * `doc` is loaded for single-job reads; list items carry text but no segments (null). `delayReason` overrides the
  * stored reason (the upload route knows the provider's breaker is open before any consumer has seen the job).
+ * `audioUrlHost` (src/storage/audio-source.ts `withAudioUrlHost`) names the host of an `audio_url` job's source.
  */
 export function toJobObject(
-  row: TranscriptionRow,
+  row: TranscriptionRow & { audioUrlHost?: string | null },
   doc: TranscriptDocument | null,
   delayReason?: string | null,
 ): JobObject {
@@ -47,6 +48,10 @@ export function toJobObject(
     file_name: row.fileName,
     audio_bytes: row.audioBytes,
     audio_format: row.audioFormat,
+    source:
+      row.audioUrlSealed === null
+        ? { type: "upload" }
+        : { type: "url", host: row.audioUrlHost ?? null, fetched_at: iso(row.audioFetchedAt) },
     webhook_url: row.webhookUrl,
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),

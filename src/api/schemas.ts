@@ -4,7 +4,14 @@
 import { z } from "@hono/zod-openapi";
 import { SUPPORTED_LANGUAGES } from "@vtt/pool-contract";
 
-import { MAX_METADATA_BYTES, MAX_PROMPT_UTF16_UNITS, MAX_SUBJECT_ID_CHARS } from "../config.ts";
+import {
+  MAX_AUDIO_URL_HEADER_VALUE_CHARS,
+  MAX_AUDIO_URL_HEADERS,
+  MAX_METADATA_BYTES,
+  MAX_PROMPT_UTF16_UNITS,
+  MAX_SUBJECT_ID_CHARS,
+} from "../config.ts";
+import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/search-tokens.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
@@ -123,6 +130,107 @@ export const UploadOptions = z
 export type UploadOptionsInput = z.input<typeof UploadOptions>;
 export type UploadOptionsParsed = z.output<typeof UploadOptions>;
 
+export const AudioUrlParam = z
+  .string()
+  .max(2048)
+  .refine((v) => !URL_WHITESPACE_OR_CONTROL.test(v), "must not contain spaces, tabs, line breaks or control characters")
+  .url()
+  .openapi({
+    format: "uri",
+    example: "https://media.example.com/calls/42.wav",
+    description: "http(s) URL the service fetches the audio from (up to 5 redirects, each re-checked)",
+  });
+
+// Headers the fetch itself owns (framing, routing, hop-by-hop) or that would make it something other than a plain GET.
+const RESERVED_FETCH_HEADERS: ReadonlySet<string> = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "range",
+  "accept-encoding",
+  "cookie",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-real-ip",
+  "cf-connecting-ip",
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+// visible ASCII, space and tab; no CR/LF (header splitting) and no leading/trailing space (a fetch would trim it)
+const HEADER_VALUE = /^[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?$/;
+
+/**
+ * `audio_url_headers`: string headers sent with the fetch (a bearer for a private bucket). Sealed at rest, never
+ * logged, only sent to the URL's own origin (dropped on a redirect to another origin).
+ */
+export const AudioUrlHeadersParam = z
+  .record(z.string(), z.unknown())
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers);
+    if (names.length > MAX_AUDIO_URL_HEADERS) {
+      ctx.addIssue({ code: "custom", message: `at most ${MAX_AUDIO_URL_HEADERS} headers` });
+    }
+    const seen = new Set<string>();
+    for (const name of names) {
+      const value = headers[name];
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name))
+        ctx.addIssue({ code: "custom", message: "header names are 1–64 token characters (RFC 9110)" });
+      else if (RESERVED_FETCH_HEADERS.has(lower) || lower.startsWith("cf-") || lower.startsWith("sec-"))
+        ctx.addIssue({ code: "custom", message: `\`${name}\` is set by the fetch itself and cannot be sent` });
+      else if (seen.has(lower)) ctx.addIssue({ code: "custom", message: `\`${name}\` is given twice` });
+      else if (
+        typeof value !== "string" ||
+        value.length > MAX_AUDIO_URL_HEADER_VALUE_CHARS ||
+        !HEADER_VALUE.test(value)
+      )
+        ctx.addIssue({
+          code: "custom",
+          message: `\`${name}\` must be a string of printable ASCII, at most ${MAX_AUDIO_URL_HEADER_VALUE_CHARS} characters`,
+        });
+      seen.add(lower);
+    }
+  })
+  .transform((headers) => headers as Record<string, string>)
+  .openapi({
+    type: "object",
+    additionalProperties: { type: "string" },
+    example: { authorization: "Bearer …" },
+    description: `≤ ${MAX_AUDIO_URL_HEADERS} string headers sent with the fetch (e.g. a bearer for a private bucket)`,
+  });
+
+/**
+ * The audio source of a submission by URL: a JSON body's `audio_url`/`audio_url_headers`, or the same multipart
+ * fields (the headers as a JSON string there). The other fields are {@link UploadOptions}.
+ */
+export const AudioUrlSource = z
+  .object({ audio_url: AudioUrlParam, audio_url_headers: AudioUrlHeadersParam.optional() })
+  .strict()
+  .openapi("AudioUrlSource");
+export type AudioUrlSourceParsed = z.output<typeof AudioUrlSource>;
+
+/** A JSON submission (`Content-Type: application/json`), as documented; validated as source + options. */
+export const UrlTranscriptionRequest = AudioUrlSource.merge(UploadOptions)
+  .extend({
+    metadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: "flat object of string values, ≤ 4 KB (a JSON string is accepted too)" }),
+    delete_after_seconds: z.number().int().optional(),
+  })
+  .openapi("UrlTranscriptionRequest");
+
 /** Which stable error code a failing field maps to. */
 export const FIELD_ERROR_CODES: Record<string, string> = {
   language: "invalid_language",
@@ -132,6 +240,8 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   subject_id: "invalid_subject_id",
   prompt: "invalid_prompt",
   delete_after_seconds: "invalid_delete_after_seconds",
+  audio_url: "invalid_audio_url",
+  audio_url_headers: "invalid_audio_url_headers",
 };
 
 export const SegmentSchema = z
@@ -154,6 +264,21 @@ export const WordSchema = z
 
 export const JobErrorSchema = z.object({ code: z.string(), message: z.string() }).openapi("JobError");
 
+/**
+ * Where the audio came from. For `audio_url` jobs only the host is shown: paths and query strings often carry
+ * tokens (signed URLs), and the submitted URL is kept sealed.
+ */
+export const JobSourceSchema = z
+  .discriminatedUnion("type", [
+    z.object({ type: z.literal("upload") }),
+    z.object({
+      type: z.literal("url"),
+      host: z.string().nullable().openapi({ example: "media.example.com" }),
+      fetched_at: z.string().nullable().openapi({ format: "date-time", description: "null until fetched" }),
+    }),
+  ])
+  .openapi("JobSource");
+
 export const JobSchema = z
   .object({
     id: z.string().openapi({ example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
@@ -173,8 +298,11 @@ export const JobSchema = z
     metadata: z.record(z.string(), z.string()),
     subject_id: z.string().nullable(),
     file_name: z.string().nullable(),
-    audio_bytes: z.number().int(),
-    audio_format: z.string(),
+    audio_bytes: z.number().int().openapi({ description: "0 until the audio of an `audio_url` job is fetched" }),
+    audio_format: z
+      .string()
+      .openapi({ description: "wav, mp3, flac, ogg, webm or mp4; `pending` until an `audio_url` is fetched" }),
+    source: JobSourceSchema,
     webhook_url: z.string().nullable(),
     created_at: z.string().openapi({ format: "date-time" }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -201,6 +329,16 @@ export const ListQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional().openapi({ example: 20 }),
   cursor: z.string().max(200).optional(),
+  q: z
+    .string()
+    .max(MAX_QUERY_CHARS)
+    .optional()
+    .openapi({
+      description:
+        'Search inside completed transcripts: every bare word must occur, a "quoted phrase" in order. Case, ' +
+        `accents and punctuation are ignored; at most ${MAX_QUERY_TERMS} terms and ${MAX_QUERY_WORDS} words.`,
+      example: 'refund "account number"',
+    }),
 });
 
 export const TranscriptFormat = z.enum(["txt", "srt", "vtt", "json"]);
@@ -273,6 +411,27 @@ export const KeyCreated = z
   })
   .openapi("ApiKeyCreated");
 
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string().nullable(),
+    prefix: z.string().openapi({ description: "the key's first characters, to tell keys apart; never the key" }),
+    scopes: z.array(z.string()),
+    status: z.enum(["active", "revoked", "expired"]),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+export const TenantListSchema = z
+  .object({ data: z.array(TenantSchema), next_cursor: z.string().nullable() })
+  .openapi("TenantList");
+
+export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema) }).openapi("ApiKeyList");
+
 /** What an erasure removed, kept in the audit log without personal data. */
 export const ErasureReceiptSchema = z
   .object({
@@ -291,6 +450,7 @@ export const ErasureReceiptSchema = z
       pool_jobs_unconfirmed: z.number().int(),
       job_features: z.number().int(),
       feedback: z.number().int(),
+      search_tokens: z.number().int().openapi({ description: "word positions of the transcript search index" }),
     }),
     completed_at: z.string(),
   })

@@ -6,6 +6,7 @@ import { grantsScope } from "../auth/api-keys.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { DEFAULT_LIST_LIMIT, MAX_PREFER_WAIT_SECONDS } from "../config.ts";
+import { parseSearchQuery, SearchQueryError } from "../domain/search-tokens.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
 import { preferredWaitSeconds } from "../http/prefer.ts";
@@ -15,14 +16,26 @@ import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
+import { withAudioUrlHost } from "../storage/audio-source.ts";
 import type { Db } from "../storage/db.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
 import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
+import { deleteTranscriptTokens, searchTenantJobs } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { acceptUpload } from "./accept-upload.ts";
+import { resolveAudioUrlSource } from "./audio-url-source.ts";
 import { toJobObject } from "./job-object.ts";
-import { JobListSchema, JobSchema, ListQuery, ProblemSchema, TranscriptFormat, UploadOptions } from "./schemas.ts";
+import {
+  AudioUrlSource,
+  JobListSchema,
+  JobSchema,
+  ListQuery,
+  ProblemSchema,
+  TranscriptFormat,
+  UploadOptions,
+  UrlTranscriptionRequest,
+} from "./schemas.ts";
 import { resolveUploadOptions } from "./upload-options.ts";
 import { validationHook } from "./validation.ts";
 
@@ -42,18 +55,32 @@ transcriptions.openAPIRegistry.registerPath({
   method: "post",
   path: "/v1/transcriptions",
   summary: "Submit audio for transcription",
+  operationId: "createTranscription",
+  tags: ["Transcriptions"],
   description:
     "Either `multipart/form-data` with a `file` part and optional option fields, or a raw body with an `audio/*` or " +
     "`application/octet-stream` Content-Type and the options as query parameters. The audio is streamed to storage; " +
-    "the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
+    "the container is identified from its bytes (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).\n\n" +
+    "Or name the audio by URL: `application/json` with `audio_url` (and optional `audio_url_headers`) beside the " +
+    "same options, or a multipart `audio_url` field instead of the `file` part. The service fetches it after " +
+    "answering (up to `MAX_URL_AUDIO_BYTES`, 5 redirects, each re-checked against the SSRF rules); until then the " +
+    'job shows `audio_bytes: 0` and `audio_format: "pending"`, and a failed fetch fails the job with an ' +
+    "`audio_url_*` code.",
   security: [{ bearerAuth: ["transcriptions:write"] }],
   request: {
     query: UploadOptions,
     body: {
       content: {
         "multipart/form-data": {
-          schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }) }).merge(UploadOptions),
+          schema: z
+            .object({
+              file: z.any().optional().openapi({ type: "string", format: "binary", description: "or `audio_url`" }),
+              audio_url: AudioUrlSource.shape.audio_url.optional(),
+              audio_url_headers: z.string().optional().openapi({ description: "JSON object of string headers" }),
+            })
+            .merge(UploadOptions),
         },
+        "application/json": { schema: UrlTranscriptionRequest },
         "audio/*": { schema: z.any().openapi({ type: "string", format: "binary" }) },
         "application/octet-stream": { schema: z.any().openapi({ type: "string", format: "binary" }) },
       },
@@ -65,7 +92,10 @@ transcriptions.openAPIRegistry.registerPath({
     401: problem("Missing or bad API key"),
     413: problem("Upload larger than MAX_UPLOAD_BYTES"),
     415: problem("Not audio in a supported container"),
-    422: problem("Invalid option fields"),
+    422: problem(
+      "Invalid option fields; `invalid_audio_url`, `audio_url_forbidden` (SSRF rules), `invalid_audio_url_headers`, " +
+        "`conflicting_audio_source` (both `file` and `audio_url`)",
+    ),
     429: problem("The API key's upload bytes per minute or concurrent uploads are spent (Retry-After)"),
   },
 });
@@ -80,7 +110,12 @@ async function newJobDelay(env: Env, db: Db, provider: ProviderName): Promise<st
 transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), async (c) => {
   const { env } = c;
   const { created, resolved } = await acceptUpload(c, {
-    resolve: (fields) => ({ options: resolveUploadOptions(fields, env) }),
+    acceptAudioUrl: true,
+    resolve: (fields, _lists, byUrl) => {
+      // a submission by URL is judged whole before anything is stored: a refused one leaves no row
+      const source = byUrl ? resolveAudioUrlSource(fields, env) : null;
+      return { options: resolveUploadOptions(source?.options ?? fields, env), audioUrl: source?.source };
+    },
   });
   if (created.kind === "replayed") {
     c.header("Location", `/v1/transcriptions/${created.job.id}`);
@@ -88,11 +123,11 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
     // the replayed job may have finished: its transcript goes only to a key that may read transcripts
     const readable = grantsScope(c.var.principal.scopes, "transcriptions:read");
     const replayed = readable ? await withOpenedText(env, created.job) : { ...created.job, text: null };
-    return c.json(toJobObject(replayed, null), 200);
+    return c.json(toJobObject(await withAudioUrlHost(env, replayed), null), 200);
   }
   c.header("Location", `/v1/transcriptions/${created.job.id}`);
-  const delay = await newJobDelay(env, c.var.db, resolved.options.provider);
-  return c.json(toJobObject(created.job, null, delay), 202);
+  const job = { ...created.job, audioUrlHost: resolved.audioUrl ? new URL(resolved.audioUrl.url).hostname : null };
+  return c.json(toJobObject(job, null, await newJobDelay(env, c.var.db, resolved.options.provider)), 202);
 });
 
 // ---------- read ----------
@@ -157,7 +192,11 @@ transcriptions.openapi(getJobRoute, async (c) => {
       : null;
   const backlogged = row.status === "queued" && !row.delayedReason && (await isBacklogLarge(c.env, c.var.db));
   return c.json(
-    toJobObject(doc ? row : await withOpenedText(c.env, row), doc, backlogged ? DELAY_BACKLOG : undefined),
+    toJobObject(
+      await withAudioUrlHost(c.env, doc ? row : await withOpenedText(c.env, row)),
+      doc,
+      backlogged ? DELAY_BACKLOG : undefined,
+    ),
     200,
   );
 });
@@ -165,14 +204,17 @@ transcriptions.openapi(getJobRoute, async (c) => {
 const listRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions",
-  summary: "List transcription jobs, newest first",
-  description: "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`.",
+  summary: "List transcription jobs, newest first; search inside transcripts with `q`",
+  description:
+    "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`. With `q`, " +
+    "only completed jobs whose transcript holds every word (and every quoted phrase, in order) are listed; the " +
+    "search runs on a keyed token index, never on plaintext (docs/security.md).",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
   request: { query: ListQuery },
   responses: {
     200: { description: "A page of jobs", content: { "application/json": { schema: JobListSchema } } },
-    400: problem("Bad cursor"),
+    400: problem("Bad cursor, or a search query with no words or too many"),
   },
 });
 
@@ -187,20 +229,37 @@ function decodeCursor(cursor: string): string {
   throw new ApiError(400, "invalid_cursor", "The cursor is malformed.");
 }
 
+function parseQuery(q: string) {
+  try {
+    return parseSearchQuery(q);
+  } catch (error) {
+    if (error instanceof SearchQueryError) {
+      throw new ApiError(400, "invalid_query", error.message, [{ field: "q", message: error.message }]);
+    }
+    throw error;
+  }
+}
+
 transcriptions.openapi(listRoute, async (c) => {
   const tenantId = tenantOf(c.var.principal);
   const query = c.req.valid("query");
   const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-  const rows = await listTenantJobs(c.var.db, tenantId, {
+  const range = {
     status: query.status,
     limit: limit + 1,
     beforeId: query.cursor ? decodeCursor(query.cursor) : undefined,
-  });
+  };
+  const rows =
+    query.q === undefined
+      ? await listTenantJobs(c.var.db, tenantId, range)
+      : await searchTenantJobs(c.env, c.var.db, tenantId, { ...range, terms: parseQuery(query.q) });
   const page = rows.slice(0, limit);
   const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
   return c.json(
     {
-      data: await Promise.all(page.map(async (row) => toJobObject(await withOpenedText(c.env, row), null))),
+      data: await Promise.all(
+        page.map(async (row) => toJobObject(await withAudioUrlHost(c.env, await withOpenedText(c.env, row)), null)),
+      ),
       next_cursor: nextCursor,
     },
     200,
@@ -279,8 +338,9 @@ transcriptions.openapi(deleteRoute, async (c) => {
   const id = c.req.valid("param").id;
   const keys = isWellFormedId(id, "transcription") ? await deleteTenantJob(c.var.db, tenantId, id) : null;
   if (!keys) throw new ApiError(404, "not_found", "No transcription with that id.");
-  // drift features and reviews are about this recording too
+  // drift features, reviews and search tokens are about this recording too
   await deleteJobQualityRows(c.var.db, tenantId, [id]);
+  await deleteTranscriptTokens(c.var.db, tenantId, [id]);
   // transcripts of losing duplicate results are already gone; list the job's prefix to catch any stragglers
   const listed = await c.env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
   const objectKeys = [keys.audioKey, keys.transcriptKey, ...listed.objects.map((o) => o.key)].filter(

@@ -37,6 +37,8 @@ export interface ErasureCounts {
   job_features: number;
   /** transcript reviews (`transcript_feedback`: rating, sealed reason and correction) */
   feedback: number;
+  /** word positions of the search index (`transcript_tokens`) */
+  search_tokens: number;
 }
 
 export type ErasureScope = "subject" | "tenant" | "retention";
@@ -70,6 +72,7 @@ export const emptyCounts = (): ErasureCounts => ({
   pool_jobs_unconfirmed: 0,
   job_features: 0,
   feedback: 0,
+  search_tokens: 0,
 });
 
 async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> {

@@ -7,6 +7,7 @@
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { Env, JobMessage } from "../env.ts";
+import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { isTerminal } from "../jobs/state.ts";
@@ -79,6 +80,16 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
+    if (needsAudioFetch(job)) {
+      // an audio_url job: its audio comes into R2 first (once; a retry of the provider call does not fetch again)
+      const fetched = await fetchJobAudio(env, db, job);
+      if (!fetched) {
+        log("job_message_ignored", { job_id: jobId, reason: "changed_during_fetch", attempt: message.attempts });
+        message.ack();
+        return;
+      }
+      job = fetched;
+    }
     const outcome = await runWithBreakers(job, env, db, message.attempts, body.traceparent ?? job.traceparent);
     if (outcome === "parked") {
       const delaySeconds = backoffDelaySeconds(message.attempts, policy);
@@ -89,7 +100,7 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
     message.ack();
   } catch (error) {
     const failure =
-      error instanceof ProviderError
+      error instanceof ProviderError || error instanceof AudioFetchError
         ? error
         : new ProviderError("provider_network_error", error instanceof Error ? error.message : String(error), {
             retryable: true,

@@ -1,10 +1,15 @@
 /**
- * Creating a job from a stored upload: build the row, resolve its retention, claim the Idempotency-Key (or insert the
- * row), and enqueue it. A failed send keeps the job: its row is marked so the cron sweeper sends it later.
+ * Creating a job from a stored upload or an audio URL: build the row, resolve its retention, claim the
+ * Idempotency-Key (or insert the row), and enqueue it. A failed send keeps the job: its row is marked so the cron
+ * sweeper sends it later. A URL job's audio is fetched by the consumer (src/jobs/fetch-audio.ts); until then the row
+ * has no `audio_key`, `audio_bytes` 0 and `audio_format` {@link PENDING_AUDIO_FORMAT}.
  */
+import { toHex } from "@vtt/pool-contract";
+
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { ProviderName } from "../providers/types.ts";
+import { type AudioUrlSource, sealAudioUrlSource } from "../storage/audio-source.ts";
 import type { StoredAudio } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
 import { claimIdempotencyKey, requestFingerprint } from "../storage/idempotency.ts";
@@ -31,17 +36,23 @@ export interface ResolvedUploadOptions {
   wordTimestamps: boolean;
 }
 
-export interface CreateJobInput {
+/** `audio_format` of a URL job until its audio is fetched and sniffed. */
+export const PENDING_AUDIO_FORMAT = "pending";
+
+interface CreateJobBase {
   jobId: string;
   tenantId: string;
-  /** the R2 key the audio was stored under */
+  /** the R2 key the audio was stored under (a URL job's audio is stored under it once fetched) */
   audioKey: string;
-  stored: StoredAudio;
   fileName: string | null;
   options: ResolvedUploadOptions;
   idempotencyKey: string | null;
   traceparent: string;
 }
+
+/** An upload (`stored`), or a submission by URL (`audioUrl`, fetched later). */
+export type CreateJobInput = CreateJobBase &
+  ({ stored: StoredAudio; audioUrl?: undefined } | { stored: null; audioUrl: AudioUrlSource });
 
 /** `created`: a new queued job; `replayed`: the job that already holds the Idempotency-Key (the same request). */
 export type CreateJobResult = { kind: "created"; job: TranscriptionRow } | { kind: "replayed"; job: TranscriptionRow };
@@ -52,6 +63,7 @@ export type CreateJobResult = { kind: "created"; job: TranscriptionRow } | { kin
  */
 export async function createJob(env: Env, db: Db, input: CreateJobInput, now = Date.now()): Promise<CreateJobResult> {
   const retention = resolveRetention(input.options.deleteAfterSeconds, await getTenantRetention(db, input.tenantId));
+  const source = input.audioUrl ? await sealAudioUrlSource(env, input.tenantId, input.jobId, input.audioUrl) : null;
   const row = {
     id: input.jobId,
     tenantId: input.tenantId,
@@ -63,9 +75,11 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     subjectId: input.options.subjectId,
     prompt: input.options.prompt,
     webhookUrl: input.options.webhookUrl,
-    audioKey: input.audioKey,
-    audioBytes: input.stored.bytes,
-    audioFormat: input.stored.audio.format,
+    audioKey: input.stored ? input.audioKey : null,
+    audioBytes: input.stored?.bytes ?? 0,
+    audioFormat: input.stored?.audio.format ?? PENDING_AUDIO_FORMAT,
+    audioUrlSealed: source?.audioUrlSealed ?? null,
+    audioUrlHeadersSealed: source?.audioUrlHeadersSealed ?? null,
     fileName: input.fileName,
     createdAt: now,
     enqueuedAt: now,
@@ -81,7 +95,7 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
-    const fingerprint = await requestFingerprint(input.options, input.stored.sha256 ?? "");
+    const fingerprint = await requestFingerprint(input.options, await audioIdentity(input));
     const claim = { ...row, idempotencyKey: input.idempotencyKey, requestFingerprint: fingerprint };
     const replay = await claimIdempotencyKey(db, input.tenantId, input.idempotencyKey, fingerprint, claim);
     if (replay) {
@@ -103,6 +117,17 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
   return { kind: "created", job: { ...row, ...INSERT_DEFAULTS } };
 }
 
+/** What the fingerprint knows of the audio: the upload's digest, or a digest of the URL and its headers. */
+async function audioIdentity(input: CreateJobInput): Promise<string> {
+  if (!input.audioUrl) return input.stored.sha256 ?? "";
+  const { url, headers } = input.audioUrl;
+  const canonicalHeaders = Object.entries(headers)
+    .map(([name, value]) => [name.toLowerCase(), value])
+    .sort(([a], [b]) => (a! < b! ? -1 : 1));
+  const canonical = JSON.stringify({ url, headers: canonicalHeaders });
+  return `url:${toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical))))}`;
+}
+
 /** The columns an insert leaves to their defaults, so the new job reads as D1 now holds it. */
 const INSERT_DEFAULTS = {
   language: null,
@@ -122,7 +147,5 @@ const INSERT_DEFAULTS = {
   audioDeleteAt: null,
   deleteAt: null,
   audioPurgedAt: null,
-  audioUrlSealed: null,
-  audioUrlHeadersSealed: null,
   audioFetchedAt: null,
 } satisfies Partial<TranscriptionRow>;

@@ -15,10 +15,13 @@ export interface StoredAudioFacts {
   maxBytes: number;
   /** whether the stored bytes still sniff as a supported container */
   sniffsAsAudio: boolean;
+  /** an `audio_url` job whose audio was never fetched: its URL failed retryably, like a provider would */
+  awaitingFetch?: boolean;
 }
 
 /** Corrupt input fails for good; anything else was the providers' trouble and is worth another try later. */
 export function classifyDeadLetter(audio: StoredAudioFacts, lastReason: string | null): DeadLetterVerdict {
+  if (audio.awaitingFetch) return { classification: "recoverable", reason: lastReason ?? "audio_url_fetch_failures" };
   if (audio.size === null)
     return { classification: "corrupt", code: "audio_missing", reason: "the audio object is gone" };
   if (audio.size === 0) return { classification: "corrupt", code: "empty_audio", reason: "the audio is empty" };

@@ -5,7 +5,7 @@
  * `DEAD_LETTER_MAX_AGE_SECONDS`, after which they fail with `retries_exhausted`.
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
-import { maxUploadBytes, settings } from "../config.ts";
+import { audioFetchLimits, maxUploadBytes, settings } from "../config.ts";
 import { SNIFF_BYTES, sniffAudio } from "../domain/audio-format.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -24,6 +24,7 @@ import { DELAY_DEAD_LETTERED, type TranscriptionRow } from "../storage/schema.ts
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
 import { classifyDeadLetter, redriveDelaySeconds } from "./dead-letter-policy.ts";
 import { enqueueJob } from "./enqueue.ts";
+import { needsAudioFetch } from "./fetch-audio.ts";
 import { storeFailure } from "./results.ts";
 import { isTerminal } from "./state.ts";
 
@@ -43,8 +44,10 @@ export async function inspect(
   const verdict = classifyDeadLetter(
     {
       size: bytes ? (bytes.byteLength > 0 ? job.audioBytes : 0) : null,
-      maxBytes: maxUploadBytes(env),
+      // audio fetched from a URL may exceed the upload limit, up to its own
+      maxBytes: job.audioUrlSealed === null ? maxUploadBytes(env) : audioFetchLimits(env).maxBytes,
       sniffsAsAudio: !!bytes && sniffAudio(bytes) !== null,
+      awaitingFetch: needsAudioFetch(job),
     },
     job.delayedReason ?? job.errorCode,
   );

@@ -3,11 +3,13 @@ import { TEXT_INLINE_LIMIT } from "../config.ts";
 import { recordCompletionFeatures } from "../drift/drift.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
 import { recordJobOutcome } from "../observability/job-outcome.ts";
 import type { NormalisedTranscript } from "../providers/types.ts";
 import type { Db } from "../storage/db.ts";
 import { completeJob, failJob } from "../storage/jobs.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
+import { indexTranscript } from "../storage/transcript-index.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 import { notifyJobSettled } from "./job-waiter.ts";
@@ -36,7 +38,10 @@ export async function storeCompletedResult(
   recordJobOutcome(env, completed);
   // held requests (OpenAI-compatible routes, `Prefer: wait`) answer as soon as the row says completed
   await notifyJobSettled(env, job.id);
-  // drift features: logged and swallowed on failure, never fails the job
+  // search tokens and drift features: logged and swallowed on failure, never fail the job
+  await indexTranscript(env, db, job, transcript.text).catch((error: unknown) =>
+    log("search_index_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" }),
+  );
   await recordCompletionFeatures(env, db, completed, transcript);
   await emitJobEvent(env, db, job, "transcription.completed");
   return true;

@@ -12,6 +12,7 @@ import {
   tenants,
   transcriptFeedback,
   transcriptions,
+  transcriptTokens,
   webhookAttempts,
   webhookEvents,
 } from "./schema.ts";
@@ -69,11 +70,11 @@ export async function deleteJobSideRecords(db: Db, tenantId: string, jobIds: str
 }
 
 /**
- * The job rows with their drift features and reviews, in one batch (one transaction): features and reviews are only
+ * The job rows with their drift features, reviews and search tokens, in one batch (one transaction): features and reviews are only
  * written while the row exists, so none can slip in between.
  */
 export async function deleteJobRows(db: Db, tenantId: string, jobIds: string[]) {
-  const [rows, features, feedback] = await db.batch([
+  const [rows, features, feedback, tokens] = await db.batch([
     db
       .delete(transcriptions)
       .where(and(eq(transcriptions.tenantId, tenantId), inArray(transcriptions.id, jobIds)))
@@ -86,8 +87,16 @@ export async function deleteJobRows(db: Db, tenantId: string, jobIds: string[]) 
       .delete(transcriptFeedback)
       .where(and(eq(transcriptFeedback.tenantId, tenantId), inArray(transcriptFeedback.jobId, jobIds)))
       .returning({ id: transcriptFeedback.jobId }),
+    db
+      .delete(transcriptTokens)
+      .where(and(eq(transcriptTokens.tenantId, tenantId), inArray(transcriptTokens.jobId, jobIds))),
   ]);
-  return { transcriptions: rows.length, job_features: features.length, feedback: feedback.length };
+  return {
+    transcriptions: rows.length,
+    job_features: features.length,
+    feedback: feedback.length,
+    search_tokens: tokens.meta.changes ?? 0,
+  };
 }
 
 /** What is left of a tenant once its jobs are gone: stray side records, its keys and the tenant row. */
@@ -112,6 +121,7 @@ export async function deleteTenantRecords(db: Db, tenantId: string) {
         .where(eq(transcriptFeedback.tenantId, tenantId))
         .returning({ id: transcriptFeedback.jobId }),
     ),
+    search_tokens: (await db.delete(transcriptTokens).where(eq(transcriptTokens.tenantId, tenantId))).meta.changes ?? 0,
     api_keys: await count(db.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id })),
     tenants: await count(db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })),
   };

@@ -155,6 +155,34 @@ export async function deleteTenantJob(
   return row ?? null;
 }
 
+/**
+ * Records the fetched audio of an `audio_url` job, once: only an active job not fetched before is updated, and the
+ * sealed headers are dropped (never needed again). Returns the updated row, or null when the job was deleted,
+ * finished or fetched by another delivery meanwhile.
+ */
+export async function recordFetchedAudio(
+  db: Db,
+  id: string,
+  audio: { audioKey: string; bytes: number; format: string },
+  now: number,
+): Promise<TranscriptionRow | null> {
+  const [row] = await db
+    .update(transcriptions)
+    .set({
+      audioKey: audio.audioKey,
+      audioBytes: audio.bytes,
+      audioFormat: audio.format,
+      audioFetchedAt: now,
+      audioUrlHeadersSealed: null,
+      updatedAt: now,
+    })
+    .where(
+      and(eq(transcriptions.id, id), isNull(transcriptions.audioFetchedAt), inArray(transcriptions.status, ACTIVE)),
+    )
+    .returning();
+  return row ?? null;
+}
+
 /** Sets or clears why an active job waits (`delay_reason`); internal, by id. */
 export async function setDelayReason(db: Db, id: string, reason: string | null, now: number): Promise<void> {
   await db.update(transcriptions).set({ delayedReason: reason, updatedAt: now }).where(eq(transcriptions.id, id)).run();
@@ -275,7 +303,8 @@ export async function markAudioPurged(db: Db, ids: string[], now: number): Promi
   for (const slice of inSlices(ids)) {
     await db
       .update(transcriptions)
-      .set({ audioKey: null, audioDeleteAt: null, audioPurgedAt: now })
+      // the headers of an audio_url never fetched (a bearer token) go with the audio
+      .set({ audioKey: null, audioUrlHeadersSealed: null, audioDeleteAt: null, audioPurgedAt: now })
       .where(inArray(transcriptions.id, slice))
       .run();
   }

@@ -60,7 +60,12 @@ async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
   const ring = masterKeys(env);
   const current = `enc1.${ring[0]!.version}.%`;
   const stale = (
-    column: typeof transcriptions.text | typeof transcriptFeedback.reason | typeof transcriptFeedback.correctedText,
+    column:
+      | typeof transcriptions.text
+      | typeof transcriptions.audioUrlSealed
+      | typeof transcriptions.audioUrlHeadersSealed
+      | typeof transcriptFeedback.reason
+      | typeof transcriptFeedback.correctedText,
   ) => and(like(column, "enc1.%"), not(like(column, current)));
   let count = 0;
   const texts = await db
@@ -77,6 +82,33 @@ async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
       .where(and(eq(transcriptions.id, row.id), eq(transcriptions.text, row.text!)))
       .run();
     count++;
+  }
+  // the source of audio_url jobs: the URL and the headers (AAD `transcriptions.{column}:{job_id}`)
+  const sources = await db
+    .select({
+      id: transcriptions.id,
+      tenantId: transcriptions.tenantId,
+      audioUrlSealed: transcriptions.audioUrlSealed,
+      audioUrlHeadersSealed: transcriptions.audioUrlHeadersSealed,
+    })
+    .from(transcriptions)
+    .where(or(stale(transcriptions.audioUrlSealed), stale(transcriptions.audioUrlHeadersSealed)))
+    .limit(limit);
+  for (const row of sources) {
+    const reseal = async (column: "audio_url" | "audio_url_headers", value: string | null) => {
+      if (value === null || sealedFieldVersion(value) === ring[0]!.version) return value;
+      const context = `transcriptions.${column}:${row.id}`;
+      count++;
+      return sealField(ring, row.tenantId, context, await openField(ring, row.tenantId, context, value));
+    };
+    await db
+      .update(transcriptions)
+      .set({
+        audioUrlSealed: await reseal("audio_url", row.audioUrlSealed),
+        audioUrlHeadersSealed: await reseal("audio_url_headers", row.audioUrlHeadersSealed),
+      })
+      .where(eq(transcriptions.id, row.id))
+      .run();
   }
   const reviews = await db
     .select()
@@ -120,8 +152,11 @@ export async function staleFieldCount(env: Env, db: Db): Promise<number> {
   const [t] = await db.all<{ n: number }>(
     sql`select count(*) as n from transcriptions where text like 'enc1.%' and text not like ${current}`,
   );
+  const [u] = await db.all<{ n: number }>(
+    sql`select count(*) as n from transcriptions where (audio_url_sealed like 'enc1.%' and audio_url_sealed not like ${current}) or (audio_url_headers_sealed like 'enc1.%' and audio_url_headers_sealed not like ${current})`,
+  );
   const [f] = await db.all<{ n: number }>(
     sql`select count(*) as n from transcript_feedback where (reason like 'enc1.%' and reason not like ${current}) or (corrected_text like 'enc1.%' and corrected_text not like ${current})`,
   );
-  return (t?.n ?? 0) + (f?.n ?? 0);
+  return (t?.n ?? 0) + (u?.n ?? 0) + (f?.n ?? 0);
 }

@@ -2,7 +2,7 @@
  * D1 schema (drizzle). Rows stay small: transcripts (segments, words) live in R2 and are referenced by key.
  * All times are unix epoch milliseconds. Documented in docs/storage-schema.md.
  */
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
@@ -333,4 +333,25 @@ export const pendingPoolErasures = sqliteTable(
     nextAttemptAt: integer("next_attempt_at").notNull(),
   },
   (t) => [index("pending_pool_erasures_next_idx").on(t.nextAttemptAt)],
+);
+
+/**
+ * The keyed word index behind transcript search (src/domain/search-tokens.ts): one row per word position of a
+ * completed transcript, the word only as a per-tenant HMAC token. The primary key serves word and phrase lookups;
+ * the job index serves erasure.
+ */
+export const transcriptTokens = sqliteTable(
+  "transcript_tokens",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** the first 52 bits of HMAC(tenant search key, normalised word) */
+    token: integer("token").notNull(),
+    jobId: text("job_id").notNull(),
+    /** the word's ordinal in the transcript text, from 0 */
+    position: integer("position").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.token, t.jobId, t.position] }),
+    index("transcript_tokens_job_idx").on(t.tenantId, t.jobId),
+  ],
 );

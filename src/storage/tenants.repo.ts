@@ -1,5 +1,5 @@
 /** `tenants` and `api_keys`: tenant settings, webhook signing secrets, and API key hashes. */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
 
 import type { TenantRetention } from "../jobs/retention-policy.ts";
 import type { Db } from "./db.ts";
@@ -21,6 +21,21 @@ export async function insertTenantIfMissing(db: Db, row: typeof tenants.$inferIn
 export async function getTenant(db: Db, tenantId: string): Promise<TenantRow | null> {
   const [row] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
   return row ?? null;
+}
+
+/** Tenants newest first (ids are time ordered), `limit` from before `beforeId`. */
+export async function listTenants(db: Db, options: { limit: number; beforeId?: string }): Promise<TenantRow[]> {
+  return db
+    .select()
+    .from(tenants)
+    .where(options.beforeId ? lt(tenants.id, options.beforeId) : undefined)
+    .orderBy(desc(tenants.id))
+    .limit(options.limit);
+}
+
+/** Every key of a tenant, newest first, revoked and expired ones included (their hashes are never returned). */
+export async function listTenantKeys(db: Db, tenantId: string): Promise<ApiKeyRow[]> {
+  return db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(desc(apiKeys.id));
 }
 
 /** Changes the tenant's retention windows; returns the updated row (null when there is no such tenant). */

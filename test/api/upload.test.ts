@@ -122,13 +122,13 @@ describe("POST /v1/transcriptions", () => {
         "unsupported_audio",
       ],
       [
-        "JSON content type",
+        "a text content type (JSON is a submission by URL: test/api/audio-url.test.ts)",
         () =>
           call("/v1/transcriptions", {
             method: "POST",
             key,
             body: "{}",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "text/plain" },
           }),
         415,
         "unsupported_media_type",

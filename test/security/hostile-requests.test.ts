@@ -115,6 +115,15 @@ const productionWebhook = (key: string, url: string) =>
     headers: { "content-type": "audio/wav" },
   });
 
+/** A submission by URL judged by production rules (no development loopback allowance). */
+const productionAudioUrl = (key: string, body: unknown) =>
+  callWith(PRODUCTION, "/v1/transcriptions", {
+    method: "POST",
+    key,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
 /** POSTs `body` to the pool callback signed with `ring` at `nowSeconds`, with header overrides. */
 async function signedCallback(
   body: string,
@@ -758,13 +767,25 @@ const rows: Row[] = [
   ],
   ["an HTML page named .mp3", () => sendMultipart(s.a.key, [filePart(HTML, "song.mp3")]), 415, "unsupported_audio"],
   [
-    "JSON request Content-Type",
+    "a JSON submission without an audio_url",
     () =>
       call("/v1/transcriptions", {
         method: "POST",
         key: s.a.key,
         body: "{}",
         headers: { "content-type": "application/json" },
+      }),
+    422,
+    "invalid_audio_url",
+  ],
+  [
+    "text/plain request Content-Type",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: "{}",
+        headers: { "content-type": "text/plain" },
       }),
     415,
     "unsupported_media_type",
@@ -1066,6 +1087,205 @@ const rows: Row[] = [
     () => multipartUpload(s.a.key, { webhook_url: "http://[::1]:8080/" }),
     422,
     "invalid_webhook_url",
+  ],
+
+  // --- audio by URL ---
+  [
+    "audio_url to loopback in production",
+    () => productionAudioUrl(s.a.key, { audio_url: "http://127.0.0.1/a.wav" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url to localhost in production",
+    () => productionAudioUrl(s.a.key, { audio_url: "https://localhost/a.wav" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url to cloud metadata, even in the test environment",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "http://169.254.169.254/latest/meta-data/" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url to a decimal-encoded private address",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "http://167772161/a.wav" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url to an IPv6 unique-local address",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "http://[fd00::1]/a.wav" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url to a wildcard-DNS name",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "https://10-0-0-1.sslip.io/a.wav" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url with a gopher scheme",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "gopher://media.example.com/a" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url with a javascript: scheme",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "javascript:alert(1)" }),
+    422,
+    "audio_url_forbidden",
+  ],
+  [
+    "audio_url with a TAB in the host",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "https://media.exam\tple.com/a.wav" }),
+    422,
+    "invalid_audio_url",
+  ],
+  [
+    "audio_url as an object",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: { href: "https://media.example.com/a.wav" } }),
+    422,
+    "invalid_audio_url",
+  ],
+  [
+    "audio_url_headers with header injection",
+    () =>
+      json("/v1/transcriptions", s.a.key, {
+        audio_url: "https://media.example.com/a.wav",
+        audio_url_headers: { "x-a": "1\r\nHost: internal" },
+      }),
+    422,
+    "invalid_audio_url_headers",
+  ],
+  [
+    "audio_url_headers overriding Host",
+    () =>
+      json("/v1/transcriptions", s.a.key, {
+        audio_url: "https://media.example.com/a.wav",
+        audio_url_headers: { host: "metadata.google.internal" },
+      }),
+    422,
+    "invalid_audio_url_headers",
+  ],
+  [
+    "audio_url_headers with Transfer-Encoding",
+    () =>
+      json("/v1/transcriptions", s.a.key, {
+        audio_url: "https://media.example.com/a.wav",
+        audio_url_headers: { "Transfer-Encoding": "chunked" },
+      }),
+    422,
+    "invalid_audio_url_headers",
+  ],
+  [
+    "audio_url_headers with a __proto__ key",
+    () =>
+      json(
+        "/v1/transcriptions",
+        s.a.key,
+        '{"audio_url":"https://media.example.com/a.wav","audio_url_headers":{"__proto__":{"x":"1"}}}',
+      ),
+    422,
+    "invalid_audio_url_headers",
+  ],
+  [
+    "audio_url_headers as a multipart field that is not JSON",
+    () => {
+      const { body, contentType } = rawMultipart([
+        { name: "audio_url", body: "https://media.example.com/a.wav" },
+        { name: "audio_url_headers", body: "authorization: Bearer x" },
+      ]);
+      return call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body,
+        headers: { "content-type": contentType },
+      });
+    },
+    422,
+    "invalid_audio_url_headers",
+  ],
+  [
+    "a file part after an audio_url field",
+    () => {
+      const { body, contentType } = rawMultipart([
+        { name: "audio_url", body: "https://media.example.com/a.wav" },
+        filePart(),
+      ]);
+      return call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body,
+        headers: { "content-type": contentType },
+      });
+    },
+    422,
+    "conflicting_audio_source",
+  ],
+  [
+    "an audio_url field after a file part",
+    () => {
+      const { body, contentType } = rawMultipart([
+        filePart(),
+        { name: "audio_url", body: "https://media.example.com/a.wav" },
+      ]);
+      return call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body,
+        headers: { "content-type": contentType },
+      });
+    },
+    422,
+    "conflicting_audio_source",
+  ],
+  [
+    "audio_url given twice in a multipart body",
+    () => {
+      const { body, contentType } = rawMultipart([
+        { name: "audio_url", body: "https://media.example.com/a.wav" },
+        { name: "audio_url", body: "http://169.254.169.254/" },
+      ]);
+      return call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body,
+        headers: { "content-type": contentType },
+      });
+    },
+    422,
+    "duplicate_field",
+  ],
+  ["a JSON submission that is an array", () => json("/v1/transcriptions", s.a.key, "[1,2]"), 400, "malformed_json"],
+  [
+    "a JSON submission that is not UTF-8",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        headers: { "content-type": "application/json" },
+        body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      }),
+    400,
+    "malformed_json",
+  ],
+  [
+    "a JSON submission over 64 KiB, chunked",
+    () =>
+      call("/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        headers: { "content-type": "application/json" },
+        body: chunkedStream(
+          encoder.encode(JSON.stringify({ audio_url: "https://a.example/x", prompt: "a".repeat(80_000) })),
+          16 * 1024,
+        ),
+      }),
+    413,
+    "payload_too_large",
   ],
 
   // --- pool callback signatures ---

@@ -81,6 +81,37 @@ describe("master key rotation", () => {
     expect(again).toMatchObject({ objects_rewrapped: 0, fields_resealed: 0, stale_fields: 0 });
   });
 
+  it("reseals an audio_url job's URL and headers, so its source still opens once the old version is retired", async () => {
+    const { key } = await createTenant("rotation-url");
+    const submitted = await callWith(BEFORE_ROTATION, "/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        audio_url: "https://media.example.com/r.wav?sig=t",
+        audio_url_headers: { authorization: "Bearer rotate-me" },
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const before = (await jobRow(id))!;
+    expect(String(before.audio_url_sealed)).toMatch(/^enc1\.m1\./);
+    expect(String(before.audio_url_headers_sealed)).toMatch(/^enc1\.m1\./);
+
+    const result = (await (
+      await call("/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() })
+    ).json()) as { fields_resealed: number; stale_fields: number };
+    expect(result.fields_resealed).toBeGreaterThanOrEqual(2);
+    expect(result.stale_fields).toBe(0);
+    const after = (await jobRow(id))!;
+    expect(String(after.audio_url_sealed)).toMatch(/^enc1\.m2\./);
+    expect(String(after.audio_url_headers_sealed)).toMatch(/^enc1\.m2\./);
+    const job = (await (await callWith(AFTER_RETIREMENT, `/v1/transcriptions/${id}`, { key })).json()) as {
+      source: unknown;
+    };
+    expect(job.source).toEqual({ type: "url", host: "media.example.com", fetched_at: null });
+  });
+
   it("is for the operator only", async () => {
     const { key } = await createTenant("rotation-tenant", ["admin"]);
     const res = await call("/v1/admin/encryption/rewrap", { method: "POST", key });

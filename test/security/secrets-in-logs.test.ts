@@ -545,6 +545,75 @@ describe("a failed enqueue whose error message carries request data", () => {
   });
 });
 
+describe("an audio_url job", () => {
+  it("logs neither the URL's path and query, nor a redirect's, nor the audio_url_headers", async () => {
+    ensureCapture();
+    const tenant = await adminJson("/v1/admin/tenants", { name: "audio-url-logs" });
+    const key = (await adminJson(`/v1/admin/tenants/${tenant.id}/keys`, {})).key as string;
+    const urlToken = "zq-url-query-token-5d21e8";
+    const pathToken = "zq-url-path-token-0b9c44";
+    const redirectToken = "zq-redirect-token-77aa10";
+    const headerSecret = "zq-bucket-bearer-secret-3e6f";
+    const submit = async (path: string) => {
+      const res = await call("/v1/transcriptions", {
+        method: "POST",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          audio_url: `https://media.example.com/${pathToken}/${path}?sig=${urlToken}`,
+          audio_url_headers: { authorization: `Bearer ${headerSecret}` },
+        }),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const start = captured.length;
+    const ok = await submit("ok.wav");
+    const broken = await submit("broken.wav");
+    const refused = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        audio_url: `http://10.0.0.1/${pathToken}?sig=${urlToken}`,
+        audio_url_headers: { "x-token": headerSecret },
+      }),
+    });
+    expect(refused.status).toBe(422);
+    interceptFetch()
+      .on(
+        "GET",
+        `https://media.example.com/${pathToken}/ok.wav`,
+        () =>
+          new Response(null, {
+            status: 302,
+            headers: { location: `https://cdn.example.net/a.wav?t=${redirectToken}` },
+          }),
+      )
+      .on("GET", "https://cdn.example.net/a.wav", () => new Response(makeWav(0.3)))
+      .on("GET", `https://media.example.com/${pathToken}/broken.wav`, (r) => {
+        // a connection error that quotes the request, as some runtimes' do
+        throw new TypeError(`connect failed: ${r.url.href} authorization: ${r.headers.get("authorization")}`);
+      })
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_VERBOSE_JSON));
+    expect((await deliverJobs([ok], tenant.id as string)).explicitAcks).toHaveLength(1);
+    expect((await deliverJobs([broken], tenant.id as string)).retryMessages).toHaveLength(1);
+    const lines = captured.slice(start);
+    expect(lines.map((c) => c.line).join("\n")).toContain("audio_url_fetched");
+    const secrets = new Map<string, string>([
+      ...bindingSecrets(),
+      [key, "minted key"],
+      [urlToken, "audio_url query token"],
+      [pathToken, "audio_url path"],
+      [redirectToken, "redirect Location query"],
+      [headerSecret, "audio_url_headers value"],
+    ]);
+    const { leaks, unstructured } = audit(lines, secrets);
+    expect(leaks).toEqual([]);
+    expect(unstructured).toEqual([]);
+  });
+});
+
 /** Lines that contain a secret, and lines that are not one JSON object with a string `event`. */
 function audit(
   lines: { method: string; line: string }[],

@@ -1,4 +1,6 @@
 import {
+  AUDIO_URL_FORBIDDEN,
+  checkAudioUrl,
   checkWebhookUrl,
   DEVELOPMENT_ALLOWED_HOSTS,
   INVALID_WEBHOOK_URL,
@@ -253,4 +255,50 @@ describe("parseAllowedHosts", () => {
       expect(() => parseAllowedHosts(entry, false)).toThrow(RangeError);
     },
   );
+});
+
+describe("checkAudioUrl (audio by URL and its redirects)", () => {
+  it("applies the webhook rules with its own code", () => {
+    for (const url of [
+      "http://10.0.0.1/a.wav",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::ffff:7f00:1]/a.wav",
+      "https://127.0.0.1.nip.io/a.wav",
+      "https://user:pw@media.example.com/a.wav",
+      "https://media.example.com:8443/a.wav",
+      "https://localhost/a.wav",
+    ]) {
+      const check = checkAudioUrl(url, PRODUCTION);
+      expect(check.ok, url).toBe(false);
+      if (!check.ok) expect(check.code).toBe(AUDIO_URL_FORBIDDEN);
+    }
+  });
+
+  it("allows http as well as https in production, and nothing else", () => {
+    expect(checkAudioUrl("http://media.example.com/a.wav", PRODUCTION).ok).toBe(true);
+    expect(checkAudioUrl("https://media.example.com/a.wav", PRODUCTION).ok).toBe(true);
+    for (const url of [
+      "ftp://media.example.com/a",
+      "file:///etc/passwd",
+      "data:audio/wav;base64,AA",
+      "ws://a.example/",
+    ]) {
+      const check = checkAudioUrl(url, PRODUCTION);
+      expect(check.ok ? null : check.rule, url).toBe("scheme");
+    }
+    // webhooks stay https-only
+    expect(checkWebhookUrl("http://media.example.com/a.wav", PRODUCTION).ok).toBe(false);
+  });
+
+  it("points credentials at audio_url_headers, and allows loopback in development and operator hosts", () => {
+    const check = checkAudioUrl("https://u:p@media.example.com/a.wav", PRODUCTION);
+    expect(check.ok ? "" : check.reason).toContain("audio_url_headers");
+    expect(checkAudioUrl("http://127.0.0.1:8080/a.wav", { development: true, allowedHosts: [] }).ok).toBe(true);
+    expect(checkAudioUrl("http://127.0.0.1:8080/a.wav", PRODUCTION).ok).toBe(false);
+    const allowed = parseAllowedHosts("media.internal:8443", false, "AUDIO_FETCH_ALLOWED_HOSTS");
+    expect(checkAudioUrl("https://media.internal:8443/a.wav", { development: false, allowedHosts: allowed }).ok).toBe(
+      true,
+    );
+    expect(() => parseAllowedHosts("a/b", false, "AUDIO_FETCH_ALLOWED_HOSTS")).toThrow(/AUDIO_FETCH_ALLOWED_HOSTS/);
+  });
 });

@@ -135,6 +135,42 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
  * (`WILDCARD_DNS_SUFFIXES`, or labels spelling a non-public IPv4 address), and no non-default port.
  */
 export function checkWebhookUrl(input: string, options: WebhookUrlOptions): WebhookUrlCheck {
+  const check = checkOutboundUrl(input, {
+    ...options,
+    schemes: options.development ? ["https:", "http:"] : ["https:"],
+    credentialsHint: "put secrets in the signature",
+  });
+  return check.ok ? check : { ...check, code: INVALID_WEBHOOK_URL };
+}
+
+export const AUDIO_URL_FORBIDDEN = "audio_url_forbidden";
+
+export type AudioUrlCheck =
+  { ok: true; url: URL } | { ok: false; code: typeof AUDIO_URL_FORBIDDEN; rule: WebhookUrlRule; reason: string };
+
+/**
+ * Decides whether the Worker may fetch `input` as a job's audio (`audio_url`, and every redirect target): the
+ * webhook rules, except that `http:` is allowed everywhere (public audio hosts still serve it), and `allowedHosts`
+ * comes from `AUDIO_FETCH_ALLOWED_HOSTS`.
+ */
+export function checkAudioUrl(input: string, options: WebhookUrlOptions): AudioUrlCheck {
+  const check = checkOutboundUrl(input, {
+    ...options,
+    schemes: ["https:", "http:"],
+    credentialsHint: "send them in audio_url_headers",
+  });
+  return check.ok ? check : { ...check, code: AUDIO_URL_FORBIDDEN };
+}
+
+interface OutboundUrlOptions extends WebhookUrlOptions {
+  schemes: readonly string[];
+  /** where the refusal of a URL with credentials points the caller */
+  credentialsHint: string;
+}
+
+type OutboundUrlCheck = { ok: true; url: URL } | { ok: false; rule: WebhookUrlRule; reason: string };
+
+function checkOutboundUrl(input: string, options: OutboundUrlOptions): OutboundUrlCheck {
   if (input.length > MAX_WEBHOOK_URL_LENGTH) {
     return refuse("too_long", `URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters`);
   }
@@ -148,12 +184,11 @@ export function checkWebhookUrl(input: string, options: WebhookUrlOptions): Webh
     return refuse("malformed", "not an absolute URL");
   }
 
-  const allowedSchemes = options.development ? ["https:", "http:"] : ["https:"];
-  if (!allowedSchemes.includes(url.protocol)) {
-    return refuse("scheme", options.development ? "scheme must be https or http" : "scheme must be https");
+  if (!options.schemes.includes(url.protocol)) {
+    return refuse("scheme", `scheme must be ${options.schemes.map((s) => s.slice(0, -1)).join(" or ")}`);
   }
   if (url.username !== "" || url.password !== "") {
-    return refuse("credentials", "URL must not contain a user name or password; put secrets in the signature");
+    return refuse("credentials", `URL must not contain a user name or password; ${options.credentialsHint}`);
   }
 
   const host = url.hostname;
@@ -185,22 +220,26 @@ export function checkWebhookUrl(input: string, options: WebhookUrlOptions): Webh
  * `DEVELOPMENT_ALLOWED_HOSTS` in development.
  * @throws RangeError naming an entry that is not a host or host:port, so a config typo fails at start-up.
  */
-export function parseAllowedHosts(list: string | undefined, development: boolean): string[] {
+export function parseAllowedHosts(
+  list: string | undefined,
+  development: boolean,
+  settingName = "WEBHOOK_ALLOWED_HOSTS",
+): string[] {
   const entries = (list ?? "")
     .split(",")
     .map((entry) => entry.trim())
     .filter(Boolean);
   const canonical = entries.map((entry) => {
     const parsed = canonicalHostEntry(entry);
-    if (parsed === undefined) throw new RangeError(`WEBHOOK_ALLOWED_HOSTS entry "${entry}" is not host or host:port`);
+    if (parsed === undefined) throw new RangeError(`${settingName} entry "${entry}" is not host or host:port`);
     return parsed.port === undefined ? parsed.host : `${parsed.host}:${parsed.port}`;
   });
   if (development) canonical.push(...DEVELOPMENT_ALLOWED_HOSTS);
   return [...new Set(canonical)];
 }
 
-function refuse(rule: WebhookUrlRule, reason: string): WebhookUrlCheck {
-  return { ok: false, code: INVALID_WEBHOOK_URL, rule, reason };
+function refuse(rule: WebhookUrlRule, reason: string): OutboundUrlCheck {
+  return { ok: false, rule, reason };
 }
 
 function defaultPort(protocol: string): number {

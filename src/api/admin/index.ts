@@ -9,6 +9,7 @@ import { deadLetterRoutes } from "./dead-letters.ts";
 import { encryption } from "./encryption.ts";
 import { keyRoutes } from "./keys.ts";
 import { qualityRoutes } from "./quality.ts";
+import { searchAdmin } from "./search.ts";
 import { tenantRoutes } from "./tenants.ts";
 
 export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -19,3 +20,4 @@ admin.route("/", breakers);
 admin.route("/", deadLetterRoutes);
 admin.route("/", encryption);
 admin.route("/", qualityRoutes);
+admin.route("/", searchAdmin);

@@ -1,17 +1,52 @@
-/** `/v1/admin/tenants/{tenant}/keys`: mint (shown once) and revoke a tenant's API keys. */
+/** `/v1/admin/tenants/{tenant}/keys`: list, mint (shown once) and revoke a tenant's API keys. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
-import { getTenant, insertApiKey, revokeApiKey } from "../../storage/tenants.repo.ts";
-import { json, problem } from "../openapi.ts";
-import { KeyCreate, KeyCreated } from "../schemas.ts";
+import { type ApiKeyRow, getTenant, insertApiKey, listTenantKeys, revokeApiKey } from "../../storage/tenants.repo.ts";
+import { iso, json, problem } from "../openapi.ts";
+import { ApiKeyListSchema, KeyCreate, KeyCreated } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 import { TenantParam } from "./tenants.ts";
 
 export const keyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+function keyObject(row: ApiKeyRow, now: number) {
+  const status =
+    row.revokedAt !== null ? "revoked" : row.expiresAt !== null && row.expiresAt <= now ? "expired" : "active";
+  return {
+    id: row.id,
+    tenant_id: row.tenantId,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes.split(" ").filter(Boolean),
+    status,
+    created_at: new Date(row.createdAt).toISOString(),
+    expires_at: iso(row.expiresAt),
+    revoked_at: iso(row.revokedAt),
+    last_used_at: iso(row.lastUsedAt),
+  } as const;
+}
+
+keyRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/admin/tenants/{tenant}/keys",
+    summary: "List a tenant's API keys (never the keys themselves), newest first",
+    security: [{ bearerAuth: ["admin"] }],
+    request: { params: TenantParam },
+    responses: { 200: { description: "The keys", content: json(ApiKeyListSchema) }, 404: problem("No such tenant") },
+  }),
+  async (c) => {
+    const tenantId = c.req.valid("param").tenant;
+    const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
+    if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
+    const now = Date.now();
+    return c.json({ data: (await listTenantKeys(c.var.db, tenantId)).map((row) => keyObject(row, now)) }, 200);
+  },
+);
 
 const createKeyRoute = createRoute({
   method: "post",

@@ -1,19 +1,22 @@
-/** `/v1/admin/tenants`: create a tenant, change its retention windows, erase it with everything it stored. */
+/** `/v1/admin/tenants`: list, read and create tenants, change their retention windows, erase one with all it stored. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import { eraseTenant } from "../../compliance/erasure.ts";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../config.ts";
 import { ApiError } from "../../http/problem.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS, MAX_AUDIO_RETENTION_SECONDS } from "../../jobs/retention-policy.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
 import {
+  getTenant,
   insertTenant,
+  listTenants,
   type TenantRetentionColumns,
   type TenantRow,
   updateTenantRetention,
 } from "../../storage/tenants.repo.ts";
 import { json, problem } from "../openapi.ts";
-import { ErasureReceiptSchema, TenantCreate, TenantSchema, TenantUpdate } from "../schemas.ts";
+import { ErasureReceiptSchema, TenantCreate, TenantListSchema, TenantSchema, TenantUpdate } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 
 export const TenantParam = z.object({ tenant: z.string().openapi({ param: { name: "tenant", in: "path" } }) });
@@ -76,6 +79,52 @@ tenantRoutes.openapi(createTenantRoute, async (c) => {
   await insertTenant(c.var.db, row);
   return c.json(tenantObject(row), 201);
 });
+
+const TenantListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).optional().openapi({ example: 20 }),
+  cursor: z
+    .string()
+    .refine((id) => isWellFormedId(id, "tenant"), "a tenant id from `next_cursor`")
+    .optional(),
+});
+
+tenantRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/admin/tenants",
+    summary: "List tenants, newest first",
+    description: "Keyset pagination: pass `next_cursor` back as `cursor`.",
+    security: [{ bearerAuth: ["admin"] }],
+    request: { query: TenantListQuery },
+    responses: {
+      200: { description: "A page of tenants", content: json(TenantListSchema) },
+      400: problem("Bad cursor"),
+    },
+  }),
+  async (c) => {
+    const { limit = DEFAULT_LIST_LIMIT, cursor } = c.req.valid("query");
+    const rows = await listTenants(c.var.db, { limit: limit + 1, beforeId: cursor });
+    const page = rows.slice(0, limit);
+    return c.json({ data: page.map(tenantObject), next_cursor: rows.length > limit ? page.at(-1)!.id : null }, 200);
+  },
+);
+
+tenantRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/admin/tenants/{tenant}",
+    summary: "Get a tenant",
+    security: [{ bearerAuth: ["admin"] }],
+    request: { params: TenantParam },
+    responses: { 200: { description: "The tenant", content: json(TenantSchema) }, 404: problem("No such tenant") },
+  }),
+  async (c) => {
+    const tenantId = c.req.valid("param").tenant;
+    const row = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
+    if (!row) throw new ApiError(404, "not_found", "No tenant with that id.");
+    return c.json(tenantObject(row), 200);
+  },
+);
 
 const updateTenantRoute = createRoute({
   method: "patch",

@@ -1,0 +1,303 @@
+/**
+ * The fetch stage of `audio_url` jobs, driven through the real queue handler with the audio host answered by the
+ * fetch interceptor: redirects re-checked by the SSRF guard, limits, timeouts, retries and sealing at rest.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+
+import type { Env } from "../../src/env.ts";
+import { getSealedStream } from "../../src/storage/sealed-objects.ts";
+import { call, createTenant } from "../helpers/api.ts";
+import { makeWav } from "../helpers/audio.ts";
+import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
+import { jobRow } from "../helpers/jobs.ts";
+import { deliverJobs } from "../helpers/queue.ts";
+import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
+
+let key: string;
+let tenantId: string;
+
+beforeAll(async () => {
+  ({ key, tenantId } = await createTenant("url-fetch"));
+});
+
+const HOST = "https://media.example.com";
+const OPENAI = "https://api.openai.com/v1/audio/transcriptions";
+
+/** Submits a job by URL through the API and returns its id (the message the route sent is not consumed). */
+async function submit(audioUrl: string, headers?: Record<string, string>): Promise<string> {
+  const res = await call("/v1/transcriptions", {
+    method: "POST",
+    key,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ audio_url: audioUrl, ...(headers ? { audio_url_headers: headers } : {}) }),
+  });
+  if (res.status !== 202) throw new Error(`submit: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const audioObject = (id: string) => `audio/${tenantId}/${id}`;
+
+async function openedAudio(id: string): Promise<Uint8Array> {
+  const opened = await getSealedStream(env, tenantId, audioObject(id));
+  return new Uint8Array(await new Response(opened!.body).arrayBuffer());
+}
+
+/** A body of `total` bytes (a WAV header, then zeros) in `chunkBytes` chunks, with no Content-Length. */
+function wavStream(total: number, onPull?: () => void, chunkBytes = 64 * 1024): ReadableStream<Uint8Array> {
+  const head = makeWav(0.1);
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      onPull?.();
+      if (sent >= total) return controller.close();
+      const size = Math.min(chunkBytes, total - sent);
+      const chunk = new Uint8Array(size);
+      if (sent === 0) chunk.set(head.subarray(0, Math.min(head.byteLength, size)));
+      controller.enqueue(chunk);
+      sent += size;
+    },
+  });
+}
+
+describe("audio_url fetch stage", () => {
+  it("fetches through redirects into sealed R2, then transcribes; headers go to the origin only and are dropped", async () => {
+    const wav = makeWav(1);
+    const id = await submit(`${HOST}/start.wav?token=secret-query`, { authorization: "Bearer bucket-secret" });
+    const before = (await jobRow(id))!;
+    expect(String(before.audio_url_headers_sealed)).not.toContain("bucket-secret");
+    expect(String(before.audio_url_sealed)).not.toContain("secret-query");
+
+    const outbound = interceptFetch()
+      .on("GET", `${HOST}/start.wav`, () => new Response(null, { status: 302, headers: { location: "/moved.wav" } }))
+      .on(
+        "GET",
+        `${HOST}/moved.wav`,
+        () => new Response(null, { status: 307, headers: { location: "https://cdn.example.net/final.wav" } }),
+      )
+      .on(
+        "GET",
+        "https://cdn.example.net/final.wav",
+        () => new Response(wav, { headers: { "content-type": "audio/wav" } }),
+      )
+      .on("POST", OPENAI, () => json(OPENAI_VERBOSE_JSON));
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+
+    const gets = outbound.requests.filter((r) => r.method === "GET");
+    expect(gets.map((r) => r.url.href)).toEqual([
+      `${HOST}/start.wav?token=secret-query`,
+      `${HOST}/moved.wav`,
+      "https://cdn.example.net/final.wav",
+    ]);
+    expect(gets[0]!.headers.get("authorization")).toBe("Bearer bucket-secret");
+    expect(gets[1]!.headers.get("authorization")).toBe("Bearer bucket-secret");
+    expect(gets[2]!.headers.get("authorization")).toBeNull();
+    // the provider got the fetched audio
+    const upload = outbound.requests.find((r) => r.method === "POST")!;
+    expect(upload.body.byteLength).toBeGreaterThan(wav.byteLength);
+
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({
+      status: "completed",
+      audio_key: audioObject(id),
+      audio_bytes: wav.byteLength,
+      audio_format: "wav",
+      audio_url_headers_sealed: null,
+    });
+    expect(row.audio_fetched_at).toEqual(expect.any(Number));
+    expect(await openedAudio(id)).toEqual(wav);
+    // at rest the object is sealed, not the WAV
+    const stored = new Uint8Array(await (await env.BUCKET.get(audioObject(id)))!.arrayBuffer());
+    expect(new TextDecoder().decode(stored.subarray(0, 4))).not.toBe("RIFF");
+
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({
+      status: "completed",
+      audio_format: "wav",
+      source: { type: "url", host: "media.example.com" },
+    });
+    expect((job.source as { fetched_at: string | null }).fetched_at).toEqual(expect.any(String));
+
+    // a provider retry after the fetch does not fetch again
+    const again = await deliverJobs([id], tenantId, { attempts: 2 });
+    expect(again.explicitAcks).toEqual(again.ids);
+    expect(outbound.requests.filter((r) => r.method === "GET")).toHaveLength(3);
+  });
+
+  it("refuses a redirect to a private address: terminal audio_url_forbidden, nothing fetched there", async () => {
+    const id = await submit(`${HOST}/a.wav`);
+    const outbound = interceptFetch().on(
+      "GET",
+      `${HOST}/a.wav`,
+      () => new Response(null, { status: 301, headers: { location: "http://169.254.169.254/latest/meta-data/" } }),
+    );
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+    expect(outbound.requests).toHaveLength(1);
+    expect(outbound.unhandled).toEqual([]);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "failed", error_code: "audio_url_forbidden", audio_key: null });
+    expect(String(row.error_message)).toContain("Redirect 1");
+  });
+
+  it("fails after more than 5 redirects", async () => {
+    const id = await submit(`${HOST}/r0`);
+    const outbound = interceptFetch().on("GET", `${HOST}/r`, (r) => {
+      const n = Number(r.url.pathname.slice(2));
+      return new Response(null, { status: 302, headers: { location: `/r${n + 1}` } });
+    });
+    await deliverJobs([id], tenantId);
+    expect(outbound.requests).toHaveLength(6);
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_url_unreachable" });
+  });
+
+  it("a 404 is a terminal audio_url_http_error naming the status", async () => {
+    const id = await submit(`${HOST}/gone.wav`);
+    interceptFetch().on("GET", `${HOST}/gone.wav`, () => new Response("not here", { status: 404 }));
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "failed", error_code: "audio_url_http_error" });
+    expect(String(row.error_message)).toContain("404");
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as { error: { code: string } };
+    expect(job.error.code).toBe("audio_url_http_error");
+  });
+
+  it("a 503 is retried with backoff (and Retry-After); the next delivery fetches and completes", async () => {
+    const id = await submit(`${HOST}/busy.wav`);
+    interceptFetch().on(
+      "GET",
+      `${HOST}/busy.wav`,
+      () => new Response("busy", { status: 503, headers: { "retry-after": "30" } }),
+    );
+    const first = await deliverJobs([id], tenantId);
+    expect(first.retried).toEqual(first.ids);
+    expect(first.retryDelays.get(first.ids[0]!)).toBeGreaterThanOrEqual(30);
+    expect(await jobRow(id)).toMatchObject({ status: "queued", audio_fetched_at: null, error_code: null });
+
+    interceptFetch()
+      .on("GET", `${HOST}/busy.wav`, () => new Response(makeWav()))
+      .on("POST", OPENAI, () => json(OPENAI_VERBOSE_JSON));
+    const second = await deliverJobs([id], tenantId, { attempts: 2 });
+    expect(second.explicitAcks).toEqual(second.ids);
+    expect(await jobRow(id)).toMatchObject({ status: "completed", audio_format: "wav" });
+  });
+
+  it("a network failure is retried as audio_url_unreachable", async () => {
+    const id = await submit(`${HOST}/reset.wav`);
+    interceptFetch().on("GET", `${HOST}/reset.wav`, () => {
+      throw new TypeError("Network connection lost.");
+    });
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.retried).toEqual(delivery.ids);
+    expect(await jobRow(id)).toMatchObject({ status: "queued" });
+  });
+
+  it("a declared Content-Length over MAX_URL_AUDIO_BYTES fails before the body is read", async () => {
+    const id = await submit(`${HOST}/huge.wav`);
+    let pulls = 0;
+    interceptFetch().on(
+      "GET",
+      `${HOST}/huge.wav`,
+      () =>
+        new Response(
+          wavStream(10_000_000, () => pulls++),
+          { headers: { "content-length": "10000000" } },
+        ),
+    );
+    await deliverJobs([id], tenantId, { env: { MAX_URL_AUDIO_BYTES: "1000000" } as Partial<Env> });
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_url_too_large", audio_key: null });
+    // at most the stream's own read-ahead, never the body
+    expect(pulls).toBeLessThanOrEqual(2);
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+  });
+
+  it("a body without Content-Length is cut at the limit and leaves no object", async () => {
+    const id = await submit(`${HOST}/endless.wav`);
+    let pulls = 0;
+    interceptFetch().on("GET", `${HOST}/endless.wav`, () => new Response(wavStream(50_000_000, () => pulls++)));
+    await deliverJobs([id], tenantId, { env: { MAX_URL_AUDIO_BYTES: "1000000" } as Partial<Env> });
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_url_too_large", audio_key: null });
+    // 1 MB in 64 KiB chunks, give or take read-ahead: not the 50 MB on offer
+    expect(pulls).toBeLessThan(40);
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+  });
+
+  it("a body that is not audio fails as audio_url_not_audio", async () => {
+    const id = await submit(`${HOST}/page.html`);
+    interceptFetch().on("GET", `${HOST}/page.html`, () => new Response("<html><body>login</body></html>".repeat(300)));
+    await deliverJobs([id], tenantId);
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "audio_url_not_audio" });
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+  });
+
+  it("a host that never answers times out (connect timeout), retried", async () => {
+    const id = await submit(`${HOST}/slow.wav`);
+    interceptFetch().on("GET", `${HOST}/slow.wav`, () => new Promise<Response>(() => undefined));
+    const delivery = await deliverJobs([id], tenantId, {
+      env: { AUDIO_FETCH_CONNECT_TIMEOUT_MS: "50" } as Partial<Env>,
+    });
+    expect(delivery.retried).toEqual(delivery.ids);
+    expect(await jobRow(id)).toMatchObject({ status: "queued", audio_fetched_at: null });
+  });
+
+  it("a body that stalls past the overall timeout is abandoned, retried, and leaves no object", async () => {
+    const id = await submit(`${HOST}/stall.wav`);
+    const head = makeWav(0.5);
+    interceptFetch().on(
+      "GET",
+      `${HOST}/stall.wav`,
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(head);
+            },
+            // never closes
+          }),
+        ),
+    );
+    const delivery = await deliverJobs([id], tenantId, { env: { AUDIO_FETCH_TIMEOUT_MS: "200" } as Partial<Env> });
+    expect(delivery.retried).toEqual(delivery.ids);
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+  });
+
+  it("a job deleted before its fetch is gone for good; one deleted during the fetch leaves no object", async () => {
+    const early = await submit(`${HOST}/early.wav`);
+    expect((await call(`/v1/transcriptions/${early}`, { method: "DELETE", key })).status).toBe(204);
+    const outbound = interceptFetch();
+    const ignored = await deliverJobs([early], tenantId);
+    expect(ignored.explicitAcks).toEqual(ignored.ids);
+    expect(outbound.requests).toHaveLength(0);
+
+    const late = await submit(`${HOST}/late.wav`);
+    outbound.on("GET", `${HOST}/late.wav`, async () => {
+      expect((await call(`/v1/transcriptions/${late}`, { method: "DELETE", key })).status).toBe(204);
+      return new Response(makeWav());
+    });
+    const delivery = await deliverJobs([late], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+    expect(await jobRow(late)).toBeNull();
+    expect((await env.BUCKET.list({ prefix: audioObject(late) })).objects).toHaveLength(0);
+  });
+
+  it("streams 150 MB (above the 100 MB upload limit) into an R2 multipart upload", async () => {
+    const total = 150 * 1024 * 1024;
+    const id = await submit(`${HOST}/long.wav`);
+    const outbound = interceptFetch().on(
+      "GET",
+      `${HOST}/long.wav`,
+      () => new Response(wavStream(total, undefined, 1024 * 1024)),
+    );
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+    // stored whole; the job then moves on to its provider, which (OpenAI, 25 MB) refuses it without a call
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ audio_bytes: total, audio_format: "wav", error_code: "provider_rejected_audio" });
+    expect(row.audio_fetched_at).toEqual(expect.any(Number));
+    expect(outbound.requests.filter((r) => r.method === "POST")).toHaveLength(0);
+    const object = await env.BUCKET.head(audioObject(id));
+    expect(object!.size).toBeGreaterThan(total);
+  }, 120_000);
+});
