@@ -158,6 +158,16 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     never: { subject_id: NEVER.subject },
     expect: "erasure_receipt",
   },
+  "GET /v1/admin/tenants/{tenant}": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    expect: ADMIN_403,
+  },
+  "GET /v1/admin/tenants/{tenant}/keys": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    expect: ADMIN_403,
+  },
   "DELETE /v1/admin/tenants/{tenant}": {
     foreign: (w) => [{ tenant: w.a.tenantId }],
     never: { tenant: NEVER.tenant },
@@ -222,6 +232,8 @@ const COLLECTION_ROUTES = [
   "GET /v1/admin/dead-letters",
   "POST /v1/admin/dead-letters/redrive",
   "POST /v1/admin/tenants",
+  "GET /v1/admin/tenants",
+  "POST /v1/admin/search/reindex",
   "POST /v1/audio/transcriptions",
   "POST /v1/audio/translations",
   "GET /v1/models",
@@ -504,6 +516,8 @@ describe("collections and counts never include A", () => {
       ["GET", "/v1/admin/dead-letters?state=all"],
       ["POST", "/v1/admin/dead-letters/redrive"],
       ["POST", "/v1/admin/tenants", { name: "b-made" }],
+      ["GET", "/v1/admin/tenants"],
+      ["POST", "/v1/admin/search/reindex"],
     ] as [string, string, unknown?][]) {
       const res = await call(path, {
         method,
