@@ -3,6 +3,8 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+import { validateOpenApiDocument } from "./test/helpers/openapi-validator-service.ts";
+
 /** Test-only settings and throwaway secrets (real ones come from `wrangler secret` / `.dev.vars`). */
 export const TEST_BINDINGS = {
   ENVIRONMENT: "test",
@@ -37,6 +39,8 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml", environment: "test" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, ...TEST_BINDINGS },
+                // runs in Node: the validator reads the OpenAPI meta-schemas from disk (test/api/openapi.test.ts)
+                serviceBindings: { OPENAPI_VALIDATOR: validateOpenApiDocument },
               },
             }),
           ],

@@ -13,6 +13,7 @@ import { metrics } from "./api/metrics.ts";
 import { audio } from "./api/openai/audio.ts";
 import { isOpenAIPath, openAIErrorResponse } from "./api/openai/errors.ts";
 import { models } from "./api/openai/models.ts";
+import { openApiDocument, registerDocumentParts } from "./api/openapi-document.ts";
 import { status } from "./api/status.ts";
 import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
@@ -86,7 +87,7 @@ export function createApp() {
       origin: origins,
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       allowHeaders: ["authorization", "content-type", "idempotency-key"],
-      exposeHeaders: ["location", "retry-after", "idempotent-replayed"],
+      exposeHeaders: ["location", "retry-after", "idempotent-replayed", "ratelimit-policy", "ratelimit", "x-trace-id"],
       maxAge: 600,
     })(c, next);
   });
@@ -112,16 +113,8 @@ export function createApp() {
   app.route("/", subjects);
   app.route("/", admin);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Edge voice-to-text API",
-      version: "1.0.0",
-      description:
-        "Asynchronous transcription: upload audio, poll the job or receive a webhook, export txt/srt/vtt/json.",
-    },
-  });
+  registerDocumentParts(app);
+  app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.env)));
   app.route("/", docs);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", "No such route.")));

@@ -9,6 +9,8 @@ declare global {
       OPENAI_API_KEY: string;
       DEEPGRAM_API_KEY: string;
       ENCRYPTION_KEYS: string;
+      /** Node-side OpenAPI validator (test/helpers/openapi-validator-service.ts) */
+      OPENAPI_VALIDATOR: Fetcher;
     }
   }
 }

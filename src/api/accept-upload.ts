@@ -65,6 +65,8 @@ export async function acceptUpload<R extends ResolvedUpload>(
   const declaredBytes = declaredBodyBytes(c.req.header("content-length"), env);
   const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
   const budget = await reserveUploadBudget(env, c.var.principal.keyId, declaredBytes);
+  // the upload policies' RateLimit fields, beside the request policy's that authentication adds
+  for (const [name, value] of Object.entries(budget.fields)) c.header(name, value, { append: true });
   const raw = c.req.raw.body;
   const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
   try {

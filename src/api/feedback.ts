@@ -10,7 +10,7 @@ import { ApiError } from "../http/problem.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { FEEDBACK_CORRECTION_MAX_CHARS, FEEDBACK_REASON_MAX_CHARS, submitFeedback } from "../quality/feedback.ts";
 import { FEEDBACK_RATINGS } from "../storage/schema.ts";
-import { IdParam, json, problem } from "./openapi.ts";
+import { IdParam, json, problem, TAGS } from "./openapi.ts";
 import { validationHook } from "./validation.ts";
 
 export const FeedbackCreate = z
@@ -60,6 +60,8 @@ export const feedbackRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
 const feedbackRoute = createRoute({
   method: "post",
   path: "/v1/transcriptions/{id}/feedback",
+  operationId: "submitFeedback",
+  tags: [TAGS.feedback],
   summary: "Rate a completed transcript, optionally with the corrected text",
   description:
     "One review per job: a new one replaces the previous. The corrected text is scored against the stored transcript " +

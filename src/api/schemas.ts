@@ -15,6 +15,7 @@ import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/sea
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
+import type { TranscriptDocument } from "../storage/transcript-store.ts";
 
 // Control characters (C0 except tab/newline, DEL, C1) and bidi overrides never belong in stored text fields.
 // eslint-disable-next-line no-control-regex
@@ -262,6 +263,31 @@ export const WordSchema = z
   .object({ start: z.number(), end: z.number(), word: z.string(), confidence: z.number().optional() })
   .openapi("Word");
 
+/**
+ * The stored transcript (src/storage/transcript-store.ts: a provider's NormalisedTranscript), as
+ * `GET /v1/transcriptions/{id}/transcript?format=json` answers it with the job id. The job object's `text`,
+ * `segments`, `language`, `duration_seconds` and `model` take their shapes from here.
+ */
+export const TranscriptDocumentSchema = z.object({
+  text: z.string(),
+  segments: z.array(SegmentSchema),
+  words: z.array(WordSchema).optional().openapi({ description: "word timings, when the provider returns them" }),
+  language: z.string().nullable().openapi({ example: "en", description: "ISO 639-1 code when known" }),
+  duration_seconds: z.number().nullable(),
+  model: z.string().openapi({ example: "whisper-1", description: "the provider's model that actually ran" }),
+});
+// one schema, not a copy: these fail to compile when the stored document and the schema drift apart
+type TranscriptDocumentOut = z.infer<typeof TranscriptDocumentSchema>;
+type Holds<T extends true> = T;
+export type TranscriptMatchesStorage = [
+  Holds<TranscriptDocument extends TranscriptDocumentOut ? true : false>,
+  Holds<TranscriptDocumentOut extends TranscriptDocument ? true : false>,
+];
+
+export const TranscriptSchema = TranscriptDocumentSchema.extend({
+  id: z.string().openapi({ example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
+}).openapi("Transcript");
+
 export const JobErrorSchema = z.object({ code: z.string(), message: z.string() }).openapi("JobError");
 
 /**
@@ -285,11 +311,11 @@ export const JobSchema = z
     object: z.literal("transcription"),
     status: z.enum(JOB_STATUSES),
     provider: z.string(),
-    model: z.string().nullable(),
-    language: z.string().nullable(),
-    duration_seconds: z.number().nullable(),
-    text: z.string().nullable(),
-    segments: z.array(SegmentSchema).nullable(),
+    model: TranscriptDocumentSchema.shape.model.nullable(),
+    language: TranscriptDocumentSchema.shape.language,
+    duration_seconds: TranscriptDocumentSchema.shape.duration_seconds,
+    text: TranscriptDocumentSchema.shape.text.nullable(),
+    segments: TranscriptDocumentSchema.shape.segments.nullable(),
     error: JobErrorSchema.nullable(),
     attempts: z.number().int(),
     delayed: z.boolean().openapi({ description: "true while the job waits for its provider to recover" }),

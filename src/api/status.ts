@@ -5,7 +5,7 @@ import type { AppEnv } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { parseProviderList } from "../providers/registry.ts";
 import { countActiveJobs } from "../storage/jobs.repo.ts";
-import { json } from "./openapi.ts";
+import { json, TAGS } from "./openapi.ts";
 import { validationHook } from "./validation.ts";
 
 export const status = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -14,6 +14,8 @@ status.openapi(
   createRoute({
     method: "get",
     path: "/v1/status",
+    operationId: "getStatus",
+    tags: [TAGS.service],
     summary: "Per-provider availability and whether new jobs will be delayed",
     security: [{ bearerAuth: [] }],
     responses: {

@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { eraseSubject } from "../compliance/erasure.ts";
-import { json, problem } from "./openapi.ts";
+import { json, problem, TAGS } from "./openapi.ts";
 import { ErasureReceiptSchema, SubjectIdParam } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
 
@@ -33,6 +33,8 @@ subjects.openapi(
   createRoute({
     method: "post",
     path: "/v1/subjects/erase",
+    operationId: "eraseSubject",
+    tags: [TAGS.subjects],
     summary: "Erase every recording, transcript and webhook record of one subject in your tenant",
     description: `${description} The subject id travels in the body, so it never appears in a URL or a request log.`,
     security: [{ bearerAuth: ["transcriptions:write"] }],
@@ -61,6 +63,8 @@ subjects.openapi(
   createRoute({
     method: "delete",
     path: "/v1/subjects/{subject_id}",
+    operationId: "deleteSubject",
+    tags: [TAGS.subjects],
     summary: "Deprecated: use POST /v1/subjects/erase (the subject id in a path reaches request logs)",
     description:
       `${description} Deprecated: answers with \`Deprecation\`, \`Sunset\` and \`Link\` headers and is removed ` +
@@ -72,7 +76,21 @@ subjects.openapi(
       params: z.object({ subject_id: SubjectIdParam.openapi({ param: { name: "subject_id", in: "path" } }) }),
     },
     responses: {
-      200: { description: "Receipt", content: json(ErasureReceiptSchema) },
+      200: {
+        description: "Receipt",
+        headers: {
+          Deprecation: {
+            description: "RFC 9745: when this form was deprecated (`@<epoch seconds>`)",
+            schema: { type: "string" },
+          },
+          Sunset: { description: "RFC 8594: when this form is removed (HTTP-date)", schema: { type: "string" } },
+          Link: {
+            description: 'The successor: `</v1/subjects/erase>; rel="successor-version"`',
+            schema: { type: "string" },
+          },
+        },
+        content: json(ErasureReceiptSchema),
+      },
       400: problem("Malformed subject id"),
     },
   }),

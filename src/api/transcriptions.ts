@@ -26,26 +26,19 @@ import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { acceptUpload } from "./accept-upload.ts";
 import { resolveAudioUrlSource } from "./audio-url-source.ts";
 import { toJobObject } from "./job-object.ts";
+import { headers, IdParam, problem, TAGS, tooManyRequests } from "./openapi.ts";
 import {
   AudioUrlSource,
   JobListSchema,
   JobSchema,
   ListQuery,
-  ProblemSchema,
   TranscriptFormat,
+  TranscriptSchema,
   UploadOptions,
   UrlTranscriptionRequest,
 } from "./schemas.ts";
 import { resolveUploadOptions } from "./upload-options.ts";
 import { validationHook } from "./validation.ts";
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
-});
-const IdParam = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
-});
 
 export const transcriptions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -54,9 +47,9 @@ export const transcriptions = new OpenAPIHono<AppEnv>({ defaultHook: validationH
 transcriptions.openAPIRegistry.registerPath({
   method: "post",
   path: "/v1/transcriptions",
-  summary: "Submit audio for transcription",
   operationId: "createTranscription",
-  tags: ["Transcriptions"],
+  tags: [TAGS.transcriptions],
+  summary: "Submit audio for transcription",
   description:
     "Either `multipart/form-data` with a `file` part and optional option fields, or a raw body with an `audio/*` or " +
     "`application/octet-stream` Content-Type and the options as query parameters. The audio is streamed to storage; " +
@@ -68,6 +61,11 @@ transcriptions.openAPIRegistry.registerPath({
     "`audio_url_*` code.",
   security: [{ bearerAuth: ["transcriptions:write"] }],
   request: {
+    headers: z.object({
+      "idempotency-key": z.string().min(1).max(255).optional().openapi({
+        description: "1–255 printable ASCII characters; the same key and request within 24 h replays the job",
+      }),
+    }),
     query: UploadOptions,
     body: {
       content: {
@@ -87,16 +85,26 @@ transcriptions.openAPIRegistry.registerPath({
     },
   },
   responses: {
-    202: { description: "Accepted; poll the Location", content: { "application/json": { schema: JobSchema } } },
-    400: problem("Malformed or empty body"),
+    202: {
+      description: "Accepted; poll the Location",
+      headers: { ...headers.location, ...headers.rateLimit },
+      content: { "application/json": { schema: JobSchema } },
+    },
+    200: {
+      description: "Replayed: an earlier request with the same Idempotency-Key created this job",
+      headers: { ...headers.location, ...headers.idempotentReplayed, ...headers.rateLimit },
+      content: { "application/json": { schema: JobSchema } },
+    },
+    400: problem("Malformed or empty body, or a bad Idempotency-Key"),
     401: problem("Missing or bad API key"),
+    409: problem("The Idempotency-Key was used with a different request (`idempotency_key_reused`)"),
     413: problem("Upload larger than MAX_UPLOAD_BYTES"),
     415: problem("Not audio in a supported container"),
     422: problem(
       "Invalid option fields; `invalid_audio_url`, `audio_url_forbidden` (SSRF rules), `invalid_audio_url_headers`, " +
         "`conflicting_audio_source` (both `file` and `audio_url`)",
     ),
-    429: problem("The API key's upload bytes per minute or concurrent uploads are spent (Retry-After)"),
+    429: tooManyRequests("The API key's requests, upload bytes per minute or concurrent uploads are spent"),
   },
 });
 
@@ -135,6 +143,8 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
 const getJobRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}",
+  operationId: "getTranscription",
+  tags: [TAGS.transcriptions],
   summary: "Get a transcription job",
   description:
     "With `Prefer: wait=N` (RFC 7240, N ≤ 60 seconds) the answer is held until the job is terminal or N seconds " +
@@ -204,6 +214,8 @@ transcriptions.openapi(getJobRoute, async (c) => {
 const listRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions",
+  operationId: "listTranscriptions",
+  tags: [TAGS.transcriptions],
   summary: "List transcription jobs, newest first; search inside transcripts with `q`",
   description:
     "Keyset pagination: pass `next_cursor` back as `cursor`. List items carry `text` but `segments: null`. With `q`, " +
@@ -271,6 +283,8 @@ transcriptions.openapi(listRoute, async (c) => {
 const transcriptRoute = createRoute({
   method: "get",
   path: "/v1/transcriptions/{id}/transcript",
+  operationId: "getTranscript",
+  tags: [TAGS.transcriptions],
   summary: "Download the transcript as text, SubRip, WebVTT or JSON",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
@@ -282,11 +296,11 @@ const transcriptRoute = createRoute({
         "text/plain": { schema: z.string() },
         "application/x-subrip": { schema: z.string() },
         "text/vtt": { schema: z.string() },
-        "application/json": { schema: z.object({}).passthrough() },
+        "application/json": { schema: TranscriptSchema },
       },
     },
-    404: problem("No such job in your tenant"),
-    409: problem("The job has not completed"),
+    404: problem("No such job in your tenant, or its transcript is no longer stored"),
+    409: problem("The job has not completed (`transcript_not_ready`)"),
   },
 });
 
@@ -326,6 +340,8 @@ transcriptions.openapi(transcriptRoute, async (c) => {
 const deleteRoute = createRoute({
   method: "delete",
   path: "/v1/transcriptions/{id}",
+  operationId: "deleteTranscription",
+  tags: [TAGS.transcriptions],
   summary: "Delete a job, its transcript and its audio",
   security: [{ bearerAuth: ["transcriptions:write"] }],
   middleware: [requireScope("transcriptions:write")] as const,

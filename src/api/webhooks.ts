@@ -10,7 +10,7 @@ import { getTenant, rotateWebhookSecret } from "../storage/tenants.repo.ts";
 import { listJobDeliveries } from "../storage/webhooks.repo.ts";
 import { signingSecrets } from "../webhooks/events.ts";
 import { generateWebhookSecret } from "../webhooks/signature.ts";
-import { iso, problem } from "./openapi.ts";
+import { iso, problem, TAGS } from "./openapi.ts";
 import { validationHook } from "./validation.ts";
 
 /** How long the previous secret keeps signing after a rotation, so receivers can switch without dropping events. */
@@ -59,6 +59,8 @@ webhooks.openapi(
   createRoute({
     method: "get",
     path: "/v1/webhooks/secret",
+    operationId: "getWebhookSecret",
+    tags: [TAGS.webhooks],
     summary: "Read the tenant's webhook signing secret (Standard Webhooks)",
     security: [{ bearerAuth: ["transcriptions:read"] }],
     middleware: [requireScope("transcriptions:read")] as const,
@@ -71,6 +73,8 @@ webhooks.openapi(
   createRoute({
     method: "post",
     path: "/v1/webhooks/secret/rotate",
+    operationId: "rotateWebhookSecret",
+    tags: [TAGS.webhooks],
     summary: "Rotate the webhook secret; the old one keeps signing beside the new one for 24 h",
     description: "Needs both scopes: rotating changes the secret (write) and the answer contains it (read).",
     // the answer carries both secrets: a key that may not read them must not get them by rotating
@@ -97,6 +101,8 @@ webhooks.openapi(
   createRoute({
     method: "get",
     path: "/v1/transcriptions/{id}/webhooks",
+    operationId: "listWebhookDeliveries",
+    tags: [TAGS.webhooks],
     summary: "Webhook deliveries of a job with every attempt",
     security: [{ bearerAuth: ["transcriptions:read"] }],
     middleware: [requireScope("transcriptions:read")] as const,

@@ -12,12 +12,15 @@
 import { authFailuresPerMinute, operatorAuthFailuresPerMinute } from "../config.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
+import { rateLimitFields } from "../ratelimit/rate-limit-fields.ts";
 import { API_KEY_PREFIX } from "./api-keys.ts";
 
 /** An authentication attempt's bucket: DO name and its limit per minute. */
 export interface AuthAttempt {
   bucket: string;
   limitPerMinute: number;
+  /** the `RateLimit-Policy` name of the bucket's kind */
+  policy: "auth-failures" | "operator-auth-failures";
 }
 
 /** Blocks this isolate has learned: bucket name → epoch ms when the bucket has a token again. */
@@ -48,17 +51,25 @@ export function authAttemptOf(env: Env, headers: Headers, token: string | null, 
   const address = clientAddressBucket(headers);
   const operator = path.startsWith("/v1/admin/") || (token !== null && !token.startsWith(API_KEY_PREFIX));
   return operator
-    ? { bucket: `auth-failures:operator:${address}`, limitPerMinute: operatorAuthFailuresPerMinute(env) }
-    : { bucket: `auth-failures:${address}`, limitPerMinute: authFailuresPerMinute(env) };
+    ? {
+        bucket: `auth-failures:operator:${address}`,
+        limitPerMinute: operatorAuthFailuresPerMinute(env),
+        policy: "operator-auth-failures",
+      }
+    : { bucket: `auth-failures:${address}`, limitPerMinute: authFailuresPerMinute(env), policy: "auth-failures" };
 }
 
-function throttled(retryAfterSeconds: number): ApiError {
+function throttled(attempt: AuthAttempt, retryAfterSeconds: number): ApiError {
+  const policy = { name: attempt.policy, quota: attempt.limitPerMinute, windowSeconds: 60 };
   return new ApiError(
     429,
     "auth_rate_limited",
     `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`,
     undefined,
-    { "retry-after": String(retryAfterSeconds) },
+    {
+      "retry-after": String(retryAfterSeconds),
+      ...rateLimitFields([policy, { remaining: 0, resetSeconds: retryAfterSeconds }]),
+    },
   );
 }
 
@@ -73,7 +84,7 @@ export function refuseKnownThrottled(attempt: AuthAttempt, now = Date.now()): vo
     knownBlocks.delete(attempt.bucket);
     return;
   }
-  throw throttled(Math.max(1, Math.ceil((until - now) / 1000)));
+  throw throttled(attempt, Math.max(1, Math.ceil((until - now) / 1000)));
 }
 
 /**
@@ -88,5 +99,5 @@ export async function refuseAuthentication(env: Env, attempt: AuthAttempt, failu
   const { retryAfterSeconds } = charged;
   if (knownBlocks.size >= MAX_KNOWN_BLOCKS) knownBlocks.clear();
   knownBlocks.set(attempt.bucket, Date.now() + retryAfterSeconds * 1000);
-  throw throttled(retryAfterSeconds);
+  throw throttled(attempt, retryAfterSeconds);
 }

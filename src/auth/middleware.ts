@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../app.context.ts";
 import { ApiError } from "../http/problem.ts";
+import { appendRateLimitFields } from "../ratelimit/rate-limit-fields.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
 import { findApiKeyByHash, touchApiKey } from "../storage/tenants.repo.ts";
 import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
@@ -43,18 +44,20 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     c.executionCtx.waitUntil(touchApiKey(c.var.db, key.id, now).catch(() => undefined));
   }
   // upload bytes and concurrent uploads are reserved by the upload route itself (src/api/upload-budget.ts)
-  const waitSeconds = await chargeKey(c.env, key.id);
-  if (waitSeconds !== null) {
+  const charge = await chargeKey(c.env, key.id);
+  if (charge.retryAfterSeconds !== null) {
     throw new ApiError(
       429,
       "rate_limited",
-      `Too many requests for this API key; retry in ${waitSeconds} s.`,
+      `Too many requests for this API key; retry in ${charge.retryAfterSeconds} s.`,
       undefined,
-      { "retry-after": String(waitSeconds) },
+      { "retry-after": String(charge.retryAfterSeconds), ...charge.fields },
     );
   }
   c.set("principal", { tenantId: key.tenantId, keyId: key.id, scopes: parseScopes(key.scopes) });
-  return next();
+  await next();
+  // every answer to a limited key says what is left of its requests, beside any policy the route reported itself
+  appendRateLimitFields(c.res.headers, charge.fields);
 });
 
 /** Requires a scope; tenant routes additionally require a tenant-bound key. */

@@ -10,7 +10,8 @@ import { DurableObject } from "cloudflare:workers";
 
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { type BucketState, refundTokens, reserveTokens, takeTokens } from "./token-bucket.ts";
+import { type QuotaPolicy, type QuotaState, rateLimitFields } from "./rate-limit-fields.ts";
+import { bucketQuota, type BucketState, refundTokens, reserveTokens, takeTokens } from "./token-bucket.ts";
 
 export type LimitKind = "requests" | "bytes";
 
@@ -31,19 +32,26 @@ export interface BeginUploadRequest {
 }
 
 export type UploadAdmission =
-  { allowed: true } | { allowed: false; limit: "bytes" | "concurrency"; retryAfterSeconds: number };
+  | { allowed: true; bytes: QuotaState; uploadsInFlight: number }
+  | { allowed: false; limit: "bytes" | "concurrency"; retryAfterSeconds: number };
+
+/** A charge's outcome and what is left of the bucket afterwards. */
+export interface TakeOutcome extends QuotaState {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
 
 export class RateLimiter extends DurableObject<Env> {
   /** Charges `cost` against the bucket; the limit comes from the caller so settings change without a migration. */
-  async take(
-    kind: LimitKind,
-    cost: number,
-    limitPerMinute: number,
-  ): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+  async take(kind: LimitKind, cost: number, limitPerMinute: number): Promise<TakeOutcome> {
     const state = (await this.ctx.storage.get<BucketState>(kind)) ?? null;
     const result = takeTokens(state, Date.now(), limitPerMinute, cost);
     await this.ctx.storage.put(kind, result.state);
-    return { allowed: result.allowed, retryAfterSeconds: result.retryAfterSeconds };
+    return {
+      allowed: result.allowed,
+      retryAfterSeconds: result.retryAfterSeconds,
+      ...bucketQuota(result.state, limitPerMinute),
+    };
   }
 
   /** Admits an upload: a free slot first, then the byte reservation; nothing is held when it is refused. */
@@ -62,7 +70,11 @@ export class RateLimiter extends DurableObject<Env> {
       return { allowed: false, limit: "bytes", retryAfterSeconds: reserved.retryAfterSeconds };
     }
     await this.ctx.storage.put("uploads", { ...slots, [request.uploadId]: now + request.leaseMs });
-    return { allowed: true };
+    return {
+      allowed: true,
+      bytes: bucketQuota(reserved.state, request.bytesPerMinute),
+      uploadsInFlight: Object.keys(slots).length + 1,
+    };
   }
 
   /**
@@ -86,17 +98,47 @@ function liveSlots(slots: UploadSlots, now: number): UploadSlots {
 
 const limiterFor = (env: Env, keyId: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId));
 
-/** Charges one request to the key; returns the wait in seconds when it is over its requests per minute. */
-export async function chargeKey(env: Env, keyId: string): Promise<number | null> {
-  const perMinute = settings(env).RATE_LIMIT_REQUESTS_PER_MINUTE;
-  const requests = await limiterFor(env, keyId).take("requests", 1, perMinute);
-  return requests.allowed ? null : requests.retryAfterSeconds;
+/** The rate-limit policies, named as the `RateLimit-Policy` field names them (docs/api.md). */
+export const requestPolicy = (env: Env): QuotaPolicy => ({
+  name: "requests",
+  quota: settings(env).RATE_LIMIT_REQUESTS_PER_MINUTE,
+  windowSeconds: 60,
+});
+export const uploadBytesPolicy = (env: Env): QuotaPolicy => ({
+  name: "upload-bytes",
+  quota: settings(env).RATE_LIMIT_BYTES_PER_MINUTE,
+  windowSeconds: 60,
+  unit: "content-bytes",
+});
+export const concurrentUploadsPolicy = (maxConcurrent: number): QuotaPolicy => ({
+  name: "concurrent-uploads",
+  quota: maxConcurrent,
+  unit: "concurrent-requests",
+});
+
+/** A request charged to its key: the wait when it is over its requests per minute, and the rate-limit fields. */
+export interface KeyCharge {
+  retryAfterSeconds: number | null;
+  fields: Record<string, string>;
+}
+
+/** Charges one request to the key. */
+export async function chargeKey(env: Env, keyId: string): Promise<KeyCharge> {
+  const policy = requestPolicy(env);
+  const requests = await limiterFor(env, keyId).take("requests", 1, policy.quota);
+  const state = requests.allowed ? requests : { remaining: 0, resetSeconds: requests.retryAfterSeconds };
+  return {
+    retryAfterSeconds: requests.allowed ? null : requests.retryAfterSeconds,
+    fields: rateLimitFields([policy, state]),
+  };
 }
 
 /** An admitted upload's hold on the key's budget; `end` exactly once, in a `finally`. */
 export interface UploadReservation {
   /** refunds what was reserved but not read, and frees the slot */
   end(bytesRead: number): Promise<void>;
+  /** the upload policies' `RateLimit-Policy` / `RateLimit` fields as admitted; none when the key is not limited */
+  fields: Record<string, string>;
 }
 
 export interface UploadLimits {
@@ -112,7 +154,8 @@ export async function beginUpload(
   limits: UploadLimits,
 ): Promise<{ allowed: true; reservation: UploadReservation } | Extract<UploadAdmission, { allowed: false }>> {
   const limiter = limiterFor(env, keyId);
-  const bytesPerMinute = settings(env).RATE_LIMIT_BYTES_PER_MINUTE;
+  const bytesPolicy = uploadBytesPolicy(env);
+  const bytesPerMinute = bytesPolicy.quota;
   const uploadId = crypto.randomUUID();
   const admission = await limiter.beginUpload({
     uploadId,
@@ -122,8 +165,12 @@ export async function beginUpload(
     leaseMs: UPLOAD_SLOT_LEASE_MS,
   });
   if (!admission.allowed) return admission;
+  const slots = concurrentUploadsPolicy(limits.maxConcurrent);
+  // a slot frees the moment an upload ends, so the concurrency quota has no reset time to announce
+  const slotsLeft = { remaining: limits.maxConcurrent - admission.uploadsInFlight, resetSeconds: 0 };
   const reservation: UploadReservation = {
     end: (bytesRead) => limiter.endUpload(uploadId, limits.reserveBytes - bytesRead, bytesPerMinute),
+    fields: rateLimitFields([bytesPolicy, admission.bytes], [slots, slotsLeft]),
   };
   return { allowed: true, reservation };
 }

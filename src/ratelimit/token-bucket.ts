@@ -68,3 +68,13 @@ export function refundTokens(
   const capacity = Math.max(1, limitPerMinute);
   return { tokens: Math.min(capacity, refill(state, now, capacity) + refund), updatedAt: now };
 }
+
+/** What a bucket holds now, for the `RateLimit` field: whole tokens left and seconds until it is full again. */
+export function bucketQuota(state: BucketState, limitPerMinute: number): { remaining: number; resetSeconds: number } {
+  const capacity = Math.max(1, limitPerMinute);
+  const missing = Math.max(0, capacity - state.tokens);
+  return {
+    remaining: Math.max(0, Math.floor(state.tokens)),
+    resetSeconds: Math.ceil(missing / (capacity / 60_000) / 1000),
+  };
+}

@@ -1,4 +1,6 @@
 /** Creating webhook events for job outcomes and handing them to the delivery queue. */
+import { z } from "zod";
+
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "../storage/db.ts";
@@ -7,21 +9,50 @@ import { getTenant, setFirstWebhookSecret } from "../storage/tenants.repo.ts";
 import { insertJobEventOnce } from "../storage/webhooks.repo.ts";
 import { generateWebhookSecret, newWebhookEventId } from "./signature.ts";
 
-export type JobEventType = "transcription.completed" | "transcription.failed";
+/** Each job event and the job status it reports. */
+export const JOB_EVENT_STATUS = {
+  "transcription.completed": "completed",
+  "transcription.failed": "failed",
+} as const;
+export type JobEventType = keyof typeof JOB_EVENT_STATUS;
 
-/** The body sent to the receiver: the outcome and links, never the transcript itself. */
-export function webhookPayload(
+/**
+ * The body sent to the receiver for one event type: the outcome and links, never the transcript itself. The same
+ * schema types `webhookPayload` and describes the event in the OpenAPI document's `webhooks`.
+ */
+export function jobEventSchema<T extends JobEventType>(type: T) {
+  return z.object({
+    type: z.literal(type),
+    timestamp: z.iso.datetime(),
+    data: z.object({
+      id: z.string(),
+      object: z.literal("transcription"),
+      status: z.literal(JOB_EVENT_STATUS[type]),
+      links: z.object({
+        self: z.string().describe("the job: `GET` it with a read-scoped key"),
+        transcript: z.string().describe("the transcript export"),
+      }),
+    }),
+  });
+}
+export type JobEvent<T extends JobEventType = JobEventType> = z.infer<ReturnType<typeof jobEventSchema<T>>>;
+
+export function webhookPayload<T extends JobEventType>(
   job: Pick<TranscriptionRow, "id">,
-  type: JobEventType,
-  status: string,
+  type: T,
   publicBaseUrl: string,
   now: number,
-) {
+): JobEvent<T> {
   const self = `${publicBaseUrl.replace(/\/$/, "")}/v1/transcriptions/${job.id}`;
   return {
     type,
     timestamp: new Date(now).toISOString(),
-    data: { id: job.id, object: "transcription", status, links: { self, transcript: `${self}/transcript` } },
+    data: {
+      id: job.id,
+      object: "transcription",
+      status: JOB_EVENT_STATUS[type],
+      links: { self, transcript: `${self}/transcript` },
+    },
   };
 }
 
@@ -37,9 +68,8 @@ export async function emitJobEvent(
 ): Promise<string | null> {
   if (!job.webhookUrl) return null;
   const now = Date.now();
-  const status = type === "transcription.completed" ? "completed" : "failed";
   const id = newWebhookEventId(now);
-  const payload = JSON.stringify(webhookPayload(job, type, status, env.PUBLIC_BASE_URL ?? "", now));
+  const payload = JSON.stringify(webhookPayload(job, type, env.PUBLIC_BASE_URL ?? "", now));
   const eventId = await insertJobEventOnce(db, {
     id,
     tenantId: job.tenantId,

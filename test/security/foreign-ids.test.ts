@@ -263,6 +263,8 @@ describe("the route table covers the OpenAPI document", () => {
     const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>> };
     const documented: string[] = [];
     for (const [path, operations] of Object.entries(doc.paths)) {
+      // tenant data lives under /v1; /healthz, /metrics and /openapi.json name no ids
+      if (!path.startsWith("/v1/")) continue;
       for (const method of Object.keys(operations)) {
         if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
         documented.push(`${method.toUpperCase()} ${path}`);
@@ -515,9 +517,9 @@ describe("collections and counts never include A", () => {
       ["POST", "/v1/admin/encryption/rewrap"],
       ["GET", "/v1/admin/dead-letters?state=all"],
       ["POST", "/v1/admin/dead-letters/redrive"],
-      ["POST", "/v1/admin/tenants", { name: "b-made" }],
-      ["GET", "/v1/admin/tenants"],
       ["POST", "/v1/admin/search/reindex"],
+      ["GET", "/v1/admin/tenants"],
+      ["POST", "/v1/admin/tenants", { name: "b-made" }],
     ] as [string, string, unknown?][]) {
       const res = await call(path, {
         method,

@@ -5,7 +5,7 @@ import type { AppEnv } from "../../app.context.ts";
 import { breakerFor } from "../../breaker/circuit-breaker.ts";
 import { ApiError } from "../../http/problem.ts";
 import { parseProviderList } from "../../providers/registry.ts";
-import { iso, json, problem } from "../openapi.ts";
+import { iso, json, problem, TAGS } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const breakers = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -39,6 +39,8 @@ breakers.openapi(
   createRoute({
     method: "get",
     path: "/v1/admin/breakers",
+    operationId: "listBreakers",
+    tags: [TAGS.admin],
     summary: "Every enabled provider's circuit breaker",
     security: [{ bearerAuth: ["admin"] }],
     responses: { 200: { description: "Breakers", content: json(z.object({ data: z.array(BreakerView) })) } },
@@ -50,6 +52,8 @@ breakers.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/breakers/{provider}/{action}",
+    operationId: "forceBreaker",
+    tags: [TAGS.admin],
     summary: "Force a breaker open (held until closed) or closed",
     security: [{ bearerAuth: ["admin"] }],
     request: {

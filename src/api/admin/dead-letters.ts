@@ -12,7 +12,7 @@ import {
   resolveDeadLetter,
 } from "../../storage/dead-letters.repo.ts";
 import { getJobById } from "../../storage/jobs.repo.ts";
-import { iso, json, problem } from "../openapi.ts";
+import { iso, json, problem, TAGS } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const deadLetterRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -37,6 +37,8 @@ deadLetterRoutes.openapi(
   createRoute({
     method: "get",
     path: "/v1/admin/dead-letters",
+    operationId: "listDeadLetters",
+    tags: [TAGS.admin],
     summary: "Dead-lettered jobs with their classification",
     security: [{ bearerAuth: ["admin"] }],
     request: {
@@ -77,6 +79,8 @@ deadLetterRoutes.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/dead-letters/redrive",
+    operationId: "redriveDeadLetters",
+    tags: [TAGS.admin],
     summary: "Re-drive every pending recoverable item now",
     security: [{ bearerAuth: ["admin"] }],
     responses: { 200: { description: "How many were sent", content: json(z.object({ redriven: z.number().int() })) } },
@@ -93,6 +97,8 @@ deadLetterRoutes.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/dead-letters/{job}/redrive",
+    operationId: "redriveDeadLetter",
+    tags: [TAGS.admin],
     summary: "Re-drive one item now",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: JobParam },
@@ -112,6 +118,8 @@ deadLetterRoutes.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/dead-letters/{job}/fail",
+    operationId: "failDeadLetter",
+    tags: [TAGS.admin],
     summary: "Fail one item's job now (`dead_lettered`)",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: JobParam },

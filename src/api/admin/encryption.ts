@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import { rewrapBatch, staleFieldCount } from "../../storage/rewrap.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const encryption = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -29,6 +29,8 @@ encryption.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/encryption/rewrap",
+    operationId: "rewrapEncryption",
+    tags: [TAGS.admin],
     summary: "Move stored data to the newest encryption master key version (one batch per call)",
     description:
       "After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0, then the old version can be removed.",

@@ -6,7 +6,7 @@ import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_L
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
 import { type ApiKeyRow, getTenant, insertApiKey, listTenantKeys, revokeApiKey } from "../../storage/tenants.repo.ts";
-import { iso, json, problem } from "../openapi.ts";
+import { iso, json, problem, TAGS } from "../openapi.ts";
 import { ApiKeyListSchema, KeyCreate, KeyCreated } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 import { TenantParam } from "./tenants.ts";
@@ -34,6 +34,8 @@ keyRoutes.openapi(
   createRoute({
     method: "get",
     path: "/v1/admin/tenants/{tenant}/keys",
+    operationId: "listApiKeys",
+    tags: [TAGS.admin],
     summary: "List a tenant's API keys (never the keys themselves), newest first",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: TenantParam },
@@ -51,6 +53,8 @@ keyRoutes.openapi(
 const createKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys",
+  operationId: "createApiKey",
+  tags: [TAGS.admin],
   summary: "Create an API key for a tenant (the key is shown once)",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(KeyCreate), required: false } },
@@ -96,6 +100,8 @@ keyRoutes.openapi(createKeyRoute, async (c) => {
 const revokeKeyRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{tenant}/keys/{key}/revoke",
+  operationId: "revokeApiKey",
+  tags: [TAGS.admin],
   summary: "Revoke an API key",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) }) },

@@ -9,7 +9,7 @@ import { DRIFT_DEFAULT_BASELINE_DAYS, DRIFT_DEFAULT_WINDOW_HOURS, driftReport } 
 import { DRIFT_FEATURES } from "../../drift/features.ts";
 import { PSI_DEFAULT_MIN_SAMPLES } from "../../drift/psi.ts";
 import { QUALITY_DEFAULT_WEEKS, QUALITY_MAX_WEEKS, qualityReport } from "../../quality/feedback.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const DriftQuery = z.object({
@@ -108,6 +108,8 @@ export const qualityRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
 const driftRoute = createRoute({
   method: "get",
   path: "/v1/admin/drift",
+  operationId: "getDriftReport",
+  tags: [TAGS.admin],
   summary: "Input and output drift per provider and model (PSI, recent window vs baseline)",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: DriftQuery },
@@ -136,6 +138,8 @@ qualityRoutes.openapi(driftRoute, async (c) => {
 const qualityRoute = createRoute({
   method: "get",
   path: "/v1/admin/quality",
+  operationId: "getQualityReport",
+  tags: [TAGS.admin],
   summary: "Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: QualityQuery },

@@ -4,7 +4,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app.context.ts";
 import { isWellFormedId } from "../../lib/ids.ts";
 import { reindexBatch } from "../../storage/transcript-index.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { validationHook } from "../validation.ts";
 
 export const searchAdmin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -35,6 +35,8 @@ searchAdmin.openapi(
   createRoute({
     method: "post",
     path: "/v1/admin/search/reindex",
+    operationId: "reindexSearch",
+    tags: [TAGS.admin],
     summary: "(Re-)index completed transcripts for search (one batch per call)",
     description:
       "Indexes completed jobs in id order across tenants, replacing their tokens: for transcripts completed before the " +

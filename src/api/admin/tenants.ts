@@ -15,7 +15,7 @@ import {
   type TenantRow,
   updateTenantRetention,
 } from "../../storage/tenants.repo.ts";
-import { json, problem } from "../openapi.ts";
+import { json, problem, TAGS } from "../openapi.ts";
 import { ErasureReceiptSchema, TenantCreate, TenantListSchema, TenantSchema, TenantUpdate } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 
@@ -26,6 +26,8 @@ export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
 const createTenantRoute = createRoute({
   method: "post",
   path: "/v1/admin/tenants",
+  operationId: "createTenant",
+  tags: [TAGS.admin],
   summary: "Create a tenant",
   security: [{ bearerAuth: ["admin"] }],
   request: { body: { content: json(TenantCreate), required: true } },
@@ -92,6 +94,8 @@ tenantRoutes.openapi(
   createRoute({
     method: "get",
     path: "/v1/admin/tenants",
+    operationId: "listTenants",
+    tags: [TAGS.admin],
     summary: "List tenants, newest first",
     description: "Keyset pagination: pass `next_cursor` back as `cursor`.",
     security: [{ bearerAuth: ["admin"] }],
@@ -113,6 +117,8 @@ tenantRoutes.openapi(
   createRoute({
     method: "get",
     path: "/v1/admin/tenants/{tenant}",
+    operationId: "getTenant",
+    tags: [TAGS.admin],
     summary: "Get a tenant",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: TenantParam },
@@ -129,6 +135,8 @@ tenantRoutes.openapi(
 const updateTenantRoute = createRoute({
   method: "patch",
   path: "/v1/admin/tenants/{tenant}",
+  operationId: "updateTenant",
+  tags: [TAGS.admin],
   summary: "Change a tenant's retention windows (applies to jobs uploaded afterwards)",
   security: [{ bearerAuth: ["admin"] }],
   request: { params: TenantParam, body: { content: json(TenantUpdate), required: true } },
@@ -151,6 +159,8 @@ tenantRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/v1/admin/tenants/{tenant}",
+    operationId: "deleteTenant",
+    tags: [TAGS.admin],
     summary: "Erase a tenant and everything it stored",
     security: [{ bearerAuth: ["admin"] }],
     request: { params: TenantParam },

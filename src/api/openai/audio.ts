@@ -23,11 +23,13 @@ import { log } from "../../lib/log.ts";
 import type { JobTask, TranscriptionRow } from "../../storage/schema.ts";
 import { getTranscript, withOpenedText } from "../../storage/transcript-store.ts";
 import { acceptUpload } from "../accept-upload.ts";
+import { headers as headerRefs, TAGS } from "../openapi.ts";
 import { openAIError } from "./errors.ts";
 import { LIST_FIELDS, resolveOpenAIAudioRequest } from "./fields.ts";
 import {
+  OPENAI_SHARED_ERRORS,
   OpenAIAudioForm,
-  OpenAIErrorSchema,
+  openAIError as openAIErrorEntry,
   OpenAITranscriptionSchema,
   OpenAIVerboseTranscriptionSchema,
 } from "./schemas.ts";
@@ -40,20 +42,34 @@ const CALLER_FAILURE_CODES = new Set(["invalid_audio", "empty_audio", "audio_too
 
 export const audio = new OpenAPIHono<AppEnv>();
 
-const ROUTES: [path: string, task: JobTask, summary: string][] = [
-  ["/v1/audio/transcriptions", "transcribe", "OpenAI-compatible: transcribe audio and wait for the text"],
-  ["/v1/audio/translations", "translate", "OpenAI-compatible: translate audio into English and wait for the text"],
+const ROUTES: [path: string, task: JobTask, operationId: string, summary: string][] = [
+  [
+    "/v1/audio/transcriptions",
+    "transcribe",
+    "createAudioTranscription",
+    "OpenAI-compatible: transcribe audio and wait for the text",
+  ],
+  [
+    "/v1/audio/translations",
+    "translate",
+    "createAudioTranslation",
+    "OpenAI-compatible: translate audio into English and wait for the text",
+  ],
 ];
 
-const openAIErrorResponse = (description: string) => ({
-  description,
-  content: { "application/json": { schema: OpenAIErrorSchema } },
-});
+const requestIdHeader = {
+  "x-request-id": {
+    description: "The job's id (`tr_…`): the SDKs expose it as `_request_id`",
+    schema: { type: "string" as const },
+  },
+};
 
-for (const [path, task, summary] of ROUTES) {
+for (const [path, task, operationId, summary] of ROUTES) {
   audio.openAPIRegistry.registerPath({
     method: "post",
     path,
+    operationId,
+    tags: [TAGS.openai],
     summary,
     description:
       "OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, " +
@@ -62,24 +78,38 @@ for (const [path, task, summary] of ROUTES) {
       "`SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and " +
       "`transcriptions:read` (the answer is the transcript).",
     security: [{ bearerAuth: ["transcriptions:write", "transcriptions:read"] }],
-    request: { body: { content: { "multipart/form-data": { schema: OpenAIAudioForm } } } },
+    request: {
+      headers: z.object({
+        "idempotency-key": z.string().min(1).max(255).optional().openapi({
+          description: "the same key and request within 24 h waits on the same job again instead of creating one",
+        }),
+      }),
+      body: { content: { "multipart/form-data": { schema: OpenAIAudioForm } } },
+    },
     responses: {
       200: {
-        description: "The transcript in `response_format` (`text`, `srt`, `vtt` as text/plain), or SSE with stream",
-        headers: { "x-request-id": { schema: { type: "string" }, description: "the job id" } },
+        description:
+          "The transcript in `response_format` (`text`, `srt`, `vtt` as text/plain), or server-sent events with " +
+          "`stream=true`",
+        headers: { ...requestIdHeader, ...headerRefs.idempotentReplayed, ...headerRefs.rateLimit },
         content: {
           "application/json": { schema: z.union([OpenAITranscriptionSchema, OpenAIVerboseTranscriptionSchema]) },
           "text/plain": { schema: z.string() },
           "text/event-stream": { schema: z.string() },
         },
       },
-      400: openAIErrorResponse("Bad field, unknown model, unsupported audio, or a job failed on its audio"),
-      401: openAIErrorResponse("Missing or bad API key"),
-      403: openAIErrorResponse("The key lacks a scope"),
-      413: openAIErrorResponse("Upload larger than MAX_UPLOAD_BYTES"),
-      429: openAIErrorResponse("Rate limited (Retry-After)"),
-      502: openAIErrorResponse("The job failed at its provider (`code` is the job's error code)"),
-      504: openAIErrorResponse("Still running after SYNC_WAIT_SECONDS: `transcription_pending`, Location"),
+      400: openAIErrorEntry("Bad field, unknown model, unsupported audio, or the job failed on its audio"),
+      403: openAIErrorEntry("The key lacks a scope, or is the operator key (`permission_error`)"),
+      404: openAIErrorEntry("The job was deleted while the request waited (`transcription_deleted`)"),
+      409: openAIErrorEntry("The Idempotency-Key was used with a different request (`idempotency_key_reused`)"),
+      413: openAIErrorEntry("Upload larger than MAX_UPLOAD_BYTES (`payload_too_large`)"),
+      ...OPENAI_SHARED_ERRORS,
+      429: openAIErrorEntry("The API key's requests, upload bytes per minute or concurrent uploads are spent", {
+        ...headerRefs.retryAfter,
+        ...headerRefs.rateLimit,
+      }),
+      502: openAIErrorEntry("The job failed at its provider (`code` is the job's error code)", headerRefs.location),
+      504: openAIErrorEntry("Still running after SYNC_WAIT_SECONDS (`transcription_pending`)", headerRefs.location),
     },
   });
   audio.post(path, requireScope("transcriptions:write"), requireScope("transcriptions:read"), (c) =>
@@ -107,7 +137,8 @@ async function transcribeAndWait(c: Context<AppEnv>, task: JobTask): Promise<Res
   const needsSegments = resolved.format !== "json" && resolved.format !== "text";
   const doc = await finished(env, job.id, await wait(), waitSeconds, needsSegments);
   const rendered = renderTranscript(doc, resolved.format, resolved.granularities);
-  return new Response(rendered.body, { status: 200, headers: { ...headers, "content-type": rendered.contentType } });
+  // c.body: keeps the headers set on the context (the upload policies' RateLimit fields)
+  return c.body(rendered.body, 200, { ...headers, "content-type": rendered.contentType });
 }
 
 /**
@@ -186,9 +217,10 @@ function streamWhenDone(
     }
   })();
   c.executionCtx.waitUntil(sending);
-  return new Response(readable, {
-    status: 200,
-    headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+  return c.body(readable, 200, {
+    ...headers,
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
   });
 }
 

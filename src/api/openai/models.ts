@@ -14,7 +14,8 @@ import { OPENAI_DEFAULT_MODEL } from "../../providers/openai.ts";
 import { defaultProvider, parseProviderList } from "../../providers/registry.ts";
 import type { ProviderName } from "../../providers/types.ts";
 import { WORKERS_AI_DEFAULT_MODEL } from "../../providers/workers-ai.ts";
-import { OpenAIErrorSchema } from "./schemas.ts";
+import { TAGS } from "../openapi.ts";
+import { OPENAI_SHARED_ERRORS, openAIError } from "./schemas.ts";
 
 /** OpenAI's transcription model ids, each an alias of the default provider's configured model. */
 export const DEFAULT_MODEL_ALIASES = ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"] as const;
@@ -85,16 +86,13 @@ const ModelSchema = z
   })
   .openapi("OpenAIModel");
 
-const openAIError = (description: string) => ({
-  description,
-  content: { "application/json": { schema: OpenAIErrorSchema } },
-});
-
 export const models = new OpenAPIHono<AppEnv>();
 
 models.openAPIRegistry.registerPath({
   method: "get",
   path: "/v1/models",
+  operationId: "listModels",
+  tags: [TAGS.openai],
   summary: "OpenAI-compatible: list the models `model` may name",
   description:
     "`whisper-1`, `gpt-4o-transcribe` and `gpt-4o-mini-transcribe` stand for the default provider's configured " +
@@ -107,7 +105,7 @@ models.openAPIRegistry.registerPath({
         "application/json": { schema: z.object({ object: z.literal("list"), data: z.array(ModelSchema) }) },
       },
     },
-    401: openAIError("Missing or bad API key"),
+    ...OPENAI_SHARED_ERRORS,
   },
 });
 
@@ -116,13 +114,16 @@ models.get("/v1/models", (c) => c.json({ object: "list", data: modelCatalog(c.en
 models.openAPIRegistry.registerPath({
   method: "get",
   path: "/v1/models/{model}",
+  operationId: "retrieveModel",
+  tags: [TAGS.openai],
   summary: "OpenAI-compatible: one model object",
   description: "The id may contain `/` (sent as `%2F`, as the SDKs do, or literally).",
   security: [{ bearerAuth: [] }],
   request: { params: z.object({ model: z.string().openapi({ param: { name: "model", in: "path" } }) }) },
   responses: {
     200: { description: "The model", content: { "application/json": { schema: ModelSchema } } },
-    404: openAIError("Not a model of this deployment"),
+    404: openAIError("Not a model of this deployment (`model_not_found`)"),
+    ...OPENAI_SHARED_ERRORS,
   },
 });
 

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 
 import { OPENAI_RESPONSE_FORMATS, TIMESTAMP_GRANULARITIES } from "../../domain/openai-format.ts";
+import { headers } from "../openapi.ts";
 import { UploadOptions } from "../schemas.ts";
 
 export const OpenAIErrorSchema = z
@@ -20,6 +21,25 @@ export const OpenAIErrorSchema = z
     }),
   })
   .openapi("OpenAIError");
+
+type HeaderRefs = Record<string, { $ref: string }>;
+
+/** An OpenAI-shaped error response entry (src/api/openai/errors.ts renders it). */
+export const openAIError = (description: string, extraHeaders?: HeaderRefs) => ({
+  description,
+  ...(extraHeaders ? { headers: extraHeaders } : {}),
+  content: { "application/json": { schema: OpenAIErrorSchema } },
+});
+
+/** The answers authentication and the request rate limit give on every OpenAI route, in OpenAI's shape. */
+export const OPENAI_SHARED_ERRORS = {
+  401: openAIError("Missing, unknown, revoked or expired API key (`authentication_error`)"),
+  429: openAIError("The API key's requests per minute, or this address's failed authentications, are spent", {
+    ...headers.retryAfter,
+    ...headers.rateLimit,
+  }),
+  503: openAIError("The deployment fails closed (`admin_key_too_weak`, `encryption_not_configured`)"),
+};
 
 /** The multipart fields of `POST /v1/audio/transcriptions` and `/v1/audio/translations`. */
 export const OpenAIAudioForm = z
