@@ -52,6 +52,7 @@ export default defineConfig(async () => {
           },
         },
         "./packages/pool-contract/vitest.config.ts",
+        "./packages/client/vitest.config.ts",
         "./gpu-worker/vitest.config.ts",
         "./e2e/vitest.config.ts",
         "./test/infra/vitest.config.ts",

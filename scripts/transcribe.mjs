@@ -1,40 +1,22 @@
 #!/usr/bin/env node
-// Uploads an audio file to the local (or any) deployment, shows progress, waits and prints the transcript.
-// Usage: npm run transcribe -- file.wav [--format txt|srt|vtt|json] [--provider name] [--language en]
-//        [--url http://127.0.0.1:8787] [--key vtt_live_...]
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { Readable } from "node:stream";
-import { parseArgs } from "node:util";
+// `npm run transcribe -- file.wav [vtt transcribe options]`: the `vtt` CLI (packages/client) pointed at the local
+// deployment. Without --key or VTT_API_KEY it makes (once) a development tenant and key with the bootstrap admin key
+// from .dev.vars, cached under .wrangler/. Everything else is `vtt transcribe` (`npx vtt help`).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    format: { type: "string", default: "txt" },
-    provider: { type: "string" },
-    language: { type: "string" },
-    url: { type: "string", default: process.env.VTT_URL ?? "http://127.0.0.1:8787" },
-    key: { type: "string", default: process.env.VTT_API_KEY },
-    timeout: { type: "string", default: "600" },
-  },
-});
-const file = positionals[0];
-if (!file || !existsSync(file)) {
-  console.error("usage: npm run transcribe -- <audio file> [--format txt|srt|vtt|json] [--provider p] [--language xx]");
-  process.exit(2);
-}
-const base = values.url.replace(/\/$/, "");
-const tty = process.stderr.isTTY;
-const status = (line) => (tty ? process.stderr.write(`\r\x1b[K${line}`) : process.stderr.write(`${line}\n`));
+import { parseVars } from "./lib/dev-env.mjs";
 
-function devVars() {
-  if (!existsSync(".dev.vars")) return {};
-  return Object.fromEntries(
-    readFileSync(".dev.vars", "utf8")
-      .split("\n")
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
-}
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const base = (flag("--url") ?? process.env.VTT_API_URL ?? process.env.VTT_URL ?? "http://127.0.0.1:8787").replace(
+  /\/$/,
+  "",
+);
 
 async function problem(res) {
   const text = await res.text();
@@ -56,8 +38,8 @@ async function developmentKey() {
     await check.body?.cancel();
     if (check.status !== 401) return cached;
   }
-  const admin = devVars().ADMIN_API_KEY;
-  if (!admin) throw new Error("no --key given and no ADMIN_API_KEY in .dev.vars");
+  const admin = existsSync(".dev.vars") ? parseVars(readFileSync(".dev.vars", "utf8")).ADMIN_API_KEY : undefined;
+  if (!admin) throw new Error("no --key given, no VTT_API_KEY, and no ADMIN_API_KEY in .dev.vars");
   const headers = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
   const tenant = await fetch(`${base}/v1/admin/tenants`, {
     method: "POST",
@@ -78,62 +60,18 @@ async function developmentKey() {
   return created.key;
 }
 
-async function main() {
-  const key = values.key ?? (await developmentKey());
-  const size = statSync(file).size;
-  let sent = 0;
-  const counting = Readable.toWeb(createReadStream(file)).pipeThrough(
-    new TransformStream({
-      transform(chunk, controller) {
-        sent += chunk.byteLength;
-        status(`uploading ${file}: ${Math.round((sent / size) * 100)}% of ${(size / 1024).toFixed(0)} KiB`);
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  const query = new URLSearchParams();
-  if (values.provider) query.set("provider", values.provider);
-  if (values.language) query.set("language", values.language);
-  const res = await fetch(`${base}/v1/transcriptions?${query}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${key}`,
-      "content-type": "application/octet-stream",
-      "content-length": String(size),
-    },
-    body: counting,
-    duplex: "half",
+try {
+  const key = flag("--key") ?? process.env.VTT_API_KEY ?? (await developmentKey());
+  const vtt = fileURLToPath(new URL("../packages/client/bin/vtt.js", import.meta.url));
+  const cli = spawn(process.execPath, [vtt, "transcribe", ...args], {
+    stdio: "inherit",
+    env: { ...process.env, VTT_API_URL: base, VTT_API_KEY: key },
   });
-  if (res.status !== 202) throw new Error(`upload rejected: ${await problem(res)}`);
-  const job = await res.json();
-  status(`queued ${job.id} (provider ${job.provider})`);
-  const started = Date.now();
-  const spinner = "|/-\\";
-  for (let i = 0; ; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const poll = await fetch(`${base}/v1/transcriptions/${job.id}`, { headers: { authorization: `Bearer ${key}` } });
-    if (!poll.ok) throw new Error(`polling failed: ${await problem(poll)}`);
-    const current = await poll.json();
-    const elapsed = ((Date.now() - started) / 1000).toFixed(1);
-    status(`${spinner[i % 4]} ${current.status} ${job.id} ${elapsed}s attempts=${current.attempts}`);
-    if (current.status === "failed") throw new Error(`job failed: ${current.error.code}: ${current.error.message}`);
-    if (current.status === "completed") break;
-    if (Date.now() - started > Number(values.timeout) * 1000) throw new Error("gave up waiting");
-  }
-  if (tty) process.stderr.write("\r\x1b[K");
-  const transcript = await fetch(`${base}/v1/transcriptions/${job.id}/transcript?format=${values.format}`, {
-    headers: { authorization: `Bearer ${key}` },
-  });
-  if (!transcript.ok) throw new Error(`transcript: ${await problem(transcript)}`);
-  process.stdout.write(await transcript.text());
-  process.stdout.write("\n");
-  process.stderr.write(`done: ${job.id} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
-}
-
-main().catch((error) => {
-  if (tty) process.stderr.write("\n");
+  cli.on("exit", (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+} catch (error) {
   console.error(String(error.message ?? error));
-  if (String(error.cause?.code ?? "").includes("ECONNREFUSED"))
+  if (String(error.cause?.code ?? "").includes("ECONNREFUSED")) {
     console.error(`is the service running at ${base}? (npm start)`);
+  }
   process.exit(1);
-});
+}

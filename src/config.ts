@@ -115,6 +115,11 @@ const SettingsSchema = z.object({
   BREAKER_MAX_COOLDOWN_MS: optionalNumber,
   BREAKER_HALF_OPEN_PROBES: optionalNumber,
   CORS_ALLOWED_ORIGINS: list,
+  /** model names the Whisper pool serves (its WHISPER_MODEL); the first is its default. Empty: no override */
+  POOL_MODELS: list,
+  /** model ids callers may pick besides OPENAI_MODEL / DEEPGRAM_MODEL (e.g. `gpt-4o-transcribe`, `nova-2`) */
+  OPENAI_MODELS: list,
+  DEEPGRAM_MODELS: list,
   JOBS_QUEUE: z.string().optional(),
   JOBS_DLQ: z.string().optional(),
   WEBHOOKS_QUEUE: z.string().optional(),

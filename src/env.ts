@@ -29,8 +29,13 @@ interface EnvOverlay {
   DEEPGRAM_MODEL?: string;
   DEEPGRAM_BASE_URL?: string;
   DEEPGRAM_TIMEOUT_MS?: string;
+  /** extra model ids callers may name besides OPENAI_MODEL / DEEPGRAM_MODEL, comma separated */
+  OPENAI_MODELS?: string;
+  DEEPGRAM_MODELS?: string;
   WORKERS_AI_MODEL?: string;
   POOL_URL?: string;
+  /** model names the pool serves (its WHISPER_MODEL), comma separated; the first is its default */
+  POOL_MODELS?: string;
   POOL_DISPATCH_TIMEOUT_MS?: string;
   /** edge → pool signing keys, `kid:secret,…` (first signs) */
   POOL_SIGNING_KEYS?: string;

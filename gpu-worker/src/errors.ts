@@ -16,7 +16,11 @@ export type FailureCode =
   /** The per-job timeout fired; the engine work was cancelled. */
   | "timeout"
   /** The engine failed or crashed; retried, reported only when attempts run out. */
-  | "engine_error";
+  | "engine_error"
+  /** The dispatch named a model this pool does not serve (normally refused at submit). */
+  | "model_unavailable"
+  /** A translate task on an English-only model (normally refused at submit). */
+  | "translation_unsupported";
 
 /** A failure with a code; `retryable` decides between another BullMQ attempt and a terminal failure. */
 export class PoolJobError extends Error {

@@ -11,6 +11,7 @@ import type { Redis } from "ioredis";
 
 import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
+import { refuseOptions, servedModelNames } from "./bridge/options.ts";
 import { type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
 import type { TranscriptionEngine } from "./engines/engine.ts";
 import { OpenAICompatibleEngine } from "./engines/openai-compatible.ts";
@@ -109,6 +110,10 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       bridgeKeys: settings.bridgeKeys,
       signatureToleranceSeconds: settings.signatureToleranceSeconds,
       enqueue: (dispatch) => enqueueDispatch(transcriptions, callbacks, dispatch, settings, eraser),
+      refuseOptions: (dispatch) => {
+        const description = engine?.ready ? engine.description : null;
+        return refuseOptions(dispatch, servedModelNames(settings, description), description);
+      },
       erase: (jobId) => eraser.erase(jobId),
       notReadyReason: () => {
         if (startupError) return `startup failed: ${startupError}`;
@@ -140,6 +145,8 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       metrics,
       logger,
       modelName: startedEngine.description.model,
+      refuseOptions: (data) =>
+        refuseOptions(data, servedModelNames(settings, startedEngine.description), startedEngine.description),
       activeJobs,
       lifecycle,
       stepTimeout,
@@ -276,6 +283,7 @@ async function createEngine(
     modelPath: model.path,
     modelName: model.name,
     synthetic: model.synthetic,
+    multilingual: model.multilingual,
     capacity: settings.batchSize,
     threads: settings.whisperThreads,
     maxTokens: settings.whisperMaxTokens,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rightPad, SAMPLE_RATE } from "../src/audio/windows.ts";
 import { type BatchReport, BatchScheduler } from "../src/batch/scheduler.ts";
 import type { CallbackBody } from "../src/callback/deliver.ts";
-import type { EngineWindow } from "../src/engines/engine.ts";
+import { DEFAULT_WINDOW_OPTIONS, type EngineWindow } from "../src/engines/engine.ts";
 import { WhisperCppEngine } from "../src/engines/whispercpp.ts";
 import { createLogger } from "../src/log.ts";
 import { ensureSyntheticModel } from "../src/models/synthetic.ts";
@@ -47,6 +47,7 @@ describe("right-padding", () => {
     durationMs: Math.round((samples.length / SAMPLE_RATE) * 1000),
     language: "en",
     prompt: null,
+    ...DEFAULT_WINDOW_OPTIONS,
   });
 
   it("gives the same result for a window alone, zero-padded to 30 s, and inside a padded batch", async () => {
@@ -70,13 +71,20 @@ describe("right-padding", () => {
     const reports: BatchReport[] = [];
     const scheduler = new BatchScheduler({ engine, batchSize: 3, batchWaitMs: 30, onBatch: (r) => reports.push(r) });
     const results = await Promise.all(
-      [...clips, clips[0]!].map((samples) => scheduler.submit({ samples, language: "en", prompt: null })),
+      [...clips, clips[0]!].map((samples) =>
+        scheduler.submit({ samples, language: "en", prompt: null, ...DEFAULT_WINDOW_OPTIONS }),
+      ),
     );
     expect(results).toHaveLength(5);
     expect(reports.map((r) => r.size)).toEqual([3, 2]);
     // padded to the longest of each batch: first batch holds 4 s, 6 s, 2 s → 3 × 6 s
     expect(reports[0]!.paddedSamples).toBe(3 * clips[1]!.length);
-    const lonely = await scheduler.submit({ samples: clips[2]!, language: "en", prompt: null });
+    const lonely = await scheduler.submit({
+      samples: clips[2]!,
+      language: "en",
+      prompt: null,
+      ...DEFAULT_WINDOW_OPTIONS,
+    });
     expect(lonely.segments.length).toBeGreaterThan(0);
     expect(reports.at(-1)!.size).toBe(1);
   });

@@ -40,7 +40,15 @@ it("calls back with text, ordered segments inside the audio, language, duration,
   expect(callback.body.status).toBe("completed");
   if (callback.body.status !== "completed") return;
   const { result } = callback.body;
-  expect(Object.keys(result).sort()).toEqual(["duration_seconds", "language", "model", "segments", "text", "timings"]);
+  expect(Object.keys(result).sort()).toEqual([
+    "duration_seconds",
+    "language",
+    "model",
+    "segments",
+    "task",
+    "text",
+    "timings",
+  ]);
   expect(result).toMatchObject({ language: "en", duration_seconds: 11, model: "synthetic-mini" });
   expect(Object.keys(result.timings).sort()).toEqual(["decode_ms", "fetch_ms", "inference_ms", "queue_ms", "total_ms"]);
   for (const value of Object.values(result.timings)) expect(value).toBeGreaterThanOrEqual(0);

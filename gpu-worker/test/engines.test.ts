@@ -13,6 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { SAMPLE_RATE } from "../src/audio/windows.ts";
+import { DEFAULT_WINDOW_OPTIONS, type EngineWindowResult } from "../src/engines/engine.ts";
 import { OpenAICompatibleEngine } from "../src/engines/openai-compatible.ts";
 import { WhisperCppEngine } from "../src/engines/whispercpp.ts";
 import { createLogger } from "../src/log.ts";
@@ -105,9 +106,9 @@ describe("openai-compatible engine", () => {
     expect(engine.ready).toBe(true);
     const padded = new Float32Array(3 * SAMPLE_RATE);
     const outcomes = await engine.transcribeBatch([
-      { samples: padded, durationMs: 3000, language: "en", prompt: "Kennedy" },
-      { samples: padded, durationMs: 2000, language: null, prompt: null },
-      { samples: padded, durationMs: 1000, language: null, prompt: null },
+      { samples: padded, durationMs: 3000, language: "en", prompt: "Kennedy", ...DEFAULT_WINDOW_OPTIONS },
+      { samples: padded, durationMs: 2000, language: null, prompt: null, ...DEFAULT_WINDOW_OPTIONS },
+      { samples: padded, durationMs: 1000, language: null, prompt: null, ...DEFAULT_WINDOW_OPTIONS },
     ]);
     expect(maxInFlight).toBe(3);
     const first = requests.find((r) => r.form.get("language") === "en")!;
@@ -159,7 +160,13 @@ describe("openai-compatible engine", () => {
       logger: silent,
       fetch: intercept as typeof fetch,
     });
-    const window = { samples: new Float32Array(SAMPLE_RATE), durationMs: 1000, language: "en", prompt: null };
+    const window = {
+      samples: new Float32Array(SAMPLE_RATE),
+      durationMs: 1000,
+      language: "en",
+      prompt: null,
+      ...DEFAULT_WINDOW_OPTIONS,
+    };
     const [failed, ok] = await engine.transcribeBatch([{ ...window, language: "de" }, window]);
     expect(failed!.status).toBe("rejected");
     expect(String((failed as PromiseRejectedResult).reason)).toMatch(/500/);
@@ -297,10 +304,52 @@ describe("fugood binding", () => {
     await engine.start();
     try {
       const pcm = await decodeReference(await jfkSlice(0, 4));
-      const window = { samples: pcm, durationMs: 4000, language: "en", prompt: null };
+      const window = { samples: pcm, durationMs: 4000, language: "en", prompt: null, ...DEFAULT_WINDOW_OPTIONS };
       const [a, b] = await engine.transcribeBatch([window, window]);
       expect(a!.status).toBe("fulfilled");
       expect(b).toEqual(a);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  const optionsTitle = hasFugood
+    ? "passes translate and temperature per window; gives no word timings"
+    : "passes translate and temperature per window (skipped: @fugood/whisper.node is not installed; run npm run fugood:install -w gpu-worker)";
+  it.skipIf(!hasFugood)(optionsTitle, async () => {
+    const engine = new WhisperCppEngine({
+      binding: "fugood",
+      modelPath: await ensureSyntheticModel({ shape: "mini-multilingual", cacheDir: `${CACHE_DIR}/models` }),
+      modelName: "synthetic-mini-multilingual",
+      synthetic: true,
+      multilingual: true,
+      capacity: 3,
+      threads: 1,
+      maxTokens: 0,
+      temperatureInc: 0,
+      bestOf: 1,
+      useGpu: false,
+      logger: silent,
+    });
+    expect(engine.description).toMatchObject({ translates: true, wordTimestamps: false });
+    await engine.start();
+    try {
+      const pcm = await decodeReference(await jfkSlice(0, 4));
+      const window = { samples: pcm, durationMs: 4000, language: null, prompt: null, ...DEFAULT_WINDOW_OPTIONS };
+      const outcomes = await engine.transcribeBatch([
+        window,
+        { ...window, task: "translate" },
+        { ...window, temperature: 1, wordTimestamps: true },
+      ]);
+      const [plain, translated, warm] = outcomes.map((o) => {
+        expect(o.status).toBe("fulfilled");
+        return (o as PromiseFulfilledResult<EngineWindowResult>).value;
+      });
+      const decoded = (r: EngineWindowResult) => r.segments.map((s) => [s.startMs, s.endMs, s.text]);
+      // the synthetic text means nothing: the options show in a different decode, not in particular words
+      expect(decoded(translated!)).not.toEqual(decoded(plain!));
+      expect(decoded(warm!)).not.toEqual(decoded(plain!));
+      expect(warm!.words).toBeUndefined();
     } finally {
       await engine.close();
     }

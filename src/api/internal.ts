@@ -62,6 +62,12 @@ internal.get("/internal/audio/:id", async (c) => {
   });
 });
 
+/** The pool's codes for options it cannot honour, as the provider codes the same refusal at dispatch gets. */
+const POOL_FAILURE_CODES: Record<string, string> = {
+  translation_unsupported: "provider_cannot_translate",
+  model_unavailable: "provider_model_unavailable",
+};
+
 const signatureError = (reason: VerifyFailure) =>
   new ApiError(
     401,
@@ -93,8 +99,12 @@ internal.post("/internal/pool/callback", async (c) => {
   if (!job || isTerminal(job.status) || job.provider !== "whisper-pool") {
     return c.json({ ok: true, applied: false });
   }
-  const applied =
-    callback.status === "completed"
+  // a pool older than the task field drops it and transcribes: that result must never pass for a translation
+  const untranslated =
+    callback.status === "completed" && job.task === "translate" && callback.result.task !== "translate";
+  const applied = untranslated
+    ? await storeFailure(c.env, c.var.db, job, "provider_cannot_translate", "The pool did not translate the audio.")
+    : callback.status === "completed"
       ? await storeCompletedResult(c.env, c.var.db, job, {
           text: callback.result.text,
           segments: callback.result.segments,
@@ -103,7 +113,13 @@ internal.post("/internal/pool/callback", async (c) => {
           duration_seconds: callback.result.duration_seconds ?? null,
           model: callback.result.model,
         })
-      : await storeFailure(c.env, c.var.db, job, callback.error.code, callback.error.message);
+      : await storeFailure(
+          c.env,
+          c.var.db,
+          job,
+          POOL_FAILURE_CODES[callback.error.code] ?? callback.error.code,
+          callback.error.message,
+        );
   log("pool_callback", {
     job_id: job.id,
     tenant_id: job.tenantId,

@@ -13,8 +13,8 @@ import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions }
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
 import { childTraceparent, traceIdOf } from "../observability/trace.ts";
-import { parseList, providerCandidates } from "../providers/failover.ts";
-import { createTranscriptionService, parseProviderList } from "../providers/registry.ts";
+import { checkProviderOptions, failoverCandidates, type ProviderJobOptions } from "../providers/capabilities.ts";
+import { createTranscriptionService } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { createDb, type Db } from "../storage/db.ts";
 import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
@@ -55,6 +55,11 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
   );
 }
 
+/** The options that decide which providers may run the job. */
+function jobOptions(job: TranscriptionRow): ProviderJobOptions {
+  return { task: job.task, model: job.requestedModel };
+}
+
 async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
   await setDelayReason(db, jobId, reason, Date.now());
 }
@@ -80,6 +85,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
+    // a job its provider cannot honour (a translation on Deepgram, a model it lacks) fails before any fetch or call
+    const refusal = checkProviderOptions(env, job.provider, jobOptions(job));
+    if (refusal) throw new ProviderError(refusal.code, refusal.message, { retryable: false });
     if (needsAudioFetch(job)) {
       // an audio_url job: its audio comes into R2 first (once; a retry of the provider call does not fetch again)
       const fetched = await fetchJobAudio(env, db, job);
@@ -119,8 +127,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
 }
 
 /**
- * Tries the job's provider, failing over while breakers reject. Returns "parked" when every candidate's breaker is
- * open (nobody was called). Provider errors are rethrown after being reported to the breaker.
+ * Tries the job's provider, failing over while breakers reject (only to providers that can honour the job's task and
+ * model). Returns "parked" when every candidate's breaker is open (nobody was called). Provider errors are rethrown
+ * after being reported to the breaker.
  */
 async function runWithBreakers(
   job: TranscriptionRow,
@@ -129,8 +138,7 @@ async function runWithBreakers(
   attempt: number,
   traceparent: string | null,
 ): Promise<"done" | "parked"> {
-  const candidates = providerCandidates(job.provider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
-  for (const provider of candidates) {
+  for (const provider of failoverCandidates(env, job.provider, jobOptions(job))) {
     const breaker = breakerFor(env, provider);
     const { decision } = await breaker.acquire(provider);
     if (decision === "reject") {
@@ -165,6 +173,10 @@ async function runWithBreakers(
         contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
         language: row.requestedLanguage,
         prompt: row.prompt,
+        task: row.task,
+        model: row.requestedModel,
+        temperature: row.temperature,
+        wordTimestamps: row.wordTimestamps,
         // the provider call (or the pool's whole job) is a child span of the upload's trace
         traceparent: childTraceparent(traceparent),
       });

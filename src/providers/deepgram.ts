@@ -1,6 +1,10 @@
-/** Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. */
+/**
+ * Deepgram pre-recorded API (`POST /v1/listen`), audio streamed straight from R2 as the request body. Deepgram
+ * transcribes only (no translation) and takes no temperature; its answer always carries word timings, kept as they are.
+ */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
+import { DEEPGRAM_DEFAULT_MODEL } from "./capabilities.ts";
 import { deadlineSignal, networkFailure, singleSegment } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -12,7 +16,7 @@ import {
 } from "./types.ts";
 
 export const DEEPGRAM_DEFAULT_BASE_URL = "https://api.deepgram.com";
-export const DEEPGRAM_DEFAULT_MODEL = "nova-3";
+export { DEEPGRAM_DEFAULT_MODEL } from "./capabilities.ts";
 
 interface DeepgramWord {
   word: string;
@@ -58,8 +62,13 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
+    if (request.task === "translate") {
+      await request.audio.cancel();
+      throw new ProviderError("provider_cannot_translate", "deepgram cannot translate", { retryable: false });
+    }
+    const model = request.model ?? this.#model;
     const query = new URLSearchParams({
-      model: this.#model,
+      model,
       smart_format: "true",
       punctuate: "true",
       utterances: "true",
@@ -99,10 +108,10 @@ export class DeepgramTranscriptionService implements TranscriptionService {
         cause: error,
       });
     }
-    return { kind: "completed", transcript: this.#normalise(body, request) };
+    return { kind: "completed", transcript: this.#normalise(body, request, model) };
   }
 
-  #normalise(body: DeepgramResponse, request: TranscriptionRequest): NormalisedTranscript {
+  #normalise(body: DeepgramResponse, request: TranscriptionRequest, model: string): NormalisedTranscript {
     const channel = body.results?.channels?.[0];
     const alternative = channel?.alternatives?.[0];
     if (!alternative)
@@ -146,7 +155,7 @@ export class DeepgramTranscriptionService implements TranscriptionService {
         : {}),
       language: channel?.detected_language?.slice(0, 2).toLowerCase() ?? request.language,
       duration_seconds: duration,
-      model: modelName ? `${this.#model} (${modelName})` : this.#model,
+      model: modelName ? `${model} (${modelName})` : model,
     };
   }
 }

@@ -1,12 +1,14 @@
 /**
  * OpenAI (and any OpenAI-compatible server: Groq, speaches, vLLM, LocalAI) through the `openai` SDK.
- * `whisper-1` answers `verbose_json` with segments and word timestamps; the gpt-4o transcribe models answer `json`.
+ * `whisper-1` answers `verbose_json` with segments (and word timestamps when asked); the gpt-4o transcribe models
+ * answer `json`. A translate job goes to `POST /v1/audio/translations` (Whisper models only).
  */
 import { languageCode } from "@vtt/pool-contract";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
 
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
+import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -19,10 +21,7 @@ import {
 
 /** OpenAI's upload limit for the transcription endpoint */
 export const OPENAI_MAX_BYTES = 25 * 1024 * 1024;
-export const OPENAI_DEFAULT_MODEL = "whisper-1";
-
-/** Models that only answer `json`/`text` (no segments or word timings). */
-const JSON_ONLY_MODELS = /^gpt-4o/;
+export { OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
 
 interface VerboseTranscription {
   text: string;
@@ -52,6 +51,14 @@ export class OpenAITranscriptionService implements TranscriptionService {
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
+    const model = request.model ?? this.#model;
+    // the translations route serves Whisper models only; never hand back an untranslated transcript instead
+    if (request.task === "translate" && isOpenAIJsonOnlyModel(model)) {
+      await request.audio.cancel();
+      throw new ProviderError("provider_cannot_translate", `openai cannot translate with model ${model}`, {
+        retryable: false,
+      });
+    }
     if (request.bytes > OPENAI_MAX_BYTES) {
       await request.audio.cancel();
       throw new ProviderError("provider_rejected_audio", `the audio exceeds OpenAI's ${OPENAI_MAX_BYTES}-byte limit`, {
@@ -60,30 +67,48 @@ export class OpenAITranscriptionService implements TranscriptionService {
     }
     const bytes = await readAllCapped(request.audio, OPENAI_MAX_BYTES, "openai");
     const file = await toFile(bytes, `${request.jobId}.${request.format}`, { type: request.contentType });
-    const verbose = !JSON_ONLY_MODELS.test(this.#model);
+    const shared = {
+      file,
+      model,
+      ...(request.prompt ? { prompt: request.prompt } : {}),
+      ...(request.temperature !== null ? { temperature: request.temperature } : {}),
+    };
     try {
+      if (request.task === "translate") {
+        // POST /v1/audio/translations takes no language and no timestamp granularities; its output is English
+        const response = (await this.#client.audio.translations.create(
+          { ...shared, response_format: "verbose_json" },
+          { signal: request.signal },
+        )) as unknown as VerboseTranscription;
+        return { kind: "completed", transcript: this.#normalise(response, model, "en") };
+      }
+      const verbose = !isOpenAIJsonOnlyModel(model);
       const response = (await this.#client.audio.transcriptions.create(
         {
-          file,
-          model: this.#model,
+          ...shared,
           ...(verbose
             ? {
                 response_format: "verbose_json" as const,
-                timestamp_granularities: ["segment" as const, "word" as const],
+                // word timings cost OpenAI extra latency: asked for only when the caller wants them
+                timestamp_granularities: request.wordTimestamps
+                  ? ["segment" as const, "word" as const]
+                  : ["segment" as const],
               }
             : { response_format: "json" as const }),
           ...(request.language ? { language: request.language } : {}),
-          ...(request.prompt ? { prompt: request.prompt } : {}),
         },
         { signal: request.signal },
       )) as unknown as VerboseTranscription;
-      return { kind: "completed", transcript: this.#normalise(response, request) };
+      return {
+        kind: "completed",
+        transcript: this.#normalise(response, model, languageCode(response.language) ?? request.language),
+      };
     } catch (error) {
       throw mapOpenAIError(error);
     }
   }
 
-  #normalise(response: VerboseTranscription, request: TranscriptionRequest): NormalisedTranscript {
+  #normalise(response: VerboseTranscription, model: string, language: string | null): NormalisedTranscript {
     const text = (response.text ?? "").trim();
     const duration = typeof response.duration === "number" ? response.duration : null;
     const segments = response.segments?.length
@@ -100,9 +125,9 @@ export class OpenAITranscriptionService implements TranscriptionService {
       ...(response.words?.length
         ? { words: response.words.map((w) => ({ start: w.start, end: w.end, word: w.word })) }
         : {}),
-      language: languageCode(response.language) ?? request.language,
+      language,
       duration_seconds: duration,
-      model: this.#model,
+      model,
     };
   }
 }

@@ -37,6 +37,9 @@ export interface NormalisedTranscript {
   model: string;
 }
 
+/** `transcribe` keeps the spoken language; `translate` renders the speech in English (OpenAI's translations route). */
+export type TranscriptionTask = "transcribe" | "translate";
+
 export interface TranscriptionRequest {
   jobId: string;
   /** the audio bytes as stored; providers that can stream take the stream */
@@ -50,6 +53,13 @@ export interface TranscriptionRequest {
   /** ISO 639-1, or null for automatic detection */
   language: string | null;
   prompt: string | null;
+  task: TranscriptionTask;
+  /** the provider's model id the caller asked for; null = the provider's configured default */
+  model: string | null;
+  /** sampling temperature for providers that take one (others ignore it); null = the provider's default */
+  temperature: number | null;
+  /** the caller needs word timings; adapters that must ask for them (and pay for them) do so only then */
+  wordTimestamps: boolean;
   signal?: AbortSignal;
   /** W3C trace context to propagate to asynchronous providers */
   traceparent?: string;
@@ -78,6 +88,10 @@ export type ProviderErrorCode =
   | "provider_rejected_audio"
   | "provider_bad_response"
   | "provider_not_configured"
+  /** a translate job reached a provider (or model) that can only transcribe: never a silently untranslated text */
+  | "provider_cannot_translate"
+  /** the requested model is not one this provider offers */
+  | "provider_model_unavailable"
   | "pool_unreachable";
 
 /**

@@ -14,7 +14,8 @@ import {
 
 import { audioUrlTtlSeconds, settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { deadlineSignal, networkFailure } from "./http.ts";
+import { providerModels } from "./capabilities.ts";
+import { deadlineSignal, networkFailure, readAllCapped } from "./http.ts";
 import {
   classifyHttpStatus,
   ProviderError,
@@ -29,6 +30,14 @@ export const POOL_ERASE_TIMEOUT_MS = 5_000;
 export const POOL_ERASE_CONCURRENCY = 6;
 /** Budget for all erasure calls of one request; ids not attempted by then are reported as failed. */
 export const POOL_ERASE_DEADLINE_MS = 20_000;
+/** Most of a refused dispatch's problem body read to find its code. */
+const POOL_PROBLEM_MAX_BYTES = 8 * 1024;
+
+/** The pool's 400 codes for options it cannot honour, as the job's stable error codes (docs/pool-contract.md §1). */
+const POOL_REFUSALS: Record<string, "provider_cannot_translate" | "provider_model_unavailable"> = {
+  translation_unsupported: "provider_cannot_translate",
+  model_unavailable: "provider_model_unavailable",
+};
 
 export class WhisperPoolService implements TranscriptionService {
   readonly name = "whisper-pool" as const;
@@ -38,6 +47,8 @@ export class WhisperPoolService implements TranscriptionService {
   readonly #audioKey: SigningKey;
   readonly #audioTtlSeconds: number;
   readonly #timeoutMs: number;
+  /** POOL_MODELS: the names the pool serves */
+  readonly #models: string[];
 
   constructor(env: Env) {
     const signingKeys = parseKeyRing(env.POOL_SIGNING_KEYS);
@@ -55,11 +66,17 @@ export class WhisperPoolService implements TranscriptionService {
     this.#audioKey = audioKey;
     this.#audioTtlSeconds = audioUrlTtlSeconds(env);
     this.#timeoutMs = settings(env).POOL_DISPATCH_TIMEOUT_MS;
+    this.#models = providerModels(env, "whisper-pool");
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
     // the pool fetches the audio itself through the signed URL
     await request.audio.cancel().catch(() => undefined);
+    if (request.model !== null && !this.#models.includes(request.model)) {
+      throw new ProviderError("provider_model_unavailable", `whisper-pool does not serve model ${request.model}`, {
+        retryable: false,
+      });
+    }
     const exp = Math.floor(Date.now() / 1000) + this.#audioTtlSeconds;
     const sig = await signAudioUrl(this.#audioKey.secret, request.jobId, exp);
     const dispatch: DispatchBody = {
@@ -70,6 +87,10 @@ export class WhisperPoolService implements TranscriptionService {
       audio_expires_at: exp,
       callback_url: `${this.#publicBaseUrl}/internal/pool/callback`,
       ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      task: request.task,
+      model: request.model,
+      temperature: request.temperature,
+      word_timestamps: request.wordTimestamps,
     };
     const body = JSON.stringify(dispatch);
     let response: Response;
@@ -83,6 +104,15 @@ export class WhisperPoolService implements TranscriptionService {
     } catch (error) {
       throw networkFailure("whisper-pool", error, "pool_unreachable");
     }
+    if (response.status === 400) {
+      const refusal = POOL_REFUSALS[await problemCode(response)];
+      if (refusal)
+        throw new ProviderError(refusal, "whisper-pool cannot honour the job's task or model", {
+          retryable: false,
+          status: 400,
+        });
+      throw classifyHttpStatus("whisper-pool", 400, null);
+    }
     await response.body?.cancel();
     if (response.status === 202 || response.status === 200) return { kind: "dispatched" };
     if (response.status === 503 || response.status === 502) {
@@ -92,6 +122,18 @@ export class WhisperPoolService implements TranscriptionService {
       });
     }
     throw classifyHttpStatus("whisper-pool", response.status, response.headers.get("retry-after"));
+  }
+}
+
+/** The `code` of a problem+json answer, read through a byte limit; "" when there is none. */
+async function problemCode(response: Response): Promise<string> {
+  if (!response.body) return "";
+  try {
+    const bytes = await readAllCapped(response.body, POOL_PROBLEM_MAX_BYTES, "whisper-pool");
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as { code?: unknown };
+    return typeof body.code === "string" ? body.code : "";
+  } catch {
+    return "";
   }
 }
 

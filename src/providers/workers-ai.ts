@@ -1,5 +1,9 @@
-/** Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). */
+/**
+ * Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). It takes
+ * `task: "translate"` (documented input of that model); it has no temperature input, so a temperature is ignored.
+ */
 import type { Env } from "../env.ts";
+import { providerModels, WORKERS_AI_DEFAULT_MODEL } from "./capabilities.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   type NormalisedTranscript,
@@ -9,7 +13,7 @@ import {
   type TranscriptionService,
 } from "./types.ts";
 
-export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
+export { WORKERS_AI_DEFAULT_MODEL } from "./capabilities.ts";
 /** the model takes the whole file base64-encoded in one request */
 export const WORKERS_AI_MAX_BYTES = 25 * 1024 * 1024;
 
@@ -41,22 +45,40 @@ export class WorkersAITranscriptionService implements TranscriptionService {
   readonly name = "workers-ai" as const;
   readonly #ai: Ai;
   readonly #model: string;
+  /** the configured model and the Whisper models the adapter knows the input of */
+  readonly #models: string[];
 
   constructor(env: Env) {
     if (!env.AI)
       throw new ProviderError("provider_not_configured", "the AI binding is not configured", { retryable: false });
     this.#ai = env.AI;
     this.#model = env.WORKERS_AI_MODEL || WORKERS_AI_DEFAULT_MODEL;
+    this.#models = providerModels(env, "workers-ai");
   }
 
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
+    const model = request.model ?? this.#model;
+    if (!this.#models.includes(model)) {
+      await request.audio.cancel();
+      throw new ProviderError("provider_model_unavailable", `workers-ai does not offer model ${model}`, {
+        retryable: false,
+      });
+    }
+    // only whisper-large-v3-turbo documents the `task` input; another model would silently transcribe
+    if (request.task === "translate" && model !== WORKERS_AI_DEFAULT_MODEL) {
+      await request.audio.cancel();
+      throw new ProviderError("provider_cannot_translate", `workers-ai cannot translate with model ${model}`, {
+        retryable: false,
+      });
+    }
     const bytes = await readAllCapped(request.audio, WORKERS_AI_MAX_BYTES, "workers-ai");
     let output: WhisperTurboOutput;
     try {
       output = (await this.#ai.run(
-        this.#model as never,
+        model as never,
         {
           audio: base64(bytes),
+          ...(request.task === "translate" ? { task: "translate" } : {}),
           ...(request.language ? { language: request.language } : {}),
           ...(request.prompt ? { initial_prompt: request.prompt } : {}),
         } as never,
@@ -67,10 +89,10 @@ export class WorkersAITranscriptionService implements TranscriptionService {
     if (!output || typeof output.text !== "string") {
       throw new ProviderError("provider_bad_response", "workers-ai returned no text", { retryable: true });
     }
-    return { kind: "completed", transcript: this.#normalise(output, request) };
+    return { kind: "completed", transcript: this.#normalise(output, request, model) };
   }
 
-  #normalise(output: WhisperTurboOutput, request: TranscriptionRequest): NormalisedTranscript {
+  #normalise(output: WhisperTurboOutput, request: TranscriptionRequest, model: string): NormalisedTranscript {
     const text = (output.text ?? "").trim();
     const duration =
       typeof output.transcription_info?.duration === "number" ? output.transcription_info.duration : null;
@@ -86,9 +108,10 @@ export class WorkersAITranscriptionService implements TranscriptionService {
       text,
       segments: segments.length ? segments : singleSegment(text, duration),
       ...(words.length ? { words } : {}),
-      language: output.transcription_info?.language ?? request.language,
+      // a translation is English whatever was spoken; transcription_info.language names the source language
+      language: request.task === "translate" ? "en" : (output.transcription_info?.language ?? request.language),
       duration_seconds: duration,
-      model: this.#model,
+      model,
     };
   }
 }

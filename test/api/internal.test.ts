@@ -194,6 +194,18 @@ describe("service routes", () => {
     expect(Object.keys(doc.paths["/v1/transcriptions"]!)).toEqual(expect.arrayContaining(["get", "post"]));
     expect(doc.components.schemas).toHaveProperty("Transcription");
     expect(doc.components.schemas).toHaveProperty("Problem");
+    // audio by URL: the JSON body, its source schema and the job's `source`
+    const upload = doc.paths["/v1/transcriptions"]!.post as {
+      operationId: string;
+      requestBody: { content: Record<string, { schema: unknown }> };
+    };
+    expect(upload.operationId).toBe("createTranscription");
+    expect(Object.keys(upload.requestBody.content)).toEqual(expect.arrayContaining(["application/json"]));
+    const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown> }>;
+    expect(Object.keys(schemas.UrlTranscriptionRequest!.properties!)).toEqual(
+      expect.arrayContaining(["audio_url", "audio_url_headers", "language", "metadata"]),
+    );
+    expect(schemas.Transcription!.properties).toHaveProperty("source");
   });
 
   it("GET /docs serves the API reference page", async () => {

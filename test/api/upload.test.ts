@@ -87,7 +87,7 @@ describe("POST /v1/transcriptions", () => {
     expect(stored.byteLength).toBe(wav.byteLength);
     expect(stored.subarray(0, 64)).toEqual(wav.subarray(0, 64));
     expect(stored.subarray(-64)).toEqual(wav.subarray(-64));
-  });
+  }, 60_000); // 9 MiB through R2 multipart and back: seconds on a loaded 2-core machine
 
   describe("rejects bad requests with problem+json and stores nothing", () => {
     const cases: [string, () => Promise<Response>, number, string][] = [

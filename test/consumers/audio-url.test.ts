@@ -6,12 +6,14 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
+import { purgeExpired } from "../../src/jobs/retention.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
-import { deliverJobs } from "../helpers/queue.ts";
+import { deliverDeadLetters, deliverJobs } from "../helpers/queue.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 let key: string;
@@ -280,6 +282,46 @@ describe("audio_url fetch stage", () => {
     expect(delivery.explicitAcks).toEqual(delivery.ids);
     expect(await jobRow(late)).toBeNull();
     expect((await env.BUCKET.list({ prefix: audioObject(late) })).objects).toHaveLength(0);
+  });
+
+  it("a subject erasure before the fetch removes the job; the fetch then never happens", async () => {
+    const res = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ audio_url: `${HOST}/subject.wav`, subject_id: "person-url-1" }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    const receipt = (await (await call("/v1/subjects/person-url-1", { method: "DELETE", key })).json()) as {
+      erased: { transcriptions: number; audio_objects: number };
+    };
+    expect(receipt.erased).toMatchObject({ transcriptions: 1, audio_objects: 0 });
+    const outbound = interceptFetch();
+    await deliverJobs([id], tenantId);
+    expect(outbound.requests).toHaveLength(0);
+    expect(await jobRow(id)).toBeNull();
+  });
+
+  it("a job that failed before its fetch is purged by retention like any other; its sealed headers go first", async () => {
+    const id = await submit(`${HOST}/never.wav`, { authorization: "Bearer purge-me" });
+    interceptFetch().on("GET", `${HOST}/never.wav`, () => new Response("no", { status: 403 }));
+    await deliverJobs([id], tenantId);
+    const failed = (await jobRow(id))!;
+    expect(failed).toMatchObject({ status: "failed", error_code: "audio_url_http_error", audio_key: null });
+    expect(failed.audio_url_headers_sealed).not.toBeNull();
+    const db = createDb(env);
+    await purgeExpired(env, db, Number(failed.completed_at) + 31 * 86_400_000);
+    // the tenant keeps finished jobs by default: the row stays, its audio side is gone
+    const purged = (await jobRow(id))!;
+    expect(purged).toMatchObject({ status: "failed", audio_url_headers_sealed: null, audio_key: null });
+    expect(purged.audio_purged_at).toEqual(expect.any(Number));
+  });
+
+  it("dead-lettered before its fetch succeeded, the job is parked for re-drive, not failed as missing audio", async () => {
+    const id = await submit(`${HOST}/down.wav`);
+    const delivery = await deliverDeadLetters([id], tenantId);
+    expect(delivery.explicitAcks).toEqual(delivery.ids);
+    expect(await jobRow(id)).toMatchObject({ status: "queued", delayed_reason: "dead_lettered", error_code: null });
   });
 
   it("streams 150 MB (above the 100 MB upload limit) into an R2 multipart upload", async () => {

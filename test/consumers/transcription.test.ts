@@ -188,7 +188,7 @@ describe("circuit breaker in the consumer", () => {
     }
     for (const id of jobs) expect(await jobRow(id)).toMatchObject({ status: "completed", provider: "deepgram" });
     expect((await stub.snapshot("deepgram")).state.status).toBe("closed");
-  });
+  }, 60_000); // waits out real breaker cool-downs
 });
 
 describe("fault injection", () => {

@@ -21,6 +21,10 @@ export async function seedJob(
     language?: string | null;
     /** write the audio as a pre-encryption (legacy) plaintext object instead of sealing it like an upload does */
     plaintext?: boolean;
+    task?: "transcribe" | "translate";
+    requestedModel?: string | null;
+    temperature?: number | null;
+    wordTimestamps?: boolean;
   } = {},
 ): Promise<string> {
   const id = newId("transcription");
@@ -31,7 +35,8 @@ export async function seedJob(
   const now = Date.now();
   await env.DB.prepare(
     `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,
-       webhook_url, metadata, created_at, enqueued_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?)`,
+       webhook_url, metadata, created_at, enqueued_at, updated_at, task, requested_model, temperature, word_timestamps)
+       values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?, ?, ?, ?, ?)`,
   )
     .bind(
       id,
@@ -45,6 +50,10 @@ export async function seedJob(
       now,
       now,
       now,
+      options.task ?? "transcribe",
+      options.requestedModel ?? null,
+      options.temperature ?? null,
+      options.wordTimestamps ? 1 : 0,
     )
     .run();
   return id;

@@ -19,6 +19,7 @@ import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import {
   DEEPGRAM_PARAGRAPHS_ONLY_RESPONSE,
   DEEPGRAM_RESPONSE,
+  OPENAI_TRANSLATION_VERBOSE_JSON,
   OPENAI_VERBOSE_JSON,
   WORKERS_AI_OUTPUT,
 } from "./fixtures.ts";
@@ -34,8 +35,21 @@ function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRe
     contentType: "audio/wav",
     language: "en",
     prompt: null,
+    task: "transcribe",
+    model: null,
+    temperature: null,
+    wordTimestamps: false,
     ...overrides,
   };
+}
+
+/** The multipart form an intercepted request carried. */
+async function sentForm(sent: { headers: Headers; body: Uint8Array }): Promise<FormData> {
+  return new Request("http://x", {
+    method: "POST",
+    headers: { "content-type": sent.headers.get("content-type")! },
+    body: sent.body,
+  }).formData();
 }
 
 async function expectProviderError(promise: Promise<unknown>, code: string, retryable: boolean) {
@@ -54,7 +68,7 @@ describe("openai", () => {
       json(OPENAI_VERBOSE_JSON),
     );
     const service = new OpenAITranscriptionService(env);
-    const outcome = await service.transcribe(request({ prompt: "Kennedy" }));
+    const outcome = await service.transcribe(request({ prompt: "Kennedy", wordTimestamps: true }));
     const sent = outbound.requests[0]!;
     expect(sent.headers.get("authorization")).toBe("Bearer sk-test-openai-key");
     const form = await new Request("http://x", {
@@ -93,6 +107,60 @@ describe("openai", () => {
         model: "whisper-1",
       },
     });
+  });
+
+  it("asks for segment granularity only unless words are wanted; a named model and a temperature go along", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
+      json({ ...OPENAI_VERBOSE_JSON, words: undefined }),
+    );
+    const outcome = await new OpenAITranscriptionService(env).transcribe(
+      request({ model: "whisper-large-v3", temperature: 0.4 }),
+    );
+    const form = await sentForm(outbound.requests[0]!);
+    expect(form.get("model")).toBe("whisper-large-v3");
+    expect(form.get("temperature")).toBe("0.4");
+    expect(form.get("response_format")).toBe("verbose_json");
+    expect(form.getAll("timestamp_granularities[]")).toEqual(["segment"]);
+    expect(outcome).toMatchObject({ transcript: { model: "whisper-large-v3" } });
+    expect((outcome as { transcript: object }).transcript).not.toHaveProperty("words");
+  });
+
+  it("translates through POST /v1/audio/translations: no language, no granularities, English out", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/translations", () =>
+      json(OPENAI_TRANSLATION_VERBOSE_JSON),
+    );
+    const outcome = await new OpenAITranscriptionService(env).transcribe(
+      request({ task: "translate", language: "de", prompt: "Guten Morgen", temperature: 0.3, wordTimestamps: true }),
+    );
+    expect(outbound.requests.map((r) => r.url.pathname)).toEqual(["/v1/audio/translations"]);
+    const form = await sentForm(outbound.requests[0]!);
+    expect(form.get("model")).toBe("whisper-1");
+    expect(form.get("response_format")).toBe("verbose_json");
+    expect(form.get("prompt")).toBe("Guten Morgen");
+    expect(form.get("temperature")).toBe("0.3");
+    expect(form.get("language")).toBeNull();
+    expect(form.getAll("timestamp_granularities[]")).toEqual([]);
+    expect(new Uint8Array(await (form.get("file") as File).arrayBuffer())).toEqual(WAV);
+    expect(outcome).toEqual({
+      kind: "completed",
+      transcript: {
+        text: "Good morning, how are you?",
+        segments: [{ start: 0, end: 4, text: "Good morning, how are you?", avg_logprob: -0.3, no_speech_prob: 0.02 }],
+        language: "en",
+        duration_seconds: 4,
+        model: "whisper-1",
+      },
+    });
+  });
+
+  it("refuses to translate with a gpt-4o model (no translations route) without calling OpenAI", async () => {
+    const outbound = interceptFetch();
+    await expectProviderError(
+      new OpenAITranscriptionService(env).transcribe(request({ task: "translate", model: "gpt-4o-transcribe" })),
+      "provider_cannot_translate",
+      false,
+    );
+    expect(outbound.requests).toHaveLength(0);
   });
 
   it("uses json for gpt-4o-transcribe and any OpenAI-compatible base URL", async () => {
@@ -202,6 +270,29 @@ describe("deepgram", () => {
     });
   });
 
+  it("sends a named model; words come back whether asked or not; a temperature is not sent", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    const outcome = await new DeepgramTranscriptionService(env).transcribe(
+      request({ model: "nova-2", temperature: 0.7 }),
+    );
+    const query = outbound.requests[0]!.url.searchParams;
+    expect(query.get("model")).toBe("nova-2");
+    expect(query.has("temperature")).toBe(false);
+    const transcript = (outcome as { transcript: { model: string; words?: unknown[] } }).transcript;
+    expect(transcript.model).toMatch(/^nova-2/);
+    expect(transcript.words?.length).toBeGreaterThan(0);
+  });
+
+  it("cannot translate: fails with provider_cannot_translate before sending anything", async () => {
+    const outbound = interceptFetch();
+    await expectProviderError(
+      new DeepgramTranscriptionService(env).transcribe(request({ task: "translate" })),
+      "provider_cannot_translate",
+      false,
+    );
+    expect(outbound.requests).toHaveLength(0);
+  });
+
   it("passes a fixed language instead of detection", async () => {
     const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
     await new DeepgramTranscriptionService(env).transcribe(request({ language: "pt" }));
@@ -303,6 +394,37 @@ describe("workers-ai", () => {
     });
   });
 
+  it("translates with whisper-large-v3-turbo's task input and reports English", async () => {
+    const { calls, env: aiEnv } = fakeAi(() => WORKERS_AI_OUTPUT);
+    const outcome = await new WorkersAITranscriptionService(aiEnv).transcribe(
+      request({ task: "translate", language: "de", model: "@cf/openai/whisper-large-v3-turbo", temperature: 0.5 }),
+    );
+    expect(calls[0]!.model).toBe("@cf/openai/whisper-large-v3-turbo");
+    expect(calls[0]!.input).toMatchObject({ task: "translate", language: "de" });
+    // the model has no temperature input
+    expect(calls[0]!.input).not.toHaveProperty("temperature");
+    expect(outcome).toMatchObject({ transcript: { language: "en" } });
+    // a transcription sends no task at all (the model's default)
+    await new WorkersAITranscriptionService(aiEnv).transcribe(request());
+    expect(calls[1]!.input).not.toHaveProperty("task");
+  });
+
+  it("refuses a model it does not know, and translation with a model that has no task input", async () => {
+    const { calls, env: aiEnv } = fakeAi(() => WORKERS_AI_OUTPUT);
+    await expectProviderError(
+      new WorkersAITranscriptionService(aiEnv).transcribe(request({ model: "@cf/openai/whisper-tiny-en" })),
+      "provider_model_unavailable",
+      false,
+    );
+    const custom = { ...aiEnv, WORKERS_AI_MODEL: "@cf/acme/whisper-custom" } as Env;
+    await expectProviderError(
+      new WorkersAITranscriptionService(custom).transcribe(request({ task: "translate" })),
+      "provider_cannot_translate",
+      false,
+    );
+    expect(calls).toHaveLength(0);
+  });
+
   it.each([
     ["AiError: 3010: Invalid or incomplete input for the model", "provider_rejected_audio", false],
     ["AiError: 3040: Out of capacity for this model", "provider_unavailable", true],
@@ -350,6 +472,50 @@ describe("whisper-pool", () => {
     expect(audioUrl.searchParams.get("sig")).toBe(
       await signAudioUrl("audio-url-secret", request().jobId, body.audio_expires_at),
     );
+  });
+
+  it("dispatches the job options: task, model, temperature, word timestamps", async () => {
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () =>
+      json({ job_id: "x", status: "queued", duplicate: false }, 202),
+    );
+    const poolEnv = { ...env, POOL_MODELS: "large-v3-turbo, base.en" } as Env;
+    await new WhisperPoolService(poolEnv).transcribe(
+      request({ task: "translate", model: "large-v3-turbo", temperature: 0.2, wordTimestamps: true }),
+    );
+    await new WhisperPoolService(poolEnv).transcribe(request());
+    const [translate, plain] = outbound.requests.map((r) => JSON.parse(new TextDecoder().decode(r.body)));
+    expect(translate).toMatchObject({
+      task: "translate",
+      model: "large-v3-turbo",
+      temperature: 0.2,
+      word_timestamps: true,
+    });
+    expect(plain).toMatchObject({ task: "transcribe", model: null, temperature: null, word_timestamps: false });
+  });
+
+  it("refuses a model outside POOL_MODELS without dispatching; maps the pool's refusals to stable codes", async () => {
+    const outbound = interceptFetch();
+    await expectProviderError(
+      new WhisperPoolService({ ...env, POOL_MODELS: "base.en" } as Env).transcribe(request({ model: "large-v3" })),
+      "provider_model_unavailable",
+      false,
+    );
+    expect(outbound.requests).toHaveLength(0);
+    const problem = (code: string) =>
+      new Response(JSON.stringify({ type: "about:blank", status: 400, code }), {
+        status: 400,
+        headers: { "content-type": "application/problem+json" },
+      });
+    interceptFetch().on("POST", "https://pool.test/", () => problem("translation_unsupported"));
+    await expectProviderError(
+      new WhisperPoolService(env).transcribe(request({ task: "translate" })),
+      "provider_cannot_translate",
+      false,
+    );
+    interceptFetch().on("POST", "https://pool.test/", () => problem("model_unavailable"));
+    await expectProviderError(new WhisperPoolService(env).transcribe(request()), "provider_model_unavailable", false);
+    interceptFetch().on("POST", "https://pool.test/", () => problem("invalid_dispatch"));
+    await expectProviderError(new WhisperPoolService(env).transcribe(request()), "provider_bad_request", false);
   });
 
   it("pool down is retryable (pool_unreachable); a 400 is permanent", async () => {

@@ -156,3 +156,25 @@ export const WORKERS_AI_OUTPUT = {
   ],
   vtt: "WEBVTT\n\n00:00.000 --> 00:03.500\nAnd so, my fellow Americans,\n",
 };
+
+/** `POST /v1/audio/translations` with `response_format=verbose_json`: English text, the source language, no words. */
+export const OPENAI_TRANSLATION_VERBOSE_JSON = {
+  task: "translate",
+  language: "german",
+  duration: 4.0,
+  text: "Good morning, how are you?",
+  segments: [
+    {
+      id: 0,
+      seek: 0,
+      start: 0.0,
+      end: 4.0,
+      text: " Good morning, how are you?",
+      tokens: [50364, 2205],
+      temperature: 0.3,
+      avg_logprob: -0.3,
+      compression_ratio: 1.0,
+      no_speech_prob: 0.02,
+    },
+  ],
+};

@@ -9,10 +9,15 @@ import {
   type EngineWindowResult,
   type TranscriptionEngine,
   WindowAbortedError,
+  type WindowOptions,
 } from "../engines/engine.ts";
 
-/** A window handed to the scheduler: unpadded samples plus the job's decoding options. */
-export interface ScheduledWindow {
+/**
+ * A window handed to the scheduler: unpadded samples plus the job's decoding options. Windows of different tasks,
+ * temperatures and word settings share a batch: each is its own engine call (a whisper.cpp state with its own params,
+ * or its own server request), so nothing about them has to match; the pool runs one model.
+ */
+export interface ScheduledWindow extends WindowOptions {
   samples: Float32Array;
   language: string | null;
   prompt: string | null;
@@ -142,6 +147,9 @@ export class BatchScheduler {
       durationMs: Math.round((window.samples.length / SAMPLE_RATE) * 1000),
       language: window.language,
       prompt: window.prompt,
+      task: window.task,
+      temperature: window.temperature,
+      wordTimestamps: window.wordTimestamps,
       signal: window.signal,
     }));
     let outcomes: PromiseSettledResult<EngineWindowResult>[];

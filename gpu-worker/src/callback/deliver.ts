@@ -2,7 +2,13 @@
  * Delivering a result to the edge: `POST {callback_url}` signed with the first CALLBACK_KEYS key
  * (docs/pool-contract.md §3). Each attempt signs afresh, so a retried callback is never stale.
  */
-import { cappedExponentialBackoff, type PoolCallbackBody, signedHeaders, type SigningKey } from "@vtt/pool-contract";
+import {
+  cappedExponentialBackoff,
+  type PoolCallbackBody,
+  type PoolTask,
+  signedHeaders,
+  type SigningKey,
+} from "@vtt/pool-contract";
 
 import type { ResultSegment, ResultWord } from "../batch/stitch.ts";
 import type { FailureCode } from "../errors.ts";
@@ -16,6 +22,8 @@ export interface CallbackResult {
   language: string | null;
   duration_seconds: number;
   model: string;
+  /** the task the pool ran: the edge refuses a translate job's result without it */
+  task: PoolTask;
   timings: { queue_ms: number; fetch_ms: number; decode_ms: number; inference_ms: number; total_ms: number };
 }
 

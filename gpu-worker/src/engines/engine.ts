@@ -3,8 +3,23 @@
  * right-padded windows; the engine runs them together and settles each one separately.
  */
 
+/** What a window asks of the engine: transcribe in the spoken language, or translate into English. */
+export type EngineTask = "transcribe" | "translate";
+
+/** The job's decoding options, carried by each of its windows (every window is its own engine call). */
+export interface WindowOptions {
+  task: EngineTask;
+  /** initial sampling temperature; null = the engine's default (0: greedy) */
+  temperature: number | null;
+  /** give word timings in the result */
+  wordTimestamps: boolean;
+}
+
+/** The options of a job that asked for nothing special. */
+export const DEFAULT_WINDOW_OPTIONS: WindowOptions = { task: "transcribe", temperature: null, wordTimestamps: false };
+
 /** One window of one job, ready for the engine. */
-export interface EngineWindow {
+export interface EngineWindow extends WindowOptions {
   /** 16 kHz mono float PCM, possibly right-padded with zeros beyond `durationMs`. */
   samples: Float32Array;
   /** The real (unpadded) length; the engine must not transcribe past it. */
@@ -41,6 +56,40 @@ export interface EngineWord {
   word: string;
 }
 
+/** A decoded token with its timing (whisper.cpp's token timestamps), times in ms from the window's start. */
+export interface TimedToken {
+  text: string;
+  startMs: number;
+  endMs: number;
+}
+
+/** whisper.cpp names its special tokens `[_BEG_]`, `[_TT_123]`, `[_EOT_]`, …; they are no part of any word. */
+const SPECIAL_TOKEN = /^\[_.*\]$|^<\|.*\|>$/;
+
+/**
+ * Groups tokens into words: a token that starts with a space (BPE's word boundary) starts a word, the others extend
+ * it; special tokens are skipped. A word spans its first token's start to its last token's end.
+ */
+export function wordsFromTokens(tokens: readonly TimedToken[]): EngineWord[] {
+  const words: EngineWord[] = [];
+  let current: EngineWord | null = null;
+  for (const token of tokens) {
+    if (SPECIAL_TOKEN.test(token.text) || token.text === "") continue;
+    if (current === null || token.text.startsWith(" ")) {
+      if (current) words.push(current);
+      current = { startMs: token.startMs, endMs: token.endMs, word: token.text };
+    } else {
+      current.word += token.text;
+      current.endMs = Math.max(current.endMs, token.endMs);
+    }
+  }
+  if (current) words.push(current);
+  return words
+    .map((w) => ({ ...w, word: w.word.trim() }))
+    .filter((w) => w.word !== "")
+    .map((w) => ({ ...w, endMs: Math.max(w.endMs, w.startMs) }));
+}
+
 /** What an engine returns for one window. */
 export interface EngineWindowResult {
   segments: EngineSegment[];
@@ -58,6 +107,10 @@ export interface EngineDescription {
   model: string;
   /** True when the model has random weights and its text means nothing. */
   synthetic: boolean;
+  /** False when the model is English-only (whisper.cpp: vocabulary under 51865): a translate task is refused. */
+  translates: boolean;
+  /** Word timings on request (whisper.cpp through smart-whisper, OpenAI-compatible servers); @fugood gives none. */
+  wordTimestamps: boolean;
 }
 
 /** A transcription engine; one per pool process. */

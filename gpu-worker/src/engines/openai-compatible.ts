@@ -1,7 +1,8 @@
 /**
  * The `openai-compatible` engine: forwards windows to a co-located engine server (vLLM, speaches, …) through the
- * `openai` SDK's `audio.transcriptions.create` with `response_format: verbose_json`. A batch's windows go out as
- * concurrent requests (concurrency = batch size), so the server's own continuous batching does the packing.
+ * `openai` SDK's `audio.transcriptions.create` (or `audio.translations.create` for a translate task) with
+ * `response_format: verbose_json`. A batch's windows go out as concurrent requests (concurrency = batch size), so the
+ * server's own continuous batching does the packing.
  */
 import { encodeWav16, languageCode } from "@vtt/pool-contract";
 import OpenAI, { toFile } from "openai";
@@ -15,6 +16,14 @@ import {
   type TranscriptionEngine,
   WindowAbortedError,
 } from "./engine.ts";
+
+/** The part of a `verbose_json` transcription or translation the engine reads. */
+interface VerboseAnswer {
+  text: string;
+  language?: string;
+  segments?: { start: number; end: number; text: string; avg_logprob?: number; no_speech_prob?: number }[];
+  words?: { word: string; start: number; end: number }[];
+}
 
 /** How often start() probes a server that is not up yet. */
 const START_PROBE_INTERVAL_MS = 2_000;
@@ -31,7 +40,7 @@ export interface OpenAICompatibleEngineOptions {
   requestTimeoutMs: number;
   /** How long start() waits for the server to answer `GET /models`. */
   startTimeoutMs: number;
-  /** Ask for word timestamps too (slower on most servers). */
+  /** Ask for word timestamps on every window (slower on most servers); a job can also ask for them itself. */
   wordTimestamps: boolean;
   logger: Logger;
   /** Replaces the global fetch (tests intercept outbound calls with it). */
@@ -54,6 +63,9 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
       backend: options.baseURL,
       model: options.model,
       synthetic: false,
+      // the server decides; one without a translations route fails those windows (engine_error)
+      translates: true,
+      wordTimestamps: true,
     };
     this.#client = new OpenAI({
       baseURL: options.baseURL,
@@ -101,19 +113,27 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
     // the server pads on its own side: only the real samples travel
     const samples = window.samples.subarray(0, Math.round((window.durationMs / 1000) * SAMPLE_RATE));
     const file = await toFile(encodeWav16(samples), "window.wav", { type: "audio/wav" });
+    const shared = {
+      file,
+      model: this.#options.model,
+      response_format: "verbose_json" as const,
+      temperature: window.temperature ?? 0,
+      ...(window.prompt ? { prompt: window.prompt } : {}),
+    };
     try {
-      const response = await this.#client.audio.transcriptions.create(
-        {
-          file,
-          model: this.#options.model,
-          response_format: "verbose_json",
-          timestamp_granularities: this.#options.wordTimestamps ? ["segment", "word"] : ["segment"],
-          temperature: 0,
-          ...(window.language ? { language: window.language } : {}),
-          ...(window.prompt ? { prompt: window.prompt } : {}),
-        },
-        { signal: window.signal },
-      );
+      // translations take no language and no granularities (OpenAI's API reference); their answer is English
+      const response: VerboseAnswer =
+        window.task === "translate"
+          ? await this.#client.audio.translations.create(shared, { signal: window.signal })
+          : await this.#client.audio.transcriptions.create(
+              {
+                ...shared,
+                timestamp_granularities:
+                  this.#options.wordTimestamps || window.wordTimestamps ? ["segment", "word"] : ["segment"],
+                ...(window.language ? { language: window.language } : {}),
+              },
+              { signal: window.signal },
+            );
       return {
         segments: (response.segments ?? [{ start: 0, end: window.durationMs / 1000, text: response.text }]).map(
           (s) => ({
@@ -130,7 +150,7 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
         ...(response.words
           ? { words: response.words.map((w) => ({ startMs: w.start * 1000, endMs: w.end * 1000, word: w.word })) }
           : {}),
-        language: languageCode(response.language) ?? window.language,
+        language: window.task === "translate" ? "en" : (languageCode(response.language) ?? window.language),
       };
     } catch (error) {
       if (window.signal?.aborted) throw new WindowAbortedError(window.signal.reason);

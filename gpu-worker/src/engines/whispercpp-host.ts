@@ -8,7 +8,7 @@
  */
 import { createRequire } from "node:module";
 
-import { type EngineSegment, type EngineWindowResult, meanLogprob } from "./engine.ts";
+import { type EngineSegment, type EngineWindowResult, meanLogprob, wordsFromTokens } from "./engine.ts";
 
 /** The first message: what to load and how to decode. */
 export interface HostLoadRequest {
@@ -35,6 +35,12 @@ export interface HostRunRequest {
   durationMs: number;
   language: string | null;
   prompt: string | null;
+  /** whisper.cpp's `translate` (into English; a no-op on English-only models, which the pool refuses earlier) */
+  translate: boolean;
+  /** initial temperature; null = 0 (greedy), the fallback steps from there */
+  temperature: number | null;
+  /** token timestamps, grouped into words */
+  wordTimestamps: boolean;
 }
 
 export type HostRequest = HostLoadRequest | HostRunRequest;
@@ -87,8 +93,8 @@ interface SmartWhisperSegment {
   to: number;
   text: string;
   lang?: string;
-  /** with format "detail": every token with its probability */
-  tokens?: { p: number }[];
+  /** with format "detail": every token with its probability (and its times in ms with token_timestamps) */
+  tokens?: { text?: string; p: number; from?: number; to?: number }[];
 }
 
 interface SmartWhisperModule {
@@ -118,7 +124,8 @@ async function loadSmartWhisper(request: HostLoadRequest): Promise<LoadedModel> 
           strategy: 0, // greedy: the binding defaults to beam search
           n_threads: request.threads,
           language: run.language ?? "auto",
-          temperature: 0,
+          translate: run.translate,
+          temperature: run.temperature ?? 0,
           temperature_inc: request.temperatureInc,
           best_of: request.bestOf,
           max_tokens: request.maxTokens,
@@ -127,6 +134,7 @@ async function loadSmartWhisper(request: HostLoadRequest): Promise<LoadedModel> 
           format: "detail",
         };
         if (run.prompt) params.initial_prompt = run.prompt;
+        if (run.wordTimestamps) params.token_timestamps = true;
         smartWhisper.binding.transcribe(
           loaded.handle,
           run.samples,
@@ -134,7 +142,19 @@ async function loadSmartWhisper(request: HostLoadRequest): Promise<LoadedModel> 
           (results) => {
             // the binding reports a native failure by passing an Error to the same callback
             if (!Array.isArray(results)) return reject(results instanceof Error ? results : new Error(String(results)));
+            const words = run.wordTimestamps
+              ? wordsFromTokens(
+                  results.flatMap((s) =>
+                    (s.tokens ?? []).map((t) => ({
+                      text: t.text ?? "",
+                      startMs: t.from ?? s.from,
+                      endMs: t.to ?? s.to,
+                    })),
+                  ),
+                )
+              : undefined;
             resolve({
+              ...(words ? { words } : {}),
               segments: results.map((s): EngineSegment => {
                 const avgLogprob = meanLogprob((s.tokens ?? []).map((t) => t.p));
                 return {
@@ -210,7 +230,8 @@ async function loadFugood(request: HostLoadRequest): Promise<LoadedModel> {
         const options: Record<string, unknown> = {
           language: run.language ?? "auto",
           maxThreads: request.threads,
-          temperature: 0,
+          translate: run.translate,
+          temperature: run.temperature ?? 0,
           temperatureInc: request.temperatureInc,
           bestOf: request.bestOf,
           duration: run.durationMs,

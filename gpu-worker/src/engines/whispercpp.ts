@@ -18,7 +18,7 @@ import {
   type TranscriptionEngine,
   WindowAbortedError,
 } from "./engine.ts";
-import type { HostLoadRequest, HostReply } from "./whispercpp-host.ts";
+import type { HostLoadRequest, HostReply, HostRunRequest } from "./whispercpp-host.ts";
 
 /** A window that crashed the host this many times fails with an engine error instead of being re-sent again. */
 const MAX_CRASHES_PER_WINDOW = 2;
@@ -33,6 +33,8 @@ export interface WhisperCppEngineOptions {
   /** Reported as `result.model`, e.g. `ggml-base.en`. */
   modelName: string;
   synthetic: boolean;
+  /** The model's vocabulary is multilingual: it can translate (false when left out). */
+  multilingual?: boolean;
   /** Windows decoded at once (the batch size). */
   capacity: number;
   /** Threads per decoding state. */
@@ -85,6 +87,9 @@ export class WhisperCppEngine implements TranscriptionEngine {
       backend: options.binding,
       model: options.modelName,
       synthetic: options.synthetic,
+      translates: options.multilingual ?? false,
+      // @fugood's results carry segments only, no token timings
+      wordTimestamps: options.binding === "smart-whisper",
     };
   }
 
@@ -148,13 +153,24 @@ export class WhisperCppEngine implements TranscriptionEngine {
     this.#ensureHost().then(
       (host) => {
         if (!this.#inFlight.has(entry.id)) return;
-        const { durationMs, language, prompt } = entry.window;
+        const { durationMs, language, prompt, task, temperature, wordTimestamps } = entry.window;
         // a window is a view into the job's whole decoded audio; structured clone would copy the whole buffer
         const view = entry.window.samples;
         const samples = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
         entry.sentTo = host;
         // a send to a host that is dying fails quietly; its exit re-sends the window
-        host.child.send({ kind: "run", id: entry.id, samples, durationMs, language, prompt }, () => undefined);
+        const run: HostRunRequest = {
+          kind: "run",
+          id: entry.id,
+          samples,
+          durationMs,
+          language,
+          prompt,
+          translate: task === "translate",
+          temperature,
+          wordTimestamps,
+        };
+        host.child.send(run, () => undefined);
       },
       (error: unknown) => this.#settle(entry, { error }),
     );

@@ -17,6 +17,7 @@ import {
 } from "@vtt/pool-contract";
 
 import { type Dispatch, type FieldError, isValidJobId, validateDispatch } from "../bridge/dispatch.ts";
+import type { OptionsRefusal } from "../bridge/options.ts";
 import { isLoopbackHost } from "../config.ts";
 import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
@@ -44,6 +45,8 @@ export interface HttpDeps {
   bridgeKeys: SigningKey[];
   signatureToleranceSeconds: number;
   enqueue: (dispatch: Dispatch) => Promise<EnqueueOutcome>;
+  /** Why the pool cannot honour a dispatch's model or task (bridge/options.ts), or null. */
+  refuseOptions: (dispatch: Dispatch) => OptionsRefusal | null;
   /** Removes every trace of a job from Redis (queue/erase.ts). */
   erase: (jobId: string) => Promise<ErasureOutcome>;
   /** Why the pool is not ready, or null when it is. */
@@ -171,6 +174,8 @@ async function ingress(request: http.IncomingMessage, response: http.ServerRespo
   if (dispatch.audio_expires_at * 1000 <= Date.now()) {
     return reject(400, "audio_url_expired", "The audio URL has already expired; dispatch again with a fresh one.");
   }
+  const refusal = deps.refuseOptions(dispatch);
+  if (refusal) return reject(400, refusal.code, refusal.detail);
   const log = deps.logger.child({ job_id: dispatch.job_id, trace_id: traceIdFromTraceparent(dispatch.traceparent) });
   let outcome: EnqueueOutcome;
   try {

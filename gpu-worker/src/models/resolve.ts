@@ -3,6 +3,7 @@
  * `synthetic:<shape>` (generated offline; its text is meaningless).
  */
 import { existsSync } from "node:fs";
+import { open } from "node:fs/promises";
 import path from "node:path";
 
 import { MODEL_CATALOG, modelUrl } from "./catalog.ts";
@@ -10,6 +11,8 @@ import { downloadVerified } from "./download.ts";
 import { ensureSyntheticModel, SYNTHETIC_SHAPES, type SyntheticShapeName } from "./synthetic.ts";
 
 const SYNTHETIC_PREFIX = "synthetic:";
+/** whisper.cpp counts a model as multilingual (it can translate) from this vocabulary size on. */
+const MULTILINGUAL_MIN_VOCAB = 51865;
 
 /** A model ready to load. */
 export interface ResolvedModel {
@@ -17,6 +20,20 @@ export interface ResolvedModel {
   /** Reported as `result.model`: `ggml-base.en`, `synthetic-mini`, or the file's base name. */
   name: string;
   synthetic: boolean;
+  /** From the GGML header's vocabulary size: an English-only model (`*.en`) cannot translate. */
+  multilingual: boolean;
+}
+
+/** Reads `n_vocab` from a GGML whisper model's header (bytes 4–8, after the magic); false when unreadable. */
+export async function isMultilingualModelFile(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const header = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(header, 0, 8, 0);
+    return bytesRead === 8 && header.readInt32LE(4) >= MULTILINGUAL_MIN_VOCAB;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Options for {@link resolveModel}. */
@@ -41,7 +58,12 @@ export async function resolveModel(spec: string, options: ResolveModelOptions): 
       );
     }
     const file = await ensureSyntheticModel({ shape: shape as SyntheticShapeName, cacheDir: options.cacheDir });
-    return { path: file, name: `synthetic-${shape}`, synthetic: true };
+    return {
+      path: file,
+      name: `synthetic-${shape}`,
+      synthetic: true,
+      multilingual: await isMultilingualModelFile(file),
+    };
   }
   const catalogEntry = MODEL_CATALOG[trimmed];
   if (catalogEntry) {
@@ -60,12 +82,14 @@ export async function resolveModel(spec: string, options: ResolveModelOptions): 
         onProgress: options.onProgress,
       });
     }
-    return { path: file, name: catalogEntry.file.replace(/\.bin$/, ""), synthetic: false };
+    const name = catalogEntry.file.replace(/\.bin$/, "");
+    return { path: file, name, synthetic: false, multilingual: await isMultilingualModelFile(file) };
   }
   if (trimmed.includes("/") || trimmed.endsWith(".bin")) {
     const file = path.resolve(trimmed);
     if (!existsSync(file)) throw new Error(`model file ${file} does not exist`);
-    return { path: file, name: path.basename(file).replace(/\.bin$/, ""), synthetic: false };
+    const name = path.basename(file).replace(/\.bin$/, "");
+    return { path: file, name, synthetic: false, multilingual: await isMultilingualModelFile(file) };
   }
   throw new Error(
     `unknown model "${trimmed}": give a file path, synthetic:mini, synthetic:tiny, or one of ${Object.keys(MODEL_CATALOG).join(", ")}`,

@@ -17,7 +17,23 @@ export const SYNTHETIC_SHAPES = {
   mini: { state: 64, heads: 2, audioLayers: 1, textLayers: 1 },
   /** Exactly tiny's dimensions (384, 6 heads, 4 + 4 layers): about 78 MB, realistic compute for benchmarks. */
   tiny: { state: 384, heads: 6, audioLayers: 4, textLayers: 4 },
-} as const;
+  /**
+   * mini with a multilingual vocabulary size (51865: whisper.cpp adds the language and task tokens, shifted by one),
+   * so the decoder's prompt carries `translate`/`transcribe` and a translate task really changes the decode.
+   */
+  "mini-multilingual": { state: 64, heads: 2, audioLayers: 1, textLayers: 1, multilingual: true },
+} as const satisfies Record<string, SyntheticShape>;
+
+interface SyntheticShape {
+  state: number;
+  heads: number;
+  audioLayers: number;
+  textLayers: number;
+  multilingual?: boolean;
+}
+
+/** The vocabulary size whisper.cpp's multilingual checkpoints have (the tiny.en header has 51864). */
+const MULTILINGUAL_VOCAB = 51865;
 
 export type SyntheticShapeName = keyof typeof SYNTHETIC_SHAPES;
 
@@ -77,16 +93,17 @@ export async function ensureSyntheticModel(options: SyntheticModelOptions): Prom
 
 /** Builds the model bytes: the header with the shape's hparams, then one record per expected tensor. */
 export function buildSyntheticModel(header: Uint8Array, shapeName: SyntheticShapeName, seed = DEFAULT_SEED): Buffer {
-  const shape = SYNTHETIC_SHAPES[shapeName];
+  const shape: SyntheticShape = SYNTHETIC_SHAPES[shapeName];
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   if (view.getUint32(0, true) !== GGML_MAGIC) throw new Error("header file is not a GGML whisper model");
   const hparams: Hparams = {
-    nVocab: view.getInt32(4, true),
+    nVocab: shape.multilingual ? MULTILINGUAL_VOCAB : view.getInt32(4, true),
     nAudioCtx: view.getInt32(8, true),
     nTextCtx: view.getInt32(24, true),
     nMels: view.getInt32(40, true),
   };
   const head = Buffer.from(header.subarray(0, HEADER_HPARAMS_BYTES));
+  head.writeInt32LE(hparams.nVocab, 4);
   head.writeInt32LE(shape.state, 12);
   head.writeInt32LE(shape.heads, 16);
   head.writeInt32LE(shape.audioLayers, 20);
@@ -99,7 +116,7 @@ export function buildSyntheticModel(header: Uint8Array, shapeName: SyntheticShap
   return Buffer.concat(parts);
 }
 
-function tensorSpecs(shape: (typeof SYNTHETIC_SHAPES)[SyntheticShapeName], h: Hparams): TensorSpec[] {
+function tensorSpecs(shape: SyntheticShape, h: Hparams): TensorSpec[] {
   const S = shape.state;
   const W = TYPE_F16;
   const specs: TensorSpec[] = [

@@ -189,6 +189,10 @@ function blankTranscription(jobId: string, data: TranscriptionJobData): Transcri
     audio_expires_at: 0,
     callback_url: "",
     traceparent: null,
+    task: "transcribe",
+    model: null,
+    temperature: null,
+    word_timestamps: false,
     dispatched_at: data.dispatched_at,
     erased_at: Date.now(),
   };

@@ -3,12 +3,14 @@
  * windows to the batch scheduler, stitch the results, and queue the signed callback. Failures are classified:
  * retryable ones go back to BullMQ for another attempt, terminal ones queue a failed callback and end the job.
  */
+import type { Dispatch } from "@vtt/pool-contract";
 import { type Queue, UnrecoverableError } from "bullmq";
 
 import { fetchAndDecode } from "../audio/decode.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { stitchWindows } from "../batch/stitch.ts";
+import type { OptionsRefusal } from "../bridge/options.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
 import { type EngineWindowResult, WindowAbortedError } from "../engines/engine.ts";
@@ -26,6 +28,8 @@ export interface JobProcessorDeps {
   logger: Logger;
   /** `result.model` */
   modelName: string;
+  /** Why the engine cannot run this job's model or task (bridge/options.ts); such a job fails at once. */
+  refuseOptions?: (data: Pick<Dispatch, "model" | "task">) => OptionsRefusal | null;
   /** Counts jobs this process holds (metrics). */
   activeJobs: { count: number };
   /** Tells whether a job was erased while it ran (queue/erase.ts); its work is then discarded, never delivered. */
@@ -50,6 +54,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       return { discarded: "erased" };
     };
     if (await erased()) return discard("start");
+    const task = data.task ?? "transcribe";
     const startedAt = Date.now();
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
@@ -60,6 +65,9 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     deps.activeJobs.count++;
     log.info("job_started", { attempt: job.attemptsMade + 1, queue_ms: queueMs });
     try {
+      // a dispatch accepted while the model loaded, or one for another pool's model sharing this queue
+      const refusal = deps.refuseOptions?.(data);
+      if (refusal) throw new PoolJobError(refusal.code, refusal.detail, { retryable: false });
       const decoded = await fetchAndDecode(data.audio_url, {
         ffmpegPath: settings.ffmpegPath,
         maxAudioBytes: settings.maxAudioBytes,
@@ -78,6 +86,10 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
             samples: window.samples,
             language: data.language,
             prompt: data.prompt,
+            // a job dispatched by an older edge (or queued before an upgrade) has none of these
+            task,
+            temperature: data.temperature ?? null,
+            wordTimestamps: data.word_timestamps ?? false,
             signal: timeout.signal,
           }),
         ),
@@ -88,7 +100,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       const transcript = stitchWindows(
         windows.map((w) => ({ startSample: w.startSample, sampleCount: w.samples.length })),
         outcomes.map((o) => (o as PromiseFulfilledResult<EngineWindowResult>).value),
-        data.language,
+        task === "translate" ? "en" : data.language,
       );
       const totalMs = Date.now() - (data.dispatched_at ?? job.timestamp);
       const timings = {
@@ -102,7 +114,13 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       const body: CallbackBody = {
         job_id: data.job_id,
         status: "completed",
-        result: { ...transcript, duration_seconds: round3(decoded.durationSeconds), model: deps.modelName, timings },
+        result: {
+          ...transcript,
+          duration_seconds: round3(decoded.durationSeconds),
+          model: deps.modelName,
+          task,
+          timings,
+        },
       };
       await enqueueCallback(
         deps.callbacks,

@@ -13,7 +13,7 @@ import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
 import { closeRedis, connectRedis } from "./connections.ts";
 import type { JobEraser } from "./erase.ts";
-import { createJobProcessor } from "./process-job.ts";
+import { createJobProcessor, type JobProcessorDeps } from "./process-job.ts";
 import {
   CALLBACK_QUEUE,
   type CallbackJob,
@@ -36,6 +36,8 @@ export interface WorkersOptions {
   metrics: PoolMetrics;
   logger: Logger;
   modelName: string;
+  /** Why the loaded engine cannot run a job's options, or null (bridge/options.ts). */
+  refuseOptions: JobProcessorDeps["refuseOptions"];
   /** Jobs being processed now (shared with readiness and metrics). */
   activeJobs: { count: number };
   lifecycle: Lifecycle;
@@ -74,6 +76,7 @@ export async function startWorkers(options: WorkersOptions): Promise<void> {
       metrics,
       logger,
       modelName: options.modelName,
+      refuseOptions: options.refuseOptions,
       activeJobs,
       erasure: eraser,
       fetchImpl,

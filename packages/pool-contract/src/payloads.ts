@@ -38,6 +38,14 @@ export const JOB_ID_PATTERN = /^(?!\d+$)[A-Za-z0-9_-]{1,64}$/;
 /** Bound on log-probabilities (mean token log-probability per segment): far beyond anything a model reports. */
 const MAX_ABS_LOGPROB = 1_000;
 
+/** What a dispatch asks the pool to do: transcribe in the spoken language, or translate into English. */
+export const POOL_TASKS = ["transcribe", "translate"] as const;
+export type PoolTask = (typeof POOL_TASKS)[number];
+/** A model name the pool may be asked for: a catalog name (`base.en`), `synthetic:mini`, a server's model id. */
+export const POOL_MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+/** Sampling temperature bounds (OpenAI's transcription API takes 0 … 1). */
+export const MAX_TEMPERATURE = 1;
+
 const JOB_ID_MESSAGE = "must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits)";
 
 /** True for a string the pool accepts as a job id (also the id in `DELETE /v1/jobs/{job_id}`). */
@@ -97,6 +105,30 @@ export const DispatchSchema = z.object({
     .max(MAX_TRACEPARENT_CHARS, { error: "must be null or a W3C traceparent string" })
     .nullish()
     .transform((value) => value ?? null),
+  // the fields below came after v1's first release: an edge that leaves them out gets the old behaviour
+  /** `translate` = into English; the pool refuses it (400 `translation_unsupported`) when its model is English-only. */
+  task: z
+    .enum(POOL_TASKS, { error: "must be transcribe or translate" })
+    .nullish()
+    .transform((value) => value ?? "transcribe"),
+  /** A model the pool serves, or null for its own; another name is refused (400 `model_unavailable`). */
+  model: z
+    .string({ error: "must be null or a model name" })
+    .regex(POOL_MODEL_NAME_PATTERN, { error: "must be null or a model name" })
+    .nullish()
+    .transform((value) => value ?? null),
+  /** Initial sampling temperature, or null for the pool's default (0: greedy). */
+  temperature: z
+    .number({ error: `must be null or a number between 0 and ${MAX_TEMPERATURE}` })
+    .min(0, { error: `must be null or a number between 0 and ${MAX_TEMPERATURE}` })
+    .max(MAX_TEMPERATURE, { error: `must be null or a number between 0 and ${MAX_TEMPERATURE}` })
+    .nullish()
+    .transform((value) => value ?? null),
+  /** Ask for word timings (`result.words`). */
+  word_timestamps: z
+    .boolean({ error: "must be a boolean" })
+    .nullish()
+    .transform((value) => value ?? false),
 });
 /** A dispatch as the edge sends it (optional fields may be left out). */
 export type DispatchBody = z.input<typeof DispatchSchema>;
@@ -170,6 +202,8 @@ export const CallbackResultSchema = z.object({
     .optional(),
   duration_seconds: MediaSeconds.nullable().optional(),
   model: z.string().max(MAX_LABEL_CHARS),
+  /** The task the pool ran; a pool older than the field leaves it out (the edge then knows it did not translate). */
+  task: z.enum(POOL_TASKS).optional(),
   /** milliseconds per stage (`queue_ms`, `fetch_ms`, …) */
   timings: z
     .record(

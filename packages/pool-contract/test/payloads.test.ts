@@ -37,7 +37,39 @@ const completed: PoolCallbackBody = {
 describe("DispatchSchema", () => {
   it("fills left-out optional fields with null and drops unknown ones", () => {
     const parsed = DispatchSchema.parse({ ...dispatch, language: undefined, prompt: "", future_field: 1 });
-    expect(parsed).toEqual({ ...dispatch, language: null, prompt: null, traceparent: null });
+    expect(parsed).toEqual({
+      ...dispatch,
+      language: null,
+      prompt: null,
+      traceparent: null,
+      task: "transcribe",
+      model: null,
+      temperature: null,
+      word_timestamps: false,
+    });
+  });
+
+  it("takes the job options, bounded, and defaults them for an edge that predates them", () => {
+    const options = { task: "translate", model: "large-v3-turbo", temperature: 0.4, word_timestamps: true } as const;
+    expect(DispatchSchema.parse({ ...dispatch, ...options })).toMatchObject(options);
+    expect(DispatchSchema.parse({ ...dispatch, task: null, model: null, temperature: null })).toMatchObject({
+      task: "transcribe",
+      model: null,
+      temperature: null,
+      word_timestamps: false,
+    });
+    const bad = DispatchSchema.safeParse({
+      ...dispatch,
+      task: "summarise",
+      model: "../etc/passwd x",
+      temperature: 1.5,
+      word_timestamps: "yes",
+    });
+    expect(bad.success).toBe(false);
+    if (!bad.success)
+      expect(fieldErrors(bad.error).map((e) => e.field)).toEqual(["task", "model", "temperature", "word_timestamps"]);
+    expect(DispatchSchema.safeParse({ ...dispatch, model: "m".repeat(201) }).success).toBe(false);
+    expect(DispatchSchema.safeParse({ ...dispatch, temperature: -0.1 }).success).toBe(false);
   });
 
   it("takes languages from the language list only", () => {
@@ -57,6 +89,17 @@ describe("DispatchSchema", () => {
 });
 
 describe("PoolCallbackSchema", () => {
+  it("carries the task the pool ran, optionally", () => {
+    expect(
+      PoolCallbackSchema.parse({ ...completed, result: { ...completed.result, task: "translate" } }),
+    ).toMatchObject({
+      result: { task: "translate" },
+    });
+    expect(PoolCallbackSchema.safeParse({ ...completed, result: { ...completed.result, task: "x" } }).success).toBe(
+      false,
+    );
+  });
+
   it("accepts a completed and a failed callback", () => {
     expect(PoolCallbackSchema.parse(completed)).toEqual(completed);
     const failed = {

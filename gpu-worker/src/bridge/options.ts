@@ -1,0 +1,48 @@
+/**
+ * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, and
+ * a translate task needs a multilingual model. The bridge refuses at submit (400 with the code); the job processor
+ * checks again for dispatches accepted while the model was still loading.
+ */
+import type { Dispatch } from "@vtt/pool-contract";
+
+import type { PoolSettings } from "../config.ts";
+import type { EngineDescription } from "../engines/engine.ts";
+
+/** A refusal's stable code (docs/pool-contract.md §1) and a message for the edge. */
+export interface OptionsRefusal {
+  code: "model_unavailable" | "translation_unsupported";
+  detail: string;
+}
+
+/**
+ * The names a dispatch may use for this pool's model: `WHISPER_MODEL` as configured (`base.en`, `synthetic:mini`,
+ * a path) and the loaded model's name (`ggml-base.en`); for the OpenAI-compatible engine, its `OPENAI_MODEL`.
+ */
+export function servedModelNames(
+  settings: Pick<PoolSettings, "engine" | "whisperModel" | "openaiModel">,
+  engine: EngineDescription | null,
+): string[] {
+  const configured = settings.engine === "openai-compatible" ? settings.openaiModel : settings.whisperModel.trim();
+  return [...new Set([configured, ...(engine ? [engine.model] : [])])];
+}
+
+/** Null when the pool can run the dispatch; `engine` null = still loading (translation is then checked later). */
+export function refuseOptions(
+  dispatch: Pick<Dispatch, "model" | "task">,
+  names: readonly string[],
+  engine: EngineDescription | null,
+): OptionsRefusal | null {
+  if (dispatch.model !== null && !names.includes(dispatch.model)) {
+    return {
+      code: "model_unavailable",
+      detail: `This pool serves ${names.join(" / ")}, not ${dispatch.model}.`,
+    };
+  }
+  if (dispatch.task === "translate" && engine && !engine.translates) {
+    return {
+      code: "translation_unsupported",
+      detail: `The pool's model ${engine.model} is English-only and cannot translate.`,
+    };
+  }
+  return null;
+}

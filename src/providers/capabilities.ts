@@ -1,0 +1,169 @@
+/**
+ * What each provider can do with a job's options (pure: reads settings, never a binding). The OpenAI-compatible
+ * routes use it to list model ids and to pick a translating provider; the consumer uses it to fail a job it cannot
+ * honour and to keep failover to providers that can.
+ *
+ * The rules, per the vendors' documented APIs:
+ * - translate: OpenAI (`/v1/audio/translations`, Whisper models only: not the gpt-4o transcribe models), Workers AI's
+ *   whisper-large-v3-turbo (`task: "translate"`), and the pool when its model is multilingual. Deepgram never.
+ * - model override: any id the provider lists (its configured model first, then the extra ids from settings).
+ * - temperature: OpenAI and the pool; Deepgram and Workers AI take none and ignore it (a sampling hint, not a result).
+ * - words: every provider; OpenAI and the pool only when asked (they cost time there).
+ */
+import { settings } from "../config.ts";
+import type { Env } from "../env.ts";
+import { isProviderName, parseProviderList } from "./enabled.ts";
+import { parseList, providerCandidates } from "./failover.ts";
+import type { ProviderName, TranscriptionTask } from "./types.ts";
+
+export const OPENAI_DEFAULT_MODEL = "whisper-1";
+export const DEEPGRAM_DEFAULT_MODEL = "nova-3";
+export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
+/**
+ * The Workers AI Whisper models this adapter can call: they take base64 audio with `task`, `language` and
+ * `initial_prompt`. (`@cf/openai/whisper` and `whisper-tiny-en` take a byte array and no options: not offered.)
+ */
+export const WORKERS_AI_WHISPER_MODELS = [WORKERS_AI_DEFAULT_MODEL] as const;
+
+/** OpenAI models that answer only `json`/`text` and have no translations route. */
+const OPENAI_JSON_ONLY_MODELS = /^gpt-4o/;
+
+/** The job options that decide where a job may run. */
+export interface ProviderJobOptions {
+  task: TranscriptionTask;
+  /** the provider's model id the caller named, or null for its default */
+  model: string | null;
+}
+
+/** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
+export interface OptionsRefusal {
+  code: "provider_cannot_translate" | "provider_model_unavailable";
+  message: string;
+}
+
+/** Why no provider can take a new job (the routes answer 400 with it). */
+export interface ProviderRefusal {
+  code: OptionsRefusal["code"] | "provider_not_enabled";
+  message: string;
+}
+
+const unique = (values: string[]): string[] => [...new Set(values.filter(Boolean))];
+
+/** True for an OpenAI model that answers only `json` (no segments, no word timings, no translations). */
+export function isOpenAIJsonOnlyModel(model: string): boolean {
+  return OPENAI_JSON_ONLY_MODELS.test(model);
+}
+
+/**
+ * English-only Whisper models by name: the `.en` checkpoints (`base.en`, `ggml-base.en.bin`) and the synthetic test
+ * models other than `synthetic:*-multilingual` (they are built from tiny.en's vocabulary). They cannot translate.
+ */
+export function isEnglishOnlyPoolModel(model: string): boolean {
+  return /\.en(\.bin)?$/i.test(model) || (model.startsWith("synthetic:") && !model.endsWith("-multilingual"));
+}
+
+/** Model ids a caller may name for this provider; the first is the one used when none is named. */
+export function providerModels(env: Env, name: string): string[] {
+  const configured = settings(env);
+  switch (name) {
+    case "openai":
+      return unique([env.OPENAI_MODEL || OPENAI_DEFAULT_MODEL, ...configured.OPENAI_MODELS]);
+    case "deepgram":
+      return unique([env.DEEPGRAM_MODEL || DEEPGRAM_DEFAULT_MODEL, ...configured.DEEPGRAM_MODELS]);
+    case "workers-ai":
+      return unique([env.WORKERS_AI_MODEL || WORKERS_AI_DEFAULT_MODEL, ...WORKERS_AI_WHISPER_MODELS]);
+    case "whisper-pool":
+      // the pool's model is its own setting (WHISPER_MODEL): without POOL_MODELS the edge knows no name for it
+      return configured.POOL_MODELS;
+    default:
+      return [];
+  }
+}
+
+/** The model a job would run on: the one it names, or the provider's default (null when the edge knows none). */
+export function effectiveModel(env: Env, name: string, model: string | null): string | null {
+  return model ?? providerModels(env, name)[0] ?? null;
+}
+
+/** Whether this provider can translate into English, with the job's model (or its default). */
+export function providerCanTranslate(env: Env, name: string, model: string | null = null): boolean {
+  const chosen = effectiveModel(env, name, model);
+  switch (name) {
+    case "openai":
+      return chosen !== null && !isOpenAIJsonOnlyModel(chosen);
+    case "workers-ai":
+      return chosen === WORKERS_AI_DEFAULT_MODEL;
+    case "whisper-pool":
+      // unknown model (no POOL_MODELS): not assumed to translate; the pool itself also refuses on an English-only model
+      return chosen !== null && !isEnglishOnlyPoolModel(chosen);
+    default:
+      return false;
+  }
+}
+
+/** Whether the provider passes a temperature on (the others ignore it). */
+export function providerTakesTemperature(name: string): boolean {
+  return name === "openai" || name === "whisper-pool";
+}
+
+/**
+ * Whether the provider can honour the job's task and model; null when it can. Enablement is not checked here (a job
+ * already created keeps its provider).
+ */
+export function checkProviderOptions(env: Env, name: string, options: ProviderJobOptions): OptionsRefusal | null {
+  if (options.model !== null && !providerModels(env, name).includes(options.model)) {
+    return {
+      code: "provider_model_unavailable",
+      message: `provider ${name} does not offer model ${options.model}`,
+    };
+  }
+  if (options.task === "translate" && !providerCanTranslate(env, name, options.model)) {
+    const model = effectiveModel(env, name, options.model);
+    return {
+      code: "provider_cannot_translate",
+      message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
+    };
+  }
+  return null;
+}
+
+/** Outcome of {@link resolveProvider}. */
+export type ProviderResolution = { ok: true; provider: ProviderName } | { ok: false; refusal: ProviderRefusal };
+
+/**
+ * The provider a new job goes to. A named provider must be enabled and able to honour the options (a 400 for the
+ * caller otherwise, e.g. "provider deepgram cannot translate"); without one, the first enabled provider in
+ * `PROVIDERS` order that can.
+ */
+export function resolveProvider(env: Env, requested: string | null, options: ProviderJobOptions): ProviderResolution {
+  const enabled = parseProviderList(env);
+  if (requested !== null) {
+    if (!isProviderName(requested) || !enabled.includes(requested)) {
+      return { ok: false, refusal: { code: "provider_not_enabled", message: `provider ${requested} is not enabled` } };
+    }
+    const refusal = checkProviderOptions(env, requested, options);
+    return refusal ? { ok: false, refusal } : { ok: true, provider: requested };
+  }
+  const provider = enabled.find((name) => checkProviderOptions(env, name, options) === null);
+  if (provider) return { ok: true, provider };
+  if (enabled.length === 0) {
+    return { ok: false, refusal: { code: "provider_not_enabled", message: "no provider is enabled" } };
+  }
+  return {
+    ok: false,
+    refusal:
+      options.model !== null
+        ? { code: "provider_model_unavailable", message: `no enabled provider offers model ${options.model}` }
+        : { code: "provider_cannot_translate", message: "no enabled provider can translate" },
+  };
+}
+
+/**
+ * The providers a job may run on, in order: its own, then those after it in `FAILOVER_CHAIN` that are enabled and
+ * can honour its options. A translate job never fails over to a provider that cannot translate, and a job that
+ * names a model only to providers offering that same model id: its model never changes silently.
+ */
+export function failoverCandidates(env: Env, jobProvider: string, options: ProviderJobOptions): string[] {
+  const [own, ...others] = providerCandidates(jobProvider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
+  return [own!, ...others.filter((name) => checkProviderOptions(env, name, options) === null)];
+}
