@@ -81,8 +81,6 @@ interface EnvOverlay {
   BACKLOG_DELAY_THRESHOLD?: string;
   /** seconds `POST /v1/audio/*` holds the request for its job before answering 504 `transcription_pending` (300) */
   SYNC_WAIT_SECONDS?: string;
-  /** the model the Whisper pool runs (its `WHISPER_MODEL`), listed by `GET /v1/models` as `whisper-pool/<name>` */
-  POOL_MODEL?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */
   FAILOVER_CHAIN?: string;
   /** how long a dead-lettered, recoverable job is re-driven before it fails with `retries_exhausted` */

@@ -453,8 +453,9 @@ describe("collections and counts never include A", () => {
     it(`POST ${path}: B's held request makes and answers B's own job (A's Idempotency-Key is no replay)`, async () => {
       const aBefore = await snapshot(w.a.tenantId);
       const known = await jobIdsOf(w.b.tenantId);
-      const sdk = openaiClient(w.b.key);
-      const body = { file: new File([makeWav(0.2)], "b.wav"), model: "whisper-pool/default" };
+      // a multilingual pool model, so the pool may translate
+      const sdk = openaiClient(w.b.key, { env: { POOL_MODELS: "base" } });
+      const body = { file: new File([makeWav(0.2)], "b.wav"), model: "whisper-pool/base" };
       // A's queued job holds this key in A's tenant; in B's it is free (once: the second route would be a reuse)
       const options = task === "transcribe" ? { headers: { "idempotency-key": "shared-idempotency-key" } } : {};
       const pending = (
@@ -464,7 +465,7 @@ describe("collections and counts never include A", () => {
       ).withResponse();
       const id = await newJobOf(w.b.tenantId, known);
       expect(id).not.toBe(w.aQueued);
-      await completeThroughPool(id, { text: "B's own words" });
+      await completeThroughPool(id, { text: "B's own words", ...(task === "translate" ? { task } : {}) });
       const { data, response } = await pending;
       expect(response.headers.get("idempotent-replayed")).toBeNull();
       expect(response.headers.get("x-request-id")).toBe(id);

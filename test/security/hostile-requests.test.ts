@@ -1905,7 +1905,7 @@ const openaiRows: OpenAIRow[] = [
     "a translation through a provider that cannot translate",
     () => sendOpenAI(s.a.key, [model("deepgram/nova-3"), filePart()], { path: TRANSLATE }),
     400,
-    "translation_unsupported",
+    "provider_cannot_translate",
     "model",
   ],
   [

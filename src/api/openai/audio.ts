@@ -157,7 +157,8 @@ async function finished(
   const location = { location: `/v1/transcriptions/${jobId}`, "x-should-retry": "false" };
   if (row.status === "failed") {
     const code = row.errorCode ?? "transcription_failed";
-    const message = `The transcription ${jobId} failed: ${row.errorMessage ?? code}.`;
+    const reason = row.errorMessage ?? code;
+    const message = `The transcription ${jobId} failed: ${reason}${/[.!?]$/.test(reason) ? "" : "."}`;
     throw new ApiError(CALLER_FAILURE_CODES.has(code) ? 400 : 502, code, message, undefined, location);
   }
   if (row.status !== "completed" || !row.transcriptKey) {

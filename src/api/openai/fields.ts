@@ -12,12 +12,12 @@ import {
 } from "../../domain/openai-format.ts";
 import type { Env } from "../../env.ts";
 import type { ResolvedUploadOptions } from "../../jobs/create-job.ts";
+import { resolveProvider } from "../../providers/capabilities.ts";
 import type { JobTask } from "../../storage/schema.ts";
 import type { UploadFields, UploadLists } from "../upload-body.ts";
 import { resolveUploadOptions } from "../upload-options.ts";
 import { invalidParam } from "./errors.ts";
 import { modelNotFound, resolveModel } from "./models.ts";
-import { providerCanTranslate } from "./translate-capability.ts";
 
 /** Field names that may repeat; `timestamp_granularities` (no brackets) is accepted too, as curl users send it. */
 export const LIST_FIELDS = ["timestamp_granularities[]", "timestamp_granularities"] as const;
@@ -53,11 +53,20 @@ export function resolveOpenAIAudioRequest(
   }
   const entry = resolveModel(env, model);
   if (!entry) throw modelNotFound(model, 400);
-  if (task === "translate" && !providerCanTranslate(env, entry.provider)) {
-    const message =
-      `The model \`${model}\` (provider ${entry.provider}) cannot translate; translations go through providers ` +
-      "that can (OpenAI's translations endpoint, the Whisper pool's translate task).";
-    throw invalidParam("model", "translation_unsupported", message);
+  // an alias goes to the first provider that can honour the task; a `<provider>/<model>` id to that one or nowhere
+  const jobOptions = { task, model: entry.requestedModel };
+  const chosen = resolveProvider(env, entry.alias ? null : entry.provider, jobOptions);
+  if (!chosen.ok) {
+    const why =
+      task === "translate"
+        ? "; translations go through providers that can (OpenAI's translations endpoint with a Whisper model, " +
+          "Workers AI's whisper-large-v3-turbo, a pool with a multilingual model)"
+        : "";
+    throw invalidParam(
+      "model",
+      chosen.refusal.code,
+      `The model \`${model}\` cannot be used: ${chosen.refusal.message}${why}.`,
+    );
   }
 
   const format = fields.response_format ?? "json";
@@ -76,7 +85,7 @@ export function resolveOpenAIAudioRequest(
     throw invalidParam("chunking_strategy", "unsupported_chunking_strategy", "Only `auto` is supported.");
   }
 
-  const options = resolveUploadOptions({ ...native, provider: entry.provider }, env);
+  const options = resolveUploadOptions({ ...native, provider: chosen.provider }, env);
   return {
     options: {
       ...options,

@@ -1,26 +1,25 @@
 /**
  * What the OpenAI-compatible `model` field may name, and `GET /v1/models[/{model}]`. OpenAI's own ids (`whisper-1`,
- * `gpt-4o-transcribe`, `gpt-4o-mini-transcribe`) mean "the default provider with its configured model"; every enabled
- * provider also has `<provider>/<model>` for the model it is configured with (`OPENAI_MODEL`, `DEEPGRAM_MODEL`,
- * `WORKERS_AI_MODEL`, and `POOL_MODEL`: the model the Whisper pool runs).
+ * `gpt-4o-transcribe`, `gpt-4o-mini-transcribe`) are aliases: the configured default (the first enabled provider with
+ * its default model; for a translation, the first that can translate). Every model an enabled provider offers
+ * (`providerModels`: `OPENAI_MODEL` then `OPENAI_MODELS`, `DEEPGRAM_MODEL` then `DEEPGRAM_MODELS`, the Workers AI
+ * model, `POOL_MODELS`) also has its own id, `<provider>/<model>`.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import type { Env } from "../../env.ts";
 import { ApiError } from "../../http/problem.ts";
-import { DEEPGRAM_DEFAULT_MODEL } from "../../providers/deepgram.ts";
-import { OPENAI_DEFAULT_MODEL } from "../../providers/openai.ts";
+import { providerModels } from "../../providers/capabilities.ts";
 import { defaultProvider, parseProviderList } from "../../providers/registry.ts";
 import type { ProviderName } from "../../providers/types.ts";
-import { WORKERS_AI_DEFAULT_MODEL } from "../../providers/workers-ai.ts";
 import { TAGS } from "../openapi.ts";
 import { OPENAI_SHARED_ERRORS, openAIError } from "./schemas.ts";
 
-/** OpenAI's transcription model ids, each an alias of the default provider's configured model. */
+/** OpenAI's transcription model ids, each an alias of the configured default. */
 export const DEFAULT_MODEL_ALIASES = ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"] as const;
 
-/** The pool's id is `whisper-pool/default` while `POOL_MODEL` is unset: whatever model the pool was started with. */
+/** The id of a provider whose model names the edge does not know (the pool without `POOL_MODELS`). */
 export const UNNAMED_MODEL = "default";
 
 /** `created` of every model object (OpenAI's field is required; ours do not change with deployments): 2026-12-01. */
@@ -29,33 +28,26 @@ export const MODEL_CREATED = 1_796_083_200;
 /** One id `model` may name. */
 export interface ModelEntry {
   id: string;
+  /** the provider the id names; for an alias, the default provider (a translation may pick another) */
   provider: ProviderName;
-  /** the job's `requestedModel`: the provider's model the id names, or null for an alias (the provider's default) */
+  alias: boolean;
+  /** the job's `requestedModel`: the provider's model the id names, or null (an alias, or an unnamed model) */
   requestedModel: string | null;
 }
 
-/** The model a provider's adapter runs when a job names none; null when only the pool knows (`POOL_MODEL` unset). */
-export function configuredModel(env: Env, provider: ProviderName): string | null {
-  switch (provider) {
-    case "openai":
-      return env.OPENAI_MODEL || OPENAI_DEFAULT_MODEL;
-    case "deepgram":
-      return env.DEEPGRAM_MODEL || DEEPGRAM_DEFAULT_MODEL;
-    case "workers-ai":
-      return env.WORKERS_AI_MODEL || WORKERS_AI_DEFAULT_MODEL;
-    case "whisper-pool":
-      return env.POOL_MODEL?.trim() || null;
-  }
-}
-
-/** Every id, aliases first, then one per enabled provider in `PROVIDERS` order. */
+/** Every id, aliases first, then each enabled provider's models in `PROVIDERS` order. */
 export function modelCatalog(env: Env): ModelEntry[] {
   const entries: ModelEntry[] = [];
   const fallback = defaultProvider(env);
-  if (fallback) for (const id of DEFAULT_MODEL_ALIASES) entries.push({ id, provider: fallback, requestedModel: null });
+  if (fallback) {
+    for (const id of DEFAULT_MODEL_ALIASES) entries.push({ id, provider: fallback, alias: true, requestedModel: null });
+  }
   for (const provider of parseProviderList(env)) {
-    const model = configuredModel(env, provider);
-    entries.push({ id: `${provider}/${model ?? UNNAMED_MODEL}`, provider, requestedModel: model });
+    const models = providerModels(env, provider);
+    if (!models.length)
+      entries.push({ id: `${provider}/${UNNAMED_MODEL}`, provider, alias: false, requestedModel: null });
+    for (const model of models)
+      entries.push({ id: `${provider}/${model}`, provider, alias: false, requestedModel: model });
   }
   return entries;
 }

@@ -129,7 +129,7 @@ describe("refusals before a job exists", () => {
   it("translations through a provider that cannot translate are a 400 that says so", async () => {
     const error = await refused(() => client.audio.translations.create({ file: wavFile(), model: "deepgram/nova-3" }));
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(error).toMatchObject({ code: "translation_unsupported", param: "model" });
+    expect(error).toMatchObject({ code: "provider_cannot_translate", param: "model" });
     expect(error.message).toContain("cannot translate");
   });
 
@@ -282,16 +282,37 @@ describe("jobs made by the OpenAI routes are normal jobs", () => {
   });
 
   it("translations through the pool are jobs with task translate, and verbose_json says so", async () => {
+    // a pool whose model is multilingual can translate (src/providers/capabilities.ts)
+    const sdk = openaiClient(tenant.key, { env: { POOL_MODELS: "base" } });
     const before = await jobIdsOf(tenant.tenantId);
-    const pending = client.audio.translations.create({
+    const pending = sdk.audio.translations.create({
       file: wavFile(),
-      model: POOL_MODEL,
+      model: "whisper-pool/base",
       response_format: "verbose_json",
     });
     const id = await newJobOf(tenant.tenantId, before);
-    expect(await jobRow(id)).toMatchObject({ task: "translate", provider: "whisper-pool" });
-    await completeThroughPool(id, { language: "de" });
-    expect(await pending).toMatchObject({ task: "translate", language: "german" });
+    expect(await jobRow(id)).toMatchObject({ task: "translate", provider: "whisper-pool", requested_model: "base" });
+    // the pool says which task it ran: a translate job completed untranslated would fail
+    await completeThroughPool(id, { language: "en", task: "translate" });
+    expect(await pending).toMatchObject({ task: "translate", language: "english" });
+  });
+
+  it("an alias translates through the first provider that can; a pool of unknown model is not assumed to", async () => {
+    const env = { PROVIDERS: "deepgram,whisper-pool", POOL_MODELS: "large-v3" };
+    const before = await jobIdsOf(tenant.tenantId);
+    const pending = openaiClient(tenant.key, { env }).audio.translations.create({
+      file: wavFile(),
+      model: "whisper-1",
+    });
+    const id = await newJobOf(tenant.tenantId, before);
+    expect(await jobRow(id)).toMatchObject({ task: "translate", provider: "whisper-pool", requested_model: null });
+    await completeThroughPool(id, { task: "translate" });
+    expect(await pending).toMatchObject({ text: expect.any(String) });
+    const refused = await openaiClient(tenant.key, { env: { PROVIDERS: "deepgram,whisper-pool" } })
+      .audio.translations.create({ file: wavFile(), model: "whisper-1" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ code: "provider_cannot_translate", param: "model" });
   });
 
   it("whisper-1 is the default provider (openai here), run by the queue consumer like any job", async () => {

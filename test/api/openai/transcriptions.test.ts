@@ -170,6 +170,30 @@ describe("models", () => {
     });
     await expect(client.models.retrieve("nope/none")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
+
+  it("lists every model each provider offers (OPENAI_MODELS, POOL_MODELS), and a named one becomes the job's model", async () => {
+    const sdk = openaiClient(tenant.key, {
+      env: { OPENAI_MODELS: "gpt-4o-transcribe", POOL_MODELS: "large-v3,base.en" },
+    });
+    const ids: string[] = [];
+    for await (const model of sdk.models.list()) ids.push(model.id);
+    expect(ids.slice(3)).toEqual([
+      "openai/whisper-1",
+      "openai/gpt-4o-transcribe",
+      "deepgram/nova-3",
+      "whisper-pool/large-v3",
+      "whisper-pool/base.en",
+    ]);
+    const { id } = await held(() =>
+      sdk.audio.transcriptions.create({ file: wavFile(), model: "whisper-pool/base.en" }),
+    );
+    expect(await jobRow(id)).toMatchObject({ provider: "whisper-pool", requested_model: "base.en" });
+    // an English-only pool model cannot translate, named or not
+    const refused = await sdk.audio.translations
+      .create({ file: wavFile(), model: "whisper-pool/base.en" })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 400, code: "provider_cannot_translate", param: "model" });
+  });
 });
 
 describe("errors are OpenAI's error classes", () => {
