@@ -14,6 +14,7 @@ import OpenAI from "openai";
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 import { startFakeOpenAI } from "../../scripts/lib/fake-openai.mjs";
+import { toneWav } from "../../scripts/lib/wav.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -27,27 +28,6 @@ const PROVIDER_DELAY_MS = Number(values["provider-delay-ms"]);
 const WARM_UP = 3;
 const ADMIN = "bench-admin-key-0123456789abcdef";
 const HEADING = "## OpenAI-compatible held requests (bench/openai)";
-
-/** A 16 kHz mono 16-bit WAV of a 330 Hz tone (the contract package is TypeScript, which plain Node cannot load). */
-function toneWav(seconds) {
-  const samples = Math.round(seconds * 16_000);
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(16_000, 24);
-  buf.writeUInt32LE(32_000, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++)
-    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 330 * i) / 16_000) * 9000), 44 + i * 2);
-  return buf;
-}
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (list) =>
