@@ -1,5 +1,6 @@
 /** Composition root of the HTTP API: middleware, routers, OpenAPI document and error mapping. */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
@@ -9,6 +10,9 @@ import { API_CSP, docs } from "./api/docs-page.ts";
 import { feedbackRoutes } from "./api/feedback.ts";
 import { internal } from "./api/internal.ts";
 import { metrics } from "./api/metrics.ts";
+import { audio } from "./api/openai/audio.ts";
+import { isOpenAIPath, openAIErrorResponse } from "./api/openai/errors.ts";
+import { models } from "./api/openai/models.ts";
 import { openApiDocument, registerDocumentParts } from "./api/openapi-document.ts";
 import { status } from "./api/status.ts";
 import { subjects } from "./api/subjects.ts";
@@ -100,6 +104,9 @@ export function createApp() {
   // every /v1 body except the streamed upload is read through a byte counter (src/http/body-limit.ts)
   app.use("/v1/*", limitRequestBodies());
   app.route("/", transcriptions);
+  // OpenAI-compatible: /v1/audio/*, /v1/models (errors in OpenAI's shape, see errorResponse below)
+  app.route("/", audio);
+  app.route("/", models);
   app.route("/", webhooks);
   app.route("/", feedbackRoutes);
   app.route("/", status);
@@ -110,41 +117,44 @@ export function createApp() {
   app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.env)));
   app.route("/", docs);
 
-  app.notFound((c) => problemResponse(c, new ApiError(404, "not_found", "No such route.")));
-  app.onError((error, c) => {
-    if (error instanceof ApiError) return problemResponse(c, error);
-    if (error instanceof StorageError) {
-      return problemResponse(c, new ApiError(STORAGE_ERROR_STATUS[error.kind], error.code, error.message));
-    }
-    if (error instanceof EnvelopeError) {
-      // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
-      log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });
-      return problemResponse(
-        c,
-        new ApiError(
-          500,
-          "stored_data_unreadable",
-          "A stored object could not be decrypted; operators have been alerted.",
-        ),
-      );
-    }
-    if (error instanceof HTTPException) {
-      const status = error.status;
-      const code =
-        status === 405
-          ? "method_not_allowed"
-          : status === 415
-            ? "unsupported_media_type"
-            : /json/i.test(error.message)
-              ? "malformed_json"
-              : "bad_request";
-      return problemResponse(c, new ApiError(status as 400, code, error.message));
-    }
-    log("unhandled_error", {
-      path: new URL(c.req.url).pathname,
-      error: error instanceof Error ? error.name : "unknown",
-    });
-    return problemResponse(c, new ApiError(500, "internal_error", "Something went wrong on our side."));
-  });
+  app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", "No such route.")));
+  app.onError((error, c) => errorResponse(c, asApiError(error, c)));
   return app;
+}
+
+/** Errors in the shape the caller's SDK parses: OpenAI's on the OpenAI-compatible paths, problem+json elsewhere. */
+function errorResponse(c: Context, error: ApiError): Response {
+  return isOpenAIPath(new URL(c.req.url).pathname) ? openAIErrorResponse(error) : problemResponse(c, error);
+}
+
+/** Anything thrown while handling a request, as the ApiError it is answered with. */
+function asApiError(error: Error, c: Context): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof StorageError) return new ApiError(STORAGE_ERROR_STATUS[error.kind], error.code, error.message);
+  if (error instanceof EnvelopeError) {
+    // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
+    log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });
+    return new ApiError(
+      500,
+      "stored_data_unreadable",
+      "A stored object could not be decrypted; operators have been alerted.",
+    );
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    const code =
+      status === 405
+        ? "method_not_allowed"
+        : status === 415
+          ? "unsupported_media_type"
+          : /json/i.test(error.message)
+            ? "malformed_json"
+            : "bad_request";
+    return new ApiError(status as 400, code, error.message);
+  }
+  log("unhandled_error", {
+    path: new URL(c.req.url).pathname,
+    error: error instanceof Error ? error.name : "unknown",
+  });
+  return new ApiError(500, "internal_error", "Something went wrong on our side.");
 }

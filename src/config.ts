@@ -56,6 +56,9 @@ export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 /** Failed operator-key attempts per client address and minute: a bucket of its own, smaller (default 10). */
 export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
 
+/** How long an OpenAI-compatible request (`POST /v1/audio/*`) is held for its job before `504 transcription_pending`. */
+export const DEFAULT_SYNC_WAIT_SECONDS = 300;
+
 /** Provider call deadlines (ms). */
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
 export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
@@ -101,6 +104,7 @@ const SettingsSchema = z.object({
   PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
   DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
   BACKLOG_DELAY_THRESHOLD: positiveInteger(DEFAULT_BACKLOG_DELAY_THRESHOLD),
+  SYNC_WAIT_SECONDS: positive(DEFAULT_SYNC_WAIT_SECONDS),
   OPENAI_TIMEOUT_MS: positive(OPENAI_DEFAULT_TIMEOUT_MS),
   DEEPGRAM_TIMEOUT_MS: positive(DEEPGRAM_DEFAULT_TIMEOUT_MS),
   POOL_DISPATCH_TIMEOUT_MS: positive(POOL_DISPATCH_TIMEOUT_MS),
@@ -162,6 +166,11 @@ export function authFailuresPerMinute(env: Env): number {
 
 export function operatorAuthFailuresPerMinute(env: Env): number {
   return settings(env).OPERATOR_AUTH_FAILURES_PER_MINUTE;
+}
+
+/** Seconds an OpenAI-compatible request waits for its job to finish (`SYNC_WAIT_SECONDS`, default 300). */
+export function syncWaitSeconds(env: Env): number {
+  return settings(env).SYNC_WAIT_SECONDS;
 }
 
 export function audioUrlTtlSeconds(env: Env): number {

@@ -79,6 +79,8 @@ interface EnvOverlay {
   OPERATOR_AUTH_FAILURES_PER_MINUTE?: string;
   /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
   BACKLOG_DELAY_THRESHOLD?: string;
+  /** seconds `POST /v1/audio/*` holds the request for its job before answering 504 `transcription_pending` (300) */
+  SYNC_WAIT_SECONDS?: string;
   /** ordered providers a job may fail over to while its provider's breaker is open, e.g. "openai,deepgram" */
   FAILOVER_CHAIN?: string;
   /** how long a dead-lettered, recoverable job is re-driven before it fails with `retries_exhausted` */

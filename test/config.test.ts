@@ -7,8 +7,10 @@ import {
   DEFAULT_BACKLOG_DELAY_THRESHOLD,
   DEFAULT_MAX_UPLOAD_BYTES,
   DEFAULT_PROCESSING_DEADLINE_SECONDS,
+  DEFAULT_SYNC_WAIT_SECONDS,
   isDevelopment,
   settings,
+  syncWaitSeconds,
 } from "../src/config.ts";
 import type { Env } from "../src/env.ts";
 
@@ -38,6 +40,14 @@ describe("settings", () => {
     const blank = settings(withVars({ MAX_UPLOAD_BYTES: "", PROCESSING_DEADLINE_SECONDS: "-5" }));
     expect(blank.MAX_UPLOAD_BYTES).toBe(DEFAULT_MAX_UPLOAD_BYTES);
     expect(blank.PROCESSING_DEADLINE_SECONDS).toBe(DEFAULT_PROCESSING_DEADLINE_SECONDS);
+  });
+
+  it("SYNC_WAIT_SECONDS: 300 by default, a positive number of seconds when set", () => {
+    expect(DEFAULT_SYNC_WAIT_SECONDS).toBe(300);
+    expect(syncWaitSeconds(withVars({}))).toBe(300);
+    expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "42.5" }))).toBe(42.5);
+    expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "0" }))).toBe(300);
+    expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "soon" }))).toBe(300);
   });
 
   it("is parsed once per environment object", () => {

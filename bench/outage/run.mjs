@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
 import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import { toneWav } from "../../scripts/lib/wav.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -22,24 +23,6 @@ const { values } = parseArgs({
 });
 const JOBS = Number(values.jobs);
 const OUTAGE_MS = Number(values["outage-seconds"]) * 1000;
-
-function wav() {
-  const samples = 8000;
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(16000, 24);
-  buf.writeUInt32LE(32000, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  return buf;
-}
 
 async function main() {
   // the fake provider: 503 until `recoverAt`, then a verbose_json transcript
@@ -137,7 +120,7 @@ async function main() {
     const outageStart = Date.now();
     const ids = [];
     let rejected = 0;
-    const audio = wav();
+    const audio = toneWav(0.5, 0);
     for (let i = 0; i < JOBS; i += 10) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(10, JOBS - i) }, () =>

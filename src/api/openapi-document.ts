@@ -9,6 +9,8 @@ import type { AppEnv } from "../app.context.ts";
 import type { Env } from "../env.ts";
 import { STREAMED_BODY_ROUTES } from "../http/body-limit.ts";
 import { JOB_EVENT_STATUS, jobEventSchema, type JobEventType } from "../webhooks/events.ts";
+import { isOpenAIPath } from "./openai/errors.ts";
+import { OpenAIErrorSchema } from "./openai/schemas.ts";
 import { HEADER_COMPONENTS, headers, json, TAGS } from "./openapi.ts";
 import { ProblemSchema } from "./schemas.ts";
 
@@ -53,6 +55,7 @@ export function registerDocumentParts(app: OpenAPIHono<AppEnv>): void {
     registry.registerComponent("headers", name, header as Parameters<typeof registry.registerComponent<"headers">>[2]);
   }
   registry.register("Problem", ProblemSchema);
+  registry.register("OpenAIError", OpenAIErrorSchema);
 
   for (const type of Object.keys(JOB_EVENT_STATUS) as JobEventType[]) registerJobWebhook(app, type);
 
@@ -131,11 +134,13 @@ interface Operation {
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"] as const;
 
-const problemResponse = (description: string, extraHeaders: Json = {}): Json => ({
-  description,
-  headers: { ...headers.traceId, ...extraHeaders },
-  content: { "application/problem+json": { schema: PROBLEM_REF } },
-});
+const OPENAI_ERROR_REF = { $ref: "#/components/schemas/OpenAIError" };
+
+/** An error answer in the shape the path renders errors in (src/app.ts): OpenAI's on its routes, else problem+json. */
+const errorContent = (path: string): Json =>
+  isOpenAIPath(path)
+    ? { "application/json": { schema: OPENAI_ERROR_REF } }
+    : { "application/problem+json": { schema: PROBLEM_REF } };
 
 /** The operator plane (and `/metrics`): only the bootstrap key, which no rate limiter counts. */
 const isOperatorPath = (path: string) => path.startsWith("/v1/admin/") || path === "/metrics";
@@ -149,6 +154,11 @@ const isOperatorPath = (path: string) => path.startsWith("/v1/admin/") || path =
  */
 function declareSharedResponses(paths: Record<string, Json>): void {
   for (const [path, item] of Object.entries(paths)) {
+    const problemResponse = (description: string, extraHeaders: Json = {}): Json => ({
+      description,
+      headers: { ...headers.traceId, ...extraHeaders },
+      content: errorContent(path),
+    });
     for (const method of METHODS) {
       const operation = item[method] as Operation | undefined;
       if (!operation) continue;
@@ -164,7 +174,7 @@ function declareSharedResponses(paths: Record<string, Json>): void {
             ? "Too many failed authentications from this address (`auth_rate_limited`)"
             : "The API key's requests per minute are spent (`rate_limited`), or too many failed authentications " +
               "from this address (`auth_rate_limited`)",
-          content: { "application/problem+json": { schema: PROBLEM_REF } },
+          content: errorContent(path),
         };
         const tooMany = responses["429"]!;
         tooMany.headers = { ...headers.retryAfter, ...headers.rateLimit, ...(tooMany.headers as Json) };

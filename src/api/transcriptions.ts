@@ -5,34 +5,25 @@ import type { AppEnv } from "../app.context.ts";
 import { grantsScope } from "../auth/api-keys.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { isProviderDown } from "../breaker/availability.ts";
-import {
-  DEFAULT_LIST_LIMIT,
-  MAX_PREFER_WAIT_SECONDS,
-  maxUploadBodyBytes,
-  maxUploadBytes,
-  UPLOAD_PART_BYTES,
-} from "../config.ts";
+import { DEFAULT_LIST_LIMIT, MAX_PREFER_WAIT_SECONDS } from "../config.ts";
 import { parseSearchQuery, SearchQueryError } from "../domain/search-tokens.ts";
 import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
-import { guardRequestBody } from "../http/body-stream.ts";
 import { preferredWaitSeconds } from "../http/prefer.ts";
 import { ApiError } from "../http/problem.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
-import { createJob } from "../jobs/create-job.ts";
 import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
 import { isTerminal } from "../jobs/state.ts";
-import { isWellFormedId, newId } from "../lib/ids.ts";
+import { isWellFormedId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { withAudioUrlHost } from "../storage/audio-source.ts";
-import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import type { Db } from "../storage/db.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
 import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { objectSealer } from "../storage/sealed-objects.ts";
 import { deleteTranscriptTokens, searchTenantJobs } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
+import { acceptUpload } from "./accept-upload.ts";
 import { resolveAudioUrlSource } from "./audio-url-source.ts";
 import { toJobObject } from "./job-object.ts";
 import { headers, IdParam, problem, TAGS, tooManyRequests } from "./openapi.ts";
@@ -46,8 +37,6 @@ import {
   UploadOptions,
   UrlTranscriptionRequest,
 } from "./schemas.ts";
-import { type AudioSink, readUploadBody } from "./upload-body.ts";
-import { reserveUploadBudget } from "./upload-budget.ts";
 import { resolveUploadOptions } from "./upload-options.ts";
 import { validationHook } from "./validation.ts";
 
@@ -119,93 +108,34 @@ transcriptions.openAPIRegistry.registerPath({
   },
 });
 
-/** 413 for a declared length no valid upload can have; the declared length, or null for a chunked body. */
-function declaredBodyBytes(header: string | undefined, env: Env): number | null {
-  if (header === undefined) return null;
-  const bytes = Number(header);
-  if (bytes > maxUploadBodyBytes(env)) {
-    throw new ApiError(413, "payload_too_large", `Uploads are limited to ${maxUploadBytes(env)} bytes.`);
-  }
-  return Number.isFinite(bytes) ? bytes : null;
-}
-
-function parseIdempotencyKey(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
-    throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters.");
-  }
-  return header;
-}
-
-/** Stores the audio sealed under the job's key; `discard` deletes it again. */
-async function audioSinkFor(env: Env, key: string, tenantId: string, digest: boolean): Promise<AudioSink> {
-  const sealer = await objectSealer(env, tenantId, key);
-  const options = { maxBytes: maxUploadBytes(env), partBytes: UPLOAD_PART_BYTES, digest, sealer };
-  let stored = false;
-  return {
-    store: async (audio) => {
-      stored = true;
-      return storeAudioStream(env.BUCKET, key, audio, options);
-    },
-    discard: async () => {
-      if (stored) await env.BUCKET.delete(key).catch(() => undefined);
-    },
-  };
-}
-
 /** Why a new job will wait: its provider's breaker is open, or the backlog is large. */
 async function newJobDelay(env: Env, db: Db, provider: ProviderName): Promise<string | null> {
   if (await isProviderDown(env, provider)) return DELAY_PROVIDER_UNAVAILABLE;
   return (await isBacklogLarge(env, db)) ? DELAY_BACKLOG : null;
 }
 
-// parse the body → validate the options → createJob() → respond; the budget is held until the body is read
+// parse the body → validate the options → createJob() → respond (src/api/accept-upload.ts holds the shared steps)
 transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), async (c) => {
   const { env } = c;
-  const tenantId = tenantOf(c.var.principal);
-  const declaredBytes = declaredBodyBytes(c.req.header("content-length"), env);
-  const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
-  const budget = await reserveUploadBudget(env, c.var.principal.keyId, declaredBytes);
-  for (const [name, value] of Object.entries(budget.fields)) c.header(name, value, { append: true });
-  const raw = c.req.raw.body;
-  const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
-  try {
-    const jobId = newId("transcription");
-    const key = audioKey(tenantId, jobId);
-    const sink = await audioSinkFor(env, key, tenantId, idempotencyKey !== null);
-    const upload = await readUploadBody({
-      acceptAudioUrl: true,
-      contentType: c.req.header("content-type") ?? "",
-      body: body?.stream ?? null,
-      query: new URL(c.req.url).searchParams,
-      sink,
-      checkFieldsFirst: (fields) => resolveUploadOptions(fields, env),
-    });
-    try {
+  const { created, resolved } = await acceptUpload(c, {
+    acceptAudioUrl: true,
+    resolve: (fields, _lists, byUrl) => {
       // a submission by URL is judged whole before anything is stored: a refused one leaves no row
-      const byUrl = upload.stored === null ? resolveAudioUrlSource(upload.fields, env) : null;
-      const options = resolveUploadOptions(byUrl?.options ?? upload.fields, env);
-      const base = { jobId, tenantId, audioKey: key, fileName: upload.fileName, options, idempotencyKey };
-      const audio = byUrl ? { stored: null, audioUrl: byUrl.source } : { stored: upload.stored! };
-      const created = await createJob(env, c.var.db, { ...base, ...audio, traceparent: c.var.traceparent });
-      if (created.kind === "replayed") {
-        c.header("Location", `/v1/transcriptions/${created.job.id}`);
-        c.header("Idempotent-Replayed", "true");
-        // the replayed job may have finished: its transcript goes only to a key that may read transcripts
-        const readable = grantsScope(c.var.principal.scopes, "transcriptions:read");
-        const replayed = readable ? await withOpenedText(env, created.job) : { ...created.job, text: null };
-        return c.json(toJobObject(await withAudioUrlHost(env, replayed), null), 200);
-      }
-      c.header("Location", `/v1/transcriptions/${jobId}`);
-      const job = { ...created.job, audioUrlHost: byUrl ? new URL(byUrl.source.url).hostname : null };
-      return c.json(toJobObject(job, null, await newJobDelay(env, c.var.db, options.provider)), 202);
-    } catch (error) {
-      await sink.discard();
-      throw error;
-    }
-  } finally {
-    await budget.end(body?.bytesRead() ?? 0);
+      const source = byUrl ? resolveAudioUrlSource(fields, env) : null;
+      return { options: resolveUploadOptions(source?.options ?? fields, env), audioUrl: source?.source };
+    },
+  });
+  if (created.kind === "replayed") {
+    c.header("Location", `/v1/transcriptions/${created.job.id}`);
+    c.header("Idempotent-Replayed", "true");
+    // the replayed job may have finished: its transcript goes only to a key that may read transcripts
+    const readable = grantsScope(c.var.principal.scopes, "transcriptions:read");
+    const replayed = readable ? await withOpenedText(env, created.job) : { ...created.job, text: null };
+    return c.json(toJobObject(await withAudioUrlHost(env, replayed), null), 200);
   }
+  c.header("Location", `/v1/transcriptions/${created.job.id}`);
+  const job = { ...created.job, audioUrlHost: resolved.audioUrl ? new URL(resolved.audioUrl.url).hostname : null };
+  return c.json(toJobObject(job, null, await newJobDelay(env, c.var.db, resolved.options.provider)), 202);
 });
 
 // ---------- read ----------

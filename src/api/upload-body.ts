@@ -14,6 +14,9 @@ import type { StoredAudio } from "../storage/audio-store.ts";
 /** Option fields by name, without a prototype: `__proto__` or `constructor` are names like any other. */
 export type UploadFields = Record<string, string>;
 
+/** Values of the fields that may repeat (`ReadUploadBodyOptions.listFields`), in the order sent; also prototype-less. */
+export type UploadLists = Record<string, string[]>;
+
 /** Where the audio goes: `store` is called at most once; `discard` removes what it stored (and never throws). */
 export interface AudioSink {
   store(audio: ReadableStream<Uint8Array>): Promise<StoredAudio>;
@@ -25,6 +28,8 @@ export interface UploadBody {
   /** the client's file name as a display label (multipart only), or null */
   fileName: string | null;
   fields: UploadFields;
+  /** the repeatable fields that were sent (`timestamp_granularities[]`); empty unless `listFields` names some */
+  lists: UploadLists;
 }
 
 /** A submission by URL: nothing was stored; `fields` holds `audio_url` (and maybe `audio_url_headers`). */
@@ -46,6 +51,10 @@ export interface ReadUploadBodyOptions {
   sink: AudioSink;
   /** runs on raw uploads before the body is read, so a bad option costs no upload */
   checkFieldsFirst(fields: UploadFields): void;
+  /** refuse raw audio bodies (415 `unsupported_media_type`): the OpenAI-compatible routes take multipart only */
+  multipartOnly?: boolean;
+  /** multipart field names that may be sent several times (OpenAI's `timestamp_granularities[]`) */
+  listFields?: readonly string[];
 }
 
 /**
@@ -62,16 +71,18 @@ export async function readUploadBody(options: ReadUploadBodyOptions): Promise<Up
   const acceptAudioUrl = options.acceptAudioUrl ?? false;
   try {
     const type = contentType.split(";")[0]!.trim().toLowerCase();
-    if (type === "multipart/form-data") return await readMultipart(contentType, body, sink, acceptAudioUrl);
+    if (type === "multipart/form-data") {
+      return await readMultipart(contentType, body, sink, acceptAudioUrl, options.listFields ?? []);
+    }
     if (acceptAudioUrl && type === "application/json") {
       return { stored: null, fileName: null, fields: await readJsonFields(body) };
     }
-    if (isRawAudioType(contentType)) {
+    if (!options.multipartOnly && isRawAudioType(contentType)) {
       const fields = queryFields(options.query);
       if (acceptAudioUrl && Object.hasOwn(fields, AUDIO_URL_FIELD)) throw conflictingSources();
       options.checkFieldsFirst(fields);
       if (!body) throw new ApiError(400, "empty_body", "The audio is empty (0 bytes).");
-      return { stored: await sink.store(body), fileName: null, fields };
+      return { stored: await sink.store(body), fileName: null, fields, lists: Object.create(null) };
     }
   } catch (error) {
     await sink.discard();
@@ -80,8 +91,10 @@ export async function readUploadBody(options: ReadUploadBodyOptions): Promise<Up
   throw new ApiError(
     415,
     "unsupported_media_type",
-    "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream " +
-      `Content-Type${acceptAudioUrl ? ", or application/json with an `audio_url`" : ""}.`,
+    options.multipartOnly
+      ? "Send multipart/form-data with a `file` part."
+      : "Send multipart/form-data with a `file` part, or raw audio with an audio/* or application/octet-stream " +
+          `Content-Type${acceptAudioUrl ? ", or application/json with an `audio_url`" : ""}.`,
   );
 }
 
@@ -130,17 +143,20 @@ async function readMultipart(
   body: ReadableStream<Uint8Array> | null,
   sink: AudioSink,
   acceptAudioUrl: boolean,
+  listFields: readonly string[],
 ): Promise<UploadBody | UrlSubmissionBody> {
   const boundary = boundaryFromContentType(contentType);
   if (!boundary) throw new ApiError(400, "malformed_multipart", "multipart/form-data needs a boundary parameter.");
   if (!body) throw new ApiError(400, "empty_body", "The request has no body.");
   const fields: UploadFields = Object.create(null);
+  const lists: UploadLists = Object.create(null);
   let stored: StoredAudio | null = null;
   let fileName: string | null = null;
   for await (const part of parseMultipart(body, boundary)) {
     if (part.kind === "field") {
       if (acceptAudioUrl && part.name === AUDIO_URL_FIELD && stored) throw conflictingSources();
-      addField(fields, part.name, part.value);
+      if (listFields.includes(part.name)) (lists[part.name] ??= []).push(part.value);
+      else addField(fields, part.name, part.value);
       continue;
     }
     if (part.name !== "file") {
@@ -159,7 +175,7 @@ async function readMultipart(
     if (acceptAudioUrl && Object.hasOwn(fields, AUDIO_URL_FIELD)) return { stored: null, fileName: null, fields };
     throw new ApiError(400, "missing_file", "The multipart body has no `file` part.");
   }
-  return { stored, fileName, fields };
+  return { stored, fileName, fields, lists };
 }
 
 /** Query parameters as fields; a name given twice is as ambiguous as a multipart field sent twice. */
@@ -170,7 +186,10 @@ function queryFields(query: URLSearchParams): UploadFields {
 }
 
 function addField(fields: UploadFields, name: string, value: string): void {
-  if (Object.hasOwn(fields, name)) throw new ApiError(422, "duplicate_field", `Field \`${name}\` appears twice.`);
+  if (Object.hasOwn(fields, name)) {
+    const message = `Field \`${name}\` appears twice.`;
+    throw new ApiError(422, "duplicate_field", message, [{ field: name, message: "appears twice" }]);
+  }
   fields[name] = value;
 }
 

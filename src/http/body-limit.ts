@@ -17,9 +17,13 @@ export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 /**
  * Routes that stream their body with limits of their own and must not be buffered here: `METHOD path`, exact.
- * The upload streams into R2 under `MAX_UPLOAD_BYTES`.
+ * The uploads stream into R2 under `MAX_UPLOAD_BYTES`.
  */
-export const STREAMED_BODY_ROUTES: readonly string[] = Object.freeze(["POST /v1/transcriptions"]);
+export const STREAMED_BODY_ROUTES: readonly string[] = Object.freeze([
+  "POST /v1/transcriptions",
+  "POST /v1/audio/transcriptions",
+  "POST /v1/audio/translations",
+]);
 
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, "payload_too_large", `The request body is limited to ${maxBytes} bytes on this route.`);

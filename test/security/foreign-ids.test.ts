@@ -11,8 +11,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { adminKey, call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
+import { completeThroughPool, jobIdsOf, newJobOf, openaiClient } from "../helpers/openai.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { expectProblem, expectUnchanged, type Problem, seedAttemptAndDeadLetter, snapshot } from "./snapshot.ts";
+import {
+  expectOpenAIError,
+  expectProblem,
+  expectUnchanged,
+  type Problem,
+  seedAttemptAndDeadLetter,
+  snapshot,
+} from "./snapshot.ts";
 
 interface Tenant {
   tenantId: string;
@@ -108,6 +116,8 @@ interface ParamRoute {
   body?: unknown;
   /** what B's key gets, for A's ids and for ids that never existed alike */
   expect: [status: number, code: string] | "erasure_receipt";
+  /** an OpenAI-compatible route: the refusal is OpenAI's error body, whose message names the id asked for */
+  openai?: true;
 }
 
 const TENANT_404: [number, string] = [404, "not_found"];
@@ -198,6 +208,13 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     never: { job: NEVER.id },
     expect: ADMIN_403,
   },
+  // models belong to the deployment, not a tenant: A's ids are no model of B's, exactly like ids that never existed
+  "GET /v1/models/{model}": {
+    foreign: (w) => [{ model: w.aDone }, { model: `whisper-pool/${w.a.tenantId}` }],
+    never: { model: NEVER.id },
+    expect: [404, "model_not_found"],
+    openai: true,
+  },
 };
 
 /** Routes without a path parameter: each is checked below for what it shows or counts of A. */
@@ -217,6 +234,9 @@ const COLLECTION_ROUTES = [
   "POST /v1/admin/tenants",
   "GET /v1/admin/tenants",
   "POST /v1/admin/search/reindex",
+  "POST /v1/audio/transcriptions",
+  "POST /v1/audio/translations",
+  "GET /v1/models",
 ];
 
 const fill = (path: string, ids: Ids) =>
@@ -290,6 +310,17 @@ describe("tenant B against tenant A's ids: the same answer as for ids that never
           continue;
         }
         const [status, code] = row.expect;
+        if (row.openai) {
+          // OpenAI's body has no `instance`; its message names the id asked for, which is all that may differ
+          const masked = async (res: Response, ids: Ids) =>
+            JSON.stringify(await expectOpenAIError(res, status, code)).replaceAll(Object.values(ids)[0]!, "{id}");
+          const neverBody = await masked(neverRes, row.never);
+          for (const ids of row.foreign(w)) {
+            const res = await send(route, ids, query, row.body, w.b.key);
+            expect(await masked(res, ids), `${route} with ${JSON.stringify(ids)}`).toBe(neverBody);
+          }
+          continue;
+        }
         const neverBody = await expectProblem(neverRes, status, code);
         for (const ids of row.foreign(w)) {
           const res = await send(route, ids, query, row.body, w.b.key);
@@ -413,6 +444,47 @@ describe("collections and counts never include A", () => {
     };
     expect(receipt.erased.transcriptions).toBe(1);
     await expectUnchanged(aBefore, "A after B erased its own subject-a", w.a.tenantId);
+  });
+
+  for (const [path, task] of [
+    ["/v1/audio/transcriptions", "transcribe"],
+    ["/v1/audio/translations", "translate"],
+  ] as const) {
+    it(`POST ${path}: B's held request makes and answers B's own job (A's Idempotency-Key is no replay)`, async () => {
+      const aBefore = await snapshot(w.a.tenantId);
+      const known = await jobIdsOf(w.b.tenantId);
+      // a multilingual pool model, so the pool may translate
+      const sdk = openaiClient(w.b.key, { env: { POOL_MODELS: "base" } });
+      const body = { file: new File([makeWav(0.2)], "b.wav"), model: "whisper-pool/base" };
+      // A's queued job holds this key in A's tenant; in B's it is free (once: the second route would be a reuse)
+      const options = task === "transcribe" ? { headers: { "idempotency-key": "shared-idempotency-key" } } : {};
+      const pending = (
+        task === "transcribe"
+          ? sdk.audio.transcriptions.create(body, options)
+          : sdk.audio.translations.create(body, options)
+      ).withResponse();
+      const id = await newJobOf(w.b.tenantId, known);
+      expect(id).not.toBe(w.aQueued);
+      await completeThroughPool(id, { text: "B's own words", ...(task === "translate" ? { task } : {}) });
+      const { data, response } = await pending;
+      expect(response.headers.get("idempotent-replayed")).toBeNull();
+      expect(response.headers.get("x-request-id")).toBe(id);
+      expect(data).toMatchObject({ text: "B's own words" });
+      const row = await env.DB.prepare("select tenant_id, task, audio_key from transcriptions where id = ?")
+        .bind(id)
+        .first<{ tenant_id: string; task: string; audio_key: string }>();
+      expect(row).toEqual({ tenant_id: w.b.tenantId, task, audio_key: `audio/${w.b.tenantId}/${id}` });
+      expect(JSON.stringify(data)).not.toContain(w.a.tenantId);
+      await expectUnchanged(aBefore, `A after B's ${path}`, w.a.tenantId);
+    });
+  }
+
+  it("GET /v1/models: the deployment's list, the same for every tenant and naming none", async () => {
+    const list = async (key: string) => (await call("/v1/models", { key })).json();
+    const seen = await list(w.b.key);
+    expect(seen).toEqual(await list(w.a.key));
+    expect(JSON.stringify(seen)).not.toContain(w.a.tenantId);
+    expect(JSON.stringify(seen)).not.toContain(w.b.tenantId);
   });
 
   it("POST /v1/subjects/erase: A's subject id in B's body erases nothing of A, exactly like an unknown subject", async () => {

@@ -14,7 +14,14 @@ import type { Env } from "../../src/env.ts";
 import { adminKey, call, callWith, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
-import { expectProblem, expectUnchanged, listAllObjects, seedAttemptAndDeadLetter, snapshot } from "./snapshot.ts";
+import {
+  expectOpenAIError,
+  expectProblem,
+  expectUnchanged,
+  listAllObjects,
+  seedAttemptAndDeadLetter,
+  snapshot,
+} from "./snapshot.ts";
 
 // ---------- request builders ----------
 
@@ -154,6 +161,8 @@ interface Baseline {
   expiredKey: string;
   revokedKey: string;
   erasedTenantKey: string;
+  /** a key of its own tenant for the rate-limit row, so its spent bucket touches no other row */
+  rateKey: string;
   /** A's jobs: completed (pool, with webhook event and transcript), queued (pool, with subject and Idempotency-Key), failed */
   done: string;
   queued: string;
@@ -187,6 +196,7 @@ async function seedBaseline(): Promise<Baseline> {
     (await call(`/v1/admin/tenants/${a.tenantId}/keys/${revoked.id}/revoke`, { method: "POST", key: adminKey() }))
       .status,
   ).toBe(204);
+  const rateKey = (await createTenant("hostile-rate")).key;
   const erased = await createTenant("hostile-erased");
   expect((await call(`/v1/admin/tenants/${erased.tenantId}`, { method: "DELETE", key: adminKey() })).status).toBe(200);
 
@@ -230,6 +240,7 @@ async function seedBaseline(): Promise<Baseline> {
     expiredKey,
     revokedKey: revoked.key,
     erasedTenantKey: erased.key,
+    rateKey,
     done,
     queued,
     failed,
@@ -1794,6 +1805,368 @@ describe("hostile and malformed requests: 4xx problem+json, nothing stored or ch
       await expectUnchanged(before, name);
     });
   }
+});
+
+// ---------- the OpenAI-compatible routes: the same guarantees, in OpenAI's error shape ----------
+
+const AUDIO = "/v1/audio/transcriptions";
+const TRANSLATE = "/v1/audio/translations";
+const POOL_MODEL = "whisper-pool/default";
+
+/** A multipart request to an OpenAI route, written byte by byte like {@link sendMultipart}. */
+function sendOpenAI(
+  key: string,
+  parts: Part[],
+  options: { path?: string; headers?: Record<string, string>; env?: Partial<Env>; stream?: boolean } = {},
+): Promise<Response> {
+  const { body, contentType } = rawMultipart(parts);
+  const init = {
+    method: "POST",
+    key,
+    body: options.stream ? chunkedStream(body, 16 * 1024) : body,
+    headers: { "content-type": contentType, ...options.headers },
+  };
+  const path = options.path ?? AUDIO;
+  return options.env ? callWith(options.env, path, init) : call(path, init);
+}
+
+const field = (name: string, body: string): Part => ({ name, body });
+const model = (id = POOL_MODEL) => field("model", id);
+
+type OpenAIRow = [name: string, send: () => Promise<Response>, status: number, code: string, param?: string | null];
+
+const openaiRows: OpenAIRow[] = [
+  // --- authentication and scopes ---
+  ["no Authorization header", () => sendOpenAI("", [model(), filePart()]), 401, "unauthenticated", null],
+  ["GET /v1/models without a key", () => call("/v1/models"), 401, "unauthenticated", null],
+  [
+    "unknown well-formed key",
+    () => sendOpenAI(`vtt_live_${"A".repeat(43)}`, [model(), filePart()]),
+    401,
+    "invalid_api_key",
+    null,
+  ],
+  ["revoked key", () => sendOpenAI(s.revokedKey, [model(), filePart()]), 401, "invalid_api_key", null],
+  ["expired key on GET /v1/models", () => call("/v1/models", { key: s.expiredKey }), 401, "invalid_api_key", null],
+  ["read-only key", () => sendOpenAI(s.readKey, [model(), filePart()]), 403, "insufficient_scope", null],
+  [
+    "write-only key (the answer is the transcript)",
+    () => sendOpenAI(s.writeKey, [model(), filePart()]),
+    403,
+    "insufficient_scope",
+    null,
+  ],
+  ["bootstrap admin key", () => sendOpenAI(adminKey(), [model(), filePart()]), 403, "tenant_required", null],
+  [
+    "requests past RATE_LIMIT_REQUESTS_PER_MINUTE",
+    async () => {
+      const env = { RATE_LIMIT_REQUESTS_PER_MINUTE: "1" };
+      expect((await callWith(env, "/v1/models", { key: s.rateKey })).status).toBe(200);
+      return sendOpenAI(s.rateKey, [model(), filePart()], { env });
+    },
+    429,
+    "rate_limited",
+    null,
+  ],
+
+  // --- model ---
+  ["no model field", () => sendOpenAI(s.a.key, [filePart()]), 400, "missing_model", "model"],
+  ["an unknown model", () => sendOpenAI(s.a.key, [model("whisper-2"), filePart()]), 400, "model_not_found", "model"],
+  [
+    "a model id with path traversal",
+    () => sendOpenAI(s.a.key, [model("../whisper-pool/default"), filePart()]),
+    400,
+    "model_not_found",
+    "model",
+  ],
+  ["a model id with markup", () => sendOpenAI(s.a.key, [model(SCRIPT), filePart()]), 400, "model_not_found", "model"],
+  [
+    "a 60 KB model id",
+    () => sendOpenAI(s.a.key, [model("m".repeat(60 * 1024)), filePart()]),
+    400,
+    "model_not_found",
+    "model",
+  ],
+  [
+    "a model id in another case",
+    () => sendOpenAI(s.a.key, [model("WHISPER-1"), filePart()]),
+    400,
+    "model_not_found",
+    "model",
+  ],
+  [
+    "model sent twice",
+    () => sendOpenAI(s.a.key, [model(), model("whisper-1"), filePart()]),
+    400,
+    "duplicate_field",
+    "model",
+  ],
+  [
+    "a translation through a provider that cannot translate",
+    () => sendOpenAI(s.a.key, [model("deepgram/nova-3"), filePart()], { path: TRANSLATE }),
+    400,
+    "provider_cannot_translate",
+    "model",
+  ],
+  [
+    "GET /v1/models/{id} of markup",
+    () => call(`/v1/models/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }),
+    404,
+    "model_not_found",
+    "model",
+  ],
+  [
+    "GET /v1/models/{id} with path traversal",
+    () => call("/v1/models/..%2F..%2Fadmin%2Ftenants", { key: s.a.key }),
+    404,
+    "model_not_found",
+    "model",
+  ],
+
+  // --- OpenAI's fields ---
+  [
+    "response_format exe",
+    () => sendOpenAI(s.a.key, [model(), field("response_format", "exe"), filePart()]),
+    400,
+    "invalid_response_format",
+    "response_format",
+  ],
+  ...["NaN", "1e3", "-0.5", "1.5", "0x1", ""].map((value): OpenAIRow => [
+    `temperature ${JSON.stringify(value)}`,
+    () => sendOpenAI(s.a.key, [model(), field("temperature", value), filePart()]),
+    400,
+    "invalid_temperature",
+    "temperature",
+  ]),
+  [
+    "timestamp_granularities[] char",
+    () => sendOpenAI(s.a.key, [model(), field("timestamp_granularities[]", "char"), filePart()]),
+    400,
+    "invalid_timestamp_granularities",
+    "timestamp_granularities[]",
+  ],
+  [
+    "33 timestamp_granularities[] fields",
+    () =>
+      sendOpenAI(s.a.key, [
+        model(),
+        ...Array.from({ length: 33 }, () => field("timestamp_granularities[]", "word")),
+        filePart(),
+      ]),
+    400,
+    "too_many_fields",
+    null,
+  ],
+  [
+    "stream yes",
+    () => sendOpenAI(s.a.key, [model(), field("stream", "yes"), filePart()]),
+    400,
+    "invalid_stream",
+    "stream",
+  ],
+  [
+    "chunking_strategy server_vad",
+    () => sendOpenAI(s.a.key, [model(), field("chunking_strategy", "server_vad"), filePart()]),
+    400,
+    "unsupported_chunking_strategy",
+    "chunking_strategy",
+  ],
+  [
+    "provider beside model",
+    () => sendOpenAI(s.a.key, [model(), field("provider", "openai"), filePart()]),
+    400,
+    "unknown_field",
+    "provider",
+  ],
+  [
+    "tenant_id smuggled as a field",
+    () => sendOpenAI(s.a.key, [model(), field("tenant_id", s.b.tenantId), filePart()]),
+    400,
+    "unknown_field",
+    "tenant_id",
+  ],
+  [
+    "a field named __proto__",
+    () => sendOpenAI(s.a.key, [model(), field("__proto__", "x"), filePart()]),
+    400,
+    "unknown_field",
+    "__proto__",
+  ],
+  [
+    "include[] (an OpenAI field we do not serve)",
+    () => sendOpenAI(s.a.key, [model(), field("include[]", "logprobs"), filePart()]),
+    400,
+    "unknown_field",
+    "include[]",
+  ],
+  [
+    "a language that is SQL",
+    () => sendOpenAI(s.a.key, [model(), field("language", "en'; drop table transcriptions; --"), filePart()]),
+    400,
+    "invalid_language",
+    "language",
+  ],
+  [
+    "a prompt with bidi isolates",
+    () => sendOpenAI(s.a.key, [model(), field("prompt", "names: \u2066Ada\u2069"), filePart()]),
+    400,
+    "invalid_prompt",
+    "prompt",
+  ],
+  [
+    "webhook_url to cloud metadata",
+    () => sendOpenAI(s.a.key, [model(), field("webhook_url", "http://169.254.169.254/"), filePart()]),
+    400,
+    "invalid_webhook_url",
+    "webhook_url",
+  ],
+  [
+    "metadata that is not JSON",
+    () => sendOpenAI(s.a.key, [model(), field("metadata", "{call: 42"), filePart()]),
+    400,
+    "invalid_metadata",
+    "metadata",
+  ],
+
+  // --- the body ---
+  [
+    "raw audio instead of multipart",
+    () => call(AUDIO, { method: "POST", key: s.a.key, body: makeWav(0.1), headers: { "content-type": "audio/wav" } }),
+    400,
+    "unsupported_media_type",
+    null,
+  ],
+  [
+    "a JSON body",
+    () =>
+      call(AUDIO, {
+        method: "POST",
+        key: s.a.key,
+        body: JSON.stringify({ model: POOL_MODEL }),
+        headers: { "content-type": "application/json" },
+      }),
+    400,
+    "unsupported_media_type",
+    null,
+  ],
+  [
+    "multipart without a boundary",
+    () => call(AUDIO, { method: "POST", key: s.a.key, body: "x", headers: { "content-type": "multipart/form-data" } }),
+    400,
+    "malformed_multipart",
+    null,
+  ],
+  [
+    "truncated multipart",
+    () =>
+      call(AUDIO, {
+        method: "POST",
+        key: s.a.key,
+        body: concat([
+          encoder.encode('--b\r\ncontent-disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'),
+          makeWav(0.1),
+        ]),
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+      }),
+    400,
+    "malformed_multipart",
+    null,
+  ],
+  ["no file part", () => sendOpenAI(s.a.key, [model()]), 400, "missing_file", "file"],
+  ["two file parts", () => sendOpenAI(s.a.key, [model(), filePart(), filePart()]), 400, "duplicate_file", "file"],
+  [
+    "two file parts, the client still sending",
+    () => sendOpenAI(s.a.key, [model(), filePart(), filePart(makeWav(4))], { stream: true }),
+    400,
+    "duplicate_file",
+    "file",
+  ],
+  [
+    "a text file named .wav",
+    () => sendOpenAI(s.a.key, [model(), filePart(TEXT, "speech.wav")]),
+    400,
+    "unsupported_audio",
+    "file",
+  ],
+  [
+    "PDF bytes as the file",
+    () => sendOpenAI(s.a.key, [model(), filePart(PDF, "doc.mp3")]),
+    400,
+    "unsupported_audio",
+    "file",
+  ],
+  [
+    "a file before an unknown model (the audio is stored, then deleted)",
+    () => sendOpenAI(s.a.key, [filePart(makeWav(0.5)), model("nope")]),
+    400,
+    "model_not_found",
+    "model",
+  ],
+  [
+    "a body declaring 200 MB",
+    () => sendOpenAI(s.a.key, [model(), filePart()], { headers: { "content-length": tooBigDeclared } }),
+    413,
+    "payload_too_large",
+    "file",
+  ],
+  [
+    "a file over MAX_UPLOAD_BYTES, sent chunked",
+    () => sendOpenAI(s.a.key, [model(), filePart(makeWav(4))], { env: { MAX_UPLOAD_BYTES: "65536" }, stream: true }),
+    413,
+    "payload_too_large",
+    "file",
+  ],
+  [
+    "an Idempotency-Key with spaces",
+    () => sendOpenAI(s.a.key, [model(), filePart()], { headers: { "idempotency-key": "a b" } }),
+    400,
+    "invalid_idempotency_key",
+    null,
+  ],
+  [
+    "an Idempotency-Key reused with a different request",
+    () => sendOpenAI(s.a.key, [model(), filePart()], { headers: { "idempotency-key": "baseline-idempotency-key" } }),
+    409,
+    "idempotency_key_reused",
+    null,
+  ],
+
+  // --- routing ---
+  ["GET on the upload route", () => call(AUDIO, { key: s.a.key }), 404, "not_found", null],
+  [
+    "POST /v1/audio/speech (not served)",
+    () => call("/v1/audio/speech", { method: "POST", key: s.a.key }),
+    404,
+    "not_found",
+    null,
+  ],
+  ["POST /v1/models", () => call("/v1/models", { method: "POST", key: s.a.key, body: "{}" }), 404, "not_found", null],
+];
+
+describe("hostile and malformed requests to the OpenAI routes: OpenAI's error body, nothing stored or changed", () => {
+  it("the corpus is large enough", () => {
+    expect(openaiRows.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(openaiRows.map(([name]) => name)).size).toBe(openaiRows.length);
+  });
+
+  for (const [name, send, status, code, param] of openaiRows) {
+    it(`${name} → ${status} ${code}`, async () => {
+      const before = await snapshot();
+      const res = await send();
+      expect(res.status, "never a 5xx").toBeLessThan(500);
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      await expectOpenAIError(res, status, code, param);
+      await expectUnchanged(before, name);
+    });
+  }
+
+  it("a reused Idempotency-Key tells the SDK not to retry (it retries 409s)", async () => {
+    const res = await sendOpenAI(s.a.key, [model(), filePart()], {
+      headers: { "idempotency-key": "baseline-idempotency-key" },
+    });
+    expect(res.status).toBe(409);
+    expect(res.headers.get("x-should-retry")).toBe("false");
+  });
 });
 
 describe("option names that are Object.prototype's own get a precise error", () => {

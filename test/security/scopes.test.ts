@@ -6,11 +6,12 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { isOpenAIPath } from "../../src/api/openai/errors.ts";
 import { type Scope, SCOPES } from "../../src/auth/api-keys.ts";
 import { adminKey, call, createTenant } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { expectProblem } from "./snapshot.ts";
+import { expectOpenAIError, expectProblem } from "./snapshot.ts";
 
 interface Schema {
   $ref?: string;
@@ -154,7 +155,9 @@ describe("every documented scope is enforced", () => {
     }
     return keys.get(label)!;
   }
-  const fill = (path: string) => path.replace(/\{\w+\}/g, "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+  // a model id is the deployment's, not a tenant's: name one that exists
+  const fill = (path: string) =>
+    path.replace(/\{(\w+)\}/g, (_, name: string) => (name === "model" ? "whisper-1" : "tr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
 
   beforeAll(async () => {
     ({ tenantId } = await createTenant("scope-walk"));
@@ -168,7 +171,10 @@ describe("every documented scope is enforced", () => {
         // `admin` grants the tenant scopes, so a key meant to lack one lacks admin too
         const held = admin ? [...SCOPES] : SCOPES.filter((s) => s !== scope && s !== "admin");
         const res = await call(fill(r.path), { method: r.method, key: await keyWith(held) });
-        await expectProblem(res, 403, admin ? "operator_required" : "insufficient_scope");
+        const code = admin ? "operator_required" : "insufficient_scope";
+        // the OpenAI-compatible routes answer in OpenAI's error shape, the rest in problem+json
+        if (isOpenAIPath(r.path)) await expectOpenAIError(res, 403, code);
+        else await expectProblem(res, 403, code);
         checked++;
       }
     }
@@ -177,7 +183,7 @@ describe("every documented scope is enforced", () => {
 
   it("a route documenting no scope answers a read-only and a write-only key alike", async () => {
     const open = routes.filter((r) => r.scopes?.length === 0);
-    expect(open.map((r) => r.route)).toEqual(["GET /v1/status"]);
+    expect(open.map((r) => r.route)).toEqual(["GET /v1/models", "GET /v1/models/{model}", "GET /v1/status"]);
     for (const r of open) {
       for (const scopes of [["transcriptions:read"], ["transcriptions:write"]] as Scope[][]) {
         expect((await call(fill(r.path), { method: r.method, key: await keyWith(scopes) })).status, r.route).toBe(200);

@@ -117,3 +117,37 @@ export async function expectProblem(res: Response, status: number, code: string)
   expect(body.type).toBe(`https://docs.vtt.dev/errors/${code}`);
   return body;
 }
+
+/** OpenAI's error body, as the OpenAI-compatible routes (`/v1/audio/*`, `/v1/models`) answer every refusal. */
+export interface OpenAIProblem {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+const OPENAI_ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "invalid_request_error",
+  409: "invalid_request_error",
+  413: "invalid_request_error",
+  429: "rate_limit_error",
+};
+
+/** Asserts OpenAI's error body with the given status, stable `code` and (when given) `param`; returns the body. */
+export async function expectOpenAIError(
+  res: Response,
+  status: number,
+  code: string,
+  param?: string | null,
+): Promise<OpenAIProblem> {
+  const text = await res.text();
+  expect(res.status, `status (body: ${text.slice(0, 300)})`).toBe(status);
+  expect(res.headers.get("content-type") ?? "", "content-type").toContain("application/json");
+  const body = JSON.parse(text) as OpenAIProblem;
+  expect(Object.keys(body)).toEqual(["error"]);
+  const { param: sentParam, ...rest } = body.error;
+  expect(rest).toEqual({ message: expect.any(String), type: OPENAI_ERROR_TYPES[status] ?? "server_error", code });
+  if (param !== undefined) expect(sentParam, "param").toBe(param);
+  else expect(sentParam === null || typeof sentParam === "string", "param").toBe(true);
+  return body;
+}

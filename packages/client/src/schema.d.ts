@@ -83,6 +83,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audio/transcriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI-compatible: transcribe audio and wait for the text
+         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`. Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
+         */
+        post: operations["createAudioTranscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audio/translations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI-compatible: translate audio into English and wait for the text
+         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`. Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
+         */
+        post: operations["createAudioTranslation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI-compatible: list the models `model` may name
+         * @description `whisper-1`, `gpt-4o-transcribe` and `gpt-4o-mini-transcribe` stand for the default provider's configured model; `<provider>/<model>` names each enabled provider's. Any API key.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI-compatible: one model object
+         * @description The id may contain `/` (sent as `%2F`, as the SDKs do, or literally).
+         */
+        get: operations["retrieveModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/secret": {
         parameters: {
             query?: never;
@@ -595,6 +675,16 @@ export interface components {
                 message: string;
             }[];
         };
+        OpenAIError: {
+            error: {
+                message: string;
+                /** @enum {string} */
+                type: "invalid_request_error" | "authentication_error" | "permission_error" | "rate_limit_error" | "server_error";
+                param: string | null;
+                /** @description our stable error code (docs/api.md) */
+                code: string | null;
+            };
+        };
         Transcription: {
             /** @example tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C */
             id: string;
@@ -745,6 +835,102 @@ export interface components {
             end: number;
             word: string;
             confidence?: number;
+        };
+        OpenAITranscription: {
+            text: string;
+            usage: {
+                /** @enum {string} */
+                type: "duration";
+                seconds: number;
+            };
+        };
+        OpenAIVerboseTranscription: {
+            /** @enum {string} */
+            task: "transcribe" | "translate";
+            /** @example english */
+            language: string;
+            duration: number;
+            text: string;
+            words?: {
+                word: string;
+                start: number;
+                end: number;
+            }[];
+            segments?: {
+                id: number;
+                seek: number;
+                start: number;
+                end: number;
+                text: string;
+                tokens: number[];
+                temperature: number;
+                avg_logprob: number;
+                compression_ratio: number;
+                no_speech_prob: number;
+            }[];
+            usage: {
+                /** @enum {string} */
+                type: "duration";
+                seconds: number;
+            };
+        };
+        OpenAIAudioRequest: {
+            /** Format: binary */
+            file?: string;
+            /**
+             * @description an id from GET /v1/models
+             * @example whisper-1
+             */
+            model: string;
+            /** @enum {string} */
+            response_format?: "json" | "text" | "srt" | "vtt" | "verbose_json";
+            /**
+             * @description 0 – 1
+             * @example 0
+             */
+            temperature?: string;
+            /** @description `word` and/or `segment`, for verbose_json */
+            "timestamp_granularities[]"?: ("word" | "segment")[];
+            /**
+             * @description answer with server-sent events
+             * @enum {string}
+             */
+            stream?: "true" | "false";
+            /**
+             * @description accepted and ignored
+             * @enum {string}
+             */
+            chunking_strategy?: "auto";
+            /**
+             * @description ISO 639-1 code, or `auto` to detect
+             * @example en
+             */
+            language?: string;
+            /** Format: uri */
+            webhook_url?: string;
+            /**
+             * @description JSON object of string values, ≤ 4 KB
+             * @example {"call_id":"42"}
+             */
+            metadata?: string;
+            /** @description The person the recording is about (for subject deletion) */
+            subject_id?: string;
+            /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
+            prompt?: string;
+            /**
+             * @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes
+             * @example 86400
+             */
+            delete_after_seconds?: number;
+        };
+        OpenAIModel: {
+            /** @example whisper-pool/base.en */
+            id: string;
+            /** @enum {string} */
+            object: "model";
+            created: number;
+            /** @example whisper-pool */
+            owned_by: string;
         };
         WebhookSecret: {
             /** @description Current `whsec_` secret */
@@ -1578,6 +1764,424 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAudioTranscription: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the same key and request within 24 h waits on the same job again instead of creating one */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": components["schemas"]["OpenAIAudioRequest"];
+            };
+        };
+        responses: {
+            /** @description The transcript in `response_format` (`text`, `srt`, `vtt` as text/plain), or server-sent events with `stream=true` */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The job's id (`tr_…`): the SDKs expose it as `_request_id` */
+                    "x-request-id"?: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAITranscription"] | components["schemas"]["OpenAIVerboseTranscription"];
+                    "text/plain": string;
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad field, unknown model, unsupported audio, or the job failed on its audio */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key (`authentication_error`) */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The key lacks a scope, or is the operator key (`permission_error`) */
+            403: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The job was deleted while the request waited (`transcription_deleted`) */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different request (`idempotency_key_reused`) */
+            409: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Upload larger than MAX_UPLOAD_BYTES (`payload_too_large`) */
+            413: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The API key's requests, upload bytes per minute or concurrent uploads are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The job failed at its provider (`code` is the job's error code) */
+            502: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The deployment fails closed (`admin_key_too_weak`, `encryption_not_configured`) */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Still running after SYNC_WAIT_SECONDS (`transcription_pending`) */
+            504: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    createAudioTranslation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the same key and request within 24 h waits on the same job again instead of creating one */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": components["schemas"]["OpenAIAudioRequest"];
+            };
+        };
+        responses: {
+            /** @description The transcript in `response_format` (`text`, `srt`, `vtt` as text/plain), or server-sent events with `stream=true` */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The job's id (`tr_…`): the SDKs expose it as `_request_id` */
+                    "x-request-id"?: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAITranscription"] | components["schemas"]["OpenAIVerboseTranscription"];
+                    "text/plain": string;
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad field, unknown model, unsupported audio, or the job failed on its audio */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key (`authentication_error`) */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The key lacks a scope, or is the operator key (`permission_error`) */
+            403: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The job was deleted while the request waited (`transcription_deleted`) */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different request (`idempotency_key_reused`) */
+            409: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Upload larger than MAX_UPLOAD_BYTES (`payload_too_large`) */
+            413: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The API key's requests, upload bytes per minute or concurrent uploads are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The job failed at its provider (`code` is the job's error code) */
+            502: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The deployment fails closed (`admin_key_too_weak`, `encryption_not_configured`) */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Still running after SYNC_WAIT_SECONDS (`transcription_pending`) */
+            504: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: components["schemas"]["OpenAIModel"][];
+                    };
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key (`authentication_error`) */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The API key's requests per minute, or this address's failed authentications, are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The deployment fails closed (`admin_key_too_weak`, `encryption_not_configured`) */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    retrieveModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIModel"];
+                };
+            };
+            /** @description A query or path parameter fails validation (`invalid_parameters`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key (`authentication_error`) */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Not a model of this deployment (`model_not_found`) */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The API key's requests per minute, or this address's failed authentications, are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The deployment fails closed (`admin_key_too_weak`, `encryption_not_configured`) */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };

@@ -222,3 +222,11 @@ export function languageCode(value: string | null | undefined): string | null {
   if (/^[a-z]{2,3}$/.test(lower)) return lower;
   return NAME_TO_CODE[lower] ?? null;
 }
+
+const CODE_TO_NAME = new Map(Object.entries(NAME_TO_CODE).map(([name, code]) => [code, name]));
+
+/** ISO 639-1 code → Whisper's language name ("en" → "english"), as OpenAI's `verbose_json` reports it; else null. */
+export function languageName(code: string | null | undefined): string | null {
+  if (!code) return null;
+  return CODE_TO_NAME.get(code.toLowerCase()) ?? null;
+}
