@@ -171,6 +171,8 @@ describe("audio.transcriptions.create with a file stream, every response_format"
       response_format: "verbose_json",
     });
     expect(answer).toMatchObject({ task: "translate", text: FAKE_TRANSCRIPT.text });
+    // the OpenAI provider called the upstream's translations endpoint, not its transcriptions one
+    expect(upstream.requests.at(-1)).toMatchObject({ path: "/v1/audio/translations", fields: { model: "whisper-1" } });
   });
 
   it("each request is a normal job: listed by the native API, with its id in x-request-id, and erasable", async () => {
