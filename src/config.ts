@@ -56,6 +56,10 @@ export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 /** Failed operator-key attempts per client address and minute: a bucket of its own, smaller (default 10). */
 export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
 
+/** Console sessions: absolute lifetime (8 h) and idle timeout (30 min) in seconds. */
+export const DEFAULT_CONSOLE_SESSION_TTL_SECONDS = 8 * 60 * 60;
+export const DEFAULT_CONSOLE_SESSION_IDLE_SECONDS = 30 * 60;
+
 /** Provider call deadlines (ms). */
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
 export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
@@ -93,6 +97,8 @@ const SettingsSchema = z.object({
   RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
   AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_AUTH_FAILURES_PER_MINUTE),
   OPERATOR_AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE),
+  CONSOLE_SESSION_TTL_SECONDS: positiveInteger(DEFAULT_CONSOLE_SESSION_TTL_SECONDS),
+  CONSOLE_SESSION_IDLE_SECONDS: positiveInteger(DEFAULT_CONSOLE_SESSION_IDLE_SECONDS),
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
   MAX_URL_AUDIO_BYTES: positiveInteger(DEFAULT_MAX_URL_AUDIO_BYTES),
   AUDIO_FETCH_CONNECT_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS),
@@ -162,6 +168,12 @@ export function authFailuresPerMinute(env: Env): number {
 
 export function operatorAuthFailuresPerMinute(env: Env): number {
   return settings(env).OPERATOR_AUTH_FAILURES_PER_MINUTE;
+}
+
+/** How long a console session lives at most, and without a request, in milliseconds. */
+export function consoleSessionLifetimes(env: Env): { absoluteMs: number; idleMs: number } {
+  const s = settings(env);
+  return { absoluteMs: s.CONSOLE_SESSION_TTL_SECONDS * 1000, idleMs: s.CONSOLE_SESSION_IDLE_SECONDS * 1000 };
 }
 
 export function audioUrlTtlSeconds(env: Env): number {
