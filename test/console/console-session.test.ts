@@ -6,6 +6,8 @@ import { adminKey, BASE, call, callWith, createTenant, multipartUpload } from ".
 
 const ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" };
 const HOSTILE = `<img src=x onerror=alert(1)></script><script>alert(2)</script>`;
+/** a file name keeps no `/` (the upload keeps the last path segment) */
+const HOSTILE_FILE_NAME = "<img src=x onerror=alert(3)><svg onload=alert(4)>.wav";
 
 function form(fields: Record<string, string>): URLSearchParams {
   return new URLSearchParams(fields);
@@ -49,6 +51,11 @@ describe("console sign-in", () => {
     expect(signInPage.headers.get("referrer-policy")).toBe("no-referrer");
     expect(signInPage.headers.get("cache-control")).toBe("no-store");
     expect(await signInPage.text()).toContain('name="api_key" type="password"');
+    // the API keeps its own headers
+    const api = await call("/healthz");
+    expect(api.headers.get("content-security-policy")).toBe(
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
   });
 
   it("exchanges a tenant key for an HttpOnly, SameSite=Strict cookie that does not contain the key", async () => {
@@ -129,6 +136,24 @@ describe("console sign-in", () => {
     }
   });
 
+  it("accepts Chromium's same-origin form post, which sends Origin: null under Referrer-Policy: no-referrer", async () => {
+    const { key } = await createTenant("null-origin");
+    const res = await call("/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: "null", "sec-fetch-site": "same-origin" },
+      body: form({ api_key: key }),
+    });
+    expect(res.status).toBe(303);
+    const noFetchMetadata = await call("/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: "null" },
+      body: form({ api_key: key }),
+    });
+    expect(noFetchMetadata.status).toBe(403);
+  });
+
   it("throttles failed sign-ins with the failed-authentication throttle", async () => {
     const overrides = { AUTH_FAILURES_PER_MINUTE: "2" };
     const headers = { ...ORIGIN, "cf-connecting-ip": "203.0.113.77" };
@@ -155,7 +180,7 @@ describe("console pages", () => {
       mine.key,
       { metadata: JSON.stringify({ note: HOSTILE }) },
       undefined,
-      `${HOSTILE}.wav`,
+      HOSTILE_FILE_NAME,
     );
     expect(upload.status).toBe(202);
     const { id } = (await upload.json()) as { id: string };
@@ -169,7 +194,9 @@ describe("console pages", () => {
     expect(html).not.toContain(theirId);
     expect(html).not.toContain("<img");
     expect(html).not.toContain("<script");
-    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;");
+    expect(html).not.toContain("<svg");
+    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;script&gt;");
+    expect(html).toContain("&lt;img src=x onerror=alert(3)&gt;&lt;svg onload=alert(4)&gt;.wav");
   });
 
   it("shows the operator the tenants", async () => {
@@ -222,6 +249,15 @@ describe("console sessions end", () => {
       body: form({ csrf_token: token }),
     });
     expect(crossSite.status).toBe(403);
+    // a cross-site form arrives without the SameSite=Strict cookie: refused, and it clears nothing
+    const cookieless = await call("/console/sign-out", {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: "https://evil.test", "sec-fetch-site": "cross-site" },
+      body: form({ csrf_token: token }),
+    });
+    expect(cookieless.status).toBe(403);
+    expect(cookieless.headers.get("set-cookie")).toBeNull();
     expect((await page(cookie)).status).toBe(200);
 
     const out = await call("/console/sign-out", {
@@ -229,7 +265,6 @@ describe("console sessions end", () => {
       redirect: "manual",
       headers: { ...ORIGIN, cookie },
       body: form({ csrf_token: token }),
-      redirect: "manual",
     });
     expect(out.status).toBe(303);
     expect(out.headers.get("set-cookie")).toMatch(/^vtt_console=;/);

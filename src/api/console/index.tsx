@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../../app.context.ts";
 import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../../auth/failed-auth-throttle.ts";
@@ -49,15 +50,21 @@ const SIGN_IN_ERRORS = {
   cross_site: "The sign-in form must be sent from this console.",
 } as const;
 
+/** Methods that change nothing; every other one passes the cross-site and CSRF checks. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 export const consoleApp = new Hono<ConsoleEnv>();
 
-consoleApp.use("*", async (c, next) => {
+// only the console's paths: this router is mounted at the root, and the API keeps its own headers
+const consoleHeaders = createMiddleware<ConsoleEnv>(async (c, next) => {
   await next();
   c.res.headers.set("content-security-policy", CONSOLE_CSP);
   c.res.headers.set("x-frame-options", "DENY");
   c.res.headers.set("referrer-policy", "no-referrer");
   if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
 });
+consoleApp.use("/console", consoleHeaders);
+consoleApp.use("/console/*", consoleHeaders);
 
 consoleApp.get("/console/assets/console.css", (c) =>
   c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }),
@@ -93,13 +100,19 @@ consoleApp.post("/console/sign-in", async (c) => {
   return c.html(<SignInPage error={SIGN_IN_ERRORS.invalid_key} />, 401);
 });
 
+// every state-changing request: from this origin (checked first, before the session), then with the CSRF token
+consoleApp.use("/console/*", async (c, next) => {
+  if (SAFE_METHODS.has(c.req.method)) return next();
+  if (!isSameOriginRequest(c as unknown as Context<AppEnv>)) return c.text("Cross-site request refused.", 403);
+  await next();
+});
+
 // behind sign-in from here on
 consoleApp.use("/console", requireSession);
 consoleApp.use("/console/*", requireSession);
 
-// every state-changing request: same origin, and the session's CSRF token in the form
-consoleApp.on(["POST", "PUT", "PATCH", "DELETE"], "/console/*", async (c, next) => {
-  if (!isSameOriginRequest(c as unknown as Context<AppEnv>)) return c.text("Cross-site request refused.", 403);
+consoleApp.use("/console/*", async (c, next) => {
+  if (SAFE_METHODS.has(c.req.method)) return next();
   const form = await c.req.parseBody();
   if (!csrfFieldMatches(c.var.session, form.csrf_token)) {
     return c.text("The form's CSRF token is missing or wrong; reload the page and try again.", 403);

@@ -120,8 +120,7 @@ export function clearSessionCookie(c: Context<AppEnv>): void {
  * has passed, and the key it was opened with is still active (for the operator: ADMIN_API_KEY is unchanged).
  */
 export async function currentSession(c: Context<AppEnv>, now = Date.now()): Promise<ConsoleSession | null> {
-  const options = cookieOptions(c.env);
-  const raw = "prefix" in options ? getCookie(c, COOKIE_NAME, options.prefix) : getCookie(c, COOKIE_NAME);
+  const raw = sessionCookie(c);
   const id = await verifySessionCookie(await signingKey(c.env), raw);
   if (!id) return null;
   const idHash = await sha256Hex(id);
@@ -149,22 +148,34 @@ export function csrfFieldMatches(session: ConsoleSession, presented: unknown): b
 }
 
 /**
- * Whether a state-changing request came from this origin: a browser sends `Sec-Fetch-Site` and `Origin` on every
- * POST, and a cross-site form or fetch names another site in them. Clients without either (curl) carry no ambient
- * cookie a forger could ride, and still need the session's CSRF token.
+ * Whether a state-changing request came from this origin. Browsers send `Sec-Fetch-Site` on every request, and
+ * scripts cannot set it, so when present it decides. Older browsers send `Origin` instead; under the console's
+ * `Referrer-Policy: no-referrer`, Chromium sends `Origin: null` on same-origin form posts, which is why
+ * `Sec-Fetch-Site` comes first. Clients with neither (curl) carry no ambient cookie a forger could ride, and still
+ * need the session's CSRF token.
  */
 export function isSameOriginRequest(c: Context<AppEnv>): boolean {
   const site = c.req.header("sec-fetch-site");
-  if (site !== undefined && site !== "same-origin") return false;
+  if (site !== undefined) return site === "same-origin";
   const origin = c.req.header("origin");
   return origin === undefined || origin === new URL(c.req.url).origin;
 }
 
-/** Pages behind sign-in: without a valid session, a GET is sent to the sign-in page and anything else refused. */
+function sessionCookie(c: Context<AppEnv>): string | undefined {
+  const options = cookieOptions(c.env);
+  return "prefix" in options ? getCookie(c, COOKIE_NAME, options.prefix) : getCookie(c, COOKIE_NAME);
+}
+
+/**
+ * Pages behind sign-in: without a valid session, a GET is sent to the sign-in page and anything else refused. A
+ * stale cookie is cleared, but only when the request carried one: a cross-site request (which SameSite=Strict sends
+ * without the cookie) must not be able to clear a valid session's cookie.
+ */
 export const requireSession = createMiddleware<ConsoleEnv>(async (c, next) => {
-  const session = await currentSession(c as unknown as Context<AppEnv>);
+  const app = c as unknown as Context<AppEnv>;
+  const session = await currentSession(app);
   if (!session) {
-    clearSessionCookie(c as unknown as Context<AppEnv>);
+    if (sessionCookie(app) !== undefined) clearSessionCookie(app);
     if (c.req.method === "GET" || c.req.method === "HEAD") return c.redirect("/console/sign-in", 303);
     return c.text("Your console session has ended; sign in again.", 401);
   }
