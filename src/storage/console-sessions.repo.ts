@@ -1,5 +1,5 @@
 /** `console_sessions`: signed-in console sessions, looked up by the hash of the cookie's session id. */
-import { eq, lt } from "drizzle-orm";
+import { eq, lt, or } from "drizzle-orm";
 
 import type { Db } from "./db.ts";
 import { apiKeys, consoleSessions } from "./schema.ts";
@@ -45,7 +45,10 @@ export async function deleteConsoleSession(db: Db, idHash: string): Promise<void
   await db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash)).run();
 }
 
-/** Drops sessions past their absolute end (idle ones are refused on read and dropped here once expired). */
-export async function deleteExpiredConsoleSessions(db: Db, now: number): Promise<void> {
-  await db.delete(consoleSessions).where(lt(consoleSessions.expiresAt, now)).run();
+/** Drops sessions past their absolute or idle end (the cron; a presented one is refused and dropped on read). */
+export async function deleteEndedConsoleSessions(db: Db, now: number, idleMs: number): Promise<void> {
+  await db
+    .delete(consoleSessions)
+    .where(or(lt(consoleSessions.expiresAt, now), lt(consoleSessions.lastSeenAt, now - idleMs)))
+    .run();
 }

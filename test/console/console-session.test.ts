@@ -2,6 +2,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
+import { sha256Hex } from "../../src/domain/console-session.ts";
+import { CRON_TASKS } from "../../src/index.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { adminKey, BASE, call, callWith, createTenant, multipartUpload } from "../helpers/api.ts";
 
 const ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" };
@@ -314,5 +317,23 @@ describe("console sessions end", () => {
       redirect: "manual",
     });
     expect(later.status).toBe(303);
+  });
+
+  it("are dropped by the cron once past their idle or absolute end", async () => {
+    const { key } = await createTenant("swept");
+    const cookie = await signIn(key);
+    const live = await signIn(key);
+    const hashOf = (c: string) => sha256Hex(c.split("=")[1]!.split(".")[0]!);
+    const [liveHash, staleHash] = await Promise.all([hashOf(live), hashOf(cookie)]);
+    await env.DB.prepare("UPDATE console_sessions SET last_seen_at = last_seen_at - 3600000 WHERE id_hash = ?")
+      .bind(staleHash)
+      .run();
+    await CRON_TASKS.purge_console_sessions!(env, createDb(env));
+    const left = await env.DB.prepare("SELECT id_hash FROM console_sessions WHERE id_hash IN (?, ?)")
+      .bind(liveHash, staleHash)
+      .all<{ id_hash: string }>();
+    expect(left.results.map((row) => row.id_hash)).toEqual([liveHash]);
+    expect((await page(live)).status).toBe(200);
+    expect((await page(cookie)).status).toBe(303);
   });
 });
