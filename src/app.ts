@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 
 import { admin } from "./api/admin/index.ts";
+import { consoleApp } from "./api/console/index.tsx";
 import { API_CSP, docs } from "./api/docs-page.ts";
 import { feedbackRoutes } from "./api/feedback.ts";
 import { internal } from "./api/internal.ts";
@@ -97,6 +98,8 @@ export function createApp() {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // the HTML console: cookie sessions of its own (src/api/console/session.ts), never the bearer middleware below
+  app.route("/", consoleApp);
   app.route("/", internal);
   app.route("/", metrics);
 

@@ -58,6 +58,9 @@ export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
 
 /** How long an OpenAI-compatible request (`POST /v1/audio/*`) is held for its job before `504 transcription_pending`. */
 export const DEFAULT_SYNC_WAIT_SECONDS = 300;
+/** Console sessions: absolute lifetime (8 h) and idle timeout (30 min) in seconds. */
+export const DEFAULT_CONSOLE_SESSION_TTL_SECONDS = 8 * 60 * 60;
+export const DEFAULT_CONSOLE_SESSION_IDLE_SECONDS = 30 * 60;
 
 /** Provider call deadlines (ms). */
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
@@ -96,6 +99,8 @@ const SettingsSchema = z.object({
   RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
   AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_AUTH_FAILURES_PER_MINUTE),
   OPERATOR_AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE),
+  CONSOLE_SESSION_TTL_SECONDS: positiveInteger(DEFAULT_CONSOLE_SESSION_TTL_SECONDS),
+  CONSOLE_SESSION_IDLE_SECONDS: positiveInteger(DEFAULT_CONSOLE_SESSION_IDLE_SECONDS),
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
   MAX_URL_AUDIO_BYTES: positiveInteger(DEFAULT_MAX_URL_AUDIO_BYTES),
   AUDIO_FETCH_CONNECT_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS),
@@ -171,6 +176,12 @@ export function operatorAuthFailuresPerMinute(env: Env): number {
 /** Seconds an OpenAI-compatible request waits for its job to finish (`SYNC_WAIT_SECONDS`, default 300). */
 export function syncWaitSeconds(env: Env): number {
   return settings(env).SYNC_WAIT_SECONDS;
+}
+
+/** How long a console session lives at most, and without a request, in milliseconds. */
+export function consoleSessionLifetimes(env: Env): { absoluteMs: number; idleMs: number } {
+  const s = settings(env);
+  return { absoluteMs: s.CONSOLE_SESSION_TTL_SECONDS * 1000, idleMs: s.CONSOLE_SESSION_IDLE_SECONDS * 1000 };
 }
 
 export function audioUrlTtlSeconds(env: Env): number {

@@ -77,6 +77,9 @@ interface EnvOverlay {
   /** failed or unauthenticated requests per client address and minute (default 30), and for the operator key (10) */
   AUTH_FAILURES_PER_MINUTE?: string;
   OPERATOR_AUTH_FAILURES_PER_MINUTE?: string;
+  /** console sessions: absolute lifetime and idle timeout, seconds (defaults 28800 and 1800) */
+  CONSOLE_SESSION_TTL_SECONDS?: string;
+  CONSOLE_SESSION_IDLE_SECONDS?: string;
   /** queued jobs above which new and queued jobs carry the "processing delayed" notice (default 1000) */
   BACKLOG_DELAY_THRESHOLD?: string;
   /** seconds `POST /v1/audio/*` holds the request for its job before answering 504 `transcription_pending` (300) */

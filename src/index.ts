@@ -1,7 +1,7 @@
 /** Worker entry: the HTTP API, the queue consumers (an exact queue → consumer map) and the cron tasks. */
 import { createApp } from "./app.ts";
 import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";
-import { queueNames } from "./config.ts";
+import { consoleSessionLifetimes, queueNames } from "./config.ts";
 import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
 import { handleTranscriptionBatch } from "./consumers/transcription.ts";
 import { handleWebhookBatch } from "./consumers/webhooks.ts";
@@ -11,6 +11,7 @@ import { redriveDue } from "./jobs/dead-letters.ts";
 import { purgeExpired } from "./jobs/retention.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import { log } from "./lib/log.ts";
+import { deleteEndedConsoleSessions } from "./storage/console-sessions.repo.ts";
 import { createDb, type Db } from "./storage/db.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
@@ -36,6 +37,7 @@ export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> 
   purge_expired: (env, db) => purgeExpired(env, db),
   refresh_drift_snapshot: (_env, db) => refreshDriftSnapshot(db),
   retry_pool_erasures: (env, db) => retryPoolErasures(env, db),
+  purge_console_sessions: (env, db) => deleteEndedConsoleSessions(db, Date.now(), consoleSessionLifetimes(env).idleMs),
 };
 
 /** Runs every cron task; one log line per task with its outcome. */

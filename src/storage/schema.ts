@@ -355,3 +355,30 @@ export const transcriptTokens = sqliteTable(
     index("transcript_tokens_job_idx").on(t.tenantId, t.jobId),
   ],
 );
+
+export const CONSOLE_SESSION_KINDS = ["tenant", "operator"] as const;
+export type ConsoleSessionKind = (typeof CONSOLE_SESSION_KINDS)[number];
+
+/** Signed-in console sessions (docs/console.md); the cookie holds the id, this table only its hash. */
+export const consoleSessions = sqliteTable(
+  "console_sessions",
+  {
+    /** hex SHA-256 of the session id in the cookie */
+    idHash: text("id_hash").primaryKey(),
+    kind: text("kind", { enum: CONSOLE_SESSION_KINDS }).notNull(),
+    /** null for operator sessions */
+    tenantId: text("tenant_id").references(() => tenants.id, { onDelete: "cascade" }),
+    /** the key signed in with; revoking or expiring it ends the session. null for operator sessions */
+    apiKeyId: text("api_key_id").references(() => apiKeys.id, { onDelete: "cascade" }),
+    /** hex SHA-256 of ADMIN_API_KEY at sign-in: a changed operator key ends operator sessions */
+    operatorKeyHash: text("operator_key_hash"),
+    /** random secret the session's CSRF form token is derived from */
+    csrfSecret: text("csrf_secret").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** absolute end (created + CONSOLE_SESSION_TTL_SECONDS) */
+    expiresAt: integer("expires_at").notNull(),
+    /** idle end is last_seen_at + CONSOLE_SESSION_IDLE_SECONDS */
+    lastSeenAt: integer("last_seen_at").notNull(),
+  },
+  (t) => [index("console_sessions_expires_idx").on(t.expiresAt)],
+);

@@ -14,6 +14,11 @@ import { BASE, call, callWith, createTenant, multipartUpload } from "../helpers/
 
 /** Routes the app serves that are deliberately not in the document, `METHOD /path` with `{param}`s. */
 const UNDOCUMENTED: Record<string, string> = {
+  "GET /console": "HTML console, not the API (docs/console.md)",
+  "POST /console/sign-out": "HTML console, not the API (docs/console.md)",
+  "GET /console/sign-in": "HTML console, not the API (docs/console.md)",
+  "POST /console/sign-in": "HTML console, not the API (docs/console.md)",
+  "GET /console/assets/console.css": "HTML console's stylesheet, not the API (docs/console.md)",
   "GET /docs": "the HTML viewer of this document, not an API",
   "GET /docs/init.js": "the viewer's start-up script",
   "GET /internal/audio/{id}":

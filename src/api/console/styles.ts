@@ -1,0 +1,26 @@
+/** The console's one stylesheet, served at `/console/assets/console.css` (the CSP allows styles from 'self' only). */
+export const CONSOLE_CSS = `
+:root { color-scheme: light dark; --accent: #2457c5; --muted: #666; --border: #ccc; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, sans-serif; }
+header { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; justify-content: space-between;
+  padding: 0.75rem 1rem; border-bottom: 1px solid var(--border); }
+header .who { font-weight: 600; overflow-wrap: anywhere; }
+nav ul { display: flex; flex-wrap: wrap; gap: 1rem; list-style: none; margin: 0; padding: 0.5rem 1rem;
+  border-bottom: 1px solid var(--border); }
+main { padding: 1rem; max-width: 70rem; }
+a { color: var(--accent); }
+a:focus-visible, button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+button { font: inherit; padding: 0.4rem 0.9rem; border: 1px solid var(--accent); border-radius: 4px;
+  background: var(--accent); color: #fff; cursor: pointer; }
+form.sign-out button { background: transparent; color: var(--accent); }
+label { display: block; font-weight: 600; margin-bottom: 0.25rem; }
+input[type="password"] { width: 100%; max-width: 32rem; font: inherit; padding: 0.4rem; }
+.error { color: #b00020; font-weight: 600; }
+.table-scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--border); vertical-align: top; }
+td { overflow-wrap: anywhere; }
+.muted { color: var(--muted); }
+code { font-size: 0.9em; }
+`;
