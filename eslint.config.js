@@ -14,6 +14,7 @@ export default tseslint.config(
       "gpu-worker/models/**",
       ".ci/**",
       "packages/client/src/schema.d.ts",
+      "src/api/console/assets.generated.ts",
     ],
   },
   js.configs.recommended,

@@ -196,10 +196,37 @@ describe("console pages", () => {
     expect(html).toContain(id);
     expect(html).not.toContain(theirId);
     expect(html).not.toContain("<img");
-    expect(html).not.toContain("<script");
+    // the only scripts are the console's own bundled modules
+    expect(html.replace(/<script type="module" src="\/console\/assets\/[a-z-]+\.js"><\/script>/g, "")).not.toContain(
+      "<script",
+    );
     expect(html).not.toContain("<svg");
     expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;script&gt;");
     expect(html).toContain("&lt;img src=x onerror=alert(3)&gt;&lt;svg onload=alert(4)&gt;.wav");
+  });
+
+  it("serves the bundled browser modules without a session, revalidated by ETag, and nothing else", async () => {
+    const res = await call("/console/assets/local-time.js");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const etag = res.headers.get("etag")!;
+    expect(await res.text()).toContain("DateTimeFormat");
+    const again = await call("/console/assets/local-time.js", { headers: { "if-none-match": etag } });
+    expect(again.status).toBe(304);
+    for (const name of ["nope.js", "..%2Fstyles.ts", "constructor", "__proto__"]) {
+      expect((await call(`/console/assets/${name}`)).status).toBe(404);
+    }
+  });
+
+  it("keeps tenant pages from the operator and operator pages from tenants", async () => {
+    const { key } = await createTenant("split-tenant");
+    const tenant = await signIn(key);
+    const operator = await signIn(adminKey());
+    expect((await page(tenant, "/console/transcripts")).status).toBe(200);
+    expect((await page(tenant, "/console/operator")).status).toBe(403);
+    expect((await page(operator, "/console/operator")).status).toBe(200);
+    expect((await page(operator, "/console/transcripts")).status).toBe(403);
   });
 
   it("shows the operator the tenants", async () => {

@@ -11,9 +11,9 @@ import type { AppEnv } from "../../app.context.ts";
 import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../../auth/failed-auth-throttle.ts";
 import { ApiError } from "../../http/problem.ts";
 import { deleteConsoleSession } from "../../storage/console-sessions.repo.ts";
-import { listTenantJobs } from "../../storage/jobs.repo.ts";
-import { getTenant, listTenants } from "../../storage/tenants.repo.ts";
-import { OperatorPage, SignInPage, TranscriptsPage } from "./pages.tsx";
+import { CONSOLE_ASSETS } from "./assets.generated.ts";
+import { operatorConsole, operatorHome } from "./operator.tsx";
+import { SignInPage } from "./pages.tsx";
 import {
   checkSignInKey,
   clearSessionCookie,
@@ -24,6 +24,7 @@ import {
   requireSession,
 } from "./session.ts";
 import { CONSOLE_CSS } from "./styles.ts";
+import { tenantConsole, tenantHome } from "./tenant.tsx";
 
 /** Scripts, styles and everything else from this origin only; no inline code, no framing, forms post here only. */
 export const CONSOLE_CSP = [
@@ -38,9 +39,6 @@ export const CONSOLE_CSP = [
   "form-action 'self'",
 ].join("; ");
 
-/** Rows on the transcripts page: the newest ones (paging comes with the transcript views). */
-const TRANSCRIPTS_PAGE_SIZE = 50;
-const TENANTS_PAGE_SIZE = 100;
 /** An API key is at most this long; anything longer is refused before hashing. */
 const MAX_KEY_CHARS = 512;
 
@@ -69,6 +67,15 @@ consoleApp.use("/console/*", consoleHeaders);
 consoleApp.get("/console/assets/console.css", (c) =>
   c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }),
 );
+
+// the bundled browser modules (src/api/console/browser, built by `npm run console:build`); no session needed
+consoleApp.get("/console/assets/:name", (c) => {
+  const name = c.req.param("name");
+  const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+  if (!asset) return c.text("Not found", 404);
+  if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, { etag: asset.etag });
+  return c.body(asset.body, 200, { "content-type": asset.type, etag: asset.etag, "cache-control": "no-cache" });
+});
 
 consoleApp.get("/console/sign-in", (c) => c.html(<SignInPage />));
 
@@ -126,16 +133,6 @@ consoleApp.post("/console/sign-out", async (c) => {
   return c.redirect("/console/sign-in", 303);
 });
 
-consoleApp.get("/console", async (c) => {
-  const session = c.var.session;
-  if (session.kind === "operator") {
-    const tenants = await listTenants(c.var.db, { limit: TENANTS_PAGE_SIZE });
-    return c.html(<OperatorPage csrfToken={session.csrfToken} tenants={tenants} />);
-  }
-  const tenantId = session.tenantId!;
-  const [tenant, jobs] = await Promise.all([
-    getTenant(c.var.db, tenantId),
-    listTenantJobs(c.var.db, tenantId, { limit: TRANSCRIPTS_PAGE_SIZE }),
-  ]);
-  return c.html(<TranscriptsPage tenantName={tenant?.name ?? tenantId} csrfToken={session.csrfToken} jobs={jobs} />);
-});
+consoleApp.get("/console", (c) => (c.var.session.kind === "operator" ? operatorHome(c) : tenantHome(c)));
+consoleApp.route("/console/transcripts", tenantConsole);
+consoleApp.route("/console/operator", operatorConsole);

@@ -4,12 +4,12 @@
  */
 import type { Child } from "hono/jsx";
 
-import type { TranscriptionRow } from "../../storage/schema.ts";
-import type { TenantRow } from "../../storage/tenants.repo.ts";
-
 export const CSS_PATH = "/console/assets/console.css";
 
-function Document(props: { title: string; children: Child }) {
+/** The URL of a bundled browser module (src/api/console/browser/NAME.entry.ts → assets.generated.ts). */
+export const scriptPath = (name: string) => `/console/assets/${name}.js`;
+
+function Document(props: { title: string; scripts?: string[]; csrfToken?: string; children: Child }) {
   return (
     <html lang="en">
       <head>
@@ -17,6 +17,10 @@ function Document(props: { title: string; children: Child }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Voice-to-text console`}</title>
         <link rel="stylesheet" href={CSS_PATH} />
+        {props.csrfToken ? <meta name="csrf-token" content={props.csrfToken} /> : null}
+        {["local-time", ...(props.scripts ?? [])].map((name) => (
+          <script type="module" src={scriptPath(name)} />
+        ))}
       </head>
       <body>{props.children}</body>
     </html>
@@ -24,9 +28,9 @@ function Document(props: { title: string; children: Child }) {
 }
 
 /** Header (who is signed in, sign-out), navigation and the page's main content. */
-export function Shell(props: { title: string; who: string; csrfToken: string; children: Child }) {
+export function Shell(props: { title: string; who: string; csrfToken: string; scripts?: string[]; children: Child }) {
   return (
-    <Document title={props.title}>
+    <Document title={props.title} scripts={props.scripts} csrfToken={props.csrfToken}>
       <header>
         <span class="who" data-testid="who">
           {props.who}
@@ -77,82 +81,8 @@ export function SignInPage(props: { error?: string }) {
   );
 }
 
-const formatTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
-
-export function TranscriptsPage(props: { tenantName: string; csrfToken: string; jobs: TranscriptionRow[] }) {
-  return (
-    <Shell title="Transcripts" who={props.tenantName} csrfToken={props.csrfToken}>
-      {props.jobs.length === 0 ? (
-        <p class="muted">No transcripts yet.</p>
-      ) : (
-        <div class="table-scroll">
-          <table data-testid="transcripts">
-            <caption class="muted">The newest {props.jobs.length} transcripts of this tenant.</caption>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">File name</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Metadata</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.jobs.map((job) => (
-                <tr>
-                  <td>
-                    <code>{job.id}</code>
-                  </td>
-                  <td>{job.status}</td>
-                  <td>{formatTime(job.createdAt)}</td>
-                  <td>{job.fileName ?? ""}</td>
-                  <td>{job.durationSeconds === null ? "" : `${job.durationSeconds.toFixed(1)} s`}</td>
-                  <td>{job.provider}</td>
-                  <td>{job.metadata ?? ""}</td>
-                  <td>{job.errorMessage ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Shell>
-  );
-}
-
-export function OperatorPage(props: { csrfToken: string; tenants: TenantRow[] }) {
-  return (
-    <Shell title="Operator" who="Operator" csrfToken={props.csrfToken}>
-      <h2>Tenants</h2>
-      {props.tenants.length === 0 ? (
-        <p class="muted">No tenants yet.</p>
-      ) : (
-        <div class="table-scroll">
-          <table data-testid="tenants">
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.tenants.map((tenant) => (
-                <tr>
-                  <td>
-                    <code>{tenant.id}</code>
-                  </td>
-                  <td>{tenant.name}</td>
-                  <td>{formatTime(tenant.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Shell>
-  );
+/** A UTC timestamp as text, inside `<time>` so the local-time module can show it in the reader's zone. */
+export function Time(props: { ms: number }) {
+  const iso = new Date(props.ms).toISOString();
+  return <time datetime={iso}>{iso.replace("T", " ").slice(0, 19) + " UTC"}</time>;
 }
