@@ -351,8 +351,36 @@ export const JobListSchema = z
   .object({ data: z.array(JobSchema), next_cursor: z.string().nullable() })
   .openapi("TranscriptionList");
 
+/** A date-time (RFC 3339) or a date (`2026-12-01`, midnight UTC) bounding a listing. */
+const ListDate = z
+  .string()
+  .max(40)
+  .transform((v, ctx) => {
+    const ms = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : Date.parse(v);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(ms)) {
+      ctx.addIssue({ code: "custom", message: "must be an RFC 3339 date-time or a YYYY-MM-DD date" });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .openapi({ type: "string", example: "2026-12-01" });
+
 export const ListQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
+  created_after: ListDate.optional().openapi({
+    description: "jobs created at or after this instant (a bare date means its midnight UTC)",
+  }),
+  created_before: ListDate.optional().openapi({ description: "jobs created before this instant" }),
+  provider: z.enum(PROVIDER_NAMES).optional().openapi({ description: "jobs assigned to this provider" }),
+  subject_id: SubjectIdParam.optional(),
+  metadata_key: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.:-]+$/, "keys use letters, digits and _ . : -")
+    .optional()
+    .openapi({ description: "jobs whose metadata has this key (with `metadata_value`: this value)" }),
+  metadata_value: metadataValue.optional(),
   limit: z.coerce.number().int().min(1).max(100).optional().openapi({ example: 20 }),
   cursor: z.string().max(200).optional(),
   q: z

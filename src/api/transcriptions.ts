@@ -19,9 +19,10 @@ import type { ProviderName } from "../providers/types.ts";
 import { withAudioUrlHost } from "../storage/audio-source.ts";
 import type { Db } from "../storage/db.ts";
 import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
-import { deleteTenantJob, getTenantJob, listTenantJobs } from "../storage/jobs.repo.ts";
+import { type JobListFilter, listJobsPage } from "../storage/job-listing.ts";
+import { deleteTenantJob, getTenantJob } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { deleteTranscriptTokens, searchTenantJobs } from "../storage/transcript-index.ts";
+import { deleteTranscriptTokens, searchJobsPage } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { acceptUpload } from "./accept-upload.ts";
 import { resolveAudioUrlSource } from "./audio-url-source.ts";
@@ -230,8 +231,25 @@ const listRoute = createRoute({
   },
 });
 
-const encodeCursor = (id: string) => btoa(JSON.stringify({ before: id })).replace(/=+$/, "");
-function decodeCursor(cursor: string): string {
+/** The listing filters of a validated query (shared with the console's list). */
+export function listFilterOf(query: z.infer<typeof ListQuery>): JobListFilter {
+  if (query.metadata_value !== undefined && query.metadata_key === undefined) {
+    throw new ApiError(400, "invalid_parameters", "metadata_value: needs metadata_key", [
+      { field: "metadata_value", message: "needs metadata_key" },
+    ]);
+  }
+  return {
+    status: query.status,
+    createdFrom: query.created_after,
+    createdUntil: query.created_before,
+    provider: query.provider,
+    subjectId: query.subject_id,
+    metadata: query.metadata_key ? { key: query.metadata_key, value: query.metadata_value } : undefined,
+  };
+}
+
+export const encodeCursor = (id: string) => btoa(JSON.stringify({ before: id })).replace(/=+$/, "");
+export function decodeCursor(cursor: string): string {
   try {
     const parsed = JSON.parse(atob(cursor)) as { before?: unknown };
     if (typeof parsed.before === "string" && isWellFormedId(parsed.before, "transcription")) return parsed.before;
@@ -241,7 +259,7 @@ function decodeCursor(cursor: string): string {
   throw new ApiError(400, "invalid_cursor", "The cursor is malformed.");
 }
 
-function parseQuery(q: string) {
+export function parseQuery(q: string) {
   try {
     return parseSearchQuery(q);
   } catch (error) {
@@ -256,17 +274,13 @@ transcriptions.openapi(listRoute, async (c) => {
   const tenantId = tenantOf(c.var.principal);
   const query = c.req.valid("query");
   const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-  const range = {
-    status: query.status,
-    limit: limit + 1,
-    beforeId: query.cursor ? decodeCursor(query.cursor) : undefined,
-  };
-  const rows =
+  const beforeId = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const filter = listFilterOf(query);
+  const { rows: page, nextBeforeId } =
     query.q === undefined
-      ? await listTenantJobs(c.var.db, tenantId, range)
-      : await searchTenantJobs(c.env, c.var.db, tenantId, { ...range, terms: parseQuery(query.q) });
-  const page = rows.slice(0, limit);
-  const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
+      ? await listJobsPage(c.var.db, tenantId, filter, { limit, beforeId })
+      : await searchJobsPage(c.env, c.var.db, tenantId, { terms: parseQuery(query.q), filter, beforeId, limit });
+  const nextCursor = nextBeforeId ? encodeCursor(nextBeforeId) : null;
   return c.json(
     {
       data: await Promise.all(

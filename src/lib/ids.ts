@@ -24,13 +24,27 @@ export function ulid(nowMs = Date.now()): string {
   }
   lastMs = nowMs;
   lastRandom = random;
+  return encodeTime(nowMs) + random.map((n) => CROCKFORD[n]).join("");
+}
+
+/** The ULID's 10-character time part: 48 bits of milliseconds, most significant first. */
+function encodeTime(nowMs: number): string {
   let time = "";
   let ms = nowMs;
   for (let i = 0; i < 10; i++) {
     time = CROCKFORD[ms % 32]! + time;
     ms = Math.floor(ms / 32);
   }
-  return time + random.map((n) => CROCKFORD[n]).join("");
+  return time;
+}
+
+/**
+ * The smallest id of `kind` made at or after `ms`: ids sort by creation time, so a date range is an id range and a
+ * listing by date walks the (tenant, id) index instead of scanning.
+ */
+export function firstIdAt(kind: keyof typeof ID_PREFIX, ms: number): string {
+  const clamped = Math.min(Math.max(Math.floor(ms), 0), 2 ** 48 - 1);
+  return ID_PREFIX[kind] + encodeTime(clamped) + "0".repeat(16);
 }
 
 export const ID_PREFIX = { transcription: "tr_", tenant: "tn_", apiKey: "key_" } as const;

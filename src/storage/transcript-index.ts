@@ -19,8 +19,9 @@ import {
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "./db.ts";
+import { jobFilterConditions, type JobListFilter, type JobPage } from "./job-listing.ts";
 import { inSlices } from "./limits.ts";
-import { type JobStatus, type TranscriptionRow, transcriptions, transcriptTokens } from "./schema.ts";
+import { type TranscriptionRow, transcriptions, transcriptTokens } from "./schema.ts";
 import { masterKeys } from "./sealed-objects.ts";
 import { getTranscript } from "./transcript-store.ts";
 
@@ -73,7 +74,8 @@ export async function deleteTranscriptTokens(db: Db, tenantId: string, jobIds: s
 
 export interface TranscriptSearch {
   terms: SearchTerms;
-  status?: JobStatus;
+  /** the same filters as a listing, applied to each candidate job row */
+  filter?: JobListFilter;
   /** keyset cursor: only jobs with a smaller id */
   beforeId?: string;
   limit: number;
@@ -99,10 +101,18 @@ export async function searchTenantJobs(
     .orderBy(desc(transcriptions.id));
 }
 
+/** A page of search hits in the listing's shape: `limit` jobs and the id to continue below. */
+export async function searchJobsPage(env: Env, db: Db, tenantId: string, search: TranscriptSearch): Promise<JobPage> {
+  const rows = await searchTenantJobs(env, db, tenantId, { ...search, limit: search.limit + 1 });
+  const page = rows.slice(0, search.limit);
+  return { rows: page, nextBeforeId: rows.length > search.limit ? page[page.length - 1]!.id : null };
+}
+
 /**
  * One version's query. The driver is the term with the longest word (long words are rarer), scanned newest job
  * first through the primary key; every other term is an EXISTS on the same job, and each later word of a phrase an
- * EXISTS at the next position. The job row's EXISTS scopes the status and hides tokens of a job deleted mid-write.
+ * EXISTS at the next position. The job row's EXISTS applies the listing filters and hides tokens of a job deleted
+ * mid-write.
  */
 async function matchingJobIds(db: Db, master: MasterKey, tenantId: string, search: TranscriptSearch) {
   const key = await tenantSearchKey(master.secret, tenantId);
@@ -128,10 +138,8 @@ async function matchingJobIds(db: Db, master: MasterKey, tenantId: string, searc
     ];
     conditions.push(sql`EXISTS (SELECT 1 FROM transcript_tokens ${alias} WHERE ${sql.join(inner, sql` AND `)})`);
   });
-  const status = search.status ? sql` AND tr.status = ${search.status}` : sql``;
-  conditions.push(
-    sql`EXISTS (SELECT 1 FROM transcriptions tr WHERE tr.id = t0.job_id AND tr.tenant_id = t0.tenant_id${status})`,
-  );
+  const jobRow = [sql`${transcriptions.id} = t0.job_id`, ...jobFilterConditions(tenantId, search.filter ?? {})];
+  conditions.push(sql`EXISTS (SELECT 1 FROM ${transcriptions} WHERE ${sql.join(jobRow, sql` AND `)})`);
   const rows = await db.all<{ job_id: string }>(sql`
     SELECT DISTINCT t0.job_id AS job_id FROM transcript_tokens t0
     WHERE ${sql.join(conditions, sql` AND `)}

@@ -118,6 +118,22 @@ describe("GET /v1/transcriptions?q=", () => {
     expect(ids(await search("refund", key, "&status=failed"))).toEqual([]);
   });
 
+  it("combines with the listing filters: subject, metadata, provider and dates", async () => {
+    const tagged = await transcribed("a ledger entry", key, {
+      subject_id: "ledger-subject",
+      metadata: JSON.stringify({ desk: "north" }),
+    });
+    const untagged = await transcribed("another ledger entry");
+    expect(ids(await search("ledger", key))).toEqual([untagged, tagged]);
+    expect(ids(await search("ledger", key, "&subject_id=ledger-subject"))).toEqual([tagged]);
+    expect(ids(await search("ledger", key, "&metadata_key=desk&metadata_value=north"))).toEqual([tagged]);
+    expect(ids(await search("ledger", key, "&metadata_key=desk&metadata_value=south"))).toEqual([]);
+    expect(ids(await search("ledger", key, "&provider=whisper-pool"))).toEqual([untagged, tagged]);
+    expect(ids(await search("ledger", key, "&provider=deepgram"))).toEqual([]);
+    expect(ids(await search("ledger", key, "&created_before=2020-01-01"))).toEqual([]);
+    expect(ids(await search("ledger", key, "&created_after=2020-01-01"))).toEqual([untagged, tagged]);
+  });
+
   it("never finds another tenant's transcripts", async () => {
     await transcribed("refund refund refund", other.key);
     const theirs = await search("refund", other.key);
