@@ -23,4 +23,14 @@ th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(
 td { overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 code { font-size: 0.9em; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
+  white-space: nowrap; }
+form.filters { display: flex; flex-wrap: wrap; gap: 0.75rem 1rem; align-items: flex-end; margin-bottom: 1rem; }
+form.filters .field { flex: 1 1 10rem; min-width: 0; }
+form.filters .field.wide { flex-basis: 100%; }
+form.filters input, form.filters select { width: 100%; font: inherit; padding: 0.35rem; }
+form.filters .actions { display: flex; gap: 1rem; align-items: center; }
+form.export fieldset { border: 1px solid var(--border); border-radius: 4px; margin: 0 0 1rem; }
+label.inline { display: inline-flex; gap: 0.25rem; align-items: center; font-weight: normal; margin-right: 0.75rem; }
+.notice { font-weight: 600; }
 `;
