@@ -1259,6 +1259,17 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "queued" | "processing" | "completed" | "failed";
+                /** @description jobs created at or after this instant (a bare date means its midnight UTC) */
+                created_after?: string;
+                /** @description jobs created before this instant */
+                created_before?: string;
+                /** @description jobs assigned to this provider */
+                provider?: "openai" | "deepgram" | "workers-ai" | "whisper-pool";
+                /** @description The person the recording is about (for subject deletion) */
+                subject_id?: string;
+                /** @description jobs whose metadata has this key (with `metadata_value`: this value) */
+                metadata_key?: string;
+                metadata_value?: string;
                 limit?: number;
                 cursor?: string;
                 /** @description Search inside completed transcripts: every bare word must occur, a "quoted phrase" in order. Case, accents and punctuation are ignored; at most 8 terms and 16 words. */
