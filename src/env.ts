@@ -25,6 +25,8 @@ interface EnvOverlay {
   OPENAI_MODEL?: string;
   OPENAI_BASE_URL?: string;
   OPENAI_TIMEOUT_MS?: string;
+  OPENAI_MAX_AUDIO_BYTES?: string;
+  POOL_MAX_AUDIO_BYTES?: string;
   DEEPGRAM_API_KEY?: string;
   DEEPGRAM_MODEL?: string;
   DEEPGRAM_BASE_URL?: string;

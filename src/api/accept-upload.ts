@@ -15,6 +15,7 @@ import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
 import { createJob, type CreateJobResult, type ResolvedUploadOptions } from "../jobs/create-job.ts";
 import { newId } from "../lib/ids.ts";
+import { checkAudioSize, failoverCandidates } from "../providers/capabilities.ts";
 import type { AudioUrlSource } from "../storage/audio-source.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
@@ -87,6 +88,7 @@ export async function acceptUpload<R extends ResolvedUpload>(
     try {
       const lists: UploadLists = "lists" in upload ? upload.lists : Object.create(null);
       const resolved = route.resolve(upload.fields, lists, upload.stored === null);
+      if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes);
       const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };
       const base = { jobId, tenantId, audioKey: key, fileName: upload.fileName, options: resolved.options };
       const input = { ...base, ...audio, idempotencyKey, traceparent: c.var.traceparent };
@@ -99,6 +101,18 @@ export async function acceptUpload<R extends ResolvedUpload>(
   } finally {
     await budget.end(body?.bytesRead() ?? 0);
   }
+}
+
+/**
+ * 422 `audio_too_large_for_provider` when the stored audio is over the job's provider's size limit and no provider
+ * after it in `FAILOVER_CHAIN` can take it either (the same rule the consumer applies), so a job that could only fail
+ * is refused at once. An explicit `provider` is judged the same way: it fails over for size as it does for an outage.
+ */
+function refuseAudioNoProviderTakes(env: Env, options: ResolvedUploadOptions, bytes: number): void {
+  const jobOptions = { task: options.task, model: options.requestedModel, bytes };
+  if (failoverCandidates(env, options.provider, jobOptions).length > 0) return;
+  const refusal = checkAudioSize(env, options.provider, bytes);
+  throw new ApiError(422, "audio_too_large_for_provider", refusal?.message ?? "No provider can take audio this large.");
 }
 
 function urlSourceOf(resolved: ResolvedUpload): AudioUrlSource {

@@ -13,7 +13,12 @@ import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions }
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
 import { childTraceparent, traceIdOf } from "../observability/trace.ts";
-import { checkProviderOptions, failoverCandidates, type ProviderJobOptions } from "../providers/capabilities.ts";
+import {
+  checkAudioSize,
+  checkProviderOptions,
+  failoverCandidates,
+  type ProviderJobOptions,
+} from "../providers/capabilities.ts";
 import { createTranscriptionService } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { createDb, type Db } from "../storage/db.ts";
@@ -55,9 +60,13 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
   );
 }
 
-/** The options that decide which providers may run the job. */
+/** The options that decide which providers may run the job (its size once its audio is stored). */
 function jobOptions(job: TranscriptionRow): ProviderJobOptions {
-  return { task: job.task, model: job.requestedModel };
+  return {
+    task: job.task,
+    model: job.requestedModel,
+    bytes: job.audioKey && job.audioBytes > 0 ? job.audioBytes : null,
+  };
 }
 
 async function setDelayed(db: Db, jobId: string, reason: string | null): Promise<void> {
@@ -86,7 +95,8 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       return;
     }
     // a job its provider cannot honour (a translation on Deepgram, a model it lacks) fails before any fetch or call
-    const refusal = checkProviderOptions(env, job.provider, jobOptions(job));
+    // (its size is judged with the failover chain below: audio over its own provider's limit may go to the next one)
+    const refusal = checkProviderOptions(env, job.provider, { ...jobOptions(job), bytes: null });
     if (refusal) throw new ProviderError(refusal.code, refusal.message, { retryable: false });
     if (needsAudioFetch(job)) {
       // an audio_url job: its audio comes into R2 first (once; a retry of the provider call does not fetch again)
@@ -138,7 +148,14 @@ async function runWithBreakers(
   attempt: number,
   traceparent: string | null,
 ): Promise<"done" | "parked"> {
-  for (const provider of failoverCandidates(env, job.provider, jobOptions(job))) {
+  const candidates = failoverCandidates(env, job.provider, jobOptions(job));
+  if (candidates.length === 0) {
+    // over its provider's size limit and nobody later in the chain can take it: fail now, call nobody
+    const refusal = checkAudioSize(env, job.provider, jobOptions(job).bytes);
+    const message = refusal?.message ?? `no provider can take the audio of job ${job.id}`;
+    throw new ProviderError("audio_too_large_for_provider", message, { retryable: false });
+  }
+  for (const provider of candidates) {
     const breaker = breakerFor(env, provider);
     const { decision } = await breaker.acquire(provider);
     if (decision === "reject") {

@@ -414,7 +414,8 @@ function fileStream(readPartContent: () => Promise<Uint8Array | null>) {
         try {
           const piece = await readPartContent();
           if (piece) {
-            c.enqueue(piece.slice());
+            // a view, not a copy: the bytes before it are consumed and the source keeps only the bytes after it
+            c.enqueue(piece);
           } else {
             done = true;
             c.close();

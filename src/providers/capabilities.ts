@@ -9,6 +9,10 @@
  * - model override: any id the provider lists (its configured model first, then the extra ids from settings).
  * - temperature: OpenAI and the pool; Deepgram and Workers AI take none and ignore it (a sampling hint, not a result).
  * - words: every provider; OpenAI and the pool only when asked (they cost time there).
+ * - size: each provider takes audio up to its limit ({@link providerMaxAudioBytes}): OpenAI 25 MB (its documented
+ *   upload limit; `OPENAI_MAX_AUDIO_BYTES` for a compatible server), Deepgram 2 GB, Workers AI 25 MiB (the binding
+ *   takes the whole file base64-encoded in one JSON input, so the adapter must hold it), the pool
+ *   `POOL_MAX_AUDIO_BYTES` (its `MAX_AUDIO_BYTES`). A job over a provider's limit never reaches it.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -25,6 +29,17 @@ export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
  */
 export const WORKERS_AI_WHISPER_MODELS = [WORKERS_AI_DEFAULT_MODEL] as const;
 
+/**
+ * Deepgram's documented limit for pre-recorded audio: 2 GB (taken as 2·10⁹ bytes, the smaller reading).
+ */
+export const DEEPGRAM_MAX_AUDIO_BYTES = 2_000_000_000;
+/**
+ * Workers AI's whisper-large-v3-turbo takes `audio` as one base64 string: the whole file, in memory, in one input.
+ * Cloudflare documents no byte limit for it; 25 MiB (OpenAI's Whisper limit, ~34 MB of base64) bounds what the
+ * adapter holds.
+ */
+export const WORKERS_AI_MAX_AUDIO_BYTES = 25 * 1024 * 1024;
+
 /** OpenAI models that answer only `json`/`text` and have no translations route. */
 const OPENAI_JSON_ONLY_MODELS = /^gpt-4o/;
 
@@ -33,11 +48,13 @@ export interface ProviderJobOptions {
   task: TranscriptionTask;
   /** the provider's model id the caller named, or null for its default */
   model: string | null;
+  /** the stored audio's size in bytes; null or absent while unknown (an `audio_url` job not yet fetched) */
+  bytes?: number | null;
 }
 
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
-  code: "provider_cannot_translate" | "provider_model_unavailable";
+  code: "provider_cannot_translate" | "provider_model_unavailable" | "audio_too_large_for_provider";
   message: string;
 }
 
@@ -101,6 +118,32 @@ export function providerCanTranslate(env: Env, name: string, model: string | nul
   }
 }
 
+/** The largest audio (bytes) the provider takes; null for a name that is no provider. */
+export function providerMaxAudioBytes(env: Env, name: string): number | null {
+  switch (name) {
+    case "openai":
+      return settings(env).OPENAI_MAX_AUDIO_BYTES;
+    case "deepgram":
+      return DEEPGRAM_MAX_AUDIO_BYTES;
+    case "workers-ai":
+      return WORKERS_AI_MAX_AUDIO_BYTES;
+    case "whisper-pool":
+      return settings(env).POOL_MAX_AUDIO_BYTES;
+    default:
+      return null;
+  }
+}
+
+/** The refusal for audio over the provider's limit (naming the limit), or null when it fits or the size is unknown. */
+export function checkAudioSize(env: Env, name: string, bytes: number | null | undefined): OptionsRefusal | null {
+  const limit = providerMaxAudioBytes(env, name);
+  if (bytes === null || bytes === undefined || limit === null || bytes <= limit) return null;
+  return {
+    code: "audio_too_large_for_provider",
+    message: `the audio (${bytes} bytes) is over provider ${name}'s limit of ${limit} bytes`,
+  };
+}
+
 /** Whether the provider passes a temperature on (the others ignore it). */
 export function providerTakesTemperature(name: string): boolean {
   return name === "openai" || name === "whisper-pool";
@@ -124,7 +167,7 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
       message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
     };
   }
-  return null;
+  return checkAudioSize(env, name, options.bytes);
 }
 
 /** Outcome of {@link resolveProvider}. */
@@ -159,11 +202,13 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
 }
 
 /**
- * The providers a job may run on, in order: its own, then those after it in `FAILOVER_CHAIN` that are enabled and
- * can honour its options. A translate job never fails over to a provider that cannot translate, and a job that
- * names a model only to providers offering that same model id: its model never changes silently.
+ * The providers a job may run on, in order: its own (unless the audio is over its size limit), then those after it
+ * in `FAILOVER_CHAIN` that are enabled and can honour its options. A translate job never fails over to a provider
+ * that cannot translate, a job that names a model only to providers offering that same model id (its model never
+ * changes silently), and no job to a provider whose size limit it exceeds. Empty when the audio fits nobody.
  */
 export function failoverCandidates(env: Env, jobProvider: string, options: ProviderJobOptions): string[] {
   const [own, ...others] = providerCandidates(jobProvider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
-  return [own!, ...others.filter((name) => checkProviderOptions(env, name, options) === null)];
+  const fitting = checkAudioSize(env, own!, options.bytes) === null ? [own!] : [];
+  return [...fitting, ...others.filter((name) => checkProviderOptions(env, name, options) === null)];
 }

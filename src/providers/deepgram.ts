@@ -4,7 +4,7 @@
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { DEEPGRAM_DEFAULT_MODEL } from "./capabilities.ts";
+import { DEEPGRAM_DEFAULT_MODEL, DEEPGRAM_MAX_AUDIO_BYTES } from "./capabilities.ts";
 import { deadlineSignal, networkFailure, singleSegment } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -66,6 +66,14 @@ export class DeepgramTranscriptionService implements TranscriptionService {
       await request.audio.cancel();
       throw new ProviderError("provider_cannot_translate", "deepgram cannot translate", { retryable: false });
     }
+    if (request.bytes > DEEPGRAM_MAX_AUDIO_BYTES) {
+      await request.audio.cancel();
+      throw new ProviderError(
+        "audio_too_large_for_provider",
+        `the audio (${request.bytes} bytes) is over provider deepgram's limit of ${DEEPGRAM_MAX_AUDIO_BYTES} bytes`,
+        { retryable: false },
+      );
+    }
     const model = request.model ?? this.#model;
     const query = new URLSearchParams({
       model,
@@ -89,7 +97,8 @@ export class DeepgramTranscriptionService implements TranscriptionService {
       response = await fetch(`${this.#baseUrl}/v1/listen?${query}`, {
         method: "POST",
         headers: { authorization: `Token ${this.#apiKey}`, "content-type": request.contentType },
-        body: request.audio,
+        // streamed as it comes from R2, with its length (Content-Length, not a chunked upload)
+        body: request.audio.pipeThrough(new FixedLengthStream(request.bytes)),
         signal: deadlineSignal(request.signal, this.#timeoutMs),
       });
     } catch (error) {

@@ -1,15 +1,17 @@
 /**
  * OpenAI (and any OpenAI-compatible server: Groq, speaches, vLLM, LocalAI) through the `openai` SDK.
  * `whisper-1` answers `verbose_json` with segments (and word timestamps when asked); the gpt-4o transcribe models
- * answer `json`. A translate job goes to `POST /v1/audio/translations` (Whisper models only).
+ * answer `json`. A translate job goes to `POST /v1/audio/translations` (Whisper models only). The audio streams from
+ * R2 into a multipart body of known length (streamed-form.ts); audio over OPENAI_MAX_AUDIO_BYTES is never sent.
  */
 import { languageCode } from "@vtt/pool-contract";
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
 
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
-import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
+import { singleSegment, whisperSignals } from "./http.ts";
+import { streamedForm } from "./streamed-form.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -19,8 +21,6 @@ import {
   type TranscriptionService,
 } from "./types.ts";
 
-/** OpenAI's upload limit for the transcription endpoint */
-export const OPENAI_MAX_BYTES = 25 * 1024 * 1024;
 export { OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
 
 interface VerboseTranscription {
@@ -35,12 +35,15 @@ export class OpenAITranscriptionService implements TranscriptionService {
   readonly name = "openai" as const;
   readonly #client: OpenAI;
   readonly #model: string;
+  /** OPENAI_MAX_AUDIO_BYTES: OpenAI's 25 MB, or what a compatible server takes */
+  readonly #maxBytes: number;
 
   constructor(env: Env) {
     if (!env.OPENAI_API_KEY) {
       throw new ProviderError("provider_not_configured", "OPENAI_API_KEY is not set", { retryable: false });
     }
     this.#model = env.OPENAI_MODEL || OPENAI_DEFAULT_MODEL;
+    this.#maxBytes = settings(env).OPENAI_MAX_AUDIO_BYTES;
     this.#client = new OpenAI({
       apiKey: env.OPENAI_API_KEY,
       baseURL: env.OPENAI_BASE_URL || undefined,
@@ -59,50 +62,43 @@ export class OpenAITranscriptionService implements TranscriptionService {
         retryable: false,
       });
     }
-    if (request.bytes > OPENAI_MAX_BYTES) {
+    if (request.bytes > this.#maxBytes) {
       await request.audio.cancel();
-      throw new ProviderError("provider_rejected_audio", `the audio exceeds OpenAI's ${OPENAI_MAX_BYTES}-byte limit`, {
-        retryable: false,
-      });
+      throw new ProviderError(
+        "audio_too_large_for_provider",
+        `the audio (${request.bytes} bytes) is over provider openai's limit of ${this.#maxBytes} bytes`,
+        { retryable: false },
+      );
     }
-    const bytes = await readAllCapped(request.audio, OPENAI_MAX_BYTES, "openai");
-    const file = await toFile(bytes, `${request.jobId}.${request.format}`, { type: request.contentType });
-    const shared = {
-      file,
-      model,
-      ...(request.prompt ? { prompt: request.prompt } : {}),
-      ...(request.temperature !== null ? { temperature: request.temperature } : {}),
-    };
+    const verbose = request.task === "translate" || !isOpenAIJsonOnlyModel(model);
+    const fields: [string, string][] = [["model", model]];
+    if (request.prompt) fields.push(["prompt", request.prompt]);
+    if (request.temperature !== null) fields.push(["temperature", String(request.temperature)]);
+    fields.push(["response_format", verbose ? "verbose_json" : "json"]);
+    if (request.task === "transcribe") {
+      // word timings cost OpenAI extra latency: asked for only when the caller wants them
+      if (verbose) fields.push(["timestamp_granularities[]", "segment"]);
+      if (verbose && request.wordTimestamps) fields.push(["timestamp_granularities[]", "word"]);
+      if (request.language) fields.push(["language", request.language]);
+    }
+    // POST /v1/audio/translations takes no language and no timestamp granularities; its output is English
+    const path = request.task === "translate" ? "/audio/translations" : "/audio/transcriptions";
+    // the audio streams from R2 into the request body (streamed-form.ts): the SDK sends a stream body as it is
+    const form = streamedForm(fields, {
+      field: "file",
+      filename: `${request.jobId}.${request.format}`,
+      contentType: request.contentType,
+      stream: request.audio,
+      bytes: request.bytes,
+    });
     try {
-      if (request.task === "translate") {
-        // POST /v1/audio/translations takes no language and no timestamp granularities; its output is English
-        const response = (await this.#client.audio.translations.create(
-          { ...shared, response_format: "verbose_json" },
-          { signal: request.signal },
-        )) as unknown as VerboseTranscription;
-        return { kind: "completed", transcript: this.#normalise(response, model, "en") };
-      }
-      const verbose = !isOpenAIJsonOnlyModel(model);
-      const response = (await this.#client.audio.transcriptions.create(
-        {
-          ...shared,
-          ...(verbose
-            ? {
-                response_format: "verbose_json" as const,
-                // word timings cost OpenAI extra latency: asked for only when the caller wants them
-                timestamp_granularities: request.wordTimestamps
-                  ? ["segment" as const, "word" as const]
-                  : ["segment" as const],
-              }
-            : { response_format: "json" as const }),
-          ...(request.language ? { language: request.language } : {}),
-        },
-        { signal: request.signal },
-      )) as unknown as VerboseTranscription;
-      return {
-        kind: "completed",
-        transcript: this.#normalise(response, model, languageCode(response.language) ?? request.language),
-      };
+      const response = await this.#client.post<VerboseTranscription>(path, {
+        body: form.body,
+        headers: { "content-type": form.contentType },
+        signal: request.signal,
+      });
+      const language = request.task === "translate" ? "en" : (languageCode(response.language) ?? request.language);
+      return { kind: "completed", transcript: this.#normalise(response, model, language) };
     } catch (error) {
       throw mapOpenAIError(error);
     }

@@ -92,6 +92,8 @@ export type ProviderErrorCode =
   | "provider_cannot_translate"
   /** the requested model is not one this provider offers */
   | "provider_model_unavailable"
+  /** the audio is over every candidate provider's size limit (the message names the limit) */
+  | "audio_too_large_for_provider"
   | "pool_unreachable";
 
 /**

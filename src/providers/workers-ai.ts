@@ -3,8 +3,8 @@
  * `task: "translate"` (documented input of that model); it has no temperature input, so a temperature is ignored.
  */
 import type { Env } from "../env.ts";
-import { providerModels, WORKERS_AI_DEFAULT_MODEL } from "./capabilities.ts";
-import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
+import { providerModels, WORKERS_AI_DEFAULT_MODEL, WORKERS_AI_MAX_AUDIO_BYTES } from "./capabilities.ts";
+import { singleSegment, whisperSignals } from "./http.ts";
 import {
   type NormalisedTranscript,
   ProviderError,
@@ -13,9 +13,7 @@ import {
   type TranscriptionService,
 } from "./types.ts";
 
-export { WORKERS_AI_DEFAULT_MODEL } from "./capabilities.ts";
-/** the model takes the whole file base64-encoded in one request */
-export const WORKERS_AI_MAX_BYTES = 25 * 1024 * 1024;
+export { WORKERS_AI_DEFAULT_MODEL, WORKERS_AI_MAX_AUDIO_BYTES } from "./capabilities.ts";
 
 interface WhisperTurboOutput {
   text?: string;
@@ -34,11 +32,46 @@ interface WhisperTurboOutput {
 const PERMANENT_AI_ERROR = /\b(3003|3006|3010|5006)\b|invalid|incomplete input|unsupported/i;
 const AUTH_AI_ERROR = /\b(1000|1001|10000)\b|not entitled|unauthori[sz]ed/i;
 
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  const step = 0x8000;
-  for (let i = 0; i < bytes.length; i += step) binary += String.fromCharCode(...bytes.subarray(i, i + step));
-  return btoa(binary);
+/**
+ * The binding's only audio input for this model is one base64 string, so the whole file must be in memory once, as
+ * base64 (4/3 of its size, capped by WORKERS_AI_MAX_AUDIO_BYTES). It is encoded as the stream arrives, three bytes
+ * at a time carried over between chunks, so the raw bytes are never held whole beside it.
+ */
+async function base64Stream(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string> {
+  const reader = stream.getReader();
+  const pieces: string[] = [];
+  let carry: Uint8Array = new Uint8Array(0);
+  let total = 0;
+  const encode = (bytes: Uint8Array) => {
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    pieces.push(btoa(binary));
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new ProviderError(
+        "audio_too_large_for_provider",
+        `the audio is over provider workers-ai's limit of ${maxBytes} bytes`,
+        {
+          retryable: false,
+        },
+      );
+    }
+    const joined = carry.length ? new Uint8Array(carry.length + value.length) : value;
+    if (carry.length) {
+      joined.set(carry);
+      joined.set(value, carry.length);
+    }
+    const whole = joined.length - (joined.length % 3);
+    if (whole) encode(joined.subarray(0, whole));
+    carry = joined.slice(whole);
+  }
+  if (carry.length) encode(carry);
+  return pieces.join("");
 }
 
 export class WorkersAITranscriptionService implements TranscriptionService {
@@ -71,13 +104,21 @@ export class WorkersAITranscriptionService implements TranscriptionService {
         retryable: false,
       });
     }
-    const bytes = await readAllCapped(request.audio, WORKERS_AI_MAX_BYTES, "workers-ai");
+    if (request.bytes > WORKERS_AI_MAX_AUDIO_BYTES) {
+      await request.audio.cancel();
+      throw new ProviderError(
+        "audio_too_large_for_provider",
+        `the audio (${request.bytes} bytes) is over provider workers-ai's limit of ${WORKERS_AI_MAX_AUDIO_BYTES} bytes`,
+        { retryable: false },
+      );
+    }
+    const audio = await base64Stream(request.audio, WORKERS_AI_MAX_AUDIO_BYTES);
     let output: WhisperTurboOutput;
     try {
       output = (await this.#ai.run(
         model as never,
         {
-          audio: base64(bytes),
+          audio,
           ...(request.task === "translate" ? { task: "translate" } : {}),
           ...(request.language ? { language: request.language } : {}),
           ...(request.prompt ? { initial_prompt: request.prompt } : {}),

@@ -1,10 +1,13 @@
 /**
- * Streams an upload into R2 without holding more than one part in memory, sniffing the container from the first
- * bytes before anything is written and sealing every part with the tenant's envelope (src/domain/envelope.ts).
- * Every failure path leaves no object behind.
+ * Streams an upload into R2, sniffing the container from the first bytes before anything is written and sealing
+ * every 64 KiB segment with the tenant's envelope (src/domain/envelope.ts) as soon as the bytes after it arrive.
+ * What it holds: less than one segment of plaintext (plus the chunk being read) and the sealed segments of the part
+ * being filled, at most one part (R2 needs each part's length up front, and whether a part is full or the last one is
+ * known only when the bytes after it arrive). A full part goes to R2 as a stream over those segments, each released
+ * as R2 reads it: no part is ever copied into one buffer. Every failure path leaves no object behind.
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
-import { type ObjectSealer, SEGMENT_BYTES } from "../domain/envelope.ts";
+import { type ObjectSealer, sealedSize,SEGMENT_BYTES } from "../domain/envelope.ts";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
 import { StorageError } from "./errors.ts";
 
@@ -27,6 +30,24 @@ export interface StoreAudioOptions {
 }
 
 /**
+ * A stream of `length` bytes over `chunks`, each dropped from the array as it is read (so R2 reading a part frees it
+ * segment by segment), through a FixedLengthStream so R2 knows the length.
+ */
+function drainingStream(chunks: Uint8Array[], length: number): ReadableStream<Uint8Array> {
+  const source = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return source.pipeThrough(new FixedLengthStream(length));
+}
+
+/**
  * Writes `body` to `key`. Throws StorageError `empty_body`, `payload_too_large` or `unsupported_audio`;
  * stream errors propagate after any partial multipart upload is aborted.
  */
@@ -36,8 +57,9 @@ export async function storeAudioStream(
   body: ReadableStream<Uint8Array>,
   options: StoreAudioOptions,
 ): Promise<StoredAudio> {
-  // sealed parts must hold whole segments; all but the last part of an R2 multipart upload share one size
-  const partBytes = Math.ceil(options.partBytes / SEGMENT_BYTES) * SEGMENT_BYTES;
+  // sealed parts hold whole segments; all but the last part of an R2 multipart upload share one size
+  const segmentsPerPart = Math.ceil(options.partBytes / SEGMENT_BYTES);
+  const sealedPartBytes = sealedSize(segmentsPerPart * SEGMENT_BYTES);
   const { sealer } = options;
   const storedMetadata = (audio: SniffedAudio) => ({
     httpMetadata: { contentType: "application/octet-stream" },
@@ -46,8 +68,11 @@ export async function storeAudioStream(
   const digest = options.digest ? new crypto.DigestStream("SHA-256") : null;
   const digestWriter = digest?.getWriter() ?? null;
   const reader = body.getReader();
+  /** plaintext not sealed yet: sealed only once a byte after it arrives, so the final segment is known as final */
   const pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  /** the sealed segments of the part being filled */
+  const partSegments: Uint8Array[] = [];
   let total = 0;
   let sniffed: SniffedAudio | null = null;
   let upload: R2MultipartUpload | null = null;
@@ -78,12 +103,17 @@ export async function storeAudioStream(
         sniffed = sniffAudio(concatBytes(pending, pendingBytes).subarray(0, SNIFF_BYTES));
         if (!sniffed) await fail(unsupportedAudio());
       }
-      // strictly more than a part: the final segment (sealed as last) always lands in the final part
-      while (sniffed && pendingBytes > partBytes) {
-        upload ??= await bucket.createMultipartUpload(key, storedMetadata(sniffed));
-        const part = takeBytes(pending, partBytes);
-        pendingBytes -= partBytes;
-        parts.push(await upload.uploadPart(parts.length + 1, await sealer.sealPart(part, false)));
+      // strictly more than a segment: the final segment (sealed as last) is sealed after the body ends
+      while (sniffed && pendingBytes > SEGMENT_BYTES) {
+        const plain = takeBytes(pending, SEGMENT_BYTES);
+        pendingBytes -= SEGMENT_BYTES;
+        partSegments.push(await sealer.sealPart(plain, false));
+        // a full part with bytes still after it: never the last part, so it has the common part size
+        if (partSegments.length === segmentsPerPart) {
+          upload ??= await bucket.createMultipartUpload(key, storedMetadata(sniffed));
+          const part = drainingStream(partSegments, sealedPartBytes);
+          parts.push(await upload.uploadPart(parts.length + 1, part));
+        }
       }
     }
   } catch (error) {
@@ -96,12 +126,13 @@ export async function storeAudioStream(
     sniffed = sniffAudio(concatBytes(pending, pendingBytes));
     if (!sniffed) throw unsupportedAudio();
   }
-  const rest = await sealer.sealPart(concatBytes(pending, pendingBytes), true);
+  partSegments.push(await sealer.sealPart(concatBytes(pending, pendingBytes), true));
+  const restBytes = partSegments.reduce((n, segment) => n + segment.byteLength, 0);
   try {
     if (!upload) {
-      await bucket.put(key, rest, storedMetadata(sniffed));
+      await bucket.put(key, drainingStream(partSegments, restBytes), storedMetadata(sniffed));
     } else {
-      parts.push(await upload.uploadPart(parts.length + 1, rest));
+      parts.push(await upload.uploadPart(parts.length + 1, drainingStream(partSegments, restBytes)));
       await upload.complete(parts);
     }
   } catch (error) {

@@ -334,9 +334,10 @@ describe("audio_url fetch stage", () => {
     );
     const delivery = await deliverJobs([id], tenantId);
     expect(delivery.explicitAcks).toEqual(delivery.ids);
-    // stored whole; the job then moves on to its provider, which (OpenAI, 25 MB) refuses it without a call
+    // stored whole; the job then moves on to routing: over OpenAI's 25 MB and no failover chain, so it fails at
+    // once naming the limit, without a call
     const row = (await jobRow(id))!;
-    expect(row).toMatchObject({ audio_bytes: total, audio_format: "wav", error_code: "provider_rejected_audio" });
+    expect(row).toMatchObject({ audio_bytes: total, audio_format: "wav", error_code: "audio_too_large_for_provider" });
     expect(row.audio_fetched_at).toEqual(expect.any(Number));
     expect(outbound.requests.filter((r) => r.method === "POST")).toHaveLength(0);
     const object = await env.BUCKET.head(audioObject(id));

@@ -228,7 +228,7 @@ describe("openai", () => {
     const outbound = interceptFetch();
     await expectProviderError(
       new OpenAITranscriptionService(env).transcribe(request({ bytes: 26 * 1024 * 1024 })),
-      "provider_rejected_audio",
+      "audio_too_large_for_provider",
       false,
     );
     expect(outbound.requests).toHaveLength(0);

@@ -26,6 +26,7 @@ const PARAM_OF_CODE: Record<string, string> = {
   unsupported_audio: "file",
   payload_too_large: "file",
   upload_interrupted: "file",
+  audio_too_large_for_provider: "file",
 };
 
 function typeOf(status: number): OpenAIErrorType {

@@ -1,0 +1,433 @@
+#!/usr/bin/env node
+// bench/memory: the Worker isolate's JS heap (V8, read through the inspector `wrangler dev` exposes, not the process
+// RSS) while it handles big audio: uploads, an audio_url fetch, and the consumer handing a job to each provider
+// adapter (loopback fake upstreams that drain and count what they receive). Peak growth over the GC'd baseline is
+// reported per case; the goal is under 16 MB for every case.
+// Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--only name,name] [--write]
+// (Node 20: the inspector client is `ws`, through wrangler's dependencies; Node ≥ 22 has a global WebSocket.)
+import { readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+
+import { writeSection } from "../../scripts/lib/bench-doc.mjs";
+import { ensureDevVars, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+
+const { values } = parseArgs({
+  options: {
+    mb: { type: "string", default: "90" },
+    "url-gib": { type: "string", default: "1" },
+    only: { type: "string", default: "" },
+    write: { type: "boolean", default: false },
+  },
+});
+const MB = 1024 * 1024;
+const UPLOAD_BYTES = Number(values.mb) * MB;
+const URL_BYTES = Number(values["url-gib"]) * 1024 * MB;
+const GOAL_BYTES = 16 * MB;
+const SAMPLE_MS = 10;
+
+// ---------------------------------------------------------------------------------------------------------------
+// audio generated on the fly: a WAV header, then a tone, in 64 KiB chunks (never a whole file in this process)
+
+function wavHeader(dataBytes) {
+  const h = Buffer.alloc(44);
+  h.write("RIFF", 0);
+  h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
+  h.write("WAVEfmt ", 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16000, 24);
+  h.writeUInt32LE(32000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write("data", 36);
+  h.writeUInt32LE(Math.min(0xffffffff, dataBytes), 40);
+  return h;
+}
+const TONE = Buffer.alloc(64 * 1024);
+for (let i = 0; i < TONE.length; i += 2) TONE.writeInt16LE(Math.round(Math.sin(i / 20) * 8000), i);
+
+/** A WAV of exactly `total` bytes as an async generator of chunks. */
+async function* wavChunks(total) {
+  const header = wavHeader(total - 44);
+  yield header;
+  let left = total - header.length;
+  while (left > 0) {
+    const n = Math.min(left, TONE.length);
+    yield n === TONE.length ? TONE : TONE.subarray(0, n);
+    left -= n;
+  }
+}
+
+function multipartBody(total) {
+  const boundary = "bench-memory-boundary";
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="provider"\r\n\r\nwhisper-pool\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  async function* body() {
+    yield head;
+    yield* wavChunks(total);
+    yield tail;
+  }
+  return { body, length: head.length + total + tail.length, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// loopback upstreams: OpenAI-compatible, Deepgram, the pool (fetches its signed audio URL), an audio origin
+
+const received = { openai: null, deepgram: null };
+/** dispatches the fake pool accepted, by job id (the pool case then fetches the signed audio URL as the pool would) */
+const dispatches = new Map();
+const OPENAI_JSON = {
+  text: "bench",
+  language: "english",
+  duration: 1,
+  segments: [{ start: 0, end: 1, text: " bench" }],
+};
+const DEEPGRAM_JSON = {
+  metadata: { duration: 1 },
+  results: { channels: [{ alternatives: [{ transcript: "bench", words: [] }] }] },
+};
+
+async function drain(stream) {
+  let bytes = 0;
+  for await (const chunk of stream) bytes += chunk.length;
+  return bytes;
+}
+
+function startUpstreams(port) {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://x");
+    const reply = (status, body) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (req.method === "POST" && url.pathname === "/openai/v1/audio/transcriptions") {
+        const header = {
+          length: req.headers["content-length"] ?? null,
+          chunked: req.headers["transfer-encoding"] ?? null,
+        };
+        received.openai = { ...header, bytes: await drain(req) };
+        return reply(200, OPENAI_JSON);
+      }
+      if (req.method === "POST" && url.pathname === "/deepgram/v1/listen") {
+        const header = {
+          length: req.headers["content-length"] ?? null,
+          chunked: req.headers["transfer-encoding"] ?? null,
+        };
+        received.deepgram = { ...header, bytes: await drain(req) };
+        return reply(200, DEEPGRAM_JSON);
+      }
+      if (req.method === "POST" && url.pathname === "/pool/v1/jobs") {
+        const chunks = [];
+        for await (const chunk of req) chunks.push(chunk);
+        const dispatch = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        dispatches.set(dispatch.job_id, dispatch);
+        return reply(202, { accepted: true });
+      }
+      if (req.method === "GET" && url.pathname === "/audio/long.wav") {
+        const total = Number(url.searchParams.get("bytes"));
+        res.writeHead(200, { "content-type": "audio/wav", "content-length": String(total) });
+        for await (const chunk of wavChunks(total))
+          if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+        return res.end();
+      }
+      reply(404, { error: "not found" });
+    } catch (error) {
+      if (!res.headersSent) reply(500, { error: String(error) });
+    }
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the inspector: Runtime.getHeapUsage sampled every SAMPLE_MS; the baseline is taken after a forced GC
+
+async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
+  const WebSocketImpl = globalThis.WebSocket ?? (await import("ws")).WebSocket;
+  const socket = new WebSocketImpl(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let id = 0;
+  const waiting = new Map();
+  socket.onmessage = (event) => {
+    const message = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
+    if (message.id && waiting.has(message.id)) {
+      waiting.get(message.id)(message);
+      waiting.delete(message.id);
+    }
+  };
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const mid = ++id;
+      waiting.set(mid, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      socket.send(JSON.stringify({ id: mid, method, params }));
+    });
+  /** JS heap in use plus ArrayBuffer backing stores when V8 reports them (their bytes live outside the JS heap) */
+  const heap = async () => {
+    const usage = await send("Runtime.getHeapUsage");
+    return { used: usage.usedSize, backing: usage.backingStorageSize ?? null };
+  };
+  return { send, heap, close: () => socket.close() };
+}
+
+async function measure(devtools, work) {
+  await devtools.send("HeapProfiler.collectGarbage").catch(() => undefined);
+  const base = await devtools.heap();
+  let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const now = await devtools.heap().catch(() => null);
+      if (now) {
+        peak.used = Math.max(peak.used, now.used);
+        peak.total = Math.max(peak.total, now.used + (now.backing ?? 0));
+      }
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+  })();
+  const started = performance.now();
+  let detail;
+  try {
+    detail = await work();
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  return {
+    seconds: (performance.now() - started) / 1000,
+    heapGrowth: peak.used - base.used,
+    withBuffers: base.backing === null ? null : peak.total - (base.used + base.backing),
+    detail,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main() {
+  ensureDevVars();
+  const state = ".wrangler/bench-memory-state";
+  rmSync(state, { recursive: true, force: true });
+  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env: { ...process.env, CI: "1" },
+    stdio: "ignore",
+  });
+  const [port, inspectorPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
+  const upstreams = await startUpstreams(upstreamPort);
+  const up = `http://127.0.0.1:${upstreamPort}`;
+  const base = `http://127.0.0.1:${port}`;
+  const vars = {
+    PROVIDERS: "whisper-pool,openai,deepgram",
+    POOL_URL: `${up}/pool`,
+    PUBLIC_BASE_URL: base,
+    OPENAI_BASE_URL: `${up}/openai/v1`,
+    OPENAI_API_KEY: "sk-bench",
+    // an OpenAI-compatible server that takes more than OpenAI's 25 MB, so the 90 MB job really streams to it
+    OPENAI_MAX_AUDIO_BYTES: String(2 * UPLOAD_BYTES),
+    DEEPGRAM_BASE_URL: `${up}/deepgram`,
+    DEEPGRAM_API_KEY: "dg-bench",
+    POOL_MAX_AUDIO_BYTES: String(8 * 1024 * MB),
+    RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000",
+    RATE_LIMIT_BYTES_PER_MINUTE: String(64 * 1024 * MB),
+    MAX_URL_AUDIO_BYTES: String(URL_BYTES + MB),
+  };
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  run(
+    "wrangler",
+    "npx",
+    ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)].concat([
+      "--persist-to",
+      state,
+      ...varArgs,
+    ]),
+    { quiet: true },
+  );
+  let devtools;
+  try {
+    await waitForHttp(`${base}/healthz`, 180_000);
+    const admin = readFileSync(".dev.vars", "utf8").match(/^ADMIN_API_KEY=(.*)$/m)[1];
+    const h = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
+    const tenant = await (
+      await fetch(`${base}/v1/admin/tenants`, { method: "POST", headers: h, body: '{"name":"bench"}' })
+    ).json();
+    const { key } = await (
+      await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })
+    ).json();
+    const auth = { authorization: `Bearer ${key}` };
+    devtools = await inspector(inspectorPort);
+
+    const rawUpload = async (provider, bytes = UPLOAD_BYTES) => {
+      const res = await fetch(`${base}/v1/transcriptions?provider=${provider}`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "audio/wav", "content-length": String(bytes) },
+        body: ReadableStreamFromIterable(wavChunks(bytes)),
+        duplex: "half",
+      });
+      const body = await res.json();
+      if (res.status !== 202) throw new Error(`upload: ${res.status} ${JSON.stringify(body)}`);
+      return body.id;
+    };
+    const job = async (id) => (await fetch(`${base}/v1/transcriptions/${id}`, { headers: auth })).json();
+    const until = async (check, timeoutMs = 900_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const value = await check();
+        if (value) return value;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error("timed out waiting");
+    };
+    const settled = (id) =>
+      until(async () => {
+        const j = await job(id);
+        return ["completed", "failed"].includes(j.status) ? j : null;
+      });
+
+    // One entry per case; `pending` names why a case cannot run yet (it is listed, not measured).
+    const CASES = [
+      {
+        name: `${values.mb} MB multipart upload`,
+        run: async () => {
+          const form = multipartBody(UPLOAD_BYTES);
+          const res = await fetch(`${base}/v1/transcriptions`, {
+            method: "POST",
+            headers: { ...auth, "content-type": form.contentType, "content-length": String(form.length) },
+            body: ReadableStreamFromIterable(form.body()),
+            duplex: "half",
+          });
+          const body = await res.json();
+          if (res.status !== 202) throw new Error(`multipart: ${res.status} ${JSON.stringify(body)}`);
+          return `202, ${body.audio_bytes} bytes stored`;
+        },
+      },
+      {
+        name: `${values.mb} MB raw upload`,
+        run: async () => `202, job ${await rawUpload("whisper-pool")}`,
+      },
+      {
+        name: "1 GiB tus upload",
+        pending: "the tus endpoint (POST /v1/uploads) is another engineer's branch; add its run here once it lands",
+      },
+      {
+        name: `${values["url-gib"]} GiB audio_url fetch`,
+        run: async () => {
+          const res = await fetch(`${base}/v1/transcriptions`, {
+            method: "POST",
+            headers: { ...auth, "content-type": "application/json" },
+            body: JSON.stringify({ audio_url: `${up}/audio/long.wav?bytes=${URL_BYTES}`, provider: "whisper-pool" }),
+          });
+          const body = await res.json();
+          if (res.status !== 202) throw new Error(`audio_url: ${res.status} ${JSON.stringify(body)}`);
+          const fetched = await until(async () => {
+            const j = await job(body.id);
+            return j.source?.fetched_at || j.status === "failed" ? j : null;
+          });
+          if (fetched.status === "failed") throw new Error(`audio_url job failed: ${JSON.stringify(fetched.error)}`);
+          return `fetched ${fetched.audio_bytes} bytes into R2`;
+        },
+      },
+      {
+        name: `${values.mb} MB job → OpenAI-compatible adapter (upload + hand-off)`,
+        run: async () => {
+          received.openai = null;
+          const done = await settled(await rawUpload("openai"));
+          const r = received.openai;
+          return `${done.status}; upstream got ${r?.bytes} bytes, Content-Length ${r?.length}, chunked ${r?.chunked}`;
+        },
+      },
+      {
+        name: `${values.mb} MB job → Deepgram adapter (upload + hand-off)`,
+        run: async () => {
+          received.deepgram = null;
+          const done = await settled(await rawUpload("deepgram"));
+          const r = received.deepgram;
+          return `${done.status}; upstream got ${r?.bytes} bytes, Content-Length ${r?.length}, chunked ${r?.chunked}`;
+        },
+      },
+      {
+        name: `${values.mb} MB job → pool adapter (upload, dispatch, the pool fetching the audio)`,
+        run: async () => {
+          const id = await rawUpload("whisper-pool");
+          const dispatch = await until(async () => dispatches.get(id) ?? null, 600_000);
+          // what the pool's worker does next: fetch the signed audio URL (the Worker decrypts it out of R2 as it goes)
+          const audio = await fetch(dispatch.audio_url);
+          const bytes = await drain(audio.body);
+          return `dispatched; the pool's audio fetch got ${bytes} bytes (HTTP ${audio.status})`;
+        },
+      },
+      {
+        name: `${values.mb} MB job → Workers AI adapter`,
+        pending:
+          "no AI binding under local wrangler dev (remote only); the adapter is capped at 25 MiB and must hold the base64 " +
+          "string the model takes (~34 MB at the cap), so a 90 MB job is routed away from it, never sent",
+      },
+    ];
+    const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : [];
+    const rows = [];
+    for (const c of CASES) {
+      if (only.length && !only.some((o) => c.name.toLowerCase().includes(o))) continue;
+      if (c.pending) {
+        rows.push(`| ${c.name} | pending | — | — | — | ${c.pending} |`);
+        console.log(`${c.name}: pending (${c.pending})`);
+        continue;
+      }
+      const m = await measure(devtools, c.run);
+      const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
+      const ok = m.heapGrowth < GOAL_BYTES && (m.withBuffers === null || m.withBuffers < GOAL_BYTES);
+      rows.push(
+        `| ${c.name} | ${mb(m.heapGrowth)} | ${mb(m.withBuffers)} | ${m.seconds.toFixed(1)} | ${ok ? "yes" : "**no**"} | ${m.detail} |`,
+      );
+      console.log(
+        `${c.name}: heap +${mb(m.heapGrowth)} MB, with buffers +${mb(m.withBuffers)} MB, ${m.seconds.toFixed(1)} s — ${m.detail}`,
+      );
+    }
+    const command = `node bench/memory/run.mjs --mb ${values.mb} --url-gib ${values["url-gib"]}${values.only ? ` --only ${values.only}` : ""}${values.write ? " --write" : ""}`;
+    const section = [
+      "## Memory (bench/memory)",
+      "",
+      `Command: \`${command}\` — wrangler dev (local), the Worker isolate's V8 heap read through its inspector ` +
+        `(\`Runtime.getHeapUsage\` every ${SAMPLE_MS} ms, baseline after \`HeapProfiler.collectGarbage\`), ` +
+        `${cpus().length} CPU cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ` +
+        "“heap” is the JS heap's used size; “with buffers” adds the ArrayBuffer backing stores V8 reports " +
+        "(`backingStorageSize`; n/a when this V8 does not report it). Goal: peak growth under 16 MB for every case.",
+      "",
+      "| case | peak heap growth MB | with buffers MB | seconds | under 16 MB | what happened |",
+      "|---|---|---|---|---|---|",
+      ...rows,
+      "",
+    ].join("\n");
+    console.log(section);
+    if (values.write) writeSection("docs/benchmarks.md", "## Memory (bench/memory)", section);
+  } finally {
+    devtools?.close();
+    upstreams.close();
+    await stopAll();
+  }
+}
+
+/** A web ReadableStream over an async iterable of Buffers (fetch streams it; nothing is collected here). */
+function ReadableStreamFromIterable(iterable) {
+  const it = iterable[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(new Uint8Array(value));
+    },
+  });
+}
+
+main().catch(async (error) => {
+  console.error(error);
+  await stopAll();
+  process.exit(1);
+});
