@@ -212,6 +212,13 @@ export interface CaptionSource {
 
 export const DEFAULT_MAX_CUE_SECONDS = 7;
 export const DEFAULT_MIN_CUE_SECONDS = 0;
+/** Ranges the API accepts for the caption controls (the layout itself takes any positive value). */
+export const CAPTION_LIMITS = {
+  maxLineChars: { min: 1, max: 500 },
+  maxLines: { min: 1, max: 10 },
+  /** seconds, with up to millisecond precision */
+  cueSeconds: { max: 3600 },
+} as const;
 
 /** One unit the layout never splits (a word, or a piece of a word longer than a line), with its time span. */
 interface Token {
@@ -268,45 +275,46 @@ function proportionalTokens(
   }));
 }
 
-/** Tokens from the segments' text alone: time is shared out by character position within each segment. */
-function segmentTokens(segments: CueSegment[], maxChars: number): Token[] {
-  const tokens: Token[] = [];
-  for (const segment of segments) {
-    const text = cleanCueText(segment.text);
-    if (text === "") continue;
-    const startMs = toMs(segment.start);
-    const endMs = Math.max(startMs, toMs(segment.end));
-    tokens.push(...proportionalTokens(text, startMs, endMs, maxChars, speakerOf(segment.speaker), true));
-  }
-  return tokens;
-}
-
 /**
- * Tokens from word timings, in time order. A word takes its own speaker, else that of the segment it starts in;
- * a word that starts in a later segment than the previous word begins a new cue.
+ * Tokens of the transcript, segment by segment in time order. The segment's text is always what is shown; word
+ * timings only time it: when the words that fall in a segment (by their midpoint) are as many as the segment's
+ * words, each word is timed by its own timestamps, else the segment's time is shared out by character position.
+ * A word takes its own speaker, else its segment's.
  */
-function wordTokens(segments: CueSegment[], words: CueWord[], maxChars: number): Token[] {
-  const starts = segments
-    .filter((segment) => cleanCueText(segment.text) !== "")
-    .map((segment) => ({ startMs: toMs(segment.start), ...speakerOf(segment.speaker) }))
+function transcriptTokens(source: CaptionSource, maxChars: number): Token[] {
+  const segments = source.segments
+    .map((segment) => {
+      const startMs = toMs(segment.start);
+      return { segment, text: cleanCueText(segment.text), startMs, endMs: Math.max(startMs, toMs(segment.end)) };
+    })
+    .filter((entry) => entry.text !== "")
     .sort((a, b) => a.startMs - b.startMs);
-  const timed = words
+  const words = (source.words ?? [])
     .map((word) => {
       const startMs = toMs(word.start);
-      return { text: cleanCueText(word.word), startMs, endMs: Math.max(startMs, toMs(word.end)), word };
+      return { word, startMs, endMs: Math.max(startMs, toMs(word.end)) };
     })
-    .filter((word) => word.text !== "")
     .sort((a, b) => a.startMs - b.startMs);
-  const tokens: Token[] = [];
-  let segmentIndex = -1;
-  for (const word of timed) {
-    let next = segmentIndex;
-    while (next + 1 < starts.length && starts[next + 1]!.startMs <= word.startMs) next += 1;
-    const crossed = next !== segmentIndex;
-    segmentIndex = next;
-    const speaker = speakerOf(word.word.speaker ?? starts[segmentIndex]?.speaker);
-    tokens.push(...proportionalTokens(word.text, word.startMs, word.endMs, maxChars, speaker, crossed));
+  const wordsOf: (typeof words)[] = segments.map(() => []);
+  let at = 0;
+  for (const word of words) {
+    const middle = (word.startMs + word.endMs) / 2;
+    while (at < segments.length && segments[at]!.endMs < middle) at += 1;
+    if (at < segments.length && segments[at]!.startMs <= middle) wordsOf[at]!.push(word);
   }
+  const tokens: Token[] = [];
+  segments.forEach(({ segment, text, startMs, endMs }, index) => {
+    const texts = text.split(" ");
+    const timed = wordsOf[index]!;
+    if (timed.length !== texts.length) {
+      tokens.push(...proportionalTokens(text, startMs, endMs, maxChars, speakerOf(segment.speaker), true));
+      return;
+    }
+    timed.forEach((word, i) => {
+      const speaker = speakerOf(word.word.speaker ?? segment.speaker);
+      tokens.push(...proportionalTokens(texts[i]!, word.startMs, word.endMs, maxChars, speaker, i === 0));
+    });
+  });
   return tokens;
 }
 
@@ -366,11 +374,12 @@ function settleTimes(cues: Cue[], minCueMs: number): Cue[] {
 
 /**
  * The caption layout: cues of at most `maxLines` lines of at most `maxLineChars` code points, at most
- * `maxCueSeconds` long, split at word boundaries. With word timings a cue starts at its first word and ends at its
- * last; without them each segment's time is shared out by character position (a word's span is where its
- * characters fall in the segment's text). A cue never spans two segments or two speakers and never overlaps the
- * next; only a single word longer than `maxCueSeconds` makes a longer cue, and only a word longer than a line is
- * cut (into line-long pieces). Words and segments are taken in time order.
+ * `maxCueSeconds` long, split at word boundaries. The segments' text is what is shown. Where the word timings match
+ * a segment's words one for one, a cue starts at its first word and ends at its last; otherwise the segment's time
+ * is shared out by character position (a word's span is where its characters fall in the segment's text). A cue
+ * never spans two segments or two speakers and never overlaps the next; only a single word longer than
+ * `maxCueSeconds` makes a longer cue, and only a word longer than a line is cut (into line-long pieces). Segments
+ * and words are taken in time order.
  * @throws RangeError when an option is out of range (the API validates them first)
  */
 export function buildCaptionCues(source: CaptionSource, options: CaptionOptions = {}): Cue[] {
@@ -379,13 +388,12 @@ export function buildCaptionCues(source: CaptionSource, options: CaptionOptions 
   const maxCueSeconds = positiveSeconds(options.maxCueSeconds, DEFAULT_MAX_CUE_SECONDS, "maxCueSeconds", false);
   const minCueSeconds = positiveSeconds(options.minCueSeconds, DEFAULT_MIN_CUE_SECONDS, "minCueSeconds", true);
   if (minCueSeconds > maxCueSeconds) throw new RangeError("minCueSeconds must not exceed maxCueSeconds");
-  const tokens = source.words?.length
-    ? wordTokens(source.segments, source.words, maxLineChars)
-    : segmentTokens(
-        [...source.segments].sort((a, b) => toMs(a.start) - toMs(b.start)),
-        maxLineChars,
-      );
-  const cues = packCues(tokens, maxLineChars, maxLines, Math.round(maxCueSeconds * MS_PER_SECOND));
+  const cues = packCues(
+    transcriptTokens(source, maxLineChars),
+    maxLineChars,
+    maxLines,
+    Math.round(maxCueSeconds * MS_PER_SECOND),
+  );
   return settleTimes(cues, Math.round(minCueSeconds * MS_PER_SECOND));
 }
 

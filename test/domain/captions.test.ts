@@ -127,12 +127,40 @@ describe("caption layout: examples", () => {
       { word: "two", start: 1, end: 3 },
       { word: "three", start: 1.5, end: 4 },
     ];
-    const cues = parseVtt(captionsToVtt({ segments: [], words }, { maxLineChars: 5, maxLines: 1 }));
+    const segments = [{ start: 0, end: 4, text: "one two three" }];
+    const cues = parseVtt(captionsToVtt({ segments, words }, { maxLineChars: 5, maxLines: 1 }));
     expect(cues.map((cue) => [cue.start, cue.end])).toEqual([
       [0, 1],
       [1, 1.5],
       [1.5, 4],
     ]);
+  });
+
+  it("shows the segment's text, punctuation included, timed by words that lack it (OpenAI's words)", () => {
+    const segments = [{ start: 0, end: 3, text: "Hello, world. Again!" }];
+    const words: CueWord[] = [
+      { word: "Hello", start: 0.2, end: 0.6 },
+      { word: "world", start: 0.7, end: 1.1 },
+      { word: "Again", start: 2.5, end: 2.9 },
+    ];
+    expect(captionsToSrt({ segments, words }, { maxLineChars: 13 })).toBe(
+      "1\n00:00:00,200 --> 00:00:02,900\nHello, world.\nAgain!\n",
+    );
+    expect(captionsToSrt({ segments, words }, { maxLineChars: 13, maxCueSeconds: 2 })).toBe(
+      "1\n00:00:00,200 --> 00:00:01,100\nHello, world.\n\n2\n00:00:02,500 --> 00:00:02,900\nAgain!\n",
+    );
+  });
+
+  it("falls back to character positions for a segment whose words do not match it one for one", () => {
+    // the pool fixture's shape: a single word timing for a two-segment transcript
+    const segments = [
+      { start: 0, end: 3.5, text: "And so my fellow Americans," },
+      { start: 3.5, end: 11, text: "ask not what your country can do for you." },
+    ];
+    const cues = parseSrt(captionsToSrt({ segments, words: [{ start: 0, end: 0.4, word: "And" }] }));
+    expect(cues.map((cue) => cue.lines.join(" ")).join(" ")).toBe(segments.map((s) => s.text).join(" "));
+    expect(cues[0]).toMatchObject({ start: 0, end: 3.5 });
+    expect(cues.at(-1)!.end).toBe(11);
   });
 
   it("holds short cues on screen for min_cue_seconds, but never into the next cue", () => {
@@ -260,8 +288,10 @@ function generate(seed: number): { source: CaptionSource; options: CaptionOption
     maxCueSeconds,
     ...(random() < 0.5 ? { minCueSeconds: random() * maxCueSeconds } : {}),
   };
+  // sometimes the word timings are incomplete: those segments fall back to character positions
+  const timings = random() < 0.25 ? words.filter(() => random() < 0.9) : words;
   return {
-    source: { segments, ...(withWords ? { words } : {}) },
+    source: { segments, ...(withWords ? { words: timings } : {}) },
     options,
     words: words.map((w) => w.word),
   };
