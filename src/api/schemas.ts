@@ -12,6 +12,12 @@ import {
   MAX_SUBJECT_ID_CHARS,
 } from "../config.ts";
 import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/search-tokens.ts";
+import {
+  CAPTION_LIMITS,
+  DEFAULT_MAX_CUE_SECONDS,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_LINES_PER_CUE,
+} from "../domain/subtitles.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
@@ -396,6 +402,89 @@ export const ListQuery = z.object({
 });
 
 export const TranscriptFormat = z.enum(["txt", "srt", "vtt", "json"]);
+
+/** A whole number from a query string: digits only, within `[min, max]`. */
+const queryInteger = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,6}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+/** Seconds from a query string: digits with up to 3 decimals (milliseconds), at most `max`. */
+const querySeconds = (max: number, positive: boolean) =>
+  z
+    .string()
+    .regex(/^\d{1,6}(\.\d{1,3})?$/, "must be a number of seconds with at most 3 decimals")
+    .transform(Number)
+    .pipe(
+      positive
+        ? z.number().positive("must be more than 0").max(max, `must be at most ${max}`)
+        : z.number().min(0).max(max, `must be at most ${max}`),
+    );
+
+/** The caption controls of {@link TranscriptQuery}, and the stable code of each one's errors (422). */
+export const CAPTION_QUERY_FIELDS = ["max_line_chars", "max_lines", "max_cue_seconds", "min_cue_seconds"] as const;
+export const CAPTION_FIELD_ERROR_CODES: Record<(typeof CAPTION_QUERY_FIELDS)[number], string> = {
+  max_line_chars: "invalid_max_line_chars",
+  max_lines: "invalid_max_lines",
+  max_cue_seconds: "invalid_max_cue_seconds",
+  min_cue_seconds: "invalid_min_cue_seconds",
+};
+
+/**
+ * Query of `GET /v1/transcriptions/{id}/transcript`. The caption controls apply to `srt` and `vtt`; giving any of
+ * them switches to the caption layout (src/domain/subtitles.ts buildCaptionCues), the others taking their defaults.
+ */
+export const TranscriptQuery = z
+  .object({
+    format: TranscriptFormat.optional(),
+    max_line_chars: queryInteger(CAPTION_LIMITS.maxLineChars.min, CAPTION_LIMITS.maxLineChars.max)
+      .optional()
+      .openapi({
+        type: "integer",
+        minimum: CAPTION_LIMITS.maxLineChars.min,
+        maximum: CAPTION_LIMITS.maxLineChars.max,
+        description: `srt/vtt: longest caption line in characters (code points); default ${DEFAULT_MAX_LINE_LENGTH}`,
+      }),
+    max_lines: queryInteger(CAPTION_LIMITS.maxLines.min, CAPTION_LIMITS.maxLines.max)
+      .optional()
+      .openapi({
+        type: "integer",
+        minimum: CAPTION_LIMITS.maxLines.min,
+        maximum: CAPTION_LIMITS.maxLines.max,
+        description: `srt/vtt: most lines in one cue; default ${DEFAULT_MAX_LINES_PER_CUE}`,
+      }),
+    max_cue_seconds: querySeconds(CAPTION_LIMITS.cueSeconds.max, true)
+      .optional()
+      .openapi({
+        type: "number",
+        exclusiveMinimum: 0,
+        maximum: CAPTION_LIMITS.cueSeconds.max,
+        description:
+          `srt/vtt: longest cue in seconds; default ${DEFAULT_MAX_CUE_SECONDS} once any caption parameter is given ` +
+          "(only a single word that lasts longer makes a longer cue)",
+      }),
+    min_cue_seconds: querySeconds(CAPTION_LIMITS.cueSeconds.max, false).optional().openapi({
+      type: "number",
+      minimum: 0,
+      maximum: CAPTION_LIMITS.cueSeconds.max,
+      description: "srt/vtt: shortest cue in seconds (held on screen, never into the next cue); default 0",
+    }),
+  })
+  .superRefine((query, ctx) => {
+    const captions = CAPTION_QUERY_FIELDS.filter((field) => query[field] !== undefined);
+    if (captions.length && query.format !== "srt" && query.format !== "vtt")
+      ctx.addIssue({
+        code: "custom",
+        path: [captions[0]!],
+        message: "caption parameters apply to format=srt or format=vtt only",
+      });
+    const max = query.max_cue_seconds ?? DEFAULT_MAX_CUE_SECONDS;
+    if (query.min_cue_seconds !== undefined && query.min_cue_seconds > max)
+      ctx.addIssue({ code: "custom", path: ["min_cue_seconds"], message: `must not exceed max_cue_seconds (${max})` });
+  });
+export type TranscriptQueryParsed = z.output<typeof TranscriptQuery>;
 
 export const ProblemSchema = z
   .object({

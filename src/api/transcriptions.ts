@@ -7,7 +7,7 @@ import { requireScope, tenantOf } from "../auth/middleware.ts";
 import { isProviderDown } from "../breaker/availability.ts";
 import { DEFAULT_LIST_LIMIT, MAX_PREFER_WAIT_SECONDS } from "../config.ts";
 import { parseSearchQuery, SearchQueryError } from "../domain/search-tokens.ts";
-import { toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
+import { type CaptionOptions, captionsToSrt, captionsToVtt, toPlainText, toSrt, toVtt } from "../domain/subtitles.ts";
 import type { Env } from "../env.ts";
 import { preferredWaitSeconds } from "../http/prefer.ts";
 import { ApiError } from "../http/problem.ts";
@@ -30,10 +30,13 @@ import { toJobObject } from "./job-object.ts";
 import { headers, IdParam, problem, TAGS, tooManyRequests } from "./openapi.ts";
 import {
   AudioUrlSource,
+  CAPTION_FIELD_ERROR_CODES,
+  CAPTION_QUERY_FIELDS,
   JobListSchema,
   JobSchema,
   ListQuery,
-  TranscriptFormat,
+  TranscriptQuery,
+  type TranscriptQueryParsed,
   TranscriptSchema,
   UploadOptions,
   UrlTranscriptionRequest,
@@ -300,9 +303,16 @@ const transcriptRoute = createRoute({
   operationId: "getTranscript",
   tags: [TAGS.transcriptions],
   summary: "Download the transcript as text, SubRip, WebVTT or JSON",
+  description:
+    "`srt` and `vtt` take caption controls: `max_line_chars`, `max_lines`, `max_cue_seconds`, `min_cue_seconds`. " +
+    "Without any of them the cues are the default layout (one cue per segment, wrapped at 42 characters, 2 lines " +
+    "per cue, as before these controls existed); with any of them the caption layout applies, the others taking " +
+    "their defaults (42, 2, 7 s, 0 s): cues split at word boundaries, timed by the word timestamps where the " +
+    "transcript has them (else by character position within the segment), never overlapping, never longer than " +
+    "the limits unless a single word is. WebVTT cues of a speaker open with a voice tag (`<v A>`).",
   security: [{ bearerAuth: ["transcriptions:read"] }],
   middleware: [requireScope("transcriptions:read")] as const,
-  request: { params: IdParam, query: z.object({ format: TranscriptFormat.optional() }) },
+  request: { params: IdParam, query: TranscriptQuery },
   responses: {
     200: {
       description: "The transcript",
@@ -313,41 +323,82 @@ const transcriptRoute = createRoute({
         "application/json": { schema: TranscriptSchema },
       },
     },
+    400: problem("Unknown `format` (`invalid_parameters`)"),
     404: problem("No such job in your tenant, or its transcript is no longer stored"),
     409: problem("The job has not completed (`transcript_not_ready`)"),
+    422: problem(
+      "A caption parameter out of range or not a number, `min_cue_seconds` over `max_cue_seconds`, or caption " +
+        "parameters with a format other than srt/vtt: `invalid_max_line_chars`, `invalid_max_lines`, " +
+        "`invalid_max_cue_seconds`, `invalid_min_cue_seconds`",
+    ),
   },
 });
 
-transcriptions.openapi(transcriptRoute, async (c) => {
-  const row = await loadTenantJob(c, c.req.valid("param").id);
-  const format = c.req.valid("query").format ?? "txt";
-  if (row.status !== "completed" || !row.transcriptKey) {
-    throw new ApiError(
-      409,
-      "transcript_not_ready",
-      `The job is ${row.status}; transcripts exist once it is completed.`,
-    );
-  }
-  const doc = await getTranscript(c.env, row.tenantId, row.transcriptKey);
-  if (!doc) throw new ApiError(404, "transcript_gone", "The transcript is no longer stored.");
-  const name = row.id;
-  switch (format) {
-    case "json":
-      return c.json({ id: row.id, ...doc }, 200);
-    case "srt":
-      return c.body(toSrt(doc.segments), 200, {
-        "content-type": "application/x-subrip; charset=utf-8",
-        "content-disposition": `attachment; filename="${name}.srt"`,
-      });
-    case "vtt":
-      return c.body(toVtt(doc.segments), 200, {
-        "content-type": "text/vtt; charset=utf-8",
-        "content-disposition": `attachment; filename="${name}.vtt"`,
-      });
-    default:
-      return c.body(toPlainText(doc.text, doc.segments), 200, { "content-type": "text/plain; charset=utf-8" });
-  }
-});
+/**
+ * A failing caption parameter is a 422 with its own code; anything else in the query keeps the 400 every route gives
+ * (validationHook).
+ */
+function throwCaptionQueryError(issues: readonly { path: readonly PropertyKey[]; message: string }[]): void {
+  const errors = issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || "query",
+    message: issue.message,
+  }));
+  const caption = errors.find((e) => (CAPTION_QUERY_FIELDS as readonly string[]).includes(e.field));
+  if (!caption) return;
+  const code = CAPTION_FIELD_ERROR_CODES[caption.field as (typeof CAPTION_QUERY_FIELDS)[number]];
+  throw new ApiError(422, code, `${caption.field}: ${caption.message}`, errors);
+}
+
+/** The caption layout's options, or null when the query names none (the default layout). */
+function captionOptions(query: TranscriptQueryParsed): CaptionOptions | null {
+  if (CAPTION_QUERY_FIELDS.every((field) => query[field] === undefined)) return null;
+  return {
+    ...(query.max_line_chars !== undefined ? { maxLineChars: query.max_line_chars } : {}),
+    ...(query.max_lines !== undefined ? { maxLines: query.max_lines } : {}),
+    ...(query.max_cue_seconds !== undefined ? { maxCueSeconds: query.max_cue_seconds } : {}),
+    ...(query.min_cue_seconds !== undefined ? { minCueSeconds: query.min_cue_seconds } : {}),
+  };
+}
+
+transcriptions.openapi(
+  transcriptRoute,
+  async (c) => {
+    const row = await loadTenantJob(c, c.req.valid("param").id);
+    const query = c.req.valid("query");
+    const format = query.format ?? "txt";
+    const captions = captionOptions(query);
+    if (row.status !== "completed" || !row.transcriptKey) {
+      throw new ApiError(
+        409,
+        "transcript_not_ready",
+        `The job is ${row.status}; transcripts exist once it is completed.`,
+      );
+    }
+    const doc = await getTranscript(c.env, row.tenantId, row.transcriptKey);
+    if (!doc) throw new ApiError(404, "transcript_gone", "The transcript is no longer stored.");
+    const name = row.id;
+    switch (format) {
+      case "json":
+        return c.json({ id: row.id, ...doc }, 200);
+      case "srt":
+        return c.body(captions ? captionsToSrt(doc, captions) : toSrt(doc.segments), 200, {
+          "content-type": "application/x-subrip; charset=utf-8",
+          "content-disposition": `attachment; filename="${name}.srt"`,
+        });
+      case "vtt":
+        return c.body(captions ? captionsToVtt(doc, captions) : toVtt(doc.segments), 200, {
+          "content-type": "text/vtt; charset=utf-8",
+          "content-disposition": `attachment; filename="${name}.vtt"`,
+        });
+      default:
+        return c.body(toPlainText(doc.text, doc.segments), 200, { "content-type": "text/plain; charset=utf-8" });
+    }
+  },
+  (result, c) => {
+    if (!result.success && result.target === "query") throwCaptionQueryError(result.error.issues);
+    return validationHook(result, c);
+  },
+);
 
 // ---------- delete ----------
 

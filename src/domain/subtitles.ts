@@ -10,6 +10,16 @@ export interface CueSegment {
   start: number;
   end: number;
   text: string;
+  /** speaker label ("A", "B", …) when the transcript has speaker labels; WebVTT renders it as a voice tag */
+  speaker?: string;
+}
+
+/** One timed word of the transcript (the provider's word timestamps). */
+export interface CueWord {
+  start: number;
+  end: number;
+  word: string;
+  speaker?: string;
 }
 
 /** Line layout of subtitle cues. */
@@ -33,10 +43,12 @@ const WHITESPACE_CONTROLS = /[\t\n\v\f\r\u0085]/g;
 const OTHER_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 const CUE_ARROW = /-->/g;
 
-interface Cue {
+/** One rendered cue: whole milliseconds, wrapped lines, the speaker when known. */
+export interface Cue {
   startMs: number;
   endMs: number;
   lines: string[];
+  speaker?: string;
 }
 
 /**
@@ -119,11 +131,16 @@ function buildCues(segments: CueSegment[], options: SubtitleOptions | undefined)
       // the last cue ends exactly at the segment end, so rounding never drifts
       const cueEnd =
         index === groups.length - 1 ? endMs : startMs + Math.round(((endMs - startMs) * consumed) / totalWeight);
-      cues.push({ startMs: cueStart, endMs: cueEnd, lines: group });
+      cues.push({ startMs: cueStart, endMs: cueEnd, lines: group, ...speakerOf(segment.speaker) });
       cueStart = cueEnd;
     });
   }
   return cues;
+}
+
+function speakerOf(speaker: string | undefined): { speaker?: string } {
+  const cleaned = speaker === undefined ? "" : cleanCueText(speaker);
+  return cleaned === "" ? {} : { speaker: cleaned };
 }
 
 /**
@@ -135,6 +152,25 @@ function escapeCueText(line: string): string {
   return line.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+function renderSrt(cues: Cue[]): string {
+  return cues
+    .map(
+      (cue, index) =>
+        `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
+    )
+    .join("\n");
+}
+
+/** A cue with a speaker opens with a WebVTT voice span, `<v A>`; the annotation is escaped like cue text. */
+function renderVtt(cues: Cue[]): string {
+  const blocks = cues.map((cue) => {
+    const lines = cue.lines.map(escapeCueText);
+    if (cue.speaker !== undefined) lines[0] = `<v ${escapeCueText(cue.speaker)}>${lines[0] ?? ""}`;
+    return `${formatMs(cue.startMs, "vtt")} --> ${formatMs(cue.endMs, "vtt")}\n${lines.join("\n")}\n`;
+  });
+  return ["WEBVTT\n", ...blocks].join("\n");
+}
+
 /**
  * SubRip: 1-based index, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, wrapped text with `&`, `<`, `>` escaped as in WebVTT, a
  * blank line between cues, LF endings.
@@ -142,24 +178,233 @@ function escapeCueText(line: string): string {
  * @throws RangeError when an option is not a positive integer
  */
 export function toSrt(segments: CueSegment[], options?: SubtitleOptions): string {
-  const blocks = buildCues(segments, options).map(
-    (cue, index) =>
-      `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
-  );
-  return blocks.join("\n");
+  return renderSrt(buildCues(segments, options));
 }
 
 /**
  * WebVTT: `WEBVTT` header, `HH:MM:SS.mmm --> HH:MM:SS.mmm` cues separated by blank lines, text with `&`, `<`, `>`
- * escaped, LF endings. Empty-text segments are dropped.
+ * escaped, LF endings, and a voice tag (`<v A>`) on cues of a segment with a speaker. Empty-text segments are dropped.
  * @throws RangeError when an option is not a positive integer
  */
 export function toVtt(segments: CueSegment[], options?: SubtitleOptions): string {
-  const blocks = buildCues(segments, options).map(
-    (cue) =>
-      `${formatMs(cue.startMs, "vtt")} --> ${formatMs(cue.endMs, "vtt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
+  return renderVtt(buildCues(segments, options));
+}
+
+// ---------- caption layout: limits on line length, lines, cue duration; word-boundary splits ----------
+
+/** Caption controls of `GET /v1/transcriptions/{id}/transcript` (srt, vtt). */
+export interface CaptionOptions {
+  /** longest line in code points (default 42) */
+  maxLineChars?: number;
+  /** most lines in one cue (default 2) */
+  maxLines?: number;
+  /** longest cue in seconds (default 7); only a single word that lasts longer makes a longer cue */
+  maxCueSeconds?: number;
+  /** shortest cue in seconds (default 0): shorter cues are held on screen longer, never into the next cue */
+  minCueSeconds?: number;
+}
+
+/** What the caption layout reads: the segments and, when the provider returned them, the word timings. */
+export interface CaptionSource {
+  segments: CueSegment[];
+  words?: CueWord[];
+}
+
+export const DEFAULT_MAX_CUE_SECONDS = 7;
+export const DEFAULT_MIN_CUE_SECONDS = 0;
+/** Ranges the API accepts for the caption controls (the layout itself takes any positive value). */
+export const CAPTION_LIMITS = {
+  maxLineChars: { min: 1, max: 500 },
+  maxLines: { min: 1, max: 10 },
+  /** seconds, with up to millisecond precision */
+  cueSeconds: { max: 3600 },
+} as const;
+
+/** One unit the layout never splits (a word, or a piece of a word longer than a line), with its time span. */
+interface Token {
+  chars: number;
+  text: string;
+  startMs: number;
+  endMs: number;
+  speaker?: string;
+  /** a new segment (or speaker) starts here: a cue never spans two segments */
+  breakBefore: boolean;
+}
+
+function positiveSeconds(value: number | undefined, fallback: number, name: string, allowZero: boolean): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0))
+    throw new RangeError(
+      `${name} must be a ${allowZero ? "non-negative" : "positive"} number of seconds, got ${value}`,
+    );
+  return value;
+}
+
+/**
+ * Cuts `text` (already cleaned) spanning `[startMs, endMs]` into tokens at spaces, each timed by its character
+ * position within the text; a token runs until the next one starts, the last until `endMs`. Words longer than
+ * `maxChars` are cut into `maxChars` pieces.
+ */
+function proportionalTokens(
+  text: string,
+  startMs: number,
+  endMs: number,
+  maxChars: number,
+  speaker: { speaker?: string },
+  breakBefore: boolean,
+): Token[] {
+  const total = Array.from(text).length;
+  const pieces: { offset: number; text: string; chars: number }[] = [];
+  let offset = 0;
+  for (const word of text.split(" ")) {
+    const chars = Array.from(word);
+    for (let i = 0; i < chars.length; i += maxChars) {
+      const piece = chars.slice(i, i + maxChars);
+      pieces.push({ offset: offset + i, text: piece.join(""), chars: piece.length });
+    }
+    offset += chars.length + 1;
+  }
+  const at = (charOffset: number) => startMs + Math.round(((endMs - startMs) * charOffset) / total);
+  return pieces.map((piece, index) => ({
+    chars: piece.chars,
+    text: piece.text,
+    startMs: at(piece.offset),
+    endMs: index === pieces.length - 1 ? endMs : at(pieces[index + 1]!.offset),
+    ...speaker,
+    breakBefore: breakBefore && index === 0,
+  }));
+}
+
+/**
+ * Tokens of the transcript, segment by segment in time order. The segment's text is always what is shown; word
+ * timings only time it: when the words that fall in a segment (by their midpoint) are as many as the segment's
+ * words, each word is timed by its own timestamps, else the segment's time is shared out by character position.
+ * A word takes its own speaker, else its segment's.
+ */
+function transcriptTokens(source: CaptionSource, maxChars: number): Token[] {
+  const segments = source.segments
+    .map((segment) => {
+      const startMs = toMs(segment.start);
+      return { segment, text: cleanCueText(segment.text), startMs, endMs: Math.max(startMs, toMs(segment.end)) };
+    })
+    .filter((entry) => entry.text !== "")
+    .sort((a, b) => a.startMs - b.startMs);
+  const words = (source.words ?? [])
+    .map((word) => {
+      const startMs = toMs(word.start);
+      return { word, startMs, endMs: Math.max(startMs, toMs(word.end)) };
+    })
+    .sort((a, b) => a.startMs - b.startMs);
+  const wordsOf: (typeof words)[] = segments.map(() => []);
+  let at = 0;
+  for (const word of words) {
+    const middle = (word.startMs + word.endMs) / 2;
+    while (at < segments.length && segments[at]!.endMs < middle) at += 1;
+    if (at < segments.length && segments[at]!.startMs <= middle) wordsOf[at]!.push(word);
+  }
+  const tokens: Token[] = [];
+  segments.forEach(({ segment, text, startMs, endMs }, index) => {
+    const texts = text.split(" ");
+    const timed = wordsOf[index]!;
+    if (timed.length !== texts.length) {
+      tokens.push(...proportionalTokens(text, startMs, endMs, maxChars, speakerOf(segment.speaker), true));
+      return;
+    }
+    timed.forEach((word, i) => {
+      const speaker = speakerOf(word.word.speaker ?? segment.speaker);
+      tokens.push(...proportionalTokens(texts[i]!, word.startMs, word.endMs, maxChars, speaker, i === 0));
+    });
+  });
+  return tokens;
+}
+
+/**
+ * Lays tokens out greedily: a token joins the current line if it fits, else opens a new line, else a new cue; a
+ * new cue also starts where a segment or speaker changes, and before a token that would make the cue longer than
+ * `maxCueMs`.
+ */
+function packCues(tokens: Token[], maxLineChars: number, maxLines: number, maxCueMs: number): Cue[] {
+  const cues: Cue[] = [];
+  let cue: (Cue & { lineChars: number }) | null = null;
+  for (const token of tokens) {
+    if (cue) {
+      const sameSpeaker = cue.speaker === token.speaker;
+      const tooLong = token.endMs - cue.startMs > maxCueMs;
+      const fitsLine = cue.lineChars + 1 + token.chars <= maxLineChars;
+      const startsCue = token.breakBefore || !sameSpeaker || tooLong || (!fitsLine && cue.lines.length >= maxLines);
+      if (!startsCue) {
+        if (fitsLine) {
+          cue.lines[cue.lines.length - 1] += ` ${token.text}`;
+          cue.lineChars += 1 + token.chars;
+        } else {
+          cue.lines.push(token.text);
+          cue.lineChars = token.chars;
+        }
+        cue.endMs = Math.max(cue.endMs, token.endMs);
+        continue;
+      }
+      cues.push(cue);
+    }
+    cue = {
+      startMs: token.startMs,
+      endMs: token.endMs,
+      lines: [token.text],
+      lineChars: token.chars,
+      ...(token.speaker === undefined ? {} : { speaker: token.speaker }),
+    };
+  }
+  if (cue) cues.push(cue);
+  return cues.map(({ startMs, endMs, lines, speaker }) => ({
+    startMs,
+    endMs,
+    lines,
+    ...(speaker === undefined ? {} : { speaker }),
+  }));
+}
+
+/** Cues never overlap (a cue ends at the latest where the next starts); short cues are held up to `minCueMs`. */
+function settleTimes(cues: Cue[], minCueMs: number): Cue[] {
+  return cues.map((cue, index) => {
+    const nextStart = cues[index + 1]?.startMs ?? Number.POSITIVE_INFINITY;
+    // a cue lasts at least 1 ms where there is room: WebVTT wants an end after the start
+    const held = Math.max(cue.endMs, Math.min(cue.startMs + Math.max(minCueMs, 1), nextStart));
+    return { ...cue, endMs: Math.max(cue.startMs, Math.min(held, nextStart)) };
+  });
+}
+
+/**
+ * The caption layout: cues of at most `maxLines` lines of at most `maxLineChars` code points, at most
+ * `maxCueSeconds` long, split at word boundaries. The segments' text is what is shown. Where the word timings match
+ * a segment's words one for one, a cue starts at its first word and ends at its last; otherwise the segment's time
+ * is shared out by character position (a word's span is where its characters fall in the segment's text). A cue
+ * never spans two segments or two speakers and never overlaps the next; only a single word longer than
+ * `maxCueSeconds` makes a longer cue, and only a word longer than a line is cut (into line-long pieces). Segments
+ * and words are taken in time order.
+ * @throws RangeError when an option is out of range (the API validates them first)
+ */
+export function buildCaptionCues(source: CaptionSource, options: CaptionOptions = {}): Cue[] {
+  const maxLineChars = positiveInteger(options.maxLineChars, DEFAULT_MAX_LINE_LENGTH, "maxLineChars");
+  const maxLines = positiveInteger(options.maxLines, DEFAULT_MAX_LINES_PER_CUE, "maxLines");
+  const maxCueSeconds = positiveSeconds(options.maxCueSeconds, DEFAULT_MAX_CUE_SECONDS, "maxCueSeconds", false);
+  const minCueSeconds = positiveSeconds(options.minCueSeconds, DEFAULT_MIN_CUE_SECONDS, "minCueSeconds", true);
+  if (minCueSeconds > maxCueSeconds) throw new RangeError("minCueSeconds must not exceed maxCueSeconds");
+  const cues = packCues(
+    transcriptTokens(source, maxLineChars),
+    maxLineChars,
+    maxLines,
+    Math.round(maxCueSeconds * MS_PER_SECOND),
   );
-  return ["WEBVTT\n", ...blocks].join("\n");
+  return settleTimes(cues, Math.round(minCueSeconds * MS_PER_SECOND));
+}
+
+/** SubRip with the caption layout ({@link buildCaptionCues}). */
+export function captionsToSrt(source: CaptionSource, options?: CaptionOptions): string {
+  return renderSrt(buildCaptionCues(source, options));
+}
+
+/** WebVTT with the caption layout ({@link buildCaptionCues}) and voice tags for speakers. */
+export function captionsToVtt(source: CaptionSource, options?: CaptionOptions): string {
+  return renderVtt(buildCaptionCues(source, options));
 }
 
 /**

@@ -138,6 +138,61 @@ describe("GET /v1/transcriptions/{id}/transcript", () => {
   });
 });
 
+describe("GET /v1/transcriptions/{id}/transcript caption controls", () => {
+  // word timings inside the fixture's two segments (0–3.5 s: 5 words, 3.5–11 s: 9 words)
+  const timed = [
+    ..."And so my fellow Americans,".split(" ").map((word, i) => ({ word, start: 0.7 * i, end: 0.7 * i + 0.6 })),
+    ..."ask not what your country can do for you."
+      .split(" ")
+      .map((word, i) => ({ word, start: 3.5 + 0.8 * i, end: 3.5 + 0.8 * i + 0.7 })),
+  ];
+
+  it("lays cues out by the limits and the word timings; the default layout is unchanged without them", async () => {
+    const id = await submit();
+    expect((await poolCallback(completedCallback(id, { words: timed }))).status).toBe(200);
+    const plain = await (await call(`/v1/transcriptions/${id}/transcript?format=srt`, { key })).text();
+    expect(plain).toBe(
+      "1\n00:00:00,000 --> 00:00:03,500\nAnd so my fellow Americans,\n\n" +
+        "2\n00:00:03,500 --> 00:00:11,000\nask not what your country can do for you.\n",
+    );
+    const res = await call(`/v1/transcriptions/${id}/transcript?format=vtt&max_line_chars=16&max_lines=1`, { key });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/vtt");
+    expect(await res.text()).toBe(
+      "WEBVTT\n\n" +
+        "00:00:00.000 --> 00:00:02.700\nAnd so my fellow\n\n" +
+        "00:00:02.800 --> 00:00:03.400\nAmericans,\n\n" +
+        "00:00:03.500 --> 00:00:05.800\nask not what\n\n" +
+        "00:00:05.900 --> 00:00:08.200\nyour country can\n\n" +
+        "00:00:08.300 --> 00:00:10.600\ndo for you.\n",
+    );
+  });
+
+  it("answers 422 with the field's code for a bad caption parameter", async () => {
+    const id = await submitCompleted();
+    for (const [query, code, field] of [
+      ["format=srt&max_line_chars=0", "invalid_max_line_chars", "max_line_chars"],
+      ["format=srt&max_line_chars=abc", "invalid_max_line_chars", "max_line_chars"],
+      ["format=vtt&max_lines=11", "invalid_max_lines", "max_lines"],
+      ["format=vtt&max_cue_seconds=0", "invalid_max_cue_seconds", "max_cue_seconds"],
+      ["format=vtt&max_cue_seconds=1e3", "invalid_max_cue_seconds", "max_cue_seconds"],
+      ["format=vtt&min_cue_seconds=-1", "invalid_min_cue_seconds", "min_cue_seconds"],
+      ["format=vtt&max_cue_seconds=2&min_cue_seconds=3", "invalid_min_cue_seconds", "min_cue_seconds"],
+      ["format=txt&max_lines=2", "invalid_max_lines", "max_lines"],
+      ["max_line_chars=30", "invalid_max_line_chars", "max_line_chars"],
+    ] as const) {
+      const res = await call(`/v1/transcriptions/${id}/transcript?${query}`, { key });
+      expect(res.status, query).toBe(422);
+      expect(res.headers.get("content-type")).toContain("problem+json");
+      const body = (await res.json()) as { code: string; errors: { field: string }[] };
+      expect(body.code, query).toBe(code);
+      expect(body.errors.map((e) => e.field)).toContain(field);
+    }
+    // an unknown format is still the 400 of every query parameter
+    expect((await call(`/v1/transcriptions/${id}/transcript?format=docx&max_lines=2`, { key })).status).toBe(400);
+  });
+});
+
 describe("DELETE /v1/transcriptions/{id}", () => {
   it("removes the record, the transcript and the audio", async () => {
     const id = await submitCompleted();

@@ -1555,6 +1555,57 @@ const rows: Row[] = [
     "invalid_parameters",
   ],
   [
+    "caption max_line_chars zero",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=srt&max_line_chars=0`, { key: s.a.key }),
+    422,
+    "invalid_max_line_chars",
+  ],
+  [
+    "caption max_line_chars absurd",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=srt&max_line_chars=99999999999`, { key: s.a.key }),
+    422,
+    "invalid_max_line_chars",
+  ],
+  [
+    "caption max_lines not a number",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=vtt&max_lines=%3Cscript%3E`, { key: s.a.key }),
+    422,
+    "invalid_max_lines",
+  ],
+  [
+    "caption max_cue_seconds NaN",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=vtt&max_cue_seconds=NaN`, { key: s.a.key }),
+    422,
+    "invalid_max_cue_seconds",
+  ],
+  [
+    "caption max_cue_seconds Infinity",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=vtt&max_cue_seconds=Infinity`, { key: s.a.key }),
+    422,
+    "invalid_max_cue_seconds",
+  ],
+  [
+    "caption min_cue_seconds negative",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=srt&min_cue_seconds=-0.5`, { key: s.a.key }),
+    422,
+    "invalid_min_cue_seconds",
+  ],
+  [
+    "caption min_cue_seconds over max_cue_seconds",
+    () =>
+      call(`/v1/transcriptions/${s.done}/transcript?format=srt&max_cue_seconds=1&min_cue_seconds=5`, {
+        key: s.a.key,
+      }),
+    422,
+    "invalid_min_cue_seconds",
+  ],
+  [
+    "caption parameter on json",
+    () => call(`/v1/transcriptions/${s.done}/transcript?format=json&max_lines=1`, { key: s.a.key }),
+    422,
+    "invalid_max_lines",
+  ],
+  [
     "transcript of a job still queued",
     () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }),
     409,
