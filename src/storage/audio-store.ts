@@ -7,7 +7,7 @@
  * as R2 reads it: no part is ever copied into one buffer. Every failure path leaves no object behind.
  */
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
-import { type ObjectSealer, sealedSize,SEGMENT_BYTES } from "../domain/envelope.ts";
+import { type ObjectSealer, sealedSize, SEGMENT_BYTES } from "../domain/envelope.ts";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
 import { StorageError } from "./errors.ts";
 
