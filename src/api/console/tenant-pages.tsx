@@ -27,7 +27,9 @@ export function TranscriptsPage(props: { tenantName: string; csrfToken: string; 
               {props.jobs.map((job) => (
                 <tr>
                   <td>
-                    <code>{job.id}</code>
+                    <a href={`/console/transcripts/${job.id}`}>
+                      <code>{job.id}</code>
+                    </a>
                   </td>
                   <td>{job.status}</td>
                   <td>
