@@ -40,7 +40,7 @@ export function QualityPage(props: { tenantName: string; csrfToken: string; view
       ) : (
         <p class="note">No reviews yet: rate or correct a transcript on its page.</p>
       )}
-      <div class="table-scroll">
+      <div class="table-scroll" tabindex={0} role="region" aria-label="Weekly figures">
         <table data-testid="quality">
           <caption class="muted">The last {points.length} weeks.</caption>
           <thead>
