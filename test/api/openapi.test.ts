@@ -19,6 +19,12 @@ const UNDOCUMENTED: Record<string, string> = {
   "GET /console/sign-in": "HTML console, not the API (docs/console.md)",
   "POST /console/sign-in": "HTML console, not the API (docs/console.md)",
   "GET /console/assets/console.css": "HTML console's stylesheet, not the API (docs/console.md)",
+  "GET /console/transcripts/quality": "HTML console: the tenant's quality chart (docs/console.md)",
+  "GET /console/transcripts/{id}": "HTML console: the transcript page (docs/console.md)",
+  "GET /console/transcripts/{id}/audio": "HTML console: the transcript page's audio, for the session (docs/console.md)",
+  "GET /console/transcripts/{id}/transcript": "HTML console: the transcript page's downloads (docs/console.md)",
+  "POST /console/transcripts/{id}/feedback": "HTML console: the transcript page's feedback form (docs/console.md)",
+  "POST /console/transcripts/{id}/delete": "HTML console: the transcript page's delete form (docs/console.md)",
   "GET /docs": "the HTML viewer of this document, not an API",
   "GET /docs/init.js": "the viewer's start-up script",
   "GET /internal/audio/{id}":
