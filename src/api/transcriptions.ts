@@ -12,17 +12,17 @@ import type { Env } from "../env.ts";
 import { preferredWaitSeconds } from "../http/prefer.ts";
 import { ApiError } from "../http/problem.ts";
 import { isBacklogLarge } from "../jobs/backlog.ts";
-import { notifyJobSettled, waitForTerminalJob } from "../jobs/job-waiter.ts";
+import { deleteTenantTranscription } from "../jobs/delete-job.ts";
+import { waitForTerminalJob } from "../jobs/job-waiter.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { withAudioUrlHost } from "../storage/audio-source.ts";
 import type { Db } from "../storage/db.ts";
-import { deleteJobQualityRows } from "../storage/feedback.repo.ts";
 import { type JobListFilter, listJobsPage } from "../storage/job-listing.ts";
-import { deleteTenantJob, getTenantJob } from "../storage/jobs.repo.ts";
+import { getTenantJob } from "../storage/jobs.repo.ts";
 import { DELAY_BACKLOG, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
-import { deleteTranscriptTokens, searchJobsPage } from "../storage/transcript-index.ts";
+import { searchJobsPage } from "../storage/transcript-index.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { acceptUpload } from "./accept-upload.ts";
 import { resolveAudioUrlSource } from "./audio-url-source.ts";
@@ -415,20 +415,7 @@ const deleteRoute = createRoute({
 });
 
 transcriptions.openapi(deleteRoute, async (c) => {
-  const tenantId = tenantOf(c.var.principal);
-  const id = c.req.valid("param").id;
-  const keys = isWellFormedId(id, "transcription") ? await deleteTenantJob(c.var.db, tenantId, id) : null;
-  if (!keys) throw new ApiError(404, "not_found", "No transcription with that id.");
-  // drift features, reviews and search tokens are about this recording too
-  await deleteJobQualityRows(c.var.db, tenantId, [id]);
-  await deleteTranscriptTokens(c.var.db, tenantId, [id]);
-  // transcripts of losing duplicate results are already gone; list the job's prefix to catch any stragglers
-  const listed = await c.env.BUCKET.list({ prefix: `transcripts/${tenantId}/${id}/` });
-  const objectKeys = [keys.audioKey, keys.transcriptKey, ...listed.objects.map((o) => o.key)].filter(
-    (k): k is string => !!k,
-  );
-  if (objectKeys.length) await c.env.BUCKET.delete([...new Set(objectKeys)]);
-  // requests held on this job answer 404 now rather than at the end of their wait
-  await notifyJobSettled(c.env, id);
+  const deleted = await deleteTenantTranscription(c.env, c.var.db, tenantOf(c.var.principal), c.req.valid("param").id);
+  if (!deleted) throw new ApiError(404, "not_found", "No transcription with that id.");
   return c.body(null, 204);
 });

@@ -391,3 +391,87 @@ export async function openField(ring: MasterKey[], tenantId: string, context: st
   );
   return decoder.decode(plain);
 }
+
+/** How many segments a sealed object of `sealedBytes` bytes holds. */
+export const segmentCountOf = (sealedBytes: number): number =>
+  Math.max(1, Math.ceil(sealedBytes / SEALED_SEGMENT_BYTES));
+
+/** Plaintext size of a sealed object of `sealedBytes` bytes (the inverse of sealedSize). */
+export function plainSizeOf(sealedBytes: number): number {
+  return Math.max(0, sealedBytes - segmentCountOf(sealedBytes) * TAG_BYTES);
+}
+
+/** The sealed segments that hold plaintext bytes [start, end] (inclusive), as a byte span of the sealed object. */
+export interface SealedSpan {
+  firstSegment: number;
+  lastSegment: number;
+  /** offset and length of those segments in the sealed object */
+  offset: number;
+  length: number;
+  /** plaintext bytes to skip at the start of the first segment */
+  skip: number;
+}
+
+export function sealedSpanOf(start: number, end: number, sealedBytes: number): SealedSpan {
+  const firstSegment = Math.floor(start / SEGMENT_BYTES);
+  const lastSegment = Math.floor(end / SEGMENT_BYTES);
+  const offset = firstSegment * SEALED_SEGMENT_BYTES;
+  const length = Math.min(sealedBytes, (lastSegment + 1) * SEALED_SEGMENT_BYTES) - offset;
+  return { firstSegment, lastSegment, offset, length, skip: start - firstSegment * SEGMENT_BYTES };
+}
+
+/**
+ * Decrypts plaintext bytes [start, end] (inclusive) from `sealed`, the span `sealedSpanOf` named, segment by
+ * segment: holds one segment at a time, so a range of a large recording is served without decrypting the object
+ * whole. `totalSegments` tells which segment is the object's last (sealed with the last flag).
+ */
+export function openRangeStream(
+  opener: ObjectOpener,
+  sealed: ReadableStream<Uint8Array>,
+  span: SealedSpan,
+  wanted: number,
+  totalSegments: number,
+): ReadableStream<Uint8Array> {
+  const reader = sealed.getReader();
+  const chunks: Uint8Array[] = [];
+  let buffered = 0;
+  let index = span.firstSegment;
+  let skip = span.skip;
+  let left = wanted;
+  let done = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const last = index === totalSegments - 1;
+        while (!done && buffered < SEALED_SEGMENT_BYTES) {
+          const next = await reader.read();
+          if (next.done) done = true;
+          else if (next.value?.byteLength) {
+            chunks.push(next.value);
+            buffered += next.value.byteLength;
+          }
+        }
+        const size = Math.min(buffered, SEALED_SEGMENT_BYTES);
+        if (size < TAG_BYTES || (!last && size < SEALED_SEGMENT_BYTES)) {
+          throw new EnvelopeError("corrupt", "The sealed object is truncated.");
+        }
+        buffered -= size;
+        const plain = await opener.openSegment(takeBytes(chunks, size), index++, last);
+        const piece = plain.subarray(skip, Math.min(plain.byteLength, skip + left));
+        skip = 0;
+        left -= piece.byteLength;
+        if (piece.byteLength) controller.enqueue(piece);
+        if (left <= 0 || last || index > span.lastSegment) {
+          await reader.cancel().catch(() => undefined);
+          controller.close();
+        }
+      } catch (error) {
+        await reader.cancel().catch(() => undefined);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

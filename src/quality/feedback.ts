@@ -199,10 +199,13 @@ export interface QualityReportResult {
   data: QualityBucket[];
 }
 
-/** Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`. */
+/**
+ * Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`; of every
+ * tenant, or of one with `tenantId`.
+ */
 export async function qualityReport(
   db: Db,
-  options: { weeks?: number; now?: number; provider?: string; model?: string } = {},
+  options: { weeks?: number; now?: number; provider?: string; model?: string; tenantId?: string } = {},
 ): Promise<QualityReportResult> {
   const now = options.now ?? Date.now();
   const weeks = options.weeks ?? QUALITY_DEFAULT_WEEKS;
@@ -255,7 +258,7 @@ async function reviewsSince(
   db: Db,
   from: number,
   to: number,
-  filter: { provider?: string; model?: string },
+  filter: { provider?: string; model?: string; tenantId?: string },
   exclusiveFrom = false,
 ): Promise<ReviewRow[]> {
   return listReviewsBetween(db, { from, to, exclusiveFrom }, filter);

@@ -94,11 +94,14 @@ export async function deleteJobQualityRows(
 
 export type ReviewRow = Pick<TranscriptFeedbackRow, "provider" | "model" | "rating" | "wer" | "cer" | "updatedAt">;
 
-/** Reviews updated in [from, to] (or (from, to] with `exclusiveFrom`), across tenants: operator aggregates only. */
+/**
+ * Reviews updated in [from, to] (or (from, to] with `exclusiveFrom`): across tenants for operator aggregates, or of one
+ * tenant with `filter.tenantId` (the tenant console's quality chart).
+ */
 export async function listReviewsBetween(
   db: Db,
   window: { from: number; to: number; exclusiveFrom?: boolean },
-  filter: { provider?: string; model?: string },
+  filter: { provider?: string; model?: string; tenantId?: string },
 ): Promise<ReviewRow[]> {
   const conditions = [
     window.exclusiveFrom
@@ -108,6 +111,7 @@ export async function listReviewsBetween(
   ];
   if (filter.provider !== undefined) conditions.push(eq(transcriptFeedback.provider, filter.provider));
   if (filter.model !== undefined) conditions.push(eq(transcriptFeedback.model, filter.model));
+  if (filter.tenantId !== undefined) conditions.push(eq(transcriptFeedback.tenantId, filter.tenantId));
   return db
     .select({
       provider: transcriptFeedback.provider,

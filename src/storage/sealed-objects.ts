@@ -2,6 +2,7 @@
  * R2 reads and writes through the tenant's envelope (src/domain/envelope.ts). Objects written before encryption
  * existed carry no envelope header and are read as they are, so enabling encryption needs no migration.
  */
+import type { ByteRange } from "../domain/byte-range.ts";
 import {
   createOpener,
   createSealer,
@@ -10,9 +11,13 @@ import {
   type MasterKey,
   type ObjectSealer,
   openBytes,
+  openRangeStream,
   openStream,
   parseMasterKeys,
+  plainSizeOf,
   sealBytes,
+  sealedSpanOf,
+  segmentCountOf,
 } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { StorageError } from "./errors.ts";
@@ -80,6 +85,51 @@ export async function getSealedStream(env: Env, tenantId: string, key: string): 
     throw error;
   });
   return { body: openStream(opener, object.body), contentType: meta.ct ?? "application/octet-stream" };
+}
+
+/** An object's plaintext size and type, read from its metadata alone (nothing is fetched or opened). */
+export interface SealedObjectInfo {
+  size: number;
+  contentType: string;
+}
+
+export async function headSealed(env: Env, key: string): Promise<SealedObjectInfo | null> {
+  const head = await env.BUCKET.head(key);
+  if (!head) return null;
+  const meta = head.customMetadata;
+  if (!isEnvelopeHeader(meta)) {
+    return { size: head.size, contentType: head.httpMetadata?.contentType ?? "application/octet-stream" };
+  }
+  return { size: plainSizeOf(head.size), contentType: meta.ct ?? "application/octet-stream" };
+}
+
+/**
+ * Plaintext bytes [range.start, range.end] of an object: only the sealed segments holding them are fetched from R2
+ * (a ranged get), and they are opened one at a time as the stream is read. Null when the object is gone.
+ */
+export async function getSealedRange(
+  env: Env,
+  tenantId: string,
+  key: string,
+  range: ByteRange,
+): Promise<ReadableStream<Uint8Array> | null> {
+  const head = await env.BUCKET.head(key);
+  if (!head) return null;
+  const meta = head.customMetadata;
+  const wanted = range.end - range.start + 1;
+  if (!isEnvelopeHeader(meta)) {
+    const object = await env.BUCKET.get(key, { range: { offset: range.start, length: wanted } });
+    return object?.body ?? null;
+  }
+  const span = sealedSpanOf(range.start, range.end, head.size);
+  const opener = await createOpener(masterKeys(env), tenantId, key, meta);
+  // the same version of the object the header came from (a key rotation rewrites the header)
+  const object = await env.BUCKET.get(key, {
+    range: { offset: span.offset, length: span.length },
+    onlyIf: { etagMatches: head.etag },
+  });
+  if (!object || !("body" in object)) return null;
+  return openRangeStream(opener, object.body, span, wanted, segmentCountOf(head.size));
 }
 
 /** The first `length` plaintext bytes (at most one segment is fetched and opened), or null when the object is gone. */

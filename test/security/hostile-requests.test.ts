@@ -2370,3 +2370,176 @@ describe("replays and unknown jobs on the pool callback are dropped harmlessly",
     await expectUnchanged(before, "unknown job callbacks");
   });
 });
+
+// ---------- the console's transcript routes (docs/console.md): problem+json or a bare refusal, nothing changed ----------
+
+describe("hostile requests to the console's transcript routes change nothing", () => {
+  let cookie = "";
+  let csrf = "";
+  const origin = { origin: "https://edge.test", "sec-fetch-site": "same-origin" };
+  const consolePost = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    call(path, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie, ...origin, accept: "application/json", ...headers },
+      body: new URLSearchParams(fields),
+    });
+  const consoleGet = (path: string, headers: Record<string, string> = {}) =>
+    call(path, { redirect: "manual", headers: { cookie, ...headers } });
+
+  beforeAll(async () => {
+    const { key } = await mintKey(s.a.tenantId, { scopes: ["admin"] });
+    const signIn = await call("/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: origin,
+      body: new URLSearchParams({ api_key: key }),
+    });
+    expect(signIn.status).toBe(303);
+    cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+    csrf = /name="csrf-token" content="([^"]+)"/.exec(await (await consoleGet("/console")).text())![1]!;
+  });
+
+  const problems: [name: string, send: () => Promise<Response>, status: number, code: string][] = [
+    [
+      "feedback with an unknown rating",
+      () => consolePost(`/console/transcripts/${s.done}/feedback`, { rating: SCRIPT, csrf_token: csrf }),
+      422,
+      "validation_failed",
+    ],
+    [
+      "feedback: bad without a reason or correction",
+      () => consolePost(`/console/transcripts/${s.done}/feedback`, { rating: "bad", csrf_token: csrf }),
+      422,
+      "validation_failed",
+    ],
+    [
+      "feedback with a correction over the limit",
+      () =>
+        consolePost(`/console/transcripts/${s.done}/feedback`, {
+          rating: "good",
+          corrected_text: "x".repeat(100_001),
+          csrf_token: csrf,
+        }),
+      422,
+      "validation_failed",
+    ],
+    [
+      "feedback on another tenant's job",
+      () => consolePost(`/console/transcripts/${s.bJob}/feedback`, { rating: "good", csrf_token: csrf }),
+      404,
+      "not_found",
+    ],
+    [
+      "feedback on a job that has not completed",
+      () => consolePost(`/console/transcripts/${s.queued}/feedback`, { rating: "good", csrf_token: csrf }),
+      409,
+      "transcript_not_ready",
+    ],
+    [
+      "feedback on a malformed id",
+      () =>
+        consolePost(`/console/transcripts/${encodeURIComponent(SCRIPT)}/feedback`, {
+          rating: "good",
+          csrf_token: csrf,
+        }),
+      404,
+      "not_found",
+    ],
+    [
+      "delete another tenant's job",
+      () => consolePost(`/console/transcripts/${s.bJob}/delete`, { csrf_token: csrf }),
+      404,
+      "not_found",
+    ],
+    [
+      "delete a path-traversal id",
+      () => consolePost(`/console/transcripts/..%2F${s.done}/delete`, { csrf_token: csrf }),
+      404,
+      "not_found",
+    ],
+    [
+      "audio of another tenant's job",
+      () => consoleGet(`/console/transcripts/${s.bJob}/audio`, { range: "bytes=0-10" }),
+      404,
+      "not_found",
+    ],
+    [
+      "download in an unknown format",
+      () => consoleGet(`/console/transcripts/${s.done}/transcript?format=${encodeURIComponent(SCRIPT)}`),
+      400,
+      "invalid_format",
+    ],
+    [
+      "download before completion",
+      () => consoleGet(`/console/transcripts/${s.queued}/transcript?format=srt`),
+      409,
+      "transcript_not_ready",
+    ],
+  ];
+  for (const [name, send, status, code] of problems) {
+    it(`${name} → ${status} ${code}`, async () => {
+      const before = await snapshot();
+      const res = await send();
+      expect(res.status, "never a 5xx").toBeLessThan(500);
+      await expectProblem(res, status, code);
+      await expectUnchanged(before, name);
+    });
+  }
+
+  const refusals: [name: string, send: () => Promise<Response>, status: number][] = [
+    ["delete without the CSRF token", () => consolePost(`/console/transcripts/${s.done}/delete`, {}), 403],
+    [
+      "delete with a forged CSRF token",
+      () => consolePost(`/console/transcripts/${s.done}/delete`, { csrf_token: `${csrf}x` }),
+      403,
+    ],
+    [
+      "delete from another site",
+      () =>
+        consolePost(`/console/transcripts/${s.done}/delete`, { csrf_token: csrf }, { "sec-fetch-site": "cross-site" }),
+      403,
+    ],
+    [
+      "feedback without the CSRF token",
+      () => consolePost(`/console/transcripts/${s.done}/feedback`, { rating: "good" }),
+      403,
+    ],
+    [
+      "delete without a session",
+      () =>
+        call(`/console/transcripts/${s.done}/delete`, {
+          method: "POST",
+          headers: origin,
+          body: new URLSearchParams({ csrf_token: csrf }),
+        }),
+      401,
+    ],
+    [
+      "a range past the end of the audio",
+      () => consoleGet(`/console/transcripts/${s.done}/audio`, { range: "bytes=999999999-" }),
+      416,
+    ],
+    ["a reversed range", () => consoleGet(`/console/transcripts/${s.done}/audio`, { range: "bytes=50-10" }), 416],
+    [
+      "a range with markup",
+      () => consoleGet(`/console/transcripts/${s.done}/audio`, { range: `bytes=${SCRIPT}` }),
+      416,
+    ],
+    [
+      "a huge range number",
+      () => consoleGet(`/console/transcripts/${s.done}/audio`, { range: `bytes=${"9".repeat(400)}-` }),
+      416,
+    ],
+  ];
+  for (const [name, send, status] of refusals) {
+    it(`${name} → ${status}`, async () => {
+      const before = await snapshot();
+      const res = await send();
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type") ?? "").not.toContain("text/html");
+      await res.arrayBuffer();
+      await expectUnchanged(before, name);
+    });
+  }
+});

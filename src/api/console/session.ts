@@ -8,7 +8,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../../app.context.ts";
-import { grantsScope, hashApiKey, isBootstrapAdminKey, parseScopes } from "../../auth/api-keys.ts";
+import { grantsScope, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "../../auth/api-keys.ts";
 import { consoleSessionLifetimes, isDevelopment } from "../../config.ts";
 import {
   csrfToken,
@@ -37,6 +37,8 @@ export interface ConsoleSession {
   tenantId: string | null;
   /** the value every state-changing form carries in its `csrf_token` field */
   csrfToken: string;
+  /** the scopes of the key a tenant session was opened with (read on every request); none for the operator */
+  scopes: Scope[];
 }
 
 export interface ConsoleEnv {
@@ -139,7 +141,13 @@ export async function currentSession(c: Context<AppEnv>, now = Date.now()): Prom
   if (now - session.lastSeenAt > LAST_SEEN_WRITE_INTERVAL_MS) {
     c.executionCtx.waitUntil(touchConsoleSession(c.var.db, idHash, now).catch(() => undefined));
   }
-  return { idHash, kind: session.kind, tenantId: session.tenantId, csrfToken: await csrfToken(session.csrfSecret) };
+  return {
+    idHash,
+    kind: session.kind,
+    tenantId: session.tenantId,
+    csrfToken: await csrfToken(session.csrfSecret),
+    scopes: key ? parseScopes(key.scopes) : [],
+  };
 }
 
 /** Whether a form's `csrf_token` field is this session's token (constant-time). */

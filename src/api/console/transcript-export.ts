@@ -13,6 +13,12 @@ import { getTranscript } from "../../storage/transcript-store.ts";
 
 export const EXPORT_FORMATS = ["txt", "srt", "vtt", "json"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export const TRANSCRIPT_CONTENT_TYPES: Record<ExportFormat, string> = {
+  txt: "text/plain; charset=utf-8",
+  srt: "application/x-subrip; charset=utf-8",
+  vtt: "text/vtt; charset=utf-8",
+  json: "application/json; charset=utf-8",
+};
 /** Jobs one export may hold; a larger selection is refused so one request stays bounded. */
 export const EXPORT_MAX_JOBS = 500;
 
@@ -22,7 +28,7 @@ type TranscriptDoc = NonNullable<Awaited<ReturnType<typeof getTranscript>>>;
 export function renderTranscript(id: string, doc: TranscriptDoc, format: ExportFormat): string {
   switch (format) {
     case "json":
-      return JSON.stringify({ id, ...doc }, null, 2);
+      return JSON.stringify({ id, ...doc });
     case "srt":
       return toSrt(doc.segments);
     case "vtt":
