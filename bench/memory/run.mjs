@@ -254,6 +254,7 @@ async function main() {
   let devtools;
   try {
     await waitForHttp(`${base}/healthz`, 180_000);
+    console.error(`wrangler dev is up on ${base}; inspector on ${inspectorPort}`);
     const admin = readFileSync(".dev.vars", "utf8").match(/^ADMIN_API_KEY=(.*)$/m)[1];
     const h = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
     const tenant = await (
@@ -264,6 +265,7 @@ async function main() {
     ).json();
     const auth = { authorization: `Bearer ${key}` };
     devtools = await inspector(inspectorPort);
+    console.error("inspector connected:", JSON.stringify(await devtools.heap()));
 
     const rawUpload = async (provider, bytes = UPLOAD_BYTES) => {
       const res = await fetch(`${base}/v1/transcriptions?provider=${provider}`, {
@@ -380,6 +382,7 @@ async function main() {
         console.log(`${c.name}: pending (${c.pending})`);
         continue;
       }
+      console.error(`running: ${c.name}`);
       const m = await measure(devtools, c.run);
       const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
       const ok = m.heapGrowth < GOAL_BYTES && (m.withBuffers === null || m.withBuffers < GOAL_BYTES);
