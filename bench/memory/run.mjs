@@ -18,6 +18,7 @@ const { values } = parseArgs({
     mb: { type: "string", default: "90" },
     "url-gib": { type: "string", default: "1" },
     only: { type: "string", default: "" },
+    "sample-ms": { type: "string", default: "10" },
     write: { type: "boolean", default: false },
   },
 });
@@ -25,7 +26,7 @@ const MB = 1024 * 1024;
 const UPLOAD_BYTES = Number(values.mb) * MB;
 const URL_BYTES = Number(values["url-gib"]) * 1024 * MB;
 const GOAL_BYTES = 16 * MB;
-const SAMPLE_MS = 10;
+const SAMPLE_MS = Number(values["sample-ms"]);
 
 // ---------------------------------------------------------------------------------------------------------------
 // audio generated on the fly: a WAV header, then a tone, in 64 KiB chunks (never a whole file in this process)
