@@ -224,6 +224,7 @@ async function main() {
   });
   const [port, inspectorPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
   const upstreams = await startUpstreams(upstreamPort);
+  upstreamsToClose = upstreams;
   const up = `http://127.0.0.1:${upstreamPort}`;
   const base = `http://127.0.0.1:${port}`;
   const vars = {
@@ -238,7 +239,6 @@ async function main() {
     DEEPGRAM_API_KEY: "dg-bench",
     POOL_MAX_AUDIO_BYTES: String(8 * 1024 * MB),
     RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000",
-    RATE_LIMIT_BYTES_PER_MINUTE: String(64 * 1024 * MB),
     MAX_URL_AUDIO_BYTES: String(URL_BYTES + MB),
   };
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -429,6 +429,15 @@ function ReadableStreamFromIterable(iterable) {
     },
   });
 }
+
+// a timeout or Ctrl-C must not leave wrangler dev (and its workerd) behind
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.once(signal, () => {
+    upstreamsToClose?.close();
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+let upstreamsToClose = null;
 
 main().catch(async (error) => {
   console.error(error);
