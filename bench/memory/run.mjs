@@ -18,6 +18,7 @@ const { values } = parseArgs({
     mb: { type: "string", default: "90" },
     "url-gib": { type: "string", default: "1" },
     only: { type: "string", default: "" },
+    "sample-ms": { type: "string", default: "10" },
     write: { type: "boolean", default: false },
   },
 });
@@ -25,7 +26,7 @@ const MB = 1024 * 1024;
 const UPLOAD_BYTES = Number(values.mb) * MB;
 const URL_BYTES = Number(values["url-gib"]) * 1024 * MB;
 const GOAL_BYTES = 16 * MB;
-const SAMPLE_MS = 10;
+const SAMPLE_MS = Number(values["sample-ms"]);
 
 // ---------------------------------------------------------------------------------------------------------------
 // audio generated on the fly: a WAV header, then a tone, in 64 KiB chunks (never a whole file in this process)
@@ -223,6 +224,7 @@ async function main() {
   });
   const [port, inspectorPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
   const upstreams = await startUpstreams(upstreamPort);
+  upstreamsToClose = upstreams;
   const up = `http://127.0.0.1:${upstreamPort}`;
   const base = `http://127.0.0.1:${port}`;
   const vars = {
@@ -237,7 +239,6 @@ async function main() {
     DEEPGRAM_API_KEY: "dg-bench",
     POOL_MAX_AUDIO_BYTES: String(8 * 1024 * MB),
     RATE_LIMIT_REQUESTS_PER_MINUTE: "1000000",
-    RATE_LIMIT_BYTES_PER_MINUTE: String(64 * 1024 * MB),
     MAX_URL_AUDIO_BYTES: String(URL_BYTES + MB),
   };
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -254,6 +255,7 @@ async function main() {
   let devtools;
   try {
     await waitForHttp(`${base}/healthz`, 180_000);
+    console.error(`wrangler dev is up on ${base}; inspector on ${inspectorPort}`);
     const admin = readFileSync(".dev.vars", "utf8").match(/^ADMIN_API_KEY=(.*)$/m)[1];
     const h = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
     const tenant = await (
@@ -264,6 +266,7 @@ async function main() {
     ).json();
     const auth = { authorization: `Bearer ${key}` };
     devtools = await inspector(inspectorPort);
+    console.error("inspector connected:", JSON.stringify(await devtools.heap()));
 
     const rawUpload = async (provider, bytes = UPLOAD_BYTES) => {
       const res = await fetch(`${base}/v1/transcriptions?provider=${provider}`, {
@@ -380,6 +383,7 @@ async function main() {
         console.log(`${c.name}: pending (${c.pending})`);
         continue;
       }
+      console.error(`running: ${c.name}`);
       const m = await measure(devtools, c.run);
       const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
       const ok = m.heapGrowth < GOAL_BYTES && (m.withBuffers === null || m.withBuffers < GOAL_BYTES);
@@ -425,6 +429,15 @@ function ReadableStreamFromIterable(iterable) {
     },
   });
 }
+
+// a timeout or Ctrl-C must not leave wrangler dev (and its workerd) behind
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.once(signal, () => {
+    upstreamsToClose?.close();
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+let upstreamsToClose = null;
 
 main().catch(async (error) => {
   console.error(error);

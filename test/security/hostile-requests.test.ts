@@ -602,6 +602,32 @@ const rows: Row[] = [
     "payload_too_large",
   ],
   [
+    "raw audio over the named provider's size limit, no failover (never sent to the vendor)",
+    () =>
+      callWith({ OPENAI_MAX_AUDIO_BYTES: "65536" }, "/v1/transcriptions?provider=openai", {
+        method: "POST",
+        key: s.a.key,
+        body: chunkedStream(makeWav(4), 16 * 1024),
+        headers: { "content-type": "audio/wav" },
+      }),
+    422,
+    "audio_too_large_for_provider",
+  ],
+  [
+    "multipart audio over the default provider's size limit, no failover",
+    () => {
+      const { body, contentType } = rawMultipart([filePart(makeWav(4))]);
+      return callWith({ OPENAI_MAX_AUDIO_BYTES: "65536", PROVIDERS: "openai" }, "/v1/transcriptions", {
+        method: "POST",
+        key: s.a.key,
+        body: chunkedStream(body, 16 * 1024),
+        headers: { "content-type": contentType },
+      });
+    },
+    422,
+    "audio_too_large_for_provider",
+  ],
+  [
     "truncated multipart (no closing boundary)",
     () =>
       call("/v1/transcriptions", {
