@@ -87,8 +87,8 @@ export interface PoolSettings {
   decodeMode: "stream" | "whole";
   /**
    * Stream mode: windows one job holds at once (queued or running). ≥ `batchSize` lets one long job fill batches
-   * with its own windows (intra-job batching, the default); 1 runs a job's windows one after another, so batches
-   * form only across jobs.
+   * with its own windows (intra-job batching); the default, 2 × `batchSize`, also has the next batch decoded while
+   * one runs. 1 runs a job's windows one after another, so batches form only across jobs.
    */
   jobWindowsInFlight: number;
   /** Whole-job limit (fetch, decode, inference); the job then fails with `timeout`. */
@@ -162,7 +162,7 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     windowSeconds: 30,
     jobConcurrency: batchSize * 2,
     decodeMode: "stream",
-    jobWindowsInFlight: batchSize,
+    jobWindowsInFlight: batchSize * 2,
     jobTimeoutMs: 600_000,
     jobAttempts: 3,
     jobBackoffMs: 5_000,

@@ -327,8 +327,9 @@ describe("a streamed job on the real whisper.cpp", () => {
         },
       });
       expect(most).toBe(limit);
-      expect(result.placements).toHaveLength(8);
-      expect(result.results).toHaveLength(8);
+      // 240 s in windows of at most 30 s, cut at quiet points: at least 8
+      expect(result.placements.length).toBeGreaterThanOrEqual(8);
+      expect(result.results).toHaveLength(result.placements.length);
       expect(result.placements).toEqual(
         splitIntoWindows(await decodeReference(file)).map((w) => ({
           startSample: w.startSample,

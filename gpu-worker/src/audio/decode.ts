@@ -79,6 +79,7 @@ export interface StreamedAudio {
 /**
  * Receives decoded samples in order. While the promise it returns is pending, ffmpeg's stdout is not read, so ffmpeg
  * stops decoding and stops reading its input, and the HTTP body is not read either: backpressure end to end.
+ * `samples` is a scratch buffer reused for the next chunk: copy what must outlive the call.
  */
 export type PcmSink = (samples: Float32Array) => void | Promise<void>;
 
@@ -89,7 +90,7 @@ export type PcmSink = (samples: Float32Array) => void | Promise<void>;
 export async function fetchAndDecode(audioUrl: string, options: DecodeOptions): Promise<DecodedAudio> {
   const chunks: Float32Array[] = [];
   const streamed = await fetchAndDecodeStream(audioUrl, options, (samples) => {
-    chunks.push(samples);
+    chunks.push(samples.slice());
   });
   const pcm = new Float32Array(streamed.sampleCount);
   let offset = 0;
@@ -353,11 +354,13 @@ async function pump(
   const maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
   let samples = 0;
   let carry: Buffer = Buffer.alloc(0);
+  // one scratch buffer for every chunk: a long decode allocates nothing per chunk beyond the pipe's own buffers
+  let scratch = new Float32Array(16_384);
   try {
     for await (const data of child.stdout!) {
       const bytes: Buffer = carry.length > 0 ? Buffer.concat([carry, data as Buffer]) : (data as Buffer);
       const count = Math.floor(bytes.length / BYTES_PER_SAMPLE);
-      carry = bytes.subarray(count * BYTES_PER_SAMPLE);
+      carry = Buffer.from(bytes.subarray(count * BYTES_PER_SAMPLE));
       if (count === 0) continue;
       if (samples === 0) onFirstSamples?.();
       samples += count;
@@ -367,10 +370,10 @@ async function pump(
           `The audio is longer than the ${options.maxAudioSeconds} s this pool accepts.`,
         );
       }
-      // a copy: Buffer offsets need not be 4-aligned, and the pipe's buffers are reused
-      const chunk = new Float32Array(count);
-      new Uint8Array(chunk.buffer).set(bytes.subarray(0, count * BYTES_PER_SAMPLE));
-      await sink(chunk);
+      if (scratch.length < count) scratch = new Float32Array(count);
+      // a copy: Buffer offsets need not be 4-aligned
+      new Uint8Array(scratch.buffer, 0, count * BYTES_PER_SAMPLE).set(bytes.subarray(0, count * BYTES_PER_SAMPLE));
+      await sink(scratch.subarray(0, count));
     }
   } catch (error) {
     child.kill("SIGKILL");

@@ -3,6 +3,8 @@
  * windows to the batch scheduler, stitch the results, and queue the signed callback. Failures are classified:
  * retryable ones go back to BullMQ for another attempt, terminal ones queue a failed callback and end the job.
  */
+import { setMaxListeners } from "node:events";
+
 import type { Dispatch } from "@vtt/pool-contract";
 import { type Queue, UnrecoverableError } from "bullmq";
 
@@ -59,6 +61,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     const startedAt = Date.now();
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
+    // every window in flight listens to the job's signal (scheduler, engine, decoder): a bounded number in stream mode
+    setMaxListeners(settings.jobWindowsInFlight * 4 + 16, timeout.signal);
     const timer = setTimeout(
       () => timeout.abort(new PoolJobError("timeout", `The job did not finish within ${settings.jobTimeoutMs} ms.`)),
       settings.jobTimeoutMs,
