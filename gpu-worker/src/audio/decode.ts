@@ -18,6 +18,8 @@ import { PoolJobError } from "../errors.ts";
 import { SAMPLE_RATE } from "./windows.ts";
 
 const BYTES_PER_SAMPLE = 4;
+/** Encoded bytes read from the audio URL ahead of ffmpeg while backpressure holds ffmpeg back. */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 /** ffmpeg stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 2_000;
 /** ffmpeg messages that mean "the input needs seeking", not "the input is not audio". */
@@ -232,7 +234,14 @@ async function decodeStream(
   let tooBig = false;
   let readError: unknown = null;
   try {
-    for await (const chunk of Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>)) {
+    // read up to READ_AHEAD_BYTES ahead of ffmpeg: a small input is off the connection at once, and a large one
+    // stalls the sender mid-body (TCP flow control), never leaving a finished response unread on an idle socket,
+    // which servers close after their keep-alive timeout (undici then fails the body with "other side closed")
+    const readAhead = Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>, {
+      highWaterMark: READ_AHEAD_BYTES,
+      objectMode: false,
+    });
+    for await (const chunk of readAhead) {
       bytes += (chunk as Buffer).length;
       if (bytes > options.maxAudioBytes) {
         tooBig = true;
