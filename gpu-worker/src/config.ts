@@ -79,6 +79,18 @@ export interface PoolSettings {
   windowSeconds: number;
   /** Jobs one process holds at once (fetching, decoding, waiting for a batch). */
   jobConcurrency: number;
+  /**
+   * `stream`: windows go to the scheduler as ffmpeg decodes them, a job holding at most `jobWindowsInFlight`
+   * (memory flat in the audio's length). `whole`: the earlier path, the whole decoded file in memory and every
+   * window queued at once (kept for comparison, docs/benchmarks.md).
+   */
+  decodeMode: "stream" | "whole";
+  /**
+   * Stream mode: windows one job holds at once (queued or running). ≥ `batchSize` lets one long job fill batches
+   * with its own windows (intra-job batching); the default, 2 × `batchSize`, also has the next batch decoded while
+   * one runs. 1 runs a job's windows one after another, so batches form only across jobs.
+   */
+  jobWindowsInFlight: number;
   /** Whole-job limit (fetch, decode, inference); the job then fails with `timeout`. */
   jobTimeoutMs: number;
   /** BullMQ attempts for retryable failures, and the first backoff delay (doubling). */
@@ -149,6 +161,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     batchWaitMs: 50,
     windowSeconds: 30,
     jobConcurrency: batchSize * 2,
+    decodeMode: "stream",
+    jobWindowsInFlight: batchSize * 2,
     jobTimeoutMs: 600_000,
     jobAttempts: 3,
     jobBackoffMs: 5_000,
@@ -195,6 +209,9 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("batchSize", 1, 64);
   int("batchWaitMs", 0, 60_000);
   int("jobConcurrency", 1, 1024);
+  int("jobWindowsInFlight", 1, 1024);
+  if (!["stream", "whole"].includes(settings.decodeMode))
+    problems.push(`decodeMode must be stream or whole (got ${String(settings.decodeMode)})`);
   int("whisperThreads", 1, 256);
   int("whisperMaxTokens", 0, 448);
   int("whisperBestOf", 1, 10);
@@ -264,6 +281,8 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   BATCH_WAIT_MS: ["batchWaitMs", "number"],
   WINDOW_SECONDS: ["windowSeconds", "number"],
   JOB_CONCURRENCY: ["jobConcurrency", "number"],
+  DECODE_MODE: ["decodeMode", "string"],
+  JOB_WINDOWS_IN_FLIGHT: ["jobWindowsInFlight", "number"],
   JOB_TIMEOUT_MS: ["jobTimeoutMs", "number"],
   JOB_ATTEMPTS: ["jobAttempts", "number"],
   JOB_BACKOFF_MS: ["jobBackoffMs", "number"],

@@ -18,6 +18,8 @@ import { PoolJobError } from "../errors.ts";
 import { SAMPLE_RATE } from "./windows.ts";
 
 const BYTES_PER_SAMPLE = 4;
+/** Encoded bytes read from the audio URL ahead of ffmpeg while backpressure holds ffmpeg back. */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 /** ffmpeg stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 2_000;
 /** ffmpeg messages that mean "the input needs seeking", not "the input is not audio". */
@@ -66,24 +68,74 @@ export interface DecodedAudio {
   decodeMs: number;
 }
 
-/** Fetches the signed audio URL and decodes it; failures are {@link PoolJobError}s with contract codes. */
+/** What a streamed decode reports once ffmpeg is done (the samples went to the sink). */
+export interface StreamedAudio {
+  sampleCount: number;
+  durationSeconds: number;
+  /** Time to the audio response's headers. */
+  fetchMs: number;
+  /** From the headers to ffmpeg's end (includes time the sink held ffmpeg back). */
+  decodeMs: number;
+}
+
+/**
+ * Receives decoded samples in order. While the promise it returns is pending, ffmpeg's stdout is not read, so ffmpeg
+ * stops decoding and stops reading its input, and the HTTP body is not read either: backpressure end to end.
+ * `samples` is a scratch buffer reused for the next chunk: copy what must outlive the call.
+ */
+export type PcmSink = (samples: Float32Array) => void | Promise<void>;
+
+/**
+ * Fetches the signed audio URL and decodes all of it into one buffer (`DECODE_MODE=whole`, and tests' reference);
+ * failures are {@link PoolJobError}s with contract codes.
+ */
 export async function fetchAndDecode(audioUrl: string, options: DecodeOptions): Promise<DecodedAudio> {
+  const chunks: Float32Array[] = [];
+  const streamed = await fetchAndDecodeStream(audioUrl, options, (samples) => {
+    chunks.push(samples.slice());
+  });
+  const pcm = new Float32Array(streamed.sampleCount);
+  let offset = 0;
+  for (const chunk of chunks) {
+    pcm.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { pcm, durationSeconds: streamed.durationSeconds, fetchMs: streamed.fetchMs, decodeMs: streamed.decodeMs };
+}
+
+/**
+ * Fetches the signed audio URL and streams the decoded samples to `sink` as ffmpeg produces them; nothing here holds
+ * more than one stdout chunk. An input that needs seeking (MP4 with its index at the end) is decoded a second time
+ * from the spooled file, which only happens when the streamed pass produced no sample at all (so nothing reached the
+ * sink twice). Failures are {@link PoolJobError}s with contract codes; an error thrown by the sink stops ffmpeg and
+ * is rethrown as is.
+ */
+export async function fetchAndDecodeStream(
+  audioUrl: string,
+  options: DecodeOptions,
+  sink: PcmSink,
+): Promise<StreamedAudio> {
   const started = performance.now();
   const body = await openAudio(audioUrl, options);
   const fetchMs = performance.now() - started;
   const spoolDir = await mkdtemp(path.join(os.tmpdir(), "vtt-audio-"));
   const spoolFile = path.join(spoolDir, "input");
   try {
-    let pcm: Float32Array;
+    let sampleCount: number;
     try {
-      pcm = await decodeStream(body, spoolFile, options);
+      sampleCount = await decodeStream(body, spoolFile, options, sink);
     } catch (error) {
       if (!(error instanceof NeedsSeekableInput)) throw error;
       // the whole input is on disk now, so decode it again from the (seekable) file
-      pcm = await decodeFile(spoolFile, options);
+      sampleCount = await decodeFile(spoolFile, options, sink);
     }
-    if (pcm.length === 0) throw new PoolJobError("invalid_audio", "The audio decodes to zero samples.");
-    return { pcm, durationSeconds: pcm.length / SAMPLE_RATE, fetchMs, decodeMs: performance.now() - started - fetchMs };
+    if (sampleCount === 0) throw new PoolJobError("invalid_audio", "The audio decodes to zero samples.");
+    return {
+      sampleCount,
+      durationSeconds: sampleCount / SAMPLE_RATE,
+      fetchMs,
+      decodeMs: performance.now() - started - fetchMs,
+    };
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
   }
@@ -153,55 +205,81 @@ function ffmpegArgs(input: string, maxAudioSeconds: number): string[] {
 }
 
 /**
- * Streams `body` into ffmpeg's stdin and, in step, into `spoolFile`, collecting float samples from stdout.
- * Feeding continues into the spool file after ffmpeg exits, so a fallback decode sees the whole input.
+ * Streams `body` into ffmpeg's stdin and, until ffmpeg has produced its first samples, into `spoolFile` too; samples
+ * go to `sink` as they come. When ffmpeg exits without a sample, feeding continues into the spool file, so the
+ * fallback decode sees the whole input. Once samples flow the spool is not needed (a fallback could only repeat
+ * them), so a long input is never written to disk twice.
  */
 async function decodeStream(
   body: ReadableStream<Uint8Array>,
   spoolFile: string,
   options: DecodeOptions,
-): Promise<Float32Array> {
+  sink: PcmSink,
+): Promise<number> {
   const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds), {
     stdio: ["pipe", "pipe", "pipe"],
   });
   // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
   child.stdin!.on("error", () => undefined);
   const spool = createWriteStream(spoolFile);
-  const decoding = collect(child, options);
+  const state = { spooling: true };
+  const exited = waitForExit(child, options);
+  const pumped = pump(child, options, sink, () => {
+    state.spooling = false;
+  });
+  // both are awaited below, after the feeding loop; until then a rejection is not "unhandled"
+  exited.catch(() => undefined);
+  pumped.catch(() => undefined);
   let bytes = 0;
   let tooBig = false;
+  let readError: unknown = null;
   try {
-    for await (const chunk of Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>)) {
+    // read up to READ_AHEAD_BYTES ahead of ffmpeg: a small input is off the connection at once, and a large one
+    // stalls the sender mid-body (TCP flow control), never leaving a finished response unread on an idle socket,
+    // which servers close after their keep-alive timeout (undici then fails the body with "other side closed")
+    const readAhead = Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>, {
+      highWaterMark: READ_AHEAD_BYTES,
+      objectMode: false,
+    });
+    for await (const chunk of readAhead) {
       bytes += (chunk as Buffer).length;
       if (bytes > options.maxAudioBytes) {
         tooBig = true;
         break;
       }
-      await Promise.all([writeTo(spool, chunk as Buffer), writeTo(child.stdin!, chunk as Buffer)]);
+      const ffmpegGone = child.stdin!.destroyed || child.stdin!.writableEnded || child.exitCode !== null;
+      // nobody needs the rest: ffmpeg stopped (duration cap, failure) after producing samples
+      if (ffmpegGone && !state.spooling) break;
+      await Promise.all([
+        state.spooling ? writeTo(spool, chunk as Buffer) : undefined,
+        writeTo(child.stdin!, chunk as Buffer),
+      ]);
     }
   } catch (error) {
-    child.kill("SIGKILL");
-    await decoding.catch(() => undefined);
-    if (options.signal?.aborted) throw options.signal.reason;
-    throw new PoolJobError("audio_fetch_failed", `Reading the audio failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+    readError = error;
   } finally {
     await new Promise<void>((resolve) => spool.end(resolve));
   }
-  if (tooBig) {
-    child.kill("SIGKILL");
-    await decoding.catch(() => undefined);
-    throw tooLarge(options.maxAudioBytes);
+  if (readError !== null || tooBig) child.kill("SIGKILL");
+  else child.stdin!.end();
+  const [pump_, exit] = await Promise.allSettled([pumped, exited]);
+  if (options.signal?.aborted) throw options.signal.reason;
+  if (readError !== null) {
+    throw new PoolJobError("audio_fetch_failed", `Reading the audio failed: ${(readError as Error).message}`, {
+      cause: readError,
+    });
   }
-  child.stdin!.end();
-  const result = await decoding;
+  if (tooBig) throw tooLarge(options.maxAudioBytes);
+  if (pump_.status === "rejected") throw pump_.reason;
+  if (exit.status === "rejected") throw exit.reason;
+  const samples = pump_.value;
+  const result = exit.value;
   // ffmpeg may exit 0 with no samples when a container could not be read from a pipe
-  if (result.code !== 0 || (result.pcm.length === 0 && result.stderr)) {
-    if (NEEDS_SEEKABLE_INPUT.test(result.stderr)) throw new NeedsSeekableInput(result.stderr);
-    throw invalidAudio(result.stderr, result.code);
+  if (result.code !== 0 || (samples === 0 && result.stderr)) {
+    if (samples === 0 && NEEDS_SEEKABLE_INPUT.test(result.stderr)) throw new NeedsSeekableInput(result.stderr);
+    throw ffmpegFailure(result, samples);
   }
-  return checkDuration(result.pcm, options.maxAudioSeconds);
+  return samples;
 }
 
 /** Writes one chunk, resolving on drain, or at once when the stream is already closed (ffmpeg gone). */
@@ -224,34 +302,35 @@ function writeTo(
   });
 }
 
-async function decodeFile(file: string, options: DecodeOptions): Promise<Float32Array> {
+async function decodeFile(file: string, options: DecodeOptions, sink: PcmSink): Promise<number> {
   const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds), {
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const result = await collect(child, options);
-  if (result.code !== 0 || (result.pcm.length === 0 && result.stderr)) throw invalidAudio(result.stderr, result.code);
-  return checkDuration(result.pcm, options.maxAudioSeconds);
+  const exited = waitForExit(child, options);
+  const [pump_, exit] = await Promise.allSettled([pump(child, options, sink), exited]);
+  if (options.signal?.aborted) throw options.signal.reason;
+  if (pump_.status === "rejected") throw pump_.reason;
+  if (exit.status === "rejected") throw exit.reason;
+  const samples = pump_.value;
+  if (exit.value.code !== 0 || (samples === 0 && exit.value.stderr)) throw ffmpegFailure(exit.value, samples);
+  return samples;
 }
 
-interface FfmpegResult {
+interface FfmpegExit {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stderr: string;
-  pcm: Float32Array;
 }
 
-function collect(child: ReturnType<typeof spawn>, options: DecodeOptions): Promise<FfmpegResult> {
+/** Resolves when ffmpeg has exited and its pipes closed; kills it when `options.signal` aborts. */
+function waitForExit(child: ReturnType<typeof spawn>, options: DecodeOptions): Promise<FfmpegExit> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
     let stderr = "";
     const onAbort = (): void => {
       child.kill("SIGKILL");
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      bytes += chunk.length;
-    });
+    if (options.signal?.aborted) onAbort();
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL_BYTES);
     });
@@ -264,27 +343,63 @@ function collect(child: ReturnType<typeof spawn>, options: DecodeOptions): Promi
       // a missing ffmpeg is this node's fault, not the audio's: retryable
       reject(new PoolJobError("engine_error", message, { cause: error }));
     });
-    child.once("close", (code) => {
+    child.once("close", (code, signal) => {
       options.signal?.removeEventListener("abort", onAbort);
-      if (options.signal?.aborted) return reject(options.signal.reason);
-      const pcm = new Float32Array(Math.floor(bytes / BYTES_PER_SAMPLE));
-      const view = new Uint8Array(pcm.buffer);
-      let offset = 0;
-      for (const chunk of chunks) {
-        const take = Math.min(chunk.length, view.length - offset);
-        view.set(chunk.subarray(0, take), offset);
-        offset += take;
-      }
-      resolve({ code, stderr: stderr.trim(), pcm });
+      resolve({ code, signal, stderr: stderr.trim() });
     });
   });
 }
 
-function checkDuration(pcm: Float32Array, maxAudioSeconds: number): Float32Array {
-  if (pcm.length > Math.round(maxAudioSeconds * SAMPLE_RATE)) {
-    throw new PoolJobError("invalid_audio", `The audio is longer than the ${maxAudioSeconds} s this pool accepts.`);
+/**
+ * Reads ffmpeg's stdout as float samples and awaits `sink` for each chunk (async iteration pauses the pipe meanwhile).
+ * Enforces the duration cap as the samples come; any failure kills ffmpeg. Resolves with the sample count.
+ */
+async function pump(
+  child: ReturnType<typeof spawn>,
+  options: DecodeOptions,
+  sink: PcmSink,
+  onFirstSamples?: () => void,
+): Promise<number> {
+  const maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
+  let samples = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  // one scratch buffer for every chunk: a long decode allocates nothing per chunk beyond the pipe's own buffers
+  let scratch = new Float32Array(16_384);
+  try {
+    for await (const data of child.stdout!) {
+      const bytes: Buffer = carry.length > 0 ? Buffer.concat([carry, data as Buffer]) : (data as Buffer);
+      const count = Math.floor(bytes.length / BYTES_PER_SAMPLE);
+      carry = Buffer.from(bytes.subarray(count * BYTES_PER_SAMPLE));
+      if (count === 0) continue;
+      if (samples === 0) onFirstSamples?.();
+      samples += count;
+      if (samples > maxSamples) {
+        throw new PoolJobError(
+          "invalid_audio",
+          `The audio is longer than the ${options.maxAudioSeconds} s this pool accepts.`,
+        );
+      }
+      if (scratch.length < count) scratch = new Float32Array(count);
+      // a copy: Buffer offsets need not be 4-aligned
+      new Uint8Array(scratch.buffer, 0, count * BYTES_PER_SAMPLE).set(bytes.subarray(0, count * BYTES_PER_SAMPLE));
+      await sink(scratch.subarray(0, count));
+    }
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
   }
-  return pcm;
+  return samples;
+}
+
+/** Why ffmpeg failed: killed by someone else (this node's problem, retryable) or the input is not decodable. */
+function ffmpegFailure(exit: FfmpegExit, samples: number): PoolJobError {
+  if (exit.code === null) {
+    return new PoolJobError(
+      "engine_error",
+      `ffmpeg was killed (${exit.signal ?? "unknown signal"}) after ${(samples / SAMPLE_RATE).toFixed(1)} s of audio.`,
+    );
+  }
+  return invalidAudio(exit.stderr, exit.code);
 }
 
 function invalidAudio(stderr: string, code: number | null): PoolJobError {

@@ -58,6 +58,88 @@ export function splitIntoWindows(pcm: Float32Array, options: WindowOptions = {})
   return windows;
 }
 
+/**
+ * Cuts PCM that arrives in chunks (ffmpeg's stdout) into exactly the windows {@link splitIntoWindows} gives for the
+ * whole audio, sample for sample, while holding at most one window plus {@link MIN_TAIL_SECONDS} plus one chunk.
+ *
+ * A cut needs the `maxSamples + minTail` samples after the window's start: with those the whole-audio rule
+ * (`searchEnd = min(start + maxSamples, length - minTail)`) already equals `start + maxSamples`, whatever follows.
+ * The rest is decided by {@link finish}, with the final length. Windows are copies (the buffer is reused).
+ */
+export class WindowCutter {
+  readonly #maxSamples: number;
+  readonly #searchSamples: number;
+  readonly #minTail: number;
+  #buffer: Float32Array;
+  /** Valid samples in `#buffer`, from `#start`. */
+  #length = 0;
+  /** Offset of `#buffer[0]` in the job's audio. */
+  #start = 0;
+  #index = 0;
+  #finished = false;
+
+  constructor(options: WindowOptions = {}) {
+    const maxSeconds = Math.min(options.maxWindowSeconds ?? MAX_WINDOW_SECONDS, MAX_WINDOW_SECONDS);
+    this.#maxSamples = Math.round(maxSeconds * SAMPLE_RATE);
+    this.#searchSamples = Math.min(
+      Math.round((options.cutSearchSeconds ?? DEFAULT_CUT_SEARCH_SECONDS) * SAMPLE_RATE),
+      Math.floor(this.#maxSamples / 2),
+    );
+    this.#minTail = Math.min(Math.round(MIN_TAIL_SECONDS * SAMPLE_RATE), Math.floor(this.#maxSamples / 2));
+    this.#buffer = new Float32Array(this.#maxSamples + this.#minTail);
+  }
+
+  /** Samples pushed so far. */
+  get totalSamples(): number {
+    return this.#start + this.#length;
+  }
+
+  /** Samples held now (not yet in an emitted window). */
+  get bufferedSamples(): number {
+    return this.#length;
+  }
+
+  /** Appends samples; returns the windows that are now final (usually none or one). */
+  push(chunk: Float32Array): AudioWindow[] {
+    if (this.#finished) throw new Error("push after finish");
+    const windows: AudioWindow[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      const room = this.#buffer.length - this.#length;
+      const take = Math.min(room, chunk.length - offset);
+      this.#buffer.set(chunk.subarray(offset, offset + take), this.#length);
+      this.#length += take;
+      offset += take;
+      // the buffer holds exactly maxSamples + minTail when full: every cut decidable now is made now
+      while (this.#length >= this.#maxSamples + this.#minTail) windows.push(this.#cut(this.#maxSamples));
+    }
+    return windows;
+  }
+
+  /** The end of the audio: returns the last window(s). */
+  finish(): AudioWindow[] {
+    this.#finished = true;
+    const windows: AudioWindow[] = [];
+    while (this.#length > this.#maxSamples)
+      windows.push(this.#cut(Math.min(this.#maxSamples, this.#length - this.#minTail)));
+    if (this.#length > 0) windows.push(this.#take(this.#length));
+    return windows;
+  }
+
+  #cut(searchEnd: number): AudioWindow {
+    const searchStart = Math.max(1, this.#maxSamples - this.#searchSamples);
+    return this.#take(quietestPoint(this.#buffer, searchStart, searchEnd));
+  }
+
+  #take(count: number): AudioWindow {
+    const window = { index: this.#index++, startSample: this.#start, samples: this.#buffer.slice(0, count) };
+    this.#buffer.copyWithin(0, count, this.#length);
+    this.#length -= count;
+    this.#start += count;
+    return window;
+  }
+}
+
 /** The centre of the quietest stretch in `[from, to)`: the first run of consecutive lowest-energy frames. */
 export function quietestPoint(pcm: Float32Array, from: number, to: number): number {
   const frame = Math.max(1, Math.round((ENERGY_FRAME_MS / 1000) * SAMPLE_RATE));

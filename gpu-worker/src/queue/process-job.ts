@@ -3,13 +3,16 @@
  * windows to the batch scheduler, stitch the results, and queue the signed callback. Failures are classified:
  * retryable ones go back to BullMQ for another attempt, terminal ones queue a failed callback and end the job.
  */
+import { setMaxListeners } from "node:events";
+
 import type { Dispatch } from "@vtt/pool-contract";
 import { type Queue, UnrecoverableError } from "bullmq";
 
-import { fetchAndDecode } from "../audio/decode.ts";
+import { type DecodeOptions, fetchAndDecode } from "../audio/decode.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { stitchWindows } from "../batch/stitch.ts";
+import { type StreamedTranscription, transcribeStream } from "../batch/stream-job.ts";
 import type { OptionsRefusal } from "../bridge/options.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
@@ -58,6 +61,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     const startedAt = Date.now();
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
+    // every window in flight listens to the job's signal (scheduler, engine, decoder): a bounded number in stream mode
+    setMaxListeners(settings.jobWindowsInFlight * 4 + 16, timeout.signal);
     const timer = setTimeout(
       () => timeout.abort(new PoolJobError("timeout", `The job did not finish within ${settings.jobTimeoutMs} ms.`)),
       settings.jobTimeoutMs,
@@ -68,7 +73,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       // a dispatch accepted while the model loaded, or one for another pool's model sharing this queue
       const refusal = deps.refuseOptions?.(data);
       if (refusal) throw new PoolJobError(refusal.code, refusal.detail, { retryable: false });
-      const decoded = await fetchAndDecode(data.audio_url, {
+      if (await erased()) return discard("before_inference");
+      const decodeOptions = {
         ffmpegPath: settings.ffmpegPath,
         maxAudioBytes: settings.maxAudioBytes,
         maxAudioSeconds: settings.maxAudioSeconds,
@@ -76,37 +82,38 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         urlPolicy: { local: settings.audioFetchLocal, allowedHosts: settings.audioFetchAllowedHosts },
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
-      });
-      if (await erased()) return discard("before_inference");
-      const windows = splitIntoWindows(decoded.pcm, { maxWindowSeconds: settings.windowSeconds });
-      const inferenceStarted = performance.now();
-      const outcomes = await Promise.allSettled(
-        windows.map((window) =>
-          scheduler.submit({
-            samples: window.samples,
-            language: data.language,
-            prompt: data.prompt,
-            // a job dispatched by an older edge (or queued before an upgrade) has none of these
-            task,
-            temperature: data.temperature ?? null,
-            wordTimestamps: data.word_timestamps ?? false,
-            signal: timeout.signal,
-          }),
-        ),
-      );
-      const inferenceMs = performance.now() - inferenceStarted;
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-      if (failed) throw failed.reason;
+      };
+      const submit = (samples: Float32Array, signal: AbortSignal): Promise<EngineWindowResult> =>
+        scheduler.submit({
+          samples,
+          language: data.language,
+          prompt: data.prompt,
+          // a job dispatched by an older edge (or queued before an upgrade) has none of these
+          task,
+          temperature: data.temperature ?? null,
+          wordTimestamps: data.word_timestamps ?? false,
+          signal,
+        });
+      const streamed =
+        settings.decodeMode === "whole"
+          ? await transcribeWhole(data.audio_url, decodeOptions, settings.windowSeconds, submit)
+          : await transcribeStream(data.audio_url, {
+              decode: decodeOptions,
+              windows: { maxWindowSeconds: settings.windowSeconds },
+              maxWindowsInFlight: settings.jobWindowsInFlight,
+              submit,
+            });
+      const inferenceMs = streamed.inferenceMs;
       const transcript = stitchWindows(
-        windows.map((w) => ({ startSample: w.startSample, sampleCount: w.samples.length })),
-        outcomes.map((o) => (o as PromiseFulfilledResult<EngineWindowResult>).value),
+        streamed.placements,
+        streamed.results,
         task === "translate" ? "en" : data.language,
       );
       const totalMs = Date.now() - (data.dispatched_at ?? job.timestamp);
       const timings = {
         queue_ms: queueMs,
-        fetch_ms: Math.round(decoded.fetchMs),
-        decode_ms: Math.round(decoded.decodeMs),
+        fetch_ms: Math.round(streamed.fetchMs),
+        decode_ms: Math.round(streamed.decodeMs),
         inference_ms: Math.round(inferenceMs),
         total_ms: totalMs,
       };
@@ -116,7 +123,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         status: "completed",
         result: {
           ...transcript,
-          duration_seconds: round3(decoded.durationSeconds),
+          duration_seconds: round3(streamed.durationSeconds),
           model: deps.modelName,
           task,
           timings,
@@ -128,8 +135,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         settings,
       );
       metrics.jobsCompleted.inc();
-      metrics.audioSeconds.inc(decoded.durationSeconds);
-      metrics.realTimeFactor.observe(inferenceMs / 1000 / decoded.durationSeconds);
+      metrics.audioSeconds.inc(streamed.durationSeconds);
+      metrics.realTimeFactor.observe(inferenceMs / 1000 / streamed.durationSeconds);
       for (const [phase, ms] of [
         ["queue", queueMs],
         ["fetch", timings.fetch_ms],
@@ -140,9 +147,9 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         metrics.latency.observe({ phase }, ms / 1000);
       }
       log.info("job_completed", {
-        windows: windows.length,
+        windows: streamed.placements.length,
         segments: transcript.segments.length,
-        duration_seconds: decoded.durationSeconds,
+        duration_seconds: streamed.durationSeconds,
         ...timings,
       });
       return { segments: transcript.segments.length };
@@ -173,6 +180,32 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       clearTimeout(timer);
       deps.activeJobs.count--;
     }
+  };
+}
+
+/**
+ * `DECODE_MODE=whole`: the whole file decoded into memory, then every window queued at once (the path before
+ * streaming; kept to compare against, docs/benchmarks.md).
+ */
+async function transcribeWhole(
+  audioUrl: string,
+  decodeOptions: DecodeOptions,
+  windowSeconds: number,
+  submit: (samples: Float32Array, signal: AbortSignal) => Promise<EngineWindowResult>,
+): Promise<StreamedTranscription> {
+  const decoded = await fetchAndDecode(audioUrl, decodeOptions);
+  const windows = splitIntoWindows(decoded.pcm, { maxWindowSeconds: windowSeconds });
+  const inferenceStarted = performance.now();
+  const outcomes = await Promise.allSettled(windows.map((window) => submit(window.samples, decodeOptions.signal!)));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
+  return {
+    placements: windows.map((w) => ({ startSample: w.startSample, sampleCount: w.samples.length })),
+    results: outcomes.map((o) => (o as PromiseFulfilledResult<EngineWindowResult>).value),
+    durationSeconds: decoded.durationSeconds,
+    fetchMs: decoded.fetchMs,
+    decodeMs: decoded.decodeMs,
+    inferenceMs: performance.now() - inferenceStarted,
   };
 }
 

@@ -1,0 +1,401 @@
+/**
+ * Long-audio benchmark for the pool (a script, not a test): peak RSS of the pool process and throughput (audio
+ * seconds per wall second) for a short and a long input, in `DECODE_MODE=stream` and `whole`, plus an optional huge
+ * input (`--huge-gib`, e.g. 5) generated on the fly by ffmpeg while it is served (never on disk).
+ *
+ * Each run is its own child process (`--child`): the pool (startPool, one job) and nothing else, so its peak RSS
+ * (`VmHWM` in /proc/<pid>/status, read by this parent when the callback has arrived) is the pool's. The parent serves
+ * the audio (files streamed from disk, or ffmpeg's output), receives the callback and starts one private Redis.
+ * The engine host (whisper.cpp, a child of the pool process) is sampled separately every 250 ms.
+ *
+ *   npx tsx bench/pool/long.ts [--short-seconds 60] [--long-seconds 10800] [--modes stream,whole]
+ *     [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--write]
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { mkdir, readdir, rename } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs, promisify } from "node:util";
+
+// @ts-expect-error -- a plain .mjs helper shared by the benchmark scripts
+import { writeSection } from "../../scripts/lib/bench-doc.mjs";
+
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    child: { type: "boolean", default: false },
+    redis: { type: "string" },
+    mode: { type: "string", default: "stream" },
+    audio: { type: "string" },
+    callback: { type: "string" },
+    job: { type: "string" },
+    "max-bytes": { type: "string", default: String(500 * 1024 * 1024) },
+    "short-seconds": { type: "string", default: "60" },
+    "long-seconds": { type: "string", default: "10800" },
+    modes: { type: "string", default: "stream,whole" },
+    "huge-gib": { type: "string", default: "0" },
+    model: { type: "string", default: "synthetic:mini" },
+    "max-tokens": { type: "string", default: "4" },
+    batch: { type: "string", default: "2" },
+    /** `whispercpp` (the real engine, synthetic weights) or `instant`: an OpenAI-compatible server in this parent
+     *  that answers each window at once, so the figures are the pool's own pipeline (fetch, ffmpeg, windows,
+     *  scheduler, stitching, callback) with no inference cost. */
+    engine: { type: "string", default: "whispercpp" },
+    "engine-url": { type: "string" },
+    heading: { type: "string", default: "" },
+    write: { type: "boolean", default: false },
+  },
+});
+const SAMPLE_RATE = 16_000;
+const DIR = path.join(os.tmpdir(), "vtt-bench-long");
+
+if (args.child) await child();
+else await parent();
+
+/** One pool, one job; stays up until SIGTERM so the parent can read its peak RSS. */
+async function child(): Promise<void> {
+  const { createLogger } = await import("../../gpu-worker/src/log.ts");
+  const { startPool } = await import("../../gpu-worker/src/pool.ts");
+  const { BRIDGE_KEYS, CALLBACK_KEYS, dispatch } = await import("../../gpu-worker/test/helpers/edge.ts");
+  const batchSize = Number(args.batch);
+  const pool = await startPool({
+    redisUrl: args.redis!,
+    host: "127.0.0.1",
+    port: 0,
+    queuePrefix: `bench-long-${args.job}`,
+    bridgeKeys: BRIDGE_KEYS,
+    callbackKeys: CALLBACK_KEYS,
+    whisperModel: args.model,
+    ...(args.engine === "instant"
+      ? { engine: "openai-compatible" as const, openaiBaseUrl: args["engine-url"], openaiModel: "instant" }
+      : {}),
+    batchSize,
+    batchWaitMs: 20,
+    whisperThreads: Math.max(1, Math.floor(os.availableParallelism() / batchSize)),
+    whisperMaxTokens: Number(args["max-tokens"]),
+    whisperTemperatureInc: 0,
+    whisperBestOf: 1,
+    decodeMode: args.mode as "stream" | "whole",
+    maxAudioBytes: Number(args["max-bytes"]),
+    maxAudioSeconds: 6 * 3600,
+    jobTimeoutMs: 3_600_000,
+    logLevel: "silent",
+    logger: createLogger({ level: "silent" }),
+  });
+  process.once("SIGTERM", () => {
+    void pool.stop().then(() => process.exit(0));
+  });
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const response = await dispatch(pool.url, {
+    job_id: args.job,
+    language: "en",
+    prompt: null,
+    audio_url: args.audio,
+    audio_expires_at: exp,
+    callback_url: args.callback,
+    traceparent: null,
+  });
+  if (response.status !== 202) throw new Error(`dispatch answered ${response.status}: ${await response.text()}`);
+  process.stdout.write("dispatched\n");
+}
+
+interface RunResult {
+  input: string;
+  mode: string;
+  audioSeconds: number;
+  wallSeconds: number;
+  throughput: number;
+  poolPeakMiB: number;
+  hostPeakMiB: number;
+  status: string;
+}
+
+async function parent(): Promise<void> {
+  await mkdir(DIR, { recursive: true });
+  const shortSeconds = Number(args["short-seconds"]);
+  const longSeconds = Number(args["long-seconds"]);
+  const hugeGiB = Number(args["huge-gib"]);
+  const inputs = [
+    { name: `${formatSeconds(shortSeconds)} WAV`, file: await makeWav(shortSeconds) },
+    ...(longSeconds > 0 ? [{ name: `${formatSeconds(longSeconds)} WAV`, file: await makeWav(longSeconds) }] : []),
+  ];
+  const { startPrivateRedis } = await import("../../gpu-worker/src/redis-server.ts");
+  const redis = await startPrivateRedis();
+  const waiters = new Map<string, (body: CallbackBody) => void>();
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://bench");
+    if (request.method === "GET" && url.pathname.startsWith("/audio/")) {
+      const name = decodeURIComponent(url.pathname.slice("/audio/".length));
+      if (name === "huge") return serveHuge(response, hugeGiB);
+      const file = path.join(DIR, name);
+      response.writeHead(200, { "content-length": String(statSync(file).size) });
+      createReadStream(file).pipe(response);
+      return;
+    }
+    // the `instant` engine: OpenAI's verbose_json, one segment per window
+    if (request.method === "GET" && url.pathname === "/v1/models") {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ object: "list", data: [{ id: "instant", object: "model", owned_by: "bench" }] }));
+      return;
+    }
+    if (request.method === "POST" && url.pathname === "/v1/audio/transcriptions") {
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify({
+            task: "transcribe",
+            language: "english",
+            duration: 1,
+            text: " window",
+            segments: [{ id: 0, start: 0, end: 1, text: " window", avg_logprob: -0.1, no_speech_prob: 0.01 }],
+          }),
+        );
+      });
+      return;
+    }
+    if (request.method === "POST" && url.pathname === "/callback") {
+      const chunks: Buffer[] = [];
+      request.on("data", (c: Buffer) => chunks.push(c));
+      request.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as CallbackBody;
+        response.writeHead(200, { "content-type": "application/json" }).end("{}");
+        waiters.get(body.job_id)?.(body);
+      });
+      return;
+    }
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const results: RunResult[] = [];
+  let n = 0;
+  const once = async (input: string, audioPath: string, mode: string, maxBytes: number): Promise<void> => {
+    const job = `tr_benchlong_${Date.now()}_${n++}`;
+    const body = new Promise<CallbackBody>((resolve) => waiters.set(job, resolve));
+    const started = performance.now();
+    const proc = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        import.meta.filename,
+        "--child",
+        `--redis=${redis.url}`,
+        `--mode=${mode}`,
+        `--audio=${base}/audio/${audioPath}`,
+        `--callback=${base}/callback`,
+        `--job=${job}`,
+        `--max-bytes=${maxBytes}`,
+        `--model=${args.model}`,
+        `--max-tokens=${args["max-tokens"]}`,
+        `--batch=${args.batch}`,
+        `--engine=${args.engine}`,
+        `--engine-url=${base}/v1`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let dispatchedAt = 0;
+    proc.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("dispatched")) dispatchedAt = performance.now();
+    });
+    let hostPeak = 0;
+    const sampler = setInterval(() => {
+      void descendantsRss(proc.pid!).then((kib) => (hostPeak = Math.max(hostPeak, kib)));
+    }, 250);
+    const result = await Promise.race([body, exitOf(proc).then((code) => ({ exited: code }) as const)]);
+    clearInterval(sampler);
+    const wallSeconds = (performance.now() - (dispatchedAt || started)) / 1000;
+    const poolPeak = peakRss(proc.pid!);
+    await stop(proc);
+    if ("exited" in result) throw new Error(`the pool process exited (${result.exited}) before a callback`);
+    const audioSeconds = result.status === "completed" ? result.result.duration_seconds : 0;
+    const totalSeconds = result.status === "completed" ? result.result.timings.total_ms / 1000 : wallSeconds;
+    const row: RunResult = {
+      input,
+      mode,
+      audioSeconds,
+      wallSeconds: totalSeconds,
+      throughput: audioSeconds / totalSeconds,
+      poolPeakMiB: poolPeak / 1024,
+      hostPeakMiB: hostPeak / 1024,
+      status: result.status === "completed" ? "completed" : `failed: ${result.error.code} (${result.error.message})`,
+    };
+    console.error(
+      `${input}, ${mode}: ${row.status}, ${audioSeconds.toFixed(0)} s audio in ${totalSeconds.toFixed(1)} s ` +
+        `(${row.throughput.toFixed(1)} audio s/s), pool peak RSS ${row.poolPeakMiB.toFixed(0)} MiB, ` +
+        `engine host peak ${row.hostPeakMiB.toFixed(0)} MiB`,
+    );
+    results.push(row);
+  };
+  try {
+    for (const mode of args.modes!.split(",")) {
+      for (const input of inputs) await once(input.name, path.basename(input.file), mode, 500 * 1024 * 1024);
+    }
+    if (hugeGiB > 0) await once(`${hugeGiB} GiB WAV (96 kHz, 8 ch, f32), generated`, "huge", "stream", 6 * 1024 ** 3);
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    await redis.stop();
+  }
+  const table = [
+    "| input | DECODE_MODE | result | audio s | job s | audio s / s | pool peak RSS | engine host peak RSS |",
+    "|---|---|---|---|---|---|---|---|",
+    ...results.map(
+      (r) =>
+        `| ${r.input} | ${r.mode} | ${r.status} | ${r.audioSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(1)} | ${r.throughput.toFixed(1)} | ${r.poolPeakMiB.toFixed(0)} MiB | ${r.hostPeakMiB.toFixed(0)} MiB |`,
+    ),
+  ];
+  const ratios: string[] = [];
+  for (const mode of new Set(results.map((r) => r.mode))) {
+    const rows = results.filter((r) => r.mode === mode && inputs.some((i) => i.name === r.input));
+    if (rows.length === 2) {
+      ratios.push(
+        `${mode}: long ÷ short peak RSS ${(rows[1]!.poolPeakMiB / rows[0]!.poolPeakMiB).toFixed(2)}×, ` +
+          `throughput on the long input ${rows[1]!.throughput.toFixed(1)} audio s/s`,
+      );
+    }
+  }
+  const stream = results.find((r) => r.mode === "stream" && r.input === inputs.at(-1)!.name);
+  const whole = results.find((r) => r.mode === "whole" && r.input === inputs.at(-1)!.name);
+  if (stream && whole) {
+    ratios.push(`stream ÷ whole throughput on the long input: ${(stream.throughput / whole.throughput).toFixed(3)}×`);
+  }
+  const output = [...table, "", ...ratios.map((r) => `- ${r}`)].join("\n");
+  console.log(`\n${output}`);
+  if (args.write) {
+    const command = `npx tsx bench/pool/long.ts ${process.argv.slice(2).join(" ")}`.trim();
+    const heading = `## Whisper pool, long audio (bench/pool/long.ts)${args.heading ? `: ${args.heading}` : ""}`;
+    const engine =
+      args.engine === "instant"
+        ? "engine `instant` (an OpenAI-compatible server answering each window at once: the pool's own pipeline)"
+        : `engine whisper.cpp, model ${args.model}, greedy, max ${args["max-tokens"]} tokens per window`;
+    writeSection(
+      "docs/benchmarks.md",
+      heading,
+      [
+        heading,
+        "",
+        `Measured ${new Date().toISOString().slice(0, 16)} UTC on ${os.availableParallelism()} cores (shared with ` +
+          `other work; load average ${os.loadavg()[0]!.toFixed(1)} at the end), ${engine}, BATCH_SIZE ${args.batch}:`,
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        output,
+        "",
+      ].join("\n"),
+    );
+  }
+}
+
+type CallbackBody =
+  | { job_id: string; status: "completed"; result: { duration_seconds: number; timings: { total_ms: number } } }
+  | { job_id: string; status: "failed"; error: { code: string; message: string } };
+
+/** A 16 kHz mono WAV of tone bursts (quiet points every few seconds), made once. */
+async function makeWav(seconds: number): Promise<string> {
+  const file = path.join(DIR, `tone-${seconds}.wav`);
+  if (existsSync(file)) return file;
+  const partial = `${file}.partial.wav`;
+  await run("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=330:sample_rate=${SAMPLE_RATE}:duration=${seconds}`,
+    "-af",
+    "volume='0.2+0.8*abs(sin(2*PI*t/9))':eval=frame",
+    "-ac",
+    "1",
+    "-c:a",
+    "pcm_s16le",
+    partial,
+  ]);
+  await rename(partial, file);
+  return file;
+}
+
+/** Streams a WAV of `gib` GiB (96 kHz, 8 channels, 32-bit float: 3 MB per second of audio) from ffmpeg's stdout. */
+function serveHuge(response: http.ServerResponse, gib: number): void {
+  const bytesPerSecond = 96_000 * 8 * 4;
+  const seconds = Math.ceil((gib * 1024 ** 3) / bytesPerSecond);
+  const ffmpeg = spawn(
+    "ffmpeg",
+    [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=330:sample_rate=96000:duration=${seconds}`,
+      "-af",
+      "volume='0.2+0.8*abs(sin(2*PI*t/9))':eval=frame",
+      "-ac",
+      "8",
+      "-c:a",
+      "pcm_f32le",
+      // a WAV written to a pipe has no sizes in its header (ffmpeg cannot seek back): readers read to the end,
+      // also past 4 GiB (RF64 written to a pipe would declare 0 bytes of data)
+      "-f",
+      "wav",
+      "pipe:1",
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  response.writeHead(200, { "content-type": "audio/wav" });
+  ffmpeg.stdout.pipe(response);
+  response.on("close", () => ffmpeg.kill("SIGKILL"));
+}
+
+/** Peak resident set (KiB) of a live process, from /proc. */
+function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** Current resident set (KiB) of the largest descendant that is not ffmpeg (the engine host). */
+async function descendantsRss(pid: number): Promise<number> {
+  let most = 0;
+  const children = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const task of children) {
+    const list = await import("node:fs/promises")
+      .then((fs) => fs.readFile(`/proc/${pid}/task/${task}/children`, "utf8"))
+      .catch(() => "");
+    for (const child of list.split(" ").filter(Boolean)) {
+      try {
+        const status = readFileSync(`/proc/${child}/status`, "utf8");
+        if (/^Name:\s+ffmpeg/m.test(status)) continue;
+        most = Math.max(most, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return most;
+}
+
+function exitOf(proc: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const exited = exitOf(proc);
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds >= 3600 ? `${seconds / 3600} h` : seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
+}
