@@ -52,6 +52,7 @@ export function toJobObject(
       row.audioUrlSealed === null
         ? { type: "upload" }
         : { type: "url", host: row.audioUrlHost ?? null, fetched_at: iso(row.audioFetchedAt) },
+    upload_id: row.uploadId ?? null,
     webhook_url: row.webhookUrl,
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),

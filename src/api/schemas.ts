@@ -335,6 +335,10 @@ export const JobSchema = z
       .string()
       .openapi({ description: "wav, mp3, flac, ogg, webm or mp4; `pending` until an `audio_url` is fetched" }),
     source: JobSourceSchema,
+    upload_id: z.string().nullable().openapi({
+      example: "up_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+      description: "the tus upload (`/v1/uploads`) it came through",
+    }),
     webhook_url: z.string().nullable(),
     created_at: z.string().openapi({ format: "date-time" }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -594,6 +598,7 @@ export const ErasureReceiptSchema = z
       job_features: z.number().int(),
       feedback: z.number().int(),
       search_tokens: z.number().int().openapi({ description: "word positions of the transcript search index" }),
+      resumable_uploads: z.number().int().openapi({ description: "unfinished tus uploads (parts, tails, state)" }),
     }),
     completed_at: z.string(),
   })

@@ -48,6 +48,8 @@ interface CreateJobBase {
   options: ResolvedUploadOptions;
   idempotencyKey: string | null;
   traceparent: string;
+  /** the tus upload (`up_…`) the audio arrived through */
+  uploadId?: string | null;
 }
 
 /** An upload (`stored`), or a submission by URL (`audioUrl`, fetched later). */
@@ -92,6 +94,7 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     requestedModel: input.options.requestedModel,
     temperature: input.options.temperature,
     wordTimestamps: input.options.wordTimestamps,
+    uploadId: input.uploadId ?? null,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
