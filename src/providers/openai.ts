@@ -6,10 +6,11 @@
 import { languageCode } from "@vtt/pool-contract";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from "openai";
 
-import { settings } from "../config.ts";
+import { MAX_PROMPT_UTF16_UNITS, settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
+import { promptWithKeyterms } from "./keyterms.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -67,10 +68,12 @@ export class OpenAITranscriptionService implements TranscriptionService {
     }
     const bytes = await readAllCapped(request.audio, OPENAI_MAX_BYTES, "openai");
     const file = await toFile(bytes, `${request.jobId}.${request.format}`, { type: request.contentType });
+    // keyterms ride on Whisper's prompt, after the caller's own, within the prompt limit
+    const prompt = promptWithKeyterms(request.prompt, request.keyterms, MAX_PROMPT_UTF16_UNITS);
     const shared = {
       file,
       model,
-      ...(request.prompt ? { prompt: request.prompt } : {}),
+      ...(prompt ? { prompt } : {}),
       ...(request.temperature !== null ? { temperature: request.temperature } : {}),
     };
     try {

@@ -35,6 +35,7 @@ function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRe
     contentType: "audio/wav",
     language: "en",
     prompt: null,
+    keyterms: [],
     task: "transcribe",
     model: null,
     temperature: null,
@@ -254,6 +255,8 @@ describe("deepgram", () => {
     expect(outcome).toEqual({
       kind: "completed",
       transcript: {
+        // detect_language=true: Deepgram names the language and its confidence
+        language_probability: 0.99,
         text: "And so, my fellow Americans, ask not what your country can do for you.",
         segments: [
           { start: 0.08, end: 3.4, text: "And so, my fellow Americans,", confidence: 0.97, speaker: "0" },
