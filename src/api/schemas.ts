@@ -118,7 +118,8 @@ const KeytermList = z
 export const KeytermsParam = z
   .union([z.string(), z.array(z.unknown())])
   .transform((value, ctx) => {
-    if (Array.isArray(value) || value.trimStart().startsWith("[")) {
+    // a value that looks like JSON is judged as JSON (a JSON object is refused, never taken as one keyterm)
+    if (Array.isArray(value) || /^\s*[[{]/.test(value)) {
       let parsed: unknown = value;
       if (!Array.isArray(value)) {
         try {
