@@ -67,6 +67,8 @@ export const transcriptions = sqliteTable(
     requestedLanguage: text("requested_language"),
     /** detected or confirmed language of the result */
     language: text("language"),
+    /** the provider's probability of a language it detected (`language=auto`), in [0, 1]; null when not reported */
+    languageProbability: real("language_probability"),
     durationSeconds: real("duration_seconds"),
     /** full text; null until completed */
     text: text("text"),
@@ -80,6 +82,8 @@ export const transcriptions = sqliteTable(
     metadata: text("metadata"),
     subjectId: text("subject_id"),
     prompt: text("prompt"),
+    /** JSON array of the job's `keyterms` (vocabulary hints, ≤ 100); null when none were given */
+    keyterms: text("keyterms"),
     webhookUrl: text("webhook_url"),
     audioKey: text("audio_key"),
     audioBytes: integer("audio_bytes").notNull(),

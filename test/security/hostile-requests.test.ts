@@ -1632,6 +1632,34 @@ const rows: Row[] = [
     "invalid_max_lines",
   ],
   [
+    "keyterms: 101 of them",
+    () =>
+      multipartUpload(s.a.key, {
+        provider: "whisper-pool",
+        keyterms: JSON.stringify(Array.from({ length: 101 }, (_, i) => `t${i}`)),
+      }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: one over 50 characters",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: JSON.stringify(["x".repeat(51)]) }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: a JSON object, not an array",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: '{"__proto__":{"x":1}}' }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: control characters",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: '["bell\\u0007", "nul\\u0000"]' }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
     "transcript of a job still queued",
     () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }),
     409,
