@@ -9,6 +9,11 @@
  * - model override: any id the provider lists (its configured model first, then the extra ids from settings).
  * - temperature: OpenAI and the pool; Deepgram and Workers AI take none and ignore it (a sampling hint, not a result).
  * - words: every provider; OpenAI and the pool only when asked (they cost time there).
+ * - speaker labels (diarization): Deepgram (`diarize=true`), OpenAI's `gpt-4o-transcribe-diarize` (`diarized_json`)
+ *   and the pool (its sherpa-onnx stage; a pool without the models fails the job with `diarization_unavailable`).
+ *   Workers AI never.
+ * - multichannel (each channel one speaker): Deepgram (`multichannel=true`) and the pool (ffmpeg splits the
+ *   channels). OpenAI and Workers AI are not handed channels by the edge (docs/api.md): `multichannel_unsupported`.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -25,6 +30,9 @@ export const WORKERS_AI_DEFAULT_MODEL = "@cf/openai/whisper-large-v3-turbo";
  */
 export const WORKERS_AI_WHISPER_MODELS = [WORKERS_AI_DEFAULT_MODEL] as const;
 
+/** OpenAI's diarizing model: `diarized_json` gives segments with speakers (no words, no prompt). */
+export const OPENAI_DIARIZE_MODEL = "gpt-4o-transcribe-diarize";
+
 /** OpenAI models that answer only `json`/`text` and have no translations route. */
 const OPENAI_JSON_ONLY_MODELS = /^gpt-4o/;
 
@@ -33,11 +41,16 @@ export interface ProviderJobOptions {
   task: TranscriptionTask;
   /** the provider's model id the caller named, or null for its default */
   model: string | null;
+  /** the job asked for speaker labels (diarization) */
+  speakerLabels?: boolean;
+  /** the job asked for each channel as one speaker */
+  multichannel?: boolean;
 }
 
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
-  code: "provider_cannot_translate" | "provider_model_unavailable";
+  code:
+    "provider_cannot_translate" | "provider_model_unavailable" | "diarization_unsupported" | "multichannel_unsupported";
   message: string;
 }
 
@@ -101,6 +114,24 @@ export function providerCanTranslate(env: Env, name: string, model: string | nul
   }
 }
 
+/** Whether this provider can label speakers, with the job's model (or its default). */
+export function providerCanDiarize(env: Env, name: string, model: string | null = null): boolean {
+  switch (name) {
+    case "deepgram":
+    case "whisper-pool":
+      return true;
+    case "openai":
+      return effectiveModel(env, name, model) === OPENAI_DIARIZE_MODEL;
+    default:
+      return false;
+  }
+}
+
+/** Whether this provider can transcribe each channel on its own (Deepgram natively, the pool through ffmpeg). */
+export function providerCanSplitChannels(name: string): boolean {
+  return name === "deepgram" || name === "whisper-pool";
+}
+
 /** Whether the provider passes a temperature on (the others ignore it). */
 export function providerTakesTemperature(name: string): boolean {
   return name === "openai" || name === "whisper-pool";
@@ -124,7 +155,29 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
       message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
     };
   }
+  if (options.speakerLabels && !providerCanDiarize(env, name, options.model)) {
+    const model = effectiveModel(env, name, options.model);
+    return {
+      code: "diarization_unsupported",
+      message: model
+        ? `provider ${name} cannot label speakers with model ${model}`
+        : `provider ${name} cannot label speakers`,
+    };
+  }
+  if (options.multichannel && !providerCanSplitChannels(name)) {
+    return { code: "multichannel_unsupported", message: `provider ${name} cannot transcribe channels separately` };
+  }
   return null;
+}
+
+/**
+ * The provider a new native job goes to when it names none: the first enabled provider that can honour its options,
+ * else the first enabled one (the default), where a job it cannot honour fails with its code; null when none is
+ * enabled. Without speaker options every provider can, so this is the default provider, as before.
+ */
+export function preferredProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
+  const enabled = parseProviderList(env);
+  return enabled.find((name) => checkProviderOptions(env, name, options) === null) ?? enabled[0] ?? null;
 }
 
 /** Outcome of {@link resolveProvider}. */
@@ -148,6 +201,16 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
   if (provider) return { ok: true, provider };
   if (enabled.length === 0) {
     return { ok: false, refusal: { code: "provider_not_enabled", message: "no provider is enabled" } };
+  }
+  const modelOffered =
+    options.model === null || enabled.some((name) => providerModels(env, name).includes(options.model!));
+  if (options.task !== "translate" && modelOffered && (options.speakerLabels || options.multichannel)) {
+    return {
+      ok: false,
+      refusal: options.speakerLabels
+        ? { code: "diarization_unsupported", message: "no enabled provider can label speakers" }
+        : { code: "multichannel_unsupported", message: "no enabled provider can transcribe channels separately" },
+    };
   }
   return {
     ok: false,

@@ -8,7 +8,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile
 
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
+import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL, OPENAI_DIARIZE_MODEL } from "./capabilities.ts";
 import { readAllCapped, singleSegment, whisperSignals } from "./http.ts";
 import {
   classifyHttpStatus,
@@ -29,6 +29,14 @@ interface VerboseTranscription {
   duration?: number;
   segments?: { start: number; end: number; text: string; avg_logprob?: number; no_speech_prob?: number }[];
   words?: { word: string; start: number; end: number }[];
+}
+
+/** `response_format=diarized_json` (gpt-4o-transcribe-diarize): segments with a speaker each, no words. */
+interface DiarizedTranscription {
+  task?: string;
+  duration?: number;
+  text: string;
+  segments?: { type?: string; id?: string; start: number; end: number; text: string; speaker: string }[];
 }
 
 export class OpenAITranscriptionService implements TranscriptionService {
@@ -65,6 +73,18 @@ export class OpenAITranscriptionService implements TranscriptionService {
         retryable: false,
       });
     }
+    if (request.speakers?.multichannel) {
+      await request.audio.cancel();
+      throw new ProviderError("multichannel_unsupported", "openai cannot transcribe channels separately", {
+        retryable: false,
+      });
+    }
+    if (request.speakers?.labels && model !== OPENAI_DIARIZE_MODEL) {
+      await request.audio.cancel();
+      throw new ProviderError("diarization_unsupported", `openai cannot label speakers with model ${model}`, {
+        retryable: false,
+      });
+    }
     const bytes = await readAllCapped(request.audio, OPENAI_MAX_BYTES, "openai");
     const file = await toFile(bytes, `${request.jobId}.${request.format}`, { type: request.contentType });
     const shared = {
@@ -82,6 +102,7 @@ export class OpenAITranscriptionService implements TranscriptionService {
         )) as unknown as VerboseTranscription;
         return { kind: "completed", transcript: this.#normalise(response, model, "en") };
       }
+      if (request.speakers?.labels) return { kind: "completed", transcript: await this.#diarize(file, model, request) };
       const verbose = !isOpenAIJsonOnlyModel(model);
       const response = (await this.#client.audio.transcriptions.create(
         {
@@ -106,6 +127,41 @@ export class OpenAITranscriptionService implements TranscriptionService {
     } catch (error) {
       throw mapOpenAIError(error);
     }
+  }
+
+  /**
+   * gpt-4o-transcribe-diarize with `diarized_json`: `chunking_strategy=auto` (OpenAI refuses audio over 30 s
+   * without it) and no prompt (OpenAI refuses prompts for diarization models; the prompt is a hint, docs/api.md).
+   */
+  async #diarize(file: Awaited<ReturnType<typeof toFile>>, model: string, request: TranscriptionRequest) {
+    const response = (await this.#client.audio.transcriptions.create(
+      {
+        file,
+        model,
+        response_format: "diarized_json",
+        chunking_strategy: "auto",
+        ...(request.temperature !== null ? { temperature: request.temperature } : {}),
+        ...(request.language ? { language: request.language } : {}),
+      },
+      { signal: request.signal },
+    )) as unknown as DiarizedTranscription;
+    const segments = (response.segments ?? []).map((s) => ({
+      start: s.start,
+      end: s.end,
+      text: s.text.trim(),
+      ...(typeof s.speaker === "string" && s.speaker !== "" ? { speaker: s.speaker } : {}),
+    }));
+    if (segments.some((s) => s.speaker === undefined && s.text !== "")) {
+      throw new ProviderError("diarization_unsupported", "openai answered without speakers", { retryable: false });
+    }
+    const text = (response.text ?? "").trim();
+    return {
+      text,
+      segments,
+      language: request.language,
+      duration_seconds: typeof response.duration === "number" ? response.duration : null,
+      model,
+    } satisfies NormalisedTranscript;
   }
 
   #normalise(response: VerboseTranscription, model: string, language: string | null): NormalisedTranscript {
