@@ -10,10 +10,11 @@
  * - temperature: OpenAI and the pool; Deepgram and Workers AI take none and ignore it (a sampling hint, not a result).
  * - words: every provider; OpenAI and the pool only when asked (they cost time there).
  * - speaker labels (diarization): Deepgram (`diarize=true`), OpenAI's `gpt-4o-transcribe-diarize` (`diarized_json`)
- *   and the pool (its sherpa-onnx stage; a pool without the models fails the job with `diarization_unavailable`).
+ *   and the pool (a pool without a diarization stage refuses the dispatch: the job fails `diarization_unavailable`).
  *   Workers AI never.
- * - multichannel (each channel one speaker): Deepgram (`multichannel=true`) and the pool (ffmpeg splits the
- *   channels). OpenAI and Workers AI are not handed channels by the edge (docs/api.md): `multichannel_unsupported`.
+ * - multichannel (each channel one speaker): Deepgram (`multichannel=true`). The pool's ffmpeg channel split is not
+ *   built (it refuses with `multichannel_unsupported`), and OpenAI and Workers AI are not handed channels by the
+ *   edge (docs/api.md): `multichannel_unsupported`.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -127,9 +128,9 @@ export function providerCanDiarize(env: Env, name: string, model: string | null 
   }
 }
 
-/** Whether this provider can transcribe each channel on its own (Deepgram natively, the pool through ffmpeg). */
+/** Whether this provider can transcribe each channel on its own (Deepgram natively; the pool refuses it today). */
 export function providerCanSplitChannels(name: string): boolean {
-  return name === "deepgram" || name === "whisper-pool";
+  return name === "deepgram";
 }
 
 /** Whether the provider passes a temperature on (the others ignore it). */

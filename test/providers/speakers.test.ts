@@ -18,6 +18,7 @@ import {
 import { DeepgramTranscriptionService } from "../../src/providers/deepgram.ts";
 import { OpenAITranscriptionService } from "../../src/providers/openai.ts";
 import { ProviderError, type TranscriptionRequest } from "../../src/providers/types.ts";
+import { WhisperPoolService } from "../../src/providers/whisper-pool.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { DEEPGRAM_RESPONSE } from "./fixtures.ts";
@@ -180,6 +181,31 @@ describe("openai diarized_json", () => {
   });
 });
 
+describe("whisper-pool speakers", () => {
+  it("dispatches the speaker options; the pool's diarization_unavailable is a permanent failure", async () => {
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () =>
+      json({ type: "about:blank", status: 400, code: "diarization_unavailable" }, 400),
+    );
+    const error = await rejection(
+      new WhisperPoolService(env).transcribe(request({ speakers: { ...LABELS, min: 2, max: 4 } })),
+    );
+    expect({ code: error.code, retryable: error.retryable }).toEqual({
+      code: "diarization_unavailable",
+      retryable: false,
+    });
+    const body = JSON.parse(new TextDecoder().decode(outbound.requests[0]!.body)) as Record<string, unknown>;
+    expect(body.speakers).toEqual({ labels: true, expected: null, min: 2, max: 4, multichannel: false });
+  });
+
+  it("a dispatch without speaker options carries no speakers field (an older pool's schema never sees it)", async () => {
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () =>
+      json({ job_id: "x", status: "queued", duplicate: false }, 202),
+    );
+    await new WhisperPoolService(env).transcribe(request());
+    expect(JSON.parse(new TextDecoder().decode(outbound.requests[0]!.body))).not.toHaveProperty("speakers");
+  });
+});
+
 describe("routing speaker jobs", () => {
   const labels = { task: "transcribe", model: null, speakerLabels: true } as const;
   const channels = { task: "transcribe", model: null, multichannel: true } as const;
@@ -198,7 +224,8 @@ describe("routing speaker jobs", () => {
 
   it("a job naming no provider goes to the first capable one; without one, to the default (where it fails)", () => {
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram,whisper-pool" }), labels)).toBe("deepgram");
-    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), channels)).toBe("whisper-pool");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool,deepgram" }), channels)).toBe("deepgram");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), channels)).toBe("openai");
     expect(preferredProvider(withVars({ PROVIDERS: "openai,workers-ai" }), labels)).toBe("openai");
     // no speaker options: the default provider, as before
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram" }), { task: "transcribe", model: null })).toBe(
