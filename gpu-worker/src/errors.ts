@@ -20,7 +20,11 @@ export type FailureCode =
   /** The dispatch named a model this pool does not serve (normally refused at submit). */
   | "model_unavailable"
   /** A translate task on an English-only model (normally refused at submit). */
-  | "translation_unsupported";
+  | "translation_unsupported"
+  /** a speaker-labels job on a pool without diarization models */
+  | "diarization_unavailable"
+  /** a multichannel job: this pool does not transcribe channels separately */
+  | "multichannel_unsupported";
 
 /** A failure with a code; `retryable` decides between another BullMQ attempt and a terminal failure. */
 export class PoolJobError extends Error {

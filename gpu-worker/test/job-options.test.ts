@@ -75,6 +75,22 @@ describe("which dispatches a pool can honour (pure)", () => {
     expect(refuseOptions({ model: null, task: "translate" }, names, { ...english, translates: true })).toBeNull();
     expect(refuseOptions({ model: null, task: "translate" }, names, null)).toBeNull();
   });
+
+  it("refuses speaker labels (no diarization models) and multichannel at once; no speakers changes nothing", () => {
+    const names = servedModelNames(settings, english);
+    const speakers = { labels: true, expected: null, min: null, max: null, multichannel: false };
+    expect(refuseOptions({ model: null, task: "transcribe", speakers }, names, english)?.code).toBe(
+      "diarization_unavailable",
+    );
+    expect(
+      refuseOptions(
+        { model: null, task: "transcribe", speakers: { ...speakers, labels: false, multichannel: true } },
+        names,
+        null,
+      )?.code,
+    ).toBe("multichannel_unsupported");
+    expect(refuseOptions({ model: null, task: "transcribe", speakers: null }, names, english)).toBeNull();
+  });
 });
 
 describe("the whisper.cpp engine takes each window's options", () => {

@@ -40,6 +40,19 @@ export function toJobObject(
     duration_seconds: row.durationSeconds,
     text: row.status === "completed" ? (doc?.text ?? row.text) : null,
     segments: doc ? doc.segments : null,
+    // both only on jobs with speaker options: other jobs' objects are as they were
+    ...(doc?.speakers ? { speakers: doc.speakers } : {}),
+    ...(row.speakerLabels || row.multichannel
+      ? {
+          speaker_options: {
+            speaker_labels: row.speakerLabels,
+            speakers_expected: row.speakersExpected,
+            min_speakers: row.minSpeakers,
+            max_speakers: row.maxSpeakers,
+            multichannel: row.multichannel,
+          },
+        }
+      : {}),
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null,
     attempts: row.attempts,
     delayed: !!reason,

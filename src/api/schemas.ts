@@ -12,6 +12,7 @@ import {
   MAX_SUBJECT_ID_CHARS,
 } from "../config.ts";
 import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/search-tokens.ts";
+import { MAX_SPEAKERS } from "../domain/speakers.ts";
 import {
   CAPTION_LIMITS,
   DEFAULT_MAX_CUE_SECONDS,
@@ -174,6 +175,20 @@ export const DeleteAfterParam = RetentionSeconds.openapi({
   description: "Delete the job (audio, transcript, webhook log) this many seconds after it finishes",
 });
 
+/** `true` or `false`, as a multipart field / query string (a JSON boolean arrives spelled out). */
+const BooleanParam = z
+  .enum(["true", "false"], { error: "must be true or false" })
+  .transform((v) => v === "true")
+  .openapi({ type: "boolean" });
+
+/** A number of speakers, 1 … MAX_SPEAKERS (digits, or a JSON integer spelled out). */
+const SpeakerCountParam = z
+  .string()
+  .regex(/^\d{1,3}$/, "must be a whole number")
+  .transform(Number)
+  .pipe(z.number().int().min(1, "must be at least 1").max(MAX_SPEAKERS, `must be at most ${MAX_SPEAKERS}`))
+  .openapi({ type: "integer", minimum: 1, maximum: MAX_SPEAKERS });
+
 /** Options of `POST /v1/transcriptions`, as multipart fields or query parameters. */
 export const UploadOptions = z
   .object({
@@ -188,6 +203,23 @@ export const UploadOptions = z
     prompt: PromptParam.optional(),
     keyterms: KeytermsParam.optional(),
     delete_after_seconds: DeleteAfterParam.optional(),
+    speaker_labels: BooleanParam.optional().openapi({
+      description: "label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance)",
+    }),
+    speakers_expected: SpeakerCountParam.optional().openapi({
+      description: "how many speakers there are, when known (needs `speaker_labels`; not with min/max)",
+    }),
+    min_speakers: SpeakerCountParam.optional().openapi({
+      description: "at least this many speakers (needs `speaker_labels`)",
+    }),
+    max_speakers: SpeakerCountParam.optional().openapi({
+      description: "at most this many speakers (needs `speaker_labels`)",
+    }),
+    multichannel: BooleanParam.optional().openapi({
+      description:
+        "each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio " +
+        "gives one speaker. Not with `speaker_labels`",
+    }),
   })
   .strict()
   .openapi("UploadOptions");
@@ -296,6 +328,11 @@ export const UrlTranscriptionRequest = AudioUrlSource.merge(UploadOptions)
       .array(z.string())
       .optional()
       .openapi({ description: "array of strings (a JSON string or comma-separated list is accepted too)" }),
+    speaker_labels: z.boolean().optional(),
+    speakers_expected: z.number().int().min(1).max(MAX_SPEAKERS).optional(),
+    min_speakers: z.number().int().min(1).max(MAX_SPEAKERS).optional(),
+    max_speakers: z.number().int().min(1).max(MAX_SPEAKERS).optional(),
+    multichannel: z.boolean().optional(),
   })
   .openapi("UrlTranscriptionRequest");
 
@@ -311,6 +348,11 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   delete_after_seconds: "invalid_delete_after_seconds",
   audio_url: "invalid_audio_url",
   audio_url_headers: "invalid_audio_url_headers",
+  speaker_labels: "invalid_speaker_labels",
+  speakers_expected: "invalid_speaker_count",
+  min_speakers: "invalid_speaker_count",
+  max_speakers: "invalid_speaker_count",
+  multichannel: "invalid_multichannel",
 };
 
 export const SegmentSchema = z
@@ -324,7 +366,10 @@ export const SegmentSchema = z
     avg_logprob: z.number().optional(),
     /** Whisper engines: probability that the segment holds no speech */
     no_speech_prob: z.number().min(0).max(1).optional(),
-    speaker: z.string().optional(),
+    speaker: z.string().optional().openapi({
+      example: "A",
+      description: "`A`, `B`, … in order of first appearance (speaker labels, multichannel)",
+    }),
   })
   .openapi("Segment");
 export const WordSchema = z
@@ -333,9 +378,18 @@ export const WordSchema = z
     end: z.number(),
     word: z.string(),
     confidence: z.number().optional(),
-    speaker: z.string().optional(),
+    speaker: SegmentSchema.shape.speaker,
   })
   .openapi("Word");
+
+export const SpeakerSchema = z
+  .object({
+    label: z.string().openapi({ example: "A" }),
+    talk_time_seconds: z
+      .number()
+      .openapi({ example: 12.34, description: "the union of the speaker's segments' spans, in seconds" }),
+  })
+  .openapi("Speaker");
 
 /**
  * The stored transcript (src/storage/transcript-store.ts: a provider's NormalisedTranscript), as
@@ -360,6 +414,10 @@ export const TranscriptDocumentSchema = z.object({
     }),
   duration_seconds: z.number().nullable(),
   model: z.string().openapi({ example: "whisper-1", description: "the provider's model that actually ran" }),
+  speakers: z
+    .array(SpeakerSchema)
+    .optional()
+    .openapi({ description: "only for jobs with `speaker_labels` or `multichannel`: each speaker in label order" }),
 });
 // one schema, not a copy: these fail to compile when the stored document and the schema drift apart
 type TranscriptDocumentOut = z.infer<typeof TranscriptDocumentSchema>;
@@ -390,6 +448,17 @@ export const JobSourceSchema = z
   ])
   .openapi("JobSource");
 
+/** The speaker options a job was created with, as the caller sent them. */
+export const SpeakerOptionsSchema = z
+  .object({
+    speaker_labels: z.boolean(),
+    speakers_expected: z.number().int().nullable(),
+    min_speakers: z.number().int().nullable(),
+    max_speakers: z.number().int().nullable(),
+    multichannel: z.boolean(),
+  })
+  .openapi("SpeakerOptions");
+
 export const JobSchema = z
   .object({
     id: z.string().openapi({ example: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C" }),
@@ -406,6 +475,10 @@ export const JobSchema = z
     duration_seconds: TranscriptDocumentSchema.shape.duration_seconds,
     text: TranscriptDocumentSchema.shape.text.nullable(),
     segments: TranscriptDocumentSchema.shape.segments.nullable(),
+    speakers: TranscriptDocumentSchema.shape.speakers,
+    speaker_options: SpeakerOptionsSchema.optional().openapi({
+      description: "present only when the job asked for `speaker_labels` or `multichannel`",
+    }),
     error: JobErrorSchema.nullable(),
     attempts: z.number().int(),
     delayed: z.boolean().openapi({ description: "true while the job waits for its provider to recover" }),

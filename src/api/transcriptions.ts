@@ -377,21 +377,25 @@ transcriptions.openapi(
     const doc = await getTranscript(c.env, row.tenantId, row.transcriptKey);
     if (!doc) throw new ApiError(404, "transcript_gone", "The transcript is no longer stored.");
     const name = row.id;
+    // speakers show in the text formats only for jobs that asked for them (`speakers` is set then): a provider's
+    // own speaker field on another job's segments changes nothing there
+    const cues = doc.speakers ? doc.segments : doc.segments.map(({ speaker: _speaker, ...segment }) => segment);
+    const source = { ...doc, segments: cues };
     switch (format) {
       case "json":
         return c.json({ id: row.id, ...doc }, 200);
       case "srt":
-        return c.body(captions ? captionsToSrt(doc, captions) : toSrt(doc.segments), 200, {
+        return c.body(captions ? captionsToSrt(source, captions) : toSrt(cues), 200, {
           "content-type": "application/x-subrip; charset=utf-8",
           "content-disposition": `attachment; filename="${name}.srt"`,
         });
       case "vtt":
-        return c.body(captions ? captionsToVtt(doc, captions) : toVtt(doc.segments), 200, {
+        return c.body(captions ? captionsToVtt(source, captions) : toVtt(cues), 200, {
           "content-type": "text/vtt; charset=utf-8",
           "content-disposition": `attachment; filename="${name}.vtt"`,
         });
       default:
-        return c.body(toPlainText(doc.text, doc.segments), 200, { "content-type": "text/plain; charset=utf-8" });
+        return c.body(toPlainText(doc.text, cues), 200, { "content-type": "text/plain; charset=utf-8" });
     }
   },
   (result, c) => {

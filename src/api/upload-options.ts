@@ -2,10 +2,12 @@
 import { checkWebhookUrl, normaliseLanguage, parseAllowedHosts } from "@vtt/pool-contract";
 
 import { isDevelopment } from "../config.ts";
+import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import type { ResolvedUploadOptions } from "../jobs/create-job.ts";
-import { defaultProvider, isProviderEnabled } from "../providers/registry.ts";
+import { preferredProvider } from "../providers/capabilities.ts";
+import { isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
 
@@ -36,7 +38,17 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     throw new ApiError(422, code, `${first.field}: ${first.message}`, errors);
   }
   const options: UploadOptionsParsed = parsed.data;
-  const provider = options.provider ?? defaultProvider(env);
+  const speakers = resolveSpeakerOptions(options);
+  // without a named provider, the first enabled one that can honour the speaker options (else the default, where
+  // the job then fails with diarization_unsupported / multichannel_unsupported)
+  const provider =
+    options.provider ??
+    preferredProvider(env, {
+      task: "transcribe",
+      model: null,
+      speakerLabels: speakers?.labels ?? false,
+      multichannel: speakers?.multichannel ?? false,
+    });
   if (!provider || !isProviderEnabled(env, provider))
     throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
   if (options.webhook_url) {
@@ -60,5 +72,34 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     requestedModel: null,
     temperature: null,
     wordTimestamps: false,
+    speakers,
   };
+}
+
+/**
+ * The speaker options judged together (each field's shape is the schema's): counts need `speaker_labels`,
+ * `speakers_expected` excludes `min_speakers`/`max_speakers`, min ≤ max, and `multichannel` excludes
+ * `speaker_labels` (the channels are the speakers). Null when the job asks for neither.
+ */
+function resolveSpeakerOptions(options: UploadOptionsParsed): SpeakerOptions | null {
+  const labels = options.speaker_labels ?? false;
+  const multichannel = options.multichannel ?? false;
+  const expected = options.speakers_expected ?? null;
+  const min = options.min_speakers ?? null;
+  const max = options.max_speakers ?? null;
+  const counted = (["speakers_expected", "min_speakers", "max_speakers"] as const).find(
+    (f) => options[f] !== undefined,
+  );
+  if (counted && !labels) throw invalid(counted, "needs speaker_labels=true");
+  if (expected !== null && (min !== null || max !== null))
+    throw invalid("speakers_expected", "give either speakers_expected or min_speakers/max_speakers, not both");
+  if (min !== null && max !== null && min > max)
+    throw invalid("min_speakers", `must not be greater than max_speakers (${min} > ${max})`);
+  if (labels && multichannel)
+    throw invalid(
+      "multichannel",
+      "cannot be combined with speaker_labels: with multichannel the channels are the speakers",
+    );
+  if (!labels && !multichannel) return null;
+  return { labels, expected, min, max, multichannel };
 }

@@ -6,6 +6,7 @@
  * message goes to the dead-letter queue, whose inspector decides between re-driving and failing the job.
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
+import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
 import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
@@ -67,6 +68,20 @@ function jobOptions(job: TranscriptionRow): ProviderJobOptions {
     task: job.task,
     model: job.requestedModel,
     bytes: job.audioKey && job.audioBytes > 0 ? job.audioBytes : null,
+    speakerLabels: job.speakerLabels,
+    multichannel: job.multichannel,
+  };
+}
+
+/** The job's speaker options as adapters take them; null when it asked for neither. */
+function speakerOptionsOf(job: TranscriptionRow): SpeakerOptions | null {
+  if (!job.speakerLabels && !job.multichannel) return null;
+  return {
+    labels: job.speakerLabels,
+    expected: job.speakersExpected,
+    min: job.minSpeakers,
+    max: job.maxSpeakers,
+    multichannel: job.multichannel,
   };
 }
 
@@ -196,6 +211,7 @@ async function runWithBreakers(
         model: row.requestedModel,
         temperature: row.temperature,
         wordTimestamps: row.wordTimestamps,
+        speakers: speakerOptionsOf(row),
         // the provider call (or the pool's whole job) is a child span of the upload's trace
         traceparent: childTraceparent(traceparent),
       });

@@ -13,7 +13,7 @@ import { languageName } from "@vtt/pool-contract";
 
 import { toSrt, toVtt } from "./subtitles.ts";
 
-export const OPENAI_RESPONSE_FORMATS = ["json", "text", "srt", "vtt", "verbose_json"] as const;
+export const OPENAI_RESPONSE_FORMATS = ["json", "text", "srt", "vtt", "verbose_json", "diarized_json"] as const;
 export type OpenAIResponseFormat = (typeof OPENAI_RESPONSE_FORMATS)[number];
 
 export const TIMESTAMP_GRANULARITIES = ["word", "segment"] as const;
@@ -30,6 +30,7 @@ export interface RenderableTranscript {
     avg_logprob?: number;
     no_speech_prob?: number;
     confidence?: number;
+    speaker?: string;
   }[];
   words?: { start: number; end: number; word: string }[];
   /** ISO 639-1 code, or null when nobody reported one */
@@ -124,6 +125,27 @@ export function verboseJson(doc: RenderableTranscript, granularities: readonly T
   };
 }
 
+/**
+ * `diarized_json` (OpenAI's TranscriptionDiarized): `task`, `duration`, `text`, `segments` of
+ * `{ type: "transcript.text.segment", id, start, end, text, speaker }`, `usage`. Segment ids are `seg_<index>`.
+ */
+export function diarizedJson(doc: RenderableTranscript) {
+  return {
+    task: "transcribe" as const,
+    duration: durationOf(doc),
+    text: doc.text,
+    segments: doc.segments.map((segment, index) => ({
+      type: "transcript.text.segment" as const,
+      id: `seg_${index}`,
+      start: segment.start,
+      end: segment.end,
+      text: segment.text,
+      speaker: segment.speaker ?? "",
+    })),
+    usage: usageOf(doc),
+  };
+}
+
 /** OpenAI's cues are one per segment on one line: no wrapping. `&`, `<`, `>` stay escaped (src/domain/subtitles.ts). */
 const ONE_LINE_PER_SEGMENT = { maxLineLength: Number.MAX_SAFE_INTEGER, maxLinesPerCue: 1 };
 
@@ -138,6 +160,8 @@ export function renderTranscript(
   switch (format) {
     case "verbose_json":
       return json(verboseJson(doc, granularities));
+    case "diarized_json":
+      return json(diarizedJson(doc));
     case "text":
       return text(`${doc.text}\n`);
     case "srt":

@@ -5,6 +5,8 @@
  * and ends with a single newline. Cues keep the order of the segments given (Whisper emits them in time order).
  */
 
+import { speakerTurnsText } from "./speakers.ts";
+
 /** One transcript segment; times in seconds from the start of the audio. */
 export interface CueSegment {
   start: number;
@@ -152,11 +154,19 @@ function escapeCueText(line: string): string {
   return line.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** SubRip has no speaker markup: a cue of a labelled segment starts with `A: ` (every cue of the segment). */
+function srtLines(cue: Cue): string[] {
+  const lines = cue.lines.map(escapeCueText);
+  if (cue.speaker !== undefined && lines.length > 0)
+    lines[0] = `${escapeCueText(cleanCueText(cue.speaker))}: ${lines[0]}`;
+  return lines;
+}
+
 function renderSrt(cues: Cue[]): string {
   return cues
     .map(
       (cue, index) =>
-        `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${cue.lines.map(escapeCueText).join("\n")}\n`,
+        `${index + 1}\n${formatMs(cue.startMs, "srt")} --> ${formatMs(cue.endMs, "srt")}\n${srtLines(cue).join("\n")}\n`,
     )
     .join("\n");
 }
@@ -173,7 +183,7 @@ function renderVtt(cues: Cue[]): string {
 
 /**
  * SubRip: 1-based index, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, wrapped text with `&`, `<`, `>` escaped as in WebVTT, a
- * blank line between cues, LF endings.
+ * blank line between cues, LF endings; a speaker's cues start with `A: `.
  * Empty-text segments are dropped; no cues gives an empty string.
  * @throws RangeError when an option is not a positive integer
  */
@@ -410,8 +420,16 @@ export function captionsToVtt(source: CaptionSource, options?: CaptionOptions): 
 /**
  * The transcript as plain text with a trailing newline: the provider's full `text` when it has any, else the segment
  * texts joined by spaces. Line breaks inside the text are kept; an empty transcript gives an empty string.
+ * With speaker labels (any segment has a speaker): one line per turn, `A: …`, consecutive segments of one speaker
+ * joined.
  */
 export function toPlainText(text: string, segments: CueSegment[]): string {
+  if (segments.some((segment) => segment.speaker !== undefined)) {
+    const lines = speakerTurnsText(segments).map((turn) =>
+      turn.speaker === undefined ? turn.text : `${turn.speaker}: ${turn.text}`,
+    );
+    return lines.length ? `${lines.join("\n")}\n` : "";
+  }
   const body =
     text.trim() ||
     segments

@@ -6,6 +6,7 @@
  */
 import { toHex } from "@vtt/pool-contract";
 
+import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { ProviderName } from "../providers/types.ts";
@@ -36,6 +37,8 @@ export interface ResolvedUploadOptions {
   requestedModel: string | null;
   temperature: number | null;
   wordTimestamps: boolean;
+  /** speaker labels or multichannel (src/domain/speakers.ts); null when the job asked for neither */
+  speakers: SpeakerOptions | null;
 }
 
 /** `audio_format` of a URL job until its audio is fetched and sniffed. */
@@ -98,6 +101,11 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     temperature: input.options.temperature,
     wordTimestamps: input.options.wordTimestamps,
     uploadId: input.uploadId ?? null,
+    speakerLabels: input.options.speakers?.labels ?? false,
+    speakersExpected: input.options.speakers?.expected ?? null,
+    minSpeakers: input.options.speakers?.min ?? null,
+    maxSpeakers: input.options.speakers?.max ?? null,
+    multichannel: input.options.speakers?.multichannel ?? false,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {

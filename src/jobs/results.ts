@@ -1,5 +1,6 @@
 /** Persisting a provider's result or failure: shared by the queue consumer and the pool callback. */
 import { TEXT_INLINE_LIMIT } from "../config.ts";
+import { finaliseSpeakers } from "../domain/speakers.ts";
 import { recordCompletionFeatures } from "../drift/drift.ts";
 import type { Env } from "../env.ts";
 import { ulid } from "../lib/ids.ts";
@@ -21,9 +22,22 @@ import { notifyJobSettled } from "./job-waiter.ts";
 export async function storeCompletedResult(
   env: Env,
   db: Db,
-  job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">,
-  transcript: NormalisedTranscript,
+  job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl"> &
+    Partial<Pick<TranscriptionRow, "speakerLabels" | "multichannel">>,
+  result: NormalisedTranscript,
 ): Promise<boolean> {
+  const wantsSpeakers = !!job.speakerLabels || !!job.multichannel;
+  if (wantsSpeakers && !hasSpeakers(result)) {
+    // never a silently unlabelled transcript (e.g. a pool or vendor that ignored the option)
+    return storeFailure(
+      env,
+      db,
+      job,
+      job.multichannel ? "multichannel_unsupported" : "diarization_unsupported",
+      "The provider returned the transcript without speaker labels.",
+    );
+  }
+  const transcript: NormalisedTranscript = wantsSpeakers ? { ...result, ...finaliseSpeakers(result) } : result;
   const key = transcriptObjectKey(job.tenantId, job.id, ulid());
   await putTranscript(env, job.tenantId, key, transcript);
   const inlineText =
@@ -43,8 +57,13 @@ export async function storeCompletedResult(
     log("search_index_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" }),
   );
   await recordCompletionFeatures(env, db, completed, transcript);
-  await emitJobEvent(env, db, job, "transcription.completed");
+  await emitJobEvent(env, db, job, "transcription.completed", transcript.speakers);
   return true;
+}
+
+/** Whether every segment with text carries a speaker (an empty transcript has nothing to label). */
+function hasSpeakers(transcript: NormalisedTranscript): boolean {
+  return transcript.segments.every((segment) => segment.speaker !== undefined || segment.text.trim() === "");
 }
 
 /** Fails the job if it is still active; only the caller that flips it emits the `transcription.failed` event. */

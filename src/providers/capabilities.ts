@@ -13,6 +13,12 @@
  *   upload limit; `OPENAI_MAX_AUDIO_BYTES` for a compatible server), Deepgram 2 GB, Workers AI 25 MiB (the binding
  *   takes the whole file base64-encoded in one JSON input, so the adapter must hold it), the pool
  *   `POOL_MAX_AUDIO_BYTES` (its `MAX_AUDIO_BYTES`). A job over a provider's limit never reaches it.
+ * - speaker labels (diarization): Deepgram (`diarize=true`), OpenAI's `gpt-4o-transcribe-diarize` (`diarized_json`)
+ *   and the pool (a pool without a diarization stage refuses the dispatch: the job fails `diarization_unavailable`).
+ *   Workers AI never.
+ * - multichannel (each channel one speaker): Deepgram (`multichannel=true`). The pool's ffmpeg channel split is not
+ *   built (it refuses with `multichannel_unsupported`), and OpenAI and Workers AI are not handed channels by the
+ *   edge (docs/api.md): `multichannel_unsupported`.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -39,6 +45,8 @@ export const DEEPGRAM_MAX_AUDIO_BYTES = 2_000_000_000;
  * adapter holds.
  */
 export const WORKERS_AI_MAX_AUDIO_BYTES = 25 * 1024 * 1024;
+/** OpenAI's diarizing model: `diarized_json` gives segments with speakers (no words, no prompt). */
+export const OPENAI_DIARIZE_MODEL = "gpt-4o-transcribe-diarize";
 
 /** OpenAI models that answer only `json`/`text` and have no translations route. */
 const OPENAI_JSON_ONLY_MODELS = /^gpt-4o/;
@@ -50,11 +58,20 @@ export interface ProviderJobOptions {
   model: string | null;
   /** the stored audio's size in bytes; null or absent while unknown (an `audio_url` job not yet fetched) */
   bytes?: number | null;
+  /** the job asked for speaker labels (diarization) */
+  speakerLabels?: boolean;
+  /** the job asked for each channel as one speaker */
+  multichannel?: boolean;
 }
 
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
-  code: "provider_cannot_translate" | "provider_model_unavailable" | "audio_too_large_for_provider";
+  code:
+    | "provider_cannot_translate"
+    | "provider_model_unavailable"
+    | "audio_too_large_for_provider"
+    | "diarization_unsupported"
+    | "multichannel_unsupported";
   message: string;
 }
 
@@ -144,6 +161,24 @@ export function checkAudioSize(env: Env, name: string, bytes: number | null | un
   };
 }
 
+/** Whether this provider can label speakers, with the job's model (or its default). */
+export function providerCanDiarize(env: Env, name: string, model: string | null = null): boolean {
+  switch (name) {
+    case "deepgram":
+    case "whisper-pool":
+      return true;
+    case "openai":
+      return effectiveModel(env, name, model) === OPENAI_DIARIZE_MODEL;
+    default:
+      return false;
+  }
+}
+
+/** Whether this provider can transcribe each channel on its own (Deepgram natively; the pool refuses it today). */
+export function providerCanSplitChannels(name: string): boolean {
+  return name === "deepgram";
+}
+
 /** Whether the provider passes a temperature on (the others ignore it). */
 export function providerTakesTemperature(name: string): boolean {
   return name === "openai" || name === "whisper-pool";
@@ -167,7 +202,29 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
       message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
     };
   }
+  if (options.speakerLabels && !providerCanDiarize(env, name, options.model)) {
+    const model = effectiveModel(env, name, options.model);
+    return {
+      code: "diarization_unsupported",
+      message: model
+        ? `provider ${name} cannot label speakers with model ${model}`
+        : `provider ${name} cannot label speakers`,
+    };
+  }
+  if (options.multichannel && !providerCanSplitChannels(name)) {
+    return { code: "multichannel_unsupported", message: `provider ${name} cannot transcribe channels separately` };
+  }
   return checkAudioSize(env, name, options.bytes);
+}
+
+/**
+ * The provider a new native job goes to when it names none: the first enabled provider that can honour its options,
+ * else the first enabled one (the default), where a job it cannot honour fails with its code; null when none is
+ * enabled. Without speaker options every provider can, so this is the default provider, as before.
+ */
+export function preferredProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
+  const enabled = parseProviderList(env);
+  return enabled.find((name) => checkProviderOptions(env, name, options) === null) ?? enabled[0] ?? null;
 }
 
 /** Outcome of {@link resolveProvider}. */
@@ -191,6 +248,16 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
   if (provider) return { ok: true, provider };
   if (enabled.length === 0) {
     return { ok: false, refusal: { code: "provider_not_enabled", message: "no provider is enabled" } };
+  }
+  const modelOffered =
+    options.model === null || enabled.some((name) => providerModels(env, name).includes(options.model!));
+  if (options.task !== "translate" && modelOffered && (options.speakerLabels || options.multichannel)) {
+    return {
+      ok: false,
+      refusal: options.speakerLabels
+        ? { code: "diarization_unsupported", message: "no enabled provider can label speakers" }
+        : { code: "multichannel_unsupported", message: "no enabled provider can transcribe channels separately" },
+    };
   }
   return {
     ok: false,

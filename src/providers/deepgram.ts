@@ -3,6 +3,7 @@
  * transcribes only (no translation) and takes no temperature; its answer always carries word timings, kept as they are.
  */
 import { settings } from "../config.ts";
+import { mergeChannels } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { DEEPGRAM_DEFAULT_MODEL, DEEPGRAM_MAX_AUDIO_BYTES } from "./capabilities.ts";
 import { deadlineSignal, languageProbability, networkFailure, singleSegment } from "./http.ts";
@@ -43,7 +44,15 @@ interface DeepgramResponse {
   results?: {
     /** `detected_language` and `language_confidence` come with `detect_language=true` */
     channels?: { detected_language?: string; language_confidence?: number; alternatives?: DeepgramAlternative[] }[];
-    utterances?: { start: number; end: number; transcript: string; confidence?: number; speaker?: number }[];
+    utterances?: {
+      start: number;
+      end: number;
+      transcript: string;
+      confidence?: number;
+      speaker?: number;
+      /** with `multichannel=true`: the channel the utterance was heard on */
+      channel?: number;
+    }[];
   };
 }
 
@@ -83,6 +92,10 @@ export class DeepgramTranscriptionService implements TranscriptionService {
       punctuate: "true",
       utterances: "true",
     });
+    // speaker labels: `diarize` puts a speaker on every word and utterance; multichannel transcribes each channel
+    // on its own (results.channels[i], utterances[].channel)
+    if (request.speakers?.labels) query.set("diarize", "true");
+    if (request.speakers?.multichannel) query.set("multichannel", "true");
     if (request.language) query.set("language", request.language);
     else query.set("detect_language", "true");
     // the job's keyterms first (`keyterm` on Nova-3, `keywords` on older models), then terms split from a prompt
@@ -126,13 +139,41 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   }
 
   #normalise(body: DeepgramResponse, request: TranscriptionRequest, model: string): NormalisedTranscript {
-    const channel = body.results?.channels?.[0];
+    const transcript = this.#normaliseChannel(body, request, model, 0);
+    if (request.speakers?.labels) {
+      // a diarized answer must say who spoke: never a silently unlabelled transcript
+      if (transcript.segments.some((s) => s.speaker === undefined && s.text !== ""))
+        throw new ProviderError("diarization_unsupported", "deepgram answered without speakers", { retryable: false });
+      return transcript;
+    }
+    if (!request.speakers?.multichannel) return transcript;
+    // multichannel: each channel is its own transcript and its own speaker, merged by time
+    const count = body.results?.channels?.length ?? 0;
+    const channels = Array.from({ length: count }, (_, index) => this.#normaliseChannel(body, request, model, index));
+    const merged = mergeChannels(
+      channels.map((c) => ({
+        text: c.text,
+        segments: c.segments.map(({ speaker: _s, ...rest }) => rest),
+        ...(c.words ? { words: c.words.map(({ speaker: _w, ...rest }) => rest) } : {}),
+      })),
+    );
+    return { ...transcript, ...merged };
+  }
+
+  #normaliseChannel(
+    body: DeepgramResponse,
+    request: TranscriptionRequest,
+    model: string,
+    index: number,
+  ): NormalisedTranscript {
+    const channel = body.results?.channels?.[index];
     const alternative = channel?.alternatives?.[0];
     if (!alternative)
       throw new ProviderError("provider_bad_response", "deepgram's answer has no transcript", { retryable: true });
     const text = (alternative.transcript ?? "").trim();
     const duration = typeof body.metadata?.duration === "number" ? body.metadata.duration : null;
-    const utterances = body.results?.utterances ?? [];
+    // utterances name their channel with multichannel (and may without it); a channel's own are those
+    const utterances = (body.results?.utterances ?? []).filter((u) => (u.channel ?? 0) === index);
     // utterances are the natural subtitle cues; without them, paragraph sentences; without those, one segment
     const sentences = (alternative.paragraphs?.paragraphs ?? []).flatMap((p) =>
       (p.sentences ?? []).map((s) => ({
@@ -164,6 +205,8 @@ export class DeepgramTranscriptionService implements TranscriptionService {
               end: w.end,
               word: w.punctuated_word ?? w.word,
               ...(typeof w.confidence === "number" ? { confidence: w.confidence } : {}),
+              // only a diarized answer's word speakers are kept: other jobs' words are as they were
+              ...(request.speakers?.labels && typeof w.speaker === "number" ? { speaker: String(w.speaker) } : {}),
             })),
           }
         : {}),

@@ -9,7 +9,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 
 
 import { MAX_PROMPT_UTF16_UNITS, settings } from "../config.ts";
 import type { Env } from "../env.ts";
-import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
+import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL, OPENAI_DIARIZE_MODEL } from "./capabilities.ts";
 import { singleSegment, whisperSignals } from "./http.ts";
 import { promptWithKeyterms } from "./keyterms.ts";
 import { streamedForm } from "./streamed-form.ts";
@@ -30,6 +30,14 @@ interface VerboseTranscription {
   duration?: number;
   segments?: { start: number; end: number; text: string; avg_logprob?: number; no_speech_prob?: number }[];
   words?: { word: string; start: number; end: number }[];
+}
+
+/** `response_format=diarized_json` (gpt-4o-transcribe-diarize): segments with a speaker each, no words. */
+interface DiarizedTranscription {
+  task?: string;
+  duration?: number;
+  text: string;
+  segments?: { type?: string; id?: string; start: number; end: number; text: string; speaker: string }[];
 }
 
 export class OpenAITranscriptionService implements TranscriptionService {
@@ -71,17 +79,32 @@ export class OpenAITranscriptionService implements TranscriptionService {
         { retryable: false },
       );
     }
+    if (request.speakers?.multichannel) {
+      await request.audio.cancel();
+      throw new ProviderError("multichannel_unsupported", "openai cannot transcribe channels separately", {
+        retryable: false,
+      });
+    }
+    if (request.speakers?.labels && model !== OPENAI_DIARIZE_MODEL) {
+      await request.audio.cancel();
+      throw new ProviderError("diarization_unsupported", `openai cannot label speakers with model ${model}`, {
+        retryable: false,
+      });
+    }
+    const diarize = request.task === "transcribe" && request.speakers?.labels === true;
     const verbose = request.task === "translate" || !isOpenAIJsonOnlyModel(model);
     const fields: [string, string][] = [["model", model]];
     // keyterms ride on Whisper's prompt, after the caller's own, within the prompt limit
     const prompt = promptWithKeyterms(request.prompt, request.keyterms, MAX_PROMPT_UTF16_UNITS);
-    if (prompt) fields.push(["prompt", prompt]);
+    // OpenAI refuses a prompt with the diarizing model
+    if (prompt && !diarize) fields.push(["prompt", prompt]);
     if (request.temperature !== null) fields.push(["temperature", String(request.temperature)]);
-    fields.push(["response_format", verbose ? "verbose_json" : "json"]);
+    if (diarize) fields.push(["response_format", "diarized_json"], ["chunking_strategy", "auto"]);
+    else fields.push(["response_format", verbose ? "verbose_json" : "json"]);
     if (request.task === "transcribe") {
       // word timings cost OpenAI extra latency: asked for only when the caller wants them
-      if (verbose) fields.push(["timestamp_granularities[]", "segment"]);
-      if (verbose && request.wordTimestamps) fields.push(["timestamp_granularities[]", "word"]);
+      if (verbose && !diarize) fields.push(["timestamp_granularities[]", "segment"]);
+      if (verbose && !diarize && request.wordTimestamps) fields.push(["timestamp_granularities[]", "word"]);
       if (request.language) fields.push(["language", request.language]);
     }
     // POST /v1/audio/translations takes no language and no timestamp granularities; its output is English
@@ -95,6 +118,14 @@ export class OpenAITranscriptionService implements TranscriptionService {
       bytes: request.bytes,
     });
     try {
+      if (diarize) {
+        const diarized = await this.#client.post<DiarizedTranscription>(path, {
+          body: form.body,
+          headers: { "content-type": form.contentType },
+          signal: request.signal,
+        });
+        return { kind: "completed", transcript: this.#diarized(diarized, model, request) };
+      }
       const response = await this.#client.post<VerboseTranscription>(path, {
         body: form.body,
         headers: { "content-type": form.contentType },
@@ -105,6 +136,31 @@ export class OpenAITranscriptionService implements TranscriptionService {
     } catch (error) {
       throw mapOpenAIError(error);
     }
+  }
+
+  /**
+   * gpt-4o-transcribe-diarize with `diarized_json`: `chunking_strategy=auto` (OpenAI refuses audio over 30 s
+   * without it) and no prompt (OpenAI refuses prompts for diarization models; the prompt is a hint, docs/api.md).
+   */
+  /** `diarized_json`: segments with speakers (no words), normalised; a segment without a speaker fails the job. */
+  #diarized(response: DiarizedTranscription, model: string, request: TranscriptionRequest): NormalisedTranscript {
+    const segments = (response.segments ?? []).map((s) => ({
+      start: s.start,
+      end: s.end,
+      text: s.text.trim(),
+      ...(typeof s.speaker === "string" && s.speaker !== "" ? { speaker: s.speaker } : {}),
+    }));
+    if (segments.some((s) => s.speaker === undefined && s.text !== "")) {
+      throw new ProviderError("diarization_unsupported", "openai answered without speakers", { retryable: false });
+    }
+    const text = (response.text ?? "").trim();
+    return {
+      text,
+      segments,
+      language: request.language,
+      duration_seconds: typeof response.duration === "number" ? response.duration : null,
+      model,
+    } satisfies NormalisedTranscript;
   }
 
   #normalise(response: VerboseTranscription, model: string, language: string | null): NormalisedTranscript {

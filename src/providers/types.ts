@@ -2,6 +2,7 @@
  * The one interface every transcription provider implements, and the normalised result they all map to.
  * Pure types and the error taxonomy: no Cloudflare bindings here.
  */
+import type { SpeakerOptions, SpeakerSummary } from "../domain/speakers.ts";
 import { parseRetryAfter } from "../lib/retry-after.ts";
 
 export interface Segment {
@@ -15,6 +16,7 @@ export interface Segment {
   avg_logprob?: number;
   /** Whisper engines: probability that the segment holds no speech, in [0, 1] */
   no_speech_prob?: number;
+  /** `A`, `B`, … in order of first appearance, when the job asked for speaker labels or multichannel */
   speaker?: string;
 }
 
@@ -42,6 +44,8 @@ export interface NormalisedTranscript {
   duration_seconds: number | null;
   /** the provider's model that actually ran */
   model: string;
+  /** speaker labels with talk time (src/domain/speakers.ts), only on jobs that asked for speaker labels or multichannel */
+  speakers?: SpeakerSummary[];
 }
 
 /** `transcribe` keeps the spoken language; `translate` renders the speech in English (OpenAI's translations route). */
@@ -69,6 +73,8 @@ export interface TranscriptionRequest {
   temperature: number | null;
   /** the caller needs word timings; adapters that must ask for them (and pay for them) do so only then */
   wordTimestamps: boolean;
+  /** speaker labels or multichannel; null (or absent) when the job asked for neither */
+  speakers?: SpeakerOptions | null;
   signal?: AbortSignal;
   /** W3C trace context to propagate to asynchronous providers */
   traceparent?: string;
@@ -103,6 +109,12 @@ export type ProviderErrorCode =
   | "provider_model_unavailable"
   /** the audio is over every candidate provider's size limit (the message names the limit) */
   | "audio_too_large_for_provider"
+  /** a speaker-labels job reached a provider (or model) that cannot diarize: never a silently unlabelled transcript */
+  | "diarization_unsupported"
+  /** a multichannel job reached a provider that cannot transcribe channels apart */
+  | "multichannel_unsupported"
+  /** the pool has no diarization models installed */
+  | "diarization_unavailable"
   | "pool_unreachable";
 
 /**

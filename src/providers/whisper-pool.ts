@@ -35,9 +35,14 @@ export const POOL_ERASE_DEADLINE_MS = 20_000;
 const POOL_PROBLEM_MAX_BYTES = 8 * 1024;
 
 /** The pool's 400 codes for options it cannot honour, as the job's stable error codes (docs/pool-contract.md §1). */
-const POOL_REFUSALS: Record<string, "provider_cannot_translate" | "provider_model_unavailable"> = {
+const POOL_REFUSALS: Record<
+  string,
+  "provider_cannot_translate" | "provider_model_unavailable" | "diarization_unavailable" | "multichannel_unsupported"
+> = {
   translation_unsupported: "provider_cannot_translate",
   model_unavailable: "provider_model_unavailable",
+  diarization_unavailable: "diarization_unavailable",
+  multichannel_unsupported: "multichannel_unsupported",
 };
 
 export class WhisperPoolService implements TranscriptionService {
@@ -93,6 +98,8 @@ export class WhisperPoolService implements TranscriptionService {
       model: request.model,
       temperature: request.temperature,
       word_timestamps: request.wordTimestamps,
+      // left out without speaker options: an older pool's strict schema never sees the field then
+      ...(request.speakers ? { speakers: request.speakers } : {}),
     };
     const body = JSON.stringify(dispatch);
     let response: Response;

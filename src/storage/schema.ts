@@ -123,6 +123,14 @@ export const transcriptions = sqliteTable(
     temperature: real("temperature"),
     /** 1 when the caller asked for word timestamps (`timestamp_granularities[]=word`) */
     wordTimestamps: integer("word_timestamps", { mode: "boolean" }).notNull().default(false),
+    /** 1 when the caller asked for speaker labels (diarization) */
+    speakerLabels: integer("speaker_labels", { mode: "boolean" }).notNull().default(false),
+    /** speaker-count hints for diarizers (`speakers_expected`, or `min_speakers`/`max_speakers`); null = not given */
+    speakersExpected: integer("speakers_expected"),
+    minSpeakers: integer("min_speakers"),
+    maxSpeakers: integer("max_speakers"),
+    /** 1 when each channel is transcribed on its own as one speaker */
+    multichannel: integer("multichannel", { mode: "boolean" }).notNull().default(false),
     /** sealed (envelope-encrypted) source URL of audio submitted by `audio_url`; null for uploads */
     audioUrlSealed: text("audio_url_sealed"),
     /** sealed JSON object of the `audio_url_headers` sent with the fetch; never logged */

@@ -1,6 +1,7 @@
 /** Creating webhook events for job outcomes and handing them to the delivery queue. */
 import { z } from "zod";
 
+import type { SpeakerSummary } from "../domain/speakers.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "../storage/db.ts";
@@ -32,6 +33,10 @@ export function jobEventSchema<T extends JobEventType>(type: T) {
         self: z.string().describe("the job: `GET` it with a read-scoped key"),
         transcript: z.string().describe("the transcript export"),
       }),
+      speakers: z
+        .array(z.object({ label: z.string(), talk_time_seconds: z.number() }))
+        .optional()
+        .describe("completed jobs with `speaker_labels` or `multichannel`: each speaker's label and talk time"),
     }),
   });
 }
@@ -42,6 +47,7 @@ export function webhookPayload<T extends JobEventType>(
   type: T,
   publicBaseUrl: string,
   now: number,
+  speakers?: SpeakerSummary[],
 ): JobEvent<T> {
   const self = `${publicBaseUrl.replace(/\/$/, "")}/v1/transcriptions/${job.id}`;
   return {
@@ -52,6 +58,7 @@ export function webhookPayload<T extends JobEventType>(
       object: "transcription",
       status: JOB_EVENT_STATUS[type],
       links: { self, transcript: `${self}/transcript` },
+      ...(speakers ? { speakers } : {}),
     },
   };
 }
@@ -65,11 +72,12 @@ export async function emitJobEvent(
   db: Db,
   job: Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">,
   type: JobEventType,
+  speakers?: SpeakerSummary[],
 ): Promise<string | null> {
   if (!job.webhookUrl) return null;
   const now = Date.now();
   const id = newWebhookEventId(now);
-  const payload = JSON.stringify(webhookPayload(job, type, env.PUBLIC_BASE_URL ?? "", now));
+  const payload = JSON.stringify(webhookPayload(job, type, env.PUBLIC_BASE_URL ?? "", now, speakers));
   const eventId = await insertJobEventOnce(db, {
     id,
     tenantId: job.tenantId,

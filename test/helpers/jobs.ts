@@ -25,6 +25,8 @@ export async function seedJob(
     requestedModel?: string | null;
     temperature?: number | null;
     wordTimestamps?: boolean;
+    speakerLabels?: boolean;
+    multichannel?: boolean;
   } = {},
 ): Promise<string> {
   const id = newId("transcription");
@@ -35,8 +37,9 @@ export async function seedJob(
   const now = Date.now();
   await env.DB.prepare(
     `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,
-       webhook_url, metadata, created_at, enqueued_at, updated_at, task, requested_model, temperature, word_timestamps)
-       values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?, ?, ?, ?, ?)`,
+       webhook_url, metadata, created_at, enqueued_at, updated_at, task, requested_model, temperature, word_timestamps,
+       speaker_labels, multichannel)
+       values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
     .bind(
       id,
@@ -54,6 +57,8 @@ export async function seedJob(
       options.requestedModel ?? null,
       options.temperature ?? null,
       options.wordTimestamps ? 1 : 0,
+      options.speakerLabels ? 1 : 0,
+      options.multichannel ? 1 : 0,
     )
     .run();
   return id;

@@ -965,6 +965,78 @@ const rows: Row[] = [
     422,
     "invalid_prompt",
   ],
+  // speaker options: shapes, ranges and combinations, judged before anything is stored
+  [
+    "speaker_labels that is not a boolean",
+    () => multipartUpload(s.a.key, { speaker_labels: "yes" }),
+    422,
+    "invalid_speaker_labels",
+  ],
+  [
+    "multichannel that is not a boolean",
+    () => multipartUpload(s.a.key, { multichannel: "1" }),
+    422,
+    "invalid_multichannel",
+  ],
+  [
+    "speakers_expected of 0",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", speakers_expected: "0" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "max_speakers over the limit",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", max_speakers: "33" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "min_speakers that is negative",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", min_speakers: "-2" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "speakers_expected that is a fraction",
+    () => rawUpload(s.a.key, makeWav(0.1), "?speaker_labels=true&speakers_expected=2.5"),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "min_speakers greater than max_speakers",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", min_speakers: "4", max_speakers: "2" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "speakers_expected with min_speakers",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", speakers_expected: "2", min_speakers: "1" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "a speaker count without speaker_labels",
+    () => multipartUpload(s.a.key, { max_speakers: "3" }),
+    422,
+    "invalid_speaker_count",
+  ],
+  [
+    "multichannel with speaker_labels",
+    () => multipartUpload(s.a.key, { speaker_labels: "true", multichannel: "true" }),
+    422,
+    "invalid_multichannel",
+  ],
+  [
+    "a JSON submission with speakers_expected as a string of SQL",
+    () =>
+      json("/v1/transcriptions", s.a.key, {
+        audio_url: "https://media.example.com/a.wav",
+        speaker_labels: true,
+        speakers_expected: "2; drop table transcriptions",
+      }),
+    422,
+    "invalid_speaker_count",
+  ],
   [
     "webhook URL with a TAB in the host",
     () => multipartUpload(s.a.key, { webhook_url: "https://hooks.exam\tple.com/a" }),
@@ -2193,6 +2265,27 @@ const openaiRows: OpenAIRow[] = [
     400,
     "invalid_language",
     "language",
+  ],
+  [
+    "diarized_json with a model that cannot label speakers",
+    () => sendOpenAI(s.a.key, [model("openai/whisper-1"), field("response_format", "diarized_json"), filePart()]),
+    400,
+    "diarization_unsupported",
+    "model",
+  ],
+  [
+    "min_speakers greater than max_speakers",
+    () =>
+      sendOpenAI(s.a.key, [
+        model(),
+        field("speaker_labels", "true"),
+        field("min_speakers", "3"),
+        field("max_speakers", "2"),
+        filePart(),
+      ]),
+    400,
+    "invalid_speaker_count",
+    "min_speakers",
   ],
   [
     "a prompt with bidi isolates",

@@ -1,6 +1,6 @@
 /**
- * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, and
- * a translate task needs a multilingual model. The bridge refuses at submit (400 with the code); the job processor
+ * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, a
+ * translate task needs a multilingual model, and speaker labels or multichannel need stages this pool does not have. The bridge refuses at submit (400 with the code); the job processor
  * checks again for dispatches accepted while the model was still loading.
  */
 import type { Dispatch } from "@vtt/pool-contract";
@@ -10,7 +10,7 @@ import type { EngineDescription } from "../engines/engine.ts";
 
 /** A refusal's stable code (docs/pool-contract.md §1) and a message for the edge. */
 export interface OptionsRefusal {
-  code: "model_unavailable" | "translation_unsupported";
+  code: "model_unavailable" | "translation_unsupported" | "diarization_unavailable" | "multichannel_unsupported";
   detail: string;
 }
 
@@ -28,10 +28,21 @@ export function servedModelNames(
 
 /** Null when the pool can run the dispatch; `engine` null = still loading (translation is then checked later). */
 export function refuseOptions(
-  dispatch: Pick<Dispatch, "model" | "task">,
+  dispatch: Pick<Dispatch, "model" | "task"> & Partial<Pick<Dispatch, "speakers">>,
   names: readonly string[],
   engine: EngineDescription | null,
 ): OptionsRefusal | null {
+  // this pool has no diarization stage loaded (the sherpa-onnx stage is not part of this build, docs/pool.md): a
+  // speaker-labels job is refused at once, never transcribed without labels
+  if (dispatch.speakers?.labels) {
+    return {
+      code: "diarization_unavailable",
+      detail: "This pool has no speaker-diarization models installed; it cannot label speakers.",
+    };
+  }
+  if (dispatch.speakers?.multichannel) {
+    return { code: "multichannel_unsupported", detail: "This pool does not transcribe channels separately." };
+  }
   if (dispatch.model !== null && !names.includes(dispatch.model)) {
     return {
       code: "model_unavailable",

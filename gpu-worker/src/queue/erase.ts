@@ -193,6 +193,7 @@ function blankTranscription(jobId: string, data: TranscriptionJobData): Transcri
     model: null,
     temperature: null,
     word_timestamps: false,
+    speakers: null,
     dispatched_at: data.dispatched_at,
     erased_at: Date.now(),
   };

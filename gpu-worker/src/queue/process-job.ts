@@ -32,7 +32,9 @@ export interface JobProcessorDeps {
   /** `result.model` */
   modelName: string;
   /** Why the engine cannot run this job's model or task (bridge/options.ts); such a job fails at once. */
-  refuseOptions?: (data: Pick<Dispatch, "model" | "task">) => OptionsRefusal | null;
+  refuseOptions?: (
+    data: Pick<Dispatch, "model" | "task"> & Partial<Pick<Dispatch, "speakers">>,
+  ) => OptionsRefusal | null;
   /** Counts jobs this process holds (metrics). */
   activeJobs: { count: number };
   /** Tells whether a job was erased while it ran (queue/erase.ts); its work is then discarded, never delivered. */

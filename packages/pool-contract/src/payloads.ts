@@ -45,6 +45,8 @@ export type PoolTask = (typeof POOL_TASKS)[number];
 export const POOL_MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
 /** Sampling temperature bounds (OpenAI's transcription API takes 0 … 1). */
 export const MAX_TEMPERATURE = 1;
+/** Most speakers a dispatch may name (`speakers.expected`, `.min`, `.max`). */
+export const MAX_DISPATCH_SPEAKERS = 32;
 
 const JOB_ID_MESSAGE = "must be 1-64 characters of A-Z a-z 0-9 _ - (not only digits)";
 
@@ -74,6 +76,13 @@ const HttpUrl = z
   .refine(isHttpUrl, { error: "must be an http(s) URL" });
 const MediaSeconds = z.number().min(0).max(MAX_MEDIA_SECONDS);
 const Probability = z.number().min(0).max(1);
+const SpeakerCount = z
+  .number({ error: `must be null or a whole number 1-${MAX_DISPATCH_SPEAKERS}` })
+  .int({ error: `must be null or a whole number 1-${MAX_DISPATCH_SPEAKERS}` })
+  .min(1, { error: `must be null or a whole number 1-${MAX_DISPATCH_SPEAKERS}` })
+  .max(MAX_DISPATCH_SPEAKERS, { error: `must be null or a whole number 1-${MAX_DISPATCH_SPEAKERS}` })
+  .nullish()
+  .transform((value) => value ?? null);
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. Dispatch: POST {POOL_URL}/v1/jobs
@@ -129,6 +138,22 @@ export const DispatchSchema = z.object({
     .boolean({ error: "must be a boolean" })
     .nullish()
     .transform((value) => value ?? false),
+  /**
+   * Speaker labels: `labels` runs the diarization stage (a pool without its models refuses: 400
+   * `diarization_unavailable`), `multichannel` transcribes each channel on its own as one speaker. Null: neither.
+   */
+  speakers: z
+    .object({
+      labels: z.boolean({ error: "must be a boolean" }),
+      expected: SpeakerCount,
+      min: SpeakerCount,
+      max: SpeakerCount,
+      multichannel: z.boolean({ error: "must be a boolean" }),
+    })
+    .refine((s) => !(s.labels && s.multichannel), { error: "labels and multichannel exclude each other" })
+    .refine((s) => s.min === null || s.max === null || s.min <= s.max, { error: "min must not exceed max" })
+    .nullish()
+    .transform((value) => value ?? null),
 });
 /** A dispatch as the edge sends it (optional fields may be left out). */
 export type DispatchBody = z.input<typeof DispatchSchema>;
@@ -186,6 +211,7 @@ export const CallbackWordSchema = z.object({
   end: MediaSeconds,
   word: z.string().max(MAX_WORD_CHARS),
   confidence: Probability.optional(),
+  speaker: z.string().max(MAX_LABEL_CHARS).optional(),
 });
 export type CallbackWord = z.infer<typeof CallbackWordSchema>;
 

@@ -38,7 +38,14 @@ import {
 export const SSE_KEEPALIVE_MS = 15_000;
 
 /** Job failures caused by the audio itself: answered 400 like OpenAI's "could not decode"; others are 502. */
-const CALLER_FAILURE_CODES = new Set(["invalid_audio", "empty_audio", "audio_too_large", "provider_rejected_audio"]);
+const CALLER_FAILURE_CODES = new Set([
+  "invalid_audio",
+  "empty_audio",
+  "audio_too_large",
+  "provider_rejected_audio",
+  "diarization_unsupported",
+  "multichannel_unsupported",
+]);
 
 export const audio = new OpenAPIHono<AppEnv>();
 

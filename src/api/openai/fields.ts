@@ -54,7 +54,9 @@ export function resolveOpenAIAudioRequest(
   const entry = resolveModel(env, model);
   if (!entry) throw modelNotFound(model, 400);
   // an alias goes to the first provider that can honour the task; a `<provider>/<model>` id to that one or nowhere
-  const jobOptions = { task, model: entry.requestedModel };
+  // diarized_json asks for speaker labels (OpenAI: gpt-4o-transcribe-diarize); the native fields may too
+  const speakerLabels = fields.response_format === "diarized_json" || native.speaker_labels === "true";
+  const jobOptions = { task, model: entry.requestedModel, speakerLabels, multichannel: native.multichannel === "true" };
   const chosen = resolveProvider(env, entry.alias ? null : entry.provider, jobOptions);
   if (!chosen.ok) {
     const why =
@@ -85,7 +87,10 @@ export function resolveOpenAIAudioRequest(
     throw invalidParam("chunking_strategy", "unsupported_chunking_strategy", "Only `auto` is supported.");
   }
 
-  const options = resolveUploadOptions({ ...native, provider: chosen.provider }, env);
+  const options = resolveUploadOptions(
+    { ...native, ...(speakerLabels ? { speaker_labels: "true" } : {}), provider: chosen.provider },
+    env,
+  );
   return {
     options: {
       ...options,

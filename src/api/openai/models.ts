@@ -10,7 +10,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app.context.ts";
 import type { Env } from "../../env.ts";
 import { ApiError } from "../../http/problem.ts";
-import { providerModels } from "../../providers/capabilities.ts";
+import { OPENAI_DIARIZE_MODEL, providerModels } from "../../providers/capabilities.ts";
 import { defaultProvider, parseProviderList } from "../../providers/registry.ts";
 import type { ProviderName } from "../../providers/types.ts";
 import { TAGS } from "../openapi.ts";
@@ -54,7 +54,18 @@ export function modelCatalog(env: Env): ModelEntry[] {
 
 /** The entry `id` names, or null for an id this deployment does not serve (case-sensitive, as OpenAI's are). */
 export function resolveModel(env: Env, id: string): ModelEntry | null {
-  return modelCatalog(env).find((entry) => entry.id === id) ?? null;
+  const listed = modelCatalog(env).find((entry) => entry.id === id);
+  if (listed) return listed;
+  if (id === OPENAI_DIARIZE_MODEL) {
+    // OpenAI's diarizing model id, accepted though not listed (GET /v1/models stays as it was): OpenAI's own model
+    // when the openai provider offers it (OPENAI_MODELS), else an alias that routing sends to a provider that can
+    // label speakers
+    if (parseProviderList(env).includes("openai") && providerModels(env, "openai").includes(OPENAI_DIARIZE_MODEL))
+      return { id, provider: "openai", alias: false, requestedModel: OPENAI_DIARIZE_MODEL };
+    const fallback = defaultProvider(env);
+    return fallback ? { id, provider: fallback, alias: true, requestedModel: null } : null;
+  }
+  return null;
 }
 
 /** OpenAI's model object. */
