@@ -6,6 +6,7 @@
  */
 import { toHex } from "@vtt/pool-contract";
 
+import type { PiiEntityType, PiiSubstitution } from "../domain/pii/index.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { ProviderName } from "../providers/types.ts";
@@ -34,6 +35,14 @@ export interface ResolvedUploadOptions {
   requestedModel: string | null;
   temperature: number | null;
   wordTimestamps: boolean;
+  /** redact PII from the transcript before anything is stored (src/jobs/redaction.ts) */
+  redactPii: boolean;
+  /** the entity types to redact; null = every type */
+  redactPiiPolicies: PiiEntityType[] | null;
+  /** null when not redacting */
+  redactPiiSub: PiiSubstitution | null;
+  /** also replace the stored audio with a toned-out copy */
+  redactPiiAudio: boolean;
 }
 
 /** `audio_format` of a URL job until its audio is fetched and sniffed. */
@@ -92,6 +101,10 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     requestedModel: input.options.requestedModel,
     temperature: input.options.temperature,
     wordTimestamps: input.options.wordTimestamps,
+    redactPii: input.options.redactPii,
+    redactPiiPolicies: input.options.redactPiiPolicies ? JSON.stringify(input.options.redactPiiPolicies) : null,
+    redactPiiSub: input.options.redactPiiSub,
+    redactPiiAudio: input.options.redactPiiAudio,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
@@ -148,4 +161,6 @@ const INSERT_DEFAULTS = {
   deleteAt: null,
   audioPurgedAt: null,
   audioFetchedAt: null,
+  piiEntities: null,
+  piiAudioSpans: null,
 } satisfies Partial<TranscriptionRow>;

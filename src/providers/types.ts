@@ -60,6 +60,11 @@ export interface TranscriptionRequest {
   temperature: number | null;
   /** the caller needs word timings; adapters that must ask for them (and pay for them) do so only then */
   wordTimestamps: boolean;
+  /**
+   * PII the job redacts (src/domain/pii entity types); providers that redact natively (Deepgram `redact`) are asked
+   * to, and our own pass runs over every result anyway (src/jobs/results.ts). Absent or null: no redaction.
+   */
+  redactPii?: readonly string[] | null;
   signal?: AbortSignal;
   /** W3C trace context to propagate to asynchronous providers */
   traceparent?: string;

@@ -33,6 +33,8 @@ export interface RedactionResult<T extends RedactableTranscript> {
 export function substitute(type: PiiEntityType, value: string, substitution: PiiSubstitution): string {
   if (substitution === "entity_name") return `[${type.toUpperCase()}]`;
   if (substitution === "hash") return "#####";
+  // a provider's own label ("[SSN_1]") hides the value's length already: it is masked as one run
+  if (/^\[[A-Z]+(?:_[A-Z]+)*_\d+\]$/.test(value)) return "*****";
   return value.replace(/[\p{L}\p{N}]/gu, "*");
 }
 
