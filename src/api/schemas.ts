@@ -401,7 +401,10 @@ export const JobRedactionSchema = z
     entities: z
       .partialRecord(z.enum(PII_ENTITY_TYPES), z.number().int())
       .nullable()
-      .openapi({ description: "entities redacted from the text, per type; null until completed", example: { phone_number: 2 } }),
+      .openapi({
+        description: "entities redacted from the text, per type; null until completed",
+        example: { phone_number: 2 },
+      }),
     audio_spans: z
       .array(z.object({ start: z.number(), end: z.number() }))
       .nullable()
