@@ -39,7 +39,7 @@ const ORD = "(?:st|nd|rd|th)?";
 const PATTERNS: { re: RegExp; parts: (m: RegExpMatchArray) => { d: number; mo: number; y: number | null }[] }[] = [
   {
     // 1976-07-12
-    re: /(?<![\d/.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d/.-])/g,
+    re: /(?<![\d/.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d/-]|\.\d)/g,
     parts: (m) => [{ y: Number(m[1]), mo: Number(m[2]), d: Number(m[3]) }],
   },
   {
@@ -86,7 +86,7 @@ export function isPlausibleBirthDate(d: number, mo: number, y: number | null, no
 }
 
 function birthCueBefore(text: string, index: number, yearGiven: boolean): boolean {
-  const words = wordsBefore(text, index, 7);
+  const words = wordsBefore(text, index, 4);
   if (!yearGiven) return hasCue(words, DAY_MONTH_CUES);
   if (hasCue(words, BEFORE_CUES)) return true;
   // "D.O.B." reads as the letters d o b

@@ -7,6 +7,23 @@
 import type { DetectorInput, PiiSpan } from "./types.ts";
 
 const WRITTEN = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
+/** "report@2024.pdf" names a file: these endings are not top-level domains anyone mails to */
+const FILE_EXTENSIONS: ReadonlySet<string> = new Set([
+  "pdf",
+  "doc",
+  "docx",
+  "txt",
+  "png",
+  "jpg",
+  "jpeg",
+  "gif",
+  "wav",
+  "mp3",
+  "zip",
+  "csv",
+  "xlsx",
+  "json",
+]);
 const DOMAIN_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
@@ -21,7 +38,8 @@ export function isValidEmailAddress(address: string): boolean {
   if (domain.length > 253) return false;
   const labels = domain.split(".");
   if (labels.length < 2 || !labels.every((l) => DOMAIN_LABEL.test(l))) return false;
-  return /^[A-Za-z]{2,24}$/.test(labels[labels.length - 1]!);
+  const tld = labels[labels.length - 1]!;
+  return /^[A-Za-z]{2,24}$/.test(tld) && !FILE_EXTENSIONS.has(tld.toLowerCase());
 }
 
 // spoken: words joined by "dot", "underscore", "dash", "hyphen", "plus"; then "at"; then a domain ending "dot tld"
