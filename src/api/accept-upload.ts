@@ -14,6 +14,7 @@ import type { Env } from "../env.ts";
 import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
 import { createJob, type CreateJobResult, type ResolvedUploadOptions } from "../jobs/create-job.ts";
+import { AUDIO_REDACTION_FORMATS } from "../jobs/redact-audio.ts";
 import { newId } from "../lib/ids.ts";
 import { checkAudioSize, failoverCandidates } from "../providers/capabilities.ts";
 import type { AudioUrlSource } from "../storage/audio-source.ts";
@@ -89,6 +90,14 @@ export async function acceptUpload<R extends ResolvedUpload>(
       const lists: UploadLists = "lists" in upload ? upload.lists : Object.create(null);
       const resolved = route.resolve(upload.fields, lists, upload.stored === null);
       if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes);
+      // audio redaction rewrites PCM WAV only: other audio is refused now, not failed after it was transcribed
+      if (resolved.options.redactPiiAudio && upload.stored && !AUDIO_REDACTION_FORMATS.has(upload.stored.audio.format))
+        throw new ApiError(
+          422,
+          "invalid_redact_pii_audio",
+          `redact_pii_audio: audio redaction rewrites WAV only; this upload is ${upload.stored.audio.format}`,
+          [{ field: "redact_pii_audio", message: `unsupported for ${upload.stored.audio.format} audio` }],
+        );
       const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };
       const base = { jobId, tenantId, audioKey: key, fileName: upload.fileName, options: resolved.options };
       const input = { ...base, ...audio, idempotencyKey, traceparent: c.var.traceparent };

@@ -1,4 +1,5 @@
 /** Maps a D1 row (and its R2 transcript document) to the public job object. */
+import { redactionOptionsOf, storedAudioSpans, storedEntityCounts } from "../jobs/redaction-options.ts";
 import { parseStoredKeyterms } from "../providers/keyterms.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import type { TranscriptDocument } from "../storage/transcript-store.ts";
@@ -77,5 +78,18 @@ export function toJobObject(
     audio_expires_at: iso(row.audioDeleteAt),
     audio_deleted_at: iso(row.audioPurgedAt),
     expires_at: iso(row.deleteAt),
+    redaction: redactionOf(row),
+  };
+}
+
+function redactionOf(row: TranscriptionRow): JobObject["redaction"] {
+  const options = redactionOptionsOf(row);
+  if (!options) return null;
+  return {
+    policies: [...options.policies],
+    substitution: options.substitution,
+    audio: options.audio,
+    entities: row.status === "completed" ? (storedEntityCounts(row.piiEntities) ?? {}) : null,
+    audio_spans: storedAudioSpans(row.piiAudioSpans),
   };
 }

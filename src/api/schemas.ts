@@ -11,6 +11,7 @@ import {
   MAX_PROMPT_UTF16_UNITS,
   MAX_SUBJECT_ID_CHARS,
 } from "../config.ts";
+import { PII_ENTITY_TYPES, PII_SUBSTITUTIONS, type PiiEntityType } from "../domain/pii/index.ts";
 import { MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS } from "../domain/search-tokens.ts";
 import { MAX_SPEAKERS } from "../domain/speakers.ts";
 import {
@@ -188,6 +189,74 @@ const SpeakerCountParam = z
   .transform(Number)
   .pipe(z.number().int().min(1, "must be at least 1").max(MAX_SPEAKERS, `must be at most ${MAX_SPEAKERS}`))
   .openapi({ type: "integer", minimum: 1, maximum: MAX_SPEAKERS });
+/** A boolean option as a form field, query parameter or JSON value carries it: `true` or `false`. */
+const BooleanField = z
+  .enum(["true", "false"], { message: "must be `true` or `false`" })
+  .transform((v) => v === "true")
+  .openapi({ type: "boolean" });
+
+export const RedactPiiParam = BooleanField.openapi({
+  type: "boolean",
+  description: "Redact personal data from the transcript (text, segments, words) before anything is stored",
+});
+
+/**
+ * `redact_pii_policies`: entity types, comma separated (form field, query) or a JSON array (JSON body, or a field
+ * holding `["…"]`); each at most once. Unknown types are refused by name.
+ */
+export const RedactPiiPoliciesParam = z
+  .string()
+  .max(1000)
+  .transform((v, ctx) => {
+    let list: unknown;
+    if (v.trim().startsWith("[")) {
+      try {
+        list = JSON.parse(v);
+      } catch {
+        list = null;
+      }
+      if (!Array.isArray(list) || !list.every((t) => typeof t === "string")) {
+        ctx.addIssue({ code: "custom", message: "must be a JSON array of entity types" });
+        return z.NEVER;
+      }
+    } else list = v.split(",");
+    const types = (list as string[]).map((t) => t.trim());
+    if (!types.length || types.some((t) => t === "")) {
+      ctx.addIssue({ code: "custom", message: "must name at least one entity type, without empty entries" });
+      return z.NEVER;
+    }
+    const unknown = types.find((t) => !(PII_ENTITY_TYPES as readonly string[]).includes(t));
+    if (unknown !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown entity type \`${unknown.slice(0, 64)}\`; one of ${PII_ENTITY_TYPES.join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    if (new Set(types).size !== types.length) {
+      ctx.addIssue({ code: "custom", message: "names an entity type twice" });
+      return z.NEVER;
+    }
+    return types as PiiEntityType[];
+  })
+  .openapi({
+    type: "string",
+    example: "phone_number,credit_card_number",
+    description: `Entity types to redact, comma separated (a JSON array in a JSON body); default: all of ${PII_ENTITY_TYPES.join(", ")}`,
+  });
+
+export const RedactPiiSubParam = z
+  .enum(PII_SUBSTITUTIONS, { message: `must be one of ${PII_SUBSTITUTIONS.join(", ")}` })
+  .openapi({
+    description:
+      "What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*`",
+  });
+
+export const RedactPiiAudioParam = BooleanField.openapi({
+  type: "boolean",
+  description:
+    "Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted",
+});
 
 /** Options of `POST /v1/transcriptions`, as multipart fields or query parameters. */
 export const UploadOptions = z
@@ -220,6 +289,10 @@ export const UploadOptions = z
         "each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio " +
         "gives one speaker. Not with `speaker_labels`",
     }),
+    redact_pii: RedactPiiParam.optional(),
+    redact_pii_policies: RedactPiiPoliciesParam.optional(),
+    redact_pii_sub: RedactPiiSubParam.optional(),
+    redact_pii_audio: RedactPiiAudioParam.optional(),
   })
   .strict()
   .openapi("UploadOptions");
@@ -333,6 +406,15 @@ export const UrlTranscriptionRequest = AudioUrlSource.merge(UploadOptions)
     min_speakers: z.number().int().min(1).max(MAX_SPEAKERS).optional(),
     max_speakers: z.number().int().min(1).max(MAX_SPEAKERS).optional(),
     multichannel: z.boolean().optional(),
+    redact_pii: z.boolean().optional().openapi({ description: "redact personal data before anything is stored" }),
+    redact_pii_policies: z
+      .array(z.enum(PII_ENTITY_TYPES))
+      .optional()
+      .openapi({ description: "entity types to redact; default: all" }),
+    redact_pii_audio: z
+      .boolean()
+      .optional()
+      .openapi({ description: "also tone out the redacted spans in the stored audio (PCM WAV)" }),
   })
   .openapi("UrlTranscriptionRequest");
 
@@ -353,6 +435,10 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   min_speakers: "invalid_speaker_count",
   max_speakers: "invalid_speaker_count",
   multichannel: "invalid_multichannel",
+  redact_pii: "invalid_redact_pii",
+  redact_pii_policies: "invalid_redact_pii_policies",
+  redact_pii_sub: "invalid_redact_pii_sub",
+  redact_pii_audio: "invalid_redact_pii_audio",
 };
 
 export const SegmentSchema = z
@@ -458,6 +544,25 @@ export const SpeakerOptionsSchema = z
     multichannel: z.boolean(),
   })
   .openapi("SpeakerOptions");
+/** The PII redaction a job asked for and what it did; null on the job object when `redact_pii` was not set. */
+export const JobRedactionSchema = z
+  .object({
+    policies: z.array(z.enum(PII_ENTITY_TYPES)).openapi({ description: "the entity types redacted" }),
+    substitution: z.enum(PII_SUBSTITUTIONS),
+    audio: z.boolean().openapi({ description: "`redact_pii_audio`: the stored audio carries a tone over each span" }),
+    entities: z
+      .partialRecord(z.enum(PII_ENTITY_TYPES), z.number().int())
+      .nullable()
+      .openapi({
+        description: "entities redacted from the text, per type; null until completed",
+        example: { phone_number: 2 },
+      }),
+    audio_spans: z
+      .array(z.object({ start: z.number(), end: z.number() }))
+      .nullable()
+      .openapi({ description: "seconds of the stored audio replaced by the tone; null unless audio was redacted" }),
+  })
+  .openapi("TranscriptionRedaction");
 
 export const JobSchema = z
   .object({
@@ -511,6 +616,7 @@ export const JobSchema = z
       format: "date-time",
       description: "when the purge deletes the whole job; null keeps it until deleted",
     }),
+    redaction: JobRedactionSchema.nullable(),
   })
   .openapi("Transcription");
 export type JobObject = z.infer<typeof JobSchema>;

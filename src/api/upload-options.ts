@@ -59,6 +59,14 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     });
     if (!check.ok) throw invalid("webhook_url", check.reason);
   }
+  // the redaction's details mean nothing without it: refused rather than silently ignored
+  if (options.redact_pii !== true) {
+    for (const field of ["redact_pii_policies", "redact_pii_sub"] as const) {
+      if (options[field] !== undefined) throw invalid(field, "requires `redact_pii=true`");
+    }
+    if (options.redact_pii_audio === true) throw invalid("redact_pii_audio", "requires `redact_pii=true`");
+  }
+  const redactPii = options.redact_pii === true;
   return {
     language: normaliseLanguage(options.language) ?? null,
     provider: provider as ProviderName,
@@ -73,6 +81,10 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     temperature: null,
     wordTimestamps: false,
     speakers,
+    redactPii,
+    redactPiiPolicies: redactPii ? (options.redact_pii_policies ?? null) : null,
+    redactPiiSub: redactPii ? (options.redact_pii_sub ?? "entity_name") : null,
+    redactPiiAudio: redactPii && options.redact_pii_audio === true,
   };
 }
 

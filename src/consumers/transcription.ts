@@ -9,7 +9,9 @@ import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
-import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { AUDIO_REDACTION_FORMATS } from "../jobs/redact-audio.ts";
+import { redactionOptionsOf } from "../jobs/redaction-options.ts";
+import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
@@ -124,6 +126,19 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       }
       job = fetched;
     }
+    // audio redaction rewrites WAV only (uploads of other audio are refused at once; a URL's audio is known only now)
+    if (job.redactPii && job.redactPiiAudio && !AUDIO_REDACTION_FORMATS.has(job.audioFormat)) {
+      await failAudioRedaction(
+        env,
+        db,
+        job,
+        "audio_redaction_unsupported",
+        `Audio redaction rewrites PCM WAV only; this audio is ${job.audioFormat}.`,
+      );
+      log("job_failed", { job_id: jobId, code: "audio_redaction_unsupported", attempt: message.attempts });
+      message.ack();
+      return;
+    }
     const outcome = await runWithBreakers(job, env, db, message.attempts, body.traceparent ?? job.traceparent);
     if (outcome === "parked") {
       const delaySeconds = backoffDelaySeconds(message.attempts, policy);
@@ -212,6 +227,7 @@ async function runWithBreakers(
         temperature: row.temperature,
         wordTimestamps: row.wordTimestamps,
         speakers: speakerOptionsOf(row),
+        redactPii: redactionOptionsOf(row)?.policies ?? null,
         // the provider call (or the pool's whole job) is a child span of the upload's trace
         traceparent: childTraceparent(traceparent),
       });

@@ -6,6 +6,7 @@
  */
 import { toHex } from "@vtt/pool-contract";
 
+import type { PiiEntityType, PiiSubstitution } from "../domain/pii/index.ts";
 import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
@@ -39,6 +40,14 @@ export interface ResolvedUploadOptions {
   wordTimestamps: boolean;
   /** speaker labels or multichannel (src/domain/speakers.ts); null when the job asked for neither */
   speakers: SpeakerOptions | null;
+  /** redact PII from the transcript before anything is stored (src/jobs/redaction.ts) */
+  redactPii: boolean;
+  /** the entity types to redact; null = every type */
+  redactPiiPolicies: PiiEntityType[] | null;
+  /** null when not redacting */
+  redactPiiSub: PiiSubstitution | null;
+  /** also replace the stored audio with a toned-out copy */
+  redactPiiAudio: boolean;
 }
 
 /** `audio_format` of a URL job until its audio is fetched and sniffed. */
@@ -106,6 +115,10 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     minSpeakers: input.options.speakers?.min ?? null,
     maxSpeakers: input.options.speakers?.max ?? null,
     multichannel: input.options.speakers?.multichannel ?? false,
+    redactPii: input.options.redactPii,
+    redactPiiPolicies: input.options.redactPiiPolicies ? JSON.stringify(input.options.redactPiiPolicies) : null,
+    redactPiiSub: input.options.redactPiiSub,
+    redactPiiAudio: input.options.redactPiiAudio,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
@@ -166,4 +179,6 @@ const INSERT_DEFAULTS = {
   deleteAt: null,
   audioPurgedAt: null,
   audioFetchedAt: null,
+  piiEntities: null,
+  piiAudioSpans: null,
 } satisfies Partial<TranscriptionRow>;

@@ -3,6 +3,7 @@
  * transcribes only (no translation) and takes no temperature; its answer always carries word timings, kept as they are.
  */
 import { settings } from "../config.ts";
+import { DEEPGRAM_REDACT_ENTITIES, isPiiEntityType } from "../domain/pii/index.ts";
 import { mergeChannels } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { DEEPGRAM_DEFAULT_MODEL, DEEPGRAM_MAX_AUDIO_BYTES } from "./capabilities.ts";
@@ -56,6 +57,12 @@ interface DeepgramResponse {
   };
 }
 
+/** Deepgram's `redact` values for our entity types (each at most once, in our order). */
+export function deepgramRedactValues(types: readonly string[] | null | undefined): string[] {
+  const values = (types ?? []).flatMap((t) => (isPiiEntityType(t) ? DEEPGRAM_REDACT_ENTITIES[t] : []));
+  return [...new Set(values)];
+}
+
 export class DeepgramTranscriptionService implements TranscriptionService {
   readonly name = "deepgram" as const;
   readonly #apiKey: string;
@@ -96,6 +103,8 @@ export class DeepgramTranscriptionService implements TranscriptionService {
     // on its own (results.channels[i], utterances[].channel)
     if (request.speakers?.labels) query.set("diarize", "true");
     if (request.speakers?.multichannel) query.set("multichannel", "true");
+    // native redaction of the job's entity types; its labels ("[PHONE_NUMBER_1]") are mapped to ours afterwards
+    for (const entity of deepgramRedactValues(request.redactPii)) query.append("redact", entity);
     if (request.language) query.set("language", request.language);
     else query.set("detect_language", "true");
     // the job's keyterms first (`keyterm` on Nova-3, `keywords` on older models), then terms split from a prompt

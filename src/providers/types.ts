@@ -75,6 +75,11 @@ export interface TranscriptionRequest {
   wordTimestamps: boolean;
   /** speaker labels or multichannel; null (or absent) when the job asked for neither */
   speakers?: SpeakerOptions | null;
+  /**
+   * PII the job redacts (src/domain/pii entity types); providers that redact natively (Deepgram `redact`) are asked
+   * to, and our own pass runs over every result anyway (src/jobs/results.ts). Absent or null: no redaction.
+   */
+  redactPii?: readonly string[] | null;
   signal?: AbortSignal;
   /** W3C trace context to propagate to asynchronous providers */
   traceparent?: string;

@@ -95,15 +95,23 @@ export async function completeJob(
   db: Db,
   id: string,
   result: NormalisedTranscript,
-  storage: { transcriptKey: string; inlineText: string | null },
+  storage: {
+    transcriptKey: string;
+    inlineText: string | null;
+    /** a redacted job: entity counts (JSON), and where audio was redacted its new object and the toned spans */
+    pii?: { entities: string; audio?: { audioKey: string; audioBytes: number; spans: string } };
+  },
   now: number,
 ): Promise<TranscriptionRow | null> {
+  const audio = storage.pii?.audio;
   const rows = await db
     .update(transcriptions)
     .set({
       status: "completed",
       text: storage.inlineText,
       transcriptKey: storage.transcriptKey,
+      ...(storage.pii ? { piiEntities: storage.pii.entities } : {}),
+      ...(audio ? { audioKey: audio.audioKey, audioBytes: audio.audioBytes, piiAudioSpans: audio.spans } : {}),
       segmentCount: result.segments.length,
       language: result.language,
       languageProbability: result.language_probability ?? null,

@@ -139,6 +139,18 @@ export const transcriptions = sqliteTable(
     audioFetchedAt: integer("audio_fetched_at"),
     /** the tus upload (`up_…`, `/v1/uploads`) the audio came through; null for other uploads */
     uploadId: text("upload_id"),
+    /** 1 when the transcript is redacted of PII before anything is stored (`redact_pii`) */
+    redactPii: integer("redact_pii", { mode: "boolean" }).notNull().default(false),
+    /** JSON array of the entity types to redact (src/domain/pii); null with `redact_pii` = every type */
+    redactPiiPolicies: text("redact_pii_policies"),
+    /** `entity_name`, `hash` or `mask`; null when not redacting */
+    redactPiiSub: text("redact_pii_sub"),
+    /** 1 when the stored audio is replaced by a copy with a tone over every redacted span (`redact_pii_audio`) */
+    redactPiiAudio: integer("redact_pii_audio", { mode: "boolean" }).notNull().default(false),
+    /** JSON object: redacted entities per type in the completed transcript (counts only, never values) */
+    piiEntities: text("pii_entities"),
+    /** JSON array of `[start, end]` seconds the tone covers in the stored audio; set when audio was redacted */
+    piiAudioSpans: text("pii_audio_spans"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),

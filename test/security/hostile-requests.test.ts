@@ -907,6 +907,31 @@ const rows: Row[] = [
   ],
   ["prompt over 1000 characters", () => multipartUpload(s.a.key, { prompt: "p".repeat(1001) }), 422, "invalid_prompt"],
   [
+    "redact_pii_policies with markup for an entity type",
+    () => multipartUpload(s.a.key, { redact_pii: "true", redact_pii_policies: SCRIPT }),
+    422,
+    "invalid_redact_pii_policies",
+  ],
+  [
+    "redact_pii_policies over 1000 characters",
+    () => multipartUpload(s.a.key, { redact_pii: "true", redact_pii_policies: "phone_number,".repeat(100) }),
+    422,
+    "invalid_redact_pii_policies",
+  ],
+  [
+    "redact_pii_policies as a JSON object",
+    () => multipartUpload(s.a.key, { redact_pii: "true", redact_pii_policies: '["__proto__"]' }),
+    422,
+    "invalid_redact_pii_policies",
+  ],
+  ["redact_pii as a number", () => multipartUpload(s.a.key, { redact_pii: "1" }), 422, "invalid_redact_pii"],
+  [
+    "redact_pii_audio without redact_pii in the query",
+    () => rawUpload(s.a.key, makeWav(0.1), "?redact_pii_audio=true"),
+    422,
+    "invalid_redact_pii_audio",
+  ],
+  [
     "subject id with path traversal",
     () => multipartUpload(s.a.key, { subject_id: "../../etc/passwd" }),
     422,
