@@ -133,7 +133,7 @@ export function HealthPage(props: {
         <strong data-testid="dead-letters">{props.deadLetters}</strong> unresolved dead letters. The same figures as{" "}
         <code>/metrics</code>; the charts read the per-minute samples the cron stores.
       </p>
-      <div class="table-scroll">
+      <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
         <table data-testid="health-figures">
           <caption class="muted">Jobs finished in the last hour and day (end-to-end latency).</caption>
           <thead>
@@ -181,7 +181,7 @@ export function HealthPage(props: {
 export function BreakersPage(props: { csrfToken: string; flash?: string | null; breakers: BreakerView[] }) {
   return (
     <OperatorShell title="Breakers" path="/console/operator/breakers" csrfToken={props.csrfToken} flash={props.flash}>
-      <div class="table-scroll">
+      <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
         <table data-testid="breakers">
           <thead>
             <tr>
@@ -242,7 +242,7 @@ export function DeadLettersPage(props: {
       {props.items.length === 0 ? (
         <p class="muted">No unresolved dead letters.</p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
           <table data-testid="dead-letters">
             <caption class="muted">Unresolved items, newest first.</caption>
             <thead>
@@ -327,7 +327,7 @@ export function DriftPage(props: { csrfToken: string; report: DriftReportResult 
             <p class="muted">
               {group.current_samples} recent jobs, {group.baseline_samples} in the baseline.
             </p>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
               <table data-testid="drift">
                 <thead>
                   <tr>
@@ -373,7 +373,7 @@ export function QualityPage(props: { csrfToken: string; report: QualityReportRes
       <figure class="chart" data-chart="wer">
         <figcaption>Mean WER per week</figcaption>
       </figure>
-      <div class="table-scroll">
+      <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
         <table data-testid="quality">
           <thead>
             <tr>

@@ -53,7 +53,7 @@ export function TenantsPage(props: {
       {props.tenants.length === 0 ? (
         <p class="muted">No tenants yet.</p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
           <table data-testid="tenant-list">
             <thead>
               <tr>
@@ -121,7 +121,7 @@ export function TenantPage(props: {
         {props.keys.length === 0 ? (
           <p class="muted">No keys yet.</p>
         ) : (
-          <div class="table-scroll">
+          <div class="table-scroll" tabindex={0} role="region" aria-label="Table (scrolls sideways)">
             <table data-testid="keys">
               <thead>
                 <tr>

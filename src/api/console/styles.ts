@@ -46,4 +46,6 @@ td.actions { white-space: normal; min-width: 12rem; }
 figure.chart { margin: 0; min-width: 0; }
 figure.chart figcaption { font-weight: 600; margin-bottom: 0.25rem; }
 input.secret { font-family: ui-monospace, monospace; }
+main h1, main h2, main p, summary { overflow-wrap: anywhere; }
+.table-scroll:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 `;
