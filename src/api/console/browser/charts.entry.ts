@@ -30,12 +30,13 @@ function draw(
   time: boolean,
   label: string,
   xLabels?: string[],
+  xRange?: [number, number],
 ) {
   const chart = new uPlot(
     {
       width: widthOf(figure),
       height: HEIGHT,
-      scales: { x: { time } },
+      scales: { x: xRange ? { time, range: () => xRange } : { time } },
       series: [{}, ...series.map((s, i) => ({ stroke: COLOURS[i % COLOURS.length], width: 2, ...s }))],
       axes: [
         xLabels ? { values: (_u: uPlot, ticks: number[]) => ticks.map((i) => xLabels[i] ?? "") } : {},
@@ -70,7 +71,11 @@ onReady(() => {
       if (!build || points.length === 0) continue;
       const [series, values] = build(points);
       const label = figure.querySelector("figcaption")?.textContent ?? "chart";
-      draw(figure, series, [points.map((x) => x.t), ...values] as uPlot.AlignedData, true, label);
+      // the whole window, ending now, even while the cron has stored only a few samples
+      const end = Date.now() / 1000;
+      const span = figure.dataset.range === "hour" ? 3600 : 86_400;
+      const data = [points.map((x) => x.t), ...values] as uPlot.AlignedData;
+      draw(figure, series, data, true, label, undefined, [end - span, end]);
     }
   }
   const quality = island<QualityChartData>("quality-data");
