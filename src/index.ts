@@ -11,6 +11,7 @@ import { redriveDue } from "./jobs/dead-letters.ts";
 import { purgeExpired } from "./jobs/retention.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import { log } from "./lib/log.ts";
+import { recordHealthSample } from "./observability/health-samples.ts";
 import { deleteEndedConsoleSessions } from "./storage/console-sessions.repo.ts";
 import { createDb, type Db } from "./storage/db.ts";
 import { purgeExpiredUploads } from "./uploads/expiry.ts";
@@ -38,6 +39,7 @@ export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> 
   redrive_dead_letters: (env, db) => redriveDue(env, db),
   purge_expired: (env, db) => purgeExpired(env, db),
   refresh_drift_snapshot: (_env, db) => refreshDriftSnapshot(db),
+  record_health_sample: (_env, db) => recordHealthSample(db),
   retry_pool_erasures: (env, db) => retryPoolErasures(env, db),
   purge_expired_uploads: (env, db) => purgeExpiredUploads(env, db),
   purge_console_sessions: (env, db) => deleteEndedConsoleSessions(db, Date.now(), consoleSessionLifetimes(env).idleMs),

@@ -867,3 +867,43 @@ export const ErasureReceiptSchema = z
     completed_at: z.string(),
   })
   .openapi("ErasureReceipt");
+
+// ---------- operator console forms (src/api/console/operator.tsx): urlencoded, so every field arrives as text ----------
+
+/** An empty form field means "not set" (null); anything else must be a retention window in seconds. */
+const RetentionField = z.union([z.literal("").transform(() => null), RetentionSeconds]);
+
+/** `POST /console/operator/tenants`: the name rule of TenantCreate. */
+export const ConsoleTenantForm = z.object({ name: TenantCreate.shape.name });
+
+/** `POST /console/operator/tenants/{tenant}/retention`: empty resets audio to the default, transcripts to "kept". */
+export const ConsoleRetentionForm = z.object({
+  audio_seconds: RetentionField,
+  transcript_seconds: RetentionField,
+});
+
+/** `POST /console/operator/tenants/{tenant}/keys`: one checkbox per scope; expiry a UTC date (the key ends at its 00:00). */
+export const ConsoleKeyForm = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .max(200)
+      .refine((v) => !CONTROL_CHARS.test(v), "contains control characters")
+      .optional(),
+    scope_write: z.literal("on").optional(),
+    scope_read: z.literal("on").optional(),
+    scope_admin: z.literal("on").optional(),
+    expires_on: z.union([z.literal(""), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD")]).optional(),
+  })
+  .transform((form): z.input<typeof KeyCreate> => ({
+    name: form.name || undefined,
+    scopes: [
+      ...(form.scope_write ? (["transcriptions:write"] as const) : []),
+      ...(form.scope_read ? (["transcriptions:read"] as const) : []),
+      ...(form.scope_admin ? (["admin"] as const) : []),
+    ],
+    expires_at: form.expires_on ? `${form.expires_on}T00:00:00.000Z` : undefined,
+  }))
+  .refine((form) => (form.scopes?.length ?? 0) > 0, { message: "choose at least one scope", path: ["scopes"] })
+  .pipe(KeyCreate);

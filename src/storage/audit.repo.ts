@@ -2,7 +2,7 @@
 import type { Db } from "./db.ts";
 import { auditLog } from "./schema.ts";
 
-export type AuditAction = "subject.erased" | "tenant.erased" | "retention.purged";
+export type AuditAction = (typeof auditLog.$inferInsert)["action"];
 
 /** Appends one receipt (already free of personal data) for a tenant. */
 export async function appendAuditEntry(

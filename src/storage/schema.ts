@@ -239,13 +239,30 @@ export type NewTranscriptionRow = typeof transcriptions.$inferInsert;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 /** Deletion receipts and other compliance events. Never holds personal data: counts, kinds, times and ids of our own. */
+/**
+ * What an audit entry records: erasures and purges, and the operator's console actions (`operator.*`; their tenant id
+ * is `*` when the action is service-wide, e.g. a breaker).
+ */
+export const AUDIT_ACTION_NAMES = [
+  "subject.erased",
+  "tenant.erased",
+  "retention.purged",
+  "operator.breaker_forced",
+  "operator.dead_letter_redriven",
+  "operator.dead_letter_failed",
+  "operator.tenant_created",
+  "operator.retention_changed",
+  "operator.key_created",
+  "operator.key_revoked",
+] as const;
+
 export const auditLog = sqliteTable(
   "audit_log",
   {
     id: text("id").primaryKey(),
     /** the tenant acted on (kept after the tenant itself is erased) */
     tenantId: text("tenant_id").notNull(),
-    action: text("action", { enum: ["subject.erased", "tenant.erased", "retention.purged"] }).notNull(),
+    action: text("action", { enum: AUDIT_ACTION_NAMES }).notNull(),
     /** JSON receipt: what kinds and how many were erased */
     receipt: text("receipt").notNull(),
     createdAt: integer("created_at").notNull(),
@@ -436,3 +453,24 @@ export const resumableUploads = sqliteTable(
 );
 
 export type ResumableUploadRow = typeof resumableUploads.$inferSelect;
+
+/**
+ * One row per minute of service health, written by the cron (`record_health_sample`, src/observability/
+ * health-samples.ts) from the same queries as `/metrics`: the console's health charts read the last hour and day
+ * from here. Rows older than HEALTH_SAMPLE_RETENTION_MS are dropped by the same task. Holds counts only, no ids.
+ */
+export const healthSamples = sqliteTable("health_samples", {
+  /** the minute the cron took the sample in (epoch ms, a multiple of 60 000); it covers the 60 s before it */
+  minute: integer("minute").primaryKey(),
+  /** queued + processing jobs (every provider, every delay reason) when the sample was taken */
+  queueDepth: integer("queue_depth").notNull(),
+  /** unresolved dead letters when the sample was taken */
+  deadLetters: integer("dead_letters").notNull(),
+  /** jobs finished (completed or failed) in those 60 s */
+  finished: integer("finished").notNull(),
+  /** of those, jobs that failed */
+  failed: integer("failed").notNull(),
+  /** end-to-end latency quantiles of the minute's finished jobs, from the `/metrics` histogram buckets; null without jobs */
+  p50Ms: real("p50_ms"),
+  p95Ms: real("p95_ms"),
+});

@@ -2798,3 +2798,57 @@ describe("hostile requests to the console's transcript routes change nothing", (
     });
   }
 });
+
+describe("hostile operator-console forms: a 4xx HTML or text answer, never a 5xx, nothing stored or changed", () => {
+  it("refuses malformed tenant, key and retention forms and unknown targets", async () => {
+    const { tenantId, keyId } = await createTenant("console-hostile");
+    const origin = { origin: "https://edge.test", "sec-fetch-site": "same-origin" };
+    const signIn = await call("/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: origin,
+      body: new URLSearchParams({ api_key: adminKey() }),
+    });
+    const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+    const html = await (await call("/console/operator/tenants", { headers: { cookie } })).text();
+    const csrf = /name="csrf-token" content="([^"]+)"/.exec(html)![1]!;
+    const base = `/console/operator/tenants/${tenantId}`;
+    const cases: [string, Record<string, string>, number][] = [
+      ["/console/operator/tenants", { name: "\u202Eevil" }, 422],
+      ["/console/operator/tenants", { name: "x".repeat(10_000) }, 422],
+      ["/console/operator/tenants", { name: ["a", "b"].join("\u0000") }, 422],
+      [`${base}/keys`, { scope_read: "on", scope_admin: SCRIPT }, 422],
+      [`${base}/keys`, { scope_read: "on", expires_on: "9999-99-99" }, 422],
+      [`${base}/keys`, { scope_read: "on", expires_on: "2000-01-01" }, 422],
+      [`${base}/keys`, { scope_read: "on", name: `${SCRIPT}\u0007` }, 422],
+      [`${base}/retention`, { audio_seconds: "1e9", transcript_seconds: "" }, 422],
+      [`${base}/retention`, { audio_seconds: "99999999999", transcript_seconds: "" }, 422],
+      [`${base}/retention`, { audio_seconds: SCRIPT, transcript_seconds: "" }, 422],
+      [
+        `/console/operator/tenants/${encodeURIComponent(SCRIPT)}/retention`,
+        { audio_seconds: "1", transcript_seconds: "" },
+        404,
+      ],
+      [`/console/operator/tenants/${encodeURIComponent("../../x")}/keys`, { scope_read: "on" }, 404],
+      [`${base}/keys/${encodeURIComponent(SCRIPT)}/revoke`, {}, 404],
+      [`/console/operator/tenants/tn_nope/keys/${keyId}/revoke`, {}, 404],
+      [`/console/operator/breakers/${encodeURIComponent(SCRIPT)}/open`, {}, 404],
+      ["/console/operator/breakers/openai/__proto__", {}, 404],
+      [`/console/operator/dead-letters/${encodeURIComponent(SCRIPT)}/redrive`, {}, 404],
+      ["/console/operator/dead-letters/constructor/fail", {}, 404],
+    ];
+    for (const [path, fields, status] of cases) {
+      const before = await snapshot();
+      const res = await call(path, {
+        method: "POST",
+        redirect: "manual",
+        headers: { ...origin, cookie },
+        body: new URLSearchParams({ ...fields, csrf_token: csrf }),
+      });
+      expect(res.status, `${path} ${JSON.stringify(fields)}`).toBe(status);
+      const body = await res.text();
+      expect(body).not.toContain(SCRIPT);
+      await expectUnchanged(before, path);
+    }
+  });
+});

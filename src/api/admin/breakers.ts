@@ -22,7 +22,8 @@ const BreakerView = z
   })
   .openapi("Breaker");
 
-async function breakerView(env: AppEnv["Bindings"], provider: string) {
+/** A provider's breaker as the API shows it (the console shows the same). */
+export async function breakerView(env: AppEnv["Bindings"], provider: string) {
   const snap = await breakerFor(env, provider).snapshot(provider);
   return {
     provider,
@@ -66,9 +67,14 @@ breakers.openapi(
   }),
   async (c) => {
     const { provider, action } = c.req.valid("param");
-    if (!parseProviderList(c.env).includes(provider as never))
-      throw new ApiError(404, "not_found", "No such enabled provider.");
-    await breakerFor(c.env, provider).force(provider, action === "open" ? "open" : "closed");
-    return c.json(await breakerView(c.env, provider), 200);
+    return c.json(await forceBreaker(c.env, provider, action), 200);
   },
 );
+
+/** Forces an enabled provider's breaker open (held until closed) or closed; 404 for any other provider. */
+export async function forceBreaker(env: AppEnv["Bindings"], provider: string, action: "open" | "close") {
+  if (!parseProviderList(env).includes(provider as never))
+    throw new ApiError(404, "not_found", "No such enabled provider.");
+  await breakerFor(env, provider).force(provider, action === "open" ? "open" : "closed");
+  return breakerView(env, provider);
+}

@@ -5,6 +5,7 @@ import type { AppEnv } from "../../app.context.ts";
 import { ApiError } from "../../http/problem.ts";
 import { redrive } from "../../jobs/dead-letters.ts";
 import { storeFailure } from "../../jobs/results.ts";
+import type { Db } from "../../storage/db.ts";
 import {
   getPendingDeadLetter,
   listDeadLetters,
@@ -129,18 +130,16 @@ deadLetterRoutes.openapi(
     },
   }),
   async (c) => {
-    const jobId = c.req.valid("param").job;
-    const item = await getPendingDeadLetter(c.var.db, jobId);
-    const job = item ? await getJobById(c.var.db, jobId) : null;
-    if (!item || !job) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
-    const failed = await storeFailure(
-      c.env,
-      c.var.db,
-      job,
-      "dead_lettered",
-      "Failed by an operator from the dead-letter queue.",
-    );
-    await resolveDeadLetter(c.var.db, jobId, "failed_by_admin", Date.now());
-    return c.json({ failed }, 200);
+    return c.json({ failed: await failDeadLetter(c.env, c.var.db, c.req.valid("param").job) }, 200);
   },
 );
+
+/** Fails a pending item's job now (`dead_lettered`) and resolves the item; 404 when there is no pending item. */
+export async function failDeadLetter(env: AppEnv["Bindings"], db: Db, jobId: string): Promise<boolean> {
+  const item = await getPendingDeadLetter(db, jobId);
+  const job = item ? await getJobById(db, jobId) : null;
+  if (!item || !job) throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
+  const failed = await storeFailure(env, db, job, "dead_lettered", "Failed by an operator from the dead-letter queue.");
+  await resolveDeadLetter(db, jobId, "failed_by_admin", Date.now());
+  return failed;
+}

@@ -5,6 +5,7 @@ import type { AppEnv } from "../../app.context.ts";
 import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
+import type { Db } from "../../storage/db.ts";
 import { type ApiKeyRow, getTenant, insertApiKey, listTenantKeys, revokeApiKey } from "../../storage/tenants.repo.ts";
 import { iso, json, problem, TAGS } from "../openapi.ts";
 import { ApiKeyListSchema, KeyCreate, KeyCreated } from "../schemas.ts";
@@ -13,7 +14,8 @@ import { TenantParam } from "./tenants.ts";
 
 export const keyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-function keyObject(row: ApiKeyRow, now: number) {
+/** A key as the API lists it (never the key itself). */
+export function keyObject(row: ApiKeyRow, now: number) {
   const status =
     row.revokedAt !== null ? "revoked" : row.expiresAt !== null && row.expiresAt <= now ? "expired" : "active";
   return {
@@ -61,10 +63,13 @@ const createKeyRoute = createRoute({
   responses: { 201: { description: "Created", content: json(KeyCreated) }, 404: problem("No such tenant") },
 });
 
-keyRoutes.openapi(createKeyRoute, async (c) => {
-  const tenantId = c.req.valid("param").tenant;
-  const input = c.req.valid("json") ?? {};
-  const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
+keyRoutes.openapi(createKeyRoute, async (c) =>
+  c.json(await mintApiKey(c.var.db, c.req.valid("param").tenant, c.req.valid("json") ?? {}), 201),
+);
+
+/** Mints a key for a tenant and returns it, the only time it is ever shown; 404 for an unknown tenant. */
+export async function mintApiKey(db: Db, tenantId: string, input: z.infer<typeof KeyCreate>) {
+  const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(db, tenantId) : null;
   if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
   const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
   if (expiresAt !== null && expiresAt <= Date.now())
@@ -81,21 +86,18 @@ keyRoutes.openapi(createKeyRoute, async (c) => {
     createdAt: Date.now(),
     expiresAt,
   };
-  await insertApiKey(c.var.db, row);
-  return c.json(
-    {
-      id: row.id,
-      tenant_id: tenantId,
-      name: row.name,
-      key,
-      prefix: row.prefix,
-      scopes,
-      created_at: new Date(row.createdAt).toISOString(),
-      expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-    },
-    201,
-  );
-});
+  await insertApiKey(db, row);
+  return {
+    id: row.id,
+    tenant_id: tenantId,
+    name: row.name,
+    key,
+    prefix: row.prefix,
+    scopes,
+    created_at: new Date(row.createdAt).toISOString(),
+    expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+  };
+}
 
 const revokeKeyRoute = createRoute({
   method: "post",

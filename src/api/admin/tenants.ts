@@ -7,6 +7,7 @@ import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../config.ts";
 import { ApiError } from "../../http/problem.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS, MAX_AUDIO_RETENTION_SECONDS } from "../../jobs/retention-policy.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
+import type { Db } from "../../storage/db.ts";
 import {
   getTenant,
   insertTenant,
@@ -36,7 +37,8 @@ const createTenantRoute = createRoute({
 
 type RetentionInput = { audio_seconds?: number | null; transcript_seconds?: number | null };
 
-function tenantObject(row: TenantRow) {
+/** A tenant as the API shows it, retention defaults filled in. */
+export function tenantObject(row: TenantRow) {
   return {
     id: row.id,
     name: row.name,
@@ -49,7 +51,7 @@ function tenantObject(row: TenantRow) {
 }
 
 /** Only the fields that were sent change; null resets a window to its default. */
-function retentionColumns(input: RetentionInput | undefined): TenantRetentionColumns {
+export function retentionColumns(input: RetentionInput | undefined): TenantRetentionColumns {
   if (!input) return {};
   if (typeof input.audio_seconds === "number" && input.audio_seconds > MAX_AUDIO_RETENTION_SECONDS) {
     throw new ApiError(
@@ -65,8 +67,13 @@ function retentionColumns(input: RetentionInput | undefined): TenantRetentionCol
   };
 }
 
-tenantRoutes.openapi(createTenantRoute, async (c) => {
-  const { name, retention } = c.req.valid("json");
+tenantRoutes.openapi(createTenantRoute, async (c) =>
+  c.json(tenantObject(await createTenantRow(c.var.db, c.req.valid("json"))), 201),
+);
+
+/** Creates a tenant (retention windows optional); returns its row. */
+export async function createTenantRow(db: Db, input: z.infer<typeof TenantCreate>): Promise<TenantRow> {
+  const { name, retention } = input;
   const row: TenantRow = {
     id: newId("tenant"),
     name,
@@ -78,9 +85,9 @@ tenantRoutes.openapi(createTenantRoute, async (c) => {
     transcriptRetentionSeconds: null,
     ...retentionColumns(retention),
   };
-  await insertTenant(c.var.db, row);
-  return c.json(tenantObject(row), 201);
-});
+  await insertTenant(db, row);
+  return row;
+}
 
 const TenantListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).optional().openapi({ example: 20 }),

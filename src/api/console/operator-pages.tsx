@@ -4,7 +4,7 @@ import { Shell, Time } from "./pages.tsx";
 
 export function OperatorPage(props: { csrfToken: string; tenants: TenantRow[] }) {
   return (
-    <Shell title="Operator" who="Operator" csrfToken={props.csrfToken}>
+    <Shell title="Operator" who="Operator" csrfToken={props.csrfToken} kind="operator">
       <h2>Tenants</h2>
       {props.tenants.length === 0 ? (
         <p class="muted">No tenants yet.</p>

@@ -9,7 +9,26 @@ export const CSS_PATH = "/console/assets/console.css";
 /** The URL of a bundled browser module (src/api/console/browser/NAME.entry.ts → assets.generated.ts). */
 export const scriptPath = (name: string) => `/console/assets/${name}.js`;
 
-function Document(props: { title: string; scripts?: string[]; csrfToken?: string; children: Child }) {
+/** The URL of a stylesheet a browser module's bundle emitted (e.g. the chart library's rules). */
+export const stylePath = (name: string) => `/console/assets/${name}.css`;
+
+/** The operator's pages, in the navigation of an operator session (src/api/console/operator.tsx). */
+const OPERATOR_NAV = [
+  ["/console/operator/health", "Health"],
+  ["/console/operator/breakers", "Breakers"],
+  ["/console/operator/dead-letters", "Dead letters"],
+  ["/console/operator/drift", "Drift"],
+  ["/console/operator/quality", "Quality"],
+  ["/console/operator/tenants", "Tenants and keys"],
+] as const;
+
+function Document(props: {
+  title: string;
+  scripts?: string[];
+  styles?: string[];
+  csrfToken?: string;
+  children: Child;
+}) {
   return (
     <html lang="en">
       <head>
@@ -17,6 +36,9 @@ function Document(props: { title: string; scripts?: string[]; csrfToken?: string
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Voice-to-text console`}</title>
         <link rel="stylesheet" href={CSS_PATH} />
+        {(props.styles ?? []).map((name) => (
+          <link rel="stylesheet" href={stylePath(name)} />
+        ))}
         {props.csrfToken ? <meta name="csrf-token" content={props.csrfToken} /> : null}
         {["local-time", ...(props.scripts ?? [])].map((name) => (
           <script type="module" src={scriptPath(name)} />
@@ -28,9 +50,20 @@ function Document(props: { title: string; scripts?: string[]; csrfToken?: string
 }
 
 /** Header (who is signed in, sign-out), navigation and the page's main content. */
-export function Shell(props: { title: string; who: string; csrfToken: string; scripts?: string[]; children: Child }) {
+export function Shell(props: {
+  title: string;
+  who: string;
+  csrfToken: string;
+  scripts?: string[];
+  styles?: string[];
+  /** an operator session's navigation lists the operator's pages */
+  kind?: "tenant" | "operator";
+  /** the path of the page shown, marked in the navigation */
+  current?: string;
+  children: Child;
+}) {
   return (
-    <Document title={props.title} scripts={props.scripts} csrfToken={props.csrfToken}>
+    <Document title={props.title} scripts={props.scripts} styles={props.styles} csrfToken={props.csrfToken}>
       <header>
         <span class="who" data-testid="who">
           {props.who}
@@ -45,6 +78,15 @@ export function Shell(props: { title: string; who: string; csrfToken: string; sc
           <li>
             <a href="/console">Home</a>
           </li>
+          {props.kind === "operator"
+            ? OPERATOR_NAV.map(([href, label]) => (
+                <li>
+                  <a href={href} aria-current={href === props.current ? "page" : undefined}>
+                    {label}
+                  </a>
+                </li>
+              ))
+            : null}
         </ul>
       </nav>
       <main>
