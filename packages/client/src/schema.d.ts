@@ -73,7 +73,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download the transcript as text, SubRip, WebVTT or JSON */
+        /**
+         * Download the transcript as text, SubRip, WebVTT or JSON
+         * @description `srt` and `vtt` take caption controls: `max_line_chars`, `max_lines`, `max_cue_seconds`, `min_cue_seconds`. Without any of them the cues are the default layout (one cue per segment, wrapped at 42 characters, 2 lines per cue, as before these controls existed); with any of them the caption layout applies, the others taking their defaults (42, 2, 7 s, 0 s): cues split at word boundaries, timed by the word timestamps where the transcript has them (else by character position within the segment), never overlapping, never longer than the limits unless a single word is. WebVTT cues of a speaker open with a voice tag (`<v A>`).
+         */
         get: operations["getTranscript"];
         put?: never;
         post?: never;
@@ -81,6 +84,52 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a resumable (tus 1.0) upload
+         * @description tus Creation (and Creation-With-Upload: a body sent as `application/offset+octet-stream` is the first chunk). Up to `MAX_RESUMABLE_BYTES` (5 GiB). Options go in `Upload-Metadata`; a bad one is a 422 before any byte is sent. The `Location` is the upload's URL for HEAD, PATCH and DELETE.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        /** tus discovery: version, extensions, maximum size */
+        options: operations["discoverUploads"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Terminate an upload (tus Termination)
+         * @description Its stored bytes are deleted at once; a job already created from it is not touched.
+         */
+        delete: operations["terminateUpload"];
+        options?: never;
+        /** An upload's offset (where to resume) */
+        head: operations["getUploadOffset"];
+        /**
+         * Append bytes at Upload-Offset
+         * @description The body (at most `MAX_UPLOAD_BYTES` per PATCH) is written at `Upload-Offset`. With `Upload-Checksum: sha256 <base64>` (at most one 8 MiB part per PATCH) a mismatch keeps none of the bytes. The PATCH that delivers the last byte creates the job and names it in `Transcription-Id`.
+         */
+        patch: operations["appendUpload"];
         trace?: never;
     };
     "/v1/audio/transcriptions": {
@@ -642,6 +691,11 @@ export interface components {
                     /** @description the transcript export */
                     transcript: string;
                 };
+                /** @description completed jobs with `speaker_labels` or `multichannel`: each speaker's label and talk time */
+                speakers?: {
+                    label: string;
+                    talk_time_seconds: number;
+                }[];
             };
         };
         TranscriptionFailedEvent: {
@@ -661,6 +715,11 @@ export interface components {
                     /** @description the transcript export */
                     transcript: string;
                 };
+                /** @description completed jobs with `speaker_labels` or `multichannel`: each speaker's label and talk time */
+                speakers?: {
+                    label: string;
+                    talk_time_seconds: number;
+                }[];
             };
         };
         Problem: {
@@ -703,9 +762,17 @@ export interface components {
              * @example en
              */
             language: string | null;
+            /**
+             * @description how sure the provider is of the detected language (`language=auto`); null when not detected or not reported
+             * @example 0.97
+             */
+            language_probability: number | null;
             duration_seconds: number | null;
             text: string | null;
             segments: components["schemas"]["Segment"][] | null;
+            /** @description only for jobs with `speaker_labels` or `multichannel`: each speaker in label order */
+            speakers?: components["schemas"]["Speaker"][];
+            speaker_options?: components["schemas"]["SpeakerOptions"];
             error: components["schemas"]["JobError"];
             attempts: number;
             /** @description true while the job waits for its provider to recover */
@@ -718,12 +785,19 @@ export interface components {
                 [key: string]: string;
             };
             subject_id: string | null;
+            /** @description the job's vocabulary hints; empty when none were given */
+            keyterms: string[];
             file_name: string | null;
             /** @description 0 until the audio of an `audio_url` job is fetched */
             audio_bytes: number;
             /** @description wav, mp3, flac, ogg, webm or mp4; `pending` until an `audio_url` is fetched */
             audio_format: string;
             source: components["schemas"]["JobSource"];
+            /**
+             * @description the tus upload (`/v1/uploads`) it came through
+             * @example up_01JD7Y7W8Q3N5X6T2R9M4K1B0C
+             */
+            upload_id: string | null;
             webhook_url: string | null;
             /** Format: date-time */
             created_at: string;
@@ -744,6 +818,7 @@ export interface components {
              * @description when the purge deletes the whole job; null keeps it until deleted
              */
             expires_at: string | null;
+            redaction: components["schemas"]["TranscriptionRedaction"];
         };
         Segment: {
             start: number;
@@ -752,7 +827,28 @@ export interface components {
             confidence?: number;
             avg_logprob?: number;
             no_speech_prob?: number;
+            /**
+             * @description `A`, `B`, … in order of first appearance (speaker labels, multichannel)
+             * @example A
+             */
             speaker?: string;
+        };
+        Speaker: {
+            /** @example A */
+            label: string;
+            /**
+             * @description the union of the speaker's segments' spans, in seconds
+             * @example 12.34
+             */
+            talk_time_seconds: number;
+        };
+        /** @description present only when the job asked for `speaker_labels` or `multichannel` */
+        SpeakerOptions: {
+            speaker_labels: boolean;
+            speakers_expected: number | null;
+            min_speakers: number | null;
+            max_speakers: number | null;
+            multichannel: boolean;
         };
         JobError: {
             code: string;
@@ -772,6 +868,35 @@ export interface components {
              */
             fetched_at: string | null;
         };
+        TranscriptionRedaction: {
+            /** @description the entity types redacted */
+            policies: ("email_address" | "phone_number" | "credit_card_number" | "iban" | "us_social_security_number" | "ip_address" | "date_of_birth" | "person_name")[];
+            /** @enum {string} */
+            substitution: "entity_name" | "hash" | "mask";
+            /** @description `redact_pii_audio`: the stored audio carries a tone over each span */
+            audio: boolean;
+            /**
+             * @description entities redacted from the text, per type; null until completed
+             * @example {
+             *       "phone_number": 2
+             *     }
+             */
+            entities: {
+                email_address?: number;
+                phone_number?: number;
+                credit_card_number?: number;
+                iban?: number;
+                us_social_security_number?: number;
+                ip_address?: number;
+                date_of_birth?: number;
+                person_name?: number;
+            } | null;
+            /** @description seconds of the stored audio replaced by the tone; null unless audio was redacted */
+            audio_spans: {
+                start: number;
+                end: number;
+            }[] | null;
+        } | null;
         UrlTranscriptionRequest: {
             /**
              * Format: uri
@@ -805,7 +930,25 @@ export interface components {
             subject_id?: string;
             /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
             prompt?: string;
+            /** @description array of strings (a JSON string or comma-separated list is accepted too) */
+            keyterms?: string[];
             delete_after_seconds?: number;
+            speaker_labels?: boolean;
+            speakers_expected?: number;
+            min_speakers?: number;
+            max_speakers?: number;
+            multichannel?: boolean;
+            /** @description redact personal data before anything is stored */
+            redact_pii?: boolean;
+            /** @description entity types to redact; default: all */
+            redact_pii_policies?: ("email_address" | "phone_number" | "credit_card_number" | "iban" | "us_social_security_number" | "ip_address" | "date_of_birth" | "person_name")[];
+            /**
+             * @description What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*`
+             * @enum {string}
+             */
+            redact_pii_sub?: "entity_name" | "hash" | "mask";
+            /** @description also tone out the redacted spans in the stored audio (PCM WAV) */
+            redact_pii_audio?: boolean;
         };
         TranscriptionList: {
             data: components["schemas"]["Transcription"][];
@@ -821,12 +964,19 @@ export interface components {
              * @example en
              */
             language: string | null;
+            /**
+             * @description with `language=auto`: how sure the provider is of the language it detected (Deepgram, Workers AI, the pool when its engine reports it); absent when the language was given, on translations, and from OpenAI
+             * @example 0.97
+             */
+            language_probability?: number;
             duration_seconds: number | null;
             /**
              * @description the provider's model that actually ran
              * @example whisper-1
              */
             model: string;
+            /** @description only for jobs with `speaker_labels` or `multichannel`: each speaker in label order */
+            speakers?: components["schemas"]["Speaker"][];
             /** @example tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C */
             id: string;
         };
@@ -835,6 +985,11 @@ export interface components {
             end: number;
             word: string;
             confidence?: number;
+            /**
+             * @description `A`, `B`, … in order of first appearance (speaker labels, multichannel)
+             * @example A
+             */
+            speaker?: string;
         };
         OpenAITranscription: {
             text: string;
@@ -883,7 +1038,7 @@ export interface components {
              */
             model: string;
             /** @enum {string} */
-            response_format?: "json" | "text" | "srt" | "vtt" | "verbose_json";
+            response_format?: "json" | "text" | "srt" | "vtt" | "verbose_json" | "diarized_json";
             /**
              * @description 0 – 1
              * @example 0
@@ -918,10 +1073,39 @@ export interface components {
             /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
             prompt?: string;
             /**
+             * @description Vocabulary hints: up to 100 words or short phrases, each ≤ 50 characters, ≤ 1000 together; a JSON array of strings or a comma-separated list. Sent as Deepgram `keyterm` (Nova-3; `keywords` for single words on older models) and appended to the Whisper prompt (OpenAI, Workers AI, the pool) within the prompt limit
+             * @example ["Acme","Jane Doe","SKU-42"]
+             */
+            keyterms?: string;
+            /**
              * @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes
              * @example 86400
              */
             delete_after_seconds?: number;
+            /** @description label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance) */
+            speaker_labels?: boolean;
+            /** @description how many speakers there are, when known (needs `speaker_labels`; not with min/max) */
+            speakers_expected?: number;
+            /** @description at least this many speakers (needs `speaker_labels`) */
+            min_speakers?: number;
+            /** @description at most this many speakers (needs `speaker_labels`) */
+            max_speakers?: number;
+            /** @description each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio gives one speaker. Not with `speaker_labels` */
+            multichannel?: boolean;
+            /** @description Redact personal data from the transcript (text, segments, words) before anything is stored */
+            redact_pii?: boolean;
+            /**
+             * @description Entity types to redact, comma separated (a JSON array in a JSON body); default: all of email_address, phone_number, credit_card_number, iban, us_social_security_number, ip_address, date_of_birth, person_name
+             * @example phone_number,credit_card_number
+             */
+            redact_pii_policies?: string;
+            /**
+             * @description What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*`
+             * @enum {string}
+             */
+            redact_pii_sub?: "entity_name" | "hash" | "mask";
+            /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+            redact_pii_audio?: boolean;
         };
         OpenAIModel: {
             /** @example whisper-pool/base.en */
@@ -996,6 +1180,8 @@ export interface components {
                 feedback: number;
                 /** @description word positions of the transcript search index */
                 search_tokens: number;
+                /** @description unfinished tus uploads (parts, tails, state) */
+                resumable_uploads: number;
             };
             completed_at: string;
         };
@@ -1353,8 +1539,28 @@ export interface operations {
                 subject_id?: string;
                 /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
                 prompt?: string;
+                /** @description Vocabulary hints: up to 100 words or short phrases, each ≤ 50 characters, ≤ 1000 together; a JSON array of strings or a comma-separated list. Sent as Deepgram `keyterm` (Nova-3; `keywords` for single words on older models) and appended to the Whisper prompt (OpenAI, Workers AI, the pool) within the prompt limit */
+                keyterms?: string;
                 /** @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes */
                 delete_after_seconds?: number;
+                /** @description label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance) */
+                speaker_labels?: boolean;
+                /** @description how many speakers there are, when known (needs `speaker_labels`; not with min/max) */
+                speakers_expected?: number;
+                /** @description at least this many speakers (needs `speaker_labels`) */
+                min_speakers?: number;
+                /** @description at most this many speakers (needs `speaker_labels`) */
+                max_speakers?: number;
+                /** @description each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio gives one speaker. Not with `speaker_labels` */
+                multichannel?: boolean;
+                /** @description Redact personal data from the transcript (text, segments, words) before anything is stored */
+                redact_pii?: boolean;
+                /** @description Entity types to redact, comma separated (a JSON array in a JSON body); default: all of email_address, phone_number, credit_card_number, iban, us_social_security_number, ip_address, date_of_birth, person_name */
+                redact_pii_policies?: string;
+                /** @description What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*` */
+                redact_pii_sub?: "entity_name" | "hash" | "mask";
+                /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+                redact_pii_audio?: boolean;
             };
             header?: {
                 /** @description 1–255 printable ASCII characters; the same key and request within 24 h replays the job */
@@ -1398,10 +1604,39 @@ export interface operations {
                     /** @description Vocabulary hint, ≤ 1000 UTF-16 code units (an emoji counts 2) */
                     prompt?: string;
                     /**
+                     * @description Vocabulary hints: up to 100 words or short phrases, each ≤ 50 characters, ≤ 1000 together; a JSON array of strings or a comma-separated list. Sent as Deepgram `keyterm` (Nova-3; `keywords` for single words on older models) and appended to the Whisper prompt (OpenAI, Workers AI, the pool) within the prompt limit
+                     * @example ["Acme","Jane Doe","SKU-42"]
+                     */
+                    keyterms?: string;
+                    /**
                      * @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes
                      * @example 86400
                      */
                     delete_after_seconds?: number;
+                    /** @description label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance) */
+                    speaker_labels?: boolean;
+                    /** @description how many speakers there are, when known (needs `speaker_labels`; not with min/max) */
+                    speakers_expected?: number;
+                    /** @description at least this many speakers (needs `speaker_labels`) */
+                    min_speakers?: number;
+                    /** @description at most this many speakers (needs `speaker_labels`) */
+                    max_speakers?: number;
+                    /** @description each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio gives one speaker. Not with `speaker_labels` */
+                    multichannel?: boolean;
+                    /** @description Redact personal data from the transcript (text, segments, words) before anything is stored */
+                    redact_pii?: boolean;
+                    /**
+                     * @description Entity types to redact, comma separated (a JSON array in a JSON body); default: all of email_address, phone_number, credit_card_number, iban, us_social_security_number, ip_address, date_of_birth, person_name
+                     * @example phone_number,credit_card_number
+                     */
+                    redact_pii_policies?: string;
+                    /**
+                     * @description What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*`
+                     * @enum {string}
+                     */
+                    redact_pii_sub?: "entity_name" | "hash" | "mask";
+                    /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+                    redact_pii_audio?: boolean;
                 };
                 "application/json": components["schemas"]["UrlTranscriptionRequest"];
                 "audio/*": string;
@@ -1688,6 +1923,14 @@ export interface operations {
         parameters: {
             query?: {
                 format?: "txt" | "srt" | "vtt" | "json";
+                /** @description srt/vtt: longest caption line in characters (code points); default 42 */
+                max_line_chars?: number;
+                /** @description srt/vtt: most lines in one cue; default 2 */
+                max_lines?: number;
+                /** @description srt/vtt: longest cue in seconds; default 7 once any caption parameter is given (only a single word that lasts longer makes a longer cue) */
+                max_cue_seconds?: number;
+                /** @description srt/vtt: shortest cue in seconds (held on screen, never into the next cue); default 0 */
+                min_cue_seconds?: number;
             };
             header?: never;
             path: {
@@ -1712,7 +1955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Transcript"];
                 };
             };
-            /** @description A query or path parameter fails validation (`invalid_parameters`) */
+            /** @description Unknown `format` (`invalid_parameters`) */
             400: {
                 headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
@@ -1754,12 +1997,594 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A caption parameter out of range or not a number, `min_cue_seconds` over `max_cue_seconds`, or caption parameters with a format other than srt/vtt: `invalid_max_line_chars`, `invalid_max_lines`, `invalid_max_cue_seconds`, `invalid_min_cue_seconds` */
+            422: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The API key's requests per minute are spent (`rate_limited`), or too many failed authentications from this address (`auth_rate_limited`) */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description required on every tus request but OPTIONS */
+                "tus-resumable": "1.0.0";
+                /** @description total bytes, 1 to `MAX_RESUMABLE_BYTES` */
+                "upload-length": string;
+                /** @description Comma separated `key base64(value)` pairs: `filename`, `filetype`, and the job options of `POST /v1/transcriptions` (`language`, `provider`, `webhook_url`, `metadata`, `subject_id`, `prompt`, `delete_after_seconds`, …), judged at creation */
+                "upload-metadata"?: string;
+                /** @description the same key and request within the upload's lifetime answers with the same upload */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Created; PATCH the bytes to the Location */
+            201: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    /** @description `1.0.0` */
+                    "Tus-Resumable"?: string;
+                    /** @description bytes received and kept */
+                    "Upload-Offset"?: number;
+                    /** @description RFC 9110 date after which the upload is gone */
+                    "Upload-Expires"?: string;
+                    /** @description the job (`tr_…`) created when the last byte landed */
+                    "Transcription-Id"?: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or malformed tus header (`upload_length_missing`, `invalid_upload_length`, `invalid_upload_offset`, `invalid_upload_metadata`, `invalid_checksum`, `empty_upload`, `body_interrupted`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different upload (`idempotency_key_reused`) */
+            409: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Tus-Resumable` missing or a version other than 1.0.0 (`Tus-Version` lists ours) */
+            412: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Upload-Length` over `MAX_RESUMABLE_BYTES` (`upload_too_large`), or a first chunk too large */
+            413: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body not sent as `application/offset+octet-stream`, or its first bytes not audio */
+            415: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid job options in `Upload-Metadata` (the codes of `POST /v1/transcriptions`) */
+            422: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's requests or upload bytes per minute are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    discoverUploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What this tus server speaks */
+            204: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `1.0.0` */
+                    "Tus-Version"?: string;
+                    /** @description creation,creation-with-upload,expiration,termination,checksum */
+                    "Tus-Extension"?: string;
+                    /** @description `MAX_RESUMABLE_BYTES` */
+                    "Tus-Max-Size"?: number;
+                    /** @description sha256 */
+                    "Tus-Checksum-Algorithm"?: string;
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's requests per minute are spent (`rate_limited`), or too many failed authentications from this address (`auth_rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    terminateUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description required on every tus request but OPTIONS */
+                "tus-resumable": "1.0.0";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Terminated */
+            204: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `1.0.0` */
+                    "Tus-Resumable"?: string;
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or malformed tus header (`upload_length_missing`, `invalid_upload_length`, `invalid_upload_offset`, `invalid_upload_metadata`, `invalid_checksum`, `empty_upload`, `body_interrupted`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such upload in your tenant */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Tus-Resumable` missing or a version other than 1.0.0 (`Tus-Version` lists ours) */
+            412: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's requests per minute are spent (`rate_limited`), or too many failed authentications from this address (`auth_rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getUploadOffset: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description required on every tus request but OPTIONS */
+                "tus-resumable": "1.0.0";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Offset, length, expiry; `Transcription-Id` once complete */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `1.0.0` */
+                    "Tus-Resumable"?: string;
+                    /** @description bytes received and kept */
+                    "Upload-Offset"?: number;
+                    /** @description RFC 9110 date after which the upload is gone */
+                    "Upload-Expires"?: string;
+                    /** @description the job (`tr_…`) created when the last byte landed */
+                    "Transcription-Id"?: string;
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or malformed tus header (`upload_length_missing`, `invalid_upload_length`, `invalid_upload_offset`, `invalid_upload_metadata`, `invalid_checksum`, `empty_upload`, `body_interrupted`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such upload in your tenant */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Terminated (`upload_terminated`) or expired (`upload_expired`) */
+            410: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Tus-Resumable` missing or a version other than 1.0.0 (`Tus-Version` lists ours) */
+            412: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's requests per minute are spent (`rate_limited`), or too many failed authentications from this address (`auth_rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    appendUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description required on every tus request but OPTIONS */
+                "tus-resumable": "1.0.0";
+                /** @description must equal the upload's current offset */
+                "upload-offset": string;
+                /** @description `sha256 <base64 digest of this body>` */
+                "upload-checksum"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored; the new offset */
+            204: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `1.0.0` */
+                    "Tus-Resumable"?: string;
+                    /** @description bytes received and kept */
+                    "Upload-Offset"?: number;
+                    /** @description RFC 9110 date after which the upload is gone */
+                    "Upload-Expires"?: string;
+                    /** @description the job (`tr_…`) created when the last byte landed */
+                    "Transcription-Id"?: string;
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or malformed tus header (`upload_length_missing`, `invalid_upload_length`, `invalid_upload_offset`, `invalid_upload_metadata`, `invalid_checksum`, `empty_upload`, `body_interrupted`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or bad API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such upload in your tenant */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Upload-Offset` is not the upload's offset (`offset_mismatch`), or it is complete */
+            409: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Terminated (`upload_terminated`) or expired (`upload_expired`) */
+            410: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Tus-Resumable` missing or a version other than 1.0.0 (`Tus-Version` lists ours) */
+            412: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bytes beyond `Upload-Length` (`exceeds_upload_length`) or a PATCH too large (`chunk_too_large`) */
+            413: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not `application/offset+octet-stream`, or the first bytes are not audio (`unsupported_audio`) */
+            415: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body fails validation (`validation_failed`, with `errors`) */
+            422: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another PATCH is writing to this upload (`upload_locked`); tus clients retry */
+            423: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's upload bytes per minute or concurrent uploads are spent */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `Upload-Checksum` does not match the body (`checksum_mismatch`) */
+            460: {
+                headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
                     [name: string]: unknown;
                 };
