@@ -1,6 +1,7 @@
 /** Worker entry: the HTTP API, the queue consumers (an exact queue → consumer map) and the cron tasks. */
 import { createApp } from "./app.ts";
 import { retryPoolErasures } from "./compliance/pool-erasure-retry.ts";
+import { purgeExpired } from "./compliance/retention.ts";
 import { consoleSessionLifetimes, queueNames } from "./config.ts";
 import { handleDeadLetterBatch } from "./consumers/dead-letter.ts";
 import { handleTranscriptionBatch } from "./consumers/transcription.ts";
@@ -8,7 +9,6 @@ import { handleWebhookBatch } from "./consumers/webhooks.ts";
 import { refreshDriftSnapshot } from "./drift/drift-snapshot.ts";
 import type { Env } from "./env.ts";
 import { redriveDue } from "./jobs/dead-letters.ts";
-import { purgeExpired } from "./jobs/retention.ts";
 import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import { log } from "./lib/log.ts";
 import { recordHealthSample } from "./observability/health-samples.ts";

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
-import { purgeExpired } from "../../src/jobs/retention.ts";
+import { purgeExpired } from "../../src/compliance/retention.ts";
 import { sweepStuckJobs } from "../../src/jobs/sweeper.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { call, createTenant } from "../helpers/api.ts";

@@ -2,8 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
+import { purgeExpired } from "../../src/compliance/retention.ts";
 import worker from "../../src/index.ts";
-import { purgeExpired } from "../../src/jobs/retention.ts";
 import { DEFAULT_AUDIO_RETENTION_SECONDS } from "../../src/jobs/retention-policy.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { adminKey, call, createTenant, multipartUpload } from "../helpers/api.ts";

@@ -5,8 +5,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { purgeExpired } from "../../src/compliance/retention.ts";
 import type { Env } from "../../src/env.ts";
-import { purgeExpired } from "../../src/jobs/retention.ts";
 import { createDb } from "../../src/storage/db.ts";
 import { getSealedStream } from "../../src/storage/sealed-objects.ts";
 import { call, createTenant } from "../helpers/api.ts";

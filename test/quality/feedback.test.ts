@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
+import { purgeExpired } from "../../src/compliance/retention.ts";
 import { openField } from "../../src/domain/envelope.ts";
-import { purgeExpired } from "../../src/jobs/retention.ts";
 import { renderExposition } from "../../src/observability/prometheus.ts";
 import { isoWeek, qualityMetricFamilies, readFeedback, scoreCorrection } from "../../src/quality/feedback.ts";
 import { createDb } from "../../src/storage/db.ts";

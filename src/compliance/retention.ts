@@ -2,11 +2,11 @@
  * The retention purge (cron): audio past its window first, then whole jobs past theirs, in bounded slices per run.
  * Each tenant touched gets a receipt in the audit log (counts only, no personal data).
  */
-import { emptyCounts, eraseJobs, type ErasureCounts, record } from "../compliance/erasure.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "../storage/db.ts";
 import { listExpiredJobs, listJobsWithAudioDue, markAudioPurged } from "../storage/jobs.repo.ts";
+import { emptyCounts, eraseJobs, type ErasureCounts, record } from "./erasure.ts";
 
 /** Rows handled per run and phase; the cron runs every minute, so a backlog drains over a few runs. */
 export const PURGE_SLICE = 200;
