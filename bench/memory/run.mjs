@@ -149,7 +149,10 @@ function startUpstreams(port) {
 // ---------------------------------------------------------------------------------------------------------------
 // the inspector: Runtime.getHeapUsage sampled every SAMPLE_MS; the baseline is taken after a forced GC
 
-async function inspector(port) {
+// workerd answers inspector messages only while the isolate runs: one that arrives while the Worker is idle waits for
+// the next request (the "hang": the baseline's `collectGarbage` sat there until something else hit the Worker). So
+// while a command is unanswered, a `/healthz` request every 100 ms wakes the isolate to answer it.
+async function inspector(port, wakeUrl) {
   const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
   const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
   const WebSocketImpl = globalThis.WebSocket ?? (await import("ws")).WebSocket;
@@ -167,10 +170,20 @@ async function inspector(port) {
       waiting.delete(message.id);
     }
   };
+  const wake = () =>
+    fetch(wakeUrl).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
   const send = (method, params = {}) =>
     new Promise((resolve, reject) => {
       const mid = ++id;
-      waiting.set(mid, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      const nudge = setInterval(wake, 100);
+      waiting.set(mid, (m) => {
+        clearInterval(nudge);
+        if (m.error) reject(new Error(`${method}: ${m.error.message}`));
+        else resolve(m.result);
+      });
       socket.send(JSON.stringify({ id: mid, method, params }));
     });
   /** JS heap in use plus ArrayBuffer backing stores when V8 reports them (their bytes live outside the JS heap) */
@@ -250,7 +263,7 @@ async function main() {
       state,
       ...varArgs,
     ]),
-    { quiet: true },
+    { quiet: true, env: { ...process.env, CI: "1" } },
   );
   let devtools;
   try {
@@ -265,7 +278,7 @@ async function main() {
       await fetch(`${base}/v1/admin/tenants/${tenant.id}/keys`, { method: "POST", headers: h, body: "{}" })
     ).json();
     const auth = { authorization: `Bearer ${key}` };
-    devtools = await inspector(inspectorPort);
+    devtools = await inspector(inspectorPort, `${base}/healthz`);
     console.error("inspector connected:", JSON.stringify(await devtools.heap()));
 
     const rawUpload = async (provider, bytes = UPLOAD_BYTES) => {
