@@ -18,6 +18,7 @@ import { openApiDocument, registerDocumentParts } from "./api/openapi-document.t
 import { status } from "./api/status.ts";
 import { subjects } from "./api/subjects.ts";
 import { transcriptions } from "./api/transcriptions.ts";
+import { uploads } from "./api/uploads.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
 import { refuseWeakAdminKey } from "./auth/admin-key-policy.ts";
@@ -86,9 +87,38 @@ export function createApp() {
     if (!origins.length) return next();
     return cors({
       origin: origins,
-      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-      allowHeaders: ["authorization", "content-type", "idempotency-key"],
-      exposeHeaders: ["location", "retry-after", "idempotent-replayed", "ratelimit-policy", "ratelimit", "x-trace-id"],
+      allowMethods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+      // the tus request headers (tus-js-client, Uppy) beside ours
+      allowHeaders: [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "tus-resumable",
+        "upload-length",
+        "upload-offset",
+        "upload-metadata",
+        "upload-checksum",
+        "upload-defer-length",
+        "x-http-method-override",
+        "x-requested-with",
+      ],
+      exposeHeaders: [
+        "location",
+        "retry-after",
+        "idempotent-replayed",
+        "ratelimit-policy",
+        "ratelimit",
+        "x-trace-id",
+        "tus-resumable",
+        "tus-version",
+        "tus-extension",
+        "tus-max-size",
+        "tus-checksum-algorithm",
+        "upload-offset",
+        "upload-length",
+        "upload-expires",
+        "transcription-id",
+      ],
       maxAge: 600,
     })(c, next);
   });
@@ -107,6 +137,7 @@ export function createApp() {
   // every /v1 body except the streamed upload is read through a byte counter (src/http/body-limit.ts)
   app.use("/v1/*", limitRequestBodies());
   app.route("/", transcriptions);
+  app.route("/", uploads);
   // OpenAI-compatible: /v1/audio/*, /v1/models (errors in OpenAI's shape, see errorResponse below)
   app.route("/", audio);
   app.route("/", models);

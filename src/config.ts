@@ -13,6 +13,10 @@ export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY = 10;
 /** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+/** largest tus upload (`MAX_RESUMABLE_BYTES`): 5 GiB, 640 parts of UPLOAD_PART_BYTES (R2 allows 10 000) */
+export const DEFAULT_MAX_RESUMABLE_BYTES = 5 * 1024 * 1024 * 1024;
+/** how long an unfinished tus upload may take (`RESUMABLE_UPLOAD_TTL_SECONDS`): 24 h, then the cron aborts it */
+export const DEFAULT_RESUMABLE_UPLOAD_TTL_SECONDS = 24 * 60 * 60;
 export const MAX_METADATA_BYTES = 4096;
 /** prompts are measured in UTF-16 code units (JavaScript string length), like the pool's own check */
 export const MAX_PROMPT_UTF16_UNITS = 1000;
@@ -99,6 +103,8 @@ const SettingsSchema = z.object({
   ENVIRONMENT: z.string().optional(),
   MAX_UPLOAD_BYTES: positiveInteger(DEFAULT_MAX_UPLOAD_BYTES),
   MAX_CONCURRENT_UPLOADS_PER_KEY: positiveInteger(DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY),
+  MAX_RESUMABLE_BYTES: positiveInteger(DEFAULT_MAX_RESUMABLE_BYTES),
+  RESUMABLE_UPLOAD_TTL_SECONDS: positiveInteger(DEFAULT_RESUMABLE_UPLOAD_TTL_SECONDS),
   RATE_LIMIT_REQUESTS_PER_MINUTE: positive(DEFAULT_REQUESTS_PER_MINUTE),
   RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
   AUTH_FAILURES_PER_MINUTE: positiveInteger(DEFAULT_AUTH_FAILURES_PER_MINUTE),
@@ -160,6 +166,16 @@ export function maxUploadBytes(env: Env): number {
 /** The largest request body a valid upload can have: the audio limit plus multipart framing and fields. */
 export function maxUploadBodyBytes(env: Env): number {
   return maxUploadBytes(env) + MULTIPART_OVERHEAD_BYTES;
+}
+
+/** Largest tus upload (`MAX_RESUMABLE_BYTES`, default 5 GiB). */
+export function maxResumableBytes(env: Env): number {
+  return settings(env).MAX_RESUMABLE_BYTES;
+}
+
+/** Milliseconds an unfinished tus upload lives (`RESUMABLE_UPLOAD_TTL_SECONDS`, default 24 h). */
+export function resumableUploadTtlMs(env: Env): number {
+  return settings(env).RESUMABLE_UPLOAD_TTL_SECONDS * 1000;
 }
 
 /** Uploads one API key may have in flight at once (`MAX_CONCURRENT_UPLOADS_PER_KEY`). */

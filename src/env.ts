@@ -76,6 +76,9 @@ interface EnvOverlay {
   RATE_LIMIT_BYTES_PER_MINUTE?: string;
   /** uploads one API key may have in flight at once (default 10) */
   MAX_CONCURRENT_UPLOADS_PER_KEY?: string;
+  /** tus uploads (`/v1/uploads`): the largest one (default 5 GiB) and how long an unfinished one lives (86400 s) */
+  MAX_RESUMABLE_BYTES?: string;
+  RESUMABLE_UPLOAD_TTL_SECONDS?: string;
   /** failed or unauthenticated requests per client address and minute (default 30), and for the operator key (10) */
   AUTH_FAILURES_PER_MINUTE?: string;
   OPERATOR_AUTH_FAILURES_PER_MINUTE?: string;

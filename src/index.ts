@@ -13,10 +13,12 @@ import { sweepStuckJobs } from "./jobs/sweeper.ts";
 import { log } from "./lib/log.ts";
 import { deleteEndedConsoleSessions } from "./storage/console-sessions.repo.ts";
 import { createDb, type Db } from "./storage/db.ts";
+import { purgeExpiredUploads } from "./uploads/expiry.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
 export { JobWaiter } from "./jobs/job-waiter.ts";
 export { RateLimiter } from "./ratelimit/rate-limiter.ts";
+export { ResumableUpload } from "./uploads/resumable-upload.ts";
 
 type BatchHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
 
@@ -37,6 +39,7 @@ export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> 
   purge_expired: (env, db) => purgeExpired(env, db),
   refresh_drift_snapshot: (_env, db) => refreshDriftSnapshot(db),
   retry_pool_erasures: (env, db) => retryPoolErasures(env, db),
+  purge_expired_uploads: (env, db) => purgeExpiredUploads(env, db),
   purge_console_sessions: (env, db) => deleteEndedConsoleSessions(db, Date.now(), consoleSessionLifetimes(env).idleMs),
 };
 

@@ -130,7 +130,8 @@ function declaredBodyBytes(header: string | undefined, env: Env): number | null 
   return Number.isFinite(bytes) ? bytes : null;
 }
 
-function parseIdempotencyKey(header: string | undefined): string | null {
+/** The Idempotency-Key header, or null; 400 `invalid_idempotency_key` when it is not 1–255 printable ASCII. */
+export function parseIdempotencyKey(header: string | undefined): string | null {
   if (header === undefined) return null;
   if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
     throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters.");

@@ -110,6 +110,13 @@ internal.post("/internal/pool/callback", async (c) => {
           segments: callback.result.segments,
           words: callback.result.words,
           language: callback.result.language ?? job.requestedLanguage,
+          // a probability is only about a language the pool detected: not with a requested one, not on a translation
+          ...(callback.result.language_probability !== undefined &&
+          callback.result.language &&
+          job.requestedLanguage === null &&
+          job.task !== "translate"
+            ? { language_probability: callback.result.language_probability }
+            : {}),
           duration_seconds: callback.result.duration_seconds ?? null,
           model: callback.result.model,
         })

@@ -1,4 +1,5 @@
 /** Maps a D1 row (and its R2 transcript document) to the public job object. */
+import { parseStoredKeyterms } from "../providers/keyterms.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import type { TranscriptDocument } from "../storage/transcript-store.ts";
 import type { JobObject } from "./schemas.ts";
@@ -35,6 +36,7 @@ export function toJobObject(
     provider: row.provider,
     model: row.model,
     language: row.language ?? row.requestedLanguage,
+    language_probability: row.languageProbability,
     duration_seconds: row.durationSeconds,
     text: row.status === "completed" ? (doc?.text ?? row.text) : null,
     segments: doc ? doc.segments : null,
@@ -45,6 +47,7 @@ export function toJobObject(
     notice: reason ? DELAYED_NOTICE : null,
     metadata: parseStoredMetadata(row.metadata),
     subject_id: row.subjectId,
+    keyterms: parseStoredKeyterms(row.keyterms),
     file_name: row.fileName,
     audio_bytes: row.audioBytes,
     audio_format: row.audioFormat,
@@ -52,6 +55,7 @@ export function toJobObject(
       row.audioUrlSealed === null
         ? { type: "upload" }
         : { type: "url", host: row.audioUrlHost ?? null, fetched_at: iso(row.audioFetchedAt) },
+    upload_id: row.uploadId ?? null,
     webhook_url: row.webhookUrl,
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),

@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_LINES_PER_CUE,
 } from "../domain/subtitles.ts";
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
+import { MAX_KEYTERM_CHARS, MAX_KEYTERMS, MAX_KEYTERMS_TOTAL_CHARS } from "../providers/keyterms.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
 import { JOB_STATUSES } from "../storage/schema.ts";
 import type { TranscriptDocument } from "../storage/transcript-store.ts";
@@ -92,6 +93,61 @@ export const PromptParam = z
   .refine((v) => !CONTROL_CHARS.test(v), "contains control characters")
   .openapi({ description: `Vocabulary hint, ≤ ${MAX_PROMPT_UTF16_UNITS} UTF-16 code units (an emoji counts 2)` });
 
+/** The keyterm list itself, however it arrived: trimmed, non-empty, within the limits. */
+const KeytermList = z
+  .array(z.string())
+  .transform((terms) => terms.map((term) => term.trim()))
+  .superRefine((terms, ctx) => {
+    if (terms.length > MAX_KEYTERMS) ctx.addIssue({ code: "custom", message: `at most ${MAX_KEYTERMS} keyterms` });
+    const empty = terms.findIndex((term) => term === "");
+    if (empty >= 0) ctx.addIssue({ code: "custom", message: `keyterm ${empty + 1} is empty` });
+    const long = terms.findIndex((term) => term.length > MAX_KEYTERM_CHARS);
+    if (long >= 0)
+      ctx.addIssue({ code: "custom", message: `keyterm ${long + 1} is longer than ${MAX_KEYTERM_CHARS} characters` });
+    if (terms.some((term) => CONTROL_CHARS.test(term) || /[\n\t]/.test(term)))
+      ctx.addIssue({ code: "custom", message: "keyterms must not contain control characters or line breaks" });
+    const total = terms.reduce((sum, term) => sum + term.length, 0);
+    if (total > MAX_KEYTERMS_TOTAL_CHARS)
+      ctx.addIssue({ code: "custom", message: `keyterms are at most ${MAX_KEYTERMS_TOTAL_CHARS} characters together` });
+  });
+
+/**
+ * `keyterms` as a multipart field or query parameter: a JSON array of strings (`["Acme","Jane Doe"]`), or a
+ * comma-separated list (`Acme,Jane Doe`). A JSON body may send the array itself.
+ */
+export const KeytermsParam = z
+  .union([z.string(), z.array(z.unknown())])
+  .transform((value, ctx) => {
+    // a value that looks like JSON is judged as JSON (a JSON object is refused, never taken as one keyterm)
+    if (Array.isArray(value) || /^\s*[[{]/.test(value)) {
+      let parsed: unknown = value;
+      if (!Array.isArray(value)) {
+        try {
+          parsed = JSON.parse(value);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON array of strings or a comma-separated list" });
+          return z.NEVER;
+        }
+      }
+      if (!Array.isArray(parsed) || parsed.some((term) => typeof term !== "string")) {
+        ctx.addIssue({ code: "custom", message: "must be a JSON array of strings" });
+        return z.NEVER;
+      }
+      return parsed as string[];
+    }
+    return value.split(",");
+  })
+  .pipe(KeytermList)
+  .openapi({
+    type: "string",
+    example: '["Acme","Jane Doe","SKU-42"]',
+    description:
+      `Vocabulary hints: up to ${MAX_KEYTERMS} words or short phrases, each ≤ ${MAX_KEYTERM_CHARS} characters, ` +
+      `≤ ${MAX_KEYTERMS_TOTAL_CHARS} together; a JSON array of strings or a comma-separated list. Sent as ` +
+      "Deepgram `keyterm` (Nova-3; `keywords` for single words on older models) and appended to the Whisper " +
+      "prompt (OpenAI, Workers AI, the pool) within the prompt limit",
+  });
+
 // The URL parser drops TAB, CR and LF anywhere and trims spaces and controls at the ends: such a URL is refused,
 // never silently cleaned into another one.
 // eslint-disable-next-line no-control-regex
@@ -130,6 +186,7 @@ export const UploadOptions = z
     metadata: MetadataParam.optional(),
     subject_id: SubjectIdParam.optional(),
     prompt: PromptParam.optional(),
+    keyterms: KeytermsParam.optional(),
     delete_after_seconds: DeleteAfterParam.optional(),
   })
   .strict()
@@ -235,6 +292,10 @@ export const UrlTranscriptionRequest = AudioUrlSource.merge(UploadOptions)
       .optional()
       .openapi({ description: "flat object of string values, ≤ 4 KB (a JSON string is accepted too)" }),
     delete_after_seconds: z.number().int().optional(),
+    keyterms: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "array of strings (a JSON string or comma-separated list is accepted too)" }),
   })
   .openapi("UrlTranscriptionRequest");
 
@@ -246,6 +307,7 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   provider: "unknown_provider",
   subject_id: "invalid_subject_id",
   prompt: "invalid_prompt",
+  keyterms: "invalid_keyterms",
   delete_after_seconds: "invalid_delete_after_seconds",
   audio_url: "invalid_audio_url",
   audio_url_headers: "invalid_audio_url_headers",
@@ -266,7 +328,13 @@ export const SegmentSchema = z
   })
   .openapi("Segment");
 export const WordSchema = z
-  .object({ start: z.number(), end: z.number(), word: z.string(), confidence: z.number().optional() })
+  .object({
+    start: z.number(),
+    end: z.number(),
+    word: z.string(),
+    confidence: z.number().optional(),
+    speaker: z.string().optional(),
+  })
   .openapi("Word");
 
 /**
@@ -279,6 +347,17 @@ export const TranscriptDocumentSchema = z.object({
   segments: z.array(SegmentSchema),
   words: z.array(WordSchema).optional().openapi({ description: "word timings, when the provider returns them" }),
   language: z.string().nullable().openapi({ example: "en", description: "ISO 639-1 code when known" }),
+  language_probability: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .openapi({
+      example: 0.97,
+      description:
+        "with `language=auto`: how sure the provider is of the language it detected (Deepgram, Workers AI, the pool " +
+        "when its engine reports it); absent when the language was given, on translations, and from OpenAI",
+    }),
   duration_seconds: z.number().nullable(),
   model: z.string().openapi({ example: "whisper-1", description: "the provider's model that actually ran" }),
 });
@@ -319,6 +398,11 @@ export const JobSchema = z
     provider: z.string(),
     model: TranscriptDocumentSchema.shape.model.nullable(),
     language: TranscriptDocumentSchema.shape.language,
+    language_probability: z.number().min(0).max(1).nullable().openapi({
+      example: 0.97,
+      description:
+        "how sure the provider is of the detected language (`language=auto`); null when not detected or not reported",
+    }),
     duration_seconds: TranscriptDocumentSchema.shape.duration_seconds,
     text: TranscriptDocumentSchema.shape.text.nullable(),
     segments: TranscriptDocumentSchema.shape.segments.nullable(),
@@ -329,12 +413,17 @@ export const JobSchema = z
     notice: z.string().nullable().openapi({ example: "processing delayed" }),
     metadata: z.record(z.string(), z.string()),
     subject_id: z.string().nullable(),
+    keyterms: z.array(z.string()).openapi({ description: "the job's vocabulary hints; empty when none were given" }),
     file_name: z.string().nullable(),
     audio_bytes: z.number().int().openapi({ description: "0 until the audio of an `audio_url` job is fetched" }),
     audio_format: z
       .string()
       .openapi({ description: "wav, mp3, flac, ogg, webm or mp4; `pending` until an `audio_url` is fetched" }),
     source: JobSourceSchema,
+    upload_id: z.string().nullable().openapi({
+      example: "up_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+      description: "the tus upload (`/v1/uploads`) it came through",
+    }),
     webhook_url: z.string().nullable(),
     created_at: z.string().openapi({ format: "date-time" }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -594,6 +683,7 @@ export const ErasureReceiptSchema = z
       job_features: z.number().int(),
       feedback: z.number().int(),
       search_tokens: z.number().int().openapi({ description: "word positions of the transcript search index" }),
+      resumable_uploads: z.number().int().openapi({ description: "unfinished tus uploads (parts, tails, state)" }),
     }),
     completed_at: z.string(),
   })

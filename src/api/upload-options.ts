@@ -54,6 +54,7 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     metadata: options.metadata ?? {},
     subjectId: options.subject_id ?? null,
     prompt: options.prompt ?? null,
+    keyterms: options.keyterms ?? [],
     deleteAfterSeconds: options.delete_after_seconds ?? null,
     task: "transcribe",
     requestedModel: null,

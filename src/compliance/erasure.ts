@@ -18,6 +18,7 @@ import {
   listTenantJobIds,
 } from "../storage/erasure.repo.ts";
 import { inSlices, MAX_IDS_PER_QUERY } from "../storage/limits.ts";
+import { eraseUnfinishedUploads } from "../uploads/expiry.ts";
 import { recordUnconfirmedPoolErasures } from "./pool-erasure-retry.ts";
 
 export interface ErasureCounts {
@@ -39,6 +40,8 @@ export interface ErasureCounts {
   feedback: number;
   /** word positions of the search index (`transcript_tokens`) */
   search_tokens: number;
+  /** unfinished tus uploads (`/v1/uploads`): their parts, tails and state */
+  resumable_uploads: number;
 }
 
 export type ErasureScope = "subject" | "tenant" | "retention";
@@ -73,6 +76,7 @@ export const emptyCounts = (): ErasureCounts => ({
   job_features: 0,
   feedback: 0,
   search_tokens: 0,
+  resumable_uploads: 0,
 });
 
 async function deleteObjects(bucket: R2Bucket, prefix: string): Promise<number> {
@@ -149,6 +153,7 @@ export async function record(
 /** Everything about one subject (`subject_id` given at upload) in one tenant. */
 export async function eraseSubject(env: Env, db: Db, tenantId: string, subjectId: string): Promise<ErasureReceipt> {
   const counts = emptyCounts();
+  counts.resumable_uploads += await eraseUnfinishedUploads(env, db, tenantId, subjectId);
   for (;;) {
     const slice = await listSubjectJobIds(db, tenantId, subjectId, SLICE);
     if (!slice.length) break;
@@ -160,6 +165,7 @@ export async function eraseSubject(env: Env, db: Db, tenantId: string, subjectId
 /** A whole tenant: its jobs, objects, webhook data, keys and the tenant row. */
 export async function eraseTenant(env: Env, db: Db, tenantId: string): Promise<ErasureReceipt> {
   const counts = emptyCounts();
+  counts.resumable_uploads += await eraseUnfinishedUploads(env, db, tenantId, null);
   for (;;) {
     const slice = await listTenantJobIds(db, tenantId, SLICE);
     if (!slice.length) break;
@@ -168,6 +174,7 @@ export async function eraseTenant(env: Env, db: Db, tenantId: string): Promise<E
   // objects whose rows were already gone (e.g. an interrupted earlier erasure)
   counts.audio_objects += await deleteObjects(env.BUCKET, `audio/${tenantId}/`);
   counts.transcript_objects += await deleteObjects(env.BUCKET, `transcripts/${tenantId}/`);
+  await deleteObjects(env.BUCKET, `tus/${tenantId}/`);
   addCounts(counts, await deleteTenantRecords(db, tenantId));
   return record(db, tenantId, "tenant", counts);
 }

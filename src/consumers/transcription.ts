@@ -19,6 +19,7 @@ import {
   failoverCandidates,
   type ProviderJobOptions,
 } from "../providers/capabilities.ts";
+import { parseStoredKeyterms } from "../providers/keyterms.ts";
 import { createTranscriptionService } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
 import { createDb, type Db } from "../storage/db.ts";
@@ -190,6 +191,7 @@ async function runWithBreakers(
         contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
         language: row.requestedLanguage,
         prompt: row.prompt,
+        keyterms: parseStoredKeyterms(row.keyterms),
         task: row.task,
         model: row.requestedModel,
         temperature: row.temperature,

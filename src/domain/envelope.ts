@@ -174,14 +174,35 @@ export async function createSealer(ring: MasterKey[], tenantId: string, objectKe
   );
   const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["encrypt"]);
   const prefix = crypto.getRandomValues(new Uint8Array(NONCE_PREFIX_BYTES));
-  let index = 0;
-  let finished = false;
   const header: EnvelopeHeader = {
     enc: ENVELOPE_SCHEME,
     kv: master.version,
     dek: b64(new Uint8Array([...wrapNonce, ...wrapped])),
     np: b64(prefix),
   };
+  return sealerOf(header, dataKey, prefix, 0);
+}
+
+/**
+ * Continues sealing an object begun by {@link createSealer} in an earlier request (a resumable upload): the data key
+ * is unwrapped from `header` and sealing goes on at segment `nextSegment`. The caller must never seal the same
+ * segment index twice with different bytes (AES-GCM nonce reuse): it resumes only after the last part it kept.
+ */
+export async function resumeSealer(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  header: EnvelopeHeader,
+  nextSegment: number,
+): Promise<ObjectSealer> {
+  const { rawDataKey, prefix } = await unwrapDataKey(ring, tenantId, objectKey, header);
+  const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["encrypt"]);
+  return sealerOf(header, dataKey, prefix, nextSegment);
+}
+
+function sealerOf(header: EnvelopeHeader, dataKey: CryptoKey, prefix: Uint8Array, firstSegment: number): ObjectSealer {
+  let index = firstSegment;
+  let finished = false;
   return {
     header,
     async sealPart(plain, final) {
@@ -200,6 +221,28 @@ export async function createSealer(ring: MasterKey[], tenantId: string, objectKe
       return out;
     },
   };
+}
+
+async function unwrapDataKey(
+  ring: MasterKey[],
+  tenantId: string,
+  objectKey: string,
+  header: EnvelopeHeader,
+): Promise<{ rawDataKey: Uint8Array<ArrayBuffer>; prefix: Uint8Array<ArrayBuffer> }> {
+  const master = masterFor(ring, header.kv);
+  const wrapped = unb64(header.dek);
+  const prefix = unb64(header.np);
+  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES || prefix.byteLength !== NONCE_PREFIX_BYTES) {
+    throw new EnvelopeError("corrupt", "The envelope header is malformed.");
+  }
+  const rawDataKey = await gcm(
+    "decrypt",
+    await tenantKey(master, tenantId),
+    wrapped.slice(0, 12),
+    wrapped.slice(12),
+    encoder.encode(objectKey),
+  );
+  return { rawDataKey, prefix };
 }
 
 /**
@@ -251,19 +294,7 @@ export async function createOpener(
   objectKey: string,
   header: EnvelopeHeader,
 ): Promise<ObjectOpener> {
-  const master = masterFor(ring, header.kv);
-  const wrapped = unb64(header.dek);
-  const prefix = unb64(header.np);
-  if (wrapped.byteLength !== 12 + 32 + TAG_BYTES || prefix.byteLength !== NONCE_PREFIX_BYTES) {
-    throw new EnvelopeError("corrupt", "The envelope header is malformed.");
-  }
-  const rawDataKey = await gcm(
-    "decrypt",
-    await tenantKey(master, tenantId),
-    wrapped.slice(0, 12),
-    wrapped.slice(12),
-    encoder.encode(objectKey),
-  );
+  const { rawDataKey, prefix } = await unwrapDataKey(ring, tenantId, objectKey, header);
   const dataKey = await crypto.subtle.importKey("raw", rawDataKey, "AES-GCM", false, ["decrypt"]);
   return {
     openSegment: (sealed, index, last) => gcm("decrypt", dataKey, segmentNonce(prefix, index, last), sealed),

@@ -23,7 +23,11 @@ export const STREAMED_BODY_ROUTES: readonly string[] = Object.freeze([
   "POST /v1/transcriptions",
   "POST /v1/audio/transcriptions",
   "POST /v1/audio/translations",
+  "POST /v1/uploads",
 ]);
+
+/** Streamed routes with an id in the path (tus PATCH: the chunk streams to R2 under the upload's own limits). */
+const STREAMED_BODY_PATTERNS: readonly RegExp[] = Object.freeze([/^PATCH \/v1\/uploads\/[^/]+$/]);
 
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, "payload_too_large", `The request body is limited to ${maxBytes} bytes on this route.`);
@@ -74,7 +78,8 @@ export async function readTextLimited(request: Request, maxBytes: number): Promi
 export function limitRequestBodies(maxBytes = MAX_JSON_BODY_BYTES) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const method = c.req.method;
-    const streamed = STREAMED_BODY_ROUTES.includes(`${method} ${c.req.path}`);
+    const route = `${method} ${c.req.path}`;
+    const streamed = STREAMED_BODY_ROUTES.includes(route) || STREAMED_BODY_PATTERNS.some((p) => p.test(route));
     if (method === "GET" || method === "HEAD" || !c.req.raw.body || streamed) return next();
     const body = await readBodyLimited(c.req.raw, maxBytes);
     c.req.raw = new Request(c.req.raw, { body });

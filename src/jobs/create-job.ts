@@ -27,6 +27,8 @@ export interface ResolvedUploadOptions {
   metadata: Record<string, string>;
   subjectId: string | null;
   prompt: string | null;
+  /** vocabulary hints (`keyterms`), each mapped to its provider's own input; empty when none */
+  keyterms: string[];
   deleteAfterSeconds: number | null;
   /** `translate` only through providers that can (OpenAI-compatible `/v1/audio/translations`) */
   task: JobTask;
@@ -48,6 +50,8 @@ interface CreateJobBase {
   options: ResolvedUploadOptions;
   idempotencyKey: string | null;
   traceparent: string;
+  /** the tus upload (`up_…`) the audio arrived through */
+  uploadId?: string | null;
 }
 
 /** An upload (`stored`), or a submission by URL (`audioUrl`, fetched later). */
@@ -74,6 +78,7 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     metadata: JSON.stringify(input.options.metadata),
     subjectId: input.options.subjectId,
     prompt: input.options.prompt,
+    keyterms: input.options.keyterms.length ? JSON.stringify(input.options.keyterms) : null,
     webhookUrl: input.options.webhookUrl,
     audioKey: input.stored ? input.audioKey : null,
     audioBytes: input.stored?.bytes ?? 0,
@@ -92,10 +97,14 @@ export async function createJob(env: Env, db: Db, input: CreateJobInput, now = D
     requestedModel: input.options.requestedModel,
     temperature: input.options.temperature,
     wordTimestamps: input.options.wordTimestamps,
+    uploadId: input.uploadId ?? null,
   } satisfies NewTranscriptionRow;
 
   if (input.idempotencyKey !== null) {
-    const fingerprint = await requestFingerprint(input.options, await audioIdentity(input));
+    // without keyterms the fingerprint is what it was before the option existed (keys held across a deploy replay)
+    const { keyterms, ...withoutKeyterms } = input.options;
+    const fingerprinted = keyterms.length ? input.options : withoutKeyterms;
+    const fingerprint = await requestFingerprint(fingerprinted, await audioIdentity(input));
     const claim = { ...row, idempotencyKey: input.idempotencyKey, requestFingerprint: fingerprint };
     const replay = await claimIdempotencyKey(db, input.tenantId, input.idempotencyKey, fingerprint, claim);
     if (replay) {
@@ -131,6 +140,7 @@ async function audioIdentity(input: CreateJobInput): Promise<string> {
 /** The columns an insert leaves to their defaults, so the new job reads as D1 now holds it. */
 const INSERT_DEFAULTS = {
   language: null,
+  languageProbability: null,
   durationSeconds: null,
   text: null,
   transcriptKey: null,

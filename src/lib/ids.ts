@@ -47,13 +47,13 @@ export function firstIdAt(kind: keyof typeof ID_PREFIX, ms: number): string {
   return ID_PREFIX[kind] + encodeTime(clamped) + "0".repeat(16);
 }
 
-export const ID_PREFIX = { transcription: "tr_", tenant: "tn_", apiKey: "key_" } as const;
+export const ID_PREFIX = { transcription: "tr_", tenant: "tn_", apiKey: "key_", upload: "up_" } as const;
 
 export function newId(kind: keyof typeof ID_PREFIX): string {
   return ID_PREFIX[kind] + ulid();
 }
 
-const ID_PATTERN = /^(tr|tn|key)_[0-9A-HJKMNP-TV-Z]{26}$/;
+const ID_PATTERN = /^(tr|tn|key|up)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Cheap shape check so malformed ids never reach a query. */
 export function isWellFormedId(id: string, kind: keyof typeof ID_PREFIX): boolean {

@@ -5,7 +5,8 @@
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { DEEPGRAM_DEFAULT_MODEL, DEEPGRAM_MAX_AUDIO_BYTES } from "./capabilities.ts";
-import { deadlineSignal, networkFailure, singleSegment } from "./http.ts";
+import { deadlineSignal, languageProbability, networkFailure, singleSegment } from "./http.ts";
+import { deepgramKeytermParams, MAX_KEYTERMS } from "./keyterms.ts";
 import {
   classifyHttpStatus,
   type NormalisedTranscript,
@@ -40,7 +41,8 @@ interface DeepgramAlternative {
 interface DeepgramResponse {
   metadata?: { duration?: number; model_info?: Record<string, { name?: string }> };
   results?: {
-    channels?: { detected_language?: string; alternatives?: DeepgramAlternative[] }[];
+    /** `detected_language` and `language_confidence` come with `detect_language=true` */
+    channels?: { detected_language?: string; language_confidence?: number; alternatives?: DeepgramAlternative[] }[];
     utterances?: { start: number; end: number; transcript: string; confidence?: number; speaker?: number }[];
   };
 }
@@ -83,13 +85,16 @@ export class DeepgramTranscriptionService implements TranscriptionService {
     });
     if (request.language) query.set("language", request.language);
     else query.set("detect_language", "true");
+    // the job's keyterms first (`keyterm` on Nova-3, `keywords` on older models), then terms split from a prompt
+    for (const [name, value] of deepgramKeytermParams(model, request.keyterms)) query.append(name, value);
     if (request.prompt) {
       // Deepgram takes vocabulary hints as keyterms (nova-3); a free-text prompt has no equivalent
+      const room = Math.max(0, MAX_KEYTERMS - request.keyterms.length);
       for (const term of request.prompt
         .split(/[,\n]/)
         .map((t) => t.trim())
         .filter(Boolean)
-        .slice(0, 50))
+        .slice(0, Math.min(50, room)))
         query.append("keyterm", term);
     }
     let response: Response;
@@ -163,6 +168,9 @@ export class DeepgramTranscriptionService implements TranscriptionService {
           }
         : {}),
       language: channel?.detected_language?.slice(0, 2).toLowerCase() ?? request.language,
+      ...(request.language === null && channel?.detected_language
+        ? languageProbability(channel.language_confidence)
+        : {}),
       duration_seconds: duration,
       model: modelName ? `${model} (${modelName})` : model,
     };

@@ -46,6 +46,13 @@ export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: numbe
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
+/** `{ language_probability }` for a finite probability in [0, 1], else nothing (the field stays absent). */
+export function languageProbability(value: unknown): { language_probability?: number } {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= 1
+    ? { language_probability: value }
+    : {};
+}
+
 /** A transcript without timestamps still needs one segment so the subtitle exports are not empty. */
 export function singleSegment(text: string, duration: number | null) {
   const trimmed = text.trim();

@@ -7,10 +7,11 @@
 import { languageCode } from "@vtt/pool-contract";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
 
-import { settings } from "../config.ts";
+import { MAX_PROMPT_UTF16_UNITS, settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { isOpenAIJsonOnlyModel, OPENAI_DEFAULT_MODEL } from "./capabilities.ts";
 import { singleSegment, whisperSignals } from "./http.ts";
+import { promptWithKeyterms } from "./keyterms.ts";
 import { streamedForm } from "./streamed-form.ts";
 import {
   classifyHttpStatus,
@@ -72,7 +73,9 @@ export class OpenAITranscriptionService implements TranscriptionService {
     }
     const verbose = request.task === "translate" || !isOpenAIJsonOnlyModel(model);
     const fields: [string, string][] = [["model", model]];
-    if (request.prompt) fields.push(["prompt", request.prompt]);
+    // keyterms ride on Whisper's prompt, after the caller's own, within the prompt limit
+    const prompt = promptWithKeyterms(request.prompt, request.keyterms, MAX_PROMPT_UTF16_UNITS);
+    if (prompt) fields.push(["prompt", prompt]);
     if (request.temperature !== null) fields.push(["temperature", String(request.temperature)]);
     fields.push(["response_format", verbose ? "verbose_json" : "json"]);
     if (request.task === "transcribe") {

@@ -23,6 +23,8 @@ export interface Word {
   end: number;
   word: string;
   confidence?: number;
+  /** speaker label ("A", "B", …) when the transcript has speaker labels */
+  speaker?: string;
 }
 
 /** What every provider's response is normalised to before it is stored. */
@@ -32,6 +34,11 @@ export interface NormalisedTranscript {
   words?: Word[];
   /** ISO 639-1 code when known */
   language: string | null;
+  /**
+   * How sure the provider is of a language it detected (`language=auto`), in [0, 1]; absent when the language was
+   * given, when the provider does not say (OpenAI), and on translations
+   */
+  language_probability?: number;
   duration_seconds: number | null;
   /** the provider's model that actually ran */
   model: string;
@@ -53,6 +60,8 @@ export interface TranscriptionRequest {
   /** ISO 639-1, or null for automatic detection */
   language: string | null;
   prompt: string | null;
+  /** vocabulary hints (`keyterms`); each adapter maps them to its vendor's input */
+  keyterms: string[];
   task: TranscriptionTask;
   /** the provider's model id the caller asked for; null = the provider's configured default */
   model: string | null;

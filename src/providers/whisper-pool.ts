@@ -12,10 +12,11 @@ import {
   type SigningKey,
 } from "@vtt/pool-contract";
 
-import { audioUrlTtlSeconds, settings } from "../config.ts";
+import { audioUrlTtlSeconds, MAX_PROMPT_UTF16_UNITS, settings } from "../config.ts";
 import type { Env } from "../env.ts";
 import { providerModels } from "./capabilities.ts";
 import { deadlineSignal, networkFailure, readAllCapped } from "./http.ts";
+import { promptWithKeyterms } from "./keyterms.ts";
 import {
   classifyHttpStatus,
   ProviderError,
@@ -82,7 +83,8 @@ export class WhisperPoolService implements TranscriptionService {
     const dispatch: DispatchBody = {
       job_id: request.jobId,
       language: request.language,
-      prompt: request.prompt,
+      // the pool hands its prompt to whisper.cpp as the initial prompt: keyterms follow the caller's prompt
+      prompt: promptWithKeyterms(request.prompt, request.keyterms, MAX_PROMPT_UTF16_UNITS),
       audio_url: `${this.#publicBaseUrl}/internal/audio/${request.jobId}?exp=${exp}&kid=${encodeURIComponent(this.#audioKey.id)}&sig=${sig}`,
       audio_expires_at: exp,
       callback_url: `${this.#publicBaseUrl}/internal/pool/callback`,

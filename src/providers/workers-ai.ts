@@ -2,9 +2,11 @@
  * Workers AI through the `AI` binding: `@cf/openai/whisper-large-v3-turbo` (segments, words, language). It takes
  * `task: "translate"` (documented input of that model); it has no temperature input, so a temperature is ignored.
  */
+import { MAX_PROMPT_UTF16_UNITS } from "../config.ts";
 import type { Env } from "../env.ts";
 import { providerModels, WORKERS_AI_DEFAULT_MODEL, WORKERS_AI_MAX_AUDIO_BYTES } from "./capabilities.ts";
-import { singleSegment, whisperSignals } from "./http.ts";
+import { languageProbability, singleSegment, whisperSignals } from "./http.ts";
+import { promptWithKeyterms } from "./keyterms.ts";
 import {
   type NormalisedTranscript,
   ProviderError,
@@ -25,7 +27,7 @@ interface WhisperTurboOutput {
     no_speech_prob?: number;
     words?: { word?: string; start?: number; end?: number }[];
   }[];
-  transcription_info?: { language?: string; duration?: number };
+  transcription_info?: { language?: string; language_probability?: number; duration?: number };
 }
 
 /** The binding's error messages carry Workers AI's numeric codes (`3010: Invalid or incomplete input…`). */
@@ -113,6 +115,8 @@ export class WorkersAITranscriptionService implements TranscriptionService {
       );
     }
     const audio = await base64Stream(request.audio, WORKERS_AI_MAX_AUDIO_BYTES);
+    // whisper-large-v3-turbo's `initial_prompt` conditions decoding: keyterms follow the caller's prompt
+    const prompt = promptWithKeyterms(request.prompt, request.keyterms, MAX_PROMPT_UTF16_UNITS);
     let output: WhisperTurboOutput;
     try {
       output = (await this.#ai.run(
@@ -121,7 +125,7 @@ export class WorkersAITranscriptionService implements TranscriptionService {
           audio,
           ...(request.task === "translate" ? { task: "translate" } : {}),
           ...(request.language ? { language: request.language } : {}),
-          ...(request.prompt ? { initial_prompt: request.prompt } : {}),
+          ...(prompt ? { initial_prompt: prompt } : {}),
         } as never,
       )) as WhisperTurboOutput;
     } catch (error) {
@@ -151,6 +155,9 @@ export class WorkersAITranscriptionService implements TranscriptionService {
       ...(words.length ? { words } : {}),
       // a translation is English whatever was spoken; transcription_info.language names the source language
       language: request.task === "translate" ? "en" : (output.transcription_info?.language ?? request.language),
+      ...(request.task === "transcribe" && request.language === null && output.transcription_info?.language
+        ? languageProbability(output.transcription_info.language_probability)
+        : {}),
       duration_seconds: duration,
       model,
     };

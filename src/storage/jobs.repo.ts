@@ -106,6 +106,7 @@ export async function completeJob(
       transcriptKey: storage.transcriptKey,
       segmentCount: result.segments.length,
       language: result.language,
+      languageProbability: result.language_probability ?? null,
       durationSeconds: result.duration_seconds,
       model: result.model,
       errorCode: null,

@@ -67,6 +67,8 @@ export const transcriptions = sqliteTable(
     requestedLanguage: text("requested_language"),
     /** detected or confirmed language of the result */
     language: text("language"),
+    /** the provider's probability of a language it detected (`language=auto`), in [0, 1]; null when not reported */
+    languageProbability: real("language_probability"),
     durationSeconds: real("duration_seconds"),
     /** full text; null until completed */
     text: text("text"),
@@ -80,6 +82,8 @@ export const transcriptions = sqliteTable(
     metadata: text("metadata"),
     subjectId: text("subject_id"),
     prompt: text("prompt"),
+    /** JSON array of the job's `keyterms` (vocabulary hints, ≤ 100); null when none were given */
+    keyterms: text("keyterms"),
     webhookUrl: text("webhook_url"),
     audioKey: text("audio_key"),
     audioBytes: integer("audio_bytes").notNull(),
@@ -125,6 +129,8 @@ export const transcriptions = sqliteTable(
     audioUrlHeadersSealed: text("audio_url_headers_sealed"),
     /** when the audio of an `audio_url` job was fetched into R2; null until then (and for uploads) */
     audioFetchedAt: integer("audio_fetched_at"),
+    /** the tus upload (`up_…`, `/v1/uploads`) the audio came through; null for other uploads */
+    uploadId: text("upload_id"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),
@@ -382,3 +388,31 @@ export const consoleSessions = sqliteTable(
   },
   (t) => [index("console_sessions_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * tus uploads (`/v1/uploads`): an index of the `ResumableUpload` Durable Objects that hold each upload's live state
+ * (offset, parts, sealer), so the cron can find expired ones and erasure a tenant's or subject's unfinished ones.
+ * The job id is allocated at creation (the R2 object is written under it); `completed_at` is set when the job exists.
+ */
+export const resumableUploads = sqliteTable(
+  "resumable_uploads",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    subjectId: text("subject_id"),
+    jobId: text("job_id").notNull(),
+    uploadLength: integer("upload_length").notNull(),
+    idempotencyKey: text("idempotency_key"),
+    requestFingerprint: text("request_fingerprint"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [
+    index("resumable_uploads_expires_idx").on(t.expiresAt),
+    index("resumable_uploads_tenant_subject_idx").on(t.tenantId, t.subjectId),
+    uniqueIndex("resumable_uploads_tenant_idempotency_idx").on(t.tenantId, t.idempotencyKey),
+  ],
+);
+
+export type ResumableUploadRow = typeof resumableUploads.$inferSelect;

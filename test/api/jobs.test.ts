@@ -193,6 +193,61 @@ describe("GET /v1/transcriptions/{id}/transcript caption controls", () => {
   });
 });
 
+describe("keyterms and the detected language's probability", () => {
+  it("stores keyterms on the job (JSON array or comma-separated list) and shows them; none by default", async () => {
+    const id = await submit({ keyterms: '["Acme"," Jane Doe "]' });
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
+    expect(job.keyterms).toEqual(["Acme", "Jane Doe"]);
+    const listed = await submit({ keyterms: "Acme,SKU-42" });
+    const again = (await (await call(`/v1/transcriptions/${listed}`, { key })).json()) as Record<string, unknown>;
+    expect(again.keyterms).toEqual(["Acme", "SKU-42"]);
+    const plain = (await (await call(`/v1/transcriptions/${await submit()}`, { key })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(plain).toMatchObject({ keyterms: [], language_probability: null });
+  });
+
+  it("refuses too many, too long, empty or malformed keyterms with 422 invalid_keyterms", async () => {
+    for (const value of [
+      JSON.stringify(Array.from({ length: 101 }, (_, i) => `t${i}`)),
+      JSON.stringify(["x".repeat(51)]),
+      JSON.stringify(Array.from({ length: 25 }, () => "y".repeat(41))),
+      "Acme,,Jane",
+      "[1,2]",
+      "[not json",
+      JSON.stringify(["tab\there"]),
+    ]) {
+      const res = await multipartUpload(key, { provider: "whisper-pool", keyterms: value });
+      expect(res.status, value).toBe(422);
+      const body = (await res.json()) as { code: string; errors: { field: string }[] };
+      expect(body.code, value).toBe("invalid_keyterms");
+      expect(body.errors[0]!.field).toBe("keyterms");
+    }
+  });
+
+  it("reports the pool's detected-language probability on the job and in the transcript JSON", async () => {
+    const id = await submit();
+    expect((await poolCallback(completedCallback(id, { language: "de", language_probability: 0.87 }))).status).toBe(
+      200,
+    );
+    const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ language: "de", language_probability: 0.87 });
+    const doc = (await (await call(`/v1/transcriptions/${id}/transcript?format=json`, { key })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(doc).toMatchObject({ language: "de", language_probability: 0.87 });
+    // a job that named its language gets no probability, whatever the pool says
+    const forced = await submit({ language: "de" });
+    expect((await poolCallback(completedCallback(forced, { language: "de", language_probability: 0.5 }))).status).toBe(
+      200,
+    );
+    const forcedJob = (await (await call(`/v1/transcriptions/${forced}`, { key })).json()) as Record<string, unknown>;
+    expect(forcedJob.language_probability).toBeNull();
+  });
+});
+
 describe("DELETE /v1/transcriptions/{id}", () => {
   it("removes the record, the transcript and the audio", async () => {
     const id = await submitCompleted();

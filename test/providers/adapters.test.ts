@@ -35,6 +35,7 @@ function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRe
     contentType: "audio/wav",
     language: "en",
     prompt: null,
+    keyterms: [],
     task: "transcribe",
     model: null,
     temperature: null,
@@ -254,6 +255,8 @@ describe("deepgram", () => {
     expect(outcome).toEqual({
       kind: "completed",
       transcript: {
+        // detect_language=true: Deepgram names the language and its confidence
+        language_probability: 0.99,
         text: "And so, my fellow Americans, ask not what your country can do for you.",
         segments: [
           { start: 0.08, end: 3.4, text: "And so, my fellow Americans,", confidence: 0.97, speaker: "0" },
@@ -557,5 +560,69 @@ describe("registry", () => {
       }
     })();
     expect(error).toMatchObject({ code: "provider_not_configured", retryable: false });
+  });
+});
+
+describe("keyterms and detected-language probability, per adapter's wire format", () => {
+  const keyterms = ["Acme", "Jane Doe"];
+
+  it("deepgram: one keyterm query parameter per term on Nova-3, before terms taken from a prompt", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    await new DeepgramTranscriptionService(env).transcribe(request({ keyterms, prompt: "Kennedy" }));
+    expect(outbound.requests[0]!.url.searchParams.getAll("keyterm")).toEqual(["Acme", "Jane Doe", "Kennedy"]);
+  });
+
+  it("deepgram: keywords (single words only) on an older model", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    await new DeepgramTranscriptionService(env).transcribe(request({ keyterms, model: "nova-2" }));
+    const params = outbound.requests[0]!.url.searchParams;
+    expect(params.getAll("keywords")).toEqual(["Acme"]);
+    expect(params.getAll("keyterm")).toEqual([]);
+  });
+
+  it("deepgram: no language_probability when the language was given", async () => {
+    interceptFetch().on("POST", "https://api.deepgram.com/v1/listen", () => json(DEEPGRAM_RESPONSE));
+    const outcome = await new DeepgramTranscriptionService(env).transcribe(request({ language: "en" }));
+    expect(outcome.kind === "completed" && outcome.transcript).not.toHaveProperty("language_probability");
+  });
+
+  it("openai: keyterms follow the caller's prompt in the prompt field", async () => {
+    const outbound = interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
+      json(OPENAI_VERBOSE_JSON),
+    );
+    const outcome = await new OpenAITranscriptionService(env).transcribe(
+      request({ prompt: "Kennedy", keyterms, language: null }),
+    );
+    const form = await sentForm(outbound.requests[0]!);
+    expect(form.get("prompt")).toBe("Kennedy Acme, Jane Doe");
+    // verbose_json names the language but gives no probability
+    expect(outcome.kind === "completed" && outcome.transcript).not.toHaveProperty("language_probability");
+  });
+
+  it("workers-ai: keyterms in initial_prompt; transcription_info.language_probability on detection", async () => {
+    const calls: Record<string, unknown>[] = [];
+    const ai = {
+      run: async (_model: string, input: Record<string, unknown>) => {
+        calls.push(input);
+        return {
+          ...WORKERS_AI_OUTPUT,
+          transcription_info: { language: "en", language_probability: 0.93, duration: 11 },
+        };
+      },
+    };
+    const aiEnv = { ...env, AI: ai as unknown as Ai } as Env;
+    const outcome = await new WorkersAITranscriptionService(aiEnv).transcribe(request({ keyterms, language: null }));
+    expect(calls[0]!.initial_prompt).toBe("Acme, Jane Doe");
+    expect(outcome).toMatchObject({ transcript: { language: "en", language_probability: 0.93 } });
+    const forced = await new WorkersAITranscriptionService(aiEnv).transcribe(request({ language: "en" }));
+    expect(forced.kind === "completed" && forced.transcript).not.toHaveProperty("language_probability");
+  });
+
+  it("whisper-pool: keyterms reach the dispatch's prompt (whisper.cpp's initial prompt)", async () => {
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () =>
+      json({ job_id: "x", status: "queued", duplicate: false }, 202),
+    );
+    await new WhisperPoolService(env).transcribe(request({ prompt: "Kennedy", keyterms }));
+    expect(JSON.parse(new TextDecoder().decode(outbound.requests[0]!.body)).prompt).toBe("Kennedy Acme, Jane Doe");
   });
 });

@@ -38,6 +38,7 @@ function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRe
     contentType: "audio/wav",
     language: "en",
     prompt: null,
+    keyterms: [],
     task: "transcribe",
     model: null,
     temperature: null,

@@ -37,6 +37,8 @@ interface World {
   /** B's own jobs: one completed, one queued */
   bDone: string;
   bQueued: string;
+  /** A's unfinished tus upload (`up_…`, some bytes stored), of subject `subject-a` */
+  aUpload: string;
 }
 
 let w: World;
@@ -46,6 +48,7 @@ const NEVER = {
   tenant: "tn_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
   key: "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
   subject: "never-existed-subject",
+  upload: "up_01ZZZZZZZZZZZZZZZZZZZZZZZZ",
 };
 
 async function upload(key: string, fields: Record<string, string>, idempotencyKey?: string): Promise<string> {
@@ -82,7 +85,21 @@ async function seedWorld(): Promise<World> {
   const bQueued = await upload(b.key, {});
 
   await seedAttemptAndDeadLetter(a.tenantId, aDone, aQueued);
-  return { a, b, aDone, aQueued, bDone, bQueued };
+  const wav = makeWav(0.5);
+  const tus = await call("/v1/uploads", {
+    method: "POST",
+    key: a.key,
+    headers: {
+      "tus-resumable": "1.0.0",
+      "upload-length": String(wav.byteLength),
+      "upload-metadata": `subject_id ${btoa("subject-a")}`,
+      "content-type": "application/offset+octet-stream",
+    },
+    body: wav.slice(0, 8192),
+  });
+  expect(tus.status, await tus.clone().text()).toBe(201);
+  const aUpload = tus.headers.get("location")!.split("/").pop()!;
+  return { a, b, aDone, aQueued, bDone, bQueued, aUpload };
 }
 
 beforeAll(async () => {
@@ -118,9 +135,14 @@ interface ParamRoute {
   expect: [status: number, code: string] | "erasure_receipt";
   /** an OpenAI-compatible route: the refusal is OpenAI's error body, whose message names the id asked for */
   openai?: true;
+  /** request headers (tus routes need `Tus-Resumable`) and a raw body instead of JSON */
+  headers?: Record<string, string>;
+  raw?: Uint8Array;
 }
 
 const TENANT_404: [number, string] = [404, "not_found"];
+const UPLOAD_404: [number, string] = [404, "upload_not_found"];
+const TUS = { "tus-resumable": "1.0.0" };
 /** B's key has no `admin` scope: refused before any id is looked at, whether the id exists or not */
 const ADMIN_403: [number, string] = [403, "operator_required"];
 
@@ -208,6 +230,26 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     never: { job: NEVER.id },
     expect: ADMIN_403,
   },
+  // tus: B's key meets A's upload exactly as an upload that never existed (a HEAD answer has no body)
+  "HEAD /v1/uploads/{id}": {
+    foreign: (w) => [{ id: w.aUpload }],
+    never: { id: NEVER.upload },
+    headers: TUS,
+    expect: UPLOAD_404,
+  },
+  "PATCH /v1/uploads/{id}": {
+    foreign: (w) => [{ id: w.aUpload }],
+    never: { id: NEVER.upload },
+    headers: { ...TUS, "content-type": "application/offset+octet-stream", "upload-offset": "8192" },
+    raw: new Uint8Array(1024),
+    expect: UPLOAD_404,
+  },
+  "DELETE /v1/uploads/{id}": {
+    foreign: (w) => [{ id: w.aUpload }],
+    never: { id: NEVER.upload },
+    headers: TUS,
+    expect: UPLOAD_404,
+  },
   // models belong to the deployment, not a tenant: A's ids are no model of B's, exactly like ids that never existed
   "GET /v1/models/{model}": {
     foreign: (w) => [{ model: w.aDone }, { model: `whisper-pool/${w.a.tenantId}` }],
@@ -237,6 +279,8 @@ const COLLECTION_ROUTES = [
   "POST /v1/audio/transcriptions",
   "POST /v1/audio/translations",
   "GET /v1/models",
+  "OPTIONS /v1/uploads",
+  "POST /v1/uploads",
 ];
 
 const fill = (path: string, ids: Ids) =>
@@ -250,11 +294,13 @@ const withoutInstance = ({ instance: _instance, ...rest }: Problem) => rest;
 
 async function send(route: string, ids: Ids, query: string, body: unknown, key: string): Promise<Response> {
   const [method, path] = route.split(" ") as [string, string];
-  const init: RequestInit & { key: string } = { method, key };
+  const row = PARAM_ROUTES[route];
+  const init: RequestInit & { key: string } = { method, key, headers: row?.headers ?? {} };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { "content-type": "application/json" };
   }
+  if (row?.raw) init.body = row.raw;
   return call(fill(path, ids) + query, init);
 }
 
@@ -266,7 +312,7 @@ describe("the route table covers the OpenAPI document", () => {
       // tenant data lives under /v1; /healthz, /metrics and /openapi.json name no ids
       if (!path.startsWith("/v1/")) continue;
       for (const method of Object.keys(operations)) {
-        if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
+        if (!["get", "head", "options", "post", "put", "patch", "delete"].includes(method)) continue;
         documented.push(`${method.toUpperCase()} ${path}`);
       }
     }
@@ -321,6 +367,16 @@ describe("tenant B against tenant A's ids: the same answer as for ids that never
           }
           continue;
         }
+        if (route.startsWith("HEAD ")) {
+          // no body to compare: the status and the problem type must be the never-existing id's
+          expect(neverRes.status).toBe(status);
+          for (const ids of row.foreign(w)) {
+            const res = await send(route, ids, query, row.body, w.b.key);
+            expect(res.status, `${route} with ${JSON.stringify(ids)}`).toBe(status);
+            expect(res.headers.get("content-type")).toBe(neverRes.headers.get("content-type"));
+          }
+          continue;
+        }
         const neverBody = await expectProblem(neverRes, status, code);
         for (const ids of row.foreign(w)) {
           const res = await send(route, ids, query, row.body, w.b.key);
@@ -343,6 +399,36 @@ describe("tenant B against tenant A's ids: the same answer as for ids that never
 });
 
 describe("collections and counts never include A", () => {
+  it("OPTIONS and POST /v1/uploads: B's discovery names nothing of A, B's new upload is B's alone", async () => {
+    const options = await call("/v1/uploads", { method: "OPTIONS", key: w.b.key });
+    expect(options.status).toBe(204);
+    expect(await options.text()).toBe("");
+    for (const [, value] of options.headers) expect(value).not.toContain(w.a.tenantId);
+    const aBefore = await snapshot(w.a.tenantId);
+    const created = await call("/v1/uploads", {
+      method: "POST",
+      key: w.b.key,
+      headers: {
+        "tus-resumable": "1.0.0",
+        "upload-length": "100",
+        "upload-metadata": `subject_id ${btoa("subject-a")}`,
+      },
+    });
+    expect(created.status).toBe(201);
+    const id = created.headers.get("location")!.split("/").pop()!;
+    expect(id).not.toBe(w.aUpload);
+    expect(
+      (await call(`/v1/uploads/${id}`, { method: "HEAD", key: w.a.key, headers: { "tus-resumable": "1.0.0" } })).status,
+    ).toBe(404);
+    const aHead = await call(`/v1/uploads/${w.aUpload}`, {
+      method: "HEAD",
+      key: w.a.key,
+      headers: { "tus-resumable": "1.0.0" },
+    });
+    expect(aHead.headers.get("upload-offset")).toBe("8192");
+    await expectUnchanged(aBefore, "A after B's tus creation", w.a.tenantId);
+  });
+
   const allIds = (w: World) => [w.aDone, w.aQueued];
 
   it("GET /v1/transcriptions: every page and every status filter holds only B's jobs", async () => {

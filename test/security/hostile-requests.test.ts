@@ -1632,6 +1632,34 @@ const rows: Row[] = [
     "invalid_max_lines",
   ],
   [
+    "keyterms: 101 of them",
+    () =>
+      multipartUpload(s.a.key, {
+        provider: "whisper-pool",
+        keyterms: JSON.stringify(Array.from({ length: 101 }, (_, i) => `t${i}`)),
+      }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: one over 50 characters",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: JSON.stringify(["x".repeat(51)]) }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: a JSON object, not an array",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: '{"__proto__":{"x":1}}' }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
+    "keyterms: control characters",
+    () => multipartUpload(s.a.key, { provider: "whisper-pool", keyterms: '["bell\\u0007", "nul\\u0000"]' }),
+    422,
+    "invalid_keyterms",
+  ],
+  [
     "transcript of a job still queued",
     () => call(`/v1/transcriptions/${s.queued}/transcript?format=vtt`, { key: s.a.key }),
     409,
@@ -1863,7 +1891,90 @@ const rows: Row[] = [
   ["bench routes are not mounted", () => call("/__bench/r2", { method: "POST", body: "x" }), 404, "not_found"],
   ["bench D1 route is not mounted", () => call("/__bench/d1", { method: "POST" }), 404, "not_found"],
   ["a route that does not exist", () => call(`/v1/${encodeURIComponent(SCRIPT)}`, { key: s.a.key }), 404, "not_found"],
+  // --- tus (/v1/uploads): refused before any upload exists ---
+  ["tus: no Tus-Resumable", () => tusCreate({ "tus-resumable": "" }), 412, "tus_resumable_missing"],
+  [
+    "tus: a Tus-Resumable we do not speak",
+    () => tusCreate({ "tus-resumable": "0.2.2" }),
+    412,
+    "tus_version_unsupported",
+  ],
+  ["tus: no Upload-Length", () => tusCreate({ "upload-length": "" }), 400, "upload_length_missing"],
+  [
+    "tus: deferred length",
+    () => tusCreate({ "upload-length": "", "upload-defer-length": "1" }),
+    400,
+    "upload_length_missing",
+  ],
+  ["tus: negative Upload-Length", () => tusCreate({ "upload-length": "-1" }), 400, "invalid_upload_length"],
+  ["tus: Upload-Length in exponent form", () => tusCreate({ "upload-length": "5e9" }), 400, "invalid_upload_length"],
+  ["tus: Upload-Length of 0", () => tusCreate({ "upload-length": "0" }), 400, "empty_upload"],
+  ["tus: absurd Upload-Length", () => tusCreate({ "upload-length": "9".repeat(40) }), 413, "upload_too_large"],
+  [
+    "tus: Upload-Length over 5 GiB",
+    () => tusCreate({ "upload-length": String(5 * 1024 ** 3 + 1) }),
+    413,
+    "upload_too_large",
+  ],
+  ["tus: metadata not base64", () => tusCreate({ "upload-metadata": "filename ***" }), 400, "invalid_upload_metadata"],
+  ["tus: metadata key twice", () => tusCreate({ "upload-metadata": "a YQ==,a Yg==" }), 400, "invalid_upload_metadata"],
+  ["tus: metadata not UTF-8", () => tusCreate({ "upload-metadata": "filename //79" }), 400, "invalid_upload_metadata"],
+  [
+    "tus: markup in a metadata option",
+    () => tusCreate({ "upload-metadata": `webhook_url ${btoa(`javascript:${SCRIPT}`)}` }),
+    422,
+    "invalid_webhook_url",
+  ],
+  [
+    "tus: unknown provider in metadata",
+    () => tusCreate({ "upload-metadata": `provider ${btoa("nope")}` }),
+    422,
+    "unknown_provider",
+  ],
+  [
+    "tus: creation body not offset+octet-stream",
+    () => tusCreate({ "content-type": "text/html" }, HTML),
+    415,
+    "invalid_content_type",
+  ],
+  [
+    "tus: PATCH to an upload that never existed",
+    () =>
+      call("/v1/uploads/up_01ZZZZZZZZZZZZZZZZZZZZZZZZ", {
+        method: "PATCH",
+        key: s.a.key,
+        headers: { "tus-resumable": "1.0.0", "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+        body: PNG,
+      }),
+    404,
+    "upload_not_found",
+  ],
+  [
+    "tus: PATCH with a path traversal id",
+    () =>
+      call(`/v1/uploads/${encodeURIComponent("../../audio")}`, {
+        method: "PATCH",
+        key: s.a.key,
+        headers: { "tus-resumable": "1.0.0", "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+        body: PNG,
+      }),
+    404,
+    "upload_not_found",
+  ],
+  [
+    "tus: creation without the write scope's key",
+    () => call("/v1/uploads", { method: "POST", headers: { "tus-resumable": "1.0.0", "upload-length": "10" } }),
+    401,
+    "unauthenticated",
+  ],
 ];
+
+/** A tus creation by tenant A with `headers` over sound defaults (an empty value drops the header). */
+function tusCreate(headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+  const merged: Record<string, string> = { "tus-resumable": "1.0.0", "upload-length": "1000", ...headers };
+  for (const [name, value] of Object.entries(merged)) if (value === "") delete merged[name];
+  return call("/v1/uploads", { method: "POST", key: s.a.key, headers: merged, ...(body ? { body } : {}) });
+}
 
 describe("hostile and malformed requests: 4xx problem+json, nothing stored or changed", () => {
   it("the corpus is large enough", () => {

@@ -200,6 +200,8 @@ export const CallbackResultSchema = z.object({
     .refine(isSupportedLanguage, { error: "language must be a supported ISO 639-1 code" })
     .nullable()
     .optional(),
+  /** how sure the engine is of the language it detected (dispatch without a language), in [0, 1] */
+  language_probability: Probability.optional(),
   duration_seconds: MediaSeconds.nullable().optional(),
   model: z.string().max(MAX_LABEL_CHARS),
   /** The task the pool ran; a pool older than the field leaves it out (the edge then knows it did not translate). */

@@ -1,0 +1,2 @@
+ALTER TABLE `transcriptions` ADD `language_probability` real;--> statement-breakpoint
+ALTER TABLE `transcriptions` ADD `keyterms` text;
