@@ -22,7 +22,7 @@ if (run.status !== 0 || !match) {
   console.error(output.slice(-4000));
   throw new Error(`footprint test failed (exit ${run.status})`);
 }
-const { results, idempotency, dbstat } = JSON.parse(match[1]);
+const { results, fixed, idempotency, dbstat } = JSON.parse(match[1]);
 
 const kb = (bytes) => `${(bytes / 1000).toFixed(1)} kB`;
 const TABLES = Object.keys(results[0].perJob);
@@ -40,6 +40,9 @@ const totals = [
 ];
 const table = [header, rule, ...lines, ...totals].join("\n");
 console.log(table);
+console.log(
+  `fixed cost (1-word transcript, webhook, no review): ${kb(fixed.valueBytesPerJob)} values, ${kb(fixed.databaseBytesPerJob)} D1 growth per job`,
+);
 console.log(`Idempotency-Key on the job row: ${idempotency.withKeyBytes - idempotency.withoutKeyBytes} bytes more`);
 console.log(`dbstat: ${typeof dbstat === "string" ? dbstat : "available"}`);
 
@@ -61,6 +64,9 @@ fewer bytes) and excludes indexes and page overhead; "D1 file growth" is the dat
 (${typeof dbstat === "string" ? dbstat.replace(/^unavailable: /, "") : "it was"}).
 
 ${table}
+
+Fixed cost of a job apart from its words (${fixed.jobs} jobs with a one-word transcript, webhook delivered, no review):
+**${kb(fixed.valueBytesPerJob)} of values, ${kb(fixed.databaseBytesPerJob)} of D1 growth per job**.
 
 An \`Idempotency-Key\` adds ${idempotency.withKeyBytes - idempotency.withoutKeyBytes} value bytes to the job row (\`idempotency_key\`, \`request_fingerprint\`;
 no table of its own). The search index (\`transcript_tokens\`, one row per word with two indexes) is almost all of it:
