@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { type DecodeOptions, fetchAndDecode, fetchAndDecodeStream } from "../src/audio/decode.ts";
-import { type AudioWindow, SAMPLE_RATE, splitIntoWindows, WindowCutter } from "../src/audio/windows.ts";
+import { type AudioWindow, padInPlace, SAMPLE_RATE, splitIntoWindows, WindowCutter } from "../src/audio/windows.ts";
 import { BatchScheduler } from "../src/batch/scheduler.ts";
 import { stitchWindows } from "../src/batch/stitch.ts";
 import { transcribeStream } from "../src/batch/stream-job.ts";
@@ -96,6 +96,36 @@ describe("WindowCutter", () => {
       const pcm = noiseWithGaps(length / SAMPLE_RATE + 1, length).subarray(0, length);
       expectSameWindows(cutInChunks(pcm, 10_000), splitIntoWindows(pcm));
     }
+  });
+
+  it("reuses released window buffers: a long job allocates a handful, and the windows stay sample-exact", () => {
+    const pcm = noiseWithGaps(600);
+    const expected = splitIntoWindows(pcm);
+    const cutter = new WindowCutter();
+    const copies: AudioWindow[] = [];
+    const held: AudioWindow[] = [];
+    const keep = (windows: AudioWindow[]): void => {
+      for (const window of windows) {
+        copies.push({ ...window, samples: window.samples.slice() });
+        held.push(window);
+        // like a job with 3 windows in flight: the oldest is given back once a fourth is held
+        if (held.length > 3) cutter.release(held.shift()!);
+      }
+    };
+    for (let at = 0; at < pcm.length; at += 16_384) keep(cutter.push(pcm.subarray(at, at + 16_384)));
+    keep(cutter.finish());
+    expect(expected.length).toBeGreaterThanOrEqual(20);
+    expectSameWindows(copies, expected);
+    expect(cutter.allocatedBuffers).toBe(4);
+    // a released buffer is zero-padded in place, without a copy, and a second release is ignored
+    const last = held.at(-1)!;
+    const padded = padInPlace(last.samples, 30 * SAMPLE_RATE);
+    expect(padded.buffer).toBe(last.samples.buffer);
+    expect(padded.subarray(last.samples.length).every((s) => s === 0)).toBe(true);
+    cutter.release(last);
+    cutter.release(last);
+    // without release every window gets its own buffer, as before
+    expect(new Set(cutInChunks(pcm, 16_384).map((w) => w.samples.buffer)).size).toBe(expected.length);
   });
 
   it("holds at most one window plus the minimum tail plus one chunk", () => {
