@@ -5,8 +5,10 @@
  * stitching loses and repeats nothing at window edges; and failures mid-stream end with a code.
  */
 import { execFile } from "node:child_process";
+import { chmod, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -186,6 +188,39 @@ describe("streamed decoding with the real ffmpeg", () => {
     },
     180_000,
   );
+
+  it("keeps samples split across pipe reads at odd byte offsets intact", async () => {
+    // the real ffmpeg behind a pipe that re-chunks its output into reads of 1, 3, 4093, 2 and 8191 bytes
+    const rechunk = path.join(CACHE_DIR, "rechunk.mjs");
+    await writeFile(
+      rechunk,
+      [
+        "const sizes = [1, 3, 4093, 2, 8191];",
+        "let n = 0;",
+        "for await (const data of process.stdin) {",
+        "  for (let at = 0; at < data.length; ) {",
+        "    const size = sizes[n++ % sizes.length];",
+        "    const part = data.subarray(at, at + size);",
+        "    at += part.length;",
+        "    if (!process.stdout.write(part)) await new Promise((r) => process.stdout.once('drain', r));",
+        "    await new Promise((r) => setImmediate(r));",
+        "  }",
+        "}",
+      ].join("\n"),
+    );
+    const wrapper = path.join(CACHE_DIR, "ffmpeg-rechunked.sh");
+    await writeFile(wrapper, `#!/bin/sh\nffmpeg "$@" | "${process.execPath}" "${rechunk}"\n`);
+    await chmod(wrapper, 0o755);
+    const file = await makeClip({
+      name: "stream-tone-20",
+      input: ["-f", "lavfi", "-i", "sine=frequency=330:duration=20"],
+    });
+    const body = await edge.addJob("tr_stream_rechunked", await bytesOf(file));
+    const decoded = await fetchAndDecode(body.audio_url as string, { ...OPTIONS, ffmpegPath: wrapper });
+    const reference = await decodeReference(file);
+    expect(decoded.pcm.length).toBe(reference.length);
+    expect(Buffer.from(decoded.pcm.buffer).equals(Buffer.from(reference.buffer))).toBe(true);
+  }, 120_000);
 
   it("stops reading ffmpeg while the sink holds it back (backpressure)", async () => {
     const file = await makeClip({

@@ -362,15 +362,21 @@ async function pump(
 ): Promise<number> {
   const maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
   let samples = 0;
-  let carry: Buffer = Buffer.alloc(0);
-  // one scratch buffer for every chunk: a long decode allocates nothing per chunk beyond the pipe's own buffers
+  // the 0–3 bytes of a sample split across two pipe reads, and one scratch buffer for every chunk: a long decode
+  // allocates nothing per chunk beyond the pipe's own buffers (no Buffer.concat, no carry copies)
+  const carry = new Uint8Array(BYTES_PER_SAMPLE);
+  let carried = 0;
   let scratch = new Float32Array(16_384);
+  let scratchBytes = new Uint8Array(scratch.buffer);
   try {
     for await (const data of child.stdout!) {
-      const bytes: Buffer = carry.length > 0 ? Buffer.concat([carry, data as Buffer]) : (data as Buffer);
-      const count = Math.floor(bytes.length / BYTES_PER_SAMPLE);
-      carry = Buffer.from(bytes.subarray(count * BYTES_PER_SAMPLE));
-      if (count === 0) continue;
+      const chunk = data as Buffer;
+      const count = Math.floor((carried + chunk.length) / BYTES_PER_SAMPLE);
+      if (count === 0) {
+        carry.set(chunk, carried);
+        carried += chunk.length;
+        continue;
+      }
       if (samples === 0) onFirstSamples?.();
       samples += count;
       if (samples > maxSamples) {
@@ -379,9 +385,16 @@ async function pump(
           `The audio is longer than the ${options.maxAudioSeconds} s this pool accepts.`,
         );
       }
-      if (scratch.length < count) scratch = new Float32Array(count);
+      if (scratch.length < count) {
+        scratch = new Float32Array(count);
+        scratchBytes = new Uint8Array(scratch.buffer);
+      }
       // a copy: Buffer offsets need not be 4-aligned
-      new Uint8Array(scratch.buffer, 0, count * BYTES_PER_SAMPLE).set(bytes.subarray(0, count * BYTES_PER_SAMPLE));
+      const fromChunk = count * BYTES_PER_SAMPLE - carried;
+      scratchBytes.set(carry.subarray(0, carried));
+      scratchBytes.set(chunk.subarray(0, fromChunk), carried);
+      carry.set(chunk.subarray(fromChunk));
+      carried = chunk.length - fromChunk;
       await sink(scratch.subarray(0, count));
     }
   } catch (error) {
