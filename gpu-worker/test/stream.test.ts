@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type DecodeOptions, fetchAndDecode, fetchAndDecodeStream } from "../src/audio/decode.ts";
+import { type DecodeOptions, fetchAndDecode, fetchAndDecodeStream, readAhead } from "../src/audio/decode.ts";
 import { type AudioWindow, padInPlace, SAMPLE_RATE, splitIntoWindows, WindowCutter } from "../src/audio/windows.ts";
 import { BatchScheduler } from "../src/batch/scheduler.ts";
 import { stitchWindows } from "../src/batch/stitch.ts";
@@ -140,6 +140,37 @@ describe("WindowCutter", () => {
     }
     expect(most).toBeLessThan(31 * SAMPLE_RATE);
     expect(cutter.totalSamples).toBe(pcm.length);
+  });
+});
+
+describe("readAhead", () => {
+  it("reads at most the limit plus one chunk ahead, yields the chunks unjoined, and cancels the body when left", async () => {
+    let pulled = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          controller.enqueue(new Uint8Array(1_000).fill(pulled++ % 256));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const chunks = readAhead(body, 10_000);
+    const first = await chunks.next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // one chunk taken, and the limit (10 chunks) plus the one in hand read ahead, never more
+    expect(pulled).toBeLessThanOrEqual(12);
+    expect(pulled).toBeGreaterThanOrEqual(10);
+    expect(first.value!.length).toBe(1_000);
+    for (let i = 1; i < 30; i++) {
+      const next = await chunks.next();
+      expect([next.value!.length, next.value![0]]).toEqual([1_000, i % 256]);
+    }
+    await chunks.return(undefined);
+    expect(cancelled).toBe(true);
   });
 });
 
