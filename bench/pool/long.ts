@@ -9,7 +9,7 @@
  * The engine host (whisper.cpp, a child of the pool process) is sampled separately every 250 ms.
  *
  *   npx tsx bench/pool/long.ts [--short-seconds 60] [--long-seconds 10800] [--modes stream,whole]
- *     [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--write]
+ *     [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--memory] [--write]
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     engine: { type: "string", default: "whispercpp" },
     "engine-url": { type: "string" },
     heading: { type: "string", default: "" },
+    /** Also sample the pool's `process.memoryUsage()` every 100 ms and print each field's peak (where RSS goes). */
+    memory: { type: "boolean", default: false },
     write: { type: "boolean", default: false },
   },
 });
@@ -85,7 +87,18 @@ async function child(): Promise<void> {
     logLevel: "silent",
     logger: createLogger({ level: "silent" }),
   });
+  const peaks: Record<string, number> = {};
+  const sampler = args.memory
+    ? setInterval(() => {
+        for (const [key, value] of Object.entries(process.memoryUsage())) peaks[key] = Math.max(peaks[key] ?? 0, value);
+      }, 100)
+    : null;
   process.once("SIGTERM", () => {
+    if (sampler) {
+      clearInterval(sampler);
+      const mib = Object.entries(peaks).map(([key, value]) => `${key} ${(value / 2 ** 20).toFixed(0)} MiB`);
+      process.stderr.write(`pool memoryUsage() peaks: ${mib.join(", ")}\n`);
+    }
     void pool.stop().then(() => process.exit(0));
   });
   const exp = Math.floor(Date.now() / 1000) + 3600;
@@ -195,6 +208,7 @@ async function parent(): Promise<void> {
         `--batch=${args.batch}`,
         `--engine=${args.engine}`,
         `--engine-url=${base}/v1`,
+        ...(args.memory ? ["--memory"] : []),
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );

@@ -5,14 +5,16 @@
  * stitching loses and repeats nothing at window edges; and failures mid-stream end with a code.
  */
 import { execFile } from "node:child_process";
+import { chmod, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type DecodeOptions, fetchAndDecode, fetchAndDecodeStream } from "../src/audio/decode.ts";
-import { type AudioWindow, SAMPLE_RATE, splitIntoWindows, WindowCutter } from "../src/audio/windows.ts";
+import { type DecodeOptions, fetchAndDecode, fetchAndDecodeStream, readAhead } from "../src/audio/decode.ts";
+import { type AudioWindow, padInPlace, SAMPLE_RATE, splitIntoWindows, WindowCutter } from "../src/audio/windows.ts";
 import { BatchScheduler } from "../src/batch/scheduler.ts";
 import { stitchWindows } from "../src/batch/stitch.ts";
 import { transcribeStream } from "../src/batch/stream-job.ts";
@@ -98,6 +100,36 @@ describe("WindowCutter", () => {
     }
   });
 
+  it("reuses released window buffers: a long job allocates a handful, and the windows stay sample-exact", () => {
+    const pcm = noiseWithGaps(600);
+    const expected = splitIntoWindows(pcm);
+    const cutter = new WindowCutter();
+    const copies: AudioWindow[] = [];
+    const held: AudioWindow[] = [];
+    const keep = (windows: AudioWindow[]): void => {
+      for (const window of windows) {
+        copies.push({ ...window, samples: window.samples.slice() });
+        held.push(window);
+        // like a job with 3 windows in flight: the oldest is given back once a fourth is held
+        if (held.length > 3) cutter.release(held.shift()!);
+      }
+    };
+    for (let at = 0; at < pcm.length; at += 16_384) keep(cutter.push(pcm.subarray(at, at + 16_384)));
+    keep(cutter.finish());
+    expect(expected.length).toBeGreaterThanOrEqual(20);
+    expectSameWindows(copies, expected);
+    expect(cutter.allocatedBuffers).toBe(4);
+    // a released buffer is zero-padded in place, without a copy, and a second release is ignored
+    const last = held.at(-1)!;
+    const padded = padInPlace(last.samples, 30 * SAMPLE_RATE);
+    expect(padded.buffer).toBe(last.samples.buffer);
+    expect(padded.subarray(last.samples.length).every((s) => s === 0)).toBe(true);
+    cutter.release(last);
+    cutter.release(last);
+    // without release every window gets its own buffer, as before
+    expect(new Set(cutInChunks(pcm, 16_384).map((w) => w.samples.buffer)).size).toBe(expected.length);
+  });
+
   it("holds at most one window plus the minimum tail plus one chunk", () => {
     const cutter = new WindowCutter();
     const pcm = noiseWithGaps(120);
@@ -108,6 +140,37 @@ describe("WindowCutter", () => {
     }
     expect(most).toBeLessThan(31 * SAMPLE_RATE);
     expect(cutter.totalSamples).toBe(pcm.length);
+  });
+});
+
+describe("readAhead", () => {
+  it("reads at most the limit plus one chunk ahead, yields the chunks unjoined, and cancels the body when left", async () => {
+    let pulled = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          controller.enqueue(new Uint8Array(1_000).fill(pulled++ % 256));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const chunks = readAhead(body, 10_000);
+    const first = await chunks.next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // one chunk taken, and the limit (10 chunks) plus the one in hand read ahead, never more
+    expect(pulled).toBeLessThanOrEqual(12);
+    expect(pulled).toBeGreaterThanOrEqual(10);
+    expect(first.value!.length).toBe(1_000);
+    for (let i = 1; i < 30; i++) {
+      const next = await chunks.next();
+      expect([next.value!.length, next.value![0]]).toEqual([1_000, i % 256]);
+    }
+    await chunks.return(undefined);
+    expect(cancelled).toBe(true);
   });
 });
 
@@ -156,6 +219,39 @@ describe("streamed decoding with the real ffmpeg", () => {
     },
     180_000,
   );
+
+  it("keeps samples split across pipe reads at odd byte offsets intact", async () => {
+    // the real ffmpeg behind a pipe that re-chunks its output into reads of 1, 3, 4093, 2 and 8191 bytes
+    const rechunk = path.join(CACHE_DIR, "rechunk.mjs");
+    await writeFile(
+      rechunk,
+      [
+        "const sizes = [1, 3, 4093, 2, 8191];",
+        "let n = 0;",
+        "for await (const data of process.stdin) {",
+        "  for (let at = 0; at < data.length; ) {",
+        "    const size = sizes[n++ % sizes.length];",
+        "    const part = data.subarray(at, at + size);",
+        "    at += part.length;",
+        "    if (!process.stdout.write(part)) await new Promise((r) => process.stdout.once('drain', r));",
+        "    await new Promise((r) => setImmediate(r));",
+        "  }",
+        "}",
+      ].join("\n"),
+    );
+    const wrapper = path.join(CACHE_DIR, "ffmpeg-rechunked.sh");
+    await writeFile(wrapper, `#!/bin/sh\nffmpeg "$@" | "${process.execPath}" "${rechunk}"\n`);
+    await chmod(wrapper, 0o755);
+    const file = await makeClip({
+      name: "stream-tone-20",
+      input: ["-f", "lavfi", "-i", "sine=frequency=330:duration=20"],
+    });
+    const body = await edge.addJob("tr_stream_rechunked", await bytesOf(file));
+    const decoded = await fetchAndDecode(body.audio_url as string, { ...OPTIONS, ffmpegPath: wrapper });
+    const reference = await decodeReference(file);
+    expect(decoded.pcm.length).toBe(reference.length);
+    expect(Buffer.from(decoded.pcm.buffer).equals(Buffer.from(reference.buffer))).toBe(true);
+  }, 120_000);
 
   it("stops reading ffmpeg while the sink holds it back (backpressure)", async () => {
     const file = await makeClip({

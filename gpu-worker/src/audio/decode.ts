@@ -10,7 +10,6 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 
 import { checkWebhookUrl, parseAllowedHosts } from "@vtt/pool-contract";
 
@@ -237,12 +236,8 @@ async function decodeStream(
     // read up to READ_AHEAD_BYTES ahead of ffmpeg: a small input is off the connection at once, and a large one
     // stalls the sender mid-body (TCP flow control), never leaving a finished response unread on an idle socket,
     // which servers close after their keep-alive timeout (undici then fails the body with "other side closed")
-    const readAhead = Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>, {
-      highWaterMark: READ_AHEAD_BYTES,
-      objectMode: false,
-    });
-    for await (const chunk of readAhead) {
-      bytes += (chunk as Buffer).length;
+    for await (const chunk of readAhead(body, READ_AHEAD_BYTES)) {
+      bytes += chunk.length;
       if (bytes > options.maxAudioBytes) {
         tooBig = true;
         break;
@@ -250,10 +245,7 @@ async function decodeStream(
       const ffmpegGone = child.stdin!.destroyed || child.stdin!.writableEnded || child.exitCode !== null;
       // nobody needs the rest: ffmpeg stopped (duration cap, failure) after producing samples
       if (ffmpegGone && !state.spooling) break;
-      await Promise.all([
-        state.spooling ? writeTo(spool, chunk as Buffer) : undefined,
-        writeTo(child.stdin!, chunk as Buffer),
-      ]);
+      await Promise.all([state.spooling ? writeTo(spool, chunk) : undefined, writeTo(child.stdin!, chunk)]);
     }
   } catch (error) {
     readError = error;
@@ -282,10 +274,69 @@ async function decodeStream(
   return samples;
 }
 
+/**
+ * Yields `body`'s chunks as they arrived, reading up to `limit` bytes ahead of the consumer. Chunks are never joined:
+ * a Node `Readable` with a large `highWaterMark` (what this replaced) hands its async iterator everything buffered as
+ * one concatenated Buffer, so a long download held the read-ahead twice, plus the joined copy waiting in ffmpeg's
+ * stdin — memory that grew with the input up to several times the read-ahead. Leaving early cancels the body.
+ */
+export async function* readAhead(body: ReadableStream<Uint8Array>, limit: number): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  const queue: Uint8Array[] = [];
+  const state: { queued: number; done: boolean; stopped: boolean; error: { cause: unknown } | null } = {
+    queued: 0,
+    done: false,
+    stopped: false,
+    error: null,
+  };
+  let wakeConsumer: (() => void) | null = null;
+  let wakeFiller: (() => void) | null = null;
+  const filling = (async () => {
+    try {
+      for (;;) {
+        while (state.queued >= limit && !state.stopped) await new Promise<void>((resolve) => (wakeFiller = resolve));
+        if (state.stopped) return;
+        const next = await reader.read();
+        if (next.done) return;
+        queue.push(next.value);
+        state.queued += next.value.length;
+        wakeConsumer?.();
+      }
+    } catch (error) {
+      state.error = { cause: error };
+    } finally {
+      state.done = true;
+      wakeConsumer?.();
+    }
+  })();
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk) {
+        state.queued -= chunk.length;
+        wakeFiller?.();
+        yield chunk;
+        continue;
+      }
+      if (state.done) {
+        if (state.error) throw state.error.cause;
+        return;
+      }
+      await new Promise<void>((resolve) => (wakeConsumer = resolve));
+      wakeConsumer = null;
+    }
+  } finally {
+    state.stopped = true;
+    wakeFiller?.();
+    await reader.cancel().catch(() => undefined);
+    await filling;
+  }
+}
+
 /** Writes one chunk, resolving on drain, or at once when the stream is already closed (ffmpeg gone). */
 function writeTo(
   stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean },
-  chunk: Buffer,
+  chunk: Uint8Array,
 ): Promise<void> {
   return new Promise((resolve) => {
     if (stream.destroyed || stream.writableEnded) return resolve();
@@ -362,15 +413,21 @@ async function pump(
 ): Promise<number> {
   const maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
   let samples = 0;
-  let carry: Buffer = Buffer.alloc(0);
-  // one scratch buffer for every chunk: a long decode allocates nothing per chunk beyond the pipe's own buffers
+  // the 0–3 bytes of a sample split across two pipe reads, and one scratch buffer for every chunk: a long decode
+  // allocates nothing per chunk beyond the pipe's own buffers (no Buffer.concat, no carry copies)
+  const carry = new Uint8Array(BYTES_PER_SAMPLE);
+  let carried = 0;
   let scratch = new Float32Array(16_384);
+  let scratchBytes = new Uint8Array(scratch.buffer);
   try {
     for await (const data of child.stdout!) {
-      const bytes: Buffer = carry.length > 0 ? Buffer.concat([carry, data as Buffer]) : (data as Buffer);
-      const count = Math.floor(bytes.length / BYTES_PER_SAMPLE);
-      carry = Buffer.from(bytes.subarray(count * BYTES_PER_SAMPLE));
-      if (count === 0) continue;
+      const chunk = data as Buffer;
+      const count = Math.floor((carried + chunk.length) / BYTES_PER_SAMPLE);
+      if (count === 0) {
+        carry.set(chunk, carried);
+        carried += chunk.length;
+        continue;
+      }
       if (samples === 0) onFirstSamples?.();
       samples += count;
       if (samples > maxSamples) {
@@ -379,9 +436,16 @@ async function pump(
           `The audio is longer than the ${options.maxAudioSeconds} s this pool accepts.`,
         );
       }
-      if (scratch.length < count) scratch = new Float32Array(count);
+      if (scratch.length < count) {
+        scratch = new Float32Array(count);
+        scratchBytes = new Uint8Array(scratch.buffer);
+      }
       // a copy: Buffer offsets need not be 4-aligned
-      new Uint8Array(scratch.buffer, 0, count * BYTES_PER_SAMPLE).set(bytes.subarray(0, count * BYTES_PER_SAMPLE));
+      const fromChunk = count * BYTES_PER_SAMPLE - carried;
+      scratchBytes.set(carry.subarray(0, carried));
+      scratchBytes.set(chunk.subarray(0, fromChunk), carried);
+      carry.set(chunk.subarray(fromChunk));
+      carried = chunk.length - fromChunk;
       await sink(scratch.subarray(0, count));
     }
   } catch (error) {

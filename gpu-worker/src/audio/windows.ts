@@ -64,7 +64,10 @@ export function splitIntoWindows(pcm: Float32Array, options: WindowOptions = {})
  *
  * A cut needs the `maxSamples + minTail` samples after the window's start: with those the whole-audio rule
  * (`searchEnd = min(start + maxSamples, length - minTail)`) already equals `start + maxSamples`, whatever follows.
- * The rest is decided by {@link finish}, with the final length. Windows are copies (the buffer is reused).
+ * The rest is decided by {@link finish}, with the final length. Windows are copies (the buffer is reused), each in a
+ * buffer of `maxSamples` (a subarray of it): a consumer that gives a window back with {@link release} once the engine
+ * is done with it has its buffer reused for a later window, so a long job allocates a handful of window buffers in
+ * all instead of one per window (garbage that V8 collects late, and which made peak RSS grow with the audio's length).
  */
 export class WindowCutter {
   readonly #maxSamples: number;
@@ -77,6 +80,10 @@ export class WindowCutter {
   #start = 0;
   #index = 0;
   #finished = false;
+  /** Window buffers given back with {@link release}, each `maxSamples` long. */
+  readonly #free: Float32Array[] = [];
+  /** Window buffers allocated so far (tests, metrics). */
+  #allocated = 0;
 
   constructor(options: WindowOptions = {}) {
     const maxSeconds = Math.min(options.maxWindowSeconds ?? MAX_WINDOW_SECONDS, MAX_WINDOW_SECONDS);
@@ -97,6 +104,22 @@ export class WindowCutter {
   /** Samples held now (not yet in an emitted window). */
   get bufferedSamples(): number {
     return this.#length;
+  }
+
+  /** Window buffers this cutter has allocated: with {@link release}, bounded by the windows held at once. */
+  get allocatedBuffers(): number {
+    return this.#allocated;
+  }
+
+  /**
+   * Gives a window's buffer back for reuse: its samples are overwritten by a later window, so call this only once
+   * nothing reads them any more. A window not emitted by this cutter (or released twice) is ignored.
+   */
+  release(window: AudioWindow): void {
+    const { buffer, byteOffset } = window.samples;
+    if (byteOffset !== 0 || buffer.byteLength !== this.#maxSamples * Float32Array.BYTES_PER_ELEMENT) return;
+    if (this.#free.some((free) => free.buffer === buffer)) return;
+    this.#free.push(new Float32Array(buffer));
   }
 
   /** Appends samples; returns the windows that are now final (usually none or one). */
@@ -132,7 +155,14 @@ export class WindowCutter {
   }
 
   #take(count: number): AudioWindow {
-    const window = { index: this.#index++, startSample: this.#start, samples: this.#buffer.slice(0, count) };
+    // count ≤ maxSamples: a cut is at most maxSamples in, and finish() takes the rest only once it fits
+    let backing = this.#free.pop();
+    if (!backing) {
+      backing = new Float32Array(this.#maxSamples);
+      this.#allocated++;
+    }
+    backing.set(this.#buffer.subarray(0, count));
+    const window = { index: this.#index++, startSample: this.#start, samples: backing.subarray(0, count) };
     this.#buffer.copyWithin(0, count, this.#length);
     this.#length -= count;
     this.#start += count;
@@ -166,6 +196,19 @@ export function rightPad(samples: Float32Array, length: number): Float32Array {
   if (samples.length >= length) return samples;
   const padded = new Float32Array(length);
   padded.set(samples);
+  return padded;
+}
+
+/**
+ * Right-pads `samples` to `length` inside its own buffer (zeros after the samples) when the buffer has room, and
+ * otherwise like {@link rightPad}. Only for a buffer the caller owns: whatever followed the samples is overwritten.
+ */
+export function padInPlace(samples: Float32Array, length: number): Float32Array {
+  if (samples.length >= length) return samples;
+  if (samples.byteOffset + length * Float32Array.BYTES_PER_ELEMENT > samples.buffer.byteLength)
+    return rightPad(samples, length);
+  const padded = new Float32Array(samples.buffer, samples.byteOffset, length);
+  padded.fill(0, samples.length);
   return padded;
 }
 

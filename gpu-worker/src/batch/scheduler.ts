@@ -3,7 +3,7 @@
  * first one arrives), sorts them by length, right-pads each to the batch's longest and runs them through the engine
  * together. One batch runs at a time; the next one forms while it runs.
  */
-import { rightPad, SAMPLE_RATE } from "../audio/windows.ts";
+import { padInPlace, rightPad, SAMPLE_RATE } from "../audio/windows.ts";
 import {
   type EngineWindow,
   type EngineWindowResult,
@@ -19,6 +19,12 @@ import {
  */
 export interface ScheduledWindow extends WindowOptions {
   samples: Float32Array;
+  /**
+   * The samples' whole `ArrayBuffer` belongs to this window until its promise settles (a streamed job's window
+   * buffer, {@link WindowCutter.release}): padding then zero-fills the buffer past the samples instead of allocating
+   * a padded copy. Never set it for a view into shared audio (whole-file decode), whose next window would be erased.
+   */
+  ownsBuffer?: boolean;
   language: string | null;
   prompt: string | null;
   signal?: AbortSignal;
@@ -143,7 +149,7 @@ export class BatchScheduler {
     const started = performance.now();
     const maxWaitMs = Math.max(...entries.map((e) => started - e.enqueuedAt));
     const windows: EngineWindow[] = entries.map(({ window }) => ({
-      samples: rightPad(window.samples, longest),
+      samples: window.ownsBuffer ? padInPlace(window.samples, longest) : rightPad(window.samples, longest),
       durationMs: Math.round((window.samples.length / SAMPLE_RATE) * 1000),
       language: window.language,
       prompt: window.prompt,

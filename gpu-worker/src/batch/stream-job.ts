@@ -2,7 +2,9 @@
  * A job's audio as a stream of windows: ffmpeg's samples are cut into windows as they arrive ({@link WindowCutter})
  * and each window goes to the engine (through the batch scheduler) as soon as it is final. A job holds at most
  * `maxWindowsInFlight` windows (queued or running); while it holds that many, the decoder is not read, so ffmpeg and
- * the audio download wait too. Memory per job is therefore bounded by the window size, not the audio's length.
+ * the audio download wait too. Memory per job is therefore bounded by the window size, not the audio's length, and
+ * so is its garbage: a window's buffer goes back to the cutter once its result is in and is reused for a later window
+ * (about `maxWindowsInFlight` + 1 buffers per job in all).
  */
 import { type DecodeOptions, fetchAndDecodeStream } from "../audio/decode.ts";
 import { type AudioWindow, WindowCutter, type WindowOptions } from "../audio/windows.ts";
@@ -15,8 +17,12 @@ export interface StreamJobOptions {
   windows: WindowOptions;
   /** Windows one job may hold at once (≥ 1); ≥ the batch size lets one job fill a batch (intra-job batching). */
   maxWindowsInFlight: number;
-  /** Runs one window (the batch scheduler's `submit`, with the job's options); `signal` is the job's timeout. */
-  submit: (samples: Float32Array, signal: AbortSignal) => Promise<EngineWindowResult>;
+  /**
+   * Runs one window (the batch scheduler's `submit`, with the job's options); `signal` is the job's timeout.
+   * `ownsBuffer` is true: the samples' buffer belongs to this window alone until the promise settles (the scheduler
+   * may pad the window in place: `ScheduledWindow.ownsBuffer`).
+   */
+  submit: (samples: Float32Array, signal: AbortSignal, ownsBuffer: boolean) => Promise<EngineWindowResult>;
   /** Called whenever the number of windows the job holds changes (tests, metrics). */
   onHeldWindows?: (held: number) => void;
 }
@@ -58,13 +64,15 @@ export async function transcribeStream(audioUrl: string, options: StreamJobOptio
     placements[window.index] = { startSample: window.startSample, sampleCount: window.samples.length };
     // the job's own signal (timeout), not `stop`: cancelling a running window kills the engine host, which a failed
     // sibling window must not do to the other jobs in its batch; the job's queued windows (≤ the limit) still run
-    const task = options.submit(window.samples, jobSignal).then(
+    const task = options.submit(window.samples, jobSignal, true).then(
       (result) => {
         results[window.index] = result;
       },
       (error: unknown) => fail(error),
     );
     const tracked = task.finally(() => {
+      // the engine is done with the samples (settled: run, failed or aborted before it ran): reuse the buffer
+      cutter.release(window);
       running.delete(tracked);
       options.onHeldWindows?.(running.size);
       wake?.();

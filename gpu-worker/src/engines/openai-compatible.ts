@@ -120,11 +120,17 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
       temperature: window.temperature ?? 0,
       ...(window.prompt ? { prompt: window.prompt } : {}),
     };
+    // the SDK adds an abort listener to the signal it is given and never removes it; given the job's signal, every
+    // window of a long job would stay reachable (its request, its WAV) until the job ends: memory growing with the
+    // audio's length. So each request gets its own signal, linked to the job's for as long as the request runs.
+    const request = new AbortController();
+    const forward = (): void => request.abort(window.signal?.reason);
+    window.signal?.addEventListener("abort", forward, { once: true });
     try {
       // translations take no language and no granularities (OpenAI's API reference); their answer is English
       const response: VerboseAnswer =
         window.task === "translate"
-          ? await this.#client.audio.translations.create(shared, { signal: window.signal })
+          ? await this.#client.audio.translations.create(shared, { signal: request.signal })
           : await this.#client.audio.transcriptions.create(
               {
                 ...shared,
@@ -132,7 +138,7 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
                   this.#options.wordTimestamps || window.wordTimestamps ? ["segment", "word"] : ["segment"],
                 ...(window.language ? { language: window.language } : {}),
               },
-              { signal: window.signal },
+              { signal: request.signal },
             );
       return {
         segments: (response.segments ?? [{ start: 0, end: window.durationMs / 1000, text: response.text }]).map(
@@ -155,6 +161,8 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
     } catch (error) {
       if (window.signal?.aborted) throw new WindowAbortedError(window.signal.reason);
       throw error;
+    } finally {
+      window.signal?.removeEventListener("abort", forward);
     }
   }
 }

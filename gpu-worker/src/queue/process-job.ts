@@ -85,9 +85,10 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
       };
-      const submit = (samples: Float32Array, signal: AbortSignal): Promise<EngineWindowResult> =>
+      const submit = (samples: Float32Array, signal: AbortSignal, ownsBuffer = false): Promise<EngineWindowResult> =>
         scheduler.submit({
           samples,
+          ownsBuffer,
           language: data.language,
           prompt: data.prompt,
           // a job dispatched by an older edge (or queued before an upgrade) has none of these
