@@ -289,24 +289,24 @@ export async function* readAhead(body: ReadableStream<Uint8Array>, limit: number
     stopped: false,
     error: null,
   };
-  let wakeConsumer: (() => void) | null = null;
-  let wakeFiller: (() => void) | null = null;
+  // in an object, so the closures' assignments are not narrowed away at the call sites
+  const wake: { consumer: (() => void) | null; filler: (() => void) | null } = { consumer: null, filler: null };
   const filling = (async () => {
     try {
       for (;;) {
-        while (state.queued >= limit && !state.stopped) await new Promise<void>((resolve) => (wakeFiller = resolve));
+        while (state.queued >= limit && !state.stopped) await new Promise<void>((resolve) => (wake.filler = resolve));
         if (state.stopped) return;
         const next = await reader.read();
         if (next.done) return;
         queue.push(next.value);
         state.queued += next.value.length;
-        wakeConsumer?.();
+        wake.consumer?.();
       }
     } catch (error) {
       state.error = { cause: error };
     } finally {
       state.done = true;
-      wakeConsumer?.();
+      wake.consumer?.();
     }
   })();
   try {
@@ -314,7 +314,7 @@ export async function* readAhead(body: ReadableStream<Uint8Array>, limit: number
       const chunk = queue.shift();
       if (chunk) {
         state.queued -= chunk.length;
-        wakeFiller?.();
+        wake.filler?.();
         yield chunk;
         continue;
       }
@@ -322,12 +322,12 @@ export async function* readAhead(body: ReadableStream<Uint8Array>, limit: number
         if (state.error) throw state.error.cause;
         return;
       }
-      await new Promise<void>((resolve) => (wakeConsumer = resolve));
-      wakeConsumer = null;
+      await new Promise<void>((resolve) => (wake.consumer = resolve));
+      wake.consumer = null;
     }
   } finally {
     state.stopped = true;
-    wakeFiller?.();
+    wake.filler?.();
     await reader.cancel().catch(() => undefined);
     await filling;
   }
