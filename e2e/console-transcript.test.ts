@@ -133,6 +133,15 @@ async function openPage(width = 1024) {
   return { context, page, dialogs };
 }
 
+/** Whether the crafted job's stored text holds `word` (it is listed by a search for it exactly then). */
+async function craftedHas(key: string, id: string, word: string): Promise<boolean> {
+  const { text } = (await (await api(`/v1/transcriptions/${id}`, { key })).json()) as { text: string };
+  const fold = (s: string) => s.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  return fold(text)
+    .split(/[^\p{L}\p{N}]+/u)
+    .includes(fold(word));
+}
+
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(`${base}/console`);
   await page.waitForFunction(() => document.activeElement?.id === "api_key");
@@ -255,6 +264,22 @@ describe.skipIf(!HAS_CHROMIUM)(
 
       const { context, page, dialogs } = await openPage();
       await signIn(page, key);
+      // search a word of the pool job's transcript with the list's search box: the job is found
+      const { text } = (await (await api(`/v1/transcriptions/${pooled}`, { key })).json()) as { text: string };
+      const word =
+        text.split(/\s+/).find((w) => /^[\p{L}]{3,}$/u.test(w)) ?? text.split(/\s+/).find((w) => /\p{L}/u.test(w));
+      expect(word, `a searchable word in ${JSON.stringify(text)}`).toBeTruthy();
+      await page.locator("#f-q").fill(word!);
+      await Promise.all([page.waitForURL(/\/console\/transcripts\?.*q=/), page.locator("#f-q").press("Enter")]);
+      await expect(
+        page.getByTestId("transcripts").locator(`a[href="/console/transcripts/${pooled}"]`).count(),
+      ).resolves.toBe(1);
+      if (SCREENSHOTS) await page.screenshot({ path: path.join(SHOTS_DIR, "transcripts.png"), fullPage: true });
+      await expect(
+        page.getByTestId("transcripts").locator(`a[href="/console/transcripts/${crafted}"]`).count(),
+      ).resolves.toBe((await craftedHas(key, crafted, word!)) ? 1 : 0);
+      await page.goto(`${base}/console`);
+
       // the completed pool job is in the list; its id links to its page
       const link = page.getByTestId("transcripts").locator(`a[href="/console/transcripts/${pooled}"]`);
       await expect(link.count()).resolves.toBe(1);
@@ -357,14 +382,20 @@ describe.skipIf(!HAS_CHROMIUM)(
 
       // accessibility of both pages at both widths, and no sideways scrolling at 375 px
       const cookies = await context.cookies();
-      for (const url of [`${base}/console/transcripts/${crafted}`, `${base}/console/transcripts/quality`]) {
+      const pages = [
+        `${base}/console/sign-in`,
+        `${base}/console/transcripts`,
+        `${base}/console/transcripts/${crafted}`,
+        `${base}/console/transcripts/quality`,
+      ];
+      for (const url of pages) {
         for (const width of [1024, 375]) {
           expect(await axeViolations(url, cookies, width), `${url} at ${width}`).toEqual([]);
         }
       }
       const narrow = await openPage(375);
       await narrow.context.addCookies(cookies);
-      for (const url of [`${base}/console/transcripts/${crafted}`, `${base}/console/transcripts/quality`]) {
+      for (const url of pages) {
         await narrow.page.goto(url);
         expect(await narrow.page.evaluate(() => document.documentElement.scrollWidth), url).toBeLessThanOrEqual(375);
       }
