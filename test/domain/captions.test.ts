@@ -199,12 +199,12 @@ describe("caption layout: examples", () => {
         "00:00:03.000 --> 00:00:04.000\n<v B>&amp; hello\n",
     );
     expect(parseVtt(vtt).map((cue) => cue.speaker)).toEqual(["A", "B", "A", "B"]);
-    // SubRip gets the same cues without voice markup (its speaker prefix belongs to the speaker-label work)
+    // SubRip gets the same cues, each starting with its speaker (SubRip has no voice markup)
     expect(parseSrt(captionsToSrt({ segments, words })).map((cue) => cue.lines.join(" "))).toEqual([
-      "Good morning.",
-      "Morning!",
-      "<sigh>",
-      "& hello",
+      "A: Good morning.",
+      "B: Morning!",
+      "A: <sigh>",
+      "B: & hello",
     ]);
   });
 
@@ -213,7 +213,7 @@ describe("caption layout: examples", () => {
     const vtt = toVtt(segments);
     expect(vtt).toBe("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v B&gt;x&lt;v C>hi\n");
     expect(new WebVTTParser().parse(vtt, "metadata").errors).toEqual([]);
-    expect(toSrt(segments)).toBe("1\n00:00:00,000 --> 00:00:01,000\nhi\n");
+    expect(toSrt(segments)).toBe("1\n00:00:00,000 --> 00:00:01,000\nB&gt;x&lt;v C: hi\n");
   });
 
   it("rejects out-of-range options (the API validates them before)", () => {
@@ -305,8 +305,10 @@ describe("caption layout: generated transcripts", () => {
     const maxLineChars = options.maxLineChars!;
     const vttCues = parseVtt(captionsToVtt(source, options));
     const srtCues = parseSrt(captionsToSrt(source, options));
-    // both formats carry the same cues
-    expect(srtCues.map((cue) => [cue.start, cue.end, cue.lines])).toEqual(
+    // both formats carry the same cues; a SubRip cue starts with its speaker where WebVTT has a voice tag
+    const withoutSpeaker = (lines: string[], speaker: string | undefined) =>
+      speaker === undefined || !lines.length ? lines : [lines[0]!.replace(`${speaker}: `, ""), ...lines.slice(1)];
+    expect(srtCues.map((cue, i) => [cue.start, cue.end, withoutSpeaker(cue.lines, vttCues[i]?.speaker)])).toEqual(
       vttCues.map((cue) => [cue.start, cue.end, cue.lines]),
     );
     for (const [index, cue] of vttCues.entries()) {

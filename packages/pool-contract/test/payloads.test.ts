@@ -46,6 +46,7 @@ describe("DispatchSchema", () => {
       model: null,
       temperature: null,
       word_timestamps: false,
+      speakers: null,
     });
   });
 
