@@ -21,28 +21,13 @@ import {
   DEEPGRAM_RESPONSE,
   OPENAI_TRANSLATION_VERBOSE_JSON,
   OPENAI_VERBOSE_JSON,
+  transcriptionRequest,
   WORKERS_AI_OUTPUT,
 } from "./fixtures.ts";
 
 const WAV = makeWav(0.25);
 
-function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRequest {
-  return {
-    jobId: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
-    audio: new Response(WAV).body!,
-    bytes: WAV.byteLength,
-    format: "wav",
-    contentType: "audio/wav",
-    language: "en",
-    prompt: null,
-    keyterms: [],
-    task: "transcribe",
-    model: null,
-    temperature: null,
-    wordTimestamps: false,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<TranscriptionRequest> = {}) => transcriptionRequest(WAV, overrides);
 
 /** The multipart form an intercepted request carried. */
 async function sentForm(sent: { headers: Headers; body: Uint8Array }): Promise<FormData> {

@@ -1,3 +1,5 @@
+import type { TranscriptionRequest } from "../../src/providers/types.ts";
+
 /** Response bodies shaped exactly like the vendors' documented responses (values shortened). */
 
 /** OpenAI `POST /v1/audio/transcriptions`, `response_format=verbose_json`, both timestamp granularities. */
@@ -178,3 +180,25 @@ export const OPENAI_TRANSLATION_VERBOSE_JSON = {
     },
   ],
 };
+
+/** A transcription request for an adapter, carrying `wav` as its audio stream. */
+export function transcriptionRequest(
+  wav: Uint8Array<ArrayBuffer>,
+  overrides: Partial<TranscriptionRequest> = {},
+): TranscriptionRequest {
+  return {
+    jobId: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+    audio: new Response(wav).body!,
+    bytes: wav.byteLength,
+    format: "wav",
+    contentType: "audio/wav",
+    language: "en",
+    prompt: null,
+    keyterms: [],
+    task: "transcribe",
+    model: null,
+    temperature: null,
+    wordTimestamps: false,
+    ...overrides,
+  };
+}

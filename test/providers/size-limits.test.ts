@@ -24,28 +24,12 @@ import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { deliverJobs } from "../helpers/queue.ts";
-import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, WORKERS_AI_OUTPUT } from "./fixtures.ts";
+import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON, transcriptionRequest, WORKERS_AI_OUTPUT } from "./fixtures.ts";
 
 const withVars = (vars: Partial<Record<keyof Env, string>>) => ({ ...env, ...vars }) as Env;
 const WAV = makeWav(0.5);
 
-function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRequest {
-  return {
-    jobId: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
-    audio: new Response(WAV).body!,
-    bytes: WAV.byteLength,
-    format: "wav",
-    contentType: "audio/wav",
-    language: "en",
-    prompt: null,
-    keyterms: [],
-    task: "transcribe",
-    model: null,
-    temperature: null,
-    wordTimestamps: false,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<TranscriptionRequest> = {}) => transcriptionRequest(WAV, overrides);
 
 /** A stream that fails the test if anyone reads it: proof that over-limit audio is not even read. */
 function untouchable(): { stream: ReadableStream<Uint8Array>; pulled: () => boolean; cancelled: () => boolean } {

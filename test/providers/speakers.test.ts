@@ -21,7 +21,7 @@ import { ProviderError, type TranscriptionRequest } from "../../src/providers/ty
 import { WhisperPoolService } from "../../src/providers/whisper-pool.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
-import { DEEPGRAM_RESPONSE } from "./fixtures.ts";
+import { DEEPGRAM_RESPONSE, transcriptionRequest } from "./fixtures.ts";
 import {
   DEEPGRAM_DIARIZED_RESPONSE,
   DEEPGRAM_MULTICHANNEL_RESPONSE,
@@ -33,23 +33,7 @@ const LABELS: SpeakerOptions = { labels: true, expected: null, min: null, max: n
 const CHANNELS: SpeakerOptions = { labels: false, expected: null, min: null, max: null, multichannel: true };
 const withVars = (vars: Partial<Record<keyof Env, string>>) => ({ ...env, ...vars }) as Env;
 
-function request(overrides: Partial<TranscriptionRequest> = {}): TranscriptionRequest {
-  return {
-    jobId: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
-    audio: new Response(WAV).body!,
-    bytes: WAV.byteLength,
-    format: "wav",
-    contentType: "audio/wav",
-    language: "en",
-    prompt: null,
-    keyterms: [],
-    task: "transcribe",
-    model: null,
-    temperature: null,
-    wordTimestamps: false,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<TranscriptionRequest> = {}) => transcriptionRequest(WAV, overrides);
 
 async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
   const error = await promise.then(
