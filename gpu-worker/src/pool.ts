@@ -12,7 +12,8 @@ import type { Redis } from "ioredis";
 import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
 import { refuseOptions, servedModelNames } from "./bridge/options.ts";
-import { type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
+import { diarizationConfigured, type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
+import { startDiarizer } from "./diarization/start.ts";
 import type { TranscriptionEngine } from "./engines/engine.ts";
 import { OpenAICompatibleEngine } from "./engines/openai-compatible.ts";
 import { WhisperCppEngine } from "./engines/whispercpp.ts";
@@ -112,7 +113,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       enqueue: (dispatch) => enqueueDispatch(transcriptions, callbacks, dispatch, settings, eraser),
       refuseOptions: (dispatch) => {
         const description = engine?.ready ? engine.description : null;
-        return refuseOptions(dispatch, servedModelNames(settings, description), description);
+        // a pool with the diarization models configured takes speaker-label jobs while they load (checked again later)
+        return refuseOptions(
+          dispatch,
+          servedModelNames(settings, description),
+          description,
+          diarizationConfigured(settings),
+        );
       },
       erase: (jobId) => eraser.erase(jobId),
       notReadyReason: () => {
@@ -135,6 +142,9 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
     lifecycle.opened("engine", () => startedEngine.close());
     await startedEngine.start();
     scheduler = createScheduler(settings, startedEngine, metrics, logger);
+    const diarizer = diarizationConfigured(settings)
+      ? await startDiarizer(settings, logger, lifecycle, fetchImpl)
+      : undefined;
 
     await watchLostJobs({ settings, transcriptions, callbacks, eraser, logger, lifecycle, stepTimeout });
     await startWorkers({
@@ -146,7 +156,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       logger,
       modelName: startedEngine.description.model,
       refuseOptions: (data) =>
-        refuseOptions(data, servedModelNames(settings, startedEngine.description), startedEngine.description),
+        refuseOptions(
+          data,
+          servedModelNames(settings, startedEngine.description),
+          startedEngine.description,
+          diarizer?.ready ?? false,
+        ),
+      diarizer,
       activeJobs,
       lifecycle,
       stepTimeout,
