@@ -13,6 +13,7 @@ import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
 import { refuseOptions, servedModelNames } from "./bridge/options.ts";
 import { diarizationConfigured, type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
+import type { Diarizer } from "./diarization/diarizer.ts";
 import { startDiarizer } from "./diarization/start.ts";
 import type { TranscriptionEngine } from "./engines/engine.ts";
 import { OpenAICompatibleEngine } from "./engines/openai-compatible.ts";
@@ -86,6 +87,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   let startupError: string | null = null;
   let engine: TranscriptionEngine | undefined = engineInstance;
   let scheduler: BatchScheduler | undefined;
+  let diarizer: Diarizer | undefined;
   let queues: PoolQueues | undefined;
   // with Redis down, BullMQ's close() calls wait on reconnects that never come: do not let each step wait long
   const stepTimeout = (): number =>
@@ -129,7 +131,11 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
         if (connection.status !== "ready") return "redis unreachable";
         return null;
       },
-      readinessDetail: () => ({ engine: engine?.description ?? null, batch_size: settings.batchSize }),
+      readinessDetail: () => ({
+        engine: engine?.description ?? null,
+        batch_size: settings.batchSize,
+        ...(diarizer ? { diarization: diarizer.description } : {}),
+      }),
       metrics,
       metricsToken: settings.metricsToken,
       logger,
@@ -142,7 +148,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
     lifecycle.opened("engine", () => startedEngine.close());
     await startedEngine.start();
     scheduler = createScheduler(settings, startedEngine, metrics, logger);
-    const diarizer = diarizationConfigured(settings)
+    diarizer = diarizationConfigured(settings)
       ? await startDiarizer(settings, logger, lifecycle, fetchImpl)
       : undefined;
 

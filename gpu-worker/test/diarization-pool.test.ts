@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { refuseOptions } from "../src/bridge/options.ts";
 import { poolOptionsFromEnv, resolvePoolSettings } from "../src/config.ts";
 import { speakerOf } from "../src/diarization/assign.ts";
-import { SYNTHETIC_DIARIZATION_MODEL } from "../src/diarization/models.ts";
+import { resolveDiarizationModel, SYNTHETIC_DIARIZATION_MODEL } from "../src/diarization/models.ts";
 import { SYNTHETIC_TONE_HZ } from "../src/diarization/synthetic.ts";
 import type { RunningPool } from "../src/pool.ts";
 import { type PrivateRedis, startPrivateRedis } from "../src/redis-server.ts";
@@ -124,6 +124,15 @@ describe("speaker labels through the pool", () => {
     await redis?.stop();
   });
 
+  it("says in /readyz which diarization models it loaded (and nothing without them)", async () => {
+    const ready = (await (await fetch(`${labelling.url}/readyz`)).json()) as Record<string, unknown>;
+    expect(ready).toMatchObject({
+      status: "ready",
+      diarization: { segmentation: "synthetic-tones", embedding: "synthetic-tones", synthetic: true },
+    });
+    expect(await (await fetch(`${plain.url}/readyz`)).json()).not.toHaveProperty("diarization");
+  });
+
   it("labels every segment and word with the voice it overlaps, two speakers alternating", async () => {
     const before = await spools();
     const body = await edge.addJob("tr_diarize_two", audio, { language: "en" });
@@ -180,6 +189,24 @@ describe("speaker labels through the pool", () => {
     // the failed callback is queued before the job's spooled audio is deleted
     await waitFor(async () => (await spools()).length === before.length, { description: "the spool removed" });
     expect(await spools()).toEqual(before);
+  });
+
+  it("does not start with diarization models it cannot resolve or load, and says why", async () => {
+    await expect(
+      startTestPool(redis.url, { ...DIARIZATION, diarizationEmbeddingModel: "/nonexistent/embedding.onnx" }),
+    ).rejects.toThrow(/diarization model file \/nonexistent\/embedding.onnx does not exist/);
+    // a catalog entry without a published checksum is never downloaded without the operator's
+    await expect(
+      startTestPool(redis.url, { ...DIARIZATION, diarizationEmbeddingModel: "wespeaker-voxceleb-resnet34-lm" }),
+    ).rejects.toThrow(/no SHA-256 is published for wespeaker-voxceleb-resnet34-lm/);
+    // both synthetic models exist but in each other's place: sherpa-onnx refuses them in the host, not in the pool
+    const swapped = await resolveDiarizationModel("embedding", SYNTHETIC_DIARIZATION_MODEL, {
+      cacheDir: labelling.settings.modelCacheDir,
+      allowDownload: false,
+    });
+    await expect(
+      startTestPool(redis.url, { ...DIARIZATION, diarizationSegmentationModel: swapped.path }),
+    ).rejects.toThrow(/the diarization host exited while loading/);
   });
 
   it("refuses a speaker-label dispatch at once on a pool without the diarization models", async () => {
