@@ -156,6 +156,24 @@ describe("speaker labels through the pool", () => {
     expect(await spools()).toEqual(before);
   });
 
+  it("labels the same way when the whole file is decoded first (DECODE_MODE=whole)", async () => {
+    const whole = await startTestPool(redis.url, { ...DIARIZATION, decodeMode: "whole" });
+    try {
+      const body = await edge.addJob("tr_diarize_whole", audio, { language: "en" });
+      expect((await dispatch(whole.url, { ...body, speakers: SPEAKERS })).status).toBe(202);
+      const callback = await edge.waitForCallback("tr_diarize_whole");
+      expect(callback.body.status).toBe("completed");
+      if (callback.body.status !== "completed") return;
+      const names: Record<string, string> = { low: "speaker_0", high: "speaker_1" };
+      expect(callback.body.result.segments.length).toBeGreaterThan(0);
+      for (const segment of callback.body.result.segments) {
+        expect(segment.speaker).toBe(names[speakerOf(segment, TRUTH)!]);
+      }
+    } finally {
+      await whole.stop();
+    }
+  });
+
   it("clusters to speakers_expected", async () => {
     const body = await edge.addJob("tr_diarize_one", audio, { language: "en" });
     const speakers = { ...SPEAKERS, expected: 1 };
