@@ -336,6 +336,18 @@ describe("Diarizer (real sherpa-onnx, synthetic models)", () => {
     expect(next.clusters).toBe(2);
   });
 
+  it("fails a job aborted while it waits for the host at once, without running it", async () => {
+    const { file, count } = await spoolOf(await alternatingVoices(8, 4));
+    const first = diarizer.diarize(file, count, { expected: null, min: null, max: null }, AbortSignal.timeout(30_000));
+    const controller = new AbortController();
+    const queued = diarizer.diarize(file, count, { expected: null, min: null, max: null }, controller.signal);
+    controller.abort(new Error("timed out in the queue"));
+    const started = performance.now();
+    await expect(queued).rejects.toThrow("timed out in the queue");
+    expect(performance.now() - started).toBeLessThan(100);
+    expect((await first).clusters).toBe(2);
+  });
+
   it("fails to start with a clear message on a file sherpa-onnx cannot load, or a model missing its metadata", async () => {
     const garbage = path.join(dir, "garbage.onnx");
     await writeFile(garbage, "not an onnx model");

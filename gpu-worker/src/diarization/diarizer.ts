@@ -92,7 +92,13 @@ export class Diarizer {
   diarize(file: string, sampleCount: number, counts: SpeakerCounts, signal: AbortSignal): Promise<DiarizationResult> {
     const run = this.#queue.then(() => this.#run(file, sampleCount, counts, signal));
     this.#queue = run.catch(() => undefined);
-    return run;
+    // a job aborted while it waits for the host fails at once (its turn then ends without running)
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return Promise.race([run, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
   }
 
   /** Stops the host. */
