@@ -124,6 +124,22 @@ export interface PoolSettings {
   /** SIGTERM: how long the batch in flight may take to finish before the process exits anyway. */
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
+
+  /**
+   * The diarization stage (src/diarization/): both models set = speaker-label jobs are accepted; both empty = such
+   * jobs fail with `diarization_unavailable`. A `.onnx` path, a catalog name or `synthetic:tones`.
+   */
+  diarizationSegmentationModel: string;
+  diarizationEmbeddingModel: string;
+  /** Operator-supplied SHA-256 of a catalog download (required where the catalog has none). */
+  diarizationSegmentationSha256: string;
+  diarizationEmbeddingSha256: string;
+  /** ONNX Runtime threads of each diarization model. */
+  diarizationThreads: number;
+  /** Clustering's cosine-distance threshold when a job gives no exact speaker count. */
+  diarizationThreshold: number;
+  /** Longest audio a speaker-label job may have (the host holds 16 kHz float: 230 MB per hour) → `diarization_too_long`. */
+  maxDiarizationSeconds: number;
 }
 
 /** What `startPool` accepts: the required settings plus any overrides. */
@@ -180,6 +196,13 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     callbackTimeoutMs: 10_000,
     shutdownTimeoutMs: 120_000,
     logLevel: "info",
+    diarizationSegmentationModel: "",
+    diarizationEmbeddingModel: "",
+    diarizationSegmentationSha256: "",
+    diarizationEmbeddingSha256: "",
+    diarizationThreads: 1,
+    diarizationThreshold: 0.5,
+    maxDiarizationSeconds: 2 * 3600,
     ...withoutUndefined(options),
   } as PoolSettings;
   settings.audioFetchLocal ??= isLoopbackHost(settings.host);
@@ -234,6 +257,13 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   if (!(settings.maxAudioSeconds > 0 && settings.maxAudioSeconds <= MAX_MEDIA_SECONDS)) {
     problems.push(`maxAudioSeconds must be positive and at most ${MAX_MEDIA_SECONDS} (the contract's 7 days)`);
   }
+  if (!settings.diarizationSegmentationModel.trim() !== !settings.diarizationEmbeddingModel.trim())
+    problems.push("diarizationSegmentationModel and diarizationEmbeddingModel are set together or not at all");
+  int("diarizationThreads", 1, 64);
+  if (!(settings.diarizationThreshold > 0 && settings.diarizationThreshold < 2))
+    problems.push("diarizationThreshold must be between 0 and 2 (a cosine distance)");
+  if (!(settings.maxDiarizationSeconds > 0 && settings.maxDiarizationSeconds <= MAX_MEDIA_SECONDS))
+    problems.push(`maxDiarizationSeconds must be positive and at most ${MAX_MEDIA_SECONDS}`);
   if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1))
     problems.push("whisperTemperatureInc must be between 0 and 1");
   if (settings.jobConcurrency < settings.batchSize)
@@ -301,10 +331,24 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   CALLBACK_TIMEOUT_MS: ["callbackTimeoutMs", "number"],
   SHUTDOWN_TIMEOUT_MS: ["shutdownTimeoutMs", "number"],
   LOG_LEVEL: ["logLevel", "string"],
+  DIARIZATION_SEGMENTATION_MODEL: ["diarizationSegmentationModel", "string"],
+  DIARIZATION_EMBEDDING_MODEL: ["diarizationEmbeddingModel", "string"],
+  DIARIZATION_SEGMENTATION_SHA256: ["diarizationSegmentationSha256", "string"],
+  DIARIZATION_EMBEDDING_SHA256: ["diarizationEmbeddingSha256", "string"],
+  DIARIZATION_THREADS: ["diarizationThreads", "number"],
+  DIARIZATION_THRESHOLD: ["diarizationThreshold", "number"],
+  MAX_DIARIZATION_SECONDS: ["maxDiarizationSeconds", "number"],
 };
 
 /** The environment variables {@link poolOptionsFromEnv} reads (plus BRIDGE_KEYS and CALLBACK_KEYS). */
 export const POOL_ENV_VARS = ["BRIDGE_KEYS", "CALLBACK_KEYS", ...Object.keys(ENV_SETTINGS)];
+
+/** True when both diarization models are set: the pool runs the diarization stage. */
+export function diarizationConfigured(
+  settings: Pick<PoolSettings, "diarizationSegmentationModel" | "diarizationEmbeddingModel">,
+): boolean {
+  return settings.diarizationSegmentationModel.trim() !== "" && settings.diarizationEmbeddingModel.trim() !== "";
+}
 
 /** Reads pool options from environment variables; malformed numbers and booleans are reported, not guessed. */
 export function poolOptionsFromEnv(env: NodeJS.ProcessEnv): PoolOptions {

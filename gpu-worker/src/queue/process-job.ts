@@ -16,6 +16,8 @@ import { type StreamedTranscription, transcribeStream } from "../batch/stream-jo
 import type { OptionsRefusal } from "../bridge/options.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
+import type { Diarizer } from "../diarization/diarizer.ts";
+import { JobDiarization } from "../diarization/job-stage.ts";
 import { type EngineWindowResult, WindowAbortedError } from "../engines/engine.ts";
 import { PoolJobError, publicMessage, toPoolJobError } from "../errors.ts";
 import { type Logger, traceIdFromTraceparent } from "../log.ts";
@@ -35,6 +37,8 @@ export interface JobProcessorDeps {
   refuseOptions?: (
     data: Pick<Dispatch, "model" | "task"> & Partial<Pick<Dispatch, "speakers">>,
   ) => OptionsRefusal | null;
+  /** The diarization stage, when this pool has its models (speaker-label jobs; src/diarization/). */
+  diarizer?: Diarizer;
   /** Counts jobs this process holds (metrics). */
   activeJobs: { count: number };
   /** Tells whether a job was erased while it ran (queue/erase.ts); its work is then discarded, never delivered. */
@@ -71,11 +75,15 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     );
     deps.activeJobs.count++;
     log.info("job_started", { attempt: job.attemptsMade + 1, queue_ms: queueMs });
+    let diarization: JobDiarization | null = null;
     try {
       // a dispatch accepted while the model loaded, or one for another pool's model sharing this queue
       const refusal = deps.refuseOptions?.(data);
       if (refusal) throw new PoolJobError(refusal.code, refusal.detail, { retryable: false });
       if (await erased()) return discard("before_inference");
+      if (data.speakers?.labels && deps.diarizer) {
+        diarization = await JobDiarization.start(deps.diarizer, data.speakers, settings.maxDiarizationSeconds);
+      }
       const decodeOptions = {
         ffmpegPath: settings.ffmpegPath,
         maxAudioBytes: settings.maxAudioBytes,
@@ -85,8 +93,11 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
       };
-      const submit = (samples: Float32Array, signal: AbortSignal, ownsBuffer = false): Promise<EngineWindowResult> =>
-        scheduler.submit({
+      const submit = (samples: Float32Array, signal: AbortSignal, ownsBuffer = false): Promise<EngineWindowResult> => {
+        // a speaker-label job keeps its samples for the diarization stage (before the scheduler pads the buffer)
+        const tooLong = diarization?.append(samples);
+        if (tooLong) return Promise.reject(tooLong);
+        return scheduler.submit({
           samples,
           ownsBuffer,
           language: data.language,
@@ -97,6 +108,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
           wordTimestamps: data.word_timestamps ?? false,
           signal,
         });
+      };
       const streamed =
         settings.decodeMode === "whole"
           ? await transcribeWhole(data.audio_url, decodeOptions, settings.windowSeconds, submit)
@@ -107,11 +119,16 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
               submit,
             });
       const inferenceMs = streamed.inferenceMs;
-      const transcript = stitchWindows(
+      let transcript = stitchWindows(
         streamed.placements,
         streamed.results,
         task === "translate" ? "en" : data.language,
       );
+      const diarized = diarization ? await diarization.label(transcript, timeout.signal) : null;
+      if (diarized) {
+        transcript = diarized.transcript;
+        log.info("job_diarized", { ...diarized.report });
+      }
       const totalMs = Date.now() - (data.dispatched_at ?? job.timestamp);
       const timings = {
         queue_ms: queueMs,
@@ -119,6 +136,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         decode_ms: Math.round(streamed.decodeMs),
         inference_ms: Math.round(inferenceMs),
         total_ms: totalMs,
+        ...(diarized ? { diarization_ms: diarized.report.ms } : {}),
       };
       if (await erased()) return discard("after_inference");
       const body: CallbackBody = {
@@ -180,6 +198,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       );
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     } finally {
+      await diarization?.dispose();
       clearTimeout(timer);
       deps.activeJobs.count--;
     }
