@@ -15,6 +15,8 @@ export interface ResultSegment {
   /** Whisper's signals, under the edge contract's names (docs/pool-contract.md) */
   avg_logprob?: number;
   no_speech_prob?: number;
+  /** the channel's speaker id on a multichannel job (batch/channels.ts) */
+  speaker?: string;
 }
 
 /** A word of the final result, in seconds. */
@@ -22,6 +24,7 @@ export interface ResultWord {
   start: number;
   end: number;
   word: string;
+  speaker?: string;
 }
 
 /** The transcript part of a completed callback. */

@@ -1,7 +1,9 @@
 /**
  * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, a
- * translate task needs a multilingual model, and speaker labels or multichannel need stages this pool does not have. The bridge refuses at submit (400 with the code); the job processor
- * checks again for dispatches accepted while the model was still loading.
+ * translate task needs a multilingual model, and speaker labels need a diarization stage this pool does not have
+ * (multichannel needs nothing more: every pool splits channels with ffmpeg, queue/process-job.ts). The bridge refuses
+ * at submit (400 with the code); the job processor checks again for dispatches accepted while the model was still
+ * loading.
  */
 import type { Dispatch } from "@vtt/pool-contract";
 
@@ -39,9 +41,6 @@ export function refuseOptions(
       code: "diarization_unavailable",
       detail: "This pool has no speaker-diarization models installed; it cannot label speakers.",
     };
-  }
-  if (dispatch.speakers?.multichannel) {
-    return { code: "multichannel_unsupported", detail: "This pool does not transcribe channels separately." };
   }
   if (dispatch.model !== null && !names.includes(dispatch.model)) {
     return {
