@@ -4,6 +4,8 @@
  * windows batched with everyone else's; the channels' transcripts are then merged by time, each segment and word
  * naming its channel as the speaker (`ch0`, `ch1`, …; the edge renames them `A`, `B`, … by first appearance).
  */
+import { setMaxListeners } from "node:events";
+
 import type { StitchedTranscript } from "./stitch.ts";
 import type { StreamedTranscription } from "./stream-job.ts";
 
@@ -30,6 +32,8 @@ export async function transcribeChannels(
   transcribeChannel: (channel: number, stop: AbortSignal) => Promise<StreamedTranscription>,
 ): Promise<StreamedTranscription[]> {
   const stop = new AbortController();
+  // each channel's decoder listens to it
+  setMaxListeners(count * 4 + 16, stop.signal);
   const state: { failure: { error: unknown } | null } = { failure: null };
   const outcomes = await Promise.allSettled(
     Array.from({ length: count }, (_, channel) =>

@@ -66,7 +66,8 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
     // every window in flight listens to the job's signal (scheduler, engine, decoder): a bounded number in stream mode
-    setMaxListeners(settings.jobWindowsInFlight * 4 + 16, timeout.signal);
+    // (a multichannel job: up to one more window per channel, and each channel's decoder)
+    setMaxListeners((settings.jobWindowsInFlight + settings.maxAudioChannels) * 4 + 16, timeout.signal);
     const timer = setTimeout(
       () => timeout.abort(new PoolJobError("timeout", `The job did not finish within ${settings.jobTimeoutMs} ms.`)),
       settings.jobTimeoutMs,
