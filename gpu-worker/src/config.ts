@@ -115,6 +115,10 @@ export interface PoolSettings {
    */
   audioFetchLocal: boolean;
   ffmpegPath: string;
+  /** ffprobe, for the channel count of a multichannel job's audio. */
+  ffprobePath: string;
+  /** Most channels a multichannel job's audio may have (each is decoded and transcribed on its own). */
+  maxAudioChannels: number;
 
   callbackAttempts: number;
   callbackBackoffMs: number;
@@ -190,6 +194,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     audioFetchTimeoutMs: 30_000,
     audioFetchAllowedHosts: "",
     ffmpegPath: "ffmpeg",
+    ffprobePath: "ffprobe",
+    maxAudioChannels: 8,
     callbackAttempts: 500,
     callbackBackoffMs: 1_000,
     callbackBackoffCapMs: 300_000,
@@ -245,6 +251,7 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("stalledIntervalMs", 100);
   int("maxStalledCount", 0, 100);
   int("maxAudioBytes", 1);
+  int("maxAudioChannels", 1, 32);
   int("audioFetchTimeoutMs", 100);
   int("callbackAttempts", 1);
   int("callbackBackoffMs", 0);
@@ -325,6 +332,8 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   AUDIO_FETCH_ALLOWED_HOSTS: ["audioFetchAllowedHosts", "string"],
   AUDIO_FETCH_LOCAL: ["audioFetchLocal", "boolean"],
   FFMPEG_PATH: ["ffmpegPath", "string"],
+  FFPROBE_PATH: ["ffprobePath", "string"],
+  MAX_AUDIO_CHANNELS: ["maxAudioChannels", "number"],
   CALLBACK_ATTEMPTS: ["callbackAttempts", "number"],
   CALLBACK_BACKOFF_MS: ["callbackBackoffMs", "number"],
   CALLBACK_BACKOFF_CAP_MS: ["callbackBackoffCapMs", "number"],

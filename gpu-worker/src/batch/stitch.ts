@@ -15,7 +15,7 @@ export interface ResultSegment {
   /** Whisper's signals, under the edge contract's names (docs/pool-contract.md) */
   avg_logprob?: number;
   no_speech_prob?: number;
-  /** speaker-label jobs: the diarizer's speaker (src/diarization/assign.ts) */
+  /** speaker-label jobs: the diarizer's speaker (src/diarization/assign.ts); multichannel jobs: the channel's (batch/channels.ts) */
   speaker?: string;
 }
 
@@ -24,7 +24,7 @@ export interface ResultWord {
   start: number;
   end: number;
   word: string;
-  /** speaker-label jobs: the diarizer's speaker */
+  /** as on the segment */
   speaker?: string;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, a
- * translate task needs a multilingual model, speaker labels need the diarization models, and multichannel needs a stage this pool does not have. The bridge refuses at submit (400 with the code); the job processor
- * checks again for dispatches accepted while the model was still loading.
+ * translate task needs a multilingual model, and speaker labels need the diarization models (multichannel needs nothing
+ * more: every pool splits channels with ffmpeg, queue/process-job.ts). The bridge refuses at submit (400 with the
+ * code); the job processor checks again for dispatches accepted while the model was still loading.
  */
 import type { Dispatch } from "@vtt/pool-contract";
 
@@ -43,9 +44,6 @@ export function refuseOptions(
       code: "diarization_unavailable",
       detail: "This pool has no speaker-diarization models installed; it cannot label speakers.",
     };
-  }
-  if (dispatch.speakers?.multichannel) {
-    return { code: "multichannel_unsupported", detail: "This pool does not transcribe channels separately." };
   }
   if (dispatch.model !== null && !names.includes(dispatch.model)) {
     return {
