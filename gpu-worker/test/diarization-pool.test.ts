@@ -62,10 +62,10 @@ describe("which dispatches a pool can honour, with diarization (pure)", () => {
     expect(refuseOptions(job, names, null)?.code).toBe("diarization_unavailable");
     expect(refuseOptions(job, names, null, false)?.code).toBe("diarization_unavailable");
     expect(refuseOptions(job, names, null, true)).toBeNull();
-    // the diarization stage does not make a multichannel job possible
-    expect(
-      refuseOptions({ ...job, speakers: { ...SPEAKERS, labels: false, multichannel: true } }, names, null, true)?.code,
-    ).toBe("multichannel_unsupported");
+    // multichannel needs no diarization stage: every pool splits channels with ffmpeg
+    const multichannel = { ...job, speakers: { ...SPEAKERS, labels: false, multichannel: true } };
+    expect(refuseOptions(multichannel, names, null, false)).toBeNull();
+    expect(refuseOptions(multichannel, names, null, true)).toBeNull();
   });
 
   it("reads the diarization settings from the environment and wants both models or neither", () => {
