@@ -29,9 +29,9 @@ import * as tus from "tus-js-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 const RATE = 16_000;
 const SECONDS = 9375; // 300 000 000 bytes of samples
@@ -41,6 +41,7 @@ const CHUNK = 50 * 1024 * 1024;
 const CUT_AFTER = 120 * 1024 * 1024;
 
 let tmp = "";
+let stateDir = "";
 let wavPath = "";
 let base = "";
 let proxied = "";
@@ -178,9 +179,7 @@ beforeAll(async () => {
   const written = writeWav(wavPath);
   const upstreamURL = await startUpstream();
 
-  const stateDir = path.join(tmp, "state");
   const port = await freePort();
-  const inspectorPort = await freePort();
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -195,26 +194,9 @@ beforeAll(async () => {
     PUBLIC_BASE_URL: base,
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port)];
-  args.push("--inspector-port", String(inspectorPort), "--persist-to", stateDir, ...varArgs);
-  const worker = run("e2e-tus-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
-  // the drain's once-a-second health checks would crowd out everything else
-  const keep = (chunk: Buffer) =>
-    workerLogs.push(
-      ...chunk
-        .toString()
-        .split("\n")
-        .filter((line) => line.trim() && !line.includes("/healthz")),
-    );
-  worker.stdout?.on("data", keep);
-  worker.stderr?.on("data", keep);
-  await Promise.all([waitForHttp(`${base}/healthz`, 180_000), written]);
+  const dev = await startWranglerDev({ label: "tus", port, vars, logs: workerLogs });
+  stateDir = dev.stateDir;
+  await Promise.all([dev.ready, written]);
   expect(statSync(wavPath).size).toBe(FILE_BYTES);
   proxied = await startProxy(port);
   stopDraining = keepDevProxyDraining(base);
@@ -228,7 +210,7 @@ afterAll(async () => {
   upstream?.closeAllConnections();
   await new Promise((resolve) => proxy?.close(resolve));
   await new Promise((resolve) => upstream?.close(resolve));
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  for (const dir of [tmp, stateDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function tenantKey(): Promise<string> {
@@ -265,7 +247,9 @@ async function waitForJob(key: string, id: string): Promise<Job> {
 
 describe("tus-js-client against wrangler dev", () => {
   it("uploads 300 MB in 50 MB chunks, survives a cut connection, resumes from its URL, and the job completes", async () => {
-    onTestFailed(() => console.log(`wrangler dev, last lines:\n${workerLogs.slice(-80).join("\n")}`));
+    // the drain's once-a-second health checks would crowd out everything else
+    const printed = () => workerLogs.filter((line) => line.trim() && !line.includes("/healthz")).slice(-80);
+    onTestFailed(() => console.log(`wrangler dev, last lines:\n${printed().join("\n")}`));
     const key = await tenantKey();
     const options = {
       endpoint: `${proxied}/v1/uploads`,
