@@ -5,19 +5,17 @@
  * the job stays `processing` with its dispatch retried; the stored audio is read back through the pool's signed
  * audio URL and compared byte for byte.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 
 import { encodeWav16, signAudioUrl } from "@vtt/pool-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 const AUDIO_URL_SECRET = "audio-url-e2e-secret";
 const BEARER = "Bearer e2e-private-bucket-token";
@@ -46,9 +44,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => audioServer.listen(0, "127.0.0.1", resolve));
   audioBase = `http://127.0.0.1:${(audioServer.address() as AddressInfo).port}`;
 
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-audio-url-"));
   const port = await freePort();
-  const inspectorPort = await freePort();
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -62,27 +58,9 @@ beforeAll(async () => {
     AUDIO_URL_KEYS: `e2e:${AUDIO_URL_SECRET}`,
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = [
-    "wrangler",
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    stateDir,
-    ...varArgs,
-  ];
-  run("e2e-audio-url-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
-  await waitForHttp(`${base}/healthz`, 180_000);
+  const dev = await startWranglerDev({ label: "audio-url", port, vars });
+  stateDir = dev.stateDir;
+  await dev.ready;
 });
 
 afterAll(async () => {

@@ -4,10 +4,9 @@
  * OpenAI-compatible server on loopback in this process; the CLI runs as a child process, as a user would run it.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { createVttClient, type Transcription, VttError } from "@vtt/client";
@@ -15,7 +14,8 @@ import { encodeWav16 } from "@vtt/pool-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const VTT = path.join(ROOT, "packages/client/bin/vtt.js");
@@ -81,11 +81,8 @@ async function adminJson(pathname: string, body: unknown): Promise<Record<string
 }
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-client-"));
-  audioFile = path.join(stateDir, "tone.wav");
-  writeFileSync(audioFile, audioBytes);
   const providerPort = await startProvider();
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -102,19 +99,11 @@ beforeAll(async () => {
     RETRY_BASE_SECONDS: "1",
     RETRY_CAP_SECONDS: "2",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port"];
-  run("e2e-client-worker", "npx", [...args, String(inspectorPort), "--persist-to", stateDir, ...varArgs], {
-    cwd: ROOT,
-    quiet: true,
-    env: { ...process.env, CI: "1" },
-  });
-  await waitForHttp(`${base}/healthz`, 180_000);
+  const dev = await startWranglerDev({ label: "client", port, vars });
+  stateDir = dev.stateDir;
+  audioFile = path.join(stateDir, "tone.wav");
+  writeFileSync(audioFile, audioBytes);
+  await dev.ready;
   const tenant = await adminJson("/v1/admin/tenants", { name: "e2e-client" });
   key = (await adminJson(`/v1/admin/tenants/${tenant.id}/keys`, {})).key!;
 });

@@ -1,13 +1,12 @@
 /**
  * The operator's console in a real browser: Debian's Chromium driven by playwright-core against the Worker under
- * `wrangler dev`, started the way `npm start` starts it (setup copied from e2e/console.test.ts). Signs in as the
- * operator with the keyboard, forces a breaker open and closed, re-drives a dead letter, creates and revokes a key
- * (which works against the API until then), changes retention, sees the health charts drawn from their data island,
- * and checks hostile tenant and key names render as text. axe-core runs on every page at 1024 and 375 px. With
+ * `wrangler dev` (started as every e2e file starts it, e2e/support/wrangler-dev.ts). Signs in as the operator with
+ * the keyboard, forces a breaker open and closed, re-drives a dead letter, creates and revokes a key (which works
+ * against the API until then), changes retention, sees the health charts drawn from their data island, and checks
+ * hostile tenant and key names render as text. axe-core runs on every page at 1024 and 375 px. With
  * CONSOLE_SCREENSHOTS=1 it writes the pages' PNGs to docs/console/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 
 import { encodeWav16 } from "@vtt/pool-contract";
@@ -16,7 +15,9 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, runToEnd, stopAll } from "../scripts/lib/dev-env.mjs";
+import { WRANGLER } from "./support/migrations.ts";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CHROMIUM = "/usr/bin/chromium";
@@ -55,11 +56,11 @@ async function upload(key: string): Promise<string> {
 
 /** Runs SQL against the local D1 that `wrangler dev` serves, through wrangler itself. */
 async function d1(sql: string): Promise<void> {
-  await runToEnd(
-    "npx",
-    ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", stateDir, "--command", sql, "--yes"],
-    { cwd: ROOT, env: { ...process.env, CI: "1" }, stdio: "ignore" },
-  );
+  await runToEnd(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", stateDir, "--command", sql, "--yes"], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "1" },
+    stdio: "ignore",
+  });
 }
 
 async function openPage(width = 1024): Promise<{ context: BrowserContext; page: Page; dialogs: string[] }> {
@@ -120,8 +121,7 @@ async function openConfirm(page: Page, summary: string | RegExp, scope = page.lo
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) return;
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-operator-"));
-  const [port, inspectorPort] = await Promise.all([freePort(), freePort()]);
+  const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -135,18 +135,9 @@ beforeAll(async () => {
     AUDIO_URL_KEYS: "e2e:audio-url",
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = [
-    ...["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port)],
-    ...["--inspector-port", String(inspectorPort), "--persist-to", stateDir, ...varArgs],
-  ];
-  run("e2e-operator-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
-  await waitForHttp(`${base}/healthz`, 180_000);
+  const dev = await startWranglerDev({ label: "operator", port, vars });
+  stateDir = dev.stateDir;
+  await dev.ready;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],

@@ -9,9 +9,8 @@
  * on gets a result with known segments, words, speakers, a redaction and hostile markup through the pool's own
  * contract: a callback signed with the pool's key, exactly as the pool sends it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { encodeWav16, signedHeaders } from "@vtt/pool-contract";
@@ -19,7 +18,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, run, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CHROMIUM = "/usr/bin/chromium";
@@ -182,9 +182,8 @@ const currentTime = (page: Page) =>
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-console-transcript-"));
   const redisUrl = await startPrivateRedis("e2e-ct-redis");
-  const [port, poolPort, inspectorPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [port, poolPort] = await Promise.all([freePort(), freePort()]);
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -199,11 +198,6 @@ beforeAll(async () => {
     RETRY_BASE_SECONDS: "1",
     RETRY_CAP_SECONDS: "5",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
   // as scripts/start.mjs starts the pool
   run("e2e-ct-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
     cwd: ROOT,
@@ -219,20 +213,9 @@ beforeAll(async () => {
       NODE_ENV: "development",
     },
   });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  run(
-    "e2e-ct-worker",
-    "npx",
-    [
-      ...["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port)],
-      ...["--inspector-port", String(inspectorPort), "--persist-to", stateDir, ...varArgs],
-    ],
-    { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } },
-  );
-  await Promise.all([
-    waitForHttp(`${base}/healthz`, 180_000),
-    waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000),
-  ]);
+  const dev = await startWranglerDev({ label: "ct", port, vars });
+  stateDir = dev.stateDir;
+  await Promise.all([dev.ready, waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [

@@ -4,19 +4,17 @@
  * hostile cases: markup in caller-supplied values runs nothing, forged and replayed cookies are refused, a
  * cross-site POST is refused, and the console cannot be framed.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
 
 import { encodeWav16 } from "@vtt/pool-contract";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const CHROMIUM = "/usr/bin/chromium";
 const ADMIN = "e2e-console-admin-key-0123456789abcdef";
 const HOSTILE = `<img src=x onerror="window.__pwned=1;alert(1)"></script><script>window.__pwned=2</script>`;
@@ -85,8 +83,7 @@ const HAS_CHROMIUM = existsSync(CHROMIUM);
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-console-"));
-  const [port, inspectorPort, hostilePort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [port, hostilePort] = await Promise.all([freePort(), freePort()]);
   base = `http://127.0.0.1:${port}`;
   // another site: `localhost` and `127.0.0.1` are different sites to the browser
   hostileOrigin = `http://localhost:${hostilePort}`;
@@ -102,17 +99,8 @@ beforeAll(async () => {
     AUDIO_URL_KEYS: "e2e:audio-url",
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = [
-    ...["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port)],
-    ...["--inspector-port", String(inspectorPort), "--persist-to", stateDir, ...varArgs],
-  ];
-  run("e2e-console-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
+  const dev = await startWranglerDev({ label: "console", port, vars });
+  stateDir = dev.stateDir;
 
   // the other site: a page that frames the console, and one that posts a form to it
   hostileServer = http.createServer((req, res) => {
@@ -125,7 +113,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => hostileServer.listen(hostilePort, resolve));
 
-  await waitForHttp(`${base}/healthz`, 180_000);
+  await dev.ready;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [

@@ -4,8 +4,7 @@
  * through a real provider path: the queue consumer calls the Worker's OpenAI provider, pointed (OPENAI_BASE_URL) at a
  * loopback OpenAI-compatible server, and the held request is woken by the JobWaiter Durable Object.
  */
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createReadStream, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { encodeWav16 } from "@vtt/pool-contract";
@@ -13,10 +12,10 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helpers shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
 import { FAKE_TRANSCRIPT, startFakeOpenAI } from "../scripts/lib/fake-openai.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 let base = "";
 let stateDir = "";
@@ -38,10 +37,6 @@ async function admin(pathname: string, body: unknown) {
 }
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-openai-"));
-  audioPath = path.join(stateDir, "talk.wav");
-  const samples = Float32Array.from({ length: 16_000 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 330 * i) / 16_000));
-  writeFileSync(audioPath, encodeWav16(samples, 16_000));
   upstream = await startFakeOpenAI();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -56,15 +51,12 @@ beforeAll(async () => {
     PUBLIC_BASE_URL: base,
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, ...varArgs];
-  run("e2e-openai-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
-  await waitForHttp(`${base}/healthz`, 180_000);
+  const dev = await startWranglerDev({ label: "openai", port, vars });
+  stateDir = dev.stateDir;
+  audioPath = path.join(stateDir, "talk.wav");
+  const samples = Float32Array.from({ length: 16_000 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 330 * i) / 16_000));
+  writeFileSync(audioPath, encodeWav16(samples, 16_000));
+  await dev.ready;
 
   const tenant = (await admin("/v1/admin/tenants", { name: "e2e-openai" })) as { id: string };
   tenantId = tenant.id;

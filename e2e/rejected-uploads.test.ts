@@ -5,18 +5,16 @@
  * upload keeps sending after the point where it is refused, while another tenant uploads on the same keep-alive
  * connections. Every rejection must come back as its own 4xx, and every other upload must succeed.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
 
 import { encodeWav16 } from "@vtt/pool-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, stopAll } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 /** what each rejected upload still sends after the byte that gets it refused */
 const TRAILING_BYTES = 2 * 1024 * 1024;
@@ -27,7 +25,6 @@ let stateDir = "";
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-rejected-"));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
@@ -42,15 +39,9 @@ beforeAll(async () => {
     AUDIO_URL_KEYS: "e2e:audio-url",
     ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, ...varArgs];
-  run("e2e-rejected-worker", "npx", args, { cwd: ROOT, quiet: true, env: { ...process.env, CI: "1" } });
-  await waitForHttp(`${base}/healthz`, 180_000);
+  const dev = await startWranglerDev({ label: "rejected", port, vars });
+  stateDir = dev.stateDir;
+  await dev.ready;
 });
 
 afterAll(async () => {

@@ -6,6 +6,8 @@ export default defineConfig({
     root: import.meta.dirname,
     include: ["**/*.test.ts"],
     environment: "node",
+    // one migrated D1 that every file's wrangler dev copies (e2e/support/wrangler-dev.ts)
+    globalSetup: ["./global-setup.ts"],
     testTimeout: 240_000,
     hookTimeout: 240_000,
   },

@@ -3,14 +3,14 @@
  * (BullMQ on a private redis-server, ffmpeg, whisper.cpp on a synthetic model) → signed callback → completed job.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { freePort, run, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
+import { startWranglerDev } from "./support/wrangler-dev.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
@@ -53,7 +53,6 @@ function collect(into: string[], child: ChildProcess) {
 }
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "vtt-e2e-"));
   const redisUrl = await startPrivateRedis("e2e-redis");
   const workerPort = await freePort();
   const poolPort = await freePort();
@@ -71,11 +70,6 @@ beforeAll(async () => {
     RETRY_BASE_SECONDS: "1",
     RETRY_CAP_SECONDS: "5",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
   collect(
     poolLogs,
     run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
@@ -91,24 +85,9 @@ beforeAll(async () => {
       },
     }),
   );
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  collect(
-    workerLogs,
-    run(
-      "e2e-worker",
-      "npx",
-      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", stateDir, ...varArgs],
-      {
-        cwd: ROOT,
-        quiet: true,
-        env: { ...process.env, CI: "1" },
-      },
-    ),
-  );
-  await Promise.all([
-    waitForHttp(`${base}/healthz`, 180_000),
-    waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000),
-  ]);
+  const dev = await startWranglerDev({ label: "pool", port: workerPort, vars, logs: workerLogs });
+  stateDir = dev.stateDir;
+  await Promise.all([dev.ready, waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
 });
 
 afterAll(async () => {
