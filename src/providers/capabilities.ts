@@ -67,7 +67,7 @@ export interface ProviderJobOptions {
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
   code:
-    | "provider_cannot_translate"
+    | "translation_unsupported"
     | "provider_model_unavailable"
     | "audio_too_large_for_provider"
     | "diarization_unsupported"
@@ -198,7 +198,7 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
   if (options.task === "translate" && !providerCanTranslate(env, name, options.model)) {
     const model = effectiveModel(env, name, options.model);
     return {
-      code: "provider_cannot_translate",
+      code: "translation_unsupported",
       message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
     };
   }
@@ -225,6 +225,20 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
 export function preferredProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
   const enabled = parseProviderList(env);
   return enabled.find((name) => checkProviderOptions(env, name, options) === null) ?? enabled[0] ?? null;
+}
+
+/**
+ * The provider a new native translate job goes to when it names none: the first enabled provider that can honour all
+ * its options, else the first enabled one that can translate (where a job whose speaker options it cannot honour then
+ * fails with that code, as a transcription would); null when no enabled provider can translate.
+ */
+export function translatingProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
+  const enabled = parseProviderList(env);
+  return (
+    enabled.find((name) => checkProviderOptions(env, name, options) === null) ??
+    enabled.find((name) => providerCanTranslate(env, name, options.model)) ??
+    null
+  );
 }
 
 /** Outcome of {@link resolveProvider}. */
@@ -264,7 +278,7 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
     refusal:
       options.model !== null
         ? { code: "provider_model_unavailable", message: `no enabled provider offers model ${options.model}` }
-        : { code: "provider_cannot_translate", message: "no enabled provider can translate" },
+        : { code: "translation_unsupported", message: "no enabled provider can translate" },
   };
 }
 
