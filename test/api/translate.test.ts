@@ -287,3 +287,21 @@ describe("translate with the other options", () => {
     expect(await getJob(job.id)).toMatchObject({ status: "failed", error: { code: "translation_unsupported" } });
   });
 });
+
+describe("one boolean rule for every boolean field (BooleanField)", () => {
+  it("true/false in any case and with spaces around; anything else is the field's own 422", async () => {
+    const on = await multipartUpload(key, { redact_pii: " True ", speaker_labels: "FALSE" });
+    expect(on.status).toBe(202);
+    const job = (await on.json()) as Job & { speaker_options?: unknown };
+    expect(job.redaction).not.toBeNull();
+    expect(job.speaker_options).toBeUndefined();
+    for (const [field, code] of [
+      ["redact_pii", "invalid_redact_pii"],
+      ["speaker_labels", "invalid_speaker_labels"],
+      ["multichannel", "invalid_multichannel"],
+    ]) {
+      const res = await multipartUpload(key, { [field!]: "yes" });
+      expect((await expectRefused(res, code!, field!)).detail).toContain("must be `true` or `false`");
+    }
+  });
+});
