@@ -109,7 +109,8 @@ internal.post("/internal/pool/callback", async (c) => {
           text: callback.result.text,
           segments: callback.result.segments,
           words: callback.result.words,
-          language: callback.result.language ?? job.requestedLanguage,
+          // a translation is English whatever the callback names (the pool says `en`; an older one may not)
+          language: job.task === "translate" ? "en" : (callback.result.language ?? job.requestedLanguage),
           // a probability is only about a language the pool detected: not with a requested one, not on a translation
           ...(callback.result.language_probability !== undefined &&
           callback.result.language &&

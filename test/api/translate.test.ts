@@ -14,6 +14,7 @@ import { call, callWith, createTenant, multipartUpload, rawUpload, storageCounts
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
+import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverJobs } from "../helpers/queue.ts";
 import { OPENAI_TRANSLATION_VERBOSE_JSON } from "../providers/fixtures.ts";
 
@@ -126,6 +127,37 @@ describe("task=translate on POST /v1/transcriptions", () => {
       { method: "POST", key, body: makeWav(0.2), headers: { "content-type": "audio/wav" } },
     );
     expect(await pool.json()).toMatchObject({ task: "translate", provider: "whisper-pool" });
+  });
+
+  it("through the pool: dispatched with task translate, and the pool's translated result is stored as English", async () => {
+    const vars = { PROVIDERS: "whisper-pool,openai", POOL_MODELS: "large-v3-turbo" };
+    const res = await callWith(vars, "/v1/transcriptions?task=translate&language=es", {
+      method: "POST",
+      key,
+      body: makeWav(0.2),
+      headers: { "content-type": "audio/wav" },
+    });
+    const job = (await res.json()) as Job;
+    expect(job).toMatchObject({ task: "translate", provider: "whisper-pool" });
+    const outbound = interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ status: "queued" }, 202));
+    await deliverJobs([job.id], tenantId, { env: vars });
+    const dispatch = JSON.parse(new TextDecoder().decode(outbound.requests[0]!.body)) as Record<string, unknown>;
+    expect(dispatch).toMatchObject({ task: "translate", language: "es" });
+    const english = "Good morning, how are you?";
+    const callback = completedCallback(job.id, {
+      task: "translate",
+      text: english,
+      segments: [{ start: 0, end: 0.2, text: english }],
+      words: [],
+      language: "es",
+    });
+    expect((await poolCallback(callback)).status).toBe(200);
+    expect(await getJob(job.id)).toMatchObject({
+      status: "completed",
+      task: "translate",
+      language: "en",
+      text: english,
+    });
   });
 
   it("422 translation_unsupported when no enabled provider can translate, or the named one cannot; nothing stored", async () => {
