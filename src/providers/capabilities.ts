@@ -1,7 +1,8 @@
 /**
  * What each provider can do with a job's options (pure: reads settings, never a binding). The OpenAI-compatible
- * routes use it to list model ids and to pick a translating provider; the consumer uses it to fail a job it cannot
- * honour and to keep failover to providers that can.
+ * routes use it to list model ids and to pick a translating provider, the native submit paths to route a
+ * `task=translate` job (or refuse it); the consumer uses it to fail a job it cannot honour and to keep failover to
+ * providers that can.
  *
  * The rules, per the vendors' documented APIs:
  * - translate: OpenAI (`/v1/audio/translations`, Whisper models only: not the gpt-4o transcribe models), Workers AI's
