@@ -231,6 +231,6 @@ describe("models and errors", () => {
       .create({ file: createReadStream(audioPath), model: "deepgram/nova-3" })
       .catch((e: unknown) => e);
     expect(cannot).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(cannot).toMatchObject({ code: "provider_cannot_translate" });
+    expect(cannot).toMatchObject({ code: "translation_unsupported" });
   });
 });

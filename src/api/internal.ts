@@ -64,7 +64,7 @@ internal.get("/internal/audio/:id", async (c) => {
 
 /** The pool's codes for options it cannot honour, as the provider codes the same refusal at dispatch gets. */
 const POOL_FAILURE_CODES: Record<string, string> = {
-  translation_unsupported: "provider_cannot_translate",
+  translation_unsupported: "translation_unsupported",
   model_unavailable: "provider_model_unavailable",
 };
 
@@ -103,13 +103,14 @@ internal.post("/internal/pool/callback", async (c) => {
   const untranslated =
     callback.status === "completed" && job.task === "translate" && callback.result.task !== "translate";
   const applied = untranslated
-    ? await storeFailure(c.env, c.var.db, job, "provider_cannot_translate", "The pool did not translate the audio.")
+    ? await storeFailure(c.env, c.var.db, job, "translation_unsupported", "The pool did not translate the audio.")
     : callback.status === "completed"
       ? await storeCompletedResult(c.env, c.var.db, job, {
           text: callback.result.text,
           segments: callback.result.segments,
           words: callback.result.words,
-          language: callback.result.language ?? job.requestedLanguage,
+          // a translation is English whatever the callback names (the pool says `en`; an older one may not)
+          language: job.task === "translate" ? "en" : (callback.result.language ?? job.requestedLanguage),
           // a probability is only about a language the pool detected: not with a requested one, not on a translation
           ...(callback.result.language_probability !== undefined &&
           callback.result.language &&

@@ -35,6 +35,7 @@ export function toJobObject(
     object: "transcription",
     status: row.status,
     provider: row.provider,
+    task: row.task,
     model: row.model,
     language: row.language ?? row.requestedLanguage,
     language_probability: row.languageProbability,

@@ -23,7 +23,7 @@ import {
 import { MAX_RETENTION_SECONDS } from "../jobs/retention-policy.ts";
 import { MAX_KEYTERM_CHARS, MAX_KEYTERMS, MAX_KEYTERMS_TOTAL_CHARS } from "../providers/keyterms.ts";
 import { PROVIDER_NAMES } from "../providers/types.ts";
-import { JOB_STATUSES } from "../storage/schema.ts";
+import { JOB_STATUSES, JOB_TASKS } from "../storage/schema.ts";
 import type { TranscriptDocument } from "../storage/transcript-store.ts";
 
 // Control characters (C0 except tab/newline, DEL, C1) and bidi overrides never belong in stored text fields.
@@ -164,6 +164,16 @@ export const WebhookUrlParam = z
 
 export const ProviderParam = z.enum(PROVIDER_NAMES);
 
+/** `task`: `transcribe` (the default) or `translate` (into English, through providers that can). */
+export const TaskParam = z.enum(JOB_TASKS, { message: "must be `transcribe` or `translate`" }).openapi({
+  example: "translate",
+  description:
+    "`transcribe` (default) keeps the spoken language; `translate` gives English text whatever was spoken. " +
+    "Translation runs only on providers that can (OpenAI's translations endpoint with a Whisper model, Workers AI's " +
+    "whisper-large-v3-turbo, a pool with a multilingual model); without one enabled the submit is refused " +
+    "(422 `translation_unsupported`). `language` then names the spoken language (a hint), the result's is `en`",
+});
+
 /** Seconds, as a multipart field / query string (digits only) or a JSON number. */
 const RetentionSeconds = z
   .union([z.string().regex(/^\d{1,10}$/, "must be a whole number of seconds"), z.number().int()])
@@ -176,9 +186,15 @@ export const DeleteAfterParam = RetentionSeconds.openapi({
   description: "Delete the job (audio, transcript, webhook log) this many seconds after it finishes",
 });
 
-/** `true` or `false`, as a multipart field / query string (a JSON boolean arrives spelled out). */
-const BooleanParam = z
-  .enum(["true", "false"], { error: "must be true or false" })
+/**
+ * The one boolean of every form field, query parameter and JSON value (a JSON boolean arrives spelled out): `true` or
+ * `false`, case and surrounding spaces aside (`True` from clients that print booleans that way). The native options
+ * and the OpenAI-compatible routes' fields (`stream`) all use it.
+ */
+export const BooleanField = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(["true", "false"], { message: "must be `true` or `false`" }))
   .transform((v) => v === "true")
   .openapi({ type: "boolean" });
 
@@ -189,12 +205,6 @@ const SpeakerCountParam = z
   .transform(Number)
   .pipe(z.number().int().min(1, "must be at least 1").max(MAX_SPEAKERS, `must be at most ${MAX_SPEAKERS}`))
   .openapi({ type: "integer", minimum: 1, maximum: MAX_SPEAKERS });
-/** A boolean option as a form field, query parameter or JSON value carries it: `true` or `false`. */
-const BooleanField = z
-  .enum(["true", "false"], { message: "must be `true` or `false`" })
-  .transform((v) => v === "true")
-  .openapi({ type: "boolean" });
-
 export const RedactPiiParam = BooleanField.openapi({
   type: "boolean",
   description: "Redact personal data from the transcript (text, segments, words) before anything is stored",
@@ -272,7 +282,8 @@ export const UploadOptions = z
     prompt: PromptParam.optional(),
     keyterms: KeytermsParam.optional(),
     delete_after_seconds: DeleteAfterParam.optional(),
-    speaker_labels: BooleanParam.optional().openapi({
+    task: TaskParam.optional(),
+    speaker_labels: BooleanField.optional().openapi({
       description: "label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance)",
     }),
     speakers_expected: SpeakerCountParam.optional().openapi({
@@ -284,7 +295,7 @@ export const UploadOptions = z
     max_speakers: SpeakerCountParam.optional().openapi({
       description: "at most this many speakers (needs `speaker_labels`)",
     }),
-    multichannel: BooleanParam.optional().openapi({
+    multichannel: BooleanField.optional().openapi({
       description:
         "each channel is transcribed on its own and is one speaker, merged by time (call recordings); mono audio " +
         "gives one speaker. Not with `speaker_labels`",
@@ -428,6 +439,7 @@ export const FIELD_ERROR_CODES: Record<string, string> = {
   prompt: "invalid_prompt",
   keyterms: "invalid_keyterms",
   delete_after_seconds: "invalid_delete_after_seconds",
+  task: "invalid_task",
   audio_url: "invalid_audio_url",
   audio_url_headers: "invalid_audio_url_headers",
   speaker_labels: "invalid_speaker_labels",
@@ -570,6 +582,9 @@ export const JobSchema = z
     object: z.literal("transcription"),
     status: z.enum(JOB_STATUSES),
     provider: z.string(),
+    task: z.enum(JOB_TASKS).openapi({
+      description: "`transcribe`, or `translate` (the text is English; `language` is `en` once completed)",
+    }),
     model: TranscriptDocumentSchema.shape.model.nullable(),
     language: TranscriptDocumentSchema.shape.language,
     language_probability: z.number().min(0).max(1).nullable().openapi({

@@ -6,7 +6,12 @@ import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import type { ResolvedUploadOptions } from "../jobs/create-job.ts";
-import { preferredProvider } from "../providers/capabilities.ts";
+import {
+  effectiveModel,
+  preferredProvider,
+  providerCanTranslate,
+  translatingProvider,
+} from "../providers/capabilities.ts";
 import { isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
@@ -18,6 +23,15 @@ function fieldErrorCode(field: string): string | undefined {
 
 function invalid(field: string, message: string): ApiError {
   return new ApiError(422, fieldErrorCode(field) ?? "validation_failed", `${field}: ${message}`, [{ field, message }]);
+}
+
+/**
+ * 422 `translation_unsupported`: the job asks for a translation no enabled provider (or not the named one) can make.
+ * The field is `task`, whose value cannot be honoured here.
+ */
+function translationUnsupported(message: string): ApiError {
+  const detail = `${message}; translations go through OpenAI (a Whisper model), Workers AI (whisper-large-v3-turbo) or a pool with a multilingual model (POOL_MODELS)`;
+  return new ApiError(422, "translation_unsupported", `task: ${detail}`, [{ field: "task", message: detail }]);
 }
 
 /** Throws ApiError 422 with the first failing field's stable code and every field error listed. */
@@ -39,18 +53,26 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
   }
   const options: UploadOptionsParsed = parsed.data;
   const speakers = resolveSpeakerOptions(options);
+  const task = options.task ?? "transcribe";
+  const jobOptions = {
+    task,
+    model: null,
+    speakerLabels: speakers?.labels ?? false,
+    multichannel: speakers?.multichannel ?? false,
+  };
   // without a named provider, the first enabled one that can honour the speaker options (else the default, where
-  // the job then fails with diarization_unsupported / multichannel_unsupported)
+  // the job then fails with diarization_unsupported / multichannel_unsupported); a translation only ever goes to a
+  // provider that can translate
   const provider =
     options.provider ??
-    preferredProvider(env, {
-      task: "transcribe",
-      model: null,
-      speakerLabels: speakers?.labels ?? false,
-      multichannel: speakers?.multichannel ?? false,
-    });
+    (task === "translate" ? translatingProvider(env, jobOptions) : preferredProvider(env, jobOptions));
+  if (task === "translate" && provider === null) throw translationUnsupported("no enabled provider can translate");
   if (!provider || !isProviderEnabled(env, provider))
     throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);
+  if (task === "translate" && !providerCanTranslate(env, provider, null)) {
+    const model = effectiveModel(env, provider, null);
+    throw translationUnsupported(`provider ${provider} cannot translate${model ? ` with model ${model}` : ""}`);
+  }
   if (options.webhook_url) {
     const development = isDevelopment(env);
     const check = checkWebhookUrl(options.webhook_url, {
@@ -76,7 +98,7 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     prompt: options.prompt ?? null,
     keyterms: options.keyterms ?? [],
     deleteAfterSeconds: options.delete_after_seconds ?? null,
-    task: "transcribe",
+    task,
     requestedModel: null,
     temperature: null,
     wordTimestamps: false,

@@ -32,7 +32,7 @@ export interface ResolvedUploadOptions {
   /** vocabulary hints (`keyterms`), each mapped to its provider's own input; empty when none */
   keyterms: string[];
   deleteAfterSeconds: number | null;
-  /** `translate` only through providers that can (OpenAI-compatible `/v1/audio/translations`) */
+  /** `translate` (into English) only through providers that can: native `task=translate`, `/v1/audio/translations` */
   task: JobTask;
   /** the provider's own model id the caller named; null = the provider's configured default */
   requestedModel: string | null;

@@ -1,7 +1,8 @@
 /**
  * What each provider can do with a job's options (pure: reads settings, never a binding). The OpenAI-compatible
- * routes use it to list model ids and to pick a translating provider; the consumer uses it to fail a job it cannot
- * honour and to keep failover to providers that can.
+ * routes use it to list model ids and to pick a translating provider, the native submit paths to route a
+ * `task=translate` job (or refuse it); the consumer uses it to fail a job it cannot honour and to keep failover to
+ * providers that can.
  *
  * The rules, per the vendors' documented APIs:
  * - translate: OpenAI (`/v1/audio/translations`, Whisper models only: not the gpt-4o transcribe models), Workers AI's
@@ -67,7 +68,7 @@ export interface ProviderJobOptions {
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
   code:
-    | "provider_cannot_translate"
+    | "translation_unsupported"
     | "provider_model_unavailable"
     | "audio_too_large_for_provider"
     | "diarization_unsupported"
@@ -198,7 +199,7 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
   if (options.task === "translate" && !providerCanTranslate(env, name, options.model)) {
     const model = effectiveModel(env, name, options.model);
     return {
-      code: "provider_cannot_translate",
+      code: "translation_unsupported",
       message: model ? `provider ${name} cannot translate with model ${model}` : `provider ${name} cannot translate`,
     };
   }
@@ -225,6 +226,20 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
 export function preferredProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
   const enabled = parseProviderList(env);
   return enabled.find((name) => checkProviderOptions(env, name, options) === null) ?? enabled[0] ?? null;
+}
+
+/**
+ * The provider a new native translate job goes to when it names none: the first enabled provider that can honour all
+ * its options, else the first enabled one that can translate (where a job whose speaker options it cannot honour then
+ * fails with that code, as a transcription would); null when no enabled provider can translate.
+ */
+export function translatingProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
+  const enabled = parseProviderList(env);
+  return (
+    enabled.find((name) => checkProviderOptions(env, name, options) === null) ??
+    enabled.find((name) => providerCanTranslate(env, name, options.model)) ??
+    null
+  );
 }
 
 /** Outcome of {@link resolveProvider}. */
@@ -264,7 +279,7 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
     refusal:
       options.model !== null
         ? { code: "provider_model_unavailable", message: `no enabled provider offers model ${options.model}` }
-        : { code: "provider_cannot_translate", message: "no enabled provider can translate" },
+        : { code: "translation_unsupported", message: "no enabled provider can translate" },
   };
 }
 

@@ -82,7 +82,7 @@ export class DeepgramTranscriptionService implements TranscriptionService {
   async transcribe(request: TranscriptionRequest): Promise<TranscriptionOutcome> {
     if (request.task === "translate") {
       await request.audio.cancel();
-      throw new ProviderError("provider_cannot_translate", "deepgram cannot translate", { retryable: false });
+      throw new ProviderError("translation_unsupported", "deepgram cannot translate", { retryable: false });
     }
     if (request.bytes > DEEPGRAM_MAX_AUDIO_BYTES) {
       await request.audio.cancel();

@@ -67,7 +67,7 @@ export class OpenAITranscriptionService implements TranscriptionService {
     // the translations route serves Whisper models only; never hand back an untranslated transcript instead
     if (request.task === "translate" && isOpenAIJsonOnlyModel(model)) {
       await request.audio.cancel();
-      throw new ProviderError("provider_cannot_translate", `openai cannot translate with model ${model}`, {
+      throw new ProviderError("translation_unsupported", `openai cannot translate with model ${model}`, {
         retryable: false,
       });
     }

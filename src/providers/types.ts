@@ -109,7 +109,7 @@ export type ProviderErrorCode =
   | "provider_bad_response"
   | "provider_not_configured"
   /** a translate job reached a provider (or model) that can only transcribe: never a silently untranslated text */
-  | "provider_cannot_translate"
+  | "translation_unsupported"
   /** the requested model is not one this provider offers */
   | "provider_model_unavailable"
   /** the audio is over every candidate provider's size limit (the message names the limit) */

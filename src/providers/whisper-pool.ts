@@ -37,9 +37,9 @@ const POOL_PROBLEM_MAX_BYTES = 8 * 1024;
 /** The pool's 400 codes for options it cannot honour, as the job's stable error codes (docs/pool-contract.md §1). */
 const POOL_REFUSALS: Record<
   string,
-  "provider_cannot_translate" | "provider_model_unavailable" | "diarization_unavailable" | "multichannel_unsupported"
+  "translation_unsupported" | "provider_model_unavailable" | "diarization_unavailable" | "multichannel_unsupported"
 > = {
-  translation_unsupported: "provider_cannot_translate",
+  translation_unsupported: "translation_unsupported",
   model_unavailable: "provider_model_unavailable",
   diarization_unavailable: "diarization_unavailable",
   multichannel_unsupported: "multichannel_unsupported",

@@ -102,7 +102,7 @@ export class WorkersAITranscriptionService implements TranscriptionService {
     // only whisper-large-v3-turbo documents the `task` input; another model would silently transcribe
     if (request.task === "translate" && model !== WORKERS_AI_DEFAULT_MODEL) {
       await request.audio.cancel();
-      throw new ProviderError("provider_cannot_translate", `workers-ai cannot translate with model ${model}`, {
+      throw new ProviderError("translation_unsupported", `workers-ai cannot translate with model ${model}`, {
         retryable: false,
       });
     }

@@ -59,14 +59,14 @@ describe("job options in the consumer", () => {
     expect(second!.getAll("timestamp_granularities[]")).toEqual(["segment"]);
   });
 
-  it("a translate job on a provider that cannot translate fails with provider_cannot_translate, nobody called", async () => {
+  it("a translate job on a provider that cannot translate fails with translation_unsupported, nobody called", async () => {
     const tenantId = await seedTenant();
     const id = await seedJob(tenantId, { provider: "deepgram", task: "translate" });
     const outbound = interceptFetch();
     const delivery = await deliverJobs([id], tenantId);
     expect(delivery.explicitAcks).toEqual(delivery.ids);
     expect(outbound.requests).toHaveLength(0);
-    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "provider_cannot_translate" });
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "translation_unsupported" });
   });
 
   it("a job naming a model its provider does not offer fails with provider_model_unavailable", async () => {
@@ -111,7 +111,7 @@ describe("job options in the consumer", () => {
       word_timestamps: false,
     });
     expect((await poolCallback(completedCallback(id))).status).toBe(200);
-    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "provider_cannot_translate" });
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "translation_unsupported" });
   });
 
   it("a pool translate result that says it translated is stored", async () => {
@@ -132,6 +132,6 @@ describe("job options in the consumer", () => {
       error: { code: "translation_unsupported", message: "English-only model", retryable: false },
     };
     expect((await poolCallback(failed)).status).toBe(200);
-    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "provider_cannot_translate" });
+    expect(await jobRow(id)).toMatchObject({ status: "failed", error_code: "translation_unsupported" });
   });
 });

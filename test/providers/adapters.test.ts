@@ -143,7 +143,7 @@ describe("openai", () => {
     const outbound = interceptFetch();
     await expectProviderError(
       new OpenAITranscriptionService(env).transcribe(request({ task: "translate", model: "gpt-4o-transcribe" })),
-      "provider_cannot_translate",
+      "translation_unsupported",
       false,
     );
     expect(outbound.requests).toHaveLength(0);
@@ -271,11 +271,11 @@ describe("deepgram", () => {
     expect(transcript.words?.length).toBeGreaterThan(0);
   });
 
-  it("cannot translate: fails with provider_cannot_translate before sending anything", async () => {
+  it("cannot translate: fails with translation_unsupported before sending anything", async () => {
     const outbound = interceptFetch();
     await expectProviderError(
       new DeepgramTranscriptionService(env).transcribe(request({ task: "translate" })),
-      "provider_cannot_translate",
+      "translation_unsupported",
       false,
     );
     expect(outbound.requests).toHaveLength(0);
@@ -407,7 +407,7 @@ describe("workers-ai", () => {
     const custom = { ...aiEnv, WORKERS_AI_MODEL: "@cf/acme/whisper-custom" } as Env;
     await expectProviderError(
       new WorkersAITranscriptionService(custom).transcribe(request({ task: "translate" })),
-      "provider_cannot_translate",
+      "translation_unsupported",
       false,
     );
     expect(calls).toHaveLength(0);
@@ -497,7 +497,7 @@ describe("whisper-pool", () => {
     interceptFetch().on("POST", "https://pool.test/", () => problem("translation_unsupported"));
     await expectProviderError(
       new WhisperPoolService(env).transcribe(request({ task: "translate" })),
-      "provider_cannot_translate",
+      "translation_unsupported",
       false,
     );
     interceptFetch().on("POST", "https://pool.test/", () => problem("model_unavailable"));

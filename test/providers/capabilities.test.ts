@@ -10,6 +10,7 @@ import {
   providerCanTranslate,
   providerModels,
   resolveProvider,
+  translatingProvider,
 } from "../../src/providers/capabilities.ts";
 
 const withVars = (vars: Partial<Record<keyof Env, string>>) => ({ ...env, ...vars }) as Env;
@@ -65,10 +66,10 @@ describe("checking a job's options against a provider", () => {
       message: "provider deepgram does not offer model whisper-1",
     });
     expect(checkProviderOptions(vars, "deepgram", translate)).toEqual({
-      code: "provider_cannot_translate",
+      code: "translation_unsupported",
       message: "provider deepgram cannot translate with model nova-3",
     });
-    expect(checkProviderOptions(vars, "whisper-pool", translate)?.code).toBe("provider_cannot_translate");
+    expect(checkProviderOptions(vars, "whisper-pool", translate)?.code).toBe("translation_unsupported");
   });
 });
 
@@ -78,7 +79,7 @@ describe("resolving a new job's provider", () => {
     expect(resolveProvider(vars, "deepgram", transcribe)).toEqual({ ok: true, provider: "deepgram" });
     expect(resolveProvider(vars, "deepgram", translate)).toEqual({
       ok: false,
-      refusal: { code: "provider_cannot_translate", message: "provider deepgram cannot translate with model nova-3" },
+      refusal: { code: "translation_unsupported", message: "provider deepgram cannot translate with model nova-3" },
     });
     expect(resolveProvider(vars, "workers-ai", transcribe)).toEqual({
       ok: false,
@@ -96,12 +97,28 @@ describe("resolving a new job's provider", () => {
     });
     expect(resolveProvider(withVars({ PROVIDERS: "deepgram" }), null, translate)).toEqual({
       ok: false,
-      refusal: { code: "provider_cannot_translate", message: "no enabled provider can translate" },
+      refusal: { code: "translation_unsupported", message: "no enabled provider can translate" },
     });
     expect(resolveProvider(vars, null, { task: "transcribe", model: "large-v9" })).toEqual({
       ok: false,
       refusal: { code: "provider_model_unavailable", message: "no enabled provider offers model large-v9" },
     });
+  });
+});
+
+describe("the provider of a new native translate job", () => {
+  it("the first enabled provider that can honour every option, else the first that can translate, else none", () => {
+    const pool = withVars({ PROVIDERS: "deepgram,openai,whisper-pool", POOL_MODELS: "large-v3-turbo" });
+    expect(translatingProvider(pool, translate)).toBe("openai");
+    // whisper-1 cannot label speakers; a multilingual pool can do both
+    expect(translatingProvider(pool, { ...translate, speakerLabels: true })).toBe("whisper-pool");
+    // nobody can do both: the first that translates (the job then fails with the speaker code there)
+    const noPool = withVars({ PROVIDERS: "deepgram,openai" });
+    expect(translatingProvider(noPool, { ...translate, speakerLabels: true })).toBe("openai");
+    expect(translatingProvider(withVars({ PROVIDERS: "deepgram,whisper-pool", POOL_MODELS: "" }), translate)).toBe(
+      null,
+    );
+    expect(translatingProvider(withVars({ PROVIDERS: "workers-ai" }), translate)).toBe("workers-ai");
   });
 });
 

@@ -702,6 +702,59 @@ const rows: Row[] = [
     400,
     "malformed_multipart",
   ],
+  // --- task (translate) ---
+  ["task of an unknown value", () => multipartUpload(s.a.key, { task: "summarize" }), 422, "invalid_task"],
+  ["task in capitals", () => multipartUpload(s.a.key, { task: "TRANSLATE" }), 422, "invalid_task"],
+  ["task with markup", () => multipartUpload(s.a.key, { task: SCRIPT }), 422, "invalid_task"],
+  ["task empty in the query", () => rawUpload(s.a.key, makeWav(0.1), "?task="), 422, "invalid_task"],
+  [
+    "task sent twice",
+    () =>
+      sendMultipart(s.a.key, [{ name: "task", body: "transcribe" }, { name: "task", body: "translate" }, filePart()]),
+    422,
+    "duplicate_field",
+  ],
+  [
+    "task as a JSON array beside audio_url",
+    () => json("/v1/transcriptions", s.a.key, { audio_url: "https://media.example.com/a.wav", task: ["translate"] }),
+    422,
+    "invalid_task",
+  ],
+  [
+    "task=translate pinned to a provider that cannot translate (deepgram)",
+    () => multipartUpload(s.a.key, { task: "translate", provider: "deepgram" }),
+    422,
+    "translation_unsupported",
+  ],
+  [
+    "task=translate on a pool whose model the edge does not know",
+    () => rawUpload(s.a.key, makeWav(0.1), "?task=translate&provider=whisper-pool"),
+    422,
+    "translation_unsupported",
+  ],
+  [
+    "task=translate when no enabled provider can translate",
+    () =>
+      callWith({ PROVIDERS: "deepgram" }, "/v1/transcriptions?task=translate", {
+        method: "POST",
+        key: s.a.key,
+        body: makeWav(0.1),
+        headers: { "content-type": "audio/wav" },
+      }),
+    422,
+    "translation_unsupported",
+  ],
+  [
+    "task=translate by URL pinned to deepgram",
+    () =>
+      json("/v1/transcriptions", s.a.key, {
+        audio_url: "https://media.example.com/a.wav",
+        task: "translate",
+        provider: "deepgram",
+      }),
+    422,
+    "translation_unsupported",
+  ],
   ["two file parts", () => sendMultipart(s.a.key, [filePart(), filePart()]), 400, "duplicate_file"],
   [
     "a field sent twice",
@@ -2029,6 +2082,18 @@ const rows: Row[] = [
     "unknown_provider",
   ],
   [
+    "tus: task of markup in metadata",
+    () => tusCreate({ "upload-metadata": `task ${btoa(SCRIPT)}` }),
+    422,
+    "invalid_task",
+  ],
+  [
+    "tus: task=translate pinned to deepgram in metadata",
+    () => tusCreate({ "upload-metadata": `task ${btoa("translate")},provider ${btoa("deepgram")}` }),
+    422,
+    "translation_unsupported",
+  ],
+  [
     "tus: creation body not offset+octet-stream",
     () => tusCreate({ "content-type": "text/html" }, HTML),
     415,
@@ -2190,7 +2255,7 @@ const openaiRows: OpenAIRow[] = [
     "a translation through a provider that cannot translate",
     () => sendOpenAI(s.a.key, [model("deepgram/nova-3"), filePart()], { path: TRANSLATE }),
     400,
-    "provider_cannot_translate",
+    "translation_unsupported",
     "model",
   ],
   [
@@ -2435,6 +2500,79 @@ const openaiRows: OpenAIRow[] = [
     409,
     "idempotency_key_reused",
     null,
+  ],
+
+  // --- our extra fields (native rules, OpenAI's error body) ---
+  [
+    "task on the transcriptions route",
+    () => sendOpenAI(s.a.key, [model(), field("task", "translate"), filePart()]),
+    400,
+    "unknown_field",
+    "task",
+  ],
+  [
+    "task on the translations route",
+    () =>
+      sendOpenAI(s.a.key, [model("openai/whisper-1"), field("task", "transcribe"), filePart()], { path: TRANSLATE }),
+    400,
+    "unknown_field",
+    "task",
+  ],
+  [
+    "redact_pii that is not a boolean",
+    () => sendOpenAI(s.a.key, [model(), field("redact_pii", "1"), filePart()]),
+    400,
+    "invalid_redact_pii",
+    "redact_pii",
+  ],
+  [
+    "redact_pii_policies[] naming an unknown entity type",
+    () =>
+      sendOpenAI(s.a.key, [
+        model(),
+        field("redact_pii", "true"),
+        field("redact_pii_policies[]", "phone_number"),
+        field("redact_pii_policies[]", SCRIPT),
+        filePart(),
+      ]),
+    400,
+    "invalid_redact_pii_policies",
+    "redact_pii_policies",
+  ],
+  [
+    "redact_pii_sub without redact_pii",
+    () => sendOpenAI(s.a.key, [model(), field("redact_pii_sub", "mask"), filePart()]),
+    400,
+    "invalid_redact_pii_sub",
+    "redact_pii_sub",
+  ],
+  [
+    "redact_pii_audio with markup",
+    () => sendOpenAI(s.a.key, [model(), field("redact_pii", "true"), field("redact_pii_audio", SCRIPT), filePart()]),
+    400,
+    "invalid_redact_pii_audio",
+    "redact_pii_audio",
+  ],
+  [
+    "keyterms[] with a line break",
+    () => sendOpenAI(s.a.key, [model(), field("keyterms[]", "Acme\r\nX-Injected: 1"), filePart()]),
+    400,
+    "invalid_keyterms",
+    "keyterms",
+  ],
+  [
+    "keyterms and keyterms[] together",
+    () => sendOpenAI(s.a.key, [model(), field("keyterms", "Acme"), field("keyterms[]", "Jane"), filePart()]),
+    400,
+    "duplicate_field",
+    "keyterms",
+  ],
+  [
+    "keyterms as a JSON object",
+    () => sendOpenAI(s.a.key, [model(), field("keyterms", '{"__proto__":{"x":1}}'), filePart()]),
+    400,
+    "invalid_keyterms",
+    "keyterms",
   ],
 
   // --- routing ---

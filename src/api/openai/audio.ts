@@ -80,8 +80,10 @@ for (const [path, task, operationId, summary] of ROUTES) {
     summary,
     description:
       "OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, " +
-      "`timestamp_granularities[]`, `stream`) plus our `webhook_url`, `metadata`, `subject_id`, " +
-      "`delete_after_seconds`. Creates a normal job and holds the request until it finishes (at most " +
+      "`timestamp_granularities[]`, `stream`) plus our options as extra fields: `webhook_url`, `metadata`, " +
+      "`subject_id`, `delete_after_seconds`, `keyterms` (or `keyterms[]`), the speaker options, `redact_pii`, " +
+      "`redact_pii_policies` (or `redact_pii_policies[]`), `redact_pii_sub`, `redact_pii_audio`; not `provider` (the " +
+      "model names it) nor `task` (the route is the task). Creates a normal job and holds the request until it finishes (at most " +
       "`SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and " +
       "`transcriptions:read` (the answer is the transcript).",
     security: [{ bearerAuth: ["transcriptions:write", "transcriptions:read"] }],

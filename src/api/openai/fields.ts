@@ -1,8 +1,9 @@
 /**
  * The multipart fields of the OpenAI-compatible audio routes, judged: OpenAI's own (`model`, `response_format`,
  * `temperature`, `timestamp_granularities[]`, `stream`, `chunking_strategy`) here, the rest (`language`, `prompt`, and
- * our extensions `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`) by the native upload's own rules
- * (`resolveUploadOptions`). Every refusal is a 400 naming its `param`.
+ * our extensions: `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`, `keyterms`, the speaker options,
+ * `redact_pii` and its details) by the native upload's own rules (`resolveUploadOptions`); `provider` and `task` are
+ * the model's and the route's to decide. Every refusal is a 400 naming its `param`.
  */
 import {
   OPENAI_RESPONSE_FORMATS,
@@ -14,13 +15,21 @@ import type { Env } from "../../env.ts";
 import type { ResolvedUploadOptions } from "../../jobs/create-job.ts";
 import { resolveProvider } from "../../providers/capabilities.ts";
 import type { JobTask } from "../../storage/schema.ts";
+import { BooleanField } from "../schemas.ts";
 import type { UploadFields, UploadLists } from "../upload-body.ts";
 import { resolveUploadOptions } from "../upload-options.ts";
 import { invalidParam } from "./errors.ts";
 import { modelNotFound, resolveModel } from "./models.ts";
 
-/** Field names that may repeat; `timestamp_granularities` (no brackets) is accepted too, as curl users send it. */
-export const LIST_FIELDS = ["timestamp_granularities[]", "timestamp_granularities"] as const;
+/** Our list options as the `openai` SDKs send an array in a form: one `name[]` field per entry. */
+const NATIVE_LIST_FIELDS = ["keyterms[]", "redact_pii_policies[]"] as const;
+
+/**
+ * Field names that may repeat; `timestamp_granularities` (no brackets) is accepted too, as curl users send it. The
+ * native list options come as `keyterms[]` / `redact_pii_policies[]` when an SDK is handed an array.
+ */
+const GRANULARITY_FIELDS = ["timestamp_granularities[]", "timestamp_granularities"] as const;
+export const LIST_FIELDS = [...GRANULARITY_FIELDS, ...NATIVE_LIST_FIELDS] as const;
 
 /** The job's options and how the answer is rendered. */
 export interface OpenAIAudioRequest {
@@ -46,6 +55,23 @@ export function resolveOpenAIAudioRequest(
   if (Object.hasOwn(native, "provider")) {
     throw invalidParam("provider", "unknown_field", "Choose the provider with `model` (GET /v1/models lists them).");
   }
+  if (Object.hasOwn(native, "task")) {
+    throw invalidParam(
+      "task",
+      "unknown_field",
+      "The route is the task: POST /v1/audio/translations translates into English, /v1/audio/transcriptions does not.",
+    );
+  }
+  for (const list of NATIVE_LIST_FIELDS) {
+    const values = lists[list];
+    if (values === undefined) continue;
+    const name = list.slice(0, -2);
+    if (Object.hasOwn(native, name)) {
+      throw invalidParam(name, "duplicate_field", `Send \`${name}\` once: as one field, or as \`${list}\` entries.`);
+    }
+    // judged by the native option's own rules, as the JSON array it is
+    native[name] = JSON.stringify(values);
+  }
 
   const model = fields.model;
   if (model === undefined || model === "") {
@@ -55,8 +81,8 @@ export function resolveOpenAIAudioRequest(
   if (!entry) throw modelNotFound(model, 400);
   // an alias goes to the first provider that can honour the task; a `<provider>/<model>` id to that one or nowhere
   // diarized_json asks for speaker labels (OpenAI: gpt-4o-transcribe-diarize); the native fields may too
-  const speakerLabels = fields.response_format === "diarized_json" || native.speaker_labels === "true";
-  const jobOptions = { task, model: entry.requestedModel, speakerLabels, multichannel: native.multichannel === "true" };
+  const speakerLabels = fields.response_format === "diarized_json" || formTrue(native.speaker_labels);
+  const jobOptions = { task, model: entry.requestedModel, speakerLabels, multichannel: formTrue(native.multichannel) };
   const chosen = resolveProvider(env, entry.alias ? null : entry.provider, jobOptions);
   if (!chosen.ok) {
     const why =
@@ -116,7 +142,7 @@ function parseTemperature(value: string | undefined): number | null {
 }
 
 function parseGranularities(lists: UploadLists): TimestampGranularity[] {
-  const values = LIST_FIELDS.flatMap((name) => lists[name] ?? []);
+  const values = GRANULARITY_FIELDS.flatMap((name) => lists[name] ?? []);
   for (const value of values) {
     if (!(TIMESTAMP_GRANULARITIES as readonly string[]).includes(value)) {
       throw invalidParam(
@@ -129,10 +155,15 @@ function parseGranularities(lists: UploadLists): TimestampGranularity[] {
   return [...new Set(values as TimestampGranularity[])];
 }
 
+/** An OpenAI boolean field, read by the native options' one boolean schema; absent = false. */
 function parseBoolean(value: string | undefined, param: string): boolean {
   if (value === undefined) return false;
-  const lower = value.trim().toLowerCase();
-  if (lower === "true") return true;
-  if (lower === "false") return false;
-  throw invalidParam(param, `invalid_${param}`, `${param} must be true or false.`);
+  const parsed = BooleanField.safeParse(value);
+  if (!parsed.success) throw invalidParam(param, `invalid_${param}`, `${param} must be true or false.`);
+  return parsed.data;
+}
+
+/** Whether a native boolean field says true (a malformed one is refused later, by resolveUploadOptions). */
+function formTrue(value: string | undefined): boolean {
+  return value !== undefined && BooleanField.safeParse(value).data === true;
 }

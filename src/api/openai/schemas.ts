@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 
 import { OPENAI_RESPONSE_FORMATS, TIMESTAMP_GRANULARITIES } from "../../domain/openai-format.ts";
 import { headers } from "../openapi.ts";
-import { UploadOptions } from "../schemas.ts";
+import { BooleanField, UploadOptions } from "../schemas.ts";
 
 export const OpenAIErrorSchema = z
   .object({
@@ -52,10 +52,19 @@ export const OpenAIAudioForm = z
       .array(z.enum(TIMESTAMP_GRANULARITIES))
       .optional()
       .openapi({ description: "`word` and/or `segment`, for verbose_json" }),
-    stream: z.enum(["true", "false"]).optional().openapi({ description: "answer with server-sent events" }),
+    stream: BooleanField.optional().openapi({ description: "answer with server-sent events" }),
     chunking_strategy: z.literal("auto").optional().openapi({ description: "accepted and ignored" }),
   })
-  .merge(UploadOptions.omit({ provider: true }))
+  // our options, by the native rules; the model names the provider and the route is the task
+  .merge(UploadOptions.omit({ provider: true, task: true }))
+  .extend({
+    "keyterms[]": z.array(z.string()).optional().openapi({
+      description: "`keyterms` as the SDKs send an array (one field per term); or one `keyterms` field",
+    }),
+    "redact_pii_policies[]": z.array(z.string()).optional().openapi({
+      description: "`redact_pii_policies` as the SDKs send an array; or one `redact_pii_policies` field",
+    }),
+  })
   .openapi("OpenAIAudioRequest");
 
 const VerboseSegmentSchema = z.object({

@@ -129,7 +129,7 @@ describe("refusals before a job exists", () => {
   it("translations through a provider that cannot translate are a 400 that says so", async () => {
     const error = await refused(() => client.audio.translations.create({ file: wavFile(), model: "deepgram/nova-3" }));
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(error).toMatchObject({ code: "provider_cannot_translate", param: "model" });
+    expect(error).toMatchObject({ code: "translation_unsupported", param: "model" });
     expect(error.message).toContain("cannot translate");
   });
 
@@ -312,7 +312,7 @@ describe("jobs made by the OpenAI routes are normal jobs", () => {
       .audio.translations.create({ file: wavFile(), model: "whisper-1" })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(refused).toMatchObject({ code: "provider_cannot_translate", param: "model" });
+    expect(refused).toMatchObject({ code: "translation_unsupported", param: "model" });
   });
 
   it("whisper-1 is the default provider (openai here), run by the queue consumer like any job", async () => {

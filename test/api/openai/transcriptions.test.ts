@@ -192,7 +192,7 @@ describe("models", () => {
     const refused = await sdk.audio.translations
       .create({ file: wavFile(), model: "whisper-pool/base.en" })
       .catch((e: unknown) => e);
-    expect(refused).toMatchObject({ status: 400, code: "provider_cannot_translate", param: "model" });
+    expect(refused).toMatchObject({ status: 400, code: "translation_unsupported", param: "model" });
   });
 });
 
