@@ -143,7 +143,7 @@ export interface paths {
         put?: never;
         /**
          * OpenAI-compatible: transcribe audio and wait for the text
-         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`. Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
+         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our options as extra fields: `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`, `keyterms` (or `keyterms[]`), the speaker options, `redact_pii`, `redact_pii_policies` (or `redact_pii_policies[]`), `redact_pii_sub`, `redact_pii_audio`; not `provider` (the model names it) nor `task` (the route is the task). Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
          */
         post: operations["createAudioTranscription"];
         delete?: never;
@@ -163,7 +163,7 @@ export interface paths {
         put?: never;
         /**
          * OpenAI-compatible: translate audio into English and wait for the text
-         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`. Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
+         * @description OpenAI's multipart fields (`file`, `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`, `stream`) plus our options as extra fields: `webhook_url`, `metadata`, `subject_id`, `delete_after_seconds`, `keyterms` (or `keyterms[]`), the speaker options, `redact_pii`, `redact_pii_policies` (or `redact_pii_policies[]`), `redact_pii_sub`, `redact_pii_audio`; not `provider` (the model names it) nor `task` (the route is the task). Creates a normal job and holds the request until it finishes (at most `SYNC_WAIT_SECONDS`). Errors use OpenAI's body. The key needs `transcriptions:write` and `transcriptions:read` (the answer is the transcript).
          */
         post: operations["createAudioTranslation"];
         delete?: never;
@@ -753,6 +753,11 @@ export interface components {
             status: "queued" | "processing" | "completed" | "failed";
             provider: string;
             /**
+             * @description `transcribe`, or `translate` (the text is English; `language` is `en` once completed)
+             * @enum {string}
+             */
+            task: "transcribe" | "translate";
+            /**
              * @description the provider's model that actually ran
              * @example whisper-1
              */
@@ -933,6 +938,12 @@ export interface components {
             /** @description array of strings (a JSON string or comma-separated list is accepted too) */
             keyterms?: string[];
             delete_after_seconds?: number;
+            /**
+             * @description `transcribe` (default) keeps the spoken language; `translate` gives English text whatever was spoken. Translation runs only on providers that can (OpenAI's translations endpoint with a Whisper model, Workers AI's whisper-large-v3-turbo, a pool with a multilingual model); without one enabled the submit is refused (422 `translation_unsupported`). `language` then names the spoken language (a hint), the result's is `en`
+             * @example translate
+             * @enum {string}
+             */
+            task?: "transcribe" | "translate";
             speaker_labels?: boolean;
             speakers_expected?: number;
             min_speakers?: number;
@@ -1046,11 +1057,8 @@ export interface components {
             temperature?: string;
             /** @description `word` and/or `segment`, for verbose_json */
             "timestamp_granularities[]"?: ("word" | "segment")[];
-            /**
-             * @description answer with server-sent events
-             * @enum {string}
-             */
-            stream?: "true" | "false";
+            /** @description answer with server-sent events */
+            stream?: boolean;
             /**
              * @description accepted and ignored
              * @enum {string}
@@ -1106,6 +1114,10 @@ export interface components {
             redact_pii_sub?: "entity_name" | "hash" | "mask";
             /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
             redact_pii_audio?: boolean;
+            /** @description `keyterms` as the SDKs send an array (one field per term); or one `keyterms` field */
+            "keyterms[]"?: string[];
+            /** @description `redact_pii_policies` as the SDKs send an array; or one `redact_pii_policies` field */
+            "redact_pii_policies[]"?: string[];
         };
         OpenAIModel: {
             /** @example whisper-pool/base.en */
@@ -1543,6 +1555,8 @@ export interface operations {
                 keyterms?: string;
                 /** @description Delete the job (audio, transcript, webhook log) this many seconds after it finishes */
                 delete_after_seconds?: number;
+                /** @description `transcribe` (default) keeps the spoken language; `translate` gives English text whatever was spoken. Translation runs only on providers that can (OpenAI's translations endpoint with a Whisper model, Workers AI's whisper-large-v3-turbo, a pool with a multilingual model); without one enabled the submit is refused (422 `translation_unsupported`). `language` then names the spoken language (a hint), the result's is `en` */
+                task?: "transcribe" | "translate";
                 /** @description label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance) */
                 speaker_labels?: boolean;
                 /** @description how many speakers there are, when known (needs `speaker_labels`; not with min/max) */
@@ -1613,6 +1627,12 @@ export interface operations {
                      * @example 86400
                      */
                     delete_after_seconds?: number;
+                    /**
+                     * @description `transcribe` (default) keeps the spoken language; `translate` gives English text whatever was spoken. Translation runs only on providers that can (OpenAI's translations endpoint with a Whisper model, Workers AI's whisper-large-v3-turbo, a pool with a multilingual model); without one enabled the submit is refused (422 `translation_unsupported`). `language` then names the spoken language (a hint), the result's is `en`
+                     * @example translate
+                     * @enum {string}
+                     */
+                    task?: "transcribe" | "translate";
                     /** @description label who spoke: segments and words gain `speaker` (`A`, `B`, … in order of first appearance) */
                     speaker_labels?: boolean;
                     /** @description how many speakers there are, when known (needs `speaker_labels`; not with min/max) */
