@@ -48,6 +48,11 @@ const { values: args } = parseArgs({
     heading: { type: "string", default: "" },
     /** Also sample the pool's `process.memoryUsage()` every 100 ms and print each field's peak (where RSS goes). */
     memory: { type: "boolean", default: false },
+    /** Diagnostic: run the pool process with `--expose-gc` and collect garbage every N ms (0: never), so that the
+     *  peaks show the live set instead of what V8 has not collected yet. Not a pool setting. */
+    "gc-every-ms": { type: "string", default: "0" },
+    /** The pool's GC_SLACK_MIB (its default when left out; 0: V8's own pace). */
+    "gc-slack": { type: "string" },
     write: { type: "boolean", default: false },
   },
 });
@@ -81,6 +86,7 @@ async function child(): Promise<void> {
     whisperTemperatureInc: 0,
     whisperBestOf: 1,
     decodeMode: args.mode as "stream" | "whole",
+    ...(args["gc-slack"] !== undefined ? { gcSlackMib: Number(args["gc-slack"]) } : {}),
     maxAudioBytes: Number(args["max-bytes"]),
     maxAudioSeconds: 6 * 3600,
     jobTimeoutMs: 3_600_000,
@@ -88,12 +94,15 @@ async function child(): Promise<void> {
     logger: createLogger({ level: "silent" }),
   });
   const peaks: Record<string, number> = {};
+  const gcEvery = Number(args["gc-every-ms"]);
+  const collector = gcEvery > 0 ? setInterval(() => (globalThis as { gc?: () => void }).gc?.(), gcEvery).unref() : null;
   const sampler = args.memory
     ? setInterval(() => {
         for (const [key, value] of Object.entries(process.memoryUsage())) peaks[key] = Math.max(peaks[key] ?? 0, value);
       }, 100)
     : null;
   process.once("SIGTERM", () => {
+    if (collector) clearInterval(collector);
     if (sampler) {
       clearInterval(sampler);
       const mib = Object.entries(peaks).map(([key, value]) => `${key} ${(value / 2 ** 20).toFixed(0)} MiB`);
@@ -193,6 +202,7 @@ async function parent(): Promise<void> {
     const proc = spawn(
       process.execPath,
       [
+        ...(Number(args["gc-every-ms"]) > 0 ? ["--expose-gc"] : []),
         "--import",
         "tsx",
         import.meta.filename,
@@ -209,6 +219,8 @@ async function parent(): Promise<void> {
         `--engine=${args.engine}`,
         `--engine-url=${base}/v1`,
         ...(args.memory ? ["--memory"] : []),
+        `--gc-every-ms=${args["gc-every-ms"]}`,
+        ...(args["gc-slack"] !== undefined ? [`--gc-slack=${args["gc-slack"]}`] : []),
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );

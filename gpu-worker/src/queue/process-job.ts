@@ -10,6 +10,7 @@ import { type Queue, UnrecoverableError } from "bullmq";
 
 import { type DecodeOptions, fetchAndDecode } from "../audio/decode.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
+import { GarbageLimit } from "../batch/garbage-limit.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { stitchWindows } from "../batch/stitch.ts";
 import { type StreamedTranscription, transcribeStream } from "../batch/stream-job.ts";
@@ -48,6 +49,8 @@ export type JobResult = { segments: number } | { discarded: "erased" };
 /** Builds the BullMQ processor function for the `transcriptions` queue. */
 export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<JobResult> {
   const { settings, scheduler, metrics } = deps;
+  // one for all the jobs of this process: the garbage is the process's
+  const garbage = settings.gcSlackMib > 0 ? new GarbageLimit({ slackBytes: settings.gcSlackMib * 2 ** 20 }) : undefined;
   return async (job) => {
     const data = job.data;
     const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
@@ -104,6 +107,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
               decode: decodeOptions,
               windows: { maxWindowSeconds: settings.windowSeconds },
               maxWindowsInFlight: settings.jobWindowsInFlight,
+              garbage,
               submit,
             });
       const inferenceMs = streamed.inferenceMs;
