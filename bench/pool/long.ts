@@ -21,6 +21,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { parseArgs, promisify } from "node:util";
 
 // @ts-expect-error -- a plain .mjs helper shared by the benchmark scripts
@@ -38,7 +39,8 @@ const { values: args } = parseArgs({
     "max-bytes": { type: "string", default: String(500 * 1024 * 1024) },
     "short-seconds": { type: "string", default: "60" },
     "long-seconds": { type: "string", default: "10800" },
-    /** Variants, run interleaved: `stream`, `whole`, or `stream:<GC_SLACK_MIB>` (e.g. `stream:0`, V8's own pace). */
+    /** Variants, run interleaved: `stream`, `whole`, or `stream:<GC_SLACK_MIB>[:<GC_MAX_SHARE_PERCENT>]` (e.g.
+     *  `stream:0`, V8's own pace; `stream:16:100`, no cap on the time spent collecting). */
     modes: { type: "string", default: "stream,whole" },
     /** Rounds: each runs every input in every variant (A B A B …), so load drift hits all variants alike. */
     rounds: { type: "string", default: "1" },
@@ -59,6 +61,8 @@ const { values: args } = parseArgs({
     "gc-every-ms": { type: "string", default: "0" },
     /** The pool's GC_SLACK_MIB (its default when left out; 0: V8's own pace). */
     "gc-slack": { type: "string" },
+    /** The pool's GC_MAX_SHARE_PERCENT (its default when left out). */
+    "gc-share": { type: "string" },
     write: { type: "boolean", default: false },
   },
 });
@@ -93,6 +97,7 @@ async function child(): Promise<void> {
     whisperBestOf: 1,
     decodeMode: args.mode as "stream" | "whole",
     ...(args["gc-slack"] !== undefined ? { gcSlackMib: Number(args["gc-slack"]) } : {}),
+    ...(args["gc-share"] !== undefined ? { gcMaxSharePercent: Number(args["gc-share"]) } : {}),
     maxAudioBytes: Number(args["max-bytes"]),
     maxAudioSeconds: 6 * 3600,
     jobTimeoutMs: 3_600_000,
@@ -100,6 +105,24 @@ async function child(): Promise<void> {
     logger: createLogger({ level: "silent" }),
   });
   const peaks: Record<string, number> = {};
+  // every collection in the pool process, V8's own and the garbage limit's: count and time per kind
+  const gcs = new Map<string, { count: number; ms: number }>();
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      const name =
+        kind === constants.NODE_PERFORMANCE_GC_MAJOR
+          ? "major"
+          : kind === constants.NODE_PERFORMANCE_GC_MINOR
+            ? "minor"
+            : "other";
+      const total = gcs.get(name) ?? { count: 0, ms: 0 };
+      total.count++;
+      total.ms += entry.duration;
+      gcs.set(name, total);
+    }
+  });
+  if (args.memory) observer.observe({ entryTypes: ["gc"] });
   const gcEvery = Number(args["gc-every-ms"]);
   const collector = gcEvery > 0 ? setInterval(() => (globalThis as { gc?: () => void }).gc?.(), gcEvery).unref() : null;
   const sampler = args.memory
@@ -113,6 +136,9 @@ async function child(): Promise<void> {
       clearInterval(sampler);
       const mib = Object.entries(peaks).map(([key, value]) => `${key} ${(value / 2 ** 20).toFixed(0)} MiB`);
       process.stderr.write(`pool memoryUsage() peaks: ${mib.join(", ")}\n`);
+      observer.disconnect();
+      const times = [...gcs].map(([kind, t]) => `${kind} ${t.count} (${(t.ms / 1000).toFixed(1)} s)`);
+      process.stderr.write(`pool collections: ${times.join(", ")}\n`);
     }
     void pool.stop().then(() => process.exit(0));
   });
@@ -210,7 +236,7 @@ async function parent(): Promise<void> {
     variant: string,
     maxBytes: number,
   ): Promise<void> => {
-    const [mode, variantSlack] = variant.split(":");
+    const [mode, variantSlack, variantShare] = variant.split(":");
     const gcSlack = variantSlack ?? args["gc-slack"];
     const job = `tr_benchlong_${Date.now()}_${n++}`;
     const body = new Promise<CallbackBody>((resolve) => waiters.set(job, resolve));
@@ -237,6 +263,7 @@ async function parent(): Promise<void> {
         ...(args.memory ? ["--memory"] : []),
         `--gc-every-ms=${args["gc-every-ms"]}`,
         ...(gcSlack !== undefined ? [`--gc-slack=${gcSlack}`] : []),
+        ...(variantShare !== undefined ? [`--gc-share=${variantShare}`] : []),
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );

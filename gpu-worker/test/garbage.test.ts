@@ -76,8 +76,39 @@ describe("GarbageLimit", () => {
     expect(collected).toBe(2);
   });
 
-  it("refuses a slack that is not positive", () => {
+  it("spends at most maxTimeShare of the time collecting: after a collection of d ms, the next waits d / share", () => {
+    let clock = 0;
+    let level = 0;
+    let collected = 0;
+    const limit = new GarbageLimit({
+      slackBytes: MiB,
+      checkEveryBytes: 1,
+      maxTimeShare: 0.1,
+      now: () => clock,
+      arrayBuffers: () => level,
+      collect: () => {
+        collected++;
+        clock += 50;
+        level = 0;
+      },
+    });
+    level = 2 * MiB;
+    limit.note(1);
+    expect(collected).toBe(1);
+    expect(limit.collectingMs).toBe(50);
+    // 50 ms of collecting: none before 500 ms later, however much garbage there is
+    level = 8 * MiB;
+    clock += 499;
+    limit.note(1);
+    expect(collected).toBe(1);
+    clock += 1;
+    limit.note(1);
+    expect(collected).toBe(2);
+  });
+
+  it("refuses a slack that is not positive and a time share outside (0, 1]", () => {
     expect(() => new GarbageLimit({ slackBytes: 0, collect: () => undefined })).toThrow(/slackBytes/);
+    expect(() => new GarbageLimit({ slackBytes: 1, maxTimeShare: 0, collect: () => undefined })).toThrow(/Share/);
   });
 
   it("collects the process's real garbage with V8's own gc, without a gc global", () => {
@@ -94,7 +125,8 @@ describe("GarbageLimit", () => {
       }
       return most;
     };
-    const limit = new GarbageLimit({ slackBytes: 8 * MiB, checkEveryBytes: 256 * 1024 });
+    // no cap on the time: this loop does nothing but make garbage
+    const limit = new GarbageLimit({ slackBytes: 8 * MiB, checkEveryBytes: 256 * 1024, maxTimeShare: 1 });
     const bounded = churn(limit);
     expect(limit.collections).toBeGreaterThanOrEqual(8);
     // the slack, one look's worth, and what V8 still sweeps on its own thread just after a collection
@@ -106,13 +138,18 @@ describe("GarbageLimit", () => {
   });
 });
 
-describe("GC_SLACK_MIB", () => {
+describe("GC_SLACK_MIB and GC_MAX_SHARE_PERCENT", () => {
   const env = { BRIDGE_KEYS: "e:s", CALLBACK_KEYS: "p:s", REDIS_URL: "redis://127.0.0.1:1" };
 
-  it("defaults to 16 MiB, reads the environment, and 0 turns it off", () => {
-    expect(resolvePoolSettings(poolOptionsFromEnv(env)).gcSlackMib).toBe(16);
-    expect(resolvePoolSettings(poolOptionsFromEnv({ ...env, GC_SLACK_MIB: "0" })).gcSlackMib).toBe(0);
+  it("defaults to 16 MiB and 5 % of the time, reads the environment, and 0 turns it off", () => {
+    expect(resolvePoolSettings(poolOptionsFromEnv(env))).toMatchObject({ gcSlackMib: 16, gcMaxSharePercent: 5 });
+    expect(
+      resolvePoolSettings(poolOptionsFromEnv({ ...env, GC_SLACK_MIB: "0", GC_MAX_SHARE_PERCENT: "20" })),
+    ).toMatchObject({ gcSlackMib: 0, gcMaxSharePercent: 20 });
     expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, GC_SLACK_MIB: "-1" }))).toThrow(/gcSlackMib/);
+    expect(() => resolvePoolSettings(poolOptionsFromEnv({ ...env, GC_MAX_SHARE_PERCENT: "0" }))).toThrow(
+      /gcMaxSharePercent/,
+    );
   });
 });
 

@@ -50,7 +50,10 @@ export type JobResult = { segments: number } | { discarded: "erased" };
 export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<JobResult> {
   const { settings, scheduler, metrics } = deps;
   // one for all the jobs of this process: the garbage is the process's
-  const garbage = settings.gcSlackMib > 0 ? new GarbageLimit({ slackBytes: settings.gcSlackMib * 2 ** 20 }) : undefined;
+  const garbage =
+    settings.gcSlackMib > 0
+      ? new GarbageLimit({ slackBytes: settings.gcSlackMib * 2 ** 20, maxTimeShare: settings.gcMaxSharePercent / 100 })
+      : undefined;
   return async (job) => {
     const data = job.data;
     const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
