@@ -11,7 +11,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 
 import { exposedGc } from "../../gpu-worker/src/batch/garbage-limit.ts";
-import { stitchWindows, type WindowPlacement } from "../../gpu-worker/src/batch/stitch.ts";
+import { type StitchedTranscript, stitchWindows, type WindowPlacement } from "../../gpu-worker/src/batch/stitch.ts";
 import type { EngineWindowResult } from "../../gpu-worker/src/engines/engine.ts";
 // @ts-expect-error -- a plain .mjs helper shared by the benchmark scripts
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
@@ -88,10 +88,13 @@ for (const hours of args.hours!.split(",").map(Number)) {
       placements.push({ startSample: start * SAMPLE_RATE, sampleCount: Math.min(WINDOW_SECONDS, seconds - start) });
     }
     const before = heap();
-    let results: EngineWindowResult[] | null = windowResults(seconds, withWords);
-    const held = heap();
-    const stitched = stitchWindows(placements, results, "en");
-    results = null;
+    let held = 0;
+    // the window results go out of scope once stitched, as they do in process-job.ts
+    const stitched = ((): StitchedTranscript => {
+      const results = windowResults(seconds, withWords);
+      held = heap();
+      return stitchWindows(placements, results, "en");
+    })();
     const afterStitch = heap();
     const json = JSON.stringify({ job_id: "tr_x", status: "completed", result: stitched });
     rows.push({
