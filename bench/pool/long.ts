@@ -386,7 +386,8 @@ async function parent(): Promise<void> {
   const output = [...table, "", ...summary, ...ratios.map((r) => `- ${r}`)].join("\n");
   console.log(`\n${output}`);
   if (args.write) {
-    const command = `npx tsx bench/pool/long.ts ${process.argv.slice(2).join(" ")}`.trim();
+    const quoted = process.argv.slice(2).map((a) => (/[\s,"]/.test(a) && !a.startsWith("--") ? JSON.stringify(a) : a));
+    const command = `npx tsx bench/pool/long.ts ${quoted.join(" ")}`.trim();
     const heading = `## Whisper pool, long audio (bench/pool/long.ts)${args.heading ? `: ${args.heading}` : ""}`;
     const engine =
       args.engine === "instant"
