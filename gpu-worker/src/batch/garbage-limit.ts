@@ -9,7 +9,7 @@
  *
  * A forced collection is a full, atomic one on the main thread (about 40–160 ms for the pool's heap on the loaded
  * test machine), so the limit also caps the share of time spent in them (`maxTimeShare`): after a collection of
- * d ms the next waits at least d / share. A pipeline that turns buffers over faster than that (an instant engine,
+ * d ms the next waits at least d × (1 / share − 1). A pipeline that turns buffers over faster than that (an instant engine,
  * docs/benchmarks.md) then holds more garbage, never more than V8's own pace would; at inference speeds the cap is
  * not reached.
  */
@@ -88,7 +88,8 @@ export class GarbageLimit {
     this.#collect();
     const ended = this.#now();
     this.#collectingMs += ended - started;
-    this.#notBefore = ended + (ended - started) / this.#share;
+    // d ms collecting, then at least d × (1 / share − 1) without: at most `share` of the time
+    this.#notBefore = ended + (ended - started) * (1 / this.#share - 1);
     this.#collections++;
     this.#floor = this.#arrayBuffers();
   }
