@@ -16,6 +16,8 @@ interface EnvOverlay {
   /** ordered, comma separated provider names; the first enabled one is the default */
   PROVIDERS?: string;
   MAX_UPLOAD_BYTES?: string;
+  /** where data lives (JSON: directory, regions with bucket/queues/pool and job shards); unset = one database (src/domain/placement.ts) */
+  PLACEMENT?: string;
   /** public base URL of this Worker, used to build pool callback and audio URLs */
   PUBLIC_BASE_URL?: string;
 

@@ -122,6 +122,10 @@ export interface PoolSettings {
    */
   audioFetchLocal: boolean;
   ffmpegPath: string;
+  /** ffprobe, for the channel count of a multichannel job's audio. */
+  ffprobePath: string;
+  /** Most channels a multichannel job's audio may have (each is decoded and transcribed on its own). */
+  maxAudioChannels: number;
 
   callbackAttempts: number;
   callbackBackoffMs: number;
@@ -131,6 +135,22 @@ export interface PoolSettings {
   /** SIGTERM: how long the batch in flight may take to finish before the process exits anyway. */
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
+
+  /**
+   * The diarization stage (src/diarization/): both models set = speaker-label jobs are accepted; both empty = such
+   * jobs fail with `diarization_unavailable`. A `.onnx` path, a catalog name or `synthetic:tones`.
+   */
+  diarizationSegmentationModel: string;
+  diarizationEmbeddingModel: string;
+  /** Operator-supplied SHA-256 of a catalog download (required where the catalog has none). */
+  diarizationSegmentationSha256: string;
+  diarizationEmbeddingSha256: string;
+  /** ONNX Runtime threads of each diarization model. */
+  diarizationThreads: number;
+  /** Clustering's cosine-distance threshold when a job gives no exact speaker count. */
+  diarizationThreshold: number;
+  /** Longest audio a speaker-label job may have (the host holds 16 kHz float: 230 MB per hour) → `diarization_too_long`. */
+  maxDiarizationSeconds: number;
 }
 
 /** What `startPool` accepts: the required settings plus any overrides. */
@@ -183,12 +203,21 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     audioFetchTimeoutMs: 30_000,
     audioFetchAllowedHosts: "",
     ffmpegPath: "ffmpeg",
+    ffprobePath: "ffprobe",
+    maxAudioChannels: 8,
     callbackAttempts: 500,
     callbackBackoffMs: 1_000,
     callbackBackoffCapMs: 300_000,
     callbackTimeoutMs: 10_000,
     shutdownTimeoutMs: 120_000,
     logLevel: "info",
+    diarizationSegmentationModel: "",
+    diarizationEmbeddingModel: "",
+    diarizationSegmentationSha256: "",
+    diarizationEmbeddingSha256: "",
+    diarizationThreads: 1,
+    diarizationThreshold: 0.5,
+    maxDiarizationSeconds: 2 * 3600,
     ...withoutUndefined(options),
   } as PoolSettings;
   settings.audioFetchLocal ??= isLoopbackHost(settings.host);
@@ -233,6 +262,7 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("stalledIntervalMs", 100);
   int("maxStalledCount", 0, 100);
   int("maxAudioBytes", 1);
+  int("maxAudioChannels", 1, 32);
   int("audioFetchTimeoutMs", 100);
   int("callbackAttempts", 1);
   int("callbackBackoffMs", 0);
@@ -245,6 +275,13 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   if (!(settings.maxAudioSeconds > 0 && settings.maxAudioSeconds <= MAX_MEDIA_SECONDS)) {
     problems.push(`maxAudioSeconds must be positive and at most ${MAX_MEDIA_SECONDS} (the contract's 7 days)`);
   }
+  if (!settings.diarizationSegmentationModel.trim() !== !settings.diarizationEmbeddingModel.trim())
+    problems.push("diarizationSegmentationModel and diarizationEmbeddingModel are set together or not at all");
+  int("diarizationThreads", 1, 64);
+  if (!(settings.diarizationThreshold > 0 && settings.diarizationThreshold < 2))
+    problems.push("diarizationThreshold must be between 0 and 2 (a cosine distance)");
+  if (!(settings.maxDiarizationSeconds > 0 && settings.maxDiarizationSeconds <= MAX_MEDIA_SECONDS))
+    problems.push(`maxDiarizationSeconds must be positive and at most ${MAX_MEDIA_SECONDS}`);
   if (!(settings.whisperTemperatureInc >= 0 && settings.whisperTemperatureInc <= 1))
     problems.push("whisperTemperatureInc must be between 0 and 1");
   if (settings.jobConcurrency < settings.batchSize)
@@ -308,16 +345,32 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   AUDIO_FETCH_ALLOWED_HOSTS: ["audioFetchAllowedHosts", "string"],
   AUDIO_FETCH_LOCAL: ["audioFetchLocal", "boolean"],
   FFMPEG_PATH: ["ffmpegPath", "string"],
+  FFPROBE_PATH: ["ffprobePath", "string"],
+  MAX_AUDIO_CHANNELS: ["maxAudioChannels", "number"],
   CALLBACK_ATTEMPTS: ["callbackAttempts", "number"],
   CALLBACK_BACKOFF_MS: ["callbackBackoffMs", "number"],
   CALLBACK_BACKOFF_CAP_MS: ["callbackBackoffCapMs", "number"],
   CALLBACK_TIMEOUT_MS: ["callbackTimeoutMs", "number"],
   SHUTDOWN_TIMEOUT_MS: ["shutdownTimeoutMs", "number"],
   LOG_LEVEL: ["logLevel", "string"],
+  DIARIZATION_SEGMENTATION_MODEL: ["diarizationSegmentationModel", "string"],
+  DIARIZATION_EMBEDDING_MODEL: ["diarizationEmbeddingModel", "string"],
+  DIARIZATION_SEGMENTATION_SHA256: ["diarizationSegmentationSha256", "string"],
+  DIARIZATION_EMBEDDING_SHA256: ["diarizationEmbeddingSha256", "string"],
+  DIARIZATION_THREADS: ["diarizationThreads", "number"],
+  DIARIZATION_THRESHOLD: ["diarizationThreshold", "number"],
+  MAX_DIARIZATION_SECONDS: ["maxDiarizationSeconds", "number"],
 };
 
 /** The environment variables {@link poolOptionsFromEnv} reads (plus BRIDGE_KEYS and CALLBACK_KEYS). */
 export const POOL_ENV_VARS = ["BRIDGE_KEYS", "CALLBACK_KEYS", ...Object.keys(ENV_SETTINGS)];
+
+/** True when both diarization models are set: the pool runs the diarization stage. */
+export function diarizationConfigured(
+  settings: Pick<PoolSettings, "diarizationSegmentationModel" | "diarizationEmbeddingModel">,
+): boolean {
+  return settings.diarizationSegmentationModel.trim() !== "" && settings.diarizationEmbeddingModel.trim() !== "";
+}
 
 /** Reads pool options from environment variables; malformed numbers and booleans are reported, not guessed. */
 export function poolOptionsFromEnv(env: NodeJS.ProcessEnv): PoolOptions {

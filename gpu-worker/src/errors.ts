@@ -24,7 +24,9 @@ export type FailureCode =
   /** a speaker-labels job on a pool without diarization models */
   | "diarization_unavailable"
   /** a multichannel job: this pool does not transcribe channels separately */
-  | "multichannel_unsupported";
+  | "multichannel_unsupported"
+  /** a speaker-labels job longer than MAX_DIARIZATION_SECONDS (diarization holds the whole signal) */
+  | "diarization_too_long";
 
 /** A failure with a code; `retryable` decides between another BullMQ attempt and a terminal failure. */
 export class PoolJobError extends Error {

@@ -12,7 +12,9 @@ import type { Redis } from "ioredis";
 import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
 import { refuseOptions, servedModelNames } from "./bridge/options.ts";
-import { type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
+import { diarizationConfigured, type PoolOptions, type PoolSettings, resolvePoolSettings } from "./config.ts";
+import type { Diarizer } from "./diarization/diarizer.ts";
+import { startDiarizer } from "./diarization/start.ts";
 import type { TranscriptionEngine } from "./engines/engine.ts";
 import { OpenAICompatibleEngine } from "./engines/openai-compatible.ts";
 import { WhisperCppEngine } from "./engines/whispercpp.ts";
@@ -85,6 +87,7 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
   let startupError: string | null = null;
   let engine: TranscriptionEngine | undefined = engineInstance;
   let scheduler: BatchScheduler | undefined;
+  let diarizer: Diarizer | undefined;
   let queues: PoolQueues | undefined;
   // with Redis down, BullMQ's close() calls wait on reconnects that never come: do not let each step wait long
   const stepTimeout = (): number =>
@@ -112,7 +115,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       enqueue: (dispatch) => enqueueDispatch(transcriptions, callbacks, dispatch, settings, eraser),
       refuseOptions: (dispatch) => {
         const description = engine?.ready ? engine.description : null;
-        return refuseOptions(dispatch, servedModelNames(settings, description), description);
+        // a pool with the diarization models configured takes speaker-label jobs while they load (checked again later)
+        return refuseOptions(
+          dispatch,
+          servedModelNames(settings, description),
+          description,
+          diarizationConfigured(settings),
+        );
       },
       erase: (jobId) => eraser.erase(jobId),
       notReadyReason: () => {
@@ -122,7 +131,11 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
         if (connection.status !== "ready") return "redis unreachable";
         return null;
       },
-      readinessDetail: () => ({ engine: engine?.description ?? null, batch_size: settings.batchSize }),
+      readinessDetail: () => ({
+        engine: engine?.description ?? null,
+        batch_size: settings.batchSize,
+        ...(diarizer ? { diarization: diarizer.description } : {}),
+      }),
       metrics,
       metricsToken: settings.metricsToken,
       logger,
@@ -135,6 +148,9 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
     lifecycle.opened("engine", () => startedEngine.close());
     await startedEngine.start();
     scheduler = createScheduler(settings, startedEngine, metrics, logger);
+    diarizer = diarizationConfigured(settings)
+      ? await startDiarizer(settings, logger, lifecycle, fetchImpl)
+      : undefined;
 
     await watchLostJobs({ settings, transcriptions, callbacks, eraser, logger, lifecycle, stepTimeout });
     await startWorkers({
@@ -146,7 +162,13 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
       logger,
       modelName: startedEngine.description.model,
       refuseOptions: (data) =>
-        refuseOptions(data, servedModelNames(settings, startedEngine.description), startedEngine.description),
+        refuseOptions(
+          data,
+          servedModelNames(settings, startedEngine.description),
+          startedEngine.description,
+          diarizer?.ready ?? false,
+        ),
+      diarizer,
       activeJobs,
       lifecycle,
       stepTimeout,

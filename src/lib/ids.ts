@@ -49,13 +49,23 @@ export function firstIdAt(kind: keyof typeof ID_PREFIX, ms: number): string {
 
 export const ID_PREFIX = { transcription: "tr_", tenant: "tn_", apiKey: "key_", upload: "up_" } as const;
 
-export function newId(kind: keyof typeof ID_PREFIX): string {
-  return ID_PREFIX[kind] + ulid();
+/** Kinds whose rows live in a job shard: their ids may carry the shard code after the ULID (src/domain/placement.ts). */
+const SHARDED_KINDS = new Set<keyof typeof ID_PREFIX>(["transcription", "upload"]);
+
+/** A new id; `shardCode` (jobs and uploads only) is appended so the id names the shard that holds it. */
+export function newId(kind: keyof typeof ID_PREFIX, shardCode?: string): string {
+  if (shardCode !== undefined && (!SHARDED_KINDS.has(kind) || !SHARD_SUFFIX.test(shardCode))) {
+    throw new Error(`A ${kind} id cannot carry the shard code ${JSON.stringify(shardCode)}.`);
+  }
+  return ID_PREFIX[kind] + ulid() + (shardCode ?? "");
 }
 
+/** A shard code: three characters, a lowercase letter first, so it never reads as part of the uppercase ULID. */
+export const SHARD_SUFFIX = /^[a-z][a-z0-9]{2}$/;
 const ID_PATTERN = /^(tr|tn|key|up)_[0-9A-HJKMNP-TV-Z]{26}$/;
+const SHARDED_ID_PATTERN = /^(tr|up)_[0-9A-HJKMNP-TV-Z]{26}(?:[a-z][a-z0-9]{2})?$/;
 
-/** Cheap shape check so malformed ids never reach a query. */
+/** Cheap shape check so malformed ids never reach a query (whether a shard suffix is configured is placement's call). */
 export function isWellFormedId(id: string, kind: keyof typeof ID_PREFIX): boolean {
-  return id.startsWith(ID_PREFIX[kind]) && ID_PATTERN.test(id);
+  return id.startsWith(ID_PREFIX[kind]) && (SHARDED_KINDS.has(kind) ? SHARDED_ID_PATTERN : ID_PATTERN).test(id);
 }

@@ -16,9 +16,9 @@
  * - speaker labels (diarization): Deepgram (`diarize=true`), OpenAI's `gpt-4o-transcribe-diarize` (`diarized_json`)
  *   and the pool (a pool without a diarization stage refuses the dispatch: the job fails `diarization_unavailable`).
  *   Workers AI never.
- * - multichannel (each channel one speaker): Deepgram (`multichannel=true`). The pool's ffmpeg channel split is not
- *   built (it refuses with `multichannel_unsupported`), and OpenAI and Workers AI are not handed channels by the
- *   edge (docs/api.md): `multichannel_unsupported`.
+ * - multichannel (each channel one speaker): Deepgram (`multichannel=true`) and the pool (ffmpeg splits the channels,
+ *   each is transcribed on its own, segments carry `ch0`, `ch1`, …: docs/pool.md "Multichannel jobs"). OpenAI and
+ *   Workers AI are not handed channels by the edge (docs/api.md): `multichannel_unsupported`.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -174,9 +174,9 @@ export function providerCanDiarize(env: Env, name: string, model: string | null 
   }
 }
 
-/** Whether this provider can transcribe each channel on its own (Deepgram natively; the pool refuses it today). */
+/** Whether this provider can transcribe each channel on its own (Deepgram natively, the pool with ffmpeg). */
 export function providerCanSplitChannels(name: string): boolean {
-  return name === "deepgram";
+  return name === "deepgram" || name === "whisper-pool";
 }
 
 /** Whether the provider passes a temperature on (the others ignore it). */

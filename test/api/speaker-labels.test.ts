@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { call, createTenant, multipartUpload } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
+import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverJobs } from "../helpers/queue.ts";
 import { DEEPGRAM_RESPONSE } from "../providers/fixtures.ts";
 import { DEEPGRAM_DIARIZED_RESPONSE, DEEPGRAM_MULTICHANNEL_RESPONSE } from "../providers/speaker-fixtures.ts";
@@ -147,6 +148,38 @@ describe("a diarized job end to end (Deepgram)", () => {
       { label: "A", talk_time_seconds: 1.8 },
       { label: "B", talk_time_seconds: 1.8 },
     ]);
+  });
+
+  it("multichannel on the pool: accepted for it, its channels (ch0, ch1) stored as A, B by first appearance", async () => {
+    const { key } = await createTenant("speakers-pool-channels");
+    const response = await multipartUpload(key, { provider: "whisper-pool", multichannel: "true" });
+    expect(response.status).toBe(202);
+    const job = (await response.json()) as Job;
+    expect(job).toMatchObject({ provider: "whisper-pool", speaker_options: { multichannel: true } });
+    // the pool's merged channels (gpu-worker/src/batch/channels.ts): the caller on channel 1 speaks first
+    const callback = completedCallback(job.id, {
+      text: "Hello? Hi, how can I help? My card.",
+      segments: [
+        { start: 0.2, end: 1.5, text: "Hello?", speaker: "ch1" },
+        { start: 1.6, end: 3.0, text: "Hi, how can I help?", speaker: "ch0" },
+        { start: 3.2, end: 4.0, text: "My card.", speaker: "ch1" },
+      ],
+      words: [
+        { start: 0.2, end: 1.5, word: "Hello?", speaker: "ch1" },
+        { start: 1.6, end: 1.9, word: "Hi,", speaker: "ch0" },
+      ],
+      duration_seconds: 4,
+    });
+    expect((await poolCallback(callback)).status).toBe(200);
+    expect(await transcript(job.id, key, "txt")).toBe("A: Hello?\nB: Hi, how can I help?\nA: My card.\n");
+    const stored = await jobOf(job.id, key);
+    expect(stored.status).toBe("completed");
+    expect(stored.speakers).toEqual([
+      { label: "A", talk_time_seconds: 2.1 },
+      { label: "B", talk_time_seconds: 1.4 },
+    ]);
+    const doc = JSON.parse(await transcript(job.id, key, "json")) as { words: { speaker: string }[] };
+    expect(doc.words.map((w) => w.speaker)).toEqual(["A", "B"]);
   });
 
   it("a job without speaker options keeps today's formats even when the vendor names a speaker", async () => {

@@ -204,13 +204,18 @@ describe("routing speaker jobs", () => {
     expect(providerCanDiarize(vars, "workers-ai")).toBe(false);
     expect(checkProviderOptions(vars, "workers-ai", labels)?.code).toBe("diarization_unsupported");
     expect(checkProviderOptions(vars, "openai", channels)?.code).toBe("multichannel_unsupported");
+    expect(checkProviderOptions(vars, "workers-ai", channels)?.code).toBe("multichannel_unsupported");
     expect(checkProviderOptions(vars, "deepgram", channels)).toBeNull();
+    // the pool splits channels with ffmpeg (gpu-worker/test/multichannel.test.ts)
+    expect(checkProviderOptions(vars, "whisper-pool", channels)).toBeNull();
   });
 
   it("a job naming no provider goes to the first capable one; without one, to the default (where it fails)", () => {
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram,whisper-pool" }), labels)).toBe("deepgram");
-    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool,deepgram" }), channels)).toBe("deepgram");
-    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), channels)).toBe("openai");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool,deepgram" }), channels)).toBe("whisper-pool");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram,whisper-pool" }), channels)).toBe("deepgram");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), channels)).toBe("whisper-pool");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,workers-ai" }), channels)).toBe("openai");
     expect(preferredProvider(withVars({ PROVIDERS: "openai,workers-ai" }), labels)).toBe("openai");
     // no speaker options: the default provider, as before
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram" }), { task: "transcribe", model: null })).toBe(
@@ -224,6 +229,7 @@ describe("routing speaker jobs", () => {
       FAILOVER_CHAIN: "deepgram,openai,whisper-pool",
     });
     expect(failoverCandidates(vars, "deepgram", labels)).toEqual(["deepgram", "whisper-pool"]);
+    expect(failoverCandidates(vars, "deepgram", channels)).toEqual(["deepgram", "whisper-pool"]);
   });
 
   it("the OpenAI-compatible route's refusal names diarization when no enabled provider can", () => {

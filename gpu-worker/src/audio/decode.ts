@@ -38,6 +38,11 @@ export interface DecodeOptions {
   urlPolicy: AudioUrlPolicy;
   signal?: AbortSignal;
   fetchImpl?: typeof fetch;
+  /**
+   * Decode only this channel of the input (0-based, ffmpeg's `pan=mono|c0=cN`: that channel's samples unmixed);
+   * absent or null: every channel mixed down to mono, as for any job. Multichannel jobs decode once per channel.
+   */
+  channel?: number | null;
 }
 
 /** `local`: http and loopback hosts allowed (npm start, tests); `allowedHosts`: `host` / `host:port` trusted. */
@@ -140,7 +145,8 @@ export async function fetchAndDecodeStream(
   }
 }
 
-async function openAudio(audioUrl: string, options: DecodeOptions): Promise<ReadableStream<Uint8Array>> {
+/** Fetches the audio URL (after the URL guard) and returns its body; failures are {@link PoolJobError}s. */
+export async function openAudio(audioUrl: string, options: DecodeOptions): Promise<ReadableStream<Uint8Array>> {
   const url = checkAudioUrl(audioUrl, options.urlPolicy);
   const timeout = AbortSignal.timeout(options.fetchTimeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -177,7 +183,9 @@ async function openAudio(audioUrl: string, options: DecodeOptions): Promise<Read
 
 class NeedsSeekableInput extends Error {}
 
-function ffmpegArgs(input: string, maxAudioSeconds: number): string[] {
+function ffmpegArgs(input: string, maxAudioSeconds: number, channel: number | null | undefined): string[] {
+  // one channel as it is (a pure channel mapping, no gain): the pan filter runs before the resampler
+  const pick = channel === undefined || channel === null ? [] : ["-af", `pan=mono|c0=c${channel}`];
   return [
     "-hide_banner",
     "-nostats",
@@ -188,6 +196,7 @@ function ffmpegArgs(input: string, maxAudioSeconds: number): string[] {
     "-vn",
     "-sn",
     "-dn",
+    ...pick,
     "-ac",
     "1",
     "-ar",
@@ -215,7 +224,7 @@ async function decodeStream(
   options: DecodeOptions,
   sink: PcmSink,
 ): Promise<number> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds), {
+  const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds, options.channel), {
     stdio: ["pipe", "pipe", "pipe"],
   });
   // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
@@ -354,7 +363,7 @@ function writeTo(
 }
 
 async function decodeFile(file: string, options: DecodeOptions, sink: PcmSink): Promise<number> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds), {
+  const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds, options.channel), {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = waitForExit(child, options);

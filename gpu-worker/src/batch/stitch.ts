@@ -15,6 +15,8 @@ export interface ResultSegment {
   /** Whisper's signals, under the edge contract's names (docs/pool-contract.md) */
   avg_logprob?: number;
   no_speech_prob?: number;
+  /** speaker-label jobs: the diarizer's speaker (src/diarization/assign.ts); multichannel jobs: the channel's (batch/channels.ts) */
+  speaker?: string;
 }
 
 /** A word of the final result, in seconds. */
@@ -22,6 +24,8 @@ export interface ResultWord {
   start: number;
   end: number;
   word: string;
+  /** as on the segment */
+  speaker?: string;
 }
 
 /** The transcript part of a completed callback. */

@@ -1,7 +1,8 @@
 /**
  * Whether the pool can honour a dispatch's options (pure): the model it names must be the one this pool serves, a
- * translate task needs a multilingual model, and speaker labels or multichannel need stages this pool does not have. The bridge refuses at submit (400 with the code); the job processor
- * checks again for dispatches accepted while the model was still loading.
+ * translate task needs a multilingual model, and speaker labels need the diarization models (multichannel needs nothing
+ * more: every pool splits channels with ffmpeg, queue/process-job.ts). The bridge refuses at submit (400 with the
+ * code); the job processor checks again for dispatches accepted while the model was still loading.
  */
 import type { Dispatch } from "@vtt/pool-contract";
 
@@ -26,22 +27,23 @@ export function servedModelNames(
   return [...new Set([configured, ...(engine ? [engine.model] : [])])];
 }
 
-/** Null when the pool can run the dispatch; `engine` null = still loading (translation is then checked later). */
+/**
+ * Null when the pool can run the dispatch; `engine` null = still loading (translation is then checked later).
+ * `diarization`: whether this pool has the diarization stage (src/diarization/; at submit: configured, in the
+ * processor: loaded).
+ */
 export function refuseOptions(
   dispatch: Pick<Dispatch, "model" | "task"> & Partial<Pick<Dispatch, "speakers">>,
   names: readonly string[],
   engine: EngineDescription | null,
+  diarization = false,
 ): OptionsRefusal | null {
-  // this pool has no diarization stage loaded (the sherpa-onnx stage is not part of this build, docs/pool.md): a
-  // speaker-labels job is refused at once, never transcribed without labels
-  if (dispatch.speakers?.labels) {
+  // without the diarization models a speaker-labels job is refused at once, never transcribed without labels
+  if (dispatch.speakers?.labels && !diarization) {
     return {
       code: "diarization_unavailable",
       detail: "This pool has no speaker-diarization models installed; it cannot label speakers.",
     };
-  }
-  if (dispatch.speakers?.multichannel) {
-    return { code: "multichannel_unsupported", detail: "This pool does not transcribe channels separately." };
   }
   if (dispatch.model !== null && !names.includes(dispatch.model)) {
     return {

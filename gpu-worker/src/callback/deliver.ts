@@ -24,7 +24,15 @@ export interface CallbackResult {
   model: string;
   /** the task the pool ran: the edge refuses a translate job's result without it */
   task: PoolTask;
-  timings: { queue_ms: number; fetch_ms: number; decode_ms: number; inference_ms: number; total_ms: number };
+  timings: {
+    queue_ms: number;
+    fetch_ms: number;
+    decode_ms: number;
+    inference_ms: number;
+    total_ms: number;
+    /** speaker-label jobs: the diarization stage's time (src/diarization/) */
+    diarization_ms?: number;
+  };
 }
 
 /** The callback body the pool builds; the edge validates it with the contract's `PoolCallbackSchema`. */

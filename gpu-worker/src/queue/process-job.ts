@@ -9,14 +9,18 @@ import type { Dispatch } from "@vtt/pool-contract";
 import { type Queue, UnrecoverableError } from "bullmq";
 
 import { type DecodeOptions, fetchAndDecode } from "../audio/decode.ts";
+import { probeChannels } from "../audio/probe.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
+import { mergeChannels, transcribeChannels, windowsPerChannel } from "../batch/channels.ts";
 import { GarbageLimit } from "../batch/garbage-limit.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
-import { stitchWindows } from "../batch/stitch.ts";
+import { type StitchedTranscript, stitchWindows } from "../batch/stitch.ts";
 import { type StreamedTranscription, transcribeStream } from "../batch/stream-job.ts";
 import type { OptionsRefusal } from "../bridge/options.ts";
 import type { CallbackBody } from "../callback/deliver.ts";
 import type { PoolSettings } from "../config.ts";
+import type { Diarizer } from "../diarization/diarizer.ts";
+import { JobDiarization } from "../diarization/job-stage.ts";
 import { type EngineWindowResult, WindowAbortedError } from "../engines/engine.ts";
 import { PoolJobError, publicMessage, toPoolJobError } from "../errors.ts";
 import { type Logger, traceIdFromTraceparent } from "../log.ts";
@@ -36,6 +40,8 @@ export interface JobProcessorDeps {
   refuseOptions?: (
     data: Pick<Dispatch, "model" | "task"> & Partial<Pick<Dispatch, "speakers">>,
   ) => OptionsRefusal | null;
+  /** The diarization stage, when this pool has its models (speaker-label jobs; src/diarization/). */
+  diarizer?: Diarizer;
   /** Counts jobs this process holds (metrics). */
   activeJobs: { count: number };
   /** Tells whether a job was erased while it ran (queue/erase.ts); its work is then discarded, never delivered. */
@@ -70,18 +76,23 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
     const queueMs = Math.max(0, startedAt - (data.dispatched_at ?? job.timestamp));
     const timeout = new AbortController();
     // every window in flight listens to the job's signal (scheduler, engine, decoder): a bounded number in stream mode
-    setMaxListeners(settings.jobWindowsInFlight * 4 + 16, timeout.signal);
+    // (a multichannel job: up to one more window per channel, and each channel's decoder)
+    setMaxListeners((settings.jobWindowsInFlight + settings.maxAudioChannels) * 4 + 16, timeout.signal);
     const timer = setTimeout(
       () => timeout.abort(new PoolJobError("timeout", `The job did not finish within ${settings.jobTimeoutMs} ms.`)),
       settings.jobTimeoutMs,
     );
     deps.activeJobs.count++;
     log.info("job_started", { attempt: job.attemptsMade + 1, queue_ms: queueMs });
+    let diarization: JobDiarization | null = null;
     try {
       // a dispatch accepted while the model loaded, or one for another pool's model sharing this queue
       const refusal = deps.refuseOptions?.(data);
       if (refusal) throw new PoolJobError(refusal.code, refusal.detail, { retryable: false });
       if (await erased()) return discard("before_inference");
+      if (data.speakers?.labels && deps.diarizer) {
+        diarization = await JobDiarization.start(deps.diarizer, data.speakers, settings.maxDiarizationSeconds);
+      }
       const decodeOptions = {
         ffmpegPath: settings.ffmpegPath,
         maxAudioBytes: settings.maxAudioBytes,
@@ -91,8 +102,11 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
         signal: timeout.signal,
         fetchImpl: deps.fetchImpl,
       };
-      const submit = (samples: Float32Array, signal: AbortSignal, ownsBuffer = false): Promise<EngineWindowResult> =>
-        scheduler.submit({
+      const submit = (samples: Float32Array, signal: AbortSignal, ownsBuffer = false): Promise<EngineWindowResult> => {
+        // a speaker-label job keeps its samples for the diarization stage (before the scheduler pads the buffer)
+        const tooLong = diarization?.append(samples);
+        if (tooLong) return Promise.reject(tooLong);
+        return scheduler.submit({
           samples,
           ownsBuffer,
           language: data.language,
@@ -103,29 +117,49 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
           wordTimestamps: data.word_timestamps ?? false,
           signal,
         });
-      const streamed =
+      };
+      // the windows always run under the job's own signal (its timeout): cancelling a running window kills the engine
+      // host, which a failed sibling channel must not do to the other jobs in its batch
+      const transcribeAudio = (decode: DecodeOptions, maxWindowsInFlight: number): Promise<StreamedTranscription> =>
         settings.decodeMode === "whole"
-          ? await transcribeWhole(data.audio_url, decodeOptions, settings.windowSeconds, submit)
-          : await transcribeStream(data.audio_url, {
-              decode: decodeOptions,
+          ? transcribeWhole(data.audio_url, decode, settings.windowSeconds, (samples) =>
+              submit(samples, timeout.signal),
+            )
+          : transcribeStream(data.audio_url, {
+              decode,
               windows: { maxWindowSeconds: settings.windowSeconds },
-              maxWindowsInFlight: settings.jobWindowsInFlight,
+              maxWindowsInFlight,
               garbage,
-              submit,
+              submit: (samples, _signal, ownsBuffer) => submit(samples, timeout.signal, ownsBuffer),
             });
+      const language = task === "translate" ? "en" : data.language;
+      const {
+        streamed,
+        transcript: stitched,
+        probeMs,
+      } = data.speakers?.multichannel
+        ? await transcribeMultichannel(data.audio_url, decodeOptions, settings, transcribeAudio, language)
+        : await transcribeAudio(decodeOptions, settings.jobWindowsInFlight).then((single) => ({
+            streamed: single,
+            transcript: stitchWindows(single.placements, single.results, language),
+            probeMs: null,
+          }));
       const inferenceMs = streamed.inferenceMs;
-      const transcript = stitchWindows(
-        streamed.placements,
-        streamed.results,
-        task === "translate" ? "en" : data.language,
-      );
+      let transcript = stitched;
+      const diarized = diarization ? await diarization.label(transcript, timeout.signal) : null;
+      if (diarized) {
+        transcript = diarized.transcript;
+        log.info("job_diarized", { ...diarized.report });
+      }
       const totalMs = Date.now() - (data.dispatched_at ?? job.timestamp);
       const timings = {
         queue_ms: queueMs,
+        ...(probeMs !== null ? { probe_ms: Math.round(probeMs) } : {}),
         fetch_ms: Math.round(streamed.fetchMs),
         decode_ms: Math.round(streamed.decodeMs),
         inference_ms: Math.round(inferenceMs),
         total_ms: totalMs,
+        ...(diarized ? { diarization_ms: diarized.report.ms } : {}),
       };
       if (await erased()) return discard("after_inference");
       const body: CallbackBody = {
@@ -187,6 +221,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
       );
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     } finally {
+      await diarization?.dispose();
       clearTimeout(timer);
       deps.activeJobs.count--;
     }
@@ -201,12 +236,12 @@ async function transcribeWhole(
   audioUrl: string,
   decodeOptions: DecodeOptions,
   windowSeconds: number,
-  submit: (samples: Float32Array, signal: AbortSignal) => Promise<EngineWindowResult>,
+  submit: (samples: Float32Array) => Promise<EngineWindowResult>,
 ): Promise<StreamedTranscription> {
   const decoded = await fetchAndDecode(audioUrl, decodeOptions);
   const windows = splitIntoWindows(decoded.pcm, { maxWindowSeconds: windowSeconds });
   const inferenceStarted = performance.now();
-  const outcomes = await Promise.allSettled(windows.map((window) => submit(window.samples, decodeOptions.signal!)));
+  const outcomes = await Promise.allSettled(windows.map((window) => submit(window.samples)));
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
   if (failed) throw failed.reason;
   return {
@@ -216,6 +251,55 @@ async function transcribeWhole(
     fetchMs: decoded.fetchMs,
     decodeMs: decoded.decodeMs,
     inferenceMs: performance.now() - inferenceStarted,
+  };
+}
+
+/**
+ * A multichannel job (`speakers.multichannel`): ffprobe counts the channels, each channel is decoded and transcribed
+ * on its own (at once, sharing the job's window budget), and the transcripts are merged by time with the channel as
+ * the speaker. Mono audio is one channel: decoded as any job, every segment labelled `ch0`. The duration is the
+ * audio's (every channel has it), so `MAX_AUDIO_SECONDS` caps audio seconds, not channels × seconds.
+ */
+async function transcribeMultichannel(
+  audioUrl: string,
+  decodeOptions: DecodeOptions,
+  settings: PoolSettings,
+  transcribeAudio: (decode: DecodeOptions, maxWindowsInFlight: number) => Promise<StreamedTranscription>,
+  language: string | null,
+): Promise<{ streamed: StreamedTranscription; transcript: StitchedTranscript; probeMs: number }> {
+  const { channels, probeMs } = await probeChannels(audioUrl, { ...decodeOptions, ffprobePath: settings.ffprobePath });
+  if (channels > settings.maxAudioChannels) {
+    throw new PoolJobError(
+      "invalid_audio",
+      `The audio has ${channels} channels; this pool transcribes at most ${settings.maxAudioChannels} separately.`,
+    );
+  }
+  const perChannel =
+    channels === 1
+      ? [await transcribeAudio(decodeOptions, settings.jobWindowsInFlight)]
+      : await transcribeChannels(channels, (channel, stop) =>
+          transcribeAudio(
+            {
+              ...decodeOptions,
+              channel,
+              signal: decodeOptions.signal ? AbortSignal.any([decodeOptions.signal, stop]) : stop,
+            },
+            windowsPerChannel(settings.jobWindowsInFlight, channels),
+          ),
+        );
+  const transcript = mergeChannels(perChannel.map((c) => stitchWindows(c.placements, c.results, language)));
+  const longest = (pick: (c: StreamedTranscription) => number): number => Math.max(...perChannel.map(pick));
+  return {
+    streamed: {
+      placements: perChannel.flatMap((c) => c.placements),
+      results: perChannel.flatMap((c) => c.results),
+      durationSeconds: longest((c) => c.durationSeconds),
+      fetchMs: longest((c) => c.fetchMs),
+      decodeMs: longest((c) => c.decodeMs),
+      inferenceMs: longest((c) => c.inferenceMs),
+    },
+    transcript,
+    probeMs,
   };
 }
 

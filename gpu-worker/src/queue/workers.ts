@@ -38,6 +38,8 @@ export interface WorkersOptions {
   modelName: string;
   /** Why the loaded engine cannot run a job's options, or null (bridge/options.ts). */
   refuseOptions: JobProcessorDeps["refuseOptions"];
+  /** The diarization stage, when configured. */
+  diarizer?: JobProcessorDeps["diarizer"];
   /** Jobs being processed now (shared with readiness and metrics). */
   activeJobs: { count: number };
   lifecycle: Lifecycle;
@@ -77,6 +79,7 @@ export async function startWorkers(options: WorkersOptions): Promise<void> {
       logger,
       modelName: options.modelName,
       refuseOptions: options.refuseOptions,
+      diarizer: options.diarizer,
       activeJobs,
       erasure: eraser,
       fetchImpl,
