@@ -8,8 +8,11 @@
  * the audio (files streamed from disk, or ffmpeg's output), receives the callback and starts one private Redis.
  * The engine host (whisper.cpp, a child of the pool process) is sampled separately every 250 ms.
  *
- *   npx tsx bench/pool/long.ts [--short-seconds 60] [--long-seconds 10800] [--modes stream,whole]
- *     [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--memory] [--write]
+ *   npx tsx bench/pool/long.ts [--short-seconds 60] [--long-seconds 10800] [--modes stream,whole,stream:0]
+ *     [--rounds 1] [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--memory] [--write]
+ *
+ * `--short-seconds 0` leaves the short input out. With several rounds the summary gives, per variant and input,
+ * the median and the range of throughput and peak RSS.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
@@ -18,6 +21,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { parseArgs, promisify } from "node:util";
 
 // @ts-expect-error -- a plain .mjs helper shared by the benchmark scripts
@@ -35,7 +39,11 @@ const { values: args } = parseArgs({
     "max-bytes": { type: "string", default: String(500 * 1024 * 1024) },
     "short-seconds": { type: "string", default: "60" },
     "long-seconds": { type: "string", default: "10800" },
+    /** Variants, run interleaved: `stream`, `whole`, or `stream:<GC_SLACK_MIB>[:<GC_MAX_SHARE_PERCENT>]` (e.g.
+     *  `stream:0`, V8's own pace; `stream:16:100`, no cap on the time spent collecting). */
     modes: { type: "string", default: "stream,whole" },
+    /** Rounds: each runs every input in every variant (A B A B …), so load drift hits all variants alike. */
+    rounds: { type: "string", default: "1" },
     "huge-gib": { type: "string", default: "0" },
     model: { type: "string", default: "synthetic:mini" },
     "max-tokens": { type: "string", default: "4" },
@@ -48,6 +56,13 @@ const { values: args } = parseArgs({
     heading: { type: "string", default: "" },
     /** Also sample the pool's `process.memoryUsage()` every 100 ms and print each field's peak (where RSS goes). */
     memory: { type: "boolean", default: false },
+    /** Diagnostic: run the pool process with `--expose-gc` and collect garbage every N ms (0: never), so that the
+     *  peaks show the live set instead of what V8 has not collected yet. Not a pool setting. */
+    "gc-every-ms": { type: "string", default: "0" },
+    /** The pool's GC_SLACK_MIB (its default when left out; 0: V8's own pace). */
+    "gc-slack": { type: "string" },
+    /** The pool's GC_MAX_SHARE_PERCENT (its default when left out). */
+    "gc-share": { type: "string" },
     write: { type: "boolean", default: false },
   },
 });
@@ -81,6 +96,8 @@ async function child(): Promise<void> {
     whisperTemperatureInc: 0,
     whisperBestOf: 1,
     decodeMode: args.mode as "stream" | "whole",
+    ...(args["gc-slack"] !== undefined ? { gcSlackMib: Number(args["gc-slack"]) } : {}),
+    ...(args["gc-share"] !== undefined ? { gcMaxSharePercent: Number(args["gc-share"]) } : {}),
     maxAudioBytes: Number(args["max-bytes"]),
     maxAudioSeconds: 6 * 3600,
     jobTimeoutMs: 3_600_000,
@@ -88,16 +105,40 @@ async function child(): Promise<void> {
     logger: createLogger({ level: "silent" }),
   });
   const peaks: Record<string, number> = {};
+  // every collection in the pool process, V8's own and the garbage limit's: count and time per kind
+  const gcs = new Map<string, { count: number; ms: number }>();
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      const name =
+        kind === constants.NODE_PERFORMANCE_GC_MAJOR
+          ? "major"
+          : kind === constants.NODE_PERFORMANCE_GC_MINOR
+            ? "minor"
+            : "other";
+      const total = gcs.get(name) ?? { count: 0, ms: 0 };
+      total.count++;
+      total.ms += entry.duration;
+      gcs.set(name, total);
+    }
+  });
+  if (args.memory) observer.observe({ entryTypes: ["gc"] });
+  const gcEvery = Number(args["gc-every-ms"]);
+  const collector = gcEvery > 0 ? setInterval(() => (globalThis as { gc?: () => void }).gc?.(), gcEvery).unref() : null;
   const sampler = args.memory
     ? setInterval(() => {
         for (const [key, value] of Object.entries(process.memoryUsage())) peaks[key] = Math.max(peaks[key] ?? 0, value);
       }, 100)
     : null;
   process.once("SIGTERM", () => {
+    if (collector) clearInterval(collector);
     if (sampler) {
       clearInterval(sampler);
       const mib = Object.entries(peaks).map(([key, value]) => `${key} ${(value / 2 ** 20).toFixed(0)} MiB`);
       process.stderr.write(`pool memoryUsage() peaks: ${mib.join(", ")}\n`);
+      observer.disconnect();
+      const times = [...gcs].map(([kind, t]) => `${kind} ${t.count} (${(t.ms / 1000).toFixed(1)} s)`);
+      process.stderr.write(`pool collections: ${times.join(", ")}\n`);
     }
     void pool.stop().then(() => process.exit(0));
   });
@@ -116,7 +157,9 @@ async function child(): Promise<void> {
 }
 
 interface RunResult {
+  round: number;
   input: string;
+  /** The variant as given in `--modes` (`stream:0` …). */
   mode: string;
   audioSeconds: number;
   wallSeconds: number;
@@ -132,7 +175,7 @@ async function parent(): Promise<void> {
   const longSeconds = Number(args["long-seconds"]);
   const hugeGiB = Number(args["huge-gib"]);
   const inputs = [
-    { name: `${formatSeconds(shortSeconds)} WAV`, file: await makeWav(shortSeconds) },
+    ...(shortSeconds > 0 ? [{ name: `${formatSeconds(shortSeconds)} WAV`, file: await makeWav(shortSeconds) }] : []),
     ...(longSeconds > 0 ? [{ name: `${formatSeconds(longSeconds)} WAV`, file: await makeWav(longSeconds) }] : []),
   ];
   const { startPrivateRedis } = await import("../../gpu-worker/src/redis-server.ts");
@@ -186,13 +229,22 @@ async function parent(): Promise<void> {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const results: RunResult[] = [];
   let n = 0;
-  const once = async (input: string, audioPath: string, mode: string, maxBytes: number): Promise<void> => {
+  const once = async (
+    round: number,
+    input: string,
+    audioPath: string,
+    variant: string,
+    maxBytes: number,
+  ): Promise<void> => {
+    const [mode, variantSlack, variantShare] = variant.split(":");
+    const gcSlack = variantSlack ?? args["gc-slack"];
     const job = `tr_benchlong_${Date.now()}_${n++}`;
     const body = new Promise<CallbackBody>((resolve) => waiters.set(job, resolve));
     const started = performance.now();
     const proc = spawn(
       process.execPath,
       [
+        ...(Number(args["gc-every-ms"]) > 0 ? ["--expose-gc"] : []),
         "--import",
         "tsx",
         import.meta.filename,
@@ -209,6 +261,9 @@ async function parent(): Promise<void> {
         `--engine=${args.engine}`,
         `--engine-url=${base}/v1`,
         ...(args.memory ? ["--memory"] : []),
+        `--gc-every-ms=${args["gc-every-ms"]}`,
+        ...(gcSlack !== undefined ? [`--gc-slack=${gcSlack}`] : []),
+        ...(variantShare !== undefined ? [`--gc-share=${variantShare}`] : []),
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
@@ -229,8 +284,9 @@ async function parent(): Promise<void> {
     const audioSeconds = result.status === "completed" ? result.result.duration_seconds : 0;
     const totalSeconds = result.status === "completed" ? result.result.timings.total_ms / 1000 : wallSeconds;
     const row: RunResult = {
+      round,
       input,
-      mode,
+      mode: variant,
       audioSeconds,
       wallSeconds: totalSeconds,
       throughput: audioSeconds / totalSeconds,
@@ -239,49 +295,99 @@ async function parent(): Promise<void> {
       status: result.status === "completed" ? "completed" : `failed: ${result.error.code} (${result.error.message})`,
     };
     console.error(
-      `${input}, ${mode}: ${row.status}, ${audioSeconds.toFixed(0)} s audio in ${totalSeconds.toFixed(1)} s ` +
+      `round ${round}, ${input}, ${variant}: ${row.status}, ${audioSeconds.toFixed(0)} s audio in ${totalSeconds.toFixed(1)} s ` +
         `(${row.throughput.toFixed(1)} audio s/s), pool peak RSS ${row.poolPeakMiB.toFixed(0)} MiB, ` +
         `engine host peak ${row.hostPeakMiB.toFixed(0)} MiB`,
     );
     results.push(row);
   };
+  const variants = args.modes!.split(",");
+  const rounds = Math.max(1, Number(args.rounds));
   try {
-    for (const mode of args.modes!.split(",")) {
-      for (const input of inputs) await once(input.name, path.basename(input.file), mode, 500 * 1024 * 1024);
+    for (let round = 1; round <= rounds; round++) {
+      for (const input of inputs) {
+        for (const variant of variants) {
+          await once(round, input.name, path.basename(input.file), variant, 500 * 1024 * 1024);
+        }
+      }
     }
-    if (hugeGiB > 0) await once(`${hugeGiB} GiB WAV (96 kHz, 8 ch, f32), generated`, "huge", "stream", 6 * 1024 ** 3);
+    if (hugeGiB > 0) {
+      await once(1, `${hugeGiB} GiB WAV (96 kHz, 8 ch, f32), generated`, "huge", "stream", 6 * 1024 ** 3);
+    }
   } finally {
     server.close();
     server.closeAllConnections();
     await redis.stop();
   }
   const table = [
-    "| input | DECODE_MODE | result | audio s | job s | audio s / s | pool peak RSS | engine host peak RSS |",
-    "|---|---|---|---|---|---|---|---|",
+    "| round | input | DECODE_MODE | result | audio s | job s | audio s / s | pool peak RSS | engine host peak RSS |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...results.map(
       (r) =>
-        `| ${r.input} | ${r.mode} | ${r.status} | ${r.audioSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(1)} | ${r.throughput.toFixed(1)} | ${r.poolPeakMiB.toFixed(0)} MiB | ${r.hostPeakMiB.toFixed(0)} MiB |`,
+        `| ${r.round} | ${r.input} | ${r.mode} | ${r.status} | ${r.audioSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(1)} | ${r.throughput.toFixed(1)} | ${r.poolPeakMiB.toFixed(0)} MiB | ${r.hostPeakMiB.toFixed(0)} MiB |`,
     ),
   ];
-  const ratios: string[] = [];
-  for (const mode of new Set(results.map((r) => r.mode))) {
-    const rows = results.filter((r) => r.mode === mode && inputs.some((i) => i.name === r.input));
-    if (rows.length === 2) {
-      ratios.push(
-        `${mode}: long ÷ short peak RSS ${(rows[1]!.poolPeakMiB / rows[0]!.poolPeakMiB).toFixed(2)}×, ` +
-          `throughput on the long input ${rows[1]!.throughput.toFixed(1)} audio s/s`,
-      );
+  const ok = results.filter((r) => r.status === "completed");
+  const of = (variant: string, input: string): RunResult[] => ok.filter((r) => r.mode === variant && r.input === input);
+  const summary: string[] = [];
+  if (rounds > 1) {
+    summary.push(
+      "| input | DECODE_MODE | runs | audio s / s: median (min–max) | pool peak RSS: median (min–max) |",
+      "|---|---|---|---|---|",
+    );
+    for (const input of inputs) {
+      for (const variant of variants) {
+        const rows = of(variant, input.name);
+        if (rows.length === 0) continue;
+        const t = rows.map((r) => r.throughput);
+        const m = rows.map((r) => r.poolPeakMiB);
+        summary.push(
+          `| ${input.name} | ${variant} | ${rows.length} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}–${Math.max(...t).toFixed(2)}) | ${median(m).toFixed(0)} MiB (${Math.min(...m).toFixed(0)}–${Math.max(...m).toFixed(0)}) |`,
+        );
+      }
     }
+    summary.push("");
   }
-  const stream = results.find((r) => r.mode === "stream" && r.input === inputs.at(-1)!.name);
-  const whole = results.find((r) => r.mode === "whole" && r.input === inputs.at(-1)!.name);
-  if (stream && whole) {
-    ratios.push(`stream ÷ whole throughput on the long input: ${(stream.throughput / whole.throughput).toFixed(3)}×`);
+  const ratios: string[] = [];
+  const [short, long] = [inputs[0], inputs[1]];
+  for (const variant of variants) {
+    if (!short || !long) break;
+    const a = of(variant, short.name);
+    const b = of(variant, long.name);
+    if (a.length === 0 || b.length === 0) continue;
+    const perRound = b
+      .map((r) => [r, a.find((x) => x.round === r.round)] as const)
+      .filter((pair): pair is readonly [RunResult, RunResult] => pair[1] !== undefined)
+      .map(([l, s]) => l.poolPeakMiB / s.poolPeakMiB);
+    ratios.push(
+      `${variant}: long ÷ short peak RSS ${(median(b.map((r) => r.poolPeakMiB)) / median(a.map((r) => r.poolPeakMiB))).toFixed(2)}× (medians` +
+        (perRound.length > 1 ? `; per round ${perRound.map((x) => x.toFixed(2)).join(", ")}` : "") +
+        `), throughput on the long input ${median(b.map((r) => r.throughput)).toFixed(1)} audio s/s`,
+    );
   }
-  const output = [...table, "", ...ratios.map((r) => `- ${r}`)].join("\n");
+  // stream ÷ whole on the longest input, per round (each pair ran back to back) and of the medians
+  const last = inputs.at(-1)!.name;
+  for (const variant of variants.filter((v) => v !== "whole")) {
+    const a = of(variant, last);
+    const w = of("whole", last);
+    if (a.length === 0 || w.length === 0) continue;
+    const perRound = a
+      .map((r) => [r, w.find((x) => x.round === r.round)] as const)
+      .filter((pair): pair is readonly [RunResult, RunResult] => pair[1] !== undefined)
+      .map(([x, y]) => x.throughput / y.throughput);
+    ratios.push(
+      `${variant} ÷ whole throughput on the ${last} input: ${(median(a.map((r) => r.throughput)) / median(w.map((r) => r.throughput))).toFixed(3)}× (medians` +
+        (perRound.length > 1
+          ? `; per round ${perRound.map((x) => x.toFixed(3)).join(", ")}, median ${median(perRound).toFixed(3)}`
+          : "") +
+        ")",
+    );
+  }
+  const output = [...table, "", ...summary, ...ratios.map((r) => `- ${r}`)].join("\n");
   console.log(`\n${output}`);
   if (args.write) {
-    const command = `npx tsx bench/pool/long.ts ${process.argv.slice(2).join(" ")}`.trim();
+    const quoted = process.argv.slice(2).map((a) => (/[\s,"]/.test(a) && !a.startsWith("--") ? JSON.stringify(a) : a));
+    const command = `npx tsx bench/pool/long.ts ${quoted.join(" ")}`.trim();
     const heading = `## Whisper pool, long audio (bench/pool/long.ts)${args.heading ? `: ${args.heading}` : ""}`;
     const engine =
       args.engine === "instant"
@@ -408,6 +514,12 @@ async function stop(proc: ChildProcess): Promise<void> {
   const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
   await exited;
   clearTimeout(timer);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function formatSeconds(seconds: number): string {

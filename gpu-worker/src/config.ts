@@ -91,6 +91,13 @@ export interface PoolSettings {
    * one runs. 1 runs a job's windows one after another, so batches form only across jobs.
    */
   jobWindowsInFlight: number;
+  /**
+   * Stream mode: a full garbage collection runs once the process's ArrayBuffer memory has grown this many MiB past
+   * what the previous collection left (batch/garbage-limit.ts); 0 leaves it to V8, which waits for about 64 MiB.
+   */
+  gcSlackMib: number;
+  /** Largest share of time (percent) those collections may take; past it the garbage waits (V8's own pace at worst). */
+  gcMaxSharePercent: number;
   /** Whole-job limit (fetch, decode, inference); the job then fails with `timeout`. */
   jobTimeoutMs: number;
   /** BullMQ attempts for retryable failures, and the first backoff delay (doubling). */
@@ -183,6 +190,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     jobConcurrency: batchSize * 2,
     decodeMode: "stream",
     jobWindowsInFlight: batchSize * 2,
+    gcSlackMib: 16,
+    gcMaxSharePercent: 5,
     jobTimeoutMs: 600_000,
     jobAttempts: 3,
     jobBackoffMs: 5_000,
@@ -239,6 +248,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("batchWaitMs", 0, 60_000);
   int("jobConcurrency", 1, 1024);
   int("jobWindowsInFlight", 1, 1024);
+  int("gcSlackMib", 0, 4096);
+  int("gcMaxSharePercent", 1, 100);
   if (!["stream", "whole"].includes(settings.decodeMode))
     problems.push(`decodeMode must be stream or whole (got ${String(settings.decodeMode)})`);
   int("whisperThreads", 1, 256);
@@ -320,6 +331,8 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   JOB_CONCURRENCY: ["jobConcurrency", "number"],
   DECODE_MODE: ["decodeMode", "string"],
   JOB_WINDOWS_IN_FLIGHT: ["jobWindowsInFlight", "number"],
+  GC_SLACK_MIB: ["gcSlackMib", "number"],
+  GC_MAX_SHARE_PERCENT: ["gcMaxSharePercent", "number"],
   JOB_TIMEOUT_MS: ["jobTimeoutMs", "number"],
   JOB_ATTEMPTS: ["jobAttempts", "number"],
   JOB_BACKOFF_MS: ["jobBackoffMs", "number"],

@@ -9,6 +9,7 @@
 import { type DecodeOptions, fetchAndDecodeStream } from "../audio/decode.ts";
 import { type AudioWindow, WindowCutter, type WindowOptions } from "../audio/windows.ts";
 import type { EngineWindowResult } from "../engines/engine.ts";
+import type { GarbageLimit } from "./garbage-limit.ts";
 import type { WindowPlacement } from "./stitch.ts";
 
 /** Options for {@link transcribeStream}. */
@@ -23,6 +24,8 @@ export interface StreamJobOptions {
    * may pad the window in place: `ScheduledWindow.ownsBuffer`).
    */
   submit: (samples: Float32Array, signal: AbortSignal, ownsBuffer: boolean) => Promise<EngineWindowResult>;
+  /** The process's bound on uncollected garbage: told about every decoded chunk (none: V8's own pace). */
+  garbage?: GarbageLimit;
   /** Called whenever the number of windows the job holds changes (tests, metrics). */
   onHeldWindows?: (held: number) => void;
 }
@@ -103,9 +106,10 @@ export async function transcribeStream(audioUrl: string, options: StreamJobOptio
 
   let decoded: Awaited<ReturnType<typeof fetchAndDecodeStream>> | undefined;
   try {
-    decoded = await fetchAndDecodeStream(audioUrl, { ...options.decode, signal }, (samples) =>
-      emit(cutter.push(samples)),
-    );
+    decoded = await fetchAndDecodeStream(audioUrl, { ...options.decode, signal }, (samples) => {
+      options.garbage?.note(samples.byteLength);
+      return emit(cutter.push(samples));
+    });
     await emit(cutter.finish());
   } catch (error) {
     fail(error);

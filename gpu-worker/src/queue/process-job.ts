@@ -12,6 +12,7 @@ import { type DecodeOptions, fetchAndDecode } from "../audio/decode.ts";
 import { probeChannels } from "../audio/probe.ts";
 import { splitIntoWindows } from "../audio/windows.ts";
 import { mergeChannels, transcribeChannels, windowsPerChannel } from "../batch/channels.ts";
+import { GarbageLimit } from "../batch/garbage-limit.ts";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import { type StitchedTranscript, stitchWindows } from "../batch/stitch.ts";
 import { type StreamedTranscription, transcribeStream } from "../batch/stream-job.ts";
@@ -54,6 +55,11 @@ export type JobResult = { segments: number } | { discarded: "erased" };
 /** Builds the BullMQ processor function for the `transcriptions` queue. */
 export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJob) => Promise<JobResult> {
   const { settings, scheduler, metrics } = deps;
+  // one for all the jobs of this process: the garbage is the process's
+  const garbage =
+    settings.gcSlackMib > 0
+      ? new GarbageLimit({ slackBytes: settings.gcSlackMib * 2 ** 20, maxTimeShare: settings.gcMaxSharePercent / 100 })
+      : undefined;
   return async (job) => {
     const data = job.data;
     const log = deps.logger.child({ job_id: data.job_id, trace_id: traceIdFromTraceparent(data.traceparent) });
@@ -123,6 +129,7 @@ export function createJobProcessor(deps: JobProcessorDeps): (job: TranscriptionJ
               decode,
               windows: { maxWindowSeconds: settings.windowSeconds },
               maxWindowsInFlight,
+              garbage,
               submit: (samples, _signal, ownsBuffer) => submit(samples, timeout.signal, ownsBuffer),
             });
       const language = task === "translate" ? "en" : data.language;
