@@ -12,6 +12,7 @@ import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
 import { call, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
+import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverJobs } from "../helpers/queue.ts";
 import {
   compressedAudio,
@@ -44,9 +45,14 @@ const OPENAI_PHONE = {
 /** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
 const TONED = { start: 0.95, end: 1.65 };
 
-async function upload(key: string, bytes: Uint8Array<ArrayBuffer>, fileName: string): Promise<Response> {
+async function upload(
+  key: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  fileName: string,
+  provider = "openai",
+): Promise<Response> {
   const form = new FormData();
-  form.append("provider", "openai");
+  form.append("provider", provider);
   form.append("redact_pii", "true");
   form.append("redact_pii_audio", "true");
   // the client's type is never trusted: the container is sniffed from the bytes
@@ -131,6 +137,86 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       expect(new TextDecoder().decode(await head.arrayBuffer())).toMatch(/^RIFF.{4}WAVE$/s);
     });
   }
+
+  it("the pool's result is redacted the same way: its callback stores the toned WAV copy of an Ogg Opus upload", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-opus");
+    const res = await upload(key, compressedAudio("opus"), "call.opus", "whisper-pool");
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ accepted: true }, 202));
+    await deliverJobs([id], tenantId);
+    const originalKey = String((await jobRow(id))!.audio_key);
+    const applied = await poolCallback(
+      completedCallback(id, {
+        text: OPENAI_PHONE.text,
+        segments: [{ start: 0, end: 3, text: OPENAI_PHONE.text }],
+        words: OPENAI_PHONE.words.map(({ word, start, end }) => ({ word, start, end })),
+        duration_seconds: 3,
+      }),
+    );
+    expect(applied.status).toBe(200);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
+    expect(await env.BUCKET.head(originalKey)).toBeNull();
+    const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
+    expect(wav.frames).toBe(3 * 48_000);
+    expect(maxToneError(wav, TONED.start, TONED.end)).toBeLessThanOrEqual(1 / 32767);
+    expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.02);
+  });
+
+  it("an audio_url job whose fetched audio is MP4 fails with audio_redaction_unsupported before any provider call", async () => {
+    const { key, tenantId } = await createTenant("pii-url-mp4");
+    const submitted = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        audio_url: "https://media.example.com/call.m4a",
+        provider: "openai",
+        redact_pii: true,
+        redact_pii_audio: true,
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const outbound = interceptFetch().on(
+      "GET",
+      "https://media.example.com/call.m4a",
+      () => new Response(compressedAudio("aac"), { headers: { "content-type": "audio/mp4" } }),
+    );
+    await deliverJobs([id], tenantId);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "failed", error_code: "audio_redaction_unsupported", audio_key: null });
+    expect(String(row.error_message)).toContain("this audio is mp4");
+    expect(outbound.requests.map((r) => r.method)).toEqual(["GET"]);
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(0);
+  });
+
+  it("an audio_url job whose fetched audio is MP3 is redacted like an upload", async () => {
+    const { key, tenantId } = await createTenant("pii-url-mp3");
+    const submitted = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        audio_url: "https://media.example.com/call.mp3",
+        provider: "openai",
+        redact_pii: true,
+        redact_pii_audio: true,
+      }),
+    });
+    const { id } = (await submitted.json()) as { id: string };
+    interceptFetch()
+      .on("GET", "https://media.example.com/call.mp3", () => new Response(compressedAudio("mp3")))
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE));
+    await deliverJobs([id], tenantId);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
+    const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
+    expect(wav.frames).toBe(3 * 16_000);
+    expect(maxToneError(wav, TONED.start, TONED.end)).toBeLessThanOrEqual(1 / 32767);
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
+  });
 
   it("a file that does not decode fails the job with audio_redaction_failed; no audio and no transcript are kept", async () => {
     const { key, tenantId } = await createTenant("pii-corrupt");
