@@ -131,7 +131,13 @@ describe("stored bytes of redacted jobs", { timeout: 60_000 }, () => {
     expect(((await applied.json()) as { applied: boolean }).applied).toBe(true);
     // 3. a managed provider's job on an MP3 whose ID3 title holds the secrets, with audio redaction
     const titled = mp3Titled(`Call ${SECRETS.phone} ${SECRETS.email} ${SECRETS.card}`);
-    expect(leaks(new TextDecoder("latin1").decode(titled))).toEqual(["phone", "phoneDigits", "email", "card", "cardDigits"]);
+    expect(leaks(new TextDecoder("latin1").decode(titled))).toEqual([
+      "phone",
+      "phoneDigits",
+      "email",
+      "card",
+      "cardDigits",
+    ]);
     const mp3Job = (await (
       await multipartUpload(
         key,
