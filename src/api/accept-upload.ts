@@ -90,12 +90,13 @@ export async function acceptUpload<R extends ResolvedUpload>(
       const lists: UploadLists = "lists" in upload ? upload.lists : Object.create(null);
       const resolved = route.resolve(upload.fields, lists, upload.stored === null);
       if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes);
-      // audio redaction rewrites PCM WAV only: other audio is refused now, not failed after it was transcribed
+      // audio redaction rewrites WAV, MP3, FLAC and Ogg: other audio (MP4/AAC, WebM) is refused now, not failed
+      // after it was transcribed
       if (resolved.options.redactPiiAudio && upload.stored && !AUDIO_REDACTION_FORMATS.has(upload.stored.audio.format))
         throw new ApiError(
           422,
           "invalid_redact_pii_audio",
-          `redact_pii_audio: audio redaction rewrites WAV only; this upload is ${upload.stored.audio.format}`,
+          `redact_pii_audio: audio redaction rewrites WAV, MP3, FLAC and Ogg only; this upload is ${upload.stored.audio.format}`,
           [{ field: "redact_pii_audio", message: `unsupported for ${upload.stored.audio.format} audio` }],
         );
       const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };

@@ -265,7 +265,7 @@ export const RedactPiiSubParam = z
 export const RedactPiiAudioParam = BooleanField.openapi({
   type: "boolean",
   description:
-    "Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted",
+    "Also replace the stored audio by a copy with a tone over every redacted word's time span (WAV, MP3, FLAC, Ogg; a compressed file's copy is 16-bit PCM WAV); the original is deleted",
 });
 
 /** Options of `POST /v1/transcriptions`, as multipart fields or query parameters. */

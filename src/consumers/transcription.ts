@@ -9,7 +9,7 @@ import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env, JobMessage } from "../env.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
-import { AUDIO_REDACTION_FORMATS } from "../jobs/redact-audio.ts";
+import { AUDIO_REDACTION_FORMATS, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
 import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
@@ -126,14 +126,15 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       }
       job = fetched;
     }
-    // audio redaction rewrites WAV only (uploads of other audio are refused at once; a URL's audio is known only now)
+    // audio redaction rewrites WAV, MP3, FLAC and Ogg only (uploads of other audio are refused at once; a URL's audio is
+    // known only now)
     if (job.redactPii && job.redactPiiAudio && !AUDIO_REDACTION_FORMATS.has(job.audioFormat)) {
       await failAudioRedaction(
         env,
         db,
         job,
         "audio_redaction_unsupported",
-        `Audio redaction rewrites PCM WAV only; this audio is ${job.audioFormat}.`,
+        unsupportedRedactionMessage(job.audioFormat),
       );
       log("job_failed", { job_id: jobId, code: "audio_redaction_unsupported", attempt: message.attempts });
       message.ack();

@@ -13,7 +13,8 @@ export interface ToneSpan {
   end: number;
 }
 
-export type AudioRedactionErrorCode = "audio_redaction_unsupported" | "audio_redaction_failed";
+export type AudioRedactionErrorCode =
+  "audio_redaction_unsupported" | "audio_redaction_failed" | "audio_redaction_too_large";
 
 /** Why audio could not be redacted; the code is the job's failure code. */
 export class AudioRedactionError extends Error {
@@ -30,6 +31,11 @@ export interface ToneOptions {
   frequencyHz?: number;
   /** peak amplitude as a share of full scale (0.25 ≈ −12 dBFS) */
   amplitude?: number;
+}
+
+/** The tone's sample (in [-1, 1]) at `frame` of audio sampled at `rate`: the one generator of both rewrites. */
+export function toneSample(frame: number, rate: number, options: ToneOptions = {}): number {
+  return (options.amplitude ?? 0.25) * Math.sin((2 * Math.PI * (options.frequencyHz ?? 1000) * frame) / rate);
 }
 
 /** The header must fit in this many leading bytes (a `data` chunk after 1 MiB of metadata is refused). */
@@ -88,8 +94,6 @@ export function wavToneTransform(
   spans: readonly ToneSpan[],
   options: ToneOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
-  const frequency = options.frequencyHz ?? 1000;
-  const amplitude = options.amplitude ?? 0.25;
   const sorted = [...spans].filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
   let head: Uint8Array = new Uint8Array(0);
   let layout: { codec: SampleCodec; channels: number; blockAlign: number; rate: number; dataEnd: number } | null = null;
@@ -112,7 +116,7 @@ export function wavToneTransform(
       while (spanIndex < sorted.length && sorted[spanIndex]!.end <= t) spanIndex += 1;
       const span = sorted[spanIndex];
       if (!span || t < span.start) continue;
-      const sample = amplitude * Math.sin((2 * Math.PI * frequency * frame) / l.rate);
+      const sample = toneSample(frame, l.rate, options);
       for (let ch = 0; ch < l.channels; ch++) l.codec.write(view, f * l.blockAlign + ch * l.codec.bytes, sample);
     }
     dataPos += whole;

@@ -1,10 +1,19 @@
 /**
- * `redact_pii_audio`: the job's stored audio is rewritten, in one streaming pass (decrypt → tone over the redacted
- * spans → seal), to a new object; the caller points the row at it and deletes the original once the result is
- * stored. Only PCM WAV can be rewritten at the edge; any other container fails the job with
- * `audio_redaction_unsupported` (uploads are refused at once, src/api/accept-upload.ts).
+ * `redact_pii_audio`: the job's stored audio is rewritten to a new sealed object with a tone over the redacted spans;
+ * the caller points the row at it and deletes the original once the result is stored. PCM WAV is rewritten in one
+ * streaming pass in its own sample format (decrypt → tone → seal, src/domain/wav-tone.ts). MP3, FLAC and Ogg
+ * (Opus, Vorbis, FLAC) are decoded by WASM decoders and re-encoded as 16-bit PCM WAV in two streaming passes
+ * (measure, then decode → tone → encode → seal, src/domain/audio-decode/). Any other container (MP4/AAC, WebM) fails
+ * the job with `audio_redaction_unsupported` (uploads are refused at once, src/api/accept-upload.ts).
  */
 import { UPLOAD_PART_BYTES } from "../config.ts";
+import {
+  DECODABLE_CONTAINERS,
+  type DecodableContainer,
+  measureDecoded,
+  redactedWavBytes,
+  toneWavStream,
+} from "../domain/audio-decode/tone-wav.ts";
 import { AudioRedactionError, type ToneSpan, wavToneTransform } from "../domain/wav-tone.ts";
 import type { Env } from "../env.ts";
 import { storeAudioStream } from "../storage/audio-store.ts";
@@ -16,8 +25,12 @@ export { AudioRedactionError };
 /** Seconds added before and after each redacted word: word timings are estimates, a clipped digit is still heard. */
 export const AUDIO_REDACTION_PADDING_SECONDS = 0.05;
 
-/** The containers the edge can rewrite. */
-export const AUDIO_REDACTION_FORMATS: ReadonlySet<string> = new Set(["wav"]);
+/** The containers the edge can rewrite: WAV in place, the compressed ones decoded to WAV. */
+export const AUDIO_REDACTION_FORMATS: ReadonlySet<string> = new Set(["wav", ...DECODABLE_CONTAINERS]);
+
+/** The message of `audio_redaction_unsupported` for a container outside {@link AUDIO_REDACTION_FORMATS}. */
+export const unsupportedRedactionMessage = (format: string) =>
+  `Audio redaction rewrites WAV, MP3, FLAC and Ogg (Opus, Vorbis, FLAC) only; this audio is ${format}.`;
 
 /** The R2 key of a job's redacted audio: beside the original, one per result (a losing duplicate removes its own). */
 export const redactedAudioKey = (originalKey: string, resultId: string) => `${originalKey}.redacted-${resultId}`;
@@ -38,29 +51,52 @@ export function paddedSpans(spans: readonly ToneSpan[], duration: number | null)
   return out;
 }
 
+/** The stored copy: where it is, its plaintext size, and its container (`wav` for every rewrite). */
+export interface RedactedAudio {
+  audioKey: string;
+  audioBytes: number;
+  audioFormat: "wav";
+}
+
+type RedactedJob = Pick<TranscriptionRow, "tenantId" | "audioKey" | "audioFormat" | "audioBytes">;
+
 /** Writes the toned copy; throws {@link AudioRedactionError} when the audio cannot be rewritten. */
 export async function writeRedactedAudio(
   env: Env,
-  job: Pick<TranscriptionRow, "tenantId" | "audioKey" | "audioFormat" | "audioBytes">,
+  job: RedactedJob,
   spans: readonly ToneSpan[],
   resultId: string,
-): Promise<{ audioKey: string; audioBytes: number }> {
+  /** the transcript's duration: a decode of another length is refused (the spans would miss) */
+  expectedSeconds: number | null = null,
+): Promise<RedactedAudio> {
   if (!AUDIO_REDACTION_FORMATS.has(job.audioFormat))
-    throw new AudioRedactionError(
-      "audio_redaction_unsupported",
-      `Audio redaction rewrites PCM WAV only; this audio is ${job.audioFormat}.`,
-    );
-  const opened = job.audioKey ? await getSealedStream(env, job.tenantId, job.audioKey) : null;
-  if (!opened) throw new AudioRedactionError("audio_redaction_failed", "The audio is no longer stored.");
+    throw new AudioRedactionError("audio_redaction_unsupported", unsupportedRedactionMessage(job.audioFormat));
+  const open = async () => {
+    const opened = job.audioKey ? await getSealedStream(env, job.tenantId, job.audioKey) : null;
+    if (!opened) throw new AudioRedactionError("audio_redaction_failed", "The audio is no longer stored.");
+    return opened.body;
+  };
   const key = redactedAudioKey(job.audioKey!, resultId);
+  let body: ReadableStream<Uint8Array>;
+  let maxBytes: number;
+  if (job.audioFormat === "wav") {
+    body = (await open()).pipeThrough(wavToneTransform(spans));
+    // the copy is as long as the original: no limit below it may refuse it
+    maxBytes = Math.max(job.audioBytes, 1);
+  } else {
+    const container = job.audioFormat as DecodableContainer;
+    // pass one decodes everything before anything is written: a corrupt frame fails the job with no copy made
+    const layout = await measureDecoded(container, await open(), { expectedSeconds });
+    body = toneWavStream(container, await open(), layout, spans);
+    maxBytes = redactedWavBytes(layout);
+  }
   try {
-    const stored = await storeAudioStream(env.BUCKET, key, opened.body.pipeThrough(wavToneTransform(spans)), {
-      // the copy is as long as the original: no limit below it may refuse it
-      maxBytes: Math.max(job.audioBytes, 1),
+    const stored = await storeAudioStream(env.BUCKET, key, body, {
+      maxBytes,
       partBytes: UPLOAD_PART_BYTES,
       sealer: await objectSealer(env, job.tenantId, key),
     });
-    return { audioKey: key, audioBytes: stored.bytes };
+    return { audioKey: key, audioBytes: stored.bytes, audioFormat: "wav" };
   } catch (error) {
     // an audio the transform refused is terminal; storage trouble propagates and the delivery is retried
     await env.BUCKET.delete(key).catch(() => undefined);

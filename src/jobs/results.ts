@@ -30,8 +30,9 @@ export type ResultJob = Pick<TranscriptionRow, "id" | "tenantId" | "webhookUrl">
  *
  * A job with `redact_pii` is redacted here, first: the transcript object, the inline text, the row, the search index,
  * the drift features and the webhook only ever see the redacted transcript. With `redact_pii_audio` the audio is
- * rewritten with a tone over the redacted spans and the original is deleted once the result is stored; audio that
- * cannot be rewritten fails the job (its original audio is deleted too: the caller asked not to keep it).
+ * rewritten with a tone over the redacted spans (a compressed file becomes a 16-bit PCM WAV) and the original is
+ * deleted once the result is stored; audio that cannot be rewritten fails the job (its original audio is deleted
+ * too: the caller asked not to keep it).
  */
 export async function storeCompletedResult(
   env: Env,
@@ -63,7 +64,7 @@ export async function storeCompletedResult(
     if (redaction.audio) {
       const spans = paddedSpans(redacted.audioSpans, transcript.duration_seconds);
       try {
-        const audio = await writeRedactedAudio(env, job, spans, resultId);
+        const audio = await writeRedactedAudio(env, job, spans, resultId, transcript.duration_seconds);
         pii.audio = { ...audio, spans: serialiseAudioSpans(spans) };
       } catch (error) {
         if (!(error instanceof AudioRedactionError)) throw error;

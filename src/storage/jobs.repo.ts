@@ -98,8 +98,9 @@ export async function completeJob(
   storage: {
     transcriptKey: string;
     inlineText: string | null;
-    /** a redacted job: entity counts (JSON), and where audio was redacted its new object and the toned spans */
-    pii?: { entities: string; audio?: { audioKey: string; audioBytes: number; spans: string } };
+    /** a redacted job: entity counts (JSON), and where audio was redacted its new object (size, container: the
+     * rewrite of a compressed file is WAV) and the toned spans */
+    pii?: { entities: string; audio?: { audioKey: string; audioBytes: number; audioFormat: string; spans: string } };
   },
   now: number,
 ): Promise<TranscriptionRow | null> {
@@ -111,7 +112,14 @@ export async function completeJob(
       text: storage.inlineText,
       transcriptKey: storage.transcriptKey,
       ...(storage.pii ? { piiEntities: storage.pii.entities } : {}),
-      ...(audio ? { audioKey: audio.audioKey, audioBytes: audio.audioBytes, piiAudioSpans: audio.spans } : {}),
+      ...(audio
+        ? {
+            audioKey: audio.audioKey,
+            audioBytes: audio.audioBytes,
+            audioFormat: audio.audioFormat,
+            piiAudioSpans: audio.spans,
+          }
+        : {}),
       segmentCount: result.segments.length,
       language: result.language,
       languageProbability: result.language_probability ?? null,

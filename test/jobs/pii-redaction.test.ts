@@ -14,6 +14,7 @@ import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverJobs } from "../helpers/queue.ts";
+import { compressedAudio } from "../helpers/redacted-audio.ts";
 import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 interface Problem {
@@ -166,17 +167,12 @@ describe("redaction options", () => {
     expect(problem.detail).toContain(words);
   });
 
-  it("refuses audio redaction of audio that is not WAV before a job exists", async () => {
-    const { key, tenantId } = await createTenant("pii-mp3");
-    // an MPEG-1 Layer III frame header repeated: sniffed as mp3
-    const frame = new Uint8Array(417);
-    frame.set([0xff, 0xfb, 0x90, 0x64]);
-    const mp3 = new Uint8Array(417 * 12);
-    for (let i = 0; i < 12; i++) mp3.set(frame, i * 417);
+  it("refuses audio redaction of audio the edge cannot decode (MP4/AAC) before a job exists", async () => {
+    const { key, tenantId } = await createTenant("pii-mp4");
     const form = new FormData();
     form.append("redact_pii", "true");
     form.append("redact_pii_audio", "true");
-    form.append("file", new Blob([mp3], { type: "audio/mpeg" }), "call.mp3");
+    form.append("file", new Blob([compressedAudio("aac")], { type: "audio/mp4" }), "call.m4a");
     const res = await call("/v1/transcriptions", { method: "POST", key, body: form });
     expect(res.status).toBe(422);
     expect(((await res.json()) as Problem).code).toBe("invalid_redact_pii_audio");

@@ -14,6 +14,7 @@ import type { Env } from "../../src/env.ts";
 import { adminKey, call, callWith, createTenant, multipartUpload, rawUpload } from "../helpers/api.ts";
 import { chunkedStream, makeWav } from "../helpers/audio.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
+import { compressedAudio } from "../helpers/redacted-audio.ts";
 import {
   expectOpenAIError,
   expectProblem,
@@ -978,6 +979,13 @@ const rows: Row[] = [
     "invalid_redact_pii_policies",
   ],
   ["redact_pii as a number", () => multipartUpload(s.a.key, { redact_pii: "1" }), 422, "invalid_redact_pii"],
+  [
+    "redact_pii_audio on MP4/AAC audio, which the edge cannot rewrite",
+    () =>
+      multipartUpload(s.a.key, { redact_pii: "true", redact_pii_audio: "true" }, compressedAudio("aac"), "call.m4a"),
+    422,
+    "invalid_redact_pii_audio",
+  ],
   [
     "redact_pii_audio without redact_pii in the query",
     () => rawUpload(s.a.key, makeWav(0.1), "?redact_pii_audio=true"),

@@ -1,7 +1,7 @@
 /**
  * A redacted job leaves its personal data nowhere: after an upload with `redact_pii` (and one with
- * `redact_pii_audio`) runs through the consumer, a provider answer full of PII, the pool callback, and the webhook
- * delivery, every stored byte is scanned for the original values — every D1 row of every table (inline text opened),
+ * `redact_pii_audio`, and an MP3 with `redact_pii_audio` whose ID3 tag names the secrets: its WAV copy keeps no tag)
+ * runs through the consumer, a provider answer full of PII, the pool callback, and the webhook delivery, every stored byte is scanned for the original values — every D1 row of every table (inline text opened),
  * every R2 object opened, every message sent to a queue, every captured log line and every webhook body.
  */
 import { env } from "cloudflare:workers";
@@ -14,6 +14,7 @@ import { pcmWav, silenceSamples } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { deliverJobs, deliverWebhooks } from "../helpers/queue.ts";
+import { compressedAudio } from "../helpers/redacted-audio.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 const SECRETS = {
@@ -32,6 +33,35 @@ const WORDS = TEXT.split(" ").map((word, i) => ({ word, start: i * 0.1, end: i *
 
 afterEach(() => vi.restoreAllMocks());
 
+/** The fixture MP3 with its own ID3v2 tag replaced by one whose title is `title` (ID3v2.3, a Latin-1 TIT2 frame). */
+function mp3Titled(title: string): Uint8Array<ArrayBuffer> {
+  const mp3 = compressedAudio("mp3");
+  const ownTag = 10 + ((mp3[6]! << 21) | (mp3[7]! << 14) | (mp3[8]! << 7) | mp3[9]!);
+  const text = new Uint8Array([0, ...[...title].map((c) => c.charCodeAt(0))]);
+  const frame = new Uint8Array(10 + text.length);
+  frame.set([0x54, 0x49, 0x54, 0x32]); // TIT2
+  new DataView(frame.buffer).setUint32(4, text.length);
+  frame.set(text, 10);
+  const size = frame.length;
+  const header = new Uint8Array([
+    0x49,
+    0x44,
+    0x33,
+    3,
+    0,
+    0,
+    (size >> 21) & 0x7f,
+    (size >> 14) & 0x7f,
+    (size >> 7) & 0x7f,
+    size & 0x7f,
+  ]);
+  const out = new Uint8Array(header.length + frame.length + mp3.length - ownTag);
+  out.set(header);
+  out.set(frame, header.length);
+  out.set(mp3.subarray(ownTag), header.length + frame.length);
+  return out;
+}
+
 /** Every form of every secret that must not be found (digits alone too: a reformatted value is the same value). */
 function leaks(haystack: string): string[] {
   const squashed = haystack.replace(/[\s()-]/g, "");
@@ -40,7 +70,7 @@ function leaks(haystack: string): string[] {
     .map(([name]) => name);
 }
 
-describe("stored bytes of redacted jobs", () => {
+describe("stored bytes of redacted jobs", { timeout: 60_000 }, () => {
   it("hold none of the original values: D1, R2, queue messages, logs and webhook bodies", async () => {
     const logs: string[] = [];
     for (const method of ["log", "info", "warn", "error", "debug"] as const)
@@ -64,6 +94,8 @@ describe("stored bytes of redacted jobs", () => {
       .on("POST", "https://api.openai.com/v1/audio/transcriptions", () =>
         json({
           ...OPENAI_VERBOSE_JSON,
+          // the MP3's length: its decoded copy must be as long as the transcript says
+          duration: 3,
           text: TEXT,
           segments: [{ ...OPENAI_VERBOSE_JSON.segments[0]!, text: TEXT }],
           words: WORDS,
@@ -97,6 +129,28 @@ describe("stored bytes of redacted jobs", () => {
       completedCallback(pooled.id, { text: TEXT, segments: [{ start: 0, end: 6, text: TEXT }], words: WORDS }),
     );
     expect(((await applied.json()) as { applied: boolean }).applied).toBe(true);
+    // 3. a managed provider's job on an MP3 whose ID3 title holds the secrets, with audio redaction
+    const titled = mp3Titled(`Call ${SECRETS.phone} ${SECRETS.email} ${SECRETS.card}`);
+    expect(leaks(new TextDecoder("latin1").decode(titled))).toEqual([
+      "phone",
+      "phoneDigits",
+      "email",
+      "card",
+      "cardDigits",
+    ]);
+    const mp3Job = (await (
+      await multipartUpload(
+        key,
+        { provider: "openai", redact_pii: "true", redact_pii_audio: "true" },
+        titled,
+        "call.mp3",
+      )
+    ).json()) as { id: string };
+    await deliverJobs([mp3Job.id], tenantId);
+    const mp3Row = await env.DB.prepare("select status, audio_format from transcriptions where id = ?")
+      .bind(mp3Job.id)
+      .first();
+    expect(mp3Row).toEqual({ status: "completed", audio_format: "wav" });
     const events = await env.DB.prepare("select id from webhook_events where tenant_id = ?")
       .bind(tenantId)
       .all<{ id: string }>();
@@ -127,7 +181,8 @@ describe("stored bytes of redacted jobs", () => {
       const bytes = await getSealedBytes(env, tenant, object.key);
       opened.push(new TextDecoder("latin1").decode(bytes!));
     }
-    expect(opened.length).toBeGreaterThanOrEqual(4); // two transcripts, the first job's audio, the toned copy
+    // three transcripts, the first job's audio, the two toned copies
+    expect(opened.length).toBeGreaterThanOrEqual(6);
     const webhookBodies = outbound.requests
       .filter((r) => r.url.href === hook)
       .map((r) => new TextDecoder().decode(r.body));

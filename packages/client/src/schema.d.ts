@@ -1112,7 +1112,7 @@ export interface components {
              * @enum {string}
              */
             redact_pii_sub?: "entity_name" | "hash" | "mask";
-            /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+            /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (WAV, MP3, FLAC, Ogg; a compressed file's copy is 16-bit PCM WAV); the original is deleted */
             redact_pii_audio?: boolean;
             /** @description `keyterms` as the SDKs send an array (one field per term); or one `keyterms` field */
             "keyterms[]"?: string[];
@@ -1573,7 +1573,7 @@ export interface operations {
                 redact_pii_policies?: string;
                 /** @description What replaces an entity: `entity_name` (default) → `[PHONE_NUMBER]`, `hash` → `#####`, `mask` → every letter and digit as `*` */
                 redact_pii_sub?: "entity_name" | "hash" | "mask";
-                /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+                /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (WAV, MP3, FLAC, Ogg; a compressed file's copy is 16-bit PCM WAV); the original is deleted */
                 redact_pii_audio?: boolean;
             };
             header?: {
@@ -1655,7 +1655,7 @@ export interface operations {
                      * @enum {string}
                      */
                     redact_pii_sub?: "entity_name" | "hash" | "mask";
-                    /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (PCM WAV only); the original is deleted */
+                    /** @description Also replace the stored audio by a copy with a tone over every redacted word's time span (WAV, MP3, FLAC, Ogg; a compressed file's copy is 16-bit PCM WAV); the original is deleted */
                     redact_pii_audio?: boolean;
                 };
                 "application/json": components["schemas"]["UrlTranscriptionRequest"];
