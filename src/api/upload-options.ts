@@ -6,7 +6,7 @@ import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import type { ResolvedUploadOptions } from "../jobs/create-job.ts";
-import { preferredProvider } from "../providers/capabilities.ts";
+import { preferredProvider, type StoredAudioFacts } from "../providers/capabilities.ts";
 import { isProviderEnabled } from "../providers/registry.ts";
 import type { ProviderName } from "../providers/types.ts";
 import { FIELD_ERROR_CODES, UploadOptions, type UploadOptionsParsed } from "./schemas.ts";
@@ -20,8 +20,16 @@ function invalid(field: string, message: string): ApiError {
   return new ApiError(422, fieldErrorCode(field) ?? "validation_failed", `${field}: ${message}`, [{ field, message }]);
 }
 
-/** Throws ApiError 422 with the first failing field's stable code and every field error listed. */
-export function resolveUploadOptions(raw: Record<string, string>, env: Env): ResolvedUploadOptions {
+/**
+ * Throws ApiError 422 with the first failing field's stable code and every field error listed. `audio`: what is
+ * known of the stored audio once the body was read (its container and, for a multichannel WAV, its channel split),
+ * so a job naming no provider goes to one that can take it.
+ */
+export function resolveUploadOptions(
+  raw: Record<string, string>,
+  env: Env,
+  audio?: StoredAudioFacts,
+): ResolvedUploadOptions {
   const parsed = UploadOptions.safeParse(raw);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => ({
@@ -40,7 +48,8 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
   const options: UploadOptionsParsed = parsed.data;
   const speakers = resolveSpeakerOptions(options);
   // without a named provider, the first enabled one that can honour the speaker options (else the default, where
-  // the job then fails with diarization_unsupported / multichannel_unsupported)
+  // the job then fails with diarization_unsupported / multichannel_unsupported); a multichannel job's container
+  // counts once it is known (the edge splits only WAV for providers that take one channel at a time)
   const provider =
     options.provider ??
     preferredProvider(env, {
@@ -48,6 +57,7 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
       model: null,
       speakerLabels: speakers?.labels ?? false,
       multichannel: speakers?.multichannel ?? false,
+      ...audio,
     });
   if (!provider || !isProviderEnabled(env, provider))
     throw invalid("provider", `\`${options.provider ?? ""}\` is not an enabled provider`);

@@ -75,7 +75,7 @@ export function wavChannelLayout(head: Uint8Array, totalBytes: number): WavChann
   const header = parseWavHeader(head);
   if (!header?.data) {
     if (head.length >= Math.min(totalBytes, MAX_CHANNEL_SPLIT_HEADER_BYTES))
-      throw new ChannelSplitError("The WAV file has no `data` chunk in its first 1 MiB.");
+      throw new ChannelSplitError("The WAV file has no `data` chunk (within its first 1 MiB).");
     return null;
   }
   const { fmt } = header;
