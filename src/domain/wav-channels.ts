@@ -167,10 +167,13 @@ export function wavChannelTransform(
   let position = 0;
   let inFrame = 0;
   let started = false;
+  /** The channel's bytes among the first `offset` bytes of the data chunk. */
+  const channelBytesBefore = (offset: number) =>
+    Math.floor(offset / blockAlign) * sampleBytes + Math.min(sampleBytes, Math.max(0, (offset % blockAlign) - first));
 
-  const take = (bytes: Uint8Array): Uint8Array => {
-    // bytes lie wholly inside the data chunk; at most one sample per started frame comes out
-    const out = new Uint8Array((Math.floor(bytes.length / blockAlign) + 2) * sampleBytes);
+  /** The channel's bytes of `bytes`, which lie wholly inside the data chunk from `offset` on (exactly allocated). */
+  const take = (bytes: Uint8Array, offset: number): Uint8Array => {
+    const out = new Uint8Array(channelBytesBefore(offset + bytes.length) - channelBytesBefore(offset));
     let o = 0;
     let i = 0;
     const n = bytes.length;
@@ -191,7 +194,7 @@ export function wavChannelTransform(
       }
       if (inFrame === blockAlign) inFrame = 0;
     }
-    return out.subarray(0, o);
+    return out;
   };
 
   return new TransformStream<Uint8Array, Uint8Array>({
@@ -205,7 +208,7 @@ export function wavChannelTransform(
       const from = Math.max(start, dataOffset);
       const to = Math.min(position, dataEnd);
       if (to > from) {
-        const out = take(chunk.subarray(from - start, to - start));
+        const out = take(chunk.subarray(from - start, to - start), from - dataOffset);
         if (out.length) controller.enqueue(out);
       }
     },
