@@ -217,6 +217,44 @@ describe("multichannel split at the edge: OpenAI", () => {
   });
 });
 
+describe("multichannel audio by URL (container known only once fetched)", () => {
+  async function submitByUrl(key: string, url: string): Promise<string> {
+    const response = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ audio_url: url, multichannel: true, provider: "openai" }),
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { id: string }).id;
+  }
+
+  it("a fetched stereo WAV is split like an upload; a fetched MP3 fails multichannel_unsupported before any call", async () => {
+    const { tenantId, key } = await createTenant("channels-url");
+    const wavId = await submitByUrl(key, "https://media.example.com/call.wav");
+    const mp3Id = await submitByUrl(key, "https://media.example.com/call.mp3");
+    const mp3 = new Uint8Array(4096);
+    mp3.set([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64]);
+    const outbound = openAIByChannel()
+      .on("GET", "https://media.example.com/call.wav", () => new Response(STEREO))
+      .on("GET", "https://media.example.com/call.mp3", () => new Response(mp3));
+    await deliverJobs([wavId], tenantId);
+    expect(outbound.requests.filter((r) => r.url.hostname === "api.openai.com")).toHaveLength(2);
+    expect(await jobRow(wavId)).toMatchObject({ status: "completed", audio_format: "wav" });
+    expect(((await jobOf(wavId, key)).segments as { speaker: string }[]).map((s) => s.speaker)).toEqual([
+      "A",
+      "B",
+      "A",
+    ]);
+
+    await deliverJobs([mp3Id], tenantId);
+    expect(outbound.requests.filter((r) => r.url.hostname === "api.openai.com")).toHaveLength(2);
+    const row = await jobRow(mp3Id);
+    expect(row).toMatchObject({ status: "failed", error_code: "multichannel_unsupported", audio_format: "mp3" });
+    expect(row!.error_message).toMatch(/this audio is mp3/);
+  });
+});
+
 describe("multichannel split at the edge: Workers AI", () => {
   it("runs the model once per channel with that channel's mono WAV and merges the answers by time", async () => {
     const { tenantId, key } = await createTenant("channels-workers-ai");
