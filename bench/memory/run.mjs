@@ -38,17 +38,17 @@ const GC_MS = Number(values["gc-ms"]);
 // ---------------------------------------------------------------------------------------------------------------
 // audio generated on the fly: a WAV header, then a tone, in 64 KiB chunks (never a whole file in this process)
 
-function wavHeader(dataBytes) {
+function wavHeader(dataBytes, channels = 1) {
   const h = Buffer.alloc(44);
   h.write("RIFF", 0);
   h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
   h.write("WAVEfmt ", 8);
   h.writeUInt32LE(16, 16);
   h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
+  h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(16000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(2, 32);
+  h.writeUInt32LE(32000 * channels, 28);
+  h.writeUInt16LE(2 * channels, 32);
   h.writeUInt16LE(16, 34);
   h.write("data", 36);
   h.writeUInt32LE(Math.min(0xffffffff, dataBytes), 40);
@@ -57,9 +57,9 @@ function wavHeader(dataBytes) {
 const TONE = Buffer.alloc(64 * 1024);
 for (let i = 0; i < TONE.length; i += 2) TONE.writeInt16LE(Math.round(Math.sin(i / 20) * 8000), i);
 
-/** A WAV of exactly `total` bytes as an async generator of chunks. */
-async function* wavChunks(total) {
-  const header = wavHeader(total - 44);
+/** A WAV of exactly `total` bytes as an async generator of chunks (the same tone interleaved on every channel). */
+async function* wavChunks(total, channels = 1) {
+  const header = wavHeader(total - 44, channels);
   yield header;
   let left = total - header.length;
   while (left > 0) {
@@ -87,7 +87,7 @@ function multipartBody(total) {
 // ---------------------------------------------------------------------------------------------------------------
 // loopback upstreams: OpenAI-compatible, Deepgram, the pool (fetches its signed audio URL), an audio origin
 
-const received = { openai: null, deepgram: null };
+const received = { openai: null, deepgram: null, openaiCalls: [] };
 /** dispatches the fake pool accepted, by job id (the pool case then fetches the signed audio URL as the pool would) */
 const dispatches = new Map();
 const OPENAI_JSON = {
@@ -121,6 +121,7 @@ function startUpstreams(port) {
           chunked: req.headers["transfer-encoding"] ?? null,
         };
         received.openai = { ...header, bytes: await drain(req) };
+        received.openaiCalls.push(received.openai);
         return reply(200, OPENAI_JSON);
       }
       if (req.method === "POST" && url.pathname === "/deepgram/v1/listen") {
@@ -305,11 +306,12 @@ async function main() {
     devtools = await inspector(inspectorPort, `${base}/healthz`);
     console.error("inspector connected:", JSON.stringify(await devtools.heap()));
 
-    const rawUpload = async (provider, bytes = UPLOAD_BYTES) => {
-      const res = await fetch(`${base}/v1/transcriptions?provider=${provider}`, {
+    const rawUpload = async (provider, bytes = UPLOAD_BYTES, channels = 1) => {
+      const multichannel = channels > 1 ? "&multichannel=true" : "";
+      const res = await fetch(`${base}/v1/transcriptions?provider=${provider}${multichannel}`, {
         method: "POST",
         headers: { ...auth, "content-type": "audio/wav", "content-length": String(bytes) },
-        body: ReadableStreamFromIterable(wavChunks(bytes)),
+        body: ReadableStreamFromIterable(wavChunks(bytes, channels)),
         duplex: "half",
       });
       const body = await res.json();
@@ -421,6 +423,17 @@ async function main() {
           const done = await settled(await rawUpload("openai"));
           const r = received.openai;
           return `${done.status}; upstream got ${r?.bytes} bytes, Content-Length ${r?.length}, chunked ${r?.chunked}`;
+        },
+      },
+      {
+        name: `${values.mb} MB stereo multichannel job → OpenAI-compatible adapter, one request per channel (split at the edge)`,
+        run: async () => {
+          received.openaiCalls = [];
+          // whole frames: 44 header bytes, then 4 bytes per stereo frame
+          const bytes = 44 + Math.floor((UPLOAD_BYTES - 44) / 4) * 4;
+          const done = await settled(await rawUpload("openai", bytes, 2));
+          const calls = received.openaiCalls.map((r) => `${r.bytes} bytes (Content-Length ${r.length})`).join(", ");
+          return `${done.status}${done.error ? ` ${done.error.code}` : ""}; upstream got ${received.openaiCalls.length} requests: ${calls}`;
         },
       },
       {

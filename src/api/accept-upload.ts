@@ -13,10 +13,17 @@ import { maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config
 import type { Env } from "../env.ts";
 import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
+import { planChannelSplit } from "../jobs/channel-audio.ts";
 import { createJob, type CreateJobResult, type ResolvedUploadOptions } from "../jobs/create-job.ts";
 import { AUDIO_REDACTION_FORMATS } from "../jobs/redact-audio.ts";
 import { newId } from "../lib/ids.ts";
-import { checkAudioSize, failoverCandidates } from "../providers/capabilities.ts";
+import {
+  checkAudioSize,
+  EDGE_CHANNEL_SPLIT_FORMATS,
+  failoverCandidates,
+  providerAudioBytes,
+  type StoredAudioFacts,
+} from "../providers/capabilities.ts";
 import type { AudioUrlSource } from "../storage/audio-source.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
@@ -39,8 +46,12 @@ export interface ResolvedUpload {
 
 /** How a route turns its option fields into job options (plus whatever else it needs); throws ApiError to refuse. */
 export interface AcceptUploadOptions<R extends ResolvedUpload> {
-  /** `byUrl`: the body named its audio by `audio_url` (only with `acceptAudioUrl`) and nothing was stored */
-  resolve(fields: UploadFields, lists: UploadLists, byUrl: boolean): R;
+  /**
+   * `byUrl`: the body named its audio by `audio_url` (only with `acceptAudioUrl`) and nothing was stored. `audio`:
+   * for a multichannel job, what the stored audio turned out to be (its container, its channel split), given on a
+   * second call once the audio is stored, so routing can take it into account.
+   */
+  resolve(fields: UploadFields, lists: UploadLists, byUrl: boolean, audio?: StoredAudioFacts): R;
   /** also take `application/json` and a multipart `audio_url` field in place of the file (`POST /v1/transcriptions`) */
   acceptAudioUrl?: boolean;
   /** refuse raw audio bodies: the OpenAI-compatible routes take multipart only */
@@ -88,8 +99,14 @@ export async function acceptUpload<R extends ResolvedUpload>(
     });
     try {
       const lists: UploadLists = "lists" in upload ? upload.lists : Object.create(null);
-      const resolved = route.resolve(upload.fields, lists, upload.stored === null);
-      if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes);
+      let resolved = route.resolve(upload.fields, lists, upload.stored === null);
+      let facts: StoredAudioFacts | undefined;
+      if (upload.stored && resolved.options.speakers?.multichannel) {
+        // a multichannel job: its container and (for a WAV) each channel's size decide who can take it
+        facts = await storedAudioFacts(env, tenantId, key, upload.stored);
+        resolved = route.resolve(upload.fields, lists, false, facts);
+      }
+      if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes, facts);
       // audio redaction rewrites WAV, MP3, FLAC and Ogg: other audio (MP4/AAC, WebM) is refused now, not failed
       // after it was transcribed
       if (resolved.options.redactPiiAudio && upload.stored && !AUDIO_REDACTION_FORMATS.has(upload.stored.audio.format))
@@ -113,15 +130,42 @@ export async function acceptUpload<R extends ResolvedUpload>(
   }
 }
 
+/** The stored audio's container and, for a WAV, its channel split (one bounded read of its header). */
+async function storedAudioFacts(
+  env: Env,
+  tenantId: string,
+  audioKey: string,
+  stored: { bytes: number; audio: { format: string } },
+): Promise<StoredAudioFacts> {
+  const format = stored.audio.format;
+  if (!EDGE_CHANNEL_SPLIT_FORMATS.has(format)) return { format, channelSplit: null };
+  const plan = await planChannelSplit(env, { tenantId, audioKey, audioBytes: stored.bytes });
+  return {
+    format,
+    channelSplit: plan?.ok ? { ok: true, channels: plan.channels, channelBytes: plan.channelBytes } : plan,
+  };
+}
+
 /**
  * 422 `audio_too_large_for_provider` when the stored audio is over the job's provider's size limit and no provider
  * after it in `FAILOVER_CHAIN` can take it either (the same rule the consumer applies), so a job that could only fail
  * is refused at once. An explicit `provider` is judged the same way: it fails over for size as it does for an outage.
+ * A multichannel WAV is judged per channel where the edge splits it (each channel is its own request).
  */
-function refuseAudioNoProviderTakes(env: Env, options: ResolvedUploadOptions, bytes: number): void {
-  const jobOptions = { task: options.task, model: options.requestedModel, bytes };
+function refuseAudioNoProviderTakes(
+  env: Env,
+  options: ResolvedUploadOptions,
+  bytes: number,
+  audio?: StoredAudioFacts,
+): void {
+  const jobOptions = {
+    task: options.task,
+    model: options.requestedModel,
+    bytes,
+    ...(options.speakers?.multichannel ? { multichannel: true, ...audio } : {}),
+  };
   if (failoverCandidates(env, options.provider, jobOptions).length > 0) return;
-  const refusal = checkAudioSize(env, options.provider, bytes);
+  const refusal = checkAudioSize(env, options.provider, providerAudioBytes(options.provider, jobOptions));
   throw new ApiError(422, "audio_too_large_for_provider", refusal?.message ?? "No provider can take audio this large.");
 }
 

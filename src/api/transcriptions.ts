@@ -123,10 +123,10 @@ transcriptions.post("/v1/transcriptions", requireScope("transcriptions:write"), 
   const { env } = c;
   const { created, resolved } = await acceptUpload(c, {
     acceptAudioUrl: true,
-    resolve: (fields, _lists, byUrl) => {
+    resolve: (fields, _lists, byUrl, audio) => {
       // a submission by URL is judged whole before anything is stored: a refused one leaves no row
       const source = byUrl ? resolveAudioUrlSource(fields, env) : null;
-      return { options: resolveUploadOptions(source?.options ?? fields, env), audioUrl: source?.source };
+      return { options: resolveUploadOptions(source?.options ?? fields, env, audio), audioUrl: source?.source };
     },
   });
   if (created.kind === "replayed") {

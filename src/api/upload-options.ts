@@ -10,6 +10,7 @@ import {
   effectiveModel,
   preferredProvider,
   providerCanTranslate,
+  type StoredAudioFacts,
   translatingProvider,
 } from "../providers/capabilities.ts";
 import { isProviderEnabled } from "../providers/registry.ts";
@@ -34,8 +35,16 @@ function translationUnsupported(message: string): ApiError {
   return new ApiError(422, "translation_unsupported", `task: ${detail}`, [{ field: "task", message: detail }]);
 }
 
-/** Throws ApiError 422 with the first failing field's stable code and every field error listed. */
-export function resolveUploadOptions(raw: Record<string, string>, env: Env): ResolvedUploadOptions {
+/**
+ * Throws ApiError 422 with the first failing field's stable code and every field error listed. `audio`: what is
+ * known of the stored audio once the body was read (its container and, for a multichannel WAV, its channel split),
+ * so a job naming no provider goes to one that can take it.
+ */
+export function resolveUploadOptions(
+  raw: Record<string, string>,
+  env: Env,
+  audio?: StoredAudioFacts,
+): ResolvedUploadOptions {
   const parsed = UploadOptions.safeParse(raw);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => ({
@@ -59,10 +68,12 @@ export function resolveUploadOptions(raw: Record<string, string>, env: Env): Res
     model: null,
     speakerLabels: speakers?.labels ?? false,
     multichannel: speakers?.multichannel ?? false,
+    ...audio,
   };
   // without a named provider, the first enabled one that can honour the speaker options (else the default, where
   // the job then fails with diarization_unsupported / multichannel_unsupported); a translation only ever goes to a
-  // provider that can translate
+  // provider that can translate; a multichannel job's container counts once it is known (the edge splits only WAV for
+  // providers that take one channel at a time)
   const provider =
     options.provider ??
     (task === "translate" ? translatingProvider(env, jobOptions) : preferredProvider(env, jobOptions));

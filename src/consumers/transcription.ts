@@ -8,6 +8,12 @@
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import type { SpeakerOptions } from "../domain/speakers.ts";
 import type { Env, JobMessage } from "../env.ts";
+import {
+  type ChannelSplitPlan,
+  type ChannelSplitRefusal,
+  openChannelAudio,
+  planChannelSplit,
+} from "../jobs/channel-audio.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
 import { AUDIO_REDACTION_FORMATS, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
@@ -19,9 +25,13 @@ import { childTraceparent, traceIdOf } from "../observability/trace.ts";
 import {
   checkAudioSize,
   checkProviderOptions,
+  EDGE_CHANNEL_SPLIT_FORMATS,
   failoverCandidates,
+  providerAudioBytes,
   type ProviderJobOptions,
+  providerSplitsChannelsAtEdge,
 } from "../providers/capabilities.ts";
+import { type ChannelRequest, transcribeChannels } from "../providers/channel-split.ts";
 import { parseStoredKeyterms } from "../providers/keyterms.ts";
 import { createTranscriptionService } from "../providers/registry.ts";
 import { ProviderError, type ProviderName } from "../providers/types.ts";
@@ -64,15 +74,32 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
   );
 }
 
-/** The options that decide which providers may run the job (its size once its audio is stored). */
-function jobOptions(job: TranscriptionRow): ProviderJobOptions {
+/** What the edge knows of splitting a multichannel job's channels: null until read (or when it needs none). */
+type ChannelSplit = ChannelSplitPlan | ChannelSplitRefusal | null;
+
+/**
+ * The options that decide which providers may run the job (its size once its audio is stored; for a multichannel
+ * WAV, the size of each channel the edge would send).
+ */
+function jobOptions(job: TranscriptionRow, split: ChannelSplit = null): ProviderJobOptions {
   return {
     task: job.task,
     model: job.requestedModel,
     bytes: job.audioKey && job.audioBytes > 0 ? job.audioBytes : null,
     speakerLabels: job.speakerLabels,
     multichannel: job.multichannel,
+    format: job.audioFormat,
+    channelSplit: split,
   };
+}
+
+/**
+ * A multichannel WAV's split, read from its stored header (one bounded read) so routing can judge each channel's
+ * size and the adapters can be handed one channel at a time; null for other jobs and when the audio is gone.
+ */
+async function channelSplitOf(env: Env, job: TranscriptionRow): Promise<ChannelSplit> {
+  if (!job.multichannel || !job.audioKey || !EDGE_CHANNEL_SPLIT_FORMATS.has(job.audioFormat)) return null;
+  return planChannelSplit(env, { tenantId: job.tenantId, audioKey: job.audioKey, audioBytes: job.audioBytes });
 }
 
 /** The job's speaker options as adapters take them; null when it asked for neither. */
@@ -140,7 +167,13 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
-    const outcome = await runWithBreakers(job, env, db, message.attempts, body.traceparent ?? job.traceparent);
+    const split = await channelSplitOf(env, job);
+    if (job.multichannel) {
+      // the container and the WAV's samples are known now: a provider the edge would split for must be able to
+      const channelRefusal = checkProviderOptions(env, job.provider, { ...jobOptions(job, split), bytes: null });
+      if (channelRefusal) throw new ProviderError(channelRefusal.code, channelRefusal.message, { retryable: false });
+    }
+    const outcome = await runWithBreakers(job, split, env, db, message.attempts, body.traceparent ?? job.traceparent);
     if (outcome === "parked") {
       const delaySeconds = backoffDelaySeconds(message.attempts, policy);
       log("job_parked", { job_id: jobId, provider: job.provider, attempt: message.attempts, delay_s: delaySeconds });
@@ -175,15 +208,17 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
  */
 async function runWithBreakers(
   job: TranscriptionRow,
+  split: ChannelSplit,
   env: Env,
   db: Db,
   attempt: number,
   traceparent: string | null,
 ): Promise<"done" | "parked"> {
-  const candidates = failoverCandidates(env, job.provider, jobOptions(job));
+  const options = jobOptions(job, split);
+  const candidates = failoverCandidates(env, job.provider, options);
   if (candidates.length === 0) {
     // over its provider's size limit and nobody later in the chain can take it: fail now, call nobody
-    const refusal = checkAudioSize(env, job.provider, jobOptions(job).bytes);
+    const refusal = checkAudioSize(env, job.provider, providerAudioBytes(job.provider, options));
     const message = refusal?.message ?? `no provider can take the audio of job ${job.id}`;
     throw new ProviderError("audio_too_large_for_provider", message, { retryable: false });
   }
@@ -207,31 +242,47 @@ async function runWithBreakers(
     if (!row) return "done";
     if (provider !== job.provider) log("job_failover", { job_id: job.id, from: job.provider, to: provider });
     log("provider_call", { job_id: job.id, tenant_id: row.tenantId, provider, attempt, probe });
-    const object = row.audioKey ? await getSealedStream(env, row.tenantId, row.audioKey) : null;
-    if (!object) {
+    // a multichannel job on a provider that takes one channel at a time: the edge splits the WAV (one read each)
+    const channels = row.multichannel && providerSplitsChannelsAtEdge(provider) ? split : null;
+    if (channels && !channels.ok) {
+      // routing keeps such a job off this provider; a refusal rather than a whole-file call if it ever gets here
+      await breaker.record(provider, "success", probe);
+      throw new ProviderError("multichannel_unsupported", channels.reason, { retryable: false });
+    }
+    const object = channels || !row.audioKey ? null : await getSealedStream(env, row.tenantId, row.audioKey);
+    if (!channels && !object) {
       await breaker.record(provider, "success", probe);
       await storeFailure(env, db, row, "audio_missing", "The uploaded audio is no longer stored.");
       return "done";
     }
+    const request: ChannelRequest = {
+      jobId: row.id,
+      language: row.requestedLanguage,
+      prompt: row.prompt,
+      keyterms: parseStoredKeyterms(row.keyterms),
+      task: row.task,
+      model: row.requestedModel,
+      temperature: row.temperature,
+      wordTimestamps: row.wordTimestamps,
+      redactPii: redactionOptionsOf(row)?.policies ?? null,
+      // the provider call (or the pool's whole job) is a child span of the upload's trace
+      traceparent: childTraceparent(traceparent),
+    };
     try {
-      const outcome = await service.transcribe({
-        jobId: row.id,
-        audio: object.body,
-        bytes: row.audioBytes,
-        format: row.audioFormat,
-        contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
-        language: row.requestedLanguage,
-        prompt: row.prompt,
-        keyterms: parseStoredKeyterms(row.keyterms),
-        task: row.task,
-        model: row.requestedModel,
-        temperature: row.temperature,
-        wordTimestamps: row.wordTimestamps,
-        speakers: speakerOptionsOf(row),
-        redactPii: redactionOptionsOf(row)?.policies ?? null,
-        // the provider call (or the pool's whole job) is a child span of the upload's trace
-        traceparent: childTraceparent(traceparent),
-      });
+      const outcome = channels
+        ? await transcribeChannels(service, request, {
+            channels: channels.channels,
+            bytes: channels.channelBytes,
+            open: (channel) => openChannel(env, row, channels, channel),
+          })
+        : await service.transcribe({
+            ...request,
+            audio: object!.body,
+            bytes: row.audioBytes,
+            format: row.audioFormat,
+            contentType: CONTENT_TYPES[row.audioFormat] ?? "application/octet-stream",
+            speakers: speakerOptionsOf(row),
+          });
       await breaker.record(provider, "success", probe);
       if (outcome.kind === "dispatched") {
         await markDispatched(db, row.id, Date.now());
@@ -242,7 +293,7 @@ async function runWithBreakers(
       }
       return "done";
     } catch (error) {
-      await object.body.cancel().catch(() => undefined);
+      await object?.body.cancel().catch(() => undefined);
       // only provider-side trouble counts against its breaker; audio the provider rejected says it is up
       const providerDown = !(error instanceof ProviderError) || error.retryable;
       await breaker.record(provider, providerDown ? "failure" : "success", probe);
@@ -257,4 +308,17 @@ async function runWithBreakers(
   }
   await setDelayed(db, job.id, DELAY_PROVIDER_UNAVAILABLE);
   return "parked";
+}
+
+/** One channel of the job's stored WAV as a mono WAV stream; the audio vanishing between channels is retried. */
+async function openChannel(
+  env: Env,
+  row: TranscriptionRow,
+  plan: ChannelSplitPlan,
+  channel: number,
+): Promise<ReadableStream<Uint8Array>> {
+  const source = { tenantId: row.tenantId, audioKey: row.audioKey!, audioBytes: row.audioBytes };
+  const stream = await openChannelAudio(env, source, plan.layout, channel);
+  if (!stream) throw new Error(`the audio of job ${row.id} is no longer stored`);
+  return stream;
 }

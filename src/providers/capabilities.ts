@@ -17,9 +17,11 @@
  * - speaker labels (diarization): Deepgram (`diarize=true`), OpenAI's `gpt-4o-transcribe-diarize` (`diarized_json`)
  *   and the pool (a pool without a diarization stage refuses the dispatch: the job fails `diarization_unavailable`).
  *   Workers AI never.
- * - multichannel (each channel one speaker): Deepgram (`multichannel=true`) and the pool (ffmpeg splits the channels,
- *   each is transcribed on its own, segments carry `ch0`, `ch1`, …: docs/pool.md "Multichannel jobs"). OpenAI and
- *   Workers AI are not handed channels by the edge (docs/api.md): `multichannel_unsupported`.
+ * - multichannel (each channel one speaker): Deepgram natively (`multichannel=true`) and the pool (ffmpeg splits the
+ *   channels, each is transcribed on its own, segments carry `ch0`, `ch1`, …: docs/pool.md "Multichannel jobs").
+ *   OpenAI and Workers AI are handed one channel at a time by the edge, which splits PCM WAV only
+ *   (src/domain/wav-channels.ts): other containers, or a WAV whose samples it cannot split, are
+ *   `multichannel_unsupported` there, and each channel's mono WAV (not the whole file) is what their size limit judges.
  */
 import { settings } from "../config.ts";
 import type { Env } from "../env.ts";
@@ -46,6 +48,17 @@ export const DEEPGRAM_MAX_AUDIO_BYTES = 2_000_000_000;
  * adapter holds.
  */
 export const WORKERS_AI_MAX_AUDIO_BYTES = 25 * 1024 * 1024;
+/** The providers the edge hands a multichannel job one channel at a time (each its own transcription request). */
+const EDGE_CHANNEL_SPLIT_PROVIDERS: ReadonlySet<string> = new Set(["openai", "workers-ai"]);
+/** The containers the edge can split into channels (PCM WAV, src/domain/wav-channels.ts). */
+export const EDGE_CHANNEL_SPLIT_FORMATS: ReadonlySet<string> = new Set(["wav"]);
+
+/**
+ * What the edge found when it read a multichannel WAV's header: the size of one channel's mono WAV (each channel the
+ * same), or why its samples cannot be split.
+ */
+export type EdgeChannelSplit = { ok: true; channels: number; channelBytes: number } | { ok: false; reason: string };
+
 /** OpenAI's diarizing model: `diarized_json` gives segments with speakers (no words, no prompt). */
 export const OPENAI_DIARIZE_MODEL = "gpt-4o-transcribe-diarize";
 
@@ -63,7 +76,14 @@ export interface ProviderJobOptions {
   speakerLabels?: boolean;
   /** the job asked for each channel as one speaker */
   multichannel?: boolean;
+  /** the stored audio's container (`wav`, `mp3`, …); null, absent or `pending` while unknown (audio by URL) */
+  format?: string | null;
+  /** a multichannel WAV's split, once its header was read; null or absent before */
+  channelSplit?: EdgeChannelSplit | null;
 }
+
+/** What is known of a job's stored audio that routes a multichannel job: its container and, for a WAV, its split. */
+export type StoredAudioFacts = Pick<ProviderJobOptions, "format" | "channelSplit">;
 
 /** Why a provider cannot honour a job's options; `code` is the stable error code a job failed for it carries. */
 export interface OptionsRefusal {
@@ -180,6 +200,38 @@ export function providerCanSplitChannels(name: string): boolean {
   return name === "deepgram" || name === "whisper-pool";
 }
 
+/** Whether the edge splits a multichannel job's channels for this provider (it cannot split them itself). */
+export function providerSplitsChannelsAtEdge(name: string): boolean {
+  return !providerCanSplitChannels(name) && EDGE_CHANNEL_SPLIT_PROVIDERS.has(name);
+}
+
+const knownFormat = (format: string | null | undefined): format is string => !!format && format !== "pending";
+
+/**
+ * Whether the provider can take a multichannel job: natively, or one channel at a time when the edge can split the
+ * audio (PCM WAV; an unknown container is judged once it is known). Null when it can.
+ */
+export function checkChannelSplit(name: string, options: ProviderJobOptions): OptionsRefusal | null {
+  if (providerCanSplitChannels(name)) return null;
+  const code = "multichannel_unsupported";
+  if (!providerSplitsChannelsAtEdge(name))
+    return { code, message: `provider ${name} cannot transcribe channels separately` };
+  const why = `provider ${name} is handed one channel at a time, and the edge splits channels of PCM WAV only`;
+  if (knownFormat(options.format) && !EDGE_CHANNEL_SPLIT_FORMATS.has(options.format))
+    return { code, message: `${why}: this audio is ${options.format}` };
+  if (options.channelSplit?.ok === false) return { code, message: `${why}: ${options.channelSplit.reason}` };
+  return null;
+}
+
+/**
+ * The bytes this provider would be sent: one channel's mono WAV when the edge splits a multichannel job for it (so
+ * a 40 MB stereo WAV is two 20 MB requests, each within OpenAI's 25 MB), otherwise the whole audio.
+ */
+export function providerAudioBytes(name: string, options: ProviderJobOptions): number | null | undefined {
+  const split = options.multichannel && providerSplitsChannelsAtEdge(name) ? options.channelSplit : null;
+  return split?.ok ? split.channelBytes : options.bytes;
+}
+
 /** Whether the provider passes a temperature on (the others ignore it). */
 export function providerTakesTemperature(name: string): boolean {
   return name === "openai" || name === "whisper-pool";
@@ -212,20 +264,25 @@ export function checkProviderOptions(env: Env, name: string, options: ProviderJo
         : `provider ${name} cannot label speakers`,
     };
   }
-  if (options.multichannel && !providerCanSplitChannels(name)) {
-    return { code: "multichannel_unsupported", message: `provider ${name} cannot transcribe channels separately` };
+  if (options.multichannel) {
+    const refusal = checkChannelSplit(name, options);
+    if (refusal) return refusal;
   }
-  return checkAudioSize(env, name, options.bytes);
+  return checkAudioSize(env, name, providerAudioBytes(name, options));
 }
 
 /**
  * The provider a new native job goes to when it names none: the first enabled provider that can honour its options,
  * else the first enabled one (the default), where a job it cannot honour fails with its code; null when none is
- * enabled. Without speaker options every provider can, so this is the default provider, as before.
+ * enabled. Without speaker options every provider can, so this is the default provider, as before. A multichannel
+ * job whose container is not known yet (audio by URL, a resumable upload) prefers a provider that splits any
+ * container itself over one the edge can split for only when it is WAV.
  */
 export function preferredProvider(env: Env, options: ProviderJobOptions): ProviderName | null {
   const enabled = parseProviderList(env);
-  return enabled.find((name) => checkProviderOptions(env, name, options) === null) ?? enabled[0] ?? null;
+  const capable = enabled.filter((name) => checkProviderOptions(env, name, options) === null);
+  const native = options.multichannel && !knownFormat(options.format) ? capable.find(providerCanSplitChannels) : null;
+  return native ?? capable[0] ?? enabled[0] ?? null;
 }
 
 /**
@@ -291,6 +348,6 @@ export function resolveProvider(env: Env, requested: string | null, options: Pro
  */
 export function failoverCandidates(env: Env, jobProvider: string, options: ProviderJobOptions): string[] {
   const [own, ...others] = providerCandidates(jobProvider, parseList(env.FAILOVER_CHAIN), parseProviderList(env));
-  const fitting = checkAudioSize(env, own!, options.bytes) === null ? [own!] : [];
+  const fitting = checkAudioSize(env, own!, providerAudioBytes(own!, options)) === null ? [own!] : [];
   return [...fitting, ...others.filter((name) => checkProviderOptions(env, name, options) === null)];
 }

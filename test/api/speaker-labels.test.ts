@@ -199,7 +199,14 @@ describe("a diarized job end to end (Deepgram)", () => {
   it("a speaker job on a provider that cannot diarize fails with diarization_unsupported, nobody called", async () => {
     const tenantId = await seedTenant();
     const labels = await seedJob(tenantId, { provider: "openai", speakerLabels: true });
-    const channels = await seedJob(tenantId, { provider: "openai", multichannel: true });
+    // the edge splits only WAV for OpenAI: other audio cannot reach it as channels
+    const mp3 = Uint8Array.from([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64]);
+    const channels = await seedJob(tenantId, {
+      provider: "openai",
+      multichannel: true,
+      audio: mp3,
+      audioFormat: "mp3",
+    });
     const outbound = interceptFetch();
     await deliverJobs([labels, channels], tenantId);
     expect(outbound.requests).toHaveLength(0);

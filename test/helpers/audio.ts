@@ -54,6 +54,22 @@ export function pcmWav(samples: Float32Array, sampleRate = DEFAULT_SAMPLE_RATE, 
   return wav;
 }
 
+/**
+ * A 16-bit PCM WAV with its own signal on each channel: `channels[c]` holds channel c's samples (all the same
+ * length), interleaved frame by frame. A multichannel recording whose channels differ (call-centre agent and caller).
+ */
+export function channelsWav(
+  channels: readonly Float32Array[],
+  sampleRate = DEFAULT_SAMPLE_RATE,
+): Uint8Array<ArrayBuffer> {
+  const frames = channels[0]?.length ?? 0;
+  if (channels.some((c) => c.length !== frames)) throw new RangeError("every channel needs the same number of samples");
+  const samples = new Float32Array(frames * channels.length);
+  for (let frame = 0; frame < frames; frame++)
+    for (let c = 0; c < channels.length; c++) samples[frame * channels.length + c] = channels[c]![frame]!;
+  return pcmWav(samples, sampleRate, channels.length);
+}
+
 /** Interleaved samples of a sine, the same on every channel; see {@link ToneOptions}. */
 export function toneSamples(options: ToneOptions = {}): Float32Array {
   const { frequency = 440, amplitude = 0.25 } = options;

@@ -27,19 +27,21 @@ export async function seedJob(
     wordTimestamps?: boolean;
     speakerLabels?: boolean;
     multichannel?: boolean;
+    /** the sniffed container stored on the row (default `wav`) */
+    audioFormat?: string;
   } = {},
 ): Promise<string> {
   const id = newId("transcription");
   const audioKey = `audio/${tenantId}/${id}`;
   const audio = options.audio === undefined ? makeWav(0.5) : options.audio;
   if (audio && options.plaintext) await env.BUCKET.put(audioKey, audio);
-  else if (audio) await putSealed(env, tenantId, audioKey, audio, "audio/wav");
+  else if (audio) await putSealed(env, tenantId, audioKey, audio, `audio/${options.audioFormat ?? "wav"}`);
   const now = Date.now();
   await env.DB.prepare(
     `insert into transcriptions (id, tenant_id, status, provider, requested_language, audio_key, audio_bytes, audio_format,
        webhook_url, metadata, created_at, enqueued_at, updated_at, task, requested_model, temperature, word_timestamps,
        speaker_labels, multichannel)
-       values (?, ?, ?, ?, ?, ?, ?, 'wav', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
     .bind(
       id,
@@ -49,6 +51,7 @@ export async function seedJob(
       options.language ?? null,
       audioKey,
       audio?.byteLength ?? 0,
+      options.audioFormat ?? "wav",
       options.webhookUrl ?? null,
       now,
       now,

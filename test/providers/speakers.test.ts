@@ -12,7 +12,9 @@ import {
   checkProviderOptions,
   failoverCandidates,
   preferredProvider,
+  providerAudioBytes,
   providerCanDiarize,
+  providerSplitsChannelsAtEdge,
   resolveProvider,
 } from "../../src/providers/capabilities.ts";
 import { DeepgramTranscriptionService } from "../../src/providers/deepgram.ts";
@@ -203,11 +205,57 @@ describe("routing speaker jobs", () => {
     expect(providerCanDiarize(vars, "openai", "gpt-4o-transcribe-diarize")).toBe(true);
     expect(providerCanDiarize(vars, "workers-ai")).toBe(false);
     expect(checkProviderOptions(vars, "workers-ai", labels)?.code).toBe("diarization_unsupported");
-    expect(checkProviderOptions(vars, "openai", channels)?.code).toBe("multichannel_unsupported");
-    expect(checkProviderOptions(vars, "workers-ai", channels)?.code).toBe("multichannel_unsupported");
+    expect(checkProviderOptions(vars, "openai", { ...channels, format: "mp3" })?.code).toBe("multichannel_unsupported");
+    expect(checkProviderOptions(vars, "workers-ai", { ...channels, format: "mp3" })?.code).toBe(
+      "multichannel_unsupported",
+    );
     expect(checkProviderOptions(vars, "deepgram", channels)).toBeNull();
     // the pool splits channels with ffmpeg (gpu-worker/test/multichannel.test.ts)
     expect(checkProviderOptions(vars, "whisper-pool", channels)).toBeNull();
+  });
+
+  it("multichannel: the edge splits PCM WAV for OpenAI and Workers AI; other containers are refused naming them", () => {
+    for (const name of ["openai", "workers-ai"]) {
+      expect(providerSplitsChannelsAtEdge(name)).toBe(true);
+      // unknown container (audio by URL, not yet fetched) is judged once known
+      expect(checkProviderOptions(env, name, channels)).toBeNull();
+      expect(checkProviderOptions(env, name, { ...channels, format: "pending" })).toBeNull();
+      expect(checkProviderOptions(env, name, { ...channels, format: "wav" })).toBeNull();
+      for (const format of ["mp3", "flac", "ogg", "webm", "mp4"]) {
+        expect(checkProviderOptions(env, name, { ...channels, format })).toEqual({
+          code: "multichannel_unsupported",
+          message: `provider ${name} is handed one channel at a time, and the edge splits channels of PCM WAV only: this audio is ${format}`,
+        });
+      }
+      const unsplittable = { ok: false, reason: "WAV format 7 with 8-bit samples cannot be split" } as const;
+      expect(
+        checkProviderOptions(env, name, { ...channels, format: "wav", channelSplit: unsplittable })?.message,
+      ).toMatch(/WAV format 7/);
+    }
+    // Deepgram and the pool split any container themselves
+    expect(providerSplitsChannelsAtEdge("deepgram")).toBe(false);
+    expect(checkProviderOptions(env, "deepgram", { ...channels, format: "mp3" })).toBeNull();
+    expect(providerSplitsChannelsAtEdge("whisper-pool")).toBe(false);
+  });
+
+  it("multichannel: a channel, not the whole file, meets the limit of a provider the edge splits for", () => {
+    const vars = withVars({ OPENAI_MAX_AUDIO_BYTES: "25000000", FAILOVER_CHAIN: "openai,deepgram" });
+    const stereo = {
+      ...channels,
+      format: "wav",
+      bytes: 40_000_044,
+      channelSplit: { ok: true, channels: 2, channelBytes: 20_000_044 },
+    } as const;
+    expect(providerAudioBytes("openai", stereo)).toBe(20_000_044);
+    expect(providerAudioBytes("deepgram", stereo)).toBe(40_000_044);
+    expect(checkProviderOptions(vars, "openai", stereo)).toBeNull();
+    expect(failoverCandidates(vars, "openai", stereo)).toEqual(["openai", "deepgram"]);
+    // the same bytes as one channel: over OpenAI's limit, to Deepgram
+    const mono = { ...stereo, channelSplit: { ok: true, channels: 1, channelBytes: 40_000_044 } } as const;
+    expect(checkProviderOptions(vars, "openai", mono)?.code).toBe("audio_too_large_for_provider");
+    expect(failoverCandidates(vars, "openai", mono)).toEqual(["deepgram"]);
+    // a job without multichannel is judged on the whole file, as before
+    expect(providerAudioBytes("openai", { ...stereo, multichannel: false })).toBe(40_000_044);
   });
 
   it("a job naming no provider goes to the first capable one; without one, to the default (where it fails)", () => {
@@ -216,6 +264,15 @@ describe("routing speaker jobs", () => {
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram,whisper-pool" }), channels)).toBe("deepgram");
     expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), channels)).toBe("whisper-pool");
     expect(preferredProvider(withVars({ PROVIDERS: "openai,workers-ai" }), channels)).toBe("openai");
+    // multichannel with the container known: PROVIDERS order among those that can (the edge splits WAV for OpenAI)
+    const both = withVars({ PROVIDERS: "openai,deepgram" });
+    expect(preferredProvider(both, { ...channels, format: "wav" })).toBe("openai");
+    expect(preferredProvider(both, { ...channels, format: "mp3" })).toBe("deepgram");
+    // not yet known (audio by URL): a provider that splits any container first
+    expect(preferredProvider(both, channels)).toBe("deepgram");
+    expect(preferredProvider(withVars({ PROVIDERS: "openai,whisper-pool" }), { ...channels, format: "mp3" })).toBe(
+      "whisper-pool",
+    );
     expect(preferredProvider(withVars({ PROVIDERS: "openai,workers-ai" }), labels)).toBe("openai");
     // no speaker options: the default provider, as before
     expect(preferredProvider(withVars({ PROVIDERS: "openai,deepgram" }), { task: "transcribe", model: null })).toBe(
