@@ -18,18 +18,24 @@ const { values } = parseArgs({
     mb: { type: "string", default: "90" },
     "tus-gib": { type: "string", default: "1" },
     "url-gib": { type: "string", default: "1" },
+    "tus-chunk-mib": { type: "string", default: "64" },
+    "url-timeout-s": { type: "string", default: "1800" },
     only: { type: "string", default: "" },
     "sample-ms": { type: "string", default: "10" },
     "gc-ms": { type: "string", default: "250" },
     write: { type: "boolean", default: false },
+    // print wrangler dev's own output (reloads, uncaught errors) to stderr
+    verbose: { type: "boolean", default: false },
   },
 });
 const MB = 1024 * 1024;
 const UPLOAD_BYTES = Number(values.mb) * MB;
 const URL_BYTES = Number(values["url-gib"]) * 1024 * MB;
 const TUS_BYTES = Number(values["tus-gib"]) * 1024 * MB;
-/** one PATCH of the tus case: 64 MiB (a PATCH may carry up to MAX_UPLOAD_BYTES, 100 MiB) */
-const TUS_CHUNK_BYTES = 64 * MB;
+/** the audio_url case's time budget: the Worker's fetch deadline and how long the case waits for `fetched_at` */
+const URL_FETCH_TIMEOUT_S = Number(values["url-timeout-s"]);
+/** one PATCH of the tus case: 64 MiB by default (a PATCH may carry up to MAX_UPLOAD_BYTES, 100 MiB) */
+const TUS_CHUNK_BYTES = Number(values["tus-chunk-mib"]) * MB;
 const GOAL_BYTES = 16 * MB;
 const SAMPLE_MS = Number(values["sample-ms"]);
 /** how often a second sampler forces a GC before reading: the peak of what is still reachable (held, not garbage) */
@@ -69,6 +75,22 @@ async function* wavChunks(total) {
   }
 }
 
+/** Bytes [start, end) of the same WAV as `wavChunks(total)`, generated from any offset (a tus resume). */
+async function* wavRange(total, start, end) {
+  const header = wavHeader(total - 44);
+  let at = start;
+  if (at < header.length) {
+    yield header.subarray(at, Math.min(end, header.length));
+    at = Math.min(end, header.length);
+  }
+  while (at < end) {
+    const phase = (at - header.length) % TONE.length;
+    const n = Math.min(end - at, TONE.length - phase);
+    yield TONE.subarray(phase, phase + n);
+    at += n;
+  }
+}
+
 function multipartBody(total) {
   const boundary = "bench-memory-boundary";
   const head = Buffer.from(
@@ -88,6 +110,12 @@ function multipartBody(total) {
 // loopback upstreams: OpenAI-compatible, Deepgram, the pool (fetches its signed audio URL), an audio origin
 
 const received = { openai: null, deepgram: null };
+/** GETs of the audio origin (the audio_url case): bytes sent and when, so the case reports the fetch's MB/s */
+const audioFetches = [];
+const fetchProgress = (f) => {
+  const seconds = ((f.ended ?? performance.now()) - f.started) / 1000;
+  return `${(f.sent / MB).toFixed(0)} MiB in ${seconds.toFixed(1)} s (${(f.sent / MB / seconds).toFixed(1)} MiB/s)`;
+};
 /** dispatches the fake pool accepted, by job id (the pool case then fetches the signed audio URL as the pool would) */
 const dispatches = new Map();
 const OPENAI_JSON = {
@@ -141,8 +169,17 @@ function startUpstreams(port) {
       if (req.method === "GET" && url.pathname === "/audio/long.wav") {
         const total = Number(url.searchParams.get("bytes"));
         res.writeHead(200, { "content-type": "audio/wav", "content-length": String(total) });
-        for await (const chunk of wavChunks(total))
-          if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+        const fetch = { started: performance.now(), sent: 0, status: "sending" };
+        audioFetches.push(fetch);
+        for await (const chunk of wavChunks(total)) {
+          if (res.destroyed) break;
+          if (!res.write(chunk)) await new Promise((r) => res.once("drain", r).once("close", r));
+          fetch.sent += chunk.length;
+          if (fetch.sent % (128 * MB) === 0) console.error(`audio origin: ${fetchProgress(fetch)}`);
+        }
+        fetch.status = fetch.sent === total ? "sent" : "cut";
+        fetch.ended = performance.now();
+        console.error(`audio origin: ${fetch.status}, ${fetchProgress(fetch)}`);
         return res.end();
       }
       reply(404, { error: "not found" });
@@ -177,11 +214,15 @@ async function inspector(port, wakeUrl) {
       waiting.delete(message.id);
     }
   };
-  const wake = () =>
-    fetch(wakeUrl).then(
-      (r) => r.body?.cancel(),
-      () => undefined,
-    );
+  // One wake-up request at a time, its body read to the end: a wake-up every 100 ms for every waiting command, each
+  // cancelled at its headers, piled up dozens of requests behind a long PATCH and reset their connections mid-answer.
+  let waking = null;
+  const wake = () => {
+    waking ??= fetch(wakeUrl)
+      .then((r) => r.arrayBuffer())
+      .catch(() => undefined)
+      .finally(() => (waking = null));
+  };
   const send = (method, params = {}) =>
     new Promise((resolve, reject) => {
       const mid = ++id;
@@ -201,16 +242,31 @@ async function inspector(port, wakeUrl) {
   return { send, heap, close: () => socket.close() };
 }
 
+/** the running case's peaks so far (progress lines of long cases) */
+let heapSoFar = () => "";
+
 async function measure(devtools, work) {
   await devtools.send("HeapProfiler.collectGarbage").catch(() => undefined);
   const base = await devtools.heap();
   let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
   let live = base.used + (base.backing ?? 0);
   let sampling = true;
+  // how often the isolate really answered: a peak is only as good as the samples behind it (workerd answers
+  // inspector messages only when the isolate gets to them, which can be seconds apart while it is busy)
+  let samples = 0;
+  let lastSampleAt = performance.now();
+  let longestGapMs = 0;
+  const sampled = () => {
+    const at = performance.now();
+    samples += 1;
+    longestGapMs = Math.max(longestGapMs, at - lastSampleAt);
+    lastSampleAt = at;
+  };
   const sampler = (async () => {
     while (sampling) {
       const now = await devtools.heap().catch(() => null);
       if (now) {
+        sampled();
         peak.used = Math.max(peak.used, now.used);
         peak.total = Math.max(peak.total, now.used + (now.backing ?? 0));
       }
@@ -230,6 +286,8 @@ async function measure(devtools, work) {
       if (now) live = Math.max(live, now.used + (now.backing ?? 0));
     }
   })();
+  heapSoFar = () =>
+    `heap peak +${((peak.used - base.used) / MB).toFixed(1)} MB, held peak +${((live - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB`;
   const started = performance.now();
   let detail;
   try {
@@ -238,7 +296,10 @@ async function measure(devtools, work) {
     sampling = false;
     await Promise.all([sampler, liveSampler]);
   }
+  longestGapMs = Math.max(longestGapMs, performance.now() - lastSampleAt);
   return {
+    samples,
+    longestGapS: longestGapMs / 1000,
     seconds: (performance.now() - started) / 1000,
     heapGrowth: peak.used - base.used,
     withBuffers: base.backing === null ? null : peak.total - (base.used + base.backing),
@@ -277,6 +338,8 @@ async function main() {
     // the cases send more than the default 2 GiB of upload bytes within a minute
     RATE_LIMIT_BYTES_PER_MINUTE: String(64 * 1024 * MB),
     MAX_URL_AUDIO_BYTES: String(URL_BYTES + MB),
+    // the fetch's overall deadline (default 600 s): 1 GiB on 2 loaded cores runs at a few MiB/s (the case reports it)
+    AUDIO_FETCH_TIMEOUT_MS: String(URL_FETCH_TIMEOUT_S * 1000),
   };
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   run(
@@ -287,7 +350,7 @@ async function main() {
       state,
       ...varArgs,
     ]),
-    { quiet: true, env: { ...process.env, CI: "1" } },
+    { quiet: !values.verbose, env: { ...process.env, CI: "1" } },
   );
   let devtools;
   try {
@@ -368,14 +431,19 @@ async function main() {
           });
           if (created.status !== 201) throw new Error(`tus create: ${created.status} ${await created.text()}`);
           const location = new URL(created.headers.get("location"), base).href;
-          // one generator over the whole file, cut into PATCH bodies: each PATCH resumes where the last one ended
-          const chunks = wavChunks(TUS_BYTES)[Symbol.asyncIterator]();
+          // each PATCH body is generated from its offset; a PATCH answered 503 or cut off (ECONNRESET) is resumed as a
+          // tus client does (tus-js-client retries both): HEAD for the offset the server kept, then PATCH from there.
+          // Under wrangler dev both come from its proxy, not from the Worker (docs/benchmarks.md, Memory)
           let offset = 0;
           let patches = 0;
+          const resumed = [];
           let transcriptionId = null;
+          const started = performance.now();
+          const progress = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
           while (offset < TUS_BYTES) {
             const length = Math.min(TUS_CHUNK_BYTES, TUS_BYTES - offset);
-            const res = await fetch(location, {
+            // a connection of its own for each PATCH (node:http, no agent): a failed one is left half-written
+            const res = await oneShot(location, {
               method: "PATCH",
               headers: {
                 ...tus,
@@ -383,17 +451,27 @@ async function main() {
                 "upload-offset": String(offset),
                 "content-length": String(length),
               },
-              body: ReadableStreamFromIterable(take(chunks, length)),
-              duplex: "half",
-            });
+              body: wavRange(TUS_BYTES, offset, offset + length),
+            }).catch((error) => ({ status: "error", text: async () => String(error.code ?? error.message) }));
+            if ((res.status === 503 || res.status === "error") && resumed.length < 10) {
+              const why = `${res.status}: ${(await res.text()).slice(0, 60)}`;
+              const h = await oneShot(location, { method: "HEAD", headers: tus });
+              const kept = Number(h.headers.get("upload-offset"));
+              resumed.push(`PATCH at ${offset} → ${why}…, HEAD ${h.status} → offset ${kept}`);
+              console.error(`tus: ${resumed.at(-1)}`);
+              offset = kept;
+              continue;
+            }
             if (res.status !== 204) throw new Error(`tus PATCH at ${offset}: ${res.status} ${await res.text()}`);
             offset = Number(res.headers.get("upload-offset"));
+            console.error(`tus: offset ${(offset / MB).toFixed(0)} MiB after ${progress()}; ${heapSoFar()}`);
             transcriptionId = res.headers.get("transcription-id") ?? transcriptionId;
             patches += 1;
           }
           if (!transcriptionId) throw new Error("the last PATCH named no Transcription-Id");
           const j = await job(transcriptionId);
-          return `${patches} PATCHes → 204, job ${transcriptionId} with ${j.audio_bytes} bytes`;
+          const retries = resumed.length ? `; ${resumed.length} resumed after a 503: ${resumed.join("; ")}` : "";
+          return `${patches} PATCHes → 204, job ${transcriptionId} with ${j.audio_bytes} bytes${retries}`;
         },
       },
       {
@@ -409,9 +487,12 @@ async function main() {
           const fetched = await until(async () => {
             const j = await job(body.id);
             return j.source?.fetched_at || j.status === "failed" ? j : null;
-          });
-          if (fetched.status === "failed") throw new Error(`audio_url job failed: ${JSON.stringify(fetched.error)}`);
-          return `fetched ${fetched.audio_bytes} bytes into R2`;
+          }, URL_FETCH_TIMEOUT_S * 1000);
+          const gets = audioFetches.map((f) => `${f.status} ${fetchProgress(f)}`).join("; ");
+          if (fetched.status === "failed") {
+            throw new Error(`audio_url job failed: ${JSON.stringify(fetched.error)}; origin GETs: ${gets}`);
+          }
+          return `fetched ${fetched.audio_bytes} bytes into R2; origin GETs: ${gets}`;
         },
       },
       {
@@ -450,6 +531,7 @@ async function main() {
           "string the model takes (~34 MB at the cap), so a 90 MB job is routed away from it, never sent",
       },
     ];
+    const sampling = (m) => `${m.samples} heap samples, longest gap ${m.longestGapS.toFixed(1)} s`;
     const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : [];
     const rows = [];
     for (const c of CASES) {
@@ -465,10 +547,10 @@ async function main() {
       // judged on what is held (sampled after a GC); the 10 ms samples also count garbage V8 has not collected yet
       const ok = m.heapGrowth < GOAL_BYTES && m.live < GOAL_BYTES;
       rows.push(
-        `| ${c.name} | ${mb(m.heapGrowth)} | ${mb(m.withBuffers)} | ${mb(m.live)} | ${m.seconds.toFixed(1)} | ${ok ? "yes" : "**no**"} | ${m.detail} |`,
+        `| ${c.name} | ${mb(m.heapGrowth)} | ${mb(m.withBuffers)} | ${mb(m.live)} | ${m.seconds.toFixed(1)} | ${ok ? "yes" : "**no**"} | ${m.detail}; ${sampling(m)} |`,
       );
       console.log(
-        `${c.name}: heap +${mb(m.heapGrowth)} MB, with buffers +${mb(m.withBuffers)} MB, held after GC +${mb(m.live)} MB, ${m.seconds.toFixed(1)} s — ${m.detail}`,
+        `${c.name}: heap +${mb(m.heapGrowth)} MB, with buffers +${mb(m.withBuffers)} MB, held after GC +${mb(m.live)} MB, ${m.seconds.toFixed(1)} s — ${m.detail}; ${sampling(m)}`,
       );
     }
     const command = `node bench/memory/run.mjs --mb ${values.mb} --url-gib ${values["url-gib"]} --tus-gib ${values["tus-gib"]}${values.only ? ` --only ${values.only}` : ""}${values.write ? " --write" : ""}`;
@@ -497,21 +579,35 @@ async function main() {
   }
 }
 
-/** The next `length` bytes of a chunk iterator (a chunk that crosses the end is split; its rest is put back). */
-async function* take(it, length) {
-  let left = length;
-  while (left > 0) {
-    const next = it.pending ?? (await it.next()).value;
-    it.pending = null;
-    if (next === undefined) return;
-    if (next.length > left) {
-      it.pending = next.subarray(left);
-      yield next.subarray(0, left);
-      return;
-    }
-    left -= next.length;
-    yield next;
-  }
+/**
+ * One request on a connection of its own (node:http without an agent, `Connection: close`), the body streamed from
+ * an async iterable with backpressure; resolves to { status, headers (lower-case names), text() }.
+ */
+function oneShot(url, { method, headers, body = null }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({
+          status: res.statusCode,
+          headers: { get: (n) => res.headers[n.toLowerCase()] ?? null },
+          text: async () => text,
+        });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (!body) return void req.end();
+    (async () => {
+      for await (const chunk of body) {
+        if (req.destroyed) return;
+        if (!req.write(chunk)) await new Promise((r) => req.once("drain", r).once("close", r));
+      }
+      req.end();
+    })().catch(reject);
+  });
 }
 
 /** A web ReadableStream over an async iterable of Buffers (fetch streams it; nothing is collected here). */
