@@ -173,9 +173,12 @@ function startUpstreams(port) {
         audioFetches.push(fetch);
         for await (const chunk of wavChunks(total)) {
           if (res.destroyed) break;
-          if (!res.write(chunk)) await new Promise((r) => res.once("drain", r).once("close", r));
+          if (!res.write(chunk)) await drained(res);
+          const before = fetch.sent;
           fetch.sent += chunk.length;
-          if (fetch.sent % (128 * MB) === 0) console.error(`audio origin: ${fetchProgress(fetch)}`);
+          if (Math.floor(fetch.sent / (64 * MB)) > Math.floor(before / (64 * MB))) {
+            console.error(`audio origin: ${fetchProgress(fetch)}`);
+          }
         }
         fetch.status = fetch.sent === total ? "sent" : "cut";
         fetch.ended = performance.now();
@@ -216,9 +219,10 @@ async function inspector(port, wakeUrl) {
   };
   // One wake-up request at a time, its body read to the end: a wake-up every 100 ms for every waiting command, each
   // cancelled at its headers, piled up dozens of requests behind a long PATCH and reset their connections mid-answer.
+  // Each gives up after 3 s: wrangler dev's proxy parks a GET whose forward failed until its next reload (forever).
   let waking = null;
   const wake = () => {
-    waking ??= fetch(wakeUrl)
+    waking ??= fetch(wakeUrl, { signal: AbortSignal.timeout(3000) })
       .then((r) => r.arrayBuffer())
       .catch(() => undefined)
       .finally(() => (waking = null));
@@ -250,6 +254,7 @@ async function measure(devtools, work) {
   const base = await devtools.heap();
   let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
   let live = base.used + (base.backing ?? 0);
+  let lastLive = live;
   let sampling = true;
   // how often the isolate really answered: a peak is only as good as the samples behind it (workerd answers
   // inspector messages only when the isolate gets to them, which can be seconds apart while it is busy)
@@ -283,11 +288,14 @@ async function measure(devtools, work) {
         () => false,
       );
       const now = ok ? await devtools.heap().catch(() => null) : null;
-      if (now) live = Math.max(live, now.used + (now.backing ?? 0));
+      if (now) {
+        lastLive = now.used + (now.backing ?? 0);
+        live = Math.max(live, lastLive);
+      }
     }
   })();
   heapSoFar = () =>
-    `heap peak +${((peak.used - base.used) / MB).toFixed(1)} MB, held peak +${((live - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB`;
+    `heap peak +${((peak.used - base.used) / MB).toFixed(1)} MB, held peak +${((live - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, held now +${((lastLive - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, ${samples} samples`;
   const started = performance.now();
   let detail;
   try {
@@ -379,7 +387,14 @@ async function main() {
       if (res.status !== 202) throw new Error(`upload: ${res.status} ${JSON.stringify(body)}`);
       return body.id;
     };
-    const job = async (id) => (await fetch(`${base}/v1/transcriptions/${id}`, { headers: auth })).json();
+    // a status poll gives up after 10 s and counts as "not yet": wrangler dev's proxy may park a GET (see `wake`)
+    const job = async (id) => {
+      const res = await fetch(`${base}/v1/transcriptions/${id}`, {
+        headers: auth,
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => null);
+      return res ? res.json() : {};
+    };
     const until = async (check, timeoutMs = 900_000) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -453,9 +468,9 @@ async function main() {
               },
               body: wavRange(TUS_BYTES, offset, offset + length),
             }).catch((error) => ({ status: "error", text: async () => String(error.code ?? error.message) }));
-            if ((res.status === 503 || res.status === "error") && resumed.length < 10) {
+            if ((res.status === 503 || res.status === "error") && resumed.length < 4 * (TUS_BYTES / TUS_CHUNK_BYTES)) {
               const why = `${res.status}: ${(await res.text()).slice(0, 60)}`;
-              const h = await oneShot(location, { method: "HEAD", headers: tus });
+              const h = await headWithRetry(location, tus);
               const kept = Number(h.headers.get("upload-offset"));
               resumed.push(`PATCH at ${offset} → ${why}…, HEAD ${h.status} → offset ${kept}`);
               console.error(`tus: ${resumed.at(-1)}`);
@@ -469,7 +484,10 @@ async function main() {
             patches += 1;
           }
           if (!transcriptionId) throw new Error("the last PATCH named no Transcription-Id");
-          const j = await job(transcriptionId);
+          const j = await until(async () => {
+            const found = await job(transcriptionId);
+            return found.id ? found : null;
+          }, 60_000);
           const retries = resumed.length ? `; ${resumed.length} resumed after a 503: ${resumed.join("; ")}` : "";
           return `${patches} PATCHes → 204, job ${transcriptionId} with ${j.audio_bytes} bytes${retries}`;
         },
@@ -579,31 +597,58 @@ async function main() {
   }
 }
 
+/** Resolves when a writable stream drains or closes (its listeners removed either way). */
+function drained(stream) {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done).off("close", done);
+      resolve();
+    };
+    stream.once("drain", done).once("close", done);
+  });
+}
+
+/** HEAD, tried up to 5 times with a 10 s timeout each (the proxy may park it: see `wake`). */
+async function headWithRetry(url, headers) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await oneShot(url, { method: "HEAD", headers, timeoutMs: 10_000 });
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
+}
+
 /**
  * One request on a connection of its own (node:http without an agent, `Connection: close`), the body streamed from
  * an async iterable with backpressure; resolves to { status, headers (lower-case names), text() }.
  */
-function oneShot(url, { method, headers, body = null }) {
+function oneShot(url, { method, headers, body = null, timeoutMs = 0 }) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({
-          status: res.statusCode,
-          headers: { get: (n) => res.headers[n.toLowerCase()] ?? null },
-          text: async () => text,
+    const req = http.request(
+      url,
+      { method, headers, agent: false, ...(timeoutMs ? { timeout: timeoutMs } : {}) },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({
+            status: res.statusCode,
+            headers: { get: (n) => res.headers[n.toLowerCase()] ?? null },
+            text: async () => text,
+          });
         });
-      });
-      res.on("error", reject);
-    });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     if (!body) return void req.end();
     (async () => {
       for await (const chunk of body) {
         if (req.destroyed) return;
-        if (!req.write(chunk)) await new Promise((r) => req.once("drain", r).once("close", r));
+        if (!req.write(chunk)) await drained(req);
       }
       req.end();
     })().catch(reject);
