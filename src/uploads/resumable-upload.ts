@@ -6,8 +6,11 @@
  * Bytes are laid out in R2 like a direct upload (src/storage/audio-store.ts): one object `audio/<tenant>/<job>`,
  * sealed with the tenant's envelope, written as a multipart upload of equal `UPLOAD_PART_BYTES` parts (whole 64 KiB
  * segments) and a shorter last part. A PATCH whose bytes do not end on a part boundary leaves a remainder: it is kept
- * sealed (its own envelope) in `tus/<tenant>/<upload>/tail-<n>` and put in front of the next PATCH's bytes. The object
- * never holds more than one part (plus the remainder and one network chunk) in memory.
+ * sealed (its own envelope) in `tus/<tenant>/<upload>/tail-<n>` and put in front of the next PATCH's bytes. A part is
+ * written as soon as it is full and bytes after it are due (`Upload-Length` says so), so a PATCH that ends on a part
+ * boundary leaves no remainder. The object never holds more than one part of plaintext (plus one network chunk) in
+ * memory: parts, the last part and the remainder are sealed one 64 KiB segment at a time as R2 reads them, and the
+ * remainder is read back the same way, never joined into one buffer or held both plain and sealed.
  *
  * A PATCH with `Upload-Checksum` keeps its bytes in memory (at most one part) until the digest matches, so a mismatch
  * (460) discards them without any segment ever being sealed twice under the same nonce.
@@ -16,7 +19,14 @@ import { DurableObject } from "cloudflare:workers";
 
 import { UPLOAD_PART_BYTES } from "../config.ts";
 import { SNIFF_BYTES, sniffAudio, type SniffedAudio } from "../domain/audio-format.ts";
-import { createSealer, type EnvelopeHeader, resumeSealer, SEGMENT_BYTES } from "../domain/envelope.ts";
+import {
+  createSealer,
+  type EnvelopeHeader,
+  type ObjectSealer,
+  resumeSealer,
+  sealedSize,
+  SEGMENT_BYTES,
+} from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { createJob, type ResolvedUploadOptions } from "../jobs/create-job.ts";
 import { concatBytes, takeBytes } from "../lib/bytes.ts";
@@ -24,7 +34,7 @@ import { log } from "../lib/log.ts";
 import { audioKey } from "../storage/audio-store.ts";
 import { createDb } from "../storage/db.ts";
 import { markResumableUploadCompleted } from "../storage/resumable-uploads.repo.ts";
-import { getSealedBytes, masterKeys, putSealed } from "../storage/sealed-objects.ts";
+import { getSealedStream, masterKeys, objectSealer } from "../storage/sealed-objects.ts";
 
 const STATE_KEY = "state";
 /** sealed parts hold whole segments; all but the last part of an R2 multipart upload share one size */
@@ -237,31 +247,39 @@ export class ResumableUpload extends DurableObject<Env> {
     const pending: Uint8Array[] = [];
     let pendingBytes = 0;
     if (state.tailKey && state.tailBytes > 0) {
-      const tail = await getSealedBytes(this.env, state.tenantId, state.tailKey);
-      if (!tail || tail.byteLength !== state.tailBytes) {
+      // read back segment by segment: the remainder is held once, as plaintext, like the bytes that follow it
+      const tail = await getSealedStream(this.env, state.tenantId, state.tailKey);
+      const tailReader = tail?.body.getReader();
+      for (;;) {
+        const next = await tailReader?.read();
+        if (!next || next.done) break;
+        pending.push(next.value);
+        pendingBytes += next.value.byteLength;
+      }
+      if (!tail || pendingBytes !== state.tailBytes) {
         log("tus_tail_missing", { upload_id: state.uploadId });
         return refused(410, "upload_terminated", "The upload's stored bytes are gone; start a new one.");
       }
-      pending.push(tail);
-      pendingBytes = tail.byteLength;
     }
     const digest = checksummed ? new crypto.DigestStream("SHA-256") : null;
     const digestWriter = digest?.getWriter() ?? null;
     let received = 0;
     let failure: Extract<AppendOutcome, { ok: false }> | null = null;
+    let storing = false;
     const reader = body?.getReader() ?? null;
 
+    // a full part is written once bytes after it are due (it is then never the last part, which is sealed as last)
     const flushParts = async () => {
-      while (pendingBytes > RESUMABLE_PART_BYTES) {
+      while (pendingBytes >= RESUMABLE_PART_BYTES && (state.parts.length + 1) * RESUMABLE_PART_BYTES < state.length) {
         if (!state.audio) return;
         if (!state.multipartId) {
           const upload = await this.env.BUCKET.createMultipartUpload(key, storedMetadata(state));
           state.multipartId = upload.uploadId;
         }
         const upload = this.env.BUCKET.resumeMultipartUpload(key, state.multipartId);
-        const part = takeBytes(pending, RESUMABLE_PART_BYTES);
+        const part = sealingStream(sealer, pending, RESUMABLE_PART_BYTES, false);
         pendingBytes -= RESUMABLE_PART_BYTES;
-        state.parts.push(await upload.uploadPart(state.parts.length + 1, await sealer.sealPart(part, false)));
+        state.parts.push(await upload.uploadPart(state.parts.length + 1, part));
         // the part now holds the old tail's bytes: keep the state coherent after every part
         const oldTail = state.tailKey;
         state.tailKey = null;
@@ -296,9 +314,16 @@ export class ResumableUpload extends DurableObject<Env> {
             break;
           }
         }
-        if (!checksummed) await flushParts();
+        if (!checksummed) {
+          storing = true;
+          await flushParts();
+          storing = false;
+        }
       }
     } catch (error) {
+      // R2 failed mid-part: the part's bytes are gone from memory, so no remainder may be kept after the parts
+      // already saved (the state stands as saved after the last part); the caller gets an error and resumes from HEAD
+      if (storing) throw error;
       // the connection was cut (or the body failed): keep what arrived, so the client resumes from there
       log("tus_body_interrupted", {
         upload_id: state.uploadId,
@@ -341,13 +366,12 @@ export class ResumableUpload extends DurableObject<Env> {
     const generation = state.tailGeneration + 1;
     const tailKey = `${tusPrefix(state.tenantId, state.uploadId)}tail-${generation}`;
     if (pendingBytes > 0) {
-      await putSealed(
-        this.env,
-        state.tenantId,
-        tailKey,
-        concatBytes(pending, pendingBytes),
-        "application/octet-stream",
-      );
+      // the layout putSealed writes (its own envelope, 64 KiB segments), sealed as R2 reads it
+      const tailSealer = await objectSealer(this.env, state.tenantId, tailKey);
+      await this.env.BUCKET.put(tailKey, sealingStream(tailSealer, pending, pendingBytes, true), {
+        httpMetadata: { contentType: "application/octet-stream" },
+        customMetadata: { ...tailSealer.header, ct: "application/octet-stream" },
+      });
     }
     state.tailGeneration = generation;
     state.tailKey = pendingBytes > 0 ? tailKey : null;
@@ -371,7 +395,7 @@ export class ResumableUpload extends DurableObject<Env> {
       return { ...notAudio(), bytesRead: received };
     }
     const key = audioKey(state.tenantId, state.jobId);
-    const last = await sealer.sealPart(concatBytes(pending, pendingBytes), true);
+    const last = sealingStream(sealer, pending, pendingBytes, true);
     if (!state.multipartId) {
       await this.env.BUCKET.put(key, last, storedMetadata(state));
     } else {
@@ -452,6 +476,34 @@ export class ResumableUpload extends DurableObject<Env> {
   async #save(state: UploadState): Promise<void> {
     await this.ctx.storage.put(STATE_KEY, state);
   }
+}
+
+/**
+ * The next `plainBytes` of `pending` (taken off it), sealed one segment at a time as the reader pulls, through a
+ * FixedLengthStream so R2 knows the length. `final`: its last segment is the object's last.
+ */
+function sealingStream(
+  sealer: ObjectSealer,
+  pending: Uint8Array[],
+  plainBytes: number,
+  final: boolean,
+): ReadableStream<Uint8Array> {
+  let left = plainBytes;
+  let started = false;
+  const source = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // an empty final part is still one (empty) sealed segment
+        if (left === 0 && started) return controller.close();
+        started = true;
+        const size = Math.min(SEGMENT_BYTES, left);
+        left -= size;
+        controller.enqueue(await sealer.sealPart(takeBytes(pending, size), final && left === 0));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return source.pipeThrough(new FixedLengthStream(sealedSize(plainBytes)));
 }
 
 function viewOf(state: UploadState): UploadView {

@@ -265,6 +265,23 @@ describe("appending", () => {
     expect(await tusObjects(uploadId)).toEqual([]);
   }, 120_000);
 
+  it("a PATCH ending on a part boundary leaves no remainder; a last part of full size completes the file", async () => {
+    const wav = bigWav(3 * RESUMABLE_PART_BYTES); // the last part is a whole part too
+    const url = await create(wav.byteLength);
+    const uploadId = url.split("/").pop()!;
+    let jobId: string | null = null;
+    for (let offset = 0; offset < wav.byteLength; offset += RESUMABLE_PART_BYTES) {
+      const res = await patch(url, offset, wav.slice(offset, offset + RESUMABLE_PART_BYTES));
+      expect(res.status, await res.clone().text()).toBe(204);
+      expect(res.headers.get("upload-offset")).toBe(String(offset + RESUMABLE_PART_BYTES));
+      // the part was written as it filled, so nothing waits in a tail object
+      expect(await tusObjects(uploadId)).toEqual([]);
+      jobId = res.headers.get("transcription-id");
+    }
+    expect(jobId).toMatch(/^tr_/);
+    expect(await storedAudio(jobId!)).toEqual(await fingerprint(wav));
+  }, 120_000);
+
   it("resumes after a cut: HEAD gives the bytes kept, the rest completes the file", async () => {
     const wav = bigWav(12_800_000);
     const url = await create(wav.byteLength);
