@@ -25,6 +25,9 @@ export const TEST_BINDINGS = {
   // requests without CF-Connecting-IP share one "unknown" bucket; the throttle's own tests set low limits per call
   AUTH_FAILURES_PER_MINUTE: "100000",
   OPERATOR_AUTH_FAILURES_PER_MINUTE: "100000",
+  // every request reads the directory, so tests that revoke or expire keys in D1 see it at once; the cache has its
+  // own tests (test/placement/)
+  API_KEY_CACHE_SECONDS: "0",
 };
 
 export default defineConfig(async () => {

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 // `npm start`: the whole system on this machine — wrangler dev (API, queue consumers, Durable Objects, cron, local
 // D1/R2/Queues), a private redis-server when REDIS_URL is unset, and the Whisper pool.
-import { ensureDevVars, run, runToEnd, startPrivateRedis, stopAll, waitForHttp } from "./lib/dev-env.mjs";
+import { applyLocalMigrations, ensureDevVars, run, startPrivateRedis, stopAll, waitForHttp } from "./lib/dev-env.mjs";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 
 async function main() {
   const vars = ensureDevVars();
-  console.log("applying D1 migrations to the local database");
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], {
-    env: { ...process.env, CI: "1" },
-  });
+  console.log("applying D1 migrations to the local databases (directory and one job shard per region)");
+  await applyLocalMigrations();
 
   const providers = (vars.PROVIDERS ?? "").split(",").map((p) => p.trim());
   if (providers.includes("whisper-pool")) {

@@ -5,5 +5,12 @@ import type { Db } from "./storage/db.ts";
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { db: Db; principal: Principal; traceparent: string };
+  Variables: {
+    /** the request's job shard: the tenant's once authenticated (src/auth/middleware.ts), else the first shard */
+    db: Db;
+    principal: Principal;
+    traceparent: string;
+    /** the tenant is being moved to another shard: writes are refused until the switch */
+    tenantReadOnly?: boolean;
+  };
 }

@@ -30,7 +30,7 @@ import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
 import { childTraceparent, traceIdOf } from "./observability/trace.ts";
 import { createDb } from "./storage/db.ts";
-import { StorageError, type StorageErrorKind } from "./storage/errors.ts";
+import { isDatabaseUnavailable, StorageError, type StorageErrorKind } from "./storage/errors.ts";
 
 /** How each kind of storage failure reads over HTTP. */
 const STORAGE_ERROR_STATUS = {
@@ -40,6 +40,9 @@ const STORAGE_ERROR_STATUS = {
   conflict: 409,
   unavailable: 503,
 } as const satisfies Record<StorageErrorKind, number>;
+
+/** Retry-After of a 503 when a database could not serve (a job shard down or overloaded). */
+const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -165,6 +168,19 @@ function errorResponse(c: Context, error: ApiError): Response {
 function asApiError(error: Error, c: Context): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof StorageError) return new ApiError(STORAGE_ERROR_STATUS[error.kind], error.code, error.message);
+  if (isDatabaseUnavailable(error)) {
+    // a shard that is down fails only its own tenants' requests; nothing was written, so a retry is safe
+    log("database_unavailable", { path: new URL(c.req.url).pathname, error: error.name });
+    return new ApiError(
+      503,
+      "storage_unavailable",
+      "Our storage for this account is briefly unavailable; retry.",
+      undefined,
+      {
+        "retry-after": String(STORAGE_RETRY_AFTER_SECONDS),
+      },
+    );
+  }
   if (error instanceof EnvelopeError) {
     // stored bytes that fail authentication or a retired master key version: our fault, never the caller's input
     log("envelope_error", { path: new URL(c.req.url).pathname, reason: error.reason });

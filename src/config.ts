@@ -60,6 +60,9 @@ export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 /** Failed operator-key attempts per client address and minute: a bucket of its own, smaller (default 10). */
 export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
 
+/** How long a verified API key is trusted from the isolate's cache (revocation elsewhere takes effect within it). */
+export const DEFAULT_API_KEY_CACHE_SECONDS = 30;
+
 /** How long an OpenAI-compatible request (`POST /v1/audio/*`) is held for its job before `504 transcription_pending`. */
 export const DEFAULT_SYNC_WAIT_SECONDS = 300;
 /** Console sessions: absolute lifetime (8 h) and idle timeout (30 min) in seconds. */
@@ -139,6 +142,8 @@ const SettingsSchema = z.object({
   /** model ids callers may pick besides OPENAI_MODEL / DEEPGRAM_MODEL (e.g. `gpt-4o-transcribe`, `nova-2`) */
   OPENAI_MODELS: list,
   DEEPGRAM_MODELS: list,
+  /** seconds a verified API key is trusted without a directory read (0 = every request reads the directory) */
+  API_KEY_CACHE_SECONDS: numberSetting((n) => Number.isFinite(n) && n >= 0, DEFAULT_API_KEY_CACHE_SECONDS),
   JOBS_QUEUE: z.string().optional(),
   JOBS_DLQ: z.string().optional(),
   WEBHOOKS_QUEUE: z.string().optional(),
@@ -157,6 +162,10 @@ export function settings(env: Env): Settings {
     parsed.set(env, result);
   }
   return result;
+}
+
+export function apiKeyCacheMs(env: Env): number {
+  return settings(env).API_KEY_CACHE_SECONDS * 1000;
 }
 
 export function maxUploadBytes(env: Env): number {

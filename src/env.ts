@@ -18,6 +18,8 @@ interface EnvOverlay {
   MAX_UPLOAD_BYTES?: string;
   /** where data lives (JSON: directory, regions with bucket/queues/pool and job shards); unset = one database (src/domain/placement.ts) */
   PLACEMENT?: string;
+  /** seconds a verified API key is cached in the isolate (default 30; 0 = off) */
+  API_KEY_CACHE_SECONDS?: string;
   /** public base URL of this Worker, used to build pool callback and audio URLs */
   PUBLIC_BASE_URL?: string;
 
@@ -56,6 +58,8 @@ interface EnvOverlay {
 export interface WebhookMessage {
   v: 1;
   event_id: string;
+  /** the event's job: its id names the shard that holds the event (absent in messages from before shards) */
+  job_id?: string;
 }
 
 /** The queue message: ids only, never audio or personal data. */

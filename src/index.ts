@@ -14,6 +14,7 @@ import { log } from "./lib/log.ts";
 import { recordHealthSample } from "./observability/health-samples.ts";
 import { deleteEndedConsoleSessions } from "./storage/console-sessions.repo.ts";
 import { createDb, type Db } from "./storage/db.ts";
+import { directoryDb, placeEnv, placementOf } from "./storage/shards.ts";
 import { purgeExpiredUploads } from "./uploads/expiry.ts";
 
 export { CircuitBreaker } from "./breaker/circuit-breaker.ts";
@@ -26,11 +27,19 @@ type BatchHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
 /** Which consumer each configured queue feeds; a queue missing here is a deployment error, not a default. */
 export function queueConsumers(env: Env): Map<string, BatchHandler> {
   const names = queueNames(env);
-  return new Map<string, BatchHandler>([
+  const consumers = new Map<string, BatchHandler>([
     [names.jobs, handleTranscriptionBatch],
     [names.deadLetters, handleDeadLetterBatch],
     [names.webhooks, handleWebhookBatch],
   ]);
+  // each region's own queues (PLACEMENT); the consumers take the shard from each message's job id
+  for (const region of placementOf(env).regions) {
+    const { jobs, webhooks, deadLetters } = region.queueNames;
+    if (jobs) consumers.set(jobs, handleTranscriptionBatch);
+    if (webhooks) consumers.set(webhooks, handleWebhookBatch);
+    if (deadLetters) consumers.set(deadLetters, handleDeadLetterBatch);
+  }
+  return consumers;
 }
 
 /** The cron's tasks, each run on its own so one failing task neither stops nor hides the others. */
@@ -45,14 +54,29 @@ export const CRON_TASKS: Record<string, (env: Env, db: Db) => Promise<unknown>> 
   purge_console_sessions: (env, db) => deleteEndedConsoleSessions(db, Date.now(), consoleSessionLifetimes(env).idleMs),
 };
 
-/** Runs every cron task; one log line per task with its outcome. */
+/** Tasks over directory data (console sessions); every other task runs once per job shard. */
+export const DIRECTORY_CRON_TASKS = new Set(["purge_console_sessions"]);
+
+/**
+ * Runs every cron task, the shard tasks once per shard inside that shard's placement, all at once: a slow or
+ * failing shard neither stops nor hides the others. One log line per task (and shard) with its outcome.
+ */
 export async function runCronTasks(env: Env): Promise<PromiseSettledResult<unknown>[]> {
-  const db = createDb(env);
+  const { shards } = placementOf(env);
+  type Run = { task: string; shard: string | null; run: () => Promise<unknown> };
+  const runs = Object.entries(CRON_TASKS).flatMap(([task, run]): Run[] =>
+    DIRECTORY_CRON_TASKS.has(task)
+      ? [{ task, shard: null, run: () => run(env, directoryDb(env)) }]
+      : shards.map((shard) => {
+          const placed = placeEnv(env, shard);
+          return { task, shard: shard.code, run: () => run(placed, createDb(placed)) };
+        }),
+  );
   return Promise.all(
-    Object.entries(CRON_TASKS).map(async ([task, run]): Promise<PromiseSettledResult<unknown>> => {
+    runs.map(async ({ task, shard, run }): Promise<PromiseSettledResult<unknown>> => {
       const started = Date.now();
-      const [outcome] = await Promise.allSettled([run(env, db)]);
-      const fields = { task, duration_ms: Date.now() - started };
+      const [outcome] = await Promise.allSettled([run()]);
+      const fields = { task, ...(shards.length > 1 && shard ? { shard } : {}), duration_ms: Date.now() - started };
       if (outcome.status === "fulfilled") log("cron_task", { ...fields, outcome: "ok" });
       // the error's name only: a binding's message may echo data
       else log("cron_task", { ...fields, outcome: "failed", error: errorName(outcome.reason) });

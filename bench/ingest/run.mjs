@@ -7,7 +7,14 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { ensureDevVars, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import {
+  applyLocalMigrations,
+  ensureDevVars,
+  freePort,
+  run,
+  stopAll,
+  waitForHttp,
+} from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -68,10 +75,7 @@ async function main() {
   ensureDevVars();
   const state = ".wrangler/bench-state";
   rmSync(state, { recursive: true, force: true });
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   const port = await freePort();
   run(
     "wrangler",

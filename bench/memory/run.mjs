@@ -12,7 +12,14 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { ensureDevVars, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import {
+  applyLocalMigrations,
+  ensureDevVars,
+  freePort,
+  run,
+  stopAll,
+  waitForHttp,
+} from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -329,10 +336,7 @@ async function main() {
   ensureDevVars();
   const state = `.wrangler/bench-memory-state${values.state ? `-${values.state}` : ""}`;
   rmSync(state, { recursive: true, force: true });
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   const [port, inspectorPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
   const upstreams = await startUpstreams(upstreamPort);
   upstreamsToClose = upstreams;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import { applyLocalMigrations, freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -127,10 +127,7 @@ async function measure(base) {
 
 const state = mkdtempSync(path.join(tmpdir(), "vtt-metrics-bench-"));
 try {
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   const now = Date.now();
   const small = Math.min(1000, JOBS);
   await seed(state, 0, small, now);

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import OpenAI from "openai";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import { applyLocalMigrations, freePort, run, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 import { startFakeOpenAI } from "../../scripts/lib/fake-openai.mjs";
 import { toneWav } from "../../scripts/lib/wav.mjs";
 
@@ -40,10 +40,7 @@ async function main() {
   const upstream = await startFakeOpenAI({ delayMs: PROVIDER_DELAY_MS });
   const state = ".wrangler/bench-openai-state";
   rmSync(state, { recursive: true, force: true });
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const vars = {

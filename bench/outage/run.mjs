@@ -10,7 +10,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import { applyLocalMigrations, freePort, run, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 import { toneWav } from "../../scripts/lib/wav.mjs";
 
 const { values } = parseArgs({
@@ -67,10 +67,7 @@ async function main() {
     BREAKER_COOLDOWN_MS: "3000",
     BREAKER_MAX_COOLDOWN_MS: "6000",
   };
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   run(
     "wrangler",
     "npx",

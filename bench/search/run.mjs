@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { writeSection } from "../../scripts/lib/bench-doc.mjs";
-import { freePort, run, runToEnd, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
+import { applyLocalMigrations, freePort, run, stopAll, waitForHttp } from "../../scripts/lib/dev-env.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -26,10 +26,7 @@ const BATCH = 1000;
 
 const state = mkdtempSync(path.join(tmpdir(), "vtt-search-bench-"));
 try {
-  await runToEnd("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: state, stdio: "ignore" });
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;

@@ -2,7 +2,7 @@
 import path from "node:path";
 
 // plain ESM helper shared with `npm start`
-import { runToEnd } from "../../scripts/lib/dev-env.mjs";
+import { applyLocalMigrations } from "../../scripts/lib/dev-env.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 /** the project's own wrangler, without npx's lookup on every start */
@@ -10,9 +10,5 @@ export const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
 
 /** Applies every D1 migration to a local state folder (`--persist-to`), as `npm start` does. */
 export async function applyMigrations(stateDir: string): Promise<void> {
-  await runToEnd(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    stdio: "ignore",
-  });
+  await applyLocalMigrations({ persistTo: stateDir, root: ROOT, wrangler: WRANGLER, stdio: "ignore" });
 }

@@ -152,3 +152,34 @@ export async function startPrivateRedis(label = "redis") {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The D1 bindings of the local (top-level) wrangler.toml configuration: the directory and every job shard. Each one
+ * gets every migration (each database uses its part of the schema).
+ */
+export function localD1Bindings(root = process.cwd()) {
+  const config = readFileSync(`${root}/wrangler.toml`, "utf8");
+  const topLevel = config.split(/^\[env\./m)[0];
+  const bindings = [...topLevel.matchAll(/^\[\[d1_databases\]\]\s*\nbinding\s*=\s*"([A-Z0-9_]+)"/gm)].map((m) => m[1]);
+  if (!bindings.length) throw new Error("wrangler.toml has no top-level [[d1_databases]]");
+  return bindings;
+}
+
+/** Applies every migration to every local D1 database (`npm start`, e2e and benches), optionally under `persistTo`. */
+export async function applyLocalMigrations({ persistTo, root = process.cwd(), ...options } = {}) {
+  for (const binding of localD1Bindings(root)) {
+    await runToEnd(
+      options.wrangler ?? "npx",
+      [
+        ...(options.wrangler ? [] : ["wrangler"]),
+        "d1",
+        "migrations",
+        "apply",
+        binding,
+        "--local",
+        ...(persistTo ? ["--persist-to", persistTo] : []),
+      ],
+      { cwd: root, env: { ...process.env, CI: "1" }, stdio: options.stdio ?? "inherit" },
+    );
+  }
+}

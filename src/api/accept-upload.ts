@@ -27,6 +27,7 @@ import {
 import type { AudioUrlSource } from "../storage/audio-source.ts";
 import { audioKey, storeAudioStream } from "../storage/audio-store.ts";
 import { objectSealer } from "../storage/sealed-objects.ts";
+import { idShardCode } from "../storage/shards.ts";
 import {
   type AudioSink,
   readUploadBody,
@@ -83,7 +84,7 @@ export async function acceptUpload<R extends ResolvedUpload>(
   const raw = c.req.raw.body;
   const body = raw ? guardRequestBody(raw, { drainLimitBytes: maxUploadBodyBytes(env) }) : null;
   try {
-    const jobId = newId("transcription");
+    const jobId = newId("transcription", idShardCode(env));
     const key = audioKey(tenantId, jobId);
     const sink = await audioSinkFor(env, key, tenantId, idempotencyKey !== null);
     // with `acceptAudioUrl` the body may name its audio instead of carrying it (`stored: null`)

@@ -10,7 +10,7 @@ import {
   type VerifyFailure,
   verifySignedRequest,
 } from "@vtt/pool-contract";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 
 import type { AppEnv } from "../app.context.ts";
 import { precheckSignatureHeaders } from "../auth/signature-precheck.ts";
@@ -21,8 +21,10 @@ import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
+import { createDb } from "../storage/db.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
+import { placeById } from "../storage/shards.ts";
 
 export const internal = new Hono<AppEnv>();
 
@@ -33,6 +35,18 @@ const MAX_CALLBACK_BYTES = 8 * 1024 * 1024;
 export const AUDIO_URL_EXP_SKEW_SECONDS = 60;
 /** `exp` exactly as the edge writes it: unix seconds in plain digits (no sign, fraction, exponent or hex). */
 const PLAIN_UNIX_SECONDS = /^\d{1,12}$/;
+
+/**
+ * Internal requests start from a job id, not a tenant: they work inside the shard and region the id names. False
+ * for an id whose shard suffix names no configured shard (answered like an unknown job).
+ */
+function placeByJobId(c: Context<AppEnv>, jobId: string): boolean {
+  const placed = placeById(c.env, jobId);
+  if (!placed) return false;
+  c.env = placed;
+  c.set("db", createDb(placed));
+  return true;
+}
 
 internal.get("/internal/audio/:id", async (c) => {
   const id = c.req.param("id");
@@ -50,6 +64,7 @@ internal.get("/internal/audio/:id", async (c) => {
   if (!timingSafeEqual(await signAudioUrl(key.secret, id, exp), sig)) {
     throw new ApiError(403, "invalid_audio_url", "The audio URL is invalid or expired.");
   }
+  if (!placeByJobId(c, id)) throw new ApiError(404, "not_found", "The audio is gone.");
   const job = await getJobById(c.var.db, id);
   const object = job?.audioKey ? await getSealedStream(c.env, job.tenantId, job.audioKey) : null;
   if (!job || !object) throw new ApiError(404, "not_found", "The audio is gone.");
@@ -94,7 +109,10 @@ internal.post("/internal/pool/callback", async (c) => {
   const parsed = PoolCallbackSchema.safeParse(body);
   if (!parsed.success) throw new ApiError(400, "invalid_callback", parsed.error.issues[0]?.message);
   const callback = parsed.data;
-  const job = isWellFormedId(callback.job_id, "transcription") ? await getJobById(c.var.db, callback.job_id) : null;
+  const job =
+    isWellFormedId(callback.job_id, "transcription") && placeByJobId(c, callback.job_id)
+      ? await getJobById(c.var.db, callback.job_id)
+      : null;
   // a job deleted meanwhile stays deleted, and a terminal job keeps its first result
   if (!job || isTerminal(job.status) || job.provider !== "whisper-pool") {
     return c.json({ ok: true, applied: false });

@@ -801,6 +801,11 @@ export const TenantCreate = z
       .max(200)
       .refine((v) => !CONTROL_CHARS.test(v), "contains control characters"),
     retention: RetentionSettings.optional(),
+    region: z.string().max(16).optional().openapi({
+      description:
+        "Where the tenant's audio, transcripts, rows and queue messages live: one of the configured regions (`PLACEMENT`; locally `us` and `eu`). Default: the first region. Fixed after creation (moving a tenant is an operator command).",
+      example: "eu",
+    }),
   })
   .strict()
   .openapi("TenantCreate");
@@ -811,6 +816,8 @@ export const TenantSchema = z
     name: z.string(),
     created_at: z.string(),
     retention: z.object({ audio_seconds: z.number().int(), transcript_seconds: z.number().int().nullable() }),
+    region: z.string().openapi({ description: "The region that holds the tenant's data.", example: "us" }),
+    shard: z.string().openapi({ description: "The job shard of the region that holds its jobs.", example: "us0" }),
   })
   .openapi("Tenant");
 

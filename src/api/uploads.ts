@@ -31,6 +31,7 @@ import { isWellFormedId, newId } from "../lib/ids.ts";
 import { requestFingerprint } from "../storage/idempotency.ts";
 import { claimUploadIdempotencyKey, insertResumableUpload } from "../storage/resumable-uploads.repo.ts";
 import type { ResumableUploadRow } from "../storage/schema.ts";
+import { idShardCode } from "../storage/shards.ts";
 import { type AppendOutcome, resumableUploadFor, type UploadView } from "../uploads/resumable-upload.ts";
 import { parseIdempotencyKey } from "./accept-upload.ts";
 import { headers as sharedHeaders, problem, TAGS, tooManyRequests } from "./openapi.ts";
@@ -97,10 +98,10 @@ uploads.post("/v1/uploads", requireScope("transcriptions:write"), async (c) => {
 
   const now = Date.now();
   const row: ResumableUploadRow = {
-    id: newId("upload"),
+    id: newId("upload", idShardCode(env)),
     tenantId,
     subjectId: options.subjectId,
-    jobId: newId("transcription"),
+    jobId: newId("transcription", idShardCode(env)),
     uploadLength: length,
     idempotencyKey,
     requestFingerprint: null,

@@ -3,9 +3,11 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../app.context.ts";
 import { requireScope, tenantOf } from "../auth/middleware.ts";
+import type { Env } from "../env.ts";
 import { ApiError } from "../http/problem.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { getTenantJob } from "../storage/jobs.repo.ts";
+import { directoryDb } from "../storage/shards.ts";
 import { getTenant, rotateWebhookSecret } from "../storage/tenants.repo.ts";
 import { listJobDeliveries } from "../storage/webhooks.repo.ts";
 import { signingSecrets } from "../webhooks/events.ts";
@@ -44,9 +46,11 @@ const DeliverySchema = z
 
 export const webhooks = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-async function secretView(c: { var: AppEnv["Variables"] }, tenantId: string) {
-  await signingSecrets(c.var.db, tenantId);
-  const tenant = await getTenant(c.var.db, tenantId);
+/** Webhook secrets live in the directory only (shards keep a copy of the tenant without them). */
+async function secretView(c: { env: Env }, tenantId: string) {
+  const directory = directoryDb(c.env);
+  await signingSecrets(directory, tenantId);
+  const tenant = await getTenant(directory, tenantId);
   const graceLive = (tenant?.webhookSecretPreviousUntil ?? 0) > Date.now();
   return {
     secret: tenant!.webhookSecret!,
@@ -87,8 +91,8 @@ webhooks.openapi(
   }),
   async (c) => {
     const tenantId = tenantOf(c.var.principal);
-    const [current] = await signingSecrets(c.var.db, tenantId);
-    await rotateWebhookSecret(c.var.db, tenantId, {
+    const [current] = await signingSecrets(directoryDb(c.env), tenantId);
+    await rotateWebhookSecret(directoryDb(c.env), tenantId, {
       secret: generateWebhookSecret(),
       previous: current ?? null,
       previousUntil: Date.now() + WEBHOOK_SECRET_GRACE_MS,

@@ -1,13 +1,18 @@
 /** Authentication middleware: resolves the bearer key to a principal (tenant + scopes) on `c.var.principal`. */
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../app.context.ts";
+import { apiKeyCacheMs } from "../config.ts";
 import { ApiError } from "../http/problem.ts";
 import { appendRateLimitFields } from "../ratelimit/rate-limit-fields.ts";
 import { chargeKey } from "../ratelimit/rate-limiter.ts";
-import { findApiKeyByHash, touchApiKey } from "../storage/tenants.repo.ts";
+import { createDb } from "../storage/db.ts";
+import { directoryDb, placeEnv, tenantShard } from "../storage/shards.ts";
+import { findApiKeyWithTenant, type TenantPlacementRow, touchApiKey } from "../storage/tenants.repo.ts";
 import { bearerToken, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "./api-keys.ts";
 import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "./failed-auth-throttle.ts";
+import { cachedKey, cacheKey } from "./key-cache.ts";
 
 export interface Principal {
   /** null for the bootstrap admin key, which belongs to no tenant */
@@ -33,15 +38,21 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const hash = await hashApiKey(token);
-  const key = await findApiKeyByHash(c.var.db, hash);
   const now = Date.now();
+  const directory = directoryDb(c.env);
+  let found = cachedKey(hash, now);
+  if (!found) {
+    found = await findApiKeyWithTenant(directory, hash);
+    if (found) cacheKey(hash, found, now, apiKeyCacheMs(c.env));
+  }
+  const key = found?.key;
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
     const detail = "The API key is unknown, revoked or expired.";
     const error = new ApiError(401, "invalid_api_key", detail, undefined, { "www-authenticate": "Bearer" });
     return refuseAuthentication(c.env, attempt, error);
   }
   if (key.lastUsedAt === null || now - key.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
-    c.executionCtx.waitUntil(touchApiKey(c.var.db, key.id, now).catch(() => undefined));
+    c.executionCtx.waitUntil(touchApiKey(directory, key.id, now).catch(() => undefined));
   }
   // upload bytes and concurrent uploads are reserved by the upload route itself (src/api/upload-budget.ts)
   const charge = await chargeKey(c.env, key.id);
@@ -55,10 +66,22 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     );
   }
   c.set("principal", { tenantId: key.tenantId, keyId: key.id, scopes: parseScopes(key.scopes) });
+  placeRequest(c, found!.tenant);
   await next();
   // every answer to a limited key says what is left of its requests, beside any policy the route reported itself
   appendRateLimitFields(c.res.headers, charge.fields);
 });
+
+/**
+ * From here on the request works inside its tenant's shard and region: `c.env` is the placed environment (its `DB`,
+ * `BUCKET`, queues and pool are the tenant's) and `c.var.db` the shard. A tenant being moved is read-only.
+ */
+export function placeRequest(c: Context<AppEnv>, tenant: TenantPlacementRow | null): void {
+  const placed = placeEnv(c.env, tenantShard(c.env, tenant ?? { region: null, shard: null, formerShards: null }));
+  c.env = placed;
+  c.set("db", createDb(placed));
+  c.set("tenantReadOnly", tenant?.readOnlySince != null);
+}
 
 /** Requires a scope; tenant routes additionally require a tenant-bound key. */
 export function requireScope(scope: Scope, options: { tenant: boolean } = { tenant: true }) {

@@ -39,6 +39,7 @@ import { createDb, type Db } from "../storage/db.ts";
 import { getJobById, markDispatched, markProcessing, setDelayReason } from "../storage/jobs.repo.ts";
 import { DELAY_PROVIDER_UNAVAILABLE, type TranscriptionRow } from "../storage/schema.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
+import { placeById } from "../storage/shards.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: "audio/wav",
@@ -55,11 +56,18 @@ function isJobMessage(body: unknown): body is JobMessage {
 }
 
 export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = createDb(env);
   const policy = retryPolicyFromSettings(env);
   await Promise.all(
     batch.messages.map((message) => {
       const body = message.body as Partial<JobMessage> | null;
+      // each job is worked on inside the shard and region its id names (a region's queue serves all its shards)
+      const placed = typeof body?.job_id === "string" ? placeById(env, body.job_id) : env;
+      if (!placed) {
+        log("job_message_ignored", { job_id: body?.job_id, reason: "unknown_shard", attempt: message.attempts });
+        message.ack();
+        return;
+      }
+      const db = createDb(placed);
       // every line about this message carries the upload's trace id (the sweeper and the re-drive resend it too)
       return withLogContext(
         {
@@ -68,7 +76,7 @@ export async function handleTranscriptionBatch(batch: MessageBatch<unknown>, env
           tenant_id: body?.tenant_id,
           attempt: message.attempts,
         },
-        () => processMessage(message, env, db, policy),
+        () => processMessage(message, placed, db, policy),
       );
     }),
   );

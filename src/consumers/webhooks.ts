@@ -8,6 +8,7 @@ import { isDevelopment } from "../config.ts";
 import type { Env, WebhookMessage } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { createDb, type Db } from "../storage/db.ts";
+import { directoryDb, placeById } from "../storage/shards.ts";
 import {
   firstAttemptAt as firstAttemptTime,
   getWebhookEvent,
@@ -19,8 +20,19 @@ import { signingSecrets } from "../webhooks/events.ts";
 import { signWebhook } from "../webhooks/signature.ts";
 
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = createDb(env);
-  await Promise.all(batch.messages.map((message) => deliver(message, env, db)));
+  await Promise.all(
+    batch.messages.map((message) => {
+      // the event lives in its job's shard; messages from before shards carry no job id (the first shard)
+      const jobId = (message.body as Partial<WebhookMessage> | null)?.job_id;
+      const placed = typeof jobId === "string" ? placeById(env, jobId) : env;
+      if (!placed) {
+        log("webhook_message_ignored", { job_id: jobId, reason: "unknown_shard" });
+        message.ack();
+        return;
+      }
+      return deliver(message, placed, createDb(placed));
+    }),
+  );
 }
 
 async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<void> {
@@ -55,7 +67,7 @@ async function deliver(message: Message<unknown>, env: Env, db: Db): Promise<voi
       id: event.id,
       timestamp: Math.floor(now / 1000),
       body: event.payload,
-      secrets: await signingSecrets(db, event.tenantId, now),
+      secrets: await signingSecrets(directoryDb(env), event.tenantId, now),
     });
     try {
       const res = await fetch(target.url.toString(), {

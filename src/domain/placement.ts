@@ -31,6 +31,10 @@ const RegionSchema = z.object({
   webhooks_queue: BindingName.optional(),
   /** this region's pool; absent = the service-wide POOL_URL */
   pool_url: z.url().optional(),
+  /** the queue names this Worker consumes for the region (the first region's default to JOBS_QUEUE etc.) */
+  jobs_queue_name: z.string().min(1).max(63).optional(),
+  webhooks_queue_name: z.string().min(1).max(63).optional(),
+  dead_letter_queue_name: z.string().min(1).max(63).optional(),
   shards: z.array(ShardSchema).min(1),
 });
 
@@ -70,6 +74,8 @@ export interface Region {
   jobsQueue: string;
   webhooksQueue: string | null;
   poolUrl: string | null;
+  /** queue names consumed for this region; null = the service-wide settings */
+  queueNames: { jobs: string | null; webhooks: string | null; deadLetters: string | null };
   shards: Shard[];
 }
 
@@ -120,6 +126,11 @@ export function parsePlacement(raw: string | undefined): Placement {
     jobsQueue: region.jobs_queue,
     webhooksQueue: region.webhooks_queue ?? null,
     poolUrl: region.pool_url ?? null,
+    queueNames: {
+      jobs: region.jobs_queue_name ?? null,
+      webhooks: region.webhooks_queue_name ?? null,
+      deadLetters: region.dead_letter_queue_name ?? null,
+    },
     shards: region.shards.map((s) => ({ ...s, region: name })),
   }));
   return { directory: parsed.data.directory, regions, shards: regions.flatMap((r) => r.shards) };

@@ -2,7 +2,7 @@
 import { eq, lt, or } from "drizzle-orm";
 
 import type { Db } from "./db.ts";
-import { apiKeys, consoleSessions } from "./schema.ts";
+import { apiKeys, consoleSessions, tenants } from "./schema.ts";
 
 export type ConsoleSessionRow = typeof consoleSessions.$inferSelect;
 
@@ -10,6 +10,13 @@ export type ConsoleSessionRow = typeof consoleSessions.$inferSelect;
 export interface ConsoleSessionWithKey {
   session: ConsoleSessionRow;
   key: { revokedAt: number | null; expiresAt: number | null; scopes: string } | null;
+  /** the tenant's placement (tenant sessions); null for operator sessions */
+  tenant: {
+    region: string | null;
+    shard: string | null;
+    formerShards: string | null;
+    readOnlySince: number | null;
+  } | null;
 }
 
 export async function insertConsoleSession(db: Db, row: ConsoleSessionRow): Promise<void> {
@@ -24,9 +31,15 @@ export async function findConsoleSession(db: Db, idHash: string): Promise<Consol
       revokedAt: apiKeys.revokedAt,
       expiresAt: apiKeys.expiresAt,
       scopes: apiKeys.scopes,
+      tenantFound: tenants.id,
+      region: tenants.region,
+      shard: tenants.shard,
+      formerShards: tenants.formerShards,
+      readOnlySince: tenants.readOnlySince,
     })
     .from(consoleSessions)
     .leftJoin(apiKeys, eq(apiKeys.id, consoleSessions.apiKeyId))
+    .leftJoin(tenants, eq(tenants.id, consoleSessions.tenantId))
     .where(eq(consoleSessions.idHash, idHash))
     .limit(1);
   if (!row) return null;
@@ -34,7 +47,11 @@ export async function findConsoleSession(db: Db, idHash: string): Promise<Consol
     row.session.apiKeyId === null || row.scopes === null
       ? null
       : { revokedAt: row.revokedAt, expiresAt: row.expiresAt, scopes: row.scopes };
-  return { session: row.session, key };
+  const tenant =
+    row.tenantFound === null
+      ? null
+      : { region: row.region, shard: row.shard, formerShards: row.formerShards, readOnlySince: row.readOnlySince };
+  return { session: row.session, key, tenant };
 }
 
 export async function touchConsoleSession(db: Db, idHash: string, now: number): Promise<void> {

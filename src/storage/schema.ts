@@ -17,6 +17,14 @@ export const tenants = sqliteTable("tenants", {
   audioRetentionSeconds: integer("audio_retention_seconds"),
   /** seconds a finished job (transcript, row, webhook log) is kept; null = until deleted */
   transcriptRetentionSeconds: integer("transcript_retention_seconds"),
+  /** where the tenant's data lives (PLACEMENT's regions); null = the first region (tenants from before regions) */
+  region: text("region"),
+  /** the job shard new jobs go to (a shard code of `region`); null = the first shard (src/domain/placement.ts) */
+  shard: text("shard"),
+  /** shard codes the tenant was moved away from, JSON array: ids naming them still resolve to `shard` */
+  formerShards: text("former_shards"),
+  /** set while the tenant is being moved: writes are refused (503 tenant_read_only) until the switch */
+  readOnlySince: integer("read_only_since"),
 });
 
 export const apiKeys = sqliteTable(

@@ -6,7 +6,17 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 
-import { parsePlacement, type Placement, PlacementError, type Region, type Shard } from "../domain/placement.ts";
+import {
+  findRegion,
+  findShard,
+  legacyShard,
+  parsePlacement,
+  type Placement,
+  PlacementError,
+  type Region,
+  type Shard,
+  shardOfId,
+} from "../domain/placement.ts";
 import type { Env, JobMessage, WebhookMessage } from "../env.ts";
 import type { Db } from "./db.ts";
 import * as schema from "./schema.ts";
@@ -15,16 +25,91 @@ const placements = new WeakMap<object, Placement>();
 
 /** The deployment's placement, parsed once per environment object. */
 export function placementOf(env: Env): Placement {
-  let placement = placements.get(env);
+  const base = baseEnvOf(env);
+  let placement = placements.get(base);
   if (!placement) {
-    placement = parsePlacement(env.PLACEMENT);
-    placements.set(env, placement);
+    placement = parsePlacement(base.PLACEMENT);
+    placements.set(base, placement);
   }
   return placement;
 }
 
+const BASE_ENV = Symbol("base env");
+const PLACED_SHARD = Symbol("placed shard");
+const placedEnvs = new WeakMap<object, Map<string, Env>>();
+
+/** The Worker's own environment behind a placed one (placeEnv), or `env` itself. */
+export function baseEnvOf(env: Env): Env {
+  return (env as unknown as Record<symbol, Env | undefined>)[BASE_ENV] ?? env;
+}
+
+/**
+ * The environment as code working inside one shard sees it: `DB` is the shard's database, `BUCKET`, `JOBS`,
+ * `WEBHOOKS` and `POOL_URL` are its region's. Everything below the request, consumer and cron entry points reads
+ * these names, so choosing the placed environment once at the entry point keeps every write of a tenant inside its
+ * region and shard. Built once per shard and environment.
+ */
+export function placeEnv(env: Env, shard: Shard): Env {
+  const base = baseEnvOf(env);
+  let byShard = placedEnvs.get(base);
+  if (!byShard) placedEnvs.set(base, (byShard = new Map()));
+  const cached = byShard.get(shard.code);
+  if (cached) return cached;
+  const region = findRegion(placementOf(base), shard.region);
+  if (!region) throw new PlacementError(`Shard ${shard.code} names the unknown region ${shard.region}.`);
+  const own = (value: unknown) => ({ value, enumerable: true });
+  const placed = Object.create(base as object, {
+    DB: own(d1Binding(base, shard.binding)),
+    BUCKET: own(regionBucket(base, region)),
+    JOBS: own(regionJobsQueue(base, region)),
+    WEBHOOKS: own(regionWebhooksQueue(base, region)),
+    POOL_URL: own(region.poolUrl ?? base.POOL_URL),
+    [BASE_ENV]: { value: base },
+    [PLACED_SHARD]: { value: shard },
+  }) as Env;
+  byShard.set(shard.code, placed);
+  return placed;
+}
+
+/** The shard a placed environment works in; the legacy (first) shard for the Worker's own environment. */
+export function shardOfEnv(env: Env): Shard {
+  return (env as unknown as Record<symbol, Shard | undefined>)[PLACED_SHARD] ?? legacyShard(placementOf(env));
+}
+
+/** The code a new job or upload id carries: none in the first shard, so single-database ids keep their shape. */
+export function idShardCode(env: Env): string | undefined {
+  const shard = shardOfEnv(env);
+  return shard === legacyShard(placementOf(env)) ? undefined : shard.code;
+}
+
+/** A tenant's placement as the directory records it (null columns: from before regions, the first shard). */
+export interface TenantPlacementColumns {
+  region: string | null;
+  shard: string | null;
+  formerShards: string | null;
+}
+
+/** The shard a tenant's jobs live in. A code the placement does not know is a deployment error (fail closed). */
+export function tenantShard(env: Env, tenant: TenantPlacementColumns): Shard {
+  const placement = placementOf(env);
+  if (tenant.shard === null) return legacyShard(placement);
+  const shard = findShard(placement, tenant.shard);
+  if (!shard) throw new PlacementError(`A tenant is placed in shard ${tenant.shard}, which PLACEMENT does not name.`);
+  return shard;
+}
+
+/**
+ * The environment placed in the shard a job or upload id names (consumers, pool callbacks, upload objects: work
+ * that starts from an id, not a tenant). Null for an id whose shard suffix names no configured shard.
+ */
+export function placeById(env: Env, id: string): Env | null {
+  const shard = shardOfId(placementOf(env), id);
+  return shard ? placeEnv(env, shard) : null;
+}
+
+/** Bindings are always looked up on the Worker's own environment: a placed one has `DB` etc. pointed elsewhere. */
 function binding(env: Env, name: string): unknown {
-  return (env as unknown as Record<string, unknown>)[name];
+  return (baseEnvOf(env) as unknown as Record<string, unknown>)[name];
 }
 
 function d1Binding(env: Env, name: string): D1Database {
@@ -35,9 +120,14 @@ function d1Binding(env: Env, name: string): D1Database {
   return value as D1Database;
 }
 
+const directories = new WeakMap<object, Db>();
+
 /** Tenants, API key hashes, webhook secrets and each tenant's region and shard. */
 export function directoryDb(env: Env): Db {
-  return drizzle(d1Binding(env, placementOf(env).directory), { schema });
+  const base = baseEnvOf(env);
+  let db = directories.get(base);
+  if (!db) directories.set(base, (db = drizzle(d1Binding(base, placementOf(base).directory), { schema })));
+  return db;
 }
 
 /** A job shard: the jobs of its tenants and everything that hangs off a job. */
@@ -77,9 +167,14 @@ export function regionWebhooksQueue(env: Env, region: Region): Queue<WebhookMess
  */
 export async function forEachShard<T>(
   env: Env,
-  task: (db: Db, shard: Shard) => Promise<T>,
+  task: (db: Db, shard: Shard, placed: Env) => Promise<T>,
 ): Promise<{ shard: Shard; outcome: PromiseSettledResult<T> }[]> {
   const { shards } = placementOf(env);
-  const outcomes = await Promise.allSettled(shards.map(async (shard) => task(shardDb(env, shard), shard)));
+  const outcomes = await Promise.allSettled(
+    shards.map(async (shard) => {
+      const placed = placeEnv(env, shard);
+      return task(shardDb(placed, shard), shard, placed);
+    }),
+  );
   return shards.map((shard, i) => ({ shard, outcome: outcomes[i]! }));
 }

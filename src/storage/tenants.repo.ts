@@ -1,5 +1,5 @@
 /** `tenants` and `api_keys`: tenant settings, webhook signing secrets, and API key hashes. */
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, count, desc, eq, isNull, lt } from "drizzle-orm";
 
 import type { TenantRetention } from "../jobs/retention-policy.ts";
 import type { Db } from "./db.ts";
@@ -16,6 +16,36 @@ export async function insertTenant(db: Db, row: TenantRow): Promise<void> {
 /** Creates the tenant unless it exists (fixtures and the bench entry point). */
 export async function insertTenantIfMissing(db: Db, row: typeof tenants.$inferInsert): Promise<void> {
   await db.insert(tenants).values(row).onConflictDoNothing().run();
+}
+
+/**
+ * The copy of a tenant a job shard keeps so that its rows' foreign keys hold: name, retention and placement, never
+ * the webhook secrets (the directory is their only home). Written on creation and on every change.
+ */
+export async function mirrorTenant(shard: Db, row: TenantRow): Promise<void> {
+  const copy = { ...row, webhookSecret: null, webhookSecretPrevious: null, webhookSecretPreviousUntil: null };
+  const { id: _id, ...changes } = copy;
+  await shard.insert(tenants).values(copy).onConflictDoUpdate({ target: tenants.id, set: changes }).run();
+}
+
+/** How many tenants each shard of a region holds (null shard: from before regions, counted as `legacyShard`). */
+export async function countTenantsPerShard(
+  db: Db,
+  region: string,
+  legacy: { region: string; code: string },
+): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ region: tenants.region, shard: tenants.shard, n: count() })
+    .from(tenants)
+    .groupBy(tenants.region, tenants.shard);
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    const rowRegion = row.region ?? legacy.region;
+    if (rowRegion !== region) continue;
+    const code = row.shard ?? legacy.code;
+    counts.set(code, (counts.get(code) ?? 0) + row.n);
+  }
+  return counts;
 }
 
 export async function getTenant(db: Db, tenantId: string): Promise<TenantRow | null> {
@@ -99,6 +129,32 @@ export async function revokeApiKey(db: Db, tenantId: string, keyId: string, now:
 export async function findApiKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow | null> {
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).limit(1);
   return row ?? null;
+}
+
+/** A tenant's placement and move state, as authentication needs it. */
+export type TenantPlacementRow = Pick<TenantRow, "region" | "shard" | "formerShards" | "readOnlySince">;
+
+/** The key with its tenant's placement in one directory read (authentication). */
+export async function findApiKeyWithTenant(
+  db: Db,
+  keyHash: string,
+): Promise<{ key: ApiKeyRow; tenant: TenantPlacementRow | null } | null> {
+  const [row] = await db
+    .select({
+      key: apiKeys,
+      region: tenants.region,
+      shard: tenants.shard,
+      formerShards: tenants.formerShards,
+      readOnlySince: tenants.readOnlySince,
+      tenantId: tenants.id,
+    })
+    .from(apiKeys)
+    .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+    .where(eq(apiKeys.keyHash, keyHash))
+    .limit(1);
+  if (!row) return null;
+  const { key, tenantId, ...tenant } = row;
+  return { key, tenant: tenantId === null ? null : tenant };
 }
 
 export async function touchApiKey(db: Db, keyId: string, now: number): Promise<void> {

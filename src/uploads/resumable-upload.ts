@@ -35,6 +35,7 @@ import { audioKey } from "../storage/audio-store.ts";
 import { createDb } from "../storage/db.ts";
 import { markResumableUploadCompleted } from "../storage/resumable-uploads.repo.ts";
 import { getSealedStream, masterKeys, objectSealer } from "../storage/sealed-objects.ts";
+import { placeById } from "../storage/shards.ts";
 
 const STATE_KEY = "state";
 /** sealed parts hold whole segments; all but the last part of an R2 multipart upload share one size */
@@ -117,6 +118,7 @@ export class ResumableUpload extends DurableObject<Env> {
   async create(init: NewUploadState): Promise<UploadView> {
     const existing = await this.#state();
     if (existing) return viewOf(existing);
+    this.#place(init.uploadId);
     const key = audioKey(init.tenantId, init.jobId);
     const sealer = await createSealer(masterKeys(this.env), init.tenantId, key);
     const state: UploadState = {
@@ -469,8 +471,15 @@ export class ResumableUpload extends DurableObject<Env> {
     state.tailBytes = 0;
   }
 
-  #state(): Promise<UploadState | undefined> {
-    return this.ctx.storage.get<UploadState>(STATE_KEY);
+  /** The object works in the shard and region its upload id names: the tenant's bucket, database and queue. */
+  #place(uploadId: string): void {
+    this.env = placeById(this.env, uploadId) ?? this.env;
+  }
+
+  async #state(): Promise<UploadState | undefined> {
+    const state = await this.ctx.storage.get<UploadState>(STATE_KEY);
+    if (state) this.#place(state.uploadId);
+    return state;
   }
 
   async #save(state: UploadState): Promise<void> {

@@ -89,7 +89,9 @@ export async function emitJobEvent(
     createdAt: now,
   });
   if (!eventId) return null;
-  await env.WEBHOOKS.send({ v: 1, event_id: eventId } satisfies WebhookMessage, { contentType: "json" });
+  await env.WEBHOOKS.send({ v: 1, event_id: eventId, job_id: job.id } satisfies WebhookMessage, {
+    contentType: "json",
+  });
   log("webhook_enqueued", { job_id: job.id, event_id: eventId, type });
   return eventId;
 }

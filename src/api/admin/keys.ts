@@ -3,9 +3,12 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import { DEFAULT_TENANT_SCOPES, generateApiKey, hashApiKey, KEY_DISPLAY_PREFIX_LENGTH } from "../../auth/api-keys.ts";
+import { forgetKeys } from "../../auth/key-cache.ts";
+import type { Env } from "../../env.ts";
 import { ApiError } from "../../http/problem.ts";
 import { isWellFormedId, newId } from "../../lib/ids.ts";
 import type { Db } from "../../storage/db.ts";
+import { directoryDb } from "../../storage/shards.ts";
 import { type ApiKeyRow, getTenant, insertApiKey, listTenantKeys, revokeApiKey } from "../../storage/tenants.repo.ts";
 import { iso, json, problem, TAGS } from "../openapi.ts";
 import { ApiKeyListSchema, KeyCreate, KeyCreated } from "../schemas.ts";
@@ -45,10 +48,13 @@ keyRoutes.openapi(
   }),
   async (c) => {
     const tenantId = c.req.valid("param").tenant;
-    const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(c.var.db, tenantId) : null;
+    const tenant = isWellFormedId(tenantId, "tenant") ? await getTenant(directoryDb(c.env), tenantId) : null;
     if (!tenant) throw new ApiError(404, "not_found", "No tenant with that id.");
     const now = Date.now();
-    return c.json({ data: (await listTenantKeys(c.var.db, tenantId)).map((row) => keyObject(row, now)) }, 200);
+    return c.json(
+      { data: (await listTenantKeys(directoryDb(c.env), tenantId)).map((row) => keyObject(row, now)) },
+      200,
+    );
   },
 );
 
@@ -64,7 +70,7 @@ const createKeyRoute = createRoute({
 });
 
 keyRoutes.openapi(createKeyRoute, async (c) =>
-  c.json(await mintApiKey(c.var.db, c.req.valid("param").tenant, c.req.valid("json") ?? {}), 201),
+  c.json(await mintApiKey(directoryDb(c.env), c.req.valid("param").tenant, c.req.valid("json") ?? {}), 201),
 );
 
 /** Mints a key for a tenant and returns it, the only time it is ever shown; 404 for an unknown tenant. */
@@ -112,7 +118,13 @@ const revokeKeyRoute = createRoute({
 
 keyRoutes.openapi(revokeKeyRoute, async (c) => {
   const { tenant, key } = c.req.valid("param");
-  if (!(await revokeApiKey(c.var.db, tenant, key, Date.now())))
-    throw new ApiError(404, "not_found", "No such key for that tenant.");
+  if (!(await revokeKey(c.env, tenant, key))) throw new ApiError(404, "not_found", "No such key for that tenant.");
   return c.body(null, 204);
 });
+
+/** Revokes a key in the directory; this isolate forgets it at once (others within API_KEY_CACHE_SECONDS). */
+export async function revokeKey(env: Env, tenantId: string, keyId: string): Promise<boolean> {
+  const revoked = await revokeApiKey(directoryDb(env), tenantId, keyId, Date.now());
+  forgetKeys({ keyId });
+  return revoked;
+}

@@ -11,6 +11,7 @@ import type { AppEnv } from "../../app.context.ts";
 import { authAttemptOf, refuseAuthentication, refuseKnownThrottled } from "../../auth/failed-auth-throttle.ts";
 import { ApiError } from "../../http/problem.ts";
 import { deleteConsoleSession } from "../../storage/console-sessions.repo.ts";
+import { directoryDb } from "../../storage/shards.ts";
 import { CONSOLE_ASSETS } from "./assets.generated.ts";
 import { operatorConsole, operatorHome } from "./operator.tsx";
 import { SignInPage } from "./pages.tsx";
@@ -87,7 +88,7 @@ consoleApp.post("/console/sign-in", async (c) => {
   const attempt = authAttemptOf(c.env, c.req.raw.headers, key || null, c.req.path);
   try {
     refuseKnownThrottled(attempt);
-    const outcome = key && key.length <= MAX_KEY_CHARS ? await checkSignInKey(c.var.db, c.env, key) : null;
+    const outcome = key && key.length <= MAX_KEY_CHARS ? await checkSignInKey(directoryDb(c.env), c.env, key) : null;
     if (outcome?.ok) {
       await openSession(app, outcome);
       return c.redirect("/console", 303);
@@ -128,7 +129,7 @@ consoleApp.use("/console/*", async (c, next) => {
 });
 
 consoleApp.post("/console/sign-out", async (c) => {
-  await deleteConsoleSession(c.var.db, c.var.session.idHash);
+  await deleteConsoleSession(directoryDb(c.env), c.var.session.idHash);
   clearSessionCookie(c as unknown as Context<AppEnv>);
   return c.redirect("/console/sign-in", 303);
 });

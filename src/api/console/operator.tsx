@@ -27,17 +27,11 @@ import { parseProviderList } from "../../providers/registry.ts";
 import { qualityReport } from "../../quality/feedback.ts";
 import { appendAuditEntry, type AuditAction } from "../../storage/audit.repo.ts";
 import { listDeadLetters } from "../../storage/dead-letters.repo.ts";
-import {
-  getTenant,
-  listTenantKeys,
-  listTenants,
-  revokeApiKey,
-  updateTenantRetention,
-} from "../../storage/tenants.repo.ts";
+import { getTenant, listTenantKeys, listTenants } from "../../storage/tenants.repo.ts";
 import { breakerView, forceBreaker } from "../admin/breakers.ts";
 import { failDeadLetter } from "../admin/dead-letters.ts";
-import { keyObject, mintApiKey } from "../admin/keys.ts";
-import { createTenantRow, retentionColumns, tenantObject } from "../admin/tenants.ts";
+import { keyObject, mintApiKey, revokeKey } from "../admin/keys.ts";
+import { changeTenantRetention, createTenantRow, retentionColumns, tenantObject } from "../admin/tenants.ts";
 import { ConsoleKeyForm, ConsoleRetentionForm, ConsoleTenantForm } from "../schemas.ts";
 import { OperatorPage } from "./operator-pages.tsx";
 import {
@@ -217,7 +211,7 @@ async function tenantsPage(c: Context<ConsoleEnv>, error: string | null = null, 
       csrfToken={c.var.session.csrfToken}
       flash={error ? null : flashOf(c)}
       error={error}
-      tenants={page.map(tenantObject)}
+      tenants={page.map((row) => tenantObject(row, c.env))}
       nextCursor={rows.length > DEFAULT_LIST_LIMIT ? page.at(-1)!.id : null}
     />,
     status,
@@ -229,7 +223,7 @@ operatorConsole.get("/tenants", (c) => tenantsPage(c));
 operatorConsole.post("/tenants", async (c) => {
   const parsed = ConsoleTenantForm.safeParse(await c.req.parseBody());
   if (!parsed.success) return tenantsPage(c, formProblem(parsed.error), 422);
-  const row = await createTenantRow(c.var.db, parsed.data);
+  const row = await createTenantRow(c.env, parsed.data);
   await audit(c, "operator.tenant_created", row.id, {});
   return redirectWith(c, `/console/operator/tenants/${row.id}`, "tenant_created");
 });
@@ -245,7 +239,7 @@ async function tenantPage(c: Context<ConsoleEnv>, error: string | null = null, s
       csrfToken={c.var.session.csrfToken}
       flash={error ? null : flashOf(c)}
       error={error}
-      tenant={tenantObject(tenant)}
+      tenant={tenantObject(tenant, c.env)}
       keys={keys}
     />,
     status,
@@ -269,12 +263,14 @@ operatorConsole.post("/tenants/:tenant/keys", async (c) => {
   const tenant = (await getTenant(c.var.db, tenantId))!;
   // the key is in this response only: never cached, never stored, never shown again
   c.header("cache-control", "no-store");
-  return c.html(<NewKeyPage csrfToken={c.var.session.csrfToken} tenant={tenantObject(tenant)} created={created} />);
+  return c.html(
+    <NewKeyPage csrfToken={c.var.session.csrfToken} tenant={tenantObject(tenant, c.env)} created={created} />,
+  );
 });
 
 operatorConsole.post("/tenants/:tenant/keys/:key/revoke", async (c) => {
   const { tenant, key } = c.req.param();
-  if (!(await revokeApiKey(c.var.db, tenant, key, Date.now()))) return c.text("No such key for that tenant.", 404);
+  if (!(await revokeKey(c.env, tenant, key))) return c.text("No such key for that tenant.", 404);
   await audit(c, "operator.key_revoked", tenant, { key_id: key });
   return redirectWith(c, `/console/operator/tenants/${tenant}`, "key_revoked");
 });
@@ -290,7 +286,7 @@ operatorConsole.post("/tenants/:tenant/retention", async (c) => {
     if (error instanceof ApiError && error.status === 422) return tenantPage(c, error.detail ?? error.code, 422);
     throw error;
   }
-  const row = isWellFormedId(tenantId, "tenant") ? await updateTenantRetention(c.var.db, tenantId, changes) : null;
+  const row = isWellFormedId(tenantId, "tenant") ? await changeTenantRetention(c.env, tenantId, changes) : null;
   if (!row) return c.text("No tenant with that id.", 404);
   await audit(c, "operator.retention_changed", tenantId, {
     audio_seconds: parsed.data.audio_seconds,

@@ -9,6 +9,7 @@ import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../../app.context.ts";
 import { grantsScope, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "../../auth/api-keys.ts";
+import { placeRequest } from "../../auth/middleware.ts";
 import { consoleSessionLifetimes, isDevelopment } from "../../config.ts";
 import {
   csrfToken,
@@ -21,6 +22,7 @@ import {
 import type { Env } from "../../env.ts";
 import {
   type ConsoleSessionRow,
+  type ConsoleSessionWithKey,
   deleteConsoleSession,
   findConsoleSession,
   insertConsoleSession,
@@ -28,6 +30,7 @@ import {
 } from "../../storage/console-sessions.repo.ts";
 import type { Db } from "../../storage/db.ts";
 import { masterKeys } from "../../storage/sealed-objects.ts";
+import { directoryDb } from "../../storage/shards.ts";
 import { findApiKeyByHash } from "../../storage/tenants.repo.ts";
 
 /** The signed-in session a console page renders for. */
@@ -39,6 +42,8 @@ export interface ConsoleSession {
   csrfToken: string;
   /** the scopes of the key a tenant session was opened with (read on every request); none for the operator */
   scopes: Scope[];
+  /** the tenant's placement (tenant sessions) */
+  tenant: ConsoleSessionWithKey["tenant"];
 }
 
 export interface ConsoleEnv {
@@ -94,7 +99,7 @@ export async function openSession(
 ): Promise<void> {
   const id = randomToken();
   const { absoluteMs } = consoleSessionLifetimes(c.env);
-  await insertConsoleSession(c.var.db, {
+  await insertConsoleSession(directoryDb(c.env), {
     idHash: await sha256Hex(id),
     kind: outcome.kind,
     tenantId: outcome.kind === "tenant" ? outcome.tenantId : null,
@@ -126,20 +131,21 @@ export async function currentSession(c: Context<AppEnv>, now = Date.now()): Prom
   const id = await verifySessionCookie(await signingKey(c.env), raw);
   if (!id) return null;
   const idHash = await sha256Hex(id);
-  const found = await findConsoleSession(c.var.db, idHash);
+  const directory = directoryDb(c.env);
+  const found = await findConsoleSession(directory, idHash);
   if (!found) return null;
-  const { session, key } = found;
+  const { session, key, tenant } = found;
   const { idleMs } = consoleSessionLifetimes(c.env);
   const keyActive =
     session.kind === "tenant"
       ? key !== null && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now)
       : !!c.env.ADMIN_API_KEY && session.operatorKeyHash === (await sha256Hex(c.env.ADMIN_API_KEY));
   if (!keyActive || session.expiresAt <= now || session.lastSeenAt + idleMs <= now) {
-    await deleteConsoleSession(c.var.db, idHash);
+    await deleteConsoleSession(directory, idHash);
     return null;
   }
   if (now - session.lastSeenAt > LAST_SEEN_WRITE_INTERVAL_MS) {
-    c.executionCtx.waitUntil(touchConsoleSession(c.var.db, idHash, now).catch(() => undefined));
+    c.executionCtx.waitUntil(touchConsoleSession(directory, idHash, now).catch(() => undefined));
   }
   return {
     idHash,
@@ -147,6 +153,7 @@ export async function currentSession(c: Context<AppEnv>, now = Date.now()): Prom
     tenantId: session.tenantId,
     csrfToken: await csrfToken(session.csrfSecret),
     scopes: key ? parseScopes(key.scopes) : [],
+    tenant,
   };
 }
 
@@ -188,5 +195,7 @@ export const requireSession = createMiddleware<ConsoleEnv>(async (c, next) => {
     return c.text("Your console session has ended; sign in again.", 401);
   }
   c.set("session", session);
+  // a tenant's pages work inside its shard and region, as its API requests do
+  if (session.kind === "tenant") placeRequest(app, session.tenant);
   await next();
 });
