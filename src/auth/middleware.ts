@@ -40,10 +40,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const hash = await hashApiKey(token);
   const now = Date.now();
   const directory = directoryDb(c.env);
-  let found = cachedKey(hash, now);
+  const cacheMs = apiKeyCacheMs(c.env);
+  let found = cacheMs > 0 ? cachedKey(hash, now) : null;
   if (!found) {
     found = await findApiKeyWithTenant(directory, hash);
-    if (found) cacheKey(hash, found, now, apiKeyCacheMs(c.env));
+    if (found) cacheKey(hash, found, now, cacheMs);
   }
   const key = found?.key;
   if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
