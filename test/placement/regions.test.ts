@@ -41,8 +41,7 @@ const PLACEMENT = JSON.stringify({
   },
 });
 
-const DATABASES = ["DB", "SHARD_US_0", "SHARD_US_1", "SHARD_EU_0"] as const;
-type DatabaseName = (typeof DATABASES)[number];
+type DatabaseName = "DB" | "SHARD_US_0" | "SHARD_US_1" | "SHARD_EU_0";
 const db = (name: DatabaseName): D1Database => (env as unknown as Record<string, D1Database>)[name]!;
 
 /** Every message the Worker sends, by producer binding. */
