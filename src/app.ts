@@ -25,6 +25,7 @@ import { refuseWeakAdminKey } from "./auth/admin-key-policy.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
+import { PlacementError } from "./domain/placement.ts";
 import { limitRequestBodies } from "./http/body-limit.ts";
 import { ApiError, problemResponse } from "./http/problem.ts";
 import { log, withLogContext } from "./lib/log.ts";
@@ -168,6 +169,15 @@ function errorResponse(c: Context, error: ApiError): Response {
 function asApiError(error: Error, c: Context): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof StorageError) return new ApiError(STORAGE_ERROR_STATUS[error.kind], error.code, error.message);
+  if (error instanceof PlacementError) {
+    // a deployment error: refuse rather than guess where a tenant's data goes (residency)
+    log("placement_invalid", { path: new URL(c.req.url).pathname });
+    return new ApiError(
+      503,
+      "placement_invalid",
+      "The service's data placement is misconfigured; operators have been alerted.",
+    );
+  }
   if (isDatabaseUnavailable(error)) {
     // a shard that is down fails only its own tenants' requests; nothing was written, so a retry is safe
     log("database_unavailable", { path: new URL(c.req.url).pathname, error: error.name });

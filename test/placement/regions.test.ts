@@ -306,6 +306,17 @@ describe("a shard that is down", () => {
   });
 });
 
+describe("a placement that does not parse", () => {
+  it("fails requests closed with 503 placement_invalid, never a guess at where data goes", async () => {
+    const tenant = await createTenantIn("us", "misconfigured");
+    for (const placement of ["{not json", JSON.stringify({ regions: { us: { bucket: "BUCKET" } } })]) {
+      const res = await callWith({ PLACEMENT: placement } as Partial<Env>, "/v1/transcriptions", { key: tenant.key });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { code: string }).code).toBe("placement_invalid");
+    }
+  });
+});
+
 describe("the verified-key cache", () => {
   it("trusts a verified key for API_KEY_CACHE_SECONDS; a revocation through this isolate applies at once", async () => {
     const tenant = await createTenantIn("us", "cached");
