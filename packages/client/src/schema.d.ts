@@ -1209,6 +1209,16 @@ export interface components {
                 audio_seconds: number;
                 transcript_seconds: number | null;
             };
+            /**
+             * @description The region that holds the tenant's data.
+             * @example us
+             */
+            region: string;
+            /**
+             * @description The job shard of the region that holds its jobs.
+             * @example us0
+             */
+            shard: string;
         };
         TenantCreate: {
             name: string;
@@ -1218,6 +1228,11 @@ export interface components {
                 /** @description seconds a finished job is kept; null = until deleted */
                 transcript_seconds?: number;
             };
+            /**
+             * @description Where the tenant's audio, transcripts, rows and queue messages live: one of the configured regions (`PLACEMENT`; locally `us` and `eu`). Default: the first region. Fixed after creation (moving a tenant is an operator command).
+             * @example eu
+             */
+            region?: string;
         };
         TenantList: {
             data: components["schemas"]["Tenant"][];
