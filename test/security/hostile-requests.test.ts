@@ -488,6 +488,31 @@ const rows: Row[] = [
 
   // --- foreign and forged ids ---
   ["tenant B reads A's job", () => call(`/v1/transcriptions/${s.done}`, { key: s.b.key }), 404, "not_found"],
+  // placement (issue 15): a shard suffix that names no shard, or one that is not the caller's, is a plain 404
+  [
+    "a job id with a forged shard suffix",
+    () => call(`/v1/transcriptions/${s.done.slice(0, 29)}zz9`, { key: s.a.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "another tenant's job id with a shard suffix appended",
+    () => call(`/v1/transcriptions/${s.done.slice(0, 29)}eu0`, { key: s.b.key }),
+    404,
+    "not_found",
+  ],
+  [
+    "a tenant in a region that is not configured",
+    () => json("/v1/admin/tenants", adminKey(), { name: "nowhere", region: "mars" }),
+    422,
+    "unknown_region",
+  ],
+  [
+    "a region that is not a string",
+    () => json("/v1/admin/tenants", adminKey(), { name: "nowhere", region: ["eu"] }),
+    422,
+    "validation_failed",
+  ],
   [
     "tenant B exports A's transcript",
     () => call(`/v1/transcriptions/${s.done}/transcript?format=srt`, { key: s.b.key }),
