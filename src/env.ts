@@ -41,6 +41,8 @@ interface EnvOverlay {
   /** model names the pool serves (its WHISPER_MODEL), comma separated; the first is its default */
   POOL_MODELS?: string;
   POOL_DISPATCH_TIMEOUT_MS?: string;
+  /** limit of one audio redaction by the pool (`POST /v1/redactions`), ms */
+  POOL_REDACTION_TIMEOUT_MS?: string;
   /** edge → pool signing keys, `kid:secret,…` (first signs) */
   POOL_SIGNING_KEYS?: string;
   /** pool → edge callback verification keys, `kid:secret,…` */

@@ -15,7 +15,7 @@ import {
   planChannelSplit,
 } from "../jobs/channel-audio.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
-import { AUDIO_REDACTION_FORMATS, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
+import { canRedactAudio, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
 import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
@@ -153,9 +153,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       }
       job = fetched;
     }
-    // audio redaction rewrites WAV, MP3, FLAC and Ogg only (uploads of other audio are refused at once; a URL's audio is
-    // known only now)
-    if (job.redactPii && job.redactPiiAudio && !AUDIO_REDACTION_FORMATS.has(job.audioFormat)) {
+    // audio redaction rewrites WAV, MP3, FLAC and Ogg at the edge and the rest through a pool; without one other audio
+    // is refused (uploads at once; a URL's audio is known only now)
+    if (job.redactPii && job.redactPiiAudio && !canRedactAudio(env, job.audioFormat)) {
       await failAudioRedaction(
         env,
         db,

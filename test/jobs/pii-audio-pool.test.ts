@@ -1,0 +1,263 @@
+/**
+ * `redact_pii_audio` for audio the Worker cannot decode (MP4/AAC, WebM), through the Whisper pool's ffmpeg
+ * (docs/pool-contract.md §5). The edge runs for real (D1, R2, Queues, its signed `/internal/audio` and
+ * `/internal/redactions` routes); the outbound `POST {POOL_URL}/v1/redactions` is intercepted by a stand-in that
+ * checks the edge's signature and body, fetches the audio through the Worker's signed audio URL, runs the pool's own
+ * redaction step with real ffmpeg in Node (the POOL_FFMPEG service binding, gpu-worker's `redactFile`) and PUTs the
+ * WAV to the signed upload URL, as the pool's HTTP handler does (gpu-worker/test/redaction.test.ts runs that handler).
+ */
+import { parseKeyRing, RedactionRequestSchema, verifySignedRequest } from "@vtt/pool-contract";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+import type { Env } from "../../src/env.ts";
+import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
+import { call, callWith, createTenant } from "../helpers/api.ts";
+import { interceptFetch, json, type RecordedRequest } from "../helpers/fetch-interceptor.ts";
+import { jobRow } from "../helpers/jobs.ts";
+import { completedCallback, poolCallback } from "../helpers/pool.ts";
+import { deliverJobs } from "../helpers/queue.ts";
+import {
+  compressedAudio,
+  type CompressedFixture,
+  FIXTURE_SIGNAL,
+  maxToneError,
+  readPcm16Wav,
+  signalRmsError,
+} from "../helpers/redacted-audio.ts";
+import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
+
+/** The provider's answer: a phone number said from 1.0 s to 1.6 s of the 3 s file. */
+const OPENAI_PHONE = {
+  ...OPENAI_VERBOSE_JSON,
+  duration: FIXTURE_SIGNAL.seconds,
+  text: "call me on 415 555 2671 thanks",
+  segments: [{ ...OPENAI_VERBOSE_JSON.segments[0]!, start: 0, end: 3, text: " call me on 415 555 2671 thanks" }],
+  words: [
+    { word: "call", start: 0.2, end: 0.4 },
+    { word: "me", start: 0.4, end: 0.6 },
+    { word: "on", start: 0.6, end: 0.9 },
+    { word: "415", start: 1.0, end: 1.2 },
+    { word: "555", start: 1.2, end: 1.4 },
+    { word: "2671", start: 1.4, end: 1.6 },
+    { word: "thanks", start: 2.0, end: 2.4 },
+  ],
+};
+/** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
+const TONED = { start: 0.95, end: 1.65 };
+
+async function upload(key: string, bytes: Uint8Array<ArrayBuffer>, fileName: string, provider = "openai") {
+  const form = new FormData();
+  form.append("provider", provider);
+  form.append("redact_pii", "true");
+  form.append("redact_pii_audio", "true");
+  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
+  return call("/v1/transcriptions", { method: "POST", key, body: form });
+}
+
+/** What the stand-in pool saw and did. */
+interface PoolSide {
+  requests: { jobId: string; spans: { start: number; end: number }[]; uploadStatus: number | null }[];
+}
+
+/** The stand-in for `POST {POOL_URL}/v1/redactions`: the contract's checks, then the pool's steps. */
+function poolRedactions(side: PoolSide) {
+  return async (recorded: RecordedRequest): Promise<Response> => {
+    const raw = new TextDecoder().decode(recorded.body);
+    const verified = await verifySignedRequest(
+      parseKeyRing((env as unknown as Env).POOL_SIGNING_KEYS),
+      recorded.headers,
+      raw,
+    );
+    if (!verified.ok) return json({ code: "invalid_signature" }, 401);
+    const request = RedactionRequestSchema.parse(JSON.parse(raw));
+    const entry = { jobId: request.job_id, spans: request.spans, uploadStatus: null as number | null };
+    side.requests.push(entry);
+    const audio = await exports.default.fetch(request.audio_url);
+    if (audio.status !== 200) return json({ code: "audio_gone" }, 422);
+    const toned = await env.POOL_FFMPEG.fetch("http://pool-ffmpeg/", {
+      method: "POST",
+      headers: { "x-spans": JSON.stringify(request.spans) },
+      body: await audio.arrayBuffer(),
+    });
+    if (toned.status !== 200) return json(await toned.json(), 422);
+    const wav = new Uint8Array(await toned.arrayBuffer());
+    const put = await exports.default.fetch(request.upload_url, {
+      method: "PUT",
+      headers: { "content-type": "audio/wav", "content-length": String(wav.length) },
+      body: wav,
+    });
+    entry.uploadStatus = put.status;
+    if (put.status !== 200) return json({ code: "upload_failed" }, 422);
+    const channels = Number(toned.headers.get("x-channels"));
+    const rate = Number(toned.headers.get("x-sample-rate"));
+    return json({
+      job_id: request.job_id,
+      bytes: wav.length,
+      sample_rate: rate,
+      channels,
+      duration_seconds: (wav.length - 44) / (2 * channels * rate),
+    });
+  };
+}
+
+const CASES: { name: CompressedFixture; file: string; format: string; rate: number }[] = [
+  { name: "aac", file: "call.m4a", format: "mp4", rate: 16_000 },
+  { name: "webm", file: "call.webm", format: "webm", rate: 48_000 },
+];
+
+describe("redact_pii_audio through the pool's ffmpeg", () => {
+  for (const { name, file, format, rate } of CASES) {
+    it(`${format}: the stored copy is a WAV with the tone over the number, the original is gone`, async () => {
+      const { key, tenantId } = await createTenant(`pii-pool-${name}`);
+      const res = await upload(key, compressedAudio(name), file);
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      const originalKey = String((await jobRow(id))!.audio_key);
+      expect((await jobRow(id))!.audio_format).toBe(format);
+      const side: PoolSide = { requests: [] };
+      interceptFetch()
+        .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
+        .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
+      await deliverJobs([id], tenantId);
+      const row = (await jobRow(id))!;
+      expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
+      expect(side.requests.map((r) => [r.jobId, r.uploadStatus, r.spans.length])).toEqual([[id, 200, 1]]);
+      expect(side.requests[0]!.spans[0]!.start).toBeCloseTo(TONED.start, 9);
+      expect(side.requests[0]!.spans[0]!.end).toBeCloseTo(TONED.end, 9);
+      // the original is deleted; only the copy is left
+      expect(await env.BUCKET.head(originalKey)).toBeNull();
+      expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects.map((o) => o.key)).toEqual([
+        row.audio_key,
+      ]);
+      const stored = (await getSealedBytes(env, tenantId, String(row.audio_key)))!;
+      expect(stored.length).toBe(row.audio_bytes);
+      const wav = readPcm16Wav(stored);
+      expect(wav.sampleRate).toBe(rate);
+      expect(wav.channels).toHaveLength(1);
+      expect(wav.frames / rate).toBeGreaterThanOrEqual(FIXTURE_SIGNAL.seconds - 0.01);
+      expect(wav.frames / rate).toBeLessThan(FIXTURE_SIGNAL.seconds + 0.05);
+      // inside the span: the edge's own tone (toneSample), to 16-bit rounding
+      expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+      // outside: the original signal within lossy-codec tolerance (away from the start and the span's edges)
+      expect(signalRmsError(wav, 0.1, 0.9)).toBeLessThan(0.03);
+      expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.03);
+      const job = (await (await call(`/v1/transcriptions/${id}`, { key })).json()) as {
+        text: string;
+        audio_format: string;
+        redaction: { audio_spans: { start: number; end: number }[] };
+      };
+      expect(job.text).toBe("call me on [PHONE_NUMBER] thanks");
+      expect(job.audio_format).toBe("wav");
+      expect(job.redaction.audio_spans).toHaveLength(1);
+      expect(job.redaction.audio_spans[0]!.start).toBeCloseTo(TONED.start, 6);
+      expect(job.redaction.audio_spans[0]!.end).toBeCloseTo(TONED.end, 6);
+    });
+  }
+
+  it("a pool-transcribed MP4 job: the callback waits for the pool's redaction and stores the toned copy", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-callback");
+    const res = await upload(key, compressedAudio("aac"), "call.m4a", "whisper-pool");
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const side: PoolSide = { requests: [] };
+    interceptFetch()
+      .on("POST", "https://pool.test/v1/jobs", () => json({ job_id: id, status: "queued", duplicate: false }, 202))
+      .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
+    await deliverJobs([id], tenantId);
+    const originalKey = String((await jobRow(id))!.audio_key);
+    const applied = await poolCallback(
+      completedCallback(id, {
+        text: OPENAI_PHONE.text,
+        segments: [{ start: 0, end: 3, text: OPENAI_PHONE.text }],
+        words: OPENAI_PHONE.words.map(({ word, start, end }) => ({ word, start, end })),
+        duration_seconds: 3,
+      }),
+    );
+    expect(applied.status).toBe(200);
+    expect(side.requests).toHaveLength(1);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
+    expect(await env.BUCKET.head(originalKey)).toBeNull();
+    const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
+    expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+    expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.03);
+  });
+
+  it("audio ffmpeg cannot decode fails the job with audio_redaction_failed; no audio and no transcript are kept", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-corrupt");
+    // an MP4 header (sniffed as mp4) whose sample data is cut off
+    const bytes = compressedAudio("aac").slice(0, 600);
+    const res = await upload(key, bytes, "call.m4a");
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const side: PoolSide = { requests: [] };
+    interceptFetch()
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
+      .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
+    await deliverJobs([id], tenantId);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "failed", error_code: "audio_redaction_failed", audio_key: null, text: null });
+    expect(String(row.error_message)).toContain("invalid_audio");
+    expect(side.requests.map((r) => r.uploadStatus)).toEqual([null]);
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(0);
+    expect((await env.BUCKET.list({ prefix: `transcripts/${tenantId}/` })).objects).toHaveLength(0);
+  });
+
+  it("a pool that is down leaves the job to be retried with its audio, and stores nothing", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-down");
+    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const { id } = (await res.json()) as { id: string };
+    interceptFetch()
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
+      .on("POST", "https://pool.test/v1/redactions", () => json({ code: "redaction_busy" }, 503));
+    const delivery = await deliverJobs([id], tenantId);
+    expect(delivery.retryMessages).toHaveLength(1);
+    const row = (await jobRow(id))!;
+    expect(row.status).not.toBe("completed");
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
+    expect((await env.BUCKET.list({ prefix: `transcripts/${tenantId}/` })).objects).toHaveLength(0);
+  });
+
+  it("the upload route refuses a bad signature, another job's URL and a job that is not waiting for a copy", async () => {
+    const { key } = await createTenant("pii-pool-upload");
+    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const { id } = (await res.json()) as { id: string };
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const put = (path: string) =>
+      call(path, { method: "PUT", headers: { "content-length": "48" }, body: new Uint8Array(48) });
+    const forged = await put(`/internal/redactions/${id}/01JAAAAAAAAAAAAAAAAAAAAAAA?exp=${exp}&kid=a1&sig=00`);
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { code: string }).code).toBe("invalid_upload_url");
+    // an audio URL's signature never passes for an upload's
+    const { signAudioUrl, signRedactionUpload } = await import("@vtt/pool-contract");
+    const audioSig = await signAudioUrl("audio-url-secret", id, exp);
+    const crossed = await put(
+      `/internal/redactions/${id}/01JAAAAAAAAAAAAAAAAAAAAAAA?exp=${exp}&kid=a1&sig=${audioSig}`,
+    );
+    expect(crossed.status).toBe(403);
+    const other = await signRedactionUpload("audio-url-secret", "tr_other", "01JAAAAAAAAAAAAAAAAAAAAAAA", exp);
+    const otherJob = await put(`/internal/redactions/${id}/01JAAAAAAAAAAAAAAAAAAAAAAA?exp=${exp}&kid=a1&sig=${other}`);
+    expect(otherJob.status).toBe(403);
+    const good = await signRedactionUpload("audio-url-secret", id, "01JAAAAAAAAAAAAAAAAAAAAAAA", exp);
+    const tooSmall = await call(`/internal/redactions/${id}/01JAAAAAAAAAAAAAAAAAAAAAAA?exp=${exp}&kid=a1&sig=${good}`, {
+      method: "PUT",
+      headers: { "content-length": "4" },
+      body: new Uint8Array(4),
+    });
+    expect(tooSmall.status).toBe(400);
+    expect(((await tooSmall.json()) as { code: string }).code).toBe("invalid_redacted_audio");
+  });
+
+  it("without a pool, MP4 with redact_pii_audio is still refused at submit (422 invalid_redact_pii_audio)", async () => {
+    const { key } = await createTenant("pii-nopool");
+    const form = new FormData();
+    form.append("provider", "openai");
+    form.append("redact_pii", "true");
+    form.append("redact_pii_audio", "true");
+    form.append("file", new Blob([compressedAudio("webm")]), "call.webm");
+    const res = await callWith({ POOL_URL: "" }, "/v1/transcriptions", { method: "POST", key, body: form });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { code: string }).code).toBe("invalid_redact_pii_audio");
+  });
+});
