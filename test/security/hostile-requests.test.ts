@@ -980,9 +980,14 @@ const rows: Row[] = [
   ],
   ["redact_pii as a number", () => multipartUpload(s.a.key, { redact_pii: "1" }), 422, "invalid_redact_pii"],
   [
-    "redact_pii_audio on MP4/AAC audio, which the edge cannot rewrite",
-    () =>
-      multipartUpload(s.a.key, { redact_pii: "true", redact_pii_audio: "true" }, compressedAudio("aac"), "call.m4a"),
+    "redact_pii_audio on MP4/AAC audio, which the edge cannot rewrite and no pool is configured to",
+    () => {
+      const form = new FormData();
+      form.append("redact_pii", "true");
+      form.append("redact_pii_audio", "true");
+      form.append("file", new Blob([compressedAudio("aac")]), "call.m4a");
+      return callWith({ POOL_URL: "" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: form });
+    },
     422,
     "invalid_redact_pii_audio",
   ],
