@@ -123,7 +123,10 @@ export async function failAudioRedaction(
   return failed;
 }
 
-/** Fails the job if it is still active; only the caller that flips it emits the `transcription.failed` event. */
+/**
+ * Fails the job if it is still active; only the caller that flips it emits the `transcription.failed` event. A job
+ * with `redact_pii_audio` loses its audio with the failure.
+ */
 export async function storeFailure(
   env: Env,
   db: Db,
@@ -133,6 +136,12 @@ export async function storeFailure(
 ): Promise<boolean> {
   const failed = await failJob(db, job.id, code, message, Date.now());
   if (!failed) return false;
+  // a job that asked for audio redaction never keeps its unredacted audio, whatever failed it (a pool that stayed
+  // down until the retries ran out, a provider error)
+  if (failed.redactPii && failed.redactPiiAudio && failed.audioKey) {
+    await env.BUCKET.delete(failed.audioKey);
+    await markAudioPurged(db, [failed.id], Date.now());
+  }
   recordJobOutcome(env, failed);
   await notifyJobSettled(env, job.id);
   await emitJobEvent(env, db, job, "transcription.failed");

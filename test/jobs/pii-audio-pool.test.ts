@@ -11,6 +11,9 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
+import { storeFailure } from "../../src/jobs/results.ts";
+import { createDb } from "../../src/storage/db.ts";
+import { getJobById } from "../../src/storage/jobs.repo.ts";
 import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
 import { call, callWith, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json, type RecordedRequest } from "../helpers/fetch-interceptor.ts";
@@ -217,6 +220,13 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
     expect(row.status).not.toBe("completed");
     expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
     expect((await env.BUCKET.list({ prefix: `transcripts/${tenantId}/` })).objects).toHaveLength(0);
+    // when the job fails in the end (retries spent), its unredacted audio goes with it
+    const job = (await getJobById(createDb(env), id))!;
+    expect(await storeFailure(env as unknown as Env, createDb(env), job, "provider_network_error", "gave up")).toBe(
+      true,
+    );
+    expect((await jobRow(id))!).toMatchObject({ status: "failed", audio_key: null });
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(0);
   });
 
   it("the upload route refuses a bad signature, another job's URL and a job that is not waiting for a copy", async () => {
