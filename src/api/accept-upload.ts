@@ -113,7 +113,7 @@ export async function acceptUpload<R extends ResolvedUpload>(
         throw new ApiError(
           422,
           "invalid_redact_pii_audio",
-          `redact_pii_audio: audio redaction rewrites WAV, MP3, FLAC and Ogg only; this upload is ${upload.stored.audio.format}`,
+          `redact_pii_audio: without a Whisper pool, audio redaction rewrites WAV, MP3, FLAC and Ogg only; this upload is ${upload.stored.audio.format}`,
           [{ field: "redact_pii_audio", message: `unsupported for ${upload.stored.audio.format} audio` }],
         );
       const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };

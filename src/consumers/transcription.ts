@@ -15,7 +15,7 @@ import {
   planChannelSplit,
 } from "../jobs/channel-audio.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
-import { canRedactAudio, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
+import { canRedactAudio, PoolRedactionUnavailable, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
 import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
@@ -295,7 +295,9 @@ async function runWithBreakers(
     } catch (error) {
       await object?.body.cancel().catch(() => undefined);
       // only provider-side trouble counts against its breaker; audio the provider rejected says it is up
-      const providerDown = !(error instanceof ProviderError) || error.retryable;
+      // nor does a pool that could not redact the audio afterwards (the provider answered)
+      const providerDown =
+        !(error instanceof PoolRedactionUnavailable) && (!(error instanceof ProviderError) || error.retryable);
       await breaker.record(provider, providerDown ? "failure" : "success", probe);
       log("provider_error", {
         job_id: row.id,

@@ -13,6 +13,7 @@ import { UPLOAD_PART_BYTES } from "../config.ts";
 import {
   DECODABLE_CONTAINERS,
   type DecodableContainer,
+  DURATION_TOLERANCE_SECONDS,
   measureDecoded,
   redactedWavBytes,
   toneWavStream,
@@ -35,7 +36,7 @@ export const AUDIO_REDACTION_FORMATS: ReadonlySet<string> = new Set(["wav", ...D
 
 /** The message of `audio_redaction_unsupported` for a container outside {@link AUDIO_REDACTION_FORMATS}. */
 export const unsupportedRedactionMessage = (format: string) =>
-  `Audio redaction rewrites WAV, MP3, FLAC and Ogg (Opus, Vorbis, FLAC) only; this audio is ${format}.`;
+  `Without a Whisper pool, audio redaction rewrites WAV, MP3, FLAC and Ogg (Opus, Vorbis, FLAC) only; this audio is ${format}.`;
 
 /** Whether the edge can redact audio of this container: itself, or (any other container) through the pool. */
 export function canRedactAudio(env: Env, format: string): boolean {
@@ -85,7 +86,7 @@ export async function writeRedactedAudio(
   if (!AUDIO_REDACTION_FORMATS.has(job.audioFormat)) {
     if (!poolRedactsAudio(env))
       throw new AudioRedactionError("audio_redaction_unsupported", unsupportedRedactionMessage(job.audioFormat));
-    return redactThroughPool(env, job, spans, resultId);
+    return redactThroughPool(env, job, spans, resultId, expectedSeconds);
   }
   const open = async () => {
     const opened = job.audioKey ? await getSealedStream(env, job.tenantId, job.audioKey) : null;
@@ -139,6 +140,7 @@ async function redactThroughPool(
   job: RedactedJob,
   spans: readonly ToneSpan[],
   resultId: string,
+  expectedSeconds: number | null,
 ): Promise<RedactedAudio> {
   if (!job.audioKey) throw new AudioRedactionError("audio_redaction_failed", "The audio is no longer stored.");
   const key = redactedAudioKey(job.audioKey, resultId);
@@ -146,8 +148,17 @@ async function redactThroughPool(
   const wanted = spans.length ? spans : [{ start: 0, end: 0.000001 }];
   const outcome = await requestPoolRedaction(env, job.id, resultId, wanted);
   const stored = outcome.ok ? await env.BUCKET.head(key) : null;
-  if (outcome.ok && stored) return { audioKey: key, audioBytes: outcome.answer.bytes, audioFormat: "wav" };
+  // as for the edge's decodes: a copy of another length than the transcript would put the tone on the wrong audio
+  const seconds = outcome.ok ? outcome.answer.duration_seconds : 0;
+  const misfit =
+    !!expectedSeconds && expectedSeconds > 0 && Math.abs(seconds - expectedSeconds) > DURATION_TOLERANCE_SECONDS;
+  if (outcome.ok && stored && !misfit) return { audioKey: key, audioBytes: outcome.answer.bytes, audioFormat: "wav" };
   await env.BUCKET.delete(key).catch(() => undefined);
+  if (outcome.ok && stored)
+    throw new AudioRedactionError(
+      "audio_redaction_failed",
+      `The pool decoded ${seconds.toFixed(2)} s of audio; the transcript says ${expectedSeconds!.toFixed(2)} s.`,
+    );
   if (outcome.ok) throw new PoolRedactionUnavailable("The pool answered but the redacted copy is not stored.");
   log("pool_redaction_failed", { job_id: job.id, code: outcome.code, terminal: outcome.terminal });
   if (!outcome.terminal) throw new PoolRedactionUnavailable(outcome.message);

@@ -207,6 +207,50 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
     expect((await env.BUCKET.list({ prefix: `transcripts/${tenantId}/` })).objects).toHaveLength(0);
   });
 
+  it("an audio_url job whose fetched audio is WebM is redacted through the pool too", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-url");
+    const submitted = await call("/v1/transcriptions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        audio_url: "https://media.example.com/call.webm",
+        provider: "openai",
+        redact_pii: true,
+        redact_pii_audio: true,
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const side: PoolSide = { requests: [] };
+    interceptFetch()
+      .on("GET", "https://media.example.com/call.webm", () => new Response(compressedAudio("webm")))
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
+      .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
+    await deliverJobs([id], tenantId);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
+    const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
+    expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
+  });
+
+  it("a copy of another length than the transcript fails audio_redaction_failed (the tone would miss)", async () => {
+    const { key, tenantId } = await createTenant("pii-pool-length");
+    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const { id } = (await res.json()) as { id: string };
+    const side: PoolSide = { requests: [] };
+    interceptFetch()
+      .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json({ ...OPENAI_PHONE, duration: 10 }))
+      .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
+    await deliverJobs([id], tenantId);
+    const row = (await jobRow(id))!;
+    expect(row).toMatchObject({ status: "failed", error_code: "audio_redaction_failed", audio_key: null });
+    expect(String(row.error_message)).toContain("the transcript says 10.00 s");
+    expect(side.requests.map((r) => r.uploadStatus)).toEqual([200]);
+    expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(0);
+  });
+
   it("a pool that is down leaves the job to be retried with its audio, and stores nothing", async () => {
     const { key, tenantId } = await createTenant("pii-pool-down");
     const res = await upload(key, compressedAudio("aac"), "call.m4a");
