@@ -186,6 +186,17 @@ describe.each([
   });
 });
 
+it("with no spans the copy is ffmpeg's plain decode as 16-bit WAV", async () => {
+  const clip = await makeClip("plain.m4a", 22_050, 1, ["-c:a", "aac"]);
+  audio.set("tr_plain", await readFile(clip));
+  uploads.length = 0;
+  const response = await requestRedaction(redactionBody("tr_plain", []));
+  expect(response.status).toBe(200);
+  const wav = parseWav(uploads[0]!.body);
+  expect(wav.rate).toBe(22_050);
+  expect(Array.from(wav.samples)).toEqual(Array.from(await decodeS16(clip)));
+});
+
 describe("failures", () => {
   it("answers 422 invalid_audio for bytes ffmpeg cannot decode, and uploads nothing", async () => {
     audio.set("tr_garbage", Buffer.from("this is not audio at all, just text pretending to be a file".repeat(50)));
@@ -224,8 +235,8 @@ describe("failures", () => {
     const reversed = await requestRedaction({ ...body, spans: [{ start: 2, end: 1 }] });
     expect(reversed.status).toBe(400);
     expect(await reversed.json()).toMatchObject({ code: "invalid_redaction" });
-    const empty = await requestRedaction({ ...body, spans: [] });
-    expect(empty.status).toBe(400);
+    const tooMany = await requestRedaction({ ...body, spans: Array.from({ length: 10_001 }, () => SPANS[0]) });
+    expect(tooMany.status).toBe(400);
     const expired = await requestRedaction({ ...body, audio_expires_at: 1_000 });
     expect(await expired.json()).toMatchObject({ code: "audio_url_expired" });
     const get = await fetch(`${pool.url}/v1/redactions`);

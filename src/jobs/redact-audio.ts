@@ -144,9 +144,8 @@ async function redactThroughPool(
 ): Promise<RedactedAudio> {
   if (!job.audioKey) throw new AudioRedactionError("audio_redaction_failed", "The audio is no longer stored.");
   const key = redactedAudioKey(job.audioKey, resultId);
-  // the pool's schema wants at least one span: nothing to tone is still a rewrite (the same WAV as the edge's)
-  const wanted = spans.length ? spans : [{ start: 0, end: 0.000001 }];
-  const outcome = await requestPoolRedaction(env, job.id, resultId, wanted);
+  // no spans is still a rewrite: the job keeps a 16-bit WAV, as the edge's decodes do
+  const outcome = await requestPoolRedaction(env, job.id, resultId, spans);
   const stored = outcome.ok ? await env.BUCKET.head(key) : null;
   // as for the edge's decodes: a copy of another length than the transcript would put the tone on the wrong audio
   const seconds = outcome.ok ? outcome.answer.duration_seconds : 0;

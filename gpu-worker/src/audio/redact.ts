@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import { type RedactionRequest, type RedactionResponse, RedactionUploadResponseSchema } from "@vtt/pool-contract";
 
 import { PoolJobError } from "../errors.ts";
-import { checkAudioUrl, type DecodeOptions, openAudio, READ_AHEAD_BYTES,readAhead } from "./decode.ts";
+import { checkAudioUrl, type DecodeOptions, openAudio, READ_AHEAD_BYTES, readAhead } from "./decode.ts";
 
 /** The tone: 1000 Hz at a quarter of full scale, as the edge writes it. */
 export const REDACTION_TONE_HZ = 1000;
@@ -46,6 +46,7 @@ export interface RedactedWav {
  * unchanged; time counts from the first decoded sample. Written to a `-filter_script` file, so thousands of spans never meet the argument length limit.
  */
 export function redactionFilter(spans: readonly { start: number; end: number }[]): string {
+  if (spans.length === 0) return "anull";
   // time as n/s (sample index over rate), not the frame timestamps `t`: a WebM/Opus stream may start before 0, and
   // spans are in the transcript's time, which counts from the first decoded sample
   const inside = spans.map((s) => `between(n/s\\,${s.start.toFixed(6)}\\,${s.end.toFixed(6)})`).join("+");

@@ -319,10 +319,8 @@ export const RedactionRequestSchema = z.object({
   audio_url: HttpUrl,
   audio_expires_at: z.number().int().positive(),
   upload_url: HttpUrl,
-  spans: z
-    .array(RedactionSpanSchema)
-    .min(1, { error: "at least one span" })
-    .max(MAX_REDACTION_SPANS, { error: `at most ${MAX_REDACTION_SPANS} spans` }),
+  /** may be empty: nothing to tone still turns the audio into the 16-bit WAV copy the job then keeps */
+  spans: z.array(RedactionSpanSchema).max(MAX_REDACTION_SPANS, { error: `at most ${MAX_REDACTION_SPANS} spans` }),
 });
 export type RedactionRequestBody = z.input<typeof RedactionRequestSchema>;
 export type RedactionRequest = z.output<typeof RedactionRequestSchema>;
