@@ -301,6 +301,19 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
     });
     expect(tooSmall.status).toBe(400);
     expect(((await tooSmall.json()) as { code: string }).code).toBe("invalid_redacted_audio");
+    // a signed upload that is not audio, or longer than it declared, is refused with a code and stores nothing
+    const uploadUrl = `/internal/redactions/${id}/01JAAAAAAAAAAAAAAAAAAAAAAA?exp=${exp}&kid=a1&sig=${good}`;
+    const junk = await call(uploadUrl, {
+      method: "PUT",
+      headers: { "content-length": "64" },
+      body: new Uint8Array(64),
+    });
+    expect(junk.status).toBeGreaterThanOrEqual(400);
+    expect(junk.status).toBeLessThan(500);
+    expect(((await junk.json()) as { code: string }).code).toBe("unsupported_audio");
+    const row = (await jobRow(id))!;
+    const keys = (await env.BUCKET.list({ prefix: `audio/${row.tenant_id}/` })).objects.map((o) => o.key);
+    expect(keys).toEqual([row.audio_key]);
   });
 
   it("without a pool, MP4 with redact_pii_audio is still refused at submit (422 invalid_redact_pii_audio)", async () => {
