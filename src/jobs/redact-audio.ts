@@ -164,6 +164,17 @@ async function redactThroughPool(
   throw new AudioRedactionError("audio_redaction_failed", `The pool could not redact the audio (${outcome.code}).`);
 }
 
+/**
+ * Removes copies other attempts left beside the audio (a pool callback that timed out while its redaction went on and
+ * stored its copy under that attempt's result id). Called by the delivery whose result was stored, so `keep` is the
+ * copy the row points at; a concurrent loser's copy may go too (it deletes its own anyway).
+ */
+export async function removeOtherRedactedCopies(env: Env, audioKey: string, keep: string): Promise<void> {
+  const listed = await env.BUCKET.list({ prefix: redactedAudioKey(audioKey, "") });
+  const stale = listed.objects.map((o) => o.key).filter((k) => k !== keep);
+  if (stale.length) await env.BUCKET.delete(stale);
+}
+
 /** Why {@link storePoolRedactedAudio} refused an upload. */
 export type PoolUploadRefusal = "job_not_redactable";
 

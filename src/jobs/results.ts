@@ -15,7 +15,7 @@ import { indexTranscript } from "../storage/transcript-index.ts";
 import { putTranscript, sealInlineText, transcriptObjectKey } from "../storage/transcript-store.ts";
 import { emitJobEvent } from "../webhooks/events.ts";
 import { notifyJobSettled } from "./job-waiter.ts";
-import { AudioRedactionError, paddedSpans, writeRedactedAudio } from "./redact-audio.ts";
+import { AudioRedactionError, paddedSpans, removeOtherRedactedCopies, writeRedactedAudio } from "./redact-audio.ts";
 import { type RedactionColumns, redactionOptionsOf, serialiseAudioSpans } from "./redaction-options.ts";
 
 /** What storing a result needs of the job: who it belongs to, where its audio is, and the redaction it asked for. */
@@ -85,8 +85,11 @@ export async function storeCompletedResult(
     await env.BUCKET.delete(pii?.audio ? [key, pii.audio.audioKey] : key);
     return false;
   }
-  // the row points at the toned copy now: the original goes
-  if (pii?.audio && job.audioKey) await env.BUCKET.delete(job.audioKey);
+  // the row points at the toned copy now: the original goes, and any copy an abandoned attempt left
+  if (pii?.audio && job.audioKey) {
+    await env.BUCKET.delete(job.audioKey);
+    await removeOtherRedactedCopies(env, job.audioKey, pii.audio.audioKey);
+  }
   recordJobOutcome(env, completed);
   // held requests (OpenAI-compatible routes, `Prefer: wait`) answer as soon as the row says completed
   await notifyJobSettled(env, job.id);

@@ -118,6 +118,8 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
       const { id } = (await res.json()) as { id: string };
       const originalKey = String((await jobRow(id))!.audio_key);
       expect((await jobRow(id))!.audio_format).toBe(format);
+      // a copy an earlier, abandoned attempt left behind goes once this one is stored
+      await env.BUCKET.put(`${originalKey}.redacted-01JAAAAAAAAAAAAAAAAAAAAAAA`, "stale copy");
       const side: PoolSide = { requests: [] };
       interceptFetch()
         .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
