@@ -286,7 +286,13 @@ describe("routing speaker jobs", () => {
       FAILOVER_CHAIN: "deepgram,openai,whisper-pool",
     });
     expect(failoverCandidates(vars, "deepgram", labels)).toEqual(["deepgram", "whisper-pool"]);
-    expect(failoverCandidates(vars, "deepgram", channels)).toEqual(["deepgram", "whisper-pool"]);
+    // multichannel: OpenAI takes one channel at a time when the edge can split the audio (PCM WAV, or not yet known)
+    expect(failoverCandidates(vars, "deepgram", { ...channels, format: "wav" })).toEqual([
+      "deepgram",
+      "openai",
+      "whisper-pool",
+    ]);
+    expect(failoverCandidates(vars, "deepgram", { ...channels, format: "mp3" })).toEqual(["deepgram", "whisper-pool"]);
   });
 
   it("the OpenAI-compatible route's refusal names diarization when no enabled provider can", () => {

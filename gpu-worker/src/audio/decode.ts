@@ -342,8 +342,8 @@ export async function* readAhead(body: ReadableStream<Uint8Array>, limit: number
   }
 }
 
-/** Writes one chunk, resolving on drain, or at once when the stream is already closed (ffmpeg gone). */
-function writeTo(
+/** Writes one chunk, resolving on drain, or at once when the stream is already closed (ffmpeg or ffprobe gone). */
+export function writeTo(
   stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean },
   chunk: Uint8Array,
 ): Promise<void> {

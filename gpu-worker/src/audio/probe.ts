@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 
 import { PoolJobError } from "../errors.ts";
-import { type DecodeOptions, openAudio } from "./decode.ts";
+import { type DecodeOptions, openAudio, writeTo } from "./decode.ts";
 
 /** ffprobe stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 2_000;
@@ -83,7 +83,7 @@ export async function probeChannels(audioUrl: string, options: ProbeOptions): Pr
         tooBig = true;
         break;
       }
-      await write(child.stdin, next.value);
+      await writeTo(child.stdin, next.value);
     }
   } catch (error) {
     readError = error;
@@ -137,21 +137,4 @@ export function audioChannels(ffprobeJson: string): number | null {
     .filter((s) => s.codec_type === "audio" && Number.isInteger(s.channels) && (s.channels as number) > 0)
     .map((s) => s.channels as number);
   return counts.length ? Math.max(...counts) : null;
-}
-
-/** Writes one chunk, resolving on drain, or at once when ffprobe has closed its stdin (it knows enough). */
-function write(stream: NodeJS.WritableStream & { destroyed: boolean; writableEnded: boolean }, chunk: Uint8Array) {
-  return new Promise<void>((resolve) => {
-    if (stream.destroyed || stream.writableEnded) return resolve();
-    if (stream.write(chunk)) return resolve();
-    const finish = (): void => {
-      stream.off("drain", finish);
-      stream.off("close", finish);
-      stream.off("error", finish);
-      resolve();
-    };
-    stream.on("drain", finish);
-    stream.on("close", finish);
-    stream.on("error", finish);
-  });
 }
