@@ -65,6 +65,12 @@ export interface JobMessage {
   v: 1;
   job_id: string;
   tenant_id: string;
+  /**
+   * `audio_redaction`: the pool's result is stored and the job's audio waits to be redacted (sent by the pool
+   * callback). Absent: transcribe the job. The row decides either way: a job with a pending audio redaction gets it
+   * finished whatever the message says (a sweeper or re-drive resend has no kind).
+   */
+  kind?: "audio_redaction";
   /** W3C trace context of the upload (absent in messages from before tracing, and re-read from the row then) */
   traceparent?: string;
 }

@@ -17,14 +17,18 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { precheckSignatureHeaders } from "../auth/signature-precheck.ts";
 import { audioUrlTtlSeconds } from "../config.ts";
+import type { Env } from "../env.ts";
 import { readTextLimited } from "../http/body-limit.ts";
 import { ApiError } from "../http/problem.ts";
-import { MAX_POOL_REDACTED_BYTES, PoolRedactionUnavailable, storePoolRedactedAudio } from "../jobs/redact-audio.ts";
-import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { MAX_POOL_REDACTED_BYTES, storePoolRedactedAudio } from "../jobs/redact-audio.ts";
+import { storeCompletedResult, storeFailure, storeResultAwaitingAudio } from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
+import type { NormalisedTranscript } from "../providers/types.ts";
+import type { Db } from "../storage/db.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
 
 export const internal = new Hono<AppEnv>();
@@ -147,7 +151,7 @@ internal.post("/internal/pool/callback", async (c) => {
   const applied = untranslated
     ? await storeFailure(c.env, c.var.db, job, "translation_unsupported", "The pool did not translate the audio.")
     : callback.status === "completed"
-      ? await storeCompletedResultOr503(c.env, c.var.db, job, {
+      ? await storePoolResult(c.env, c.var.db, job, {
           text: callback.result.text,
           segments: callback.result.segments,
           words: callback.result.words,
@@ -181,14 +185,21 @@ internal.post("/internal/pool/callback", async (c) => {
 });
 
 /**
- * {@link storeCompletedResult}, with a pool that could not redact the job's audio for a passing reason (down, busy)
- * answered `503 pool_redaction_unavailable`: the pool retries its callback with backoff, and the job stays active.
+ * {@link storeCompletedResult}; for a `redact_pii_audio` job {@link storeResultAwaitingAudio}, so the callback answers
+ * without waiting for the audio's redaction (the queue consumer does that). A failed queue send is answered
+ * `503 enqueue_failed`: the pool retries its callback, which sends the message again.
  */
-async function storeCompletedResultOr503(...args: Parameters<typeof storeCompletedResult>): Promise<boolean> {
+async function storePoolResult(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript) {
+  if (!job.redactPii || !job.redactPiiAudio) return storeCompletedResult(env, db, job, transcript);
   try {
-    return await storeCompletedResult(...args);
+    return await storeResultAwaitingAudio(env, db, job, transcript);
   } catch (error) {
-    if (!(error instanceof PoolRedactionUnavailable)) throw error;
-    throw new ApiError(503, "pool_redaction_unavailable", "The pool could not redact the audio yet; retry.");
+    if (error instanceof ApiError) throw error;
+    log("enqueue_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" });
+    throw new ApiError(
+      503,
+      "enqueue_failed",
+      "The result is stored but its audio redaction could not be queued; retry.",
+    );
   }
 }

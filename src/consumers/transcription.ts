@@ -17,7 +17,7 @@ import {
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
 import { canRedactAudio, PoolRedactionUnavailable, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
-import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { failAudioRedaction, finishAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
@@ -131,6 +131,28 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
     job = await getJobById(db, jobId);
     if (!job || job.tenantId !== body.tenant_id || isTerminal(job.status)) {
       log("job_message_ignored", { job_id: jobId, reason: job ? job.status : "deleted", attempt: message.attempts });
+      message.ack();
+      return;
+    }
+    if (job.pendingAudioRedaction) {
+      // the pool's result is stored and waits for its audio: redact it and complete the job (src/jobs/results.ts)
+      const started = Date.now();
+      const completed = await finishAudioRedaction(env, db, job).catch((error: unknown) => {
+        if (!(error instanceof PoolRedactionUnavailable)) throw error;
+        throw new ProviderError("pool_redaction_unavailable", error.message, { retryable: true });
+      });
+      log("audio_redaction_finished", {
+        job_id: jobId,
+        completed,
+        attempt: message.attempts,
+        duration_ms: Date.now() - started,
+      });
+      message.ack();
+      return;
+    }
+    if (body.kind === "audio_redaction") {
+      // nothing waits any more (the job was settled by another outcome, or its redaction by another delivery)
+      log("job_message_ignored", { job_id: jobId, reason: "no_pending_redaction", attempt: message.attempts });
       message.ack();
       return;
     }

@@ -6,7 +6,8 @@
  * (measure, then decode → tone → encode → seal, src/domain/audio-decode/). Any other container (MP4/AAC, WebM) goes
  * to the Whisper pool's ffmpeg when a pool is configured (`POST {POOL_URL}/v1/redactions`, docs/pool-contract.md §5):
  * the pool fetches the audio through a signed URL and PUTs the toned 16-bit WAV to a signed edge URL, which seals it
- * here ({@link storePoolRedactedAudio}); the call waits for that. Without a pool such audio fails the job with
+ * here ({@link storePoolRedactedAudio}); the call waits for that (always in the queue consumer: the pool's result
+ * callback leaves a job's audio redaction to a queue message, src/jobs/results.ts storeResultAwaitingAudio). Without a pool such audio fails the job with
  * `audio_redaction_unsupported` (uploads are refused at once, src/api/accept-upload.ts).
  */
 import { UPLOAD_PART_BYTES } from "../config.ts";
@@ -165,9 +166,9 @@ async function redactThroughPool(
 }
 
 /**
- * Removes copies other attempts left beside the audio (a pool callback that timed out while its redaction went on and
- * stored its copy under that attempt's result id). Called by the delivery whose result was stored, so `keep` is the
- * copy the row points at; a concurrent loser's copy may go too (it deletes its own anyway).
+ * Removes copies other attempts left beside the audio (an attempt that timed out while the pool's redaction went on
+ * and stored its copy under that attempt's id). Called by the delivery whose result was stored, so `keep` is the copy
+ * the row points at; a concurrent loser's copy may go too (it deletes its own anyway).
  */
 export async function removeOtherRedactedCopies(env: Env, audioKey: string, keep: string): Promise<void> {
   const listed = await env.BUCKET.list({ prefix: redactedAudioKey(audioKey, "") });

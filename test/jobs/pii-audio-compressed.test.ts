@@ -14,7 +14,7 @@ import { call, callWith, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { deliverJobs } from "../helpers/queue.ts";
+import { deliverAudioRedactions, deliverJobs } from "../helpers/queue.ts";
 import {
   compressedAudio,
   type CompressedFixture,
@@ -141,7 +141,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     });
   }
 
-  it("the pool's result is redacted the same way: its callback stores the toned WAV copy of an Ogg Opus upload", async () => {
+  it("the pool's result is redacted the same way: its callback's queue message stores the toned WAV copy of an Ogg Opus upload", async () => {
     const { key, tenantId } = await createTenant("pii-pool-opus");
     const res = await upload(key, compressedAudio("opus"), "call.opus", "whisper-pool");
     expect(res.status).toBe(202);
@@ -158,6 +158,9 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       }),
     );
     expect(applied.status).toBe(200);
+    // the callback stores the redacted transcript; the queue message it sent tones the audio and completes the job
+    expect((await jobRow(id))!.status).toBe("processing");
+    await deliverAudioRedactions([id], tenantId);
     const row = (await jobRow(id))!;
     expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
     expect(await env.BUCKET.head(originalKey)).toBeNull();

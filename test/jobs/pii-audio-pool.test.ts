@@ -1,13 +1,11 @@
 /**
  * `redact_pii_audio` for audio the Worker cannot decode (MP4/AAC, WebM), through the Whisper pool's ffmpeg
- * (docs/pool-contract.md §5). The edge runs for real (D1, R2, Queues, its signed `/internal/audio` and
- * `/internal/redactions` routes); the outbound `POST {POOL_URL}/v1/redactions` is intercepted by a stand-in that
- * checks the edge's signature and body, fetches the audio through the Worker's signed audio URL, runs the pool's own
- * redaction step with real ffmpeg in Node (the POOL_FFMPEG service binding, gpu-worker's `redactFile`) and PUTs the
- * WAV to the signed upload URL, as the pool's HTTP handler does (gpu-worker/test/redaction.test.ts runs that handler).
+ * (docs/pool-contract.md §5), for jobs a managed provider transcribed (the consumer redacts before it stores). The
+ * edge runs for real (D1, R2, Queues, its signed `/internal/audio` and `/internal/redactions` routes); the outbound
+ * `POST {POOL_URL}/v1/redactions` is intercepted by a stand-in that runs the pool's own redaction step with real ffmpeg
+ * (test/helpers/pool-redactions.ts). Jobs the pool transcribed: test/jobs/pii-audio-pool-callback.test.ts.
  */
-import { parseKeyRing, RedactionRequestSchema, verifySignedRequest } from "@vtt/pool-contract";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
@@ -16,9 +14,9 @@ import { createDb } from "../../src/storage/db.ts";
 import { getJobById } from "../../src/storage/jobs.repo.ts";
 import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
 import { call, callWith, createTenant } from "../helpers/api.ts";
-import { interceptFetch, json, type RecordedRequest } from "../helpers/fetch-interceptor.ts";
+import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
-import { completedCallback, poolCallback } from "../helpers/pool.ts";
+import { poolRedactions,type PoolSide } from "../helpers/pool-redactions.ts";
 import { deliverJobs } from "../helpers/queue.ts";
 import {
   compressedAudio,
@@ -56,52 +54,6 @@ async function upload(key: string, bytes: Uint8Array<ArrayBuffer>, fileName: str
   form.append("redact_pii_audio", "true");
   form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
   return call("/v1/transcriptions", { method: "POST", key, body: form });
-}
-
-/** What the stand-in pool saw and did. */
-interface PoolSide {
-  requests: { jobId: string; spans: { start: number; end: number }[]; uploadStatus: number | null }[];
-}
-
-/** The stand-in for `POST {POOL_URL}/v1/redactions`: the contract's checks, then the pool's steps. */
-function poolRedactions(side: PoolSide) {
-  return async (recorded: RecordedRequest): Promise<Response> => {
-    const raw = new TextDecoder().decode(recorded.body);
-    const verified = await verifySignedRequest(
-      parseKeyRing((env as unknown as Env).POOL_SIGNING_KEYS),
-      recorded.headers,
-      raw,
-    );
-    if (!verified.ok) return json({ code: "invalid_signature" }, 401);
-    const request = RedactionRequestSchema.parse(JSON.parse(raw));
-    const entry = { jobId: request.job_id, spans: request.spans, uploadStatus: null as number | null };
-    side.requests.push(entry);
-    const audio = await exports.default.fetch(request.audio_url);
-    if (audio.status !== 200) return json({ code: "audio_gone" }, 422);
-    const toned = await env.POOL_FFMPEG.fetch("http://pool-ffmpeg/", {
-      method: "POST",
-      headers: { "x-spans": JSON.stringify(request.spans) },
-      body: await audio.arrayBuffer(),
-    });
-    if (toned.status !== 200) return json(await toned.json(), 422);
-    const wav = new Uint8Array(await toned.arrayBuffer());
-    const put = await exports.default.fetch(request.upload_url, {
-      method: "PUT",
-      headers: { "content-type": "audio/wav", "content-length": String(wav.length) },
-      body: wav,
-    });
-    entry.uploadStatus = put.status;
-    if (put.status !== 200) return json({ code: "upload_failed" }, 422);
-    const channels = Number(toned.headers.get("x-channels"));
-    const rate = Number(toned.headers.get("x-sample-rate"));
-    return json({
-      job_id: request.job_id,
-      bytes: wav.length,
-      sample_rate: rate,
-      channels,
-      duration_seconds: (wav.length - 44) / (2 * channels * rate),
-    });
-  };
 }
 
 const CASES: { name: CompressedFixture; file: string; format: string; rate: number }[] = [
@@ -159,35 +111,6 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
       expect(job.redaction.audio_spans[0]!.end).toBeCloseTo(TONED.end, 6);
     });
   }
-
-  it("a pool-transcribed MP4 job: the callback waits for the pool's redaction and stores the toned copy", async () => {
-    const { key, tenantId } = await createTenant("pii-pool-callback");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a", "whisper-pool");
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
-    const side: PoolSide = { requests: [] };
-    interceptFetch()
-      .on("POST", "https://pool.test/v1/jobs", () => json({ job_id: id, status: "queued", duplicate: false }, 202))
-      .on("POST", "https://pool.test/v1/redactions", poolRedactions(side));
-    await deliverJobs([id], tenantId);
-    const originalKey = String((await jobRow(id))!.audio_key);
-    const applied = await poolCallback(
-      completedCallback(id, {
-        text: OPENAI_PHONE.text,
-        segments: [{ start: 0, end: 3, text: OPENAI_PHONE.text }],
-        words: OPENAI_PHONE.words.map(({ word, start, end }) => ({ word, start, end })),
-        duration_seconds: 3,
-      }),
-    );
-    expect(applied.status).toBe(200);
-    expect(side.requests).toHaveLength(1);
-    const row = (await jobRow(id))!;
-    expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
-    expect(await env.BUCKET.head(originalKey)).toBeNull();
-    const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
-    expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
-    expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.03);
-  });
 
   it("audio ffmpeg cannot decode fails the job with audio_redaction_failed; no audio and no transcript are kept", async () => {
     const { key, tenantId } = await createTenant("pii-pool-corrupt");

@@ -13,7 +13,7 @@ import { craftedWav, pcmWav, silenceSamples } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow, seedJob, seedTenant } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { deliverJobs } from "../helpers/queue.ts";
+import { deliverAudioRedactions, deliverJobs } from "../helpers/queue.ts";
 import { compressedAudio } from "../helpers/redacted-audio.ts";
 import { DEEPGRAM_RESPONSE, OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
@@ -317,6 +317,9 @@ describe("audio redaction", () => {
         ],
       }),
     );
+    // the callback stores the redacted transcript; the queue message it sent tones the audio and completes the job
+    expect((await jobRow(id))!.status).toBe("processing");
+    await deliverAudioRedactions([id], tenantId);
     const row = (await jobRow(id))!;
     expect(row.status).toBe("completed");
     expect(String(row.audio_key)).toMatch(new RegExp(`^${originalKey}\\.redacted-`));
@@ -350,6 +353,7 @@ describe("audio redaction", () => {
     const audioKey = String((await jobRow(id))!.audio_key);
     const res = await poolCallback(completedCallback(id, { text: "call (415) 555-2671" }));
     expect(res.status).toBe(200);
+    await deliverAudioRedactions([id], tenantId);
     const row = (await jobRow(id))!;
     expect(row).toMatchObject({ status: "failed", error_code: "audio_redaction_unsupported", audio_key: null });
     expect(await env.BUCKET.head(audioKey)).toBeNull();
