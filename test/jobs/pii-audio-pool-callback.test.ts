@@ -211,6 +211,34 @@ describe("a pool-transcribed redact_pii_audio job: the callback stores, a queue 
     expect(await webhookEvents(job.id)).toEqual(["transcription.completed"]);
   });
 
+  it("a failed queue send is answered 503 enqueue_failed; the pool's retried callback sends it again", async () => {
+    const job = await poolJob("pii-pool-cb-send");
+    await dispatch(job, poolRedactions(job.side));
+    const sent: JobMessage[] = [];
+    const send = env.JOBS.send.bind(env.JOBS);
+    let failSend = true;
+    vi.spyOn(env.JOBS, "send").mockImplementation(async (body, options) => {
+      if (failSend) throw new Error("queue unavailable");
+      sent.push(body as JobMessage);
+      return send(body, options);
+    });
+    const refused = await poolCallback(completedCallback(job.id, RESULT));
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { code: string }).code).toBe("enqueue_failed");
+    // the result is kept, the job waits
+    expect((await jobRow(job.id))!).toMatchObject({ status: "processing", text: null });
+    expect(await objectKeys(`transcripts/${job.tenantId}/${job.id}/`)).toHaveLength(1);
+    failSend = false;
+    const retried = await poolCallback(completedCallback(job.id, RESULT));
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual({ ok: true, applied: false });
+    expect(sent.map((m) => m.kind)).toEqual(["audio_redaction"]);
+    await deliver(QUEUES.jobs, [{ body: sent[0] }]);
+    expect((await jobRow(job.id))!).toMatchObject({ status: "completed", audio_format: "wav" });
+    expect(await objectKeys(`transcripts/${job.tenantId}/${job.id}/`)).toHaveLength(1);
+    expect(await webhookEvents(job.id)).toEqual(["transcription.completed"]);
+  });
+
   it("a resend without a kind (the sweeper's, a re-drive's) finishes a pending redaction too", async () => {
     const job = await poolJob("pii-pool-cb-sweep");
     await dispatch(job, poolRedactions(job.side));
