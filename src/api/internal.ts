@@ -21,7 +21,12 @@ import type { Env } from "../env.ts";
 import { readTextLimited } from "../http/body-limit.ts";
 import { ApiError } from "../http/problem.ts";
 import { MAX_POOL_REDACTED_BYTES, storePoolRedactedAudio } from "../jobs/redact-audio.ts";
-import { storeCompletedResult, storeFailure, storeResultAwaitingAudio } from "../jobs/results.ts";
+import {
+  AudioRedactionNotQueued,
+  storeCompletedResult,
+  storeFailure,
+  storeResultAwaitingAudio,
+} from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
@@ -194,8 +199,7 @@ async function storePoolResult(env: Env, db: Db, job: TranscriptionRow, transcri
   try {
     return await storeResultAwaitingAudio(env, db, job, transcript);
   } catch (error) {
-    if (error instanceof ApiError) throw error;
-    log("enqueue_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" });
+    if (!(error instanceof AudioRedactionNotQueued)) throw error;
     throw new ApiError(
       503,
       "enqueue_failed",

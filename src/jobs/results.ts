@@ -157,6 +157,14 @@ async function commitResult(
   return true;
 }
 
+/** Thrown by {@link storeResultAwaitingAudio} when the result is stored but its queue message could not be sent. */
+export class AudioRedactionNotQueued extends Error {
+  constructor() {
+    super("The result is stored but its audio redaction could not be queued.");
+    this.name = "AudioRedactionNotQueued";
+  }
+}
+
 /**
  * The pool's callback for a `redact_pii_audio` job: stores the text-redacted transcript (sealed in R2, under a fresh
  * result id) and records it on the row as waiting for its audio (`pending_audio_redaction`), then sends the job a
@@ -166,7 +174,8 @@ async function commitResult(
  *
  * Idempotent: of duplicate callbacks the first records its result and the others delete theirs; each sends the
  * message again (an earlier send may have failed; the consumer runs a pending redaction to completion once). Returns
- * whether this call recorded its result. A failed send throws (the callback is answered 5xx and retried).
+ * whether this call recorded its result. A failed send throws {@link AudioRedactionNotQueued} (the callback is
+ * answered 503 and retried by the pool; the sweeper would also resend once the job passes its processing deadline).
  */
 export async function storeResultAwaitingAudio(
   env: Env,
@@ -191,7 +200,13 @@ export async function storeResultAwaitingAudio(
     // settled or deleted meanwhile: nothing is left to send
     if (!now || isTerminal(now.status) || !now.pendingAudioRedaction) return false;
   }
-  await enqueueAudioRedaction(env, { id: job.id, tenantId: job.tenantId, traceparent: job.traceparent });
+  try {
+    await enqueueAudioRedaction(env, { id: job.id, tenantId: job.tenantId, traceparent: job.traceparent });
+  } catch (error) {
+    // the error's name only: a binding's message may echo request data
+    log("enqueue_failed", { job_id: job.id, error: error instanceof Error ? error.name : "unknown" });
+    throw new AudioRedactionNotQueued();
+  }
   log("audio_redaction_pending", { job_id: job.id, tenant_id: job.tenantId, recorded, spans: prepared.spans.length });
   return recorded;
 }
