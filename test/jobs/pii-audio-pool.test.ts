@@ -16,7 +16,7 @@ import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
 import { call, callWith, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
-import { poolRedactions,type PoolSide } from "../helpers/pool-redactions.ts";
+import { poolRedactions, type PoolSide } from "../helpers/pool-redactions.ts";
 import { deliverJobs } from "../helpers/queue.ts";
 import {
   compressedAudio,
