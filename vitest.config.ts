@@ -4,6 +4,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 
 import { validateOpenApiDocument } from "./test/helpers/openapi-validator-service.ts";
+import { poolFfmpegRedaction } from "./test/helpers/pool-ffmpeg-service.ts";
 
 /** Test-only settings and throwaway secrets (real ones come from `wrangler secret` / `.dev.vars`). */
 export const TEST_BINDINGS = {
@@ -43,7 +44,8 @@ export default defineConfig(async () => {
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, ...TEST_BINDINGS },
                 // runs in Node: the validator reads the OpenAPI meta-schemas from disk (test/api/openapi.test.ts)
-                serviceBindings: { OPENAPI_VALIDATOR: validateOpenApiDocument },
+                // and the pool's ffmpeg redaction step (test/jobs/pii-audio-pool.test.ts)
+                serviceBindings: { OPENAPI_VALIDATOR: validateOpenApiDocument, POOL_FFMPEG: poolFfmpegRedaction },
               },
             }),
           ],

@@ -1,7 +1,8 @@
 /**
- * Writes test/helpers/compressed-audio.generated.ts: real MP3, FLAC, Ogg FLAC, Ogg Vorbis and Ogg Opus files made by
- * ffmpeg from one known signal (FIXTURE_SIGNAL: a sine), for the audio-redaction tests (workerd cannot run ffmpeg, so
- * the files are made here and committed as base64). Run again after changing the signal: `node
+ * Writes test/helpers/compressed-audio.generated.ts: real MP3, FLAC, Ogg FLAC, Ogg Vorbis, Ogg Opus, MP4/AAC and WebM/Opus
+ * files made by ffmpeg from one known signal (FIXTURE_SIGNAL: a sine), for the audio-redaction tests (workerd cannot
+ * run ffmpeg, so the files are made here and committed as base64; the Ogg files' serial numbers are random, so a
+ * rerun changes their bytes, not their audio). Run again after changing the signal: `node
  * scripts/make-redaction-fixtures.mjs`.
  */
 import { execFileSync } from "node:child_process";
@@ -18,6 +19,7 @@ const FILES = {
   vorbis: ["-c:a", "libvorbis", "-q:a", "4", "-f", "ogg"],
   opus: ["-c:a", "libopus", "-b:a", "48k", "-f", "ogg"],
   aac: ["-c:a", "aac", "-b:a", "64k", "-f", "mp4"],
+  webm: ["-c:a", "libopus", "-b:a", "48k", "-f", "webm"],
 };
 
 const dir = mkdtempSync(path.join(tmpdir(), "redaction-fixtures-"));

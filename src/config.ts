@@ -73,6 +73,8 @@ export const DEFAULT_CONSOLE_SESSION_IDLE_SECONDS = 30 * 60;
 export const OPENAI_DEFAULT_TIMEOUT_MS = 120_000;
 export const DEEPGRAM_DEFAULT_TIMEOUT_MS = 300_000;
 export const POOL_DISPATCH_TIMEOUT_MS = 10_000;
+/** Limit of one `POST {POOL_URL}/v1/redactions` (the pool answers once the redacted copy is stored). */
+export const POOL_REDACTION_TIMEOUT_MS = 600_000;
 /** OpenAI's documented upload limit for `/v1/audio/transcriptions` (25 MB); an OpenAI-compatible server may differ. */
 export const DEFAULT_OPENAI_MAX_AUDIO_BYTES = 25 * 1024 * 1024;
 /** The pool's own default `MAX_AUDIO_BYTES` (gpu-worker/src/config.ts); set `POOL_MAX_AUDIO_BYTES` to the same value. */
@@ -126,6 +128,7 @@ const SettingsSchema = z.object({
   OPENAI_TIMEOUT_MS: positive(OPENAI_DEFAULT_TIMEOUT_MS),
   DEEPGRAM_TIMEOUT_MS: positive(DEEPGRAM_DEFAULT_TIMEOUT_MS),
   POOL_DISPATCH_TIMEOUT_MS: positive(POOL_DISPATCH_TIMEOUT_MS),
+  POOL_REDACTION_TIMEOUT_MS: positive(POOL_REDACTION_TIMEOUT_MS),
   /** largest audio sent to the OpenAI(-compatible) adapter; larger jobs fail over or fail `audio_too_large_for_provider` */
   OPENAI_MAX_AUDIO_BYTES: positiveInteger(DEFAULT_OPENAI_MAX_AUDIO_BYTES),
   /** the pool's MAX_AUDIO_BYTES as the edge knows it */

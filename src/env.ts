@@ -43,6 +43,8 @@ interface EnvOverlay {
   /** model names the pool serves (its WHISPER_MODEL), comma separated; the first is its default */
   POOL_MODELS?: string;
   POOL_DISPATCH_TIMEOUT_MS?: string;
+  /** limit of one audio redaction by the pool (`POST /v1/redactions`), ms */
+  POOL_REDACTION_TIMEOUT_MS?: string;
   /** edge → pool signing keys, `kid:secret,…` (first signs) */
   POOL_SIGNING_KEYS?: string;
   /** pool → edge callback verification keys, `kid:secret,…` */
@@ -67,6 +69,12 @@ export interface JobMessage {
   v: 1;
   job_id: string;
   tenant_id: string;
+  /**
+   * `audio_redaction`: the pool's result is stored and the job's audio waits to be redacted (sent by the pool
+   * callback). Absent: transcribe the job. The row decides either way: a job with a pending audio redaction gets it
+   * finished whatever the message says (a sweeper or re-drive resend has no kind).
+   */
+  kind?: "audio_redaction";
   /** W3C trace context of the upload (absent in messages from before tracing, and re-read from the row then) */
   traceparent?: string;
 }

@@ -11,6 +11,8 @@ declare global {
       ENCRYPTION_KEYS: string;
       /** Node-side OpenAPI validator (test/helpers/openapi-validator-service.ts) */
       OPENAPI_VALIDATOR: Fetcher;
+      /** Node-side pool redaction step, real ffmpeg (test/helpers/pool-ffmpeg-service.ts) */
+      POOL_FFMPEG: Fetcher;
     }
   }
 }

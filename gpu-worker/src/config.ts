@@ -126,6 +126,10 @@ export interface PoolSettings {
   ffprobePath: string;
   /** Most channels a multichannel job's audio may have (each is decoded and transcribed on its own). */
   maxAudioChannels: number;
+  /** Redactions (`POST /v1/redactions`) run at once; more answer 503 `redaction_busy`. */
+  maxConcurrentRedactions: number;
+  /** Limit of one redacted copy's upload PUT to the edge. */
+  redactionUploadTimeoutMs: number;
 
   callbackAttempts: number;
   callbackBackoffMs: number;
@@ -205,6 +209,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
     ffmpegPath: "ffmpeg",
     ffprobePath: "ffprobe",
     maxAudioChannels: 8,
+    maxConcurrentRedactions: 2,
+    redactionUploadTimeoutMs: 600_000,
     callbackAttempts: 500,
     callbackBackoffMs: 1_000,
     callbackBackoffCapMs: 300_000,
@@ -264,6 +270,8 @@ export function resolvePoolSettings(options: PoolOptions): PoolSettings {
   int("maxAudioBytes", 1);
   int("maxAudioChannels", 1, 32);
   int("audioFetchTimeoutMs", 100);
+  int("maxConcurrentRedactions", 1, 64);
+  int("redactionUploadTimeoutMs", 100);
   int("callbackAttempts", 1);
   int("callbackBackoffMs", 0);
   int("callbackBackoffCapMs", 0);
@@ -347,6 +355,8 @@ const ENV_SETTINGS: Record<string, [keyof PoolSettings, "string" | "number" | "b
   FFMPEG_PATH: ["ffmpegPath", "string"],
   FFPROBE_PATH: ["ffprobePath", "string"],
   MAX_AUDIO_CHANNELS: ["maxAudioChannels", "number"],
+  MAX_CONCURRENT_REDACTIONS: ["maxConcurrentRedactions", "number"],
+  REDACTION_UPLOAD_TIMEOUT_MS: ["redactionUploadTimeoutMs", "number"],
   CALLBACK_ATTEMPTS: ["callbackAttempts", "number"],
   CALLBACK_BACKOFF_MS: ["callbackBackoffMs", "number"],
   CALLBACK_BACKOFF_CAP_MS: ["callbackBackoffCapMs", "number"],

@@ -26,7 +26,9 @@ export type FailureCode =
   /** a multichannel job: this pool does not transcribe channels separately */
   | "multichannel_unsupported"
   /** a speaker-labels job longer than MAX_DIARIZATION_SECONDS (diarization holds the whole signal) */
-  | "diarization_too_long";
+  | "diarization_too_long"
+  /** a redaction (`POST /v1/redactions`): the edge did not take the redacted copy (retryable unless it answered 4xx) */
+  | "upload_failed";
 
 /** A failure with a code; `retryable` decides between another BullMQ attempt and a terminal failure. */
 export class PoolJobError extends Error {

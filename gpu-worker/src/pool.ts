@@ -9,6 +9,7 @@ import type http from "node:http";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
+import { redactAudio } from "./audio/redact.ts";
 import { SAMPLE_RATE } from "./audio/windows.ts";
 import { BatchScheduler } from "./batch/scheduler.ts";
 import { refuseOptions, servedModelNames } from "./bridge/options.ts";
@@ -124,6 +125,16 @@ export async function startPool(options: PoolOptions & StartPoolHooks): Promise<
         );
       },
       erase: (jobId) => eraser.erase(jobId),
+      redact: (request) =>
+        redactAudio(request, {
+          ffmpegPath: settings.ffmpegPath,
+          maxAudioBytes: settings.maxAudioBytes,
+          maxAudioSeconds: settings.maxAudioSeconds,
+          fetchTimeoutMs: settings.audioFetchTimeoutMs,
+          urlPolicy: { local: settings.audioFetchLocal, allowedHosts: settings.audioFetchAllowedHosts },
+          uploadTimeoutMs: settings.redactionUploadTimeoutMs,
+        }),
+      maxConcurrentRedactions: settings.maxConcurrentRedactions,
       notReadyReason: () => {
         if (startupError) return `startup failed: ${startupError}`;
         if (shuttingDown) return "shutting down";

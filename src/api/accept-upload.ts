@@ -15,7 +15,7 @@ import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
 import { planChannelSplit } from "../jobs/channel-audio.ts";
 import { createJob, type CreateJobResult, type ResolvedUploadOptions } from "../jobs/create-job.ts";
-import { AUDIO_REDACTION_FORMATS } from "../jobs/redact-audio.ts";
+import { canRedactAudio } from "../jobs/redact-audio.ts";
 import { newId } from "../lib/ids.ts";
 import {
   checkAudioSize,
@@ -108,13 +108,13 @@ export async function acceptUpload<R extends ResolvedUpload>(
         resolved = route.resolve(upload.fields, lists, false, facts);
       }
       if (upload.stored) refuseAudioNoProviderTakes(env, resolved.options, upload.stored.bytes, facts);
-      // audio redaction rewrites WAV, MP3, FLAC and Ogg: other audio (MP4/AAC, WebM) is refused now, not failed
-      // after it was transcribed
-      if (resolved.options.redactPiiAudio && upload.stored && !AUDIO_REDACTION_FORMATS.has(upload.stored.audio.format))
+      // audio redaction rewrites WAV, MP3, FLAC and Ogg at the edge, anything else through the pool's ffmpeg: without a
+      // pool other audio (MP4/AAC, WebM) is refused now, not failed after it was transcribed
+      if (resolved.options.redactPiiAudio && upload.stored && !canRedactAudio(env, upload.stored.audio.format))
         throw new ApiError(
           422,
           "invalid_redact_pii_audio",
-          `redact_pii_audio: audio redaction rewrites WAV, MP3, FLAC and Ogg only; this upload is ${upload.stored.audio.format}`,
+          `redact_pii_audio: without a Whisper pool, audio redaction rewrites WAV, MP3, FLAC and Ogg only; this upload is ${upload.stored.audio.format}`,
           [{ field: "redact_pii_audio", message: `unsupported for ${upload.stored.audio.format} audio` }],
         );
       const audio = upload.stored ? { stored: upload.stored } : { stored: null, audioUrl: urlSourceOf(resolved) };

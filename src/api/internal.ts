@@ -5,7 +5,9 @@
 import {
   parseKeyRing,
   PoolCallbackSchema,
+  type RedactionUploadResponse,
   signAudioUrl,
+  signRedactionUpload,
   timingSafeEqual,
   type VerifyFailure,
   verifySignedRequest,
@@ -15,14 +17,23 @@ import { type Context, Hono } from "hono";
 import type { AppEnv } from "../app.context.ts";
 import { precheckSignatureHeaders } from "../auth/signature-precheck.ts";
 import { audioUrlTtlSeconds } from "../config.ts";
+import type { Env } from "../env.ts";
 import { readTextLimited } from "../http/body-limit.ts";
 import { ApiError } from "../http/problem.ts";
-import { storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { MAX_POOL_REDACTED_BYTES, storePoolRedactedAudio } from "../jobs/redact-audio.ts";
+import {
+  AudioRedactionNotQueued,
+  storeCompletedResult,
+  storeFailure,
+  storeResultAwaitingAudio,
+} from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
-import { createDb } from "../storage/db.ts";
+import type { NormalisedTranscript } from "../providers/types.ts";
+import { createDb, type Db } from "../storage/db.ts";
 import { getJobById } from "../storage/jobs.repo.ts";
+import type { TranscriptionRow } from "../storage/schema.ts";
 import { getSealedStream } from "../storage/sealed-objects.ts";
 import { placeById } from "../storage/shards.ts";
 
@@ -77,6 +88,45 @@ internal.get("/internal/audio/:id", async (c) => {
   });
 });
 
+/** A result id as `ulid()` writes it (Crockford base32, 26 characters). */
+const RESULT_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** The smallest upload that can be a WAV: its canonical 44-byte header. */
+const MIN_WAV_BYTES = 44;
+
+/**
+ * `PUT /internal/redactions/{job_id}/{result_id}`: the pool uploads a job's redacted audio (docs/pool-contract.md
+ * §5). The URL is signed like an audio URL but over `redacted.{job_id}.{result_id}.{exp}`; the body streams into a
+ * sealed R2 object beside the job's audio, bounded by its declared length.
+ */
+internal.put("/internal/redactions/:id/:resultId", async (c) => {
+  const id = c.req.param("id");
+  const resultId = c.req.param("resultId");
+  const expText = c.req.query("exp") ?? "";
+  const exp = PLAIN_UNIX_SECONDS.test(expText) ? Number(expText) : Number.NaN;
+  const key = parseKeyRing(c.env.AUDIO_URL_KEYS).find((k) => k.id === (c.req.query("kid") ?? ""));
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const latestExp = nowSeconds + audioUrlTtlSeconds(c.env) + AUDIO_URL_EXP_SKEW_SECONDS;
+  const invalid = () => new ApiError(403, "invalid_upload_url", "The upload URL is invalid or expired.");
+  if (!key || !Number.isInteger(exp) || exp < nowSeconds || exp > latestExp) throw invalid();
+  if (!isWellFormedId(id, "transcription") || !RESULT_ID.test(resultId)) throw invalid();
+  if (!timingSafeEqual(await signRedactionUpload(key.secret, id, resultId, exp), c.req.query("sig") ?? ""))
+    throw invalid();
+  const lengthText = c.req.header("content-length") ?? "";
+  const declared = /^\d{1,12}$/.test(lengthText) ? Number(lengthText) : Number.NaN;
+  if (!Number.isInteger(declared)) throw new ApiError(411, "length_required", "Send Content-Length.");
+  if (declared > MAX_POOL_REDACTED_BYTES) throw new ApiError(413, "payload_too_large");
+  if (declared < MIN_WAV_BYTES || !c.req.raw.body)
+    throw new ApiError(400, "invalid_redacted_audio", "The body is not a WAV file.");
+  const job = placeByJobId(c, id) ? await getJobById(c.var.db, id) : null;
+  if (!job || isTerminal(job.status)) throw new ApiError(404, "not_found", "The job is gone or already settled.");
+  const stored = await storePoolRedactedAudio(c.env, job, resultId, c.req.raw.body, declared);
+  if (stored === "job_not_redactable")
+    throw new ApiError(409, "job_not_redactable", "This job's audio is not redacted by the pool.");
+  log("pool_redaction_stored", { job_id: job.id, tenant_id: job.tenantId, bytes: stored.bytes, key_id: key.id });
+  const answer: RedactionUploadResponse = { stored: true, bytes: stored.bytes };
+  return c.json(answer);
+});
+
 /** The pool's codes for options it cannot honour, as the provider codes the same refusal at dispatch gets. */
 const POOL_FAILURE_CODES: Record<string, string> = {
   translation_unsupported: "translation_unsupported",
@@ -123,7 +173,7 @@ internal.post("/internal/pool/callback", async (c) => {
   const applied = untranslated
     ? await storeFailure(c.env, c.var.db, job, "translation_unsupported", "The pool did not translate the audio.")
     : callback.status === "completed"
-      ? await storeCompletedResult(c.env, c.var.db, job, {
+      ? await storePoolResult(c.env, c.var.db, job, {
           text: callback.result.text,
           segments: callback.result.segments,
           words: callback.result.words,
@@ -155,3 +205,22 @@ internal.post("/internal/pool/callback", async (c) => {
   });
   return c.json({ ok: true, applied });
 });
+
+/**
+ * {@link storeCompletedResult}; for a `redact_pii_audio` job {@link storeResultAwaitingAudio}, so the callback answers
+ * without waiting for the audio's redaction (the queue consumer does that). A failed queue send is answered
+ * `503 enqueue_failed`: the pool retries its callback, which sends the message again.
+ */
+async function storePoolResult(env: Env, db: Db, job: TranscriptionRow, transcript: NormalisedTranscript) {
+  if (!job.redactPii || !job.redactPiiAudio) return storeCompletedResult(env, db, job, transcript);
+  try {
+    return await storeResultAwaitingAudio(env, db, job, transcript);
+  } catch (error) {
+    if (!(error instanceof AudioRedactionNotQueued)) throw error;
+    throw new ApiError(
+      503,
+      "enqueue_failed",
+      "The result is stored but its audio redaction could not be queued; retry.",
+    );
+  }
+}

@@ -1,6 +1,7 @@
 /** `vtt-jobs-dlq` consumer: hands each dead-lettered job that is still active to the inspector. */
 import type { Env, JobMessage } from "../env.ts";
 import { inspect } from "../jobs/dead-letters.ts";
+import { failAudioRedaction } from "../jobs/results.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { log } from "../lib/log.ts";
 import { createDb } from "../storage/db.ts";
@@ -19,6 +20,16 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
         job_id: body?.job_id,
         reason: job ? job.status : placed ? "deleted" : "unknown_shard",
       });
+    } else if (job.pendingAudioRedaction) {
+      // the redaction of a stored result was retried until the queue gave up: the job fails, and its audio goes
+      await failAudioRedaction(
+        placed!,
+        db!,
+        job,
+        "audio_redaction_failed",
+        "The pool could not redact the audio: the retries are spent.",
+      );
+      log("dead_letter", { job_id: job.id, tenant_id: job.tenantId, classification: "audio_redaction_failed" });
     } else {
       await inspect(placed!, db!, job);
     }

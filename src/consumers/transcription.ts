@@ -15,9 +15,9 @@ import {
   planChannelSplit,
 } from "../jobs/channel-audio.ts";
 import { AudioFetchError, fetchJobAudio, needsAudioFetch } from "../jobs/fetch-audio.ts";
-import { AUDIO_REDACTION_FORMATS, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
+import { canRedactAudio, PoolRedactionUnavailable, unsupportedRedactionMessage } from "../jobs/redact-audio.ts";
 import { redactionOptionsOf } from "../jobs/redaction-options.ts";
-import { failAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
+import { failAudioRedaction, finishAudioRedaction, storeCompletedResult, storeFailure } from "../jobs/results.ts";
 import { backoffDelaySeconds, retryPolicyFromSettings, type RetryPolicyOptions } from "../jobs/retry-policy.ts";
 import { isTerminal } from "../jobs/state.ts";
 import { log, withLogContext } from "../lib/log.ts";
@@ -142,6 +142,28 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       message.ack();
       return;
     }
+    if (job.pendingAudioRedaction) {
+      // the pool's result is stored and waits for its audio: redact it and complete the job (src/jobs/results.ts)
+      const started = Date.now();
+      const completed = await finishAudioRedaction(env, db, job).catch((error: unknown) => {
+        if (!(error instanceof PoolRedactionUnavailable)) throw error;
+        throw new ProviderError("pool_redaction_unavailable", error.message, { retryable: true });
+      });
+      log("audio_redaction_finished", {
+        job_id: jobId,
+        completed,
+        attempt: message.attempts,
+        duration_ms: Date.now() - started,
+      });
+      message.ack();
+      return;
+    }
+    if (body.kind === "audio_redaction") {
+      // nothing waits any more (the job was settled by another outcome, or its redaction by another delivery)
+      log("job_message_ignored", { job_id: jobId, reason: "no_pending_redaction", attempt: message.attempts });
+      message.ack();
+      return;
+    }
     if (job.provider === "whisper-pool" && job.status === "processing" && job.dispatchedAt !== null) {
       log("job_message_ignored", { job_id: jobId, reason: "already_dispatched", attempt: message.attempts });
       message.ack();
@@ -161,9 +183,9 @@ async function processMessage(message: Message<unknown>, env: Env, db: Db, polic
       }
       job = fetched;
     }
-    // audio redaction rewrites WAV, MP3, FLAC and Ogg only (uploads of other audio are refused at once; a URL's audio is
-    // known only now)
-    if (job.redactPii && job.redactPiiAudio && !AUDIO_REDACTION_FORMATS.has(job.audioFormat)) {
+    // audio redaction rewrites WAV, MP3, FLAC and Ogg at the edge and the rest through a pool; without one other audio
+    // is refused (uploads at once; a URL's audio is known only now)
+    if (job.redactPii && job.redactPiiAudio && !canRedactAudio(env, job.audioFormat)) {
       await failAudioRedaction(
         env,
         db,
@@ -303,7 +325,9 @@ async function runWithBreakers(
     } catch (error) {
       await object?.body.cancel().catch(() => undefined);
       // only provider-side trouble counts against its breaker; audio the provider rejected says it is up
-      const providerDown = !(error instanceof ProviderError) || error.retryable;
+      // nor does a pool that could not redact the audio afterwards (the provider answered)
+      const providerDown =
+        !(error instanceof PoolRedactionUnavailable) && (!(error instanceof ProviderError) || error.retryable);
       await breaker.record(provider, providerDown ? "failure" : "success", probe);
       log("provider_error", {
         job_id: row.id,

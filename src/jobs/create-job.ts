@@ -181,4 +181,5 @@ const INSERT_DEFAULTS = {
   audioFetchedAt: null,
   piiEntities: null,
   piiAudioSpans: null,
+  pendingAudioRedaction: null,
 } satisfies Partial<TranscriptionRow>;

@@ -28,3 +28,12 @@ export async function enqueueJobs(env: Pick<Env, "JOBS">, jobs: readonly Enqueue
   if (jobs.length === 0) return;
   await env.JOBS.sendBatch(jobs.map((job) => ({ body: jobMessage(job), contentType: "json" as const })));
 }
+
+/**
+ * Sends the message that has the consumer finish a pool-transcribed job's audio redaction (`kind: "audio_redaction"`,
+ * src/jobs/results.ts finishAudioRedaction); a failed send throws.
+ */
+export async function enqueueAudioRedaction(env: Pick<Env, "JOBS">, job: EnqueuedJob): Promise<void> {
+  const message: JobMessage = { ...jobMessage(job), kind: "audio_redaction" };
+  await env.JOBS.send(message, { contentType: "json" });
+}

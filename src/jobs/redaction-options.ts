@@ -54,3 +54,37 @@ export function storedAudioSpans(text: string | null): RedactedTimeSpan[] | null
 
 export const serialiseAudioSpans = (spans: readonly RedactedTimeSpan[]) =>
   JSON.stringify(spans.map((s) => [Math.round(s.start * 1000) / 1000, Math.round(s.end * 1000) / 1000]));
+
+/**
+ * `pending_audio_redaction`: a pool-transcribed job's stored, text-redacted result waiting for its audio redaction —
+ * the result id its transcript is stored under, the entity counts and the padded spans to tone (unrounded: the copy
+ * is toned over exactly what the job will report, to the millisecond it rounds to).
+ */
+export interface PendingAudioRedaction {
+  resultId: string;
+  entities: Partial<Record<PiiEntityType, number>>;
+  spans: RedactedTimeSpan[];
+}
+
+export const serialisePendingAudioRedaction = (pending: PendingAudioRedaction) =>
+  JSON.stringify({
+    result_id: pending.resultId,
+    entities: pending.entities,
+    spans: pending.spans.map((s) => [s.start, s.end]),
+  });
+
+/** The pending redaction a row records, or null when none (or, never written so, unreadable). */
+export function storedPendingAudioRedaction(text: string | null): PendingAudioRedaction | null {
+  const parsed = parseJson<{ result_id?: unknown; entities?: unknown; spans?: unknown }>(text);
+  if (!parsed || typeof parsed.result_id !== "string" || !Array.isArray(parsed.spans)) return null;
+  const spans: RedactedTimeSpan[] = [];
+  for (const pair of parsed.spans as unknown[]) {
+    if (!Array.isArray(pair) || typeof pair[0] !== "number" || typeof pair[1] !== "number") return null;
+    spans.push({ start: pair[0], end: pair[1] });
+  }
+  const entities =
+    parsed.entities && typeof parsed.entities === "object"
+      ? (parsed.entities as Partial<Record<PiiEntityType, number>>)
+      : {};
+  return { resultId: parsed.result_id, entities, spans };
+}

@@ -120,7 +120,9 @@ export type ProviderErrorCode =
   | "multichannel_unsupported"
   /** the pool has no diarization models installed */
   | "diarization_unavailable"
-  | "pool_unreachable";
+  | "pool_unreachable"
+  /** the pool could not redact a stored result's audio for a passing reason (down, busy): the message is retried */
+  | "pool_redaction_unavailable";
 
 /**
  * A classified provider failure. `retryable` decides between retry-with-backoff and failing the job at once.

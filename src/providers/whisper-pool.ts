@@ -7,9 +7,14 @@ import {
   ErasureResponseSchema,
   erasureSigningString,
   parseKeyRing,
+  type RedactionRequestBody,
+  type RedactionResponse,
+  RedactionResponseSchema,
+  type RedactionSpan,
   signAudioUrl,
   signedHeaders,
   type SigningKey,
+  signRedactionUpload,
 } from "@vtt/pool-contract";
 
 import { audioUrlTtlSeconds, MAX_PROMPT_UTF16_UNITS, settings } from "../config.ts";
@@ -227,4 +232,85 @@ async function erasePoolJob(
   } catch {
     return "failed";
   }
+}
+
+/** Whether this edge can ask a pool to redact audio: POOL_URL, PUBLIC_BASE_URL and both key rings are set. */
+export function poolRedactsAudio(env: Env): boolean {
+  try {
+    return (
+      !!env.POOL_URL &&
+      !!env.PUBLIC_BASE_URL &&
+      parseKeyRing(env.POOL_SIGNING_KEYS).length > 0 &&
+      parseKeyRing(env.AUDIO_URL_KEYS).length > 0
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The outcome of {@link requestPoolRedaction}. */
+export type PoolRedactionOutcome =
+  | { ok: true; answer: RedactionResponse }
+  /** `terminal`: the audio's fault (the pool answered 4xx), another attempt would fail the same way */
+  | { ok: false; terminal: boolean; code: string; message: string };
+
+/**
+ * Asks the pool to redact a job's audio (docs/pool-contract.md §5): a signed `POST {POOL_URL}/v1/redactions` with a
+ * signed audio URL, the spans and a signed upload URL (`PUT /internal/redactions/{job_id}/{result_id}`). The pool
+ * answers once the edge has stored the copy, so this waits for the whole fetch → ffmpeg → upload, up to
+ * `POOL_REDACTION_TIMEOUT_MS`. Never throws.
+ */
+export async function requestPoolRedaction(
+  env: Env,
+  jobId: string,
+  resultId: string,
+  spans: readonly RedactionSpan[],
+): Promise<PoolRedactionOutcome> {
+  const signingKeys = parseKeyRing(env.POOL_SIGNING_KEYS);
+  const audioKey = parseKeyRing(env.AUDIO_URL_KEYS)[0]!;
+  const base = env.PUBLIC_BASE_URL!.replace(/\/$/, "");
+  const exp = Math.floor(Date.now() / 1000) + audioUrlTtlSeconds(env);
+  const kid = encodeURIComponent(audioKey.id);
+  const audioSig = await signAudioUrl(audioKey.secret, jobId, exp);
+  const uploadSig = await signRedactionUpload(audioKey.secret, jobId, resultId, exp);
+  const request: RedactionRequestBody = {
+    job_id: jobId,
+    audio_url: `${base}/internal/audio/${jobId}?exp=${exp}&kid=${kid}&sig=${audioSig}`,
+    audio_expires_at: exp,
+    upload_url: `${base}/internal/redactions/${jobId}/${resultId}?exp=${exp}&kid=${kid}&sig=${uploadSig}`,
+    spans: spans.map(({ start, end }) => ({ start, end })),
+  };
+  const body = JSON.stringify(request);
+  let response: Response;
+  try {
+    response = await fetch(`${env.POOL_URL!.replace(/\/$/, "")}/v1/redactions`, {
+      method: "POST",
+      headers: { ...(await signedHeaders(signingKeys, body)), "content-type": "application/json" },
+      body,
+      signal: AbortSignal.timeout(settings(env).POOL_REDACTION_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.name : "unknown";
+    return {
+      ok: false,
+      terminal: false,
+      code: "pool_unreachable",
+      message: `The pool could not be reached (${reason}).`,
+    };
+  }
+  if (response.status === 200) {
+    const parsed = RedactionResponseSchema.safeParse(await response.json().catch(() => null));
+    if (parsed.success && parsed.data.job_id === jobId) return { ok: true, answer: parsed.data };
+    return {
+      ok: false,
+      terminal: false,
+      code: "pool_bad_answer",
+      message: "The pool's redaction answer is not valid.",
+    };
+  }
+  const code = (await problemCode(response)) || `http_${response.status}`;
+  // 4xx: the audio (or this request) is at fault and a retry fails the same way; 5xx/429: the pool is busy or down
+  const terminal =
+    response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+  return { ok: false, terminal, code, message: `The pool answered ${response.status} ${code}.` };
 }

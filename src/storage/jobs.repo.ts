@@ -127,6 +127,7 @@ export async function completeJob(
       model: result.model,
       errorCode: null,
       errorMessage: null,
+      pendingAudioRedaction: null,
       completedAt: now,
       updatedAt: now,
       ...retentionDeadlines(now),
@@ -134,6 +135,26 @@ export async function completeJob(
     .where(and(eq(transcriptions.id, id), inArray(transcriptions.status, ACTIVE)))
     .returning();
   return rows[0] ?? null;
+}
+
+/**
+ * Records a stored, text-redacted result that waits for its audio redaction (`pending_audio_redaction`), only if the
+ * job is still active and records none yet: of duplicate pool callbacks exactly one sets it. Returns whether this call
+ * set it. The job stays active (its status does not change).
+ */
+export async function setPendingAudioRedaction(db: Db, id: string, pending: string, now: number): Promise<boolean> {
+  const rows = await db
+    .update(transcriptions)
+    .set({ pendingAudioRedaction: pending, updatedAt: now })
+    .where(
+      and(
+        eq(transcriptions.id, id),
+        inArray(transcriptions.status, ACTIVE),
+        isNull(transcriptions.pendingAudioRedaction),
+      ),
+    )
+    .returning({ id: transcriptions.id });
+  return rows.length > 0;
 }
 
 /** Fails the job only if it is still active; returns the failed row, or null when another outcome came first. */

@@ -159,6 +159,12 @@ export const transcriptions = sqliteTable(
     piiEntities: text("pii_entities"),
     /** JSON array of `[start, end]` seconds the tone covers in the stored audio; set when audio was redacted */
     piiAudioSpans: text("pii_audio_spans"),
+    /**
+     * JSON object `{result_id, entities, spans}` while a pool-transcribed `redact_pii_audio` job waits for its audio
+     * redaction: its text-redacted transcript is stored under `result_id`, and a jobs-queue message has the consumer
+     * tone `spans` (`[[start, end], …]` seconds, padded) before the job completes. Null otherwise (src/jobs/results.ts).
+     */
+    pendingAudioRedaction: text("pending_audio_redaction"),
   },
   (t) => [
     index("transcriptions_tenant_id_idx").on(t.tenantId, t.id),

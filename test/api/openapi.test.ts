@@ -22,6 +22,8 @@ const UNDOCUMENTED: Record<string, string> = {
     "the Whisper pool's audio fetch, authorised by a per-job signed URL; its contract is docs/pool-contract.md",
   "POST /internal/pool/callback":
     "the Whisper pool's signed result callback (HMAC, not API keys); its schema is @vtt/pool-contract's",
+  "PUT /internal/redactions/{id}/{resultId}":
+    "the Whisper pool's upload of a redacted copy, authorised by a signed URL; its contract is docs/pool-contract.md §5",
 };
 
 /** The HTML console (docs/console.md): pages and forms for browsers, not the API. */

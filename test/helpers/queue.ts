@@ -112,6 +112,22 @@ export function deliverJobs(
   return deliver(QUEUES.jobs, messages, options);
 }
 
+/**
+ * Delivers the message a pool callback sends for a `redact_pii_audio` job (`kind: "audio_redaction"`): the consumer
+ * redacts the stored result's audio and completes the job.
+ */
+export function deliverAudioRedactions(
+  jobIds: readonly string[],
+  tenantId: string,
+  options: DeliveryOptions & { attempts?: number } = {},
+): Promise<Delivery> {
+  const messages = jobIds.map((jobId) => ({
+    body: { ...jobMessage(jobId, tenantId), kind: "audio_redaction" } satisfies JobMessage,
+    attempts: options.attempts,
+  }));
+  return deliver(QUEUES.jobs, messages, options);
+}
+
 /** Delivers job messages on the dead-letter queue, as Queues does after `max_retries` (5) failed deliveries. */
 export function deliverDeadLetters(
   jobIds: readonly string[],

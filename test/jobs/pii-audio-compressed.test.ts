@@ -8,12 +8,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
+import type { Env } from "../../src/env.ts";
 import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
-import { call, createTenant } from "../helpers/api.ts";
+import { call, callWith, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { deliverJobs } from "../helpers/queue.ts";
+import { deliverAudioRedactions, deliverJobs } from "../helpers/queue.ts";
 import {
   compressedAudio,
   type CompressedFixture,
@@ -50,6 +51,7 @@ async function upload(
   bytes: Uint8Array<ArrayBuffer>,
   fileName: string,
   provider = "openai",
+  overrides?: Partial<Env>,
 ): Promise<Response> {
   const form = new FormData();
   form.append("provider", provider);
@@ -57,7 +59,8 @@ async function upload(
   form.append("redact_pii_audio", "true");
   // the client's type is never trusted: the container is sniffed from the bytes
   form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
-  return call("/v1/transcriptions", { method: "POST", key, body: form });
+  const init = { method: "POST", key, body: form };
+  return overrides ? callWith(overrides, "/v1/transcriptions", init) : call("/v1/transcriptions", init);
 }
 
 async function signIn(key: string): Promise<string> {
@@ -138,7 +141,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     });
   }
 
-  it("the pool's result is redacted the same way: its callback stores the toned WAV copy of an Ogg Opus upload", async () => {
+  it("the pool's result is redacted the same way: its callback's queue message stores the toned WAV copy of an Ogg Opus upload", async () => {
     const { key, tenantId } = await createTenant("pii-pool-opus");
     const res = await upload(key, compressedAudio("opus"), "call.opus", "whisper-pool");
     expect(res.status).toBe(202);
@@ -155,6 +158,9 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       }),
     );
     expect(applied.status).toBe(200);
+    // the callback stores the redacted transcript; the queue message it sent tones the audio and completes the job
+    expect((await jobRow(id))!.status).toBe("processing");
+    await deliverAudioRedactions([id], tenantId);
     const row = (await jobRow(id))!;
     expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
     expect(await env.BUCKET.head(originalKey)).toBeNull();
@@ -164,7 +170,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.02);
   });
 
-  it("an audio_url job whose fetched audio is MP4 fails with audio_redaction_unsupported before any provider call", async () => {
+  it("without a pool, an audio_url job whose fetched audio is MP4 fails with audio_redaction_unsupported before any provider call", async () => {
     const { key, tenantId } = await createTenant("pii-url-mp4");
     const submitted = await call("/v1/transcriptions", {
       method: "POST",
@@ -184,7 +190,8 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       "https://media.example.com/call.m4a",
       () => new Response(compressedAudio("aac"), { headers: { "content-type": "audio/mp4" } }),
     );
-    await deliverJobs([id], tenantId);
+    // with a pool the audio would go to its ffmpeg (test/jobs/pii-audio-pool.test.ts)
+    await deliverJobs([id], tenantId, { env: { POOL_URL: "" } });
     const row = (await jobRow(id))!;
     expect(row).toMatchObject({ status: "failed", error_code: "audio_redaction_unsupported", audio_key: null });
     expect(String(row.error_message)).toContain("this audio is mp4");
@@ -235,9 +242,9 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     expect(job.error.code).toBe("audio_redaction_failed");
   });
 
-  it("MP4/AAC is refused at submit with 422 naming redact_pii_audio and the format; nothing is stored", async () => {
+  it("without a pool, MP4/AAC is refused at submit with 422 naming redact_pii_audio and the format; nothing is stored", async () => {
     const { key, tenantId } = await createTenant("pii-aac");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const res = await upload(key, compressedAudio("aac"), "call.m4a", "openai", { POOL_URL: "" });
     expect(res.status).toBe(422);
     const problem = (await res.json()) as {
       code: string;

@@ -6,7 +6,7 @@
  * Requests that should succeed despite hostile input (file names with traversal or control characters, HTML in
  * metadata, replayed pool callbacks) live in their own `describe` blocks below the table.
  */
-import { signAudioUrl, signedHeaders, type SigningKey } from "@vtt/pool-contract";
+import { signAudioUrl, signedHeaders, type SigningKey, signRedactionUpload } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -145,6 +145,17 @@ async function signedCallback(
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const audioUrl = (id: string, exp: number, kid: string, sig: string) =>
   `/internal/audio/${id}?exp=${exp}&kid=${kid}&sig=${sig}`;
+
+/** A result id as the edge mints them (a ULID) for a redaction upload URL. */
+const RESULT_ID = "01JAAAAAAAAAAAAAAAAAAAAAAA";
+const redactionUrl = (id: string, resultId: string, exp: number, sig: string) =>
+  `/internal/redactions/${id}/${resultId}?exp=${exp}&kid=a1&sig=${sig}`;
+/** A PUT of `bytes` zero bytes with its length declared. */
+const putBody = (bytes: number): RequestInit => ({
+  method: "PUT",
+  headers: { "content-length": String(bytes) },
+  body: new Uint8Array(bytes),
+});
 
 /** The same key with one character changed (still well-formed). */
 function mutate(key: string): string {
@@ -1005,9 +1016,14 @@ const rows: Row[] = [
   ],
   ["redact_pii as a number", () => multipartUpload(s.a.key, { redact_pii: "1" }), 422, "invalid_redact_pii"],
   [
-    "redact_pii_audio on MP4/AAC audio, which the edge cannot rewrite",
-    () =>
-      multipartUpload(s.a.key, { redact_pii: "true", redact_pii_audio: "true" }, compressedAudio("aac"), "call.m4a"),
+    "redact_pii_audio on MP4/AAC audio, which the edge cannot rewrite and no pool is configured to",
+    () => {
+      const form = new FormData();
+      form.append("redact_pii", "true");
+      form.append("redact_pii_audio", "true");
+      form.append("file", new Blob([compressedAudio("aac")]), "call.m4a");
+      return callWith({ POOL_URL: "" }, "/v1/transcriptions", { method: "POST", key: s.a.key, body: form });
+    },
     422,
     "invalid_redact_pii_audio",
   ],
@@ -1719,6 +1735,71 @@ const rows: Row[] = [
     },
     403,
     "invalid_audio_url",
+  ],
+
+  // --- signed redaction upload URLs (the pool's PUT of a redacted copy, docs/pool-contract.md §5) ---
+  [
+    "redaction upload with a forged signature",
+    () => call(redactionUrl(s.queued, RESULT_ID, nowSeconds() + 600, "0".repeat(64)), putBody(64)),
+    403,
+    "invalid_upload_url",
+  ],
+  [
+    "redaction upload signed as an audio URL",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const sig = await signAudioUrl("audio-url-secret", s.queued, exp);
+      return call(redactionUrl(s.queued, RESULT_ID, exp, sig), putBody(64));
+    },
+    403,
+    "invalid_upload_url",
+  ],
+  [
+    "redaction upload with path traversal in the result id",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const sig = await signRedactionUpload("audio-url-secret", s.queued, "../../x", exp);
+      return call(redactionUrl(s.queued, "..%2F..%2Fx", exp, sig), putBody(64));
+    },
+    403,
+    "invalid_upload_url",
+  ],
+  [
+    "redaction upload without Content-Length (chunked)",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const sig = await signRedactionUpload("audio-url-secret", s.queued, RESULT_ID, exp);
+      return call(redactionUrl(s.queued, RESULT_ID, exp, sig), {
+        method: "PUT",
+        body: chunkedStream(new Uint8Array(4096), 1024),
+      });
+    },
+    411,
+    "length_required",
+  ],
+  [
+    "redaction upload declaring 5 GiB",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const sig = await signRedactionUpload("audio-url-secret", s.queued, RESULT_ID, exp);
+      return call(redactionUrl(s.queued, RESULT_ID, exp, sig), {
+        method: "PUT",
+        headers: { "content-length": String(5 * 1024 ** 3) },
+        body: new Uint8Array(64),
+      });
+    },
+    413,
+    "payload_too_large",
+  ],
+  [
+    "signed redaction upload for a job that did not ask for audio redaction",
+    async () => {
+      const exp = nowSeconds() + 600;
+      const sig = await signRedactionUpload("audio-url-secret", s.queued, RESULT_ID, exp);
+      return call(redactionUrl(s.queued, RESULT_ID, exp, sig), putBody(64));
+    },
+    409,
+    "job_not_redactable",
   ],
 
   // --- validated query parameters ---

@@ -7,13 +7,14 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
+import type { JobMessage } from "../../src/env.ts";
 import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
 import { withOpenedText } from "../../src/storage/transcript-store.ts";
 import { createTenant, multipartUpload } from "../helpers/api.ts";
 import { pcmWav, silenceSamples } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
-import { deliverJobs, deliverWebhooks } from "../helpers/queue.ts";
+import { deliver, deliverJobs, deliverWebhooks, QUEUES } from "../helpers/queue.ts";
 import { compressedAudio } from "../helpers/redacted-audio.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
@@ -129,6 +130,10 @@ describe("stored bytes of redacted jobs", { timeout: 60_000 }, () => {
       completedCallback(pooled.id, { text: TEXT, segments: [{ start: 0, end: 6, text: TEXT }], words: WORDS }),
     );
     expect(((await applied.json()) as { applied: boolean }).applied).toBe(true);
+    // the callback queued the audio redaction (`kind: "audio_redaction"`): the consumer tones the WAV and completes
+    const redaction = sent.find((m) => (m as JobMessage).kind === "audio_redaction") as JobMessage;
+    expect(redaction).toMatchObject({ job_id: pooled.id });
+    await deliver(QUEUES.jobs, [{ body: redaction }]);
     // 3. a managed provider's job on an MP3 whose ID3 title holds the secrets, with audio redaction
     const titled = mp3Titled(`Call ${SECRETS.phone} ${SECRETS.email} ${SECRETS.card}`);
     expect(leaks(new TextDecoder("latin1").decode(titled))).toEqual([

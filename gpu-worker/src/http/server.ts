@@ -1,5 +1,6 @@
 /**
- * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), erasure (`DELETE /v1/jobs/{job_id}`), `/healthz`,
+ * The pool's HTTP surface: the bridge ingress (`POST /v1/jobs`), erasure (`DELETE /v1/jobs/{job_id}`), audio
+ * redaction (`POST /v1/redactions`, answered once the redacted copy is stored at the edge), `/healthz`,
  * `/readyz` (open: probes carry no credentials, and they say nothing beyond up/ready) and `/metrics` (Bearer
  * METRICS_TOKEN, or loopback only without one).
  * Errors are RFC 9457 problem+json with a stable `code`, like the edge's.
@@ -11,6 +12,10 @@ import {
   type DispatchAccepted,
   type ErasureResponse,
   erasureSigningString,
+  fieldErrors,
+  type RedactionRequest,
+  RedactionRequestSchema,
+  type RedactionResponse,
   type SigningKey,
   timingSafeEqual,
   verifySignedRequest,
@@ -19,6 +24,7 @@ import {
 import { type Dispatch, type FieldError, isValidJobId, validateDispatch } from "../bridge/dispatch.ts";
 import type { OptionsRefusal } from "../bridge/options.ts";
 import { isLoopbackHost } from "../config.ts";
+import { toPoolJobError } from "../errors.ts";
 import { type Logger, traceIdFromTraceparent } from "../log.ts";
 import type { PoolMetrics } from "../metrics.ts";
 import type { ErasureOutcome } from "../queue/erase.ts";
@@ -26,6 +32,8 @@ import type { EnqueueOutcome } from "../queue/queues.ts";
 
 /** Largest dispatch body accepted (a dispatch is a few hundred bytes; the prompt is capped at 2000 characters). */
 export const MAX_DISPATCH_BYTES = 64 * 1024;
+/** Largest redaction request accepted (10,000 spans of two numbers each stay well under it). */
+export const MAX_REDACTION_REQUEST_BYTES = 1024 * 1024;
 const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const JOB_PATH = /^\/v1\/jobs\/([^/]+)$/;
 
@@ -37,6 +45,8 @@ const TITLES: Record<number, string> = {
   405: "Method Not Allowed",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  502: "Bad Gateway",
   503: "Service Unavailable",
 };
 
@@ -49,6 +59,10 @@ export interface HttpDeps {
   refuseOptions: (dispatch: Dispatch) => OptionsRefusal | null;
   /** Removes every trace of a job from Redis (queue/erase.ts). */
   erase: (jobId: string) => Promise<ErasureOutcome>;
+  /** Fetches, tones and uploads one job's audio (audio/redact.ts); resolves once the edge stored the copy. */
+  redact: (request: RedactionRequest) => Promise<RedactionResponse>;
+  /** Redactions run at once (MAX_CONCURRENT_REDACTIONS); more answer `503 redaction_busy`. */
+  maxConcurrentRedactions: number;
   /** Why the pool is not ready, or null when it is. */
   notReadyReason: () => string | null;
   readinessDetail: () => Record<string, unknown>;
@@ -97,6 +111,11 @@ async function route(
     if (request.method !== "POST")
       return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
     return ingress(request, response, deps);
+  }
+  if (path === "/v1/redactions") {
+    if (request.method !== "POST")
+      return sendProblem(response, 405, "method_not_allowed", "Use POST.", { allow: "POST" });
+    return redaction(request, response, deps);
   }
   const jobPath = JOB_PATH.exec(path);
   if (jobPath) {
@@ -252,6 +271,78 @@ async function erasure(
     callback: outcome.callback,
   };
   sendJson(response, 200, answer);
+}
+
+/** The HTTP status of each redaction failure: the audio's fault (422, terminal) or a passing one (502, retry). */
+const REDACTION_FAILURE_STATUS: Record<string, number> = {
+  invalid_audio: 422,
+  audio_gone: 422,
+  audio_url_refused: 400,
+};
+
+let redactionsRunning = 0;
+
+/**
+ * `POST /v1/redactions` (docs/pool-contract.md §5): verify the signature over the raw body, validate, then fetch,
+ * tone and upload the audio while the request waits; `200` once the edge confirmed the stored copy.
+ */
+async function redaction(request: http.IncomingMessage, response: http.ServerResponse, deps: HttpDeps): Promise<void> {
+  const tooLarge = `Redaction requests are at most ${MAX_REDACTION_REQUEST_BYTES} bytes.`;
+  if (Number(request.headers["content-length"] ?? 0) > MAX_REDACTION_REQUEST_BYTES)
+    return sendProblem(response, 413, "payload_too_large", tooLarge);
+  const raw = await readBody(request, MAX_REDACTION_REQUEST_BYTES);
+  if (raw === null) return sendProblem(response, 413, "payload_too_large", tooLarge);
+  const verified = await verifySignedRequest(deps.bridgeKeys, { get: (name) => headerValue(request, name) }, raw, {
+    toleranceSeconds: deps.signatureToleranceSeconds,
+  });
+  if (!verified.ok) {
+    const stale = verified.reason === "stale_signature";
+    deps.logger.warn("redaction_unauthorized", {
+      reason: verified.reason,
+      key_id: headerValue(request, "x-vtt-key-id"),
+    });
+    return sendProblem(
+      response,
+      401,
+      stale ? "stale_signature" : "invalid_signature",
+      stale ? "The signature timestamp is too far from now." : "The request signature is not valid.",
+    );
+  }
+  if (!/^application\/json\b/i.test(headerValue(request, "content-type") ?? ""))
+    return sendProblem(response, 415, "unsupported_media_type", "Send application/json.");
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return sendProblem(response, 400, "malformed_json", "The body is not valid JSON.");
+  }
+  const parsed = RedactionRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const errors = fieldErrors(parsed.error);
+    return sendProblem(response, 400, "invalid_redaction", "The redaction body does not validate.", undefined, errors);
+  }
+  const redactionRequest = parsed.data;
+  if (redactionRequest.audio_expires_at * 1000 <= Date.now())
+    return sendProblem(response, 400, "audio_url_expired", "The audio URL has already expired.");
+  if (redactionsRunning >= deps.maxConcurrentRedactions)
+    return sendProblem(response, 503, "redaction_busy", "This pool is running as many redactions as it may.", {
+      "retry-after": "5",
+    });
+  const log = deps.logger.child({ job_id: redactionRequest.job_id });
+  const started = performance.now();
+  redactionsRunning++;
+  try {
+    const answer = await deps.redact(redactionRequest);
+    log.info("redaction_stored", { ...answer, spans: redactionRequest.spans.length, ms: performance.now() - started });
+    sendJson(response, 200, answer);
+  } catch (error) {
+    const failure = toPoolJobError(error);
+    const status = REDACTION_FAILURE_STATUS[failure.code] ?? (failure.retryable ? 502 : 422);
+    log.warn("redaction_failed", { code: failure.code, retryable: failure.retryable, error: failure.message });
+    sendProblem(response, status, failure.code, failure.message);
+  } finally {
+    redactionsRunning--;
+  }
 }
 
 /** Reads the body as UTF-8, or null once it exceeds `limit` bytes. */

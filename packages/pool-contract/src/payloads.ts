@@ -296,3 +296,46 @@ export const ErasureResponseSchema = z.object({
   callback: z.enum(ERASED_JOB_STATES),
 });
 export type ErasureResponse = z.infer<typeof ErasureResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. Audio redaction: POST {POOL_URL}/v1/redactions
+
+/** Most spans one redaction request carries (one per redacted word, merged where they touch). */
+export const MAX_REDACTION_SPANS = 10_000;
+
+/** One stretch of audio to replace by the tone, in seconds from the start. */
+export const RedactionSpanSchema = z
+  .object({ start: MediaSeconds, end: MediaSeconds })
+  .refine((span) => span.end > span.start, { error: "end must be after start" });
+export type RedactionSpan = z.infer<typeof RedactionSpanSchema>;
+
+/**
+ * The redaction request: the pool fetches `audio_url`, decodes it with ffmpeg, replaces every span by a 1 kHz tone,
+ * encodes 16-bit PCM WAV and PUTs it to `upload_url` (an edge URL signed with {@link signRedactionUpload}).
+ * Unknown fields are dropped, as for dispatches.
+ */
+export const RedactionRequestSchema = z.object({
+  job_id: JobId,
+  audio_url: HttpUrl,
+  audio_expires_at: z.number().int().positive(),
+  upload_url: HttpUrl,
+  /** may be empty: nothing to tone still turns the audio into the 16-bit WAV copy the job then keeps */
+  spans: z.array(RedactionSpanSchema).max(MAX_REDACTION_SPANS, { error: `at most ${MAX_REDACTION_SPANS} spans` }),
+});
+export type RedactionRequestBody = z.input<typeof RedactionRequestSchema>;
+export type RedactionRequest = z.output<typeof RedactionRequestSchema>;
+
+/** The pool's `200` answer once the edge acknowledged the upload: what it sent. */
+export const RedactionResponseSchema = z.object({
+  job_id: z.string().max(64),
+  /** bytes of the WAV the pool uploaded (header included) */
+  bytes: z.number().int().nonnegative(),
+  sample_rate: z.number().int().positive(),
+  channels: z.number().int().positive(),
+  duration_seconds: MediaSeconds,
+});
+export type RedactionResponse = z.infer<typeof RedactionResponseSchema>;
+
+/** The edge's answer to the upload PUT: the plaintext bytes it sealed and stored. */
+export const RedactionUploadResponseSchema = z.object({ stored: z.literal(true), bytes: z.number().int() });
+export type RedactionUploadResponse = z.infer<typeof RedactionUploadResponseSchema>;

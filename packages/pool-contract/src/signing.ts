@@ -112,3 +112,17 @@ export async function verifySignedRequest(
 export async function signAudioUrl(secret: string, jobId: string, exp: number): Promise<string> {
   return toHex(await hmacSha256(secret, `audio.${jobId}.${exp}`));
 }
+
+/**
+ * Signature for a redaction upload URL (`PUT /internal/redactions/{job_id}/{result_id}`): binds the job, the result
+ * the copy belongs to and the expiry, signed with the same `AUDIO_URL_KEYS` as audio URLs but over another prefix,
+ * so an audio URL's signature never passes for an upload's.
+ */
+export async function signRedactionUpload(
+  secret: string,
+  jobId: string,
+  resultId: string,
+  exp: number,
+): Promise<string> {
+  return toHex(await hmacSha256(secret, `redacted.${jobId}.${resultId}.${exp}`));
+}

@@ -7,9 +7,14 @@ import {
   erasureSigningString,
   fieldErrors,
   MAX_MEDIA_SECONDS,
+  MAX_REDACTION_SPANS,
   type PoolCallbackBody,
   PoolCallbackSchema,
+  RedactionRequestSchema,
+  RedactionResponseSchema,
+  RedactionUploadResponseSchema,
 } from "../src/payloads.ts";
+import { signAudioUrl, signRedactionUpload } from "../src/signing.ts";
 
 const dispatch: DispatchBody = {
   job_id: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
@@ -136,5 +141,53 @@ describe("erasure", () => {
     const answer = { job_id: "tr_1", erased: true, state: "waiting", callback: "absent" };
     expect(ErasureResponseSchema.parse(answer)).toEqual(answer);
     expect(ErasureResponseSchema.safeParse({ ...answer, state: "gone" }).success).toBe(false);
+  });
+});
+
+describe("RedactionRequestSchema", () => {
+  const request = {
+    job_id: "tr_01JD7Y7W8Q3N5X6T2R9M4K1B0C",
+    audio_url: "https://edge.example/internal/audio/tr_1?exp=1&kid=a&sig=b",
+    audio_expires_at: 1_900_000_000,
+    upload_url: "https://edge.example/internal/redactions/tr_1/01JD7Y7W8Q3N5X6T2R9M4K1B0C?exp=1&kid=a&sig=c",
+    spans: [{ start: 0.95, end: 1.65 }],
+  };
+
+  it("accepts a request and drops unknown fields; no spans is a plain re-encode", () => {
+    const parsed = RedactionRequestSchema.parse({ ...request, extra: 1 });
+    expect(parsed).toEqual(request);
+    expect(RedactionRequestSchema.safeParse({ ...request, spans: [] }).success).toBe(true);
+  });
+
+  it.each([
+    [
+      "too many spans",
+      { spans: Array.from({ length: MAX_REDACTION_SPANS + 1 }, () => ({ start: 0, end: 1 })) },
+      "spans",
+    ],
+    ["a span that ends before it starts", { spans: [{ start: 2, end: 1 }] }, "spans.0"],
+    ["a negative start", { spans: [{ start: -1, end: 1 }] }, "spans.0.start"],
+    ["a span past the media cap", { spans: [{ start: 0, end: MAX_MEDIA_SECONDS + 1 }] }, "spans.0.end"],
+    ["a non-http upload URL", { upload_url: "file:///etc/passwd" }, "upload_url"],
+    ["a bad job id", { job_id: "12345" }, "job_id"],
+  ])("refuses %s", (_name, patch, field) => {
+    const parsed = RedactionRequestSchema.safeParse({ ...request, ...patch });
+    expect(parsed.success).toBe(false);
+    expect(fieldErrors(parsed.error!).map((e) => e.field)).toContain(field);
+  });
+
+  it("an upload signature binds job, result and expiry, and never equals the audio URL's", async () => {
+    const sig = await signRedactionUpload("s", "tr_1", "R1", 100);
+    expect(sig).toMatch(/^[0-9a-f]{64}$/);
+    expect(await signRedactionUpload("s", "tr_2", "R1", 100)).not.toBe(sig);
+    expect(await signRedactionUpload("s", "tr_1", "R2", 100)).not.toBe(sig);
+    expect(await signRedactionUpload("s", "tr_1", "R1", 101)).not.toBe(sig);
+    expect(await signAudioUrl("s", "tr_1", 100)).not.toBe(sig);
+  });
+
+  it("the answers validate", () => {
+    const answer = { job_id: "tr_1", bytes: 96_044, sample_rate: 16_000, channels: 1, duration_seconds: 3 };
+    expect(RedactionResponseSchema.parse(answer)).toEqual(answer);
+    expect(RedactionUploadResponseSchema.safeParse({ stored: false, bytes: 1 }).success).toBe(false);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `transcriptions` ADD `pending_audio_redaction` text;
