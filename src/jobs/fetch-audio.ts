@@ -116,8 +116,10 @@ class Deadline {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout>;
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
-  /** when the pending body read began; null while none is pending (our own side is busy: R2, sealing) */
-  #readingSince: number | null = null;
+  /** whether a body read is waiting on the origin (not while our own side is busy: R2, sealing) */
+  #reading = false;
+  /** body reads answered so far: the idle check compares counts, never clock readings */
+  #answered = 0;
   expired = false;
   message = "";
 
@@ -139,20 +141,20 @@ class Deadline {
     this.#controller.abort(timeoutError(message));
   }
 
-  /** One timer per idle window at most (not one per chunk): it re-arms for what is left of the pending read's wait. */
+  /**
+   * One timer per idle window at most (not one per chunk). It cuts only when a read is waiting and no read was
+   * answered during the whole window. Counts, not `Date.now()`: a Worker's clock stands still while its code runs,
+   * so a timestamp taken during a long run of reads would make a steady origin look idle.
+   */
   #armIdle(): void {
     if (this.#idleTimer !== null || this.expired) return;
-    const check = () => {
+    const answeredAtArm = this.#answered;
+    this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
-      if (this.#readingSince === null) return;
-      const waited = Date.now() - this.#readingSince;
-      if (waited >= this.idleMs) {
-        this.#expire(`The audio URL sent no bytes for ${this.idleMs} ms.`);
-      } else {
-        this.#idleTimer = setTimeout(check, this.idleMs - waited);
-      }
-    };
-    this.#idleTimer = setTimeout(check, this.idleMs);
+      if (!this.#reading) return; // the next read arms it again
+      if (this.#answered === answeredAtArm) this.#expire(`The audio URL sent no bytes for ${this.idleMs} ms.`);
+      else this.#armIdle();
+    }, this.idleMs);
   }
 
   /**
@@ -180,7 +182,7 @@ class Deadline {
         else signal.addEventListener("abort", onAbort, { once: true });
       },
       pull: async (controller) => {
-        this.#readingSince = Date.now();
+        this.#reading = true;
         this.#armIdle();
         let next: ReadableStreamReadResult<Uint8Array>;
         try {
@@ -189,7 +191,8 @@ class Deadline {
           if (!signal.aborted) controller.error(error);
           return;
         } finally {
-          this.#readingSince = null;
+          this.#reading = false;
+          this.#answered += 1;
         }
         if (signal.aborted) return;
         if (next.done) {
