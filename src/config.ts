@@ -35,8 +35,22 @@ export const DEFAULT_AUDIO_URL_TTL_SECONDS = 600;
 export const DEFAULT_MAX_URL_AUDIO_BYTES = 2 * 1024 * 1024 * 1024;
 /** until the audio host has answered with its status and headers */
 export const DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS = 10_000;
-/** the whole fetch, redirects and body included; the provider call still fits in a consumer's 15 min */
-export const DEFAULT_AUDIO_FETCH_TIMEOUT_MS = 600_000;
+/** the body delivered no byte for this long while one was awaited: the origin stalled (`audio_url_timeout`) */
+export const DEFAULT_AUDIO_FETCH_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * The whole fetch (redirects and body) when `AUDIO_FETCH_TIMEOUT_MS` is unset: `MAX_URL_AUDIO_BYTES` at this floor
+ * rate, at least the old fixed 600 s and at most 840 s (a queue consumer's 15 min of wall time less a minute for the
+ * provider hand-off; docs/scaling.md Q-7). A stalled origin is cut by the idle timeout long before.
+ */
+export const AUDIO_FETCH_FLOOR_BYTES_PER_SECOND = 1024 * 1024;
+export const AUDIO_FETCH_DEFAULT_TIMEOUT_MIN_MS = 600_000;
+export const AUDIO_FETCH_DEFAULT_TIMEOUT_MAX_MS = 840_000;
+
+/** The default overall deadline of an `audio_url` fetch for a given `MAX_URL_AUDIO_BYTES` (see above). */
+export function defaultAudioFetchTimeoutMs(maxBytes: number): number {
+  const atFloorRate = Math.ceil((maxBytes / AUDIO_FETCH_FLOOR_BYTES_PER_SECOND) * 1000);
+  return Math.min(AUDIO_FETCH_DEFAULT_TIMEOUT_MAX_MS, Math.max(AUDIO_FETCH_DEFAULT_TIMEOUT_MIN_MS, atFloorRate));
+}
 /** redirects followed (each target re-checked by the SSRF guard) */
 export const MAX_AUDIO_URL_REDIRECTS = 5;
 /** `audio_url_headers`: at most this many headers, names and values bounded */
@@ -119,7 +133,9 @@ const SettingsSchema = z.object({
   AUDIO_URL_TTL_SECONDS: positiveInteger(DEFAULT_AUDIO_URL_TTL_SECONDS),
   MAX_URL_AUDIO_BYTES: positiveInteger(DEFAULT_MAX_URL_AUDIO_BYTES),
   AUDIO_FETCH_CONNECT_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_CONNECT_TIMEOUT_MS),
-  AUDIO_FETCH_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_TIMEOUT_MS),
+  /** unset: derived from MAX_URL_AUDIO_BYTES (`defaultAudioFetchTimeoutMs`) */
+  AUDIO_FETCH_TIMEOUT_MS: optionalNumber,
+  AUDIO_FETCH_IDLE_TIMEOUT_MS: positive(DEFAULT_AUDIO_FETCH_IDLE_TIMEOUT_MS),
   AUDIO_FETCH_ALLOWED_HOSTS: z.string().optional(),
   PROCESSING_DEADLINE_SECONDS: positive(DEFAULT_PROCESSING_DEADLINE_SECONDS),
   DEAD_LETTER_MAX_AGE_SECONDS: positive(DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS),
@@ -228,7 +244,10 @@ export function audioUrlTtlSeconds(env: Env): number {
 export interface AudioFetchLimits {
   maxBytes: number;
   connectTimeoutMs: number;
+  /** the whole fetch, redirects and body */
   timeoutMs: number;
+  /** the longest wait for the next body bytes (the origin stalled) */
+  idleTimeoutMs: number;
 }
 
 export function audioFetchLimits(env: Env): AudioFetchLimits {
@@ -236,7 +255,11 @@ export function audioFetchLimits(env: Env): AudioFetchLimits {
   return {
     maxBytes: s.MAX_URL_AUDIO_BYTES,
     connectTimeoutMs: s.AUDIO_FETCH_CONNECT_TIMEOUT_MS,
-    timeoutMs: s.AUDIO_FETCH_TIMEOUT_MS,
+    timeoutMs:
+      s.AUDIO_FETCH_TIMEOUT_MS !== undefined && s.AUDIO_FETCH_TIMEOUT_MS > 0
+        ? s.AUDIO_FETCH_TIMEOUT_MS
+        : defaultAudioFetchTimeoutMs(s.MAX_URL_AUDIO_BYTES),
+    idleTimeoutMs: s.AUDIO_FETCH_IDLE_TIMEOUT_MS,
   };
 }
 

@@ -115,10 +115,12 @@ interface EnvOverlay {
   BREAKER_HALF_OPEN_PROBES?: string;
   /** comma separated hosts (host or host:port) webhooks may reach despite the SSRF rules */
   WEBHOOK_ALLOWED_HOSTS?: string;
-  /** audio by URL: bytes fetched at most (default 2 GiB), the time to the response headers and the whole fetch */
+  /** audio by URL: bytes fetched at most (default 2 GiB), the time to the response headers, the whole
+   * fetch (default scales with MAX_URL_AUDIO_BYTES) and the longest wait for the next body bytes */
   MAX_URL_AUDIO_BYTES?: string;
   AUDIO_FETCH_CONNECT_TIMEOUT_MS?: string;
   AUDIO_FETCH_TIMEOUT_MS?: string;
+  AUDIO_FETCH_IDLE_TIMEOUT_MS?: string;
   /** comma separated hosts (host or host:port) `audio_url` may reach despite the SSRF rules */
   AUDIO_FETCH_ALLOWED_HOSTS?: string;
   /** queue names, when a deployment renames them (defaults vtt-jobs, vtt-jobs-dlq, vtt-webhooks) */

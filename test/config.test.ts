@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 import {
+  audioFetchLimits,
   corsOrigins,
   DEFAULT_BACKLOG_DELAY_THRESHOLD,
   DEFAULT_MAX_UPLOAD_BYTES,
@@ -48,6 +49,24 @@ describe("settings", () => {
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "42.5" }))).toBe(42.5);
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "0" }))).toBe(300);
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "soon" }))).toBe(300);
+  });
+
+  it("audio_url fetch: the overall deadline scales with MAX_URL_AUDIO_BYTES unless set; an idle timeout beside it", () => {
+    const MIB = 1024 * 1024;
+    // defaults: 2 GiB → 840 s (14 min, the consumer's 15 min less one), idle 60 s
+    expect(audioFetchLimits(withVars({}))).toMatchObject({
+      maxBytes: 2048 * MIB,
+      timeoutMs: 840_000,
+      idleTimeoutMs: 60_000,
+    });
+    // 700 MiB at 1 MiB/s → 700 s; a small limit keeps the old 600 s floor
+    expect(audioFetchLimits(withVars({ MAX_URL_AUDIO_BYTES: String(700 * MIB) })).timeoutMs).toBe(700_000);
+    expect(audioFetchLimits(withVars({ MAX_URL_AUDIO_BYTES: String(100 * MIB) })).timeoutMs).toBe(600_000);
+    // AUDIO_FETCH_TIMEOUT_MS, when set, is the deadline as it always was (even above the derived cap)
+    expect(audioFetchLimits(withVars({ AUDIO_FETCH_TIMEOUT_MS: "1800000" })).timeoutMs).toBe(1_800_000);
+    expect(audioFetchLimits(withVars({ AUDIO_FETCH_TIMEOUT_MS: "-5" })).timeoutMs).toBe(840_000);
+    expect(audioFetchLimits(withVars({ AUDIO_FETCH_IDLE_TIMEOUT_MS: "5000" })).idleTimeoutMs).toBe(5000);
+    expect(audioFetchLimits(withVars({ AUDIO_FETCH_IDLE_TIMEOUT_MS: "soon" })).idleTimeoutMs).toBe(60_000);
   });
 
   it("is parsed once per environment object", () => {

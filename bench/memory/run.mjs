@@ -4,9 +4,11 @@
 // adapter (loopback fake upstreams that drain and count what they receive). Peak growth over the GC'd baseline is
 // reported per case; the goal is under 16 MB for every case.
 // Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--url-timeout-s 1800] [--tus-gib 1] [--tus-chunk-mib 64]
-//   [--only name,name] [--sample-ms 10] [--state name] [--verbose] [--write]
+//   [--only name,name] [--sample-ms 10] [--state name] [--profile] [--verbose] [--write]
+// --profile: a CPU profile of the Worker isolate (the inspector's Profiler) per case, written to
+// .wrangler/bench-memory-<case>.cpuprofile, and its top functions by self time printed.
 // (Node 20: the inspector client is `ws`, through wrangler's dependencies; Node ≥ 22 has a global WebSocket.)
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     write: { type: "boolean", default: false },
     // print wrangler dev's own output (reloads, uncaught errors) to stderr
     verbose: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
   },
 });
 const MB = 1024 * 1024;
@@ -241,12 +244,22 @@ async function inspector(port, wakeUrl) {
       .catch(() => undefined)
       .finally(() => (waking = null));
   };
-  const send = (method, params = {}) =>
+  // `timeoutMs`: given up (its wake-ups stopped) when no answer comes: once the Worker is idle and wrangler dev's proxy
+  // holds the wake-ups, nothing answers
+  const send = (method, params = {}, timeoutMs = 0) =>
     new Promise((resolve, reject) => {
       const mid = ++id;
       const nudge = setInterval(wake, 100);
+      const giveUp = timeoutMs
+        ? setTimeout(() => {
+            clearInterval(nudge);
+            waiting.delete(mid);
+            reject(new Error(`${method}: no answer within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : null;
       waiting.set(mid, (m) => {
         clearInterval(nudge);
+        if (giveUp) clearTimeout(giveUp);
         if (m.error) reject(new Error(`${method}: ${m.error.message}`));
         else resolve(m.result);
       });
@@ -254,16 +267,57 @@ async function inspector(port, wakeUrl) {
     });
   /** JS heap in use plus ArrayBuffer backing stores when V8 reports them (their bytes live outside the JS heap) */
   const heap = async () => {
-    const usage = await send("Runtime.getHeapUsage");
+    const usage = await send("Runtime.getHeapUsage", {}, 10_000);
     return { used: usage.usedSize, backing: usage.backingStorageSize ?? null };
   };
-  return { send, heap, close: () => socket.close() };
+  return { send, heap, wakeUrl, close: () => socket.close() };
 }
 
 /** the running case's peaks so far (progress lines of long cases) */
 let heapSoFar = () => "";
 
-async function measure(devtools, work) {
+/** `GET url` every `everyMs`, one at a time, each given up after 5 s; `stop()` ends it. */
+function keepAlive(url, everyMs) {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await fetch(url, { signal: AbortSignal.timeout(5000) })
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: () => {
+      running = false;
+      return loop;
+    },
+  };
+}
+
+/** Writes a CPU profile and prints its top functions by self time (file:line), the idle and GC nodes included. */
+function writeProfile(name, profile) {
+  const file = `.wrangler/bench-memory-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.cpuprofile`;
+  writeFileSync(file, JSON.stringify(profile));
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const intervals = profile.timeDeltas ?? [];
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const f = node.callFrame;
+    const where = `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}` : ""}`;
+    self.set(where, (self.get(where) ?? 0) + (intervals[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  console.error(`CPU profile ${file}: ${(total / 1e6).toFixed(1)} s sampled; top self time:`);
+  for (const [where, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.error(
+      `  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1e6).toFixed(2).padStart(7)} s  ${where}`,
+    );
+  }
+}
+
+async function measure(devtools, work, profileName = null) {
   await devtools.send("HeapProfiler.collectGarbage").catch(() => undefined);
   const base = await devtools.heap();
   let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
@@ -297,7 +351,7 @@ async function measure(devtools, work) {
   const liveSampler = (async () => {
     while (sampling) {
       await new Promise((r) => setTimeout(r, GC_MS));
-      const ok = await devtools.send("HeapProfiler.collectGarbage").then(
+      const ok = await devtools.send("HeapProfiler.collectGarbage", {}, 10_000).then(
         () => true,
         () => false,
       );
@@ -310,6 +364,15 @@ async function measure(devtools, work) {
   })();
   heapSoFar = () =>
     `heap peak +${((peak.used - base.used) / MB).toFixed(1)} MB, held peak +${((live - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, held now +${((lastLive - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, ${samples} samples`;
+  // wrangler dev's proxy parks a GET whose forward failed until its next request arrives (see `wake`): a tick every
+  // second keeps requests arriving, so a status poll is never left waiting alone (e2e/support/wrangler-dev.ts does
+  // the same)
+  const ticker = keepAlive(devtools.wakeUrl, 1000);
+  if (profileName) {
+    await devtools.send("Profiler.enable");
+    await devtools.send("Profiler.setSamplingInterval", { interval: 10_000 });
+    await devtools.send("Profiler.start");
+  }
   const started = performance.now();
   let detail;
   try {
@@ -317,6 +380,12 @@ async function measure(devtools, work) {
   } finally {
     sampling = false;
     await Promise.all([sampler, liveSampler]);
+    if (profileName) {
+      const stopped = await devtools.send("Profiler.stop", {}, 30_000).catch(() => null);
+      if (stopped) writeProfile(profileName, stopped.profile);
+      else console.error("CPU profile: Profiler.stop got no answer within 30 s");
+    }
+    ticker.stop();
   }
   longestGapMs = Math.max(longestGapMs, performance.now() - lastSampleAt);
   return {
@@ -375,10 +444,12 @@ async function main() {
   try {
     // the Worker's own log lines (JSON, one per line), so a case can wait for an event without polling through the
     // dev proxy (whose parked GETs are described at `wake`)
-    let pendingLog = "";
-    worker.stdout.on("data", (chunk) => {
-      const lines = (pendingLog + chunk.toString()).split("\n");
-      pendingLog = lines.pop() ?? "";
+    // read from both streams: the Worker's console.log may reach either (the 1 GiB run's `audio_url_fetched` line was
+    // printed but never seen when only stdout was read)
+    const pendingLog = { stdout: "", stderr: "" };
+    const onLog = (name) => (chunk) => {
+      const lines = (pendingLog[name] + chunk.toString()).split("\n");
+      pendingLog[name] = lines.pop() ?? "";
       for (const line of lines) {
         const json = line.slice(line.indexOf("{"));
         if (!json.startsWith('{"ts"')) continue;
@@ -388,7 +459,9 @@ async function main() {
           // a log line that is not one JSON object
         }
       }
-    });
+    };
+    worker.stdout.on("data", onLog("stdout"));
+    worker.stderr.on("data", onLog("stderr"));
     await waitForHttp(`${base}/healthz`, 180_000);
     console.error(`wrangler dev is up on ${base}; inspector on ${inspectorPort}`);
     const admin = readFileSync(".dev.vars", "utf8").match(/^ADMIN_API_KEY=(.*)$/m)[1];
@@ -530,15 +603,26 @@ async function main() {
           });
           const body = await res.json();
           if (res.status !== 202) throw new Error(`audio_url: ${res.status} ${JSON.stringify(body)}`);
-          // the consumer logs `audio_url_fetched` once the object is in R2 and the row points at it (in the one run so
-          // far the bench did not see that line although the row was fetched: docs/benchmarks.md, open)
+          // done when the consumer logs `audio_url_fetched` or when the row (read through the API, which the keep-alive
+          // tick keeps from being parked by the dev proxy) has its audio_bytes: whichever is seen first
           const fetched = await until(async () => {
             const event = workerEvents.find(
               (e) => e.job_id === body.id && /^audio_url_fetch|^job_failed/.test(e.event),
             );
             if (event) return event;
             const j = await job(body.id);
-            return j.status === "failed" ? { event: "failed", error: j.error } : null;
+            if (j.status === "failed") return { event: "failed", error: j.error };
+            if (j.audio_bytes > 0) {
+              const origin = audioFetches.at(-1);
+              return {
+                event: "audio_url_fetched",
+                bytes: j.audio_bytes,
+                // the row's own times are not in the API; the origin's last GET is the fetch as it saw it
+                duration_ms: origin ? (origin.ended ?? performance.now()) - origin.started : Number.NaN,
+                attempt: `(row seen before the log line; ${audioFetches.length} origin GETs)`,
+              };
+            }
+            return null;
           }, URL_FETCH_TIMEOUT_S * 1000);
           const gets = audioFetches.map((f) => `${f.status} ${fetchProgress(f)}`).join("; ");
           if (fetched.event !== "audio_url_fetched") {
@@ -608,7 +692,7 @@ async function main() {
         continue;
       }
       console.error(`running: ${c.name}`);
-      const m = await measure(devtools, c.run);
+      const m = await measure(devtools, c.run, values.profile ? c.name : null);
       const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
       // judged on what is held (sampled after a GC); the 10 ms samples also count garbage V8 has not collected yet
       const ok = m.heapGrowth < GOAL_BYTES && m.live < GOAL_BYTES;

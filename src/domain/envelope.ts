@@ -211,9 +211,16 @@ function sealerOf(header: EnvelopeHeader, dataKey: CryptoKey, prefix: Uint8Array
         throw new Error("non-final parts must be a positive multiple of SEGMENT_BYTES");
       }
       const segments = Math.max(1, Math.ceil(plain.byteLength / SEGMENT_BYTES));
+      // one segment (what the upload and fetch paths seal): WebCrypto's output is the sealed part, no further copy
+      if (segments === 1) {
+        const sealed = await gcm("encrypt", dataKey, segmentNonce(prefix, index++, final), plain);
+        finished = final;
+        return sealed;
+      }
       const out = new Uint8Array(plain.byteLength + segments * TAG_BYTES);
       for (let s = 0; s < segments; s++) {
-        const chunk = plain.slice(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES);
+        // a view: WebCrypto copies its input anyway
+        const chunk = plain.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES);
         const sealed = await gcm("encrypt", dataKey, segmentNonce(prefix, index++, final && s === segments - 1), chunk);
         out.set(sealed, s * SEALED_SEGMENT_BYTES);
       }

@@ -71,7 +71,7 @@ export async function fetchJobAudio(env: Env, db: Db, job: TranscriptionRow): Pr
   if (!source) throw new Error("fetchJobAudio: the job has no audio_url");
   const limits = audioFetchLimits(env);
   const started = Date.now();
-  const deadline = new Deadline(limits.timeoutMs);
+  const deadline = new Deadline(limits.timeoutMs, limits.idleTimeoutMs);
   try {
     const response = await fetchFollowingRedirects(env, source.url, source.headers, limits, deadline);
     const key = audioKey(job.tenantId, job.id);
@@ -106,49 +106,113 @@ export async function fetchJobAudio(env: Env, db: Db, job: TranscriptionRow): Pr
   }
 }
 
-/** The overall timeout of one fetch: aborts the requests and errors the body stream when it passes. */
+/**
+ * The two clocks of one fetch: the overall deadline (`AUDIO_FETCH_TIMEOUT_MS`), and an idle timeout
+ * (`AUDIO_FETCH_IDLE_TIMEOUT_MS`) that runs only while a body read is waiting on the origin, so a slow origin that
+ * keeps delivering is never cut by it and a stalled one is, whatever the body's size. Either aborts the requests and
+ * errors the body stream with `audio_url_timeout`, even while a read is pending.
+ */
 class Deadline {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout>;
+  #idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** whether a body read is waiting on the origin (not while our own side is busy: R2, sealing) */
+  #reading = false;
+  /** body reads answered so far: the idle check compares counts, never clock readings */
+  #answered = 0;
   expired = false;
+  message = "";
 
-  constructor(readonly ms: number) {
-    this.#timer = setTimeout(() => {
-      this.expired = true;
-      this.#controller.abort(timeoutError(`The audio URL did not deliver the audio within ${ms} ms.`));
-    }, ms);
+  constructor(
+    readonly ms: number,
+    readonly idleMs: number,
+  ) {
+    this.#timer = setTimeout(() => this.#expire(`The audio URL did not deliver the audio within ${ms} ms.`), ms);
   }
 
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
-  /** `body` that errors with `audio_url_timeout` when the deadline passes, even while a read is pending. */
+  #expire(message: string): void {
+    if (this.expired) return;
+    this.expired = true;
+    this.message = message;
+    this.#controller.abort(timeoutError(message));
+  }
+
+  /**
+   * One timer per idle window at most (not one per chunk). It cuts only when a read is waiting and no read was
+   * answered during the whole window. Counts, not `Date.now()`: a Worker's clock stands still while its code runs,
+   * so a timestamp taken during a long run of reads would make a steady origin look idle.
+   */
+  #armIdle(): void {
+    if (this.#idleTimer !== null || this.expired) return;
+    const answeredAtArm = this.#answered;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (!this.#reading) return; // the next read arms it again
+      if (this.#answered === answeredAtArm) this.#expire(`The audio URL sent no bytes for ${this.idleMs} ms.`);
+      else this.#armIdle();
+    }, this.idleMs);
+  }
+
+  /**
+   * `body` that errors with `audio_url_timeout` when either clock runs out, even while a read is pending. No
+   * promise outlives its read (a `Promise.race` against one long-lived abort promise would keep a reaction per chunk
+   * alive for the whole fetch).
+   */
   guard(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
     const reader = body.getReader();
     const signal = this.signal;
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-    aborted.catch(() => undefined);
+    let stream: ReadableStreamDefaultController<Uint8Array> | null = null;
+    const onAbort = () => {
+      try {
+        stream?.error(signal.reason);
+      } catch {
+        // already closed or errored
+      }
+      reader.cancel(signal.reason).catch(() => undefined);
+    };
+    // the default high-water mark of 1: one read ahead of the consumer, so the origin is read while R2 is written
     return new ReadableStream<Uint8Array>({
-      async pull(controller) {
+      start: (controller) => {
+        stream = controller;
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      },
+      pull: async (controller) => {
+        this.#reading = true;
+        this.#armIdle();
+        let next: ReadableStreamReadResult<Uint8Array>;
         try {
-          const next = await Promise.race([reader.read(), aborted]);
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
+          next = await reader.read();
         } catch (error) {
-          await reader.cancel().catch(() => undefined);
-          controller.error(error);
+          if (!signal.aborted) controller.error(error);
+          return;
+        } finally {
+          this.#reading = false;
+          this.#answered += 1;
+        }
+        if (signal.aborted) return;
+        if (next.done) {
+          signal.removeEventListener("abort", onAbort);
+          controller.close();
+        } else {
+          controller.enqueue(next.value);
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        signal.removeEventListener("abort", onAbort);
+        return reader.cancel(reason);
+      },
     });
   }
 
   clear(): void {
     clearTimeout(this.#timer);
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
   }
 }
 
@@ -242,7 +306,7 @@ async function fetchOnce(
     return await fetch(url, { method: "GET", headers, redirect: "manual", signal: connect.signal });
   } catch {
     if (connectExpired) throw timeoutError(`The audio URL did not answer within ${connectTimeoutMs} ms.`);
-    if (deadline.expired) throw timeoutError(`The audio URL did not deliver the audio within ${deadline.ms} ms.`);
+    if (deadline.expired) throw timeoutError(deadline.message);
     // the error's text may name the URL; the caller gets the code
     throw new AudioFetchError("audio_url_unreachable", "The audio URL could not be reached.", true);
   } finally {
@@ -260,7 +324,7 @@ function asFetchError(error: unknown, maxBytes: number, deadline: Deadline): unk
     if (error.code === "empty_body") return notAudio("The audio URL answered with an empty body.");
     return error;
   }
-  if (deadline.expired) return timeoutError(`The audio URL did not deliver the audio within ${deadline.ms} ms.`);
+  if (deadline.expired) return timeoutError(deadline.message);
   return new AudioFetchError("audio_url_unreachable", "The audio URL's body broke off.", true);
 }
 

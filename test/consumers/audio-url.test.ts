@@ -3,7 +3,7 @@
  * fetch interceptor: redirects re-checked by the SSRF guard, limits, timeouts, retries and sealing at rest.
  */
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { purgeExpired } from "../../src/compliance/retention.ts";
 import type { Env } from "../../src/env.ts";
@@ -37,6 +37,23 @@ async function submit(audioUrl: string, headers?: Record<string, string>): Promi
   if (res.status !== 202) throw new Error(`submit: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
+
+/** The Worker's JSON log lines, read from console.log (and not printed) */
+let logs: Record<string, unknown>[] = [];
+beforeEach(() => {
+  vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+    try {
+      logs.push(JSON.parse(String(line)) as Record<string, unknown>);
+    } catch {
+      // not one of ours
+    }
+  });
+});
+afterEach(() => {
+  logs = [];
+});
+/** The last `event` logged for job `id`. */
+const logged = (event: string, id: string) => logs.filter((l) => l.event === event && l.job_id === id).at(-1);
 
 const audioObject = (id: string) => `audio/${tenantId}/${id}`;
 
@@ -262,6 +279,77 @@ describe("audio_url fetch stage", () => {
     );
     const delivery = await deliverJobs([id], tenantId, { env: { AUDIO_FETCH_TIMEOUT_MS: "200" } as Partial<Env> });
     expect(delivery.retried).toEqual(delivery.ids);
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+  });
+
+  /** A WAV header, then `chunks` chunks of `chunkBytes` zeros, one every `everyMs` ms (a slow but steady origin). */
+  function tricklingWav(chunks: number, everyMs: number, chunkBytes = 16 * 1024): ReadableStream<Uint8Array> {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) {
+          controller.enqueue(makeWav(0.1));
+        } else if (sent > chunks) {
+          return controller.close();
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, everyMs));
+          controller.enqueue(new Uint8Array(chunkBytes));
+        }
+        sent += 1;
+      },
+    });
+  }
+
+  it("a slow origin that keeps delivering is not cut by the idle timeout, however long the body takes", async () => {
+    const id = await submit(`${HOST}/trickle.wav`);
+    // 30 chunks 40 ms apart: the body takes ≥ 1.2 s, six times the idle timeout, and never waits 200 ms for a byte
+    interceptFetch().on("GET", `${HOST}/trickle.wav`, () => new Response(tricklingWav(30, 40)));
+    const started = Date.now();
+    const delivery = await deliverJobs([id], tenantId, {
+      env: { AUDIO_FETCH_IDLE_TIMEOUT_MS: "200", OPENAI_API_KEY: "" } as Partial<Env>,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
+    const row = (await jobRow(id))!;
+    expect(row.audio_fetched_at).toEqual(expect.any(Number));
+    expect(row.audio_bytes).toBe(makeWav(0.1).byteLength + 30 * 16 * 1024);
+    expect(delivery.ids).toHaveLength(1);
+  });
+
+  it("a body that stalls past the idle timeout is cut as audio_url_timeout and retried, long before the deadline", async () => {
+    const id = await submit(`${HOST}/stops.wav`);
+    interceptFetch().on(
+      "GET",
+      `${HOST}/stops.wav`,
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(makeWav(0.5));
+              controller.enqueue(new Uint8Array(64 * 1024));
+            },
+            // then nothing, never closed
+          }),
+        ),
+    );
+    const started = Date.now();
+    const delivery = await deliverJobs([id], tenantId, {
+      env: { AUDIO_FETCH_IDLE_TIMEOUT_MS: "150", AUDIO_FETCH_TIMEOUT_MS: "600000" } as Partial<Env>,
+    });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(delivery.retried).toEqual(delivery.ids);
+    expect(await jobRow(id)).toMatchObject({ status: "queued", audio_fetched_at: null, error_code: null });
+    expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
+    expect(logged("job_retry", id)).toMatchObject({ code: "audio_url_timeout" });
+  });
+
+  it("the overall deadline still bounds an origin that trickles just fast enough to dodge the idle timeout", async () => {
+    const id = await submit(`${HOST}/slowloris.wav`);
+    interceptFetch().on("GET", `${HOST}/slowloris.wav`, () => new Response(tricklingWav(1000, 40)));
+    const delivery = await deliverJobs([id], tenantId, {
+      env: { AUDIO_FETCH_IDLE_TIMEOUT_MS: "1000", AUDIO_FETCH_TIMEOUT_MS: "400" } as Partial<Env>,
+    });
+    expect(delivery.retried).toEqual(delivery.ids);
+    expect(logged("job_retry", id)).toMatchObject({ code: "audio_url_timeout" });
     expect((await env.BUCKET.list({ prefix: audioObject(id) })).objects).toHaveLength(0);
   });
 
