@@ -232,14 +232,11 @@ async function decodeStream(
   const reader = await PcmReader.open(path.join(spoolDir, "pcm-stream.sock"), options, sink, () => {
     state.spooling = false;
   });
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds, options.channel), {
-      stdio: ["pipe", reader.output, "pipe"],
-    });
-  } finally {
-    reader.spawned();
-  }
+  const child = reader.spawn(
+    options.ffmpegPath,
+    ffmpegArgs("pipe:0", options.maxAudioSeconds, options.channel),
+    "pipe",
+  );
   // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
   child.stdin!.on("error", () => undefined);
   const spool = createWriteStream(path.join(spoolDir, "input"));
@@ -375,14 +372,7 @@ export function writeTo(
 async function decodeFile(spoolDir: string, options: DecodeOptions, sink: PcmSink): Promise<number> {
   const file = path.join(spoolDir, "input");
   const reader = await PcmReader.open(path.join(spoolDir, "pcm-file.sock"), options, sink);
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds, options.channel), {
-      stdio: ["ignore", reader.output, "pipe"],
-    });
-  } finally {
-    reader.spawned();
-  }
+  const child = reader.spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds, options.channel), "ignore");
   const exited = waitForExit(child, options);
   const [pump_, exit] = await Promise.allSettled([reader.samples(child), exited]);
   if (options.signal?.aborted) throw options.signal.reason;
@@ -440,7 +430,7 @@ function waitForExit(child: ReturnType<typeof spawn>, options: DecodeOptions): P
  * failure kills ffmpeg.
  */
 class PcmReader {
-  /** ffmpeg's stdout (this process's copy is closed once ffmpeg has been spawned: {@link spawned}). */
+  /** ffmpeg's stdout (this process's copy is closed once ffmpeg has been started: {@link spawn}). */
   readonly output: net.Socket;
   readonly #input: net.Socket;
   readonly #options: DecodeOptions;
@@ -519,9 +509,19 @@ class PcmReader {
     }
   }
 
-  /** After `spawn` (or its failure): ffmpeg holds its own copy of `output`; this one is closed, so its exit ends the input. */
-  spawned(): void {
-    this.output.destroy();
+  /**
+   * Starts ffmpeg with `output` as its stdout. This process's copy of `output` is closed at once (ffmpeg holds its own),
+   * so ffmpeg's exit ends the input; a spawn that throws closes the input too.
+   */
+  spawn(command: string, args: string[], stdin: "pipe" | "ignore"): ReturnType<typeof spawn> {
+    try {
+      return spawn(command, args, { stdio: [stdin, this.output, "pipe"] });
+    } catch (error) {
+      this.#input.destroy();
+      throw error;
+    } finally {
+      this.output.destroy();
+    }
   }
 
   /** Resolves with the sample count once ffmpeg has closed its stdout; rejects with the first failure. */
