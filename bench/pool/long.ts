@@ -9,13 +9,18 @@
  * The engine host (whisper.cpp, a child of the pool process) is sampled separately every 250 ms.
  *
  *   npx tsx bench/pool/long.ts [--short-seconds 60] [--long-seconds 10800] [--modes stream,whole,stream:0]
- *     [--rounds 1] [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2] [--memory] [--write]
+ *     [--rounds 1] [--shuffle] [--seed 1] [--huge-gib 0] [--model synthetic:mini] [--max-tokens 4] [--batch 2]
+ *     [--memory] [--write]
  *
  * `--short-seconds 0` leaves the short input out. With several rounds the summary gives, per variant and input,
- * the median and the range of throughput and peak RSS.
+ * the median and the range of throughput and peak RSS, and for every variant against `whole` the median of the
+ * per-round ratios with a distribution-free 95 % confidence interval (order statistics of the binomial), for the
+ * throughput and for the CPU seconds the pool and its children (ffmpeg, the engine host) spent on the job, from
+ * /proc between the dispatch and the callback: CPU time is far less sensitive to other work on the machine than
+ * wall time.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, rename } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -44,6 +49,9 @@ const { values: args } = parseArgs({
     modes: { type: "string", default: "stream,whole" },
     /** Rounds: each runs every input in every variant (A B A B …), so load drift hits all variants alike. */
     rounds: { type: "string", default: "1" },
+    /** Runs the variants of each round in a random order (seeded, `--seed`), so no variant always runs first. */
+    shuffle: { type: "boolean", default: false },
+    seed: { type: "string", default: "1" },
     "huge-gib": { type: "string", default: "0" },
     model: { type: "string", default: "synthetic:mini" },
     "max-tokens": { type: "string", default: "4" },
@@ -67,6 +75,8 @@ const { values: args } = parseArgs({
   },
 });
 const SAMPLE_RATE = 16_000;
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 const DIR = path.join(os.tmpdir(), "vtt-bench-long");
 
 if (args.child) await child();
@@ -166,6 +176,8 @@ interface RunResult {
   throughput: number;
   poolPeakMiB: number;
   hostPeakMiB: number;
+  /** CPU seconds of the pool process and its children (ffmpeg, engine host) from the dispatch to the callback. */
+  cpuSeconds: number;
   status: string;
 }
 
@@ -268,14 +280,19 @@ async function parent(): Promise<void> {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let dispatchedAt = 0;
+    let cpuAtDispatch = 0;
     proc.stdout!.on("data", (d: Buffer) => {
-      if (d.toString().includes("dispatched")) dispatchedAt = performance.now();
+      if (d.toString().includes("dispatched")) {
+        dispatchedAt = performance.now();
+        cpuAtDispatch = cpuTicks(proc.pid!);
+      }
     });
     let hostPeak = 0;
     const sampler = setInterval(() => {
       void descendantsRss(proc.pid!).then((kib) => (hostPeak = Math.max(hostPeak, kib)));
     }, 250);
     const result = await Promise.race([body, exitOf(proc).then((code) => ({ exited: code }) as const)]);
+    const cpuSeconds = (cpuTicks(proc.pid!) - cpuAtDispatch) / CLOCK_TICKS;
     clearInterval(sampler);
     const wallSeconds = (performance.now() - (dispatchedAt || started)) / 1000;
     const poolPeak = peakRss(proc.pid!);
@@ -292,21 +309,24 @@ async function parent(): Promise<void> {
       throughput: audioSeconds / totalSeconds,
       poolPeakMiB: poolPeak / 1024,
       hostPeakMiB: hostPeak / 1024,
+      cpuSeconds,
       status: result.status === "completed" ? "completed" : `failed: ${result.error.code} (${result.error.message})`,
     };
     console.error(
       `round ${round}, ${input}, ${variant}: ${row.status}, ${audioSeconds.toFixed(0)} s audio in ${totalSeconds.toFixed(1)} s ` +
         `(${row.throughput.toFixed(1)} audio s/s), pool peak RSS ${row.poolPeakMiB.toFixed(0)} MiB, ` +
-        `engine host peak ${row.hostPeakMiB.toFixed(0)} MiB`,
+        `engine host peak ${row.hostPeakMiB.toFixed(0)} MiB, CPU ${cpuSeconds.toFixed(2)} s`,
     );
     results.push(row);
   };
   const variants = args.modes!.split(",");
   const rounds = Math.max(1, Number(args.rounds));
+  const random = seededRandom(Number(args.seed));
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const input of inputs) {
-        for (const variant of variants) {
+        const order = args.shuffle ? shuffled(variants, random) : variants;
+        for (const variant of order) {
           await once(round, input.name, path.basename(input.file), variant, 500 * 1024 * 1024);
         }
       }
@@ -320,11 +340,11 @@ async function parent(): Promise<void> {
     await redis.stop();
   }
   const table = [
-    "| round | input | DECODE_MODE | result | audio s | job s | audio s / s | pool peak RSS | engine host peak RSS |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| round | input | DECODE_MODE | result | audio s | job s | audio s / s | CPU s | pool peak RSS | engine host peak RSS |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...results.map(
       (r) =>
-        `| ${r.round} | ${r.input} | ${r.mode} | ${r.status} | ${r.audioSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(1)} | ${r.throughput.toFixed(1)} | ${r.poolPeakMiB.toFixed(0)} MiB | ${r.hostPeakMiB.toFixed(0)} MiB |`,
+        `| ${r.round} | ${r.input} | ${r.mode} | ${r.status} | ${r.audioSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(1)} | ${r.throughput.toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${r.poolPeakMiB.toFixed(0)} MiB | ${r.hostPeakMiB.toFixed(0)} MiB |`,
     ),
   ];
   const ok = results.filter((r) => r.status === "completed");
@@ -371,10 +391,10 @@ async function parent(): Promise<void> {
     const a = of(variant, last);
     const w = of("whole", last);
     if (a.length === 0 || w.length === 0) continue;
-    const perRound = a
+    const pairs = a
       .map((r) => [r, w.find((x) => x.round === r.round)] as const)
-      .filter((pair): pair is readonly [RunResult, RunResult] => pair[1] !== undefined)
-      .map(([x, y]) => x.throughput / y.throughput);
+      .filter((pair): pair is readonly [RunResult, RunResult] => pair[1] !== undefined);
+    const perRound = pairs.map(([x, y]) => x.throughput / y.throughput);
     ratios.push(
       `${variant} ÷ whole throughput on the ${last} input: ${(median(a.map((r) => r.throughput)) / median(w.map((r) => r.throughput))).toFixed(3)}× (medians` +
         (perRound.length > 1
@@ -382,6 +402,13 @@ async function parent(): Promise<void> {
           : "") +
         ")",
     );
+    if (pairs.length >= 6) {
+      const cpu = pairs.map(([x, y]) => x.cpuSeconds / y.cpuSeconds);
+      ratios.push(
+        `${variant} ÷ whole, median of the ${pairs.length} per-round ratios with a distribution-free 95 % CI: ` +
+          `throughput ${formatCi(perRound)}, CPU seconds per job ${formatCi(cpu)}`,
+      );
+    }
   }
   const output = [...table, "", ...summary, ...ratios.map((r) => `- ${r}`)].join("\n");
   console.log(`\n${output}`);
@@ -474,6 +501,74 @@ function serveHuge(response: http.ServerResponse, gib: number): void {
   response.writeHead(200, { "content-type": "audio/wav" });
   ffmpeg.stdout.pipe(response);
   response.on("close", () => ffmpeg.kill("SIGKILL"));
+}
+
+/**
+ * CPU time (ticks) of a process, of its children that exited (cutime, cstime: ffmpeg) and of its live children
+ * (the engine host), from /proc.
+ */
+function cpuTicks(pid: number): number {
+  const times = (p: number | string): number => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      // fields after the command's closing parenthesis: 3 state … 14 utime, 15 stime, 16 cutime, 17 cstime
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    } catch {
+      return 0;
+    }
+  };
+  let total = times(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean);
+    for (const child of children) total += times(child);
+  }
+  return total;
+}
+
+/**
+ * The median of `values` with its distribution-free 95 % confidence interval: the order statistics x(k) and
+ * x(n − k + 1) for the largest k with P(Binomial(n, ½) < k) ≤ 2.5 %.
+ */
+function formatCi(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  let k = 0;
+  let below = 0;
+  const choose = (m: number): number => {
+    let c = 1;
+    for (let i = 1; i <= m; i++) c = (c * (n - m + i)) / i;
+    return c;
+  };
+  // below: P(X ≤ k − 1); grow k while P(X ≤ k) stays ≤ 2.5 %
+  while (k < n && below + choose(k) / 2 ** n <= 0.025) {
+    below += choose(k) / 2 ** n;
+    k++;
+  }
+  if (k === 0) return `${median(values).toFixed(3)}× (too few rounds for a 95 % interval)`;
+  const coverage = 1 - 2 * below;
+  return `${median(values).toFixed(3)}× [${sorted[k - 1]!.toFixed(3)}, ${sorted[n - k]!.toFixed(3)}] (coverage ${(coverage * 100).toFixed(1)} %)`;
+}
+
+/** A small seeded generator (mulberry32), so a shuffled run can be repeated. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function shuffled<T>(values: T[], random: () => number): T[] {
+  const copy = [...values];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }
 
 /** Peak resident set (KiB) of a live process, from /proc. */

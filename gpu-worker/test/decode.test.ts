@@ -3,6 +3,10 @@
  * corrupt and non-audio input, caps, and HTTP failures mapped to contract codes; then a decode failure through a
  * whole pool ends as a terminal failed callback after a single attempt.
  */
+import { mkdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { checkAudioUrl, type DecodeOptions, fetchAndDecode } from "../src/audio/decode.ts";
@@ -49,6 +53,23 @@ describe("fetchAndDecode", () => {
     const decoded = await fetchAndDecode(await audioUrlFor("tr_wav", await bytesOf(file)), OPTIONS);
     expect(decoded.durationSeconds).toBeCloseTo(3, 2);
     expect(Buffer.from(decoded.pcm.buffer).equals(Buffer.from((await decodeReference(file)).buffer))).toBe(true);
+  });
+
+  it("reads ffmpeg's output through an abstract socket when the temporary directory's path is too long", async () => {
+    // a Unix socket path is limited to 107 bytes: a long TMPDIR must not break decoding
+    const tmp = path.join(os.tmpdir(), "vtt-long-tmpdir-".padEnd(120, "x"));
+    await mkdir(tmp, { recursive: true });
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const file = await jfkSlice(0, 2);
+      const decoded = await fetchAndDecode(await audioUrlFor("tr_long_tmpdir", await bytesOf(file)), OPTIONS);
+      expect(Buffer.from(decoded.pcm.buffer).equals(Buffer.from((await decodeReference(file)).buffer))).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   it.each(["mp3", "ogg", "flac", "m4a"] as const)("decodes %s to 16 kHz mono", async (format) => {

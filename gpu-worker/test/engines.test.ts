@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
+import { encodeWav16 } from "@vtt/pool-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { SAMPLE_RATE } from "../src/audio/windows.ts";
@@ -138,6 +139,51 @@ describe("openai-compatible engine", () => {
         language: "en",
       },
     });
+  });
+
+  it("reuses its WAV buffers: batch after batch, each request carries exactly its own window's WAV", async () => {
+    const files: { language: string; bytes: Buffer }[] = [];
+    const intercept = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const request = new Request(input, init);
+      if (new URL(request.url).pathname.endsWith("/models")) return Response.json({ object: "list", data: [] });
+      const form = await request.formData();
+      const language = String(form.get("language"));
+      files.push({ language, bytes: Buffer.from(await (form.get("file") as File).arrayBuffer()) });
+      // a failed request gives its buffer back too
+      return language === "de"
+        ? Response.json({ error: { message: "engine overloaded", type: "server_error" } }, { status: 500 })
+        : Response.json(verboseJson("ok", 1));
+    };
+    const engine = new OpenAICompatibleEngine({
+      baseURL: "http://engine.test/v1",
+      apiKey: "k",
+      model: "m",
+      capacity: 2,
+      requestTimeoutMs: 5_000,
+      startTimeoutMs: 1_000,
+      wordTimestamps: false,
+      logger: silent,
+      fetch: intercept as typeof fetch,
+    });
+    // distinct samples per window; shorter windows after longer ones, so a reused buffer's old tail would show
+    const windowOf = (seconds: number, value: number, language: string) => {
+      const samples = new Float32Array(30 * SAMPLE_RATE).fill(value, 0, seconds * SAMPLE_RATE);
+      return { samples, durationMs: seconds * 1000, language, prompt: null, ...DEFAULT_WINDOW_OPTIONS };
+    };
+    const batches = [
+      [windowOf(30, 0.5, "en"), windowOf(20, -0.25, "de")],
+      [windowOf(3, 0.125, "fr"), windowOf(1, -0.75, "es")],
+      [windowOf(12, 0.0625, "it"), windowOf(7, 0.375, "nl")],
+    ];
+    for (const batch of batches) await engine.transcribeBatch(batch);
+    expect(files).toHaveLength(6);
+    for (const window of batches.flat()) {
+      const sent = files.find((f) => f.language === window.language)!;
+      const expected = encodeWav16(window.samples.subarray(0, (window.durationMs / 1000) * SAMPLE_RATE));
+      expect(sent.bytes.equals(Buffer.from(expected))).toBe(true);
+    }
+    // two requests at a time: two buffers for all six windows
+    expect(engine.allocatedWavBuffers).toBe(2);
   });
 
   it("fails a window whose request fails, without failing the others", async () => {

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 
-import { encodeWav16, languageCode, parseKeyRing } from "@vtt/pool-contract";
+import { encodeWav16, encodeWav16Into, languageCode, parseKeyRing, wav16Bytes } from "@vtt/pool-contract";
 import { describe, expect, it } from "vitest";
 
 import { quietestPoint, rightPad, SAMPLE_RATE, splitIntoWindows } from "../src/audio/windows.ts";
@@ -253,6 +253,19 @@ describe("small helpers", () => {
       view.getInt16(48, true),
       view.getInt16(50, true),
     ]).toEqual([0, 32767, -32768, 32767]);
+  });
+
+  it("encodes the same WAV into a reused buffer, as a view of its first bytes, and refuses one too small", () => {
+    const buffer = new Uint8Array(wav16Bytes(8)).fill(0xff);
+    const long = encodeWav16Into(Float32Array.of(0.5, -0.5, 0.25, 1, -1, 0, 0.1, 0.2), buffer);
+    expect(
+      Buffer.from(long).equals(Buffer.from(encodeWav16(Float32Array.of(0.5, -0.5, 0.25, 1, -1, 0, 0.1, 0.2)))),
+    ).toBe(true);
+    // shorter after longer: the header says 3 samples and the view is 3 samples long
+    const short = encodeWav16Into(Float32Array.of(0, 1, -1), buffer);
+    expect(short.buffer).toBe(buffer.buffer);
+    expect(Buffer.from(short).equals(Buffer.from(encodeWav16(Float32Array.of(0, 1, -1))))).toBe(true);
+    expect(() => encodeWav16Into(new Float32Array(9), buffer)).toThrow(RangeError);
   });
 
   it("maps server language names to codes", () => {

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -17,6 +18,10 @@ import { PoolJobError } from "../errors.ts";
 import { SAMPLE_RATE } from "./windows.ts";
 
 const BYTES_PER_SAMPLE = 4;
+/** Bytes of ffmpeg's output one read takes (into one reused buffer, {@link PcmReader}). */
+const PCM_READ_BYTES = 64 * 1024;
+/** The longest Unix socket path the kernel takes is 107 bytes; past this a Linux abstract name is used instead. */
+const MAX_SOCKET_PATH_BYTES = 100;
 /** Encoded bytes read from the audio URL ahead of ffmpeg while backpressure holds ffmpeg back. */
 export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 /** ffmpeg stderr kept for error messages. */
@@ -123,15 +128,14 @@ export async function fetchAndDecodeStream(
   const body = await openAudio(audioUrl, options);
   const fetchMs = performance.now() - started;
   const spoolDir = await mkdtemp(path.join(os.tmpdir(), "vtt-audio-"));
-  const spoolFile = path.join(spoolDir, "input");
   try {
     let sampleCount: number;
     try {
-      sampleCount = await decodeStream(body, spoolFile, options, sink);
+      sampleCount = await decodeStream(body, spoolDir, options, sink);
     } catch (error) {
       if (!(error instanceof NeedsSeekableInput)) throw error;
       // the whole input is on disk now, so decode it again from the (seekable) file
-      sampleCount = await decodeFile(spoolFile, options, sink);
+      sampleCount = await decodeFile(spoolDir, options, sink);
     }
     if (sampleCount === 0) throw new PoolJobError("invalid_audio", "The audio decodes to zero samples.");
     return {
@@ -213,28 +217,31 @@ function ffmpegArgs(input: string, maxAudioSeconds: number, channel: number | nu
 }
 
 /**
- * Streams `body` into ffmpeg's stdin and, until ffmpeg has produced its first samples, into `spoolFile` too; samples
+ * Streams `body` into ffmpeg's stdin and, until ffmpeg has produced its first samples, into the spool file (`input` in `spoolDir`) too; samples
  * go to `sink` as they come. When ffmpeg exits without a sample, feeding continues into the spool file, so the
  * fallback decode sees the whole input. Once samples flow the spool is not needed (a fallback could only repeat
  * them), so a long input is never written to disk twice.
  */
 async function decodeStream(
   body: ReadableStream<Uint8Array>,
-  spoolFile: string,
+  spoolDir: string,
   options: DecodeOptions,
   sink: PcmSink,
 ): Promise<number> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs("pipe:0", options.maxAudioSeconds, options.channel), {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
-  child.stdin!.on("error", () => undefined);
-  const spool = createWriteStream(spoolFile);
   const state = { spooling: true };
-  const exited = waitForExit(child, options);
-  const pumped = pump(child, options, sink, () => {
+  const reader = await PcmReader.open(path.join(spoolDir, "pcm-stream.sock"), options, sink, () => {
     state.spooling = false;
   });
+  const child = reader.spawn(
+    options.ffmpegPath,
+    ffmpegArgs("pipe:0", options.maxAudioSeconds, options.channel),
+    "pipe",
+  );
+  // ffmpeg may stop reading early (bad input, duration cap); its exit status tells what happened, not the EPIPE
+  child.stdin!.on("error", () => undefined);
+  const spool = createWriteStream(path.join(spoolDir, "input"));
+  const exited = waitForExit(child, options);
+  const pumped = reader.samples(child);
   // both are awaited below, after the feeding loop; until then a rejection is not "unhandled"
   exited.catch(() => undefined);
   pumped.catch(() => undefined);
@@ -362,12 +369,12 @@ export function writeTo(
   });
 }
 
-async function decodeFile(file: string, options: DecodeOptions, sink: PcmSink): Promise<number> {
-  const child = spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds, options.channel), {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+async function decodeFile(spoolDir: string, options: DecodeOptions, sink: PcmSink): Promise<number> {
+  const file = path.join(spoolDir, "input");
+  const reader = await PcmReader.open(path.join(spoolDir, "pcm-file.sock"), options, sink);
+  const child = reader.spawn(options.ffmpegPath, ffmpegArgs(file, options.maxAudioSeconds, options.channel), "ignore");
   const exited = waitForExit(child, options);
-  const [pump_, exit] = await Promise.allSettled([pump(child, options, sink), exited]);
+  const [pump_, exit] = await Promise.allSettled([reader.samples(child), exited]);
   if (options.signal?.aborted) throw options.signal.reason;
   if (pump_.status === "rejected") throw pump_.reason;
   if (exit.status === "rejected") throw exit.reason;
@@ -411,57 +418,174 @@ function waitForExit(child: ReturnType<typeof spawn>, options: DecodeOptions): P
 }
 
 /**
- * Reads ffmpeg's stdout as float samples and awaits `sink` for each chunk (async iteration pauses the pipe meanwhile).
- * Enforces the duration cap as the samples come; any failure kills ffmpeg. Resolves with the sample count.
+ * ffmpeg's stdout, read into one reused buffer. A child's stdout pipe in Node allocates a new `ArrayBuffer` for every
+ * read (64 KiB), which for a long job is gigabytes of short-lived garbage, twice the encoded WAV's size: more than
+ * any other part of the pipeline (docs/pool.md, "What a long job allocates"). So ffmpeg writes to one end of a
+ * connected Unix socket (`output`, its stdout) and the other end is read with `net.Socket`'s `onread` option, whose
+ * reads all land in one buffer. The socket is made by a listener in the job's temporary directory that accepts one
+ * connection from this process and is closed at once.
+ *
+ * Samples go to `sink` as they come; while its promise is pending the socket is paused, so ffmpeg blocks on its
+ * write and stops reading its input: backpressure as with a pipe. Enforces the duration cap as the samples come; any
+ * failure kills ffmpeg.
  */
-async function pump(
-  child: ReturnType<typeof spawn>,
-  options: DecodeOptions,
-  sink: PcmSink,
-  onFirstSamples?: () => void,
-): Promise<number> {
-  const maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
-  let samples = 0;
-  // the 0–3 bytes of a sample split across two pipe reads, and one scratch buffer for every chunk: a long decode
-  // allocates nothing per chunk beyond the pipe's own buffers (no Buffer.concat, no carry copies)
-  const carry = new Uint8Array(BYTES_PER_SAMPLE);
-  let carried = 0;
-  let scratch = new Float32Array(16_384);
-  let scratchBytes = new Uint8Array(scratch.buffer);
-  try {
-    for await (const data of child.stdout!) {
-      const chunk = data as Buffer;
-      const count = Math.floor((carried + chunk.length) / BYTES_PER_SAMPLE);
+class PcmReader {
+  /** ffmpeg's stdout (this process's copy is closed once ffmpeg has been started: {@link spawn}). */
+  readonly output: net.Socket;
+  readonly #input: net.Socket;
+  readonly #options: DecodeOptions;
+  readonly #sink: PcmSink;
+  readonly #onFirstSamples?: () => void;
+  readonly #maxSamples: number;
+  /** The 0–3 bytes of a sample split across two reads. */
+  readonly #carry = new Uint8Array(BYTES_PER_SAMPLE);
+  #carried = 0;
+  /** Samples of one read plus the carry, 4-aligned (a read's bytes land at offset 0 of a byte buffer). */
+  readonly #scratch = new Float32Array(PCM_READ_BYTES / BYTES_PER_SAMPLE + 1);
+  readonly #scratchBytes = new Uint8Array(this.#scratch.buffer);
+  #samples = 0;
+  #failure: { error: unknown } | null = null;
+  #done: ((samples: number) => void) | null = null;
+  #fail: ((error: unknown) => void) | null = null;
+  #child: ReturnType<typeof spawn> | null = null;
+
+  private constructor(
+    input: net.Socket,
+    output: net.Socket,
+    options: DecodeOptions,
+    sink: PcmSink,
+    onFirstSamples?: () => void,
+  ) {
+    this.#input = input;
+    this.output = output;
+    this.#options = options;
+    this.#sink = sink;
+    this.#onFirstSamples = onFirstSamples;
+    this.#maxSamples = Math.round(options.maxAudioSeconds * SAMPLE_RATE);
+  }
+
+  /** A connected socket pair: `output` for ffmpeg's stdout, the other end read into one buffer. */
+  static async open(
+    socketPath: string,
+    options: DecodeOptions,
+    sink: PcmSink,
+    onFirstSamples?: () => void,
+  ): Promise<PcmReader> {
+    const address =
+      Buffer.byteLength(socketPath) <= MAX_SOCKET_PATH_BYTES
+        ? socketPath
+        : `\0vtt-pcm-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const server = net.createServer({ pauseOnConnect: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(address, () => resolve());
+      });
+      const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+      const buffer = new Uint8Array(PCM_READ_BYTES);
+      // the reader exists only once the connection does; reads before then cannot happen (ffmpeg not yet started)
+      const holder: { reader: PcmReader | null } = { reader: null };
+      const input = net.connect({
+        path: address,
+        onread: { buffer, callback: (bytes, data) => holder.reader!.#read(data.subarray(0, bytes)) },
+      });
+      await new Promise<void>((resolve, reject) => {
+        input.once("connect", resolve);
+        input.once("error", reject);
+      });
+      const output = await accepted;
+      holder.reader = new PcmReader(input, output, options, sink, onFirstSamples);
+      return holder.reader;
+    } catch (error) {
+      throw new PoolJobError(
+        "engine_error",
+        `Could not open the socket for ffmpeg's output: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      server.close();
+    }
+  }
+
+  /**
+   * Starts ffmpeg with `output` as its stdout. This process's copy of `output` is closed at once (ffmpeg holds its own),
+   * so ffmpeg's exit ends the input; a spawn that throws closes the input too.
+   */
+  spawn(command: string, args: string[], stdin: "pipe" | "ignore"): ReturnType<typeof spawn> {
+    try {
+      return spawn(command, args, { stdio: [stdin, this.output, "pipe"] });
+    } catch (error) {
+      this.#input.destroy();
+      throw error;
+    } finally {
+      this.output.destroy();
+    }
+  }
+
+  /** Resolves with the sample count once ffmpeg has closed its stdout; rejects with the first failure. */
+  samples(child: ReturnType<typeof spawn>): Promise<number> {
+    this.#child = child;
+    return new Promise<number>((resolve, reject) => {
+      this.#done = resolve;
+      this.#fail = reject;
+      // an error of the socket (a reset) ends it like a close: ffmpeg's exit status tells what happened
+      this.#input.on("error", () => undefined);
+      this.#input.once("close", () => this.#finish());
+      // a child that could not be spawned never connects its end: nothing will come
+      child.once("error", () => this.#input.destroy());
+    });
+  }
+
+  #finish(): void {
+    if (this.#failure) this.#fail?.(this.#failure.error);
+    else this.#done?.(this.#samples);
+  }
+
+  /** One read (in the shared buffer, valid only during this call); false pauses the socket until the sink is done. */
+  #read(chunk: Uint8Array): boolean {
+    if (this.#failure) return false;
+    try {
+      const count = Math.floor((this.#carried + chunk.length) / BYTES_PER_SAMPLE);
       if (count === 0) {
-        carry.set(chunk, carried);
-        carried += chunk.length;
-        continue;
+        this.#carry.set(chunk, this.#carried);
+        this.#carried += chunk.length;
+        return true;
       }
-      if (samples === 0) onFirstSamples?.();
-      samples += count;
-      if (samples > maxSamples) {
+      if (this.#samples === 0) this.#onFirstSamples?.();
+      this.#samples += count;
+      if (this.#samples > this.#maxSamples) {
         throw new PoolJobError(
           "invalid_audio",
-          `The audio is longer than the ${options.maxAudioSeconds} s this pool accepts.`,
+          `The audio is longer than the ${this.#options.maxAudioSeconds} s this pool accepts.`,
         );
       }
-      if (scratch.length < count) {
-        scratch = new Float32Array(count);
-        scratchBytes = new Uint8Array(scratch.buffer);
-      }
-      // a copy: Buffer offsets need not be 4-aligned
-      const fromChunk = count * BYTES_PER_SAMPLE - carried;
-      scratchBytes.set(carry.subarray(0, carried));
-      scratchBytes.set(chunk.subarray(0, fromChunk), carried);
-      carry.set(chunk.subarray(fromChunk));
-      carried = chunk.length - fromChunk;
-      await sink(scratch.subarray(0, count));
+      const fromChunk = count * BYTES_PER_SAMPLE - this.#carried;
+      this.#scratchBytes.set(this.#carry.subarray(0, this.#carried));
+      this.#scratchBytes.set(chunk.subarray(0, fromChunk), this.#carried);
+      this.#carry.set(chunk.subarray(fromChunk));
+      this.#carried = chunk.length - fromChunk;
+      const pending = this.#sink(this.#scratch.subarray(0, count));
+      if (!pending) return true;
+      pending.then(
+        () => {
+          if (!this.#failure) this.#input.resume();
+        },
+        (error: unknown) => this.#stop(error),
+      );
+      return false;
+    } catch (error) {
+      this.#stop(error);
+      return false;
     }
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
   }
-  return samples;
+
+  #stop(error: unknown): void {
+    this.#failure ??= { error };
+    this.#child?.kill("SIGKILL");
+    this.#input.destroy();
+  }
 }
 
 /** Why ffmpeg failed: killed by someone else (this node's problem, retryable) or the input is not decodable. */

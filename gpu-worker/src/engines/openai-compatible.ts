@@ -3,11 +3,17 @@
  * `openai` SDK's `audio.transcriptions.create` (or `audio.translations.create` for a translate task) with
  * `response_format: verbose_json`. A batch's windows go out as concurrent requests (concurrency = batch size), so the
  * server's own continuous batching does the packing.
+ *
+ * Each request's WAV is written into a buffer of this engine's own, reused for a later window once the request has
+ * settled (at most `capacity` buffers in all), and goes out as a streamed multipart body (`toStreamingFile`), which
+ * the SDK sends as views of that buffer: no `File`, no multipart copy, no new buffer per window. What a window used
+ * to allocate (the WAV, its `File` copy and the multipart body's copy) was most of a long job's garbage after the
+ * decoder's pipe reads (docs/pool.md, "What a long job allocates").
  */
-import { encodeWav16, languageCode } from "@vtt/pool-contract";
-import OpenAI, { toFile } from "openai";
+import { encodeWav16Into, languageCode, wav16Bytes } from "@vtt/pool-contract";
+import OpenAI, { toStreamingFile } from "openai";
 
-import { SAMPLE_RATE } from "../audio/windows.ts";
+import { MAX_WINDOW_SECONDS, SAMPLE_RATE } from "../audio/windows.ts";
 import type { Logger } from "../log.ts";
 import {
   type EngineDescription,
@@ -53,6 +59,9 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
   readonly capacity: number;
   readonly #client: OpenAI;
   readonly #options: OpenAICompatibleEngineOptions;
+  /** WAV buffers of settled requests, for the next ones. */
+  readonly #free: Uint8Array<ArrayBuffer>[] = [];
+  #allocatedWavBuffers = 0;
   #ready = false;
 
   constructor(options: OpenAICompatibleEngineOptions) {
@@ -79,6 +88,11 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** WAV buffers allocated so far (tests, metrics): at most the requests in flight at once. */
+  get allocatedWavBuffers(): number {
+    return this.#allocatedWavBuffers;
   }
 
   /** Waits until the server lists its models (servers load weights before answering). */
@@ -112,9 +126,11 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
     if (window.signal?.aborted) throw new WindowAbortedError(window.signal.reason);
     // the server pads on its own side: only the real samples travel
     const samples = window.samples.subarray(0, Math.round((window.durationMs / 1000) * SAMPLE_RATE));
-    const file = await toFile(encodeWav16(samples), "window.wav", { type: "audio/wav" });
+    const buffer = this.#wavBuffer(samples.length);
+    const wav = encodeWav16Into(samples, buffer);
     const shared = {
-      file,
+      // a view of `buffer`, read by the SDK as it sends the body; `buffer` is reused only once the request settled
+      file: toStreamingFile(once(wav), "window.wav", { type: "audio/wav" }),
       model: this.#options.model,
       response_format: "verbose_json" as const,
       temperature: window.temperature ?? 0,
@@ -163,6 +179,21 @@ export class OpenAICompatibleEngine implements TranscriptionEngine {
       throw error;
     } finally {
       window.signal?.removeEventListener("abort", forward);
+      this.#free.push(buffer);
     }
   }
+
+  /** A free WAV buffer for `sampleCount` samples: one of a settled request, or a new one of a whole window's size. */
+  #wavBuffer(sampleCount: number): Uint8Array<ArrayBuffer> {
+    const bytes = wav16Bytes(sampleCount);
+    const at = this.#free.findIndex((buffer) => buffer.length >= bytes);
+    if (at >= 0) return this.#free.splice(at, 1)[0]!;
+    this.#allocatedWavBuffers++;
+    return new Uint8Array(Math.max(bytes, wav16Bytes(MAX_WINDOW_SECONDS * SAMPLE_RATE)));
+  }
+}
+
+/** One chunk as an async iterable (a streamed file's data). */
+async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield chunk;
 }

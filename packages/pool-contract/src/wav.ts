@@ -5,11 +5,28 @@ const DEFAULT_SAMPLE_RATE = 16_000;
 
 const WAV_HEADER_BYTES = 44;
 
+/** Bytes of a 16-bit mono WAV of `sampleCount` samples ({@link encodeWav16Into} needs a buffer this long). */
+export function wav16Bytes(sampleCount: number): number {
+  return WAV_HEADER_BYTES + sampleCount * 2;
+}
+
 /** 16-bit little-endian mono WAV of float samples in [-1, 1] (clipped). */
 export function encodeWav16(samples: Float32Array, sampleRate = DEFAULT_SAMPLE_RATE): Uint8Array<ArrayBuffer> {
+  return encodeWav16Into(samples, new Uint8Array(wav16Bytes(samples.length)), sampleRate);
+}
+
+/**
+ * {@link encodeWav16} into `out` (at least {@link wav16Bytes} long, e.g. a buffer reused for every window): returns
+ * the WAV as a view of `out`'s first bytes.
+ */
+export function encodeWav16Into<T extends ArrayBufferLike>(
+  samples: Float32Array,
+  out: Uint8Array<T>,
+  sampleRate = DEFAULT_SAMPLE_RATE,
+): Uint8Array<T> {
   const dataBytes = samples.length * 2;
-  const out = new Uint8Array(WAV_HEADER_BYTES + dataBytes);
-  const view = new DataView(out.buffer);
+  if (out.length < WAV_HEADER_BYTES + dataBytes) throw new RangeError("the WAV does not fit the buffer");
+  const view = new DataView(out.buffer, out.byteOffset, WAV_HEADER_BYTES + dataBytes);
   const ascii = (offset: number, text: string): void => {
     for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
   };
@@ -30,5 +47,5 @@ export function encodeWav16(samples: Float32Array, sampleRate = DEFAULT_SAMPLE_R
     const s = Math.max(-1, Math.min(1, samples[i]!));
     view.setInt16(WAV_HEADER_BYTES + 2 * i, s < 0 ? s * 0x8000 : s * 0x7fff, true);
   }
-  return out;
+  return out.subarray(0, WAV_HEADER_BYTES + dataBytes);
 }
