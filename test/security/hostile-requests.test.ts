@@ -3102,5 +3102,5 @@ describe("hostile operator-console forms: a 4xx HTML or text answer, never a 5xx
       expect(body).not.toContain(SCRIPT);
       await expectUnchanged(before, path);
     }
-  });
+  }, 30_000); // two dozen console requests: slow on a loaded machine
 });
