@@ -4,9 +4,9 @@
 // adapter (loopback fake upstreams that drain and count what they receive). Peak growth over the GC'd baseline is
 // reported per case; the goal is under 16 MB for every case.
 // Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--url-timeout-s 1800] [--tus-gib 1] [--tus-chunk-mib 64]
-//   [--only name,name] [--sample-ms 10] [--state name] [--verbose] [--write]
+//   [--only name,name] [--sample-ms 10] [--state name] [--verbose] [--write] [--snapshot-after-s N [--snapshot-file F]]
 // (Node 20: the inspector client is `ws`, through wrangler's dependencies; Node ≥ 22 has a global WebSocket.)
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -26,6 +26,12 @@ const { values } = parseArgs({
     only: { type: "string", default: "" },
     "sample-ms": { type: "string", default: "10" },
     "gc-ms": { type: "string", default: "250" },
+    // a V8 heap snapshot of the isolate this many seconds into each case (0: none), written to --snapshot-file
+    // (`-<case index>` appended); read it with `node bench/memory/retainers.mjs FILE` or Chrome DevTools' Memory tab
+    "snapshot-after-s": { type: "string", default: "0" },
+    // …or the first time what is held after a GC passes this many MB (0: never)
+    "snapshot-over-mb": { type: "string", default: "0" },
+    "snapshot-file": { type: "string", default: ".wrangler/bench-memory.heapsnapshot" },
     write: { type: "boolean", default: false },
     // print wrangler dev's own output (reloads, uncaught errors) to stderr
     verbose: { type: "boolean", default: false },
@@ -216,8 +222,10 @@ async function inspector(port, wakeUrl) {
   });
   let id = 0;
   const waiting = new Map();
+  let snapshotChunks = null;
   socket.onmessage = (event) => {
     const message = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") snapshotChunks?.push(message.params.chunk);
     if (message.id && waiting.has(message.id)) {
       waiting.get(message.id)(message);
       waiting.delete(message.id);
@@ -250,13 +258,30 @@ async function inspector(port, wakeUrl) {
     const usage = await send("Runtime.getHeapUsage");
     return { used: usage.usedSize, backing: usage.backingStorageSize ?? null };
   };
-  return { send, heap, close: () => socket.close() };
+  /** A heap snapshot of the isolate (the chunks V8 streams while `takeHeapSnapshot` runs), as its JSON text. */
+  const snapshot = async () => {
+    snapshotChunks = [];
+    await send("HeapProfiler.takeHeapSnapshot", { reportProgress: false, captureNumericValue: false });
+    const text = snapshotChunks.join("");
+    snapshotChunks = null;
+    return text;
+  };
+  return { send, heap, snapshot, close: () => socket.close() };
 }
 
 /** the running case's peaks so far (progress lines of long cases) */
 let heapSoFar = () => "";
 
-async function measure(devtools, work) {
+async function measure(devtools, work, snapshotFile = null) {
+  const started = performance.now();
+  let snapshotStarted = false;
+  const takeSnapshot = async () => {
+    const at = ((performance.now() - started) / 1000).toFixed(1);
+    const text = await devtools.snapshot().catch((error) => (console.error(`snapshot: ${error}`), null));
+    if (!text) return;
+    writeFileSync(snapshotFile, text);
+    console.error(`heap snapshot ${at} s into the case: ${snapshotFile} (${(text.length / MB).toFixed(1)} MB)`);
+  };
   await devtools.send("HeapProfiler.collectGarbage").catch(() => undefined);
   const base = await devtools.heap();
   let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
@@ -298,16 +323,31 @@ async function measure(devtools, work) {
       if (now) {
         lastLive = now.used + (now.backing ?? 0);
         live = Math.max(live, lastLive);
+        const over = Number(values["snapshot-over-mb"]) * MB;
+        if (over > 0 && snapshotFile && !snapshotStarted && lastLive - base.used - (base.backing ?? 0) > over) {
+          snapshotStarted = true;
+          await takeSnapshot();
+        }
       }
     }
   })();
   heapSoFar = () =>
     `heap peak +${((peak.used - base.used) / MB).toFixed(1)} MB, held peak +${((live - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, held now +${((lastLive - base.used - (base.backing ?? 0)) / MB).toFixed(1)} MB, ${samples} samples`;
-  const started = performance.now();
+  const snapshotAfterMs = Number(values["snapshot-after-s"]) * 1000;
+  let snapshotTimer = null;
+  let snapshotTaken = Promise.resolve();
+  if (snapshotAfterMs > 0 && snapshotFile) {
+    snapshotTimer = setTimeout(() => {
+      snapshotStarted = true;
+      snapshotTaken = takeSnapshot();
+    }, snapshotAfterMs);
+  }
   let detail;
   try {
     detail = await work();
   } finally {
+    if (snapshotTimer) clearTimeout(snapshotTimer);
+    await snapshotTaken;
     sampling = false;
     await Promise.all([sampler, liveSampler]);
   }
@@ -604,7 +644,7 @@ async function main() {
         continue;
       }
       console.error(`running: ${c.name}`);
-      const m = await measure(devtools, c.run);
+      const m = await measure(devtools, c.run, `${values["snapshot-file"]}-${rows.length}`);
       const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
       // judged on what is held (sampled after a GC); the 10 ms samples also count garbage V8 has not collected yet
       const ok = m.heapGrowth < GOAL_BYTES && m.live < GOAL_BYTES;
