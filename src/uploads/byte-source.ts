@@ -6,7 +6,7 @@
  */
 import { type ObjectSealer, sealedSize, SEGMENT_BYTES } from "../domain/envelope.ts";
 
-/** Hands out bytes in order: at most `max` at a time, null once it has none left. */
+/** Hands out bytes in order: at most `max` at a time (never an empty chunk), null once it has none left or max ≤ 0. */
 export interface ByteSource {
   read(max: number): Promise<Uint8Array | null>;
 }
@@ -156,6 +156,7 @@ export function limitedSource(source: ByteSource, bytes: number): ByteSource {
   let left = bytes;
   return {
     async read(max) {
+      if (left <= 0 || max <= 0) return null;
       const chunk = await source.read(Math.min(max, left));
       if (chunk) left -= chunk.byteLength;
       return chunk;
@@ -188,6 +189,7 @@ export function streamSource(stream: ReadableStream<Uint8Array>): ByteSource {
   let carry: Uint8Array | null = null;
   return {
     async read(max) {
+      if (max <= 0) return null;
       while (!carry) {
         const next = await reader.read();
         if (next.done) return null;
@@ -217,6 +219,7 @@ export function arraySource(chunks: Uint8Array[]): ByteSource {
   let carry: Uint8Array | null = null;
   return {
     async read(max) {
+      if (max <= 0) return null;
       carry ??= chunks[at++] ?? null;
       if (!carry) return null;
       const out = carry.byteLength > max ? carry.subarray(0, max) : carry;
