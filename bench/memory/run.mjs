@@ -5,6 +5,7 @@
 // reported per case; the goal is under 16 MB for every case.
 // Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--url-timeout-s 1800] [--tus-gib 1] [--tus-chunk-mib 64]
 //   [--only name,name] [--sample-ms 10] [--state name] [--profile] [--verbose] [--write]
+//   [--snapshot-after-s N [--snapshot-file F]]
 // --profile: a CPU profile of the Worker isolate (the inspector's Profiler) per case, written to
 // .wrangler/bench-memory-<case>.cpuprofile, and its top functions by self time printed.
 // (Node 20: the inspector client is `ws`, through wrangler's dependencies; Node ≥ 22 has a global WebSocket.)
@@ -35,6 +36,12 @@ const { values } = parseArgs({
     only: { type: "string", default: "" },
     "sample-ms": { type: "string", default: "10" },
     "gc-ms": { type: "string", default: "250" },
+    // a V8 heap snapshot of the isolate this many seconds into each case (0: none), written to --snapshot-file
+    // (`-<case index>` appended); read it with `node bench/memory/retainers.mjs FILE` or Chrome DevTools' Memory tab
+    "snapshot-after-s": { type: "string", default: "0" },
+    // …or the first time what is held after a GC passes this many MB (0: never)
+    "snapshot-over-mb": { type: "string", default: "0" },
+    "snapshot-file": { type: "string", default: ".wrangler/bench-memory.heapsnapshot" },
     write: { type: "boolean", default: false },
     // print wrangler dev's own output (reloads, uncaught errors) to stderr
     verbose: { type: "boolean", default: false },
@@ -226,8 +233,10 @@ async function inspector(port, wakeUrl) {
   });
   let id = 0;
   const waiting = new Map();
+  let snapshotChunks = null;
   socket.onmessage = (event) => {
     const message = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") snapshotChunks?.push(message.params.chunk);
     if (message.id && waiting.has(message.id)) {
       waiting.get(message.id)(message);
       waiting.delete(message.id);
@@ -270,7 +279,15 @@ async function inspector(port, wakeUrl) {
     const usage = await send("Runtime.getHeapUsage", {}, 10_000);
     return { used: usage.usedSize, backing: usage.backingStorageSize ?? null };
   };
-  return { send, heap, wakeUrl, close: () => socket.close() };
+  /** A heap snapshot of the isolate (the chunks V8 streams while `takeHeapSnapshot` runs), as its JSON text. */
+  const snapshot = async () => {
+    snapshotChunks = [];
+    await send("HeapProfiler.takeHeapSnapshot", { reportProgress: false, captureNumericValue: false });
+    const text = snapshotChunks.join("");
+    snapshotChunks = null;
+    return text;
+  };
+  return { send, heap, snapshot, wakeUrl, close: () => socket.close() };
 }
 
 /** the running case's peaks so far (progress lines of long cases) */
@@ -317,7 +334,16 @@ function writeProfile(name, profile) {
   }
 }
 
-async function measure(devtools, work, profileName = null) {
+async function measure(devtools, work, { profileName = null, snapshotFile = null } = {}) {
+  const started = performance.now();
+  let snapshotStarted = false;
+  const takeSnapshot = async () => {
+    const at = ((performance.now() - started) / 1000).toFixed(1);
+    const text = await devtools.snapshot().catch((error) => (console.error(`snapshot: ${error}`), null));
+    if (!text) return;
+    writeFileSync(snapshotFile, text);
+    console.error(`heap snapshot ${at} s into the case: ${snapshotFile} (${(text.length / MB).toFixed(1)} MB)`);
+  };
   await devtools.send("HeapProfiler.collectGarbage").catch(() => undefined);
   const base = await devtools.heap();
   let peak = { used: base.used, total: base.used + (base.backing ?? 0) };
@@ -359,6 +385,11 @@ async function measure(devtools, work, profileName = null) {
       if (now) {
         lastLive = now.used + (now.backing ?? 0);
         live = Math.max(live, lastLive);
+        const over = Number(values["snapshot-over-mb"]) * MB;
+        if (over > 0 && snapshotFile && !snapshotStarted && lastLive - base.used - (base.backing ?? 0) > over) {
+          snapshotStarted = true;
+          await takeSnapshot();
+        }
       }
     }
   })();
@@ -373,11 +404,21 @@ async function measure(devtools, work, profileName = null) {
     await devtools.send("Profiler.setSamplingInterval", { interval: 10_000 });
     await devtools.send("Profiler.start");
   }
-  const started = performance.now();
+  const snapshotAfterMs = Number(values["snapshot-after-s"]) * 1000;
+  let snapshotTimer = null;
+  let snapshotTaken = Promise.resolve();
+  if (snapshotAfterMs > 0 && snapshotFile) {
+    snapshotTimer = setTimeout(() => {
+      snapshotStarted = true;
+      snapshotTaken = takeSnapshot();
+    }, snapshotAfterMs);
+  }
   let detail;
   try {
     detail = await work();
   } finally {
+    if (snapshotTimer) clearTimeout(snapshotTimer);
+    await snapshotTaken;
     sampling = false;
     await Promise.all([sampler, liveSampler]);
     if (profileName) {
@@ -692,7 +733,10 @@ async function main() {
         continue;
       }
       console.error(`running: ${c.name}`);
-      const m = await measure(devtools, c.run, values.profile ? c.name : null);
+      const m = await measure(devtools, c.run, {
+        profileName: values.profile ? c.name : null,
+        snapshotFile: `${values["snapshot-file"]}-${rows.length}`,
+      });
       const mb = (n) => (n === null ? "n/a" : (n / MB).toFixed(1));
       // judged on what is held (sampled after a GC); the 10 ms samples also count garbage V8 has not collected yet
       const ok = m.heapGrowth < GOAL_BYTES && m.live < GOAL_BYTES;

@@ -5,15 +5,18 @@
  *
  * Bytes are laid out in R2 like a direct upload (src/storage/audio-store.ts): one object `audio/<tenant>/<job>`,
  * sealed with the tenant's envelope, written as a multipart upload of equal `UPLOAD_PART_BYTES` parts (whole 64 KiB
- * segments) and a shorter last part. A PATCH whose bytes do not end on a part boundary leaves a remainder: it is kept
- * sealed (its own envelope) in `tus/<tenant>/<upload>/tail-<n>` and put in front of the next PATCH's bytes. A part is
- * written as soon as it is full and bytes after it are due (`Upload-Length` says so), so a PATCH that ends on a part
- * boundary leaves no remainder. The object never holds more than one part of plaintext (plus one network chunk) in
- * memory: parts, the last part and the remainder are sealed one 64 KiB segment at a time as R2 reads them, and the
- * remainder is read back the same way, never joined into one buffer or held both plain and sealed.
+ * segments) and a shorter last part. Nothing is held whole: bytes go from the request to R2 as R2 pulls them, sealed
+ * one 64 KiB segment at a time (src/uploads/byte-source.ts).
  *
- * A PATCH with `Upload-Checksum` keeps its bytes in memory (at most one part) until the digest matches, so a mismatch
- * (460) discards them without any segment ever being sealed twice under the same nonce.
+ * - A PATCH with a Content-Length (what tus clients send) writes every part it fills as it arrives: the stored
+ *   remainder first, then the body. What is left after its last whole part is stored as one more remainder piece,
+ *   `tus/<tenant>/<upload>/tail-<n>`, sealed under its own data key and streamed too. Pieces are never read back
+ *   until the part they belong to is written (then once, as R2 pulls them); more than MAX_TAIL_PIECES are joined.
+ *   A cut connection loses the bytes of the part or piece it was in: the client resumes from HEAD's offset.
+ * - A PATCH without a Content-Length, or with `Upload-Checksum`, is stored in pieces of at most TAIL_PIECE_BYTES,
+ *   each held in memory until it is full (a cut keeps what arrived); with a checksum they count only once the digest
+ *   matches, so a mismatch (460) discards them without any segment of the object being sealed twice under one nonce.
+ *   Full parts are then written from the pieces.
  */
 import { DurableObject } from "cloudflare:workers";
 
@@ -24,24 +27,44 @@ import {
   type EnvelopeHeader,
   type ObjectSealer,
   resumeSealer,
-  sealedSize,
   SEGMENT_BYTES,
 } from "../domain/envelope.ts";
 import type { Env } from "../env.ts";
 import { createJob, type ResolvedUploadOptions } from "../jobs/create-job.ts";
-import { concatBytes, takeBytes } from "../lib/bytes.ts";
+import { concatBytes } from "../lib/bytes.ts";
 import { log } from "../lib/log.ts";
 import { audioKey } from "../storage/audio-store.ts";
 import { createDb } from "../storage/db.ts";
 import { markResumableUploadCompleted } from "../storage/resumable-uploads.repo.ts";
 import { getSealedStream, masterKeys, objectSealer } from "../storage/sealed-objects.ts";
 import { placeById } from "../storage/shards.ts";
+import {
+  arraySource,
+  type BodyRefusal,
+  type ByteSource,
+  concatSources,
+  limitedSource,
+  PatchBody,
+  sealedStream,
+  SourceGone,
+  streamSource,
+} from "./byte-source.ts";
 
 const STATE_KEY = "state";
 /** sealed parts hold whole segments; all but the last part of an R2 multipart upload share one size */
 export const RESUMABLE_PART_BYTES = Math.ceil(UPLOAD_PART_BYTES / SEGMENT_BYTES) * SEGMENT_BYTES;
 
 export const tusPrefix = (tenantId: string, uploadId: string) => `tus/${tenantId}/${uploadId}/`;
+/** the most a remainder piece holds in memory before it is stored (a PATCH of unknown length, or checksummed) */
+export const TAIL_PIECE_BYTES = 1024 * 1024;
+/** remainder pieces kept before they are joined into one (a client sending many tiny PATCHes) */
+export const MAX_TAIL_PIECES = 32;
+
+/** One stored remainder piece: `tus/<tenant>/<upload>/tail-<n>`, sealed under its own data key. */
+export interface TailPiece {
+  key: string;
+  bytes: number;
+}
 
 export interface NewUploadState {
   uploadId: string;
@@ -64,8 +87,10 @@ export interface UploadState extends NewUploadState {
   multipartId: string | null;
   envelope: EnvelopeHeader;
   audio: SniffedAudio | null;
-  tailKey: string | null;
+  /** the bytes after the last whole part, in the order they arrived: one sealed object per piece */
+  tail: TailPiece[];
   tailBytes: number;
+  /** the number of the last piece object named (`tail-<n>`) */
   tailGeneration: number;
   /** the whole object is in R2 (the multipart upload completed) */
   stored: boolean;
@@ -129,7 +154,7 @@ export class ResumableUpload extends DurableObject<Env> {
       multipartId: null,
       envelope: sealer.header,
       audio: null,
-      tailKey: null,
+      tail: [],
       tailBytes: 0,
       tailGeneration: 0,
       stored: false,
@@ -235,9 +260,13 @@ export class ResumableUpload extends DurableObject<Env> {
     request: AppendRequest,
     body: ReadableStream<Uint8Array> | null,
   ): Promise<AppendOutcome> {
-    const start = state.offset;
     const checksummed = request.checksum !== null;
-    const bodyLimit = checksummed ? Math.min(request.maxChunkBytes, RESUMABLE_PART_BYTES) : request.maxChunkBytes;
+    const patch = new PatchBody(body, {
+      start: state.offset,
+      length: state.length,
+      limit: checksummed ? Math.min(request.maxChunkBytes, RESUMABLE_PART_BYTES) : request.maxChunkBytes,
+      digest: checksummed,
+    });
     const key = audioKey(state.tenantId, state.jobId);
     const sealer = await resumeSealer(
       masterKeys(this.env),
@@ -246,172 +275,285 @@ export class ResumableUpload extends DurableObject<Env> {
       state.envelope,
       (state.parts.length * RESUMABLE_PART_BYTES) / SEGMENT_BYTES,
     );
-    const pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    if (state.tailKey && state.tailBytes > 0) {
-      // read back segment by segment: the remainder is held once, as plaintext, like the bytes that follow it
-      const tail = await getSealedStream(this.env, state.tenantId, state.tailKey);
-      const tailReader = tail?.body.getReader();
-      for (;;) {
-        const next = await tailReader?.read();
-        if (!next || next.done) break;
-        pending.push(next.value);
-        pendingBytes += next.value.byteLength;
-      }
-      if (!tail || pendingBytes !== state.tailBytes) {
-        log("tus_tail_missing", { upload_id: state.uploadId });
-        return refused(410, "upload_terminated", "The upload's stored bytes are gone; start a new one.");
+    const done = (outcome: BodyRefusal | null): AppendOutcome =>
+      outcome
+        ? { ...outcome, ok: false, bytesRead: patch.received, offset: state.offset }
+        : {
+            ok: true,
+            offset: state.offset,
+            transcriptionId: null,
+            bytesRead: patch.received,
+            expiresAt: state.expiresAt,
+          };
+
+    // the container is judged from the first bytes before any of them is stored
+    if (!state.audio) {
+      const sniffed = await this.#sniff(state, patch);
+      if (sniffed === "tail_missing") return done(tailMissing());
+      if (sniffed === "not_audio") {
+        await patch.cancel();
+        await this.#discardBytes(state);
+        await this.#save({ ...state, status: "terminated", endedCode: "unsupported_audio" });
+        return { ...notAudio(), bytesRead: patch.received };
       }
     }
-    const digest = checksummed ? new crypto.DigestStream("SHA-256") : null;
-    const digestWriter = digest?.getWriter() ?? null;
-    let received = 0;
-    let failure: Extract<AppendOutcome, { ok: false }> | null = null;
-    let storing = false;
-    const reader = body?.getReader() ?? null;
 
-    // a full part is written once bytes after it are due (it is then never the last part, which is sealed as last)
-    const flushParts = async () => {
-      while (pendingBytes >= RESUMABLE_PART_BYTES && (state.parts.length + 1) * RESUMABLE_PART_BYTES < state.length) {
-        if (!state.audio) return;
+    let outcome: BodyRefusal | null;
+    try {
+      outcome =
+        checksummed || request.declaredBytes === null
+          ? await this.#appendBuffered(state, sealer, patch, request.checksum)
+          : await this.#appendStreamed(state, sealer, patch, request.declaredBytes);
+    } catch (error) {
+      if (error instanceof SourceGone) {
+        await patch.cancel();
+        return done(tailMissing());
+      }
+      // R2 failed: the state stands as saved after the last part or remainder kept; the caller resumes from HEAD
+      await patch.cancel();
+      throw error;
+    }
+    if (outcome) await patch.cancel();
+    if (!outcome && state.stored) return this.#complete(state, patch.received);
+    return done(outcome);
+  }
+
+  /**
+   * Declared length, no checksum: every part this PATCH fills goes to R2 as it arrives (the stored remainder, then the
+   * body, sealed as R2 pulls them); what is left after the last whole part is stored as one more remainder piece,
+   * streamed too. A cut connection loses the bytes of the part or piece it was in (the client resumes from HEAD).
+   */
+  async #appendStreamed(
+    state: UploadState,
+    sealer: ObjectSealer,
+    patch: PatchBody,
+    declared: number,
+  ): Promise<BodyRefusal | null> {
+    for (;;) {
+      const left = declared - patch.consumed;
+      if (left <= 0 || state.stored) return patch.failure;
+      const partStart = state.parts.length * RESUMABLE_PART_BYTES;
+      const need = Math.min(partStart + RESUMABLE_PART_BYTES, state.length) - partStart - state.tailBytes;
+      const wrote =
+        left >= need
+          ? await this.#writePart(state, sealer, state.tail.length, limitedSource(patch, need), need)
+          : await this.#writePiece(state, limitedSource(patch, left), left);
+      if (!wrote) return patch.failure ?? interrupted();
+    }
+  }
+
+  /**
+   * Unknown length, or Upload-Checksum: the body is stored in remainder pieces of at most TAIL_PIECE_BYTES, each held
+   * in memory until it is full (so a cut keeps what arrived); with a checksum they count only once the digest
+   * matches. Full parts are then assembled from the pieces.
+   */
+  async #appendBuffered(
+    state: UploadState,
+    sealer: ObjectSealer,
+    patch: PatchBody,
+    checksum: Uint8Array | null,
+  ): Promise<BodyRefusal | null> {
+    const staged: TailPiece[] = [];
+    let stagedBytes = 0;
+    while (!patch.finished) {
+      const position = state.parts.length * RESUMABLE_PART_BYTES + state.tailBytes + stagedBytes;
+      const room = nextPartEnd(position, state.length) - position;
+      const chunks: Uint8Array[] = [];
+      let bytes = 0;
+      while (bytes < Math.min(room, TAIL_PIECE_BYTES)) {
+        const chunk = await patch.read(Math.min(room, TAIL_PIECE_BYTES) - bytes);
+        if (!chunk) break;
+        chunks.push(chunk);
+        bytes += chunk.byteLength;
+      }
+      if (bytes === 0) break;
+      const piece = await this.#putPiece(state, arraySource(chunks), bytes);
+      if (!piece) throw new SourceGone("missing", "a held piece ran dry");
+      if (checksum) {
+        staged.push(piece);
+        stagedBytes += bytes;
+      } else {
+        await this.#keepPieces(state, [piece]);
+        await this.#writeFullParts(state, sealer);
+      }
+    }
+    if (!checksum) return patch.failure;
+    const matches = !patch.failure && equalBytes(await patch.sha256(), checksum);
+    if (!matches) {
+      // nothing of this PATCH counts: the state (and the remainder before it) stand as they were
+      if (staged.length) await this.env.BUCKET.delete(staged.map((p) => p.key)).catch(() => undefined);
+      return patch.failure ?? refused(460, "checksum_mismatch", "The body's SHA-256 does not match Upload-Checksum.");
+    }
+    await this.#keepPieces(state, staged);
+    await this.#writeFullParts(state, sealer);
+    return null;
+  }
+
+  /** Reads the first bytes (the stored remainder's, then the body's, which stay to be read) and sniffs them. */
+  async #sniff(state: UploadState, patch: PatchBody): Promise<"sniffed" | "short" | "not_audio" | "tail_missing"> {
+    const want = Math.min(SNIFF_BYTES, state.length);
+    // a remainder kept before the container was known is shorter than the sniff (the sniff runs as soon as it can)
+    const stored = await this.#readPieces(state, state.tail);
+    if (stored === null) return "tail_missing";
+    const ahead = await patch.peek(Math.max(0, want - stored.byteLength));
+    if (stored.byteLength + ahead.byteLength < want) return "short";
+    state.audio = sniffAudio(concatBytes([stored, ahead]).subarray(0, SNIFF_BYTES));
+    return state.audio ? "sniffed" : "not_audio";
+  }
+
+  /** The plaintext of a few small pieces, whole (only ever below SNIFF_BYTES); null when one is gone. */
+  async #readPieces(state: UploadState, pieces: TailPiece[]): Promise<Uint8Array | null> {
+    const chunks: Uint8Array[] = [];
+    for (const piece of pieces) {
+      const opened = await getSealedStream(this.env, state.tenantId, piece.key);
+      if (!opened) return null;
+      const bytes = new Uint8Array(await new Response(opened.body).arrayBuffer());
+      if (bytes.byteLength !== piece.bytes) return null;
+      chunks.push(bytes);
+    }
+    return concatBytes(chunks);
+  }
+
+  /**
+   * Writes the next part: the first `pieces` stored remainder pieces, opened as R2 pulls them, then `bodyBytes` of
+   * `body`, sealed with the object's sealer. The last part completes the object. False when the body ran dry first
+   * (the part is not kept; R2 drops a part whose stream failed).
+   */
+  async #writePart(
+    state: UploadState,
+    sealer: ObjectSealer,
+    pieces: number,
+    body: ByteSource | null,
+    bodyBytes: number,
+  ): Promise<boolean> {
+    const used = state.tail.slice(0, pieces);
+    const plainBytes = used.reduce((n, p) => n + p.bytes, 0) + bodyBytes;
+    const partStart = state.parts.length * RESUMABLE_PART_BYTES;
+    const final = partStart + plainBytes === state.length;
+    const key = audioKey(state.tenantId, state.jobId);
+    const source = concatSources([
+      ...used.map((piece) => () => this.#openPiece(state, piece)),
+      ...(body ? [async () => body] : []),
+    ]);
+    const sealed = sealedStream(sealer, source, plainBytes, final);
+    const stream = sealed.stream;
+    try {
+      if (final && state.parts.length === 0) {
+        await this.env.BUCKET.put(key, stream, storedMetadata(state));
+      } else {
         if (!state.multipartId) {
           const upload = await this.env.BUCKET.createMultipartUpload(key, storedMetadata(state));
           state.multipartId = upload.uploadId;
+          await this.#save(state);
         }
         const upload = this.env.BUCKET.resumeMultipartUpload(key, state.multipartId);
-        const part = sealingStream(sealer, pending, RESUMABLE_PART_BYTES, false);
-        pendingBytes -= RESUMABLE_PART_BYTES;
-        state.parts.push(await upload.uploadPart(state.parts.length + 1, part));
-        // the part now holds the old tail's bytes: keep the state coherent after every part
-        const oldTail = state.tailKey;
-        state.tailKey = null;
-        state.tailBytes = 0;
-        state.offset = state.parts.length * RESUMABLE_PART_BYTES;
-        await this.#save(state);
-        if (oldTail) await this.env.BUCKET.delete(oldTail).catch(() => undefined);
-      }
-    };
-
-    try {
-      while (reader) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!value?.byteLength) continue;
-        if (start + received + value.byteLength > state.length) {
-          failure = refused(413, "exceeds_upload_length", `The body passes Upload-Length (${state.length} bytes).`);
-          break;
-        }
-        if (received + value.byteLength > bodyLimit) {
-          failure = refused(413, "chunk_too_large", `One PATCH may carry at most ${bodyLimit} bytes.`);
-          break;
-        }
-        received += value.byteLength;
-        pending.push(value);
-        pendingBytes += value.byteLength;
-        if (digestWriter) await digestWriter.write(value);
-        if (!state.audio && state.parts.length === 0 && pendingBytes >= Math.min(SNIFF_BYTES, state.length)) {
-          state.audio = sniffAudio(concatBytes(pending, pendingBytes).subarray(0, SNIFF_BYTES));
-          if (!state.audio) {
-            failure = notAudio();
-            break;
-          }
-        }
-        if (!checksummed) {
-          storing = true;
-          await flushParts();
-          storing = false;
-        }
+        const part = await upload.uploadPart(state.parts.length + 1, stream);
+        state.parts.push(part);
+        if (final) await upload.complete(state.parts);
       }
     } catch (error) {
-      // R2 failed mid-part: the part's bytes are gone from memory, so no remainder may be kept after the parts
-      // already saved (the state stands as saved after the last part); the caller gets an error and resumes from HEAD
-      if (storing) throw error;
-      // the connection was cut (or the body failed): keep what arrived, so the client resumes from there
-      log("tus_body_interrupted", {
-        upload_id: state.uploadId,
-        error: error instanceof Error ? error.name : "unknown",
-      });
-      failure = refused(400, "body_interrupted", "The request body ended before its declared length.");
+      // the body ran dry (a cut connection, a refused chunk): the part is not kept, the state stands as saved
+      if (ranDry(sealed.failure()) && body) return false;
+      throw sourceFailure(sealed.failure()) ?? error;
     }
-    if (failure) await reader?.cancel().catch(() => undefined);
-
-    if (failure?.code === "unsupported_audio") {
-      await this.#discardBytes(state);
-      await this.#save({ ...state, status: "terminated", endedCode: "unsupported_audio" });
-      return { ...failure, bytesRead: received };
+    // the part now holds those pieces' bytes: keep the state coherent after every part, then drop them
+    state.tail = state.tail.slice(pieces);
+    state.tailBytes -= plainBytes - bodyBytes;
+    state.offset = state.parts.length * RESUMABLE_PART_BYTES + state.tailBytes;
+    if (final) {
+      state.stored = true;
+      state.offset = state.length;
     }
-    if (checksummed) {
-      await digestWriter!.close();
-      const actual = new Uint8Array(await digest!.digest);
-      const matches = !failure && equalBytes(actual, request.checksum!);
-      if (!matches) {
-        // nothing of this PATCH was sealed: the state (and the old tail) stand as they were
-        const outcome =
-          failure ?? refused(460, "checksum_mismatch", "The body's SHA-256 does not match Upload-Checksum.");
-        return { ...outcome, bytesRead: received, offset: state.offset };
-      }
-      await flushParts();
-    }
-
-    const end = start + received;
-    if (!failure && end === state.length) return this.#finish(state, sealer, pending, pendingBytes, received);
-    await this.#keepTail(state, pending, pendingBytes, end);
-    if (failure) return { ...failure, bytesRead: received, offset: state.offset };
-    return { ok: true, offset: state.offset, transcriptionId: null, bytesRead: received, expiresAt: state.expiresAt };
+    await this.#save(state);
+    if (used.length) await this.env.BUCKET.delete(used.map((p) => p.key)).catch(() => undefined);
+    return true;
   }
 
-  /** Stores what did not fill a part as the new tail, then drops the old one. */
-  async #keepTail(state: UploadState, pending: Uint8Array[], pendingBytes: number, end: number): Promise<void> {
-    const oldTail = state.tailKey;
-    if (pendingBytes === 0 && !oldTail) return;
-    if (pendingBytes === state.tailBytes && end === state.offset) return;
-    const generation = state.tailGeneration + 1;
-    const tailKey = `${tusPrefix(state.tenantId, state.uploadId)}tail-${generation}`;
-    if (pendingBytes > 0) {
-      // the layout putSealed writes (its own envelope, 64 KiB segments), sealed as R2 reads it
-      const tailSealer = await objectSealer(this.env, state.tenantId, tailKey);
-      await this.env.BUCKET.put(tailKey, sealingStream(tailSealer, pending, pendingBytes, true), {
+  /** Stores `bytes` of `source` as one more remainder piece (streamed); false when the source ran dry first. */
+  async #writePiece(state: UploadState, source: ByteSource, bytes: number): Promise<boolean> {
+    if (state.tail.length >= MAX_TAIL_PIECES) await this.#compactTail(state);
+    const piece = await this.#putPiece(state, source, bytes);
+    if (!piece) return false;
+    await this.#keepPieces(state, [piece]);
+    return true;
+  }
+
+  /**
+   * Seals `bytes` of `source` into a new piece object under its own data key, as R2 reads it (the layout putSealed
+   * writes). Null when the source ran dry first (R2 stores nothing of a failed put).
+   */
+  async #putPiece(state: UploadState, source: ByteSource, bytes: number): Promise<TailPiece | null> {
+    state.tailGeneration += 1;
+    const key = `${tusPrefix(state.tenantId, state.uploadId)}tail-${state.tailGeneration}`;
+    const pieceSealer = await objectSealer(this.env, state.tenantId, key);
+    const sealed = sealedStream(pieceSealer, source, bytes, true);
+    try {
+      await this.env.BUCKET.put(key, sealed.stream, {
         httpMetadata: { contentType: "application/octet-stream" },
-        customMetadata: { ...tailSealer.header, ct: "application/octet-stream" },
+        customMetadata: { ...pieceSealer.header, ct: "application/octet-stream" },
       });
+    } catch (error) {
+      if (ranDry(sealed.failure())) return null;
+      throw sourceFailure(sealed.failure()) ?? error;
     }
-    state.tailGeneration = generation;
-    state.tailKey = pendingBytes > 0 ? tailKey : null;
-    state.tailBytes = pendingBytes;
-    state.offset = state.parts.length * RESUMABLE_PART_BYTES + pendingBytes;
-    await this.#save(state);
-    if (oldTail && oldTail !== state.tailKey) await this.env.BUCKET.delete(oldTail).catch(() => undefined);
+    return { key, bytes };
   }
 
-  async #finish(
-    state: UploadState,
-    sealer: Awaited<ReturnType<typeof resumeSealer>>,
-    pending: Uint8Array[],
-    pendingBytes: number,
-    received: number,
-  ): Promise<AppendOutcome> {
-    state.audio ??= sniffAudio(concatBytes(pending, pendingBytes));
-    if (!state.audio) {
-      await this.#discardBytes(state);
-      await this.#save({ ...state, status: "terminated", endedCode: "unsupported_audio" });
-      return { ...notAudio(), bytesRead: received };
-    }
-    const key = audioKey(state.tenantId, state.jobId);
-    const last = sealingStream(sealer, pending, pendingBytes, true);
-    if (!state.multipartId) {
-      await this.env.BUCKET.put(key, last, storedMetadata(state));
-    } else {
-      const upload = this.env.BUCKET.resumeMultipartUpload(key, state.multipartId);
-      state.parts.push(await upload.uploadPart(state.parts.length + 1, last));
-      await upload.complete(state.parts);
-    }
-    const oldTail = state.tailKey;
-    state.stored = true;
-    state.offset = state.length;
-    state.tailKey = null;
-    state.tailBytes = 0;
+  async #keepPieces(state: UploadState, pieces: TailPiece[]): Promise<void> {
+    if (!pieces.length) return;
+    state.tail.push(...pieces);
+    state.tailBytes += pieces.reduce((n, p) => n + p.bytes, 0);
+    state.offset = state.parts.length * RESUMABLE_PART_BYTES + state.tailBytes;
     await this.#save(state);
-    if (oldTail) await this.env.BUCKET.delete(oldTail).catch(() => undefined);
+  }
+
+  /** Writes every part the stored pieces fill (pieces never straddle a part boundary). */
+  async #writeFullParts(state: UploadState, sealer: ObjectSealer): Promise<void> {
+    for (;;) {
+      const partStart = state.parts.length * RESUMABLE_PART_BYTES;
+      const partBytes = Math.min(RESUMABLE_PART_BYTES, state.length - partStart);
+      let bytes = 0;
+      let pieces = 0;
+      while (pieces < state.tail.length && bytes < partBytes) bytes += state.tail[pieces++]!.bytes;
+      if (bytes < partBytes || state.stored) return;
+      await this.#writePart(state, sealer, pieces, null, 0);
+    }
+  }
+
+  /** Too many small PATCHes since the last part: the pieces are joined into one (streamed, never held whole). */
+  async #compactTail(state: UploadState): Promise<void> {
+    const old = state.tail;
+    const source = concatSources(old.map((piece) => () => this.#openPiece(state, piece)));
+    const piece = await this.#putPiece(state, source, state.tailBytes);
+    if (!piece) throw new SourceGone("missing", "a stored remainder piece is short");
+    state.tail = [piece];
+    await this.#save(state);
+    await this.env.BUCKET.delete(old.map((p) => p.key)).catch(() => undefined);
+  }
+
+  /** A stored piece's plaintext, exactly its recorded length (SourceGone `missing` when it is gone, short or corrupt). */
+  async #openPiece(state: UploadState, piece: TailPiece): Promise<ByteSource> {
+    const gone = () => {
+      log("tus_tail_missing", { upload_id: state.uploadId });
+      return new SourceGone("missing", "a stored remainder piece is gone");
+    };
+    const opened = await getSealedStream(this.env, state.tenantId, piece.key).catch(() => null);
+    if (!opened) throw gone();
+    const inner = streamSource(opened.body);
+    let left = piece.bytes;
+    return {
+      async read(max) {
+        if (left === 0) return null;
+        const chunk = await inner.read(Math.min(max, left)).catch(() => null);
+        if (!chunk) throw gone();
+        left -= chunk.byteLength;
+        return chunk;
+      },
+    };
+  }
+
+  /** Every byte is in R2: the job is created (or, when that fails, on the next HEAD). */
+  async #complete(state: UploadState, received: number): Promise<AppendOutcome> {
     try {
       await this.#createJob(state);
     } catch (error) {
@@ -467,7 +609,7 @@ export class ResumableUpload extends DurableObject<Env> {
       cursor = listed.truncated ? listed.cursor : undefined;
     } while (cursor);
     state.multipartId = null;
-    state.tailKey = null;
+    state.tail = [];
     state.tailBytes = 0;
   }
 
@@ -477,42 +619,19 @@ export class ResumableUpload extends DurableObject<Env> {
   }
 
   async #state(): Promise<UploadState | undefined> {
-    const state = await this.ctx.storage.get<UploadState>(STATE_KEY);
+    const state = await this.ctx.storage.get<UploadState & { tailKey?: string | null }>(STATE_KEY);
     if (state) this.#place(state.uploadId);
+    if (state && !state.tail) {
+      // saved before remainders were kept as pieces: one piece, `tailKey`
+      const { tailKey, ...rest } = state;
+      return { ...rest, tail: tailKey && state.tailBytes > 0 ? [{ key: tailKey, bytes: state.tailBytes }] : [] };
+    }
     return state;
   }
 
   async #save(state: UploadState): Promise<void> {
     await this.ctx.storage.put(STATE_KEY, state);
   }
-}
-
-/**
- * The next `plainBytes` of `pending` (taken off it), sealed one segment at a time as the reader pulls, through a
- * FixedLengthStream so R2 knows the length. `final`: its last segment is the object's last.
- */
-function sealingStream(
-  sealer: ObjectSealer,
-  pending: Uint8Array[],
-  plainBytes: number,
-  final: boolean,
-): ReadableStream<Uint8Array> {
-  let left = plainBytes;
-  let started = false;
-  const source = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        // an empty final part is still one (empty) sealed segment
-        if (left === 0 && started) return controller.close();
-        started = true;
-        const size = Math.min(SEGMENT_BYTES, left);
-        left -= size;
-        controller.enqueue(await sealer.sealPart(takeBytes(pending, size), final && left === 0));
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return source.pipeThrough(new FixedLengthStream(sealedSize(plainBytes)));
 }
 
 function viewOf(state: UploadState): UploadView {
@@ -541,6 +660,26 @@ function notAudio(): Refusal {
     "unsupported_audio",
     "The upload's first bytes are not audio in a supported container (WAV, MP3, FLAC, OGG/Opus, WebM, MP4/M4A).",
   );
+}
+
+function tailMissing(): Refusal {
+  return refused(410, "upload_terminated", "The upload's stored bytes are gone; start a new one.");
+}
+
+function interrupted(): Refusal {
+  return refused(400, "body_interrupted", "The request body ended before its declared length.");
+}
+
+const ranDry = (failure: unknown) => failure instanceof SourceGone && failure.reason === "ran_dry";
+
+/** What a sealed stream's own source failed with, when that is why R2 failed (a stored piece gone: `missing`). */
+function sourceFailure(failure: unknown): unknown {
+  return failure instanceof SourceGone ? new SourceGone("missing", failure.message) : failure;
+}
+
+/** Where the part holding byte `position` ends. */
+function nextPartEnd(position: number, length: number): number {
+  return Math.min((Math.floor(position / RESUMABLE_PART_BYTES) + 1) * RESUMABLE_PART_BYTES, length);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
