@@ -84,8 +84,9 @@ export function placeRequest(c: Context<AppEnv>, tenant: TenantPlacementRow | nu
 }
 
 /** Retry-After of a write refused while the tenant is being moved (a move takes seconds to minutes). */
-const TENANT_READ_ONLY_RETRY_AFTER_SECONDS = 30;
-const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+export const TENANT_READ_ONLY_RETRY_AFTER_SECONDS = 30;
+/** Methods that never write: allowed while the tenant is read-only. */
+export const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
  * While its tenant is being moved to another shard (src/tenants/move.ts) a request that could write is refused with

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
 import { moveTenant } from "../../src/tenants/move.ts";
-import { adminKey, callWith } from "../helpers/api.ts";
+import { adminKey, call, callWith, createTenant, multipartUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { deliver, deliverJobs, QUEUES } from "../helpers/queue.ts";
@@ -266,5 +266,55 @@ describe("moving a tenant to another region", () => {
     expect((await move(tenantId, {})).status).toBe(422);
     expect((await move("tn_01JD0000000000000000000000", { shard: "eu0" })).status).toBe(404);
     expect((await move("../etc", { shard: "eu0" })).status).toBe(404);
+  });
+});
+
+describe("a read-only tenant (read_only_since set by a move)", () => {
+  const ORIGIN = { origin: "https://edge.test", "sec-fetch-site": "same-origin" };
+  const setReadOnly = (tenantId: string, since: number | null) =>
+    env.DB.prepare("update tenants set read_only_since = ? where id = ?").bind(since, tenantId).run();
+
+  it("refuses every write route (OpenAI's shape on /v1/audio/*) and console forms, and keeps reads", async () => {
+    const { tenantId, key } = await createTenant("read-only", ["admin", "transcriptions:read", "transcriptions:write"]);
+    const signIn = await call("/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: ORIGIN,
+      body: new URLSearchParams({ api_key: key }),
+    });
+    const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+    await setReadOnly(tenantId, Date.now());
+
+    const refused = [
+      await multipartUpload(key),
+      await call("/v1/transcriptions/tr_01JD0000000000000000000000", { method: "DELETE", key }),
+      await call("/v1/webhooks/secret/rotate", { method: "POST", key }),
+      await call("/v1/uploads", { method: "POST", key, headers: { "tus-resumable": "1.0.0", "upload-length": "10" } }),
+    ];
+    for (const res of refused) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("30");
+      expect(await res.json()).toMatchObject({ code: "tenant_read_only" });
+    }
+    const form = new FormData();
+    form.append("model", "whisper-1");
+    form.append("file", new Blob([makeWav()], { type: "audio/wav" }), "clip.wav");
+    const openai = await call("/v1/audio/transcriptions", { method: "POST", key, body: form });
+    expect(openai.status).toBe(503);
+    expect(await openai.json()).toMatchObject({ error: { code: "tenant_read_only" } });
+
+    expect((await call("/v1/transcriptions", { key })).status).toBe(200);
+    expect((await call("/console", { headers: { cookie }, redirect: "manual" })).status).toBe(200);
+    const consoleWrite = await call("/console/transcripts/tr_01JD0000000000000000000000/delete", {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie, ...ORIGIN },
+      body: new URLSearchParams({ csrf_token: "x" }),
+    });
+    expect(consoleWrite.status).toBe(503);
+    expect(consoleWrite.headers.get("retry-after")).toBe("30");
+
+    await setReadOnly(tenantId, null);
+    expect((await multipartUpload(key)).status).toBe(202);
   });
 });
