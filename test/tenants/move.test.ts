@@ -269,6 +269,42 @@ describe("moving a tenant to another region", () => {
   });
 });
 
+describe("moving a tenant to another shard of its region", () => {
+  const TWO_US = JSON.stringify({
+    directory: "DB",
+    regions: {
+      us: {
+        bucket: "BUCKET",
+        jobs_queue: "JOBS",
+        webhooks_queue: "WEBHOOKS",
+        shards: [
+          { code: "us0", binding: "SHARD_US_0" },
+          { code: "us1", binding: "SHARD_US_1" },
+        ],
+      },
+      eu: { bucket: "BUCKET_EU", jobs_queue: "JOBS_EU", shards: [{ code: "eu0", binding: "SHARD_EU_0" }] },
+    },
+  });
+
+  it("moves the rows only: the objects stay in the region's bucket and read the same", async () => {
+    await applyD1Migrations(env.SHARD_US_1!, env.TEST_MIGRATIONS);
+    const { tenantId, key } = await tenantIn("us");
+    const id = await completedJob(tenantId, key);
+    const rows = await rowsIn(US_SHARD, tenantId);
+    const objects = await objectsIn(env.BUCKET, tenantId);
+    const res = await move(tenantId, { shard: "us1" }, { PLACEMENT: TWO_US });
+    expect(res.status).toBe(200);
+    const result = (await res.json()) as { to: unknown; copied: { objects?: unknown } };
+    expect(result.to).toEqual({ region: "us", shard: "us1" });
+    expect(result.copied.objects).toBeUndefined();
+    expect(await rowsIn(env.SHARD_US_1!, tenantId)).toEqual(rows);
+    expect(Object.values(await rowsIn(US_SHARD, tenantId)).every((n) => n === 0)).toBe(true);
+    expect(await objectsIn(env.BUCKET, tenantId)).toEqual(objects);
+    const transcript = await callWith({ PLACEMENT: TWO_US }, `/v1/transcriptions/${id}/transcript?format=txt`, { key });
+    expect(transcript.status).toBe(200);
+  });
+});
+
 describe("a read-only tenant (read_only_since set by a move)", () => {
   const ORIGIN = { origin: "https://edge.test", "sec-fetch-site": "same-origin" };
   const setReadOnly = (tenantId: string, since: number | null) =>
