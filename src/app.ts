@@ -22,7 +22,7 @@ import { uploads } from "./api/uploads.ts";
 import { webhooks } from "./api/webhooks.ts";
 import type { AppEnv } from "./app.context.ts";
 import { refuseWeakAdminKey } from "./auth/admin-key-policy.ts";
-import { authenticate } from "./auth/middleware.ts";
+import { authenticate, refuseWritesWhileMoving } from "./auth/middleware.ts";
 import { corsOrigins, isDevelopment } from "./config.ts";
 import { EnvelopeError } from "./domain/envelope.ts";
 import { PlacementError } from "./domain/placement.ts";
@@ -138,6 +138,8 @@ export function createApp() {
   app.route("/", metrics);
 
   app.use("/v1/*", authenticate);
+  // a tenant being moved to another shard reads but does not write
+  app.use("/v1/*", refuseWritesWhileMoving);
   // every /v1 body except the streamed upload is read through a byte counter (src/http/body-limit.ts)
   app.use("/v1/*", limitRequestBodies());
   app.route("/", transcriptions);

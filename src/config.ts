@@ -76,6 +76,8 @@ export const DEFAULT_OPERATOR_AUTH_FAILURES_PER_MINUTE = 10;
 
 /** How long a verified API key is trusted from the isolate's cache (revocation elsewhere takes effect within it). */
 export const DEFAULT_API_KEY_CACHE_SECONDS = 30;
+/** The largest tenant (in jobs) one `POST /v1/admin/tenants/{tenant}/move` request copies (docs/operations.md). */
+export const DEFAULT_TENANT_MOVE_MAX_JOBS = 2000;
 
 /** How long an OpenAI-compatible request (`POST /v1/audio/*`) is held for its job before `504 transcription_pending`. */
 export const DEFAULT_SYNC_WAIT_SECONDS = 300;
@@ -163,6 +165,8 @@ const SettingsSchema = z.object({
   DEEPGRAM_MODELS: list,
   /** seconds a verified API key is trusted without a directory read (0 = every request reads the directory) */
   API_KEY_CACHE_SECONDS: numberSetting((n) => Number.isFinite(n) && n >= 0, DEFAULT_API_KEY_CACHE_SECONDS),
+  /** the most jobs a tenant may have for one move request to copy it (larger tenants: 422 tenant_too_large) */
+  TENANT_MOVE_MAX_JOBS: positiveInteger(DEFAULT_TENANT_MOVE_MAX_JOBS),
   JOBS_QUEUE: z.string().optional(),
   JOBS_DLQ: z.string().optional(),
   WEBHOOKS_QUEUE: z.string().optional(),
@@ -185,6 +189,10 @@ export function settings(env: Env): Settings {
 
 export function apiKeyCacheMs(env: Env): number {
   return settings(env).API_KEY_CACHE_SECONDS * 1000;
+}
+
+export function tenantMoveMaxJobs(env: Env): number {
+  return settings(env).TENANT_MOVE_MAX_JOBS;
 }
 
 export function maxUploadBytes(env: Env): number {

@@ -821,6 +821,47 @@ export const TenantSchema = z
   })
   .openapi("Tenant");
 
+/** `POST /v1/admin/tenants/{tenant}/move`: a shard by code, or a region (its accepting shard with the fewest tenants). */
+export const TenantMove = z
+  .object({
+    shard: z
+      .string()
+      .max(16)
+      .optional()
+      .openapi({ description: "The target job shard's code (`PLACEMENT`; locally `us0`, `eu0`).", example: "eu0" }),
+    region: z.string().max(16).optional().openapi({
+      description: "The target region: its accepting shard with the fewest tenants.",
+      example: "eu",
+    }),
+  })
+  .strict()
+  .refine((v) => (v.shard === undefined) !== (v.region === undefined), {
+    message: "send exactly one of `shard` and `region`",
+  })
+  .openapi("TenantMove");
+
+const MovePlace = z.object({ region: z.string(), shard: z.string() });
+
+export const TenantMoveResult = z
+  .object({
+    status: z.literal("completed"),
+    moved: z.boolean().openapi({ description: "false when the tenant already was there (a re-run): nothing copied" }),
+    from: MovePlace,
+    to: MovePlace,
+    copied: z.object({
+      rows: z.record(z.string(), z.number().int()).openapi({ description: "rows per table in the new shard" }),
+      objects: z
+        .object({ objects: z.number().int(), bytes: z.number().int() })
+        .optional()
+        .openapi({ description: "objects copied to the new region's bucket (region moves only)" }),
+    }),
+    deleted: z.object({ rows: z.number().int(), objects: z.number().int() }).openapi({
+      description: "what was deleted from the former shard and bucket",
+    }),
+    tenant: TenantSchema,
+  })
+  .openapi("TenantMoveResult");
+
 export const KeyCreate = z
   .object({
     name: z.string().max(200).optional(),

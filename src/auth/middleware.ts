@@ -84,6 +84,28 @@ export function placeRequest(c: Context<AppEnv>, tenant: TenantPlacementRow | nu
   c.set("tenantReadOnly", tenant?.readOnlySince != null);
 }
 
+/** Retry-After of a write refused while the tenant is being moved (a move takes seconds to minutes). */
+export const TENANT_READ_ONLY_RETRY_AFTER_SECONDS = 30;
+/** Methods that never write: allowed while the tenant is read-only. */
+export const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * While its tenant is being moved to another shard (src/tenants/move.ts) a request that could write is refused with
+ * 503 `tenant_read_only` and Retry-After; reads keep working. Runs after `authenticate` (which sets the flag).
+ */
+export const refuseWritesWhileMoving = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.tenantReadOnly && !READ_METHODS.has(c.req.method)) {
+    throw new ApiError(
+      503,
+      "tenant_read_only",
+      "This account is being moved to another storage location and is read-only for a few minutes; retry.",
+      undefined,
+      { "retry-after": String(TENANT_READ_ONLY_RETRY_AFTER_SECONDS) },
+    );
+  }
+  return next();
+});
+
 /** Requires a scope; tenant routes additionally require a tenant-bound key. */
 export function requireScope(scope: Scope, options: { tenant: boolean } = { tenant: true }) {
   return createMiddleware<AppEnv>(async (c, next) => {

@@ -268,6 +268,7 @@ export const AUDIT_ACTION_NAMES = [
   "operator.retention_changed",
   "operator.key_created",
   "operator.key_revoked",
+  "operator.tenant_moved",
 ] as const;
 
 export const auditLog = sqliteTable(

@@ -173,3 +173,23 @@ export async function getTenantRetention(db: Db, tenantId: string): Promise<Tena
     .limit(1);
   return tenant ?? { audioRetentionSeconds: null, transcriptRetentionSeconds: null };
 }
+
+/** Sets (a move starts) or clears (it ended) the tenant's read-only mark; returns the updated row. */
+export async function setTenantReadOnly(db: Db, tenantId: string, since: number | null): Promise<TenantRow | null> {
+  const [row] = await db.update(tenants).set({ readOnlySince: since }).where(eq(tenants.id, tenantId)).returning();
+  return row ?? null;
+}
+
+/** The switch of a move: the tenant's new region and shard, its former shards, and writable again. */
+export async function switchTenantPlacement(
+  db: Db,
+  tenantId: string,
+  placement: { region: string; shard: string; formerShards: string },
+): Promise<TenantRow | null> {
+  const [row] = await db
+    .update(tenants)
+    .set({ ...placement, readOnlySince: null })
+    .where(eq(tenants.id, tenantId))
+    .returning();
+  return row ?? null;
+}

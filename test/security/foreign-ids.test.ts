@@ -207,6 +207,12 @@ const PARAM_ROUTES: Record<string, ParamRoute> = {
     body: { scopes: ["admin"] },
     expect: ADMIN_403,
   },
+  "POST /v1/admin/tenants/{tenant}/move": {
+    foreign: (w) => [{ tenant: w.a.tenantId }],
+    never: { tenant: NEVER.tenant },
+    body: { shard: "us0" },
+    expect: ADMIN_403,
+  },
   "POST /v1/admin/tenants/{tenant}/keys/{key}/revoke": {
     foreign: (w) => [{ tenant: w.a.tenantId, key: w.a.keyId }],
     never: { tenant: NEVER.tenant, key: NEVER.key },
@@ -673,6 +679,7 @@ describe("a tenant-bound key holding the admin scope stays inside its tenant", (
       (v) => ["PATCH", `/v1/admin/tenants/${v.tenantId}`, { retention: { audio_seconds: 60, transcript_seconds: 60 } }],
     ],
     ["erase another tenant", (v) => ["DELETE", `/v1/admin/tenants/${v.tenantId}`]],
+    ["move another tenant", (v) => ["POST", `/v1/admin/tenants/${v.tenantId}/move`, { shard: "us0" }]],
   ];
 
   for (const [name, build] of attempts) {

@@ -479,6 +479,48 @@ const rows: Row[] = [
     "operator_required",
   ],
   [
+    "tenant key moves its tenant to another shard",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, s.a.key, { shard: "us0" }),
+    403,
+    "operator_required",
+  ],
+  [
+    "move to a shard no placement names",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, adminKey(), { shard: "zz9" }),
+    422,
+    "unknown_shard",
+  ],
+  [
+    "move to a traversal-shaped region",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, adminKey(), { region: "../eu" }),
+    422,
+    "unknown_region",
+  ],
+  [
+    "move naming both a shard and a region",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, adminKey(), { shard: "us0", region: "us" }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "move with an oversized shard code",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, adminKey(), { shard: "x".repeat(10_000) }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "move with an unknown field",
+    () => json(`/v1/admin/tenants/${s.a.tenantId}/move`, adminKey(), { shard: "us0", force: true }),
+    422,
+    "validation_failed",
+  ],
+  [
+    "move of a tenant id with SQL in it",
+    () => json(`/v1/admin/tenants/tn_'%20or%201=1--/move`, adminKey(), { shard: "us0" }),
+    404,
+    "not_found",
+  ],
+  [
     "tenant key forces a breaker open",
     () => call("/v1/admin/breakers/openai/open", { key: s.a.key, method: "POST" }),
     403,

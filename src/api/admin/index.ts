@@ -10,11 +10,13 @@ import { encryption } from "./encryption.ts";
 import { keyRoutes } from "./keys.ts";
 import { qualityRoutes } from "./quality.ts";
 import { searchAdmin } from "./search.ts";
+import { tenantMoveRoutes } from "./tenant-move.ts";
 import { tenantRoutes } from "./tenants.ts";
 
 export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 admin.use("/v1/admin/*", requireOperator);
 admin.route("/", tenantRoutes);
+admin.route("/", tenantMoveRoutes);
 admin.route("/", keyRoutes);
 admin.route("/", breakers);
 admin.route("/", deadLetterRoutes);

@@ -9,7 +9,7 @@ import { createMiddleware } from "hono/factory";
 
 import type { AppEnv } from "../../app.context.ts";
 import { grantsScope, hashApiKey, isBootstrapAdminKey, parseScopes, type Scope } from "../../auth/api-keys.ts";
-import { placeRequest } from "../../auth/middleware.ts";
+import { placeRequest, READ_METHODS, TENANT_READ_ONLY_RETRY_AFTER_SECONDS } from "../../auth/middleware.ts";
 import { consoleSessionLifetimes, isDevelopment } from "../../config.ts";
 import {
   csrfToken,
@@ -197,5 +197,13 @@ export const requireSession = createMiddleware<ConsoleEnv>(async (c, next) => {
   c.set("session", session);
   // a tenant's pages work inside its shard and region, as its API requests do
   if (session.kind === "tenant") placeRequest(app, session.tenant);
+  // a tenant being moved to another shard (src/tenants/move.ts) reads but does not write; signing out still works
+  if (c.var.tenantReadOnly && !READ_METHODS.has(c.req.method) && c.req.path !== "/console/sign-out") {
+    return c.text(
+      "This account is being moved to another storage location and is read-only for a few minutes; try again then.",
+      503,
+      { "retry-after": String(TENANT_READ_ONLY_RETRY_AFTER_SECONDS) },
+    );
+  }
   await next();
 });
