@@ -384,6 +384,26 @@ export interface paths {
         patch: operations["updateTenant"];
         trace?: never;
     };
+    "/v1/admin/tenants/{tenant}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a tenant, its rows and (across regions) its objects, to another shard or region
+         * @description Copy, verify, switch, delete. The tenant is read-only (503 `tenant_read_only`) from the start until the switch, which waits out `API_KEY_CACHE_SECONDS` twice. Refused (409 `tenant_busy`) while it has queued or processing jobs, unfinished uploads or pending webhook events. A failure before the switch leaves the tenant where it was; re-running the command is safe and finishes an interrupted deletion. At most `TENANT_MOVE_MAX_JOBS` jobs per tenant.
+         */
+        post: operations["moveTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/tenants/{tenant}/keys": {
         parameters: {
             query?: never;
@@ -1245,6 +1265,49 @@ export interface components {
                 /** @description seconds a finished job is kept; null = until deleted */
                 transcript_seconds?: number;
             };
+        };
+        TenantMoveResult: {
+            /** @enum {string} */
+            status: "completed";
+            /** @description false when the tenant already was there (a re-run): nothing copied */
+            moved: boolean;
+            from: {
+                region: string;
+                shard: string;
+            };
+            to: {
+                region: string;
+                shard: string;
+            };
+            copied: {
+                /** @description rows per table in the new shard */
+                rows: {
+                    [key: string]: number;
+                };
+                /** @description objects copied to the new region's bucket (region moves only) */
+                objects?: {
+                    objects: number;
+                    bytes: number;
+                };
+            };
+            /** @description what was deleted from the former shard and bucket */
+            deleted: {
+                rows: number;
+                objects: number;
+            };
+            tenant: components["schemas"]["Tenant"];
+        };
+        TenantMove: {
+            /**
+             * @description The target job shard's code (`PLACEMENT`; locally `us0`, `eu0`).
+             * @example eu0
+             */
+            shard?: string;
+            /**
+             * @description The target region: its accepting shard with the fewest tenants.
+             * @example eu
+             */
+            region?: string;
         };
         ApiKeyList: {
             data: components["schemas"]["ApiKey"][];
@@ -4088,6 +4151,128 @@ export interface operations {
                 };
             };
             /** @description The deployment fails closed: a weak operator key (`admin_key_too_weak`), no `ENCRYPTION_KEYS` (`encryption_not_configured`), or storage unavailable */
+            503: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    moveTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantMove"];
+            };
+        };
+        responses: {
+            /** @description Moved (or already there) */
+            200: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantMoveResult"];
+                };
+            };
+            /** @description The body is not JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not the operator key (`operator_required`) */
+            403: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant */
+            404: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Busy (`tenant_busy`) or the copy did not verify (`move_verification_failed`) */
+            409: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is over its limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown shard or region, or a tenant too large for one move */
+            422: {
+                headers: {
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed authentications from this address (`auth_rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "X-Trace-Id": components["headers"]["XTraceId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A database could not serve (`storage_unavailable`) or the region takes no tenants */
             503: {
                 headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
