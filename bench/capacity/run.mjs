@@ -530,6 +530,13 @@ async function main() {
       "",
       flatSection(flat),
       "",
+      ...(flat.seeded[0].completed === flat.seeded[1].completed
+        ? []
+        : [
+            `**Not the same data**: ${flat.seeded[0].completed} vs ${flat.seeded[1].completed} jobs completed within ` +
+              "the wait, so this ratio does not prove flatness; re-run (e.g. fewer `--flat-jobs`).",
+            "",
+          ]),
       `Worst ratio **${worst.toFixed(2)}** (goal ≤ ${FLAT_GOAL}: ${worst <= FLAT_GOAL ? "met" : "NOT met"}). ` +
         `1-minute load average ${flat.loadBefore.toFixed(1)} before sampling, ${flat.loadAfter.toFixed(1)} after.`,
       "",
