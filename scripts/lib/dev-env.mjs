@@ -155,19 +155,23 @@ export async function startPrivateRedis(label = "redis") {
 
 /**
  * The D1 bindings of the local (top-level) wrangler.toml configuration: the directory and every job shard. Each one
- * gets every migration (each database uses its part of the schema).
+ * gets every migration (each database uses its part of the schema). `config` is another configuration file to read
+ * instead of `root`/wrangler.toml (bench/capacity generates one with more shards).
  */
-export function localD1Bindings(root = process.cwd()) {
-  const config = readFileSync(`${root}/wrangler.toml`, "utf8");
-  const topLevel = config.split(/^\[env\./m)[0];
+export function localD1Bindings(root = process.cwd(), config = `${root}/wrangler.toml`) {
+  const text = readFileSync(config, "utf8");
+  const topLevel = text.split(/^\[env\./m)[0];
   const bindings = [...topLevel.matchAll(/^\[\[d1_databases\]\]\s*\nbinding\s*=\s*"([A-Z0-9_]+)"/gm)].map((m) => m[1]);
   if (!bindings.length) throw new Error("wrangler.toml has no top-level [[d1_databases]]");
   return bindings;
 }
 
-/** Applies every migration to every local D1 database (`npm start`, e2e and benches), optionally under `persistTo`. */
-export async function applyLocalMigrations({ persistTo, root = process.cwd(), ...options } = {}) {
-  for (const binding of localD1Bindings(root)) {
+/**
+ * Applies every migration to every local D1 database (`npm start`, e2e and benches), optionally under `persistTo`;
+ * `config` names a wrangler configuration other than `root`/wrangler.toml.
+ */
+export async function applyLocalMigrations({ persistTo, root = process.cwd(), config, ...options } = {}) {
+  for (const binding of localD1Bindings(root, config)) {
     await runToEnd(
       options.wrangler ?? "npx",
       [
@@ -178,6 +182,7 @@ export async function applyLocalMigrations({ persistTo, root = process.cwd(), ..
         binding,
         "--local",
         ...(persistTo ? ["--persist-to", persistTo] : []),
+        ...(config ? ["--config", config] : []),
       ],
       { cwd: root, env: { ...process.env, CI: "1" }, stdio: options.stdio ?? "inherit" },
     );
