@@ -169,6 +169,7 @@ export function localD1Bindings(root = process.cwd(), config = `${root}/wrangler
 /**
  * Applies every migration to every local D1 database (`npm start`, e2e and benches), optionally under `persistTo`;
  * `config` names a wrangler configuration other than `root`/wrangler.toml.
+ * @param {{ persistTo?: string, root?: string, config?: string, wrangler?: string, stdio?: import("node:child_process").StdioOptions }} [options]
  */
 export async function applyLocalMigrations({ persistTo, root = process.cwd(), config, ...options } = {}) {
   for (const binding of localD1Bindings(root, config)) {
