@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createTenant, storageCounts } from "../../helpers/api.ts";
 import { makeWav } from "../../helpers/audio.ts";
 import { jobRow } from "../../helpers/jobs.ts";
+import { deliverAudioRedactions } from "../../helpers/queue.ts";
 import { completeThroughPool, jobIdsOf, newJobOf, openaiClient } from "../../helpers/openai.ts";
 
 let tenant: { tenantId: string; key: string; keyId: string };
@@ -95,8 +96,12 @@ describe("our options as extra SDK fields", () => {
       redact_pii_audio: 1,
       keyterms: '["Acme","Jane Doe"]',
     });
-    await completeThroughPool(id, { text: "Nothing to hide.", segments: [], words: [], duration_seconds: 1 });
+    await completeThroughPool(id, { text: "Nothing to hide.", segments: [], words: [], duration_seconds: 0.3 });
+    // the callback stored the result and queued the audio redaction; the consumer finishes the job
+    expect((await jobRow(id))?.pending_audio_redaction).toEqual(expect.any(String));
+    expect((await deliverAudioRedactions([id], tenant.tenantId)).explicitAcks).toEqual([expect.any(String)]);
     expect(await pending).toMatchObject({ text: "Nothing to hide." });
+    expect(await jobRow(id)).toMatchObject({ status: "completed", audio_format: "wav" });
   });
 
   it("translations take them too: a redacted English translation through a pool that translates", async () => {
