@@ -970,3 +970,18 @@ export const ConsoleKeyForm = z
   }))
   .refine((form) => (form.scopes?.length ?? 0) > 0, { message: "choose at least one scope", path: ["scopes"] })
   .pipe(KeyCreate);
+
+/**
+ * The job shards left out of an operator answer that reads every shard (`/v1/admin/dead-letters`, drift, quality,
+ * search reindex): empty when every shard answered. The rest of the answer is still served.
+ */
+export const ShardFailures = z
+  .array(
+    z.object({
+      shard: z.string().openapi({ example: "eu0" }),
+      error: z.enum(["storage_unavailable", "shard_timeout", "internal_error"]),
+    }),
+  )
+  .openapi("ShardFailures", {
+    description: "Shards that failed or did not answer in time; their part is missing from this answer.",
+  });

@@ -2,10 +2,15 @@
  * The Worker's metrics, computed at scrape time from D1 aggregates over fixed windows and from the circuit-breaker
  * Durable Objects' counters. Every query is an indexed range or prefix scan (completed_at, status, created_at,
  * resolved_at); nothing scans the whole jobs table. Names and labels: src/observability/metrics-catalog.ts.
+ *
+ * Job figures are read from every shard at once and labelled `shard` (Prometheus sums them); a shard that fails or
+ * misses the deadline is `vtt_shard_up{shard} 0` and its series are left out, the others are still served.
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
+import { cachedDriftFamilies } from "../drift/drift-snapshot.ts";
 import type { Env } from "../env.ts";
 import { parseProviderList } from "../providers/registry.ts";
+import { qualityMetricFamilies } from "../quality/feedback.ts";
 import type { Db } from "../storage/db.ts";
 import {
   activeJobGroups,
@@ -17,6 +22,7 @@ import {
   webhookEventsSince,
 } from "../storage/metrics.repo.ts";
 import { DELAY_DEAD_LETTERED, DELAY_PROVIDER_UNAVAILABLE } from "../storage/schema.ts";
+import { readAllShards } from "../storage/shard-fanout.ts";
 import {
   EDGE_METRICS,
   type EdgeMetricName,
@@ -35,17 +41,31 @@ function finishedSince(db: Db, since: number): Promise<FinishedJobStats[]> {
 class Families {
   readonly #scalars = new Map<EdgeMetricName, ScalarSample[]>();
   readonly #histograms = new Map<EdgeMetricName, HistogramSample[]>();
+  /** labels every sample gets (a shard's `shard`) */
+  readonly #base: Record<string, string>;
+
+  constructor(base: Record<string, string> = {}) {
+    this.#base = base;
+  }
 
   add(name: EdgeMetricName, labels: Record<string, string>, value: number): void {
     const list = this.#scalars.get(name) ?? [];
-    list.push({ labels, value });
+    list.push({ labels: { ...labels, ...this.#base }, value });
     this.#scalars.set(name, list);
   }
 
   addHistogram(name: EdgeMetricName, sample: HistogramSample): void {
     const list = this.#histograms.get(name) ?? [];
-    list.push(sample);
+    list.push({ ...sample, labels: { ...sample.labels, ...this.#base } });
     this.#histograms.set(name, list);
+  }
+
+  /** Takes over another collection's samples (a shard's, once all of its reads succeeded). */
+  absorb(other: Families): void {
+    for (const [name, samples] of other.#scalars)
+      this.#scalars.set(name, [...(this.#scalars.get(name) ?? []), ...samples]);
+    for (const [name, samples] of other.#histograms)
+      this.#histograms.set(name, [...(this.#histograms.get(name) ?? []), ...samples]);
   }
 
   /** Every catalog entry, with no samples where there is no data, so the exposition always names all of them. */
@@ -183,27 +203,63 @@ async function addBreakers(families: Families, env: Env): Promise<void> {
   }
 }
 
-/**
- * All families for one scrape. `extra` are families computed elsewhere (drift, quality) that replace the empty
- * catalog placeholders of the same name.
- */
-export async function edgeMetricFamilies(
-  env: Env,
-  db: Db,
-  now = Date.now(),
-  extra: readonly MetricFamily[] = [],
-): Promise<MetricFamily[]> {
-  const families = new Families();
-  await Promise.all([
+/** Every sample of `families` with `labels` added (drift and quality families of one shard). */
+function labelled(families: readonly MetricFamily[], labels: Record<string, string>): MetricFamily[] {
+  return families.map(
+    (family) =>
+      ({
+        ...family,
+        samples: family.samples.map((sample) => ({ ...sample, labels: { ...sample.labels, ...labels } })),
+      }) as MetricFamily,
+  );
+}
+
+/** Same-named families of several shards as one family each, samples in shard order. */
+function mergeFamilies(lists: readonly MetricFamily[][]): MetricFamily[] {
+  const byName = new Map<string, MetricFamily>();
+  for (const family of lists.flat()) {
+    const seen = byName.get(family.name);
+    if (seen) byName.set(family.name, { ...seen, samples: [...seen.samples, ...family.samples] } as MetricFamily);
+    else byName.set(family.name, family);
+  }
+  return [...byName.values()];
+}
+
+/** One shard's job, queue, dead-letter and webhook figures plus its drift snapshot and quality gauges. */
+async function shardFamilies(db: Db, shard: string, now: number): Promise<{ edge: Families; extra: MetricFamily[] }> {
+  const edge = new Families({ shard });
+  const [drift, quality] = await Promise.all([
+    // drift is served from the cron's per-shard snapshot: computing it reads days of features
+    cachedDriftFamilies(db, now),
+    qualityMetricFamilies(db, now),
     ...(Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]).map(async ([window, seconds]) =>
-      addFinished(families, window, await finishedSince(db, now - seconds * 1000)),
+      addFinished(edge, window, await finishedSince(db, now - seconds * 1000)),
     ),
-    addQueue(families, db, now),
-    addDeadLetters(families, db, now),
-    addArrivalsAndFailures(families, db, now),
-    addWebhooks(families, db, now),
+    addQueue(edge, db, now),
+    addDeadLetters(edge, db, now),
+    addArrivalsAndFailures(edge, db, now),
+    addWebhooks(edge, db, now),
+  ]);
+  return { edge, extra: labelled([...drift, ...quality], { shard }) };
+}
+
+/**
+ * All families for one scrape: every shard's figures (labelled `shard`), `vtt_shard_up` per shard, and the
+ * service-wide breaker and scrape figures. A shard that fails contributes `vtt_shard_up 0` and nothing else.
+ */
+export async function edgeMetricFamilies(env: Env, now = Date.now()): Promise<MetricFamily[]> {
+  const families = new Families();
+  const [reads] = await Promise.all([
+    readAllShards(env, (db, shard) => shardFamilies(db, shard.code, now)),
     addBreakers(families, env),
   ]);
+  const up: { shard: string; value: number }[] = [];
+  for (const { shard, value } of reads.values) {
+    families.absorb(value.edge);
+    up.push({ shard: shard.code, value: 1 });
+  }
+  for (const { shard } of reads.failed) up.push({ shard, value: 0 });
+  for (const { shard, value } of up) families.add("vtt_shard_up", { shard }, value);
   families.add("vtt_metrics_scrape_duration_seconds", {}, (Date.now() - now) / 1000);
-  return families.render(extra);
+  return families.render(mergeFamilies(reads.values.map(({ value }) => value.extra)));
 }

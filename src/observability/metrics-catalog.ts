@@ -2,6 +2,7 @@
  * Every metric `GET /metrics` on the Worker exports: name, type, help and labels. Dashboards (infra/grafana) and
  * alert rules (infra/prometheus) may only name metrics from this catalog or the pool's prom-client registry; a test
  * checks both directions. Windowed gauges are recomputed from D1 at each scrape over fixed windows (`window` label).
+ * Every family read from D1 is per job shard (`shard` label, the placement's shard code); breakers are service-wide.
  */
 
 export const METRIC_WINDOWS = { "5m": 300, "1h": 3600 } as const;
@@ -21,73 +22,77 @@ export const EDGE_METRICS = {
   vtt_jobs_finished: {
     type: "gauge",
     help: "Jobs that finished within the window, by outcome.",
-    labels: ["provider", "outcome", "window"],
+    labels: ["provider", "outcome", "window", "shard"],
   },
   vtt_jobs_created: {
     type: "gauge",
     help: "Jobs uploaded within the window (arrivals, to compare with throughput).",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_jobs_failed: {
     type: "gauge",
     help: "Jobs that failed within the window, by error code.",
-    labels: ["provider", "code", "window"],
+    labels: ["provider", "code", "window", "shard"],
   },
   vtt_jobs_per_second: {
     type: "gauge",
     help: "Finished jobs per second over the window.",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_job_error_rate: {
     type: "gauge",
     help: "Failed / finished jobs over the window (0 when none finished).",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_job_latency_avg_seconds: {
     type: "gauge",
     help: "Average latency of jobs finished within the window.",
-    labels: ["provider", "stage", "window"],
+    labels: ["provider", "stage", "window", "shard"],
   },
   vtt_job_latency_max_seconds: {
     type: "gauge",
     help: "Maximum latency of jobs finished within the window.",
-    labels: ["provider", "stage", "window"],
+    labels: ["provider", "stage", "window", "shard"],
   },
   vtt_job_latency_seconds: {
     type: "histogram",
     help: "Latency distribution of jobs finished within the window.",
-    labels: ["provider", "stage", "window"],
+    labels: ["provider", "stage", "window", "shard"],
   },
   vtt_job_retries: {
     type: "gauge",
     help: "Extra attempts (attempts - 1) of jobs finished within the window.",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_audio_seconds_processed: {
     type: "gauge",
     help: "Seconds of audio in jobs completed within the window.",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_real_time_factor: {
     type: "gauge",
     help: "Processing seconds per audio second of jobs completed within the window.",
-    labels: ["provider", "window"],
+    labels: ["provider", "window", "shard"],
   },
   vtt_queue_depth: {
     type: "gauge",
     help: "Unfinished jobs by state: queued, processing, delayed (backlog notice) or parked (provider down / dead-lettered).",
-    labels: ["provider", "state"],
+    labels: ["provider", "state", "shard"],
   },
-  vtt_queue_oldest_age_seconds: { type: "gauge", help: "Age of the oldest unfinished job.", labels: ["provider"] },
+  vtt_queue_oldest_age_seconds: {
+    type: "gauge",
+    help: "Age of the oldest unfinished job.",
+    labels: ["provider", "shard"],
+  },
   vtt_dead_letter_oldest_age_seconds: {
     type: "gauge",
     help: "Age of the oldest unresolved dead-letter item (0 when none).",
-    labels: [],
+    labels: ["shard"],
   },
   vtt_dead_letters: {
     type: "gauge",
     help: "Dead-lettered jobs not yet resolved, by classification.",
-    labels: ["classification"],
+    labels: ["classification", "shard"],
   },
   vtt_breaker_open: {
     type: "gauge",
@@ -117,34 +122,39 @@ export const EDGE_METRICS = {
   vtt_webhook_events: {
     type: "gauge",
     help: "Webhook events created within the window, by delivery status.",
-    labels: ["status", "window"],
+    labels: ["status", "window", "shard"],
   },
   vtt_drift_psi: {
     type: "gauge",
     help: "Population stability index of a feature, recent window vs baseline.",
-    labels: ["provider", "model", "feature"],
+    labels: ["provider", "model", "feature", "shard"],
   },
   vtt_drift_snapshot_age_seconds: {
     type: "gauge",
     help: "Age of the drift figures (recomputed by the cron every 15 minutes).",
-    labels: [],
+    labels: ["shard"],
   },
   vtt_drift_missing_share: {
     type: "gauge",
     help: "Share of jobs in the recent window without a value for the feature.",
-    labels: ["provider", "model", "feature"],
+    labels: ["provider", "model", "feature", "shard"],
   },
   vtt_quality_wer: {
     type: "gauge",
     help: "Mean word error rate of reviewed transcripts over the last 7 days.",
-    labels: ["provider", "model"],
+    labels: ["provider", "model", "shard"],
   },
   vtt_quality_reviews: {
     type: "gauge",
     help: "Transcripts rated over the last 7 days, by rating.",
-    labels: ["provider", "model", "rating"],
+    labels: ["provider", "model", "rating", "shard"],
   },
   vtt_metrics_scrape_duration_seconds: { type: "gauge", help: "Time this scrape took to compute.", labels: [] },
+  vtt_shard_up: {
+    type: "gauge",
+    help: "1 when the job shard answered this scrape, 0 when it failed or timed out (its series are then missing).",
+    labels: ["shard"],
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type EdgeMetricName = keyof typeof EDGE_METRICS;

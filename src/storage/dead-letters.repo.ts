@@ -1,5 +1,5 @@
 /** `dead_letters`: one item per dead-lettered job, its classification and re-drive schedule (operator data). */
-import { and, asc, desc, eq, isNotNull, isNull, lte } from "drizzle-orm";
+import { and, asc, desc, eq, isNotNull, isNull, lt, lte } from "drizzle-orm";
 
 import type { Db } from "./db.ts";
 import { deadLetters, type JobStatus, transcriptions } from "./schema.ts";
@@ -59,24 +59,26 @@ export async function scheduleRedrive(
 
 export type DeadLetterState = "pending" | "resolved" | "all";
 
-/** The inspector's list for operators, newest death first, with each job's current status. */
+/** The inspector's list for operators of one shard, newest job first (before `beforeJobId`), with each job's status. */
 export async function listDeadLetters(
   db: Db,
   state: DeadLetterState,
   limit: number,
+  beforeJobId?: string,
 ): Promise<{ item: DeadLetterRow; jobStatus: JobStatus | null }[]> {
-  const where =
+  const byState =
     state === "pending"
       ? isNull(deadLetters.resolvedAt)
       : state === "resolved"
         ? isNotNull(deadLetters.resolvedAt)
         : undefined;
+  // newest job first (ids are time ordered), so pages of several shards merge by id and a job id is the cursor
   return db
     .select({ item: deadLetters, jobStatus: transcriptions.status })
     .from(deadLetters)
     .leftJoin(transcriptions, eq(transcriptions.id, deadLetters.jobId))
-    .where(where)
-    .orderBy(desc(deadLetters.lastDeadAt))
+    .where(and(byState, beforeJobId === undefined ? undefined : lt(deadLetters.jobId, beforeJobId)))
+    .orderBy(desc(deadLetters.jobId))
     .limit(limit);
 }
 

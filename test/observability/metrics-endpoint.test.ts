@@ -25,7 +25,11 @@ function parseExposition(text: string): Sample[] {
   return samples;
 }
 
-function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+/** Families read from D1 are per job shard; with PLACEMENT unset the only shard is `us0`. */
+const SERVICE_WIDE = /^vtt_(breaker_|metrics_scrape_)/;
+
+function value(samples: Sample[], name: string, given: Record<string, string>): number | undefined {
+  const labels = SERVICE_WIDE.test(name) ? given : { ...given, shard: "us0" };
   return samples.find(
     (s) =>
       s.name === name &&

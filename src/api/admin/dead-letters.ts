@@ -3,17 +3,15 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
 import { ApiError } from "../../http/problem.ts";
+import { inJobShard, listDeadLettersOfAllShards, redriveAllShards } from "../../jobs/dead-letter-inspector.ts";
 import { redrive } from "../../jobs/dead-letters.ts";
 import { storeFailure } from "../../jobs/results.ts";
+import { isWellFormedId } from "../../lib/ids.ts";
 import type { Db } from "../../storage/db.ts";
-import {
-  getPendingDeadLetter,
-  listDeadLetters,
-  listPendingRecoverableJobIds,
-  resolveDeadLetter,
-} from "../../storage/dead-letters.repo.ts";
+import { getPendingDeadLetter, resolveDeadLetter } from "../../storage/dead-letters.repo.ts";
 import { getJobById } from "../../storage/jobs.repo.ts";
 import { iso, json, problem, TAGS } from "../openapi.ts";
+import { ShardFailures } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 
 export const deadLetterRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -40,22 +38,43 @@ deadLetterRoutes.openapi(
     path: "/v1/admin/dead-letters",
     operationId: "listDeadLetters",
     tags: [TAGS.admin],
-    summary: "Dead-lettered jobs with their classification",
+    summary: "Dead-lettered jobs with their classification, of every job shard",
+    description:
+      "Newest job first, merged across job shards by job id. Pass `next_cursor` back as `cursor` for the next page. " +
+      "A shard that fails is listed in `shards` and its items are missing; the others are served.",
     security: [{ bearerAuth: ["admin"] }],
     request: {
       query: z.object({
         state: z.enum(["pending", "resolved", "all"]).optional(),
         limit: z.coerce.number().int().min(1).max(500).optional(),
+        cursor: z
+          .string()
+          .refine((id) => isWellFormedId(id, "transcription"), "a job id from `next_cursor`")
+          .optional(),
       }),
     },
-    responses: { 200: { description: "Items", content: json(z.object({ data: z.array(DeadLetterView) })) } },
+    responses: {
+      200: {
+        description: "Items",
+        content: json(
+          z.object({
+            data: z.array(DeadLetterView),
+            next_cursor: z.string().nullable().openapi({ description: "pass back as `cursor`; null on the last page" }),
+            shards: ShardFailures,
+          }),
+        ),
+      },
+      400: problem("Bad state, limit or cursor"),
+    },
   }),
   async (c) => {
-    const { state = "pending", limit = 100 } = c.req.valid("query");
-    const rows = await listDeadLetters(c.var.db, state, limit);
+    const { state = "pending", limit = 100, cursor } = c.req.valid("query");
+    const page = await listDeadLettersOfAllShards(c.env, { state, limit, cursor });
     return c.json(
       {
-        data: rows.map(({ item, jobStatus }) => ({
+        next_cursor: page.nextCursor,
+        shards: page.failed,
+        data: page.items.map(({ item, jobStatus }) => ({
           job_id: item.jobId,
           tenant_id: item.tenantId,
           provider: item.provider,
@@ -82,15 +101,18 @@ deadLetterRoutes.openapi(
     path: "/v1/admin/dead-letters/redrive",
     operationId: "redriveDeadLetters",
     tags: [TAGS.admin],
-    summary: "Re-drive every pending recoverable item now",
+    summary: "Re-drive every pending recoverable item now, in every job shard",
     security: [{ bearerAuth: ["admin"] }],
-    responses: { 200: { description: "How many were sent", content: json(z.object({ redriven: z.number().int() })) } },
+    responses: {
+      200: {
+        description: "How many were sent; shards that failed are listed in `shards`",
+        content: json(z.object({ redriven: z.number().int(), shards: ShardFailures })),
+      },
+    },
   }),
   async (c) => {
-    let redriven = 0;
-    for (const jobId of await listPendingRecoverableJobIds(c.var.db, 500))
-      if (await redrive(c.env, c.var.db, jobId)) redriven++;
-    return c.json({ redriven }, 200);
+    const { redriven, failed } = await redriveAllShards(c.env);
+    return c.json({ redriven, shards: failed }, 200);
   },
 );
 
@@ -109,7 +131,15 @@ deadLetterRoutes.openapi(
     },
   }),
   async (c) => {
-    if (!(await redrive(c.env, c.var.db, c.req.valid("param").job)))
+    const jobId = c.req.valid("param").job;
+    if (
+      !(await inJobShard(
+        c.env,
+        jobId,
+        (env, db) => redrive(env, db, jobId),
+        () => false,
+      ))
+    )
       throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
     return c.json({ redriven: true as const }, 202);
   },
@@ -130,9 +160,14 @@ deadLetterRoutes.openapi(
     },
   }),
   async (c) => {
-    return c.json({ failed: await failDeadLetter(c.env, c.var.db, c.req.valid("param").job) }, 200);
+    const jobId = c.req.valid("param").job;
+    return c.json({ failed: await inJobShard(c.env, jobId, (env, db) => failDeadLetter(env, db, jobId), noItem) }, 200);
   },
 );
+
+const noItem = (): never => {
+  throw new ApiError(404, "not_found", "No pending dead-letter item for that job.");
+};
 
 /** Fails a pending item's job now (`dead_lettered`) and resolves the item; 404 when there is no pending item. */
 export async function failDeadLetter(env: AppEnv["Bindings"], db: Db, jobId: string): Promise<boolean> {
