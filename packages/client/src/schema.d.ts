@@ -9,7 +9,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus text exposition of the service's metrics (operator key only) */
+        /**
+         * Prometheus text exposition of the service's metrics (operator key only)
+         * @description Job figures are per job shard (`shard` label; sum them across shards) with `vtt_shard_up{shard}`: a shard that fails or does not answer in time is 0 and its series are left out, the others are served (200).
+         */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -480,7 +483,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Dead-lettered jobs with their classification */
+        /**
+         * Dead-lettered jobs with their classification, of every job shard
+         * @description Newest job first, merged across job shards by job id. Pass `next_cursor` back as `cursor` for the next page. A shard that fails is listed in `shards` and its items are missing; the others are served.
+         */
         get: operations["listDeadLetters"];
         put?: never;
         post?: never;
@@ -499,7 +505,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-drive every pending recoverable item now */
+        /** Re-drive every pending recoverable item now, in every job shard */
         post: operations["redriveDeadLetters"];
         delete?: never;
         options?: never;
@@ -1369,6 +1375,13 @@ export interface components {
             resolved_at: string | null;
             resolution: string | null;
         };
+        /** @description Shards that failed or did not answer in time; their part is missing from this answer. */
+        ShardFailures: {
+            /** @example eu0 */
+            shard: string;
+            /** @enum {string} */
+            error: "storage_unavailable" | "shard_timeout" | "internal_error";
+        }[];
         RewrapResult: {
             objects_checked: number;
             objects_rewrapped: number;
@@ -4733,6 +4746,7 @@ export interface operations {
             query?: {
                 state?: "pending" | "resolved" | "all";
                 limit?: number;
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -4749,10 +4763,13 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["DeadLetter"][];
+                        /** @description pass back as `cursor`; null on the last page */
+                        next_cursor: string | null;
+                        shards: components["schemas"]["ShardFailures"];
                     };
                 };
             };
-            /** @description A query or path parameter fails validation (`invalid_parameters`) */
+            /** @description Bad state, limit or cursor */
             400: {
                 headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
@@ -4818,7 +4835,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description How many were sent */
+            /** @description How many were sent; shards that failed are listed in `shards` */
             200: {
                 headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
@@ -4827,6 +4844,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         redriven: number;
+                        shards: components["schemas"]["ShardFailures"];
                     };
                 };
             };
