@@ -10,8 +10,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createTenant, storageCounts } from "../../helpers/api.ts";
 import { makeWav } from "../../helpers/audio.ts";
 import { jobRow } from "../../helpers/jobs.ts";
-import { deliverAudioRedactions } from "../../helpers/queue.ts";
 import { completeThroughPool, jobIdsOf, newJobOf, openaiClient } from "../../helpers/openai.ts";
+import { deliverAudioRedactions } from "../../helpers/queue.ts";
 
 let tenant: { tenantId: string; key: string; keyId: string };
 let client: OpenAI;
