@@ -3,8 +3,10 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../app.context.ts";
 import { authenticate, requireOperator } from "../auth/middleware.ts";
+import { cachedDriftFamilies } from "../drift/drift-snapshot.ts";
 import { edgeMetricFamilies } from "../observability/edge-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderExposition } from "../observability/prometheus.ts";
+import { qualityMetricFamilies } from "../quality/feedback.ts";
 import { TAGS } from "./openapi.ts";
 
 export const metrics = new OpenAPIHono<AppEnv>();
@@ -25,8 +27,9 @@ metrics.openAPIRegistry.registerPath({
 });
 
 metrics.get("/metrics", authenticate, requireOperator, async (c) => {
-  // every shard's figures, labelled `shard`; a failing shard is vtt_shard_up 0 and the rest is still served
-  const families = await edgeMetricFamilies(c.env);
+  // every shard's figures, labelled `shard`; a failing shard is vtt_shard_up 0 and the rest is still served. Drift
+  // is served from the cron's per-shard snapshot (computing it reads days of features).
+  const families = await edgeMetricFamilies(c.env, [cachedDriftFamilies, qualityMetricFamilies]);
   return c.body(renderExposition(families), 200, {
     "content-type": PROMETHEUS_CONTENT_TYPE,
     "cache-control": "no-store",

@@ -7,10 +7,8 @@
  * misses the deadline is `vtt_shard_up{shard} 0` and its series are left out, the others are still served.
  */
 import { breakerFor } from "../breaker/circuit-breaker.ts";
-import { cachedDriftFamilies } from "../drift/drift-snapshot.ts";
 import type { Env } from "../env.ts";
 import { parseProviderList } from "../providers/registry.ts";
-import { qualityMetricFamilies } from "../quality/feedback.ts";
 import type { Db } from "../storage/db.ts";
 import {
   activeJobGroups,
@@ -225,13 +223,19 @@ function mergeFamilies(lists: readonly MetricFamily[][]): MetricFamily[] {
   return [...byName.values()];
 }
 
-/** One shard's job, queue, dead-letter and webhook figures plus its drift snapshot and quality gauges. */
-async function shardFamilies(db: Db, shard: string, now: number): Promise<{ edge: Families; extra: MetricFamily[] }> {
+/** Families a shard adds beside the job figures (drift and quality: their modules build them from the shard's rows). */
+export type ShardFamilyReader = (db: Db, now: number) => Promise<MetricFamily[]>;
+
+/** One shard's job, queue, dead-letter and webhook figures plus what `readers` give for it. */
+async function shardFamilies(
+  db: Db,
+  shard: string,
+  now: number,
+  readers: readonly ShardFamilyReader[],
+): Promise<{ edge: Families; extra: MetricFamily[] }> {
   const edge = new Families({ shard });
-  const [drift, quality] = await Promise.all([
-    // drift is served from the cron's per-shard snapshot: computing it reads days of features
-    cachedDriftFamilies(db, now),
-    qualityMetricFamilies(db, now),
+  const [extra] = await Promise.all([
+    Promise.all(readers.map((read) => read(db, now))),
     ...(Object.entries(METRIC_WINDOWS) as [MetricWindow, number][]).map(async ([window, seconds]) =>
       addFinished(edge, window, await finishedSince(db, now - seconds * 1000)),
     ),
@@ -240,17 +244,21 @@ async function shardFamilies(db: Db, shard: string, now: number): Promise<{ edge
     addArrivalsAndFailures(edge, db, now),
     addWebhooks(edge, db, now),
   ]);
-  return { edge, extra: labelled([...drift, ...quality], { shard }) };
+  return { edge, extra: labelled(extra.flat(), { shard }) };
 }
 
 /**
- * All families for one scrape: every shard's figures (labelled `shard`), `vtt_shard_up` per shard, and the
+ * All families for one scrape: every shard's figures and `readers`' families (labelled `shard`), `vtt_shard_up` per shard, and the
  * service-wide breaker and scrape figures. A shard that fails contributes `vtt_shard_up 0` and nothing else.
  */
-export async function edgeMetricFamilies(env: Env, now = Date.now()): Promise<MetricFamily[]> {
+export async function edgeMetricFamilies(
+  env: Env,
+  readers: readonly ShardFamilyReader[] = [],
+  now = Date.now(),
+): Promise<MetricFamily[]> {
   const families = new Families();
   const [reads] = await Promise.all([
-    readAllShards(env, (db, shard) => shardFamilies(db, shard.code, now)),
+    readAllShards(env, (db, shard) => shardFamilies(db, shard.code, now, readers)),
     addBreakers(families, env),
   ]);
   const up: { shard: string; value: number }[] = [];
