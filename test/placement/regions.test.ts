@@ -4,7 +4,6 @@
  * resources; ids name their shard; a forged shard suffix is a 404 without a read; a shard that is down fails only
  * its own tenants (503 + Retry-After) and loses nothing.
  */
-import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -14,32 +13,11 @@ import { ulid } from "../../src/lib/ids.ts";
 import { adminKey, callWith } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
+import { failingDatabase, migrateShards, twoRegionPlacement } from "../helpers/placement.ts";
 import { deliver } from "../helpers/queue.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
-const PLACEMENT = JSON.stringify({
-  directory: "DB",
-  regions: {
-    us: {
-      bucket: "BUCKET",
-      jobs_queue: "JOBS",
-      webhooks_queue: "WEBHOOKS",
-      shards: [
-        { code: "us0", binding: "SHARD_US_0" },
-        { code: "us1", binding: "SHARD_US_1" },
-      ],
-    },
-    eu: {
-      bucket: "BUCKET_EU",
-      jobs_queue: "JOBS_EU",
-      webhooks_queue: "WEBHOOKS_EU",
-      jobs_queue_name: "vtt-jobs-eu",
-      webhooks_queue_name: "vtt-webhooks-eu",
-      dead_letter_queue_name: "vtt-jobs-eu-dlq",
-      shards: [{ code: "eu0", binding: "SHARD_EU_0" }],
-    },
-  },
-});
+const PLACEMENT = twoRegionPlacement();
 
 type DatabaseName = "DB" | "SHARD_US_0" | "SHARD_US_1" | "SHARD_EU_0";
 const db = (name: DatabaseName): D1Database => (env as unknown as Record<string, D1Database>)[name]!;
@@ -58,13 +36,6 @@ function recordingQueue(binding: "JOBS" | "JOBS_EU" | "WEBHOOKS" | "WEBHOOKS_EU"
       return real.sendBatch(messages, options);
     },
   } as Queue;
-}
-
-/** A D1 binding that cannot serve, as a database that is down answers. */
-function failingDatabase(): D1Database {
-  const down = () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
-  const statement = { bind: () => statement, first: down, all: down, run: down, raw: down };
-  return { prepare: () => statement, batch: down, exec: down, dump: down } as unknown as D1Database;
 }
 
 function regional(extra: Partial<Env> = {}): Partial<Env> {
@@ -122,13 +93,7 @@ async function objectsOf(bucket: R2Bucket, tenantId: string): Promise<string[]> 
   return keys;
 }
 
-beforeAll(async () => {
-  await Promise.all(
-    (["SHARD_US_0", "SHARD_US_1", "SHARD_EU_0"] as const).map((name) =>
-      applyD1Migrations(db(name), env.TEST_MIGRATIONS),
-    ),
-  );
-});
+beforeAll(migrateShards);
 
 describe("tenants in regions", () => {
   it("a tenant is created in a configured region (default the first); an unknown region is a 422", async () => {

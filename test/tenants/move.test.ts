@@ -11,26 +11,11 @@ import { moveTenant } from "../../src/tenants/move.ts";
 import { adminKey, call, callWith, createTenant, multipartUpload } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
+import { twoRegionPlacement } from "../helpers/placement.ts";
 import { deliver, deliverJobs, QUEUES } from "../helpers/queue.ts";
 import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
-const PLACEMENT = JSON.stringify({
-  directory: "DB",
-  regions: {
-    us: {
-      bucket: "BUCKET",
-      jobs_queue: "JOBS",
-      webhooks_queue: "WEBHOOKS",
-      shards: [{ code: "us0", binding: "SHARD_US_0" }],
-    },
-    eu: {
-      bucket: "BUCKET_EU",
-      jobs_queue: "JOBS_EU",
-      webhooks_queue: "WEBHOOKS_EU",
-      shards: [{ code: "eu0", binding: "SHARD_EU_0" }],
-    },
-  },
-});
+const PLACEMENT = twoRegionPlacement(["us0"]);
 const P = { PLACEMENT } as Partial<Env>;
 // spare shards of env.test (wrangler.toml), optional in the Env type
 const US_SHARD = env.SHARD_US_0!;
@@ -270,21 +255,7 @@ describe("moving a tenant to another region", () => {
 });
 
 describe("moving a tenant to another shard of its region", () => {
-  const TWO_US = JSON.stringify({
-    directory: "DB",
-    regions: {
-      us: {
-        bucket: "BUCKET",
-        jobs_queue: "JOBS",
-        webhooks_queue: "WEBHOOKS",
-        shards: [
-          { code: "us0", binding: "SHARD_US_0" },
-          { code: "us1", binding: "SHARD_US_1" },
-        ],
-      },
-      eu: { bucket: "BUCKET_EU", jobs_queue: "JOBS_EU", shards: [{ code: "eu0", binding: "SHARD_EU_0" }] },
-    },
-  });
+  const TWO_US = twoRegionPlacement();
 
   it("moves the rows only: the objects stay in the region's bucket and read the same", async () => {
     await applyD1Migrations(env.SHARD_US_1!, env.TEST_MIGRATIONS);
