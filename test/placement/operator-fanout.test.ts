@@ -1,14 +1,15 @@
 /**
- * The operator's batch walks over every job shard (issue 15 §1), two regions with three shards (us0, us1, eu0):
- * `POST /v1/admin/search/reindex` and `POST /v1/admin/encryption/rewrap` cover each shard's jobs (and each region's
- * bucket) exactly once across repeated cursor calls; a failing shard is reported and the others are done.
+ * Operator work over every job shard (issue 15 §1), two regions with three shards (us0, us1, eu0), the directory in
+ * DB: `POST /v1/admin/search/reindex` and `POST /v1/admin/encryption/rewrap` cover each shard's jobs (and each
+ * region's bucket) exactly once across repeated cursor calls; the operator console's dead-letter page lists every
+ * shard's items and acts in the shard a job id names; a failing shard is reported and the others are served.
  */
 import { signedHeaders } from "@vtt/pool-contract";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import type { Env } from "../../src/env.ts";
-import { adminKey, callWith } from "../helpers/api.ts";
+import { adminKey, BASE, callWith } from "../helpers/api.ts";
 import { makeWav } from "../helpers/audio.ts";
 import {
   failingDatabase,
@@ -18,6 +19,7 @@ import {
   twoRegionPlacement,
 } from "../helpers/placement.ts";
 import { completedCallback, POOL_CALLBACK_RING } from "../helpers/pool.ts";
+import { deliverDeadLetters } from "../helpers/queue.ts";
 
 const PLACEMENT = twoRegionPlacement();
 // the test ring is "m2:…,m1:…": before the rotation only m1 existed
@@ -295,5 +297,112 @@ describe("POST /v1/admin/encryption/rewrap over every shard and region", () => {
     const single = await callWith({}, "/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() });
     expect(single.status).toBe(200);
     expect(await single.json()).toMatchObject({ next_cursor: null, shards: [] });
+  });
+});
+
+describe("operator console: dead letters of every shard", () => {
+  const ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" };
+
+  async function signIn(): Promise<string> {
+    const res = await callWith({ PLACEMENT }, "/console/sign-in", {
+      method: "POST",
+      redirect: "manual",
+      headers: ORIGIN,
+      body: new URLSearchParams({ api_key: adminKey() }),
+    });
+    expect(res.status).toBe(303);
+    return res.headers.get("set-cookie")!.split(";")[0]!;
+  }
+  const page = (cookie: string, path: string, overrides: Partial<Env> = {}) =>
+    callWith({ PLACEMENT, ...overrides }, path, { headers: { cookie }, redirect: "manual" });
+  const post = (cookie: string, path: string, csrf: string) =>
+    callWith({ PLACEMENT }, path, {
+      method: "POST",
+      redirect: "manual",
+      headers: { ...ORIGIN, cookie },
+      body: new URLSearchParams({ csrf_token: csrf }),
+    });
+
+  /** A queued job of `tenant` whose message ran out of retries: a pending recoverable item in its shard. */
+  async function deadLettered(tenant: Tenant): Promise<string> {
+    const res = await callWith({ PLACEMENT }, "/v1/transcriptions", {
+      method: "POST",
+      key: tenant.key,
+      body: makeWav(0.3),
+      headers: { "content-type": "audio/wav" },
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await deliverDeadLetters([id], tenant.id, { env: { PLACEMENT } as Partial<Env> });
+    return id;
+  }
+
+  const itemOf = (shard: ShardCode, jobId: string) =>
+    shardDatabase(shard)
+      .prepare("select redrive_count, resolved_at, resolution from dead_letters where job_id = ?")
+      .bind(jobId)
+      .first<{ redrive_count: number; resolved_at: number | null; resolution: string | null }>();
+
+  it("lists the items of us0, us1 and eu0, re-drives and fails each in the shard its id names", async () => {
+    const a = await deadLettered(us0);
+    const b = await deadLettered(us1);
+    const c = await deadLettered(eu0);
+    for (const [shard, id] of [
+      ["us0", a],
+      ["us1", b],
+      ["eu0", c],
+    ] as const)
+      expect(await itemOf(shard, id)).not.toBeNull();
+    // the directory holds no job rows: nothing there
+    const inDirectory = await env.DB.prepare("select count(*) as n from dead_letters where job_id in (?, ?, ?)")
+      .bind(a, b, c)
+      .first<{ n: number }>();
+    expect(inDirectory!.n).toBe(0);
+
+    const cookie = await signIn();
+    const html = await (await page(cookie, "/console/operator/dead-letters")).text();
+    for (const id of [a, b, c]) expect(html).toContain(`data-job="${id}"`);
+    expect(html).not.toContain('data-testid="failed-shards"');
+    const csrf = /name="csrf-token" content="([^"]+)"/.exec(html)![1]!;
+
+    const redriven = await post(cookie, `/console/operator/dead-letters/${b}/redrive`, csrf);
+    expect(redriven.status).toBe(303);
+    expect(redriven.headers.get("location")).toBe("/console/operator/dead-letters?done=redriven");
+    expect((await itemOf("us1", b))!.redrive_count).toBe(1);
+    expect((await itemOf("us0", a))!.redrive_count).toBe(0);
+
+    const failed = await post(cookie, `/console/operator/dead-letters/${c}/fail`, csrf);
+    expect(failed.status).toBe(303);
+    expect(await itemOf("eu0", c)).toMatchObject({ resolution: "failed_by_admin" });
+    const job = await shardDatabase("eu0")
+      .prepare("select status, error_code from transcriptions where id = ?")
+      .bind(c)
+      .first();
+    expect(job).toMatchObject({ status: "failed", error_code: "dead_lettered" });
+
+    // an unknown shard suffix is a 404 without a read anywhere; so is an item that is no longer pending
+    expect((await post(cookie, `/console/operator/dead-letters/${b.slice(0, 29)}zz9/redrive`, csrf)).status).toBe(404);
+    expect((await post(cookie, `/console/operator/dead-letters/${c}/fail`, csrf)).status).toBe(404);
+
+    // the operator's actions are audited in the directory
+    const audit = await env.DB.prepare(
+      "select action, receipt from audit_log where action like 'operator.dead_letter%'",
+    ).all<{ action: string; receipt: string }>();
+    expect(audit.results.map((r) => [r.action, JSON.parse(r.receipt).job_id])).toEqual([
+      ["operator.dead_letter_redriven", b],
+      ["operator.dead_letter_failed", c],
+    ]);
+  });
+
+  it("shows a failing shard as a notice and still lists the others", async () => {
+    const a = await deadLettered(us0);
+    const e = await deadLettered(eu0);
+    const cookie = await signIn();
+    const res = await page(cookie, "/console/operator/dead-letters", { SHARD_EU_0: failingDatabase() } as Partial<Env>);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain(`data-job="${a}"`);
+    expect(html).not.toContain(`data-job="${e}"`);
+    expect(html).toMatch(/data-testid="failed-shards"[^>]*>[^]*<code>eu0<\/code> \(storage_unavailable\)/);
   });
 });
