@@ -406,3 +406,39 @@ describe("operator console: dead letters of every shard", () => {
     expect(html).toMatch(/data-testid="failed-shards"[^>]*>[^]*<code>eu0<\/code> \(storage_unavailable\)/);
   });
 });
+
+describe("GET /v1/status with the admin key", () => {
+  const activeIn = async (shard: ShardCode) =>
+    (await shardDatabase(shard)
+      .prepare("select count(*) as n from transcriptions where status in ('queued', 'processing')")
+      .first<{ n: number }>())!.n;
+
+  it("sums the backlog of every shard, and lists a failing shard whose part is missing", async () => {
+    // a queued job in each shard (uploads whose queue message no consumer takes in this test)
+    for (const tenant of [us0, us1, eu0]) {
+      const res = await callWith({ PLACEMENT }, "/v1/transcriptions", {
+        method: "POST",
+        key: tenant.key,
+        body: makeWav(0.3),
+        headers: { "content-type": "audio/wav" },
+      });
+      expect(res.status).toBe(202);
+    }
+    const [a, b, c] = [await activeIn("us0"), await activeIn("us1"), await activeIn("eu0")];
+    expect(Math.min(a, b, c)).toBeGreaterThan(0);
+    const status = async (overrides: Partial<Env> = {}) => {
+      const res = await callWith({ PLACEMENT, ...overrides }, "/v1/status", { key: adminKey() });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { backlog: { queued: number; processing: number }; shards: unknown[] };
+    };
+    const all = await status();
+    expect(all.backlog.queued + all.backlog.processing).toBe(a + b + c);
+    expect(all.shards).toEqual([]);
+    const partial = await status({ SHARD_US_1: failingDatabase() } as Partial<Env>);
+    expect(partial.backlog.queued + partial.backlog.processing).toBe(a + c);
+    expect(partial.shards).toEqual([{ shard: "us1", error: "storage_unavailable" }]);
+    // a tenant key sees its own shard's backlog only, and no shard list
+    const own = await callWith({ PLACEMENT }, "/v1/status", { key: us1.key });
+    expect(await own.json()).toMatchObject({ shards: [] });
+  });
+});
