@@ -217,6 +217,7 @@ try {
       `## GET /metrics with 100k jobs
 
 \`${cmd}\` — \`wrangler dev\` with local D1 (Miniflare, SQLite), ${cpus().length} CPU cores, ${new Date().toISOString().slice(0, 10)}.
+Rows in the local config's first job shard (\`${PLACED.binding}\`, shard \`${PLACED.code}\`; the other shards empty).
 Jobs spread over 7 days (95 % finished, three providers), so the 5 min and 1 h windows hold a realistic share, and a
 \`job_features\` row per completed job, so the drift comparison (last 24 h against the 7 days before) reads ~85k rows. Each
 figure is over ${SAMPLES} sequential scrapes after 3 warm-up calls, measured from the client (HTTP included).
