@@ -294,6 +294,12 @@ describe("POST /v1/admin/encryption/rewrap over every shard and region", () => {
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: "invalid_parameters" });
+    // a cursor from before regions is an R2 listing cursor of the first region's bucket: R2's own word on it
+    const legacy = await callWith({ PLACEMENT }, "/v1/admin/encryption/rewrap?cursor=not-an-r2-cursor", {
+      method: "POST",
+      key: adminKey(),
+    });
+    expect(legacy.status, await legacy.clone().text()).toBeLessThan(500);
     const single = await callWith({}, "/v1/admin/encryption/rewrap?limit=500", { method: "POST", key: adminKey() });
     expect(single.status).toBe(200);
     expect(await single.json()).toMatchObject({ next_cursor: null, shards: [] });
