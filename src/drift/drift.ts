@@ -232,15 +232,16 @@ export async function driftReport(db: Db, options: DriftWindowOptions = {}): Pro
 
 /**
  * {@link driftReport} over every job shard (operator reads): each shard's bucket counts are read at once under the
- * fan-out deadline and the report is computed over all of them; a shard that failed or timed out is in `failed` and
- * its rows are missing from the report.
+ * fan-out deadline (`fanout.timeoutMs`, default SHARD_READ_TIMEOUT_MS) and the report is computed over all of them; a
+ * shard that failed or timed out is in `failed` and its rows are missing from the report.
  */
 export async function driftReportOfAllShards(
   env: Env,
   options: DriftWindowOptions = {},
+  fanout: { timeoutMs?: number } = {},
 ): Promise<{ report: DriftReportResult; failed: ShardFailure[] }> {
   const plan = driftPlan(options);
-  const reads = await readAllShards(env, (db) => driftBucketCounts(db, plan));
+  const reads = await readAllShards(env, (db) => driftBucketCounts(db, plan), fanout);
   return {
     report: driftReportFromCounts(
       plan,

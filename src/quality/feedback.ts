@@ -261,15 +261,16 @@ export async function qualityReport(
 
 /**
  * {@link qualityReport} of every tenant over every job shard (operator reads): each shard's reviews are read at once
- * under the fan-out deadline and summarised together; a shard that failed or timed out is in `failed` and its
- * reviews are missing from the report.
+ * under the fan-out deadline (`fanout.timeoutMs`, default SHARD_READ_TIMEOUT_MS) and summarised together; a shard that
+ * failed or timed out is in `failed` and its reviews are missing from the report.
  */
 export async function qualityReportOfAllShards(
   env: Env,
   options: { weeks?: number; now?: number; provider?: string; model?: string } = {},
+  fanout: { timeoutMs?: number } = {},
 ): Promise<{ report: QualityReportResult; failed: ShardFailure[] }> {
   const plan = qualityPlan(options);
-  const reads = await readAllShards(env, (db) => qualityReviews(db, plan));
+  const reads = await readAllShards(env, (db) => qualityReviews(db, plan), fanout);
   return {
     report: qualityReportFromReviews(
       plan,

@@ -8,9 +8,12 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { driftReport, driftReportOfAllShards } from "../../src/drift/drift.ts";
 import type { DriftFeature } from "../../src/drift/features.ts";
 import type { FeatureValue } from "../../src/drift/psi.ts";
 import type { Env } from "../../src/env.ts";
+import { qualityReport, qualityReportOfAllShards } from "../../src/quality/feedback.ts";
+import { createDb } from "../../src/storage/db.ts";
 import { jobFeatures } from "../../src/storage/schema.ts";
 import { adminKey, BASE, call, callWith } from "../helpers/api.ts";
 import {
@@ -316,6 +319,44 @@ describe("/v1/admin/quality over every shard", () => {
       const expected = await oneDatabaseQuality(`fan-no-${code}`);
       expect(answer.data, code).toEqual(renamed(expected.data, "fan"));
     }
+  });
+});
+
+// ---------- a slow shard ----------
+
+/** A D1 binding that answers nothing for `ms`, then fails: a shard that hangs past the fan-out deadline. */
+function slowDatabase(ms: number): D1Database {
+  const late = () =>
+    new Promise((_, reject) => setTimeout(() => reject(new Error("D1_ERROR: Network connection lost.")), ms));
+  const statement = { bind: () => statement, first: late, all: late, run: late, raw: late };
+  return { prepare: () => statement, batch: late, exec: late, dump: late } as unknown as D1Database;
+}
+
+describe("a shard that does not answer in time", () => {
+  const slowEnv = () => ({ ...env, PLACEMENT, SHARD_US_0: slowDatabase(1500) }) as Env;
+
+  it("is reported as shard_timeout by the drift report, which is computed over the other shards", async () => {
+    const started = Date.now();
+    const { report, failed } = await driftReportOfAllShards(
+      slowEnv(),
+      { provider: "fan", minSamples: 5, now: NOW },
+      { timeoutMs: 200 },
+    );
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(failed).toEqual([{ shard: "us0", error: "shard_timeout" }]);
+    const expected = await driftReport(createDb(env), { provider: "fan-no-us0", minSamples: 5, now: NOW });
+    expect(report).toEqual({ ...expected, groups: renamed(expected.groups, "fan") });
+  });
+
+  it("is reported as shard_timeout by the quality report, which is computed over the other shards", async () => {
+    const { report, failed } = await qualityReportOfAllShards(
+      slowEnv(),
+      { provider: "fan", now: NOW },
+      { timeoutMs: 200 },
+    );
+    expect(failed).toEqual([{ shard: "us0", error: "shard_timeout" }]);
+    const expected = await qualityReport(createDb(env), { provider: "fan-no-us0", now: NOW });
+    expect(report).toEqual({ ...expected, data: renamed(expected.data, "fan") });
   });
 });
 
