@@ -18,8 +18,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
-import { startWranglerDev } from "./support/wrangler-dev.ts";
+import { stopAll } from "../scripts/lib/dev-env.mjs";
+import { startPoolSystem } from "./support/pool-system.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CHROMIUM = "/usr/bin/chromium";
@@ -182,40 +182,13 @@ const currentTime = (page: Page) =>
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  const redisUrl = await startPrivateRedis("e2e-ct-redis");
-  const [port, poolPort] = await Promise.all([freePort(), freePort()]);
-  base = `http://127.0.0.1:${port}`;
-  const vars: Record<string, string> = {
-    ENVIRONMENT: "development",
-    ADMIN_API_KEY: ADMIN,
-    PROVIDERS: "whisper-pool",
-    PUBLIC_BASE_URL: base,
-    POOL_URL: `http://127.0.0.1:${poolPort}`,
-    POOL_SIGNING_KEYS: "e2e:edge-to-pool",
-    POOL_CALLBACK_KEYS: "e2e:pool-to-edge",
-    AUDIO_URL_KEYS: "e2e:audio-url",
-    ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
-    RETRY_BASE_SECONDS: "1",
-    RETRY_CAP_SECONDS: "5",
-  };
-  // as scripts/start.mjs starts the pool
-  run("e2e-ct-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
-    cwd: ROOT,
-    quiet: true,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      PORT: String(poolPort),
-      BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
-      CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
-      WHISPER_MODEL: "synthetic:mini",
-      WHISPER_TEMPERATURE_INC: "0",
-      NODE_ENV: "development",
-    },
+  const system = await startPoolSystem({
+    label: "ct",
+    adminKey: ADMIN,
+    poolEnv: { WHISPER_TEMPERATURE_INC: "0", NODE_ENV: "development" },
   });
-  const dev = await startWranglerDev({ label: "ct", port, vars });
-  stateDir = dev.stateDir;
-  await Promise.all([dev.ready, waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
+  base = system.base;
+  stateDir = system.stateDir;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [

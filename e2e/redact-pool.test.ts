@@ -19,10 +19,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
-import { startWranglerDev } from "./support/wrangler-dev.ts";
+import { stopAll } from "../scripts/lib/dev-env.mjs";
+import { startPoolSystem } from "./support/pool-system.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 const runFile = promisify(execFile);
 let base = "";
@@ -63,41 +62,18 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => vendor.listen(0, "127.0.0.1", resolve));
   const vendorUrl = `http://127.0.0.1:${(vendor.address() as AddressInfo).port}/v1`;
-  const redisUrl = await startPrivateRedis("e2e-redact-redis");
-  const workerPort = await freePort();
-  const poolPort = await freePort();
-  base = `http://127.0.0.1:${workerPort}`;
-  const vars: Record<string, string> = {
-    ENVIRONMENT: "development",
-    ADMIN_API_KEY: ADMIN,
-    PROVIDERS: "openai,whisper-pool",
-    OPENAI_API_KEY: "sk-e2e",
-    OPENAI_BASE_URL: vendorUrl,
-    OPENAI_MODEL: "whisper-1",
-    PUBLIC_BASE_URL: base,
-    POOL_URL: `http://127.0.0.1:${poolPort}`,
-    POOL_SIGNING_KEYS: "e2e:edge-to-pool",
-    POOL_CALLBACK_KEYS: "e2e:pool-to-edge",
-    AUDIO_URL_KEYS: "e2e:audio-url",
-    ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
-    RETRY_BASE_SECONDS: "1",
-    RETRY_CAP_SECONDS: "5",
-  };
-  run("e2e-redact-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
-    cwd: ROOT,
-    quiet: true,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      PORT: String(poolPort),
-      BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
-      CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
-      WHISPER_MODEL: "synthetic:mini",
+  const system = await startPoolSystem({
+    label: "redact-pool",
+    adminKey: ADMIN,
+    vars: {
+      PROVIDERS: "openai,whisper-pool",
+      OPENAI_API_KEY: "sk-e2e",
+      OPENAI_BASE_URL: vendorUrl,
+      OPENAI_MODEL: "whisper-1",
     },
   });
-  const dev = await startWranglerDev({ label: "redact-pool", port: workerPort, vars });
-  stateDir = dev.stateDir;
-  await Promise.all([dev.ready, waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
+  base = system.base;
+  stateDir = system.stateDir;
 });
 
 afterAll(async () => {

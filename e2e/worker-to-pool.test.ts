@@ -2,17 +2,14 @@
  * End to end, all real: `wrangler dev` (Worker, D1, R2, Queues under Miniflare) → signed dispatch to the Whisper pool
  * (BullMQ on a private redis-server, ffmpeg, whisper.cpp on a synthetic model) → signed callback → completed job.
  */
-import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import path from "node:path";
 
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // plain ESM helper shared with `npm start`
-import { freePort, run, startPrivateRedis, stopAll, waitForHttp } from "../scripts/lib/dev-env.mjs";
-import { startWranglerDev } from "./support/wrangler-dev.ts";
+import { stopAll } from "../scripts/lib/dev-env.mjs";
+import { startPoolSystem } from "./support/pool-system.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN = "e2e-admin-key-0123456789abcdef";
 let base = "";
 let stateDir = "";
@@ -47,47 +44,11 @@ function wav(seconds: number): Buffer {
 /** Everything the pool and the Worker print, to follow one trace id across both processes. */
 const poolLogs: string[] = [];
 const workerLogs: string[] = [];
-function collect(into: string[], child: ChildProcess) {
-  child.stdout?.on("data", (chunk: Buffer) => into.push(...chunk.toString().split("\n")));
-  child.stderr?.on("data", (chunk: Buffer) => into.push(...chunk.toString().split("\n")));
-}
 
 beforeAll(async () => {
-  const redisUrl = await startPrivateRedis("e2e-redis");
-  const workerPort = await freePort();
-  const poolPort = await freePort();
-  base = `http://127.0.0.1:${workerPort}`;
-  const vars: Record<string, string> = {
-    ENVIRONMENT: "development",
-    ADMIN_API_KEY: ADMIN,
-    PROVIDERS: "whisper-pool",
-    PUBLIC_BASE_URL: base,
-    POOL_URL: `http://127.0.0.1:${poolPort}`,
-    POOL_SIGNING_KEYS: "e2e:edge-to-pool",
-    POOL_CALLBACK_KEYS: "e2e:pool-to-edge",
-    AUDIO_URL_KEYS: "e2e:audio-url",
-    ENCRYPTION_KEYS: "e2e:e2e-master-key-0123456789abcdefghijkl",
-    RETRY_BASE_SECONDS: "1",
-    RETRY_CAP_SECONDS: "5",
-  };
-  collect(
-    poolLogs,
-    run("e2e-pool", "npm", ["start", "--silent", "-w", "gpu-worker"], {
-      cwd: ROOT,
-      quiet: true,
-      env: {
-        ...process.env,
-        REDIS_URL: redisUrl,
-        PORT: String(poolPort),
-        BRIDGE_KEYS: vars.POOL_SIGNING_KEYS,
-        CALLBACK_KEYS: vars.POOL_CALLBACK_KEYS,
-        WHISPER_MODEL: "synthetic:mini",
-      },
-    }),
-  );
-  const dev = await startWranglerDev({ label: "pool", port: workerPort, vars, logs: workerLogs });
-  stateDir = dev.stateDir;
-  await Promise.all([dev.ready, waitForHttp(`http://127.0.0.1:${poolPort}/readyz`, 180_000)]);
+  const system = await startPoolSystem({ label: "pool", adminKey: ADMIN, poolLogs, workerLogs });
+  base = system.base;
+  stateDir = system.stateDir;
 });
 
 afterAll(async () => {

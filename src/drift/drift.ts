@@ -20,6 +20,7 @@ import {
 } from "../storage/drift.repo.ts";
 import type { TranscriptionRow } from "../storage/schema.ts";
 import { getSealedPrefix } from "../storage/sealed-objects.ts";
+import { readAllShards, type ShardFailure } from "../storage/shard-fanout.ts";
 import { type AudioProbe, PROBE_MAX_BYTES, probeAudio } from "./audio-probe.ts";
 import {
   DRIFT_FEATURE_BINS,
@@ -176,22 +177,78 @@ export interface DriftReportResult {
   groups: DriftGroup[];
 }
 
-/** PSI of every drift feature per provider and model: the recent window against the baseline window before it. */
-export async function driftReport(db: Db, options: DriftWindowOptions = {}): Promise<DriftReportResult> {
+/** The windows and thresholds of one drift report, fixed once so every shard is read over the same windows. */
+export interface DriftPlan {
+  current: DriftWindow;
+  baseline: DriftWindow;
+  minSamples: number;
+  provider?: string;
+  model?: string;
+}
+
+/** The windows of a report ending at `options.now` (default now). */
+export function driftPlan(options: DriftWindowOptions = {}): DriftPlan {
   const now = Math.floor(options.now ?? Date.now());
   const windowMs = Math.round((options.windowHours ?? DRIFT_DEFAULT_WINDOW_HOURS) * HOUR_MS);
   const baselineMs = Math.round((options.baselineDays ?? DRIFT_DEFAULT_BASELINE_DAYS) * DAY_MS);
-  const minSamples = options.minSamples ?? PSI_DEFAULT_MIN_SAMPLES;
-  const current: DriftWindow = { from: now - windowMs, to: now };
-  const baseline: DriftWindow = { from: now - windowMs - baselineMs, to: now - windowMs };
+  return {
+    current: { from: now - windowMs, to: now },
+    baseline: { from: now - windowMs - baselineMs, to: now - windowMs },
+    minSamples: options.minSamples ?? PSI_DEFAULT_MIN_SAMPLES,
+    provider: options.provider,
+    model: options.model,
+  };
+}
 
-  const rows = await countFeatureBuckets(
+/** One database's bucket counts over the plan's windows (SQL, one batch). */
+export function driftBucketCounts(db: Db, plan: DriftPlan): Promise<BucketCountRow[]> {
+  return countFeatureBuckets(
     db,
-    { baselineFrom: baseline.from, currentFrom: current.from, to: now },
-    { provider: options.provider, model: options.model },
+    { baselineFrom: plan.baseline.from, currentFrom: plan.current.from, to: plan.current.to },
+    { provider: plan.provider, model: plan.model },
     DRIFT_FEATURES.map((feature) => ({ bins: DRIFT_FEATURE_BINS[feature], column: feature })),
   );
-  return { current, baseline, min_samples: minSamples, groups: buildGroups(rows, minSamples) };
+}
+
+/**
+ * The report from bucket counts, of one database or of several concatenated: {@link buildGroups} adds the counts of
+ * the same provider, model, window, feature and bucket, so the histograms (and the PSI computed from them) are those
+ * of the union of the rows, exactly as if they were in one database.
+ */
+export function driftReportFromCounts(plan: DriftPlan, rows: readonly BucketCountRow[]): DriftReportResult {
+  return {
+    current: plan.current,
+    baseline: plan.baseline,
+    min_samples: plan.minSamples,
+    groups: buildGroups(rows, plan.minSamples),
+  };
+}
+
+/** PSI of every drift feature per provider and model: the recent window against the baseline window before it. */
+export async function driftReport(db: Db, options: DriftWindowOptions = {}): Promise<DriftReportResult> {
+  const plan = driftPlan(options);
+  return driftReportFromCounts(plan, await driftBucketCounts(db, plan));
+}
+
+/**
+ * {@link driftReport} over every job shard (operator reads): each shard's bucket counts are read at once under the
+ * fan-out deadline (`fanout.timeoutMs`, default SHARD_READ_TIMEOUT_MS) and the report is computed over all of them; a
+ * shard that failed or timed out is in `failed` and its rows are missing from the report.
+ */
+export async function driftReportOfAllShards(
+  env: Env,
+  options: DriftWindowOptions = {},
+  fanout: { timeoutMs?: number } = {},
+): Promise<{ report: DriftReportResult; failed: ShardFailure[] }> {
+  const plan = driftPlan(options);
+  const reads = await readAllShards(env, (db) => driftBucketCounts(db, plan), fanout);
+  return {
+    report: driftReportFromCounts(
+      plan,
+      reads.values.flatMap(({ value }) => value),
+    ),
+    failed: reads.failed,
+  };
 }
 
 /**

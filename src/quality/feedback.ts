@@ -21,6 +21,7 @@ import {
 import { getTenantJob } from "../storage/jobs.repo.ts";
 import type { FeedbackRating, TranscriptFeedbackRow } from "../storage/schema.ts";
 import { masterKeys } from "../storage/sealed-objects.ts";
+import { readAllShards, type ShardFailure } from "../storage/shard-fanout.ts";
 import { getTranscript, withOpenedText } from "../storage/transcript-store.ts";
 import { alignTokensBounded, transcriptCharacters, transcriptWords } from "./wer.ts";
 
@@ -199,22 +200,43 @@ export interface QualityReportResult {
   data: QualityBucket[];
 }
 
-/**
- * Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`; of every
- * tenant, or of one with `tenantId`.
- */
-export async function qualityReport(
-  db: Db,
+/** The window and filter of one quality report, fixed once so every shard is read over the same window. */
+export interface QualityPlan {
+  /** start of the first ISO week (inclusive, ms) */
+  from: number;
+  /** end of the report (inclusive, ms) */
+  now: number;
+  weeks: number;
+  provider?: string;
+  model?: string;
+  tenantId?: string;
+}
+
+export function qualityPlan(
   options: { weeks?: number; now?: number; provider?: string; model?: string; tenantId?: string } = {},
-): Promise<QualityReportResult> {
+): QualityPlan {
   const now = options.now ?? Date.now();
   const weeks = options.weeks ?? QUALITY_DEFAULT_WEEKS;
   const from = isoWeekStart(now) - (weeks - 1) * WEEK_MS;
-  const rows = await reviewsSince(db, from, now, options);
+  return { from, now, weeks, provider: options.provider, model: options.model, tenantId: options.tenantId };
+}
+
+/** The reviews of one database in the plan's window. */
+export function qualityReviews(db: Db, plan: QualityPlan): Promise<ReviewRow[]> {
+  return reviewsSince(db, plan.from, plan.now, plan);
+}
+
+/**
+ * The report from review rows, of one database or of several concatenated: every bucket is summarised from its rows,
+ * so counts and means are those of the union of the rows (never a mean of per-shard means).
+ */
+export function qualityReportFromReviews(plan: QualityPlan, rows: readonly ReviewRow[]): QualityReportResult {
   const buckets = new Map<string, ReviewRow[]>();
   for (const row of rows) {
     const key = JSON.stringify([row.provider, row.model, isoWeek(row.updatedAt)]);
-    buckets.set(key, [...(buckets.get(key) ?? []), row]);
+    let bucket = buckets.get(key);
+    if (!bucket) buckets.set(key, (bucket = []));
+    bucket.push(row);
   }
   const data = [...buckets.entries()]
     .map(([key, group]) => {
@@ -222,7 +244,40 @@ export async function qualityReport(
       return { provider, model, week, ...summarise(group) };
     })
     .sort((a, b) => compare(a.week, b.week) || compare(a.provider, b.provider) || compare(a.model, b.model));
-  return { from: new Date(from).toISOString(), to: new Date(now).toISOString(), weeks, data };
+  return { from: new Date(plan.from).toISOString(), to: new Date(plan.now).toISOString(), weeks: plan.weeks, data };
+}
+
+/**
+ * Reviews per provider, model and ISO week, from the start of the week `weeks − 1` weeks ago up to `now`; of every
+ * tenant in `db`, or of one with `tenantId`.
+ */
+export async function qualityReport(
+  db: Db,
+  options: { weeks?: number; now?: number; provider?: string; model?: string; tenantId?: string } = {},
+): Promise<QualityReportResult> {
+  const plan = qualityPlan(options);
+  return qualityReportFromReviews(plan, await qualityReviews(db, plan));
+}
+
+/**
+ * {@link qualityReport} of every tenant over every job shard (operator reads): each shard's reviews are read at once
+ * under the fan-out deadline (`fanout.timeoutMs`, default SHARD_READ_TIMEOUT_MS) and summarised together; a shard that
+ * failed or timed out is in `failed` and its reviews are missing from the report.
+ */
+export async function qualityReportOfAllShards(
+  env: Env,
+  options: { weeks?: number; now?: number; provider?: string; model?: string } = {},
+  fanout: { timeoutMs?: number } = {},
+): Promise<{ report: QualityReportResult; failed: ShardFailure[] }> {
+  const plan = qualityPlan(options);
+  const reads = await readAllShards(env, (db) => qualityReviews(db, plan), fanout);
+  return {
+    report: qualityReportFromReviews(
+      plan,
+      reads.values.flatMap(({ value }) => value),
+    ),
+    failed: reads.failed,
+  };
 }
 
 /**

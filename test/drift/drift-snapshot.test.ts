@@ -37,9 +37,11 @@ describe("drift snapshot for /metrics", () => {
     await waitOnExecutionContext(ctx);
 
     const text = await (await call("/metrics", { key: adminKey() })).text();
-    const psi = /vtt_drift_psi\{feature="durationSeconds",model="snap",provider="openai"\} (\S+)/.exec(text);
+    const psi = /vtt_drift_psi\{feature="durationSeconds",model="snap",provider="openai",shard="us0"\} (\S+)/.exec(
+      text,
+    );
     expect(Number(psi?.[1])).toBeGreaterThan(0.25);
-    const age = Number(/^vtt_drift_snapshot_age_seconds (\S+)$/m.exec(text)?.[1]);
+    const age = Number(/^vtt_drift_snapshot_age_seconds\{shard="us0"\} (\S+)$/m.exec(text)?.[1]);
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(60);
 

@@ -5,6 +5,9 @@
  */
 import { parseWavHeader } from "../../src/domain/riff.ts";
 import { toneSample } from "../../src/domain/wav-tone.ts";
+import type { Env } from "../../src/env.ts";
+import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
+import { call, callWith } from "./api.ts";
 import { COMPRESSED_AUDIO_BASE64, FIXTURE_SIGNAL } from "./compressed-audio.generated.ts";
 
 export { FIXTURE_SIGNAL };
@@ -73,4 +76,44 @@ export function signalRmsError(wav: Pcm16Wav, start: number, end: number): numbe
       n += 1;
     }
   return Math.sqrt(sum / Math.max(n, 1));
+}
+
+/** What the fixture's speaker says: a phone number from 1.0 s to 1.6 s of the 3 s file. */
+export const PHONE_TEXT = "call me on 415 555 2671 thanks";
+export const PHONE_WORDS = [
+  { word: "call", start: 0.2, end: 0.4 },
+  { word: "me", start: 0.4, end: 0.6 },
+  { word: "on", start: 0.6, end: 0.9 },
+  { word: "415", start: 1.0, end: 1.2 },
+  { word: "555", start: 1.2, end: 1.4 },
+  { word: "2671", start: 1.4, end: 1.6 },
+  { word: "thanks", start: 2.0, end: 2.4 },
+];
+/** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
+export const TONED_PHONE = { start: 0.95, end: 1.65 };
+
+/** OpenAI's verbose_json answer for the fixture: {@link PHONE_TEXT} with its word timestamps. */
+export const OPENAI_PHONE = {
+  ...OPENAI_VERBOSE_JSON,
+  duration: FIXTURE_SIGNAL.seconds,
+  text: PHONE_TEXT,
+  segments: [{ ...OPENAI_VERBOSE_JSON.segments[0]!, start: 0, end: 3, text: ` ${PHONE_TEXT}` }],
+  words: PHONE_WORDS,
+};
+
+/** A multipart upload asking for `redact_pii_audio`, typed by the bytes (the client's type is never trusted). */
+export function uploadForAudioRedaction(
+  key: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  fileName: string,
+  provider = "openai",
+  overrides?: Partial<Env>,
+): Promise<Response> {
+  const form = new FormData();
+  form.append("provider", provider);
+  form.append("redact_pii", "true");
+  form.append("redact_pii_audio", "true");
+  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
+  const init = { method: "POST", key, body: form };
+  return overrides ? callWith(overrides, "/v1/transcriptions", init) : call("/v1/transcriptions", init);
 }

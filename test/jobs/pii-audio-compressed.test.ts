@@ -8,9 +8,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
-import type { Env } from "../../src/env.ts";
 import { getSealedBytes } from "../../src/storage/sealed-objects.ts";
-import { call, callWith, createTenant } from "../helpers/api.ts";
+import { call, createTenant } from "../helpers/api.ts";
 import { interceptFetch, json } from "../helpers/fetch-interceptor.ts";
 import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
@@ -20,48 +19,14 @@ import {
   type CompressedFixture,
   FIXTURE_SIGNAL,
   maxToneError,
+  OPENAI_PHONE,
   readPcm16Wav,
   signalRmsError,
+  TONED_PHONE,
+  uploadForAudioRedaction,
 } from "../helpers/redacted-audio.ts";
-import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
 
 const ORIGIN = { origin: "https://edge.test", "sec-fetch-site": "same-origin" };
-
-/** The provider's answer: a phone number said from 1.0 s to 1.6 s of the 3 s file. */
-const OPENAI_PHONE = {
-  ...OPENAI_VERBOSE_JSON,
-  duration: FIXTURE_SIGNAL.seconds,
-  text: "call me on 415 555 2671 thanks",
-  segments: [{ ...OPENAI_VERBOSE_JSON.segments[0]!, start: 0, end: 3, text: " call me on 415 555 2671 thanks" }],
-  words: [
-    { word: "call", start: 0.2, end: 0.4 },
-    { word: "me", start: 0.4, end: 0.6 },
-    { word: "on", start: 0.6, end: 0.9 },
-    { word: "415", start: 1.0, end: 1.2 },
-    { word: "555", start: 1.2, end: 1.4 },
-    { word: "2671", start: 1.4, end: 1.6 },
-    { word: "thanks", start: 2.0, end: 2.4 },
-  ],
-};
-/** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
-const TONED = { start: 0.95, end: 1.65 };
-
-async function upload(
-  key: string,
-  bytes: Uint8Array<ArrayBuffer>,
-  fileName: string,
-  provider = "openai",
-  overrides?: Partial<Env>,
-): Promise<Response> {
-  const form = new FormData();
-  form.append("provider", provider);
-  form.append("redact_pii", "true");
-  form.append("redact_pii_audio", "true");
-  // the client's type is never trusted: the container is sniffed from the bytes
-  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
-  const init = { method: "POST", key, body: form };
-  return overrides ? callWith(overrides, "/v1/transcriptions", init) : call("/v1/transcriptions", init);
-}
 
 async function signIn(key: string): Promise<string> {
   const res = await call("/console/sign-in", {
@@ -85,7 +50,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
   for (const c of CASES) {
     it(`${c.name}: the stored audio becomes a toned 16-bit WAV of the same length; the original is deleted`, async () => {
       const { key, tenantId } = await createTenant(`pii-${c.name}`);
-      const res = await upload(key, compressedAudio(c.name), `call.${c.format}`);
+      const res = await uploadForAudioRedaction(key, compressedAudio(c.name), `call.${c.format}`);
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
       const before = (await jobRow(id))!;
@@ -108,8 +73,8 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       const wav = readPcm16Wav(stored);
       expect(wav.sampleRate).toBe(c.rate);
       expect(wav.frames / wav.sampleRate).toBe(FIXTURE_SIGNAL.seconds);
-      expect(maxToneError(wav, TONED.start, TONED.end)).toBeLessThanOrEqual(1 / 32767);
-      expect(signalRmsError(wav, TONED.start, TONED.end)).toBeGreaterThan(0.3);
+      expect(maxToneError(wav, TONED_PHONE.start, TONED_PHONE.end)).toBeLessThanOrEqual(1 / 32767);
+      expect(signalRmsError(wav, TONED_PHONE.start, TONED_PHONE.end)).toBeGreaterThan(0.3);
       const lossless = c.name === "flac";
       for (const [from, to] of [
         [0.1, 0.9],
@@ -124,7 +89,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
       };
       expect(job.audio_format).toBe("wav");
       expect(job.text).toBe("call me on [PHONE_NUMBER] thanks");
-      expect(job.redaction.audio_spans).toEqual([TONED]);
+      expect(job.redaction.audio_spans).toEqual([TONED_PHONE]);
 
       // the console's player gets the copy, as WAV, whole and by range
       const cookie = await signIn(key);
@@ -143,7 +108,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
 
   it("the pool's result is redacted the same way: its callback's queue message stores the toned WAV copy of an Ogg Opus upload", async () => {
     const { key, tenantId } = await createTenant("pii-pool-opus");
-    const res = await upload(key, compressedAudio("opus"), "call.opus", "whisper-pool");
+    const res = await uploadForAudioRedaction(key, compressedAudio("opus"), "call.opus", "whisper-pool");
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     interceptFetch().on("POST", "https://pool.test/v1/jobs", () => json({ accepted: true }, 202));
@@ -166,7 +131,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     expect(await env.BUCKET.head(originalKey)).toBeNull();
     const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
     expect(wav.frames).toBe(3 * 48_000);
-    expect(maxToneError(wav, TONED.start, TONED.end)).toBeLessThanOrEqual(1 / 32767);
+    expect(maxToneError(wav, TONED_PHONE.start, TONED_PHONE.end)).toBeLessThanOrEqual(1 / 32767);
     expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.02);
   });
 
@@ -221,7 +186,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
     const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
     expect(wav.frames).toBe(3 * 16_000);
-    expect(maxToneError(wav, TONED.start, TONED.end)).toBeLessThanOrEqual(1 / 32767);
+    expect(maxToneError(wav, TONED_PHONE.start, TONED_PHONE.end)).toBeLessThanOrEqual(1 / 32767);
     expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
   });
 
@@ -229,7 +194,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
     const { key, tenantId } = await createTenant("pii-corrupt");
     const bytes = compressedAudio("flac");
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    const res = await upload(key, bytes, "call.flac");
+    const res = await uploadForAudioRedaction(key, bytes, "call.flac");
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     interceptFetch().on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE));
@@ -244,7 +209,7 @@ describe("redact_pii_audio on compressed audio", { timeout: 60_000 }, () => {
 
   it("without a pool, MP4/AAC is refused at submit with 422 naming redact_pii_audio and the format; nothing is stored", async () => {
     const { key, tenantId } = await createTenant("pii-aac");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a", "openai", { POOL_URL: "" });
+    const res = await uploadForAudioRedaction(key, compressedAudio("aac"), "call.m4a", "openai", { POOL_URL: "" });
     expect(res.status).toBe(422);
     const problem = (await res.json()) as {
       code: string;

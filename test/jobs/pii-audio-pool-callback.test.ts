@@ -18,31 +18,28 @@ import { jobRow } from "../helpers/jobs.ts";
 import { completedCallback, poolCallback } from "../helpers/pool.ts";
 import { poolRedactions, type PoolSide } from "../helpers/pool-redactions.ts";
 import { deliver, deliverDeadLetters, deliverJobs, QUEUES } from "../helpers/queue.ts";
-import { compressedAudio, maxToneError, readPcm16Wav, signalRmsError } from "../helpers/redacted-audio.ts";
+import {
+  compressedAudio,
+  maxToneError,
+  PHONE_TEXT,
+  PHONE_WORDS,
+  readPcm16Wav,
+  signalRmsError,
+  TONED_PHONE,
+} from "../helpers/redacted-audio.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
 /** The pool's gpu-worker default `CALLBACK_TIMEOUT_MS`: a callback slower than this is abandoned and retried. */
 const POOL_CALLBACK_TIMEOUT_MS = 10_000;
 
-const TEXT = "call me on 415 555 2671 thanks";
-/** The pool's transcript: a phone number said from 1.0 s to 1.6 s of the 3 s file. */
+/** The pool's transcript of the fixture: a phone number said from 1.0 s to 1.6 s of the 3 s file. */
 const RESULT = {
-  text: TEXT,
-  segments: [{ start: 0, end: 3, text: TEXT }],
-  words: [
-    { word: "call", start: 0.2, end: 0.4 },
-    { word: "me", start: 0.4, end: 0.6 },
-    { word: "on", start: 0.6, end: 0.9 },
-    { word: "415", start: 1.0, end: 1.2 },
-    { word: "555", start: 1.2, end: 1.4 },
-    { word: "2671", start: 1.4, end: 1.6 },
-    { word: "thanks", start: 2.0, end: 2.4 },
-  ],
+  text: PHONE_TEXT,
+  segments: [{ start: 0, end: 3, text: PHONE_TEXT }],
+  words: PHONE_WORDS,
   duration_seconds: 3,
 };
-/** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
-const TONED = { start: 0.95, end: 1.65 };
 const REDACTED_TEXT = "call me on [PHONE_NUMBER] thanks";
 
 /** Every jobs-queue message the Worker sends from now on (still sent on to the real queue). */
@@ -121,8 +118,8 @@ describe(
       expect(waiting).toMatchObject({ status: "processing", text: null, transcript_key: null, audio_key: originalKey });
       const pending = JSON.parse(String(waiting.pending_audio_redaction)) as { result_id: string; spans: number[][] };
       expect(pending.spans).toHaveLength(1);
-      expect(pending.spans[0]![0]).toBeCloseTo(TONED.start, 9);
-      expect(pending.spans[0]![1]).toBeCloseTo(TONED.end, 9);
+      expect(pending.spans[0]![0]).toBeCloseTo(TONED_PHONE.start, 9);
+      expect(pending.spans[0]![1]).toBeCloseTo(TONED_PHONE.end, 9);
       const transcripts = await objectKeys(`transcripts/${job.tenantId}/${job.id}/`);
       expect(transcripts).toEqual([`transcripts/${job.tenantId}/${job.id}/${pending.result_id}.json`]);
       const stored = (await getTranscript(env, job.tenantId, transcripts[0]!))!;
@@ -150,14 +147,14 @@ describe(
       expect(await objectKeys(`audio/${job.tenantId}/`)).toEqual([row.audio_key]);
       const wav = readPcm16Wav((await getSealedBytes(env, job.tenantId, String(row.audio_key)))!);
       expect(wav.frames).toBe(Number(row.audio_bytes) / 2 - 22);
-      expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+      expect(maxToneError(wav, TONED_PHONE.start + 0.001, TONED_PHONE.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
       expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.03);
       const done = (await (await call(`/v1/transcriptions/${job.id}`, { key: job.key })).json()) as {
         text: string;
         redaction: { audio_spans: { start: number; end: number }[] };
       };
       expect(done.text).toBe(REDACTED_TEXT);
-      expect(done.redaction.audio_spans).toEqual([{ start: TONED.start, end: TONED.end }]);
+      expect(done.redaction.audio_spans).toEqual([{ start: TONED_PHONE.start, end: TONED_PHONE.end }]);
       expect(await webhookEvents(job.id)).toEqual(["transcription.completed"]);
     });
 
@@ -200,7 +197,7 @@ describe(
       expect(await objectKeys(`audio/${job.tenantId}/`)).toEqual([row.audio_key]);
       expect(await objectKeys(`transcripts/${job.tenantId}/${job.id}/`)).toEqual(pendingTranscripts);
       const wav = readPcm16Wav((await getSealedBytes(env, job.tenantId, String(row.audio_key)))!);
-      expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+      expect(maxToneError(wav, TONED_PHONE.start + 0.001, TONED_PHONE.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
 
       // a late redelivery, and a sweeper-style resend without a kind, are acknowledged and ignored
       const calls = job.side.requests.length;

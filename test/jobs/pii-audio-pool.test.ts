@@ -23,38 +23,12 @@ import {
   type CompressedFixture,
   FIXTURE_SIGNAL,
   maxToneError,
+  OPENAI_PHONE,
   readPcm16Wav,
   signalRmsError,
+  TONED_PHONE,
+  uploadForAudioRedaction,
 } from "../helpers/redacted-audio.ts";
-import { OPENAI_VERBOSE_JSON } from "../providers/fixtures.ts";
-
-/** The provider's answer: a phone number said from 1.0 s to 1.6 s of the 3 s file. */
-const OPENAI_PHONE = {
-  ...OPENAI_VERBOSE_JSON,
-  duration: FIXTURE_SIGNAL.seconds,
-  text: "call me on 415 555 2671 thanks",
-  segments: [{ ...OPENAI_VERBOSE_JSON.segments[0]!, start: 0, end: 3, text: " call me on 415 555 2671 thanks" }],
-  words: [
-    { word: "call", start: 0.2, end: 0.4 },
-    { word: "me", start: 0.4, end: 0.6 },
-    { word: "on", start: 0.6, end: 0.9 },
-    { word: "415", start: 1.0, end: 1.2 },
-    { word: "555", start: 1.2, end: 1.4 },
-    { word: "2671", start: 1.4, end: 1.6 },
-    { word: "thanks", start: 2.0, end: 2.4 },
-  ],
-};
-/** The phone number's words, padded by 50 ms each side (AUDIO_REDACTION_PADDING_SECONDS). */
-const TONED = { start: 0.95, end: 1.65 };
-
-async function upload(key: string, bytes: Uint8Array<ArrayBuffer>, fileName: string, provider = "openai") {
-  const form = new FormData();
-  form.append("provider", provider);
-  form.append("redact_pii", "true");
-  form.append("redact_pii_audio", "true");
-  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), fileName);
-  return call("/v1/transcriptions", { method: "POST", key, body: form });
-}
 
 const CASES: { name: CompressedFixture; file: string; format: string; rate: number }[] = [
   { name: "aac", file: "call.m4a", format: "mp4", rate: 16_000 },
@@ -65,7 +39,7 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
   for (const { name, file, format, rate } of CASES) {
     it(`${format}: the stored copy is a WAV with the tone over the number, the original is gone`, async () => {
       const { key, tenantId } = await createTenant(`pii-pool-${name}`);
-      const res = await upload(key, compressedAudio(name), file);
+      const res = await uploadForAudioRedaction(key, compressedAudio(name), file);
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
       const originalKey = String((await jobRow(id))!.audio_key);
@@ -80,8 +54,8 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
       const row = (await jobRow(id))!;
       expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
       expect(side.requests.map((r) => [r.jobId, r.uploadStatus, r.spans.length])).toEqual([[id, 200, 1]]);
-      expect(side.requests[0]!.spans[0]!.start).toBeCloseTo(TONED.start, 9);
-      expect(side.requests[0]!.spans[0]!.end).toBeCloseTo(TONED.end, 9);
+      expect(side.requests[0]!.spans[0]!.start).toBeCloseTo(TONED_PHONE.start, 9);
+      expect(side.requests[0]!.spans[0]!.end).toBeCloseTo(TONED_PHONE.end, 9);
       // the original is deleted; only the copy is left
       expect(await env.BUCKET.head(originalKey)).toBeNull();
       expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects.map((o) => o.key)).toEqual([
@@ -95,7 +69,7 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
       expect(wav.frames / rate).toBeGreaterThanOrEqual(FIXTURE_SIGNAL.seconds - 0.01);
       expect(wav.frames / rate).toBeLessThan(FIXTURE_SIGNAL.seconds + 0.05);
       // inside the span: the edge's own tone (toneSample), to 16-bit rounding
-      expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+      expect(maxToneError(wav, TONED_PHONE.start + 0.001, TONED_PHONE.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
       // outside: the original signal within lossy-codec tolerance (away from the start and the span's edges)
       expect(signalRmsError(wav, 0.1, 0.9)).toBeLessThan(0.03);
       expect(signalRmsError(wav, 1.7, 2.9)).toBeLessThan(0.03);
@@ -107,8 +81,8 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
       expect(job.text).toBe("call me on [PHONE_NUMBER] thanks");
       expect(job.audio_format).toBe("wav");
       expect(job.redaction.audio_spans).toHaveLength(1);
-      expect(job.redaction.audio_spans[0]!.start).toBeCloseTo(TONED.start, 6);
-      expect(job.redaction.audio_spans[0]!.end).toBeCloseTo(TONED.end, 6);
+      expect(job.redaction.audio_spans[0]!.start).toBeCloseTo(TONED_PHONE.start, 6);
+      expect(job.redaction.audio_spans[0]!.end).toBeCloseTo(TONED_PHONE.end, 6);
     });
   }
 
@@ -116,7 +90,7 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
     const { key, tenantId } = await createTenant("pii-pool-corrupt");
     // an MP4 header (sniffed as mp4) whose sample data is cut off
     const bytes = compressedAudio("aac").slice(0, 600);
-    const res = await upload(key, bytes, "call.m4a");
+    const res = await uploadForAudioRedaction(key, bytes, "call.m4a");
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     const side: PoolSide = { requests: [] };
@@ -156,13 +130,13 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
     const row = (await jobRow(id))!;
     expect(row).toMatchObject({ status: "completed", audio_format: "wav" });
     const wav = readPcm16Wav((await getSealedBytes(env, tenantId, String(row.audio_key)))!);
-    expect(maxToneError(wav, TONED.start + 0.001, TONED.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
+    expect(maxToneError(wav, TONED_PHONE.start + 0.001, TONED_PHONE.end - 0.001)).toBeLessThanOrEqual(2 / 32767);
     expect((await env.BUCKET.list({ prefix: `audio/${tenantId}/` })).objects).toHaveLength(1);
   });
 
   it("a copy of another length than the transcript fails audio_redaction_failed (the tone would miss)", async () => {
     const { key, tenantId } = await createTenant("pii-pool-length");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const res = await uploadForAudioRedaction(key, compressedAudio("aac"), "call.m4a");
     const { id } = (await res.json()) as { id: string };
     const side: PoolSide = { requests: [] };
     interceptFetch()
@@ -178,7 +152,7 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
 
   it("a pool that is down leaves the job to be retried with its audio, and stores nothing", async () => {
     const { key, tenantId } = await createTenant("pii-pool-down");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const res = await uploadForAudioRedaction(key, compressedAudio("aac"), "call.m4a");
     const { id } = (await res.json()) as { id: string };
     interceptFetch()
       .on("POST", "https://api.openai.com/v1/audio/transcriptions", () => json(OPENAI_PHONE))
@@ -200,7 +174,7 @@ describe("redact_pii_audio through the pool's ffmpeg", () => {
 
   it("the upload route refuses a bad signature, another job's URL and a job that is not waiting for a copy", async () => {
     const { key } = await createTenant("pii-pool-upload");
-    const res = await upload(key, compressedAudio("aac"), "call.m4a");
+    const res = await uploadForAudioRedaction(key, compressedAudio("aac"), "call.m4a");
     const { id } = (await res.json()) as { id: string };
     const exp = Math.floor(Date.now() / 1000) + 300;
     const put = (path: string) =>

@@ -2038,6 +2038,45 @@ const rows: Row[] = [
     "invalid_parameters",
   ],
 
+  [
+    "drift: a window of zero hours",
+    () => call("/v1/admin/drift?window_hours=0", { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "drift: a baseline of 10^9 days",
+    () => call("/v1/admin/drift?baseline_days=1000000000", { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "drift: min_samples not a number",
+    () => call("/v1/admin/drift?min_samples=NaN", { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "drift: a provider name of 10 000 characters",
+    () => call(`/v1/admin/drift?provider=${"p".repeat(10_000)}`, { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  ["quality: 53 weeks", () => call("/v1/admin/quality?weeks=53", { key: adminKey() }), 400, "invalid_parameters"],
+  ["quality: weeks negative", () => call("/v1/admin/quality?weeks=-4", { key: adminKey() }), 400, "invalid_parameters"],
+  [
+    "quality: a model name of 10 000 characters",
+    () => call(`/v1/admin/quality?model=${"m".repeat(10_000)}`, { key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "admin: fail a dead letter whose id names an unknown shard",
+    () => call("/v1/admin/dead-letters/tr_01ZZZZZZZZZZZZZZZZZZZZZZZZzz9/fail", { method: "POST", key: adminKey() }),
+    404,
+    "not_found",
+  ],
+
   // --- JSON bodies and content types on the admin API ---
   ["admin: JSON that does not parse", () => json("/v1/admin/tenants", adminKey(), '{"name": '), 400, "malformed_json"],
   [

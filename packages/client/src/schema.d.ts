@@ -574,7 +574,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Input and output drift per provider and model (PSI, recent window vs baseline) */
+        /**
+         * Input and output drift per provider and model (PSI, recent window vs baseline)
+         * @description Computed over the job features of every job shard (histograms add up, PSI is of the merged histograms). A shard that fails or does not answer in time is listed in `shards` and its jobs are missing; the others are served.
+         */
         get: operations["getDriftReport"];
         put?: never;
         post?: never;
@@ -591,7 +594,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER */
+        /**
+         * Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER
+         * @description Computed over the reviews of every job shard (means are over all reviews, not of per-shard means). A shard that fails or does not answer in time is listed in `shards` and its reviews are missing; the others are served.
+         */
         get: operations["getQualityReport"];
         put?: never;
         post?: never;
@@ -1430,6 +1436,7 @@ export interface components {
                     };
                 }[];
             }[];
+            shards: components["schemas"]["ShardFailures"];
         };
         QualityReport: {
             from: string;
@@ -1447,6 +1454,7 @@ export interface components {
                 mean_wer: number | null;
                 mean_cer: number | null;
             }[];
+            shards: components["schemas"]["ShardFailures"];
         };
         ReindexResult: {
             jobs_indexed: number;

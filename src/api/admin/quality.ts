@@ -5,11 +5,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 
 import type { AppEnv } from "../../app.context.ts";
-import { DRIFT_DEFAULT_BASELINE_DAYS, DRIFT_DEFAULT_WINDOW_HOURS, driftReport } from "../../drift/drift.ts";
+import { DRIFT_DEFAULT_BASELINE_DAYS, DRIFT_DEFAULT_WINDOW_HOURS, driftReportOfAllShards } from "../../drift/drift.ts";
 import { DRIFT_FEATURES } from "../../drift/features.ts";
 import { PSI_DEFAULT_MIN_SAMPLES } from "../../drift/psi.ts";
-import { QUALITY_DEFAULT_WEEKS, QUALITY_MAX_WEEKS, qualityReport } from "../../quality/feedback.ts";
+import { QUALITY_DEFAULT_WEEKS, QUALITY_MAX_WEEKS, qualityReportOfAllShards } from "../../quality/feedback.ts";
 import { json, problem, TAGS } from "../openapi.ts";
+import { ShardFailures } from "../schemas.ts";
 import { validationHook } from "../validation.ts";
 
 export const DriftQuery = z.object({
@@ -65,6 +66,7 @@ export const DriftReportSchema = z
         ),
       }),
     ),
+    shards: ShardFailures,
   })
   .openapi("DriftReport");
 
@@ -98,6 +100,7 @@ export const QualityReportSchema = z
         mean_cer: z.number().nullable(),
       }),
     ),
+    shards: ShardFailures,
   })
   .openapi("QualityReport");
 
@@ -111,6 +114,9 @@ const driftRoute = createRoute({
   operationId: "getDriftReport",
   tags: [TAGS.admin],
   summary: "Input and output drift per provider and model (PSI, recent window vs baseline)",
+  description:
+    "Computed over the job features of every job shard (histograms add up, PSI is of the merged histograms). A shard " +
+    "that fails or does not answer in time is listed in `shards` and its jobs are missing; the others are served.",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: DriftQuery },
   responses: {
@@ -121,7 +127,8 @@ const driftRoute = createRoute({
 
 qualityRoutes.openapi(driftRoute, async (c) => {
   const query = c.req.valid("query");
-  const report = await driftReport(c.var.db, {
+  // every job shard: in a multi-shard placement the operator's `c.var.db` is the directory, which holds no jobs
+  const { report, failed } = await driftReportOfAllShards(c.env, {
     windowHours: query.window_hours,
     baselineDays: query.baseline_days,
     minSamples: query.min_samples,
@@ -132,7 +139,7 @@ qualityRoutes.openapi(driftRoute, async (c) => {
     from: new Date(w.from).toISOString(),
     to: new Date(w.to).toISOString(),
   });
-  return c.json({ ...report, current: window(report.current), baseline: window(report.baseline) }, 200);
+  return c.json({ ...report, current: window(report.current), baseline: window(report.baseline), shards: failed }, 200);
 });
 
 const qualityRoute = createRoute({
@@ -141,6 +148,9 @@ const qualityRoute = createRoute({
   operationId: "getQualityReport",
   tags: [TAGS.admin],
   summary: "Transcript reviews per provider, model and ISO week: counts by rating, mean WER and CER",
+  description:
+    "Computed over the reviews of every job shard (means are over all reviews, not of per-shard means). A shard that " +
+    "fails or does not answer in time is listed in `shards` and its reviews are missing; the others are served.",
   security: [{ bearerAuth: ["admin"] }],
   request: { query: QualityQuery },
   responses: {
@@ -151,8 +161,10 @@ const qualityRoute = createRoute({
 
 qualityRoutes.openapi(qualityRoute, async (c) => {
   const query = c.req.valid("query");
-  return c.json(
-    await qualityReport(c.var.db, { weeks: query.weeks, provider: query.provider, model: query.model }),
-    200,
-  );
+  const { report, failed } = await qualityReportOfAllShards(c.env, {
+    weeks: query.weeks,
+    provider: query.provider,
+    model: query.model,
+  });
+  return c.json({ ...report, shards: failed }, 200);
 });

@@ -10,6 +10,7 @@ import type { DriftReportResult } from "../../drift/drift.ts";
 import { PSI_SIGNIFICANT_FROM, PSI_STABLE_BELOW } from "../../drift/psi.ts";
 import type { QualityReportResult } from "../../quality/feedback.ts";
 import type { DeadLetterRow } from "../../storage/dead-letters.repo.ts";
+import type { ShardErrorCode, ShardFailure } from "../../storage/shard-fanout.ts";
 import type { breakerView } from "../admin/breakers.ts";
 import { Shell, Time } from "./pages.tsx";
 
@@ -329,10 +330,34 @@ const VERDICT_LABELS = {
   insufficient_data: "too few samples",
 } as const;
 
-export function DriftPage(props: { csrfToken: string; report: DriftReportResult }) {
+const SHARD_ERROR_LABELS: Record<ShardErrorCode, string> = {
+  storage_unavailable: "database unavailable",
+  shard_timeout: "did not answer in time",
+  internal_error: "read failed",
+};
+
+/** A page built from every job shard names the shards that failed or timed out: their jobs are missing from it. */
+export function ShardNotice(props: { failed: readonly ShardFailure[] }) {
+  if (!props.failed.length) return null;
+  return (
+    <p class="error" role="alert" data-testid="shard-notice">
+      Incomplete: the jobs of{" "}
+      {props.failed.map((f, i) => (
+        <>
+          {i > 0 ? ", " : ""}
+          shard <span data-shard={f.shard}>{f.shard}</span> ({SHARD_ERROR_LABELS[f.error]})
+        </>
+      ))}{" "}
+      are missing from this page.
+    </p>
+  );
+}
+
+export function DriftPage(props: { csrfToken: string; report: DriftReportResult; failed: readonly ShardFailure[] }) {
   const { report } = props;
   return (
     <OperatorShell title="Drift" path="/console/operator/drift" csrfToken={props.csrfToken}>
+      <ShardNotice failed={props.failed} />
       <p>
         Population stability index of each feature, the last window (<Time ms={report.current.from} /> to{" "}
         <Time ms={report.current.to} />) against the baseline before it. Below {PSI_STABLE_BELOW}: stable; from{" "}
@@ -380,7 +405,12 @@ export function DriftPage(props: { csrfToken: string; report: DriftReportResult 
   );
 }
 
-export function QualityPage(props: { csrfToken: string; report: QualityReportResult; chart: QualityChartData }) {
+export function QualityPage(props: {
+  csrfToken: string;
+  report: QualityReportResult;
+  chart: QualityChartData;
+  failed: readonly ShardFailure[];
+}) {
   return (
     <OperatorShell
       title="Quality"
@@ -389,6 +419,7 @@ export function QualityPage(props: { csrfToken: string; report: QualityReportRes
       scripts={["charts"]}
       styles={["charts"]}
     >
+      <ShardNotice failed={props.failed} />
       <p>Word error rate of reviewed transcripts per provider and model, per ISO week ({props.report.weeks} weeks).</p>
       <DataIsland id="quality-data" data={props.chart} />
       {props.chart.weeks.length === 0 ? <p class="muted">No reviews in these weeks.</p> : null}

@@ -12,7 +12,7 @@ import type { z } from "zod";
 
 import { DEFAULT_LIST_LIMIT } from "../../config.ts";
 import { type HealthPoint, healthPoint, qualityChartData } from "../../domain/health.ts";
-import { driftReport } from "../../drift/drift.ts";
+import { driftReportOfAllShards } from "../../drift/drift.ts";
 import { ApiError } from "../../http/problem.ts";
 import { inJobShard, listDeadLettersOfAllShards } from "../../jobs/dead-letter-inspector.ts";
 import { redrive } from "../../jobs/dead-letters.ts";
@@ -25,7 +25,7 @@ import {
   recentHealthSamples,
 } from "../../observability/health-samples.ts";
 import { parseProviderList } from "../../providers/registry.ts";
-import { qualityReport } from "../../quality/feedback.ts";
+import { qualityReportOfAllShards } from "../../quality/feedback.ts";
 import { appendAuditEntry, type AuditAction } from "../../storage/audit.repo.ts";
 import type { Db } from "../../storage/db.ts";
 import type { HealthSampleRow } from "../../storage/health-samples.repo.ts";
@@ -259,14 +259,21 @@ operatorConsole.post("/dead-letters/:job/fail", async (c) => {
 
 // ---------- drift and quality ----------
 
-operatorConsole.get("/drift", async (c) =>
-  c.html(<DriftPage csrfToken={c.var.session.csrfToken} report={await driftReport(c.var.db)} />),
-);
+// the same reports as /v1/admin/drift and /v1/admin/quality: every job shard, a failed one named on the page
+operatorConsole.get("/drift", async (c) => {
+  const { report, failed } = await driftReportOfAllShards(c.env);
+  return c.html(<DriftPage csrfToken={c.var.session.csrfToken} report={report} failed={failed} />);
+});
 
 operatorConsole.get("/quality", async (c) => {
-  const report = await qualityReport(c.var.db);
+  const { report, failed } = await qualityReportOfAllShards(c.env);
   return c.html(
-    <QualityPage csrfToken={c.var.session.csrfToken} report={report} chart={qualityChartData(report.data)} />,
+    <QualityPage
+      csrfToken={c.var.session.csrfToken}
+      report={report}
+      chart={qualityChartData(report.data)}
+      failed={failed}
+    />,
   );
 });
 
