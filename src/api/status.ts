@@ -5,7 +5,9 @@ import type { AppEnv } from "../app.context.ts";
 import { breakerFor } from "../breaker/circuit-breaker.ts";
 import { parseProviderList } from "../providers/registry.ts";
 import { countActiveJobs } from "../storage/jobs.repo.ts";
+import { readAllShards } from "../storage/shard-fanout.ts";
 import { json, TAGS } from "./openapi.ts";
+import { ShardFailures } from "./schemas.ts";
 import { validationHook } from "./validation.ts";
 
 export const status = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -32,6 +34,11 @@ status.openapi(
               }),
             ),
             backlog: z.object({ queued: z.number().int(), processing: z.number().int(), parked: z.number().int() }),
+            shards: ShardFailures.openapi({
+              description:
+                "admin key: job shards whose backlog is missing from `backlog` (they failed or did not answer); " +
+                "always empty for a tenant key",
+            }),
           }),
         ),
       },
@@ -44,16 +51,32 @@ status.openapi(
         return { provider, available: snap.state.status !== "open", breaker: snap.state.status };
       }),
     );
-    // tenant keys see their own backlog; the admin key sees the whole service
+    // tenant keys see their own backlog (in their shard); the admin key sees the whole service, summed over every
+    // job shard (its request is not placed: c.var.db is the directory)
     const tenantId = c.var.principal.tenantId;
-    const backlog = await countActiveJobs(c.var.db, tenantId);
+    const { backlog, failed } = tenantId
+      ? { backlog: await countActiveJobs(c.var.db, tenantId), failed: [] }
+      : await serviceBacklog(c.env);
     return c.json(
       {
         status: providers.every((p) => p.available) ? ("operational" as const) : ("degraded" as const),
         providers,
         backlog,
+        shards: failed,
       },
       200,
     );
   },
 );
+
+/** The backlog of every job shard, summed; shards that failed are listed and left out. */
+async function serviceBacklog(env: AppEnv["Bindings"]) {
+  const reads = await readAllShards(env, (db) => countActiveJobs(db, null));
+  const backlog = { queued: 0, processing: 0, parked: 0 };
+  for (const { value } of reads.values) {
+    backlog.queued += value.queued;
+    backlog.processing += value.processing;
+    backlog.parked += value.parked;
+  }
+  return { backlog, failed: reads.failed };
+}

@@ -6,11 +6,14 @@
 import { and, eq, like, not, or, sql } from "drizzle-orm";
 
 import { isEnvelopeHeader, openField, rewrapHeader, sealedFieldVersion, sealField } from "../domain/envelope.ts";
+import { startOfWalk, walkCursorAfter } from "../domain/shard-walk.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "./db.ts";
 import { transcriptFeedback, transcriptions } from "./schema.ts";
 import { masterKeys } from "./sealed-objects.ts";
+import { readAllShards, type ShardFailure } from "./shard-fanout.ts";
+import { placementOf, regionBucket } from "./shards.ts";
 
 export interface RewrapResult {
   objects_checked: number;
@@ -28,20 +31,21 @@ function tenantOfKey(key: string): string | null {
 
 async function rewrapObjects(
   env: Env,
+  bucket: R2Bucket,
   cursor: string | undefined,
   limit: number,
 ): Promise<Omit<RewrapResult, "fields_resealed">> {
   const ring = masterKeys(env);
-  const listed = await env.BUCKET.list({ cursor, limit, include: ["customMetadata"] });
+  const listed = await bucket.list({ cursor, limit, include: ["customMetadata"] });
   let rewrapped = 0;
   for (const listedObject of listed.objects) {
     const tenantId = tenantOfKey(listedObject.key);
     const meta = listedObject.customMetadata;
     if (!tenantId || !isEnvelopeHeader(meta) || meta.kv === ring[0]!.version) continue;
-    const object = await env.BUCKET.get(listedObject.key);
+    const object = await bucket.get(listedObject.key);
     if (!object || !isEnvelopeHeader(object.customMetadata)) continue;
     const header = await rewrapHeader(ring, tenantId, listedObject.key, object.customMetadata);
-    await env.BUCKET.put(listedObject.key, object.body, {
+    await bucket.put(listedObject.key, object.body, {
       httpMetadata: object.httpMetadata,
       customMetadata: { ...object.customMetadata, ...header },
       // only if nobody replaced the object meanwhile
@@ -134,16 +138,58 @@ async function resealFields(env: Env, db: Db, limit: number): Promise<number> {
   return count;
 }
 
-export async function rewrapBatch(
+export interface RewrapWalkResult extends RewrapResult {
+  /** sealed fields still under an older master version, in every shard that answered */
+  stale_fields: number;
+  /** shards whose fields were not resealed or counted in this call */
+  shards: ShardFailure[];
+}
+
+/**
+ * One call of the rewrap walk: a batch of one region's bucket (the cursor names the region and its listing
+ * position; buckets are walked region by region, in placement order), and in every job shard at once up to `limit`
+ * sealed fields resealed and the rest counted. Fields are found by their version, not by the cursor, so a shard that
+ * fails is listed in `shards`, its `stale_fields` are missing from the count, and the next call simply tries it
+ * again: the old version can be retired once `next_cursor` is null and a call reports `stale_fields` 0 with no
+ * failed shard. An older plain cursor (an R2 listing cursor) goes on in the first region's bucket. Throws
+ * `WalkCursorError` for a cursor of no walk.
+ */
+export async function rewrapWalk(
   env: Env,
-  db: Db,
   options: { cursor?: string; limit?: number } = {},
-): Promise<RewrapResult> {
+): Promise<RewrapWalkResult> {
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 500);
-  const objects = await rewrapObjects(env, options.cursor, limit);
-  const fields = await resealFields(env, db, limit);
-  log("encryption_rewrap", { ...objects, next_cursor: undefined, fields_resealed: fields });
-  return { ...objects, fields_resealed: fields };
+  const placement = placementOf(env);
+  const order = placement.regions.map((r) => r.name);
+  const position = startOfWalk(order, {
+    cursor: options.cursor,
+    legacy: (raw) => ({ at: order[0]!, after: raw, only: false }),
+  });
+  const region = placement.regions.find((r) => r.name === position.at)!;
+  const objects = await rewrapObjects(env, regionBucket(env, region), position.after ?? undefined, limit);
+  const fields = await readAllShards(
+    env,
+    async (db, _shard, placed) => {
+      const resealed = await resealFields(placed, db, limit);
+      return { resealed, stale: await staleFieldCount(placed, db) };
+    },
+    { timeoutMs: null },
+  );
+  const resealed = fields.values.reduce((n, { value }) => n + value.resealed, 0);
+  log("encryption_rewrap", {
+    ...objects,
+    region: region.name,
+    next_cursor: undefined,
+    fields_resealed: resealed,
+    failed_shards: fields.failed.length,
+  });
+  return {
+    ...objects,
+    fields_resealed: resealed,
+    next_cursor: walkCursorAfter(order, position, objects.next_cursor),
+    stale_fields: fields.values.reduce((n, { value }) => n + value.stale, 0),
+    shards: fields.failed,
+  };
 }
 
 /** How much still sits under older versions in D1 (objects are counted by walking the bucket with `rewrapBatch`). */

@@ -30,6 +30,14 @@ export interface ShardReads<T> {
   failed: ShardFailure[];
 }
 
+export interface ShardReadOptions {
+  /**
+   * the deadline per shard (default {@link SHARD_READ_TIMEOUT_MS}); null = none, for work that writes (a walk that
+   * moved on while a shard's batch still ran would skip what that batch had not reached)
+   */
+  timeoutMs?: number | null;
+}
+
 export class ShardTimeoutError extends Error {
   constructor(shard: string, ms: number) {
     super(`Shard ${shard} did not answer within ${ms} ms.`);
@@ -50,9 +58,9 @@ export function shardErrorCode(error: unknown): ShardErrorCode {
 export async function readAllShards<T>(
   env: Env,
   task: (db: Db, shard: Shard, placed: Env) => Promise<T>,
-  options: { timeoutMs?: number } = {},
+  options: ShardReadOptions = {},
 ): Promise<ShardReads<T>> {
-  const timeoutMs = options.timeoutMs ?? SHARD_READ_TIMEOUT_MS;
+  const timeoutMs = options.timeoutMs === undefined ? SHARD_READ_TIMEOUT_MS : options.timeoutMs;
   const outcomes = await forEachShard(env, (db, shard, placed) =>
     withDeadline(task(db, shard, placed), shard.code, timeoutMs),
   );
@@ -73,7 +81,30 @@ export async function readAllShards<T>(
   return reads;
 }
 
-async function withDeadline<T>(work: Promise<T>, shard: string, ms: number): Promise<T> {
+/**
+ * Runs `task` in one shard (its database and placed environment) under the same deadline: the answer, or the shard's
+ * failure as {@link readAllShards} reports it (logged, never thrown). For walks that work in one shard per call.
+ */
+export async function readOneShard<T>(
+  env: Env,
+  shard: Shard,
+  task: (db: Db, shard: Shard, placed: Env) => Promise<T>,
+  options: ShardReadOptions = {},
+): Promise<{ value: T; failed: null } | { value: null; failed: ShardFailure }> {
+  const placed = placeEnv(env, shard);
+  try {
+    const work = task(shardDb(placed, shard), shard, placed);
+    const timeoutMs = options.timeoutMs === undefined ? SHARD_READ_TIMEOUT_MS : options.timeoutMs;
+    return { value: await withDeadline(work, shard.code, timeoutMs), failed: null };
+  } catch (reason) {
+    const error = shardErrorCode(reason);
+    log("shard_read_failed", { shard: shard.code, error, name: reason instanceof Error ? reason.name : "unknown" });
+    return { value: null, failed: { shard: shard.code, error } };
+  }
+}
+
+async function withDeadline<T>(work: Promise<T>, shard: string, ms: number | null): Promise<T> {
+  if (ms === null) return work;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ShardTimeoutError(shard, ms)), ms);

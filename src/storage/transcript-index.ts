@@ -9,6 +9,7 @@
 import { and, asc, desc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 
 import type { MasterKey } from "../domain/envelope.ts";
+import { shardOfId } from "../domain/placement.ts";
 import {
   MAX_INDEXED_WORDS,
   normaliseWords,
@@ -16,13 +17,17 @@ import {
   tenantSearchKey,
   tokensOf,
 } from "../domain/search-tokens.ts";
+import { startOfWalk, walkCursorAfter } from "../domain/shard-walk.ts";
 import type { Env } from "../env.ts";
+import { isWellFormedId } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import type { Db } from "./db.ts";
 import { jobFilterConditions, type JobListFilter, type JobPage } from "./job-listing.ts";
 import { inSlices } from "./limits.ts";
 import { type TranscriptionRow, transcriptions, transcriptTokens } from "./schema.ts";
 import { masterKeys } from "./sealed-objects.ts";
+import { readOneShard, type ShardFailure } from "./shard-fanout.ts";
+import { placementOf } from "./shards.ts";
 import { getTranscript } from "./transcript-store.ts";
 
 /** 4 bound parameters a row: 24 rows a statement stays under D1's 100 */
@@ -205,4 +210,49 @@ export async function reindexBatch(
     jobs_failed: failed,
     next_cursor: jobs.length === options.limit ? jobs[jobs.length - 1]!.id : null,
   };
+}
+
+export interface ReindexWalkResult extends ReindexResult {
+  /** the shard of this call when it failed (its batch is not done); empty otherwise */
+  shards: ShardFailure[];
+}
+
+/**
+ * One call of the reindex walk over every job shard: one batch in the shard the cursor names (the first shard
+ * without one, or `shard` alone), in job id order; the next cursor goes on in that shard, then in the next one, and
+ * is null after the last. A shard that fails is reported in `shards` and the walk goes on with the next shard (so a
+ * dead shard never stalls it); re-run that shard with `shard` once it is back. An older plain cursor (a job id)
+ * goes on after that job in the shard its id names. Throws `WalkCursorError` for a cursor of no walk.
+ */
+export async function reindexWalk(
+  env: Env,
+  options: { cursor?: string; shard?: string; limit: number },
+): Promise<ReindexWalkResult> {
+  const placement = placementOf(env);
+  const order = placement.shards.map((s) => s.code);
+  const position = startOfWalk(order, {
+    cursor: options.cursor,
+    only: options.shard,
+    legacy: (raw) => {
+      const shard = isWellFormedId(raw, "transcription") ? shardOfId(placement, raw) : null;
+      return shard ? { at: shard.code, after: raw, only: false } : null;
+    },
+  });
+  const shard = placement.shards.find((s) => s.code === position.at)!;
+  const read = await readOneShard(
+    env,
+    shard,
+    (db, _shard, placed) => reindexBatch(placed, db, { cursor: position.after ?? undefined, limit: options.limit }),
+    { timeoutMs: null },
+  );
+  if (read.failed) {
+    return {
+      jobs_indexed: 0,
+      words_indexed: 0,
+      jobs_failed: 0,
+      next_cursor: walkCursorAfter(order, position, null),
+      shards: [read.failed],
+    };
+  }
+  return { ...read.value, next_cursor: walkCursorAfter(order, position, read.value.next_cursor), shards: [] };
 }

@@ -1978,6 +1978,67 @@ const rows: Row[] = [
     "invalid_parameters",
   ],
   [
+    "search reindex: a forged walk cursor naming no shard",
+    () =>
+      call(`/v1/admin/search/reindex?cursor=sw1.${btoa('{"at":"zz9","after":null,"only":false}').replace(/=+$/, "")}`, {
+        method: "POST",
+        key: adminKey(),
+      }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "search reindex: a walk cursor that is not base64url JSON",
+    () => call("/v1/admin/search/reindex?cursor=sw1.%00%3Cscript%3E", { method: "POST", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "search reindex: a walk cursor with extra fields",
+    () =>
+      call(
+        `/v1/admin/search/reindex?cursor=sw1.${btoa('{"at":"us0","after":null,"only":false,"x":1}').replace(/=+$/, "")}`,
+        {
+          method: "POST",
+          key: adminKey(),
+        },
+      ),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "search reindex: shard not a configured shard",
+    () => call("/v1/admin/search/reindex?shard=zz9", { method: "POST", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "search reindex: shard with markup",
+    () => call(`/v1/admin/search/reindex?shard=${encodeURIComponent("<b>")}`, { method: "POST", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "encryption rewrap: a walk cursor of 5 000 characters",
+    () => call(`/v1/admin/encryption/rewrap?cursor=sw1.${"A".repeat(5000)}`, { method: "POST", key: adminKey() }),
+    400,
+    "invalid_parameters",
+  ],
+  [
+    "encryption rewrap: a forged walk cursor naming no region",
+    () =>
+      call(
+        `/v1/admin/encryption/rewrap?cursor=sw1.${btoa('{"at":"mars","after":null,"only":false}').replace(/=+$/, "")}`,
+        {
+          method: "POST",
+          key: adminKey(),
+        },
+      ),
+    400,
+    "invalid_parameters",
+  ],
+
+  [
     "drift: a window of zero hours",
     () => call("/v1/admin/drift?window_hours=0", { key: adminKey() }),
     400,

@@ -232,7 +232,12 @@ export function DeadLettersPage(props: {
   csrfToken: string;
   flash?: string | null;
   items: { item: DeadLetterRow; jobStatus: string | null }[];
+  /** the cursor of the next page (a job id), null on the last */
+  nextCursor?: string | null;
+  /** job shards that did not answer: their items are missing from this page */
+  failedShards?: { shard: string; error: string }[];
 }) {
+  const failed = props.failedShards ?? [];
   return (
     <OperatorShell
       title="Dead letters"
@@ -240,6 +245,18 @@ export function DeadLettersPage(props: {
       csrfToken={props.csrfToken}
       flash={props.flash}
     >
+      {failed.length > 0 && (
+        <p class="notice error" role="alert" data-testid="failed-shards">
+          {`Not shown: the items of job shard${failed.length > 1 ? "s" : ""} `}
+          {failed.map((f, i) => (
+            <>
+              {i > 0 && ", "}
+              <code>{f.shard}</code> ({f.error})
+            </>
+          ))}
+          , which did not answer. Reload once {failed.length > 1 ? "they are" : "it is"} back.
+        </p>
+      )}
       {props.items.length === 0 ? (
         <p class="muted">No unresolved dead letters.</p>
       ) : (
@@ -297,6 +314,11 @@ export function DeadLettersPage(props: {
           </table>
         </div>
       )}
+      {props.nextCursor ? (
+        <p>
+          <a href={`/console/operator/dead-letters?cursor=${encodeURIComponent(props.nextCursor)}`}>Older items</a>
+        </p>
+      ) : null}
     </OperatorShell>
   );
 }

@@ -14,6 +14,7 @@ import { DEFAULT_LIST_LIMIT } from "../../config.ts";
 import { type HealthPoint, healthPoint, qualityChartData } from "../../domain/health.ts";
 import { driftReportOfAllShards } from "../../drift/drift.ts";
 import { ApiError } from "../../http/problem.ts";
+import { inJobShard, listDeadLettersOfAllShards } from "../../jobs/dead-letter-inspector.ts";
 import { redrive } from "../../jobs/dead-letters.ts";
 import { isWellFormedId, ulid } from "../../lib/ids.ts";
 import {
@@ -27,7 +28,6 @@ import { parseProviderList } from "../../providers/registry.ts";
 import { qualityReportOfAllShards } from "../../quality/feedback.ts";
 import { appendAuditEntry, type AuditAction } from "../../storage/audit.repo.ts";
 import type { Db } from "../../storage/db.ts";
-import { listDeadLetters } from "../../storage/dead-letters.repo.ts";
 import type { HealthSampleRow } from "../../storage/health-samples.repo.ts";
 import { forEachShard } from "../../storage/shards.ts";
 import { getTenant, listTenantKeys, listTenants } from "../../storage/tenants.repo.ts";
@@ -211,14 +211,31 @@ operatorConsole.post("/breakers/:provider/:action", async (c) => {
 
 // ---------- dead letters ----------
 
+// every job shard's items, merged as `GET /v1/admin/dead-letters` merges them; actions go to the shard the id names
 operatorConsole.get("/dead-letters", async (c) => {
-  const items = await listDeadLetters(c.var.db, "pending", DEAD_LETTERS_PAGE_SIZE);
-  return c.html(<DeadLettersPage csrfToken={c.var.session.csrfToken} flash={flashOf(c)} items={items} />);
+  const rawCursor = c.req.query("cursor");
+  const cursor = rawCursor && isWellFormedId(rawCursor, "transcription") ? rawCursor : undefined;
+  const page = await listDeadLettersOfAllShards(c.env, { state: "pending", limit: DEAD_LETTERS_PAGE_SIZE, cursor });
+  return c.html(
+    <DeadLettersPage
+      csrfToken={c.var.session.csrfToken}
+      flash={flashOf(c)}
+      items={page.items}
+      nextCursor={page.nextCursor}
+      failedShards={page.failed}
+    />,
+  );
 });
 
 operatorConsole.post("/dead-letters/:job/redrive", async (c) => {
   const jobId = c.req.param("job");
-  if (!(await redrive(c.env, c.var.db, jobId))) return c.text("No pending dead-letter item for that job.", 404);
+  const redriven = await inJobShard(
+    c.env,
+    jobId,
+    (env, db) => redrive(env, db, jobId),
+    () => false,
+  );
+  if (!redriven) return c.text("No pending dead-letter item for that job.", 404);
   await audit(c, "operator.dead_letter_redriven", null, { job_id: jobId });
   return redirectWith(c, "/console/operator/dead-letters", "redriven");
 });
@@ -226,7 +243,13 @@ operatorConsole.post("/dead-letters/:job/redrive", async (c) => {
 operatorConsole.post("/dead-letters/:job/fail", async (c) => {
   const jobId = c.req.param("job");
   try {
-    await failDeadLetter(c.env, c.var.db, jobId);
+    const found = await inJobShard(
+      c.env,
+      jobId,
+      async (env, db) => (await failDeadLetter(env, db, jobId), true),
+      () => false,
+    );
+    if (!found) return c.text("No pending dead-letter item for that job.", 404);
   } catch (error) {
     return refused(c, error);
   }
