@@ -558,7 +558,7 @@ export interface paths {
         put?: never;
         /**
          * Move stored data to the newest encryption master key version (one batch per call)
-         * @description After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0, then the old version can be removed.
+         * @description After putting a new version first in ENCRYPTION_KEYS: call until `next_cursor` is null and `stale_fields` is 0 with `shards` empty, then the old version can be removed. The cursor walks each region's bucket in turn; every call reseals up to `limit` fields in every job shard. A shard that fails is listed in `shards` (its fields are missing from `stale_fields`) and is simply tried again by the next call.
          */
         post: operations["rewrapEncryption"];
         delete?: never;
@@ -618,7 +618,7 @@ export interface paths {
         put?: never;
         /**
          * (Re-)index completed transcripts for search (one batch per call)
-         * @description Indexes completed jobs in id order across tenants, replacing their tokens: for transcripts completed before the index existed, and after a master key rotation before the old version leaves ENCRYPTION_KEYS (tokens are written under the newest version). Call until `next_cursor` is null.
+         * @description Indexes completed jobs in id order across tenants, replacing their tokens: for transcripts completed before the index existed, and after a master key rotation before the old version leaves ENCRYPTION_KEYS (tokens are written under the newest version). Call until `next_cursor` is null. Each call works in one job shard, the cursor names it: the walk covers every shard once, in placement order. A shard that fails is listed in `shards` and the cursor moves on to the next shard; re-run it later with `shard`.
          */
         post: operations["reindexSearch"];
         delete?: never;
@@ -1205,6 +1205,13 @@ export interface components {
             /** @description What the transcript should have said; the service scores the stored transcript against it (WER, CER). */
             corrected_text?: string;
         };
+        /** @description admin key: job shards whose backlog is missing from `backlog` (they failed or did not answer); always empty for a tenant key */
+        ShardFailures: {
+            /** @example eu0 */
+            shard: string;
+            /** @enum {string} */
+            error: "storage_unavailable" | "shard_timeout" | "internal_error";
+        }[];
         ErasureReceipt: {
             receipt_id: string;
             /** @enum {string} */
@@ -1381,21 +1388,15 @@ export interface components {
             resolved_at: string | null;
             resolution: string | null;
         };
-        /** @description Shards that failed or did not answer in time; their part is missing from this answer. */
-        ShardFailures: {
-            /** @example eu0 */
-            shard: string;
-            /** @enum {string} */
-            error: "storage_unavailable" | "shard_timeout" | "internal_error";
-        }[];
         RewrapResult: {
             objects_checked: number;
             objects_rewrapped: number;
             fields_resealed: number;
-            /** @description pass back as `cursor`; null once the bucket has been walked */
+            /** @description pass back as `cursor`; null once every region's bucket has been walked */
             next_cursor: string | null;
-            /** @description sealed D1 fields still under an older master version */
+            /** @description sealed D1 fields still under an older master version, summed over the shards that answered */
             stale_fields: number;
+            shards: components["schemas"]["ShardFailures"] & unknown;
         };
         DriftReport: {
             current: {
@@ -1436,7 +1437,7 @@ export interface components {
                     };
                 }[];
             }[];
-            shards: components["schemas"]["ShardFailures"];
+            shards: components["schemas"]["ShardFailures"] & unknown;
         };
         QualityReport: {
             from: string;
@@ -1454,15 +1455,16 @@ export interface components {
                 mean_wer: number | null;
                 mean_cer: number | null;
             }[];
-            shards: components["schemas"]["ShardFailures"];
+            shards: components["schemas"]["ShardFailures"] & unknown;
         };
         ReindexResult: {
             jobs_indexed: number;
             words_indexed: number;
             /** @description transcripts that could not be opened (a master version missing from the ring) */
             jobs_failed: number;
-            /** @description pass back as `cursor`; null once every completed job has been walked */
+            /** @description pass back as `cursor`; null once every completed job of every shard has been walked */
             next_cursor: string | null;
+            shards: components["schemas"]["ShardFailures"] & unknown;
         };
     };
     responses: never;
@@ -3517,6 +3519,7 @@ export interface operations {
                             processing: number;
                             parked: number;
                         };
+                        shards: components["schemas"]["ShardFailures"];
                     };
                 };
             };
@@ -4773,7 +4776,7 @@ export interface operations {
                         data: components["schemas"]["DeadLetter"][];
                         /** @description pass back as `cursor`; null on the last page */
                         next_cursor: string | null;
-                        shards: components["schemas"]["ShardFailures"];
+                        shards: components["schemas"]["ShardFailures"] & unknown;
                     };
                 };
             };
@@ -4852,7 +4855,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         redriven: number;
-                        shards: components["schemas"]["ShardFailures"];
+                        shards: components["schemas"]["ShardFailures"] & unknown;
                     };
                 };
             };
@@ -5087,6 +5090,7 @@ export interface operations {
     rewrapEncryption: {
         parameters: {
             query?: {
+                /** @description `next_cursor` of the previous call (opaque; a cursor from before regions still works) */
                 cursor?: string;
                 limit?: number;
             };
@@ -5332,7 +5336,10 @@ export interface operations {
     reindexSearch: {
         parameters: {
             query?: {
+                /** @description `next_cursor` of the previous call (opaque; a job id from before shards still works) */
                 cursor?: string;
+                /** @description walk this job shard only (to re-run a shard that failed); keep passing it with `cursor` */
+                shard?: string;
                 limit?: number;
             };
             header?: never;
@@ -5351,7 +5358,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReindexResult"];
                 };
             };
-            /** @description Bad cursor or limit */
+            /** @description Bad cursor, shard or limit */
             400: {
                 headers: {
                     "X-Trace-Id": components["headers"]["XTraceId"];
