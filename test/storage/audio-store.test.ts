@@ -13,6 +13,7 @@ const sealed = async (key: string, maxBytes: number, partBytes: number) => ({
   maxBytes,
   partBytes,
   sealer: await createSealer(ring(), TENANT, key),
+  yieldEveryBytes: 1024 * 1024,
 });
 const digest = async (bytes: ArrayBuffer | Uint8Array<ArrayBuffer>) =>
   new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(",");
