@@ -4,7 +4,8 @@
 // adapter (loopback fake upstreams that drain and count what they receive). Peak growth over the GC'd baseline is
 // reported per case; the goal is under 16 MB for every case.
 // Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--url-timeout-s 1800] [--tus-gib 1] [--tus-chunk-mib 64]
-//   [--only name,name] [--sample-ms 10] [--state name] [--profile] [--verbose] [--write]
+//   [--only name,name] [--sample-ms 10] [--state name] [--store-yield-kib N] [--network-events] [--profile] [--verbose]
+//   [--write]
 //   [--snapshot-after-s N [--snapshot-file F]]
 // --profile: a CPU profile of the Worker isolate (the inspector's Profiler) per case, written to
 // .wrangler/bench-memory-<case>.cpuprofile, and its top functions by self time printed.
