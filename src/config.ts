@@ -13,6 +13,12 @@ export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY = 10;
 /** R2 multipart part size for streamed uploads; also the most audio held in memory at once */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+/**
+ * Streamed stores (uploads, `audio_url` fetches, redacted copies) hand the isolate back to the event loop after this
+ * many bytes (`STORE_YIELD_BYTES`; 0: never), so one large body never starves the other requests, queue messages and
+ * inspector commands of its isolate (docs/benchmarks.md, "The 1 GiB `audio_url` fetch: yielding to the event loop").
+ */
+export const DEFAULT_STORE_YIELD_BYTES = 1024 * 1024;
 /** largest tus upload (`MAX_RESUMABLE_BYTES`): 5 GiB, 640 parts of UPLOAD_PART_BYTES (R2 allows 10 000) */
 export const DEFAULT_MAX_RESUMABLE_BYTES = 5 * 1024 * 1024 * 1024;
 /** how long an unfinished tus upload may take (`RESUMABLE_UPLOAD_TTL_SECONDS`): 24 h, then the cron aborts it */
@@ -125,6 +131,7 @@ const SettingsSchema = z.object({
   MAX_UPLOAD_BYTES: positiveInteger(DEFAULT_MAX_UPLOAD_BYTES),
   MAX_CONCURRENT_UPLOADS_PER_KEY: positiveInteger(DEFAULT_MAX_CONCURRENT_UPLOADS_PER_KEY),
   MAX_RESUMABLE_BYTES: positiveInteger(DEFAULT_MAX_RESUMABLE_BYTES),
+  STORE_YIELD_BYTES: numberSetting((n) => Number.isInteger(n) && n >= 0, DEFAULT_STORE_YIELD_BYTES),
   RESUMABLE_UPLOAD_TTL_SECONDS: positiveInteger(DEFAULT_RESUMABLE_UPLOAD_TTL_SECONDS),
   RATE_LIMIT_REQUESTS_PER_MINUTE: positive(DEFAULT_REQUESTS_PER_MINUTE),
   RATE_LIMIT_BYTES_PER_MINUTE: positive(DEFAULT_BYTES_PER_MINUTE),
@@ -193,6 +200,11 @@ export function apiKeyCacheMs(env: Env): number {
 
 export function tenantMoveMaxJobs(env: Env): number {
   return settings(env).TENANT_MOVE_MAX_JOBS;
+}
+
+/** Bytes a streamed store takes between two turns of the event loop (0: it never yields). */
+export function storeYieldBytes(env: Env): number {
+  return settings(env).STORE_YIELD_BYTES;
 }
 
 export function maxUploadBytes(env: Env): number {

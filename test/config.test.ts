@@ -11,6 +11,7 @@ import {
   DEFAULT_SYNC_WAIT_SECONDS,
   isDevelopment,
   settings,
+  storeYieldBytes,
   syncWaitSeconds,
 } from "../src/config.ts";
 import type { Env } from "../src/env.ts";
@@ -49,6 +50,14 @@ describe("settings", () => {
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "42.5" }))).toBe(42.5);
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "0" }))).toBe(300);
     expect(syncWaitSeconds(withVars({ SYNC_WAIT_SECONDS: "soon" }))).toBe(300);
+  });
+
+  it("STORE_YIELD_BYTES: 1 MiB by default, 0 turns the yield off, a negative or fractional value keeps the default", () => {
+    expect(storeYieldBytes(withVars({}))).toBe(1024 * 1024);
+    expect(storeYieldBytes(withVars({ STORE_YIELD_BYTES: "262144" }))).toBe(262144);
+    expect(storeYieldBytes(withVars({ STORE_YIELD_BYTES: "0" }))).toBe(0);
+    expect(storeYieldBytes(withVars({ STORE_YIELD_BYTES: "-1" }))).toBe(1024 * 1024);
+    expect(storeYieldBytes(withVars({ STORE_YIELD_BYTES: "1.5" }))).toBe(1024 * 1024);
   });
 
   it("audio_url fetch: the overall deadline scales with MAX_URL_AUDIO_BYTES unless set; an idle timeout beside it", () => {

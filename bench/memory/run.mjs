@@ -4,7 +4,8 @@
 // adapter (loopback fake upstreams that drain and count what they receive). Peak growth over the GC'd baseline is
 // reported per case; the goal is under 16 MB for every case.
 // Usage: node bench/memory/run.mjs [--mb 90] [--url-gib 1] [--url-timeout-s 1800] [--tus-gib 1] [--tus-chunk-mib 64]
-//   [--only name,name] [--sample-ms 10] [--state name] [--profile] [--verbose] [--write]
+//   [--only name,name] [--sample-ms 10] [--state name] [--store-yield-kib N] [--network-events] [--profile] [--verbose]
+//   [--write]
 //   [--snapshot-after-s N [--snapshot-file F]]
 // --profile: a CPU profile of the Worker isolate (the inspector's Profiler) per case, written to
 // .wrangler/bench-memory-<case>.cpuprofile, and its top functions by self time printed.
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     "url-gib": { type: "string", default: "1" },
     "tus-chunk-mib": { type: "string", default: "64" },
     "url-timeout-s": { type: "string", default: "1800" },
+    // the Worker's STORE_YIELD_BYTES in KiB (unset: its default, 1024; 0: never yield to the event loop)
+    "store-yield-kib": { type: "string", default: "" },
     // a state folder of its own (.wrangler/bench-memory-state-<name>), so two runs can share the machine
     state: { type: "string", default: "" },
     only: { type: "string", default: "" },
@@ -46,6 +49,8 @@ const { values } = parseArgs({
     // print wrangler dev's own output (reloads, uncaught errors) to stderr
     verbose: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    // leave the Network domain wrangler dev enables on (by default the bench turns it off: see `inspector`)
+    "network-events": { type: "boolean", default: false },
   },
 });
 const MB = 1024 * 1024;
@@ -237,6 +242,12 @@ async function inspector(port, wakeUrl) {
   socket.onmessage = (event) => {
     const message = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
     if (message.method === "HeapProfiler.addHeapSnapshotChunk") snapshotChunks?.push(message.params.chunk);
+    if (message.method) {
+      const seen = inspectorEvents.get(message.method) ?? { count: 0, bytes: 0 };
+      seen.count += 1;
+      seen.bytes += typeof event.data === "string" ? event.data.length : event.data.byteLength;
+      inspectorEvents.set(message.method, seen);
+    }
     if (message.id && waiting.has(message.id)) {
       waiting.get(message.id)(message);
       waiting.delete(message.id);
@@ -287,27 +298,49 @@ async function inspector(port, wakeUrl) {
     snapshotChunks = null;
     return text;
   };
+  // wrangler dev's inspector proxy sends the isolate `Network.enable`, so workerd reports every subrequest and one
+  // `Network.dataReceived` per body read (one per ~28 KiB of a fetched body); the proxy relays each event, and posts
+  // each as a debug log to wrangler's Node process (one HTTP request per event). During a long fetch those thousands
+  // of events crowd the proxy: heap answers and requests through it (the bench's /healthz ticks) wait behind them.
+  // The bench reads no Network event, so it turns the domain off (`--network-events` leaves it on).
+  if (!values["network-events"]) await send("Network.disable", {}, 30_000);
   return { send, heap, snapshot, wakeUrl, close: () => socket.close() };
 }
+
+/** events the isolate's inspector sent (method → count and bytes), reset per case: what crowds its WebSocket */
+const inspectorEvents = new Map();
 
 /** the running case's peaks so far (progress lines of long cases) */
 let heapSoFar = () => "";
 
-/** `GET url` every `everyMs`, one at a time, each given up after 5 s; `stop()` ends it. */
+/**
+ * `GET url` every `everyMs`, one at a time, each given up after 5 s; `stop()` ends it and resolves to how many were
+ * answered and the longest time between two answers (how long the Worker kept other requests waiting).
+ */
 function keepAlive(url, everyMs) {
   let running = true;
+  let answered = 0;
+  let lastAnswerAt = performance.now();
+  let longestGapMs = 0;
   const loop = (async () => {
     while (running) {
-      await fetch(url, { signal: AbortSignal.timeout(5000) })
-        .then((r) => r.arrayBuffer())
-        .catch(() => undefined);
+      const ok = await fetch(url, { signal: AbortSignal.timeout(5000) })
+        .then((r) => r.arrayBuffer().then(() => r.ok))
+        .catch(() => false);
+      if (ok) {
+        const at = performance.now();
+        answered += 1;
+        longestGapMs = Math.max(longestGapMs, at - lastAnswerAt);
+        lastAnswerAt = at;
+      }
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
   return {
-    stop: () => {
+    stop: async () => {
       running = false;
-      return loop;
+      await loop;
+      return { answered, longestGapMs: Math.max(longestGapMs, performance.now() - lastAnswerAt) };
     },
   };
 }
@@ -336,6 +369,7 @@ function writeProfile(name, profile) {
 
 async function measure(devtools, work, { profileName = null, snapshotFile = null } = {}) {
   const started = performance.now();
+  inspectorEvents.clear();
   let snapshotStarted = false;
   const takeSnapshot = async () => {
     const at = ((performance.now() - started) / 1000).toFixed(1);
@@ -414,6 +448,7 @@ async function measure(devtools, work, { profileName = null, snapshotFile = null
     }, snapshotAfterMs);
   }
   let detail;
+  let ticks;
   try {
     detail = await work();
   } finally {
@@ -426,12 +461,18 @@ async function measure(devtools, work, { profileName = null, snapshotFile = null
       if (stopped) writeProfile(profileName, stopped.profile);
       else console.error("CPU profile: Profiler.stop got no answer within 30 s");
     }
-    ticker.stop();
+    ticks = await ticker.stop();
   }
   longestGapMs = Math.max(longestGapMs, performance.now() - lastSampleAt);
+  const events = [...inspectorEvents].sort((a, b) => b[1].bytes - a[1].bytes);
+  console.error(
+    `inspector events during the case: ${events.map(([m, e]) => `${m} ×${e.count} (${(e.bytes / MB).toFixed(1)} MB)`).join(", ") || "none"}`,
+  );
   return {
     samples,
     longestGapS: longestGapMs / 1000,
+    ticks: ticks.answered,
+    longestTickGapS: ticks.longestGapMs / 1000,
     seconds: (performance.now() - started) / 1000,
     heapGrowth: peak.used - base.used,
     withBuffers: base.backing === null ? null : peak.total - (base.used + base.backing),
@@ -469,6 +510,9 @@ async function main() {
     MAX_URL_AUDIO_BYTES: String(URL_BYTES + MB),
     // the fetch's overall deadline (default 600 s): 1 GiB on 2 loaded cores runs at a few MiB/s (the case reports it)
     AUDIO_FETCH_TIMEOUT_MS: String(URL_FETCH_TIMEOUT_S * 1000),
+    ...(values["store-yield-kib"] === ""
+      ? {}
+      : { STORE_YIELD_BYTES: String(Number(values["store-yield-kib"]) * 1024) }),
   };
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const worker = run(
@@ -722,7 +766,9 @@ async function main() {
           "string the model takes (~34 MB at the cap), so a 90 MB job is routed away from it, never sent",
       },
     ];
-    const sampling = (m) => `${m.samples} heap samples, longest gap ${m.longestGapS.toFixed(1)} s`;
+    const sampling = (m) =>
+      `${m.samples} heap samples, longest gap ${m.longestGapS.toFixed(1)} s; ` +
+      `${m.ticks} /healthz ticks answered, longest gap ${m.longestTickGapS.toFixed(1)} s`;
     const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : [];
     const rows = [];
     for (const c of CASES) {

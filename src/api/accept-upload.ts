@@ -9,7 +9,7 @@ import type { Context } from "hono";
 
 import type { AppEnv } from "../app.context.ts";
 import { tenantOf } from "../auth/middleware.ts";
-import { maxUploadBodyBytes, maxUploadBytes, UPLOAD_PART_BYTES } from "../config.ts";
+import { maxUploadBodyBytes, maxUploadBytes, storeYieldBytes, UPLOAD_PART_BYTES } from "../config.ts";
 import type { Env } from "../env.ts";
 import { guardRequestBody } from "../http/body-stream.ts";
 import { ApiError } from "../http/problem.ts";
@@ -197,7 +197,13 @@ export function parseIdempotencyKey(header: string | undefined): string | null {
 /** Stores the audio sealed under the job's key; `discard` deletes it again. */
 async function audioSinkFor(env: Env, key: string, tenantId: string, digest: boolean): Promise<AudioSink> {
   const sealer = await objectSealer(env, tenantId, key);
-  const options = { maxBytes: maxUploadBytes(env), partBytes: UPLOAD_PART_BYTES, digest, sealer };
+  const options = {
+    maxBytes: maxUploadBytes(env),
+    partBytes: UPLOAD_PART_BYTES,
+    digest,
+    sealer,
+    yieldEveryBytes: storeYieldBytes(env),
+  };
   let stored = false;
   return {
     store: async (audio) => {

@@ -9,7 +9,14 @@
  */
 import { type AudioUrlCheck, checkAudioUrl, parseAllowedHosts } from "@vtt/pool-contract";
 
-import { audioFetchLimits, isDevelopment, MAX_AUDIO_URL_REDIRECTS, settings, UPLOAD_PART_BYTES } from "../config.ts";
+import {
+  audioFetchLimits,
+  isDevelopment,
+  MAX_AUDIO_URL_REDIRECTS,
+  settings,
+  storeYieldBytes,
+  UPLOAD_PART_BYTES,
+} from "../config.ts";
 import type { Env } from "../env.ts";
 import { log } from "../lib/log.ts";
 import { parseRetryAfter } from "../lib/retry-after.ts";
@@ -81,6 +88,7 @@ export async function fetchJobAudio(env: Env, db: Db, job: TranscriptionRow): Pr
       maxBytes: limits.maxBytes,
       partBytes: UPLOAD_PART_BYTES,
       sealer,
+      yieldEveryBytes: storeYieldBytes(env),
     }).catch((error: unknown) => {
       throw asFetchError(error, limits.maxBytes, deadline);
     });

@@ -10,7 +10,7 @@
  * callback leaves a job's audio redaction to a queue message, src/jobs/results.ts storeResultAwaitingAudio). Without a pool such audio fails the job with
  * `audio_redaction_unsupported` (uploads are refused at once, src/api/accept-upload.ts).
  */
-import { UPLOAD_PART_BYTES } from "../config.ts";
+import { storeYieldBytes, UPLOAD_PART_BYTES } from "../config.ts";
 import {
   DECODABLE_CONTAINERS,
   type DecodableContainer,
@@ -113,6 +113,7 @@ export async function writeRedactedAudio(
       maxBytes,
       partBytes: UPLOAD_PART_BYTES,
       sealer: await objectSealer(env, job.tenantId, key),
+      yieldEveryBytes: storeYieldBytes(env),
     });
     return { audioKey: key, audioBytes: stored.bytes, audioFormat: "wav" };
   } catch (error) {
@@ -201,6 +202,7 @@ export async function storePoolRedactedAudio(
       maxBytes: declaredBytes,
       partBytes: UPLOAD_PART_BYTES,
       sealer: await objectSealer(env, job.tenantId, key),
+      yieldEveryBytes: storeYieldBytes(env),
     });
     return { bytes: stored.bytes };
   } catch (error) {

@@ -27,7 +27,17 @@ export interface StoreAudioOptions {
   digest?: boolean;
   /** encrypts the parts; the object is never written in plaintext */
   sealer: ObjectSealer;
+  /**
+   * Hands the isolate back to the event loop after this many bytes (`STORE_YIELD_BYTES`; 0: never). A body that is
+   * always buffered and sealing that resolves at once make the loop a chain of promise reactions that never leaves
+   * the isolate: without a turn of the event loop, no other request, message or inspector command is served by the
+   * same isolate until the whole body is stored.
+   */
+  yieldEveryBytes: number;
 }
+
+/** One turn of workerd's event loop (a zero-delay timer), so events queued behind this request get to run. */
+const yieldToEventLoop = (): Promise<void> => scheduler.wait(0);
 
 /**
  * A stream of `length` bytes over `chunks`, each dropped from the array as it is read (so R2 reading a part frees it
@@ -74,6 +84,7 @@ export async function storeAudioStream(
   /** the sealed segments of the part being filled */
   const partSegments: Uint8Array[] = [];
   let total = 0;
+  let sinceYield = 0;
   let sniffed: SniffedAudio | null = null;
   let upload: R2MultipartUpload | null = null;
   const parts: R2UploadedPart[] = [];
@@ -99,6 +110,11 @@ export async function storeAudioStream(
       pending.push(value);
       pendingBytes += value.byteLength;
       if (digestWriter) await digestWriter.write(value);
+      sinceYield += value.byteLength;
+      if (options.yieldEveryBytes > 0 && sinceYield >= options.yieldEveryBytes) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
       if (!sniffed && pendingBytes >= SNIFF_BYTES) {
         sniffed = sniffAudio(concatBytes(pending, pendingBytes).subarray(0, SNIFF_BYTES));
         if (!sniffed) await fail(unsupportedAudio());
