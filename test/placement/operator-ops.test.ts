@@ -368,7 +368,7 @@ describe("operator console: dead letters of every shard", () => {
     const cookie = await signIn();
     const html = await (await page(cookie, "/console/operator/dead-letters")).text();
     for (const id of [a, b, c]) expect(html).toContain(`data-job="${id}"`);
-    expect(html).not.toContain('data-testid="failed-shards"');
+    expect(html).not.toContain('data-testid="shard-notice"');
     const csrf = /name="csrf-token" content="([^"]+)"/.exec(html)![1]!;
 
     const redriven = await post(cookie, `/console/operator/dead-letters/${b}/redrive`, csrf);
@@ -409,7 +409,7 @@ describe("operator console: dead letters of every shard", () => {
     const html = await res.text();
     expect(html).toContain(`data-job="${a}"`);
     expect(html).not.toContain(`data-job="${e}"`);
-    expect(html).toMatch(/data-testid="failed-shards"[^>]*>[^]*<code>eu0<\/code> \(storage_unavailable\)/);
+    expect(html).toMatch(/data-testid="shard-notice"[^>]*>[^]*data-shard="eu0">eu0<\/span> \(database unavailable\)/);
   });
 });
 

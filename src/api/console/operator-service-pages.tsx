@@ -120,6 +120,8 @@ export function HealthPage(props: {
   queueDepth: number;
   deadLetters: number;
   chart: HealthChartData;
+  /** job shards that did not answer: their figures are missing */
+  failed?: readonly ShardFailure[];
 }) {
   return (
     <OperatorShell
@@ -129,6 +131,7 @@ export function HealthPage(props: {
       scripts={["charts"]}
       styles={["charts"]}
     >
+      <ShardNotice failed={props.failed ?? []} />
       <p>
         Now: <strong data-testid="queue-depth">{props.queueDepth}</strong> jobs queued or processing,{" "}
         <strong data-testid="dead-letters">{props.deadLetters}</strong> unresolved dead letters. The same figures as{" "}
@@ -235,7 +238,7 @@ export function DeadLettersPage(props: {
   /** the cursor of the next page (a job id), null on the last */
   nextCursor?: string | null;
   /** job shards that did not answer: their items are missing from this page */
-  failedShards?: { shard: string; error: string }[];
+  failedShards?: readonly ShardFailure[];
 }) {
   const failed = props.failedShards ?? [];
   return (
@@ -245,18 +248,7 @@ export function DeadLettersPage(props: {
       csrfToken={props.csrfToken}
       flash={props.flash}
     >
-      {failed.length > 0 && (
-        <p class="notice error" role="alert" data-testid="failed-shards">
-          {`Not shown: the items of job shard${failed.length > 1 ? "s" : ""} `}
-          {failed.map((f, i) => (
-            <>
-              {i > 0 && ", "}
-              <code>{f.shard}</code> ({f.error})
-            </>
-          ))}
-          , which did not answer. Reload once {failed.length > 1 ? "they are" : "it is"} back.
-        </p>
-      )}
+      <ShardNotice failed={failed} />
       {props.items.length === 0 ? (
         <p class="muted">No unresolved dead letters.</p>
       ) : (

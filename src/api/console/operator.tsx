@@ -29,7 +29,7 @@ import { qualityReportOfAllShards } from "../../quality/feedback.ts";
 import { appendAuditEntry, type AuditAction } from "../../storage/audit.repo.ts";
 import type { Db } from "../../storage/db.ts";
 import type { HealthSampleRow } from "../../storage/health-samples.repo.ts";
-import { forEachShard } from "../../storage/shards.ts";
+import { readAllShards } from "../../storage/shard-fanout.ts";
 import { getTenant, listTenantKeys, listTenants } from "../../storage/tenants.repo.ts";
 import { breakerView, forceBreaker } from "../admin/breakers.ts";
 import { failDeadLetter } from "../admin/dead-letters.ts";
@@ -131,10 +131,9 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
 operatorConsole.get("/health", async (c) => {
   const now = Date.now();
   // every shard keeps its own samples (the cron writes them per shard): counts add up per minute; of the quantiles
-  // the page shows the worst shard's (an upper bound of the service's). A failing shard is left out.
-  const healthy = (await forEachShard(c.env, (db) => shardHealth(db, now)))
-    .map((s) => (s.outcome.status === "fulfilled" ? s.outcome.value : null))
-    .filter((h) => h !== null);
+  // the page shows the worst shard's (an upper bound of the service's). A failing shard is left out and named.
+  const reads = await readAllShards(c.env, (db) => shardHealth(db, now));
+  const healthy = reads.values.map((read) => read.value);
   const byMinute = new Map<number, HealthSampleRow>();
   for (const sample of healthy.flatMap((h) => h.samples)) {
     const seen = byMinute.get(sample.minute);
@@ -186,6 +185,7 @@ operatorConsole.get("/health", async (c) => {
       queueDepth={backlog.queueDepth}
       deadLetters={backlog.deadLetters}
       chart={{ hour: day.filter((p) => p.t >= hourFrom), day }}
+      failed={reads.failed}
     />,
   );
 });
