@@ -58,6 +58,7 @@ const FLAT_TENANTS = Number(values["flat-tenants"]);
 const FLAT_SAMPLES = Number(values["flat-samples"]);
 const FLAT_WAIT_S = Number(values["flat-wait-s"]);
 const PROVIDER_DELAY_MS = Number(values["provider-delay-ms"]);
+const REQUEST_TIMEOUT_MS = 120_000;
 const ADMIN = "capacity-bench-admin-key-0123456789abcdef";
 const HEADING = "## Capacity: shards, queue lag and flatness (bench/capacity)";
 const ROOT = process.cwd();
@@ -190,6 +191,12 @@ async function api(system, method, url, { key = ADMIN, body, form } = {}) {
     method,
     headers,
     body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
+    // a Worker that stops answering is an error that names the request, not undici's 300 s header timeout
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  }).catch((error) => {
+    throw new Error(
+      `${system.label} ${method} ${url}: ${error.name === "TimeoutError" ? "no answer within " + REQUEST_TIMEOUT_MS / 1000 + " s" : error.message}`,
+    );
   });
   const text = await res.text();
   let json;
@@ -417,20 +424,21 @@ async function listAll(system, tenant, query) {
 
 /** Status counts of each tenant's jobs, from its listing (one request per tenant and page, not one per job). */
 async function tenantStatuses(system, tenants) {
-  return Promise.all(
-    tenants.map(async (t) => {
-      const statuses = {};
-      const listed = new Set();
-      for (const job of await listAll(system, t, "")) {
-        statuses[job.status] = (statuses[job.status] ?? 0) + 1;
-        listed.add(job.id);
-      }
-      // an uploaded job the listing does not show counts as missing, never as done
-      const missing = t.jobs.filter((id) => !listed.has(id)).length;
-      if (missing) statuses.missing = missing;
-      return statuses;
-    }),
-  );
+  const all = [];
+  // one tenant after the other: the poll should not compete with the consumers it waits for
+  for (const t of tenants) {
+    const statuses = {};
+    const listed = new Set();
+    for (const job of await listAll(system, t, "")) {
+      statuses[job.status] = (statuses[job.status] ?? 0) + 1;
+      listed.add(job.id);
+    }
+    // an uploaded job the listing does not show counts as missing, never as done
+    const missing = t.jobs.filter((id) => !listed.has(id)).length;
+    if (missing) statuses.missing = missing;
+    all.push(statuses);
+  }
+  return all;
 }
 
 /**
