@@ -20,7 +20,7 @@
 //
 // Usage: node bench/capacity/run.mjs [--shards-per-region 2] [--rate 1] [--seconds 60] [--tenants 8]
 //          [--flat-jobs 150] [--flat-tenants 8] [--flat-samples 60] [--flat-wait-s 1200] [--provider-delay-ms 100]
-//          [--skip-load] [--skip-flat] [--write]
+//          [--flat-four-first] [--skip-load] [--skip-flat] [--write]
 //        --skip-load / --skip-flat with --write keep the other part's recorded figures in docs/benchmarks.md.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     "flat-samples": { type: "string", default: "60" },
     "flat-wait-s": { type: "string", default: "1200" },
     "provider-delay-ms": { type: "string", default: "100" },
+    "flat-four-first": { type: "boolean", default: false },
     "skip-load": { type: "boolean", default: false },
     "skip-flat": { type: "boolean", default: false },
     write: { type: "boolean", default: false },
@@ -58,6 +59,7 @@ const FLAT_JOBS = Number(values["flat-jobs"]);
 const FLAT_TENANTS = Number(values["flat-tenants"]);
 const FLAT_SAMPLES = Number(values["flat-samples"]);
 const FLAT_WAIT_S = Number(values["flat-wait-s"]);
+const FLAT_FOUR_FIRST = values["flat-four-first"];
 const PROVIDER_DELAY_MS = Number(values["provider-delay-ms"]);
 const REQUEST_TIMEOUT_MS = 120_000;
 const ADMIN = "capacity-bench-admin-key-0123456789abcdef";
@@ -130,6 +132,19 @@ async function startSystem(label, layout, upstream) {
   const state = path.join(folder, "state");
   const { config, shards } = generateConfig(layout, folder);
   await applyLocalMigrations({ persistTo: state, config, stdio: "ignore" });
+  return launch({ label, folder, state, config, shards, layout }, upstream);
+}
+
+/**
+ * A fresh wrangler dev on a stopped system's local state (the same D1 files, buckets and Durable Objects), so the
+ * processes sampled side by side have the same age and no seeding history behind them.
+ */
+async function restartSystem(system, upstream) {
+  await stopSystem(system);
+  return launch(system, upstream);
+}
+
+async function launch({ label, folder, state, config, shards, layout }, upstream) {
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -551,7 +566,7 @@ async function flatRun(upstream) {
     try {
       result = await seedAndSample(systems, upstream);
     } finally {
-      for (const system of systems) await stopSystem(system);
+      for (const system of systems.filter(Boolean)) await stopSystem(system);
     }
     result.totals = [];
     for (const system of systems) result.totals.push(await storageTotals(system));
@@ -565,7 +580,7 @@ async function flatRun(upstream) {
     }
     return result;
   } finally {
-    for (const system of systems) rmSync(system.folder, { recursive: true, force: true });
+    for (const system of systems.filter(Boolean)) rmSync(system.folder, { recursive: true, force: true });
   }
 }
 
@@ -573,19 +588,27 @@ async function flatRun(upstream) {
 async function seedAndSample(systems, upstream) {
   const seeded = [];
   const load = { seeding: loadavg()[0] };
-  for (const [label, layout] of [
-    ["1-shard", { us: 1 }],
-    ["4-shards", { us: 2, eu: 2 }],
-  ]) {
+  const layouts = [
+    [0, "1-shard", { us: 1 }],
+    [1, "4-shards", { us: 2, eu: 2 }],
+  ];
+  // index 0 is always the 1-shard system; --flat-four-first only changes which one starts and is seeded first
+  if (FLAT_FOUR_FIRST) layouts.reverse();
+  for (const [index, label, layout] of layouts) {
     const system = await startSystem(label, layout, upstream);
-    systems.push(system);
+    systems[index] = system;
     const s = await seed(system);
-    seeded.push(s);
+    seeded[index] = s;
     console.log(
       `flatness: ${label} seeded in ${s.seconds.toFixed(0)} s (uploads ${s.uploadedSeconds.toFixed(0)} s): ` +
         JSON.stringify(sumStatuses(s.statuses)),
     );
   }
+  // both restarted at once on their seeded state: the order they were seeded in must not decide which one is
+  // sampled as the older, busier process (a first run, seeded 4 shards first, showed the first-seeded system slower)
+  console.log("flatness: restarting both systems on their seeded state");
+  const restarted = await Promise.all(systems.map((system) => restartSystem(system, upstream)));
+  restarted.forEach((system, i) => (systems[i] = system));
   const counted = [];
   for (const [i, system] of systems.entries()) counted.push(await countData(system, seeded[i]));
   const problems = sameDataProblems(counted[0], counted[1]);
@@ -723,7 +746,8 @@ function existingSubsection(heading) {
 function flatCommand() {
   return (
     `node bench/capacity/run.mjs --skip-load --flat-jobs ${FLAT_JOBS} --flat-tenants ${FLAT_TENANTS} ` +
-    `--flat-samples ${FLAT_SAMPLES} --flat-wait-s ${FLAT_WAIT_S} --provider-delay-ms ${PROVIDER_DELAY_MS} --write`
+    `--flat-samples ${FLAT_SAMPLES} --flat-wait-s ${FLAT_WAIT_S} --provider-delay-ms ${PROVIDER_DELAY_MS}` +
+    `${FLAT_FOUR_FIRST ? " --flat-four-first" : ""} --write`
   );
 }
 
@@ -736,8 +760,12 @@ function flatDoc(flat, machine, date) {
       `when seeding began${flat.load.sampling === undefined ? "" : `, ${flat.load.sampling.toFixed(1)} when sampling began, ${flat.load.after.toFixed(1)} after`}).`,
     "",
     `Two systems: one region with 1 job shard, and us + eu with 2 job shards each (directory separate in both). ` +
-      `They are seeded **one after the other**, not at once (1 shard: ${one.seconds.toFixed(0)} s, then 4 shards: ` +
-      `${four ? four.seconds.toFixed(0) : "—"} s, each until every job had finished, at most ${FLAT_WAIT_S} s).`,
+      `They are started and seeded **one after the other**, not at once (${FLAT_FOUR_FIRST ? "4 shards first" : "1 shard first"}; ` +
+      `1 shard: ${one ? one.seconds.toFixed(0) : "—"} s, 4 shards: ${four ? four.seconds.toFixed(0) : "—"} s, each ` +
+      `until every job had finished, at most ${FLAT_WAIT_S} s). Then both are **restarted at once** on their seeded ` +
+      "state (fresh wrangler dev processes on the same local D1, R2 and Durable Object files) before counting and " +
+      "sampling, so neither is the older process with the seeding behind it: without the restart, the system seeded " +
+      "first measured ≈ 1.5× slower whichever it was (docs/scaling.md §6).",
     "",
   ];
   if (flat.problems.length) {
