@@ -55,8 +55,9 @@ async function upload(key: string): Promise<string> {
 }
 
 /** Runs SQL against the local D1 that `wrangler dev` serves, through wrangler itself. */
-async function d1(sql: string): Promise<void> {
-  await runToEnd(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", stateDir, "--command", sql, "--yes"], {
+/** Runs SQL on a local D1 by binding: `DB` is the directory, `SHARD_US_0` the first US job shard (wrangler.toml). */
+async function d1(sql: string, binding = "DB"): Promise<void> {
+  await runToEnd(WRANGLER, ["d1", "execute", binding, "--local", "--persist-to", stateDir, "--command", sql, "--yes"], {
     cwd: ROOT,
     env: { ...process.env, CI: "1" },
     stdio: "ignore",
@@ -172,13 +173,15 @@ describe.skipIf(!existsSync(CHROMIUM))(
         page.locator('tr[data-provider="whisper-pool"]').getByTestId("breaker-state").textContent(),
       ).resolves.toBe("closed");
 
-      // a dead letter: a queued job whose item the dead-letter inspector would have written
+      // a dead letter: a queued job whose item the dead-letter inspector would have written, in the job's shard (a
+      // tenant of the default region us lands in us0)
       const tenant = await json<{ id: string }>(await api("POST", "/v1/admin/tenants", { name: "Dead Co" }));
       const key = await json<{ key: string }>(await api("POST", `/v1/admin/tenants/${tenant.id}/keys`, {}));
       const jobId = await upload(key.key);
       await d1(
         `insert into dead_letters (job_id, tenant_id, provider, classification, reason, redrive_count, first_dead_at, last_dead_at, next_redrive_at)
          values ('${jobId}', '${tenant.id}', 'whisper-pool', 'recoverable', 'retries exhausted (e2e)', 0, ${Date.now()}, ${Date.now()}, ${Date.now() + 3600_000})`,
+        "SHARD_US_0",
       );
       await page.getByRole("link", { name: "Dead letters" }).click();
       const item = page.locator(`tr[data-job="${jobId}"]`);
